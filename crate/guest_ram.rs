@@ -1,0 +1,164 @@
+//! Guest-physical memory: the pages the Launcher mapped for its Guest, which the Host reaches at
+//! `mem_base + guest-physical address` and the Guest CPU reaches directly.
+//!
+//! Pages are reference-counted and copied on write, so a snapshot of the whole memory (for stepping back in
+//! the UI) costs one pointer per page, and two snapshots share every page neither has written since. Every
+//! page starts as the one shared zero page, as `mmap` of `/dev/zero` does.
+//!
+//! Bounds are the caller's business: the Host checks `lguest_address_ok()` against `pfn_limit` before it
+//! touches Guest memory; here an address past the end is simply an `OutOfRange` error, never a panic.
+
+use std::rc::Rc;
+
+use crate::params::PAGE_SIZE;
+
+/// One page of memory.
+pub type Page = [u8; PAGE_SIZE as usize];
+
+/// An access that reached past the end of the memory; `addr` is the first byte that does not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfRange {
+    pub addr: u32,
+}
+
+/// Guest-physical memory, copy-on-write by page.
+#[derive(Clone)]
+pub struct GuestRam {
+    pages: Vec<Rc<Page>>,
+}
+
+impl std::fmt::Debug for GuestRam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GuestRam({} pages)", self.pages.len())
+    }
+}
+
+impl GuestRam {
+    /// `pages` zeroed pages, all sharing one zero page until written.
+    pub fn new(pages: u32) -> GuestRam {
+        let zero: Rc<Page> = Rc::new([0u8; PAGE_SIZE as usize]);
+        GuestRam { pages: vec![zero; pages as usize] }
+    }
+
+    pub fn pages(&self) -> u32 {
+        self.pages.len() as u32
+    }
+
+    /// Size in bytes (may be 4 GiB exactly for a full mapping, hence u64).
+    pub fn len(&self) -> u64 {
+        self.pages.len() as u64 * PAGE_SIZE as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+
+    /// The page holding `addr`, for reading.
+    #[inline]
+    pub fn page(&self, pfn: u32) -> Option<&Page> {
+        self.pages.get(pfn as usize).map(|p| &**p)
+    }
+
+    /// The page holding `addr`, for writing: copies it first if a snapshot still shares it.
+    #[inline]
+    pub fn page_mut(&mut self, pfn: u32) -> Option<&mut Page> {
+        self.pages.get_mut(pfn as usize).map(Rc::make_mut)
+    }
+
+    /// Copy `buf.len()` bytes starting at `addr` out of memory; crossing page boundaries is fine.
+    pub fn read(&self, addr: u32, buf: &mut [u8]) -> Result<(), OutOfRange> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = addr as u64 + done as u64;
+            let (pfn, off) = ((a / PAGE_SIZE as u64) as u32, (a % PAGE_SIZE as u64) as usize);
+            let page = self.page(pfn).ok_or(OutOfRange { addr: a.min(u32::MAX as u64) as u32 })?;
+            let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&page[off..off + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Copy `data` into memory at `addr`. Nothing is written unless all of it fits.
+    pub fn write(&mut self, addr: u32, data: &[u8]) -> Result<(), OutOfRange> {
+        let end = addr as u64 + data.len() as u64;
+        if end > self.len() {
+            return Err(OutOfRange { addr: (self.len().max(addr as u64)).min(u32::MAX as u64) as u32 });
+        }
+        let mut done = 0usize;
+        while done < data.len() {
+            let a = addr as u64 + done as u64;
+            let (pfn, off) = ((a / PAGE_SIZE as u64) as u32, (a % PAGE_SIZE as u64) as usize);
+            let n = (PAGE_SIZE as usize - off).min(data.len() - done);
+            let page = self.page_mut(pfn).ok_or(OutOfRange { addr: a as u32 })?;
+            page[off..off + n].copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    pub fn read_u32(&self, addr: u32) -> Result<u32, OutOfRange> {
+        let mut b = [0u8; 4];
+        self.read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    pub fn write_u32(&mut self, addr: u32, v: u32) -> Result<(), OutOfRange> {
+        self.write(addr, &v.to_le_bytes())
+    }
+
+    /// Bytes from `addr` up to (not including) the first NUL, at most `max` of them.
+    pub fn read_cstr(&self, addr: u32, max: u32) -> Result<Vec<u8>, OutOfRange> {
+        let mut out = Vec::new();
+        for i in 0..max {
+            let mut b = [0u8; 1];
+            self.read(addr.wrapping_add(i), &mut b)?;
+            if b[0] == 0 {
+                break;
+            }
+            out.push(b[0]);
+        }
+        Ok(out)
+    }
+
+    /// How many pages this memory and `other` no longer share (what a snapshot has cost so far).
+    pub fn pages_differing_from(&self, other: &GuestRam) -> usize {
+        self.pages.iter().zip(&other.pages).filter(|(a, b)| !Rc::ptr_eq(a, b)).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_writes_cross_pages() {
+        let mut ram = GuestRam::new(2);
+        ram.write(4094, &[1, 2, 3, 4]).unwrap();
+        let mut b = [0u8; 4];
+        ram.read(4094, &mut b).unwrap();
+        assert_eq!(b, [1, 2, 3, 4]);
+        assert_eq!(ram.read_u32(4094).unwrap(), 0x0403_0201);
+    }
+
+    #[test]
+    fn out_of_range_is_an_error_not_a_panic() {
+        let mut ram = GuestRam::new(1);
+        assert_eq!(ram.write(4093, &[0; 4]), Err(OutOfRange { addr: 4096 }));
+        assert_eq!(ram.read_u32(4093), Err(OutOfRange { addr: 4096 }));
+        assert_eq!(ram.read_u32(u32::MAX), Err(OutOfRange { addr: u32::MAX }));
+        // A failed write changed nothing.
+        assert_eq!(ram.read_u32(4092).unwrap(), 0);
+    }
+
+    #[test]
+    fn snapshots_share_pages_until_written() {
+        let mut ram = GuestRam::new(4);
+        ram.write_u32(0, 7).unwrap();
+        let snap = ram.clone();
+        ram.write_u32(8192, 9).unwrap();
+        assert_eq!(ram.pages_differing_from(&snap), 1);
+        assert_eq!(snap.read_u32(8192).unwrap(), 0);
+        assert_eq!(ram.read_cstr(0, 16).unwrap(), vec![7]);
+    }
+}

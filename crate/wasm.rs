@@ -1,0 +1,7 @@
+//! The one boundary between the core and JavaScript.
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
