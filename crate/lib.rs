@@ -23,3 +23,5 @@ pub mod snapshot;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+#[cfg(target_arch = "wasm32")]
+pub use wasm::Simulator;
