@@ -14,6 +14,7 @@
 pub mod errno;
 pub mod guest_ram;
 pub mod params;
+pub mod rcu;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
