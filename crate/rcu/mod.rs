@@ -15,6 +15,7 @@
 
 pub mod checks;
 pub mod explore;
+pub mod litmus;
 pub mod machine;
 pub mod memory;
 pub mod model;
