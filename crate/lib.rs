@@ -18,6 +18,7 @@ pub mod host;
 pub mod launcher;
 pub mod machine;
 pub mod params;
+pub mod rcu;
 pub mod scenario;
 pub mod snapshot;
 

@@ -1,0 +1,116 @@
+//! The stepping API the UI and the CLI drive: a [`Machine`] holds one run of a scenario, lets the student
+//! pick which CPU steps next, records the schedule so it can be replayed, shared or stepped back, and hands
+//! out snapshots. Part of the RCU tour ([`super`]): a thin layer over `model.rs`.
+
+use super::checks::Violation;
+use super::model::{step, Choice, Event, Scenario, Setup, State};
+use super::snapshot::{snapshot, Snapshot};
+
+/// One run of an RCU scenario, stepped by the student (or by a schedule).
+#[derive(Clone, Debug)]
+pub struct Machine {
+    setup: Setup,
+    state: State,
+    schedule: Vec<Choice>,
+    events: Vec<Event>,
+}
+
+impl Machine {
+    /// A fresh run of the eventfd-map scenario.
+    pub fn new(scenario: &Scenario) -> Result<Machine, String> {
+        Ok(Machine::from_setup(Setup::lguest(scenario)?))
+    }
+
+    /// A fresh run of any setup (a litmus test, say).
+    pub fn from_setup(setup: Setup) -> Machine {
+        let state = State::initial(&setup);
+        Machine { setup, state, schedule: Vec::new(), events: Vec::new() }
+    }
+
+    /// A run of `scenario` replayed along `schedule` (the explorer's counterexamples are such schedules).
+    pub fn replay(scenario: &Scenario, schedule: &[Choice]) -> Result<Machine, String> {
+        let mut m = Machine::new(scenario)?;
+        m.run_schedule(schedule)?;
+        Ok(m)
+    }
+
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The CPUs that can take a step now.
+    pub fn enabled_cpus(&self) -> Vec<u8> {
+        (0..self.setup.cpus).filter(|&c| self.state.options(&self.setup, c) > 0).collect()
+    }
+
+    /// Every choice available now; more than one per CPU only when weak memory offers older values.
+    pub fn choices(&self) -> Vec<Choice> {
+        self.state.choices(&self.setup)
+    }
+
+    /// Step `cpu`, loading the newest value if it loads anything.
+    pub fn step(&mut self, cpu: u8) -> Result<Event, String> {
+        self.step_choice(Choice { cpu, pick: 0 })
+    }
+
+    /// Step with a full choice (CPU and which visible value a load returns).
+    pub fn step_choice(&mut self, choice: Choice) -> Result<Event, String> {
+        let ev = step(&self.setup, &mut self.state, choice)?;
+        self.schedule.push(choice);
+        self.events.push(ev.clone());
+        Ok(ev)
+    }
+
+    /// Follow a schedule; an entry that cannot be taken is an error naming its position.
+    pub fn run_schedule(&mut self, schedule: &[Choice]) -> Result<Vec<Event>, String> {
+        let mut out = Vec::new();
+        for (i, &c) in schedule.iter().enumerate() {
+            out.push(self.step_choice(c).map_err(|e| format!("schedule entry {} ('{c}'): {e}", i + 1))?);
+        }
+        Ok(out)
+    }
+
+    /// Undo the last step (by replaying all the others: the model is deterministic). False at the start.
+    pub fn back(&mut self) -> bool {
+        let Some(_) = self.schedule.pop() else { return false };
+        let keep = std::mem::take(&mut self.schedule);
+        let mut fresh = Machine::from_setup(self.setup.clone());
+        // Replaying a prefix of a schedule that already ran cannot fail.
+        if fresh.run_schedule(&keep).is_ok() {
+            *self = fresh;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Nothing can run any more.
+    pub fn is_finished(&self) -> bool {
+        self.choices().is_empty()
+    }
+
+    pub fn schedule(&self) -> &[Choice] {
+        &self.schedule
+    }
+
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Every violation so far, and, once finished, those found at the end (lost update, leak, deadlock).
+    pub fn violations(&self) -> Vec<Violation> {
+        let mut out: Vec<Violation> = self.events.iter().flat_map(|e| e.violations.iter().cloned()).collect();
+        if self.is_finished() {
+            out.extend(self.state.final_checks(&self.setup));
+        }
+        out
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        snapshot(&self.setup, &self.state, self.schedule.len(), self.violations())
+    }
+}
