@@ -725,7 +725,7 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
             task.old = Some(old);
             task.new = Some(new);
             task.n = n as u32;
-            format!("{who}: old = v{old} ({n} entries); kmalloc() gives v{new} with room for {}, uninitialised", n + 1)
+            format!("{who}: old = v{old} (num {n}); kmalloc() gives v{new} with room for {} entries, uninitialised", n + 1)
         }
         Op::Memcpy => {
             let (old, new, n) = writer_regs(st, t)?;
@@ -737,7 +737,7 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
                 store(setup, st, cpu, Loc::Event(new, i), e, false);
             }
             store(setup, st, cpu, Loc::Num(new), Val::Int(n), false);
-            format!("{who} copies {n} entries of v{old} into v{new} and sets v{new}->num = {n}")
+            format!("{who} copies v{old}'s {n} entry(s) into v{new} and sets v{new}->num = {n}")
         }
         Op::AppendEntry => {
             let (_, new, n) = writer_regs(st, t)?;
