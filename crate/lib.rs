@@ -12,9 +12,17 @@
 //! Everything here is deterministic and free of browser dependencies, so every test also runs natively.
 
 pub mod errno;
+pub mod event;
 pub mod guest_ram;
+pub mod host;
+pub mod launcher;
+pub mod machine;
 pub mod params;
 pub mod rcu;
+pub mod scenario;
+pub mod snapshot;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+#[cfg(target_arch = "wasm32")]
+pub use wasm::Simulator;

@@ -1,0 +1,69 @@
+//! Everything is an event: each step of the machine records which task did it, in which kernel function
+//! (with the journey tag our lessons cite), what happened, and which pieces of state it changed.
+//!
+//! The UI, the CLI's `--trace`, the lessons and the tests all read the same list.
+
+use serde::Serialize;
+
+/// Who was running when the step happened: a Launcher task (by name), or the Guest itself.
+pub type TaskName = String;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// Position in the run, from 0.
+    pub seq: u64,
+    /// The task the step ran in (`main`, a device thread, `guest` for the Guest CPU, `timer` for the hrtimer).
+    pub task: TaskName,
+    /// The kernel (or Launcher) function the step belongs to, e.g. `add_eventfd`.
+    pub func: &'static str,
+    /// Our journey tag for that function (see `host::tags`), e.g. `L:055`.
+    pub tag: &'static str,
+    /// One sentence saying what happened, in the simulator's words.
+    pub text: String,
+    /// Paths of the state this step changed (`lg.eventfds`, `cpu0.pending_notify`, `alloc`), so a view can
+    /// highlight them.
+    pub changed: Vec<String>,
+}
+
+/// The list of events of a run, with the cap from `params::EVENT_CAP`.
+#[derive(Clone, Debug, Default)]
+pub struct EventLog {
+    pub events: Vec<Event>,
+    next_seq: u64,
+    /// Events dropped because the cap was reached (the oldest are kept: they are what lessons point at).
+    pub dropped: u64,
+}
+
+impl EventLog {
+    pub fn push(&mut self, task: &str, func: &'static str, tag: &'static str, text: String, changed: &[&str]) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if self.events.len() >= crate::params::EVENT_CAP {
+            self.dropped += 1;
+            return;
+        }
+        self.events.push(Event {
+            seq,
+            task: task.to_string(),
+            func,
+            tag,
+            text,
+            changed: changed.iter().map(|s| s.to_string()).collect(),
+        });
+    }
+
+    pub fn len(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next_seq == 0
+    }
+
+    /// Events from position `from` on (what one scenario action produced).
+    pub fn since(&self, from: u64) -> &[Event] {
+        let start = self.events.iter().position(|e| e.seq >= from).unwrap_or(self.events.len());
+        &self.events[start..]
+    }
+}

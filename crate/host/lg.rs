@@ -1,0 +1,104 @@
+//! The Host's records of a Guest, named and shaped like `drivers/lguest/lg.h`: `struct lguest` for the
+//! Guest as a whole and `struct lg_cpu` for each virtual CPU, plus the eventfd map that RCU protects.
+//!
+//! Fields keep the kernel's names so a student can read this and then lg.h and recognise every line.
+
+use serde::Serialize;
+
+use super::alloc::AllocId;
+use super::guest::GuestEngine;
+use super::regs::LguestRegs;
+use crate::errno::Errno;
+use crate::launcher::{Pid, Tid};
+
+/// One entry of the eventfd map: a NOTIFY value and the eventfd context to signal for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LgEventfd {
+    pub addr: u32,
+    /// Index of the eventfd context in the Host's table (our stand-in for `struct eventfd_ctx *`).
+    pub event: usize,
+}
+
+/// `struct lg_eventfd_map`: `num` entries. Each version is a separate allocation; `add_eventfd()` never
+/// changes one in place once it is published.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LgEventfdMap {
+    /// The allocation holding this version (its identity: "version #n").
+    pub alloc: AllocId,
+    pub num: u32,
+    pub map: Vec<LgEventfd>,
+}
+
+/// `lg->dead`: NULL while the Guest lives; then either a `kasprintf()`ed reason or an `ERR_PTR()`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Dead {
+    Reason { text: String, alloc: AllocId },
+    Err { errno: Errno },
+}
+
+/// `struct lg_cpu`.
+#[derive(Clone, Debug)]
+pub struct LgCpu {
+    pub id: u32,
+    /// The Launcher task that did `LHREQ_INITIALIZE`: only it may `read()` (run) this cpu.
+    pub tsk: Tid,
+    /// `cpu->mm`: the Launcher's address space, referenced so it outlives the task (our process id).
+    pub mm: Pid,
+    /// The book entry for the `get_task_mm()` reference.
+    pub mm_ref: AllocId,
+    /// `regs_page`: the page the registers live at the top of.
+    pub regs_page: AllocId,
+    pub regs: LguestRegs,
+    /// `cpu->hcall`: a hypercall the Guest made that is not yet done (`Some` means "pending").
+    pub hcall: Option<[u32; 5]>,
+    /// Where the next async hypercall in the ring is.
+    pub next_hcall: u32,
+    /// The NOTIFY value the Launcher has not yet seen; 0 means none.
+    pub pending_notify: u32,
+    pub halted: bool,
+    /// `DECLARE_BITMAP(irqs_pending, LGUEST_IRQS)`: one bit per interrupt.
+    pub irqs_pending: u32,
+    /// `cpu->ts`, set by `LHCALL_TS`.
+    pub ts: u32,
+    /// The hrtimer set by `LHCALL_SET_CLOCKEVENT`: when it expires, in simulated ns; `None` when off.
+    pub hrt_expires: Option<u64>,
+    /// Guest kernel stack from `LHCALL_SET_STACK`.
+    pub ss1: u32,
+    pub esp1: u32,
+    /// The Guest's IDT as loaded by `LHCALL_LOAD_IDT_ENTRY`: (lo, hi) words per vector.
+    pub idt: Vec<(u32, u32)>,
+    /// The Guest's GDT entries from `LHCALL_LOAD_GDT_ENTRY`.
+    pub gdt: Vec<(u32, u32)>,
+    /// What runs the Guest's code: a script of hypercalls, or the x86 core.
+    pub engine: GuestEngine,
+}
+
+/// `struct lguest`.
+#[derive(Clone, Debug)]
+pub struct Lguest {
+    /// The book entry for the `kzalloc()` of this structure.
+    pub alloc: AllocId,
+    /// `cpus[]`; `nr_cpus` is its length (`initialize()` only ever starts cpu 0).
+    pub cpus: Vec<LgCpu>,
+    pub pfn_limit: u32,
+    /// `mem_base`: where Guest-physical 0 is in the Launcher's address space.
+    pub mem_base: u32,
+    /// `lguest_data`: the Guest-physical address of `struct lguest_data`, once `LHCALL_LGUEST_INIT` said.
+    pub lguest_data: Option<u32>,
+    pub noirq_start: u32,
+    pub noirq_end: u32,
+    /// `pgdirs[0].pgdir`: the page `init_guest_pagetable()` allocated for the first shadow page directory.
+    pub pgdir_page: AllocId,
+    /// `lg->eventfds`: the current version of the map (the RCU-protected pointer).
+    pub eventfds: LgEventfdMap,
+    pub dead: Option<Dead>,
+}
+
+impl Lguest {
+    pub fn nr_cpus(&self) -> u32 {
+        self.cpus.len() as u32
+    }
+}

@@ -1,0 +1,67 @@
+//! Each kernel function the simulator models, with the journey tag lessons cite, the kernel file it lives
+//! in, and a link to it in the real source (Linux 2.6.39 on elixir.bootlin.com).
+//!
+//! Tags of the form `L:nnn` and `H:nnn` are the kernel's own literate-journey tags (drivers/lguest/README),
+//! so a student can find the same place with `make Launcher` / `make Host`. Functions the kernel does not
+//! tag get ours, `X:nnn`, numbered in the order the course meets them.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FuncInfo {
+    pub func: &'static str,
+    pub tag: &'static str,
+    pub file: &'static str,
+    /// One line on what it does, in our words.
+    pub summary: &'static str,
+}
+
+/// The table. Order is the order of the journey.
+pub const FUNCS: &[FuncInfo] = &[
+    FuncInfo { func: "write", tag: "L:010", file: "drivers/lguest/lguest_user.c", summary: "Every Launcher request arrives here: the first word says which." },
+    FuncInfo { func: "initialize", tag: "L:020", file: "drivers/lguest/lguest_user.c", summary: "LHREQ_INITIALIZE: build struct lguest for this file, or unwind on failure." },
+    FuncInfo { func: "lg_cpu_start", tag: "L:025", file: "drivers/lguest/lguest_user.c", summary: "Set up virtual cpu 0: its registers page, its owner task, its clock." },
+    FuncInfo { func: "init_guest_pagetable", tag: "X:026", file: "drivers/lguest/page_tables.c", summary: "Allocate the first shadow page directory." },
+    FuncInfo { func: "read", tag: "L:040", file: "drivers/lguest/lguest_user.c", summary: "Run the Guest, or tell the Launcher why it died." },
+    FuncInfo { func: "user_send_irq", tag: "L:050", file: "drivers/lguest/lguest_user.c", summary: "LHREQ_IRQ: mark an interrupt pending for the Guest." },
+    FuncInfo { func: "attach_eventfd", tag: "L:052", file: "drivers/lguest/lguest_user.c", summary: "LHREQ_EVENTFD: fetch the address and fd, then add_eventfd under lguest_lock." },
+    FuncInfo { func: "add_eventfd", tag: "L:055", file: "drivers/lguest/lguest_user.c", summary: "RCU writer: copy the map, append, publish, wait for readers, free the old one." },
+    FuncInfo { func: "send_notify_to_eventfd", tag: "L:056", file: "drivers/lguest/lguest_user.c", summary: "RCU reader: find the eventfd for a NOTIFY and signal it." },
+    FuncInfo { func: "close", tag: "L:060", file: "drivers/lguest/lguest_user.c", summary: "Undo everything initialize() did (and free the Guest's leftovers)." },
+    FuncInfo { func: "run_guest", tag: "H:030", file: "drivers/lguest/core.c", summary: "The loop behind read(): hypercalls, notifies, signals, interrupts, run, trap." },
+    FuncInfo { func: "do_hypercalls", tag: "H:100", file: "drivers/lguest/hypercalls.c", summary: "Handle the async ring, then the Guest's pending hypercall." },
+    FuncInfo { func: "do_hcall", tag: "H:120", file: "drivers/lguest/hypercalls.c", summary: "One hypercall: a switch on its number." },
+    FuncInfo { func: "do_async_hcalls", tag: "H:124", file: "drivers/lguest/hypercalls.c", summary: "Run the hypercalls the Guest queued in lguest_data's ring, in order." },
+    FuncInfo { func: "lguest_init_hcall", tag: "X:101", file: "drivers/lguest/hypercalls.c", summary: "The first hypercall must be LGUEST_INIT: learn where lguest_data is." },
+    FuncInfo { func: "kill_guest", tag: "X:110", file: "drivers/lguest/core.c", summary: "Record why the Guest must die (only the first reason counts)." },
+    FuncInfo { func: "set_interrupt", tag: "X:200", file: "drivers/lguest/interrupts_and_traps.c", summary: "Set an irqs_pending bit and wake the Launcher task." },
+    FuncInfo { func: "interrupt_pending", tag: "X:201", file: "drivers/lguest/interrupts_and_traps.c", summary: "First pending interrupt the Guest has not blocked." },
+    FuncInfo { func: "try_deliver_interrupt", tag: "X:202", file: "drivers/lguest/interrupts_and_traps.c", summary: "Wake a halted Guest and push the interrupt through its IDT if it can take it." },
+    FuncInfo { func: "clockdev_fn", tag: "X:210", file: "drivers/lguest/interrupts_and_traps.c", summary: "The Guest's hrtimer expired: raise irq 0." },
+    FuncInfo { func: "lguest_arch_run_guest", tag: "X:300", file: "drivers/lguest/x86/core.c", summary: "Switch to the Guest and run until it traps back." },
+    FuncInfo { func: "lguest_arch_handle_trap", tag: "X:301", file: "drivers/lguest/x86/core.c", summary: "Why did the Guest stop? A hypercall, a fault to reflect, or a reason to kill it." },
+    FuncInfo { func: "eventfd_ctx_fdget", tag: "X:400", file: "fs/eventfd.c", summary: "Turn a descriptor into a referenced eventfd context (-EBADF, -EINVAL)." },
+    FuncInfo { func: "eventfd_signal", tag: "X:401", file: "fs/eventfd.c", summary: "Add to an eventfd's counter and wake its reader." },
+    FuncInfo { func: "synchronize_rcu", tag: "X:500", file: "kernel/rcupdate.c", summary: "Wait until every CPU has passed a quiescent state." },
+    FuncInfo { func: "launcher", tag: "X:600", file: "Documentation/lguest/lguest.c", summary: "The Launcher's own steps: open, eventfd, signals, threads." },
+];
+
+pub fn info(func: &str) -> Option<&'static FuncInfo> {
+    FUNCS.iter().find(|f| f.func == func)
+}
+
+/// The tag of a function, or "" if it is not in the table.
+pub fn tag(func: &str) -> &'static str {
+    info(func).map(|f| f.tag).unwrap_or("")
+}
+
+/// A link to the function's definitions in the real 2.6.39 source.
+pub fn source_link(func: &str) -> Option<String> {
+    let f = info(func)?;
+    if f.func == "launcher" {
+        return Some("https://elixir.bootlin.com/linux/v2.6.39/source/Documentation/lguest/lguest.c".into());
+    }
+    let name = if f.func == "lguest_init_hcall" { "initialize" } else { f.func };
+    Some(format!("https://elixir.bootlin.com/linux/v2.6.39/source/{}#:~:text={}", f.file, name))
+}

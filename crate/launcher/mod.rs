@@ -1,0 +1,68 @@
+//! The simulated Launcher: the user-space side of lguest (Documentation/lguest/lguest.c).
+//!
+//! A Launcher is a process with tasks (its main thread, which runs the Guest through `read()`, and device
+//! threads that attach eventfds and send interrupts), an address space in which the Guest's memory is one
+//! mapping, and a table of file descriptors. The Host only ever sees the Launcher through these: a bad
+//! pointer in a system call is an address that is not mapped here, which is why the Host answers `-EFAULT`.
+
+pub mod mm;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+
+pub use mm::{Mm, Region, UserFault};
+
+use crate::guest_ram::GuestRam;
+use crate::host::guest::ScriptAction;
+
+pub type Pid = u32;
+pub type Tid = u32;
+/// Index of an open `struct file` in the Host's file table.
+pub type FileId = usize;
+
+/// What a simulated user-space process holds.
+#[derive(Clone, Debug)]
+pub struct Process {
+    pub pid: Pid,
+    pub name: String,
+    pub mm: Mm,
+    /// The Guest's memory (the `/dev/zero` mapping of the real Launcher), mapped in `mm` at `guest_base`.
+    pub ram: GuestRam,
+    pub guest_base: u32,
+    /// Pages of Guest RAM, not counting the device pages above it (`guest_limit` / page size).
+    pub guest_pages: u32,
+    /// File descriptors: fd number to the Host's open file.
+    pub fds: BTreeMap<i32, FileId>,
+    /// The scripted Guest's next hypercalls, for lessons and tests that do not run real Guest code.
+    pub script: VecDeque<ScriptAction>,
+}
+
+impl Process {
+    /// The lowest free descriptor number, as `open()` and `eventfd()` choose it.
+    pub fn lowest_free_fd(&self) -> Option<i32> {
+        (0..crate::params::MAX_FDS as i32).find(|fd| !self.fds.contains_key(fd))
+    }
+}
+
+/// Where a task stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TaskState {
+    /// In user space, ready for its next system call.
+    User,
+    /// Inside `read()` on `/dev/lguest`, running or waiting for the Guest.
+    InRead,
+    /// Exited (its process died).
+    Exited,
+}
+
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub tid: Tid,
+    pub name: String,
+    pub pid: Pid,
+    pub state: TaskState,
+    /// A signal has been sent and not yet delivered (`signal_pending(current)`).
+    pub signal_pending: bool,
+}

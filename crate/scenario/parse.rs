@@ -1,0 +1,433 @@
+//! Reading the scenario language: one Launcher action a line, optionally `=> expected result`.
+//!
+//! The grammar is documented in `lessons/README.md`. Every error names the line and what was expected, so
+//! a course author can fix a lesson from the message alone.
+
+use crate::errno::Errno;
+use crate::host::hypercalls::{self, hcall_by_name};
+use crate::host::lguest_user::{LHREQ_BREAK, LHREQ_EVENTFD, LHREQ_GETDMA, LHREQ_INITIALIZE, LHREQ_IRQ};
+
+/// Where the system call's argument buffer is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BufPlace {
+    /// The start of the Launcher's scratch buffer (everything after the words is mapped, and zero).
+    Scratch,
+    /// Right at the end of the mapped scratch page: exactly the words given are readable, the next is not.
+    Edge,
+    /// A raw address (0 for NULL, or any unmapped address).
+    At(u32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallOpts {
+    /// Descriptor; `None` means the most recently opened `/dev/lguest`.
+    pub fd: Option<i32>,
+    /// File offset: the cpu number.
+    pub cpu: u64,
+    pub buf: BufPlace,
+    pub len: Option<u32>,
+}
+
+impl Default for CallOpts {
+    fn default() -> Self {
+        CallOpts { fd: None, cpu: 0, buf: BufPlace::Scratch, len: None }
+    }
+}
+
+/// One thing a scenario line does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Open,
+    /// `write`: the words (request first) the Launcher puts in its buffer.
+    Write { words: Vec<u32>, opts: CallOpts },
+    Read { opts: CallOpts },
+    Close { fd: Option<i32> },
+    Eventfd,
+    EventfdRead { fd: i32 },
+    EventfdWrite { fd: i32, value: u64 },
+    Thread { name: String },
+    Process { name: String },
+    Signal { task: Option<String> },
+    Wait { task: Option<String> },
+    Exit,
+    Advance { ns: u64 },
+    InjectKmallocFailure { nth: u32 },
+    /// The scripted Guest's next action.
+    Guest(GuestLine),
+    /// `expect name = value`: a state check.
+    Expect { field: String, value: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GuestLine {
+    Hypercall { nr: u32, args: [u32; 4] },
+    Store { gpa: u32, text: String },
+    Trap { num: u32, errcode: u32 },
+    /// SHUTDOWN with a message: the message is stored in Guest memory first, then the call is made.
+    Shutdown { msg: String, restart: bool },
+}
+
+/// What the line says the result must be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    Ret(i64),
+    Err(Errno),
+    Blocked,
+    /// Also check extra fields: `notify=0x7000`, `reason="..."`, `count=1`.
+    With(Box<Expect>, Vec<(String, String)>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// 1-based line number in the source.
+    pub number: usize,
+    pub source: String,
+    /// `as TASK:` prefix; `None` means `main`.
+    pub task: Option<String>,
+    pub action: Action,
+    pub expect: Option<Expect>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Split a line into words, keeping "quoted strings" (with \n, \" and \\ escapes) as one word.
+fn words(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    let mut in_word = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                in_word = true;
+                cur.push('"');
+                loop {
+                    match chars.next() {
+                        None => return Err("a quoted string is not closed (missing \")".into()),
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some('n') => cur.push('\n'),
+                            Some('t') => cur.push('\t'),
+                            Some('0') => cur.push('\0'),
+                            Some(o) => cur.push(o),
+                            None => return Err("a quoted string ends in a lone backslash".into()),
+                        },
+                        Some(o) => cur.push(o),
+                    }
+                }
+                cur.push('"');
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// A number in decimal, `0x` hex, or negative decimal (stored as two's complement, as `unsigned long`).
+pub fn num(s: &str) -> Result<u64, String> {
+    let t = s.replace('_', "");
+    let r = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(h, 16).ok()
+    } else if let Some(n) = t.strip_prefix('-') {
+        n.parse::<u64>().ok().map(|v| (v as i64).wrapping_neg() as u64)
+    } else {
+        t.parse::<u64>().ok()
+    };
+    r.ok_or_else(|| format!("{s:?} is not a number (write 42, 0x2a or -1)"))
+}
+
+fn num32(s: &str) -> Result<u32, String> {
+    let v = num(s)?;
+    if v > u32::MAX as u64 && (v as i64) < i32::MIN as i64 {
+        return Err(format!("{s} does not fit in 32 bits (unsigned long on i386)"));
+    }
+    Ok(v as u32)
+}
+
+fn unquote(s: &str) -> Option<String> {
+    s.strip_prefix('"').and_then(|r| r.strip_suffix('"')).map(|r| r.to_string())
+}
+
+fn key_value(w: &str) -> Option<(&str, &str)> {
+    let (k, v) = w.split_once('=')?;
+    (!k.is_empty()).then_some((k, v))
+}
+
+/// Pull `fd= cpu= buf= len=` options out of `ws`, leaving the rest.
+fn take_opts(ws: &mut Vec<String>) -> Result<CallOpts, String> {
+    let mut o = CallOpts::default();
+    let mut rest = Vec::new();
+    for w in ws.drain(..) {
+        match key_value(&w) {
+            Some(("file", v)) => o.fd = Some(num(v)? as i32),
+            Some(("cpu", v)) => o.cpu = num(v)?,
+            Some(("len", v)) => o.len = Some(num32(v)?),
+            Some(("buf", v)) => {
+                o.buf = match v {
+                    "edge" => BufPlace::Edge,
+                    "null" | "NULL" => BufPlace::At(0),
+                    other => BufPlace::At(num32(other)?),
+                }
+            }
+            _ => rest.push(w),
+        }
+    }
+    *ws = rest;
+    Ok(o)
+}
+
+fn named_args(ws: &[String], names: &[&str], defaults: &[Option<u32>]) -> Result<Vec<u32>, String> {
+    let mut vals: Vec<Option<u32>> = defaults.to_vec();
+    let mut pos = 0;
+    for w in ws {
+        if let Some((k, v)) = key_value(w) {
+            let i = names.iter().position(|n| n.eq_ignore_ascii_case(k)).ok_or_else(|| {
+                format!("unknown argument {k:?}; this request takes {}", names.join(", "))
+            })?;
+            vals[i] = Some(num32(v)?);
+        } else {
+            if pos >= names.len() {
+                return Err(format!("too many arguments; this request takes {}", names.join(", ")));
+            }
+            vals[pos] = Some(num32(w)?);
+            pos += 1;
+        }
+    }
+    vals.iter()
+        .zip(names)
+        .map(|(v, n)| v.ok_or_else(|| format!("missing argument {n}")))
+        .collect()
+}
+
+fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
+    let opts = take_opts(&mut ws)?;
+    if ws.is_empty() {
+        return Err("write needs a request: INITIALIZE, IRQ, EVENTFD, GETDMA, BREAK, or a number".into());
+    }
+    let req = ws.remove(0);
+    let words = match req.to_ascii_uppercase().trim_start_matches("LHREQ_") {
+        "INITIALIZE" => {
+            // Defaults are what the real Launcher would send for the Guest memory this scenario mapped;
+            // the runner fills in base and pfnlimit when they are left out (u32::MAX marks "default").
+            let v = named_args(&ws, &["base", "pfnlimit", "start"], &[Some(u32::MAX), Some(u32::MAX), Some(0x0010_0000)])?;
+            vec![LHREQ_INITIALIZE, v[0], v[1], v[2]]
+        }
+        "IRQ" => {
+            let v = named_args(&ws, &["irq"], &[None])?;
+            vec![LHREQ_IRQ, v[0]]
+        }
+        "EVENTFD" => {
+            let v = named_args(&ws, &["addr", "fd"], &[None, None])?;
+            vec![LHREQ_EVENTFD, v[0], v[1]]
+        }
+        "GETDMA" | "BREAK" => {
+            let r = if req.to_ascii_uppercase().ends_with("GETDMA") { LHREQ_GETDMA } else { LHREQ_BREAK };
+            let mut w = vec![r];
+            for x in &ws {
+                w.push(num32(x)?);
+            }
+            w
+        }
+        _ => {
+            let r = num32(&req).map_err(|_| format!("unknown request {req:?}: use INITIALIZE, IRQ, EVENTFD, GETDMA, BREAK or a number"))?;
+            let mut w = vec![r];
+            for x in &ws {
+                w.push(num32(x)?);
+            }
+            w
+        }
+    };
+    Ok(Action::Write { words, opts })
+}
+
+fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
+    let Some(what) = ws.first() else {
+        return Err("guest needs an action: init, notify, halt, shutdown, hypercall, store, trap, clock".into());
+    };
+    let args: Vec<u32> = ws[1..].iter().filter(|w| !w.starts_with('"') && *w != "restart").map(|w| num32(w)).collect::<Result<_, _>>()?;
+    let arg = |i: usize, name: &str| args.get(i).copied().ok_or_else(|| format!("guest {what} needs {name}"));
+    let call = |nr: u32, a: &[u32]| {
+        let mut args = [0u32; 4];
+        for (i, v) in a.iter().take(4).enumerate() {
+            args[i] = *v;
+        }
+        GuestLine::Hypercall { nr, args }
+    };
+    Ok(match what.as_str() {
+        "init" => call(hypercalls::LHCALL_LGUEST_INIT, &[arg(0, "the Guest-physical address of lguest_data")?]),
+        "notify" => call(hypercalls::LHCALL_NOTIFY, &[arg(0, "the address to notify")?]),
+        "halt" => call(hypercalls::LHCALL_HALT, &[]),
+        "clock" => call(hypercalls::LHCALL_SET_CLOCKEVENT, &[arg(0, "a delay in ns")?]),
+        "shutdown" => {
+            let msg = ws.iter().find_map(|w| unquote(w)).unwrap_or_else(|| "Power down".into());
+            GuestLine::Shutdown { msg, restart: ws.iter().any(|w| w == "restart") }
+        }
+        "store" => {
+            let text = ws.iter().find_map(|w| unquote(w)).ok_or("guest store needs a \"quoted string\"")?;
+            GuestLine::Store { gpa: arg(0, "a Guest-physical address")?, text }
+        }
+        "trap" => GuestLine::Trap { num: arg(0, "a trap number")?, errcode: args.get(1).copied().unwrap_or(0) },
+        "hypercall" => {
+            let name = ws.get(1).ok_or("guest hypercall needs a number or a name such as NOTIFY")?;
+            let nr = match hcall_by_name(name) {
+                Some(n) => n,
+                None => num32(name).map_err(|_| format!("{name:?} is neither a hypercall name nor a number"))?,
+            };
+            let rest: Vec<u32> = ws[2..].iter().map(|w| num32(w)).collect::<Result<_, _>>()?;
+            call(nr, &rest)
+        }
+        other => return Err(format!("unknown guest action {other:?}: use init, notify, halt, shutdown, hypercall, store, trap or clock")),
+    })
+}
+
+/// Parse the part after `=>`.
+pub fn parse_expect(s: &str) -> Result<Expect, String> {
+    let ws = words(s)?;
+    let Some(first) = ws.first() else { return Err("nothing after =>".into()) };
+    let (base, rest) = if first == "blocked" {
+        (Expect::Blocked, &ws[1..])
+    } else if first == "fd" {
+        let n = ws.get(1).ok_or("fd needs a number")?;
+        (Expect::Ret(num(n)? as i64), &ws[2..])
+    } else if let Some(name) = first.strip_prefix('-').filter(|n| n.chars().all(|c| c.is_ascii_uppercase())) {
+        let e = Errno::from_name(name).ok_or_else(|| format!("unknown errno -{name}"))?;
+        (Expect::Err(e), &ws[1..])
+    } else {
+        (Expect::Ret(num(first)? as i64), &ws[1..])
+    };
+    if rest.is_empty() {
+        return Ok(base);
+    }
+    let mut extra = Vec::new();
+    for w in rest {
+        let (k, v) = key_value(w).ok_or_else(|| format!("expected name=value after the result, found {w:?}"))?;
+        if !["notify", "reason", "count"].contains(&k) {
+            return Err(format!("unknown result field {k:?}: use notify=, reason= or count="));
+        }
+        extra.push((k.to_string(), unquote(v).unwrap_or_else(|| v.to_string())));
+    }
+    Ok(Expect::With(Box::new(base), extra))
+}
+
+/// Parse one line; `Ok(None)` for blank lines and comments.
+pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> {
+    let err = |message: String| ParseError { line: number, message };
+    let code = strip_comment(src);
+    let code = code.trim();
+    if code.is_empty() {
+        return Ok(None);
+    }
+    let (action_src, expect) = match code.split_once("=>") {
+        Some((a, e)) => (a.trim(), Some(parse_expect(e.trim()).map_err(err)?)),
+        None => (code, None),
+    };
+    let mut ws = words(action_src).map_err(err)?;
+    let mut task = None;
+    if ws.first().map(|w| w == "as").unwrap_or(false) {
+        let name = ws.get(1).ok_or_else(|| err("`as` needs a task name, e.g. `as dev: write IRQ 1`".into()))?;
+        let name = name.strip_suffix(':').ok_or_else(|| err("write `as TASK:` with a colon after the task name".into()))?;
+        task = Some(name.to_string());
+        ws.drain(..2);
+    }
+    let Some(verb) = ws.first().cloned() else { return Err(err("a task but no action".into())) };
+    let rest: Vec<String> = ws[1..].to_vec();
+    let one_name = |rest: &[String], what: &str| rest.first().cloned().ok_or_else(|| format!("{verb} needs {what}"));
+    let action = match verb.as_str() {
+        "open" => Action::Open,
+        "write" => parse_write(rest).map_err(err)?,
+        "read" => {
+            let mut r = rest;
+            let opts = take_opts(&mut r).map_err(err)?;
+            if let Some(w) = r.first() {
+                return Err(err(format!("read takes only file=, cpu=, buf=, len=; found {w:?}")));
+            }
+            Action::Read { opts }
+        }
+        "close" => Action::Close { fd: rest.first().map(|w| num(w).map(|v| v as i32)).transpose().map_err(err)? },
+        "eventfd" => Action::Eventfd,
+        "eventfd-read" => Action::EventfdRead { fd: num(&one_name(&rest, "a descriptor").map_err(err)?).map_err(err)? as i32 },
+        "eventfd-write" => Action::EventfdWrite {
+            fd: num(&one_name(&rest, "a descriptor").map_err(err)?).map_err(err)? as i32,
+            value: rest.get(1).map(|v| num(v)).transpose().map_err(err)?.unwrap_or(1),
+        },
+        "thread" => Action::Thread { name: one_name(&rest, "a name").map_err(err)? },
+        "process" => Action::Process { name: one_name(&rest, "a name").map_err(err)? },
+        "signal" => Action::Signal { task: rest.first().cloned() },
+        "wait" => Action::Wait { task: rest.first().cloned() },
+        "exit" => Action::Exit,
+        "advance" => Action::Advance { ns: num(&one_name(&rest, "a time in ns").map_err(err)?).map_err(err)? },
+        "inject" => {
+            if rest.first().map(|w| w.as_str()) != Some("kmalloc-fail") {
+                return Err(err("inject takes `kmalloc-fail [N]`: the N-th allocation from now fails".into()));
+            }
+            let nth = rest.get(1).map(|w| num32(w)).transpose().map_err(err)?.unwrap_or(1);
+            if nth == 0 {
+                return Err(err("kmalloc-fail counts from 1 (the very next allocation)".into()));
+            }
+            Action::InjectKmallocFailure { nth }
+        }
+        "guest" => Action::Guest(parse_guest(&rest).map_err(err)?),
+        "expect" => {
+            let joined = rest.join(" ");
+            let (f, v) = joined.split_once('=').ok_or_else(|| err("expect needs `name = value`".into()))?;
+            Action::Expect { field: f.trim().to_string(), value: v.trim().to_string() }
+        }
+        other => {
+            return Err(err(format!(
+                "unknown action {other:?}: use open, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest or expect"
+            )))
+        }
+    };
+    if expect.is_some() && matches!(action, Action::Expect { .. } | Action::Guest(_) | Action::Thread { .. } | Action::InjectKmallocFailure { .. } | Action::Advance { .. }) {
+        return Err(err(format!("{verb} has no result to check; remove the `=>` part")));
+    }
+    Ok(Some(Line { number, source: src.trim().to_string(), task, action, expect }))
+}
+
+/// A `#` outside a quoted string starts a comment.
+fn strip_comment(s: &str) -> &str {
+    let mut in_q = false;
+    let mut prev = ' ';
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' if prev != '\\' => in_q = !in_q,
+            '#' if !in_q => return &s[..i],
+            _ => {}
+        }
+        prev = c;
+    }
+    s
+}
+
+/// Parse a whole scenario.
+pub fn parse(src: &str) -> Result<Vec<Line>, ParseError> {
+    let mut out = Vec::new();
+    for (i, l) in src.lines().enumerate() {
+        if let Some(line) = parse_line(i + 1, l)? {
+            out.push(line);
+        }
+    }
+    Ok(out)
+}

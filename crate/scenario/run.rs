@@ -1,0 +1,379 @@
+//! Running scenario lines against a [`Machine`]: each line becomes system calls of the named task (or a
+//! move of the scripted Guest, time, a signal...), and its result is compared with the line's `=>` part.
+
+use crate::host::guest::ScriptAction;
+use crate::host::hypercalls::LHCALL_SHUTDOWN;
+use crate::host::FileKind;
+use crate::machine::{Machine, Outcome, SysResult, Syscall};
+use crate::params::{LAUNCHER_GUEST_BASE, LAUNCHER_SCRATCH, LAUNCHER_SCRATCH_LEN, PAGE_SIZE, WORD};
+use crate::snapshot::Snapshot;
+
+use super::parse::{parse, parse_line, Action, BufPlace, CallOpts, Expect, GuestLine, Line, ParseError};
+use serde::Serialize;
+
+/// Where the scripted Guest keeps a SHUTDOWN message (an ordinary page of its memory).
+const SHUTDOWN_MSG_GPA: u32 = 0x6000;
+
+/// What one line did.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub line: usize,
+    pub source: String,
+    pub task: String,
+    /// The result in the scenario language's words (`12`, `-EINVAL`, `blocked`), if the line has one.
+    pub result: Option<String>,
+    /// The system call's result in full (errno name, why), if there was one.
+    pub sys: Option<SysResult>,
+    pub expected: Option<String>,
+    /// False when the result differs from the expectation (or the line could not be carried out).
+    pub ok: bool,
+    /// What went wrong, in words, when `ok` is false; or a note (why a call blocked).
+    pub message: Option<String>,
+    /// The events this line produced: `[first, end)` positions in the machine's log.
+    pub events: (u64, u64),
+}
+
+#[derive(Clone, Debug)]
+pub struct Runner {
+    pub machine: Machine,
+    pub steps: Vec<Step>,
+    /// The descriptor `write`/`read` use when no `fd=` is given: the last `/dev/lguest` opened.
+    pub lguest_fd: Option<i32>,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Runner::new(crate::params::DEFAULT_GUEST_MB)
+    }
+}
+
+/// Compare a result with an expectation; `Err` says how they differ.
+pub fn check(expect: &Expect, got: &Outcome) -> Result<(), String> {
+    match (expect, got) {
+        (Expect::With(base, extra), _) => {
+            check(base, got)?;
+            let Outcome::Done(r) = got else { return Err("the call blocked".into()) };
+            for (k, v) in extra {
+                let actual = match k.as_str() {
+                    "notify" => r.notify.map(|n| n as u64),
+                    "count" => r.count,
+                    _ => None,
+                };
+                match k.as_str() {
+                    "reason" => {
+                        if r.reason.as_deref() != Some(v.as_str()) {
+                            return Err(format!("reason is {:?}, expected {v:?}", r.reason.clone().unwrap_or_default()));
+                        }
+                    }
+                    _ => {
+                        let want = super::parse::num(v)?;
+                        if actual != Some(want) {
+                            return Err(format!("{k} is {}, expected {v}", actual.map(|a| format!("{a:#x}")).unwrap_or_else(|| "absent".into())));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        (Expect::Blocked, Outcome::Blocked { .. }) => Ok(()),
+        (Expect::Ret(n), Outcome::Done(r)) if r.errno.is_none() && r.ret == *n => Ok(()),
+        (Expect::Err(e), Outcome::Done(r)) if r.errno == Some(*e) => Ok(()),
+        (_, Outcome::Blocked { why }) => Err(format!("the call blocked ({why})")),
+        (_, Outcome::Done(r)) => Err(format!("it returned {}", r.render())),
+    }
+}
+
+fn render(o: &Outcome) -> String {
+    match o {
+        Outcome::Done(r) => r.render(),
+        Outcome::Blocked { .. } => "blocked".into(),
+    }
+}
+
+pub fn render_expect(e: &Expect) -> String {
+    match e {
+        Expect::Ret(n) => n.to_string(),
+        Expect::Err(e) => e.to_string(),
+        Expect::Blocked => "blocked".into(),
+        Expect::With(b, extra) => {
+            let mut s = render_expect(b);
+            for (k, v) in extra {
+                if k == "reason" {
+                    s += &format!(" {k}={v:?}");
+                } else {
+                    s += &format!(" {k}={v}");
+                }
+            }
+            s
+        }
+    }
+}
+
+impl Runner {
+    pub fn new(guest_mb: u32) -> Runner {
+        Runner { machine: Machine::new(guest_mb), steps: Vec::new(), lguest_fd: None }
+    }
+
+    /// Parse and run one line (the free-play console). Blank lines and comments do nothing.
+    pub fn exec(&mut self, number: usize, text: &str) -> Result<Option<Step>, ParseError> {
+        Ok(parse_line(number, text)?.map(|l| self.run_line(&l)))
+    }
+
+    fn task(&self, line: &Line) -> Result<u32, String> {
+        let name = line.task.as_deref().unwrap_or("main");
+        self.machine.task_by_name(name).ok_or_else(|| format!("no task called {name:?} (make one with `thread {name}` or `process {name}`)"))
+    }
+
+    /// Run a parsed line and record its step.
+    pub fn run_line(&mut self, line: &Line) -> Step {
+        let from = self.machine.log.len();
+        let task_name = line.task.clone().unwrap_or_else(|| "main".into());
+        let (outcome, message) = match self.act(line) {
+            Ok(o) => (o, None),
+            Err(e) => (None, Some(e)),
+        };
+        let mut step = Step {
+            line: line.number,
+            source: line.source.clone(),
+            task: task_name,
+            result: outcome.as_ref().map(render),
+            sys: match &outcome {
+                Some(Outcome::Done(r)) => Some(r.clone()),
+                _ => None,
+            },
+            expected: line.expect.as_ref().map(render_expect),
+            ok: message.is_none(),
+            message: message.clone(),
+            events: (from, self.machine.log.len()),
+        };
+        if let Some(Outcome::Blocked { why }) = &outcome {
+            step.message.get_or_insert_with(|| why.clone());
+        }
+        if let (Some(exp), true) = (&line.expect, message.is_none()) {
+            match &outcome {
+                Some(o) => {
+                    if let Err(e) = check(exp, o) {
+                        step.ok = false;
+                        step.message = Some(format!("expected {}, but {e}", render_expect(exp)));
+                    }
+                }
+                None => {
+                    step.ok = false;
+                    step.message = Some(format!("expected {}, but the line gives no result", render_expect(exp)));
+                }
+            }
+        }
+        self.steps.push(step.clone());
+        step
+    }
+
+    fn lguest_fd(&self, opts: &CallOpts) -> Result<i32, String> {
+        opts.fd.or(self.lguest_fd).ok_or_else(|| "no /dev/lguest is open: `open` it first, or give fd=".into())
+    }
+
+    /// Put `bytes` where `place` says and return the buffer's address.
+    fn place(&mut self, tid: u32, place: &BufPlace, bytes: &[u8], room: u32) -> Result<u32, String> {
+        match place {
+            BufPlace::At(a) => Ok(*a),
+            BufPlace::Scratch => {
+                self.machine.poke_user(tid, LAUNCHER_SCRATCH, &vec![0u8; LAUNCHER_SCRATCH_LEN as usize])?;
+                self.machine.poke_user(tid, LAUNCHER_SCRATCH, bytes)?;
+                Ok(LAUNCHER_SCRATCH)
+            }
+            BufPlace::Edge => {
+                let room = room.min(LAUNCHER_SCRATCH_LEN);
+                let at = LAUNCHER_SCRATCH + LAUNCHER_SCRATCH_LEN - room;
+                self.machine.poke_user(tid, at, &bytes[..bytes.len().min(room as usize)])?;
+                Ok(at)
+            }
+        }
+    }
+
+    fn act(&mut self, line: &Line) -> Result<Option<Outcome>, String> {
+        let m = &mut self.machine;
+        Ok(Some(match &line.action {
+            Action::Open => {
+                let tid = self.task(line)?;
+                let o = self.machine.syscall(tid, Syscall::Open)?;
+                if let Outcome::Done(r) = &o {
+                    if r.errno.is_none() {
+                        self.lguest_fd = Some(r.ret as i32);
+                    }
+                }
+                o
+            }
+            Action::Eventfd => {
+                let tid = self.task(line)?;
+                self.machine.syscall(tid, Syscall::Eventfd)?
+            }
+            Action::Close { fd } => {
+                let tid = self.task(line)?;
+                let fd = match fd {
+                    Some(f) => *f,
+                    None => self.lguest_fd.ok_or("close needs a descriptor (no /dev/lguest is open)")?,
+                };
+                if Some(fd) == self.lguest_fd {
+                    self.lguest_fd = None;
+                }
+                self.machine.syscall(tid, Syscall::Close { fd })?
+            }
+            Action::Write { words, opts } => {
+                let tid = self.task(line)?;
+                let fd = self.lguest_fd(opts)?;
+                let mut words = words.clone();
+                if words.first() == Some(&0) && words.len() == 4 {
+                    let p = &self.machine.procs[self.machine.proc_of(tid)];
+                    if words[1] == u32::MAX {
+                        words[1] = LAUNCHER_GUEST_BASE;
+                    }
+                    if words[2] == u32::MAX {
+                        words[2] = p.guest_pages + crate::params::DEVICE_PAGES;
+                    }
+                }
+                let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+                let buf = self.place(tid, &opts.buf, &bytes, bytes.len() as u32)?;
+                let len = opts.len.unwrap_or(bytes.len() as u32);
+                self.machine.syscall(tid, Syscall::Write { fd, buf, len, off: opts.cpu })?
+            }
+            Action::Read { opts } => {
+                let tid = self.task(line)?;
+                let fd = self.lguest_fd(opts)?;
+                let len = opts.len.unwrap_or(WORD);
+                let buf = self.place(tid, &opts.buf, &[], len)?;
+                self.machine.syscall(tid, Syscall::Read { fd, buf, len, off: opts.cpu })?
+            }
+            Action::EventfdRead { fd } => {
+                let tid = self.task(line)?;
+                self.machine.syscall(tid, Syscall::Read { fd: *fd, buf: LAUNCHER_SCRATCH, len: 8, off: 0 })?
+            }
+            Action::EventfdWrite { fd, value } => {
+                let tid = self.task(line)?;
+                self.machine.poke_user(tid, LAUNCHER_SCRATCH, &value.to_le_bytes())?;
+                self.machine.syscall(tid, Syscall::Write { fd: *fd, buf: LAUNCHER_SCRATCH, len: 8, off: 0 })?
+            }
+            Action::Thread { name } => {
+                m.new_thread(name)?;
+                return Ok(None);
+            }
+            Action::Process { name } => {
+                m.new_process(name)?;
+                return Ok(None);
+            }
+            Action::Signal { task } => {
+                let name = task.clone().unwrap_or_else(|| "main".into());
+                let tid = m.task_by_name(&name).ok_or_else(|| format!("no task called {name:?}"))?;
+                m.signal(tid);
+                return Ok(None);
+            }
+            Action::Wait { task } => {
+                let name = task.clone().or_else(|| line.task.clone()).unwrap_or_else(|| "main".into());
+                let tid = m.task_by_name(&name).ok_or_else(|| format!("no task called {name:?}"))?;
+                if !m.pending.contains_key(&tid) && !m.finished.contains_key(&tid) {
+                    return Err(format!("{name} is not blocked in a system call: there is nothing to wait for"));
+                }
+                match m.wait(tid) {
+                    Some(r) => Outcome::Done(r),
+                    None => Outcome::Blocked { why: m.blocked_why(tid) },
+                }
+            }
+            Action::Exit => {
+                let tid = self.task(line)?;
+                self.machine.exit_process(tid);
+                self.lguest_fd = None;
+                return Ok(None);
+            }
+            Action::Advance { ns } => {
+                m.advance(*ns);
+                return Ok(None);
+            }
+            Action::InjectKmallocFailure { nth } => {
+                m.host.alloc.inject_failure(*nth);
+                let text = format!("fault injection: allocation number {nth} from now will fail");
+                m.log.push("main", "launcher", "X:600", text, &["alloc"]);
+                return Ok(None);
+            }
+            Action::Guest(g) => {
+                let tid = self.task(line)?;
+                let pidx = self.machine.proc_of(tid);
+                let script = &mut self.machine.procs[pidx].script;
+                match g {
+                    GuestLine::Hypercall { nr, args } => script.push_back(ScriptAction::Hypercall { nr: *nr, args: *args }),
+                    GuestLine::Store { gpa, text } => {
+                        let mut bytes = text.clone().into_bytes();
+                        bytes.push(0);
+                        script.push_back(ScriptAction::Store { gpa: *gpa, bytes });
+                    }
+                    GuestLine::Trap { num, errcode } => script.push_back(ScriptAction::Trap { num: *num, errcode: *errcode }),
+                    GuestLine::Shutdown { msg, restart } => {
+                        let mut bytes = msg.clone().into_bytes();
+                        bytes.push(0);
+                        script.push_back(ScriptAction::Store { gpa: SHUTDOWN_MSG_GPA, bytes });
+                        let reason = if *restart { 2 } else { 1 };
+                        script.push_back(ScriptAction::Hypercall { nr: LHCALL_SHUTDOWN, args: [SHUTDOWN_MSG_GPA, reason, 0, 0] });
+                    }
+                }
+                // A Guest that was "running with nothing to do" now has something: let it run.
+                self.machine.settle();
+                return Ok(None);
+            }
+            Action::Expect { field, value } => {
+                let snap = Snapshot::of(&self.machine);
+                let fields = snap.fields();
+                let Some((_, actual)) = fields.iter().find(|(k, _)| k == field) else {
+                    let known: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+                    return Err(format!("no state called {field:?}; known: {}", known.join(", ")));
+                };
+                if !same_value(actual, value) {
+                    return Err(format!("expected {field} = {value}, but it is {actual}"));
+                }
+                return Ok(None);
+            }
+        }))
+    }
+
+    /// The `/dev/lguest` files open now, for the page's picker.
+    pub fn lguest_fds(&self) -> Vec<i32> {
+        let p = &self.machine.procs[0];
+        p.fds.iter().filter(|(_, f)| matches!(self.machine.host.files[**f].kind, FileKind::Lguest { .. })).map(|(fd, _)| *fd).collect()
+    }
+}
+
+/// Values compare as numbers when both are numbers (so 0x10 = 16), else as text.
+fn same_value(actual: &str, want: &str) -> bool {
+    match (super::parse::num(actual), super::parse::num(want)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => actual == want || actual.trim_matches('"') == want.trim_matches('"'),
+    }
+}
+
+/// A scenario line whose result differed, or that could not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Replay a whole scenario, stopping at the first line whose result differs from its expectation.
+pub fn replay(src: &str) -> Result<Runner, ReplayError> {
+    let lines = parse(src).map_err(|e| ReplayError { line: e.line, message: e.message })?;
+    let mut r = Runner::default();
+    for l in &lines {
+        let step = r.run_line(l);
+        if !step.ok {
+            return Err(ReplayError { line: l.number, message: step.message.unwrap_or_default() });
+        }
+    }
+    Ok(r)
+}
+
+/// Guest pages the default scenario maps (for documentation and tests).
+pub fn default_pfn_limit() -> u32 {
+    crate::params::DEFAULT_GUEST_MB * (1 << 20) / PAGE_SIZE + crate::params::DEVICE_PAGES
+}

@@ -1,0 +1,208 @@
+//! What the page (and `expect` lines) see of the machine: plain serde structs built from the model, never
+//! references into it. JavaScript renders these; Rust decides what they say.
+
+use serde::Serialize;
+
+use crate::host::alloc::Allocation;
+use crate::host::lg::{Dead, LgEventfdMap};
+use crate::host::FileKind;
+use crate::launcher::TaskState;
+use crate::machine::{Machine, Pending};
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub now_ns: u64,
+    pub tasks: Vec<TaskView>,
+    pub files: Vec<FileView>,
+    pub guests: Vec<GuestView>,
+    pub eventfds: Vec<EventfdView>,
+    pub allocations: Vec<Allocation>,
+    pub lguest_lock: Option<String>,
+    pub events: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskView {
+    pub name: String,
+    pub process: String,
+    pub state: TaskState,
+    pub blocked: Option<String>,
+    pub signal_pending: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileView {
+    /// The descriptors that refer to it, as `process:fd`.
+    pub fds: Vec<String>,
+    pub kind: FileKind,
+    pub f_count: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GuestView {
+    pub index: usize,
+    pub nr_cpus: u32,
+    pub pfn_limit: u32,
+    pub mem_base: u32,
+    pub lguest_data: Option<u32>,
+    pub noirq_start: u32,
+    pub noirq_end: u32,
+    pub dead: Option<Dead>,
+    pub eventfds: LgEventfdMap,
+    pub cpus: Vec<CpuView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CpuView {
+    pub id: u32,
+    pub tsk: String,
+    pub pending_notify: u32,
+    pub halted: bool,
+    pub irqs_pending: u32,
+    pub hcall: Option<[u32; 5]>,
+    pub ts: u32,
+    pub hrt_expires: Option<u64>,
+    pub regs: crate::host::regs::LguestRegs,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventfdView {
+    pub ctx: usize,
+    pub count: u64,
+    pub refs: u32,
+}
+
+impl Snapshot {
+    pub fn of(m: &Machine) -> Snapshot {
+        let tasks = m
+            .tasks
+            .iter()
+            .map(|t| TaskView {
+                name: t.name.clone(),
+                process: m.procs.get(t.pid as usize).map(|p| p.name.clone()).unwrap_or_default(),
+                state: t.state,
+                blocked: m.pending.get(&t.tid).map(|p| match p {
+                    Pending::LguestRead { .. } => m.blocked_why(t.tid),
+                    Pending::EventfdRead { .. } => "in read() of an eventfd".to_string(),
+                }),
+                signal_pending: t.signal_pending,
+            })
+            .collect();
+        let files = m
+            .host
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.f_count > 0)
+            .map(|(i, f)| FileView {
+                fds: m
+                    .procs
+                    .iter()
+                    .flat_map(|p| p.fds.iter().filter(|(_, id)| **id == i).map(move |(fd, _)| format!("{}:{fd}", p.name)))
+                    .collect(),
+                kind: f.kind.clone(),
+                f_count: f.f_count,
+            })
+            .collect();
+        let guests = m
+            .host
+            .guests
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| g.as_ref().map(|g| (i, g)))
+            .map(|(index, lg)| GuestView {
+                index,
+                nr_cpus: lg.nr_cpus(),
+                pfn_limit: lg.pfn_limit,
+                mem_base: lg.mem_base,
+                lguest_data: lg.lguest_data,
+                noirq_start: lg.noirq_start,
+                noirq_end: lg.noirq_end,
+                dead: lg.dead.clone(),
+                eventfds: lg.eventfds.clone(),
+                cpus: lg
+                    .cpus
+                    .iter()
+                    .map(|c| CpuView {
+                        id: c.id,
+                        tsk: m.task_name(c.tsk),
+                        pending_notify: c.pending_notify,
+                        halted: c.halted,
+                        irqs_pending: c.irqs_pending,
+                        hcall: c.hcall,
+                        ts: c.ts,
+                        hrt_expires: c.hrt_expires,
+                        regs: c.regs,
+                    })
+                    .collect(),
+            })
+            .collect();
+        Snapshot {
+            now_ns: m.host.now_ns,
+            tasks,
+            files,
+            guests,
+            eventfds: m.host.eventfds.iter().enumerate().map(|(ctx, e)| EventfdView { ctx, count: e.count, refs: e.refs }).collect(),
+            allocations: m.host.alloc.live.clone(),
+            lguest_lock: m.host.lguest_lock.map(|t| m.task_name(t)),
+            events: m.log.len(),
+        }
+    }
+
+    /// The state as `name = value` pairs, for `expect` lines and the CLI. Fields of the Guest are those of the
+    /// most recent live Guest (`lg.`), its cpu 0 (`cpu0.`); `alloc.live` counts what is held.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        let mut f = vec![
+            ("now".to_string(), self.now_ns.to_string()),
+            ("alloc.live".to_string(), self.allocations.len().to_string()),
+            ("lguest_lock".to_string(), self.lguest_lock.clone().unwrap_or_else(|| "free".into())),
+            ("guests".to_string(), self.guests.len().to_string()),
+        ];
+        for t in &self.tasks {
+            let st = match (&t.blocked, t.state) {
+                (Some(_), _) => "blocked",
+                (None, TaskState::Exited) => "exited",
+                (None, _) => "user",
+            };
+            f.push((format!("task.{}", t.name), st.to_string()));
+        }
+        for e in &self.eventfds {
+            f.push((format!("eventfd{}.count", e.ctx), e.count.to_string()));
+            f.push((format!("eventfd{}.refs", e.ctx), e.refs.to_string()));
+        }
+        if let Some(g) = self.guests.last() {
+            f.push(("lg.nr_cpus".into(), g.nr_cpus.to_string()));
+            f.push(("lg.pfn_limit".into(), format!("{:#x}", g.pfn_limit)));
+            f.push(("lg.mem_base".into(), format!("{:#x}", g.mem_base)));
+            f.push(("lg.lguest_data".into(), g.lguest_data.map(|a| format!("{a:#x}")).unwrap_or_else(|| "NULL".into())));
+            let dead = match &g.dead {
+                None => "NULL".to_string(),
+                Some(Dead::Reason { text, .. }) => format!("{text:?}"),
+                Some(Dead::Err { errno }) => format!("ERR_PTR({errno})"),
+            };
+            f.push(("lg.dead".into(), dead));
+            f.push(("lg.eventfds.num".into(), g.eventfds.num.to_string()));
+            f.push(("lg.eventfds.version".into(), format!("#{}", g.eventfds.alloc)));
+            for (i, e) in g.eventfds.map.iter().enumerate() {
+                f.push((format!("lg.eventfds.map{i}"), format!("{:#x}->ctx{}", e.addr, e.event)));
+            }
+            for c in &g.cpus {
+                let p = format!("cpu{}", c.id);
+                f.push((format!("{p}.tsk"), c.tsk.clone()));
+                f.push((format!("{p}.pending_notify"), format!("{:#x}", c.pending_notify)));
+                f.push((format!("{p}.halted"), (c.halted as u8).to_string()));
+                f.push((format!("{p}.irqs_pending"), format!("{:#x}", c.irqs_pending)));
+                f.push((format!("{p}.ts"), c.ts.to_string()));
+                f.push((format!("{p}.eip"), format!("{:#x}", c.regs.eip)));
+                f.push((format!("{p}.hrt"), c.hrt_expires.map(|t| t.to_string()).unwrap_or_else(|| "off".into())));
+            }
+        }
+        f
+    }
+}

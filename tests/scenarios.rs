@@ -1,0 +1,134 @@
+//! Scenario tests: every `tests/scenarios/*.scn` file is replayed against the model and must produce
+//! exactly the results it states; and broken scenarios must fail with messages naming the line.
+
+use lguest_sim::host::lg::Dead;
+use lguest_sim::scenario::{parse, replay, Runner};
+
+fn scenario_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/scenarios exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().map(|x| x == "scn").unwrap_or(false))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_scenario_replays_as_written() {
+    let files = scenario_files();
+    assert!(files.len() >= 10, "expected the scenario suite, found {}", files.len());
+    for f in files {
+        let src = std::fs::read_to_string(&f).unwrap();
+        if let Err(e) = replay(&src) {
+            panic!("{}:{}: {}", f.display(), e.line, e.message);
+        }
+    }
+}
+
+#[test]
+fn a_wrong_expectation_fails_on_its_line() {
+    let e = replay("open => fd 3\nread => 0\n").unwrap_err();
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("expected 0, but it returned -EINVAL"), "{}", e.message);
+    let e = replay("open => fd 3\nwrite INITIALIZE => 12\nexpect lg.pfn_limit = 7\n").unwrap_err();
+    assert_eq!(e.line, 3);
+    assert!(e.message.contains("it is 0x2100"), "{}", e.message);
+}
+
+#[test]
+fn bad_lines_are_named_errors() {
+    let cases = [
+        ("frobnicate", "unknown action \"frobnicate\""),
+        ("write", "write needs a request"),
+        ("write FOO", "unknown request \"FOO\""),
+        ("write IRQ", "missing argument irq"),
+        ("write EVENTFD addr=0x7000", "missing argument fd"),
+        ("write IRQ zz", "\"zz\" is not a number"),
+        ("read => 4 frob=1", "unknown result field \"frob\""),
+        ("read => -EWHAT", "unknown errno -EWHAT"),
+        ("guest store 0x100 \"abc", "quoted string is not closed"),
+        ("as dev write IRQ 1", "with a colon"),
+        ("inject kmalloc-fail 0", "counts from 1"),
+        ("guest halt => 0", "has no result to check"),
+        ("expect nothing", "expect needs `name = value`"),
+    ];
+    for (line, want) in cases {
+        let e = parse(&format!("# first\n{line}\n")).unwrap_err();
+        assert_eq!(e.line, 2, "{line}");
+        assert!(e.message.contains(want), "{line:?}: got {:?}", e.message);
+    }
+    // A line that parses but cannot run names what is missing.
+    let e = replay("read\n").unwrap_err();
+    assert!(e.message.contains("no /dev/lguest is open"), "{}", e.message);
+    let e = replay("open\nas ghost: read\n").unwrap_err();
+    assert!(e.message.contains("no task called \"ghost\""), "{}", e.message);
+    let e = replay("expect lg.nope = 1\n").unwrap_err();
+    assert!(e.message.contains("no state called \"lg.nope\""), "{}", e.message);
+}
+
+/// `add_eventfd()` is the real RCU update, step by step, in the kernel's order.
+#[test]
+fn add_eventfd_runs_the_rcu_update_in_order() {
+    let r = replay("open\nwrite INITIALIZE\neventfd\nwrite EVENTFD addr=0x7000 fd=4 => 0\n").unwrap();
+    let evs: Vec<String> = r
+        .machine
+        .log
+        .events
+        .iter()
+        .filter(|e| e.func == "add_eventfd" || e.func == "synchronize_rcu" || e.func == "eventfd_ctx_fdget")
+        .map(|e| e.text.clone())
+        .collect();
+    let order = ["kmalloc() a map for 1 entries", "memcpy() the 0 old entries", "take a reference", "append", "rcu_assign_pointer", "synchronize_rcu()", "kfree("];
+    let mut at = 0;
+    for want in order {
+        let found = evs[at..].iter().position(|t| t.contains(want)).unwrap_or_else(|| panic!("{want:?} not after position {at} in {evs:#?}"));
+        at += found + 1;
+    }
+    // The old (empty) map's allocation is gone, the new one is live and published.
+    let lg = r.machine.lg(0).unwrap();
+    assert_eq!(lg.eventfds.num, 1);
+    assert!(r.machine.host.alloc.is_live(lg.eventfds.alloc));
+}
+
+/// `send_notify_to_eventfd()` signals the first match only, under rcu_read_lock.
+#[test]
+fn notify_signals_the_first_matching_eventfd() {
+    let src = "open\nwrite INITIALIZE\neventfd\neventfd\nwrite EVENTFD addr=0x7000 fd=4\nwrite EVENTFD addr=0x7000 fd=5\nguest init 0x5000\nguest notify 0x7000\nguest notify 0x9000\nread => 4 notify=0x9000\n";
+    let r = replay(src).unwrap();
+    assert_eq!(r.machine.host.eventfds[0].count, 1);
+    assert_eq!(r.machine.host.eventfds[1].count, 0);
+    let texts: Vec<&str> = r.machine.log.events.iter().filter(|e| e.func == "send_notify_to_eventfd").map(|e| e.text.as_str()).collect();
+    assert!(texts.first().unwrap().starts_with("rcu_read_lock()"));
+    assert!(texts.iter().any(|t| t.starts_with("rcu_read_unlock()")));
+}
+
+/// Every event names a task and a function with a journey tag from our table.
+#[test]
+fn events_name_task_function_and_tag() {
+    let mut all = 0;
+    for f in scenario_files() {
+        let r = replay(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        for e in &r.machine.log.events {
+            all += 1;
+            assert!(!e.task.is_empty(), "{e:?}");
+            let info = lguest_sim::host::tags::info(e.func).unwrap_or_else(|| panic!("{} has no entry in host::tags", e.func));
+            assert_eq!(info.tag, e.tag);
+        }
+    }
+    assert!(all > 500, "only {all} events");
+}
+
+/// After close, the book is empty on every path except the two the kernel itself leaks on.
+#[test]
+fn close_leaves_nothing_but_the_kernels_own_leaks() {
+    let r = replay("open\nwrite INITIALIZE\ninject kmalloc-fail 4\nclose\nopen\ninject kmalloc-fail 4\nwrite INITIALIZE => -ENOMEM\nclose\n").unwrap();
+    assert_eq!(r.machine.host.alloc.live.len(), 1);
+    assert_eq!(r.machine.host.alloc.live[0].by, "lg_cpu_start");
+    let mut r = Runner::default();
+    for l in parse("open\nwrite INITIALIZE\nguest init 0x5000\nguest shutdown \"x\"\nread => -ENOENT\n").unwrap() {
+        assert!(r.run_line(&l).ok);
+    }
+    assert!(matches!(r.machine.lg(0).unwrap().dead, Some(Dead::Reason { .. })));
+}

@@ -1,0 +1,86 @@
+//! The wasm boundary in a real browser (headless Chromium via `wasm-pack test --headless --chrome`): the
+//! same paths as the native scenario tests, driven through the exported `Simulator`, with errors arriving
+//! as values and snapshots of the expected shape.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::Reflect;
+use lguest_sim::Simulator;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn result_of(sim: &mut Simulator, line: &str) -> String {
+    let step = sim.exec(line);
+    assert_eq!(get(&step, "ok").as_bool(), Some(true), "{line}: {:?}", get(&step, "message").as_string());
+    get(&step, "result").as_string().unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+fn the_file_answers_as_the_kernel_did() {
+    let mut sim = Simulator::new(0);
+    assert_eq!(result_of(&mut sim, "open"), "3");
+    assert_eq!(result_of(&mut sim, "read"), "-EINVAL");
+    assert_eq!(result_of(&mut sim, "write INITIALIZE"), "12");
+    assert_eq!(result_of(&mut sim, "write INITIALIZE"), "-EBUSY");
+    assert_eq!(result_of(&mut sim, "eventfd"), "4");
+    assert_eq!(result_of(&mut sim, "write EVENTFD addr=0x7000 fd=4"), "0");
+    assert_eq!(result_of(&mut sim, "write EVENTFD addr=0 fd=4"), "-EINVAL");
+    assert_eq!(result_of(&mut sim, "write IRQ 40"), "-EINVAL");
+    assert_eq!(result_of(&mut sim, "write IRQ 1"), "0");
+    assert_eq!(result_of(&mut sim, "write IRQ 1 buf=null"), "-EFAULT");
+    result_of(&mut sim, "thread dev");
+    assert_eq!(result_of(&mut sim, "as dev: read"), "-EPERM");
+    result_of(&mut sim, "guest init 0x5000");
+    result_of(&mut sim, "guest notify 0x8000");
+    assert_eq!(result_of(&mut sim, "read"), "4 notify=0x8000");
+    result_of(&mut sim, "guest shutdown \"Power down\"");
+    assert_eq!(result_of(&mut sim, "read"), "-ENOENT");
+    assert_eq!(result_of(&mut sim, "read len=1023"), "18 reason=\"CRASH: Power down\"");
+    assert_eq!(result_of(&mut sim, "close"), "0");
+    let snap = sim.snapshot();
+    assert_eq!(js_sys::Array::from(&get(&snap, "allocations")).length(), 0, "close freed everything");
+}
+
+#[wasm_bindgen_test]
+fn errors_are_values_with_explanations() {
+    let mut sim = Simulator::new(0);
+    let bad = sim.exec("write FOO");
+    assert_eq!(get(&bad, "ok").as_bool(), Some(false));
+    assert!(get(&bad, "message").as_string().unwrap().contains("unknown request"));
+    let step = sim.exec("open");
+    let step = if get(&step, "ok").as_bool() == Some(true) { sim.exec("write IRQ 1") } else { step };
+    let sys = get(&step, "sys");
+    assert_eq!(get(&sys, "ret").as_f64(), Some(-22.0));
+    assert_eq!(get(&sys, "errno").as_string().as_deref(), Some("EINVAL"));
+    assert!(get(&sys, "why").as_string().unwrap().contains("before LHREQ_INITIALIZE"));
+    assert_eq!(Simulator::errno_meaning("EINVAL").as_string().as_deref(), Some("invalid argument"));
+    assert!(sim.exec("# a comment").is_null());
+}
+
+#[wasm_bindgen_test]
+fn snapshots_have_the_expected_shape_and_back_undoes() {
+    let mut sim = Simulator::new(0);
+    result_of(&mut sim, "open");
+    result_of(&mut sim, "write INITIALIZE");
+    let snap = sim.snapshot();
+    let guests = js_sys::Array::from(&get(&snap, "guests"));
+    assert_eq!(guests.length(), 1);
+    let g = guests.get(0);
+    assert_eq!(get(&g, "nrCpus").as_f64(), Some(1.0));
+    assert_eq!(get(&g, "pfnLimit").as_f64(), Some(8448.0));
+    let cpu = js_sys::Array::from(&get(&g, "cpus")).get(0);
+    assert_eq!(get(&cpu, "tsk").as_string().as_deref(), Some("main"));
+    assert_eq!(get(&get(&cpu, "regs"), "eip").as_f64(), Some(0x100000 as f64));
+    assert_eq!(get(&get(&g, "eventfds"), "num").as_f64(), Some(0.0));
+    let evs = js_sys::Array::from(&sim.events(0.0, 1e9));
+    assert!(evs.length() > 5);
+    assert!(js_sys::Array::from(&Simulator::functions()).length() > 10);
+    assert!(sim.back());
+    assert_eq!(js_sys::Array::from(&get(&sim.snapshot(), "guests")).length(), 0, "back undid INITIALIZE");
+    assert_eq!(sim.step_count(), 1);
+}
