@@ -19,6 +19,16 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("replay") => replay(&args[1..]),
+        Some("explore") => match lguest_sim::rcu::cli_explore(&args[1..]) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

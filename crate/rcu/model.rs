@@ -630,11 +630,15 @@ pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, Stri
     match st.action(setup, cpu) {
         Action::Idle => Err(format!("CPU {cpu} has nothing to run")),
         Action::Switch(t) => {
-            let prev = st.current_task(cpu).map(|p| setup.task_name(p).to_string()).unwrap_or_default();
+            let prev = match st.current_task(cpu) {
+                Some(p) if st.is_done(setup, p) => format!("{} has finished", setup.task_name(p)),
+                Some(p) => format!("{} is asleep", setup.task_name(p)),
+                None => "nothing runs".to_string(),
+            };
             let c = &mut st.cpus[cpu as usize];
             c.current = c.tasks.iter().position(|&x| x == t).unwrap_or(0) as u8;
             let mut text = format!(
-                "{prev} cannot run, so CPU{cpu} switches to {}: a context switch is a quiescent state",
+                "{prev}, so CPU{cpu} switches to {}: a context switch is a quiescent state",
                 setup.task_name(t)
             );
             for note in note_quiescent(setup, st, cpu) {
