@@ -12,6 +12,7 @@ const USAGE: &str = "usage:
   lguest-sim run [--mem MB] GUEST           boot an ELF32 i386 Guest as the Launcher would; its console on
                                             stdout, the death message on stderr, the Launcher's exit status
   lguest-sim replay [--trace] SCENARIO...   replay scenario files; exit 1 on the first differing result
+  lguest-sim explore [OPTIONS]              explore RCU interleavings of the eventfd map (--help for options)
   lguest-sim --version";
 
 fn main() -> ExitCode {
@@ -23,6 +24,16 @@ fn main() -> ExitCode {
         }
         Some("replay") => replay(&args[1..]),
         Some("run") => run(&args[1..]),
+        Some("explore") => match lguest_sim::rcu::cli_explore(&args[1..]) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
