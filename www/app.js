@@ -154,16 +154,17 @@ function gone(cur, prev, prefix) {
 }
 
 function irqBits(value) {
-  // 32 bits, high to low, in groups of 8, each labelled with its first bit number: text, not colour only.
-  const wrap = h('span', { class: 'bits', 'aria-hidden': 'true' });
+  // 32 bits, high to low, in groups of 8, as 1s and 0s (text, not colour only); the list below says it in words.
+  const wrap = h('span', { class: 'bits', 'aria-hidden': 'true' }, h('span', { class: 'bitno' }, '31'));
   for (let byte = 3; byte >= 0; byte--) {
-    const grp = h('span', { class: 'byte' }, h('span', { class: 'bitno' }, String(byte * 8 + 7)));
+    const grp = h('span', { class: 'byte' });
     for (let b = byte * 8 + 7; b >= byte * 8; b--) {
       const on = (value >>> b) & 1;
       grp.append(h('span', { class: on ? 'bit on' : 'bit', title: `irq ${b}` }, on ? '1' : '0'));
     }
     wrap.append(grp);
   }
+  wrap.append(h('span', { class: 'bitno' }, '0'));
   const set = [];
   for (let b = 0; b < 32; b++) if ((value >>> b) & 1) set.push(b);
   return h('span', { class: 'bitwrap' }, wrap, h('span', { class: 'bitlist' }, set.length ? `pending: irq ${set.join(', irq ')}` : 'none pending'));
@@ -290,7 +291,8 @@ function describe(step) {
   } else {
     result = 'done';
     const evs = sim.events(step.events[0], step.events[1]);
-    if (step.source.startsWith('guest')) {
+    if (/^guest\b/.test(step.source)) {
+      result = evs.length ? 'ran' : 'queued';
       lines.push(evs.length ? 'The Guest ran it at once (a read() was waiting for it):' : 'Queued: the Guest does this the next time read() runs it.');
     }
     if (evs.length) lines.push(evs[evs.length - 1].text);
@@ -331,7 +333,7 @@ function renderLog(steps) {
       h('code', { class: 'src' }, (s.task !== 'main' ? `${s.task}: ` : '') + s.source), ' → ',
       h('strong', { class: 'result' }, d.result),
       errno ? h('span', { class: 'meaning' }, ` ${Simulator.errnoMeaning(errno) ?? ''}`) : '',
-      s.sys ? h('span', { class: 'why' }, ` — ${s.sys.why}`) : (s.message && d.cls !== 'ok' ? h('span', { class: 'why' }, ` — ${s.message}`) : ''));
+      s.sys ? h('span', { class: 'why' }, ` — ${s.sys.why}`) : h('span', { class: 'why' }, ` — ${d.text.join(' ')}`));
   }));
   if (!steps.length) ol.append(h('li', { class: 'empty' }, 'No calls yet.'));
   ol.lastElementChild?.scrollIntoView?.({ block: 'nearest' });
@@ -366,6 +368,21 @@ function render() {
   renderPanels(snaps[n], n > 0 ? snaps[n - 1] : null);
   $('#back').disabled = steps.length === 0;
   updateLines();
+  suggest(snaps[n]);
+}
+
+/** Point a newcomer at the next button: open first, then INITIALIZE. */
+function suggest(snap) {
+  for (const el of document.querySelectorAll('.next')) el.remove();
+  for (const b of document.querySelectorAll('button.suggest')) b.classList.remove('suggest');
+  const lguestFiles = snap.files.filter((f) => f.kind.kind === 'lguest');
+  let line = null;
+  if (!lguestFiles.length) line = 'open';
+  else if (!snap.guests.length && lguestFiles.every((f) => (f.kind.privateData ?? f.kind.private_data) == null)) line = 'write INITIALIZE';
+  if (!line) return;
+  const b = document.querySelector(`button[data-line="${line}"]`);
+  b.classList.add('suggest');
+  b.after(h('span', { class: 'next' }, line === 'open' ? '← start here' : '← next'));
 }
 
 // ---- actions ---------------------------------------------------------------------------------------------

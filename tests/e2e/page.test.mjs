@@ -110,7 +110,7 @@ test('open, INITIALIZE, eventfd, EVENTFD, IRQ, Guest init and notify, read, clos
   assert.match(await page.locator('#p-alloc h3').innerText(), /Allocations \(5 live\)/);
 
   await press('eventfd()', '4');
-  await page.getByLabel('notify address').first().fill('0x7000');
+  await page.getByLabel('EVENTFD notify addr').fill('0x7000');
   await page.getByLabel('eventfd fd').fill('4');
   await press('write EVENTFD', '0');
   assert.match(await field('map.0').innerText(), /0x7000 → eventfd ctx 0 \(fd lguest:4\)/);
@@ -126,10 +126,10 @@ test('open, INITIALIZE, eventfd, EVENTFD, IRQ, Guest init and notify, read, clos
   await shot('03-after-irq');
 
   // The scripted Guest: the read runs LGUEST_INIT, then the NOTIFY that no eventfd takes comes back to us.
-  await page.getByLabel('lguest_data at').fill('0x5000');
+  await page.getByLabel('lguest_data', { exact: true }).fill('0x5000');
   await press('Guest: LGUEST_INIT');
   assert.match(await lastText(), /Queued: the Guest does this the next time read\(\) runs it/);
-  await page.getByLabel('notify address').nth(1).fill('0x8000');
+  await page.getByLabel('Guest NOTIFY addr').fill('0x8000');
   await press('Guest: NOTIFY');
   await press('read() — run the Guest', '4 notify=0x8000');
   assert.match(await lastText(), /NOTIFY that no eventfd took/);
@@ -195,7 +195,7 @@ test('an injected kmalloc failure during INITIALIZE leaks, and the page says so 
   await btn('reset').click();
   assert.equal(await logCount(), 0);
   await press('1. open /dev/lguest', '3');
-  await page.getByLabel('fail allocation number').fill('4');
+  await page.getByLabel('allocation no.').fill('4');
   await press('inject kmalloc failure');
   await press('2. write INITIALIZE', '-ENOMEM');
   assert.match(await lastText(), /out of memory/);
