@@ -305,7 +305,8 @@ function renderLast(step, extra) {
   const last = $('#last');
   if (!step && !extra) {
     last.className = 'last';
-    last.replaceChildren(h('p', {}, 'Nothing has happened yet. Press "1. open /dev/lguest".'));
+    last.replaceChildren(h('p', {}, 'Nothing has happened yet. Press "1. open /dev/lguest" on the left.'),
+      h('p', { class: 'why' }, 'Each result appears here; the kernel\'s data structures after it are on the right.'));
     return;
   }
   if (extra) {
@@ -357,11 +358,25 @@ function renderEvents(step) {
   if (!evs.length) tbody.append(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No kernel events for this step.')));
 }
 
+/** A task that was blocked before this step and is not now has a result waiting: say how to collect it. */
+function woke(prev, cur, step) {
+  if (!prev || !cur || !step) return;
+  for (const t of cur.tasks) {
+    const before = prev.tasks.find((p) => p.name === t.name);
+    if (before && before.blocked && !t.blocked && !(step.task === t.name && step.sys)) {
+      const wait = t.name === 'main' ? 'wait' : `wait ${t.name}`;
+      $('#last').append(h('p', { class: 'woke' }, h('strong', {}, `${t.name}'s blocked call has returned. `),
+        `Press "wait for a blocked read" (or type `, h('code', {}, wait), ') to see what it returned.'));
+    }
+  }
+}
+
 /** Redraw everything from the simulator's state. */
 function render() {
   const steps = sim.steps();
   const step = note ?? (steps.length ? steps[steps.length - 1] : null);
   renderLast(step);
+  if (!note) woke(snaps[snaps.length - 2], snaps[snaps.length - 1], step);
   renderLog(steps);
   renderEvents(note ? null : step);
   const n = snaps.length - 1;

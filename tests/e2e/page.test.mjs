@@ -206,9 +206,29 @@ test('an injected kmalloc failure during INITIALIZE leaks, and the page says so 
   await shot('07-leak');
 });
 
+test('a read with nothing to do blocks; a NOTIFY wakes it; wait collects 4 and the address', async () => {
+  await btn('reset').click();
+  await press('1. open /dev/lguest', '3');
+  await press('2. write INITIALIZE', '12');
+  await press('read() — run the Guest', 'blocked');
+  assert.match(await page.locator('#p-tasks').innerText(), /main \(lguest\)\s+blocked: the Guest is running/);
+  assert.match(await page.locator('#p-tasks').innerText(), /changed/i);
+  await press('read() — run the Guest', 'not carried out');
+  assert.match(await lastText(), /still blocked in its last system call/);
+  await press('Guest: LGUEST_INIT', 'ran');
+  assert.match(await lastText(), /The Guest ran it at once/);
+  assert.equal(await lastResult(), 'ran');
+  assert.doesNotMatch(await lastText(), /has returned/, 'LGUEST_INIT alone does not end the read');
+  await page.getByLabel('Guest NOTIFY addr').fill('0x9000');
+  await press('Guest: NOTIFY', 'ran');
+  assert.match(await lastText(), /main's blocked call has returned/);
+  await press('wait for a blocked read', '4 notify=0x9000');
+  await shot('08-blocked-read-woken');
+});
+
 test('dark mode renders, and nothing went wrong: no CSP violation, no console error', async () => {
   await page.emulateMedia({ colorScheme: 'dark' });
-  await shot('08-dark');
+  await shot('09-dark');
   await page.emulateMedia({ colorScheme: 'light' });
   const csp = await page.evaluate(() => window.__csp);
   assert.deepEqual(csp, [], `CSP violations: ${csp.join('; ')}`);
