@@ -15,7 +15,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { serve, CSP } from './serve.mjs';
+import { createRequire } from 'node:module';
 
+const require = createRequire(import.meta.url);
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const here = path.dirname(fileURLToPath(import.meta.url));
 const www = path.resolve(here, '../../www');
 const artifacts = path.join(here, 'artifacts');
@@ -124,6 +127,10 @@ test('open, INITIALIZE, eventfd, EVENTFD, IRQ, Guest init and notify, read, clos
   assert.match(irqs, /pending: irq 1/);
   assert.match(irqs, /changed/i, 'a change is marked in words, not only by colour');
   await shot('03-after-irq');
+  assert.deepEqual(await axe(), [], 'change markers keep their contrast');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.deepEqual(await axe(), []);
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // The scripted Guest: the read runs LGUEST_INIT, then the NOTIFY that no eventfd takes comes back to us.
   await page.getByLabel('lguest_data', { exact: true }).fill('0x5000');
@@ -162,6 +169,10 @@ test('a bad IRQ is -EINVAL with the reason; b steps back from the keyboard', asy
   assert.match(text, /invalid argument/);
   assert.match(text, /irq 40 is not below LGUEST_IRQS = 32/);
   await shot('06-bad-irq');
+  assert.deepEqual(await axe(), [], 'an error result keeps its contrast');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.deepEqual(await axe(), []);
+  await page.emulateMedia({ colorScheme: 'light' });
 
   const before = await logCount();
   await page.locator('h1').click(); // focus out of the input, so the shortcut may fire
@@ -224,6 +235,25 @@ test('a read with nothing to do blocks; a NOTIFY wakes it; wait collects 4 and t
   assert.match(await lastText(), /main's blocked call has returned/);
   await press('wait for a blocked read', '4 notify=0x9000');
   await shot('08-blocked-read-woken');
+});
+
+/** axe-core's WCAG 2 A/AA rules on the page as it is now; returns the violations in words. */
+async function axe() {
+  // Evaluated through the DevTools protocol, so the page's CSP (rightly) does not apply to the checker.
+  await page.evaluate(AXE);
+  const v = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'], resultTypes: ['violations'] });
+    return r.violations.map((x) => `${x.id} (${x.impact}): ${x.help} at ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  return v;
+}
+
+test('accessibility: no WCAG 2 A/AA violation found by axe-core, in light and in dark', async () => {
+  await page.locator('#p-cpu details summary').click(); // open the registers too
+  assert.deepEqual(await axe(), []);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.deepEqual(await axe(), []);
+  await page.emulateMedia({ colorScheme: 'light' });
 });
 
 test('dark mode renders, and nothing went wrong: no CSP violation, no console error', async () => {
