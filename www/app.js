@@ -70,7 +70,7 @@ function fileKind(k) {
 /** Every value a panel shows, by a stable key. */
 function fields(snap) {
   const f = new Map();
-  f.set('lock', snap.lguestLock ? `held by ${snap.lguestLock}` : 'free');
+  f.set('lock', snap.lguestLock ? `held by ${snap.lguestLock} (the global mutex)` : 'free (the global mutex)');
   const g = guestOf(snap);
   if (g) {
     f.set('lg.index', String(g.index));
@@ -87,7 +87,7 @@ function fields(snap) {
     });
     const c = g.cpus[0];
     if (c) {
-      f.set('cpu0.tsk', c.tsk);
+      f.set('cpu0.tsk', `${c.tsk} (only it may read())`);
       f.set('cpu0.pending_notify', c.pendingNotify ? hex(c.pendingNotify) : '0 (none)');
       f.set('cpu0.halted', c.halted ? '1 (halted: waiting for an interrupt)' : '0');
       f.set('cpu0.irqs_pending', hex(c.irqsPending));
@@ -184,14 +184,14 @@ function renderPanels(snap, prevSnap) {
       ['lg.mem_base', 'mem_base'],
       ['lg.pfn_limit', 'pfn_limit'],
       ['lg.lguest_data', 'lguest_data'],
-      ['lg.noirq', 'noirq_start, noirq_end'],
+      ['lg.noirq', 'noirq_start/end'],
       ['lg.dead', 'dead'],
       ['lg.eventfds', 'eventfds'],
-      ['lock', 'lguest_lock (global mutex)'],
+      ['lock', 'lguest_lock'],
     ]);
     out.push(panel('p-lguest', 'struct lguest', t, n));
   } else {
-    const [t, n] = fieldTable(cur, prev, [['lock', 'lguest_lock (global mutex)']]);
+    const [t, n] = fieldTable(cur, prev, [['lock', 'lguest_lock']]);
     const lost = prev && prev.has('lg.index');
     out.push(panel('p-lguest', 'struct lguest', t, n + (lost ? 1 : 0),
       h('p', { class: lost ? 'empty changed' : 'empty' },
@@ -203,7 +203,7 @@ function renderPanels(snap, prevSnap) {
   if (g && g.cpus[0]) {
     const c = g.cpus[0];
     const [t, n] = fieldTable(cur, prev, [
-      ['cpu0.tsk', 'tsk (may read())'],
+      ['cpu0.tsk', 'tsk'],
       ['cpu0.pending_notify', 'pending_notify'],
       ['cpu0.irqs_pending', 'irqs_pending', irqBits(c.irqsPending)],
       ['cpu0.halted', 'halted'],
