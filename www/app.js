@@ -284,6 +284,10 @@ function describe(step) {
     cls = 'blocked';
     lines.push(`${step.task} is asleep in the kernel: ${step.message}.`);
     lines.push('Give the Guest something to do (a Guest button), send a signal, or press "wait".');
+  } else if (/^expect\b/.test(step.source)) {
+    cls = step.ok ? 'ok' : 'bad';
+    result = step.ok ? 'holds' : 'does not hold';
+    lines.push(step.ok ? 'The state is as the line says.' : step.message);
   } else if (!step.ok) {
     cls = 'bad';
     result = 'not carried out';

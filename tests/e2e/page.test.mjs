@@ -207,11 +207,16 @@ test('the console works from the keyboard alone, and typing b in it does not ste
   assert.equal(await page.inputValue('#console-line'), '');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'console-line');
 
+  await page.keyboard.type('expect guests = 0');
+  await page.keyboard.press('Enter');
+  assert.equal(await lastResult(), 'does not hold');
+  assert.match(await lastText(), /expected guests = 0, but it is 1/);
+
   await page.keyboard.type('bogus line');
   await page.keyboard.press('Enter');
   assert.equal(await lastResult(), 'not run');
   assert.match(await lastText(), /unknown action "bogus"/);
-  assert.equal(await logCount(), before + 1, 'a line that does not parse is not a step');
+  assert.equal(await logCount(), before + 2, 'a line that does not parse is not a step');
   assert.match(await page.locator('[aria-live="polite"]').innerText(), /does not parse/);
 });
 
