@@ -301,7 +301,7 @@ function describe(step) {
     }
     if (evs.length) lines.push(evs[evs.length - 1].text);
   }
-  if (step.expected) lines.push(step.ok ? `As expected (${step.expected}).` : `Expected ${step.expected}: ${step.message}.`);
+  if (step.expected) lines.push(step.ok ? `As expected (${step.expected}).` : `Not as expected: ${step.message}.`);
   return { cls, result, text: lines, source: step.source, task: step.task };
 }
 
@@ -341,7 +341,7 @@ function renderLog(steps) {
       s.sys ? h('span', { class: 'why' }, ` — ${s.sys.why}`) : h('span', { class: 'why' }, ` — ${d.text.join(' ')}`));
   }));
   if (!steps.length) ol.append(h('li', { class: 'empty' }, 'No calls yet.'));
-  ol.lastElementChild?.scrollIntoView?.({ block: 'nearest' });
+  ol.scrollTop = ol.scrollHeight; // the newest call in view, without moving the page
 }
 
 function renderEvents(step) {
