@@ -12,7 +12,7 @@ use crate::guest_ram::GuestRam;
 
 /// One thing the scripted Guest does the next time it runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum ScriptAction {
     /// Make hypercall `nr` with up to four arguments (`int $0x1f`).
     Hypercall { nr: u32, args: [u32; 4] },

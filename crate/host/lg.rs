@@ -33,7 +33,7 @@ pub struct LgEventfdMap {
 
 /// `lg->dead`: NULL while the Guest lives; then either a `kasprintf()`ed reason or an `ERR_PTR()`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum Dead {
     Reason { text: String, alloc: AllocId },
     Err { errno: Errno },

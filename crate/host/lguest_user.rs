@@ -61,7 +61,7 @@ impl Machine {
     }
 
     /// L:010 `write()`: the first word is the request; the file offset is the cpu.
-    pub(crate) fn lguest_write(&mut self, file: FileId, buf: u32, _len: u32, off: u64) -> Result<i64, Fail> {
+    pub(crate) fn lguest_write(&mut self, file: FileId, buf: u32, _len: u32, off: u64) -> Result<(i64, &'static str), Fail> {
         let lg = self.lguest_of(file);
         // The offset is truncated to unsigned int, as `cpu_id = *off` does.
         let cpu_id = off as u32;
@@ -83,12 +83,12 @@ impl Machine {
                 return fail(Errno::ENOENT, "the Guest is dead: only read() (to learn why) and close() remain");
             }
             return match req {
-                LHREQ_IRQ => self.user_send_irq(g, cpu_id, input),
-                LHREQ_EVENTFD => self.attach_eventfd(g, input),
+                LHREQ_IRQ => self.user_send_irq(g, cpu_id, input).map(|n| (n, "user_send_irq() set the irq's bit in irqs_pending and returned 0")),
+                LHREQ_EVENTFD => self.attach_eventfd(g, input).map(|n| (n, "add_eventfd() published a new map with this entry and returned 0")),
                 _ => fail(Errno::EINVAL, format!("{} is not a request this kernel knows (GETDMA and BREAK are retired)", req_name(req))),
             };
         }
-        self.initialize(file, input)
+        self.initialize(file, input).map(|n| (n, "initialize() built the Guest and returned sizeof(args): three 4-byte words"))
     }
 
     /// L:020 `initialize()`: LHREQ_INITIALIZE's three words are base, pfnlimit and start.
