@@ -1,0 +1,1 @@
+//! Speed measurement: placeholder until the engine works.
