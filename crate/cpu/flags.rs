@@ -2,8 +2,8 @@
 //!
 //! Flags are computed eagerly by pure functions (`fn(...) -> (result, flags)`), and the caller commits
 //! them only once the instruction can no longer fault, so a fault leaves EFLAGS as it was. Where the SDM
-//! leaves a flag undefined, each function says what it produces (it matches the Intel processors the
-//! differential test ran on where that test can see it; see `tests/cpu_diff.rs`).
+//! leaves a flag undefined, each function says what it produces; the differential test
+//! (`tests/cpu_diff.rs`) compares defined flags only, and reports where the processor it ran on differs.
 
 use iced_x86::ConditionCode;
 
@@ -151,7 +151,8 @@ pub fn sub(a: u32, b: u32, borrow: u32, size: u32) -> (u32, u32) {
     (r, f)
 }
 
-/// Flags after and/or/xor/test: CF = OF = 0, AF = 0 (undefined in the SDM; Intel parts clear it).
+/// Flags after and/or/xor/test: CF = OF = 0, and AF (undefined in the SDM) = 0, as both Intel and AMD
+/// parts produce (the differential test sees no difference here).
 #[inline]
 pub fn logic(r: u32, size: u32) -> u32 {
     szp(r, size)
