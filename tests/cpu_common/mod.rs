@@ -42,7 +42,7 @@ pub fn build(dir: &Path, name: &str, src: &Path, defsyms: &[&str]) -> PathBuf {
     asm.arg("-o").arg(&obj).arg(src);
     run_tool(&mut asm, "as --32");
     let mut ld = Command::new("ld");
-    ld.args(["-m", "elf_i386", "-static", "-N", "-Ttext"]).arg(format!("{LOAD_ADDR:#x}")).arg("-o").arg(&exe).arg(&obj);
+    ld.args(["-m", "elf_i386", "-static", "--no-warn-rwx-segments", "-Ttext"]).arg(format!("{LOAD_ADDR:#x}")).arg("-o").arg(&exe).arg(&obj);
     run_tool(&mut ld, "ld -m elf_i386");
     exe
 }
