@@ -57,13 +57,16 @@ const DATA: u32 = 0x8000;
 const STACK: u32 = 0x10000;
 const PAGES: u32 = 32;
 
-/// The mixed workload: `iterations` passes of about 40 instructions.
-pub fn mix_workload(iterations: u32) -> Result<Vec<u8>, IcedError> {
+/// The mixed workload: `rounds` x 256 passes of about 40 instructions.
+pub fn mix_workload(rounds: u32) -> Result<Vec<u8>, IcedError> {
     let mut a = CodeAssembler::new(32)?;
+    let mut outer = a.create_label();
     let mut top = a.create_label();
     let mut func = a.create_label();
     let mut skip = a.create_label();
-    a.mov(ebp, iterations)?;
+    a.mov(dword_ptr(DATA + 0xf00), rounds)?;
+    a.set_label(&mut outer)?;
+    a.mov(ebp, 256u32)?;
     a.mov(esi, DATA)?;
     a.mov(edi, DATA + 0x800)?;
     a.mov(ebx, 0x1234_5678u32)?;
@@ -101,6 +104,8 @@ pub fn mix_workload(iterations: u32) -> Result<Vec<u8>, IcedError> {
     a.add(ebx, edx)?;
     a.dec(ebp)?;
     a.jne(top)?;
+    a.dec(dword_ptr(DATA + 0xf00))?;
+    a.jne(outer)?;
     a.int(0x1fu32)?;
     a.set_label(&mut func)?;
     a.mov(eax, dword_ptr(esp + 4))?;
@@ -143,20 +148,15 @@ fn time_one(code: &[u8], cache: bool, now: &mut dyn FnMut() -> f64) -> Result<(u
 }
 
 /// Measure both workloads with the cache on and off. `scale` sets the work: the tight loop runs
-/// 1,000,000 x `scale` iterations (3 instructions each); the mix (256 iterations, so its scaled loads
-/// stay inside its data page) is run 100 x `scale` times, each from a fresh CPU and memory.
+/// 1,000,000 x `scale` iterations (3 instructions each); the mix runs 100 x `scale` rounds of 256
+/// iterations (so its scaled loads stay inside its data page).
 pub fn run_bench(scale: u32, now: &mut dyn FnMut() -> f64) -> Result<BenchReport, String> {
     let scale = scale.max(1);
-    let mix = mix_workload(256).map_err(|e| e.to_string())?;
+    let mix = mix_workload(100u32.saturating_mul(scale)).map_err(|e| e.to_string())?;
     let tight = loop_workload(1_000_000u32.saturating_mul(scale)).map_err(|e| e.to_string())?;
     let mut entries = Vec::new();
     for cache in [true, false] {
-        let (mut n, mut s) = (0u64, 0f64);
-        for _ in 0..(100 * scale) {
-            let (work, secs) = time_one(&mix, cache, now)?;
-            n += work;
-            s += secs;
-        }
+        let (n, s) = time_one(&mix, cache, now)?;
         entries.push(BenchEntry { workload: "mix".into(), cache, instructions: n, seconds: s, mips: n as f64 / s / 1e6 });
         let (n, s) = time_one(&tight, cache, now)?;
         entries.push(BenchEntry { workload: "tight loop".into(), cache, instructions: n, seconds: s, mips: n as f64 / s / 1e6 });

@@ -14,6 +14,7 @@
 use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, Instruction};
 
 use super::fault::{Fault, PF_USER};
+use super::exec::fast::Uop;
 use super::segments::CS;
 use super::{Cpu, CpuState};
 use crate::guest_ram::GuestRam;
@@ -36,6 +37,17 @@ pub struct Block {
     pages: [(u32, u64); 2],
     npages: usize,
     pub insts: Vec<Instruction>,
+    /// The same instructions lowered for the fast paths (`Uop::Generic` where there is none).
+    pub uops: Vec<Uop>,
+}
+
+impl Block {
+    /// Does this block still describe the code at the current CS:EIP (after a jump back to its start)?
+    #[inline]
+    pub(crate) fn starts_at(&self, state: &CpuState) -> bool {
+        let cs = &state.segs[CS];
+        state.eip == self.eip && cs.base == self.cs_base && cs.limit == self.cs_limit
+    }
 }
 
 /// The decoded-block cache: direct-mapped by EIP.
@@ -96,6 +108,7 @@ impl BlockCache {
         }
         self.misses += 1;
         let mut block = decode_block(ram, state, pfn_limit, MAX_BLOCK)?;
+        block.uops = block.insts.iter().map(super::exec::fast::lower).collect();
         for k in 0..block.npages {
             block.pages[k].1 = ram.mark_code(block.pages[k].0);
         }
@@ -136,6 +149,7 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, max: usize) ->
         pages: [(pfn, 0), (0, 0)],
         npages: 1,
         insts: Vec::with_capacity(8),
+        uops: Vec::new(),
     };
     let mut dec = Decoder::with_ip(32, &page[off..], eip as u64, DecoderOptions::NONE);
     let mut ins = Instruction::default();
@@ -217,6 +231,6 @@ impl Cpu {
     /// Decode the one instruction at EIP without the cache (single-stepping and the uncached path).
     pub(crate) fn fetch_one(&self, ram: &GuestRam) -> Result<Instruction, Fault> {
         let block = decode_block(ram, &self.state, self.pfn_limit, 1)?;
-        block.insts.into_iter().next().ok_or_else(Fault::gp0)
+        block.insts.first().copied().ok_or_else(Fault::gp0)
     }
 }

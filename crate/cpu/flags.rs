@@ -38,14 +38,21 @@ pub fn iopl(eflags: u32) -> u8 {
     ((eflags >> 12) & 3) as u8
 }
 
+/// PF for each byte value (even parity), computed once at compile time.
+const PARITY: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = if (i as u8).count_ones() % 2 == 0 { PF as u8 } else { 0 };
+        i += 1;
+    }
+    t
+};
+
 /// Even parity of the low byte: PF.
 #[inline]
 pub fn parity(v: u32) -> u32 {
-    if (v as u8).count_ones() % 2 == 0 {
-        PF
-    } else {
-        0
-    }
+    PARITY[(v & 0xff) as usize] as u32
 }
 
 /// Mask and sign bit for an operand of `size` bytes (1, 2 or 4).

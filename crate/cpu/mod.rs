@@ -224,29 +224,51 @@ impl Cpu {
     }
 
     /// The fast path: find (or decode) the block at EIP and run it until it ends, jumps, or exits.
+    /// Lowered instructions run through [`exec::fast`]; a block that jumps back to its own start (a
+    /// tight loop) runs again without another lookup.
     fn run_block(&mut self, ram: &mut GuestRam) -> Option<Exit> {
         let (slot, block) = match self.cache.lookup_or_decode(ram, &self.state, self.pfn_limit) {
             Ok(b) => b,
             Err(fault) => return Some(self.fetch_fault(fault)),
         };
-        let writes0 = ram.code_writes();
-        let mut result = None;
-        for ins in block.insts.iter() {
-            if self.budget_left == 0 {
-                result = Some(Exit::Budget);
-                break;
-            }
-            if let Some(e) = self.retire(ram, ins) {
-                result = Some(e);
-                break;
-            }
-            // The Guest wrote over code: whatever follows in this block may be stale.
-            if ram.code_writes() != writes0 {
-                break;
-            }
-        }
+        let result = self.run_cached(ram, &block);
         self.cache.put_back(slot, block);
         result
+    }
+
+    fn run_cached(&mut self, ram: &mut GuestRam, block: &decode::Block) -> Option<Exit> {
+        let writes0 = ram.code_writes();
+        loop {
+            for (ins, &u) in block.insts.iter().zip(block.uops.iter()) {
+                if self.budget_left == 0 {
+                    return Some(Exit::Budget);
+                }
+                if matches!(u, exec::fast::Uop::Generic) || self.state.eflags & flags::TF != 0 {
+                    if let Some(e) = self.retire(ram, ins) {
+                        return Some(e);
+                    }
+                    // The Guest wrote over code: whatever follows in this block may be stale.
+                    if ram.code_writes() != writes0 {
+                        return None;
+                    }
+                } else {
+                    let eip0 = self.state.eip;
+                    self.state.eip = ins.next_ip32();
+                    if let Err(fault) = self.exec_uop(ram, u) {
+                        self.state.eip = eip0;
+                        return Some(self.fetch_fault(fault));
+                    }
+                    self.budget_left -= 1;
+                    self.state.tsc += 1;
+                    if u.stores() && ram.code_writes() != writes0 {
+                        return None;
+                    }
+                }
+            }
+            if !block.starts_at(&self.state) {
+                return None;
+            }
+        }
     }
 
     /// Execute exactly one instruction and describe it: the text, the state before and after, the memory

@@ -10,6 +10,7 @@
 pub mod alu;
 mod control;
 mod data;
+pub(crate) mod fast;
 mod string;
 mod system;
 
