@@ -100,7 +100,7 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pending {
     /// `read()` of `/dev/lguest` inside `run_guest()`.
-    LguestRead { file: FileId, cpu: u32, buf: u32, why: String },
+    LguestRead { file: FileId, cpu: u32, buf: u32, why: String, halted: bool },
     /// `read()` of an eventfd whose counter is 0.
     EventfdRead { ctx: usize, buf: u32 },
 }
@@ -437,8 +437,16 @@ impl Machine {
                     Err(f) => SysResult::err(f.errno, f.why),
                 }),
                 crate::host::core::RunOutcome::Blocked(why) => {
-                    if let Some(Pending::LguestRead { why: w, .. }) = self.pending.get_mut(&tid) {
+                    if let Some(Pending::LguestRead { why: w, halted, .. }) = self.pending.get_mut(&tid) {
                         *w = why;
+                        *halted = false;
+                    }
+                    None
+                }
+                crate::host::core::RunOutcome::Halted(why) => {
+                    if let Some(Pending::LguestRead { why: w, halted, .. }) = self.pending.get_mut(&tid) {
+                        *w = why;
+                        *halted = true;
                     }
                     None
                 }
@@ -490,7 +498,8 @@ impl Machine {
             if !self.pending.contains_key(&tid) {
                 return None;
             }
-            match self.next_timer() {
+            let halted = matches!(self.pending.get(&tid), Some(Pending::LguestRead { halted: true, .. }));
+            match self.next_timer().filter(|_| halted) {
                 Some(t) if t > self.host.now_ns => {
                     let ns = t - self.host.now_ns;
                     self.advance(ns);

@@ -74,6 +74,11 @@ pub struct LgCpu {
     pub gdt: Vec<(u32, u32)>,
     /// What runs the Guest's code: a script of hypercalls, or the x86 core.
     pub engine: GuestEngine,
+    /// `arch.last_pagefault`: the address of the Guest's last page fault (cr2).
+    pub cr2: u32,
+    /// What the last #UD was (an instruction the core does not model names itself), for the death message's
+    /// explanation.
+    pub last_ud: Option<String>,
 }
 
 /// `struct lguest`.

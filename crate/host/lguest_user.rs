@@ -130,7 +130,7 @@ impl Machine {
         };
         self.ev("initialize", format!("kmalloc() the empty eventfd map (#{map_alloc}), num = 0"), &["alloc"]);
 
-        let cpu = match self.lg_cpu_start(0, start) {
+        let cpu = match self.lg_cpu_start(0, start, pfnlimit) {
             Ok(cpu) => cpu,
             Err(f) => {
                 self.ev("initialize", "lg_cpu_start() failed: goto free_eventfds".into(), &[]);
@@ -171,7 +171,7 @@ impl Machine {
     }
 
     /// L:025 `lg_cpu_start()`: cpu 0's registers page, registers, owner task and address space.
-    fn lg_cpu_start(&mut self, id: u32, start: u32) -> Result<LgCpu, Fail> {
+    fn lg_cpu_start(&mut self, id: u32, start: u32, pfn_limit: u32) -> Result<LgCpu, Fail> {
         if id >= NR_CPUS {
             return fail(Errno::EINVAL, format!("cpu {id} is beyond NR_CPUS"));
         }
@@ -213,7 +213,13 @@ impl Machine {
             esp1: 0,
             idt: vec![(0, 0); 256],
             gdt: vec![(0, 0); 32],
-            engine: GuestEngine::Scripted,
+            engine: if self.procs[pid as usize].has_code {
+                GuestEngine::Cpu(Box::new(crate::cpu::Cpu::new(pfn_limit, start)))
+            } else {
+                GuestEngine::Scripted
+            },
+            cr2: 0,
+            last_ud: None,
         })
     }
 
@@ -375,7 +381,7 @@ impl Machine {
             self.ev("read", "the Launcher has seen the last NOTIFY: pending_notify = 0".into(), &["cpu0.pending_notify"]);
         }
         let tid = self.current;
-        self.pending.insert(tid, Pending::LguestRead { file, cpu: cpu_id, buf, why: String::new() });
+        self.pending.insert(tid, Pending::LguestRead { file, cpu: cpu_id, buf, why: String::new(), halted: false });
         self.tasks[tid as usize].state = TaskState::InRead;
         match self.progress_now(tid) {
             Some(r) => Outcome::Done(r),
