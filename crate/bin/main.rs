@@ -1,6 +1,7 @@
 //! The `lguest-sim` command: the same core as the browser, natively.
 //!
 //! - `lguest-sim replay [--trace] SCENARIO...`: replay scenarios, failing on the first result that differs.
+//! - `lguest-sim check [--coverage] PATH...`: replay every lesson under PATH against its expectations.
 //! - `lguest-sim --version`.
 
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use lguest_sim::scenario::{parse, Runner};
 
 const USAGE: &str = "usage:
   lguest-sim replay [--trace] SCENARIO...   replay scenario files; exit 1 on the first differing result
+  lguest-sim check [--coverage] PATH...    check lessons (files or directories); exit 1 on any problem
   lguest-sim --version";
 
 fn main() -> ExitCode {
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("replay") => replay(&args[1..]),
+        Some("check") => check(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -70,4 +73,37 @@ fn replay(args: &[String]) -> ExitCode {
         println!("{file}: {} lines, all as expected", lines.len());
     }
     ExitCode::SUCCESS
+}
+
+fn check(args: &[String]) -> ExitCode {
+    use lguest_sim::scenario::{check::check_paths, coverage::Coverage};
+    let coverage = args.iter().any(|a| a == "--coverage");
+    if let Some(bad) = args.iter().find(|a| a.starts_with("--") && *a != "--coverage") {
+        eprintln!("unknown option {bad}\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let paths: Vec<std::path::PathBuf> = args.iter().filter(|a| !a.starts_with("--")).map(Into::into).collect();
+    if paths.is_empty() {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let course = check_paths(&paths);
+    for run in &course.runs {
+        let lines: usize = run.lesson.steps.iter().map(|s| s.lines.len() + s.rcu.len()).sum();
+        let verdict = if run.errors.is_empty() { "ok".to_string() } else { format!("{} problem(s)", run.errors.len()) };
+        println!("{}: {} steps, {lines} lines: {verdict}", run.lesson.file, run.lesson.steps.len());
+    }
+    for e in &course.errors {
+        eprintln!("{e}");
+    }
+    if coverage {
+        print!("\n{}", Coverage::of(&course.runs).render());
+    }
+    if course.is_clean() {
+        println!("{} lesson(s) checked: every step as the lessons say", course.files);
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{} problem(s) in {} lesson(s)", course.errors.len(), course.files);
+        ExitCode::FAILURE
+    }
 }

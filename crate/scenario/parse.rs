@@ -266,7 +266,9 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
     let Some(what) = ws.first() else {
         return Err("guest needs an action: init, notify, halt, shutdown, hypercall, store, trap, clock".into());
     };
-    let args: Vec<u32> = ws[1..].iter().filter(|w| !w.starts_with('"') && *w != "restart").map(|w| num32(w)).collect::<Result<_, _>>()?;
+    // `guest hypercall NAME args...`: the name is not an argument (it is resolved below).
+    let first_arg = if what == "hypercall" { 2.min(ws.len()) } else { 1 };
+    let args: Vec<u32> = ws[first_arg..].iter().filter(|w| !w.starts_with('"') && *w != "restart").map(|w| num32(w)).collect::<Result<_, _>>()?;
     let arg = |i: usize, name: &str| args.get(i).copied().ok_or_else(|| format!("guest {what} needs {name}"));
     let call = |nr: u32, a: &[u32]| {
         let mut args = [0u32; 4];
