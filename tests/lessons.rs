@@ -227,3 +227,19 @@ fn the_check_command() {
     assert!(stderr.contains("01-bad.lesson:9: expected 4, but it returned -EINVAL"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Quoted strings take `\xHH` for the bytes a text store can hold, so lessons can put raw values in
+/// `lguest_data`.
+#[test]
+fn hex_escapes_in_quoted_strings() {
+    use lguest_sim::scenario::replay;
+    let r = replay("open\nwrite INITIALIZE => 12\nguest init 0x5000\nguest store 0x5004 \"\\x01\"\nguest notify 0x8000\nread => 4 notify=0x8000\n").unwrap();
+    let ram = &r.machine.procs[0].ram;
+    let mut b = [0u8; 2];
+    ram.read(0x5004, &mut b).unwrap();
+    assert_eq!(b, [1, 0]);
+    let e = replay("guest store 0x1000 \"\\x80\"\n").unwrap_err();
+    assert!(e.message.contains("0x00 to 0x7f"), "{}", e.message);
+    let e = replay("guest store 0x1000 \"\\xzz\"\n").unwrap_err();
+    assert!(e.message.contains("two hex digits"), "{}", e.message);
+}

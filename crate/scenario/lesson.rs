@@ -283,7 +283,7 @@ pub fn parse_lesson(src: &str, file: &str) -> Result<Lesson, Vec<LessonError>> {
         match (&mut s.question, choices.take(), answer.take()) {
             (Some(q), c, Some((_, a))) => {
                 if let Some((cl, c)) = c {
-                    if !c.iter().any(|x| *x == a) {
+                    if !c.contains(&a) {
                         err(cl, format!("the answer {a:?} is not one of the choices ({})", c.join(" | ")));
                     }
                     q.choices = c;
