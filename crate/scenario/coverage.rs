@@ -303,9 +303,17 @@ impl Coverage {
         };
         section(&mut s, "/dev/lguest paths (write, read/run_guest, close)", PATHS);
         section(&mut s, "Host mechanisms", MECHANISMS);
-        s.push_str(&format!("hypercalls made by the lessons' Guests: {}\n", self.hypercalls.len()));
-        for (name, v) in &self.hypercalls {
-            s.push_str(&format!("  {:<28} [{}]\n", name, first(v)));
+        let known: Vec<&str> = (0..32).map(hcall_name).filter(|n| *n != "unknown hypercall").collect();
+        let n = known.iter().filter(|h| self.hypercalls.contains_key(**h)).count();
+        s.push_str(&format!("hypercalls made by the lessons' Guests: {n} of {}\n", known.len()));
+        for h in &known {
+            match self.hypercalls.get(*h) {
+                Some(v) => s.push_str(&format!("  ok      {:<28} [{}]\n", h, first(v))),
+                None => s.push_str(&format!("  MISSING {h}\n")),
+            }
+        }
+        for (name, v) in self.hypercalls.iter().filter(|(k, _)| !known.contains(&k.as_str())) {
+            s.push_str(&format!("  ok      {:<28} [{}]\n", name, first(v)));
         }
         let modelled = crate::host::tags::FUNCS;
         let n = modelled.iter().filter(|f| self.functions.contains_key(f.func)).count();
