@@ -104,7 +104,7 @@ impl std::fmt::Display for ParseError {
     }
 }
 
-/// Split a line into words, keeping "quoted strings" (with \n, \" and \\ escapes) as one word.
+/// Split a line into words, keeping "quoted strings" (with \n, \t, \0, \xHH, \" and \\ escapes) as one word.
 fn words(s: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -123,6 +123,16 @@ fn words(s: &str) -> Result<Vec<String>, String> {
                             Some('n') => cur.push('\n'),
                             Some('t') => cur.push('\t'),
                             Some('0') => cur.push('\0'),
+                            // `\x41`: one byte by its hex value. A quoted string is stored as UTF-8, so only
+                            // 0x00-0x7f are single bytes; higher values would become two.
+                            Some('x') => {
+                                let hex: String = chars.by_ref().take(2).collect();
+                                match u8::from_str_radix(&hex, 16) {
+                                    Ok(b) if b < 0x80 => cur.push(b as char),
+                                    Ok(_) => return Err(format!("\\x{hex}: a quoted string holds bytes 0x00 to 0x7f only")),
+                                    Err(_) => return Err(format!("\\x{hex}: \\x takes two hex digits, e.g. \\x01")),
+                                }
+                            }
                             Some(o) => cur.push(o),
                             None => return Err("a quoted string ends in a lone backslash".into()),
                         },
