@@ -34,12 +34,46 @@ pub fn parse(
     if toks.is_empty() {
         return Err("missing expression".into());
     }
+    check_depth(toks)?;
     let mut pos = 0;
     let e = parse_level(toks, &mut pos, LEVELS.len() - 1, local)?;
     match toks.get(pos) {
         None => Ok(e),
         Some((t, _)) => Err(format!("junk `{t}` after expression")),
     }
+}
+
+/// Parsing and evaluating recurse, so bound how deep an expression may go: no student needs more,
+/// and a fuzzer's `((((...` must get an error, not a stack overflow.
+const MAX_TOKENS: usize = 1024;
+const MAX_NESTING: usize = 64;
+
+fn check_depth(toks: &[(Tok, usize)]) -> Result<(), String> {
+    if toks.len() > MAX_TOKENS {
+        return Err(format!(
+            "expression too long (more than {MAX_TOKENS} tokens)"
+        ));
+    }
+    let (mut parens, mut unary_run) = (0usize, 0usize);
+    let mut prev_is_value = false;
+    for (t, _) in toks {
+        match t {
+            Tok::Punct('(') => parens += 1,
+            Tok::Punct(')') => parens = parens.saturating_sub(1),
+            Tok::Punct('-' | '+' | '~' | '!') if !prev_is_value => unary_run += 1,
+            _ => unary_run = 0,
+        }
+        prev_is_value = matches!(
+            t,
+            Tok::Num(_) | Tok::Ident(_) | Tok::LocalRef(..) | Tok::Punct(')')
+        );
+        if parens > MAX_NESTING || unary_run > MAX_NESTING {
+            return Err(format!(
+                "expression nested too deeply (more than {MAX_NESTING} levels)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn op_of(t: &Tok) -> Option<char> {

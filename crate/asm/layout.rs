@@ -271,12 +271,12 @@ fn walk(
                 near.get(addrs.len()).copied().unwrap_or(true),
             ),
             (Kind::Space(count, _), None) => {
-                eval(count).unwrap_or(0).clamp(0, MAX_IMAGE as i64) as u32
+                eval(count).unwrap_or(0).clamp(0, MAX_IMAGE as i64 + 1) as u32
             }
             (Kind::Fill(repeat, size, _), None) => {
-                let r = eval(repeat).unwrap_or(0).clamp(0, MAX_IMAGE as i64);
+                let r = eval(repeat).unwrap_or(0).clamp(0, MAX_IMAGE as i64 + 1);
                 let s = eval(size).unwrap_or(1).clamp(0, 8);
-                (r * s).min(MAX_IMAGE as i64) as u32
+                (r * s).min(MAX_IMAGE as i64 + 1) as u32
             }
             (Kind::Align { .. }, None) => match p.align {
                 Some((a, _, max)) => {
@@ -306,12 +306,12 @@ fn walk(
                     }
                     0
                 } else {
-                    (t - off as i64).min(MAX_IMAGE as i64) as u32
+                    (t - off as i64).min(MAX_IMAGE as i64 + 1) as u32
                 }
             }
             _ => 0,
         };
-        offs[p.sec] = off.saturating_add(size).min(MAX_IMAGE);
+        offs[p.sec] = off.saturating_add(size).min(MAX_IMAGE + 1);
         addrs.push(addr);
         sizes.push(size);
     }
@@ -463,8 +463,9 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
                     let v = match op.expr() {
                         Some(e) => match eval(e) {
                             Ok(v) => v,
-                            Err(_) => {
-                                failed = true; // reported by the final walk
+                            Err(m) => {
+                                errors.push(err(m));
+                                failed = true;
                                 0
                             }
                         },

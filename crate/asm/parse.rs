@@ -314,6 +314,7 @@ impl Parser {
         match toks {
             [] => Err("missing operand".into()),
             [(Tok::Punct('$'), _), rest @ ..] => Ok(Operand::Imm(self.expr(rest)?)),
+            [(Tok::Punct('*'), _), (Tok::Punct('*'), _), ..] => Err("`*` written twice".into()),
             [(Tok::Punct('*'), _), rest @ ..] => Ok(Operand::Star(Box::new(self.operand(rest)?))),
             [(Tok::Reg(r), _)] => register(r)
                 .map(Operand::Reg)
@@ -321,13 +322,17 @@ impl Parser {
             [(Tok::Reg(r), _), (Tok::Punct(':'), _), rest @ ..] => {
                 let seg = register(r).filter(|r| r.is_segment_register());
                 let seg = seg.ok_or_else(|| format!("`%{r}` is not a segment register"))?;
-                match self.operand(rest)? {
-                    Operand::Mem(m) => Ok(Operand::Mem(Mem {
-                        seg: Some(seg),
-                        ..m
-                    })),
-                    _ => Err("a segment override needs a memory operand".into()),
+                if matches!(
+                    rest,
+                    [(Tok::Punct('$' | '*'), _), ..] | [(Tok::Reg(_), _), ..]
+                ) {
+                    return Err("a segment override needs a memory operand".into());
                 }
+                let m = self.memory(rest)?;
+                Ok(Operand::Mem(Mem {
+                    seg: Some(seg),
+                    ..m
+                }))
             }
             _ => self.memory(toks).map(Operand::Mem),
         }
