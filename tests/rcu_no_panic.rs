@@ -17,10 +17,11 @@ fn random_choices_on_random_scenarios_never_panic() {
             memory: if rng.below(2) == 0 { MemoryMode::Sc } else { MemoryMode::Weak },
             placement: if rng.below(4) == 0 { Some((0..rng.below(8)).map(|_| rng.below(5) as u8).collect()) } else { None },
             initial_entries: rng.below(5) as u8,
+            timers: rng.below(6) as u8,
         };
         let Ok(mut m) = Machine::new(&sc) else { continue };
         for _ in 0..120 {
-            let choice = Choice { cpu: rng.below(6) as u8, pick: rng.below(4) as u8 };
+            let choice = Choice { cpu: rng.below(6) as u8, pick: rng.below(4) as u8, irq: rng.below(5) == 0 };
             let before = m.state().clone();
             if m.step_choice(choice).is_err() {
                 assert_eq!(m.state(), &before, "a refused step changes nothing");

@@ -204,7 +204,7 @@ fn step_back_and_replay_reproduce_the_same_state() {
 fn bad_input_is_an_error_value() {
     let mut m = machine(2, 1, 1, None);
     assert!(m.step(7).unwrap_err().contains("CPU 7 does not exist"));
-    assert!(m.step_choice(Choice { cpu: 0, pick: 3 }).unwrap_err().contains("pick 3"));
+    assert!(m.step_choice(Choice { cpu: 0, pick: 3, irq: false }).unwrap_err().contains("pick 3"));
     for (cpus, r, w, place) in [(0, 1, 1, None), (5, 1, 1, None), (2, 0, 0, None), (2, 4, 4, None), (2, 1, 1, Some(vec![0]))] {
         let sc = Scenario { cpus, readers: r, writers: w, placement: place, ..Scenario::default() };
         assert!(Machine::new(&sc).is_err(), "{sc:?}");
@@ -227,7 +227,7 @@ fn weak_memory_offers_stale_values_only_where_nothing_orders_them() {
     m.step(0).unwrap(); // newest: v1
     // v1->num: 2, 1 (memcpy) or kmalloc's garbage: nothing ordered the stores before the pointer.
     assert_eq!(m.snapshot().cpus[0].options, 3);
-    let ev = m.step_choice(Choice { cpu: 0, pick: 2 }).unwrap();
+    let ev = m.step_choice(Choice { cpu: 0, pick: 2, irq: false }).unwrap();
     assert_eq!(ev.violations.len(), 1, "{ev:?}");
 
     let sc = Scenario { memory: MemoryMode::Weak, ..Scenario::default() };
@@ -244,4 +244,50 @@ fn the_snapshot_serialises_in_camel_case() {
     for key in ["\"gracePeriods\"", "\"enabledCpus\"", "\"inReadSide\"", "\"lockHolder\"", "\"heldBy\"", "\"eventfdSignals\""] {
         assert!(json.contains(key), "{key} missing in {json}");
     }
+}
+
+#[test]
+fn a_timer_interrupt_inside_a_read_side_section_is_not_a_quiescent_state() {
+    let sc = Scenario { timers: 1, ..Scenario::default() }; // T0 fires on CPU0, where R0 runs
+    let mut m = Machine::new(&sc).unwrap();
+    assert_eq!(m.timer_cpus(), vec![0]);
+    run(&mut m, &[0]); // R0: rcu_read_lock()
+    let ev = m.interrupt(0).unwrap();
+    assert_eq!(ev.task, "T0");
+    assert!(ev.text.contains("inside its read-side section"), "{}", ev.text);
+    let s = m.snapshot();
+    assert_eq!(s.cpus[0].in_irq.as_deref(), Some("T0"));
+    assert!(s.cpus[0].in_read_side, "the interrupted reader is still inside");
+    assert_eq!(s.irqs_pending, 1);
+    assert!(m.timer_cpus().is_empty(), "it fires once");
+    // W0 begins a grace period while the handler runs on top of R0: CPU0 is waited for.
+    run(&mut m, &[1, 1, 1, 1, 1, 1, 1]);
+    assert_eq!(m.snapshot().grace_periods[0].cpus[0].state, Qs::Waiting);
+    // The handler finishes before R0 goes on; the tick notes no quiescent state.
+    assert!(m.snapshot().cpus[0].next.starts_with("T0"));
+    let ev = m.step(0).unwrap();
+    assert!(ev.text.contains("no quiescent state"), "{}", ev.text);
+    assert_eq!(m.snapshot().cpus[0].in_irq, None);
+    assert!(!m.snapshot().grace_periods[0].done);
+    assert_eq!(m.enabled_cpus(), vec![0]);
+    while !m.is_finished() {
+        let c = m.enabled_cpus()[0];
+        m.step(c).unwrap();
+    }
+    assert!(m.violations().is_empty(), "{:?}", m.violations());
+}
+
+#[test]
+fn a_timer_can_fire_on_an_idle_cpu_and_schedules_name_it() {
+    let sc = Scenario { cpus: 2, readers: 1, writers: 0, timers: 2, ..Scenario::default() }; // T1 on idle CPU1
+    let mut m = Machine::new(&sc).unwrap();
+    assert!(m.enabled_cpus() == vec![0] && m.timer_cpus() == vec![0, 1]);
+    let ev = m.interrupt(1).unwrap();
+    assert!(ev.text.contains("idle"), "{}", ev.text);
+    let ev = m.step(1).unwrap();
+    assert!(ev.text.contains("outside any read-side section"), "{}", ev.text);
+    assert!(m.interrupt(1).unwrap_err().contains("no timer interrupt"));
+    assert_eq!(parse_schedule("1i 0 0:2").unwrap()[0], Choice { cpu: 1, pick: 0, irq: true });
+    assert_eq!(lguest_sim::rcu::model::format_schedule(&parse_schedule("1i 0 0:2").unwrap()), "1i 0 0:2");
+    assert!(parse_schedule("xi").is_err());
 }

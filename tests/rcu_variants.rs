@@ -86,3 +86,21 @@ fn random_schedules_are_seeded_and_find_the_bug() {
     let clean = explore_random(&Setup::lguest(&Scenario::default()).unwrap(), 7, 300).unwrap();
     assert!(clean.is_clean());
 }
+
+#[test]
+fn timer_interrupts_anywhere_change_no_verdict() {
+    for (variant, bad) in [(Variant::Correct, None), (Variant::NoSynchronizeRcu, Some(Check::UseAfterFree))] {
+        let plain = explore(&Setup::lguest(&Scenario { variant, ..Scenario::default() }).unwrap()).unwrap();
+        let sc = Scenario { variant, timers: 2, ..Scenario::default() };
+        let with = explore(&Setup::lguest(&sc).unwrap()).unwrap();
+        assert!(with.schedules > plain.schedules, "the interrupts add interleavings");
+        match bad {
+            None => assert!(with.is_clean(), "{:?}", with.checks),
+            Some(c) => {
+                assert!(with.violations(c) > 0);
+                let ce = with.counterexample(c).unwrap();
+                assert!(Machine::replay(&sc, ce).unwrap().violations().iter().any(|v| v.check == c));
+            }
+        }
+    }
+}

@@ -26,9 +26,12 @@ options:
   --memory sc|weak  sequential consistency, or Alpha-like weak memory (default sc)
   --place A,B,...   the CPU of each task, readers first then writers (default: task i on CPU i mod N)
   --initial N       entries in the map before any writer runs, 0 to 3 (default 1)
+  --timers N        timer interrupts (the Guest's clockevent), one per CPU from CPU0; each fires once,
+                    at any moment, even inside a read-side critical section (default 0)
   --random K        follow K random schedules instead of all of them
   --seed S          the seed for --random (default 1)
-  --replay SCHED    run one schedule (\"0 0 1 1:2 ...\": CPU, or CPU:PICK for an older value) and print it
+  --replay SCHED    run one schedule and print it: \"0 0 1 1:2 0i ...\" (CPU; CPU:PICK to load an older
+                    value under weak memory; CPUi for the timer interrupt arriving on that CPU)
   --list            list the variants and what each should produce
   --litmus          run the kernel memory model's litmus shapes and compare with the published verdicts
   --bench           time the lesson scenarios
@@ -65,6 +68,7 @@ pub fn cli_explore(args: &[String]) -> Result<String, String> {
             "--readers" => sc.readers = number(flag, value)?,
             "--writers" => sc.writers = number(flag, value)?,
             "--initial" => sc.initial_entries = number(flag, value)?,
+            "--timers" => sc.timers = number(flag, value)?,
             "--random" => random = Some(number(flag, value)?),
             "--seed" => seed = Some(number(flag, value)?),
             "--variant" => sc.variant = Variant::parse(value.ok_or("--variant needs a name (see --list)")?)?,
@@ -104,9 +108,10 @@ pub fn cli_explore(args: &[String]) -> Result<String, String> {
 
 fn header(sc: &Scenario, setup: &Setup) -> String {
     let plural = |n: u8, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let timers = if sc.timers > 0 { format!(", {}", plural(sc.timers, "timer")) } else { String::new() };
     let placed: Vec<String> = setup.tasks.iter().map(|t| format!("{} on CPU{}", t.name, t.cpu)).collect();
     format!(
-        "explore: {}, {}, {}; variant {}; memory {}\nplacement: {}\n",
+        "explore: {}, {}, {}{timers}; variant {}; memory {}\nplacement: {}\n",
         plural(sc.cpus, "CPU"),
         plural(sc.readers, "reader"),
         plural(sc.writers, "writer"),
@@ -173,6 +178,9 @@ fn flags(sc: &Scenario) -> String {
     if sc.initial_entries != d.initial_entries {
         f.push_str(&format!(" --initial {}", sc.initial_entries));
     }
+    if sc.timers != d.timers {
+        f.push_str(&format!(" --timers {}", sc.timers));
+    }
     f
 }
 
@@ -193,8 +201,8 @@ fn trace(sc: &Scenario, schedule: &[Choice]) -> Result<String, String> {
         }
         out.push_str("     (finished: nothing can run any more)\n");
     } else {
-        let cpus: Vec<String> = m.enabled_cpus().iter().map(|c| c.to_string()).collect();
-        out.push_str(&format!("     (not finished: CPUs {} can still step)\n", cpus.join(", ")));
+        let cpus: Vec<String> = m.choices().iter().map(|c| c.to_string()).collect();
+        out.push_str(&format!("     (not finished: the choices now are {})\n", cpus.join(", ")));
     }
     Ok(out)
 }

@@ -42,9 +42,20 @@ impl Machine {
         &self.state
     }
 
-    /// The CPUs that can take a step now.
+    /// The CPUs that can run a step now (`step(cpu)`); a pending timer interrupt is in [`Machine::choices`]
+    /// and [`Machine::timer_cpus`].
     pub fn enabled_cpus(&self) -> Vec<u8> {
         (0..self.setup.cpus).filter(|&c| self.state.options(&self.setup, c) > 0).collect()
+    }
+
+    /// The CPUs where a timer interrupt can arrive now (`interrupt(cpu)`).
+    pub fn timer_cpus(&self) -> Vec<u8> {
+        (0..self.setup.cpus).filter(|&c| self.state.pending_timer(&self.setup, c).is_some()).collect()
+    }
+
+    /// Let the timer interrupt arrive on `cpu` now.
+    pub fn interrupt(&mut self, cpu: u8) -> Result<Event, String> {
+        self.step_choice(Choice { cpu, pick: 0, irq: true })
     }
 
     /// Every choice available now; more than one per CPU only when weak memory offers older values.
@@ -54,7 +65,7 @@ impl Machine {
 
     /// Step `cpu`, loading the newest value if it loads anything.
     pub fn step(&mut self, cpu: u8) -> Result<Event, String> {
-        self.step_choice(Choice { cpu, pick: 0 })
+        self.step_choice(Choice::cpu(cpu))
     }
 
     /// Step with a full choice (CPU and which visible value a load returns).

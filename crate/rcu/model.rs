@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::checks::{Check, Checks, Violation};
 use super::memory::{join, CtxId, LoadKind, Loc, Memory, MemoryMode, Val, VersionId, View};
-use super::programs::{reader_program, writer_program, Op, Variant};
+use super::programs::{reader_program, timer_program, writer_program, Op, Variant};
 
 /// Simulated CPUs a scenario may ask for.
 pub const MAX_CPUS: u8 = 4;
@@ -33,17 +33,20 @@ pub fn entry_addr(k: u8) -> u32 {
 }
 
 /// One scheduling decision: run CPU `cpu`; if its next load may return several values (weak memory),
-/// `pick` says which, 0 being the newest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// `pick` says which, 0 being the newest; `irq` means "the timer interrupt arrives on this CPU now" instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Choice {
     pub cpu: u8,
     pub pick: u8,
+    pub irq: bool,
 }
 
 impl fmt::Display for Choice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.pick == 0 {
+        if self.irq {
+            write!(f, "{}i", self.cpu)
+        } else if self.pick == 0 {
             write!(f, "{}", self.cpu)
         } else {
             write!(f, "{}:{}", self.cpu, self.pick)
@@ -52,15 +55,24 @@ impl fmt::Display for Choice {
 }
 
 impl Choice {
-    /// Parse `"1"` or `"1:2"` (CPU 1, the third-newest value).
+    /// Run `cpu`, loading the newest value.
+    pub fn cpu(cpu: u8) -> Choice {
+        Choice { cpu, pick: 0, irq: false }
+    }
+
+    /// Parse `"1"`, `"1:2"` (CPU 1, the third-newest value) or `"1i"` (the timer interrupt arrives on CPU 1).
     pub fn parse(s: &str) -> Result<Choice, String> {
+        if let Some(c) = s.strip_suffix('i') {
+            let cpu = c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK] or CPUi"))?;
+            return Ok(Choice { cpu, pick: 0, irq: true });
+        }
         let (c, p) = match s.split_once(':') {
             Some((c, p)) => (c, p),
             None => (s, "0"),
         };
         let cpu = c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK]"))?;
         let pick = p.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK]"))?;
-        Ok(Choice { cpu, pick })
+        Ok(Choice { cpu, pick, irq: false })
     }
 }
 
@@ -82,6 +94,8 @@ pub enum Role {
     Reader,
     /// A Launcher device thread writing `LHREQ_EVENTFD`: `attach_eventfd()` → `add_eventfd()`.
     Writer,
+    /// The Guest's clockevent hrtimer firing on a CPU: interrupt context, on top of whatever runs there.
+    Timer,
     /// A thread of a litmus test.
     Litmus,
 }
@@ -112,6 +126,8 @@ pub struct Scenario {
     pub placement: Option<Vec<u8>>,
     /// Entries in the map before any writer runs.
     pub initial_entries: u8,
+    /// Timer interrupts: timer `k` fires once on CPU `k % cpus`, at any moment the scheduler picks.
+    pub timers: u8,
 }
 
 impl Default for Scenario {
@@ -124,6 +140,7 @@ impl Default for Scenario {
             memory: MemoryMode::Sc,
             placement: None,
             initial_entries: 1,
+            timers: 0,
         }
     }
 }
@@ -153,6 +170,9 @@ impl Setup {
         }
         if ntasks > MAX_TASKS {
             return Err(format!("{ntasks} tasks: at most {MAX_TASKS} readers and writers together"));
+        }
+        if sc.timers > MAX_CPUS {
+            return Err(format!("--timers {}: at most one timer per CPU, {MAX_CPUS} in all", sc.timers));
         }
         if sc.initial_entries > MAX_INITIAL_ENTRIES {
             return Err(format!("{} initial entries: at most {MAX_INITIAL_ENTRIES}", sc.initial_entries));
@@ -195,6 +215,17 @@ impl Setup {
                 notify: 0,
                 addr: entry_addr(init + w),
                 ctx: init + w,
+            });
+        }
+        for k in 0..sc.timers {
+            tasks.push(TaskSpec {
+                name: format!("T{k}"),
+                role: Role::Timer,
+                cpu: k % sc.cpus,
+                program: timer_program(),
+                notify: 0,
+                addr: 0,
+                ctx: 0,
             });
         }
         Ok(Setup {
@@ -243,6 +274,8 @@ pub struct CpuState {
     pub current: u8,
     /// What this CPU can see of memory (weak mode only; empty under sc).
     pub view: View,
+    /// The timer task whose interrupt handler is running on top of the current task, if any.
+    pub irq: Option<u8>,
 }
 
 /// A task's registers and program counter.
@@ -335,6 +368,8 @@ pub struct State {
     pub gp_view: View,
     /// The checks that have fired so far in this run.
     pub seen: Checks,
+    /// `irqs_pending` of the Guest's `lg_cpu`: bit 0 is the timer.
+    pub irqs_pending: u32,
 }
 
 /// What one step did, for the UI's log, the CLI and the tests.
@@ -387,9 +422,16 @@ impl State {
         }
         let cpus = (0..setup.cpus)
             .map(|c| CpuState {
-                tasks: setup.tasks.iter().enumerate().filter(|(_, t)| t.cpu == c).map(|(i, _)| i as u8).collect(),
+                tasks: setup
+                    .tasks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.cpu == c && t.role != Role::Timer)
+                    .map(|(i, _)| i as u8)
+                    .collect(),
                 current: 0,
                 view: View::new(),
+                irq: None,
             })
             .collect();
         let tasks = setup
@@ -421,6 +463,7 @@ impl State {
             gps: Vec::new(),
             gp_view: View::new(),
             seen: Checks::default(),
+            irqs_pending: 0,
         }
     }
 
@@ -473,6 +516,10 @@ impl State {
     /// What stepping `cpu` would do.
     pub fn action(&self, setup: &Setup, cpu: u8) -> Action {
         let Some(c) = self.cpus.get(cpu as usize) else { return Action::Idle };
+        // An interrupt handler runs to its end before the task it interrupted continues.
+        if let Some(t) = c.irq {
+            return Action::Run(t);
+        }
         if let Some(t) = self.current_task(cpu) {
             if self.runnable(setup, t) {
                 return Action::Run(t);
@@ -487,6 +534,17 @@ impl State {
             }
         }
         Action::Idle
+    }
+
+    /// The timer that could interrupt `cpu` now: one placed there that has not fired, while no handler runs.
+    pub fn pending_timer(&self, setup: &Setup, cpu: u8) -> Option<u8> {
+        if self.cpus.get(cpu as usize)?.irq.is_some() {
+            return None;
+        }
+        (0..setup.tasks.len() as u8).find(|&t| {
+            let spec = &setup.tasks[t as usize];
+            spec.role == Role::Timer && spec.cpu == cpu && self.tasks[t as usize].pc == 0
+        })
     }
 
     /// The location the next step of task `t` loads with a choice of values, if any.
@@ -524,7 +582,10 @@ impl State {
         let mut out = Vec::new();
         for cpu in 0..setup.cpus {
             for pick in 0..self.options(setup, cpu) {
-                out.push(Choice { cpu, pick });
+                out.push(Choice { cpu, pick, irq: false });
+            }
+            if self.pending_timer(setup, cpu).is_some() {
+                out.push(Choice { cpu, pick: 0, irq: true });
             }
         }
         out
@@ -620,6 +681,16 @@ pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, Stri
     if cpu >= setup.cpus {
         return Err(format!("CPU {cpu} does not exist: this scenario has CPUs 0..{}", setup.cpus - 1));
     }
+    if choice.irq {
+        let t = st
+            .pending_timer(setup, cpu)
+            .ok_or_else(|| format!("no timer interrupt can arrive on CPU {cpu} now (none left, or one is running)"))?;
+        let mut scratch = st.clone();
+        scratch.cpus[cpu as usize].irq = Some(t);
+        let ev = run_op(setup, &mut scratch, cpu, t, 0)?;
+        *st = scratch;
+        return Ok(ev);
+    }
     let options = st.options(setup, cpu);
     if options == 0 {
         return Err(format!("CPU {cpu} has nothing to run: every task on it is finished or asleep"));
@@ -674,7 +745,11 @@ fn load(
     pick: u8,
     kind: LoadKind,
 ) -> Result<Val, String> {
-    let who = setup.task_name(st.current_task(cpu).unwrap_or(0)).to_string();
+    let running = match st.action(setup, cpu) {
+        Action::Run(t) => Some(t),
+        _ => st.current_task(cpu),
+    };
+    let who = setup.task_name(running.unwrap_or(0)).to_string();
     let val = st.mem.load(setup.memory, loc, pick, kind, &mut st.cpus[cpu as usize].view)?;
     if val == Val::Uninit {
         violate(st, out, Check::UninitialisedRead, format!("{who} reads {loc} before its store is visible: garbage"));
@@ -925,6 +1000,34 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
         Op::ClearNotify => {
             st.tasks[t as usize].notify = 0;
             format!("{who} clears pending_notify: the notify went to an eventfd, not to the Launcher's read()")
+        }
+        Op::HrtimerInterrupt => {
+            st.irqs_pending |= 1;
+            let under = match st.current_task(cpu) {
+                Some(r) if st.in_read_side(cpu) => {
+                    format!(" It interrupts {} inside its read-side section, which goes on", setup.task_name(r))
+                }
+                Some(r) if !st.is_done(setup, r) => format!(" It interrupts {}", setup.task_name(r)),
+                _ => " CPU{cpu} was idle".replace("{cpu}", &cpu.to_string()),
+            };
+            format!("{who}: the Guest's clockevent fires on CPU{cpu}; clockdev_fn() sets irq 0 in irqs_pending.{under}")
+        }
+        Op::RcuCheckCallbacks => {
+            st.cpus[cpu as usize].irq = None;
+            match st.current_task(cpu) {
+                Some(r) if st.in_read_side(cpu) => format!(
+                    "{who}: the tick finds CPU{cpu} inside {}'s read-side section: no quiescent state; an interrupt never ends one",
+                    setup.task_name(r)
+                ),
+                _ => {
+                    let mut s = format!("{who}: the tick finds CPU{cpu} outside any read-side section: a quiescent state");
+                    for note in note_quiescent(setup, st, cpu) {
+                        s.push_str("; ");
+                        s.push_str(&note);
+                    }
+                    s
+                }
+            }
         }
         Op::Store { var, val, release } => {
             store(setup, st, cpu, Loc::Var(var), val, release);

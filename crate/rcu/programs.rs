@@ -51,6 +51,13 @@ pub enum Op {
     /// `rcu_read_unlock()`: end the read-side critical section (a quiescent state for classic RCU).
     RcuReadUnlock,
 
+    // ---- the timer path: the Guest's clockevent hrtimer firing (interrupt context) ----
+    /// The hrtimer interrupt arrives: `clockdev_fn()` calls `set_interrupt(cpu, 0)` to raise the Guest's irq 0.
+    HrtimerInterrupt,
+    /// The scheduling-clock part of the interrupt: `rcu_check_callbacks()` looks at what it interrupted, and
+    /// the handler returns (`irq_exit()`).
+    RcuCheckCallbacks,
+
     // ---- litmus operations (for the memory-model tests) ----
     /// `WRITE_ONCE(var, val)`, or `smp_store_release()` / `rcu_assign_pointer()` when `release`.
     Store { var: u8, val: Val, release: bool },
@@ -83,6 +90,8 @@ impl Op {
             Op::Signal => "eventfd_signal(map->map[i].event, 1)".into(),
             Op::ClearNotify => "cpu->pending_notify = 0".into(),
             Op::RcuReadUnlock => "rcu_read_unlock()".into(),
+            Op::HrtimerInterrupt => "hrtimer interrupt: clockdev_fn() → set_interrupt(cpu, 0)".into(),
+            Op::RcuCheckCallbacks => "rcu_check_callbacks(); irq_exit()".into(),
             Op::Store { var, val, release } => {
                 let name = var_name(var);
                 if release {
@@ -115,6 +124,8 @@ impl Op {
             Op::RcuReadUnlock => "rcu_read_unlock",
             Op::Dereference { .. } | Op::ReadNum | Op::Compare { .. } | Op::ClearNotify => "send_notify_to_eventfd",
             Op::Signal => "eventfd_signal",
+            Op::HrtimerInterrupt => "clockdev_fn",
+            Op::RcuCheckCallbacks => "rcu_check_callbacks",
             Op::Store { .. } | Op::Load { .. } | Op::LoadThrough { .. } => "litmus",
         }
     }
@@ -124,7 +135,7 @@ impl Op {
         match self.function() {
             "attach_eventfd" => "L:052",
             "add_eventfd" | "synchronize_rcu" => "L:055",
-            "litmus" => "",
+            "litmus" | "clockdev_fn" | "rcu_check_callbacks" => "",
             _ => "L:056",
         }
     }
@@ -232,6 +243,11 @@ pub fn writer_program(variant: Variant) -> Vec<Op> {
         p.push(Op::MutexUnlock);
     }
     p
+}
+
+/// The timer path's steps: one firing of the Guest's clockevent hrtimer, in interrupt context.
+pub fn timer_program() -> Vec<Op> {
+    vec![Op::HrtimerInterrupt, Op::RcuCheckCallbacks]
 }
 
 /// The reader's steps: `send_notify_to_eventfd()` for one pending notify.

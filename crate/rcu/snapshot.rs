@@ -28,6 +28,8 @@ pub struct Snapshot {
     pub violations: Vec<Violation>,
     /// Signals each eventfd context received (`ctx0`, `ctx1`, ...).
     pub eventfd_signals: Vec<u8>,
+    /// The Guest's `irqs_pending` bitmap (the timers raise bit 0).
+    pub irqs_pending: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -37,6 +39,10 @@ pub struct CpuSnap {
     pub running: Option<String>,
     pub tasks: Vec<String>,
     pub in_read_side: bool,
+    /// The timer whose interrupt handler is running on top of `running`, if any.
+    pub in_irq: Option<String>,
+    /// A timer interrupt could arrive here now (the choice `{cpu, irq: true}`).
+    pub timer_pending: bool,
     /// What stepping this CPU would do next, in words.
     pub next: String,
     /// How many values its next load could return (0 = nothing to run).
@@ -130,6 +136,8 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
                 running: st.current_task(c).map(name),
                 tasks: st.cpus[c as usize].tasks.iter().map(|&t| name(t)).collect(),
                 in_read_side: st.in_read_side(c),
+                in_irq: st.cpus[c as usize].irq.map(name),
+                timer_pending: st.pending_timer(setup, c).is_some(),
                 next,
                 options: st.options(setup, c),
             }
@@ -236,10 +244,11 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
         eventfds: show(st.mem.newest(Loc::Eventfds)),
         lock_holder: st.lock.map(name),
         grace_periods,
-        enabled_cpus: (0..setup.cpus).filter(|&c| st.options(setup, c) > 0).collect(),
+        enabled_cpus: (0..setup.cpus).filter(|&c| st.options(setup, c) > 0 || st.pending_timer(setup, c).is_some()).collect(),
         finished: choices.is_empty(),
         choices,
         violations,
         eventfd_signals: st.ctx_signals.clone(),
+        irqs_pending: st.irqs_pending,
     }
 }
