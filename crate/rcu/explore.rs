@@ -20,8 +20,10 @@ use serde::Serialize;
 use super::checks::{Check, Checks};
 use super::model::{format_schedule, step, Choice, Setup, State};
 
-/// Distinct states the exhaustive explorer may hold before it gives up (a memory bound for the browser).
-pub const STATE_CAP: usize = 400_000;
+/// Distinct states the exhaustive explorer may hold before it gives up: a memory bound (a state is a few
+/// kilobytes; the largest scenario the CLI accepts, 4 CPUs with 3 readers and 3 writers, needs about 73,000).
+/// The browser may pass a smaller cap to [`explore_capped`].
+pub const STATE_CAP: usize = 200_000;
 
 /// A tiny deterministic generator (xorshift64): the seed comes in from outside, so runs replay.
 #[derive(Clone, Debug)]
@@ -108,6 +110,7 @@ struct Explorer<'a> {
     setup: &'a Setup,
     memo: HashMap<State, Summary>,
     saturated: bool,
+    cap: usize,
 }
 
 impl Explorer<'_> {
@@ -115,10 +118,11 @@ impl Explorer<'_> {
         if let Some(s) = self.memo.get(st) {
             return Ok(s.clone());
         }
-        if self.memo.len() >= STATE_CAP {
+        if self.memo.len() >= self.cap {
             return Err(format!(
-                "more than {STATE_CAP} distinct states: this scenario is too large to explore exhaustively; \
-                 try fewer tasks or --random K"
+                "more than {} distinct states: this scenario is too large to explore exhaustively; \
+                 try fewer tasks or --random K",
+                self.cap
             ));
         }
         let choices = st.choices(self.setup);
@@ -201,8 +205,13 @@ fn results(per: [u64; N], examples: Vec<Option<Vec<Choice>>>) -> Vec<CheckResult
 
 /// Enumerate every schedule of `setup`.
 pub fn explore(setup: &Setup) -> Result<Report, String> {
+    explore_capped(setup, STATE_CAP)
+}
+
+/// [`explore`], giving up with an error after `cap` distinct states.
+pub fn explore_capped(setup: &Setup, cap: usize) -> Result<Report, String> {
     let root = State::initial(setup);
-    let mut ex = Explorer { setup, memo: HashMap::new(), saturated: false };
+    let mut ex = Explorer { setup, memo: HashMap::new(), saturated: false, cap };
     let sum = ex.visit(&root)?;
     let examples = (0..N).map(|k| if sum.per[k] > 0 { ex.counterexample(&root, k) } else { None }).collect();
     Ok(Report {

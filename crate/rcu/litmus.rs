@@ -179,6 +179,41 @@ pub fn catalogue() -> Vec<Litmus> {
     ]
 }
 
+/// One row of the litmus table the UI and `explore --litmus` show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LitmusRow {
+    pub name: String,
+    pub about: String,
+    pub exists: String,
+    pub expected_sc: Verdict,
+    pub expected_weak: Verdict,
+    pub ours_sc: Verdict,
+    pub ours_weak: Verdict,
+    /// Ours equals the expected verdict in both modes.
+    pub agrees: bool,
+}
+
+/// Run every shape in both memory modes.
+pub fn table() -> Result<Vec<LitmusRow>, String> {
+    catalogue()
+        .iter()
+        .map(|l| {
+            let (ours_sc, ours_weak) = (l.run(MemoryMode::Sc)?, l.run(MemoryMode::Weak)?);
+            Ok(LitmusRow {
+                name: l.name.to_string(),
+                about: l.about.to_string(),
+                exists: l.exists.to_string(),
+                expected_sc: l.sc,
+                expected_weak: l.weak,
+                ours_sc,
+                ours_weak,
+                agrees: ours_sc == l.sc && ours_weak == l.weak,
+            })
+        })
+        .collect()
+}
+
 impl Litmus {
     /// The setup: thread `i` on CPU `i`.
     pub fn setup(&self, memory: MemoryMode) -> Result<Setup, String> {

@@ -10,6 +10,11 @@
 //! until it finishes or sleeps (in `mutex_lock()` or in `synchronize_rcu()`); only then does the CPU switch
 //! to another task placed on it.
 //!
+//! Under weak memory only the readers' loads offer a choice of values (pick 0 is the newest); a writer's
+//! loads in `add_eventfd()` take the newest value. Under `lguest_lock` that is exactly what a writer can
+//! see anyway (the mutex orders one writer after the other); without the lock it under-approximates, which
+//! is enough for the lost update to show.
+//!
 //! [`Setup`] is what never changes during a run (the programs, the memory mode); [`State`] is everything
 //! that does, and is small, comparable and hashable so the explorer can recognise states it has seen.
 
