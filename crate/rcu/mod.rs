@@ -19,7 +19,7 @@
 //!   [`Machine::interrupt`]; [`Machine::choices`] / [`Machine::step_choice`] for weak-memory picks;
 //!   [`Machine::back`]; [`Machine::replay`] (scenario, schedule); [`Machine::snapshot`] → [`Snapshot`];
 //!   [`Machine::violations`].
-//! - Explore: [`explore`] / [`explore::explore_capped`] / [`explore_random`] (setup from
+//! - Explore: [`explore()`] / [`explore::explore_capped`] / [`explore_random`] (setup from
 //!   [`Setup::lguest`]) → [`Report`] with each check's count and shortest counterexample, a `Vec<Choice>`
 //!   to feed back to [`Machine::replay`]. [`model::parse_schedule`] / [`model::format_schedule`] for links.
 //! - Litmus: [`litmus::table`]. Text: [`cli_explore`] (the CLI), [`bench_explore`] / [`bench_explore_with`].
