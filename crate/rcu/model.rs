@@ -682,6 +682,15 @@ fn note_quiescent(setup: &Setup, st: &mut State, cpu: u8) -> Vec<String> {
 
 /// Take one scheduling decision. Every error names what was wrong; none changes the state.
 pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
+    let mut scratch = st.clone();
+    let ev = apply(setup, &mut scratch, choice)?;
+    *st = scratch;
+    Ok(ev)
+}
+
+/// [`step`] without the guarantee: on an error `st` may be half-changed. For the explorer, which steps a
+/// fresh copy it throws away on error anyway (and so saves one copy per step).
+pub fn apply(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
     let cpu = choice.cpu;
     if cpu >= setup.cpus {
         return Err(format!("CPU {cpu} does not exist: this scenario has CPUs 0..{}", setup.cpus - 1));
@@ -690,11 +699,8 @@ pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, Stri
         let t = st
             .pending_timer(setup, cpu)
             .ok_or_else(|| format!("no timer interrupt can arrive on CPU {cpu} now (none left, or one is running)"))?;
-        let mut scratch = st.clone();
-        scratch.cpus[cpu as usize].irq = Some(t);
-        let ev = run_op(setup, &mut scratch, cpu, t, 0)?;
-        *st = scratch;
-        return Ok(ev);
+        st.cpus[cpu as usize].irq = Some(t);
+        return run_op(setup, st, cpu, t, 0);
     }
     let options = st.options(setup, cpu);
     if options == 0 {
@@ -731,12 +737,7 @@ pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, Stri
                 violations: Vec::new(),
             })
         }
-        Action::Run(t) => {
-            let mut scratch = st.clone();
-            let ev = run_op(setup, &mut scratch, cpu, t, choice.pick)?;
-            *st = scratch;
-            Ok(ev)
-        }
+        Action::Run(t) => run_op(setup, st, cpu, t, choice.pick),
     }
 }
 
