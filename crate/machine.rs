@@ -158,6 +158,7 @@ impl Machine {
             guest_base: params::LAUNCHER_GUEST_BASE,
             guest_pages,
             fds: BTreeMap::new(),
+            has_code: false,
             script: Default::default(),
         });
         pid

@@ -18,6 +18,8 @@ pub enum ScriptAction {
     Hypercall { nr: u32, args: [u32; 4] },
     /// Store a NUL-terminated string in Guest memory (the Guest's own write; not a trap).
     Store { gpa: u32, bytes: Vec<u8> },
+    /// Load the stack pointer (`mov $esp, %esp`).
+    SetStack { esp: u32 },
     /// Take trap `num` (a fault such as 0 for divide error or 14 for a page fault) with an error code.
     Trap { num: u32, errcode: u32 },
 }
@@ -67,6 +69,7 @@ pub fn run_scripted(
                 regs.eip = regs.eip.wrapping_add(2);
                 return GuestExit::Trap;
             }
+            ScriptAction::SetStack { esp } => regs.esp = esp,
             ScriptAction::Trap { num, errcode } => {
                 regs.trapnum = num;
                 regs.errcode = errcode;

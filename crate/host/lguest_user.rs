@@ -45,7 +45,8 @@ fn sizeof_map(n: u32) -> u32 {
 impl Machine {
     pub(crate) fn lguest_of(&self, file: FileId) -> Option<usize> {
         match self.host.files.get(file)?.kind {
-            FileKind::Lguest { private_data } => private_data,
+            // A Guest that close() already freed is no Guest: callers must never reach a dangling one.
+            FileKind::Lguest { private_data: Some(g) } if self.lg(g).is_some() => Some(g),
             _ => None,
         }
     }
