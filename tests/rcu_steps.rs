@@ -291,3 +291,20 @@ fn a_timer_can_fire_on_an_idle_cpu_and_schedules_name_it() {
     assert_eq!(lguest_sim::rcu::model::format_schedule(&parse_schedule("1i 0 0:2").unwrap()), "1i 0 0:2");
     assert!(parse_schedule("xi").is_err());
 }
+
+#[test]
+fn a_seeded_random_run_replays_from_its_schedule_text() {
+    let sc = Scenario { readers: 2, writers: 2, timers: 1, memory: MemoryMode::Weak, ..Scenario::default() };
+    let mut a = Machine::new(&sc).unwrap();
+    let events = a.run_random(11, 1000);
+    assert!(a.is_finished());
+    assert_eq!(events.len(), a.schedule().len());
+    assert_eq!(events.iter().map(|e| e.choice).collect::<Vec<_>>(), a.schedule());
+    let mut b = Machine::new(&sc).unwrap();
+    b.run_random(11, 1000);
+    assert_eq!(a.state(), b.state(), "same seed, same run");
+    let c = Machine::replay(&sc, &parse_schedule(&a.schedule_text()).unwrap()).unwrap();
+    assert_eq!(c.state(), a.state());
+    let mut short = Machine::new(&sc).unwrap();
+    assert_eq!(short.run_random(11, 3).len(), 3);
+}

@@ -3,7 +3,8 @@
 //! out snapshots. Part of the RCU tour ([`super`]): a thin layer over `model.rs`.
 
 use super::checks::Violation;
-use super::model::{step, Choice, Event, Scenario, Setup, State};
+use super::explore::XorShift;
+use super::model::{format_schedule, step, Choice, Event, Scenario, Setup, State};
 use super::snapshot::{snapshot, Snapshot};
 
 /// One run of an RCU scenario, stepped by the student (or by a schedule).
@@ -106,6 +107,29 @@ impl Machine {
 
     pub fn schedule(&self) -> &[Choice] {
         &self.schedule
+    }
+
+    /// The schedule so far as text (`"0 0 1 1:1 0i"`), for a link that replays this position.
+    pub fn schedule_text(&self) -> String {
+        format_schedule(&self.schedule)
+    }
+
+    /// Take up to `max_steps` random choices (seeded, so the same seed gives the same run), stopping when
+    /// nothing can run. Returns the events of the steps taken.
+    pub fn run_random(&mut self, seed: u64, max_steps: usize) -> Vec<Event> {
+        let mut rng = XorShift::new(seed);
+        let mut out = Vec::new();
+        for _ in 0..max_steps {
+            let choices = self.choices();
+            if choices.is_empty() {
+                break;
+            }
+            match self.step_choice(choices[rng.below(choices.len())]) {
+                Ok(ev) => out.push(ev),
+                Err(_) => break,
+            }
+        }
+        out
     }
 
     pub fn events(&self) -> &[Event] {

@@ -381,6 +381,8 @@ pub struct State {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
+    /// The scheduling decision that made this step.
+    pub choice: Choice,
     pub cpu: u8,
     /// The task that ran (`R0`, `W1`, `P0`).
     pub task: String,
@@ -691,6 +693,12 @@ pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, Stri
 /// [`step`] without the guarantee: on an error `st` may be half-changed. For the explorer, which steps a
 /// fresh copy it throws away on error anyway (and so saves one copy per step).
 pub fn apply(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
+    let mut ev = apply_inner(setup, st, choice)?;
+    ev.choice = choice;
+    Ok(ev)
+}
+
+fn apply_inner(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
     let cpu = choice.cpu;
     if cpu >= setup.cpus {
         return Err(format!("CPU {cpu} does not exist: this scenario has CPUs 0..{}", setup.cpus - 1));
@@ -728,6 +736,7 @@ pub fn apply(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, Str
                 text.push_str(&note);
             }
             Ok(Event {
+                choice,
                 cpu,
                 task: setup.task_name(t).to_string(),
                 function: "schedule".into(),
@@ -1058,6 +1067,7 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
     };
     st.tasks[t as usize].pc = next;
     Ok(Event {
+        choice: Choice::cpu(cpu),
         cpu,
         task: who.to_string(),
         function: op.function().to_string(),
