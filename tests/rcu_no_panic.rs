@@ -18,6 +18,7 @@ fn random_choices_on_random_scenarios_never_panic() {
             placement: if rng.below(4) == 0 { Some((0..rng.below(8)).map(|_| rng.below(5) as u8).collect()) } else { None },
             initial_entries: rng.below(5) as u8,
             timers: rng.below(6) as u8,
+            bad_fd: rng.below(3) == 0,
         };
         let Ok(mut m) = Machine::new(&sc) else { continue };
         for _ in 0..120 {
@@ -39,7 +40,7 @@ fn random_choices_on_random_scenarios_never_panic() {
 fn random_cli_arguments_never_panic() {
     let words = [
         "--cpus", "--readers", "--writers", "--variant", "--memory", "--seed", "--random", "--place", "--initial",
-        "--replay", "0", "1", "3", "9", "-1", "300", "weak", "sc", "correct", "no-lguest-lock", "plain-assign",
+        "--replay", "--bad-fd", "--timers", "0", "1", "3", "9", "-1", "300", "weak", "sc", "correct", "no-lguest-lock", "plain-assign",
         "0,1", "0 1 1:1", "x", "", "--frob",
     ];
     let mut rng = XorShift::new(7);

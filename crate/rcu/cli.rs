@@ -26,6 +26,7 @@ options:
   --memory sc|weak  sequential consistency, or Alpha-like weak memory (default sc)
   --place A,B,...   the CPU of each task, readers first then writers (default: task i on CPU i mod N)
   --initial N       entries in the map before any writer runs, 0 to 3 (default 1)
+  --bad-fd          writer W0 attaches an fd that is not an eventfd: add_eventfd() takes its error path
   --timers N        timer interrupts (the Guest's clockevent), one per CPU from CPU0; each fires once,
                     at any moment, even inside a read-side critical section (default 0)
   --random K        follow K random schedules instead of all of them
@@ -59,6 +60,11 @@ pub fn cli_explore(args: &[String]) -> Result<String, String> {
     while i < args.len() {
         let flag = args[i].as_str();
         let value = args.get(i + 1);
+        if flag == "--bad-fd" {
+            sc.bad_fd = true;
+            i += 1;
+            continue;
+        }
         match flag {
             "--help" | "-h" => return Ok(USAGE.to_string()),
             "--list" => return Ok(list_variants()),
@@ -180,6 +186,9 @@ fn flags(sc: &Scenario) -> String {
     }
     if sc.timers != d.timers {
         f.push_str(&format!(" --timers {}", sc.timers));
+    }
+    if sc.bad_fd {
+        f.push_str(" --bad-fd");
     }
     f
 }

@@ -30,6 +30,8 @@ use super::programs::{reader_program, timer_program, writer_program, Op, Variant
 pub const MAX_CPUS: u8 = 4;
 /// Tasks a scenario may place (readers + writers, or litmus threads).
 pub const MAX_TASKS: usize = 6;
+/// `EBADF`: what `eventfd_ctx_fdget()` fails with for an fd that is not an eventfd.
+const EBADF: u8 = 9;
 /// Entries the initial map (the one `initialize()` left, plus boot-time attaches) may hold.
 pub const MAX_INITIAL_ENTRIES: u8 = 3;
 /// The notify address of entry `k`: one page per virtqueue ring, as the Launcher lays them out.
@@ -117,6 +119,8 @@ pub struct TaskSpec {
     /// Writer: the address and eventfd it attaches.
     pub addr: u32,
     pub ctx: CtxId,
+    /// Writer: the fd is not an eventfd, so `eventfd_ctx_fdget()` fails with `-EBADF`.
+    pub bad_fd: bool,
 }
 
 /// What a student chooses for an RCU lesson: CPUs, tasks, the variant and the memory mode.
@@ -133,6 +137,8 @@ pub struct Scenario {
     pub initial_entries: u8,
     /// Timer interrupts: timer `k` fires once on CPU `k % cpus`, at any moment the scheduler picks.
     pub timers: u8,
+    /// Writer W0 attaches an fd that is not an eventfd: `add_eventfd()` takes its error path.
+    pub bad_fd: bool,
 }
 
 impl Default for Scenario {
@@ -146,6 +152,7 @@ impl Default for Scenario {
             placement: None,
             initial_entries: 1,
             timers: 0,
+            bad_fd: false,
         }
     }
 }
@@ -175,6 +182,9 @@ impl Setup {
         }
         if ntasks > MAX_TASKS {
             return Err(format!("{ntasks} tasks: at most {MAX_TASKS} readers and writers together"));
+        }
+        if sc.bad_fd && sc.writers == 0 {
+            return Err("--bad-fd gives writer W0 a bad fd, but there is no writer".into());
         }
         if sc.timers > MAX_CPUS {
             return Err(format!("--timers {}: at most one timer per CPU, {MAX_CPUS} in all", sc.timers));
@@ -209,6 +219,7 @@ impl Setup {
                 notify,
                 addr: 0,
                 ctx: 0,
+                bad_fd: false,
             });
         }
         for w in 0..sc.writers {
@@ -216,10 +227,11 @@ impl Setup {
                 name: format!("W{w}"),
                 role: Role::Writer,
                 cpu: placement[(sc.readers + w) as usize],
-                program: writer_program(sc.variant),
+                program: writer_program(sc.variant, sc.bad_fd && w == 0),
                 notify: 0,
                 addr: entry_addr(init + w),
                 ctx: init + w,
+                bad_fd: sc.bad_fd && w == 0,
             });
         }
         for k in 0..sc.timers {
@@ -231,6 +243,7 @@ impl Setup {
                 notify: 0,
                 addr: 0,
                 ctx: 0,
+                bad_fd: false,
             });
         }
         Ok(Setup {
@@ -256,7 +269,16 @@ impl Setup {
             if cpu >= cpus {
                 return Err(format!("thread P{i} placed on CPU {cpu}, but CPUs are 0..{}", cpus - 1));
             }
-            tasks.push(TaskSpec { name: format!("P{i}"), role: Role::Litmus, cpu, program, notify: 0, addr: 0, ctx: 0 });
+            tasks.push(TaskSpec {
+                name: format!("P{i}"),
+                role: Role::Litmus,
+                cpu,
+                program,
+                notify: 0,
+                addr: 0,
+                ctx: 0,
+                bad_fd: false,
+            });
         }
         Ok(Setup { cpus, memory, variant: Variant::Correct, tasks, initial: Vec::new(), vars: vars.to_vec() })
     }
@@ -621,7 +643,7 @@ impl State {
         };
         let entries: Vec<(Option<Val>, Option<Val>)> =
             (0..num).map(|i| (self.mem.newest(Loc::Addr(cur, i)), self.mem.newest(Loc::Event(cur, i)))).collect();
-        for w in &writers {
+        for w in writers.iter().filter(|w| !w.bad_fd) {
             if !entries.iter().any(|(a, _)| *a == Some(Val::Int(w.addr))) {
                 out.push(Violation {
                     check: Check::LostUpdate,
@@ -833,6 +855,13 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
             store(setup, st, cpu, Loc::Num(new), Val::Int(n), false);
             format!("{who} copies v{old}'s {n} entry(s) into v{new} and sets v{new}->num = {n}")
         }
+        Op::AppendEntry if spec.bad_fd => {
+            let (_, new, n) = writer_regs(st, t)?;
+            let i = n as u8;
+            store(setup, st, cpu, Loc::Addr(new, i), Val::Int(spec.addr), false);
+            store(setup, st, cpu, Loc::Event(new, i), Val::ErrPtr(EBADF), false);
+            format!("{who}: eventfd_ctx_fdget() fails (the fd is not an eventfd): v{new}->map[{i}].event = ERR_PTR(-EBADF)")
+        }
         Op::AppendEntry => {
             let (_, new, n) = writer_regs(st, t)?;
             let i = n as u8;
@@ -934,6 +963,23 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
                 }
                 None => return Err(format!("no version v{old}")),
             }
+        }
+        Op::SaveErr => {
+            let (_, new, n) = writer_regs(st, t)?;
+            touch(st, &mut v, who, new, "the failed entry");
+            let e = load(setup, st, &mut v, cpu, Loc::Event(new, n as u8), 0, LoadKind::Plain)?;
+            format!("{who} reads the error out of v{new}: {e}; add_eventfd() will return -EBADF")
+        }
+        Op::KfreeNew => {
+            let (_, new, _) = writer_regs(st, t)?;
+            match st.versions.get_mut(new as usize) {
+                Some(ver) if ver.life == Life::Freed => {
+                    violate(st, &mut v, Check::DoubleFree, format!("{who} frees v{new}, which was already freed"));
+                }
+                Some(ver) => ver.life = Life::Freed,
+                None => return Err(format!("no version v{new}")),
+            }
+            format!("{who} frees v{new}, never published: no reader can have seen it")
         }
         Op::RcuReadLock => {
             st.tasks[t as usize].nesting += 1;
