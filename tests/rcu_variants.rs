@@ -130,3 +130,16 @@ fn a_bad_fd_takes_the_error_path_cleanly_in_the_fixed_code() {
     let r = explore(&Setup::lguest(&old).unwrap()).unwrap();
     assert_eq!((r.schedules, r.violations(Check::UseAfterFree)), (1, 1));
 }
+
+#[test]
+fn lesson_scenarios_keep_their_exact_counts() {
+    // (schedules, distinct states) of each lesson scenario: a change here is a change of behaviour.
+    let want = [(1894, 115), (3110, 92), (2321, 229), (1896, 189), (481_883, 518), (84818, 374)];
+    for ((name, sc), want) in lguest_sim::rcu::bench::lesson_scenarios().into_iter().zip(want) {
+        let r = explore(&Setup::lguest(&sc).unwrap()).unwrap();
+        assert_eq!((r.schedules, r.states), want, "{name}");
+    }
+    let timers = Scenario { timers: 2, variant: Variant::KfreeBeforeSync, ..Scenario::default() };
+    let r = explore(&Setup::lguest(&timers).unwrap()).unwrap();
+    assert_eq!((r.schedules, r.violations(Check::UseAfterFree)), (4_017_153, 494_562));
+}
