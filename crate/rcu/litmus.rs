@@ -11,8 +11,8 @@
 use serde::Serialize;
 
 use super::explore::final_states;
-use super::memory::{LoadKind, MemoryMode, Val};
-use super::model::{Setup, State};
+use super::memory::{LoadKind, Loc, MemoryMode, Val};
+use super::model::{Cx, Setup, State};
 use super::programs::Op;
 
 /// How often an outcome happens over all schedules.
@@ -241,4 +241,30 @@ impl Litmus {
             MemoryMode::Weak => self.weak,
         }
     }
+}
+
+/// `WRITE_ONCE(var, val)`, or with `release` `smp_store_release()` / `rcu_assign_pointer()`.
+pub(super) fn write_once(cx: &mut Cx, var: u8, val: Val, release: bool) -> Result<String, String> {
+    cx.store(Loc::Var(var), val, release);
+    Ok(format!("{} stores {val} to {}", cx.who, Loc::Var(var)))
+}
+
+/// `reg = READ_ONCE(var)`, or its acquire / `rcu_dereference()` form.
+pub(super) fn read_once(cx: &mut Cx, var: u8, reg: u8, kind: LoadKind) -> Result<String, String> {
+    let val = cx.load(Loc::Var(var), cx.pick, kind)?;
+    if let Some(r) = cx.task().regs.get_mut(reg as usize) {
+        *r = val;
+    }
+    Ok(format!("{} loads {} = {val}", cx.who, Loc::Var(var)))
+}
+
+/// `reg = READ_ONCE(*ptr_reg)`: through a pointer an earlier load returned.
+pub(super) fn read_through(cx: &mut Cx, ptr_reg: u8, reg: u8) -> Result<String, String> {
+    let p = cx.task().regs.get(ptr_reg as usize).copied().unwrap_or(Val::Uninit);
+    let Val::Ptr(x) = p else { return Err(format!("{}: r{ptr_reg} holds {p}, not a pointer", cx.who)) };
+    let val = cx.load(Loc::Var(x), cx.pick, LoadKind::Plain)?;
+    if let Some(r) = cx.task().regs.get_mut(reg as usize) {
+        *r = val;
+    }
+    Ok(format!("{} loads *r{ptr_reg} = {} = {val}", cx.who, Loc::Var(x)))
 }

@@ -5,7 +5,9 @@
 //! The tour through this directory:
 //! - `programs.rs`: the steps of the writer, the reader and the timer, and each broken [`Variant`].
 //! - `memory.rs`: shared memory under sequential consistency or an Alpha-like weak mode.
-//! - `model.rs`: CPUs, tasks, versions of the array, `lguest_lock`, grace periods; one [`step`] at a time.
+//! - `model.rs`: CPUs, tasks, versions of the array, `lguest_lock`, grace periods; one [`step`] at a time,
+//!   dispatched to one function per kernel step in `add_eventfd.rs` (the writer),
+//!   `send_notify_to_eventfd.rs` (the reader) and `synchronize_rcu.rs` (grace periods, the timer tick).
 //! - `checks.rs`: use-after-free, uninitialised read, double free, lost update, leak, deadlock.
 //! - `machine.rs`: the stepping API for the UI (`enabled_cpus()`, `step(cpu)`, replay, step back).
 //! - `snapshot.rs`: what the UI renders.
@@ -24,6 +26,7 @@
 //!   to feed back to [`Machine::replay`]. [`model::parse_schedule`] / [`model::format_schedule`] for links.
 //! - Litmus: [`litmus::table`]. Text: [`cli_explore`] (the CLI), [`bench_explore`] / [`bench_explore_with`].
 
+mod add_eventfd;
 pub mod bench;
 pub mod checks;
 pub mod cli;
@@ -33,7 +36,9 @@ pub mod machine;
 pub mod memory;
 pub mod model;
 pub mod programs;
+mod send_notify_to_eventfd;
 pub mod snapshot;
+mod synchronize_rcu;
 
 pub use bench::{bench_explore, bench_explore_with};
 pub use checks::{Check, Violation};

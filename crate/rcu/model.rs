@@ -23,15 +23,14 @@ use std::fmt;
 use serde::Serialize;
 
 use super::checks::{Check, Checks, Violation};
-use super::memory::{join, CtxId, LoadKind, Loc, Memory, MemoryMode, Val, VersionId, View};
+use super::memory::{CtxId, LoadKind, Loc, Memory, MemoryMode, Val, VersionId, View};
 use super::programs::{reader_program, timer_program, writer_program, Op, Variant};
+use super::{add_eventfd, litmus, send_notify_to_eventfd, synchronize_rcu};
 
 /// Simulated CPUs a scenario may ask for.
 pub const MAX_CPUS: u8 = 4;
 /// Tasks a scenario may place (readers + writers, or litmus threads).
 pub const MAX_TASKS: usize = 6;
-/// `EBADF`: what `eventfd_ctx_fdget()` fails with for an fd that is not an eventfd.
-const EBADF: u8 = 9;
 /// Entries the initial map (the one `initialize()` left, plus boot-time attaches) may hold.
 pub const MAX_INITIAL_ENTRIES: u8 = 3;
 /// The notify address of entry `k`: one page per virtqueue ring, as the Launcher lays them out.
@@ -671,39 +670,6 @@ impl State {
     }
 }
 
-/// Record a violation in the state and in the step's event.
-fn violate(st: &mut State, out: &mut Vec<Violation>, check: Check, text: String) {
-    st.seen.insert(check);
-    out.push(Violation { check, text });
-}
-
-/// A task is about to load from version `v`: flag it if `v` was freed.
-fn touch(st: &mut State, out: &mut Vec<Violation>, who: &str, v: VersionId, what: &str) {
-    if st.versions.get(v as usize).is_some_and(|ver| ver.life == Life::Freed) {
-        violate(st, out, Check::UseAfterFree, format!("{who} reads {what} of v{v} after kfree(v{v})"));
-    }
-}
-
-/// `cpu` is in a quiescent state: every grace period still waiting for it stops waiting. Returns a note
-/// for each grace period that ended because of it.
-fn note_quiescent(setup: &Setup, st: &mut State, cpu: u8) -> Vec<String> {
-    let mut ended = Vec::new();
-    let view = st.cpus[cpu as usize].view.clone();
-    for g in st.gps.iter_mut().filter(|g| !g.done) {
-        if g.cpus.get(cpu as usize) == Some(&Qs::Waiting) {
-            g.cpus[cpu as usize] = Qs::Unlocked;
-            if setup.memory == MemoryMode::Weak {
-                join(&mut g.collected, &view);
-            }
-            if !g.cpus.contains(&Qs::Waiting) {
-                g.done = true;
-                ended.push(format!("the grace period of {}'s synchronize_rcu() is over", setup.task_name(g.by)));
-            }
-        }
-    }
-    ended
-}
-
 /// Take one scheduling decision. Every error names what was wrong; none changes the state.
 pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
     let mut scratch = st.clone();
@@ -753,7 +719,7 @@ fn apply_inner(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, S
                 "{prev}, so CPU{cpu} switches to {}: a context switch is a quiescent state",
                 setup.task_name(t)
             );
-            for note in note_quiescent(setup, st, cpu) {
+            for note in synchronize_rcu::note_quiescent(setup, st, cpu) {
                 text.push_str("; ");
                 text.push_str(&note);
             }
@@ -772,362 +738,127 @@ fn apply_inner(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, S
     }
 }
 
-/// Load for task `t` on `cpu`, recording the uninitialised-read check.
-fn load(
-    setup: &Setup,
-    st: &mut State,
-    out: &mut Vec<Violation>,
-    cpu: u8,
-    loc: Loc,
-    pick: u8,
-    kind: LoadKind,
-) -> Result<Val, String> {
-    let running = match st.action(setup, cpu) {
-        Action::Run(t) => Some(t),
-        _ => st.current_task(cpu),
-    };
-    let who = setup.task_name(running.unwrap_or(0)).to_string();
-    let val = st.mem.load(setup.memory, loc, pick, kind, &mut st.cpus[cpu as usize].view)?;
-    if val == Val::Uninit {
-        violate(st, out, Check::UninitialisedRead, format!("{who} reads {loc} before its store is visible: garbage"));
+/// What one step works with: the setup, the state, the CPU and task that run it, which visible value its
+/// load takes, and what it finds. The step functions (in `add_eventfd.rs`, `send_notify_to_eventfd.rs`,
+/// `synchronize_rcu.rs` and `litmus.rs`) receive it and return the sentence that describes what they did.
+pub(super) struct Cx<'a> {
+    pub setup: &'a Setup,
+    pub st: &'a mut State,
+    pub cpu: u8,
+    pub t: u8,
+    pub spec: &'a TaskSpec,
+    /// The task's name (`R0`, `W1`).
+    pub who: &'a str,
+    /// Which visible value the step's load returns (0 = the newest).
+    pub pick: u8,
+    pub violations: Vec<Violation>,
+    /// The program counter of this step, and of the next one (a loop or a skip changes it).
+    pub pc: u8,
+    pub next: u8,
+}
+
+impl Cx<'_> {
+    pub fn weak(&self) -> bool {
+        self.setup.memory == MemoryMode::Weak
     }
-    Ok(val)
+
+    /// The running task's registers.
+    pub fn task(&mut self) -> &mut Task {
+        &mut self.st.tasks[self.t as usize]
+    }
+
+    /// What this CPU can see of memory.
+    pub fn view(&mut self) -> &mut View {
+        &mut self.st.cpus[self.cpu as usize].view
+    }
+
+    /// Record a violation in the state and in the step's event.
+    pub fn violate(&mut self, check: Check, text: String) {
+        self.st.seen.insert(check);
+        self.violations.push(Violation { check, text });
+    }
+
+    /// About to load from version `v`: a use-after-free if it was freed.
+    pub fn touch(&mut self, v: VersionId, what: &str) {
+        if self.st.versions.get(v as usize).is_some_and(|ver| ver.life == Life::Freed) {
+            let who = self.who;
+            self.violate(Check::UseAfterFree, format!("{who} reads {what} of v{v} after kfree(v{v})"));
+        }
+    }
+
+    /// Load `loc` (taking visible value `pick`), flagging garbage as an uninitialised read.
+    pub fn load(&mut self, loc: Loc, pick: u8, kind: LoadKind) -> Result<Val, String> {
+        let cpu = self.cpu as usize;
+        let val = self.st.mem.load(self.setup.memory, loc, pick, kind, &mut self.st.cpus[cpu].view)?;
+        if val == Val::Uninit {
+            let who = self.who;
+            self.violate(Check::UninitialisedRead, format!("{who} reads {loc} before its store is visible: garbage"));
+        }
+        Ok(val)
+    }
+
+    pub fn store(&mut self, loc: Loc, val: Val, release: bool) {
+        let cpu = self.cpu as usize;
+        self.st.mem.store(self.setup.memory, loc, val, release, &mut self.st.cpus[cpu].view);
+    }
+
+    /// The writer's `old`, `new` and the copied `num`.
+    pub fn writer_regs(&self) -> Result<(VersionId, VersionId, u32), String> {
+        let task = &self.st.tasks[self.t as usize];
+        match (task.old, task.new) {
+            (Some(o), Some(n)) => Ok((o, n, task.n)),
+            _ => Err(format!("{} has not called kmalloc() yet", self.who)),
+        }
+    }
+
+    /// The reader's `map`.
+    pub fn map(&self) -> Result<VersionId, String> {
+        self.st.tasks[self.t as usize].map.ok_or_else(|| format!("{} has no map yet", self.who))
+    }
 }
 
-fn store(setup: &Setup, st: &mut State, cpu: u8, loc: Loc, val: Val, release: bool) {
-    st.mem.store(setup.memory, loc, val, release, &mut st.cpus[cpu as usize].view);
-}
-
-/// Execute the next step of task `t` on `cpu`.
+/// Execute the next step of task `t` on `cpu`: one entry of this table per kind of step.
 fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Event, String> {
     let spec = setup.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?;
-    let pc = st.tasks[t as usize].pc;
+    let pc = st.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?.pc;
     let op = setup.op(t, pc).ok_or_else(|| format!("{} has finished", spec.name))?;
-    let who = spec.name.as_str();
-    let weak = setup.memory == MemoryMode::Weak;
-    let mut v = Vec::new();
-    let mut next = pc + 1;
-    let text: String = match op {
-        Op::MutexLock => {
-            st.lock = Some(t);
-            let lv = st.lock_view.clone();
-            join(&mut st.cpus[cpu as usize].view, &lv);
-            format!("{who} takes lguest_lock: no other writer can enter add_eventfd() now")
-        }
-        Op::MutexUnlock => {
-            st.lock = None;
-            let cv = st.cpus[cpu as usize].view.clone();
-            join(&mut st.lock_view, &cv);
-            format!("{who} releases lguest_lock")
-        }
-        Op::Kmalloc => {
-            let old = match load(setup, st, &mut v, cpu, Loc::Eventfds, 0, LoadKind::Plain)? {
-                Val::Version(o) => o,
-                other => return Err(format!("lg->eventfds holds {other}, not a map")),
-            };
-            touch(st, &mut v, who, old, "num");
-            let n = match load(setup, st, &mut v, cpu, Loc::Num(old), 0, LoadKind::Plain)? {
-                Val::Int(n) => n.min(u8::MAX as u32 - 1) as u8,
-                _ => 0,
-            };
-            let new = st.versions.len() as VersionId;
-            st.versions.push(Version { cap: n + 1, life: Life::Building, by: Some(t) });
-            st.mem.alloc(Loc::Num(new), Val::Uninit);
-            for i in 0..=n {
-                st.mem.alloc(Loc::Addr(new, i), Val::Uninit);
-                st.mem.alloc(Loc::Event(new, i), Val::Uninit);
-            }
-            let task = &mut st.tasks[t as usize];
-            task.old = Some(old);
-            task.new = Some(new);
-            task.n = n as u32;
-            format!("{who}: old = v{old} (num {n}); kmalloc() gives v{new} with room for {} entries, uninitialised", n + 1)
-        }
-        Op::Memcpy => {
-            let (old, new, n) = writer_regs(st, t)?;
-            touch(st, &mut v, who, old, "the entries");
-            for i in 0..n as u8 {
-                let a = load(setup, st, &mut v, cpu, Loc::Addr(old, i), 0, LoadKind::Plain)?;
-                let e = load(setup, st, &mut v, cpu, Loc::Event(old, i), 0, LoadKind::Plain)?;
-                store(setup, st, cpu, Loc::Addr(new, i), a, false);
-                store(setup, st, cpu, Loc::Event(new, i), e, false);
-            }
-            store(setup, st, cpu, Loc::Num(new), Val::Int(n), false);
-            format!("{who} copies v{old}'s {n} entry(s) into v{new} and sets v{new}->num = {n}")
-        }
-        Op::AppendEntry if spec.bad_fd => {
-            let (_, new, n) = writer_regs(st, t)?;
-            let i = n as u8;
-            store(setup, st, cpu, Loc::Addr(new, i), Val::Int(spec.addr), false);
-            store(setup, st, cpu, Loc::Event(new, i), Val::ErrPtr(EBADF), false);
-            format!("{who}: eventfd_ctx_fdget() fails (the fd is not an eventfd): v{new}->map[{i}].event = ERR_PTR(-EBADF)")
-        }
-        Op::AppendEntry => {
-            let (_, new, n) = writer_regs(st, t)?;
-            let i = n as u8;
-            store(setup, st, cpu, Loc::Addr(new, i), Val::Int(spec.addr), false);
-            if let Some(r) = st.ctx_refs.get_mut(spec.ctx as usize) {
-                *r = r.saturating_add(1);
-            }
-            store(setup, st, cpu, Loc::Event(new, i), Val::Ctx(spec.ctx), false);
-            format!(
-                "{who} fills v{new}->map[{i}] = {{ {:#x}, ctx{} }} (eventfd_ctx_fdget() takes a reference)",
-                spec.addr, spec.ctx
-            )
-        }
-        Op::IncNum => {
-            let (_, new, n) = writer_regs(st, t)?;
-            store(setup, st, cpu, Loc::Num(new), Val::Int(n + 1), false);
-            format!("{who} sets v{new}->num = {}", n + 1)
-        }
-        Op::AssignPointer { barrier } => {
-            let (_, new, _) = writer_regs(st, t)?;
-            let prev = st.mem.newest(Loc::Eventfds);
-            store(setup, st, cpu, Loc::Eventfds, Val::Version(new), barrier);
-            if let Some(Val::Version(p)) = prev {
-                if let Some(ver) = st.versions.get_mut(p as usize) {
-                    if ver.life == Life::Published {
-                        ver.life = Life::Retired;
-                    }
-                }
-            }
-            if let Some(ver) = st.versions.get_mut(new as usize) {
-                ver.life = Life::Published;
-            }
-            let retired = prev.map(|p| format!("{p}")).unwrap_or_default();
-            if barrier {
-                format!("{who} publishes v{new}; {retired} is retired. The barrier in rcu_assign_pointer() orders v{new}'s stores before the pointer")
-            } else if weak {
-                format!("{who} publishes v{new} with a plain store; {retired} is retired. Nothing orders v{new}'s stores before the pointer")
-            } else {
-                format!("{who} publishes v{new} with a plain store; {retired} is retired (harmless under sc)")
-            }
-        }
-        Op::SyncBegin => {
-            let cpus: Vec<Qs> =
-                (0..setup.cpus).map(|c| if st.in_read_side(c) { Qs::Waiting } else { Qs::NotReading }).collect();
-            let mut collected = View::new();
-            if weak {
-                for (c, q) in cpus.iter().enumerate() {
-                    if *q == Qs::NotReading {
-                        join(&mut collected, &st.cpus[c].view);
-                    }
-                }
-                let wv = st.cpus[cpu as usize].view.clone();
-                join(&mut st.gp_view, &wv);
-            }
-            let waiting: Vec<String> = cpus
-                .iter()
-                .enumerate()
-                .filter(|(_, q)| **q == Qs::Waiting)
-                .map(|(c, _)| {
-                    let reader = st.current_task(c as u8).map(|r| setup.task_name(r)).unwrap_or("?");
-                    format!("CPU{c} ({reader} is inside rcu_read_lock())")
-                })
-                .collect();
-            let done = waiting.is_empty();
-            st.gps.push(GracePeriod { by: t, cpus, done, collected });
-            st.tasks[t as usize].gp = Some((st.gps.len() - 1) as u8);
-            if done {
-                format!("{who} begins a grace period: no CPU is inside a read-side section, so it is already over")
-            } else {
-                format!("{who} begins a grace period; it must wait for {}", waiting.join(" and "))
-            }
-        }
-        Op::SyncDone => {
-            let g = st.tasks[t as usize].gp.take().ok_or_else(|| format!("{who} is not in synchronize_rcu()"))?;
-            if weak {
-                let coll = st.gps.get(g as usize).map(|g| g.collected.clone()).unwrap_or_default();
-                join(&mut st.cpus[cpu as usize].view, &coll);
-            }
-            format!("{who}'s synchronize_rcu() returns: every CPU has passed a quiescent state since it began")
-        }
-        Op::Kfree => {
-            let old = st.tasks[t as usize].old.ok_or_else(|| format!("{who} has no old map"))?;
-            match st.versions.get(old as usize).map(|x| x.life) {
-                Some(Life::Freed) => {
-                    violate(st, &mut v, Check::DoubleFree, format!("{who} frees v{old}, which was already freed"));
-                    format!("{who}: kfree(v{old}) again")
-                }
-                Some(_) => {
-                    let holders: Vec<&str> = (0..st.tasks.len() as u8)
-                        .filter(|&r| st.tasks[r as usize].map == Some(old) && !st.is_done(setup, r))
-                        .map(|r| setup.task_name(r))
-                        .collect();
-                    st.versions[old as usize].life = Life::Freed;
-                    if holders.is_empty() {
-                        format!("{who} frees v{old}: no reader can still hold it")
-                    } else {
-                        format!("{who} frees v{old} while {} still holds it", holders.join(", "))
-                    }
-                }
-                None => return Err(format!("no version v{old}")),
-            }
-        }
-        Op::SaveErr => {
-            let (_, new, n) = writer_regs(st, t)?;
-            touch(st, &mut v, who, new, "the failed entry");
-            let e = load(setup, st, &mut v, cpu, Loc::Event(new, n as u8), 0, LoadKind::Plain)?;
-            format!("{who} reads the error out of v{new}: {e}; add_eventfd() will return -EBADF")
-        }
-        Op::KfreeNew => {
-            let (_, new, _) = writer_regs(st, t)?;
-            match st.versions.get_mut(new as usize) {
-                Some(ver) if ver.life == Life::Freed => {
-                    violate(st, &mut v, Check::DoubleFree, format!("{who} frees v{new}, which was already freed"));
-                }
-                Some(ver) => ver.life = Life::Freed,
-                None => return Err(format!("no version v{new}")),
-            }
-            format!("{who} frees v{new}, never published: no reader can have seen it")
-        }
-        Op::RcuReadLock => {
-            st.tasks[t as usize].nesting += 1;
-            if weak {
-                let gv = st.gp_view.clone();
-                join(&mut st.cpus[cpu as usize].view, &gv);
-            }
-            format!("{who} enters a read-side critical section: CPU{cpu} is not quiescent until rcu_read_unlock()")
-        }
-        Op::RcuReadUnlock => {
-            let task = &mut st.tasks[t as usize];
-            task.nesting = task.nesting.saturating_sub(1);
-            let mut s = format!("{who} leaves its read-side critical section: CPU{cpu} is quiescent");
-            if task.nesting == 0 {
-                for note in note_quiescent(setup, st, cpu) {
-                    s.push_str("; ");
-                    s.push_str(&note);
-                }
-            }
-            s
-        }
-        Op::Dereference { rcu } => {
-            let kind = if rcu { LoadKind::Dereference } else { LoadKind::Plain };
-            let val = load(setup, st, &mut v, cpu, Loc::Eventfds, pick, kind)?;
-            let Val::Version(m) = val else { return Err(format!("lg->eventfds holds {val}, not a map")) };
-            st.tasks[t as usize].map = Some(m);
-            let how = if rcu { "rcu_dereference()" } else { "a plain load" };
-            let stale = if pick > 0 { " (an older value: the newer store has not reached this CPU)" } else { "" };
-            format!("{who} loads lg->eventfds with {how}: it now holds v{m}{stale}")
-        }
-        Op::ReadNum => {
-            let m = st.tasks[t as usize].map.ok_or_else(|| format!("{who} has no map"))?;
-            touch(st, &mut v, who, m, "num");
-            let n = match load(setup, st, &mut v, cpu, Loc::Num(m), pick, LoadKind::Plain)? {
-                Val::Int(n) => n.min(st.versions.get(m as usize).map_or(0, |x| x.cap as u32)),
-                _ => 0,
-            };
-            let task = &mut st.tasks[t as usize];
-            task.n = n;
-            task.i = 0;
-            format!("{who} reads v{m}->num = {n}")
-        }
-        Op::Compare { skip } => {
-            let m = st.tasks[t as usize].map.ok_or_else(|| format!("{who} has no map"))?;
-            let (i, n, notify) = {
-                let task = &st.tasks[t as usize];
-                (task.i, task.n, task.notify)
-            };
-            if i >= n {
-                next = pc + 1 + skip;
-                format!("{who}: no entry of v{m} matches {notify:#x}; run_guest() will return it to the Launcher")
-            } else {
-                touch(st, &mut v, who, m, "an entry");
-                let a = load(setup, st, &mut v, cpu, Loc::Addr(m, i as u8), pick, LoadKind::Plain)?;
-                if a == Val::Int(notify) {
-                    format!("{who}: v{m}->map[{i}].addr is {a}: a match")
-                } else {
-                    st.tasks[t as usize].i += 1;
-                    next = pc;
-                    format!("{who}: v{m}->map[{i}].addr is {a}, not {notify:#x}")
-                }
-            }
-        }
-        Op::Signal => {
-            let m = st.tasks[t as usize].map.ok_or_else(|| format!("{who} has no map"))?;
-            let i = st.tasks[t as usize].i as u8;
-            touch(st, &mut v, who, m, "an entry");
-            match load(setup, st, &mut v, cpu, Loc::Event(m, i), pick, LoadKind::Plain)? {
-                Val::Ctx(c) => {
-                    if let Some(s) = st.ctx_signals.get_mut(c as usize) {
-                        *s = s.saturating_add(1);
-                    }
-                    st.tasks[t as usize].signalled = Some(c);
-                    format!("{who} signals ctx{c}: the device thread waiting on that eventfd wakes")
-                }
-                other => format!("{who} would signal {other}: not an eventfd"),
-            }
-        }
-        Op::ClearNotify => {
-            st.tasks[t as usize].notify = 0;
-            format!("{who} clears pending_notify: the notify went to an eventfd, not to the Launcher's read()")
-        }
-        Op::HrtimerInterrupt => {
-            st.irqs_pending |= 1;
-            let under = match st.current_task(cpu) {
-                Some(r) if st.in_read_side(cpu) => {
-                    format!(" It interrupts {} inside its read-side section, which goes on", setup.task_name(r))
-                }
-                Some(r) if !st.is_done(setup, r) => format!(" It interrupts {}", setup.task_name(r)),
-                _ => " CPU{cpu} was idle".replace("{cpu}", &cpu.to_string()),
-            };
-            format!("{who}: the Guest's clockevent fires on CPU{cpu}; clockdev_fn() sets irq 0 in irqs_pending.{under}")
-        }
-        Op::RcuCheckCallbacks => {
-            st.cpus[cpu as usize].irq = None;
-            match st.current_task(cpu) {
-                Some(r) if st.in_read_side(cpu) => format!(
-                    "{who}: the tick finds CPU{cpu} inside {}'s read-side section: no quiescent state; an interrupt never ends one",
-                    setup.task_name(r)
-                ),
-                _ => {
-                    let mut s = format!("{who}: the tick finds CPU{cpu} outside any read-side section: a quiescent state");
-                    for note in note_quiescent(setup, st, cpu) {
-                        s.push_str("; ");
-                        s.push_str(&note);
-                    }
-                    s
-                }
-            }
-        }
-        Op::Store { var, val, release } => {
-            store(setup, st, cpu, Loc::Var(var), val, release);
-            format!("{who} stores {val} to {}", Loc::Var(var))
-        }
-        Op::Load { var, reg, kind } => {
-            let val = load(setup, st, &mut v, cpu, Loc::Var(var), pick, kind)?;
-            if let Some(r) = st.tasks[t as usize].regs.get_mut(reg as usize) {
-                *r = val;
-            }
-            format!("{who} loads {} = {val}", Loc::Var(var))
-        }
-        Op::LoadThrough { ptr_reg, reg } => {
-            let p = st.tasks[t as usize].regs.get(ptr_reg as usize).copied().unwrap_or(Val::Uninit);
-            let Val::Ptr(x) = p else { return Err(format!("{who}: r{ptr_reg} holds {p}, not a pointer")) };
-            let val = load(setup, st, &mut v, cpu, Loc::Var(x), pick, LoadKind::Plain)?;
-            if let Some(r) = st.tasks[t as usize].regs.get_mut(reg as usize) {
-                *r = val;
-            }
-            format!("{who} loads *r{ptr_reg} = {} = {val}", Loc::Var(x))
-        }
-    };
+    let mut cx = Cx { setup, st, cpu, t, spec, who: spec.name.as_str(), pick, violations: Vec::new(), pc, next: pc + 1 };
+    let text = match op {
+        Op::MutexLock => add_eventfd::mutex_lock(&mut cx),
+        Op::Kmalloc => add_eventfd::kmalloc(&mut cx),
+        Op::Memcpy => add_eventfd::memcpy(&mut cx),
+        Op::AppendEntry => add_eventfd::eventfd_ctx_fdget(&mut cx),
+        Op::IncNum => add_eventfd::inc_num(&mut cx),
+        Op::AssignPointer { barrier } => add_eventfd::rcu_assign_pointer(&mut cx, barrier),
+        Op::SyncBegin => synchronize_rcu::begin(&mut cx),
+        Op::SyncDone => synchronize_rcu::done(&mut cx),
+        Op::Kfree => add_eventfd::kfree(&mut cx),
+        Op::SaveErr => add_eventfd::ptr_err(&mut cx),
+        Op::KfreeNew => add_eventfd::kfree_new(&mut cx),
+        Op::MutexUnlock => add_eventfd::mutex_unlock(&mut cx),
+        Op::RcuReadLock => send_notify_to_eventfd::rcu_read_lock(&mut cx),
+        Op::Dereference { rcu } => send_notify_to_eventfd::rcu_dereference(&mut cx, rcu),
+        Op::ReadNum => send_notify_to_eventfd::read_num(&mut cx),
+        Op::Compare { skip } => send_notify_to_eventfd::compare(&mut cx, skip),
+        Op::Signal => send_notify_to_eventfd::eventfd_signal(&mut cx),
+        Op::ClearNotify => send_notify_to_eventfd::clear_pending_notify(&mut cx),
+        Op::RcuReadUnlock => send_notify_to_eventfd::rcu_read_unlock(&mut cx),
+        Op::HrtimerInterrupt => synchronize_rcu::clockdev_fn(&mut cx),
+        Op::RcuCheckCallbacks => synchronize_rcu::rcu_check_callbacks(&mut cx),
+        Op::Store { var, val, release } => litmus::write_once(&mut cx, var, val, release),
+        Op::Load { var, reg, kind } => litmus::read_once(&mut cx, var, reg, kind),
+        Op::LoadThrough { ptr_reg, reg } => litmus::read_through(&mut cx, ptr_reg, reg),
+    }?;
+    let (next, violations) = (cx.next, cx.violations);
     st.tasks[t as usize].pc = next;
     Ok(Event {
         choice: Choice::cpu(cpu),
         cpu,
-        task: who.to_string(),
+        task: spec.name.clone(),
         function: op.function().to_string(),
         tag: op.tag().to_string(),
         step: op.label(),
         text,
-        violations: v,
+        violations,
     })
-}
-
-fn writer_regs(st: &State, t: u8) -> Result<(VersionId, VersionId, u32), String> {
-    let task = &st.tasks[t as usize];
-    match (task.old, task.new) {
-        (Some(o), Some(n)) => Ok((o, n, task.n)),
-        _ => Err("the writer has not called kmalloc() yet".into()),
-    }
 }
