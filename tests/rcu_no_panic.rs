@@ -15,7 +15,11 @@ fn random_choices_on_random_scenarios_never_panic() {
             writers: rng.below(4) as u8,
             variant: Variant::ALL[rng.below(Variant::ALL.len())],
             memory: if rng.below(2) == 0 { MemoryMode::Sc } else { MemoryMode::Weak },
-            placement: if rng.below(4) == 0 { Some((0..rng.below(8)).map(|_| rng.below(5) as u8).collect()) } else { None },
+            placement: if rng.below(4) == 0 {
+                Some((0..rng.below(8)).map(|_| rng.below(5) as u8).collect())
+            } else {
+                None
+            },
             initial_entries: rng.below(5) as u8,
             timers: rng.below(6) as u8,
             bad_fd: rng.below(3) == 0,
@@ -39,9 +43,34 @@ fn random_choices_on_random_scenarios_never_panic() {
 #[test]
 fn random_cli_arguments_never_panic() {
     let words = [
-        "--cpus", "--readers", "--writers", "--variant", "--memory", "--seed", "--random", "--place", "--initial",
-        "--replay", "--bad-fd", "--timers", "0", "1", "3", "9", "-1", "300", "weak", "sc", "correct", "no-lguest-lock", "plain-assign",
-        "0,1", "0 1 1:1", "x", "", "--frob",
+        "--cpus",
+        "--readers",
+        "--writers",
+        "--variant",
+        "--memory",
+        "--seed",
+        "--random",
+        "--place",
+        "--initial",
+        "--replay",
+        "--bad-fd",
+        "--timers",
+        "0",
+        "1",
+        "3",
+        "9",
+        "-1",
+        "300",
+        "weak",
+        "sc",
+        "correct",
+        "no-lguest-lock",
+        "plain-assign",
+        "0,1",
+        "0 1 1:1",
+        "x",
+        "",
+        "--frob",
     ];
     let mut rng = XorShift::new(7);
     for _ in 0..300 {

@@ -158,7 +158,7 @@ fn a_held_mutex_blocks_the_second_writer() {
     let mut m = machine(3, 1, 2, None);
     run(&mut m, &[0]); // R0 inside rcu_read_lock()
     run(&mut m, &[1, 1, 1, 1, 1, 1, 1]); // W0 to synchronize_rcu(): waits for CPU0
-    // W1 wants lguest_lock, which W0 holds while it sleeps.
+                                         // W1 wants lguest_lock, which W0 holds while it sleeps.
     assert_eq!(m.enabled_cpus(), vec![0]);
     assert!(m.snapshot().tasks[2].blocked.as_deref().unwrap_or("").contains("W0 holds lguest_lock"));
     while !m.is_finished() {
@@ -172,7 +172,8 @@ fn a_held_mutex_blocks_the_second_writer() {
 #[test]
 fn a_writer_asleep_in_synchronize_rcu_lets_its_cpu_switch() {
     // Without lguest_lock, W1 (sharing CPU1 with W0) can run while W0 sleeps in synchronize_rcu().
-    let sc = Scenario { variant: Variant::NoLguestLock, writers: 2, placement: Some(vec![0, 1, 1]), ..Scenario::default() };
+    let sc =
+        Scenario { variant: Variant::NoLguestLock, writers: 2, placement: Some(vec![0, 1, 1]), ..Scenario::default() };
     let mut m = Machine::new(&sc).unwrap();
     run(&mut m, &[0]); // R0 inside rcu_read_lock()
     run(&mut m, &[1, 1, 1, 1, 1, 1]); // W0 to synchronize_rcu(): waits for CPU0
@@ -205,7 +206,9 @@ fn bad_input_is_an_error_value() {
     let mut m = machine(2, 1, 1, None);
     assert!(m.step(7).unwrap_err().contains("CPU 7 does not exist"));
     assert!(m.step_choice(Choice { cpu: 0, pick: 3, irq: false }).unwrap_err().contains("pick 3"));
-    for (cpus, r, w, place) in [(0, 1, 1, None), (5, 1, 1, None), (2, 0, 0, None), (2, 4, 4, None), (2, 1, 1, Some(vec![0]))] {
+    for (cpus, r, w, place) in
+        [(0, 1, 1, None), (5, 1, 1, None), (2, 0, 0, None), (2, 4, 4, None), (2, 1, 1, Some(vec![0]))]
+    {
         let sc = Scenario { cpus, readers: r, writers: w, placement: place, ..Scenario::default() };
         assert!(Machine::new(&sc).is_err(), "{sc:?}");
     }
@@ -222,10 +225,10 @@ fn weak_memory_offers_stale_values_only_where_nothing_orders_them() {
     let sc = Scenario { variant: Variant::PlainAssign, memory: MemoryMode::Weak, ..Scenario::default() };
     let mut m = Machine::new(&sc).unwrap();
     run(&mut m, &[0, 1, 1, 1, 1, 1, 1]); // R0 inside; W0 published v1 with a plain store
-    // The dereference may see v1 or still v0.
+                                         // The dereference may see v1 or still v0.
     assert_eq!(m.snapshot().cpus[0].options, 2);
     m.step(0).unwrap(); // newest: v1
-    // v1->num: 2, 1 (memcpy) or kmalloc's garbage: nothing ordered the stores before the pointer.
+                        // v1->num: 2, 1 (memcpy) or kmalloc's garbage: nothing ordered the stores before the pointer.
     assert_eq!(m.snapshot().cpus[0].options, 3);
     let ev = m.step_choice(Choice { cpu: 0, pick: 2, irq: false }).unwrap();
     assert_eq!(ev.violations.len(), 1, "{ev:?}");
@@ -241,7 +244,9 @@ fn the_snapshot_serialises_in_camel_case() {
     let mut m = machine(2, 1, 1, None);
     run(&mut m, &[0, 1]);
     let json = serde_json::to_string(&m.snapshot()).unwrap();
-    for key in ["\"gracePeriods\"", "\"enabledCpus\"", "\"inReadSide\"", "\"lockHolder\"", "\"heldBy\"", "\"eventfdSignals\""] {
+    for key in
+        ["\"gracePeriods\"", "\"enabledCpus\"", "\"inReadSide\"", "\"lockHolder\"", "\"heldBy\"", "\"eventfdSignals\""]
+    {
         assert!(json.contains(key), "{key} missing in {json}");
     }
 }

@@ -131,7 +131,9 @@ fn render(sc: &Scenario, r: &Report) -> Result<String, String> {
     let mut out = String::new();
     let sat = if r.saturated { " (at least: the count overflowed)" } else { "" };
     match r.mode.as_str() {
-        "random" => out.push_str(&format!("random: {} schedules followed ({} distinct states seen)\n", r.schedules, r.states)),
+        "random" => {
+            out.push_str(&format!("random: {} schedules followed ({} distinct states seen)\n", r.schedules, r.states))
+        }
         _ => out.push_str(&format!("exhaustive: {} schedules{sat} ({} distinct states)\n", r.schedules, r.states)),
     }
     out.push_str("violations (schedules):\n");

@@ -281,7 +281,13 @@ pub fn explore_random(setup: &Setup, seed: u64, runs: u64) -> Result<Report, Str
             }
         }
     }
-    Ok(Report { mode: "random".into(), schedules: runs, saturated: false, states: states.len(), checks: results(per, best) })
+    Ok(Report {
+        mode: "random".into(),
+        schedules: runs,
+        saturated: false,
+        states: states.len(),
+        checks: results(per, best),
+    })
 }
 
 /// Every final state `setup` can reach (for litmus tests: which outcomes are possible at all).

@@ -69,7 +69,8 @@ impl Choice {
     /// Parse `"1"`, `"1:2"` (CPU 1, the third-newest value) or `"1i"` (the timer interrupt arrives on CPU 1).
     pub fn parse(s: &str) -> Result<Choice, String> {
         if let Some(c) = s.strip_suffix('i') {
-            let cpu = c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK] or CPUi"))?;
+            let cpu =
+                c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK] or CPUi"))?;
             return Ok(Choice { cpu, pick: 0, irq: true });
         }
         let (c, p) = match s.split_once(':') {
@@ -256,7 +257,12 @@ impl Setup {
     }
 
     /// A litmus test: `threads` are (CPU, program); `vars` the variables and their initial values.
-    pub fn litmus(cpus: u8, memory: MemoryMode, vars: &[(u8, Val)], threads: Vec<(u8, Vec<Op>)>) -> Result<Setup, String> {
+    pub fn litmus(
+        cpus: u8,
+        memory: MemoryMode,
+        vars: &[(u8, Val)],
+        threads: Vec<(u8, Vec<Op>)>,
+    ) -> Result<Setup, String> {
         if cpus == 0 || cpus > MAX_CPUS {
             return Err(format!("{cpus} CPUs: the simulation has 1 to {MAX_CPUS}"));
         }
@@ -517,7 +523,9 @@ impl State {
     pub fn blocked(&self, setup: &Setup, t: u8) -> Option<String> {
         let task = self.tasks.get(t as usize)?;
         match setup.op(t, task.pc)? {
-            Op::MutexLock => self.lock.map(|h| format!("sleeping in mutex_lock(): {} holds lguest_lock", setup.task_name(h))),
+            Op::MutexLock => {
+                self.lock.map(|h| format!("sleeping in mutex_lock(): {} holds lguest_lock", setup.task_name(h)))
+            }
             Op::SyncDone => {
                 let g = self.gps.get(task.gp? as usize)?;
                 if g.done {
@@ -822,7 +830,8 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
     let spec = setup.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?;
     let pc = st.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?.pc;
     let op = setup.op(t, pc).ok_or_else(|| format!("{} has finished", spec.name))?;
-    let mut cx = Cx { setup, st, cpu, t, spec, who: spec.name.as_str(), pick, violations: Vec::new(), pc, next: pc + 1 };
+    let mut cx =
+        Cx { setup, st, cpu, t, spec, who: spec.name.as_str(), pick, violations: Vec::new(), pc, next: pc + 1 };
     let text = match op {
         Op::MutexLock => add_eventfd::mutex_lock(&mut cx),
         Op::Kmalloc => add_eventfd::kmalloc(&mut cx),

@@ -4,8 +4,8 @@
 //! Part of the RCU tour ([`super`]): `model.rs` dispatches each [`super::programs::Op`] here.
 
 use super::memory::{join, LoadKind, Loc, Val};
-use super::synchronize_rcu::note_quiescent;
 use super::model::Cx;
+use super::synchronize_rcu::note_quiescent;
 
 /// L:056 `rcu_read_lock()`: the CPU is now in a read-side critical section, and a grace period that begins
 /// from here on must wait for it. In weak memory, a section that begins after a grace period began sees

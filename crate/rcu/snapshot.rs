@@ -116,7 +116,13 @@ fn show(v: Option<Val>) -> String {
 /// Build the snapshot of `state`.
 pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violation>) -> Snapshot {
     let name = |t: u8| setup.task_name(t).to_string();
-    let holds = |t: u8| -> Option<u8> { if st.is_done(setup, t) { None } else { st.tasks.get(t as usize)?.map } };
+    let holds = |t: u8| -> Option<u8> {
+        if st.is_done(setup, t) {
+            None
+        } else {
+            st.tasks.get(t as usize)?.map
+        }
+    };
     let cpus = (0..setup.cpus)
         .map(|c| {
             let next = match st.action(setup, c) {
@@ -161,7 +167,11 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
                 holds: holds(i as u8),
                 pending_notify: t.notify,
                 signalled: t.signalled,
-                regs: if spec.role == Role::Litmus { t.regs.iter().map(|r| r.to_string()).collect() } else { Vec::new() },
+                regs: if spec.role == Role::Litmus {
+                    t.regs.iter().map(|r| r.to_string()).collect()
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect();
@@ -244,7 +254,9 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
         eventfds: show(st.mem.newest(Loc::Eventfds)),
         lock_holder: st.lock.map(name),
         grace_periods,
-        enabled_cpus: (0..setup.cpus).filter(|&c| st.options(setup, c) > 0 || st.pending_timer(setup, c).is_some()).collect(),
+        enabled_cpus: (0..setup.cpus)
+            .filter(|&c| st.options(setup, c) > 0 || st.pending_timer(setup, c).is_some())
+            .collect(),
         finished: choices.is_empty(),
         choices,
         violations,

@@ -95,7 +95,10 @@ pub(super) fn clockdev_fn(cx: &mut Cx) -> Result<String, String> {
         Some(r) if !st.is_done(cx.setup, r) => format!(" It interrupts {}", cx.setup.task_name(r)),
         _ => format!(" CPU{cpu} was idle"),
     };
-    Ok(format!("{}: the Guest's clockevent fires on CPU{cpu}; clockdev_fn() sets irq 0 in irqs_pending.{under}", cx.who))
+    Ok(format!(
+        "{}: the Guest's clockevent fires on CPU{cpu}; clockdev_fn() sets irq 0 in irqs_pending.{under}",
+        cx.who
+    ))
 }
 
 /// The scheduling-clock part of the interrupt: `rcu_check_callbacks()` looks at what was interrupted. Inside
