@@ -78,3 +78,11 @@ fn the_table_agrees_everywhere() {
     assert_eq!(rows.len(), catalogue().len());
     assert!(rows.iter().all(|r| r.agrees), "{rows:?}");
 }
+
+#[test]
+fn an_overlong_litmus_thread_is_refused() {
+    use lguest_sim::rcu::programs::Op;
+    let long = vec![Op::RcuReadLock; 300];
+    let err = lguest_sim::rcu::Setup::litmus(1, MemoryMode::Sc, &[], vec![(0, long)]).unwrap_err();
+    assert!(err.contains("at most"), "{err}");
+}

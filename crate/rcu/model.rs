@@ -31,6 +31,8 @@ use super::{add_eventfd, litmus, send_notify_to_eventfd, synchronize_rcu};
 pub const MAX_CPUS: u8 = 4;
 /// Tasks a scenario may place (readers + writers, or litmus threads).
 pub const MAX_TASKS: usize = 6;
+/// Steps a litmus thread may have (program counters and grace-period numbers are bytes).
+pub const MAX_PROGRAM: usize = 32;
 /// Entries the initial map (the one `initialize()` left, plus boot-time attaches) may hold.
 pub const MAX_INITIAL_ENTRIES: u8 = 3;
 /// The notify address of entry `k`: one page per virtqueue ring, as the Launcher lays them out.
@@ -271,6 +273,9 @@ impl Setup {
         }
         let mut tasks = Vec::new();
         for (i, (cpu, program)) in threads.into_iter().enumerate() {
+            if program.len() > MAX_PROGRAM {
+                return Err(format!("thread P{i} has {} steps: at most {MAX_PROGRAM}", program.len()));
+            }
             if cpu >= cpus {
                 return Err(format!("thread P{i} placed on CPU {cpu}, but CPUs are 0..{}", cpus - 1));
             }
@@ -831,7 +836,7 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
     let pc = st.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?.pc;
     let op = setup.op(t, pc).ok_or_else(|| format!("{} has finished", spec.name))?;
     let mut cx =
-        Cx { setup, st, cpu, t, spec, who: spec.name.as_str(), pick, violations: Vec::new(), pc, next: pc + 1 };
+        Cx { setup, st, cpu, t, spec, who: spec.name.as_str(), pick, violations: Vec::new(), pc, next: pc.saturating_add(1) };
     let text = match op {
         Op::MutexLock => add_eventfd::mutex_lock(&mut cx),
         Op::Kmalloc => add_eventfd::kmalloc(&mut cx),

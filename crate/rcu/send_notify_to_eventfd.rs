@@ -60,7 +60,7 @@ pub(super) fn compare(cx: &mut Cx, skip: u8) -> Result<String, String> {
     };
     let who = cx.who;
     if i >= n {
-        cx.next = cx.pc + 1 + skip;
+        cx.next = cx.pc.saturating_add(1).saturating_add(skip);
         return Ok(format!("{who}: no entry of v{m} matches {notify:#x}; run_guest() will return it to the Launcher"));
     }
     cx.touch(m, "an entry");
