@@ -64,6 +64,10 @@ fn bad_lines_are_named_errors() {
     assert!(e.message.contains("no /dev/lguest is open"), "{}", e.message);
     let e = replay("open\nas ghost: read\n").unwrap_err();
     assert!(e.message.contains("no task called \"ghost\""), "{}", e.message);
+    // A blocked read that returned in the background must be collected before the task calls again.
+    let e = replay("open\nwrite INITIALIZE\nread => blocked\nguest init 0x5000\nguest notify 0x8000\nexpect task.main = returned\nread\n").unwrap_err();
+    assert_eq!(e.line, 7);
+    assert!(e.message.contains("has returned 4 notify=0x8000: collect it with wait first"), "{}", e.message);
     let e = replay("expect lg.nope = 1\n").unwrap_err();
     assert!(e.message.contains("no state called \"lg.nope\""), "{}", e.message);
 }

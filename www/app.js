@@ -70,7 +70,7 @@ function fileKind(k) {
 /** Every value a panel shows, by a stable key. */
 function fields(snap) {
   const f = new Map();
-  f.set('lock', snap.lguestLock ? `held by ${snap.lguestLock}` : 'free');
+  f.set('lock', snap.lguestLock ? `held by ${snap.lguestLock} (the global mutex)` : 'free (the global mutex)');
   const g = guestOf(snap);
   if (g) {
     f.set('lg.index', String(g.index));
@@ -87,7 +87,7 @@ function fields(snap) {
     });
     const c = g.cpus[0];
     if (c) {
-      f.set('cpu0.tsk', c.tsk);
+      f.set('cpu0.tsk', `${c.tsk} (only it may read())`);
       f.set('cpu0.pending_notify', c.pendingNotify ? hex(c.pendingNotify) : '0 (none)');
       f.set('cpu0.halted', c.halted ? '1 (halted: waiting for an interrupt)' : '0');
       f.set('cpu0.irqs_pending', hex(c.irqsPending));
@@ -154,16 +154,17 @@ function gone(cur, prev, prefix) {
 }
 
 function irqBits(value) {
-  // 32 bits, high to low, in groups of 8, each labelled with its first bit number: text, not colour only.
-  const wrap = h('span', { class: 'bits', 'aria-hidden': 'true' });
+  // 32 bits, high to low, in groups of 8, as 1s and 0s (text, not colour only); the list below says it in words.
+  const wrap = h('span', { class: 'bits', 'aria-hidden': 'true' }, h('span', { class: 'bitno' }, '31'));
   for (let byte = 3; byte >= 0; byte--) {
-    const grp = h('span', { class: 'byte' }, h('span', { class: 'bitno' }, String(byte * 8 + 7)));
+    const grp = h('span', { class: 'byte' });
     for (let b = byte * 8 + 7; b >= byte * 8; b--) {
       const on = (value >>> b) & 1;
       grp.append(h('span', { class: on ? 'bit on' : 'bit', title: `irq ${b}` }, on ? '1' : '0'));
     }
     wrap.append(grp);
   }
+  wrap.append(h('span', { class: 'bitno' }, '0'));
   const set = [];
   for (let b = 0; b < 32; b++) if ((value >>> b) & 1) set.push(b);
   return h('span', { class: 'bitwrap' }, wrap, h('span', { class: 'bitlist' }, set.length ? `pending: irq ${set.join(', irq ')}` : 'none pending'));
@@ -183,14 +184,14 @@ function renderPanels(snap, prevSnap) {
       ['lg.mem_base', 'mem_base'],
       ['lg.pfn_limit', 'pfn_limit'],
       ['lg.lguest_data', 'lguest_data'],
-      ['lg.noirq', 'noirq_start, noirq_end'],
+      ['lg.noirq', 'noirq_start/end'],
       ['lg.dead', 'dead'],
       ['lg.eventfds', 'eventfds'],
-      ['lock', 'lguest_lock (global mutex)'],
+      ['lock', 'lguest_lock'],
     ]);
     out.push(panel('p-lguest', 'struct lguest', t, n));
   } else {
-    const [t, n] = fieldTable(cur, prev, [['lock', 'lguest_lock (global mutex)']]);
+    const [t, n] = fieldTable(cur, prev, [['lock', 'lguest_lock']]);
     const lost = prev && prev.has('lg.index');
     out.push(panel('p-lguest', 'struct lguest', t, n + (lost ? 1 : 0),
       h('p', { class: lost ? 'empty changed' : 'empty' },
@@ -202,7 +203,7 @@ function renderPanels(snap, prevSnap) {
   if (g && g.cpus[0]) {
     const c = g.cpus[0];
     const [t, n] = fieldTable(cur, prev, [
-      ['cpu0.tsk', 'tsk (may read())'],
+      ['cpu0.tsk', 'tsk'],
       ['cpu0.pending_notify', 'pending_notify'],
       ['cpu0.irqs_pending', 'irqs_pending', irqBits(c.irqsPending)],
       ['cpu0.halted', 'halted'],
@@ -283,6 +284,10 @@ function describe(step) {
     cls = 'blocked';
     lines.push(`${step.task} is asleep in the kernel: ${step.message}.`);
     lines.push('Give the Guest something to do (a Guest button), send a signal, or press "wait".');
+  } else if (/^expect\b/.test(step.source)) {
+    cls = step.ok ? 'ok' : 'bad';
+    result = step.ok ? 'holds' : 'does not hold';
+    lines.push(step.ok ? 'The state is as the line says.' : step.message);
   } else if (!step.ok) {
     cls = 'bad';
     result = 'not carried out';
@@ -290,12 +295,13 @@ function describe(step) {
   } else {
     result = 'done';
     const evs = sim.events(step.events[0], step.events[1]);
-    if (step.source.startsWith('guest')) {
+    if (/^guest\b/.test(step.source)) {
+      result = evs.length ? 'ran' : 'queued';
       lines.push(evs.length ? 'The Guest ran it at once (a read() was waiting for it):' : 'Queued: the Guest does this the next time read() runs it.');
     }
     if (evs.length) lines.push(evs[evs.length - 1].text);
   }
-  if (step.expected) lines.push(step.ok ? `As expected (${step.expected}).` : `Expected ${step.expected}: ${step.message}.`);
+  if (step.expected) lines.push(step.ok ? `As expected (${step.expected}).` : `Not as expected: ${step.message}.`);
   return { cls, result, text: lines, source: step.source, task: step.task };
 }
 
@@ -303,7 +309,8 @@ function renderLast(step, extra) {
   const last = $('#last');
   if (!step && !extra) {
     last.className = 'last';
-    last.replaceChildren(h('p', {}, 'Nothing has happened yet. Press "1. open /dev/lguest".'));
+    last.replaceChildren(h('p', {}, 'Nothing has happened yet. Press "1. open /dev/lguest" on the left.'),
+      h('p', { class: 'why' }, 'Each result appears here; the kernel\'s data structures after it are on the right.'));
     return;
   }
   if (extra) {
@@ -331,10 +338,10 @@ function renderLog(steps) {
       h('code', { class: 'src' }, (s.task !== 'main' ? `${s.task}: ` : '') + s.source), ' → ',
       h('strong', { class: 'result' }, d.result),
       errno ? h('span', { class: 'meaning' }, ` ${Simulator.errnoMeaning(errno) ?? ''}`) : '',
-      s.sys ? h('span', { class: 'why' }, ` — ${s.sys.why}`) : (s.message && d.cls !== 'ok' ? h('span', { class: 'why' }, ` — ${s.message}`) : ''));
+      s.sys ? h('span', { class: 'why' }, ` — ${s.sys.why}`) : h('span', { class: 'why' }, ` — ${d.text.join(' ')}`));
   }));
   if (!steps.length) ol.append(h('li', { class: 'empty' }, 'No calls yet.'));
-  ol.lastElementChild?.scrollIntoView?.({ block: 'nearest' });
+  ol.scrollTop = ol.scrollHeight; // the newest call in view, without moving the page
 }
 
 function renderEvents(step) {
@@ -355,17 +362,46 @@ function renderEvents(step) {
   if (!evs.length) tbody.append(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No kernel events for this step.')));
 }
 
+/** A task that was blocked before this step and is not now has a result waiting: say how to collect it. */
+function woke(prev, cur, step) {
+  if (!prev || !cur || !step) return;
+  for (const t of cur.tasks) {
+    const before = prev.tasks.find((p) => p.name === t.name);
+    if (before && before.blocked && !t.blocked && !(step.task === t.name && step.sys)) {
+      const wait = t.name === 'main' ? 'wait' : `wait ${t.name}`;
+      $('#last').append(h('p', { class: 'woke' }, h('strong', {}, `${t.name}'s blocked call has returned. `),
+        `Press "wait for a blocked read" (or type `, h('code', {}, wait), ') to see what it returned.'));
+    }
+  }
+}
+
 /** Redraw everything from the simulator's state. */
 function render() {
   const steps = sim.steps();
   const step = note ?? (steps.length ? steps[steps.length - 1] : null);
   renderLast(step);
+  if (!note) woke(snaps[snaps.length - 2], snaps[snaps.length - 1], step);
   renderLog(steps);
   renderEvents(note ? null : step);
   const n = snaps.length - 1;
   renderPanels(snaps[n], n > 0 ? snaps[n - 1] : null);
   $('#back').disabled = steps.length === 0;
   updateLines();
+  suggest(snaps[n]);
+}
+
+/** Point a newcomer at the next button: open first, then INITIALIZE. */
+function suggest(snap) {
+  for (const el of document.querySelectorAll('.next')) el.remove();
+  for (const b of document.querySelectorAll('button.suggest')) b.classList.remove('suggest');
+  const lguestFiles = snap.files.filter((f) => f.kind.kind === 'lguest');
+  let line = null;
+  if (!lguestFiles.length) line = 'open';
+  else if (!snap.guests.length && lguestFiles.every((f) => (f.kind.privateData ?? f.kind.private_data) == null)) line = 'write INITIALIZE';
+  if (!line) return;
+  const b = document.querySelector(`button[data-line="${line}"]`);
+  b.classList.add('suggest');
+  b.after(h('span', { class: 'next' }, line === 'open' ? '← start here' : '← next'));
 }
 
 // ---- actions ---------------------------------------------------------------------------------------------

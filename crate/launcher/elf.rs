@@ -31,11 +31,11 @@ fn u32_at(b: &[u8], off: usize) -> Option<u32> {
 
 /// Check `file` and copy its segments into `ram`, whose first `mem_limit` bytes are the Guest's RAM.
 pub fn load_elf(file: &[u8], ram: &mut GuestRam, mem_limit: u32) -> Result<LoadedImage, String> {
+    if !file.starts_with(b"\x7fELF") {
+        return Err("not an ELF file: it does not start with 0x7f 'E' 'L' 'F'".into());
+    }
     if file.len() < 52 {
         return Err(format!("the file is {} bytes: too short for an ELF header (52 bytes)", file.len()));
-    }
-    if &file[0..4] != b"\x7fELF" {
-        return Err("not an ELF file: it does not start with 0x7f 'E' 'L' 'F'".into());
     }
     if file[4] != 1 {
         return Err(format!("ELF class {} is not ELFCLASS32: an lguest Guest is a 32-bit i386 kernel", file[4]));
@@ -159,7 +159,8 @@ mod tests {
         let lim = 512 * 4096;
         let good = tiny_elf(&[0x90], 0x100000, 0x10, 5);
         let cases: Vec<(Vec<u8>, &str)> = vec![
-            (vec![1, 2, 3], "too short"),
+            (vec![1, 2, 3], "not an ELF file"),
+            (good[..30].to_vec(), "too short"),
             ({ let mut f = good.clone(); f[0] = 0; f }, "not an ELF file"),
             ({ let mut f = good.clone(); f[4] = 2; f }, "not ELFCLASS32"),
             ({ let mut f = good.clone(); f[18] = 62; f }, "not EM_386"),
