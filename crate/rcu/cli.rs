@@ -149,7 +149,8 @@ fn render(sc: &Scenario, r: &Report) -> Result<String, String> {
     for c in r.checks.iter().filter(|c| c.schedules > 0) {
         if let Some(text) = &c.counterexample_text {
             let n = c.counterexample.as_ref().map_or(0, |v| v.len());
-            out.push_str(&format!("shortest counterexample for {} ({n} steps): {text}\n", c.name));
+            let which = if r.mode == "random" { "shortest counterexample found" } else { "shortest counterexample" };
+            out.push_str(&format!("{which} for {} ({n} steps): {text}\n", c.name));
         }
     }
     if let Some(first) = Check::ALL.iter().find_map(|&c| r.counterexample(c).map(|s| (c, s))) {
