@@ -91,6 +91,16 @@ pub fn run_rcu(line: &RcuLine) -> RcuResult {
     res
 }
 
+/// The fresh machine a lesson starts from: a Launcher with 32 MB of Guest memory and, if the lesson names
+/// a Guest program (`guest: guests/hello.S`), that program loaded at 0x100000.
+pub fn lesson_runner(lesson: &Lesson) -> Result<Runner, String> {
+    let mut runner = Runner::default();
+    if let Some(g) = &lesson.guest {
+        runner.load_named(0, g)?;
+    }
+    Ok(runner)
+}
+
 /// Replay a parsed lesson on a fresh machine. `dir` is the lessons directory (for `guest:` files).
 pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
     let file = lesson.file.clone();
@@ -101,7 +111,13 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
             err(lesson.guest_line, format!("the Guest program {g:?} does not exist (looked in {})", d.join(g).display()));
         }
     }
-    let mut runner = Runner::default();
+    let mut runner = match lesson_runner(lesson) {
+        Ok(r) => r,
+        Err(e) => {
+            err(lesson.guest_line, e);
+            Runner::default()
+        }
+    };
     // For each process: the scenario line of every Guest action queued, in order (FIFO, as the script runs).
     let mut queued: Vec<Vec<usize>> = Vec::new();
     let mut steps = Vec::new();
