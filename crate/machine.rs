@@ -433,6 +433,8 @@ impl Machine {
                     None
                 }
             }
+            // A task asleep in schedule() (its Guest halted) stays asleep until something wakes it.
+            Pending::LguestRead { halted: true, .. } if !signal => None,
             Pending::LguestRead { file, cpu, buf, .. } => match self.run_guest_for(file, cpu, buf) {
                 crate::host::core::RunOutcome::Return(r) => Some(match r {
                     Ok((n, notify)) => {
@@ -498,6 +500,18 @@ impl Machine {
         self.current = saved;
     }
 
+    /// `wake_up_process()`: a task asleep in `read()` because its Guest halted becomes runnable; the next
+    /// `settle` runs its `run_guest()` loop from the top. True if it was asleep.
+    pub fn wake_up_process(&mut self, tid: Tid) -> bool {
+        match self.pending.get_mut(&tid) {
+            Some(Pending::LguestRead { halted, .. }) if *halted => {
+                *halted = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Let simulated time pass: the Guest's timer may fire and wake a halted Guest.
     pub fn advance(&mut self, ns: u64) {
         let until = self.host.now_ns.saturating_add(ns);
@@ -548,6 +562,7 @@ impl Machine {
                 t.signal_pending = true;
             }
         }
+        self.wake_up_process(tid);
         let text = if blocked {
             format!("a signal arrives for {name}, asleep in the kernel: signal_pending() is now true and the task is woken")
         } else {

@@ -12,7 +12,10 @@ fn build(name: &str) -> PathBuf {
     // The course's own hello.S doubles as the smallest test Guest; the rest live in tests/guests/host.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let src_dir = if name == "hello" { root.join("lessons/guests") } else { root.join("tests/guests/host") };
-    let out = std::env::temp_dir().join(format!("lguest-sim-host-guests-{}", std::process::id()));
+    // Tests run in parallel and may build the same Guest: each build gets its own folder.
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("lguest-sim-host-guests-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&out).unwrap();
     let obj = out.join(format!("{name}.o"));
     let elf = out.join(format!("{name}.elf"));

@@ -6,8 +6,7 @@
 
 use crate::host::hypercalls::lguest_data;
 use crate::host::regs::GUEST_CS;
-use crate::launcher::TaskState;
-use crate::machine::{Machine, Pending};
+use crate::machine::Machine;
 use crate::params::LGUEST_IRQS;
 
 const X86_EFLAGS_IF: u32 = 0x200;
@@ -32,9 +31,11 @@ impl Machine {
         let ci = c as usize;
         self.lg_mut(g).cpus[ci].irqs_pending |= 1 << irq;
         let tsk = self.lg_mut(g).cpus[ci].tsk;
-        let asleep = matches!(self.pending.get(&tsk), Some(Pending::LguestRead { .. }))
-            && self.tasks.get(tsk as usize).map(|t| t.state == TaskState::InRead).unwrap_or(false);
-        let how = if asleep { "wake_up_process(cpu->tsk)" } else { "kick_process(cpu->tsk) (it is not asleep)" };
+        let how = if self.wake_up_process(tsk) {
+            "wake_up_process(cpu->tsk): the Launcher, asleep in read(), can run again"
+        } else {
+            "kick_process(cpu->tsk) (it is not asleep)"
+        };
         self.ev("set_interrupt", format!("set_bit({irq}, irqs_pending); {how}"), &["cpu0.irqs_pending"]);
     }
 
