@@ -18,6 +18,8 @@ pub enum ScriptAction {
     Hypercall { nr: u32, args: [u32; 4] },
     /// Store a NUL-terminated string in Guest memory (the Guest's own write; not a trap).
     Store { gpa: u32, bytes: Vec<u8> },
+    /// Several stores at once (what a Guest's boot code does to `lguest_data` before LGUEST_INIT).
+    Stores { writes: Vec<(u32, Vec<u8>)> },
     /// Load the stack pointer (`mov $esp, %esp`).
     SetStack { esp: u32 },
     /// Take trap `num` (a fault such as 0 for divide error or 14 for a page fault) with an error code.
@@ -125,6 +127,16 @@ pub fn run_scripted(
                 // `int $0x1f` is two bytes; the Guest resumes after it.
                 regs.eip = regs.eip.wrapping_add(2);
                 return GuestExit::Trap;
+            }
+            ScriptAction::Stores { writes } => {
+                for (gpa, bytes) in writes {
+                    if gpa as u64 + bytes.len() as u64 > limit || ram.write(gpa, &bytes).is_err() {
+                        *cr2 = gpa.max(limit.min(u32::MAX as u64) as u32);
+                        regs.trapnum = 14;
+                        regs.errcode = 2;
+                        return GuestExit::Trap;
+                    }
+                }
             }
             ScriptAction::SetStack { esp } => regs.esp = esp,
             ScriptAction::Trap { num, errcode } => {

@@ -95,6 +95,10 @@ pub struct Lguest {
     pub lguest_data: Option<u32>,
     pub noirq_start: u32,
     pub noirq_end: u32,
+    /// `kernel_address`: from here up is the Guest kernel's (read at LGUEST_INIT).
+    pub kernel_address: u32,
+    /// `pgdirs[0].gpgdir`: the Guest-physical page directory `setup_pagetables()` built for boot.
+    pub gpgdir: u32,
     /// `pgdirs[0].pgdir`: the page `init_guest_pagetable()` allocated for the first shadow page directory.
     pub pgdir_page: AllocId,
     /// `lg->eventfds`: the current version of the map (the RCU-protected pointer).

@@ -60,6 +60,7 @@ pub fn boot(image: &[u8], mem_mb: u32) -> (Machine, Result<(), String>) {
         Err(e) => return (m, Err(format!("lguest: {e}\n"))),
     };
     p.has_code = true;
+    p.write_boot_params();
     // tell_kernel(): open /dev/lguest and LHREQ_INITIALIZE with the memory base, limit in pages, entry.
     let fd = match m.syscall(0, Syscall::Open) {
         Ok(Outcome::Done(r)) if r.errno.is_none() => r.ret as i32,

@@ -134,10 +134,10 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
                     // Actions the line queues: SHUTDOWN stores its message first; LGUEST_INIT frees the ring first.
                     let n = match g {
                         GuestLine::Shutdown { .. } => 2,
-                        GuestLine::Hypercall { nr: crate::host::hypercalls::LHCALL_LGUEST_INIT, args } => {
+                        GuestLine::Init { lguest_data } => {
                             let pr = &runner.machine.procs[p];
                             let bytes = (pr.guest_pages + crate::params::DEVICE_PAGES) as u64 * crate::params::PAGE_SIZE as u64;
-                            if args[0] as u64 + 24 + 64 <= bytes { 2 } else { 1 }
+                            if *lguest_data as u64 + 24 + 64 <= bytes { 2 } else { 1 }
                         }
                         _ => 1,
                     };

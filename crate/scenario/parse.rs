@@ -64,6 +64,9 @@ pub enum Action {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GuestLine {
     Hypercall { nr: u32, args: [u32; 4] },
+    /// What a Guest's boot code does: prepare `lguest_data` (async ring free, syscall vector 0x80), then
+    /// LHCALL_LGUEST_INIT with its address. A bare `guest hypercall LGUEST_INIT` skips the preparation.
+    Init { lguest_data: u32 },
     Store { gpa: u32, text: String },
     Trap { num: u32, errcode: u32 },
     /// SHUTDOWN with a message: the message is stored in Guest memory first, then the call is made.
@@ -315,7 +318,7 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
         GuestLine::Hypercall { nr, args }
     };
     Ok(match what.as_str() {
-        "init" => call(hypercalls::LHCALL_LGUEST_INIT, &[arg(0, "the Guest-physical address of lguest_data")?]),
+        "init" => GuestLine::Init { lguest_data: arg(0, "the Guest-physical address of lguest_data")? },
         "notify" => call(hypercalls::LHCALL_NOTIFY, &[arg(0, "the address to notify")?]),
         "halt" => call(hypercalls::LHCALL_HALT, &[]),
         "clock" => call(hypercalls::LHCALL_SET_CLOCKEVENT, &[arg(0, "a delay in ns")?]),

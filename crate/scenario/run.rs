@@ -332,17 +332,23 @@ impl Runner {
                 let guest_bytes = (self.machine.procs[pidx].guest_pages + crate::params::DEVICE_PAGES) as u64 * PAGE_SIZE as u64;
                 let script = &mut self.machine.procs[pidx].script;
                 match g {
-                    GuestLine::Hypercall { nr, args } => {
-                        let ring_fits = (args[0] as u64) + 24 + 64 <= guest_bytes;
-                        if *nr == crate::host::hypercalls::LHCALL_LGUEST_INIT && ring_fits {
-                            // Before LGUEST_INIT a real Guest marks every slot of its async hypercall ring
-                            // free (0xFF); without this the Host would find 64 "pending" FLUSH_ASYNC calls.
-                            let ring = args[0].wrapping_add(crate::host::hypercalls::lguest_data::HCALL_STATUS);
-                            let bytes = vec![0xFF; crate::params::LHCALL_RING_SIZE as usize];
-                            script.push_back(ScriptAction::Store { gpa: ring, bytes });
+                    GuestLine::Init { lguest_data: at } => {
+                        // Before LGUEST_INIT a real Guest marks every slot of its async hypercall ring free
+                        // (0xFF) and asks for the standard system-call vector, which LGUEST_INIT insists on.
+                        use crate::host::hypercalls::{lguest_data, LHCALL_LGUEST_INIT, SYSCALL_VECTOR};
+                        let mut writes = Vec::new();
+                        if (*at as u64) + (lguest_data::HCALL_STATUS + crate::params::LHCALL_RING_SIZE) as u64 <= guest_bytes {
+                            writes.push((at + lguest_data::HCALL_STATUS, vec![0xFF; crate::params::LHCALL_RING_SIZE as usize]));
                         }
-                        script.push_back(ScriptAction::Hypercall { nr: *nr, args: *args })
+                        if (*at as u64) + lguest_data::SIZE as u64 <= guest_bytes {
+                            writes.push((at + lguest_data::SYSCALL_VEC, SYSCALL_VECTOR.to_le_bytes().to_vec()));
+                        }
+                        if !writes.is_empty() {
+                            script.push_back(ScriptAction::Stores { writes });
+                        }
+                        script.push_back(ScriptAction::Hypercall { nr: LHCALL_LGUEST_INIT, args: [*at, 0, 0, 0] })
                     }
+                    GuestLine::Hypercall { nr, args } => script.push_back(ScriptAction::Hypercall { nr: *nr, args: *args }),
                     GuestLine::Store { gpa, text } => {
                         let mut bytes = text.clone().into_bytes();
                         bytes.push(0);
@@ -429,6 +435,7 @@ impl Runner {
         }
         p.ram.write(GUEST_START, &prog.image).map_err(|e| format!("{name}: cannot write Guest memory at {:#x}", e.addr))?;
         p.has_code = true;
+        p.write_boot_params();
         let size = prog.image.len() as u32;
         let text = format!("the Launcher loads {name} ({size} bytes) at {GUEST_START:#x}; entry {:#x}", prog.entry);
         let task = self.machine.task_name(tid);
@@ -452,6 +459,7 @@ impl Runner {
         let limit = p.guest_pages * PAGE_SIZE;
         let img = crate::launcher::elf::load_elf(bytes, &mut p.ram, limit).map_err(|e| format!("{name}: {e}"))?;
         p.has_code = true;
+        p.write_boot_params();
         self.program = Some(LoadedProgram {
             name: name.to_string(),
             source: String::new(),
