@@ -18,7 +18,7 @@ use crate::params;
 
 /// A system call a Launcher task can make.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "call")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "call")]
 pub enum Syscall {
     /// `open("/dev/lguest", O_RDWR)`.
     Open,
@@ -89,7 +89,7 @@ pub fn fail<T>(errno: Errno, why: impl Into<String>) -> Result<T, Fail> {
 
 /// What a system call did right now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum Outcome {
     Done(SysResult),
     /// The task is inside the kernel and will stay there until something wakes it.
@@ -100,7 +100,7 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pending {
     /// `read()` of `/dev/lguest` inside `run_guest()`.
-    LguestRead { file: FileId, cpu: u32, buf: u32, why: String },
+    LguestRead { file: FileId, cpu: u32, buf: u32, why: String, halted: bool },
     /// `read()` of an eventfd whose counter is 0.
     EventfdRead { ctx: usize, buf: u32 },
 }
@@ -158,6 +158,7 @@ impl Machine {
             guest_base: params::LAUNCHER_GUEST_BASE,
             guest_pages,
             fds: BTreeMap::new(),
+            has_code: false,
             script: Default::default(),
         });
         pid
@@ -269,6 +270,9 @@ impl Machine {
         if self.pending.contains_key(&tid) {
             return Err(format!("task {:?} is still blocked in its last system call (use wait)", task.name));
         }
+        if let Some(r) = self.finished.get(&tid) {
+            return Err(format!("task {:?}'s last system call has returned {}: collect it with wait first", task.name, r.render()));
+        }
         self.current = tid;
         let out = match call {
             Syscall::Open => Outcome::Done(self.sys_open()),
@@ -355,7 +359,7 @@ impl Machine {
         };
         match self.host.files[file].kind {
             FileKind::Lguest { .. } => match self.lguest_write(file, buf, len, off) {
-                Ok(n) => SysResult::ok(n, "the request was carried out"),
+                Ok((n, why)) => SysResult::ok(n, why),
                 Err(f) => SysResult::err(f.errno, f.why),
             },
             FileKind::Eventfd { ctx } => {
@@ -433,8 +437,16 @@ impl Machine {
                     Err(f) => SysResult::err(f.errno, f.why),
                 }),
                 crate::host::core::RunOutcome::Blocked(why) => {
-                    if let Some(Pending::LguestRead { why: w, .. }) = self.pending.get_mut(&tid) {
+                    if let Some(Pending::LguestRead { why: w, halted, .. }) = self.pending.get_mut(&tid) {
                         *w = why;
+                        *halted = false;
+                    }
+                    None
+                }
+                crate::host::core::RunOutcome::Halted(why) => {
+                    if let Some(Pending::LguestRead { why: w, halted, .. }) = self.pending.get_mut(&tid) {
+                        *w = why;
+                        *halted = true;
                     }
                     None
                 }
@@ -486,7 +498,8 @@ impl Machine {
             if !self.pending.contains_key(&tid) {
                 return None;
             }
-            match self.next_timer() {
+            let halted = matches!(self.pending.get(&tid), Some(Pending::LguestRead { halted: true, .. }));
+            match self.next_timer().filter(|_| halted) {
                 Some(t) if t > self.host.now_ns => {
                     let ns = t - self.host.now_ns;
                     self.advance(ns);

@@ -2,6 +2,7 @@
 //!
 //! - `lguest-sim replay [--trace] SCENARIO...`: replay scenarios, failing on the first result that differs.
 //! - `lguest-sim check [--coverage] PATH...`: replay every lesson under PATH against its expectations.
+//! - `lguest-sim run [--mem MB] GUEST`: boot an ELF32 Guest like the real Launcher (`lguest MB vmlinux`).
 //! - `lguest-sim --version`.
 
 use std::process::ExitCode;
@@ -9,8 +10,11 @@ use std::process::ExitCode;
 use lguest_sim::scenario::{parse, Runner};
 
 const USAGE: &str = "usage:
+  lguest-sim run [--mem MB] GUEST           boot an ELF32 i386 Guest as the Launcher would; its console on
+                                            stdout, the death message on stderr, the Launcher's exit status
   lguest-sim replay [--trace] SCENARIO...   replay scenario files; exit 1 on the first differing result
   lguest-sim check [--coverage] PATH...    check lessons (files or directories); exit 1 on any problem
+  lguest-sim explore [OPTIONS]              explore RCU interleavings of the eventfd map (--help for options)
   lguest-sim --version";
 
 fn main() -> ExitCode {
@@ -22,6 +26,17 @@ fn main() -> ExitCode {
         }
         Some("replay") => replay(&args[1..]),
         Some("check") => check(&args[1..]),
+        Some("run") => run(&args[1..]),
+        Some("explore") => match lguest_sim::rcu::cli_explore(&args[1..]) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -106,4 +121,43 @@ fn check(args: &[String]) -> ExitCode {
         eprintln!("{} problem(s) in {} lesson(s)", course.errors.len(), course.files);
         ExitCode::FAILURE
     }
+}
+
+fn run(args: &[String]) -> ExitCode {
+    let mut mem = lguest_sim::params::DEFAULT_GUEST_MB;
+    let mut guest = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--mem" => match it.next().and_then(|v| v.parse::<u32>().ok()) {
+                Some(m) if (1..=lguest_sim::params::MAX_GUEST_MB).contains(&m) => mem = m,
+                _ => {
+                    eprintln!("lguest-sim run: --mem takes a size in MB from 1 to {}", lguest_sim::params::MAX_GUEST_MB);
+                    return ExitCode::from(2);
+                }
+            },
+            g if guest.is_none() && !g.starts_with("--") => guest = Some(g.to_string()),
+            other => {
+                eprintln!("lguest-sim run: unexpected argument {other:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(guest) = guest else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let image = match std::fs::read(&guest) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("lguest: {guest}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let r = lguest_sim::launcher::run::launch(&image, mem);
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(&r.stdout);
+    let _ = std::io::stdout().flush();
+    eprint!("{}", r.stderr);
+    ExitCode::from(r.exit_code.clamp(0, 255) as u8)
 }

@@ -45,7 +45,8 @@ fn sizeof_map(n: u32) -> u32 {
 impl Machine {
     pub(crate) fn lguest_of(&self, file: FileId) -> Option<usize> {
         match self.host.files.get(file)?.kind {
-            FileKind::Lguest { private_data } => private_data,
+            // A Guest that close() already freed is no Guest: callers must never reach a dangling one.
+            FileKind::Lguest { private_data: Some(g) } if self.lg(g).is_some() => Some(g),
             _ => None,
         }
     }
@@ -60,7 +61,7 @@ impl Machine {
     }
 
     /// L:010 `write()`: the first word is the request; the file offset is the cpu.
-    pub(crate) fn lguest_write(&mut self, file: FileId, buf: u32, _len: u32, off: u64) -> Result<i64, Fail> {
+    pub(crate) fn lguest_write(&mut self, file: FileId, buf: u32, _len: u32, off: u64) -> Result<(i64, &'static str), Fail> {
         let lg = self.lguest_of(file);
         // The offset is truncated to unsigned int, as `cpu_id = *off` does.
         let cpu_id = off as u32;
@@ -82,12 +83,12 @@ impl Machine {
                 return fail(Errno::ENOENT, "the Guest is dead: only read() (to learn why) and close() remain");
             }
             return match req {
-                LHREQ_IRQ => self.user_send_irq(g, cpu_id, input),
-                LHREQ_EVENTFD => self.attach_eventfd(g, input),
+                LHREQ_IRQ => self.user_send_irq(g, cpu_id, input).map(|n| (n, "user_send_irq() set the irq's bit in irqs_pending and returned 0")),
+                LHREQ_EVENTFD => self.attach_eventfd(g, input).map(|n| (n, "add_eventfd() published a new map with this entry and returned 0")),
                 _ => fail(Errno::EINVAL, format!("{} is not a request this kernel knows (GETDMA and BREAK are retired)", req_name(req))),
             };
         }
-        self.initialize(file, input)
+        self.initialize(file, input).map(|n| (n, "initialize() built the Guest and returned sizeof(args): three 4-byte words"))
     }
 
     /// L:020 `initialize()`: LHREQ_INITIALIZE's three words are base, pfnlimit and start.
@@ -129,7 +130,7 @@ impl Machine {
         };
         self.ev("initialize", format!("kmalloc() the empty eventfd map (#{map_alloc}), num = 0"), &["alloc"]);
 
-        let cpu = match self.lg_cpu_start(0, start) {
+        let cpu = match self.lg_cpu_start(0, start, pfnlimit) {
             Ok(cpu) => cpu,
             Err(f) => {
                 self.ev("initialize", "lg_cpu_start() failed: goto free_eventfds".into(), &[]);
@@ -170,7 +171,7 @@ impl Machine {
     }
 
     /// L:025 `lg_cpu_start()`: cpu 0's registers page, registers, owner task and address space.
-    fn lg_cpu_start(&mut self, id: u32, start: u32) -> Result<LgCpu, Fail> {
+    fn lg_cpu_start(&mut self, id: u32, start: u32, pfn_limit: u32) -> Result<LgCpu, Fail> {
         if id >= NR_CPUS {
             return fail(Errno::EINVAL, format!("cpu {id} is beyond NR_CPUS"));
         }
@@ -212,7 +213,13 @@ impl Machine {
             esp1: 0,
             idt: vec![(0, 0); 256],
             gdt: vec![(0, 0); 32],
-            engine: GuestEngine::Scripted,
+            engine: if self.procs[pid as usize].has_code {
+                GuestEngine::Cpu(Box::new(crate::cpu::Cpu::new(pfn_limit, start)))
+            } else {
+                GuestEngine::Scripted
+            },
+            cr2: 0,
+            last_ud: None,
         })
     }
 
@@ -374,7 +381,7 @@ impl Machine {
             self.ev("read", "the Launcher has seen the last NOTIFY: pending_notify = 0".into(), &["cpu0.pending_notify"]);
         }
         let tid = self.current;
-        self.pending.insert(tid, Pending::LguestRead { file, cpu: cpu_id, buf, why: String::new() });
+        self.pending.insert(tid, Pending::LguestRead { file, cpu: cpu_id, buf, why: String::new(), halted: false });
         self.tasks[tid as usize].state = TaskState::InRead;
         match self.progress_now(tid) {
             Some(r) => Outcome::Done(r),

@@ -38,6 +38,7 @@ pub const FUNCS: &[FuncInfo] = &[
     FuncInfo { func: "set_interrupt", tag: "X:200", file: "drivers/lguest/interrupts_and_traps.c", summary: "Set an irqs_pending bit and wake the Launcher task." },
     FuncInfo { func: "interrupt_pending", tag: "X:201", file: "drivers/lguest/interrupts_and_traps.c", summary: "First pending interrupt the Guest has not blocked." },
     FuncInfo { func: "try_deliver_interrupt", tag: "X:202", file: "drivers/lguest/interrupts_and_traps.c", summary: "Wake a halted Guest and push the interrupt through its IDT if it can take it." },
+    FuncInfo { func: "set_guest_interrupt", tag: "X:203", file: "drivers/lguest/interrupts_and_traps.c", summary: "Push the interrupt frame on the Guest's stack and jump to its handler." },
     FuncInfo { func: "clockdev_fn", tag: "X:210", file: "drivers/lguest/interrupts_and_traps.c", summary: "The Guest's hrtimer expired: raise irq 0." },
     FuncInfo { func: "lguest_arch_run_guest", tag: "X:300", file: "drivers/lguest/x86/core.c", summary: "Switch to the Guest and run until it traps back." },
     FuncInfo { func: "lguest_arch_handle_trap", tag: "X:301", file: "drivers/lguest/x86/core.c", summary: "Why did the Guest stop? A hypercall, a fault to reflect, or a reason to kill it." },

@@ -5,7 +5,9 @@
 //! mapping, and a table of file descriptors. The Host only ever sees the Launcher through these: a bad
 //! pointer in a system call is an address that is not mapped here, which is why the Host answers `-EFAULT`.
 
+pub mod elf;
 pub mod mm;
+pub mod run;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -34,6 +36,8 @@ pub struct Process {
     pub guest_pages: u32,
     /// File descriptors: fd number to the Host's open file.
     pub fds: BTreeMap<i32, FileId>,
+    /// True once a Guest program was loaded into `ram`: `initialize()` then runs it on the x86 core.
+    pub has_code: bool,
     /// The scripted Guest's next hypercalls, for lessons and tests that do not run real Guest code.
     pub script: VecDeque<ScriptAction>,
 }

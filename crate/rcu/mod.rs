@@ -13,7 +13,9 @@
 //! - `litmus.rs`: the Linux kernel memory model's litmus shapes, written in the same steps.
 //! - `cli.rs`, `bench.rs`: `lguest-sim explore` and its speed.
 
+pub mod bench;
 pub mod checks;
+pub mod cli;
 pub mod explore;
 pub mod litmus;
 pub mod machine;
@@ -22,7 +24,9 @@ pub mod model;
 pub mod programs;
 pub mod snapshot;
 
+pub use bench::{bench_explore, bench_explore_with};
 pub use checks::{Check, Violation};
+pub use cli::cli_explore;
 pub use explore::{explore, explore_random, Report};
 pub use machine::Machine;
 pub use memory::MemoryMode;

@@ -630,11 +630,15 @@ pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, Stri
     match st.action(setup, cpu) {
         Action::Idle => Err(format!("CPU {cpu} has nothing to run")),
         Action::Switch(t) => {
-            let prev = st.current_task(cpu).map(|p| setup.task_name(p).to_string()).unwrap_or_default();
+            let prev = match st.current_task(cpu) {
+                Some(p) if st.is_done(setup, p) => format!("{} has finished", setup.task_name(p)),
+                Some(p) => format!("{} is asleep", setup.task_name(p)),
+                None => "nothing runs".to_string(),
+            };
             let c = &mut st.cpus[cpu as usize];
             c.current = c.tasks.iter().position(|&x| x == t).unwrap_or(0) as u8;
             let mut text = format!(
-                "{prev} cannot run, so CPU{cpu} switches to {}: a context switch is a quiescent state",
+                "{prev}, so CPU{cpu} switches to {}: a context switch is a quiescent state",
                 setup.task_name(t)
             );
             for note in note_quiescent(setup, st, cpu) {
@@ -725,7 +729,7 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
             task.old = Some(old);
             task.new = Some(new);
             task.n = n as u32;
-            format!("{who}: old = v{old} ({n} entries); kmalloc() gives v{new} with room for {}, uninitialised", n + 1)
+            format!("{who}: old = v{old} (num {n}); kmalloc() gives v{new} with room for {} entries, uninitialised", n + 1)
         }
         Op::Memcpy => {
             let (old, new, n) = writer_regs(st, t)?;
@@ -737,7 +741,7 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
                 store(setup, st, cpu, Loc::Event(new, i), e, false);
             }
             store(setup, st, cpu, Loc::Num(new), Val::Int(n), false);
-            format!("{who} copies {n} entries of v{old} into v{new} and sets v{new}->num = {n}")
+            format!("{who} copies v{old}'s {n} entry(s) into v{new} and sets v{new}->num = {n}")
         }
         Op::AppendEntry => {
             let (_, new, n) = writer_regs(st, t)?;

@@ -65,6 +65,10 @@ pub enum GuestLine {
     Trap { num: u32, errcode: u32 },
     /// SHUTDOWN with a message: the message is stored in Guest memory first, then the call is made.
     Shutdown { msg: String, restart: bool },
+    /// The Guest's own stores of 32-bit words (to fill `lguest_data` fields, say).
+    Poke { gpa: u32, words: Vec<u32> },
+    /// The Guest loads its stack pointer (so an interrupt frame has somewhere to go).
+    Stack { esp: u32 },
 }
 
 /// What the line says the result must be.
@@ -274,11 +278,23 @@ fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
 
 fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
     let Some(what) = ws.first() else {
-        return Err("guest needs an action: init, notify, halt, shutdown, hypercall, store, trap, clock".into());
+        return Err("guest needs an action: init, notify, halt, shutdown, hypercall, store, poke, stack, trap, clock".into());
     };
-    // `guest hypercall NAME args...`: the name is not an argument (it is resolved below).
-    let first_arg = if what == "hypercall" { 2.min(ws.len()) } else { 1 };
-    let args: Vec<u32> = ws[first_arg..].iter().filter(|w| !w.starts_with('"') && *w != "restart").map(|w| num32(w)).collect::<Result<_, _>>()?;
+    if what == "hypercall" {
+        let name = ws.get(1).ok_or("guest hypercall needs a number or a name such as NOTIFY")?;
+        let nr = match hcall_by_name(name) {
+            Some(n) => n,
+            None => num32(name).map_err(|_| format!("{name:?} is neither a hypercall name nor a number"))?,
+        };
+        let rest: Vec<u32> = ws[2..].iter().map(|w| num32(w)).collect::<Result<_, _>>()?;
+        if rest.len() > 4 {
+            return Err("a hypercall takes at most four arguments (ebx, ecx, edx, esi)".into());
+        }
+        let mut args = [0u32; 4];
+        args[..rest.len()].copy_from_slice(&rest);
+        return Ok(GuestLine::Hypercall { nr, args });
+    }
+    let args: Vec<u32> = ws[1..].iter().filter(|w| !w.starts_with('"') && *w != "restart").map(|w| num32(w)).collect::<Result<_, _>>()?;
     let arg = |i: usize, name: &str| args.get(i).copied().ok_or_else(|| format!("guest {what} needs {name}"));
     let call = |nr: u32, a: &[u32]| {
         let mut args = [0u32; 4];
@@ -300,17 +316,16 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
             let text = ws.iter().find_map(|w| unquote(w)).ok_or("guest store needs a \"quoted string\"")?;
             GuestLine::Store { gpa: arg(0, "a Guest-physical address")?, text }
         }
-        "trap" => GuestLine::Trap { num: arg(0, "a trap number")?, errcode: args.get(1).copied().unwrap_or(0) },
-        "hypercall" => {
-            let name = ws.get(1).ok_or("guest hypercall needs a number or a name such as NOTIFY")?;
-            let nr = match hcall_by_name(name) {
-                Some(n) => n,
-                None => num32(name).map_err(|_| format!("{name:?} is neither a hypercall name nor a number"))?,
-            };
-            let rest: Vec<u32> = ws[2..].iter().map(|w| num32(w)).collect::<Result<_, _>>()?;
-            call(nr, &rest)
+        "poke" => {
+            let gpa = arg(0, "a Guest-physical address")?;
+            if args.len() < 2 {
+                return Err("guest poke needs an address and at least one 32-bit word".into());
+            }
+            GuestLine::Poke { gpa, words: args[1..].to_vec() }
         }
-        other => return Err(format!("unknown guest action {other:?}: use init, notify, halt, shutdown, hypercall, store, trap or clock")),
+        "stack" => GuestLine::Stack { esp: arg(0, "a stack pointer")? },
+        "trap" => GuestLine::Trap { num: arg(0, "a trap number")?, errcode: args.get(1).copied().unwrap_or(0) },
+        other => return Err(format!("unknown guest action {other:?}: use init, notify, halt, shutdown, hypercall, store, poke, stack, trap or clock")),
     })
 }
 

@@ -1,0 +1,333 @@
+//! Fast paths: the commonest instruction forms, lowered once when a block is decoded into a compact
+//! [`Uop`] with their registers, immediates and branch targets already resolved, so the block cache
+//! can execute them without re-reading iced's operand descriptions. Everything else is `Uop::Generic`
+//! and goes through [`Cpu::execute`]. A fast path computes exactly what the generic path computes
+//! (the unit, differential and Guest-program tests run with the cache, so both paths are checked).
+
+use iced_x86::{ConditionCode, Instruction, Mnemonic as M, OpKind, Register};
+
+use crate::cpu::fault::Fault;
+use crate::cpu::flags::{self, STATUS};
+use crate::cpu::segments::{CS, SS};
+use crate::cpu::{Cpu, ESP};
+use crate::guest_ram::GuestRam;
+
+/// Two-operand ALU operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AluOp {
+    Add,
+    Or,
+    Adc,
+    Sbb,
+    And,
+    Sub,
+    Xor,
+    Cmp,
+    Test,
+}
+
+/// A 32-bit memory operand: `seg:[base + index << shift + disp]` (register numbers, 8 = none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mem {
+    base: u8,
+    index: u8,
+    shift: u8,
+    seg: u8,
+    disp: u32,
+}
+
+/// A lowered instruction. Registers are 32-bit general registers by number (eax = 0 ... edi = 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Uop {
+    Generic,
+    MovRR { d: u8, s: u8 },
+    MovRI { d: u8, imm: u32 },
+    Load { d: u8, m: Mem },
+    Store { s: u8, m: Mem },
+    StoreI { imm: u32, m: Mem },
+    Lea { d: u8, m: Mem },
+    AluRR { op: AluOp, d: u8, s: u8 },
+    AluRI { op: AluOp, d: u8, imm: u32 },
+    AluRM { op: AluOp, d: u8, m: Mem },
+    Inc { d: u8 },
+    Dec { d: u8 },
+    Jcc { cc: ConditionCode, target: u32 },
+    Jmp { target: u32 },
+    Call { target: u32 },
+    Ret,
+    Push { s: u8 },
+    PushI { imm: u32 },
+    Pop { d: u8 },
+}
+
+impl Uop {
+    /// Does this micro-op store to memory (so the caller must look for self-modified code)?
+    #[inline]
+    pub fn stores(&self) -> bool {
+        matches!(self, Uop::Store { .. } | Uop::StoreI { .. } | Uop::Call { .. } | Uop::Push { .. } | Uop::PushI { .. })
+    }
+}
+
+const NONE: u8 = 8;
+
+fn gpr32(r: Register) -> Option<u8> {
+    let n = r as u32;
+    let (lo, hi) = (Register::EAX as u32, Register::EDI as u32);
+    if (lo..=hi).contains(&n) {
+        Some((n - lo) as u8)
+    } else {
+        None
+    }
+}
+
+fn op_gpr32(i: &Instruction, n: u32) -> Option<u8> {
+    if i.op_kind(n) == OpKind::Register {
+        gpr32(i.op_register(n))
+    } else {
+        None
+    }
+}
+
+fn imm32(i: &Instruction, n: u32) -> Option<u32> {
+    match i.op_kind(n) {
+        OpKind::Immediate32 => Some(i.immediate32()),
+        OpKind::Immediate8to32 => Some(i.immediate8to32() as u32),
+        _ => None,
+    }
+}
+
+/// A memory operand with 32-bit addressing and a dword size.
+fn mem32(i: &Instruction, n: u32) -> Option<Mem> {
+    if i.op_kind(n) != OpKind::Memory || i.memory_size().size() != 4 {
+        return None;
+    }
+    let base = match i.memory_base() {
+        Register::None => NONE,
+        r => gpr32(r)?,
+    };
+    let index = match i.memory_index() {
+        Register::None => NONE,
+        r => gpr32(r)?,
+    };
+    let seg = Cpu::seg_index(i.memory_segment())? as u8;
+    let shift = i.memory_index_scale().trailing_zeros() as u8;
+    Some(Mem { base, index, shift, seg, disp: i.memory_displacement32() })
+}
+
+fn alu_op(m: M) -> Option<AluOp> {
+    Some(match m {
+        M::Add => AluOp::Add,
+        M::Or => AluOp::Or,
+        M::Adc => AluOp::Adc,
+        M::Sbb => AluOp::Sbb,
+        M::And => AluOp::And,
+        M::Sub => AluOp::Sub,
+        M::Xor => AluOp::Xor,
+        M::Cmp => AluOp::Cmp,
+        M::Test => AluOp::Test,
+        _ => return None,
+    })
+}
+
+/// Lower `i` to a micro-op, or `Generic`.
+pub fn lower(i: &Instruction) -> Uop {
+    lower_inner(i).unwrap_or(Uop::Generic)
+}
+
+fn lower_inner(i: &Instruction) -> Option<Uop> {
+    if i.has_lock_prefix() || i.has_rep_prefix() || i.has_repne_prefix() {
+        return None;
+    }
+    let m = i.mnemonic();
+    Some(match m {
+        M::Mov => {
+            if let Some(d) = op_gpr32(i, 0) {
+                if let Some(s) = op_gpr32(i, 1) {
+                    Uop::MovRR { d, s }
+                } else if let Some(imm) = imm32(i, 1) {
+                    Uop::MovRI { d, imm }
+                } else {
+                    Uop::Load { d, m: mem32(i, 1)? }
+                }
+            } else {
+                let m = mem32(i, 0)?;
+                if let Some(s) = op_gpr32(i, 1) {
+                    Uop::Store { s, m }
+                } else {
+                    Uop::StoreI { imm: imm32(i, 1)?, m }
+                }
+            }
+        }
+        M::Lea => {
+            let d = op_gpr32(i, 0)?;
+            let mut mm = mem32(i, 1).or_else(|| {
+                // lea's memory size is "unknown": accept any 32-bit addressing.
+                let base = match i.memory_base() {
+                    Register::None => NONE,
+                    r => gpr32(r)?,
+                };
+                let index = match i.memory_index() {
+                    Register::None => NONE,
+                    r => gpr32(r)?,
+                };
+                Some(Mem { base, index, shift: i.memory_index_scale().trailing_zeros() as u8, seg: 3, disp: i.memory_displacement32() })
+            })?;
+            mm.seg = 3;
+            Uop::Lea { d, m: mm }
+        }
+        M::Inc => Uop::Inc { d: op_gpr32(i, 0)? },
+        M::Dec => Uop::Dec { d: op_gpr32(i, 0)? },
+        M::Jmp if i.op0_kind() == OpKind::NearBranch32 => Uop::Jmp { target: i.near_branch32() },
+        M::Call if i.op0_kind() == OpKind::NearBranch32 => Uop::Call { target: i.near_branch32() },
+        M::Ret if i.op_count() == 0 && i.stack_pointer_increment() == 4 => Uop::Ret,
+        M::Push => {
+            if let Some(s) = op_gpr32(i, 0) {
+                Uop::Push { s }
+            } else if i.stack_pointer_increment() == -4 {
+                Uop::PushI { imm: imm32(i, 0)? }
+            } else {
+                return None;
+            }
+        }
+        M::Pop => {
+            let d = op_gpr32(i, 0)?;
+            if d as usize == ESP {
+                return None;
+            }
+            Uop::Pop { d }
+        }
+        _ if i.is_jcc_short_or_near() && i.op0_kind() == OpKind::NearBranch32 => {
+            Uop::Jcc { cc: i.condition_code(), target: i.near_branch32() }
+        }
+        _ => {
+            let op = alu_op(m)?;
+            let d = op_gpr32(i, 0)?;
+            if let Some(s) = op_gpr32(i, 1) {
+                Uop::AluRR { op, d, s }
+            } else if let Some(imm) = imm32(i, 1) {
+                Uop::AluRI { op, d, imm }
+            } else {
+                Uop::AluRM { op, d, m: mem32(i, 1)? }
+            }
+        }
+    })
+}
+
+impl Cpu {
+    #[inline(always)]
+    fn mem_ea(&self, m: &Mem) -> u32 {
+        let r = &self.state.regs;
+        let mut a = m.disp;
+        if m.base != NONE {
+            a = a.wrapping_add(r[m.base as usize]);
+        }
+        if m.index != NONE {
+            a = a.wrapping_add(r[m.index as usize] << m.shift);
+        }
+        a
+    }
+
+    #[inline(always)]
+    fn alu32(&mut self, op: AluOp, a: u32, b: u32) -> Option<u32> {
+        let (r, f) = match op {
+            AluOp::Add => flags::add(a, b, 0, 4),
+            AluOp::Adc => flags::add(a, b, self.cf(), 4),
+            AluOp::Sub | AluOp::Cmp => flags::sub(a, b, 0, 4),
+            AluOp::Sbb => flags::sub(a, b, self.cf(), 4),
+            AluOp::And | AluOp::Test => (a & b, flags::logic(a & b, 4)),
+            AluOp::Or => (a | b, flags::logic(a | b, 4)),
+            AluOp::Xor => (a ^ b, flags::logic(a ^ b, 4)),
+        };
+        self.state.eflags = (self.state.eflags & !STATUS) | f;
+        if matches!(op, AluOp::Cmp | AluOp::Test) {
+            None
+        } else {
+            Some(r)
+        }
+    }
+
+    /// Execute a lowered instruction. EIP already points past it; on a fault nothing has changed
+    /// (the caller puts EIP back).
+    #[inline(always)]
+    pub(crate) fn exec_uop(&mut self, ram: &mut GuestRam, u: Uop) -> Result<(), Fault> {
+        match u {
+            Uop::Generic => {}
+            Uop::MovRR { d, s } => self.state.regs[d as usize] = self.state.regs[s as usize],
+            Uop::MovRI { d, imm } => self.state.regs[d as usize] = imm,
+            Uop::Load { d, m } => {
+                let off = self.mem_ea(&m);
+                self.state.regs[d as usize] = self.read_mem(ram, m.seg as usize, off, 4)?;
+            }
+            Uop::Store { s, m } => {
+                let off = self.mem_ea(&m);
+                let v = self.state.regs[s as usize];
+                self.write_mem(ram, m.seg as usize, off, 4, v)?;
+            }
+            Uop::StoreI { imm, m } => {
+                let off = self.mem_ea(&m);
+                self.write_mem(ram, m.seg as usize, off, 4, imm)?;
+            }
+            Uop::Lea { d, m } => self.state.regs[d as usize] = self.mem_ea(&m),
+            Uop::AluRR { op, d, s } => {
+                let (a, b) = (self.state.regs[d as usize], self.state.regs[s as usize]);
+                if let Some(r) = self.alu32(op, a, b) {
+                    self.state.regs[d as usize] = r;
+                }
+            }
+            Uop::AluRI { op, d, imm } => {
+                let a = self.state.regs[d as usize];
+                if let Some(r) = self.alu32(op, a, imm) {
+                    self.state.regs[d as usize] = r;
+                }
+            }
+            Uop::AluRM { op, d, m } => {
+                let off = self.mem_ea(&m);
+                let b = self.read_mem(ram, m.seg as usize, off, 4)?;
+                let a = self.state.regs[d as usize];
+                if let Some(r) = self.alu32(op, a, b) {
+                    self.state.regs[d as usize] = r;
+                }
+            }
+            Uop::Inc { d } => {
+                let (r, f) = flags::add(self.state.regs[d as usize], 1, 0, 4);
+                self.state.regs[d as usize] = r;
+                self.set_flags(STATUS & !flags::CF, f);
+            }
+            Uop::Dec { d } => {
+                let (r, f) = flags::sub(self.state.regs[d as usize], 1, 0, 4);
+                self.state.regs[d as usize] = r;
+                self.set_flags(STATUS & !flags::CF, f);
+            }
+            Uop::Jcc { cc, target } => {
+                if flags::condition(cc, self.state.eflags) {
+                    self.jump_near(target)?;
+                }
+            }
+            Uop::Jmp { target } => self.jump_near(target)?,
+            Uop::Call { target } => {
+                if target > self.state.segs[CS].limit {
+                    return Err(Fault::gp0());
+                }
+                let ret = self.state.eip;
+                self.push(ram, 4, ret)?;
+                self.state.eip = target;
+            }
+            Uop::Ret => {
+                let esp = self.state.regs[ESP];
+                let t = self.read_mem(ram, SS, esp, 4)?;
+                self.jump_near(t)?;
+                self.state.regs[ESP] = esp.wrapping_add(4);
+            }
+            Uop::Push { s } => {
+                let v = self.state.regs[s as usize];
+                self.push(ram, 4, v)?;
+            }
+            Uop::PushI { imm } => self.push(ram, 4, imm)?,
+            Uop::Pop { d } => {
+                let v = self.pop(ram, 4)?;
+                self.state.regs[d as usize] = v;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! Memory: addressing modes, page crossing, the `pfn_limit` bound, the Switcher's addresses, and the
+//! decoded-block cache staying right when code is overwritten.
+
+use super::{run_exit, run_regs, run_with, CODE, PAGES, STACK};
+use crate::cpu::{Cpu, Exit, Fault};
+use crate::guest_ram::GuestRam;
+
+#[test]
+fn addressing_modes_32_and_16_bit() {
+    // movl %eax,(%ebx,%esi,4)
+    let (_, ram, _) = run_with(&[0x89, 0x04, 0xb3], |c, _| c.state.regs = [0xdead_beef, 0, 0, 0x3000, STACK, 0, 2, 0]);
+    assert_eq!(ram.read_u32(0x3008).unwrap(), 0xdead_beef);
+    // movw 0x10(%bp,%si),%ax with 16-bit addressing: (0x1ff0 + 0xe010 + 0x10) & 0xffff = 0x10
+    let (c, _, _) = run_with(&[0x67, 0x66, 0x8b, 0x42, 0x10], |c, ram| {
+        ram.write_u32(0x10, 0x4321).unwrap();
+        c.state.regs = [0, 0, 0, 0, STACK, 0x1_1ff0, 0xe010, 0];
+    });
+    assert_eq!(c.state.regs[0] & 0xffff, 0x4321);
+    // lea 8(%eax,%ecx,2),%edx
+    let c = run_regs(&[0x8d, 0x54, 0x48, 0x08], [0x100, 0x10, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(c.state.regs[2], 0x128);
+}
+
+#[test]
+fn accesses_across_a_page_boundary() {
+    // movl %eax,(%ebx) then movl (%ebx),%ecx at 0x2ffe
+    let (c, ram, _) = run_with(&[0x89, 0x03, 0x8b, 0x0b], |c, _| c.state.regs = [0x1122_3344, 0, 0, 0x2ffe, STACK, 0, 0, 0]);
+    assert_eq!(c.state.regs[1], 0x1122_3344);
+    assert_eq!(ram.read_u32(0x2ffe).unwrap(), 0x1122_3344);
+}
+
+#[test]
+fn beyond_pfn_limit_is_a_page_fault_with_cr2() {
+    // movl (%ebx),%eax with ebx just past the Guest's memory
+    let limit = PAGES * 4096;
+    let (c, _, exit) = run_with(&[0x8b, 0x03], |c, _| c.state.regs[3] = limit);
+    assert_eq!(exit, Exit::Fault { fault: Fault::PageFault { cr2: limit, error_code: 0 } });
+    assert_eq!((c.state.cr2, c.state.eip), (limit, CODE));
+    // A write straddling the limit changes nothing: movl %eax,(%ebx)
+    let (_, ram, exit) = run_with(&[0x89, 0x03], |c, _| c.state.regs = [0xffff_ffff, 0, 0, limit - 2, STACK, 0, 0, 0]);
+    assert_eq!(exit, Exit::Fault { fault: Fault::PageFault { cr2: limit, error_code: 2 } });
+    assert_eq!(ram.read(limit - 2, &mut [0u8; 2]), Ok(()));
+    assert_eq!(ram.read_u32(limit - 4).unwrap(), 0);
+    // A smaller pfn_limit than the memory holds is still the bound.
+    let (_, _, exit) = run_with(&[0x8b, 0x03], |c, _| {
+        c.pfn_limit = 4;
+        c.state.regs[3] = 0x4000;
+    });
+    assert!(matches!(exit, Exit::Fault { fault: Fault::PageFault { cr2: 0x4000, .. } }));
+}
+
+#[test]
+fn the_switcher_is_out_of_reach() {
+    // movl 0xffc00000,%eax
+    let (c, _, exit) = run_exit(&[0xa1, 0x00, 0x00, 0xc0, 0xff]);
+    assert_eq!(exit, Exit::Fault { fault: Fault::gp0() });
+    assert_eq!(c.state.eip, CODE);
+    // A stack access there is #SS: mov $0xffc00004,%esp; push %eax
+    let (_, _, exit) = run_exit(&[0xbc, 0x04, 0x00, 0xc0, 0xff, 0x50]);
+    assert_eq!(exit, Exit::Fault { fault: Fault::StackFault { error_code: 0 } });
+    // Jumping there is #GP at the jump: mov $0xffc00000,%eax; jmp *%eax
+    let (c, _, exit) = run_exit(&[0xb8, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xe0]);
+    assert_eq!(exit, Exit::Fault { fault: Fault::gp0() });
+    assert_eq!(c.state.eip, CODE + 5);
+}
+
+#[test]
+fn executing_past_memory_faults_on_fetch() {
+    let mut ram = GuestRam::new(PAGES);
+    let mut cpu = Cpu::new(PAGES, PAGES * 4096 - 1);
+    ram.write(PAGES * 4096 - 1, &[0xb8]).unwrap(); // mov $imm32,%eax: needs 4 more bytes
+    let exit = cpu.run(&mut ram, 10);
+    assert_eq!(exit, Exit::Fault { fault: Fault::PageFault { cr2: PAGES * 4096, error_code: 0 } });
+    assert_eq!(cpu.state.eip, PAGES * 4096 - 1);
+}
+
+#[test]
+fn instructions_straddling_pages_execute() {
+    let mut ram = GuestRam::new(PAGES);
+    let start = 0x2000 - 3;
+    // mov $0x12345678,%eax split 3/2 across the page boundary; int $0x1f
+    ram.write(start, &[0xb8, 0x78, 0x56, 0x34, 0x12, 0xcd, 0x1f]).unwrap();
+    for cache in [true, false] {
+        let mut cpu = Cpu::new(PAGES, start);
+        cpu.use_cache = cache;
+        assert_eq!(cpu.run(&mut ram, 10), Exit::Hypercall);
+        assert_eq!(cpu.state.regs[0], 0x1234_5678);
+    }
+}
+
+#[test]
+fn self_modifying_code_is_seen_by_the_cache() {
+    // A loop run twice: the first pass rewrites the immediate of the mov the second pass executes.
+    //  0: b8 01 00 00 00     mov $1,%eax
+    //  5: 01 c3              add %eax,%ebx
+    //  7: c6 05 01 10 00 00 05  movb $5,0x1001     (the mov's immediate)
+    //  e: 41                 inc %ecx
+    //  f: 83 f9 02           cmp $2,%ecx
+    // 12: 75 ec              jne 0
+    let code = [
+        0xb8, 0x01, 0, 0, 0, 0x01, 0xc3, 0xc6, 0x05, 0x01, 0x10, 0, 0, 0x05, 0x41, 0x83, 0xf9, 0x02, 0x75, 0xec,
+    ];
+    let c = run_regs(&code, [0; 8]);
+    assert_eq!(c.state.regs[3], 1 + 5);
+    // The next instruction in the same block is overwritten by the one before it:
+    //  0: c6 05 07 10 00 00 40   movb $0x40,0x1007   (turns the nop below into inc %eax)
+    //  7: 90                     nop
+    let c = run_regs(&[0xc6, 0x05, 0x07, 0x10, 0, 0, 0x40, 0x90], [0; 8]);
+    assert_eq!(c.state.regs[0], 1);
+}
+
+#[test]
+fn host_writes_invalidate_cached_blocks() {
+    let mut ram = GuestRam::new(PAGES);
+    ram.write(CODE, &[0x40, 0xcd, 0x1f]).unwrap(); // inc %eax; int $0x1f
+    let mut cpu = Cpu::new(PAGES, CODE);
+    assert_eq!(cpu.run(&mut ram, 10), Exit::Hypercall);
+    ram.write(CODE, &[0x48]).unwrap(); // dec %eax
+    cpu.state.eip = CODE;
+    assert_eq!(cpu.run(&mut ram, 10), Exit::Hypercall);
+    assert_eq!(cpu.state.regs[0], 0);
+    assert!(cpu.cache_stats().1 >= 2);
+}
+
+#[test]
+fn budget_bounds_an_infinite_loop() {
+    // jmp .
+    let (c, _, exit) = run_exit(&[0xeb, 0xfe]);
+    assert_eq!(exit, Exit::Budget);
+    assert_eq!((c.state.eip, c.state.tsc), (CODE, 10_000));
+}
