@@ -243,3 +243,15 @@ fn hex_escapes_in_quoted_strings() {
     let e = replay("guest store 0x1000 \"\\xzz\"\n").unwrap_err();
     assert!(e.message.contains("two hex digits"), "{}", e.message);
 }
+
+/// The complete example in lessons/README.md is itself a lesson that checks clean.
+#[test]
+fn the_readme_example_checks_clean() {
+    let readme = std::fs::read_to_string(lessons_dir().join("README.md")).unwrap();
+    let start = readme.find("````text\n").expect("the example opens with ````text") + "````text\n".len();
+    let len = readme[start..].find("\n````").expect("the example closes with ````");
+    let run = check_source(&readme[start..start + len], "README-example.lesson", None).unwrap();
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    assert_eq!(run.lesson.steps.len(), 2);
+    assert_eq!(run.lesson.steps[1].question.as_ref().unwrap().answer, "-EINVAL");
+}
