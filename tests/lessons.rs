@@ -66,7 +66,7 @@ fn the_course_covers_every_errno_path() {
     for h in ["LHCALL_LGUEST_INIT", "LHCALL_NOTIFY", "LHCALL_HALT", "LHCALL_SET_CLOCKEVENT", "LHCALL_SHUTDOWN", "LHCALL_LOAD_IDT_ENTRY"] {
         assert!(cov.hypercalls.contains_key(h), "no lesson's Guest makes {h}");
     }
-    for m in ["notify.to-eventfd", "eventfd.read", "irq.wakes-halted", "irq.disabled", "irq.delivered", "trap.reflected", "timer.fires", "hcall.before-init", "kill_guest.enomem"] {
+    for m in ["notify.to-eventfd", "eventfd.read", "irq.wakes-halted", "irq.disabled", "irq.delivered", "trap.reflected", "timer.fires", "hcall.before-init", "kill_guest.enomem", "kill_guest.second"] {
         assert!(cov.paths.contains_key(m), "no lesson shows {m}");
     }
     for v in ["no-synchronize-rcu (sc)", "plain-assign (weak)", "no-lguest-lock (sc)"] {
