@@ -1,8 +1,8 @@
 //! The `lguest-sim` command: the same core as the browser, natively.
 //!
 //! - `lguest-sim replay [--trace] SCENARIO...`: replay scenarios, failing on the first result that differs.
-//! - `lguest-sim check [--coverage] PATH...`: replay every lesson under PATH against its expectations.
 //! - `lguest-sim run [--mem MB] GUEST`: boot an ELF32 Guest like the real Launcher (`lguest MB vmlinux`).
+//! - `lguest-sim check [--coverage] PATH...`: replay every lesson under PATH against its expectations.
 //! - `lguest-sim --version`.
 
 use std::process::ExitCode;
@@ -13,8 +13,8 @@ const USAGE: &str = "usage:
   lguest-sim run [--mem MB] GUEST           boot an ELF32 i386 Guest as the Launcher would; its console on
                                             stdout, the death message on stderr, the Launcher's exit status
   lguest-sim replay [--trace] SCENARIO...   replay scenario files; exit 1 on the first differing result
-  lguest-sim check [--coverage] PATH...    check lessons (files or directories); exit 1 on any problem
   lguest-sim explore [OPTIONS]              explore RCU interleavings of the eventfd map (--help for options)
+  lguest-sim check [--coverage] PATH...    check lessons (files or directories); exit 1 on any problem
   lguest-sim --version";
 
 fn main() -> ExitCode {
@@ -25,7 +25,6 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("replay") => replay(&args[1..]),
-        Some("check") => check(&args[1..]),
         Some("run") => run(&args[1..]),
         Some("explore") => match lguest_sim::rcu::cli_explore(&args[1..]) {
             Ok(out) => {
@@ -37,6 +36,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("check") => check(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -90,39 +90,6 @@ fn replay(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn check(args: &[String]) -> ExitCode {
-    use lguest_sim::scenario::{check::check_paths, coverage::Coverage};
-    let coverage = args.iter().any(|a| a == "--coverage");
-    if let Some(bad) = args.iter().find(|a| a.starts_with("--") && *a != "--coverage") {
-        eprintln!("unknown option {bad}\n{USAGE}");
-        return ExitCode::from(2);
-    }
-    let paths: Vec<std::path::PathBuf> = args.iter().filter(|a| !a.starts_with("--")).map(Into::into).collect();
-    if paths.is_empty() {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    }
-    let course = check_paths(&paths);
-    for run in &course.runs {
-        let lines: usize = run.lesson.steps.iter().map(|s| s.lines.len() + s.rcu.len()).sum();
-        let verdict = if run.errors.is_empty() { "ok".to_string() } else { format!("{} problem(s)", run.errors.len()) };
-        println!("{}: {} steps, {lines} lines: {verdict}", run.lesson.file, run.lesson.steps.len());
-    }
-    for e in &course.errors {
-        eprintln!("{e}");
-    }
-    if coverage {
-        print!("\n{}", Coverage::of(&course.runs).render());
-    }
-    if course.is_clean() {
-        println!("{} lesson(s) checked: every step as the lessons say", course.files);
-        ExitCode::SUCCESS
-    } else {
-        eprintln!("{} problem(s) in {} lesson(s)", course.errors.len(), course.files);
-        ExitCode::FAILURE
-    }
-}
-
 fn run(args: &[String]) -> ExitCode {
     let mut mem = lguest_sim::params::DEFAULT_GUEST_MB;
     let mut guest = None;
@@ -160,4 +127,37 @@ fn run(args: &[String]) -> ExitCode {
     let _ = std::io::stdout().flush();
     eprint!("{}", r.stderr);
     ExitCode::from(r.exit_code.clamp(0, 255) as u8)
+}
+
+fn check(args: &[String]) -> ExitCode {
+    use lguest_sim::scenario::{check::check_paths, coverage::Coverage};
+    let coverage = args.iter().any(|a| a == "--coverage");
+    if let Some(bad) = args.iter().find(|a| a.starts_with("--") && *a != "--coverage") {
+        eprintln!("unknown option {bad}\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let paths: Vec<std::path::PathBuf> = args.iter().filter(|a| !a.starts_with("--")).map(Into::into).collect();
+    if paths.is_empty() {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let course = check_paths(&paths);
+    for run in &course.runs {
+        let lines: usize = run.lesson.steps.iter().map(|s| s.lines.len() + s.rcu.len()).sum();
+        let verdict = if run.errors.is_empty() { "ok".to_string() } else { format!("{} problem(s)", run.errors.len()) };
+        println!("{}: {} steps, {lines} lines: {verdict}", run.lesson.file, run.lesson.steps.len());
+    }
+    for e in &course.errors {
+        eprintln!("{e}");
+    }
+    if coverage {
+        print!("\n{}", Coverage::of(&course.runs).render());
+    }
+    if course.is_clean() {
+        println!("{} lesson(s) checked: every step as the lessons say", course.files);
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{} problem(s) in {} lesson(s)", course.errors.len(), course.files);
+        ExitCode::FAILURE
+    }
 }

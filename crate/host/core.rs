@@ -117,7 +117,7 @@ impl Machine {
         let proc = &mut self.procs[pidx];
         let ram = &mut proc.ram;
         let (exit, ran) = match &mut cpu.engine {
-            GuestEngine::Scripted => (run_scripted(&mut proc.script, &mut cpu.regs, ram, limit), 0),
+            GuestEngine::Scripted => (run_scripted(&mut proc.script, &mut cpu.regs, &mut cpu.cr2, ram, limit), 0),
             GuestEngine::Cpu(core) => {
                 regs_to_cpu(&cpu.regs, core);
                 let before = core.state.tsc;

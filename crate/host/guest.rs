@@ -98,6 +98,7 @@ pub enum GuestExit {
 pub fn run_scripted(
     script: &mut std::collections::VecDeque<ScriptAction>,
     regs: &mut LguestRegs,
+    cr2: &mut u32,
     ram: &mut GuestRam,
     limit: u64,
 ) -> GuestExit {
@@ -106,6 +107,8 @@ pub fn run_scripted(
             ScriptAction::Store { gpa, bytes } => {
                 // A store beyond the Guest's memory is a page fault, as it would be for real code.
                 if gpa as u64 + bytes.len() as u64 > limit || ram.write(gpa, &bytes).is_err() {
+                    // The first byte that is out of reach is the faulting address.
+                    *cr2 = gpa.max(limit.min(u32::MAX as u64) as u32);
                     regs.trapnum = 14;
                     regs.errcode = 2;
                     return GuestExit::Trap;

@@ -5,7 +5,7 @@
 use super::bench::bench_explore;
 use super::checks::Check;
 use super::explore::{explore, explore_random, Report};
-use super::litmus::catalogue;
+use super::litmus::table;
 use super::machine::Machine;
 use super::memory::MemoryMode;
 use super::model::{format_schedule, parse_schedule, Choice, Scenario, Setup};
@@ -26,9 +26,13 @@ options:
   --memory sc|weak  sequential consistency, or Alpha-like weak memory (default sc)
   --place A,B,...   the CPU of each task, readers first then writers (default: task i on CPU i mod N)
   --initial N       entries in the map before any writer runs, 0 to 3 (default 1)
+  --bad-fd          writer W0 attaches an fd that is not an eventfd: add_eventfd() takes its error path
+  --timers N        timer interrupts (the Guest's clockevent), one per CPU from CPU0; each fires once,
+                    at any moment, even inside a read-side critical section (default 0)
   --random K        follow K random schedules instead of all of them
   --seed S          the seed for --random (default 1)
-  --replay SCHED    run one schedule (\"0 0 1 1:2 ...\": CPU, or CPU:PICK for an older value) and print it
+  --replay SCHED    run one schedule and print it: \"0 0 1 1:2 0i ...\" (CPU; CPU:PICK to load an older
+                    value under weak memory; CPUi for the timer interrupt arriving on that CPU)
   --list            list the variants and what each should produce
   --litmus          run the kernel memory model's litmus shapes and compare with the published verdicts
   --bench           time the lesson scenarios
@@ -56,6 +60,11 @@ pub fn cli_explore(args: &[String]) -> Result<String, String> {
     while i < args.len() {
         let flag = args[i].as_str();
         let value = args.get(i + 1);
+        if flag == "--bad-fd" {
+            sc.bad_fd = true;
+            i += 1;
+            continue;
+        }
         match flag {
             "--help" | "-h" => return Ok(USAGE.to_string()),
             "--list" => return Ok(list_variants()),
@@ -65,6 +74,7 @@ pub fn cli_explore(args: &[String]) -> Result<String, String> {
             "--readers" => sc.readers = number(flag, value)?,
             "--writers" => sc.writers = number(flag, value)?,
             "--initial" => sc.initial_entries = number(flag, value)?,
+            "--timers" => sc.timers = number(flag, value)?,
             "--random" => random = Some(number(flag, value)?),
             "--seed" => seed = Some(number(flag, value)?),
             "--variant" => sc.variant = Variant::parse(value.ok_or("--variant needs a name (see --list)")?)?,
@@ -104,9 +114,10 @@ pub fn cli_explore(args: &[String]) -> Result<String, String> {
 
 fn header(sc: &Scenario, setup: &Setup) -> String {
     let plural = |n: u8, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    let timers = if sc.timers > 0 { format!(", {}", plural(sc.timers, "timer")) } else { String::new() };
     let placed: Vec<String> = setup.tasks.iter().map(|t| format!("{} on CPU{}", t.name, t.cpu)).collect();
     format!(
-        "explore: {}, {}, {}; variant {}; memory {}\nplacement: {}\n",
+        "explore: {}, {}, {}{timers}; variant {}; memory {}\nplacement: {}\n",
         plural(sc.cpus, "CPU"),
         plural(sc.readers, "reader"),
         plural(sc.writers, "writer"),
@@ -120,7 +131,9 @@ fn render(sc: &Scenario, r: &Report) -> Result<String, String> {
     let mut out = String::new();
     let sat = if r.saturated { " (at least: the count overflowed)" } else { "" };
     match r.mode.as_str() {
-        "random" => out.push_str(&format!("random: {} schedules followed ({} distinct states seen)\n", r.schedules, r.states)),
+        "random" => {
+            out.push_str(&format!("random: {} schedules followed ({} distinct states seen)\n", r.schedules, r.states))
+        }
         _ => out.push_str(&format!("exhaustive: {} schedules{sat} ({} distinct states)\n", r.schedules, r.states)),
     }
     out.push_str("violations (schedules):\n");
@@ -136,7 +149,8 @@ fn render(sc: &Scenario, r: &Report) -> Result<String, String> {
     for c in r.checks.iter().filter(|c| c.schedules > 0) {
         if let Some(text) = &c.counterexample_text {
             let n = c.counterexample.as_ref().map_or(0, |v| v.len());
-            out.push_str(&format!("shortest counterexample for {} ({n} steps): {text}\n", c.name));
+            let which = if r.mode == "random" { "shortest counterexample found" } else { "shortest counterexample" };
+            out.push_str(&format!("{which} for {} ({n} steps): {text}\n", c.name));
         }
     }
     if let Some(first) = Check::ALL.iter().find_map(|&c| r.counterexample(c).map(|s| (c, s))) {
@@ -173,6 +187,12 @@ fn flags(sc: &Scenario) -> String {
     if sc.initial_entries != d.initial_entries {
         f.push_str(&format!(" --initial {}", sc.initial_entries));
     }
+    if sc.timers != d.timers {
+        f.push_str(&format!(" --timers {}", sc.timers));
+    }
+    if sc.bad_fd {
+        f.push_str(" --bad-fd");
+    }
     f
 }
 
@@ -193,8 +213,8 @@ fn trace(sc: &Scenario, schedule: &[Choice]) -> Result<String, String> {
         }
         out.push_str("     (finished: nothing can run any more)\n");
     } else {
-        let cpus: Vec<String> = m.enabled_cpus().iter().map(|c| c.to_string()).collect();
-        out.push_str(&format!("     (not finished: CPUs {} can still step)\n", cpus.join(", ")));
+        let cpus: Vec<String> = m.choices().iter().map(|c| c.to_string()).collect();
+        out.push_str(&format!("     (not finished: the choices now are {})\n", cpus.join(", ")));
     }
     Ok(out)
 }
@@ -209,11 +229,12 @@ fn list_variants() -> String {
 
 fn litmus_table() -> Result<String, String> {
     let mut out = String::from("litmus shape (exists clause): ours sc / ours weak (expected weak)\n");
-    for l in catalogue() {
-        let sc = l.run(MemoryMode::Sc)?;
-        let weak = l.run(MemoryMode::Weak)?;
-        let ok = if sc == l.sc && weak == l.weak { "agrees" } else { "DISAGREES" };
-        out.push_str(&format!("  {} ({}): {sc:?} / {weak:?} ({:?}) {ok}\n", l.name, l.exists, l.weak));
+    for r in table()? {
+        let ok = if r.agrees { "agrees" } else { "DISAGREES" };
+        out.push_str(&format!(
+            "  {} ({}): {:?} / {:?} ({:?}) {ok}\n",
+            r.name, r.exists, r.ours_sc, r.ours_weak, r.expected_weak
+        ));
     }
     Ok(out)
 }

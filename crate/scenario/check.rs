@@ -118,7 +118,11 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
                     // Actions the line queues: SHUTDOWN stores its message first; LGUEST_INIT frees the ring first.
                     let n = match g {
                         GuestLine::Shutdown { .. } => 2,
-                        GuestLine::Hypercall { nr: crate::host::hypercalls::LHCALL_LGUEST_INIT, .. } if l.source.contains("guest init") => 2,
+                        GuestLine::Hypercall { nr: crate::host::hypercalls::LHCALL_LGUEST_INIT, args } => {
+                            let pr = &runner.machine.procs[p];
+                            let bytes = (pr.guest_pages + crate::params::DEVICE_PAGES) as u64 * crate::params::PAGE_SIZE as u64;
+                            if args[0] as u64 + 24 + 64 <= bytes { 2 } else { 1 }
+                        }
                         _ => 1,
                     };
                     queued[p].extend(std::iter::repeat(l.line).take(n));

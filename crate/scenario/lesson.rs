@@ -137,6 +137,7 @@ impl RcuLine {
             memory: MemoryMode::parse(&self.memory).unwrap_or(MemoryMode::Sc),
             placement: None,
             initial_entries: self.initial,
+            ..Default::default()
         }
     }
 }

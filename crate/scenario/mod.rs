@@ -17,6 +17,7 @@
 pub mod check;
 pub mod coverage;
 pub mod lesson;
+pub mod library;
 pub mod parse;
 pub mod run;
 

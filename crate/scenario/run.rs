@@ -296,15 +296,20 @@ impl Runner {
             Action::Guest(g) => {
                 let tid = self.task(line)?;
                 let pidx = self.machine.proc_of(tid);
+                let guest_bytes = (self.machine.procs[pidx].guest_pages + crate::params::DEVICE_PAGES) as u64 * PAGE_SIZE as u64;
                 let script = &mut self.machine.procs[pidx].script;
                 match g {
-                    GuestLine::Hypercall { nr, args } if *nr == crate::host::hypercalls::LHCALL_LGUEST_INIT && line.source.contains("guest init") => {
-                        // What a Guest's boot code does before LGUEST_INIT: mark every async ring slot free.
-                        let status = args[0].wrapping_add(crate::host::hypercalls::lguest_data::HCALL_STATUS);
-                        script.push_back(ScriptAction::Store { gpa: status, bytes: vec![0xFF; crate::params::LHCALL_RING_SIZE as usize] });
-                        script.push_back(ScriptAction::Hypercall { nr: *nr, args: *args });
+                    GuestLine::Hypercall { nr, args } => {
+                        let ring_fits = (args[0] as u64) + 24 + 64 <= guest_bytes;
+                        if *nr == crate::host::hypercalls::LHCALL_LGUEST_INIT && ring_fits {
+                            // Before LGUEST_INIT a real Guest marks every slot of its async hypercall ring
+                            // free (0xFF); without this the Host would find 64 "pending" FLUSH_ASYNC calls.
+                            let ring = args[0].wrapping_add(crate::host::hypercalls::lguest_data::HCALL_STATUS);
+                            let bytes = vec![0xFF; crate::params::LHCALL_RING_SIZE as usize];
+                            script.push_back(ScriptAction::Store { gpa: ring, bytes });
+                        }
+                        script.push_back(ScriptAction::Hypercall { nr: *nr, args: *args })
                     }
-                    GuestLine::Hypercall { nr, args } => script.push_back(ScriptAction::Hypercall { nr: *nr, args: *args }),
                     GuestLine::Store { gpa, text } => {
                         let mut bytes = text.clone().into_bytes();
                         bytes.push(0);

@@ -1,0 +1,591 @@
+//! The fourth step: addresses, jump relaxation and the final bytes.
+//!
+//! First we read the items once in order, as GNU as does ([`prepare`]): that fixes what can be known
+//! while reading (which immediates are plain numbers), the size of every instruction except the
+//! jumps to labels, and each section's alignment. Then we repeat the layout ([`walk`]) until nothing
+//! moves: every such jump starts short (`eb`/`7x`, 2 bytes) and becomes near (`e9`/`0f 8x`) once its
+//! target is out of reach; a jump never shrinks back, so this ends, and it ends where GNU as does.
+//!
+//! Sections are placed one after another from the origin: `.text` first, then the others in the
+//! order they first appear, each starting at its alignment, exactly as `ld` lays them out.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::encode::{self, Val};
+use super::expr::{self, Class, Expr};
+use super::parse::{Item, Kind};
+use super::{AsmError, Program, Section, MAX_IMAGE, MAX_PASSES};
+
+/// What the first reading learned about one item.
+#[derive(Debug, Clone, Default)]
+struct Prep {
+    sec: usize,
+    /// Size when it does not depend on addresses (everything but jumps, .space, .align, .org).
+    size: Option<u32>,
+    /// Per operand: was its value known while reading, and what it was.
+    known: Vec<Option<i64>>,
+    /// `Some(cc)` for a jump GNU as would relax (cc None for `jmp`).
+    relax: Option<Option<usize>>,
+    /// `.align`: alignment in bytes, fill byte, maximum padding.
+    align: Option<(u32, Option<u8>, Option<u32>)>,
+    /// `.org` given as an address (a label expression) rather than a section offset.
+    org_is_address: bool,
+    /// The item failed to encode; it was reported and takes no space.
+    dead: bool,
+}
+
+struct SecInfo {
+    name: String,
+    code: bool,
+    align: u32,
+}
+
+fn syms_of(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::Sym(s) => out.push(s.clone()),
+        Expr::Neg(a) | Expr::Not(a) | Expr::LogNot(a) => syms_of(a, out),
+        Expr::Bin(_, a, b) => {
+            syms_of(a, out);
+            syms_of(b, out);
+        }
+        _ => {}
+    }
+}
+
+/// The read-through: see the module summary.
+fn prepare(
+    items: &[Item],
+    errors: &mut Vec<AsmError>,
+) -> (Vec<Prep>, Vec<SecInfo>, HashMap<String, usize>) {
+    let mut secs = vec![SecInfo {
+        name: ".text".into(),
+        code: true,
+        align: 1,
+    }];
+    let mut preps = Vec::with_capacity(items.len());
+    let mut class: HashMap<String, Class> = HashMap::new();
+    let mut label_sec: HashMap<String, usize> = HashMap::new();
+    // Per section: the current fixed-size run ("frag" in GNU as) and the offset in it.
+    let mut frag: Vec<(u32, i64)> = vec![(0, 0)];
+    let mut next_frag = 1u32;
+    let mut cur = 0usize;
+    for item in items {
+        let mut p = Prep {
+            sec: cur,
+            ..Prep::default()
+        };
+        let (f, off) = frag[cur];
+        let dot = Class::Rel {
+            sec: cur,
+            frag: f,
+            off,
+        };
+        let classify = |e: &Expr, class: &HashMap<String, Class>| {
+            expr::classify(e, &|s| class.get(s).copied().unwrap_or(Class::Unknown), dot)
+        };
+        let mut new_frag = false;
+        match &item.kind {
+            Kind::Label(name) => {
+                class.insert(name.clone(), dot);
+                label_sec.insert(name.clone(), cur);
+                p.size = Some(0);
+            }
+            Kind::Assign(name, e) => {
+                let c = classify(e, &class);
+                class.insert(name.clone(), c);
+                p.size = Some(0);
+            }
+            Kind::Section(name, code) => {
+                cur = match secs.iter().position(|s| s.name == *name) {
+                    Some(i) => i,
+                    None => {
+                        secs.push(SecInfo {
+                            name: name.clone(),
+                            code: *code,
+                            align: 1,
+                        });
+                        frag.push((next_frag, 0));
+                        next_frag += 1;
+                        secs.len() - 1
+                    }
+                };
+                p.sec = cur;
+                p.size = Some(0);
+            }
+            Kind::Data(w, values) => p.size = Some(*w as u32 * values.len() as u32),
+            Kind::Bytes(b) => p.size = Some(b.len() as u32),
+            Kind::Prefix(_) => p.size = Some(1),
+            Kind::Space(..) | Kind::Fill(..) => new_frag = true,
+            Kind::Org(target, _) => {
+                p.org_is_address = !matches!(classify(target, &class), Class::Abs(_));
+                new_frag = true;
+            }
+            Kind::Align {
+                align,
+                pow2,
+                fill,
+                max,
+            } => {
+                new_frag = true;
+                let abs = |e: &Option<Expr>| match e.as_ref().map(|e| classify(e, &class)) {
+                    None => Ok(None),
+                    Some(Class::Abs(v)) => Ok(Some(v)),
+                    Some(_) => Err(()),
+                };
+                match (abs(&Some(align.clone())), abs(fill), abs(max)) {
+                    (Ok(Some(a)), Ok(fill), Ok(max)) => {
+                        let bytes = if *pow2 {
+                            1i64.checked_shl(a as u32).filter(|_| (0..31).contains(&a))
+                        } else {
+                            Some(a)
+                        };
+                        match bytes.filter(|b| *b >= 0 && *b <= 1 << 30) {
+                            Some(b) if b == 0 || (b as u64).is_power_of_two() => {
+                                let b = b.max(1) as u32;
+                                secs[cur].align = secs[cur].align.max(b);
+                                p.align = Some((
+                                    b,
+                                    fill.map(|f| f as u8),
+                                    max.map(|m| m.clamp(0, u32::MAX as i64) as u32),
+                                ));
+                            }
+                            _ => errors.push(AsmError::at(
+                                item.line,
+                                Some(item.col),
+                                format!("alignment {a} is not a power of 2"),
+                            )),
+                        }
+                    }
+                    _ => errors.push(AsmError::at(
+                        item.line,
+                        Some(item.col),
+                        "alignment must be a constant number",
+                    )),
+                }
+                if p.align.is_none() {
+                    p.dead = true;
+                }
+            }
+            Kind::Insn(insn) => {
+                let mut vals = Vec::new();
+                for op in &insn.ops {
+                    let k = op.expr().and_then(|e| match classify(e, &class) {
+                        Class::Abs(v) => Some(v),
+                        _ => None,
+                    });
+                    p.known.push(k);
+                    vals.push(Val {
+                        v: k.unwrap_or(0),
+                        known: k.is_some(),
+                    });
+                }
+                if let Some(cc) = encode::relaxable(insn) {
+                    let target_known = p.known.first().copied().flatten().is_some();
+                    if !target_known {
+                        p.relax = Some(cc);
+                        new_frag = true;
+                    }
+                }
+                if p.relax.is_none() {
+                    // Size the instruction now; a target we don't know yet stands in as our own address.
+                    for (v, k) in vals.iter_mut().zip(&p.known) {
+                        if k.is_none() {
+                            v.v = 0;
+                        }
+                    }
+                    match encode::encode(insn, &vals, 0, true) {
+                        Ok(b) => p.size = Some(b.len() as u32),
+                        Err(m) => {
+                            errors.push(AsmError::at(item.line, Some(item.col), m));
+                            p.dead = true;
+                        }
+                    }
+                }
+            }
+        }
+        if p.dead {
+            p.size = Some(0);
+        }
+        if new_frag {
+            frag[cur] = (next_frag, 0);
+            next_frag += 1;
+        } else if let Some(s) = p.size {
+            frag[cur].1 += s as i64;
+        }
+        preps.push(p);
+    }
+    (preps, secs, label_sec)
+}
+
+/// One layout: addresses of every item, the value of every symbol, the size of every section.
+struct Walk {
+    addrs: Vec<u32>,
+    sizes: Vec<u32>,
+    syms: HashMap<String, i64>,
+    sec_sizes: Vec<u32>,
+}
+
+#[allow(clippy::too_many_arguments)] // one place that needs all of the layout's state; splitting it hides the loop
+fn walk(
+    items: &[Item],
+    preps: &[Prep],
+    near: &[bool],
+    prev: &HashMap<String, i64>,
+    bases: &[u32],
+    nsec: usize,
+    mut errors: Option<&mut Vec<AsmError>>,
+) -> Walk {
+    let mut offs = vec![0u32; nsec];
+    let mut syms: HashMap<String, i64> = HashMap::new();
+    let mut addrs = Vec::with_capacity(items.len());
+    let mut sizes = Vec::with_capacity(items.len());
+    for (item, p) in items.iter().zip(preps) {
+        let off = offs[p.sec];
+        let addr = bases[p.sec].wrapping_add(off);
+        let lookup = |s: &str| syms.get(s).or_else(|| prev.get(s)).copied();
+        let mut eval = |e: &Expr| -> Option<i64> {
+            match expr::eval(e, &lookup, addr as i64) {
+                Ok(v) => Some(v),
+                Err(m) => {
+                    if let Some(errs) = errors.as_deref_mut() {
+                        errs.push(AsmError::at(item.line, Some(item.col), m));
+                    }
+                    None
+                }
+            }
+        };
+        let size: u32 = match (&item.kind, p.size) {
+            (Kind::Label(name), _) => {
+                syms.insert(name.clone(), addr as i64);
+                0
+            }
+            (Kind::Assign(name, e), _) => {
+                if let Some(v) = eval(e) {
+                    syms.insert(name.clone(), v);
+                }
+                0
+            }
+            (_, Some(s)) => s,
+            (Kind::Insn(_), None) => encode::branch_size(
+                p.relax.flatten(),
+                near.get(addrs.len()).copied().unwrap_or(true),
+            ),
+            (Kind::Space(count, _), None) => {
+                eval(count).unwrap_or(0).clamp(0, MAX_IMAGE as i64 + 1) as u32
+            }
+            (Kind::Fill(repeat, size, _), None) => {
+                let r = eval(repeat).unwrap_or(0).clamp(0, MAX_IMAGE as i64 + 1);
+                let s = eval(size).unwrap_or(1).clamp(0, 8);
+                (r * s).min(MAX_IMAGE as i64 + 1) as u32
+            }
+            (Kind::Align { .. }, None) => match p.align {
+                Some((a, _, max)) => {
+                    let pad = (a - off % a) % a;
+                    if max.is_some_and(|m| pad > m) {
+                        0
+                    } else {
+                        pad
+                    }
+                }
+                None => 0,
+            },
+            (Kind::Org(target, _), None) => {
+                let t = eval(target).unwrap_or(off as i64);
+                let t = if p.org_is_address {
+                    t - bases[p.sec] as i64
+                } else {
+                    t
+                };
+                if t < off as i64 {
+                    if let Some(errs) = errors.as_deref_mut() {
+                        errs.push(AsmError::at(
+                            item.line,
+                            Some(item.col),
+                            format!("attempt to move .org backwards (from offset {off} to {t})"),
+                        ));
+                    }
+                    0
+                } else {
+                    (t - off as i64).min(MAX_IMAGE as i64 + 1) as u32
+                }
+            }
+            _ => 0,
+        };
+        offs[p.sec] = off.saturating_add(size).min(MAX_IMAGE + 1);
+        addrs.push(addr);
+        sizes.push(size);
+    }
+    Walk {
+        addrs,
+        sizes,
+        syms,
+        sec_sizes: offs,
+    }
+}
+
+fn place_sections(origin: u32, secs: &[SecInfo], sizes: &[u32]) -> Vec<u32> {
+    let mut bases = Vec::with_capacity(secs.len());
+    let mut at = origin as u64;
+    for (i, s) in secs.iter().enumerate() {
+        if i > 0 {
+            let a = s.align as u64;
+            at = at.div_ceil(a) * a;
+        }
+        bases.push(at.min(u32::MAX as u64) as u32);
+        at += sizes.get(i).copied().unwrap_or(0) as u64;
+    }
+    bases
+}
+
+/// GNU as pads code with these no-ops (for `-32`, as binutils 2.40 emits them): the longest 7-byte
+/// `lea 0(%esi,%eiz,1),%esi` first, the remainder last; more than 20 bytes are jumped over.
+fn nops(n: usize) -> Vec<u8> {
+    const P: [&[u8]; 8] = [
+        &[],
+        &[0x90],
+        &[0x66, 0x90],
+        &[0x8d, 0x76, 0x00],
+        &[0x8d, 0x74, 0x26, 0x00],
+        &[0x8d, 0x74, 0x26, 0x00, 0x90],
+        &[0x8d, 0xb6, 0, 0, 0, 0],
+        &[0x8d, 0xb4, 0x26, 0, 0, 0, 0],
+    ];
+    let mut out = Vec::with_capacity(n);
+    let mut rest = n;
+    if n > 20 && n - 2 <= 127 {
+        out.extend([0xeb, (n - 2) as u8]);
+        rest = n - 2;
+    }
+    while rest > 7 {
+        out.extend_from_slice(P[7]);
+        rest -= 7;
+    }
+    out.extend_from_slice(P[rest]);
+    out
+}
+
+/// Lay out and encode the parsed items.
+pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmError>> {
+    let mut errors = Vec::new();
+    let (preps, secs, label_sec) = prepare(items, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // A jump to a label in another section is never relaxed: GNU as leaves those to the linker.
+    let mut near: Vec<bool> = items
+        .iter()
+        .zip(&preps)
+        .map(|(item, p)| match (&item.kind, p.relax) {
+            (Kind::Insn(insn), Some(_)) => {
+                let mut names = Vec::new();
+                if let Some(e) = insn.ops.first().and_then(|o| o.expr()) {
+                    syms_of(e, &mut names);
+                }
+                names
+                    .iter()
+                    .any(|n| label_sec.get(n).is_some_and(|s| *s != p.sec))
+            }
+            _ => false,
+        })
+        .collect();
+    let nsec = secs.len();
+    let mut prev: HashMap<String, i64> = HashMap::new();
+    let mut bases = vec![origin; nsec];
+    let mut converged = false;
+    for _ in 0..MAX_PASSES {
+        let w = walk(items, &preps, &near, &prev, &bases, nsec, None);
+        let new_bases = place_sections(origin, &secs, &w.sec_sizes);
+        let mut changed = w.syms != prev || new_bases != bases;
+        for (i, (item, p)) in items.iter().zip(&preps).enumerate() {
+            if p.relax.is_none() || near[i] {
+                continue;
+            }
+            let Kind::Insn(insn) = &item.kind else {
+                continue;
+            };
+            let Some(e) = insn.ops.first().and_then(|o| o.expr()) else {
+                continue;
+            };
+            let lookup = |s: &str| w.syms.get(s).copied();
+            let Ok(target) = expr::eval(e, &lookup, w.addrs[i] as i64) else {
+                continue;
+            };
+            let d = target - (w.addrs[i] as i64 + 2);
+            if !(-128..=127).contains(&d) {
+                near[i] = true;
+                changed = true;
+            }
+        }
+        prev = w.syms;
+        bases = new_bases;
+        if !changed {
+            converged = true;
+            break;
+        }
+    }
+    if !converged {
+        return Err(vec![AsmError::at(0, None, format!("layout did not settle after {MAX_PASSES} passes (do .org or .space depend on later labels?)"))]);
+    }
+
+    // The final walk reports undefined symbols and bad .org; then every item is emitted.
+    let w = walk(items, &preps, &near, &prev, &bases, nsec, Some(&mut errors));
+    let end = bases
+        .iter()
+        .zip(&w.sec_sizes)
+        .map(|(b, s)| *b as u64 + *s as u64)
+        .max()
+        .unwrap_or(origin as u64);
+    let total = end.saturating_sub(origin as u64);
+    if total > MAX_IMAGE as u64 {
+        errors.push(AsmError::at(
+            0,
+            None,
+            format!("program is {total} bytes, more than the {MAX_IMAGE} the assembler allows"),
+        ));
+        return Err(errors);
+    }
+    let mut image = vec![0u8; total as usize];
+    let mut lines = Vec::new();
+    let lookup = |s: &str| w.syms.get(s).copied();
+    for (i, (item, p)) in items.iter().zip(&preps).enumerate() {
+        let (addr, size) = (w.addrs[i], w.sizes[i]);
+        let err = |m: String| AsmError::at(item.line, Some(item.col), m);
+        let eval = |e: &Expr| expr::eval(e, &lookup, addr as i64);
+        let bytes: Vec<u8> = match &item.kind {
+            Kind::Label(_) | Kind::Assign(..) | Kind::Section(..) => continue,
+            Kind::Insn(insn) => {
+                if p.dead {
+                    continue;
+                }
+                let mut vals = Vec::new();
+                let mut failed = false;
+                for (op, k) in insn.ops.iter().zip(&p.known) {
+                    let v = match op.expr() {
+                        Some(e) => match eval(e) {
+                            Ok(v) => v,
+                            Err(m) => {
+                                errors.push(err(m));
+                                failed = true;
+                                0
+                            }
+                        },
+                        None => 0,
+                    };
+                    vals.push(Val {
+                        v,
+                        known: k.is_some(),
+                    });
+                }
+                if failed {
+                    continue;
+                }
+                match encode::encode(insn, &vals, addr, near[i] || p.relax.is_none()) {
+                    Ok(b) if b.len() as u32 == size => b,
+                    Ok(b) => {
+                        errors.push(err(format!(
+                            "internal error: `{}` changed size ({} to {} bytes)",
+                            insn.mnemonic,
+                            size,
+                            b.len()
+                        )));
+                        continue;
+                    }
+                    Err(m) => {
+                        errors.push(err(m));
+                        continue;
+                    }
+                }
+            }
+            Kind::Data(width, values) => {
+                let mut b = Vec::with_capacity(size as usize);
+                for e in values {
+                    let v = eval(e).unwrap_or(0);
+                    b.extend_from_slice(&v.to_le_bytes()[..*width as usize]);
+                }
+                b
+            }
+            Kind::Bytes(bytes) => bytes.clone(),
+            Kind::Prefix(b) => vec![*b],
+            Kind::Space(_, fill) => vec![eval(fill).unwrap_or(0) as u8; size as usize],
+            Kind::Fill(_, sz, value) => {
+                let s = eval(sz).unwrap_or(1).clamp(0, 8) as usize;
+                let mut one = (eval(value).unwrap_or(0) as u32 as u64)
+                    .to_le_bytes()
+                    .to_vec();
+                one.truncate(s);
+                let mut b = Vec::with_capacity(size as usize);
+                while b.len() + s <= size as usize && s > 0 {
+                    b.extend_from_slice(&one);
+                }
+                b
+            }
+            Kind::Align { .. } => match p.align {
+                Some((_, fill, _)) if secs[p.sec].code && fill.is_none_or(|f| f == 0x90) => {
+                    nops(size as usize)
+                }
+                Some((_, fill, _)) => vec![fill.unwrap_or(0); size as usize],
+                None => continue,
+            },
+            Kind::Org(_, fill) => vec![eval(fill).unwrap_or(0) as u8; size as usize],
+        };
+        if bytes.is_empty() {
+            continue;
+        }
+        let at = (addr as u64).saturating_sub(origin as u64) as usize;
+        if let Some(dst) = image.get_mut(at..at + bytes.len()) {
+            dst.copy_from_slice(&bytes);
+        }
+        if !matches!(item.kind, Kind::Align { .. } | Kind::Org(..)) {
+            lines.push((addr, item.line));
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
+        errors.dedup_by(|a, b| a.line == b.line && a.message == b.message);
+        return Err(errors);
+    }
+    lines.sort();
+    let symbols: BTreeMap<String, u32> = w
+        .syms
+        .iter()
+        .filter(|(k, _)| !k.starts_with(super::parse::LOCAL_PREFIX))
+        .map(|(k, v)| (k.clone(), *v as u32))
+        .collect();
+    let entry = symbols
+        .get("_start")
+        .or_else(|| symbols.get("start"))
+        .copied()
+        .unwrap_or(origin);
+    let sections = secs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Section {
+            name: s.name.clone(),
+            start: bases[i],
+            size: w.sec_sizes[i],
+            align: s.align,
+        })
+        .collect();
+    Ok(Program {
+        image,
+        origin,
+        entry,
+        symbols,
+        lines,
+        sections,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nops;
+
+    #[test]
+    fn nop_padding_matches_gnu_as() {
+        // From `as --32` 2.40: `.balign 64` after 64-n bytes.
+        assert_eq!(nops(3), [0x8d, 0x76, 0x00]);
+        assert_eq!(nops(9), [0x8d, 0xb4, 0x26, 0, 0, 0, 0, 0x66, 0x90]);
+        assert_eq!(nops(21)[..2], [0xeb, 0x13]);
+        assert_eq!(nops(21).len(), 21);
+    }
+}

@@ -1,0 +1,44 @@
+# hello.S: the smallest lguest Guest that says something.
+#
+# The Launcher loads us at 0x100000 and starts us at `start`, at ring 1, with paging off, so
+# every address below is also a physical address. We talk to the Host only through hypercalls:
+# put the call number in %eax, the arguments in %ebx, %ecx, %edx, %esi, and trap with `int $0x1f`.
+
+	.equ LHCALL_LGUEST_INIT, 1	# ebx = address of our struct lguest_data
+	.equ LHCALL_SHUTDOWN, 2		# ebx = message, ecx = 1 (power off) or 2 (restart)
+	.equ LHCALL_NOTIFY, 17		# ebx = address; a string there goes to the early console
+	.equ LGUEST_TRAP_ENTRY, 0x1f
+	.equ LGUEST_SHUTDOWN_POWEROFF, 1
+
+	.text
+	.globl start
+start:
+	# The very first hypercall must be LGUEST_INIT: it tells the Host where the page we
+	# share with it (struct lguest_data) lives. Anything else first and the Host kills us.
+	mov $LHCALL_LGUEST_INIT, %eax
+	mov $lguest_data, %ebx
+	int $LGUEST_TRAP_ENTRY
+
+	# NOTIFY with the address of a NUL-terminated string: the Launcher prints it.
+	mov $LHCALL_NOTIFY, %eax
+	mov $hello, %ebx
+	int $LGUEST_TRAP_ENTRY
+
+	# Say goodbye: the Launcher reports "Power down" and exits.
+	mov $LHCALL_SHUTDOWN, %eax
+	mov $bye, %ebx
+	mov $LGUEST_SHUTDOWN_POWEROFF, %ecx
+	int $LGUEST_TRAP_ENTRY
+
+	# SHUTDOWN does not return; should it ever, wait here forever.
+1:	hlt
+	jmp 1b
+
+	.data
+hello:	.asciz "Hello from the Guest!\n"
+bye:	.asciz "Power down"
+
+	# struct lguest_data: shared with the Host. 4096 bytes is more than it needs.
+	.balign 4096
+lguest_data:
+	.space 4096
