@@ -255,3 +255,19 @@ fn the_readme_example_checks_clean() {
     assert_eq!(run.lesson.steps.len(), 2);
     assert_eq!(run.lesson.steps[1].question.as_ref().unwrap().answer, "-EINVAL");
 }
+
+/// A lesson's `guest:` program is assembled and run on the x86 core; one that does not assemble is
+/// reported at the `guest:` line.
+#[test]
+fn guest_programs_run_and_bad_ones_are_named() {
+    let course = check_paths(&[lessons_dir().join("16-a-real-guest.lesson")]);
+    assert!(course.is_clean(), "{:?}", course.errors);
+    let dir = std::env::temp_dir().join(format!("lguest-sim-guest-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("guests")).unwrap();
+    std::fs::write(dir.join("guests/bad.S"), "start:\n\tfrobnicate %eax\n").unwrap();
+    let src = "# G\ngoals:\n- g\nguest: guests/bad.S\n\n## Step: a\nabout: read\nx\n";
+    let run = check_source(src, "g.lesson", Some(&dir)).unwrap();
+    let ps: Vec<String> = run.errors.iter().map(|e| e.to_string()).collect();
+    assert!(ps.iter().any(|p| p.starts_with("g.lesson:4: the Guest program \"guests/bad.S\" does not assemble: line 2")), "{ps:#?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

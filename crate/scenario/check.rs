@@ -96,12 +96,19 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
     let file = lesson.file.clone();
     let mut errors = Vec::new();
     let mut err = |line: usize, message: String| errors.push(LessonError { file: file.clone(), line, message });
+    let mut runner = Runner::default();
     if let (Some(g), Some(d)) = (&lesson.guest, dir) {
-        if !d.join(g).is_file() {
-            err(lesson.guest_line, format!("the Guest program {g:?} does not exist (looked in {})", d.join(g).display()));
+        match std::fs::read_to_string(d.join(g)) {
+            Err(_) => err(lesson.guest_line, format!("the Guest program {g:?} does not exist (looked in {})", d.join(g).display())),
+            Ok(src) => {
+                if let Err(es) = load_guest_program(&mut runner, &src) {
+                    for e in es {
+                        err(lesson.guest_line, format!("the Guest program {g:?} does not assemble: {e}"));
+                    }
+                }
+            }
         }
     }
-    let mut runner = Runner::default();
     // For each process: the scenario line of every Guest action queued, in order (FIFO, as the script runs).
     let mut queued: Vec<Vec<usize>> = Vec::new();
     let mut steps = Vec::new();
@@ -269,4 +276,21 @@ fn same_number(a: &str, b: &str) -> bool {
         (Ok(x), Ok(y)) => x == y,
         _ => a.trim() == b.trim(),
     }
+}
+
+/// Where a lesson's Guest program is loaded, and where `write INITIALIZE` starts it by default.
+pub const GUEST_ORIGIN: u32 = 0x0010_0000;
+
+/// Assemble a lesson's Guest program and load it into the Launcher's Guest memory at [`GUEST_ORIGIN`], as
+/// the real Launcher loads a kernel before `LHREQ_INITIALIZE`: from then on the Guest behind `read()` is
+/// the x86 core running this code instead of the scripted Guest. Its entry point must be the origin (put
+/// `start` first), since that is where `write INITIALIZE` starts it unless the lesson says `start=`.
+pub fn load_guest_program(runner: &mut Runner, src: &str) -> Result<crate::asm::Program, Vec<String>> {
+    let prog = crate::asm::assemble(src, GUEST_ORIGIN).map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    let p = &mut runner.machine.procs[0];
+    if p.ram.write(prog.origin, &prog.image).is_err() {
+        return Err(vec![format!("its {} bytes do not fit in the Guest's memory at {:#x}", prog.image.len(), prog.origin)]);
+    }
+    p.has_code = true;
+    Ok(prog)
 }
