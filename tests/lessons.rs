@@ -271,3 +271,14 @@ fn guest_programs_run_and_bad_ones_are_named() {
     assert!(ps.iter().any(|p| p.starts_with("g.lesson:4: the Guest program \"guests/bad.S\" does not assemble: line 2")), "{ps:#?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The course the library embeds for the browser replays clean on its own, Guest programs included.
+#[test]
+fn the_embedded_course_replays_clean() {
+    use lguest_sim::scenario::library::LESSONS;
+    assert!(LESSONS.len() >= 15);
+    for (name, text) in LESSONS {
+        let run = check_source(text, name, None).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(run.errors.is_empty(), "{name}: {:?}", run.errors);
+    }
+}

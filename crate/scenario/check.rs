@@ -91,15 +91,22 @@ pub fn run_rcu(line: &RcuLine) -> RcuResult {
     res
 }
 
-/// Replay a parsed lesson on a fresh machine. `dir` is the lessons directory (for `guest:` files).
+/// Replay a parsed lesson on a fresh machine. `dir` is the lessons directory for `guest:` files (`None`: the
+/// Guest programs embedded in the library).
 pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
     let file = lesson.file.clone();
     let mut errors = Vec::new();
     let mut err = |line: usize, message: String| errors.push(LessonError { file: file.clone(), line, message });
     let mut runner = Runner::default();
-    if let (Some(g), Some(d)) = (&lesson.guest, dir) {
-        match std::fs::read_to_string(d.join(g)) {
-            Err(_) => err(lesson.guest_line, format!("the Guest program {g:?} does not exist (looked in {})", d.join(g).display())),
+    if let Some(g) = &lesson.guest {
+        // From the lessons directory if there is one (an author's checkout), else from the course the
+        // library embeds (the browser).
+        let found = match dir {
+            Some(d) => std::fs::read_to_string(d.join(g)).map_err(|_| format!("looked in {}", d.join(g).display())),
+            None => super::library::source(g).map(str::to_string).ok_or_else(|| "it is not among the embedded Guest programs".to_string()),
+        };
+        match found {
+            Err(where_) => err(lesson.guest_line, format!("the Guest program {g:?} does not exist ({where_})")),
             Ok(src) => {
                 if let Err(es) = load_guest_program(&mut runner, &src) {
                     for e in es {
