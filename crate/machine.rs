@@ -44,17 +44,20 @@ pub struct SysResult {
     pub reason: Option<String>,
     /// For an eventfd `read()`: the counter it drained.
     pub count: Option<u64>,
+    /// For a NOTIFY below the Guest's memory: the string there, which the Launcher prints as early-console
+    /// output (`None` when there is no printable text).
+    pub console: Option<String>,
     /// One line saying why this value came back.
     pub why: String,
 }
 
 impl SysResult {
     pub fn ok(ret: i64, why: impl Into<String>) -> SysResult {
-        SysResult { ret, errno: None, notify: None, reason: None, count: None, why: why.into() }
+        SysResult { ret, errno: None, notify: None, reason: None, count: None, console: None, why: why.into() }
     }
 
     pub fn err(errno: Errno, why: impl Into<String>) -> SysResult {
-        SysResult { ret: errno.ret(), errno: Some(errno), notify: None, reason: None, count: None, why: why.into() }
+        SysResult { ret: errno.ret(), errno: Some(errno), notify: None, reason: None, count: None, console: None, why: why.into() }
     }
 
     /// The canonical text the scenario language compares against: `12`, `-EINVAL`, `4 notify=0x7000`.
@@ -71,6 +74,9 @@ impl SysResult {
         }
         if let Some(c) = self.count {
             s += &format!(" count={c}");
+        }
+        if let Some(t) = &self.console {
+            s += &format!(" console={t:?}");
         }
         s
     }
@@ -432,6 +438,7 @@ impl Machine {
                     Ok((n, notify)) => {
                         let mut s = SysResult::ok(n, "the Guest sent a NOTIFY that no eventfd took");
                         s.notify = Some(notify);
+                        s.console = self.console_text(tid, notify);
                         s
                     }
                     Err(f) => SysResult::err(f.errno, f.why),
@@ -458,6 +465,17 @@ impl Machine {
             return Some(r);
         }
         None
+    }
+
+    /// The early-console string at Guest-physical `addr`, as the Launcher would print it.
+    fn console_text(&self, tid: Tid, addr: u32) -> Option<String> {
+        let p = &self.procs[self.proc_of(tid)];
+        if addr as u64 >= p.guest_pages as u64 * params::PAGE_SIZE as u64 {
+            return None;
+        }
+        let bytes = p.ram.read_cstr(addr, 256).ok()?;
+        let printable = !bytes.is_empty() && bytes.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+        printable.then(|| String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Move every blocked call on as far as it goes without outside help (bounded: each call either

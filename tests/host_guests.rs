@@ -1,4 +1,4 @@
-//! Real Guest programs (GNU as, `tests/guests/host/*.S`) booted by the simulated Launcher: hello through the
+//! Real Guest programs (GNU as, `tests/guests/host/*.S` and the course's `lessons/guests/hello.S`) booted by the simulated Launcher: hello through the
 //! early console, timer interrupts, the async ring, a fatal fault, vmcall and in/out, a bad NOTIFY. Each is
 //! built at test time with `as --32` and `ld -m elf_i386`, then run both through the library and through
 //! the `lguest-sim run` command, whose output and exit status must be the real Launcher's.
@@ -9,7 +9,9 @@ use std::process::Command;
 use lguest_sim::launcher::run::launch;
 
 fn build(name: &str) -> PathBuf {
-    let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/host");
+    // The course's own hello.S doubles as the smallest test Guest; the rest live in tests/guests/host.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src_dir = if name == "hello" { root.join("lessons/guests") } else { root.join("tests/guests/host") };
     let out = std::env::temp_dir().join(format!("lguest-sim-host-guests-{}", std::process::id()));
     std::fs::create_dir_all(&out).unwrap();
     let obj = out.join(format!("{name}.o"));

@@ -268,7 +268,7 @@ fn guest_programs_run_and_bad_ones_are_named() {
     let src = "# G\ngoals:\n- g\nguest: guests/bad.S\n\n## Step: a\nabout: read\nx\n";
     let run = check_source(src, "g.lesson", Some(&dir)).unwrap();
     let ps: Vec<String> = run.errors.iter().map(|e| e.to_string()).collect();
-    assert!(ps.iter().any(|p| p.starts_with("g.lesson:4: the Guest program \"guests/bad.S\" does not assemble: line 2")), "{ps:#?}");
+    assert!(ps.iter().any(|p| p.starts_with("g.lesson:4: the Guest program \"guests/bad.S\" does not assemble: guests/bad.S:2: ")), "{ps:#?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -91,31 +91,39 @@ pub fn run_rcu(line: &RcuLine) -> RcuResult {
     res
 }
 
+/// The fresh machine a lesson starts from: a Launcher with 32 MB of Guest memory and, if the lesson names
+/// a Guest program (`guest: guests/hello.S`), that program loaded at 0x100000. The program comes from
+/// `dir` when one is given (an author's course directory, read as it is now), else from the course the
+/// library embeds (the browser) or the repository's `lessons/`.
+pub fn lesson_runner(lesson: &Lesson, dir: Option<&Path>) -> Result<Runner, String> {
+    let mut runner = Runner::default();
+    if let Some(g) = &lesson.guest {
+        match dir {
+            Some(d) => {
+                let path = d.join(g);
+                let src = std::fs::read_to_string(&path)
+                    .map_err(|_| format!("the Guest program {g:?} does not exist (looked in {})", path.display()))?;
+                runner.load_program(0, g, &src).map_err(|e| format!("the Guest program {g:?} does not assemble: {e}"))?;
+            }
+            None => runner.load_named(0, g)?,
+        }
+    }
+    Ok(runner)
+}
+
 /// Replay a parsed lesson on a fresh machine. `dir` is the lessons directory for `guest:` files (`None`: the
 /// Guest programs embedded in the library).
 pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
     let file = lesson.file.clone();
     let mut errors = Vec::new();
     let mut err = |line: usize, message: String| errors.push(LessonError { file: file.clone(), line, message });
-    let mut runner = Runner::default();
-    if let Some(g) = &lesson.guest {
-        // From the lessons directory if there is one (an author's checkout), else from the course the
-        // library embeds (the browser).
-        let found = match dir {
-            Some(d) => std::fs::read_to_string(d.join(g)).map_err(|_| format!("looked in {}", d.join(g).display())),
-            None => super::library::source(g).map(str::to_string).ok_or_else(|| "it is not among the embedded Guest programs".to_string()),
-        };
-        match found {
-            Err(where_) => err(lesson.guest_line, format!("the Guest program {g:?} does not exist ({where_})")),
-            Ok(src) => {
-                if let Err(es) = load_guest_program(&mut runner, &src) {
-                    for e in es {
-                        err(lesson.guest_line, format!("the Guest program {g:?} does not assemble: {e}"));
-                    }
-                }
-            }
+    let mut runner = match lesson_runner(lesson, dir) {
+        Ok(r) => r,
+        Err(e) => {
+            err(lesson.guest_line, e);
+            Runner::default()
         }
-    }
+    };
     // For each process: the scenario line of every Guest action queued, in order (FIFO, as the script runs).
     let mut queued: Vec<Vec<usize>> = Vec::new();
     let mut steps = Vec::new();
@@ -285,19 +293,3 @@ fn same_number(a: &str, b: &str) -> bool {
     }
 }
 
-/// Where a lesson's Guest program is loaded, and where `write INITIALIZE` starts it by default.
-pub const GUEST_ORIGIN: u32 = 0x0010_0000;
-
-/// Assemble a lesson's Guest program and load it into the Launcher's Guest memory at [`GUEST_ORIGIN`], as
-/// the real Launcher loads a kernel before `LHREQ_INITIALIZE`: from then on the Guest behind `read()` is
-/// the x86 core running this code instead of the scripted Guest. Its entry point must be the origin (put
-/// `start` first), since that is where `write INITIALIZE` starts it unless the lesson says `start=`.
-pub fn load_guest_program(runner: &mut Runner, src: &str) -> Result<crate::asm::Program, Vec<String>> {
-    let prog = crate::asm::assemble(src, GUEST_ORIGIN).map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-    let p = &mut runner.machine.procs[0];
-    if p.ram.write(prog.origin, &prog.image).is_err() {
-        return Err(vec![format!("its {} bytes do not fit in the Guest's memory at {:#x}", prog.image.len(), prog.origin)]);
-    }
-    p.has_code = true;
-    Ok(prog)
-}

@@ -38,8 +38,11 @@ impl Default for CallOpts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Open,
-    /// `write`: the words (request first) the Launcher puts in its buffer.
-    Write { words: Vec<u32>, opts: CallOpts },
+    /// `write`: the words (request first) the Launcher puts in its buffer. `defaults` lists the words the
+    /// line left out, which the runner fills as the real Launcher would (INITIALIZE's base, pfnlimit, start).
+    Write { words: Vec<u32>, opts: CallOpts, defaults: Vec<usize> },
+    /// `load NAME`: put a Guest program in the Launcher's Guest memory (assembled if it is source).
+    Load { name: String },
     Read { opts: CallOpts },
     Close { fd: Option<i32> },
     Eventfd,
@@ -241,11 +244,19 @@ fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
         return Err("write needs a request: INITIALIZE, IRQ, EVENTFD, GETDMA, BREAK, or a number".into());
     }
     let req = ws.remove(0);
+    let mut defaults = Vec::new();
     let words = match req.to_ascii_uppercase().trim_start_matches("LHREQ_") {
         "INITIALIZE" => {
-            // Defaults are what the real Launcher would send for the Guest memory this scenario mapped;
-            // the runner fills in base and pfnlimit when they are left out (u32::MAX marks "default").
-            let v = named_args(&ws, &["base", "pfnlimit", "start"], &[Some(u32::MAX), Some(u32::MAX), Some(0x0010_0000)])?;
+            // Defaults are what the real Launcher would send for the Guest memory this scenario mapped and
+            // the program it loaded; the runner fills in the words left out.
+            let names = ["base", "pfnlimit", "start"];
+            let given: Vec<bool> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| ws.iter().any(|w| key_value(w).map(|(k, _)| k.eq_ignore_ascii_case(n)).unwrap_or(false)) || ws.iter().filter(|w| key_value(w).is_none()).count() > i)
+                .collect();
+            let v = named_args(&ws, &names, &[Some(0), Some(0), Some(0)])?;
+            defaults = (0..3).filter(|i| !given[*i]).map(|i| i + 1).collect();
             vec![LHREQ_INITIALIZE, v[0], v[1], v[2]]
         }
         "IRQ" => {
@@ -273,7 +284,7 @@ fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
             w
         }
     };
-    Ok(Action::Write { words, opts })
+    Ok(Action::Write { words, opts, defaults })
 }
 
 fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
@@ -350,8 +361,8 @@ pub fn parse_expect(s: &str) -> Result<Expect, String> {
     let mut extra = Vec::new();
     for w in rest {
         let (k, v) = key_value(w).ok_or_else(|| format!("expected name=value after the result, found {w:?}"))?;
-        if !["notify", "reason", "count"].contains(&k) {
-            return Err(format!("unknown result field {k:?}: use notify=, reason= or count="));
+        if !["notify", "reason", "count", "console"].contains(&k) {
+            return Err(format!("unknown result field {k:?}: use notify=, reason=, count= or console="));
         }
         extra.push((k.to_string(), unquote(v).unwrap_or_else(|| v.to_string())));
     }
@@ -394,6 +405,7 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
         }
         "close" => Action::Close { fd: rest.first().map(|w| num(w).map(|v| v as i32)).transpose().map_err(err)? },
         "eventfd" => Action::Eventfd,
+        "load" => Action::Load { name: one_name(&rest, "a Guest program, e.g. guests/hello.S").map_err(err)? },
         "eventfd-read" => Action::EventfdRead { fd: num(&one_name(&rest, "a descriptor").map_err(err)?).map_err(err)? as i32 },
         "eventfd-write" => Action::EventfdWrite {
             fd: num(&one_name(&rest, "a descriptor").map_err(err)?).map_err(err)? as i32,
@@ -423,7 +435,7 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
         }
         other => {
             return Err(err(format!(
-                "unknown action {other:?}: use open, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest or expect"
+                "unknown action {other:?}: use open, load, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest or expect"
             )))
         }
     };
