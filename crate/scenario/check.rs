@@ -147,7 +147,7 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
                         }
                         _ => 1,
                     };
-                    queued[p].extend(std::iter::repeat(l.line).take(n));
+                    queued[p].extend(std::iter::repeat_n(l.line, n));
                 }
             }
             let step = runner.run_line(&l.parsed);
