@@ -66,7 +66,7 @@ fn the_course_covers_every_errno_path() {
     for h in ["LHCALL_LGUEST_INIT", "LHCALL_NOTIFY", "LHCALL_HALT", "LHCALL_SET_CLOCKEVENT", "LHCALL_SHUTDOWN", "LHCALL_LOAD_IDT_ENTRY"] {
         assert!(cov.hypercalls.contains_key(h), "no lesson's Guest makes {h}");
     }
-    for m in ["notify.to-eventfd", "eventfd.read", "irq.wakes-halted", "irq.disabled", "timer.fires", "hcall.before-init", "kill_guest.enomem"] {
+    for m in ["notify.to-eventfd", "eventfd.read", "irq.wakes-halted", "irq.disabled", "irq.delivered", "trap.reflected", "timer.fires", "hcall.before-init", "kill_guest.enomem", "kill_guest.second"] {
         assert!(cov.paths.contains_key(m), "no lesson shows {m}");
     }
     for v in ["no-synchronize-rcu (sc)", "plain-assign (weak)", "no-lguest-lock (sc)"] {
@@ -242,4 +242,43 @@ fn hex_escapes_in_quoted_strings() {
     assert!(e.message.contains("0x00 to 0x7f"), "{}", e.message);
     let e = replay("guest store 0x1000 \"\\xzz\"\n").unwrap_err();
     assert!(e.message.contains("two hex digits"), "{}", e.message);
+}
+
+/// The complete example in lessons/README.md is itself a lesson that checks clean.
+#[test]
+fn the_readme_example_checks_clean() {
+    let readme = std::fs::read_to_string(lessons_dir().join("README.md")).unwrap();
+    let start = readme.find("````text\n").expect("the example opens with ````text") + "````text\n".len();
+    let len = readme[start..].find("\n````").expect("the example closes with ````");
+    let run = check_source(&readme[start..start + len], "README-example.lesson", None).unwrap();
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    assert_eq!(run.lesson.steps.len(), 2);
+    assert_eq!(run.lesson.steps[1].question.as_ref().unwrap().answer, "-EINVAL");
+}
+
+/// A lesson's `guest:` program is assembled and run on the x86 core; one that does not assemble is
+/// reported at the `guest:` line.
+#[test]
+fn guest_programs_run_and_bad_ones_are_named() {
+    let course = check_paths(&[lessons_dir().join("16-a-real-guest.lesson")]);
+    assert!(course.is_clean(), "{:?}", course.errors);
+    let dir = std::env::temp_dir().join(format!("lguest-sim-guest-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("guests")).unwrap();
+    std::fs::write(dir.join("guests/bad.S"), "start:\n\tfrobnicate %eax\n").unwrap();
+    let src = "# G\ngoals:\n- g\nguest: guests/bad.S\n\n## Step: a\nabout: read\nx\n";
+    let run = check_source(src, "g.lesson", Some(&dir)).unwrap();
+    let ps: Vec<String> = run.errors.iter().map(|e| e.to_string()).collect();
+    assert!(ps.iter().any(|p| p.starts_with("g.lesson:4: the Guest program \"guests/bad.S\" does not assemble: guests/bad.S:2: ")), "{ps:#?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The course the library embeds for the browser replays clean on its own, Guest programs included.
+#[test]
+fn the_embedded_course_replays_clean() {
+    use lguest_sim::scenario::library::LESSONS;
+    assert!(LESSONS.len() >= 15);
+    for (name, text) in LESSONS {
+        let run = check_source(text, name, None).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(run.errors.is_empty(), "{name}: {:?}", run.errors);
+    }
 }

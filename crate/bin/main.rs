@@ -2,7 +2,7 @@
 //!
 //! - `lguest-sim replay [--trace] SCENARIO...`: replay scenarios, failing on the first result that differs.
 //! - `lguest-sim run [--mem MB] GUEST`: boot an ELF32 Guest like the real Launcher (`lguest MB vmlinux`).
-//! - `lguest-sim check [--coverage] PATH...`: replay every lesson under PATH against its expectations.
+//! - `lguest-sim check [--coverage] [--trace] PATH...`: replay every lesson under PATH against its expectations.
 //! - `lguest-sim --version`.
 
 use std::process::ExitCode;
@@ -14,7 +14,7 @@ const USAGE: &str = "usage:
                                             stdout, the death message on stderr, the Launcher's exit status
   lguest-sim replay [--trace] SCENARIO...   replay scenario files; exit 1 on the first differing result
   lguest-sim explore [OPTIONS]              explore RCU interleavings of the eventfd map (--help for options)
-  lguest-sim check [--coverage] PATH...    check lessons (files or directories); exit 1 on any problem
+  lguest-sim check [--coverage] [--trace] PATH...  check lessons (files or directories); exit 1 on any problem
   lguest-sim --version";
 
 fn main() -> ExitCode {
@@ -132,7 +132,8 @@ fn run(args: &[String]) -> ExitCode {
 fn check(args: &[String]) -> ExitCode {
     use lguest_sim::scenario::{check::check_paths, coverage::Coverage};
     let coverage = args.iter().any(|a| a == "--coverage");
-    if let Some(bad) = args.iter().find(|a| a.starts_with("--") && *a != "--coverage") {
+    let trace = args.iter().any(|a| a == "--trace");
+    if let Some(bad) = args.iter().find(|a| a.starts_with("--") && *a != "--coverage" && *a != "--trace") {
         eprintln!("unknown option {bad}\n{USAGE}");
         return ExitCode::from(2);
     }
@@ -143,6 +144,23 @@ fn check(args: &[String]) -> ExitCode {
     }
     let course = check_paths(&paths);
     for run in &course.runs {
+        if trace {
+            // Every line with its result and the events it produced, as `replay --trace` shows them.
+            let log = &run.runner.machine.log;
+            for (step, sr) in run.lesson.steps.iter().zip(&run.steps) {
+                println!("{}:{}: ## Step {}: {}", run.lesson.file, step.line, step.number, step.title);
+                for (l, st) in step.lines.iter().zip(&sr.results) {
+                    for e in log.since(st.events.0).iter().filter(|e| e.seq < st.events.1) {
+                        println!("    [{}] {:<8} {:<24} {}", e.tag, e.task, e.func, e.text);
+                    }
+                    let shown = st.result.clone().map(|r| format!("-> {r}")).unwrap_or_default();
+                    println!("{}:{:<4} {:<60} {shown}", run.lesson.file, l.line, l.source);
+                }
+                for r in &sr.rcu {
+                    println!("{}:{:<4} explore: {} schedules, found {}", run.lesson.file, r.line, r.schedules, if r.found.is_empty() { "nothing".into() } else { r.found.join(", ") });
+                }
+            }
+        }
         let lines: usize = run.lesson.steps.iter().map(|s| s.lines.len() + s.rcu.len()).sum();
         let verdict = if run.errors.is_empty() { "ok".to_string() } else { format!("{} problem(s)", run.errors.len()) };
         println!("{}: {} steps, {lines} lines: {verdict}", run.lesson.file, run.lesson.steps.len());

@@ -92,26 +92,32 @@ pub fn run_rcu(line: &RcuLine) -> RcuResult {
 }
 
 /// The fresh machine a lesson starts from: a Launcher with 32 MB of Guest memory and, if the lesson names
-/// a Guest program (`guest: guests/hello.S`), that program loaded at 0x100000.
-pub fn lesson_runner(lesson: &Lesson) -> Result<Runner, String> {
+/// a Guest program (`guest: guests/hello.S`), that program loaded at 0x100000. The program comes from
+/// `dir` when one is given (an author's course directory, read as it is now), else from the course the
+/// library embeds (the browser) or the repository's `lessons/`.
+pub fn lesson_runner(lesson: &Lesson, dir: Option<&Path>) -> Result<Runner, String> {
     let mut runner = Runner::default();
     if let Some(g) = &lesson.guest {
-        runner.load_named(0, g)?;
+        match dir {
+            Some(d) => {
+                let path = d.join(g);
+                let src = std::fs::read_to_string(&path)
+                    .map_err(|_| format!("the Guest program {g:?} does not exist (looked in {})", path.display()))?;
+                runner.load_program(0, g, &src).map_err(|e| format!("the Guest program {g:?} does not assemble: {e}"))?;
+            }
+            None => runner.load_named(0, g)?,
+        }
     }
     Ok(runner)
 }
 
-/// Replay a parsed lesson on a fresh machine. `dir` is the lessons directory (for `guest:` files).
+/// Replay a parsed lesson on a fresh machine. `dir` is the lessons directory for `guest:` files (`None`: the
+/// Guest programs embedded in the library).
 pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
     let file = lesson.file.clone();
     let mut errors = Vec::new();
     let mut err = |line: usize, message: String| errors.push(LessonError { file: file.clone(), line, message });
-    if let (Some(g), Some(d)) = (&lesson.guest, dir) {
-        if !d.join(g).is_file() {
-            err(lesson.guest_line, format!("the Guest program {g:?} does not exist (looked in {})", d.join(g).display()));
-        }
-    }
-    let mut runner = match lesson_runner(lesson) {
+    let mut runner = match lesson_runner(lesson, dir) {
         Ok(r) => r,
         Err(e) => {
             err(lesson.guest_line, e);
@@ -141,7 +147,7 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
                         }
                         _ => 1,
                     };
-                    queued[p].extend(std::iter::repeat(l.line).take(n));
+                    queued[p].extend(std::iter::repeat_n(l.line, n));
                 }
             }
             let step = runner.run_line(&l.parsed);
@@ -286,3 +292,4 @@ fn same_number(a: &str, b: &str) -> bool {
         _ => a.trim() == b.trim(),
     }
 }
+

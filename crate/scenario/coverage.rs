@@ -176,11 +176,13 @@ pub fn classify_result(action: &Action, r: &SysResult) -> Vec<&'static str> {
             out.push("run_guest.notify");
         }
     }
-    if call == "write" && r.errno.is_none() {
-        match words.and_then(|w| w.first()).copied() {
-            Some(LHREQ_INITIALIZE) => out.push("init.ok"),
-            Some(LHREQ_IRQ) => out.push("irq.ok"),
-            Some(LHREQ_EVENTFD) => out.push("eventfd.ok"),
+    if call == "write" {
+        // The request word says which request succeeded; its return value confirms it reached lguest's
+        // write() (an eventfd's write returns 8).
+        match (words.and_then(|w| w.first()).copied(), r.ret) {
+            (Some(LHREQ_INITIALIZE), 12) => out.push("init.ok"),
+            (Some(LHREQ_IRQ), 0) => out.push("irq.ok"),
+            (Some(LHREQ_EVENTFD), 0) => out.push("eventfd.ok"),
             _ => {}
         }
     }
@@ -208,7 +210,7 @@ fn classify_events(events: &[Event]) -> Vec<&'static str> {
             "kill_guest" if t.contains("ERR_PTR(-ENOMEM)") => "kill_guest.enomem",
             "kill_guest" if t.starts_with("already dead") => "kill_guest.second",
             "kill_guest" => "kill_guest",
-            "set_guest_interrupt" if !events.iter().any(|x| x.func == "try_deliver_interrupt") => "trap.reflected",
+            "lguest_arch_handle_trap" if t.contains("reflected through the Guest's IDT") => "trap.reflected",
             _ => continue,
         };
         if !out.contains(&id) {
