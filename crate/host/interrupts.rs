@@ -48,11 +48,14 @@ impl Machine {
         let Some(blocked) = self.data_get(g, lguest_data::BLOCKED_INTERRUPTS) else {
             return (LGUEST_IRQS, true);
         };
-        let pending = self.lg_mut(g).cpus[c as usize].irqs_pending & !blocked;
+        let raised = self.lg_mut(g).cpus[c as usize].irqs_pending;
+        let pending = raised & !blocked;
         if pending == 0 {
             (LGUEST_IRQS, true)
         } else {
-            (pending.trailing_zeros(), true)
+            let irq = pending.trailing_zeros();
+            self.ev("interrupt_pending", format!("irqs_pending {raised:#x} & ~blocked_interrupts {blocked:#x}: irq {irq} is first"), &[]);
+            (irq, true)
         }
     }
 

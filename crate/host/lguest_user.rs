@@ -557,6 +557,8 @@ impl Machine {
     fn eventfd_signal(&mut self, ctx: usize) {
         if let Some(c) = self.host.eventfds.get_mut(ctx) {
             c.count = c.count.saturating_add(1);
+            let n = c.count;
+            self.ev("eventfd_signal", format!("eventfd ctx {ctx}: counter += 1 (now {n}); a thread reading it wakes"), &["eventfds"]);
         }
     }
 

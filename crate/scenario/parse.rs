@@ -434,6 +434,9 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
         "expect" => {
             let joined = rest.join(" ");
             let (f, v) = joined.split_once('=').ok_or_else(|| err("expect needs `name = value`".into()))?;
+            if v.trim().is_empty() || f.trim().is_empty() {
+                return Err(err("expect needs `name = value` with both sides (quote a value with a #: \"#6\")".into()));
+            }
             Action::Expect { field: f.trim().to_string(), value: v.trim().to_string() }
         }
         other => {
