@@ -84,7 +84,10 @@ impl Cpu {
             match size {
                 1 => page[off] as u32,
                 2 => u16::from_le_bytes([page[off], page[off + 1]]) as u32,
-                _ => u32::from_le_bytes([page[off], page[off + 1], page[off + 2], page[off + 3]]),
+                _ => match page[off..off + 4].try_into() {
+                    Ok(b) => u32::from_le_bytes(b),
+                    Err(_) => 0, // unreachable: the slice is 4 bytes
+                },
             }
         } else {
             let mut v = 0u32;
@@ -116,10 +119,16 @@ impl Cpu {
         }
         if off + size as usize <= PAGE_SIZE as usize {
             let pfn = self.frame(ram, lin, true)?;
-            let fault = self.pf(lin, true);
-            let page = ram.page_mut(pfn).ok_or(fault)?;
+            let page = match ram.page_mut(pfn) {
+                Some(p) => p,
+                None => return Err(self.pf(lin, true)),
+            };
             let bytes = v.to_le_bytes();
-            page[off..off + size as usize].copy_from_slice(&bytes[..size as usize]);
+            match size {
+                4 => page[off..off + 4].copy_from_slice(&bytes),
+                2 => page[off..off + 2].copy_from_slice(&bytes[..2]),
+                _ => page[off] = bytes[0],
+            }
         } else {
             // Straddling two pages: check every byte's frame first, then write.
             let mut frames = [0u32; 4];
