@@ -239,11 +239,18 @@ impl Cpu {
     fn run_cached(&mut self, ram: &mut GuestRam, block: &decode::Block) -> Option<Exit> {
         let writes0 = ram.code_writes();
         loop {
+            // Fast-path instructions retired and not yet counted: counted in bulk (budget and tsc)
+            // before anything that reads them.
+            let mut done = 0u64;
+            let mut exit = None;
             for (ins, &u) in block.insts.iter().zip(block.uops.iter()) {
-                if self.budget_left == 0 {
-                    return Some(Exit::Budget);
+                if self.budget_left <= done {
+                    exit = Some(Exit::Budget);
+                    break;
                 }
                 if matches!(u, exec::fast::Uop::Generic) || self.state.eflags & flags::TF != 0 {
+                    self.count(done);
+                    done = 0;
                     if let Some(e) = self.retire(ram, ins) {
                         return Some(e);
                     }
@@ -256,19 +263,30 @@ impl Cpu {
                     self.state.eip = ins.next_ip32();
                     if let Err(fault) = self.exec_uop(ram, u) {
                         self.state.eip = eip0;
-                        return Some(self.fetch_fault(fault));
+                        exit = Some(self.fetch_fault(fault));
+                        break;
                     }
-                    self.budget_left -= 1;
-                    self.state.tsc += 1;
+                    done += 1;
                     if u.stores() && ram.code_writes() != writes0 {
+                        self.count(done);
                         return None;
                     }
                 }
+            }
+            self.count(done);
+            if exit.is_some() {
+                return exit;
             }
             if !block.starts_at(&self.state) {
                 return None;
             }
         }
+    }
+
+    #[inline(always)]
+    fn count(&mut self, n: u64) {
+        self.budget_left -= n;
+        self.state.tsc += n;
     }
 
     /// Execute exactly one instruction and describe it: the text, the state before and after, the memory
