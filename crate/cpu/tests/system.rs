@@ -155,3 +155,26 @@ fn random_code_never_panics_and_always_ends_defined() {
     }
     assert!(exits[1] > 1000, "{exits:?}");
 }
+
+#[test]
+fn sgdt_and_lds() {
+    // sgdtl (%ebx)
+    let (_, ram, _) = run_with(&[0x0f, 0x01, 0x03], |c, _| c.state.regs[3] = 0x3000);
+    assert_eq!(ram.read_u32(0x3000).unwrap() & 0xffff, 32 * 8 - 1);
+    // lds (%ebx),%eax with a far pointer to USER_DS:0x1234
+    let (c, _, exit) = run_with(&[0xc5, 0x03], |c, ram| {
+        ram.write_u32(0x3000, 0x1234).unwrap();
+        ram.write(0x3004, &USER_DS.to_le_bytes()).unwrap();
+        c.state.regs[3] = 0x3000;
+    });
+    assert_eq!(exit, Exit::Hypercall);
+    assert_eq!((c.state.regs[0], c.state.segs[3].selector), (0x1234, USER_DS));
+}
+
+#[test]
+fn the_trap_flag_single_steps() {
+    // pushf; orl $0x100,(%esp); popf; nop  -> a debug trap (vector 1) after the nop
+    let (c, _, exit) = run_exit(&[0x9c, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d, 0x90]);
+    assert_eq!(exit, Exit::Interrupt { vector: 1 });
+    assert_eq!(c.state.eip, CODE + 10);
+}
