@@ -35,7 +35,8 @@ fn benchmark_release_figures() {
 fn mix_cached_only() {
     use lguest_sim::cpu::{Cpu, Exit};
     use lguest_sim::guest_ram::GuestRam;
-    let code = lguest_sim::cpu::bench::mix_workload(2000).expect("assemble");
+    let rounds = std::env::var("MIX_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let code = lguest_sim::cpu::bench::mix_workload(rounds).expect("assemble");
     let mut ram = GuestRam::new(32);
     ram.write(0x1000, &code).expect("fits");
     let mut cpu = Cpu::new(32, 0x1000);

@@ -1,8 +1,9 @@
 //! Fetch and decode: iced-x86 turns Guest bytes into `Instruction`s, and the decoded-block cache keeps
 //! them so the fast path decodes each block of straight-line code once.
 //!
-//! A block starts at an EIP and runs to the first instruction that can change the flow (jump, call,
-//! return, interrupt), to the end of its page, or to [`MAX_BLOCK`] instructions. It remembers the code
+//! A block starts at an EIP and runs to the first unconditional change of flow (jump, call, return,
+//! interrupt), to the end of its page, or to [`MAX_BLOCK`] instructions; conditional branches stay
+//! inside it, and the executor leaves the block where one is taken. It remembers the code
 //! generation of the page(s) it came from ([`GuestRam::mark_code`]); any write to such a page, by the
 //! Guest or by the Host (the `vmcall` rewrite, the Launcher loading a program), changes the generation,
 //! and the block is decoded afresh the next time. An instruction that straddles a page boundary gets a
@@ -169,7 +170,9 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, max: usize) ->
             }
             break;
         }
-        let ends = ins.is_invalid() || ins.flow_control() != FlowControl::Next;
+        // A conditional branch does not end a block: the block carries on with the fall-through
+        // path, and the executor leaves it when the branch is taken (a "superblock").
+        let ends = ins.is_invalid() || !matches!(ins.flow_control(), FlowControl::Next | FlowControl::ConditionalBranch);
         block.insts.push(ins);
         if ends {
             break;

@@ -258,6 +258,9 @@ impl Cpu {
                     if ram.code_writes() != writes0 {
                         return None;
                     }
+                    if self.state.eip != ins.next_ip32() {
+                        break; // a branch was taken
+                    }
                 } else {
                     let eip0 = self.state.eip;
                     self.state.eip = ins.next_ip32();
@@ -270,6 +273,9 @@ impl Cpu {
                     if u.stores() && ram.code_writes() != writes0 {
                         self.count(done);
                         return None;
+                    }
+                    if self.state.eip != ins.next_ip32() {
+                        break; // a branch was taken
                     }
                 }
             }
