@@ -38,8 +38,9 @@ pub struct Block {
     pages: [(u32, u64); 2],
     npages: usize,
     pub insts: Vec<Instruction>,
-    /// The same instructions lowered for the fast paths (`Uop::Generic` where there is none).
-    pub uops: Vec<Uop>,
+    /// The same instructions, each with its lowered form for the fast paths (`Uop::Generic` where
+    /// there is none), side by side so the executor walks one array.
+    pub ops: Vec<(Uop, Instruction)>,
 }
 
 impl Block {
@@ -109,7 +110,7 @@ impl BlockCache {
         }
         self.misses += 1;
         let mut block = decode_block(ram, state, pfn_limit, MAX_BLOCK)?;
-        block.uops = block.insts.iter().map(super::exec::fast::lower).collect();
+        block.ops = block.insts.drain(..).map(|i| (super::exec::fast::lower(&i), i)).collect();
         for k in 0..block.npages {
             block.pages[k].1 = ram.mark_code(block.pages[k].0);
         }
@@ -150,7 +151,7 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, max: usize) ->
         pages: [(pfn, 0), (0, 0)],
         npages: 1,
         insts: Vec::with_capacity(8),
-        uops: Vec::new(),
+        ops: Vec::new(),
     };
     let mut dec = Decoder::with_ip(32, &page[off..], eip as u64, DecoderOptions::NONE);
     let mut ins = Instruction::default();

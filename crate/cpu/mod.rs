@@ -243,7 +243,8 @@ impl Cpu {
             // before anything that reads them.
             let mut done = 0u64;
             let mut exit = None;
-            for (ins, &u) in block.insts.iter().zip(block.uops.iter()) {
+            for (u, ins) in block.ops.iter() {
+                let u = *u;
                 if self.budget_left <= done {
                     exit = Some(Exit::Budget);
                     break;
