@@ -9,7 +9,8 @@
 //! - [`segments`]: selectors, the GDT, the limits that keep the Guest below the Switcher.
 //! - [`mem`]: every memory access: segment check, linear-to-physical translation, the `pfn_limit` bound.
 //! - [`decode`]: the decoded-block cache that lets the fast path skip re-decoding.
-//! - [`exec`]: one function per instruction family.
+//! - [`exec`]: one function per instruction family, and `exec::fast`: the common forms lowered to
+//!   micro-ops when a block is decoded.
 //! - [`trace`]: the record of one single step, for the UI.
 //! - [`bench`]: the speed measurement.
 //!
@@ -82,6 +83,11 @@ pub struct CpuState {
 }
 
 /// Why [`Cpu::run`] stopped.
+///
+/// There is no "interrupt window" exit: an lguest Guest never executes `sti` (it would be #GP at
+/// ring 1); it enables interrupts by storing to `lguest_data.irq_enabled` and makes a hypercall if
+/// one is pending, and the Host looks for interrupts to deliver each time `run_guest()` gets control
+/// back: at every hypercall, fault and budget exit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Exit {
@@ -321,6 +327,25 @@ impl Cpu {
             Ok(()) => b,
             Err(_) => Vec::new(),
         }
+    }
+
+    /// Reload every segment register from the GDT, as the Switcher's return to the Guest does (it loads
+    /// them all from the saved registers), so the Host's GDT changes (`LOAD_GDT_ENTRY`, `LOAD_TLS`) take
+    /// effect. A selector that is no longer loadable gives its fault (lguest would kill the Guest);
+    /// nothing is changed then.
+    pub fn reload_segments(&mut self) -> Result<(), Fault> {
+        let cpl = self.state.cpl;
+        let mut segs = self.state.segs;
+        for (k, seg) in segs.iter_mut().enumerate() {
+            let sel = seg.selector;
+            *seg = match k {
+                segments::CS => segments::load_code_segment(&self.gdt, sel)?,
+                segments::SS => segments::load_stack_segment(&self.gdt, sel, cpl)?,
+                _ => segments::load_data_segment(&self.gdt, sel, cpl)?,
+            };
+        }
+        self.state.segs = segs;
+        Ok(())
     }
 
     /// The Host's half of lguest's `vmcall` trick: if the Guest's instruction at `eip` is `vmcall`

@@ -217,3 +217,46 @@ fn snapshots_restore_exactly_and_runs_are_deterministic() {
     assert_eq!(Some(exit), last);
     assert_eq!(cpu3.state, cpu4.state);
 }
+
+#[test]
+fn sixteen_bit_addressing_wraps_and_uses_the_16_bit_registers() {
+    // movl 4(%bx),%eax with 16-bit addressing: ebx's upper half is ignored
+    let (c, _, _) = run_with(&[0x67, 0x8b, 0x47, 0x04], |c, ram| {
+        ram.write_u32(0x3004, 0x5555).unwrap();
+        c.state.regs[3] = 0xabcd_3000;
+    });
+    assert_eq!(c.state.regs[0], 0x5555);
+    // lea 2(%bx,%si),%eax wraps at 64 KB: 0xffff + 0x0003 + 2 = 0x10004 -> 0x0004
+    let c = super::run_regs(&[0x67, 0x8d, 0x40, 0x02], [0, 0, 0, 0xffff, 0, 0, 3, 0]);
+    assert_eq!(c.state.regs[0], 4);
+    // movw (%bp,%di),%ax: BP-based, so SS is the default segment (flat here)
+    let (c, _, _) = run_with(&[0x67, 0x66, 0x8b, 0x03], |c, ram| {
+        ram.write_u32(0x3010, 0x7777).unwrap();
+        c.state.regs = [0xffff_0000, 0, 0, 0, STACK, 0x3000, 0, 0x10];
+    });
+    assert_eq!(c.state.regs[0], 0xffff_7777);
+}
+
+#[test]
+fn sixteen_bit_counts_for_loop_and_strings() {
+    // loopw with 16-bit addressing counts in CX: ecx = 0x1_0003 -> three turns, upper half kept
+    let c = super::run_regs(&[0x40, 0x67, 0xe2, 0xfc], [0, 0x1_0003, 0, 0, 0, 0, 0, 0]);
+    assert_eq!((c.state.regs[0], c.state.regs[1]), (3, 0x1_0000));
+    // rep movsb with 16-bit addressing uses CX, SI, DI; SI wraps at 64 KB
+    let (c, ram, _) = run_with(&[0x67, 0xf3, 0xa4], |c, ram| {
+        ram.write(0xfffe, &[1, 2]).unwrap();
+        ram.write(0x0000, &[3]).unwrap();
+        c.state.regs = [0, 0xaaaa_0003, 0, 0, STACK, 0, 0xffff_fffe, 0x4000];
+    });
+    let mut b = [0u8; 3];
+    ram.read(0x4000, &mut b).unwrap();
+    assert_eq!(b, [1, 2, 3]);
+    assert_eq!((c.state.regs[1], c.state.regs[6], c.state.regs[7]), (0xaaaa_0000, 0xffff_0001, 0x4003));
+}
+
+#[test]
+fn sixteen_bit_stack_operations() {
+    // pushw %ax; popw %bx; (call *%ax with 16-bit operand size pushes 2 bytes and jumps to ax)
+    let c = super::run_regs(&[0x66, 0x50, 0x66, 0x5b], [0x1234_5678, 0, 0, 0xffff_0000, 0, 0, 0, 0]);
+    assert_eq!((c.state.regs[3], c.state.regs[4]), (0xffff_5678, STACK));
+}

@@ -127,11 +127,17 @@ impl Rng {
 fn random_code_never_panics_and_always_ends_defined() {
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let mut exits = [0usize; 4];
-    for round in 0..3000 {
+    // FUZZ_ROUNDS=n runs a longer campaign by hand.
+    let rounds = std::env::var("FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    for round in 0..rounds {
         let mut ram = GuestRam::new(PAGES);
         let mut code = vec![0u8; 64];
         for b in code.iter_mut() {
-            *b = rng.next() as u8;
+            // Bias towards prefixes and the 0f escape so more unusual forms are reached.
+            *b = match rng.next() % 8 {
+                0 => [0x66, 0x67, 0xf2, 0xf3, 0x0f, 0x26, 0x64, 0xf0][(rng.next() % 8) as usize],
+                _ => rng.next() as u8,
+            };
         }
         ram.write(CODE, &code).unwrap();
         let mut cpu = Cpu::new(PAGES, CODE);
@@ -177,4 +183,32 @@ fn the_trap_flag_single_steps() {
     let (c, _, exit) = run_exit(&[0x9c, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d, 0x90]);
     assert_eq!(exit, Exit::Interrupt { vector: 1 });
     assert_eq!(c.state.eip, CODE + 10);
+}
+
+#[test]
+fn a_gdt_change_takes_effect_when_segments_are_reloaded() {
+    use crate::cpu::segments::{descriptor, ACC_PRESENT, ACC_RW, ACC_S, FS};
+    let (mut c, mut ram, _) = run_exit(&[]);
+    // A TLS-like segment with base 0x3000 in entry 6 (selector 0x31 at ring 1).
+    c.gdt[6] = descriptor(0x3000, 0xf, ACC_PRESENT | ACC_S | ACC_RW | (1 << 5), 0x4);
+    c.load_segment(FS, 0x31).unwrap();
+    ram.write_u32(0x3008, 0x4242).unwrap();
+    // mov %fs:8,%eax
+    ram.write(CODE, &[0x64, 0xa1, 0x08, 0, 0, 0, 0xcd, 0x1f]).unwrap();
+    c.state.eip = CODE;
+    assert_eq!(c.run(&mut ram, 10), Exit::Hypercall);
+    assert_eq!(c.state.regs[0], 0x4242);
+    // mov %fs:0x10,%eax is past the 16-byte limit: #GP(0)
+    ram.write(CODE, &[0x64, 0xa1, 0x10, 0, 0, 0]).unwrap();
+    c.state.eip = CODE;
+    assert_eq!(c.run(&mut ram, 10), Exit::Fault { fault: Fault::gp0() });
+    // The Host moves the segment; the cached copy only changes on reload.
+    c.gdt[6] = descriptor(0x3004, 0xf, ACC_PRESENT | ACC_S | ACC_RW | (1 << 5), 0x4);
+    assert_eq!(c.state.segs[FS].base, 0x3000);
+    c.reload_segments().unwrap();
+    assert_eq!(c.state.segs[FS].base, 0x3004);
+    // Removing it makes the reload fail, leaving everything as it was.
+    c.gdt[6] = 0;
+    assert!(c.reload_segments().is_err());
+    assert_eq!(c.state.segs[FS].base, 0x3004);
 }
