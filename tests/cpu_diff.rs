@@ -348,7 +348,7 @@ fn arithmetic_matches_the_real_processor() {
     std::fs::write(&src, program(&forms)).unwrap();
     let exe = build(&dir, "diff", &src, &[]);
 
-    let mut rng = Rng(0x5eed_0f_c0de);
+    let mut rng = Rng(0x005e_ed0f_c0de);
     const PER_FORM: usize = 260;
     let mut input = Vec::new();
     let mut cases = Vec::new();
@@ -387,7 +387,7 @@ fn compare(forms: &[Form], cases: &[(usize, [u32; 5])], native: &[u8], ours: &[u
     for (n, (k, r)) in cases.iter().enumerate() {
         let base = n * 6;
         let mask = forms[*k].kind.mask(&[r[0], r[1], r[2], r[3], r[4]]);
-        let hw: Vec<u32> = (1..6).map(|i| word(&native, base + i)).collect();
+        let hw: Vec<u32> = (1..6).map(|i| word(native, base + i)).collect();
         let us: Vec<u32> = (1..6).map(|i| word(ours, base + i)).collect();
         let regs_differ = hw[..4] != us[..4];
         if (hw[4] ^ us[4]) & S & !mask != 0 {
