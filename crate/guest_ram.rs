@@ -93,7 +93,11 @@ impl GuestRam {
         if let Some(true) = self.code.get(i) {
             self.unmark_code(i);
         }
-        self.pages.get_mut(i).map(Rc::make_mut)
+        let p = self.pages.get_mut(i)?;
+        if Rc::get_mut(p).is_none() {
+            Rc::make_mut(p); // shared with a snapshot: copy it first
+        }
+        Rc::get_mut(p)
     }
 
     /// A write is about to land on marked code page `i`: unmark it, give it a new generation.

@@ -249,13 +249,14 @@ impl Cpu {
             // before anything that reads them.
             let mut done = 0u64;
             let mut exit = None;
+            // Only a generic instruction (popf, iret) can set TF, so it is looked at again only then.
+            let mut stepping = self.state.eflags & flags::TF != 0;
             for (u, ins) in block.ops.iter() {
-                let u = *u;
                 if self.budget_left <= done {
                     exit = Some(Exit::Budget);
                     break;
                 }
-                if matches!(u, exec::fast::Uop::Generic) || self.state.eflags & flags::TF != 0 {
+                if stepping || matches!(u, exec::fast::Uop::Generic) {
                     self.count(done);
                     done = 0;
                     if let Some(e) = self.retire(ram, ins) {
@@ -268,6 +269,7 @@ impl Cpu {
                     if self.state.eip != ins.next_ip32() {
                         break; // a branch was taken
                     }
+                    stepping = self.state.eflags & flags::TF != 0;
                 } else {
                     let eip0 = self.state.eip;
                     self.state.eip = ins.next_ip32();

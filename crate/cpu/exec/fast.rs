@@ -335,8 +335,8 @@ impl Cpu {
     /// Execute a lowered instruction. EIP already points past it; on a fault nothing has changed
     /// (the caller puts EIP back).
     #[inline(always)]
-    pub(crate) fn exec_uop(&mut self, ram: &mut GuestRam, u: Uop) -> Result<(), Fault> {
-        match u {
+    pub(crate) fn exec_uop(&mut self, ram: &mut GuestRam, u: &Uop) -> Result<(), Fault> {
+        match *u {
             Uop::Generic => {}
             Uop::MovRR { d, s } => self.state.regs[d as usize] = self.state.regs[s as usize],
             Uop::MovRI { d, imm } => self.state.regs[d as usize] = imm,
