@@ -319,7 +319,43 @@ impl Cpu {
             Err(fault) => (String::from("(fetch failed)"), Vec::new(), Some(self.fetch_fault(fault))),
         };
         let mem = self.touch.take().unwrap_or_default();
-        StepRecord { eip: before.eip, bytes, text, before, after: self.state.clone(), mem, exit }
+        StepRecord {
+            eip: before.eip,
+            bytes,
+            text,
+            flags_before: trace::flag_names(before.eflags),
+            flags_after: trace::flag_names(self.state.eflags),
+            before,
+            after: self.state.clone(),
+            mem,
+            exit,
+        }
+    }
+
+    /// Disassemble up to `count` instructions from `eip` (CS-relative) for the UI's listing, as
+    /// (address, bytes, GNU as text). Stops early at memory the Guest cannot reach.
+    pub fn disassemble_at(&self, ram: &GuestRam, eip: u32, count: usize) -> Vec<(u32, Vec<u8>, String)> {
+        let mut out = Vec::new();
+        let mut probe = self.clone_for_decode(eip);
+        for _ in 0..count {
+            match probe.fetch_one(ram) {
+                Ok(ins) => {
+                    let text = if ins.is_invalid() { String::from("(bad)") } else { trace::format_gas(&ins) };
+                    out.push((ins.ip32(), self.instruction_bytes(ram, &ins), text));
+                    probe.state.eip = ins.next_ip32();
+                }
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// A copy of just what decoding needs (state, bound), pointed at `eip`.
+    fn clone_for_decode(&self, eip: u32) -> Cpu {
+        let mut c = Cpu::new(self.pfn_limit, eip);
+        c.state = self.state.clone();
+        c.state.eip = eip;
+        c
     }
 
     fn instruction_bytes(&self, ram: &GuestRam, ins: &iced_x86::Instruction) -> Vec<u8> {

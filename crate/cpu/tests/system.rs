@@ -108,8 +108,14 @@ fn single_step_records_text_state_and_memory() {
     assert_eq!(rec.mem.len(), 1);
     assert_eq!((rec.mem[0].addr, rec.mem[0].old, rec.mem[0].new, rec.mem[0].write), (0x3000, 0x11, 0x22, true));
     assert_eq!(rec.exit, None);
+    assert_eq!(rec.flags_after, vec!["IF"]);
     let json = serde_json::to_string(&rec).unwrap();
-    assert!(json.contains("\"memTouched\"") || json.contains("\"mem\""));
+    assert!(json.contains("\"flagsBefore\":[\"IF\"]"), "{json}");
+    assert!(json.contains("\"mem\":[{\"addr\":12288,\"size\":4,\"old\":17,\"new\":34,\"write\":true}]"), "{json}");
+    // The listing around EIP.
+    let listing = cpu.disassemble_at(&ram, CODE, 2);
+    assert_eq!(listing[0], (CODE, vec![0x89, 0x03], String::from("mov %eax,(%ebx)")));
+    assert_eq!(listing.len(), 2);
 }
 
 /// A tiny seeded PRNG (xorshift64*), so random tests replay exactly.
