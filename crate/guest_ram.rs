@@ -87,17 +87,25 @@ impl GuestRam {
     }
 
     /// The page holding `addr`, for writing: copies it first if a snapshot still shares it.
-    #[inline]
+    #[inline(always)]
     pub fn page_mut(&mut self, pfn: u32) -> Option<&mut Page> {
         let i = pfn as usize;
-        if let Some(c) = self.code.get_mut(i) {
-            if *c {
-                *c = false;
-                self.code_gen[i] = fresh_code_gen();
-                self.code_writes += 1;
-            }
+        if let Some(true) = self.code.get(i) {
+            self.unmark_code(i);
         }
-        self.pages.get_mut(i).map(Rc::make_mut)
+        let p = self.pages.get_mut(i)?;
+        if Rc::get_mut(p).is_none() {
+            Rc::make_mut(p); // shared with a snapshot: copy it first
+        }
+        Rc::get_mut(p)
+    }
+
+    /// A write is about to land on marked code page `i`: unmark it, give it a new generation.
+    #[cold]
+    fn unmark_code(&mut self, i: usize) {
+        self.code[i] = false;
+        self.code_gen[i] = fresh_code_gen();
+        self.code_writes += 1;
     }
 
     /// Mark page `pfn` as holding decoded code and return its code generation. A page being marked afresh

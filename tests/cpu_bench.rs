@@ -29,3 +29,18 @@ fn benchmark_release_figures() {
     let r = run_bench(20, &mut now).expect("benchmark runs");
     eprintln!("{r}");
 }
+
+#[test]
+#[ignore = "for profiling the cached mix alone (perf record ... --ignored mix_cached_only); release only"]
+fn mix_cached_only() {
+    use lguest_sim::cpu::{Cpu, Exit};
+    use lguest_sim::guest_ram::GuestRam;
+    let rounds = std::env::var("MIX_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let code = lguest_sim::cpu::bench::mix_workload(rounds).expect("assemble");
+    let mut ram = GuestRam::new(32);
+    ram.write(0x1000, &code).expect("fits");
+    let mut cpu = Cpu::new(32, 0x1000);
+    cpu.state.regs[4] = 0x10000;
+    while cpu.run(&mut ram, u64::MAX) == Exit::Budget {}
+    eprintln!("{} instructions", cpu.state.tsc);
+}

@@ -26,7 +26,11 @@ fn both_ways(name: &str) -> (String, String, u64) {
     let guest_exe = build_in(&dir, &format!("{name}-guest"), &src, &["GUEST=1"]);
     let native = run_native(&native_exe, &[]);
     let elf = std::fs::read(&guest_exe).expect("read guest ELF");
-    let ours = run_in_core(&elf, 0x200, &[], 50_000_000);
+    let ours = run_in_core(&elf, 0x200, &[], 50_000_000, true);
+    // The slow path (no block cache, no fast paths) must print the same.
+    let slow = run_in_core(&elf, 0x200, &[], 50_000_000, false);
+    assert_eq!(slow.stdout, ours.stdout, "{name}: the cached and uncached runs disagree");
+    assert_eq!(slow.instructions, ours.instructions, "{name}: the cached and uncached runs counted differently");
     (String::from_utf8_lossy(&native).into_owned(), String::from_utf8_lossy(&ours.stdout).into_owned(), ours.instructions)
 }
 

@@ -1,8 +1,9 @@
 //! Fetch and decode: iced-x86 turns Guest bytes into `Instruction`s, and the decoded-block cache keeps
 //! them so the fast path decodes each block of straight-line code once.
 //!
-//! A block starts at an EIP and runs to the first instruction that can change the flow (jump, call,
-//! return, interrupt), to the end of its page, or to [`MAX_BLOCK`] instructions. It remembers the code
+//! A block starts at an EIP and runs to the first unconditional change of flow (jump, call, return,
+//! interrupt), to the end of its page, or to [`MAX_BLOCK`] instructions; conditional branches stay
+//! inside it, and the executor leaves the block where one is taken. It remembers the code
 //! generation of the page(s) it came from ([`GuestRam::mark_code`]); any write to such a page, by the
 //! Guest or by the Host (the `vmcall` rewrite, the Launcher loading a program), changes the generation,
 //! and the block is decoded afresh the next time. An instruction that straddles a page boundary gets a
@@ -37,8 +38,9 @@ pub struct Block {
     pages: [(u32, u64); 2],
     npages: usize,
     pub insts: Vec<Instruction>,
-    /// The same instructions lowered for the fast paths (`Uop::Generic` where there is none).
-    pub uops: Vec<Uop>,
+    /// The same instructions, each with its lowered form for the fast paths (`Uop::Generic` where
+    /// there is none), side by side so the executor walks one array.
+    pub ops: Vec<(Uop, Instruction)>,
 }
 
 impl Block {
@@ -108,7 +110,7 @@ impl BlockCache {
         }
         self.misses += 1;
         let mut block = decode_block(ram, state, pfn_limit, MAX_BLOCK)?;
-        block.uops = block.insts.iter().map(super::exec::fast::lower).collect();
+        block.ops = block.insts.drain(..).map(|i| (super::exec::fast::lower(&i), i)).collect();
         for k in 0..block.npages {
             block.pages[k].1 = ram.mark_code(block.pages[k].0);
         }
@@ -149,7 +151,7 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, max: usize) ->
         pages: [(pfn, 0), (0, 0)],
         npages: 1,
         insts: Vec::with_capacity(8),
-        uops: Vec::new(),
+        ops: Vec::new(),
     };
     let mut dec = Decoder::with_ip(32, &page[off..], eip as u64, DecoderOptions::NONE);
     let mut ins = Instruction::default();
@@ -169,7 +171,9 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, max: usize) ->
             }
             break;
         }
-        let ends = ins.is_invalid() || ins.flow_control() != FlowControl::Next;
+        // A conditional branch does not end a block: the block carries on with the fall-through
+        // path, and the executor leaves it when the branch is taken (a "superblock").
+        let ends = ins.is_invalid() || !matches!(ins.flow_control(), FlowControl::Next | FlowControl::ConditionalBranch);
         block.insts.push(ins);
         if ends {
             break;

@@ -30,7 +30,7 @@ impl Cpu {
 
     /// Segment check: `size` bytes at `off` in segment `seg`, for reading or writing. Returns the linear
     /// address.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn linear(&self, seg: usize, off: u32, size: u32, write: bool) -> Result<u32, Fault> {
         let s: &Segment = &self.state.segs[seg];
         let allowed = if write { s.writable() } else { s.readable() };
@@ -55,7 +55,7 @@ impl Cpu {
         Ok(lin)
     }
 
-    #[inline]
+    #[cold]
     fn pf(&self, lin: u32, write: bool) -> Fault {
         let mut error_code = if write { PF_WRITE } else { 0 };
         if self.state.cpl == 3 {
@@ -65,7 +65,7 @@ impl Cpu {
     }
 
     /// The page frame behind linear address `lin`, checked against `pfn_limit` and the memory's size.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn frame(&self, ram: &GuestRam, lin: u32, write: bool) -> Result<u32, Fault> {
         let phys = self.translate(lin, write)?;
         let pfn = phys >> PAGE_SHIFT;
@@ -76,26 +76,36 @@ impl Cpu {
     }
 
     /// Read `size` (1, 2 or 4) bytes at linear address `lin`.
+    #[inline(always)]
     pub(crate) fn read_linear(&mut self, ram: &GuestRam, lin: u32, size: u32) -> Result<u32, Fault> {
         let off = (lin & (PAGE_SIZE - 1)) as usize;
-        let v = if off + size as usize <= PAGE_SIZE as usize {
+        if self.touch.is_none() && off + size as usize <= PAGE_SIZE as usize {
             let pfn = self.frame(ram, lin, false)?;
-            let page = ram.page(pfn).ok_or_else(|| self.pf(lin, false))?;
-            match size {
-                1 => page[off] as u32,
-                2 => u16::from_le_bytes([page[off], page[off + 1]]) as u32,
-                _ => u32::from_le_bytes([page[off], page[off + 1], page[off + 2], page[off + 3]]),
+            if let Some(page) = ram.page(pfn) {
+                return Ok(match size {
+                    1 => page[off] as u32,
+                    2 => u16::from_le_bytes([page[off], page[off + 1]]) as u32,
+                    _ => match page[off..off + 4].try_into() {
+                        Ok(b) => u32::from_le_bytes(b),
+                        Err(_) => 0, // unreachable: the slice is 4 bytes
+                    },
+                });
             }
-        } else {
-            let mut v = 0u32;
-            for k in 0..size {
-                let a = lin.wrapping_add(k);
-                let pfn = self.frame(ram, a, false)?;
-                let page = ram.page(pfn).ok_or_else(|| self.pf(a, false))?;
-                v |= (page[(a & (PAGE_SIZE - 1)) as usize] as u32) << (8 * k);
-            }
-            v
-        };
+        }
+        self.read_linear_slow(ram, lin, size)
+    }
+
+    /// Reads that straddle a page, or are traced for a single step.
+    #[cold]
+    #[inline(never)]
+    fn read_linear_slow(&mut self, ram: &GuestRam, lin: u32, size: u32) -> Result<u32, Fault> {
+        let mut v = 0u32;
+        for k in 0..size {
+            let a = lin.wrapping_add(k);
+            let pfn = self.frame(ram, a, false)?;
+            let page = ram.page(pfn).ok_or_else(|| self.pf(a, false))?;
+            v |= (page[(a & (PAGE_SIZE - 1)) as usize] as u32) << (8 * k);
+        }
         if let Some(t) = &mut self.touch {
             t.push(MemTouch { addr: lin, size, old: v, new: v, write: false });
         }
@@ -103,48 +113,61 @@ impl Cpu {
     }
 
     /// Write the low `size` bytes of `v` at linear address `lin`.
+    #[inline(always)]
     pub(crate) fn write_linear(&mut self, ram: &mut GuestRam, lin: u32, size: u32, v: u32) -> Result<(), Fault> {
         let off = (lin & (PAGE_SIZE - 1)) as usize;
+        if self.touch.is_none() && off + size as usize <= PAGE_SIZE as usize {
+            let pfn = self.frame(ram, lin, true)?;
+            if let Some(page) = ram.page_mut(pfn) {
+                let bytes = v.to_le_bytes();
+                match size {
+                    4 => page[off..off + 4].copy_from_slice(&bytes),
+                    2 => page[off..off + 2].copy_from_slice(&bytes[..2]),
+                    _ => page[off] = bytes[0],
+                }
+                return Ok(());
+            }
+        }
+        self.write_linear_slow(ram, lin, size, v)
+    }
+
+    /// Writes that straddle a page, or are traced for a single step: every byte's frame is checked
+    /// before any byte is written.
+    #[cold]
+    #[inline(never)]
+    fn write_linear_slow(&mut self, ram: &mut GuestRam, lin: u32, size: u32, v: u32) -> Result<(), Fault> {
+        let mut frames = [0u32; 4];
+        for k in 0..size {
+            frames[k as usize] = self.frame(ram, lin.wrapping_add(k), true)?;
+        }
         if self.touch.is_some() {
-            // Tracing: remember the old value (the frame checks below fault the same way).
             let saved = self.touch.take();
-            let old = self.read_linear(ram, lin, size);
+            let old = self.read_linear_slow(ram, lin, size);
             self.touch = saved;
             if let (Ok(old), Some(t)) = (old, &mut self.touch) {
                 t.push(MemTouch { addr: lin, size, old, new: v & super::flags::mask(size), write: true });
             }
         }
-        if off + size as usize <= PAGE_SIZE as usize {
-            let pfn = self.frame(ram, lin, true)?;
-            let fault = self.pf(lin, true);
-            let page = ram.page_mut(pfn).ok_or(fault)?;
-            let bytes = v.to_le_bytes();
-            page[off..off + size as usize].copy_from_slice(&bytes[..size as usize]);
-        } else {
-            // Straddling two pages: check every byte's frame first, then write.
-            let mut frames = [0u32; 4];
-            for k in 0..size {
-                frames[k as usize] = self.frame(ram, lin.wrapping_add(k), true)?;
-            }
-            for k in 0..size {
-                let a = lin.wrapping_add(k);
-                let fault = self.pf(a, true);
-                let page = ram.page_mut(frames[k as usize]).ok_or(fault)?;
-                page[(a & (PAGE_SIZE - 1)) as usize] = (v >> (8 * k)) as u8;
-            }
+        for k in 0..size {
+            let a = lin.wrapping_add(k);
+            let page = match ram.page_mut(frames[k as usize]) {
+                Some(p) => p,
+                None => return Err(self.pf(a, true)),
+            };
+            page[(a & (PAGE_SIZE - 1)) as usize] = (v >> (8 * k)) as u8;
         }
         Ok(())
     }
 
     /// Read `size` bytes at `seg:off`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_mem(&mut self, ram: &GuestRam, seg: usize, off: u32, size: u32) -> Result<u32, Fault> {
         let lin = self.linear(seg, off, size, false)?;
         self.read_linear(ram, lin, size)
     }
 
     /// Write `size` bytes at `seg:off`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write_mem(&mut self, ram: &mut GuestRam, seg: usize, off: u32, size: u32, v: u32) -> Result<(), Fault> {
         let lin = self.linear(seg, off, size, true)?;
         self.write_linear(ram, lin, size, v)

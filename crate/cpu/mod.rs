@@ -9,7 +9,8 @@
 //! - [`segments`]: selectors, the GDT, the limits that keep the Guest below the Switcher.
 //! - [`mem`]: every memory access: segment check, linear-to-physical translation, the `pfn_limit` bound.
 //! - [`decode`]: the decoded-block cache that lets the fast path skip re-decoding.
-//! - [`exec`]: one function per instruction family.
+//! - [`exec`]: one function per instruction family, and `exec::fast`: the common forms lowered to
+//!   micro-ops when a block is decoded.
 //! - [`trace`]: the record of one single step, for the UI.
 //! - [`bench`]: the speed measurement.
 //!
@@ -82,6 +83,11 @@ pub struct CpuState {
 }
 
 /// Why [`Cpu::run`] stopped.
+///
+/// There is no "interrupt window" exit: an lguest Guest never executes `sti` (it would be #GP at
+/// ring 1); it enables interrupts by storing to `lguest_data.irq_enabled` and makes a hypercall if
+/// one is pending, and the Host looks for interrupts to deliver each time `run_guest()` gets control
+/// back: at every hypercall, fault and budget exit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum Exit {
@@ -239,11 +245,20 @@ impl Cpu {
     fn run_cached(&mut self, ram: &mut GuestRam, block: &decode::Block) -> Option<Exit> {
         let writes0 = ram.code_writes();
         loop {
-            for (ins, &u) in block.insts.iter().zip(block.uops.iter()) {
-                if self.budget_left == 0 {
-                    return Some(Exit::Budget);
+            // Fast-path instructions retired and not yet counted: counted in bulk (budget and tsc)
+            // before anything that reads them.
+            let mut done = 0u64;
+            let mut exit = None;
+            // Only a generic instruction (popf, iret) can set TF, so it is looked at again only then.
+            let mut stepping = self.state.eflags & flags::TF != 0;
+            for (u, ins) in block.ops.iter() {
+                if self.budget_left <= done {
+                    exit = Some(Exit::Budget);
+                    break;
                 }
-                if matches!(u, exec::fast::Uop::Generic) || self.state.eflags & flags::TF != 0 {
+                if stepping || matches!(u, exec::fast::Uop::Generic) {
+                    self.count(done);
+                    done = 0;
                     if let Some(e) = self.retire(ram, ins) {
                         return Some(e);
                     }
@@ -251,24 +266,42 @@ impl Cpu {
                     if ram.code_writes() != writes0 {
                         return None;
                     }
+                    if self.state.eip != ins.next_ip32() {
+                        break; // a branch was taken
+                    }
+                    stepping = self.state.eflags & flags::TF != 0;
                 } else {
                     let eip0 = self.state.eip;
                     self.state.eip = ins.next_ip32();
                     if let Err(fault) = self.exec_uop(ram, u) {
                         self.state.eip = eip0;
-                        return Some(self.fetch_fault(fault));
+                        exit = Some(self.fetch_fault(fault));
+                        break;
                     }
-                    self.budget_left -= 1;
-                    self.state.tsc += 1;
+                    done += 1;
                     if u.stores() && ram.code_writes() != writes0 {
+                        self.count(done);
                         return None;
                     }
+                    if self.state.eip != ins.next_ip32() {
+                        break; // a branch was taken
+                    }
                 }
+            }
+            self.count(done);
+            if exit.is_some() {
+                return exit;
             }
             if !block.starts_at(&self.state) {
                 return None;
             }
         }
+    }
+
+    #[inline(always)]
+    fn count(&mut self, n: u64) {
+        self.budget_left -= n;
+        self.state.tsc += n;
     }
 
     /// Execute exactly one instruction and describe it: the text, the state before and after, the memory
@@ -286,7 +319,43 @@ impl Cpu {
             Err(fault) => (String::from("(fetch failed)"), Vec::new(), Some(self.fetch_fault(fault))),
         };
         let mem = self.touch.take().unwrap_or_default();
-        StepRecord { eip: before.eip, bytes, text, before, after: self.state.clone(), mem, exit }
+        StepRecord {
+            eip: before.eip,
+            bytes,
+            text,
+            flags_before: trace::flag_names(before.eflags),
+            flags_after: trace::flag_names(self.state.eflags),
+            before,
+            after: self.state.clone(),
+            mem,
+            exit,
+        }
+    }
+
+    /// Disassemble up to `count` instructions from `eip` (CS-relative) for the UI's listing, as
+    /// (address, bytes, GNU as text). Stops early at memory the Guest cannot reach.
+    pub fn disassemble_at(&self, ram: &GuestRam, eip: u32, count: usize) -> Vec<(u32, Vec<u8>, String)> {
+        let mut out = Vec::new();
+        let mut probe = self.clone_for_decode(eip);
+        for _ in 0..count {
+            match probe.fetch_one(ram) {
+                Ok(ins) => {
+                    let text = if ins.is_invalid() { String::from("(bad)") } else { trace::format_gas(&ins) };
+                    out.push((ins.ip32(), self.instruction_bytes(ram, &ins), text));
+                    probe.state.eip = ins.next_ip32();
+                }
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// A copy of just what decoding needs (state, bound), pointed at `eip`.
+    fn clone_for_decode(&self, eip: u32) -> Cpu {
+        let mut c = Cpu::new(self.pfn_limit, eip);
+        c.state = self.state.clone();
+        c.state.eip = eip;
+        c
     }
 
     fn instruction_bytes(&self, ram: &GuestRam, ins: &iced_x86::Instruction) -> Vec<u8> {
@@ -296,6 +365,25 @@ impl Cpu {
             Ok(()) => b,
             Err(_) => Vec::new(),
         }
+    }
+
+    /// Reload every segment register from the GDT, as the Switcher's return to the Guest does (it loads
+    /// them all from the saved registers), so the Host's GDT changes (`LOAD_GDT_ENTRY`, `LOAD_TLS`) take
+    /// effect. A selector that is no longer loadable gives its fault (lguest would kill the Guest);
+    /// nothing is changed then.
+    pub fn reload_segments(&mut self) -> Result<(), Fault> {
+        let cpl = self.state.cpl;
+        let mut segs = self.state.segs;
+        for (k, seg) in segs.iter_mut().enumerate() {
+            let sel = seg.selector;
+            *seg = match k {
+                segments::CS => segments::load_code_segment(&self.gdt, sel)?,
+                segments::SS => segments::load_stack_segment(&self.gdt, sel, cpl)?,
+                _ => segments::load_data_segment(&self.gdt, sel, cpl)?,
+            };
+        }
+        self.state.segs = segs;
+        Ok(())
     }
 
     /// The Host's half of lguest's `vmcall` trick: if the Guest's instruction at `eip` is `vmcall`

@@ -5,7 +5,7 @@
 use iced_x86::{Formatter, GasFormatter, Instruction};
 use serde::Serialize;
 
-use super::{CpuState, Exit};
+use super::{flags, CpuState, Exit};
 
 /// One memory access by the stepped instruction. Reads have `old == new`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -30,8 +30,39 @@ pub struct StepRecord {
     pub before: CpuState,
     pub after: CpuState,
     pub mem: Vec<MemTouch>,
-    /// `None` if the instruction simply completed.
+    /// The set EFLAGS bits by name, before and after ("CF", "ZF", "IF", ...), for the flags pane.
+    pub flags_before: Vec<&'static str>,
+    pub flags_after: Vec<&'static str>,
+    /// `None` if the instruction simply completed. A `rep` string instruction is stepped one
+    /// iteration at a time: until its last iteration the step ends in `Budget` with EIP still on it.
     pub exit: Option<Exit>,
+}
+
+/// The names of the EFLAGS bits set in `eflags` (IOPL shown as "IOPL=n" when not zero).
+pub fn flag_names(eflags: u32) -> Vec<&'static str> {
+    const NAMES: [(u32, &str); 13] = [
+        (flags::CF, "CF"),
+        (flags::PF, "PF"),
+        (flags::AF, "AF"),
+        (flags::ZF, "ZF"),
+        (flags::SF, "SF"),
+        (flags::TF, "TF"),
+        (flags::IF, "IF"),
+        (flags::DF, "DF"),
+        (flags::OF, "OF"),
+        (flags::NT, "NT"),
+        (flags::RF, "RF"),
+        (flags::AC, "AC"),
+        (flags::ID, "ID"),
+    ];
+    let mut v: Vec<&'static str> = NAMES.iter().filter(|(bit, _)| eflags & bit != 0).map(|(_, n)| *n).collect();
+    match flags::iopl(eflags) {
+        1 => v.push("IOPL=1"),
+        2 => v.push("IOPL=2"),
+        3 => v.push("IOPL=3"),
+        _ => {}
+    }
+    v
 }
 
 /// Format one instruction in GNU as (AT&T) syntax, as the course's Guest sources are written.

@@ -95,10 +95,11 @@ pub struct GuestRun {
 
 /// Run an ELF32 Linux program in our core, answering `int $0x80` read/write/exit, and (for Guest
 /// builds) the lguest hypercalls NOTIFY (17: print the NUL-terminated string at ebx) and SHUTDOWN (2).
-pub fn run_in_core(elf: &[u8], mem_pages: u32, input: &[u8], budget: u64) -> GuestRun {
+pub fn run_in_core(elf: &[u8], mem_pages: u32, input: &[u8], budget: u64, cache: bool) -> GuestRun {
     let mut ram = GuestRam::new(mem_pages);
     let entry = load_elf(&mut ram, elf);
     let mut cpu = Cpu::new(mem_pages, entry);
+    cpu.use_cache = cache;
     cpu.state.regs[4] = mem_pages * 4096 - 16;
     let mut out = Vec::new();
     let mut pos = 0usize;

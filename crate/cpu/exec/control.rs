@@ -36,6 +36,7 @@ pub struct Delivery {
 
 impl Cpu {
     /// Push `v` (`size` 2 or 4 bytes).
+    #[inline(always)]
     pub(crate) fn push(&mut self, ram: &mut GuestRam, size: u32, v: u32) -> Result<(), Fault> {
         let esp = self.state.regs[ESP].wrapping_sub(size);
         self.write_mem(ram, SS, esp, size, v)?;
@@ -44,6 +45,7 @@ impl Cpu {
     }
 
     /// Pop `size` bytes.
+    #[inline(always)]
     pub(crate) fn pop(&mut self, ram: &GuestRam, size: u32) -> Result<u32, Fault> {
         let esp = self.state.regs[ESP];
         let v = self.read_mem(ram, SS, esp, size)?;

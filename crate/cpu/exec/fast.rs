@@ -58,13 +58,35 @@ pub enum Uop {
     Push { s: u8 },
     PushI { imm: u32 },
     Pop { d: u8 },
+    /// `op [mem], reg` and `op [mem], imm` (read-modify-write; cmp/test only read).
+    AluMR { op: AluOp, m: Mem, s: u8 },
+    AluMI { op: AluOp, m: Mem, imm: u32 },
+    /// shl, shr, sar, rol, ror of a 32-bit register by an immediate.
+    ShiftRI { m: M, d: u8, count: u8 },
+    ImulRR { d: u8, s: u8 },
+    ImulRRI { d: u8, s: u8, imm: u32 },
+    Setcc { cc: ConditionCode, r: Register },
+    CmovRR { cc: ConditionCode, d: u8, s: u8 },
+    /// movzx/movsx into a 32-bit register from a byte or word register.
+    MovxR { d: u8, s: Register, size: u8, signed: bool },
+    /// movzx/movsx into a 32-bit register from memory.
+    MovxM { d: u8, m: Mem, size: u8, signed: bool },
 }
 
 impl Uop {
     /// Does this micro-op store to memory (so the caller must look for self-modified code)?
     #[inline]
     pub fn stores(&self) -> bool {
-        matches!(self, Uop::Store { .. } | Uop::StoreI { .. } | Uop::Call { .. } | Uop::Push { .. } | Uop::PushI { .. })
+        matches!(
+            self,
+            Uop::Store { .. }
+                | Uop::StoreI { .. }
+                | Uop::Call { .. }
+                | Uop::Push { .. }
+                | Uop::PushI { .. }
+                | Uop::AluMR { .. }
+                | Uop::AluMI { .. }
+        )
     }
 }
 
@@ -98,7 +120,15 @@ fn imm32(i: &Instruction, n: u32) -> Option<u32> {
 
 /// A memory operand with 32-bit addressing and a dword size.
 fn mem32(i: &Instruction, n: u32) -> Option<Mem> {
-    if i.op_kind(n) != OpKind::Memory || i.memory_size().size() != 4 {
+    if i.memory_size().size() != 4 {
+        return None;
+    }
+    mem_any(i, n)
+}
+
+/// A memory operand with 32-bit addressing, any size.
+fn mem_any(i: &Instruction, n: u32) -> Option<Mem> {
+    if i.op_kind(n) != OpKind::Memory {
         return None;
     }
     let base = match i.memory_base() {
@@ -196,18 +226,51 @@ fn lower_inner(i: &Instruction) -> Option<Uop> {
             }
             Uop::Pop { d }
         }
+        M::Shl | M::Sal | M::Shr | M::Sar | M::Rol | M::Ror if i.op1_kind() == OpKind::Immediate8 => {
+            Uop::ShiftRI { m: if m == M::Sal { M::Shl } else { m }, d: op_gpr32(i, 0)?, count: i.immediate8() }
+        }
+        M::Imul if i.op_count() == 2 => Uop::ImulRR { d: op_gpr32(i, 0)?, s: op_gpr32(i, 1)? },
+        M::Imul if i.op_count() == 3 => Uop::ImulRRI { d: op_gpr32(i, 0)?, s: op_gpr32(i, 1)?, imm: imm32(i, 2)? },
+        M::Seta | M::Setae | M::Setb | M::Setbe | M::Sete | M::Setg | M::Setge | M::Setl | M::Setle | M::Setne
+        | M::Setno | M::Setnp | M::Setns | M::Seto | M::Setp | M::Sets
+            if i.op0_kind() == OpKind::Register =>
+        {
+            Uop::Setcc { cc: i.condition_code(), r: i.op0_register() }
+        }
+        M::Cmova | M::Cmovae | M::Cmovb | M::Cmovbe | M::Cmove | M::Cmovg | M::Cmovge | M::Cmovl | M::Cmovle
+        | M::Cmovne | M::Cmovno | M::Cmovnp | M::Cmovns | M::Cmovo | M::Cmovp | M::Cmovs => {
+            Uop::CmovRR { cc: i.condition_code(), d: op_gpr32(i, 0)?, s: op_gpr32(i, 1)? }
+        }
+        M::Movzx | M::Movsx => {
+            let d = op_gpr32(i, 0)?;
+            let signed = m == M::Movsx;
+            if i.op1_kind() == OpKind::Register {
+                let s = i.op1_register();
+                Uop::MovxR { d, s, size: s.size() as u8, signed }
+            } else {
+                Uop::MovxM { d, m: mem_any(i, 1)?, size: i.memory_size().size() as u8, signed }
+            }
+        }
         _ if i.is_jcc_short_or_near() && i.op0_kind() == OpKind::NearBranch32 => {
             Uop::Jcc { cc: i.condition_code(), target: i.near_branch32() }
         }
         _ => {
             let op = alu_op(m)?;
-            let d = op_gpr32(i, 0)?;
-            if let Some(s) = op_gpr32(i, 1) {
-                Uop::AluRR { op, d, s }
-            } else if let Some(imm) = imm32(i, 1) {
-                Uop::AluRI { op, d, imm }
+            if let Some(d) = op_gpr32(i, 0) {
+                if let Some(s) = op_gpr32(i, 1) {
+                    Uop::AluRR { op, d, s }
+                } else if let Some(imm) = imm32(i, 1) {
+                    Uop::AluRI { op, d, imm }
+                } else {
+                    Uop::AluRM { op, d, m: mem32(i, 1)? }
+                }
             } else {
-                Uop::AluRM { op, d, m: mem32(i, 1)? }
+                let mm = mem32(i, 0)?;
+                if let Some(s) = op_gpr32(i, 1) {
+                    Uop::AluMR { op, m: mm, s }
+                } else {
+                    Uop::AluMI { op, m: mm, imm: imm32(i, 1)? }
+                }
             }
         }
     })
@@ -246,11 +309,34 @@ impl Cpu {
         }
     }
 
+    /// The memory half of `op [mem], x`: compute, store (unless cmp/test), then commit the flags.
+    #[inline(always)]
+    fn alu_mem(&mut self, ram: &mut GuestRam, op: AluOp, m: &Mem, off: u32, a: u32, b: u32) -> Result<(), Fault> {
+        let saved = self.state.eflags;
+        if let Some(r) = self.alu32(op, a, b) {
+            let f = self.state.eflags;
+            self.state.eflags = saved;
+            self.write_mem(ram, m.seg as usize, off, 4, r)?;
+            self.state.eflags = f;
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn imul32(&mut self, d: u8, a: u32, b: u32) {
+        let p = a as i32 as i64 * b as i32 as i64;
+        let lo = p as u32;
+        let overflow = p != lo as i32 as i64;
+        self.state.regs[d as usize] = lo;
+        let f = flags::szp(lo, 4) | if overflow { flags::CF | flags::OF } else { 0 };
+        self.state.eflags = (self.state.eflags & !STATUS) | f;
+    }
+
     /// Execute a lowered instruction. EIP already points past it; on a fault nothing has changed
     /// (the caller puts EIP back).
     #[inline(always)]
-    pub(crate) fn exec_uop(&mut self, ram: &mut GuestRam, u: Uop) -> Result<(), Fault> {
-        match u {
+    pub(crate) fn exec_uop(&mut self, ram: &mut GuestRam, u: &Uop) -> Result<(), Fault> {
+        match *u {
             Uop::Generic => {}
             Uop::MovRR { d, s } => self.state.regs[d as usize] = self.state.regs[s as usize],
             Uop::MovRI { d, imm } => self.state.regs[d as usize] = imm,
@@ -326,6 +412,50 @@ impl Cpu {
             Uop::Pop { d } => {
                 let v = self.pop(ram, 4)?;
                 self.state.regs[d as usize] = v;
+            }
+            Uop::AluMR { op, m, s } => {
+                let off = self.mem_ea(&m);
+                let a = self.read_mem(ram, m.seg as usize, off, 4)?;
+                let b = self.state.regs[s as usize];
+                self.alu_mem(ram, op, &m, off, a, b)?;
+            }
+            Uop::AluMI { op, m, imm } => {
+                let off = self.mem_ea(&m);
+                let a = self.read_mem(ram, m.seg as usize, off, 4)?;
+                self.alu_mem(ram, op, &m, off, a, imm)?;
+            }
+            Uop::ShiftRI { m, d, count } => {
+                if count & 0x1f != 0 {
+                    let (r, f) = super::alu::shift_op(m, self.state.regs[d as usize], count as u32, 4, self.state.eflags);
+                    self.state.regs[d as usize] = r;
+                    self.state.eflags = f;
+                }
+            }
+            Uop::ImulRR { d, s } => {
+                let (a, b) = (self.state.regs[d as usize], self.state.regs[s as usize]);
+                self.imul32(d, a, b);
+            }
+            Uop::ImulRRI { d, s, imm } => {
+                let a = self.state.regs[s as usize];
+                self.imul32(d, a, imm);
+            }
+            Uop::Setcc { cc, r } => {
+                let v = flags::condition(cc, self.state.eflags) as u32;
+                self.set_reg(r, v);
+            }
+            Uop::CmovRR { cc, d, s } => {
+                if flags::condition(cc, self.state.eflags) {
+                    self.state.regs[d as usize] = self.state.regs[s as usize];
+                }
+            }
+            Uop::MovxR { d, s, size, signed } => {
+                let v = self.reg(s);
+                self.state.regs[d as usize] = if signed { flags::sext(v, size as u32) } else { v };
+            }
+            Uop::MovxM { d, m, size, signed } => {
+                let off = self.mem_ea(&m);
+                let v = self.read_mem(ram, m.seg as usize, off, size as u32)?;
+                self.state.regs[d as usize] = if signed { flags::sext(v, size as u32) } else { v };
             }
         }
         Ok(())

@@ -171,3 +171,44 @@ fn deliver_from_ring_three_switches_stacks() {
     let frame: Vec<u32> = (0..6).map(|k| ram.read_u32(STACK - 24 + 4 * k).unwrap()).collect();
     assert_eq!(frame, vec![6, 0x1234, USER_CS as u32, c.state.eflags | (0x202 & !c.state.eflags), 0x5000, USER_DS as u32]);
 }
+
+#[test]
+fn push_and_pop_memory_operands() {
+    // pushl (%ebx); popl 4(%ebx)
+    let (c, ram, _) = run_with(&[0xff, 0x33, 0x8f, 0x43, 0x04], |c, ram| {
+        ram.write_u32(0x3000, 0xfeed).unwrap();
+        c.state.regs[3] = 0x3000;
+    });
+    assert_eq!((ram.read_u32(0x3004).unwrap(), c.state.regs[ESP]), (0xfeed, STACK));
+    // popl (%esp): the address is computed after ESP moves up
+    let (c, ram, _) = run_with(&[0x6a, 0x07, 0x6a, 0x09, 0x8f, 0x04, 0x24], |_, _| {});
+    assert_eq!((c.state.regs[ESP], ram.read_u32(STACK - 4).unwrap()), (STACK - 4, 9));
+    // pushw %ds moves ESP by 2; pushl %ds by 4 writing 16 bits
+    let c = run_regs(&[0x66, 0x1e], [0; 8]);
+    assert_eq!(c.state.regs[ESP], STACK - 2);
+}
+
+#[test]
+fn far_call_and_far_return() {
+    // lcall $0x61,$CODE+9 ; int $0x1f (at 7) ; (9:) lret
+    let mut code = vec![0x9a];
+    code.extend_from_slice(&(CODE + 9).to_le_bytes());
+    code.extend_from_slice(&GUEST_KERNEL_CS.to_le_bytes());
+    code.extend_from_slice(&[0xcd, 0x1f, 0xcb]);
+    let (c, ram, exit) = run_with(&code, |_, _| {});
+    assert_eq!(exit, Exit::Hypercall);
+    assert_eq!(c.state.eip, CODE + 9);
+    assert_eq!(c.state.regs[ESP], STACK);
+    assert_eq!(ram.read_u32(STACK - 4).unwrap(), GUEST_KERNEL_CS as u32);
+}
+
+#[test]
+fn bound_raises_br() {
+    // bound %eax,(%ebx)
+    let (c, _, exit) = run_with(&[0x62, 0x03], |c, ram| {
+        ram.write_u32(0x3000, 10).unwrap();
+        ram.write_u32(0x3004, 20).unwrap();
+        c.state.regs = [21, 0, 0, 0x3000, STACK, 0, 0, 0];
+    });
+    assert_eq!((exit, c.state.eip), (Exit::Fault { fault: Fault::BoundRange }, CODE));
+}

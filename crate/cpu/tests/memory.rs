@@ -129,3 +129,134 @@ fn budget_bounds_an_infinite_loop() {
     assert_eq!(exit, Exit::Budget);
     assert_eq!((c.state.eip, c.state.tsc), (CODE, 10_000));
 }
+
+#[test]
+fn read_modify_write_on_memory_and_bit_strings() {
+    // addw $1,(%ebx); incl 4(%ebx)... : addw $1,(%ebx) then incl (%ebx)
+    let (_, ram, _) = run_with(&[0x66, 0x83, 0x03, 0x01, 0xff, 0x03], |c, ram| {
+        ram.write_u32(0x3000, 0x0001_ffff).unwrap();
+        c.state.regs[3] = 0x3000;
+    });
+    assert_eq!(ram.read_u32(0x3000).unwrap(), 0x0001_0001); // the word wrapped, then +1
+    // bts %eax,(%ebx) with eax = 35 sets bit 3 of the next dword; a negative offset reaches below.
+    let (c, ram, _) = run_with(&[0x0f, 0xab, 0x03], |c, _| c.state.regs = [35, 0, 0, 0x3000, STACK, 0, 0, 0]);
+    assert_eq!((ram.read_u32(0x3004).unwrap(), c.state.eflags & 1), (8, 0));
+    let (_, ram, _) = run_with(&[0x0f, 0xab, 0x03], |c, _| c.state.regs = [(-1i32) as u32, 0, 0, 0x3000, STACK, 0, 0, 0]);
+    assert_eq!(ram.read_u32(0x2ffc).unwrap(), 0x8000_0000);
+    // btrl $3,(%ebx)
+    let (c, ram, _) = run_with(&[0x0f, 0xba, 0x33, 0x03], |c, ram| {
+        ram.write_u32(0x3000, 0xff).unwrap();
+        c.state.regs[3] = 0x3000;
+    });
+    assert_eq!((ram.read_u32(0x3000).unwrap(), c.state.eflags & 1), (0xf7, 1));
+}
+
+#[test]
+fn exchange_and_compare_exchange_in_memory() {
+    // xchg %eax,(%ebx)
+    let (c, ram, _) = run_with(&[0x87, 0x03], |c, ram| {
+        ram.write_u32(0x3000, 5).unwrap();
+        c.state.regs = [9, 0, 0, 0x3000, STACK, 0, 0, 0];
+    });
+    assert_eq!((c.state.regs[0], ram.read_u32(0x3000).unwrap()), (5, 9));
+    // cmpxchg8b (%ebx): equal -> store ecx:ebx
+    let (c, ram, _) = run_with(&[0x0f, 0xc7, 0x0b], |c, ram| {
+        ram.write_u32(0x3000, 1).unwrap();
+        ram.write_u32(0x3004, 2).unwrap();
+        c.state.regs = [1, 0xcc, 2, 0x3000, STACK, 0, 0, 0];
+    });
+    assert_eq!((ram.read_u32(0x3000).unwrap(), ram.read_u32(0x3004).unwrap()), (0x3000, 0xcc));
+    assert_eq!(c.state.eflags & crate::cpu::flags::ZF, crate::cpu::flags::ZF);
+    // cmpxchg %bl,(%ecx): not equal -> al = memory
+    let (c, _, _) = run_with(&[0x0f, 0xb0, 0x19], |c, ram| {
+        ram.write(0x3000, &[0x42]).unwrap();
+        c.state.regs = [0x11, 0x3000, 0, 0x99, STACK, 0, 0, 0];
+    });
+    assert_eq!(c.state.regs[0], 0x42);
+}
+
+#[test]
+fn snapshots_restore_exactly_and_runs_are_deterministic() {
+    // A loop that stores and computes: run part, snapshot, run on; restore, run on again: same result.
+    //  0: 01 c8      add %ecx,%eax
+    //  2: 89 04 8d 00 30 00 00   mov %eax,0x3000(,%ecx,4)
+    //  9: e2 f5      loop 0
+    let code = [0x01, 0xc8, 0x89, 0x04, 0x8d, 0x00, 0x30, 0, 0, 0xe2, 0xf5];
+    let mut ram = GuestRam::new(PAGES);
+    let mut bytes = code.to_vec();
+    bytes.extend_from_slice(&super::HCALL);
+    ram.write(CODE, &bytes).unwrap();
+    let mut cpu = Cpu::new(PAGES, CODE);
+    cpu.state.regs[1] = 500;
+    assert_eq!(cpu.run(&mut ram, 700), Exit::Budget);
+    let (snap_cpu, snap_ram) = (cpu.clone(), ram.clone());
+    assert_eq!(cpu.run(&mut ram, 1_000_000), Exit::Hypercall);
+    let (mut cpu2, mut ram2) = (snap_cpu, snap_ram);
+    assert_eq!(cpu2.run(&mut ram2, 1_000_000), Exit::Hypercall);
+    assert_eq!(cpu2.state, cpu.state);
+    assert_eq!(ram2.pages_differing_from(&ram), 1); // equal content, but each wrote its own copy
+    for a in (0x3000..0x3800).step_by(4) {
+        assert_eq!(ram2.read_u32(a).unwrap(), ram.read_u32(a).unwrap());
+    }
+    // Single-stepping the same start gives the same final state as running.
+    let (mut cpu3, mut ram3) = (cpu2.clone(), ram2.clone());
+    cpu3.state = cpu2.state.clone();
+    cpu3.state.eip = CODE;
+    cpu3.state.regs[1] = 3;
+    let mut cpu4 = cpu3.clone();
+    let mut ram4 = ram3.clone();
+    let exit = cpu3.run(&mut ram3, 100);
+    let mut last = None;
+    for _ in 0..100 {
+        let rec = cpu4.step(&mut ram4);
+        if rec.exit.is_some() {
+            last = rec.exit;
+            break;
+        }
+    }
+    assert_eq!(Some(exit), last);
+    assert_eq!(cpu3.state, cpu4.state);
+}
+
+#[test]
+fn sixteen_bit_addressing_wraps_and_uses_the_16_bit_registers() {
+    // movl 4(%bx),%eax with 16-bit addressing: ebx's upper half is ignored
+    let (c, _, _) = run_with(&[0x67, 0x8b, 0x47, 0x04], |c, ram| {
+        ram.write_u32(0x3004, 0x5555).unwrap();
+        c.state.regs[3] = 0xabcd_3000;
+    });
+    assert_eq!(c.state.regs[0], 0x5555);
+    // lea 2(%bx,%si),%eax wraps at 64 KB: 0xffff + 0x0003 + 2 = 0x10004 -> 0x0004
+    let c = super::run_regs(&[0x67, 0x8d, 0x40, 0x02], [0, 0, 0, 0xffff, 0, 0, 3, 0]);
+    assert_eq!(c.state.regs[0], 4);
+    // movw (%bp,%di),%ax: BP-based, so SS is the default segment (flat here)
+    let (c, _, _) = run_with(&[0x67, 0x66, 0x8b, 0x03], |c, ram| {
+        ram.write_u32(0x3010, 0x7777).unwrap();
+        c.state.regs = [0xffff_0000, 0, 0, 0, STACK, 0x3000, 0, 0x10];
+    });
+    assert_eq!(c.state.regs[0], 0xffff_7777);
+}
+
+#[test]
+fn sixteen_bit_counts_for_loop_and_strings() {
+    // loopw with 16-bit addressing counts in CX: ecx = 0x1_0003 -> three turns, upper half kept
+    let c = super::run_regs(&[0x40, 0x67, 0xe2, 0xfc], [0, 0x1_0003, 0, 0, 0, 0, 0, 0]);
+    assert_eq!((c.state.regs[0], c.state.regs[1]), (3, 0x1_0000));
+    // rep movsb with 16-bit addressing uses CX, SI, DI; SI wraps at 64 KB
+    let (c, ram, _) = run_with(&[0x67, 0xf3, 0xa4], |c, ram| {
+        ram.write(0xfffe, &[1, 2]).unwrap();
+        ram.write(0x0000, &[3]).unwrap();
+        c.state.regs = [0, 0xaaaa_0003, 0, 0, STACK, 0, 0xffff_fffe, 0x4000];
+    });
+    let mut b = [0u8; 3];
+    ram.read(0x4000, &mut b).unwrap();
+    assert_eq!(b, [1, 2, 3]);
+    assert_eq!((c.state.regs[1], c.state.regs[6], c.state.regs[7]), (0xaaaa_0000, 0xffff_0001, 0x4003));
+}
+
+#[test]
+fn sixteen_bit_stack_operations() {
+    // pushw %ax; popw %bx; (call *%ax with 16-bit operand size pushes 2 bytes and jumps to ax)
+    let c = super::run_regs(&[0x66, 0x50, 0x66, 0x5b], [0x1234_5678, 0, 0, 0xffff_0000, 0, 0, 0, 0]);
+    assert_eq!((c.state.regs[3], c.state.regs[4]), (0xffff_5678, STACK));
+}

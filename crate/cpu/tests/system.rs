@@ -108,8 +108,14 @@ fn single_step_records_text_state_and_memory() {
     assert_eq!(rec.mem.len(), 1);
     assert_eq!((rec.mem[0].addr, rec.mem[0].old, rec.mem[0].new, rec.mem[0].write), (0x3000, 0x11, 0x22, true));
     assert_eq!(rec.exit, None);
+    assert_eq!(rec.flags_after, vec!["IF"]);
     let json = serde_json::to_string(&rec).unwrap();
-    assert!(json.contains("\"memTouched\"") || json.contains("\"mem\""));
+    assert!(json.contains("\"flagsBefore\":[\"IF\"]"), "{json}");
+    assert!(json.contains("\"mem\":[{\"addr\":12288,\"size\":4,\"old\":17,\"new\":34,\"write\":true}]"), "{json}");
+    // The listing around EIP.
+    let listing = cpu.disassemble_at(&ram, CODE, 2);
+    assert_eq!(listing[0], (CODE, vec![0x89, 0x03], String::from("mov %eax,(%ebx)")));
+    assert_eq!(listing.len(), 2);
 }
 
 /// A tiny seeded PRNG (xorshift64*), so random tests replay exactly.
@@ -127,11 +133,17 @@ impl Rng {
 fn random_code_never_panics_and_always_ends_defined() {
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let mut exits = [0usize; 4];
-    for round in 0..3000 {
+    // FUZZ_ROUNDS=n runs a longer campaign by hand.
+    let rounds = std::env::var("FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    for round in 0..rounds {
         let mut ram = GuestRam::new(PAGES);
         let mut code = vec![0u8; 64];
         for b in code.iter_mut() {
-            *b = rng.next() as u8;
+            // Bias towards prefixes and the 0f escape so more unusual forms are reached.
+            *b = match rng.next() % 8 {
+                0 => [0x66, 0x67, 0xf2, 0xf3, 0x0f, 0x26, 0x64, 0xf0][(rng.next() % 8) as usize],
+                _ => rng.next() as u8,
+            };
         }
         ram.write(CODE, &code).unwrap();
         let mut cpu = Cpu::new(PAGES, CODE);
@@ -154,4 +166,55 @@ fn random_code_never_panics_and_always_ends_defined() {
         let _ = serde_json::to_string(&rec).unwrap();
     }
     assert!(exits[1] > 1000, "{exits:?}");
+}
+
+#[test]
+fn sgdt_and_lds() {
+    // sgdtl (%ebx)
+    let (_, ram, _) = run_with(&[0x0f, 0x01, 0x03], |c, _| c.state.regs[3] = 0x3000);
+    assert_eq!(ram.read_u32(0x3000).unwrap() & 0xffff, 32 * 8 - 1);
+    // lds (%ebx),%eax with a far pointer to USER_DS:0x1234
+    let (c, _, exit) = run_with(&[0xc5, 0x03], |c, ram| {
+        ram.write_u32(0x3000, 0x1234).unwrap();
+        ram.write(0x3004, &USER_DS.to_le_bytes()).unwrap();
+        c.state.regs[3] = 0x3000;
+    });
+    assert_eq!(exit, Exit::Hypercall);
+    assert_eq!((c.state.regs[0], c.state.segs[3].selector), (0x1234, USER_DS));
+}
+
+#[test]
+fn the_trap_flag_single_steps() {
+    // pushf; orl $0x100,(%esp); popf; nop  -> a debug trap (vector 1) after the nop
+    let (c, _, exit) = run_exit(&[0x9c, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d, 0x90]);
+    assert_eq!(exit, Exit::Interrupt { vector: 1 });
+    assert_eq!(c.state.eip, CODE + 10);
+}
+
+#[test]
+fn a_gdt_change_takes_effect_when_segments_are_reloaded() {
+    use crate::cpu::segments::{descriptor, ACC_PRESENT, ACC_RW, ACC_S, FS};
+    let (mut c, mut ram, _) = run_exit(&[]);
+    // A TLS-like segment with base 0x3000 in entry 6 (selector 0x31 at ring 1).
+    c.gdt[6] = descriptor(0x3000, 0xf, ACC_PRESENT | ACC_S | ACC_RW | (1 << 5), 0x4);
+    c.load_segment(FS, 0x31).unwrap();
+    ram.write_u32(0x3008, 0x4242).unwrap();
+    // mov %fs:8,%eax
+    ram.write(CODE, &[0x64, 0xa1, 0x08, 0, 0, 0, 0xcd, 0x1f]).unwrap();
+    c.state.eip = CODE;
+    assert_eq!(c.run(&mut ram, 10), Exit::Hypercall);
+    assert_eq!(c.state.regs[0], 0x4242);
+    // mov %fs:0x10,%eax is past the 16-byte limit: #GP(0)
+    ram.write(CODE, &[0x64, 0xa1, 0x10, 0, 0, 0]).unwrap();
+    c.state.eip = CODE;
+    assert_eq!(c.run(&mut ram, 10), Exit::Fault { fault: Fault::gp0() });
+    // The Host moves the segment; the cached copy only changes on reload.
+    c.gdt[6] = descriptor(0x3004, 0xf, ACC_PRESENT | ACC_S | ACC_RW | (1 << 5), 0x4);
+    assert_eq!(c.state.segs[FS].base, 0x3000);
+    c.reload_segments().unwrap();
+    assert_eq!(c.state.segs[FS].base, 0x3004);
+    // Removing it makes the reload fail, leaving everything as it was.
+    c.gdt[6] = 0;
+    assert!(c.reload_segments().is_err());
+    assert_eq!(c.state.segs[FS].base, 0x3004);
 }
