@@ -7,8 +7,8 @@
 //! generation of the page(s) it came from ([`GuestRam::mark_code`]); any write to such a page, by the
 //! Guest or by the Host (the `vmcall` rewrite, the Launcher loading a program), changes the generation,
 //! and the block is decoded afresh the next time. An instruction that straddles a page boundary gets a
-//! block of its own that depends on both pages. Without paging the cache is keyed by EIP and CS base;
-//! when the shadow page tables arrive the key must also name the address space (the `cr3` in use).
+//! block of its own that depends on both pages. The cache is keyed by EIP and CS base only: when the
+//! Guest pages, the Host flushes it ([`Cpu::flush_code_cache`]) whenever a mapping changes or cr3 does.
 //!
 //! Single-stepping does not use the cache: it decodes the one instruction at EIP every time.
 
@@ -19,6 +19,7 @@ use super::exec::fast::Uop;
 use super::segments::CS;
 use super::{Cpu, CpuState};
 use crate::guest_ram::GuestRam;
+use crate::host::page_tables::ShadowPgdir;
 use crate::params::{PAGE_SHIFT, PAGE_SIZE};
 
 /// The most instructions one block holds.
@@ -94,6 +95,7 @@ impl BlockCache {
         ram: &mut GuestRam,
         state: &CpuState,
         pfn_limit: u32,
+        shadow: Option<&ShadowPgdir>,
     ) -> Result<(usize, Box<Block>), Fault> {
         let eip = state.eip;
         let slot = slot_of(eip);
@@ -109,7 +111,7 @@ impl BlockCache {
             }
         }
         self.misses += 1;
-        let mut block = decode_block(ram, state, pfn_limit, MAX_BLOCK)?;
+        let mut block = decode_block(ram, state, pfn_limit, shadow, MAX_BLOCK)?;
         block.ops = block.insts.drain(..).map(|i| (super::exec::fast::lower(&i), i)).collect();
         for k in 0..block.npages {
             block.pages[k].1 = ram.mark_code(block.pages[k].0);
@@ -127,9 +129,14 @@ fn fetch_pf(state: &CpuState, lin: u32) -> Fault {
     Fault::PageFault { cr2: lin, error_code: if state.cpl == 3 { PF_USER } else { 0 } }
 }
 
-/// The frame holding code at linear `lin`, within `pfn_limit`.
-fn code_frame(ram: &GuestRam, state: &CpuState, pfn_limit: u32, lin: u32) -> Result<u32, Fault> {
-    let pfn = lin >> PAGE_SHIFT; // paging off: linear is physical
+/// The frame holding code at linear `lin` (through the shadow page directory when paging), within
+/// `pfn_limit`.
+fn code_frame(ram: &GuestRam, state: &CpuState, pfn_limit: u32, shadow: Option<&ShadowPgdir>, lin: u32) -> Result<u32, Fault> {
+    let phys = match shadow {
+        None => lin, // paging off: linear is physical
+        Some(s) => s.walk(lin, false, state.cpl == 3).map_err(|error_code| Fault::PageFault { cr2: lin, error_code })?,
+    };
+    let pfn = phys >> PAGE_SHIFT;
     if pfn >= pfn_limit || pfn >= ram.pages() {
         return Err(fetch_pf(state, lin));
     }
@@ -137,11 +144,11 @@ fn code_frame(ram: &GuestRam, state: &CpuState, pfn_limit: u32, lin: u32) -> Res
 }
 
 /// Decode up to `max` instructions starting at `state.eip`.
-fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, max: usize) -> Result<Block, Fault> {
+fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, shadow: Option<&ShadowPgdir>, max: usize) -> Result<Block, Fault> {
     let eip = state.eip;
     let cs = state.segs[CS];
     let probe = Cpu::code_linear_of(state, eip)?;
-    let pfn = code_frame(ram, state, pfn_limit, probe)?;
+    let pfn = code_frame(ram, state, pfn_limit, shadow, probe)?;
     let page = ram.page(pfn).ok_or_else(|| fetch_pf(state, probe))?;
     let off = (probe & (PAGE_SIZE - 1)) as usize;
     let mut block = Block {
@@ -159,7 +166,7 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, max: usize) ->
         dec.decode_out(&mut ins);
         if dec.last_error() == DecoderError::NoMoreBytes {
             if block.insts.is_empty() {
-                return decode_straddling(ram, state, pfn_limit, block);
+                return decode_straddling(ram, state, pfn_limit, shadow, block);
             }
             break;
         }
@@ -183,7 +190,7 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, max: usize) ->
 }
 
 /// The instruction at EIP crosses into the next page: decode it alone from bytes of both pages.
-fn decode_straddling(ram: &GuestRam, state: &CpuState, pfn_limit: u32, mut block: Block) -> Result<Block, Fault> {
+fn decode_straddling(ram: &GuestRam, state: &CpuState, pfn_limit: u32, shadow: Option<&ShadowPgdir>, mut block: Block) -> Result<Block, Fault> {
     let eip = state.eip;
     let first = Cpu::code_linear_of(state, eip)?;
     let in_first = (PAGE_SIZE - (first & (PAGE_SIZE - 1))) as usize;
@@ -194,7 +201,7 @@ fn decode_straddling(ram: &GuestRam, state: &CpuState, pfn_limit: u32, mut block
     let next_lin = first.wrapping_add(in_first as u32);
     // First see whether the bytes in this page alone already make a (too short) instruction.
     let next = Cpu::code_linear_of(state, eip.wrapping_add(in_first as u32))
-        .and_then(|lin| code_frame(ram, state, pfn_limit, lin));
+        .and_then(|lin| code_frame(ram, state, pfn_limit, shadow, lin));
     let mut ins = Instruction::default();
     match next {
         Ok(pfn2) => {
@@ -234,7 +241,7 @@ impl Cpu {
 
     /// Decode the one instruction at EIP without the cache (single-stepping and the uncached path).
     pub(crate) fn fetch_one(&self, ram: &GuestRam) -> Result<Instruction, Fault> {
-        let block = decode_block(ram, &self.state, self.pfn_limit, 1)?;
+        let block = decode_block(ram, &self.state, self.pfn_limit, self.shadow.as_ref(), 1)?;
         block.insts.first().copied().ok_or_else(Fault::gp0)
     }
 }

@@ -2,9 +2,8 @@
 //! writable, offset within the limit: the Switcher above 0xFFC00000 is out of reach), then the
 //! linear-to-physical translation, then the guest-physical bound `pfn_limit`.
 //!
-//! Translation is the identity while the Guest runs without paging. It is one function,
-//! [`Cpu::translate`], so the page walk through the Host's shadow page tables (issue 4) can slot in there
-//! with a TLB in front of it, without touching any instruction. A physical page at or past `pfn_limit`
+//! Translation is the identity while the Guest runs without paging, and the two-level walk through the
+//! Host's shadow page tables once it pages; both live in one function, [`Cpu::translate`]. A physical page at or past `pfn_limit`
 //! raises #PF with `cr2` = the linear address: the Host's `demand_page()` would have failed for it too.
 //!
 //! Accesses inside one page go straight to that page; an access that straddles two pages checks both
@@ -48,11 +47,14 @@ impl Cpu {
         }
     }
 
-    /// Linear to guest-physical. Paging is not modelled yet: the identity. (The shadow-page-table walk
-    /// and its TLB go here.)
+    /// Linear to guest-physical: the identity while the Guest runs without paging, else the hardware walk
+    /// through the Host's shadow page directory ([`crate::host::page_tables::ShadowPgdir::walk`]).
     #[inline]
-    pub(crate) fn translate(&self, lin: u32, _write: bool) -> Result<u32, Fault> {
-        Ok(lin)
+    pub(crate) fn translate(&self, lin: u32, write: bool) -> Result<u32, Fault> {
+        match &self.shadow {
+            None => Ok(lin),
+            Some(s) => s.walk(lin, write, self.state.cpl == 3).map_err(|error_code| Fault::PageFault { cr2: lin, error_code }),
+        }
     }
 
     #[cold]

@@ -122,6 +122,9 @@ pub struct Cpu {
     pub(crate) touch: Option<Vec<MemTouch>>,
     /// Work units left in the current run; `rep` iterations draw on it too.
     pub(crate) budget_left: u64,
+    /// cr3: the Host's shadow page directory every access is translated through, or `None` while the
+    /// Guest runs without paging (the identity). The Host sets it before each run.
+    pub shadow: Option<crate::host::page_tables::ShadowPgdir>,
 }
 
 impl Cpu {
@@ -154,6 +157,7 @@ impl Cpu {
             cache: BlockCache::new(),
             touch: None,
             budget_left: 0,
+            shadow: None,
         }
     }
 
@@ -233,7 +237,7 @@ impl Cpu {
     /// Lowered instructions run through [`exec::fast`]; a block that jumps back to its own start (a
     /// tight loop) runs again without another lookup.
     fn run_block(&mut self, ram: &mut GuestRam) -> Option<Exit> {
-        let (slot, block) = match self.cache.lookup_or_decode(ram, &self.state, self.pfn_limit) {
+        let (slot, block) = match self.cache.lookup_or_decode(ram, &self.state, self.pfn_limit, self.shadow.as_ref()) {
             Ok(b) => b,
             Err(fault) => return Some(self.fetch_fault(fault)),
         };
@@ -355,11 +359,13 @@ impl Cpu {
         let mut c = Cpu::new(self.pfn_limit, eip);
         c.state = self.state.clone();
         c.state.eip = eip;
+        c.shadow = self.shadow.clone();
         c
     }
 
     fn instruction_bytes(&self, ram: &GuestRam, ins: &iced_x86::Instruction) -> Vec<u8> {
         let lin = self.state.segs[segments::CS].base.wrapping_add(ins.ip32());
+        let lin = self.translate(lin, false).unwrap_or(lin);
         let mut b = vec![0u8; ins.len()];
         match ram.read(lin, &mut b) {
             Ok(()) => b,
@@ -391,6 +397,7 @@ impl Cpu {
     /// [`GuestRam`], so the decoded-block cache sees the new bytes.
     pub fn rewrite_vmcall(&self, ram: &mut GuestRam, eip: u32) -> bool {
         let lin = self.state.segs[segments::CS].base.wrapping_add(eip);
+        let Ok(lin) = self.translate(lin, false) else { return false };
         let mut b = [0u8; 3];
         if ram.read(lin, &mut b).is_err() || b != [0x0f, 0x01, 0xc1] {
             return false;

@@ -113,12 +113,19 @@ impl Machine {
         let pidx = self.proc_of(tsk);
         let limit = self.lg_mut(g).pfn_limit as u64 * PAGE_SIZE as u64;
         let Some(lg) = self.host.guests.get_mut(g).and_then(|x| x.as_mut()) else { return GuestExit::StillRunning };
+        // The Switcher loads cr3 with this cpu's shadow page directory (once the Guest pages at all).
+        let shadow = if lg.paging { Some(lg.pgdirs[lg.cpus[ci].cpu_pgd].shadow.clone()) } else { None };
         let cpu = &mut lg.cpus[ci];
         let proc = &mut self.procs[pidx];
         let ram = &mut proc.ram;
         let (exit, ran) = match &mut cpu.engine {
             GuestEngine::Scripted => (run_scripted(&mut proc.script, &mut cpu.regs, &mut cpu.cr2, ram, limit), 0),
             GuestEngine::Cpu(core) => {
+                core.shadow = shadow;
+                if std::mem::take(&mut cpu.flush_pending) {
+                    // A mapping changed (or cr3 did): blocks decoded through the old one may be stale.
+                    core.flush_code_cache();
+                }
                 regs_to_cpu(&cpu.regs, core);
                 let before = core.state.tsc;
                 let exit = core.run(ram, GUEST_SLICE);
@@ -193,8 +200,16 @@ impl Machine {
                 }
             }
             14 => {
-                // demand_page(): no shadow page tables yet, so nothing can be faulted in; tell the Guest.
+                // demand_page(): the Guest's own tables may allow the access, and the shadow simply did
+                // not have the entry yet. (While the Guest does not page, a #PF means "past pfn_limit",
+                // which no page table can fix.)
                 let cr2 = self.lg_mut(g).cpus[ci].cr2;
+                if self.lg_mut(g).paging && self.demand_page(g, c, cr2, regs.errcode) {
+                    return;
+                }
+                if self.lg_mut(g).dead.is_some() {
+                    return;
+                }
                 if self.lg_mut(g).lguest_data.is_some() && !self.data_put(g, crate::host::hypercalls::lguest_data::CR2, cr2) {
                     self.kill_guest(g, "Writing cr2".into());
                 }

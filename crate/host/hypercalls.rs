@@ -205,7 +205,7 @@ impl Machine {
     /// `page_table_guest_data_init()`: learn the Guest's kernel_address, tell it how much address space the
     /// Switcher reserves and where the boot page directory is.
     fn page_table_guest_data_init(&mut self, g: usize) {
-        let gpgdir = self.lg_mut(g).gpgdir;
+        let gpgdir = self.lg_mut(g).pgdirs[0].gpgdir;
         let got = self.data_get(g, lguest_data::KERNEL_ADDRESS);
         let ok = got.is_some() && self.data_put(g, lguest_data::RESERVE_MEM, RESERVE_MEM) && self.data_put(g, lguest_data::PGDIR, gpgdir);
         let ka = got.unwrap_or(0);
@@ -333,11 +333,35 @@ impl Machine {
                     let cpu = &mut self.lg_mut(g).cpus[ci];
                     cpu.ss1 = seg;
                     cpu.esp1 = esp;
-                    self.ev("do_hcall", format!("{name}: kernel stack {seg:#x}:{esp:#x}"), &["cpu0.stack"]);
+                    self.lg_mut(g).stack_pages = pages;
+                    self.ev("do_hcall", format!("{name}: kernel stack {seg:#x}:{esp:#x}, {pages} page(s)"), &["cpu0.stack"]);
+                    // guest_set_stack() then pins the stack pages (a no-op until the Guest pages).
+                    self.pin_stack_pages(g, c);
                 }
             }
-            LHCALL_NEW_PGTABLE | LHCALL_FLUSH_TLB | LHCALL_SET_PTE | LHCALL_SET_PGD | LHCALL_LOAD_TLS => {
-                self.ev("do_hcall", format!("{name}: accepted (shadow page tables are not modelled yet)"), &[]);
+            LHCALL_NEW_PGTABLE => {
+                self.ev("do_hcall", format!("{name}: the Guest loads cr3 with {:#x}", a[1]), &[]);
+                self.guest_new_pagetable(g, c, a[1]);
+            }
+            LHCALL_FLUSH_TLB => {
+                if a[1] != 0 {
+                    self.ev("do_hcall", format!("{name} {}: a kernel mapping changed: clear everything", a[1]), &[]);
+                    self.guest_pagetable_clear_all(g, c);
+                } else {
+                    self.ev("do_hcall", format!("{name} 0: user mappings changed"), &[]);
+                    self.guest_pagetable_flush_user(g, c);
+                }
+            }
+            LHCALL_SET_PTE => {
+                self.ev("do_hcall", format!("{name}: pgdir {:#x}, vaddr {:#x}, pte {:#010x}", a[1], a[2], a[3]), &[]);
+                self.guest_set_pte(g, c, a[1], a[2], a[3]);
+            }
+            LHCALL_SET_PGD => {
+                self.ev("do_hcall", format!("{name}: pgdir {:#x}, slot {}", a[1], a[2]), &[]);
+                self.guest_set_pgd(g, a[1], a[2]);
+            }
+            LHCALL_LOAD_TLS => {
+                self.ev("do_hcall", format!("{name}: accepted (the TLS descriptors are not modelled yet)"), &[]);
             }
             n => {
                 // SET_PMD exists only in PAE builds; this is a non-PAE host, so it is as unknown as 3, 11, 12.

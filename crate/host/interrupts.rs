@@ -121,9 +121,13 @@ impl Machine {
         if let Some(e) = err {
             words.push(e);
         }
+        // The stack pointer is a Guest virtual address: once the Guest pages, the Host walks the Guest's
+        // tables to find where to write (`guest_pa()`); the frame is pushed below that.
+        let Some(mut phys) = self.guest_pa(g, c, sp) else { return };
         for w in words {
             sp = sp.wrapping_sub(4);
-            if !self.lgwrite(g, sp, &w.to_le_bytes()) {
+            phys = phys.wrapping_sub(4);
+            if !self.lgwrite(g, phys, &w.to_le_bytes()) {
                 return;
             }
         }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::alloc::AllocId;
 use super::guest::GuestEngine;
+use super::page_tables::{PgDir, NR_PGDIRS};
 use super::regs::LguestRegs;
 use crate::errno::Errno;
 use crate::launcher::{Pid, Tid};
@@ -76,6 +77,10 @@ pub struct LgCpu {
     pub engine: GuestEngine,
     /// `arch.last_pagefault`: the address of the Guest's last page fault (cr2).
     pub cr2: u32,
+    /// `cpu_pgd`: which of `lg->pgdirs` this cpu runs on (its cr3).
+    pub cpu_pgd: usize,
+    /// The shadow tables changed since the core last ran: reload cr3 and drop its decoded blocks.
+    pub flush_pending: bool,
     /// What the last #UD was (an instruction the core does not model names itself), for the death message's
     /// explanation.
     pub last_ud: Option<String>,
@@ -97,10 +102,17 @@ pub struct Lguest {
     pub noirq_end: u32,
     /// `kernel_address`: from here up is the Guest kernel's (read at LGUEST_INIT).
     pub kernel_address: u32,
-    /// `pgdirs[0].gpgdir`: the Guest-physical page directory `setup_pagetables()` built for boot.
-    pub gpgdir: u32,
-    /// `pgdirs[0].pgdir`: the page `init_guest_pagetable()` allocated for the first shadow page directory.
-    pub pgdir_page: AllocId,
+    /// `pgdirs[4]`: the cached shadow page directories, each with the Guest page directory it shadows.
+    /// `pgdirs[0]` starts as the boot tables `setup_pagetables()` built, with the page
+    /// `init_guest_pagetable()` allocated for it.
+    pub pgdirs: [PgDir; NR_PGDIRS],
+    /// Whether the x86 core walks the shadow tables yet (from the first LHCALL_NEW_PGTABLE on; see
+    /// [`crate::host::page_tables`] for why not from the start).
+    pub paging: bool,
+    /// The slot `new_pgdir()` takes next (round robin where the kernel uses `random32()`).
+    pub next_pgdir: usize,
+    /// `stack_pages`: how many pages of kernel stack SET_STACK asked the Host to keep mapped.
+    pub stack_pages: u32,
     /// `lg->eventfds`: the current version of the map (the RCU-protected pointer).
     pub eventfds: LgEventfdMap,
     pub dead: Option<Dead>,

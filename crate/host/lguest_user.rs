@@ -166,8 +166,15 @@ impl Machine {
             noirq_start: 0,
             noirq_end: 0,
             kernel_address: 0,
-            gpgdir,
-            pgdir_page,
+            pgdirs: {
+                let mut d: [crate::host::page_tables::PgDir; crate::host::page_tables::NR_PGDIRS] = Default::default();
+                d[0].gpgdir = gpgdir;
+                d[0].page = Some(pgdir_page);
+                d
+            },
+            paging: false,
+            next_pgdir: 1,
+            stack_pages: 0,
             eventfds: LgEventfdMap { alloc: map_alloc, num: 0, map: Vec::new() },
             dead: None,
         };
@@ -227,6 +234,8 @@ impl Machine {
                 GuestEngine::Scripted
             },
             cr2: 0,
+            cpu_pgd: 0,
+            flush_pending: false,
             last_ud: None,
         })
     }
@@ -470,13 +479,17 @@ impl Machine {
             return;
         };
         self.mutex_lock();
+        if self.lg(g).is_none() {
+            self.mutex_unlock();
+            return;
+        }
+        // Tasks still blocked running this Guest cannot be: their descriptor kept the file open.
+        self.free_guest_pagetable(g);
+        self.ev("close", "free_guest_pagetable(): the shadow page tables go".into(), &["alloc"]);
         let Some(lg) = self.host.guests.get_mut(g).and_then(|x| x.take()) else {
             self.mutex_unlock();
             return;
         };
-        // Tasks still blocked running this Guest cannot be: their descriptor kept the file open.
-        self.free_page(lg.pgdir_page, "close");
-        self.ev("close", "free_guest_pagetable(): the shadow page tables go".into(), &["alloc"]);
         for cpu in &lg.cpus {
             self.ev("close", format!("cpu {}: hrtimer_cancel(), free the registers page, mmput()", cpu.id), &["alloc"]);
             self.free_page(cpu.regs_page, "close");

@@ -5,6 +5,8 @@
 //! - [`hypercalls`]: `do_hypercalls()`, what the Guest may ask (drivers/lguest/hypercalls.c).
 //! - [`interrupts`]: `set_interrupt()`, `interrupt_pending()`, delivery and the timer
 //!   (drivers/lguest/interrupts_and_traps.c).
+//! - [`page_tables`]: the shadow page tables, `demand_page()` and the paging hypercalls
+//!   (drivers/lguest/page_tables.c).
 //! - [`lg`]: `struct lguest` and `struct lg_cpu` (drivers/lguest/lg.h).
 //! - [`alloc`]: the account book of every allocation, so leaks show.
 //! - [`eventfd`]: the eventfd contexts the Launcher creates and the Host signals.
@@ -21,6 +23,7 @@ pub mod hypercalls;
 pub mod interrupts;
 pub mod lg;
 pub mod lguest_user;
+pub mod page_tables;
 pub mod regs;
 pub mod tags;
 

@@ -1,0 +1,594 @@
+//! H:300 The shadow page tables (drivers/lguest/page_tables.c): the Guest writes page tables in its own
+//! memory, but the CPU never walks them. The Host keeps "shadow" copies, checked and converted, and points
+//! the CPU at those. They start empty and are filled lazily: each time the Guest touches a page the shadow
+//! does not map yet, the CPU faults to the Host, `demand_page()` walks the Guest's tables, and either
+//! copies the entry into the shadow (the Guest never knows) or hands the fault back to the Guest.
+//!
+//! What this file holds, in the order of the journey:
+//! - the shadow tables themselves ([`ShadowPgdir`]): 1024 page-directory slots, each optionally a page of
+//!   1024 shadow ptes, shared copy-on-write (`Rc`) so a snapshot of the machine costs nothing;
+//! - the hardware walk the x86 core does through them ([`ShadowPgdir::walk`]);
+//! - `demand_page()` and its checks `check_gpgd()` / `check_gpte()` / `gpte_to_spte()`;
+//! - the hypercalls: `guest_new_pagetable()` (NEW_PGTABLE), `guest_pagetable_clear_all()` and
+//!   `guest_pagetable_flush_user()` (FLUSH_TLB), `guest_set_pte()` (SET_PTE), `guest_set_pgd()` (SET_PGD);
+//! - `pin_stack_pages()`, so the Guest's kernel stack is always mapped when the Host must push on it;
+//! - `free_guest_pagetable()`, for `close()`.
+//!
+//! **When the shadow path is active.** A real lguest Guest runs on shadow tables from its first
+//! instruction (pgdirs[0] shadows the boot tables `setup_pagetables()` wrote). Here the x86 core runs with
+//! no translation (`Cpu::shadow` is `None`, the identity) until the Guest's first `LHCALL_NEW_PGTABLE`;
+//! from then on every access goes through the active shadow directory (`lg.paging`). Guests that never
+//! switch page tables (all the earlier lessons, every scripted Guest) behave exactly as before, and
+//! `demand_page()` is only asked once paging is on. Since the boot tables map RAM at 0 (identity), a Guest
+//! running at 0x100000 sees the same memory either way.
+//!
+//! **Our shadow ptes hold Guest frame numbers.** The kernel's shadow pte holds the host-physical frame
+//! `get_user_pages()` found behind the Launcher's mapping; the simulated core addresses the Guest's RAM
+//! directly, so `gpte_to_spte()` keeps the Guest frame number and only checks that the Launcher has that
+//! page mapped (`get_pfn()`).
+
+use std::rc::Rc;
+
+use serde::Serialize;
+
+use super::alloc::{AllocId, AllocKind};
+use super::guest::GuestEngine;
+use super::hypercalls::SWITCHER_PGD_INDEX;
+use crate::machine::Machine;
+use crate::params::{PAGE_SHIFT, PAGE_SIZE};
+
+/// x86 page-table entry bits (the same in a pgd and a pte on a non-PAE i386).
+pub const _PAGE_PRESENT: u32 = 0x001;
+pub const _PAGE_RW: u32 = 0x002;
+pub const _PAGE_USER: u32 = 0x004;
+pub const _PAGE_ACCESSED: u32 = 0x020;
+pub const _PAGE_DIRTY: u32 = 0x040;
+pub const _PAGE_PSE: u32 = 0x080;
+pub const _PAGE_GLOBAL: u32 = 0x100;
+/// `_PAGE_TABLE`: the only flags a Guest page-directory entry may carry (`CHECK_GPGD_MASK` without PAE).
+pub const _PAGE_TABLE: u32 = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
+/// The flag bits of an entry (the low 12); the rest is the frame.
+pub const PTE_FLAGS_MASK: u32 = PAGE_SIZE - 1;
+/// `PTRS_PER_PGD` / `PTRS_PER_PTE` on a non-PAE i386.
+pub const PTRS_PER_PGD: usize = 1024;
+pub const PTRS_PER_PTE: usize = 1024;
+/// `ARRAY_SIZE(lg->pgdirs)`: how many shadow page directories the Host caches per Guest.
+pub const NR_PGDIRS: usize = 4;
+/// The most mappings the snapshot lists for the UI (a Guest with 32 MB mapped has 8192).
+pub const SHADOW_VIEW_CAP: usize = 256;
+
+/// `pgd_index()`: which page-directory slot maps `vaddr`.
+#[inline]
+pub fn pgd_index(vaddr: u32) -> usize {
+    (vaddr >> 22) as usize
+}
+
+/// `pte_index()`: which entry of its page table maps `vaddr`.
+#[inline]
+pub fn pte_index(vaddr: u32) -> usize {
+    ((vaddr >> PAGE_SHIFT) & (PTRS_PER_PTE as u32 - 1)) as usize
+}
+
+/// One present shadow page-directory entry: the page of shadow ptes it points at and the flags copied
+/// from the Guest's entry (the CPU checks both levels, as x86 does).
+#[derive(Clone, Debug)]
+pub struct PtePage {
+    /// The `get_zeroed_page()` behind it, in the account book.
+    pub alloc: AllocId,
+    pub flags: u32,
+    pub ptes: Rc<[u32; PTRS_PER_PTE]>,
+}
+
+/// A shadow page directory: what cr3 points at while the Guest runs.
+#[derive(Clone, Debug)]
+pub struct ShadowPgdir {
+    pub pgd: Rc<Vec<Option<PtePage>>>,
+}
+
+impl Default for ShadowPgdir {
+    fn default() -> Self {
+        ShadowPgdir { pgd: Rc::new(vec![None; PTRS_PER_PGD]) }
+    }
+}
+
+impl ShadowPgdir {
+    /// The hardware's two-level walk (Intel SDM vol. 3, 4.3 "32-bit paging"): the guest-physical address
+    /// behind linear `lin`, or the #PF error code (present, write, user bits) if the access may not
+    /// happen. A write to a read-only entry faults even at ring 1 (the Host runs with CR0.WP set), which
+    /// is how lguest notices the Guest's first write to a page it mapped read-only.
+    #[inline]
+    pub fn walk(&self, lin: u32, write: bool, user: bool) -> Result<u32, u32> {
+        let access = if write { _PAGE_RW } else { 0 } | if user { _PAGE_USER } else { 0 };
+        let Some(pt) = &self.pgd[pgd_index(lin)] else { return Err(access) };
+        let pte = pt.ptes[pte_index(lin)];
+        if pte & _PAGE_PRESENT == 0 {
+            return Err(access);
+        }
+        let allowed = pte & pt.flags;
+        if (write && allowed & _PAGE_RW == 0) || (user && allowed & _PAGE_USER == 0) {
+            return Err(access | _PAGE_PRESENT);
+        }
+        Ok((pte & !PTE_FLAGS_MASK) | (lin & PTE_FLAGS_MASK))
+    }
+
+    /// The shadow pte for `vaddr` (0 if none).
+    pub fn spte(&self, vaddr: u32) -> u32 {
+        self.pgd[pgd_index(vaddr)].as_ref().map(|pt| pt.ptes[pte_index(vaddr)]).unwrap_or(0)
+    }
+
+    /// Every present shadow pte, as (vaddr, spte), lowest first, at most `cap`.
+    pub fn mappings(&self, cap: usize) -> Vec<(u32, u32)> {
+        let mut out = Vec::new();
+        for (i, slot) in self.pgd.iter().enumerate() {
+            let Some(pt) = slot else { continue };
+            for (j, &pte) in pt.ptes.iter().enumerate() {
+                if pte & _PAGE_PRESENT != 0 {
+                    if out.len() == cap {
+                        return out;
+                    }
+                    out.push((((i << 22) | (j << 12)) as u32, pte));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `struct pgdir`: which Guest page directory a cached shadow directory shadows.
+#[derive(Clone, Debug, Default)]
+pub struct PgDir {
+    /// `gpgdir`: the Guest-physical address of the Guest's page directory.
+    pub gpgdir: u32,
+    /// The shadow directory's page (`pgdir` is NULL in the kernel until one is allocated).
+    pub page: Option<AllocId>,
+    pub shadow: ShadowPgdir,
+}
+
+/// One mapping as the UI shows it: the Guest's pte beside the Host's shadow pte.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MappingView {
+    pub vaddr: u32,
+    pub gpte: u32,
+    pub spte: u32,
+}
+
+/// A flag word spelled out, for events: "P RW U A D".
+pub fn flag_names(e: u32) -> String {
+    let names = [(_PAGE_PRESENT, "P"), (_PAGE_RW, "RW"), (_PAGE_USER, "U"), (_PAGE_ACCESSED, "A"), (_PAGE_DIRTY, "D"), (_PAGE_PSE, "PSE"), (_PAGE_GLOBAL, "G")];
+    let v: Vec<&str> = names.iter().filter(|(b, _)| e & b != 0).map(|(_, n)| *n).collect();
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(" ")
+    }
+}
+
+impl Machine {
+    // --- helpers ------------------------------------------------------------------------------------
+
+    /// A 32-bit word of Guest-physical memory (`lgread()`; a bad address kills the Guest).
+    fn lgread_u32(&mut self, g: usize, gpa: u32) -> Option<u32> {
+        let b = self.lgread(g, gpa, 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// The shadow directory `idx`, to change it. The cores let go of their copy first (so the change does
+    /// not copy the table), and are told to reload cr3 and forget their decoded blocks before they run
+    /// again: a mapping they decoded code through may have gone.
+    fn spgdir_mut(&mut self, g: usize, idx: usize) -> &mut ShadowPgdir {
+        let lg = self.lg_mut(g);
+        for cpu in lg.cpus.iter_mut() {
+            cpu.flush_pending = true;
+            if let GuestEngine::Cpu(core) = &mut cpu.engine {
+                core.shadow = None;
+            }
+        }
+        &mut lg.pgdirs[idx].shadow
+    }
+
+    /// `spgd_addr()`'s guard: the top slot is the Switcher's, which no Guest may touch.
+    fn spgd_ok(&mut self, g: usize, vaddr: u32) -> bool {
+        if pgd_index(vaddr) >= SWITCHER_PGD_INDEX as usize {
+            self.kill_guest(g, "attempt to access switcher pages".into());
+            return false;
+        }
+        true
+    }
+
+    /// `find_pgdir()`: the cached shadow directory for Guest page directory `pgtable`, or `NR_PGDIRS`.
+    pub(crate) fn find_pgdir(&mut self, g: usize, pgtable: u32) -> usize {
+        let lg = self.lg_mut(g);
+        (0..NR_PGDIRS).find(|&i| lg.pgdirs[i].page.is_some() && lg.pgdirs[i].gpgdir == pgtable).unwrap_or(NR_PGDIRS)
+    }
+
+    // --- (i) demand_page ----------------------------------------------------------------------------
+
+    /// `check_gpgd()`: a Guest directory entry may carry only `_PAGE_TABLE` flags and must point below
+    /// `pfn_limit`. (In 2.6.3x it only kills and lets the caller carry on; the Guest never runs again, so
+    /// we stop at once.)
+    pub(crate) fn check_gpgd(&mut self, g: usize, gpgd: u32) -> bool {
+        let limit = self.lg_mut(g).pfn_limit;
+        if gpgd & PTE_FLAGS_MASK & !_PAGE_TABLE != 0 || gpgd >> PAGE_SHIFT >= limit {
+            self.ev("check_gpgd", format!("Guest pgd {gpgd:#010x} ({}): flags beyond _PAGE_TABLE or a frame past pfn_limit {limit:#x}", flag_names(gpgd)), &[]);
+            self.kill_guest(g, "bad page directory entry".into());
+            return false;
+        }
+        true
+    }
+
+    /// `check_gpte()`: no large pages (`_PAGE_PSE`), and the frame must be the Guest's (below
+    /// `pfn_limit`), never the Launcher's own memory above it.
+    pub(crate) fn check_gpte(&mut self, g: usize, gpte: u32) -> bool {
+        let limit = self.lg_mut(g).pfn_limit;
+        if gpte & _PAGE_PSE != 0 || gpte >> PAGE_SHIFT >= limit {
+            self.ev("check_gpte", format!("Guest pte {gpte:#010x} ({}): a large page or a frame past pfn_limit {limit:#x}", flag_names(gpte)), &[]);
+            self.kill_guest(g, "bad page table entry".into());
+            return false;
+        }
+        true
+    }
+
+    /// `gpte_to_spte()`: the shadow entry for a Guest pte: its flags without `_PAGE_GLOBAL` (the Guest
+    /// only sets it to tell us kernel from user mappings), its frame looked up in the Launcher's memory
+    /// (`get_pfn()`; a page the Launcher does not have kills the Guest and leaves an empty entry).
+    pub(crate) fn gpte_to_spte(&mut self, g: usize, gpte: u32, write: bool) -> u32 {
+        let flags = gpte & PTE_FLAGS_MASK & !_PAGE_GLOBAL;
+        let pfn = gpte >> PAGE_SHIFT;
+        let ua = self.lg_mut(g).mem_base.wrapping_add(pfn << PAGE_SHIFT);
+        if self.copy_from_user(ua, 1).is_none() {
+            self.kill_guest(g, format!("failed to get page {pfn}"));
+            return pfn << PAGE_SHIFT;
+        }
+        let _ = write; // get_user_pages(write): the Launcher's Guest memory is always writable.
+        (pfn << PAGE_SHIFT) | flags
+    }
+
+    /// H:330 `demand_page()`: the Guest faulted at `vaddr` (error code `errcode`: bit 1 write, bit 2 user).
+    /// If the Guest's own tables allow the access, copy the entry into the shadow (read-only unless this is
+    /// a write or the page is already dirty), mark it accessed (and dirty) in the Guest's pte, and return
+    /// true: the Guest runs the instruction again and never knows. Otherwise false: it is the Guest's fault.
+    pub(crate) fn demand_page(&mut self, g: usize, c: u32, vaddr: u32, errcode: u32) -> bool {
+        let idx = self.lg_mut(g).cpus[c as usize].cpu_pgd;
+        let gpgdir = self.lg_mut(g).pgdirs[idx].gpgdir;
+        let gpgd_ptr = gpgdir.wrapping_add(pgd_index(vaddr) as u32 * 4);
+        let Some(gpgd) = self.lgread_u32(g, gpgd_ptr) else { return false };
+        if gpgd & _PAGE_PRESENT == 0 {
+            self.ev("demand_page", format!("{vaddr:#x}: the Guest's pgd entry {} is not present: the fault is the Guest's", pgd_index(vaddr)), &[]);
+            return false;
+        }
+        if !self.spgd_ok(g, vaddr) {
+            return false;
+        }
+        if self.lg_mut(g).pgdirs[idx].shadow.pgd[pgd_index(vaddr)].is_none() {
+            let alloc = match self.host.alloc.alloc(AllocKind::Page, "shadow pte page".into(), "demand_page", PAGE_SIZE) {
+                Ok(a) => a,
+                Err(_) => {
+                    self.kill_guest(g, "out of memory allocating pte page".into());
+                    return false;
+                }
+            };
+            if !self.check_gpgd(g, gpgd) {
+                let _ = self.host.alloc.free(alloc);
+                return false;
+            }
+            let flags = gpgd & PTE_FLAGS_MASK;
+            Rc::make_mut(&mut self.spgdir_mut(g, idx).pgd)[pgd_index(vaddr)] = Some(PtePage { alloc, flags, ptes: Rc::new([0; PTRS_PER_PTE]) });
+            self.ev(
+                "demand_page",
+                format!("shadow pgd slot {} was empty: get_zeroed_page() a pte page (#{alloc}), flags {} from the Guest's", pgd_index(vaddr), flag_names(flags)),
+                &["alloc", "shadow"],
+            );
+        }
+        let gpte_ptr = (gpgd & !PTE_FLAGS_MASK).wrapping_add(pte_index(vaddr) as u32 * 4);
+        let Some(mut gpte) = self.lgread_u32(g, gpte_ptr) else { return false };
+        let why = if gpte & _PAGE_PRESENT == 0 {
+            Some("the Guest's pte is not present")
+        } else if errcode & 2 != 0 && gpte & _PAGE_RW == 0 {
+            Some("a write to a page the Guest mapped read-only")
+        } else if errcode & 4 != 0 && gpte & _PAGE_USER == 0 {
+            Some("a user access to a kernel-only page")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.ev("demand_page", format!("{vaddr:#x}: {why} (gpte {gpte:#010x}): the fault is the Guest's"), &[]);
+            return false;
+        }
+        if !self.check_gpte(g, gpte) {
+            return false;
+        }
+        gpte |= _PAGE_ACCESSED;
+        if errcode & 2 != 0 {
+            gpte |= _PAGE_DIRTY;
+        }
+        let old = self.lg_mut(g).pgdirs[idx].shadow.spte(vaddr);
+        if old & _PAGE_PRESENT != 0 {
+            self.release_pte(old);
+        }
+        let spte = if gpte & _PAGE_DIRTY != 0 { self.gpte_to_spte(g, gpte, true) } else { self.gpte_to_spte(g, gpte & !_PAGE_RW, false) };
+        self.set_spte(g, idx, vaddr, spte);
+        if !self.lgwrite(g, gpte_ptr, &gpte.to_le_bytes()) {
+            return false;
+        }
+        let how = if spte & _PAGE_RW != 0 { "writable" } else { "read-only, so the first write comes back here to set D" };
+        self.ev(
+            "demand_page",
+            format!("{vaddr:#x}: Guest pte at {gpte_ptr:#x} is now {gpte:#010x} ({}); shadow pte {spte:#010x}, {how}", flag_names(gpte)),
+            &["guest.memory", "shadow"],
+        );
+        true
+    }
+
+    /// Store a shadow pte for `vaddr` in directory `idx` (its pte page must exist).
+    fn set_spte(&mut self, g: usize, idx: usize, vaddr: u32, spte: u32) {
+        let s = self.spgdir_mut(g, idx);
+        if let Some(pt) = Rc::make_mut(&mut s.pgd)[pgd_index(vaddr)].as_mut() {
+            Rc::make_mut(&mut pt.ptes)[pte_index(vaddr)] = spte;
+        }
+    }
+
+    /// H:460 `release_pte()`: the kernel drops the page reference `get_pfn()` took. We book no such
+    /// references (the Launcher's memory stays mapped), so there is nothing to give back.
+    fn release_pte(&mut self, _spte: u32) {}
+
+    /// H:450 `release_pgd()`: throw away one shadow directory slot and the pte page behind it.
+    fn release_pgd(&mut self, g: usize, idx: usize, slot: usize) -> bool {
+        let Some(pt) = self.lg_mut(g).pgdirs[idx].shadow.pgd[slot].clone() else { return false };
+        for &pte in pt.ptes.iter() {
+            if pte & _PAGE_PRESENT != 0 {
+                self.release_pte(pte);
+            }
+        }
+        let _ = self.host.alloc.free(pt.alloc);
+        Rc::make_mut(&mut self.spgdir_mut(g, idx).pgd)[slot] = None;
+        true
+    }
+
+    /// H:445 `flush_user_mappings()`: release every slot below the Guest kernel's address in directory
+    /// `idx` (the kernel's part is the same in every directory and stays).
+    fn flush_user_mappings(&mut self, g: usize, idx: usize) -> u32 {
+        let top = pgd_index(self.lg_mut(g).kernel_address).min(SWITCHER_PGD_INDEX as usize);
+        (0..top).filter(|&i| self.release_pgd(g, idx, i)).count() as u32
+    }
+
+    /// H:440 `guest_pagetable_flush_user()`: LHCALL_FLUSH_TLB(0), the Guest changed user mappings.
+    pub(crate) fn guest_pagetable_flush_user(&mut self, g: usize, c: u32) {
+        let idx = self.lg_mut(g).cpus[c as usize].cpu_pgd;
+        let n = self.flush_user_mappings(g, idx);
+        let ka = self.lg_mut(g).kernel_address;
+        self.ev("guest_pagetable_flush_user", format!("pgdirs[{idx}]: {n} pte pages below kernel_address {ka:#x} released; they fault back in"), &["alloc", "shadow"]);
+    }
+
+    /// H:470 `release_all_pagetables()`: every slot of every cached directory (but the Switcher's).
+    fn release_all_pagetables(&mut self, g: usize) -> u32 {
+        let mut n = 0;
+        for idx in 0..NR_PGDIRS {
+            if self.lg_mut(g).pgdirs[idx].page.is_none() {
+                continue;
+            }
+            n += (0..SWITCHER_PGD_INDEX as usize).filter(|&i| self.release_pgd(g, idx, i)).count() as u32;
+        }
+        n
+    }
+
+    /// `guest_pagetable_clear_all()`: LHCALL_FLUSH_TLB(1), a kernel mapping changed: everything goes, in
+    /// every cached directory, and the kernel stack is pinned again.
+    pub(crate) fn guest_pagetable_clear_all(&mut self, g: usize, c: u32) {
+        let n = self.release_all_pagetables(g);
+        self.ev("guest_pagetable_clear_all", format!("all {n} shadow pte pages released in every cached pgdir"), &["alloc", "shadow"]);
+        self.pin_stack_pages(g, c);
+    }
+
+    // --- (ii) the stack ------------------------------------------------------------------------------
+
+    /// `page_writable()`: does the current shadow map `vaddr` present and writable?
+    fn page_writable(&mut self, g: usize, c: u32, vaddr: u32) -> bool {
+        let idx = self.lg_mut(g).cpus[c as usize].cpu_pgd;
+        if pgd_index(vaddr) >= SWITCHER_PGD_INDEX as usize {
+            return self.spgd_ok(g, vaddr);
+        }
+        let spte = self.lg_mut(g).pgdirs[idx].shadow.spte(vaddr);
+        spte & (_PAGE_PRESENT | _PAGE_RW) == _PAGE_PRESENT | _PAGE_RW
+    }
+
+    /// H:360 `pin_page()`: make sure a stack page is mapped writable, or kill the Guest.
+    fn pin_page(&mut self, g: usize, c: u32, vaddr: u32) {
+        if !self.page_writable(g, c, vaddr) && !self.demand_page(g, c, vaddr, 2) {
+            self.kill_guest(g, format!("bad stack page {vaddr:#x}"));
+        }
+    }
+
+    /// `pin_stack_pages()`: the Host pushes interrupt frames onto the Guest's kernel stack, so each of its
+    /// `stack_pages` pages (from SET_STACK) must be mapped. Nothing to do while paging is off.
+    pub(crate) fn pin_stack_pages(&mut self, g: usize, c: u32) {
+        if !self.lg_mut(g).paging {
+            return;
+        }
+        let (esp1, pages) = (self.lg_mut(g).cpus[c as usize].esp1, self.lg_mut(g).stack_pages);
+        for i in 0..pages {
+            // esp1 is one past the top of the stack: start at the byte below it.
+            self.pin_page(g, c, esp1.wrapping_sub(1).wrapping_sub(i * PAGE_SIZE));
+        }
+    }
+
+    // --- (iii) SET_PTE and SET_PGD -------------------------------------------------------------------
+
+    /// H:420 `do_set_pte()`: the Guest changed the pte for `vaddr`; update shadow directory `idx`. If the
+    /// Guest already marked it accessed (or dirty) the new entry goes in at once (read-only unless
+    /// dirty); otherwise the old one is simply dropped and `demand_page()` fills it when used.
+    fn do_set_pte(&mut self, g: usize, idx: usize, vaddr: u32, gpte: u32) {
+        if !self.spgd_ok(g, vaddr) {
+            return;
+        }
+        if self.lg_mut(g).pgdirs[idx].shadow.pgd[pgd_index(vaddr)].is_none() {
+            self.ev("do_set_pte", format!("pgdirs[{idx}]: no shadow pte page for {vaddr:#x}: nothing to update"), &[]);
+            return;
+        }
+        let old = self.lg_mut(g).pgdirs[idx].shadow.spte(vaddr);
+        if old & _PAGE_PRESENT != 0 {
+            self.release_pte(old);
+        }
+        let spte = if gpte & (_PAGE_DIRTY | _PAGE_ACCESSED) != 0 {
+            if !self.check_gpte(g, gpte) {
+                return;
+            }
+            self.gpte_to_spte(g, gpte, gpte & _PAGE_DIRTY != 0)
+        } else {
+            0
+        };
+        self.set_spte(g, idx, vaddr, spte);
+        self.ev("do_set_pte", format!("pgdirs[{idx}]: shadow pte for {vaddr:#x} = {spte:#010x} (Guest pte {gpte:#010x}: {})", flag_names(gpte)), &["shadow"]);
+    }
+
+    /// H:410 `guest_set_pte()`: LHCALL_SET_PTE(gpgdir, vaddr, pte). A kernel address is mapped the same in
+    /// every directory, so every cached one is updated; a user address only in the one for `gpgdir`.
+    pub(crate) fn guest_set_pte(&mut self, g: usize, _c: u32, gpgdir: u32, vaddr: u32, gpte: u32) {
+        let ka = self.lg_mut(g).kernel_address;
+        if vaddr >= ka {
+            self.ev("guest_set_pte", format!("{vaddr:#x} is at or above kernel_address {ka:#x}: update every cached pgdir"), &[]);
+            for idx in 0..NR_PGDIRS {
+                if self.lg_mut(g).pgdirs[idx].page.is_some() && self.lg_mut(g).dead.is_none() {
+                    self.do_set_pte(g, idx, vaddr, gpte);
+                }
+            }
+        } else {
+            let idx = self.find_pgdir(g, gpgdir);
+            if idx < NR_PGDIRS {
+                self.do_set_pte(g, idx, vaddr, gpte);
+            } else {
+                self.ev("guest_set_pte", format!("no shadow for Guest pgdir {gpgdir:#x}: nothing to do"), &[]);
+            }
+        }
+    }
+
+    /// H:400 `guest_set_pgd()`: LHCALL_SET_PGD(gpgdir, idx): the Guest changed a directory entry; throw
+    /// the matching shadow slot away (the Switcher's slot and beyond are ignored).
+    pub(crate) fn guest_set_pgd(&mut self, g: usize, gpgdir: u32, idx: u32) {
+        if idx >= SWITCHER_PGD_INDEX {
+            self.ev("guest_set_pgd", format!("slot {idx} is the Switcher's or beyond: ignored"), &[]);
+            return;
+        }
+        let pgdir = self.find_pgdir(g, gpgdir);
+        if pgdir < NR_PGDIRS {
+            let released = self.release_pgd(g, pgdir, idx as usize);
+            let what = if released { "its pte page released" } else { "it was empty" };
+            self.ev("guest_set_pgd", format!("pgdirs[{pgdir}] slot {idx}: {what}"), &["alloc", "shadow"]);
+        } else {
+            self.ev("guest_set_pgd", format!("no shadow for Guest pgdir {gpgdir:#x}: nothing to do"), &[]);
+        }
+    }
+
+    // --- (iv) switching page tables ------------------------------------------------------------------
+
+    /// H:435 `new_pgdir()`: take a slot for Guest page directory `gpgdir`. The kernel throws out a slot
+    /// chosen with `random32()`; we go round the slots in turn (1, 2, 3, 0, ...) so every run is the same.
+    /// A slot never used gets its page now (if that fails the current one is reused); its user part is
+    /// flushed. Returns the slot and whether its page is brand new (nothing mapped, not even the kernel).
+    fn new_pgdir(&mut self, g: usize, c: u32, gpgdir: u32) -> (usize, bool) {
+        let lg = self.lg_mut(g);
+        let mut next = lg.next_pgdir;
+        lg.next_pgdir = (next + 1) % NR_PGDIRS;
+        let mut blank = false;
+        if self.lg_mut(g).pgdirs[next].page.is_none() {
+            match self.host.alloc.alloc(AllocKind::Page, "shadow page directory".into(), "new_pgdir", PAGE_SIZE) {
+                Ok(p) => {
+                    let lg = self.lg_mut(g);
+                    lg.pgdirs[next].page = Some(p);
+                    lg.pgdirs[next].shadow = ShadowPgdir::default();
+                    blank = true;
+                    self.ev("new_pgdir", format!("pgdirs[{next}] never used: get_zeroed_page() (#{p})"), &["alloc"]);
+                }
+                Err(_) => {
+                    next = self.lg_mut(g).cpus[c as usize].cpu_pgd;
+                    self.ev("new_pgdir", format!("get_zeroed_page() fails: keep using pgdirs[{next}]"), &[]);
+                }
+            }
+        }
+        let old = self.lg_mut(g).pgdirs[next].gpgdir;
+        self.lg_mut(g).pgdirs[next].gpgdir = gpgdir;
+        let n = self.flush_user_mappings(g, next);
+        self.ev("new_pgdir", format!("pgdirs[{next}] now shadows {gpgdir:#x} (was {old:#x}); {n} user pte pages flushed"), &["shadow"]);
+        (next, blank)
+    }
+
+    /// H:430 `guest_new_pagetable()`: LHCALL_NEW_PGTABLE(pgtable), the Guest loads cr3. Reuse the cached
+    /// shadow of that directory if there is one, else make one. The first call turns the shadow path on.
+    pub(crate) fn guest_new_pagetable(&mut self, g: usize, c: u32, pgtable: u32) {
+        let mut idx = self.find_pgdir(g, pgtable);
+        let mut repin = false;
+        if idx == NR_PGDIRS {
+            (idx, repin) = self.new_pgdir(g, c, pgtable);
+        } else {
+            self.ev("guest_new_pagetable", format!("pgdirs[{idx}] already shadows {pgtable:#x}: switch to it"), &[]);
+        }
+        let lg = self.lg_mut(g);
+        lg.cpus[c as usize].cpu_pgd = idx;
+        lg.cpus[c as usize].flush_pending = true;
+        let first = !lg.paging;
+        lg.paging = true;
+        if first {
+            self.ev("guest_new_pagetable", "the first NEW_PGTABLE: from now on the CPU walks the shadow page tables".into(), &["shadow"]);
+        }
+        self.ev("guest_new_pagetable", format!("cpu->cpu_pgd = {idx}"), &["cpu0.cpu_pgd"]);
+        if repin || first {
+            self.pin_stack_pages(g, c);
+        }
+    }
+
+    /// `guest_pa()`: walk the Guest's own tables (not the shadow) to the Guest-physical address of
+    /// `vaddr`, as the Host does before it pushes an interrupt frame on the Guest's stack. Not mapped: the
+    /// Guest dies ("Bad address"). The identity while the Guest does not page.
+    pub(crate) fn guest_pa(&mut self, g: usize, c: u32, vaddr: u32) -> Option<u32> {
+        if !self.lg_mut(g).paging {
+            return Some(vaddr);
+        }
+        let idx = self.lg_mut(g).cpus[c as usize].cpu_pgd;
+        let gpgdir = self.lg_mut(g).pgdirs[idx].gpgdir;
+        let gpgd = self.lgread_u32(g, gpgdir.wrapping_add(pgd_index(vaddr) as u32 * 4))?;
+        if gpgd & _PAGE_PRESENT == 0 {
+            self.kill_guest(g, format!("Bad address {vaddr:#x}"));
+            return None;
+        }
+        let gpte = self.lgread_u32(g, (gpgd & !PTE_FLAGS_MASK).wrapping_add(pte_index(vaddr) as u32 * 4))?;
+        if gpte & _PAGE_PRESENT == 0 {
+            self.kill_guest(g, format!("Bad address {vaddr:#x}"));
+            return None;
+        }
+        Some((gpte & !PTE_FLAGS_MASK) | (vaddr & PTE_FLAGS_MASK))
+    }
+
+    // --- teardown and views --------------------------------------------------------------------------
+
+    /// `free_guest_pagetable()` (from `close()`): release everything, then each directory page.
+    pub(crate) fn free_guest_pagetable(&mut self, g: usize) {
+        self.release_all_pagetables(g);
+        for idx in 0..NR_PGDIRS {
+            if let Some(p) = self.lg_mut(g).pgdirs[idx].page.take() {
+                self.free_page(p, "close");
+            }
+        }
+    }
+
+    /// The active shadow directory's mappings beside the Guest's own ptes, for the UI (at most
+    /// [`SHADOW_VIEW_CAP`]). The Guest pte is read by walking the Guest's tables without side effects.
+    pub fn shadow_view(&self, g: usize) -> Vec<MappingView> {
+        let Some(lg) = self.lg(g) else { return Vec::new() };
+        let Some(cpu) = lg.cpus.first() else { return Vec::new() };
+        let dir = &lg.pgdirs[cpu.cpu_pgd];
+        let pidx = self.proc_of(cpu.tsk);
+        let ram = &self.procs[pidx].ram;
+        let read = |gpa: u32| ram.read_u32(gpa).ok();
+        dir.shadow
+            .mappings(SHADOW_VIEW_CAP)
+            .into_iter()
+            .map(|(vaddr, spte)| {
+                let gpte = read(dir.gpgdir.wrapping_add(pgd_index(vaddr) as u32 * 4))
+                    .filter(|gpgd| gpgd & _PAGE_PRESENT != 0)
+                    .and_then(|gpgd| read((gpgd & !PTE_FLAGS_MASK).wrapping_add(pte_index(vaddr) as u32 * 4)))
+                    .unwrap_or(0);
+                MappingView { vaddr, gpte, spte }
+            })
+            .collect()
+    }
+}
