@@ -455,6 +455,7 @@ impl Machine {
         } else {
             let idx = self.find_pgdir(g, gpgdir);
             if idx < NR_PGDIRS {
+                self.ev("guest_set_pte", format!("{vaddr:#x} is a user address: only pgdirs[{idx}], the shadow of {gpgdir:#x}"), &[]);
                 self.do_set_pte(g, idx, vaddr, gpte);
             } else {
                 self.ev("guest_set_pte", format!("no shadow for Guest pgdir {gpgdir:#x}: nothing to do"), &[]);
@@ -590,5 +591,213 @@ impl Machine {
                 MappingView { vaddr, gpte, spte }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each path of `demand_page()` and the paging hypercalls, on a scripted Guest whose page tables the
+    //! test writes straight into its memory (Guest-physical addresses below).
+    use super::*;
+    use crate::host::lg::Dead;
+    use crate::scenario::replay;
+
+    const PGDIR: u32 = 0x10000;
+    const PT0: u32 = 0x11000;
+    const DATA: u32 = 0x20000;
+
+    /// A live scripted Guest after LGUEST_INIT, with a page directory at PGDIR whose slot 0 points at PT0.
+    fn guest() -> Machine {
+        let r = replay("open => fd 3\nwrite INITIALIZE => 12\nguest init 0x5000\nguest notify 0x8000\nread => 4 notify=0x8000\n").expect("setup replays");
+        let mut m = r.machine;
+        m.lg_mut(0).kernel_address = 0xc000_0000;
+        poke(&mut m, PGDIR, PT0 | 7);
+        m
+    }
+
+    fn poke(m: &mut Machine, gpa: u32, v: u32) {
+        m.procs[0].ram.write_u32(gpa, v).unwrap();
+    }
+
+    fn peek(m: &Machine, gpa: u32) -> u32 {
+        m.procs[0].ram.read_u32(gpa).unwrap()
+    }
+
+    fn dead(m: &mut Machine) -> Option<String> {
+        match &m.lg_mut(0).dead {
+            Some(Dead::Reason { text, .. }) => Some(text.clone()),
+            Some(Dead::Err { errno }) => Some(errno.to_string()),
+            None => None,
+        }
+    }
+
+    /// The Guest switches to PGDIR (slot 1, fresh) and paging is on.
+    fn paging(m: &mut Machine) {
+        m.guest_new_pagetable(0, 0, PGDIR);
+        assert!(m.lg_mut(0).paging);
+        assert_eq!(m.lg_mut(0).cpus[0].cpu_pgd, 1);
+    }
+
+    fn spte(m: &mut Machine, vaddr: u32) -> u32 {
+        let idx = m.lg_mut(0).cpus[0].cpu_pgd;
+        m.lg_mut(0).pgdirs[idx].shadow.spte(vaddr)
+    }
+
+    #[test]
+    fn walk_faults_like_the_hardware() {
+        let mut s = ShadowPgdir::default();
+        assert_eq!(s.walk(0x1234, false, false), Err(0));
+        assert_eq!(s.walk(0x1234, true, true), Err(_PAGE_RW | _PAGE_USER));
+        let mut ptes = [0u32; PTRS_PER_PTE];
+        ptes[1] = 0x5000 | _PAGE_PRESENT | _PAGE_USER; // read-only
+        ptes[2] = 0x6000 | _PAGE_PRESENT | _PAGE_RW; // kernel only
+        Rc::make_mut(&mut s.pgd)[0] = Some(PtePage { alloc: 0, flags: _PAGE_TABLE, ptes: Rc::new(ptes) });
+        assert_eq!(s.walk(0x1234, false, true), Ok(0x5234));
+        assert_eq!(s.walk(0x1234, true, false), Err(_PAGE_PRESENT | _PAGE_RW));
+        assert_eq!(s.walk(0x2010, true, false), Ok(0x6010));
+        assert_eq!(s.walk(0x2010, false, true), Err(_PAGE_PRESENT | _PAGE_USER));
+        assert_eq!(s.walk(0x3000, false, false), Err(0));
+        assert_eq!(s.mappings(10), vec![(0x1000, 0x5000 | 5), (0x2000, 0x6000 | 3)]);
+    }
+
+    #[test]
+    fn demand_page_refuses_what_the_guest_does_not_map() {
+        let mut m = guest();
+        paging(&mut m);
+        // pgd slot 1 (0x400000) not present; pte 5 of slot 0 not present.
+        assert!(!m.demand_page(0, 0, 0x40_0000, 0));
+        assert!(!m.demand_page(0, 0, 0x5000, 0));
+        // Read-only page written; kernel page touched from user mode.
+        poke(&mut m, PT0 + 4 * 6, DATA | _PAGE_PRESENT);
+        assert!(!m.demand_page(0, 0, 0x6000, 2));
+        poke(&mut m, PT0 + 4 * 7, DATA | _PAGE_PRESENT | _PAGE_RW);
+        assert!(!m.demand_page(0, 0, 0x7000, 4));
+        assert_eq!(dead(&mut m), None, "a refused fault is the Guest's to handle, not a reason to kill it");
+        assert_eq!(spte(&mut m, 0x6000), 0);
+    }
+
+    #[test]
+    fn demand_page_sets_accessed_then_dirty() {
+        let mut m = guest();
+        paging(&mut m);
+        let gpte_at = PT0 + 4 * 3;
+        poke(&mut m, gpte_at, DATA | 7);
+        // A read: accessed in the Guest's pte, and the shadow entry read-only.
+        assert!(m.demand_page(0, 0, 0x3010, 0));
+        assert_eq!(peek(&m, gpte_at), DATA | 7 | _PAGE_ACCESSED);
+        assert_eq!(spte(&mut m, 0x3000), DATA | 5 | _PAGE_ACCESSED);
+        // The write that then faults: dirty, and writable in the shadow.
+        assert!(m.demand_page(0, 0, 0x3010, 2));
+        assert_eq!(peek(&m, gpte_at), DATA | 7 | _PAGE_ACCESSED | _PAGE_DIRTY);
+        assert_eq!(spte(&mut m, 0x3000), DATA | 7 | _PAGE_ACCESSED | _PAGE_DIRTY);
+        // The global bit never reaches the shadow.
+        poke(&mut m, PT0 + 4 * 4, DATA | 7 | _PAGE_GLOBAL);
+        assert!(m.demand_page(0, 0, 0x4000, 2));
+        assert_eq!(spte(&mut m, 0x4000) & _PAGE_GLOBAL, 0);
+        assert!(m.host.alloc.live.iter().any(|a| a.what == "shadow pte page"));
+    }
+
+    #[test]
+    fn a_bad_page_directory_entry_kills() {
+        let mut m = guest();
+        paging(&mut m);
+        poke(&mut m, PGDIR, PT0 | 7 | _PAGE_PSE);
+        assert!(!m.demand_page(0, 0, 0x1000, 0));
+        assert_eq!(dead(&mut m).as_deref(), Some("bad page directory entry"));
+        let mut m = guest();
+        paging(&mut m);
+        poke(&mut m, PGDIR + 4, 0x3000_0000 | 7); // a frame past pfn_limit
+        assert!(!m.demand_page(0, 0, 0x40_0000, 0));
+        assert_eq!(dead(&mut m).as_deref(), Some("bad page directory entry"));
+    }
+
+    #[test]
+    fn a_bad_page_table_entry_kills() {
+        let mut m = guest();
+        paging(&mut m);
+        poke(&mut m, PT0 + 4, DATA | 7 | _PAGE_PSE);
+        assert!(!m.demand_page(0, 0, 0x1000, 0));
+        assert_eq!(dead(&mut m).as_deref(), Some("bad page table entry"));
+        let mut m = guest();
+        paging(&mut m);
+        poke(&mut m, PT0 + 4, 0x3000_0000 | 7);
+        assert!(!m.demand_page(0, 0, 0x1000, 0));
+        assert_eq!(dead(&mut m).as_deref(), Some("bad page table entry"));
+    }
+
+    #[test]
+    fn new_pgtable_reuses_a_cached_shadow_and_goes_round_the_slots() {
+        let mut m = guest();
+        paging(&mut m); // slot 1
+        m.guest_new_pagetable(0, 0, 0x30000);
+        assert_eq!(m.lg_mut(0).cpus[0].cpu_pgd, 2);
+        m.guest_new_pagetable(0, 0, PGDIR);
+        assert_eq!(m.lg_mut(0).cpus[0].cpu_pgd, 1, "find_pgdir() finds the cached one");
+        m.guest_new_pagetable(0, 0, 0x31000);
+        m.guest_new_pagetable(0, 0, 0x32000);
+        assert_eq!(m.lg_mut(0).cpus[0].cpu_pgd, 0, "slot 3, then slot 0 (the boot tables') is thrown out");
+        m.guest_new_pagetable(0, 0, 0x33000);
+        assert_eq!(m.lg_mut(0).cpus[0].cpu_pgd, 1, "round robin comes back to slot 1");
+        assert_eq!(m.find_pgdir(0, PGDIR), NR_PGDIRS, "PGDIR's shadow was the victim");
+        let pages = m.host.alloc.live.iter().filter(|a| a.what == "shadow page directory").count();
+        assert_eq!(pages, NR_PGDIRS);
+    }
+
+    #[test]
+    fn flush_tlb_drops_user_or_all_mappings() {
+        let mut m = guest();
+        paging(&mut m);
+        poke(&mut m, PT0 + 4, DATA | 7);
+        poke(&mut m, PGDIR + 4 * 0x300, PT0 | 7); // the same table at 0xc0000000: a kernel mapping
+        assert!(m.demand_page(0, 0, 0x1000, 0));
+        assert!(m.demand_page(0, 0, 0xc000_1000, 0));
+        m.guest_pagetable_flush_user(0, 0);
+        assert_eq!(spte(&mut m, 0x1000), 0);
+        assert_ne!(spte(&mut m, 0xc000_1000), 0, "kernel mappings survive a user flush");
+        m.guest_pagetable_clear_all(0, 0);
+        assert_eq!(spte(&mut m, 0xc000_1000), 0);
+        assert!(!m.host.alloc.live.iter().any(|a| a.what == "shadow pte page"), "every pte page was freed");
+    }
+
+    #[test]
+    fn set_pte_and_set_pgd_update_the_shadow() {
+        let mut m = guest();
+        paging(&mut m);
+        poke(&mut m, PT0 + 4, DATA | 7);
+        assert!(m.demand_page(0, 0, 0x1000, 2));
+        // Not accessed: the shadow entry is simply dropped, to fault in later.
+        m.guest_set_pte(0, 0, PGDIR, 0x1000, 0x21000 | 7);
+        assert_eq!(spte(&mut m, 0x1000), 0);
+        // Accessed but clean: installed at once (the write bit is the Guest's).
+        m.guest_set_pte(0, 0, PGDIR, 0x1000, 0x21000 | 7 | _PAGE_ACCESSED);
+        assert_eq!(spte(&mut m, 0x1000), 0x21000 | 7 | _PAGE_ACCESSED);
+        // A pgdir we do not shadow: nothing happens.
+        m.guest_set_pte(0, 0, 0x77000, 0x1000, 0);
+        assert_ne!(spte(&mut m, 0x1000), 0);
+        // SET_PGD throws the slot away; the Switcher's slot is ignored.
+        m.guest_set_pgd(0, PGDIR, 1023);
+        m.guest_set_pgd(0, PGDIR, 0);
+        assert_eq!(spte(&mut m, 0x1000), 0);
+        assert!(m.lg_mut(0).pgdirs[1].shadow.pgd[0].is_none());
+        assert_eq!(dead(&mut m), None);
+        // A pte in the Switcher's 4 MB kills.
+        m.guest_set_pte(0, 0, PGDIR, 0xffc0_1000, 0x1000 | 7 | _PAGE_ACCESSED);
+        assert_eq!(dead(&mut m).as_deref(), Some("attempt to access switcher pages"));
+    }
+
+    #[test]
+    fn a_stack_the_guest_does_not_map_kills() {
+        let mut m = guest();
+        m.lg_mut(0).cpus[0].esp1 = 0x9000;
+        m.lg_mut(0).stack_pages = 1;
+        paging(&mut m);
+        assert_eq!(dead(&mut m).as_deref(), Some("bad stack page 0x8fff"));
+        let mut m = guest();
+        poke(&mut m, PT0 + 4 * 8, DATA | 7);
+        m.lg_mut(0).cpus[0].esp1 = 0x9000;
+        m.lg_mut(0).stack_pages = 1;
+        paging(&mut m);
+        assert_eq!(dead(&mut m), None);
+        assert_eq!(spte(&mut m, 0x8000) & _PAGE_RW, _PAGE_RW, "pinned writable");
     }
 }
