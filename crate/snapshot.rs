@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::host::alloc::Allocation;
 use crate::host::lg::{Dead, LgEventfdMap};
+use crate::host::page_tables::MappingView;
 use crate::host::FileKind;
 use crate::launcher::TaskState;
 use crate::machine::{Machine, Pending};
@@ -56,6 +57,32 @@ pub struct GuestView {
     pub dead: Option<Dead>,
     pub eventfds: LgEventfdMap,
     pub cpus: Vec<CpuView>,
+    pub paging: PagingView,
+}
+
+/// The shadow page tables beside the Guest's own, for the page: which Guest page directories the four
+/// cached shadows stand for, and what the active one maps (capped at `SHADOW_VIEW_CAP` entries).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PagingView {
+    /// Does the CPU walk the shadow tables yet (after the Guest's first NEW_PGTABLE)?
+    pub active: bool,
+    pub kernel_address: u32,
+    pub pgdirs: Vec<PgdirView>,
+    /// The active shadow directory's mappings: virtual address, the Guest's pte, the shadow pte.
+    pub mappings: Vec<MappingView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PgdirView {
+    pub slot: usize,
+    /// The Guest page directory this slot shadows; `None` for a slot never allocated.
+    pub gpgdir: Option<u32>,
+    /// How many shadow pte pages hang off it.
+    pub pte_pages: usize,
+    /// Is it the one cpu 0 runs on?
+    pub current: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -70,6 +97,8 @@ pub struct CpuView {
     pub ts: u32,
     pub hrt_expires: Option<u64>,
     pub regs: crate::host::regs::LguestRegs,
+    /// `cpu_pgd`: which cached shadow directory it runs on.
+    pub cpu_pgd: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -142,8 +171,25 @@ impl Snapshot {
                         ts: c.ts,
                         hrt_expires: c.hrt_expires,
                         regs: c.regs,
+                        cpu_pgd: c.cpu_pgd,
                     })
                     .collect(),
+                paging: PagingView {
+                    active: lg.paging,
+                    kernel_address: lg.kernel_address,
+                    pgdirs: lg
+                        .pgdirs
+                        .iter()
+                        .enumerate()
+                        .map(|(slot, d)| PgdirView {
+                            slot,
+                            gpgdir: d.page.map(|_| d.gpgdir),
+                            pte_pages: d.shadow.pgd.iter().filter(|p| p.is_some()).count(),
+                            current: lg.cpus.first().map(|c| c.cpu_pgd == slot).unwrap_or(false),
+                        })
+                        .collect(),
+                    mappings: m.shadow_view(index),
+                },
             })
             .collect();
         Snapshot {
@@ -205,6 +251,18 @@ impl Snapshot {
                 f.push((format!("{p}.ts"), c.ts.to_string()));
                 f.push((format!("{p}.eip"), format!("{:#x}", c.regs.eip)));
                 f.push((format!("{p}.hrt"), c.hrt_expires.map(|t| t.to_string()).unwrap_or_else(|| "off".into())));
+                f.push((format!("{p}.cpu_pgd"), c.cpu_pgd.to_string()));
+            }
+            // The shadow page tables: `lg.paging`, each slot's Guest page directory, and per mapping of the
+            // active one `shadow.0xVADDR` (the shadow pte) and `gpte.0xVADDR` (the Guest's).
+            f.push(("lg.paging".into(), (g.paging.active as u8).to_string()));
+            for d in &g.paging.pgdirs {
+                f.push((format!("lg.pgdirs{}", d.slot), d.gpgdir.map(|a| format!("{a:#x}")).unwrap_or_else(|| "NULL".into())));
+                f.push((format!("lg.pgdirs{}.pte_pages", d.slot), d.pte_pages.to_string()));
+            }
+            for e in &g.paging.mappings {
+                f.push((format!("shadow.{:#x}", e.vaddr), format!("{:#x}", e.spte)));
+                f.push((format!("gpte.{:#x}", e.vaddr), format!("{:#x}", e.gpte)));
             }
         }
         f
