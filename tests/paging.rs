@@ -52,3 +52,18 @@ fn demand_page_and_the_hypercalls_leave_their_marks() {
     // The fault at 0x80000000 was the Guest's: reflected, not fixed.
     assert!(m.log.events.iter().any(|e| e.func == "demand_page" && e.text.contains("0x80000000") && e.text.contains("not present")));
 }
+
+#[test]
+fn a_guest_that_never_switches_runs_on_the_shadow_of_the_boot_tables() {
+    // timer.S never loads a page directory: every page it touches is faulted in from setup_pagetables()'s
+    // identity mapping, and it behaves exactly as it did without paging.
+    let image = std::fs::read(build("timer")).unwrap();
+    let (mut m, r) = boot(&image, 32);
+    r.unwrap();
+    let res = run_guest(&mut m, 32);
+    assert_eq!(res.stdout, b"ticks: 3\n");
+    let faults: Vec<_> = m.log.events.iter().filter(|e| e.func == "demand_page").collect();
+    assert!(faults.len() >= 3, "code, data and stack pages fault in: {}", faults.len());
+    assert!(faults.iter().all(|e| !e.text.contains("the fault is the Guest's")), "no fault was refused");
+    assert!(!m.log.events.iter().any(|e| e.func == "new_pgdir"), "it stays on pgdirs[0]");
+}

@@ -14,13 +14,14 @@
 //! - `pin_stack_pages()`, so the Guest's kernel stack is always mapped when the Host must push on it;
 //! - `free_guest_pagetable()`, for `close()`.
 //!
-//! **When the shadow path is active.** A real lguest Guest runs on shadow tables from its first
-//! instruction (pgdirs[0] shadows the boot tables `setup_pagetables()` wrote). Here the x86 core runs with
-//! no translation (`Cpu::shadow` is `None`, the identity) until the Guest's first `LHCALL_NEW_PGTABLE`;
-//! from then on every access goes through the active shadow directory (`lg.paging`). Guests that never
-//! switch page tables (all the earlier lessons, every scripted Guest) behave exactly as before, and
-//! `demand_page()` is only asked once paging is on. Since the boot tables map RAM at 0 (identity), a Guest
-//! running at 0x100000 sees the same memory either way.
+//! **When the shadow path is active.** As in lguest, a Guest with code runs on shadow tables from its
+//! first instruction: `pgdirs[0]` shadows the boot tables `setup_pagetables()` wrote (all of RAM at 0 and
+//! at 0xC0000000), so a Guest loaded at 0x100000 sees the same memory it would without paging, one
+//! `demand_page()` per page on first touch. A scripted Guest has no instructions to translate, and its
+//! boot tables are often missing (no boot_params): its `lg.paging` stays off, so its page faults are
+//! reflected as before, until its first `LHCALL_NEW_PGTABLE` turns the Host's paging paths on. The x86
+//! core itself translates only when the Host hands it a shadow (`Cpu::shadow`); with `None` it is the
+//! identity, exactly as fast as before.
 //!
 //! **Our shadow ptes hold Guest frame numbers.** The kernel's shadow pte holds the host-physical frame
 //! `get_user_pages()` found behind the Launcher's mapping; the simulated core addresses the Guest's RAM
@@ -174,12 +175,13 @@ impl Machine {
     }
 
     /// The shadow directory `idx`, to change it. The cores let go of their copy first (so the change does
-    /// not copy the table), and are told to reload cr3 and forget their decoded blocks before they run
-    /// again: a mapping they decoded code through may have gone.
-    fn spgdir_mut(&mut self, g: usize, idx: usize) -> &mut ShadowPgdir {
+    /// not copy the table; each run loads the current one again). With `flush` (a mapping is removed or
+    /// replaced, not merely added) they also forget their decoded blocks before they run again: a block
+    /// decoded through the old mapping may describe other bytes now.
+    fn spgdir_mut(&mut self, g: usize, idx: usize, flush: bool) -> &mut ShadowPgdir {
         let lg = self.lg_mut(g);
         for cpu in lg.cpus.iter_mut() {
-            cpu.flush_pending = true;
+            cpu.flush_pending |= flush;
             if let GuestEngine::Cpu(core) = &mut cpu.engine {
                 core.shadow = None;
             }
@@ -273,7 +275,7 @@ impl Machine {
                 return false;
             }
             let flags = gpgd & PTE_FLAGS_MASK;
-            Rc::make_mut(&mut self.spgdir_mut(g, idx).pgd)[pgd_index(vaddr)] = Some(PtePage { alloc, flags, ptes: Rc::new([0; PTRS_PER_PTE]) });
+            Rc::make_mut(&mut self.spgdir_mut(g, idx, false).pgd)[pgd_index(vaddr)] = Some(PtePage { alloc, flags, ptes: Rc::new([0; PTRS_PER_PTE]) });
             self.ev(
                 "demand_page",
                 format!("shadow pgd slot {} was empty: get_zeroed_page() a pte page (#{alloc}), flags {} from the Guest's", pgd_index(vaddr), flag_names(flags)),
@@ -307,7 +309,10 @@ impl Machine {
             self.release_pte(old);
         }
         let spte = if gpte & _PAGE_DIRTY != 0 { self.gpte_to_spte(g, gpte, true) } else { self.gpte_to_spte(g, gpte & !_PAGE_RW, false) };
-        self.set_spte(g, idx, vaddr, spte);
+        // The usual replacement is the first write to a page mapped read-only: the same frame, so the
+        // decoded blocks stay good.
+        let moved = old & _PAGE_PRESENT != 0 && old >> PAGE_SHIFT != spte >> PAGE_SHIFT;
+        self.set_spte(g, idx, vaddr, spte, moved);
         if !self.lgwrite(g, gpte_ptr, &gpte.to_le_bytes()) {
             return false;
         }
@@ -320,9 +325,10 @@ impl Machine {
         true
     }
 
-    /// Store a shadow pte for `vaddr` in directory `idx` (its pte page must exist).
-    fn set_spte(&mut self, g: usize, idx: usize, vaddr: u32, spte: u32) {
-        let s = self.spgdir_mut(g, idx);
+    /// Store a shadow pte for `vaddr` in directory `idx` (its pte page must exist); `flush` if it replaces
+    /// a present one.
+    fn set_spte(&mut self, g: usize, idx: usize, vaddr: u32, spte: u32, flush: bool) {
+        let s = self.spgdir_mut(g, idx, flush);
         if let Some(pt) = Rc::make_mut(&mut s.pgd)[pgd_index(vaddr)].as_mut() {
             Rc::make_mut(&mut pt.ptes)[pte_index(vaddr)] = spte;
         }
@@ -341,7 +347,7 @@ impl Machine {
             }
         }
         let _ = self.host.alloc.free(pt.alloc);
-        Rc::make_mut(&mut self.spgdir_mut(g, idx).pgd)[slot] = None;
+        Rc::make_mut(&mut self.spgdir_mut(g, idx, true).pgd)[slot] = None;
         true
     }
 
@@ -437,7 +443,7 @@ impl Machine {
         } else {
             0
         };
-        self.set_spte(g, idx, vaddr, spte);
+        self.set_spte(g, idx, vaddr, spte, old & _PAGE_PRESENT != 0);
         self.ev("do_set_pte", format!("pgdirs[{idx}]: shadow pte for {vaddr:#x} = {spte:#010x} (Guest pte {gpte:#010x}: {})", flag_names(gpte)), &["shadow"]);
     }
 
