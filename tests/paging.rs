@@ -9,6 +9,8 @@ use std::process::Command;
 
 use lguest_sim::launcher::run::{boot, launch, run_guest};
 
+mod cpu_common;
+
 fn build(name: &str) -> PathBuf {
     let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/host");
     static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -66,4 +68,79 @@ fn a_guest_that_never_switches_runs_on_the_shadow_of_the_boot_tables() {
     assert!(faults.len() >= 3, "code, data and stack pages fault in: {}", faults.len());
     assert!(faults.iter().all(|e| !e.text.contains("the fault is the Guest's")), "no fault was refused");
     assert!(!m.log.events.iter().any(|e| e.func == "new_pgdir"), "it stays on pgdirs[0]");
+}
+
+/// Run a Guest program of the CPU's test suite (tests/guests/cpu) on a shadow page directory that starts
+/// empty, with this test as the Host: every #PF maps the page at the same address, read-only for a read and
+/// writable for a write (the first write to a page read before faults once more, as under lguest). Every
+/// `wipe_every` faults all mappings go, as after LHCALL_FLUSH_TLB; with `slice`, also every `slice`
+/// instructions. Returns (output, instructions, faults).
+fn run_demand_paged(elf: &[u8], mem_pages: u32, wipe_every: u32, slice: Option<u64>) -> (Vec<u8>, u64, u32) {
+    use lguest_sim::cpu::{Cpu, Exit, Fault};
+    use lguest_sim::host::page_tables::*;
+    use std::rc::Rc;
+    let mut ram = lguest_sim::guest_ram::GuestRam::new(mem_pages);
+    let entry = cpu_common::load_elf(&mut ram, elf);
+    let mut cpu = Cpu::new(mem_pages, entry);
+    cpu.state.regs[4] = mem_pages * 4096 - 16;
+    let mut shadow = ShadowPgdir::default();
+    cpu.shadow = Some(shadow.clone());
+    let (mut out, mut faults) = (Vec::new(), 0u32);
+    loop {
+        assert!(cpu.state.tsc < 100_000_000, "ran past its budget");
+        match cpu.run(&mut ram, slice.unwrap_or(1_000_000)) {
+            Exit::Budget if slice.is_some() => {
+                shadow = ShadowPgdir::default();
+                cpu.shadow = Some(shadow.clone());
+                cpu.flush_code_cache();
+            }
+            Exit::Budget => {}
+            Exit::Hypercall if cpu.state.regs[0] == 17 => out.extend_from_slice(&ram.read_cstr(cpu.state.regs[3], 4096).unwrap()),
+            Exit::Hypercall if cpu.state.regs[0] == 2 => break,
+            Exit::Fault { fault: Fault::PageFault { cr2, error_code } } => {
+                faults += 1;
+                assert!(faults < 1_000_000, "faulting without end at {cr2:#x}");
+                cpu.shadow = None;
+                if faults % wipe_every == 0 {
+                    shadow = ShadowPgdir::default();
+                    cpu.flush_code_cache();
+                }
+                let pgd = Rc::make_mut(&mut shadow.pgd);
+                let pt = pgd[pgd_index(cr2)].get_or_insert_with(|| PtePage { alloc: 0, flags: _PAGE_TABLE, ptes: Rc::new([0; PTRS_PER_PTE]) });
+                let rw = if error_code & 2 != 0 { _PAGE_RW | _PAGE_DIRTY } else { 0 };
+                Rc::make_mut(&mut pt.ptes)[pte_index(cr2)] = (cr2 & !0xfff) | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | rw;
+                cpu.shadow = Some(shadow.clone());
+            }
+            e => panic!("stopped at eip {:#x}: {e:?}", cpu.state.eip),
+        }
+    }
+    (out, cpu.state.tsc, faults)
+}
+
+#[test]
+fn every_instruction_restarts_cleanly_after_a_page_fault() {
+    // The same programs with and without paging must print the same and retire the same number of
+    // instructions: a fault in the middle of an instruction may leave nothing behind.
+    let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/cpu");
+    let dir = cpu_common::scratch("paging_cpu_guests");
+    for f in std::fs::read_dir(&src_dir).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.join(f.file_name().unwrap())).unwrap();
+    }
+    let cwd = std::env::current_dir().unwrap();
+    for name in ["primes", "strings", "math", "selfmod"] {
+        std::env::set_current_dir(&dir).unwrap();
+        let exe = cpu_common::build(&dir, &format!("{name}-guest"), &dir.join(format!("{name}.S")), &["GUEST=1"]);
+        std::env::set_current_dir(&cwd).unwrap();
+        let elf = std::fs::read(&exe).unwrap();
+        let plain = cpu_common::run_in_core(&elf, 0x200, &[], 50_000_000, true);
+        // Never fewer than 7 faults between wipes: one instruction may need 6 pages (code, source and
+        // destination, each straddling two), and with fewer it could never finish.
+        for (wipe, slice) in [(u32::MAX, None), (7, None), (u32::MAX, Some(997))] {
+            let (out, n, faults) = run_demand_paged(&elf, 0x200, wipe, slice);
+            assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&plain.stdout), "{name} (wipe every {wipe}): output");
+            assert_eq!(n, plain.instructions, "{name} (wipe every {wipe}): instructions retired");
+            assert!(faults > 2, "{name}: only {faults} faults");
+        }
+    }
 }
