@@ -531,12 +531,52 @@ pub fn encode(insn: &Insn, vals: &[Val], addr: u32, near: bool) -> Result<Vec<u8
         near,
         pre: insn.prefixes.clone(),
     };
+    e.check_prefixes(fam)?;
     e.family(fam)
 }
 
 impl Enc<'_> {
     fn val(&self, i: usize) -> Val {
         self.vals.get(i).copied().unwrap_or_default()
+    }
+
+    /// An immediate of `size` bytes. Like GNU as, a known value that would lose significant
+    /// bits (not all-zero or all-one above the operand) is refused rather than shortened.
+    fn sized(&self, v: Val, size: u8) -> Result<i32, String> {
+        if size < 4 {
+            let high = v.v >> (size as u32 * 8);
+            if high != 0 && high != -1 {
+                return Err(format!(
+                    "immediate {:#x} does not fit in {} bits of `{}`",
+                    v.v,
+                    size * 8,
+                    self.m
+                ));
+            }
+        }
+        Ok(imm(v.v, size))
+    }
+
+    /// A byte argument (vector, count, port, bit number): GNU as takes -128..=255.
+    fn byte_arg(&self, v: Val) -> Result<i32, String> {
+        if !(-128..=255).contains(&v.v) {
+            return Err(format!(
+                "{} is out of range for `{}` (a byte: -128..255)",
+                v.v, self.m
+            ));
+        }
+        Ok(imm(v.v, 1))
+    }
+
+    /// A 16-bit argument (`ret $n`, `enter $n, ...`): -32768..=65535.
+    fn word_arg(&self, v: Val) -> Result<i32, String> {
+        if !(-32768..=65535).contains(&v.v) {
+            return Err(format!(
+                "{} is out of range for `{}` (16 bits)",
+                v.v, self.m
+            ));
+        }
+        Ok(imm(v.v, 2))
     }
 
     fn bad(&self) -> String {
@@ -701,6 +741,7 @@ impl Enc<'_> {
                         let v = self.val(0);
                         let regs: Vec<Register> = if let Reg(r) = dst { vec![*r] } else { vec![] };
                         let s = self.size(&regs)?;
+                        self.sized(v, s)?;
                         let d = self.rm(1)?;
                         let acc = matches!(d, Rm::R(Register::AL | Register::AX | Register::EAX));
                         let code = if s == 1 {
@@ -718,9 +759,9 @@ impl Enc<'_> {
                         };
                         if acc {
                             let r = if let Rm::R(r) = d { r } else { Register::EAX };
-                            return self.finish(Instruction::with2(code, r, imm(v.v, s)));
+                            return self.finish(Instruction::with2(code, r, self.sized(v, s)?));
                         }
-                        self.rm_imm(code, d, imm(v.v, s))
+                        self.rm_imm(code, d, self.sized(v, s)?)
                     }
                     [Reg(a), Reg(b)] => {
                         let s = self.size(&[*a, *b])?;
@@ -752,14 +793,14 @@ impl Enc<'_> {
                             Code::Test_AX_imm16,
                             Code::Test_EAX_imm32,
                         ][col(s)];
-                        return self.finish(Instruction::with2(code, r, imm(v.v, s)));
+                        return self.finish(Instruction::with2(code, r, self.sized(v, s)?));
                     }
                     let code = [
                         Code::Test_rm8_imm8,
                         Code::Test_rm16_imm16,
                         Code::Test_rm32_imm32,
                     ][col(s)];
-                    self.rm_imm(code, d, imm(v.v, s))
+                    self.rm_imm(code, d, self.sized(v, s)?)
                 }
                 [Reg(a), Reg(b)] => {
                     let s = self.size(&[*a, *b])?;
@@ -847,20 +888,29 @@ impl Enc<'_> {
                     (Reg(Register::CL), Rm::M(m)) => {
                         self.finish(Instruction::with3(code, m, *src, Register::CL))
                     }
-                    (Imm(_), Rm::R(r)) => {
-                        self.finish(Instruction::with3(code, r, *src, imm(self.val(0).v, 1)))
-                    }
-                    (Imm(_), Rm::M(m)) => {
-                        self.finish(Instruction::with3(code, m, *src, imm(self.val(0).v, 1)))
-                    }
+                    (Imm(_), Rm::R(r)) => self.finish(Instruction::with3(
+                        code,
+                        r,
+                        *src,
+                        self.byte_arg(self.val(0))?,
+                    )),
+                    (Imm(_), Rm::M(m)) => self.finish(Instruction::with3(
+                        code,
+                        m,
+                        *src,
+                        self.byte_arg(self.val(0))?,
+                    )),
                     _ => Err(self.bad()),
                 }
             }
             Fam::Push | Fam::Pop => self.push_pop(fam == Fam::Push),
             Fam::Lea => {
-                let [Mem(_), Reg(r)] = ops.as_slice() else {
+                let [Mem(m), Reg(r)] = ops.as_slice() else {
                     return Err(self.bad());
                 };
+                if m.seg.is_some() {
+                    return Err("a segment override on `lea` has no effect".into());
+                }
                 let s = self.size(&[*r])?;
                 let m = self.rm(0)?;
                 match s {
@@ -917,7 +967,13 @@ impl Enc<'_> {
                     [op] => {
                         let inner: &Operand = match op {
                             Star(b) => b,
-                            o => o,
+                            // GNU as only warns; a student is better served by an error.
+                            _ => {
+                                return Err(format!(
+                                    "an indirect `{0}` needs `*`: write `{0} *...`",
+                                    self.m
+                                ))
+                            }
                         };
                         let target = match inner {
                             Reg(r) if r.is_gpr32() => Rm::R(*r),
@@ -1007,7 +1063,11 @@ impl Enc<'_> {
                             return Err(self.bad());
                         }
                         let d = self.rm(1)?;
-                        self.rm_imm(row[if s == 2 { 0 } else { 1 }], d, imm(self.val(0).v, 1))
+                        self.rm_imm(
+                            row[if s == 2 { 0 } else { 1 }],
+                            d,
+                            self.byte_arg(self.val(0))?,
+                        )
                     }
                     [Reg(a), dst] => {
                         let mut regs = vec![*a];
@@ -1030,9 +1090,9 @@ impl Enc<'_> {
                     if v.known && v.v == 3 {
                         return Ok([self.pre.as_slice(), &[0xcc]].concat());
                     }
-                    self.finish(Instruction::with1(Code::Int_imm8, imm(v.v, 1)))
+                    self.finish(Instruction::with1(Code::Int_imm8, self.byte_arg(v)?))
                 }
-                _ => Err(format!("`int` needs an immediate vector, like `int $0x1f`")),
+                _ => Err("`int` needs an immediate vector, like `int $0x1f`".to_string()),
             },
             Fam::Ret => {
                 let w = self.suffix == Some(2);
@@ -1048,7 +1108,7 @@ impl Enc<'_> {
                         } else {
                             Code::Retnd_imm16
                         },
-                        imm(self.val(0).v, 2),
+                        self.word_arg(self.val(0))?,
                     )),
                     _ => Err(self.bad()),
                 }
@@ -1056,8 +1116,8 @@ impl Enc<'_> {
             Fam::Enter => match ops.as_slice() {
                 [Imm(_), Imm(_)] => self.finish(Instruction::with2(
                     Code::Enterd_imm16_imm8,
-                    imm(self.val(0).v, 2) as u32,
-                    imm(self.val(1).v, 1) as u32,
+                    self.word_arg(self.val(0))? as u32,
+                    self.byte_arg(self.val(1))? as u32,
                 )),
                 _ => Err(self.bad()),
             },
@@ -1071,7 +1131,7 @@ impl Enc<'_> {
             Fam::In | Fam::Out => self.in_out(fam == Fam::In),
             Fam::Bcd(op) => match ops.as_slice() {
                 [] => Ok(vec![op, 0x0a]),
-                [Imm(_)] => Ok(vec![op, self.val(0).v as u8]),
+                [Imm(_)] => Ok(vec![op, self.byte_arg(self.val(0))? as u8]),
                 _ => Err(self.bad()),
             },
             Fam::Str(opcode) => self.string(opcode),
@@ -1106,7 +1166,7 @@ impl Enc<'_> {
             [Imm(_), Reg(r)] => {
                 let s = self.size(&[*r])?;
                 let code = [Code::Mov_r8_imm8, Code::Mov_r16_imm16, Code::Mov_r32_imm32][col(s)];
-                self.finish(Instruction::with2(code, *r, imm(self.val(0).v, s)))
+                self.finish(Instruction::with2(code, *r, self.sized(self.val(0), s)?))
             }
             [Imm(_), Mem(_)] => {
                 let s = self.size(&[])?;
@@ -1118,7 +1178,7 @@ impl Enc<'_> {
                         Code::Mov_rm32_imm32,
                     ][col(s)],
                     d,
-                    imm(self.val(0).v, s),
+                    self.sized(self.val(0), s)?,
                 )
             }
             // Segment registers: GNU as never adds `66` for a move into one, nor for a store to memory.
@@ -1137,6 +1197,14 @@ impl Enc<'_> {
                 }
                 let full = r.full_register32();
                 self.finish(Instruction::with2(Code::Mov_Sreg_r32m16, *s, full))
+            }
+            [Reg(s), Mem(_)] | [Mem(_), Reg(s)]
+                if s.is_segment_register() && self.suffix.is_some_and(|x| x != 2) =>
+            {
+                Err(format!(
+                    "`{}`: a segment register moves to or from memory as a word (`movw`)",
+                    self.m
+                ))
             }
             [Reg(s), Mem(_)] if s.is_segment_register() => {
                 let m = self.rm(1)?;
@@ -1245,6 +1313,7 @@ impl Enc<'_> {
                 return Err(e.bad());
             }
             let a = e.rm(src)?;
+            e.sized(v, s)?;
             let (code, iv) = if v.known && fits_i8(v.v, s) {
                 (
                     [Code::Imul_r16_rm16_imm8, Code::Imul_r32_rm32_imm8][col(s) - 1],
@@ -1253,7 +1322,7 @@ impl Enc<'_> {
             } else {
                 (
                     [Code::Imul_r16_rm16_imm16, Code::Imul_r32_rm32_imm32][col(s) - 1],
-                    imm(v.v, s),
+                    e.sized(v, s)?,
                 )
             };
             e.finish(match a {
@@ -1321,7 +1390,7 @@ impl Enc<'_> {
                     // GNU as: a shift by a known 1 uses the short `d1 /r` form.
                     return self.rm_imm(row[col(s)], d, 1);
                 }
-                self.rm_imm(row[6 + col(s)], d, imm(v.v, 1))
+                self.rm_imm(row[6 + col(s)], d, self.byte_arg(v)?)
             }
             _ => Err(format!(
                 "the shift count of `{}` must be `%cl` or an immediate",
@@ -1383,11 +1452,12 @@ impl Enc<'_> {
                 if self.suffix == Some(1) {
                     return Err(self.bad());
                 }
+                self.sized(v, if w { 2 } else { 4 })?;
                 let (code, iv) = match (w, v.known && fits_i8(v.v, if w { 2 } else { 4 })) {
                     (false, true) => (Code::Pushd_imm8, v.v as i8 as i32),
-                    (false, false) => (Code::Pushd_imm32, imm(v.v, 4)),
+                    (false, false) => (Code::Pushd_imm32, self.sized(v, 4)?),
                     (true, true) => (Code::Pushw_imm8, v.v as i8 as i32),
-                    (true, false) => (Code::Push_imm16, imm(v.v, 2)),
+                    (true, false) => (Code::Push_imm16, self.sized(v, 2)?),
                 };
                 self.finish(Instruction::with1(code, iv))
             }
@@ -1442,7 +1512,7 @@ impl Enc<'_> {
             (false, false, _) => Code::Out_imm8_EAX,
         };
         let pi = if input { 0 } else { 1 };
-        let pv = imm(self.val(pi).v, 1);
+        let pv = self.byte_arg(self.val(pi))?;
         self.finish(match (input, by_dx, port) {
             (true, true, _) => Instruction::with2(code, acc, Register::DX),
             (false, true, _) => Instruction::with2(code, Register::DX, acc),
@@ -1452,29 +1522,64 @@ impl Enc<'_> {
         })
     }
 
-    /// movs cmps stos lods scas ins outs: the operands, if written, only name the size and a
-    /// segment override on the `%esi` side.
+    /// movs cmps stos lods scas ins outs. Operands are optional; when written they must be the
+    /// ones the instruction really uses, in GNU as's order, and only the `%esi` side may carry a
+    /// segment override (the `%edi` side is always `%es`).
     fn string(&mut self, opcode: u8) -> Result<Vec<u8>, String> {
+        #[derive(PartialEq, Clone, Copy)]
+        enum Slot {
+            Si,
+            Di,
+            Acc,
+            Dx,
+        }
+        use Slot::*;
+        let shapes: &[&[Slot]] = match opcode {
+            0xa4 => &[&[Si, Di]],
+            0xa6 => &[&[Di, Si]],
+            0xac => &[&[Si], &[Si, Acc]],
+            0xaa => &[&[Di], &[Acc, Di]],
+            0xae => &[&[Di], &[Di, Acc]],
+            0x6c => &[&[Dx, Di]],
+            _ => &[&[Si, Dx]],
+        };
+        let ops = self.ops().to_vec();
         let mut regs = Vec::new();
-        for op in self.ops().to_vec() {
-            match op {
-                Operand::Reg(r) if r == Register::DX && (opcode == 0x6c || opcode == 0x6e) => {}
-                Operand::Reg(r) => regs.push(r),
-                Operand::Mem(m) => {
-                    let expect = m.base == Some(Register::ESI) || m.base == Some(Register::EDI);
-                    if !expect || m.index.is_some() || m.disp.is_some() {
-                        return Err(format!(
-                            "`{}` takes only (%esi) and (%edi) as memory operands",
-                            self.m
-                        ));
+        if !ops.is_empty() {
+            let shape = shapes
+                .iter()
+                .find(|s| s.len() == ops.len())
+                .ok_or_else(|| self.bad())?;
+            for (op, slot) in ops.iter().zip(shape.iter()) {
+                match (slot, op) {
+                    (Acc, Operand::Reg(r @ (Register::AL | Register::AX | Register::EAX))) => {
+                        regs.push(*r)
                     }
-                    if let Some(seg) = m.seg {
-                        if m.base == Some(Register::ESI) && seg != Register::DS {
-                            self.pre.push(seg_byte(seg));
+                    (Dx, Operand::Reg(Register::DX)) => {}
+                    (Dx, Operand::Mem(m))
+                        if m.base == Some(Register::DX)
+                            && m.index.is_none()
+                            && m.disp.is_none()
+                            && m.seg.is_none() => {}
+                    (Si | Di, Operand::Mem(m)) => {
+                        let want = if *slot == Si {
+                            Register::ESI
+                        } else {
+                            Register::EDI
+                        };
+                        if m.base != Some(want) || m.index.is_some() || m.disp.is_some() {
+                            return Err(format!("`{}` expects `({})` here", self.m, name(want)));
+                        }
+                        match (slot, m.seg) {
+                            (Si, Some(seg)) if seg != Register::DS => self.pre.push(seg_byte(seg)),
+                            (Di, Some(seg)) if seg != Register::ES => {
+                                return Err(format!("`{}` always uses `%es` for `(%edi)`", self.m))
+                            }
+                            _ => {}
                         }
                     }
+                    _ => return Err(self.bad()),
                 }
-                _ => return Err(self.bad()),
             }
         }
         let s = self.size(&regs)?;
@@ -1485,5 +1590,35 @@ impl Enc<'_> {
         b.push(if s == 1 { opcode } else { opcode + 1 });
         gnu_prefix_order(&mut b);
         Ok(b)
+    }
+
+    /// `lock` only on a read-modify-write of memory, `rep` only on string instructions (and the
+    /// `rep ret`/`rep nop` idioms): GNU as refuses the rest, and so do we.
+    fn check_prefixes(&self, fam: Fam) -> Result<(), String> {
+        let ops = &self.insn.ops;
+        // The destination is the last operand; `xchg` may have its memory operand on either side.
+        let dest_is_mem = match fam {
+            Fam::Xchg => ops.iter().any(|o| matches!(o, Operand::Mem(_))),
+            _ => matches!(ops.last(), Some(Operand::Mem(_))),
+        };
+        for p in &self.insn.prefixes {
+            if *p == 0xf0 {
+                let lockable = matches!(
+                    fam,
+                    Fam::Alu(0..=6)
+                        | Fam::Unary(0..=3)
+                        | Fam::Bt(1..=3)
+                        | Fam::Xadd
+                        | Fam::Cmpxchg
+                        | Fam::Xchg
+                );
+                if !lockable || !dest_is_mem {
+                    return Err(format!("`lock` can't be used with `{}` here: it needs an instruction that updates memory", self.m));
+                }
+            } else if !(matches!(fam, Fam::Str(_) | Fam::Ret) || self.m == "nop") {
+                return Err(format!("`rep` can't be used with `{}`", self.m));
+            }
+        }
+        Ok(())
     }
 }
