@@ -540,3 +540,35 @@ fn random_instructions_never_panic() {
         "only {accepted} of 8000 random instructions assembled"
     );
 }
+
+#[test]
+fn data_that_does_not_fit_is_an_error() {
+    assert_eq!(
+        error(".byte 1, 256\n"),
+        "line 1: value 0x100 does not fit in 8 bits"
+    );
+    assert_eq!(
+        error("x: .word 0x10000\n"),
+        "line 1: value 0x10000 does not fit in 16 bits"
+    );
+    assert!(error("lbl: .byte lbl\n").contains("does not fit in 8 bits")); // 0x100000 at origin
+    assert!(error(".space 2, 300\n").contains("does not fit in a byte"));
+    assert!(error("movb $0x1234, %al\n").contains("does not fit in 8 bits"));
+    assert!(error("int $256\n").contains("out of range"));
+    assert!(assemble(
+        ".byte 255, -1, -128\n.word 0xffff, -32768\n.long 0xffffffff\n",
+        ORIGIN
+    )
+    .is_ok());
+}
+
+#[test]
+fn what_gnu_as_only_warns_about_is_an_error_here() {
+    assert!(error("jmp %eax\n").contains("needs `*`"));
+    assert!(error("lock incl %eax\n").contains("`lock` can't be used"));
+    assert!(error("lock movl %eax, (%ebx)\n").contains("`lock` can't be used"));
+    assert!(error("rep incl %eax\n").contains("`rep` can't be used"));
+    assert!(error("movsb (%edi), (%esi)\n").contains("expects `(%esi)`"));
+    assert!(error("lea %fs:4(%eax), %eax\n").contains("segment override on `lea`"));
+    assert!(error("movl %ds, (%eax)\n").contains("as a word"));
+}

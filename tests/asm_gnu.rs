@@ -454,3 +454,49 @@ fn random_instructions_match_gnu_as() {
         lines.len()
     );
 }
+
+/// Jump relaxation and alignment: random programs of jumps across gaps of random size, with
+/// alignment in between, so that jumps sit just inside and just outside the short range and one
+/// jump growing pushes others out of range. Our fixed point must be GNU as's.
+#[test]
+fn random_layouts_match_gnu_as() {
+    let mut rng = Rng(0x7e1a_c0de_0000_0007);
+    const JUMPS: &[&str] = &["jmp", "je", "jne", "jl", "jae", "js", "jmp", "jmp"];
+    let mut src = String::from("\t.text\nstart:\n");
+    let labels = 120;
+    for i in 0..labels {
+        src += &format!("L{i}:\n");
+        for _ in 0..rng.below(4) {
+            match rng.below(10) {
+                0..=4 => {
+                    // Targets cluster near here, so many jumps are right at the edge of the short range.
+                    let t = (i as i64 + rng.below(13) as i64 - 6).clamp(0, labels as i64 - 1);
+                    src += &format!("\t{} L{t}\n", JUMPS[rng.below(JUMPS.len())]);
+                }
+                5 | 6 => src += &format!("\t.space {}, 0x90\n", 30 + rng.below(150)),
+                7 => src += &format!("\t.balign {}\n", 1 << rng.below(6)),
+                8 => src += &format!("\t.p2align {},,{}\n", rng.below(6), rng.below(12)),
+                _ => src += &format!("\tmovl $(L{} - start), %eax\n", rng.below(labels)),
+            }
+        }
+    }
+    src += "\tjmp start\n";
+    let n = compare("layouts", &src);
+    // The test only means something if both forms occur.
+    let ours = assemble(&src, ORIGIN).unwrap();
+    let (mut short, mut near) = (0, 0);
+    for (_, code, _, len) in disasm(&ours.image, ORIGIN) {
+        let name = format!("{code:?}");
+        if name.starts_with('J') && name.contains("_rel8") {
+            short += 1;
+        } else if name.starts_with('J') && name.contains("_rel32") {
+            near += 1;
+        }
+        let _ = len;
+    }
+    eprintln!("layouts: {n} instructions identical to GNU as ({short} short jumps, {near} near)");
+    assert!(
+        short > 20 && near > 20,
+        "{short} short and {near} near jumps"
+    );
+}

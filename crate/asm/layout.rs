@@ -337,6 +337,13 @@ fn place_sections(origin: u32, secs: &[SecInfo], sizes: &[u32]) -> Vec<u32> {
     bases
 }
 
+/// Like GNU as, a value fits `width` bytes when the bits above are all zero or all one
+/// (`.byte 255` and `.byte -1` are fine, `.byte 256` is not).
+fn fits_width(v: i64, width: u8) -> bool {
+    let high = v >> (width as u32 * 8);
+    high == 0 || high == -1
+}
+
 /// GNU as pads code with these no-ops (for `-32`, as binutils 2.40 emits them): the longest 7-byte
 /// `lea 0(%esi,%eiz,1),%esi` first, the remainder last; more than 20 bytes are jumped over.
 fn nops(n: usize) -> Vec<u8> {
@@ -499,14 +506,32 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
             Kind::Data(width, values) => {
                 let mut b = Vec::with_capacity(size as usize);
                 for e in values {
-                    let v = eval(e).unwrap_or(0);
+                    let v = match eval(e) {
+                        Ok(v) => v,
+                        Err(m) => {
+                            errors.push(err(m));
+                            0
+                        }
+                    };
+                    if *width < 4 && !fits_width(v, *width) {
+                        errors.push(err(format!(
+                            "value {v:#x} does not fit in {} bits",
+                            *width as u32 * 8
+                        )));
+                    }
                     b.extend_from_slice(&v.to_le_bytes()[..*width as usize]);
                 }
                 b
             }
             Kind::Bytes(bytes) => bytes.clone(),
             Kind::Prefix(b) => vec![*b],
-            Kind::Space(_, fill) => vec![eval(fill).unwrap_or(0) as u8; size as usize],
+            Kind::Space(_, fill) => {
+                let f = eval(fill).unwrap_or(0);
+                if !fits_width(f, 1) {
+                    errors.push(err(format!("fill value {f:#x} does not fit in a byte")));
+                }
+                vec![f as u8; size as usize]
+            }
             Kind::Fill(_, sz, value) => {
                 let s = eval(sz).unwrap_or(1).clamp(0, 8) as usize;
                 let mut one = (eval(value).unwrap_or(0) as u32 as u64)
