@@ -460,43 +460,62 @@ fn random_instructions_match_gnu_as() {
 /// jump growing pushes others out of range. Our fixed point must be GNU as's.
 #[test]
 fn random_layouts_match_gnu_as() {
-    let mut rng = Rng(0x7e1a_c0de_0000_0007);
     const JUMPS: &[&str] = &["jmp", "je", "jne", "jl", "jae", "js", "jmp", "jmp"];
-    let mut src = String::from("\t.text\nstart:\n");
-    let labels = 120;
-    for i in 0..labels {
-        src += &format!("L{i}:\n");
-        for _ in 0..rng.below(4) {
-            match rng.below(10) {
-                0..=4 => {
-                    // Targets cluster near here, so many jumps are right at the edge of the short range.
-                    let t = (i as i64 + rng.below(13) as i64 - 6).clamp(0, labels as i64 - 1);
-                    src += &format!("\t{} L{t}\n", JUMPS[rng.below(JUMPS.len())]);
+    let (mut total, mut short, mut near, mut push8, mut push32) = (0, 0, 0, 0, 0);
+    for seed in 1..=12u64 {
+        let mut rng = Rng(0x7e1a_c0de_0000_0000 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut src = String::from("\t.text\nstart:\n");
+        let labels = 200;
+        for i in 0..labels {
+            src += &format!("L{i}:\n");
+            for _ in 0..rng.below(4) {
+                match rng.below(12) {
+                    0..=4 => {
+                        // Targets cluster near here, so many jumps sit at the edge of the short range.
+                        let t = (i as i64 + rng.below(13) as i64 - 6).clamp(0, labels as i64 - 1);
+                        src += &format!("\t{} L{t}\n", JUMPS[rng.below(JUMPS.len())]);
+                    }
+                    5 => src += &format!("\t.space {}, 0x90\n", 30 + rng.below(150)),
+                    6 => src += &format!("\t.fill {}, 1, 0x90\n", rng.below(40)),
+                    7 => src += &format!("\t.balign {}\n", 1 << rng.below(6)),
+                    8 => src += &format!("\t.p2align {},,{}\n", rng.below(6), rng.below(12)),
+                    9 => src += &format!("\tmovl $(L{} - start), %eax\n", rng.below(labels)),
+                    10 => src += &format!("\t.org . + {}, 0x90\n", rng.below(50)),
+                    // Known while reading (6a) only if nothing of variable size lies between.
+                    _ => {
+                        src += &format!(
+                            "\tpush $((L{i} - L{}) & 0x3f)\n",
+                            i.saturating_sub(rng.below(3))
+                        )
+                    }
                 }
-                5 | 6 => src += &format!("\t.space {}, 0x90\n", 30 + rng.below(150)),
-                7 => src += &format!("\t.balign {}\n", 1 << rng.below(6)),
-                8 => src += &format!("\t.p2align {},,{}\n", rng.below(6), rng.below(12)),
-                _ => src += &format!("\tmovl $(L{} - start), %eax\n", rng.below(labels)),
             }
         }
-    }
-    src += "\tjmp start\n";
-    let n = compare("layouts", &src);
-    // The test only means something if both forms occur.
-    let ours = assemble(&src, ORIGIN).unwrap();
-    let (mut short, mut near) = (0, 0);
-    for (_, code, _, len) in disasm(&ours.image, ORIGIN) {
-        let name = format!("{code:?}");
-        if name.starts_with('J') && name.contains("_rel8") {
-            short += 1;
-        } else if name.starts_with('J') && name.contains("_rel32") {
-            near += 1;
+        src += "\tjmp start\n";
+        total += compare(&format!("layouts-{seed}"), &src);
+        // The test only means something if every form occurs.
+        let ours = assemble(&src, ORIGIN).unwrap();
+        for (_, code, _, _) in disasm(&ours.image, ORIGIN) {
+            let name = format!("{code:?}");
+            if name.starts_with('J') && name.contains("_rel8") {
+                short += 1;
+            } else if name.starts_with('J') && name.contains("_rel32") {
+                near += 1;
+            }
+            push8 += (code == iced_x86::Code::Pushd_imm8) as usize;
+            push32 += (code == iced_x86::Code::Pushd_imm32) as usize;
         }
-        let _ = len;
     }
-    eprintln!("layouts: {n} instructions identical to GNU as ({short} short jumps, {near} near)");
+    eprintln!(
+        "layouts: {total} instructions identical to GNU as ({short} short jumps, {near} near; \
+         {push8} pushes of a distance known while reading, {push32} not)"
+    );
     assert!(
-        short > 20 && near > 20,
+        short > 100 && near > 100,
         "{short} short and {near} near jumps"
+    );
+    assert!(
+        push8 > 30 && push32 > 30,
+        "{push8} known and {push32} unknown distances"
     );
 }

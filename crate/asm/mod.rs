@@ -150,6 +150,15 @@ mod tests {
         assert_eq!(bytes(".equ N, 4\npush $N"), [0x6a, 0x04]);
         assert_eq!(bytes("push $N\n.equ N, 4"), [0x68, 4, 0, 0, 0]); // forward: not known while reading
         assert_eq!(bytes("a: nop\nb: push $(b - a)"), [0x90, 0x6a, 0x01]);
+        // A constant .space keeps the distance known; an alignment makes it unknown.
+        assert_eq!(
+            bytes("a: nop\n.space 100\nb: push $(b - a - 100)")[101..],
+            [0x6a, 0x01]
+        );
+        assert_eq!(
+            bytes("a: nop\n.p2align 2\nb: push $(b - a)")[4..],
+            [0x68, 4, 0, 0, 0]
+        );
         assert_eq!(
             bytes("a: jmp a\nb: push $(b - a)"),
             [0xeb, 0xfe, 0x68, 2, 0, 0, 0]
@@ -175,6 +184,18 @@ mod tests {
         let b = bytes("jmp y\njmp x\n.space 124\ny: .space 10\nx:");
         assert_eq!(b[0], 0xe9);
         assert_eq!(b[5], 0xe9);
+    }
+
+    #[test]
+    fn alignment_absorbs_growth_as_in_gnu_as() {
+        // `jmp back` is in reach (-126) only once `jmp far` has grown and moved `back` by 3 while
+        // the .balign kept `jmp back` where it was. GNU as updates in source order and keeps it
+        // short; judged on the all-short layout it would look out of reach (-129).
+        let b = bytes("jmp far\nback: .space 121\n.balign 8\nnop\njmp back\n.space 200\nfar:");
+        assert_eq!(b[..5], [0xe9, 0x46, 0x01, 0, 0]); // as --32: e9 46 01 00 00
+        assert_eq!(b[0x81..0x83], [0xeb, 0x82]); // as --32: eb 82
+                                                 // `.p2align 4,,0`: a maximum of 0 means no maximum.
+        assert_eq!(bytes("nop\n.p2align 4,,0\nhlt").len(), 17);
     }
 
     #[test]
