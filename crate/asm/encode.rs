@@ -954,7 +954,11 @@ impl Enc<'_> {
             Fam::Jmp | Fam::Call => {
                 let jmp = fam == Fam::Jmp;
                 match ops.as_slice() {
-                    [Mem(m)] if m.is_absolute() && m.seg.is_none() => {
+                    [Mem(m)]
+                        if m.is_absolute()
+                            && m.seg.is_none()
+                            && !(jmp && self.suffix.is_some()) =>
+                    {
                         if !jmp {
                             self.branch(Code::Call_rel32_32, 5)
                         } else if self.near {
@@ -1223,7 +1227,7 @@ impl Enc<'_> {
                 } else {
                     (*b, *a, Code::Mov_cr_r32)
                 };
-                if !g.is_gpr32() {
+                if !g.is_gpr32() || self.suffix.is_some_and(|x| x != 4) {
                     return Err(self.bad());
                 }
                 if code == Code::Mov_r32_cr {
