@@ -571,4 +571,5 @@ fn what_gnu_as_only_warns_about_is_an_error_here() {
     assert!(error("movsb (%edi), (%esi)\n").contains("expects `(%esi)`"));
     assert!(error("lea %fs:4(%eax), %eax\n").contains("segment override on `lea`"));
     assert!(error("movl %ds, (%eax)\n").contains("as a word"));
+    assert!(error("mov $(1 <= 2), %eax\n").contains("`<=` can't be used in an instruction operand"));
 }

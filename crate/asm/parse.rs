@@ -311,6 +311,15 @@ impl Parser {
     }
 
     fn operand(&self, toks: Toks) -> Result<Operand, String> {
+        // GNU as refuses `=` inside instruction operands (`<`, `>`, `&&`, `||` are fine).
+        if let Some((Tok::Op2(op), _)) = toks
+            .iter()
+            .find(|(t, _)| matches!(t, Tok::Op2(op) if op.contains('=')))
+        {
+            return Err(format!(
+                "`{op}` can't be used in an instruction operand: compute it with `.equ` first"
+            ));
+        }
         match toks {
             [] => Err("missing operand".into()),
             [(Tok::Punct('$'), _), rest @ ..] => Ok(Operand::Imm(self.expr(rest)?)),

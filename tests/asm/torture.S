@@ -132,6 +132,10 @@ after_org:
 	big = 0x12345678
 	N2 = N * 2
 	mov $N2, %eax; add $N2, %ebx; push $N2
+	.long (1 == 1), (1 == 2), (1 < 2), (2 <> 2), (3 >= 2), (1 && 2), (0 || 0), 1 + 2 == 3, 5 > 3 + 1
+	.long 1 || 0 && 0, (N <= 5) & 0x10, -(N != 4), 7 % 3, 1 ! 2, 6 ^ 3
+	.equ IS_FIVE, (N == 5) & 1
+	mov $(N > 3), %eax; push $IS_FIVE; cmpl $(N < 6 && N <> 0 || 0), %ecx; mov (1 < 2)(%eax), %eax
 	.size _start, . - _start
 
 	.data
