@@ -126,6 +126,27 @@ fn every_error_is_reported_with_its_column() {
 }
 
 #[test]
+fn encoding_errors_and_undefined_symbols_come_together() {
+    let e = errors("movb %eax, %ebx\njmp nowhere\nshl $1, %cr0\n");
+    assert_eq!(
+        e.iter().map(|e| e.line).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "{e:?}"
+    );
+    assert!(e[1].message.contains("undefined symbol `nowhere`"));
+}
+
+#[test]
+fn a_layout_that_never_settles_is_an_error() {
+    // The space is 10 minus its own size: 0, 10, 0, 10... (5 would do, but no pass finds it).
+    let e = errors("a: .space 10 - (b - a)\nb: nop\n");
+    assert!(
+        e.iter().any(|e| e.message.contains("did not settle")),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn huge_space_is_an_error_not_an_allocation() {
     assert!(error(".space 0x7fffffff\n").contains("more than"));
     assert!(error("x: .fill 0x10000000, 8, 1\n").contains("more than"));

@@ -535,10 +535,9 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
 /// Lay out and encode the parsed items.
 pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmError>> {
     let mut errors = Vec::new();
+    // Items that failed here are reported and take no space; laying out the rest still finds
+    // their undefined symbols, so a student sees every mistake at once.
     let (preps, secs, label_sec) = prepare(items, &mut errors);
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     // A jump to a label in another section is never relaxed: GNU as leaves those to the linker.
     let mut near: Vec<bool> = items
         .iter()
@@ -593,7 +592,12 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         }
     }
     if !converged {
-        return Err(vec![AsmError::at(0, None, format!("layout did not settle after {MAX_PASSES} passes (do .org or .space depend on later labels?)"))]);
+        errors.push(AsmError::at(
+            0,
+            None,
+            format!("layout did not settle after {MAX_PASSES} passes (do .org or .space depend on later labels?)"),
+        ));
+        return Err(errors);
     }
 
     // The final walk reports undefined symbols and bad .org; then every item is emitted.
