@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::encode::{self, Val};
 use super::expr::{self, Class, Expr};
+use super::mnemonics;
 use super::parse::{Item, Kind};
 use super::{AsmError, Program, Section, MAX_IMAGE, MAX_PASSES};
 
@@ -199,7 +200,7 @@ fn prepare(
                         known: k.is_some(),
                     });
                 }
-                if let Some(cc) = encode::relaxable(insn) {
+                if let Some(cc) = mnemonics::relaxable(insn) {
                     let target_known = p.known.first().copied().flatten().is_some();
                     if !target_known {
                         p.relax = Some(cc);
@@ -286,7 +287,7 @@ fn walk(
                 0
             }
             (_, Some(s)) => s,
-            (Kind::Insn(_), None) => encode::branch_size(
+            (Kind::Insn(_), None) => mnemonics::branch_size(
                 p.relax.flatten(),
                 near.get(addrs.len()).copied().unwrap_or(true),
             ),
@@ -420,7 +421,7 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
     let mut size = vec![0u32; n];
     let mut region = vec![0u32; n];
     let mut label_at: HashMap<&str, usize> = HashMap::new();
-    let jump_size = |p: &Prep, near: bool| encode::branch_size(p.relax.flatten(), near);
+    let jump_size = |p: &Prep, near: bool| mnemonics::branch_size(p.relax.flatten(), near);
     // The first estimate.
     let mut cur = vec![0u32; nsec];
     let mut regions = vec![0u32; nsec];

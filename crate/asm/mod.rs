@@ -9,6 +9,7 @@
 //! - `parse.rs`: tokens into items (labels, directives, instructions with AT&T operands);
 //! - `expr.rs`: the expressions inside them, with GNU as's precedence;
 //! - `layout.rs`: addresses, short-or-near jumps, sections, and the final image;
+//! - `mnemonics.rs` and `opcodes.rs`: what each mnemonic means, and the opcode forms of each operation;
 //! - `encode.rs`: one instruction to bytes through iced-x86's encoder, choosing forms as GNU as does.
 //!
 //! Errors are values: every problem in a source becomes an [`AsmError`] naming its line, and no
@@ -38,6 +39,8 @@ mod encode;
 mod expr;
 mod layout;
 mod lex;
+mod mnemonics;
+mod opcodes;
 mod parse;
 
 use std::collections::BTreeMap;

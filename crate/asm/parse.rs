@@ -11,7 +11,7 @@ use iced_x86::Register;
 
 use super::expr::{self, Expr};
 use super::lex::{tokenize, Stmt, Tok};
-use super::{encode, AsmError};
+use super::{mnemonics, AsmError};
 
 /// Numeric local labels become `<prefix><n>_<k>` (the k-th definition of `n`): a name no source can spell.
 pub const LOCAL_PREFIX: &str = ".L\u{1}";
@@ -272,7 +272,7 @@ impl Parser {
                 }
             }
         }
-        if encode::lookup(&mnemonic).is_none() {
+        if mnemonics::lookup(&mnemonic).is_none() {
             return Err(err(col, format!("unknown instruction `{mnemonic}`")));
         }
         let mut operands = Vec::new();
