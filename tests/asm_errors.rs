@@ -147,6 +147,24 @@ fn a_layout_that_never_settles_is_an_error() {
 }
 
 #[test]
+fn broken_repetition_and_conditionals() {
+    assert_eq!(
+        error("nop\n.rept 3\nnop\n"),
+        "line 2: `.rept` without `.endr`"
+    );
+    assert_eq!(error(".endr\n"), "line 1: `.endr` without `.rept`");
+    assert_eq!(error(".if 1\nnop\n"), "line 1: `.if` without `.endif`");
+    assert_eq!(error(".else\n"), "line 1: `.else` without `.if`");
+    assert_eq!(error(".endif\n"), "line 1: `.endif` without `.if`");
+    assert!(error(".rept later\nnop\n.endr\nlater = 3\n").contains("needs a constant"));
+    assert!(error(".rept 1000000000\nnop\n.endr\n").contains("statements"));
+    let deep = format!("{}nop\n{}", ".rept 1\n".repeat(40), ".endr\n".repeat(40));
+    assert!(error(&deep).contains("nested more than"));
+    // Mistakes inside a branch that is not taken are not mistakes.
+    assert!(assemble(".if 0\nmovx %eax\n.ascii \"open\n.endif\nnop\n", ORIGIN).is_ok());
+}
+
+#[test]
 fn huge_space_is_an_error_not_an_allocation() {
     assert!(error(".space 0x7fffffff\n").contains("more than"));
     assert!(error("x: .fill 0x10000000, 8, 1\n").contains("more than"));

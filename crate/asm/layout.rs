@@ -565,7 +565,15 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         let w = walk(items, &preps, &near, &prev, &bases, nsec, None);
         let new_bases = place_sections(origin, &secs, &w.sec_sizes);
         let mut changed = w.syms != prev || new_bases != bases;
+        // `.set` may give a symbol new values as the source goes on: track them in order.
+        let mut cur = w.syms.clone();
         for (i, (item, p)) in items.iter().zip(&preps).enumerate() {
+            if let Kind::Assign(name, e) = &item.kind {
+                let lookup = |s: &str| cur.get(s).copied();
+                if let Ok(v) = expr::eval(e, &lookup, w.addrs[i] as i64) {
+                    cur.insert(name.clone(), v);
+                }
+            }
             if p.relax.is_none() || near[i] {
                 continue;
             }
@@ -575,7 +583,7 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
             let Some(e) = insn.ops.first().and_then(|o| o.expr()) else {
                 continue;
             };
-            let lookup = |s: &str| w.syms.get(s).copied();
+            let lookup = |s: &str| cur.get(s).copied();
             let Ok(target) = expr::eval(e, &lookup, w.addrs[i] as i64) else {
                 continue;
             };
@@ -620,9 +628,18 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
     }
     let mut image = vec![0u8; total as usize];
     let mut lines = Vec::new();
-    let lookup = |s: &str| w.syms.get(s).copied();
+    // Symbols as they stand at each point: `.set` may change one as the source goes on.
+    let mut cur = w.syms.clone();
     for (i, (item, p)) in items.iter().zip(&preps).enumerate() {
         let (addr, size) = (w.addrs[i], w.sizes[i]);
+        if let Kind::Assign(name, e) = &item.kind {
+            let lookup = |s: &str| cur.get(s).copied();
+            if let Ok(v) = expr::eval(e, &lookup, addr as i64) {
+                cur.insert(name.clone(), v);
+            }
+            continue;
+        }
+        let lookup = |s: &str| cur.get(s).copied();
         let err = |m: String| AsmError::at(item.line, Some(item.col), m);
         let eval = |e: &Expr| expr::eval(e, &lookup, addr as i64);
         let bytes: Vec<u8> = match &item.kind {

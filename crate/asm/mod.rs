@@ -19,7 +19,8 @@
 //! - comments `#` and `/* */`; `;` between statements; labels `name:` and numeric `1:` with `1f`/`1b`;
 //!   `sym = expr`, `.equ`, `.set`;
 //! - directives `.text .data .bss .section .globl .global .type .size .code32 .byte .word .short
-//!   .long .int .quad .ascii .asciz .string .space .skip .fill .align .balign .p2align .org`;
+//!   .long .int .quad .ascii .asciz .string .space .skip .fill .align .balign .p2align .org`,
+//!   repetition `.rept`/`.endr` and conditionals `.if .ifeq .ifne .ifdef .ifndef .elseif .else .endif`;
 //! - expressions with numbers (`42 0x2a 052 0b101 'a`), symbols, `.`, `+ - * / % << >> & | ^ ~ !`,
 //!   comparisons and `&& ||`, in GNU as's precedence;
 //! - operands `%reg`, `$imm`, `disp(%base,%index,scale)`, `%es:(%edi)`, `*%eax`, `*(%ebx)`;
@@ -30,8 +31,7 @@
 //!   instructions with `rep`/`repe`/`repne`, `lock`, `int`, `iret`, `enter`/`leave`, `in`/`out`,
 //!   `lgdt`/`lidt`/`sgdt`/`sidt`, BCD, `cpuid`, `rdtsc`, `vmcall` and the other one-byte classics.
 //!
-//! What it refuses, though GNU as would take it: macros and conditionals (`.macro`, `.rept`, `.if`),
-//! `.include`, 16-bit addressing and `.code16`, far jumps and calls, floating point and SIMD, and
+//! What it refuses, though GNU as would take it: macros (`.macro`, `.irp`), `.include`, 16-bit addressing and `.code16`, far jumps and calls, floating point and SIMD, and
 //! whatever GNU as only accepts with a warning (an indirect `jmp` without `*`, an operand with no
 //! size, a value it would shorten): a student gets an error instead of a surprise.
 
