@@ -31,8 +31,9 @@
 //!   instructions with `rep`/`repe`/`repne`, `lock`, `int`, `iret`, `enter`/`leave`, `in`/`out`,
 //!   `lgdt`/`lidt`/`sgdt`/`sidt`, BCD, `cpuid`, `rdtsc`, `vmcall` and the other one-byte classics.
 //!
-//! What it refuses, though GNU as would take it: macros (`.macro`, `.irp`), `.include`, 16-bit addressing and `.code16`, far jumps and calls, floating point and SIMD, and
-//! whatever GNU as only accepts with a warning (an indirect `jmp` without `*`, an operand with no
+//! What it refuses, though GNU as would take it: macros (`.macro`, `.irp`), `.include`, 16-bit
+//! addressing and `.code16`, far jumps and calls, floating point and SIMD, and whatever GNU as
+//! only accepts with a warning (an indirect `jmp` without `*`, an operand with no
 //! size, a value it would shorten): a student gets an error instead of a surprise.
 
 mod encode;
