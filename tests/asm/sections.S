@@ -9,6 +9,8 @@ start:
 	mov table_end - table, %ecx	# a memory operand, not an immediate
 	mov $(table_end - table) / 4, %ecx
 	call show
+	je after_org			# a label in another section: always the near form
+	jmp table
 	jmp done
 	.data
 	.p2align 3
