@@ -623,3 +623,17 @@ fn what_gnu_as_only_warns_about_is_an_error_here() {
     assert!(error("movl %ds, (%eax)\n").contains("as a word"));
     assert!(error("mov $(1 <= 2), %eax\n").contains("`<=` can't be used in an instruction operand"));
 }
+
+#[test]
+fn any_origin_is_safe() {
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/asm/torture.S"),
+    )
+    .unwrap();
+    for origin in [0, 1, 0x7fff_ffff, 0xffff_f000, 0xffff_ffff] {
+        // Near the top of the address space labels wrap; an error is fine, a panic is not.
+        let _ = assemble(&src, origin);
+        let _ = assemble("jmp x\n.space 300\nx: loop x\n", origin);
+    }
+    assert_eq!(assemble("start: jmp start", 0).unwrap().image, [0xeb, 0xfe]);
+}
