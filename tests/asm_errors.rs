@@ -160,6 +160,10 @@ fn broken_repetition_and_conditionals() {
     assert!(error(".rept 1000000000\nnop\n.endr\n").contains("statements"));
     let deep = format!("{}nop\n{}", ".rept 1\n".repeat(40), ".endr\n".repeat(40));
     assert!(error(&deep).contains("nested more than"));
+    assert_eq!(
+        error(".rept 5\nmovx %eax\n.endr\n"),
+        "line 2: unknown instruction `movx`"
+    );
     // Mistakes inside a branch that is not taken are not mistakes.
     assert!(assemble(".if 0\nmovx %eax\n.ascii \"open\n.endif\nnop\n", ORIGIN).is_ok());
 }

@@ -122,7 +122,9 @@ pub fn assemble(source: &str, origin: u32) -> Result<Program, Vec<AsmError>> {
     let (items, parse_errors) = parse::parse(&stmts);
     errors.extend(parse_errors);
     if !errors.is_empty() {
+        // A mistake inside `.rept` is reported once, not once per copy.
         errors.sort_by_key(|e| e.line);
+        errors.dedup();
         return Err(errors);
     }
     layout::assemble_items(&items, origin)
