@@ -137,4 +137,9 @@ fn timer_handler_ends_with_iret_and_gate_points_at_it() {
         "the no-interrupt window ends right after `iret`"
     );
     assert!(start < end && p.symbols["timer_interrupt"] < start);
+    // Interrupts push onto the current stack, and the Host starts a Guest with %esp = 0.
+    let mut d = Decoder::with_ip(32, &p.image, ORIGIN as u64, DecoderOptions::NONE);
+    let first = d.decode();
+    assert_eq!((first.code(), first.op0_register()), (Code::Mov_r32_imm32, Register::ESP));
+    assert_eq!(first.immediate32(), p.symbols["stack_top"]);
 }

@@ -30,6 +30,11 @@
 	.text
 	.globl start
 start:
+	# The Host starts us with %esp = 0 (lguest_arch_setup_regs() leaves it zero): no stack.
+	# An interrupt pushes eflags, cs and eip onto the current stack (we are already at ring 1,
+	# so there is no stack switch), so we need one before we let interrupts in.
+	mov $stack_top, %esp
+
 	# Our handler ends with a short window (between restoring irq_enabled and `iret`) where a
 	# new interrupt must wait. We tell the Host where it is in lguest_data, and we do it before
 	# LGUEST_INIT, because that is when the Host reads these two fields.
@@ -100,6 +105,10 @@ count_msg:
 count_digit:
 	.asciz "?\n"
 bye:	.asciz "Power down"
+
+	.balign 16
+stack:	.space 4096			# our stack grows down from stack_top
+stack_top:
 
 	.balign 4096
 lguest_data:
