@@ -42,6 +42,7 @@ struct SecInfo {
     align: u32,
 }
 
+/// The symbols an expression names, in order.
 fn syms_of(e: &Expr, out: &mut Vec<String>) {
     match e {
         Expr::Sym(s) => out.push(s.clone()),
@@ -299,17 +300,7 @@ fn walk(
                 let s = eval(size).unwrap_or(1).clamp(0, 8);
                 (r * s).min(MAX_IMAGE as i64 + 1) as u32
             }
-            (Kind::Align { .. }, None) => match p.align {
-                Some((a, _, max)) => {
-                    let pad = (a - off % a) % a;
-                    if max.is_some_and(|m| pad > m) {
-                        0
-                    } else {
-                        pad
-                    }
-                }
-                None => 0,
-            },
+            (Kind::Align { .. }, None) => align_pad(p.align, off),
             (Kind::Org(target, _), None) => {
                 let t = eval(target).unwrap_or(off as i64);
                 let t = if p.org_is_address {
