@@ -126,6 +126,49 @@ fn every_error_is_reported_with_its_column() {
 }
 
 #[test]
+fn encoding_errors_and_undefined_symbols_come_together() {
+    let e = errors("movb %eax, %ebx\njmp nowhere\nshl $1, %cr0\n");
+    assert_eq!(
+        e.iter().map(|e| e.line).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "{e:?}"
+    );
+    assert!(e[1].message.contains("undefined symbol `nowhere`"));
+}
+
+#[test]
+fn a_layout_that_never_settles_is_an_error() {
+    // The space is 10 minus its own size: 0, 10, 0, 10... (5 would do, but no pass finds it).
+    let e = errors("a: .space 10 - (b - a)\nb: nop\n");
+    assert!(
+        e.iter().any(|e| e.message.contains("did not settle")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn broken_repetition_and_conditionals() {
+    assert_eq!(
+        error("nop\n.rept 3\nnop\n"),
+        "line 2: `.rept` without `.endr`"
+    );
+    assert_eq!(error(".endr\n"), "line 1: `.endr` without `.rept`");
+    assert_eq!(error(".if 1\nnop\n"), "line 1: `.if` without `.endif`");
+    assert_eq!(error(".else\n"), "line 1: `.else` without `.if`");
+    assert_eq!(error(".endif\n"), "line 1: `.endif` without `.if`");
+    assert!(error(".rept later\nnop\n.endr\nlater = 3\n").contains("needs a constant"));
+    assert!(error(".rept 1000000000\nnop\n.endr\n").contains("statements"));
+    let deep = format!("{}nop\n{}", ".rept 1\n".repeat(40), ".endr\n".repeat(40));
+    assert!(error(&deep).contains("nested more than"));
+    assert_eq!(
+        error(".rept 5\nmovx %eax\n.endr\n"),
+        "line 2: unknown instruction `movx`"
+    );
+    // Mistakes inside a branch that is not taken are not mistakes.
+    assert!(assemble(".if 0\nmovx %eax\n.ascii \"open\n.endif\nnop\n", ORIGIN).is_ok());
+}
+
+#[test]
 fn huge_space_is_an_error_not_an_allocation() {
     assert!(error(".space 0x7fffffff\n").contains("more than"));
     assert!(error("x: .fill 0x10000000, 8, 1\n").contains("more than"));
@@ -276,6 +319,17 @@ const SOUP: &[&str] = &[
     "#",
     "@",
     "start:",
+    ".rept",
+    ".endr",
+    ".if",
+    ".else",
+    ".elseif",
+    ".endif",
+    ".ifdef",
+    ".ifeq",
+    "==",
+    "<=",
+    "&&",
     "_start",
     "x = 4",
     "\\",
@@ -539,4 +593,51 @@ fn random_instructions_never_panic() {
         accepted > 500,
         "only {accepted} of 8000 random instructions assembled"
     );
+}
+
+#[test]
+fn data_that_does_not_fit_is_an_error() {
+    assert_eq!(
+        error(".byte 1, 256\n"),
+        "line 1: value 0x100 does not fit in 8 bits"
+    );
+    assert_eq!(
+        error("x: .word 0x10000\n"),
+        "line 1: value 0x10000 does not fit in 16 bits"
+    );
+    assert!(error("lbl: .byte lbl\n").contains("does not fit in 8 bits")); // 0x100000 at origin
+    assert!(error(".space 2, 300\n").contains("does not fit in a byte"));
+    assert!(error("movb $0x1234, %al\n").contains("does not fit in 8 bits"));
+    assert!(error("int $256\n").contains("out of range"));
+    assert!(assemble(
+        ".byte 255, -1, -128\n.word 0xffff, -32768\n.long 0xffffffff\n",
+        ORIGIN
+    )
+    .is_ok());
+}
+
+#[test]
+fn what_gnu_as_only_warns_about_is_an_error_here() {
+    assert!(error("jmp %eax\n").contains("needs `*`"));
+    assert!(error("lock incl %eax\n").contains("`lock` can't be used"));
+    assert!(error("lock movl %eax, (%ebx)\n").contains("`lock` can't be used"));
+    assert!(error("rep incl %eax\n").contains("`rep` can't be used"));
+    assert!(error("movsb (%edi), (%esi)\n").contains("expects `(%esi)`"));
+    assert!(error("lea %fs:4(%eax), %eax\n").contains("segment override on `lea`"));
+    assert!(error("movl %ds, (%eax)\n").contains("as a word"));
+    assert!(error("mov $(1 <= 2), %eax\n").contains("`<=` can't be used in an instruction operand"));
+}
+
+#[test]
+fn any_origin_is_safe() {
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/asm/torture.S"),
+    )
+    .unwrap();
+    for origin in [0, 1, 0x7fff_ffff, 0xffff_f000, 0xffff_ffff] {
+        // Near the top of the address space labels wrap; an error is fine, a panic is not.
+        let _ = assemble(&src, origin);
+        let _ = assemble("jmp x\n.space 300\nx: loop x\n", origin);
+    }
+    assert_eq!(assemble("start: jmp start", 0).unwrap().image, [0xeb, 0xfe]);
 }

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use iced_x86::Register;
 
-use super::expr::{self, Expr};
+use super::expr::{self, Class, Expr};
 use super::lex::{tokenize, Stmt, Tok};
-use super::{encode, AsmError};
+use super::{mnemonics, AsmError};
 
 /// Numeric local labels become `<prefix><n>_<k>` (the k-th definition of `n`): a name no source can spell.
 pub const LOCAL_PREFIX: &str = ".L\u{1}";
@@ -172,6 +172,12 @@ fn split_commas(toks: Toks) -> Vec<Toks> {
     out
 }
 
+/// Statements a source may amount to once `.rept` has expanded it, so `.rept 1000000000` is an
+/// error and not a hang.
+const MAX_STATEMENTS: usize = 200_000;
+/// How deeply `.rept` may nest.
+const MAX_REPT_NESTING: usize = 16;
+
 struct Parser {
     items: Vec<Item>,
     errors: Vec<AsmError>,
@@ -179,6 +185,12 @@ struct Parser {
     local_defs: HashMap<u32, u32>,
     /// Where each ordinary label was defined, to report duplicates.
     labels: HashMap<String, usize>,
+    /// Symbols assigned a plain number so far: what `.rept` and `.if` may use.
+    consts: HashMap<String, i64>,
+    /// Every symbol defined so far (for `.ifdef`).
+    defined: std::collections::HashSet<String>,
+    /// Statements handled so far, `.rept` copies included.
+    statements: usize,
 }
 
 /// The private name a reference to local label `n` means at this point of the source.
@@ -213,6 +225,7 @@ impl Parser {
                         ));
                     }
                     self.labels.insert(name.clone(), stmt.line);
+                    self.defined.insert(name.clone());
                     self.push(stmt.line, *col, Kind::Label(name.clone()));
                     rest = &rest[2..];
                 }
@@ -272,7 +285,7 @@ impl Parser {
                 }
             }
         }
-        if encode::lookup(&mnemonic).is_none() {
+        if mnemonics::lookup(&mnemonic).is_none() {
             return Err(err(col, format!("unknown instruction `{mnemonic}`")));
         }
         let mut operands = Vec::new();
@@ -306,11 +319,188 @@ impl Parser {
                 format!("symbol `{name}` is already defined as a label (line {first})"),
             ));
         }
+        let lookup = |s: &str| {
+            self.consts
+                .get(s)
+                .map_or(Class::Unknown, |v| Class::Abs(*v))
+        };
+        match expr::classify(&e, &lookup, Class::Unknown) {
+            Class::Abs(v) => self.consts.insert(name.clone(), v),
+            _ => self.consts.remove(&name),
+        };
+        self.defined.insert(name.clone());
         self.push(stmt.line, col, Kind::Assign(name, e));
         Ok(())
     }
 
+    /// A value that must be known while reading: a `.rept` count or an `.if` condition.
+    fn constant(&self, toks: Toks) -> Result<i64, String> {
+        let e = self.expr(toks)?;
+        let lookup = |s: &str| {
+            self.consts
+                .get(s)
+                .map_or(Class::Unknown, |v| Class::Abs(*v))
+        };
+        match expr::classify(&e, &lookup, Class::Unknown) {
+            Class::Abs(v) => Ok(v),
+            _ => Err("needs a constant: numbers, and symbols set to numbers earlier".into()),
+        }
+    }
+
+    /// Handle a list of statements: conditionals (`.if`/`.ifdef`/`.ifndef`/`.else`/`.endif`) and
+    /// repetition (`.rept`/`.endr`) here, everything else by [`Parser::statement`].
+    fn run(&mut self, stmts: &[Stmt], depth: usize) {
+        // For each open `.if`: is its current branch active, has a branch been taken, its line.
+        let mut conds: Vec<(bool, bool, usize)> = Vec::new();
+        let mut i = 0;
+        while i < stmts.len() {
+            let s = &stmts[i];
+            i += 1;
+            self.statements += 1;
+            if self.statements > MAX_STATEMENTS {
+                self.errors.push(AsmError::at(
+                    s.line,
+                    None,
+                    format!(
+                        "more than {MAX_STATEMENTS} statements (is a `.rept` count too large?)"
+                    ),
+                ));
+                return;
+            }
+            let toks = match tokenize(s) {
+                Ok(t) => t,
+                Err(e) => {
+                    if conds.iter().all(|c| c.0) {
+                        self.errors.push(e);
+                    }
+                    continue;
+                }
+            };
+            let word = match toks.first() {
+                Some((Tok::Ident(w), _)) => w.to_ascii_lowercase(),
+                _ => String::new(),
+            };
+            let args = toks.get(1..).unwrap_or(&[]);
+            let active = conds.iter().all(|c| c.0);
+            let err = |m: String| AsmError::at(s.line, Some(s.col), m);
+            let test = |p: &Parser| -> Result<bool, AsmError> {
+                match word.as_str() {
+                    ".ifdef" | ".ifndef" => match args {
+                        [(Tok::Ident(sym), _)] => Ok(p.defined.contains(sym) == (word == ".ifdef")),
+                        _ => Err(err(format!("`{word}` needs one symbol name"))),
+                    },
+                    ".ifeq" => p
+                        .constant(args)
+                        .map(|v| v == 0)
+                        .map_err(|m| err(format!("{word}: {m}"))),
+                    _ => p
+                        .constant(args)
+                        .map(|v| v != 0)
+                        .map_err(|m| err(format!("{word}: {m}"))),
+                }
+            };
+            match word.as_str() {
+                ".if" | ".ifne" | ".ifeq" | ".ifdef" | ".ifndef" => {
+                    let taken = if active {
+                        test(self).unwrap_or_else(|e| {
+                            self.errors.push(e);
+                            false
+                        })
+                    } else {
+                        false
+                    };
+                    // Inside an inactive branch nothing is taken, and no `.else` may wake it.
+                    conds.push((taken, taken || !active, s.line));
+                }
+                ".elseif" | ".else" => match conds.last().copied() {
+                    None => self.errors.push(err(format!("`{word}` without `.if`"))),
+                    Some((_, done, line)) => {
+                        let take = !done
+                            && (word == ".else"
+                                || test(self).unwrap_or_else(|e| {
+                                    self.errors.push(e);
+                                    false
+                                }));
+                        if let Some(c) = conds.last_mut() {
+                            *c = (take, done || take, line);
+                        }
+                    }
+                },
+                ".endif" => {
+                    if conds.pop().is_none() {
+                        self.errors.push(err("`.endif` without `.if`".into()));
+                    }
+                }
+                _ if !active => {}
+                ".rept" => {
+                    // The body runs to the matching `.endr`.
+                    let mut nesting = 0;
+                    let mut end = None;
+                    for (j, t) in stmts.iter().enumerate().skip(i) {
+                        let w = t
+                            .text
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_lowercase();
+                        if w == ".rept" {
+                            nesting += 1;
+                        } else if w == ".endr" {
+                            if nesting == 0 {
+                                end = Some(j);
+                                break;
+                            }
+                            nesting -= 1;
+                        }
+                    }
+                    let Some(end) = end else {
+                        self.errors.push(err("`.rept` without `.endr`".into()));
+                        return;
+                    };
+                    let body = &stmts[i..end];
+                    i = end + 1;
+                    if depth >= MAX_REPT_NESTING {
+                        self.errors.push(err(format!(
+                            "`.rept` nested more than {MAX_REPT_NESTING} deep"
+                        )));
+                        continue;
+                    }
+                    match self.constant(args) {
+                        Ok(n) => {
+                            for _ in 0..n.max(0) {
+                                if self.statements > MAX_STATEMENTS {
+                                    break;
+                                }
+                                self.run(body, depth + 1);
+                            }
+                        }
+                        Err(m) => self.errors.push(err(format!(".rept: {m}"))),
+                    }
+                }
+                ".endr" => self.errors.push(err("`.endr` without `.rept`".into())),
+                _ => {
+                    if let Err(e) = self.statement(s) {
+                        self.errors.push(e);
+                    }
+                }
+            }
+        }
+        if let Some((_, _, line)) = conds.last() {
+            self.errors
+                .push(AsmError::at(*line, None, "`.if` without `.endif`"));
+        }
+    }
+
     fn operand(&self, toks: Toks) -> Result<Operand, String> {
+        // GNU as refuses `=` inside instruction operands (`<`, `>`, `&&`, `||` are fine).
+        if let Some((Tok::Op2(op), _)) = toks
+            .iter()
+            .find(|(t, _)| matches!(t, Tok::Op2(op) if op.contains('=')))
+        {
+            return Err(format!(
+                "`{op}` can't be used in an instruction operand: compute it with `.equ` first"
+            ));
+        }
         match toks {
             [] => Err("missing operand".into()),
             [(Tok::Punct('$'), _), rest @ ..] => Ok(Operand::Imm(self.expr(rest)?)),
@@ -526,11 +716,10 @@ pub fn parse(stmts: &[Stmt]) -> (Vec<Item>, Vec<AsmError>) {
         errors: Vec::new(),
         local_defs: HashMap::new(),
         labels: HashMap::new(),
+        consts: HashMap::new(),
+        defined: Default::default(),
+        statements: 0,
     };
-    for s in stmts {
-        if let Err(e) = p.statement(s) {
-            p.errors.push(e);
-        }
-    }
+    p.run(stmts, 0);
     (p.items, p.errors)
 }
