@@ -8,6 +8,7 @@
 //! Bounds are the caller's business: the Host checks `lguest_address_ok()` against `pfn_limit` before it
 //! touches Guest memory; here an address past the end is simply an `OutOfRange` error, never a panic.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::params::PAGE_SIZE;
@@ -21,10 +22,35 @@ pub struct OutOfRange {
     pub addr: u32,
 }
 
+thread_local! {
+    /// Source of code generations: every value is handed out once per thread, so a generation names one
+    /// exact content of one page even across snapshots (see [`GuestRam::mark_code`]). It only decides what
+    /// a decoded-block cache may reuse, never what the Guest computes, so determinism is untouched.
+    static NEXT_CODE_GEN: Cell<u64> = const { Cell::new(1) };
+}
+
+fn fresh_code_gen() -> u64 {
+    NEXT_CODE_GEN.with(|c| {
+        let g = c.get();
+        c.set(g.wrapping_add(1));
+        g
+    })
+}
+
 /// Guest-physical memory, copy-on-write by page.
+///
+/// Beside the pages it keeps, per page, a *code* mark and a *code generation* for the Guest CPU's
+/// decoded-block cache: the CPU marks a page when it decodes instructions from it, and any write to a
+/// marked page (by the CPU, the Host or the Launcher) unmarks it and gives it a new generation, so a block
+/// decoded from the old bytes is never run again.
 #[derive(Clone)]
 pub struct GuestRam {
     pages: Vec<Rc<Page>>,
+    code: Vec<bool>,
+    code_gen: Vec<u64>,
+    /// Writes so far that landed on a marked page: the CPU compares it across an instruction to notice
+    /// that the Guest overwrote code it is running.
+    code_writes: u64,
 }
 
 impl std::fmt::Debug for GuestRam {
@@ -37,7 +63,8 @@ impl GuestRam {
     /// `pages` zeroed pages, all sharing one zero page until written.
     pub fn new(pages: u32) -> GuestRam {
         let zero: Rc<Page> = Rc::new([0u8; PAGE_SIZE as usize]);
-        GuestRam { pages: vec![zero; pages as usize] }
+        let n = pages as usize;
+        GuestRam { pages: vec![zero; n], code: vec![false; n], code_gen: vec![0; n], code_writes: 0 }
     }
 
     pub fn pages(&self) -> u32 {
@@ -60,9 +87,57 @@ impl GuestRam {
     }
 
     /// The page holding `addr`, for writing: copies it first if a snapshot still shares it.
-    #[inline]
+    #[inline(always)]
     pub fn page_mut(&mut self, pfn: u32) -> Option<&mut Page> {
-        self.pages.get_mut(pfn as usize).map(Rc::make_mut)
+        let i = pfn as usize;
+        if let Some(true) = self.code.get(i) {
+            self.unmark_code(i);
+        }
+        let p = self.pages.get_mut(i)?;
+        if Rc::get_mut(p).is_none() {
+            Rc::make_mut(p); // shared with a snapshot: copy it first
+        }
+        Rc::get_mut(p)
+    }
+
+    /// A write is about to land on marked code page `i`: unmark it, give it a new generation.
+    #[cold]
+    fn unmark_code(&mut self, i: usize) {
+        self.code[i] = false;
+        self.code_gen[i] = fresh_code_gen();
+        self.code_writes += 1;
+    }
+
+    /// Mark page `pfn` as holding decoded code and return its code generation. A page being marked afresh
+    /// gets a new generation, so bytes written while it was unmarked can never pass for older ones.
+    pub fn mark_code(&mut self, pfn: u32) -> u64 {
+        let i = pfn as usize;
+        match self.code.get_mut(i) {
+            Some(c) => {
+                if !*c {
+                    *c = true;
+                    self.code_gen[i] = fresh_code_gen();
+                }
+                self.code_gen[i]
+            }
+            None => 0,
+        }
+    }
+
+    /// The code generation of page `pfn` (0 for a page that does not exist). While a page stays marked
+    /// its generation stays the same, and so do its bytes.
+    #[inline]
+    pub fn code_gen(&self, pfn: u32) -> u64 {
+        match (self.code.get(pfn as usize), self.code_gen.get(pfn as usize)) {
+            (Some(true), Some(g)) => *g,
+            _ => 0,
+        }
+    }
+
+    /// How many writes have landed on marked code pages since this memory was created.
+    #[inline]
+    pub fn code_writes(&self) -> u64 {
+        self.code_writes
     }
 
     /// Copy `buf.len()` bytes starting at `addr` out of memory; crossing page boundaries is fine.
@@ -160,5 +235,23 @@ mod tests {
         assert_eq!(ram.pages_differing_from(&snap), 1);
         assert_eq!(snap.read_u32(8192).unwrap(), 0);
         assert_eq!(ram.read_cstr(0, 16).unwrap(), vec![7]);
+    }
+
+    #[test]
+    fn writing_a_code_page_changes_its_generation() {
+        let mut ram = GuestRam::new(2);
+        let g = ram.mark_code(1);
+        assert_ne!(g, 0);
+        assert_eq!(ram.code_gen(1), g);
+        ram.write_u32(0, 1).unwrap(); // another page: no change
+        assert_eq!((ram.code_gen(1), ram.code_writes()), (g, 0));
+        let snap = ram.clone();
+        ram.write_u32(4096, 1).unwrap();
+        assert_eq!((ram.code_gen(1), ram.code_writes()), (0, 1));
+        let g2 = ram.mark_code(1);
+        assert!(g2 != g && g2 != 0);
+        // The snapshot still holds the old bytes under the old generation.
+        assert_eq!(snap.code_gen(1), g);
+        assert_eq!(ram.mark_code(99), 0);
     }
 }

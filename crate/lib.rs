@@ -12,6 +12,7 @@
 //! Everything here is deterministic and free of browser dependencies, so every test also runs natively.
 
 pub mod asm;
+pub mod cpu;
 pub mod errno;
 pub mod event;
 pub mod guest_ram;

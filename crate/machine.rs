@@ -18,7 +18,7 @@ use crate::params;
 
 /// A system call a Launcher task can make.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "call")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "call")]
 pub enum Syscall {
     /// `open("/dev/lguest", O_RDWR)`.
     Open,
@@ -44,17 +44,20 @@ pub struct SysResult {
     pub reason: Option<String>,
     /// For an eventfd `read()`: the counter it drained.
     pub count: Option<u64>,
+    /// For a NOTIFY below the Guest's memory: the string there, which the Launcher prints as early-console
+    /// output (`None` when there is no printable text).
+    pub console: Option<String>,
     /// One line saying why this value came back.
     pub why: String,
 }
 
 impl SysResult {
     pub fn ok(ret: i64, why: impl Into<String>) -> SysResult {
-        SysResult { ret, errno: None, notify: None, reason: None, count: None, why: why.into() }
+        SysResult { ret, errno: None, notify: None, reason: None, count: None, console: None, why: why.into() }
     }
 
     pub fn err(errno: Errno, why: impl Into<String>) -> SysResult {
-        SysResult { ret: errno.ret(), errno: Some(errno), notify: None, reason: None, count: None, why: why.into() }
+        SysResult { ret: errno.ret(), errno: Some(errno), notify: None, reason: None, count: None, console: None, why: why.into() }
     }
 
     /// The canonical text the scenario language compares against: `12`, `-EINVAL`, `4 notify=0x7000`.
@@ -71,6 +74,9 @@ impl SysResult {
         }
         if let Some(c) = self.count {
             s += &format!(" count={c}");
+        }
+        if let Some(t) = &self.console {
+            s += &format!(" console={t:?}");
         }
         s
     }
@@ -89,7 +95,7 @@ pub fn fail<T>(errno: Errno, why: impl Into<String>) -> Result<T, Fail> {
 
 /// What a system call did right now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum Outcome {
     Done(SysResult),
     /// The task is inside the kernel and will stay there until something wakes it.
@@ -100,7 +106,7 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pending {
     /// `read()` of `/dev/lguest` inside `run_guest()`.
-    LguestRead { file: FileId, cpu: u32, buf: u32, why: String },
+    LguestRead { file: FileId, cpu: u32, buf: u32, why: String, halted: bool },
     /// `read()` of an eventfd whose counter is 0.
     EventfdRead { ctx: usize, buf: u32 },
 }
@@ -158,6 +164,7 @@ impl Machine {
             guest_base: params::LAUNCHER_GUEST_BASE,
             guest_pages,
             fds: BTreeMap::new(),
+            has_code: false,
             script: Default::default(),
         });
         pid
@@ -269,6 +276,9 @@ impl Machine {
         if self.pending.contains_key(&tid) {
             return Err(format!("task {:?} is still blocked in its last system call (use wait)", task.name));
         }
+        if let Some(r) = self.finished.get(&tid) {
+            return Err(format!("task {:?}'s last system call has returned {}: collect it with wait first", task.name, r.render()));
+        }
         self.current = tid;
         let out = match call {
             Syscall::Open => Outcome::Done(self.sys_open()),
@@ -355,7 +365,7 @@ impl Machine {
         };
         match self.host.files[file].kind {
             FileKind::Lguest { .. } => match self.lguest_write(file, buf, len, off) {
-                Ok(n) => SysResult::ok(n, "the request was carried out"),
+                Ok((n, why)) => SysResult::ok(n, why),
                 Err(f) => SysResult::err(f.errno, f.why),
             },
             FileKind::Eventfd { ctx } => {
@@ -423,18 +433,29 @@ impl Machine {
                     None
                 }
             }
+            // A task asleep in schedule() (its Guest halted) stays asleep until something wakes it.
+            Pending::LguestRead { halted: true, .. } if !signal => None,
             Pending::LguestRead { file, cpu, buf, .. } => match self.run_guest_for(file, cpu, buf) {
                 crate::host::core::RunOutcome::Return(r) => Some(match r {
                     Ok((n, notify)) => {
                         let mut s = SysResult::ok(n, "the Guest sent a NOTIFY that no eventfd took");
                         s.notify = Some(notify);
+                        s.console = self.console_text(tid, notify);
                         s
                     }
                     Err(f) => SysResult::err(f.errno, f.why),
                 }),
                 crate::host::core::RunOutcome::Blocked(why) => {
-                    if let Some(Pending::LguestRead { why: w, .. }) = self.pending.get_mut(&tid) {
+                    if let Some(Pending::LguestRead { why: w, halted, .. }) = self.pending.get_mut(&tid) {
                         *w = why;
+                        *halted = false;
+                    }
+                    None
+                }
+                crate::host::core::RunOutcome::Halted(why) => {
+                    if let Some(Pending::LguestRead { why: w, halted, .. }) = self.pending.get_mut(&tid) {
+                        *w = why;
+                        *halted = true;
                     }
                     None
                 }
@@ -446,6 +467,17 @@ impl Machine {
             return Some(r);
         }
         None
+    }
+
+    /// The early-console string at Guest-physical `addr`, as the Launcher would print it.
+    fn console_text(&self, tid: Tid, addr: u32) -> Option<String> {
+        let p = &self.procs[self.proc_of(tid)];
+        if addr as u64 >= p.guest_pages as u64 * params::PAGE_SIZE as u64 {
+            return None;
+        }
+        let bytes = p.ram.read_cstr(addr, 256).ok()?;
+        let printable = !bytes.is_empty() && bytes.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+        printable.then(|| String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Move every blocked call on as far as it goes without outside help (bounded: each call either
@@ -468,6 +500,18 @@ impl Machine {
         self.current = saved;
     }
 
+    /// `wake_up_process()`: a task asleep in `read()` because its Guest halted becomes runnable; the next
+    /// `settle` runs its `run_guest()` loop from the top. True if it was asleep.
+    pub fn wake_up_process(&mut self, tid: Tid) -> bool {
+        match self.pending.get_mut(&tid) {
+            Some(Pending::LguestRead { halted, .. }) if *halted => {
+                *halted = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Let simulated time pass: the Guest's timer may fire and wake a halted Guest.
     pub fn advance(&mut self, ns: u64) {
         let until = self.host.now_ns.saturating_add(ns);
@@ -486,7 +530,8 @@ impl Machine {
             if !self.pending.contains_key(&tid) {
                 return None;
             }
-            match self.next_timer() {
+            let halted = matches!(self.pending.get(&tid), Some(Pending::LguestRead { halted: true, .. }));
+            match self.next_timer().filter(|_| halted) {
                 Some(t) if t > self.host.now_ns => {
                     let ns = t - self.host.now_ns;
                     self.advance(ns);
@@ -517,6 +562,7 @@ impl Machine {
                 t.signal_pending = true;
             }
         }
+        self.wake_up_process(tid);
         let text = if blocked {
             format!("a signal arrives for {name}, asleep in the kernel: signal_pending() is now true and the task is woken")
         } else {

@@ -29,6 +29,8 @@ pub struct TaskView {
     pub process: String,
     pub state: TaskState,
     pub blocked: Option<String>,
+    /// A blocked call that has since returned, with its result, not yet collected with `wait`.
+    pub finished: Option<String>,
     pub signal_pending: bool,
 }
 
@@ -91,6 +93,7 @@ impl Snapshot {
                     Pending::LguestRead { .. } => m.blocked_why(t.tid),
                     Pending::EventfdRead { .. } => "in read() of an eventfd".to_string(),
                 }),
+                finished: m.finished.get(&t.tid).map(|r| r.render()),
                 signal_pending: t.signal_pending,
             })
             .collect();
@@ -166,6 +169,7 @@ impl Snapshot {
         ];
         for t in &self.tasks {
             let st = match (&t.blocked, t.state) {
+                _ if t.finished.is_some() => "returned",
                 (Some(_), _) => "blocked",
                 (None, TaskState::Exited) => "exited",
                 (None, _) => "user",

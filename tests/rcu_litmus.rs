@@ -44,3 +44,45 @@ fn message_passing_needs_release_and_acquire_on_weak_memory() {
         Verdict::Sometimes
     );
 }
+
+#[test]
+fn synchronize_rcu_inside_a_read_side_section_deadlocks_on_one_cpu() {
+    use lguest_sim::rcu::explore::explore;
+    use lguest_sim::rcu::programs::Op;
+    use lguest_sim::rcu::{Check, Setup};
+    // The grace period waits for CPU0 to leave its read-side section; CPU0 waits for the grace period.
+    let setup = Setup::litmus(
+        1,
+        MemoryMode::Sc,
+        &[],
+        vec![(0, vec![Op::RcuReadLock, Op::SyncBegin, Op::SyncDone, Op::RcuReadUnlock])],
+    )
+    .unwrap();
+    let r = explore(&setup).unwrap();
+    assert_eq!(r.schedules, 1);
+    assert_eq!(r.violations(Check::Deadlock), 1);
+    // On its own CPU after the section, it is fine.
+    let ok = Setup::litmus(
+        1,
+        MemoryMode::Sc,
+        &[],
+        vec![(0, vec![Op::RcuReadLock, Op::RcuReadUnlock, Op::SyncBegin, Op::SyncDone])],
+    )
+    .unwrap();
+    assert!(explore(&ok).unwrap().is_clean());
+}
+
+#[test]
+fn the_table_agrees_everywhere() {
+    let rows = lguest_sim::rcu::litmus::table().unwrap();
+    assert_eq!(rows.len(), catalogue().len());
+    assert!(rows.iter().all(|r| r.agrees), "{rows:?}");
+}
+
+#[test]
+fn an_overlong_litmus_thread_is_refused() {
+    use lguest_sim::rcu::programs::Op;
+    let long = vec![Op::RcuReadLock; 300];
+    let err = lguest_sim::rcu::Setup::litmus(1, MemoryMode::Sc, &[], vec![(0, long)]).unwrap_err();
+    assert!(err.contains("at most"), "{err}");
+}

@@ -158,7 +158,7 @@ fn a_held_mutex_blocks_the_second_writer() {
     let mut m = machine(3, 1, 2, None);
     run(&mut m, &[0]); // R0 inside rcu_read_lock()
     run(&mut m, &[1, 1, 1, 1, 1, 1, 1]); // W0 to synchronize_rcu(): waits for CPU0
-    // W1 wants lguest_lock, which W0 holds while it sleeps.
+                                         // W1 wants lguest_lock, which W0 holds while it sleeps.
     assert_eq!(m.enabled_cpus(), vec![0]);
     assert!(m.snapshot().tasks[2].blocked.as_deref().unwrap_or("").contains("W0 holds lguest_lock"));
     while !m.is_finished() {
@@ -172,7 +172,8 @@ fn a_held_mutex_blocks_the_second_writer() {
 #[test]
 fn a_writer_asleep_in_synchronize_rcu_lets_its_cpu_switch() {
     // Without lguest_lock, W1 (sharing CPU1 with W0) can run while W0 sleeps in synchronize_rcu().
-    let sc = Scenario { variant: Variant::NoLguestLock, writers: 2, placement: Some(vec![0, 1, 1]), ..Scenario::default() };
+    let sc =
+        Scenario { variant: Variant::NoLguestLock, writers: 2, placement: Some(vec![0, 1, 1]), ..Scenario::default() };
     let mut m = Machine::new(&sc).unwrap();
     run(&mut m, &[0]); // R0 inside rcu_read_lock()
     run(&mut m, &[1, 1, 1, 1, 1, 1]); // W0 to synchronize_rcu(): waits for CPU0
@@ -204,8 +205,10 @@ fn step_back_and_replay_reproduce_the_same_state() {
 fn bad_input_is_an_error_value() {
     let mut m = machine(2, 1, 1, None);
     assert!(m.step(7).unwrap_err().contains("CPU 7 does not exist"));
-    assert!(m.step_choice(Choice { cpu: 0, pick: 3 }).unwrap_err().contains("pick 3"));
-    for (cpus, r, w, place) in [(0, 1, 1, None), (5, 1, 1, None), (2, 0, 0, None), (2, 4, 4, None), (2, 1, 1, Some(vec![0]))] {
+    assert!(m.step_choice(Choice { cpu: 0, pick: 3, irq: false }).unwrap_err().contains("pick 3"));
+    for (cpus, r, w, place) in
+        [(0, 1, 1, None), (5, 1, 1, None), (2, 0, 0, None), (2, 4, 4, None), (2, 1, 1, Some(vec![0]))]
+    {
         let sc = Scenario { cpus, readers: r, writers: w, placement: place, ..Scenario::default() };
         assert!(Machine::new(&sc).is_err(), "{sc:?}");
     }
@@ -222,12 +225,12 @@ fn weak_memory_offers_stale_values_only_where_nothing_orders_them() {
     let sc = Scenario { variant: Variant::PlainAssign, memory: MemoryMode::Weak, ..Scenario::default() };
     let mut m = Machine::new(&sc).unwrap();
     run(&mut m, &[0, 1, 1, 1, 1, 1, 1]); // R0 inside; W0 published v1 with a plain store
-    // The dereference may see v1 or still v0.
+                                         // The dereference may see v1 or still v0.
     assert_eq!(m.snapshot().cpus[0].options, 2);
     m.step(0).unwrap(); // newest: v1
-    // v1->num: 2, 1 (memcpy) or kmalloc's garbage: nothing ordered the stores before the pointer.
+                        // v1->num: 2, 1 (memcpy) or kmalloc's garbage: nothing ordered the stores before the pointer.
     assert_eq!(m.snapshot().cpus[0].options, 3);
-    let ev = m.step_choice(Choice { cpu: 0, pick: 2 }).unwrap();
+    let ev = m.step_choice(Choice { cpu: 0, pick: 2, irq: false }).unwrap();
     assert_eq!(ev.violations.len(), 1, "{ev:?}");
 
     let sc = Scenario { memory: MemoryMode::Weak, ..Scenario::default() };
@@ -241,7 +244,72 @@ fn the_snapshot_serialises_in_camel_case() {
     let mut m = machine(2, 1, 1, None);
     run(&mut m, &[0, 1]);
     let json = serde_json::to_string(&m.snapshot()).unwrap();
-    for key in ["\"gracePeriods\"", "\"enabledCpus\"", "\"inReadSide\"", "\"lockHolder\"", "\"heldBy\"", "\"eventfdSignals\""] {
+    for key in
+        ["\"gracePeriods\"", "\"enabledCpus\"", "\"inReadSide\"", "\"lockHolder\"", "\"heldBy\"", "\"eventfdSignals\""]
+    {
         assert!(json.contains(key), "{key} missing in {json}");
     }
+}
+
+#[test]
+fn a_timer_interrupt_inside_a_read_side_section_is_not_a_quiescent_state() {
+    let sc = Scenario { timers: 1, ..Scenario::default() }; // T0 fires on CPU0, where R0 runs
+    let mut m = Machine::new(&sc).unwrap();
+    assert_eq!(m.timer_cpus(), vec![0]);
+    run(&mut m, &[0]); // R0: rcu_read_lock()
+    let ev = m.interrupt(0).unwrap();
+    assert_eq!(ev.task, "T0");
+    assert!(ev.text.contains("inside its read-side section"), "{}", ev.text);
+    let s = m.snapshot();
+    assert_eq!(s.cpus[0].in_irq.as_deref(), Some("T0"));
+    assert!(s.cpus[0].in_read_side, "the interrupted reader is still inside");
+    assert_eq!(s.irqs_pending, 1);
+    assert!(m.timer_cpus().is_empty(), "it fires once");
+    // W0 begins a grace period while the handler runs on top of R0: CPU0 is waited for.
+    run(&mut m, &[1, 1, 1, 1, 1, 1, 1]);
+    assert_eq!(m.snapshot().grace_periods[0].cpus[0].state, Qs::Waiting);
+    // The handler finishes before R0 goes on; the tick notes no quiescent state.
+    assert!(m.snapshot().cpus[0].next.starts_with("T0"));
+    let ev = m.step(0).unwrap();
+    assert!(ev.text.contains("no quiescent state"), "{}", ev.text);
+    assert_eq!(m.snapshot().cpus[0].in_irq, None);
+    assert!(!m.snapshot().grace_periods[0].done);
+    assert_eq!(m.enabled_cpus(), vec![0]);
+    while !m.is_finished() {
+        let c = m.enabled_cpus()[0];
+        m.step(c).unwrap();
+    }
+    assert!(m.violations().is_empty(), "{:?}", m.violations());
+}
+
+#[test]
+fn a_timer_can_fire_on_an_idle_cpu_and_schedules_name_it() {
+    let sc = Scenario { cpus: 2, readers: 1, writers: 0, timers: 2, ..Scenario::default() }; // T1 on idle CPU1
+    let mut m = Machine::new(&sc).unwrap();
+    assert!(m.enabled_cpus() == vec![0] && m.timer_cpus() == vec![0, 1]);
+    let ev = m.interrupt(1).unwrap();
+    assert!(ev.text.contains("idle"), "{}", ev.text);
+    let ev = m.step(1).unwrap();
+    assert!(ev.text.contains("outside any read-side section"), "{}", ev.text);
+    assert!(m.interrupt(1).unwrap_err().contains("no timer interrupt"));
+    assert_eq!(parse_schedule("1i 0 0:2").unwrap()[0], Choice { cpu: 1, pick: 0, irq: true });
+    assert_eq!(lguest_sim::rcu::model::format_schedule(&parse_schedule("1i 0 0:2").unwrap()), "1i 0 0:2");
+    assert!(parse_schedule("xi").is_err());
+}
+
+#[test]
+fn a_seeded_random_run_replays_from_its_schedule_text() {
+    let sc = Scenario { readers: 2, writers: 2, timers: 1, memory: MemoryMode::Weak, ..Scenario::default() };
+    let mut a = Machine::new(&sc).unwrap();
+    let events = a.run_random(11, 1000);
+    assert!(a.is_finished());
+    assert_eq!(events.len(), a.schedule().len());
+    assert_eq!(events.iter().map(|e| e.choice).collect::<Vec<_>>(), a.schedule());
+    let mut b = Machine::new(&sc).unwrap();
+    b.run_random(11, 1000);
+    assert_eq!(a.state(), b.state(), "same seed, same run");
+    let c = Machine::replay(&sc, &parse_schedule(&a.schedule_text()).unwrap()).unwrap();
+    assert_eq!(c.state(), a.state());
+    let mut short = Machine::new(&sc).unwrap();
+    assert_eq!(short.run_random(11, 3).len(), 3);
 }

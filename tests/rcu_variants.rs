@@ -8,7 +8,8 @@ use lguest_sim::rcu::{Check, Machine, MemoryMode, Setup, Variant};
 
 fn scenario(variant: Variant, memory: MemoryMode) -> Scenario {
     let writers = if variant == Variant::NoLguestLock { 2 } else { 1 };
-    Scenario { variant, memory, writers, ..Scenario::default() }
+    let bad_fd = variant == Variant::ErrorPath2009;
+    Scenario { variant, memory, writers, bad_fd, ..Scenario::default() }
 }
 
 fn expected(variant: Variant, memory: MemoryMode) -> Vec<Check> {
@@ -20,6 +21,7 @@ fn expected(variant: Variant, memory: MemoryMode) -> Vec<Check> {
         // Two writers copy the same array: one entry is lost, its version and eventfd reference leak, the
         // old array is freed twice, and the slower writer may copy from an array already freed.
         (Variant::NoLguestLock, _) => vec![Check::UseAfterFree, Check::DoubleFree, Check::LostUpdate, Check::Leak],
+        (Variant::ErrorPath2009, _) => vec![Check::UseAfterFree],
     }
 }
 
@@ -38,7 +40,11 @@ fn every_variant_gets_its_verdict_and_a_replayable_counterexample() {
                     assert_eq!(n, 0, "{what}");
                     continue;
                 }
-                assert!(n > 0 && n < report.schedules, "{what}");
+                if variant == Variant::ErrorPath2009 {
+                    assert_eq!(n, report.schedules, "{what}: no race needed, every schedule");
+                } else {
+                    assert!(n > 0 && n < report.schedules, "{what}: some schedules, not all");
+                }
                 let ce = report.counterexample(check).unwrap_or_else(|| panic!("{what}: no counterexample"));
                 let m = Machine::replay(&sc, ce).unwrap_or_else(|e| panic!("{what}: {e}"));
                 let found = m.violations();
@@ -85,4 +91,55 @@ fn random_schedules_are_seeded_and_find_the_bug() {
     assert_eq!(a.violations(Check::UninitialisedRead), 0);
     let clean = explore_random(&Setup::lguest(&Scenario::default()).unwrap(), 7, 300).unwrap();
     assert!(clean.is_clean());
+}
+
+#[test]
+fn timer_interrupts_anywhere_change_no_verdict() {
+    for (variant, bad) in [(Variant::Correct, None), (Variant::NoSynchronizeRcu, Some(Check::UseAfterFree))] {
+        let plain = explore(&Setup::lguest(&Scenario { variant, ..Scenario::default() }).unwrap()).unwrap();
+        let sc = Scenario { variant, timers: 2, ..Scenario::default() };
+        let with = explore(&Setup::lguest(&sc).unwrap()).unwrap();
+        assert!(with.schedules > plain.schedules, "the interrupts add interleavings");
+        match bad {
+            None => assert!(with.is_clean(), "{:?}", with.checks),
+            Some(c) => {
+                assert!(with.violations(c) > 0);
+                let ce = with.counterexample(c).unwrap();
+                assert!(Machine::replay(&sc, ce).unwrap().violations().iter().any(|v| v.check == c));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_bad_fd_takes_the_error_path_cleanly_in_the_fixed_code() {
+    let sc = Scenario { bad_fd: true, ..Scenario::default() };
+    let r = explore(&Setup::lguest(&sc).unwrap()).unwrap();
+    assert!(r.is_clean(), "{:?}", r.checks);
+    let mut m = Machine::new(&sc).unwrap();
+    while let Some(c) = m.enabled_cpus().last().copied() {
+        m.step(c).unwrap();
+    }
+    let s = m.snapshot();
+    assert_eq!(s.eventfds, "v0", "nothing was published");
+    assert_eq!(s.versions[1].life, lguest_sim::rcu::model::Life::Freed);
+    assert!(m.events().iter().any(|e| e.text.contains("-EBADF")));
+    assert!(m.violations().is_empty(), "{:?}", m.violations());
+    // The same with the 2009 order: the writer alone, on one CPU, reads freed memory.
+    let old = Scenario { cpus: 1, readers: 0, bad_fd: true, variant: Variant::ErrorPath2009, ..Scenario::default() };
+    let r = explore(&Setup::lguest(&old).unwrap()).unwrap();
+    assert_eq!((r.schedules, r.violations(Check::UseAfterFree)), (1, 1));
+}
+
+#[test]
+fn lesson_scenarios_keep_their_exact_counts() {
+    // (schedules, distinct states) of each lesson scenario: a change here is a change of behaviour.
+    let want = [(1894, 115), (3110, 92), (2321, 229), (1896, 189), (481_883, 518), (84818, 374)];
+    for ((name, sc), want) in lguest_sim::rcu::bench::lesson_scenarios().into_iter().zip(want) {
+        let r = explore(&Setup::lguest(&sc).unwrap()).unwrap();
+        assert_eq!((r.schedules, r.states), want, "{name}");
+    }
+    let timers = Scenario { timers: 2, variant: Variant::KfreeBeforeSync, ..Scenario::default() };
+    let r = explore(&Setup::lguest(&timers).unwrap()).unwrap();
+    assert_eq!((r.schedules, r.violations(Check::UseAfterFree)), (4_017_153, 494_562));
 }

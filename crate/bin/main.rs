@@ -1,6 +1,8 @@
 //! The `lguest-sim` command: the same core as the browser, natively.
 //!
 //! - `lguest-sim replay [--trace] SCENARIO...`: replay scenarios, failing on the first result that differs.
+//! - `lguest-sim run [--mem MB] GUEST`: boot an ELF32 Guest like the real Launcher (`lguest MB vmlinux`).
+//! - `lguest-sim check [--coverage] [--trace] PATH...`: replay every lesson under PATH against its expectations.
 //! - `lguest-sim --version`.
 
 use std::process::ExitCode;
@@ -8,7 +10,13 @@ use std::process::ExitCode;
 use lguest_sim::scenario::{parse, Runner};
 
 const USAGE: &str = "usage:
+  lguest-sim run [--mem MB] GUEST           boot an ELF32 i386 Guest as the Launcher would; its console on
+                                            stdout, the death message on stderr, the Launcher's exit status
   lguest-sim replay [--trace] SCENARIO...   replay scenario files; exit 1 on the first differing result
+  lguest-sim explore [OPTIONS]              explore RCU interleavings of the eventfd map (--help for options)
+  lguest-sim check [--coverage] [--trace] PATH...  check lessons (files or directories); exit 1 on any problem
+  lguest-sim bench [SCALE]                  print the Guest core's speed (MIPS, block cache on and off) and the
+                                            RCU explorer's; build with --release for meaningful figures
   lguest-sim --version";
 
 fn main() -> ExitCode {
@@ -19,6 +27,19 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("replay") => replay(&args[1..]),
+        Some("run") => run(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        Some("explore") => match lguest_sim::rcu::cli_explore(&args[1..]) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Some("check") => check(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -69,5 +90,119 @@ fn replay(args: &[String]) -> ExitCode {
         }
         println!("{file}: {} lines, all as expected", lines.len());
     }
+    ExitCode::SUCCESS
+}
+
+fn run(args: &[String]) -> ExitCode {
+    let mut mem = lguest_sim::params::DEFAULT_GUEST_MB;
+    let mut guest = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--mem" => match it.next().and_then(|v| v.parse::<u32>().ok()) {
+                Some(m) if (1..=lguest_sim::params::MAX_GUEST_MB).contains(&m) => mem = m,
+                _ => {
+                    eprintln!("lguest-sim run: --mem takes a size in MB from 1 to {}", lguest_sim::params::MAX_GUEST_MB);
+                    return ExitCode::from(2);
+                }
+            },
+            g if guest.is_none() && !g.starts_with("--") => guest = Some(g.to_string()),
+            other => {
+                eprintln!("lguest-sim run: unexpected argument {other:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(guest) = guest else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let image = match std::fs::read(&guest) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("lguest: {guest}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let r = lguest_sim::launcher::run::launch(&image, mem);
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(&r.stdout);
+    let _ = std::io::stdout().flush();
+    eprint!("{}", r.stderr);
+    ExitCode::from(r.exit_code.clamp(0, 255) as u8)
+}
+
+fn check(args: &[String]) -> ExitCode {
+    use lguest_sim::scenario::{check::check_paths, coverage::Coverage};
+    let coverage = args.iter().any(|a| a == "--coverage");
+    let trace = args.iter().any(|a| a == "--trace");
+    if let Some(bad) = args.iter().find(|a| a.starts_with("--") && *a != "--coverage" && *a != "--trace") {
+        eprintln!("unknown option {bad}\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let paths: Vec<std::path::PathBuf> = args.iter().filter(|a| !a.starts_with("--")).map(Into::into).collect();
+    if paths.is_empty() {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let course = check_paths(&paths);
+    for run in &course.runs {
+        if trace {
+            // Every line with its result and the events it produced, as `replay --trace` shows them.
+            let log = &run.runner.machine.log;
+            for (step, sr) in run.lesson.steps.iter().zip(&run.steps) {
+                println!("{}:{}: ## Step {}: {}", run.lesson.file, step.line, step.number, step.title);
+                for (l, st) in step.lines.iter().zip(&sr.results) {
+                    for e in log.since(st.events.0).iter().filter(|e| e.seq < st.events.1) {
+                        println!("    [{}] {:<8} {:<24} {}", e.tag, e.task, e.func, e.text);
+                    }
+                    let shown = st.result.clone().map(|r| format!("-> {r}")).unwrap_or_default();
+                    println!("{}:{:<4} {:<60} {shown}", run.lesson.file, l.line, l.source);
+                }
+                for r in &sr.rcu {
+                    println!("{}:{:<4} explore: {} schedules, found {}", run.lesson.file, r.line, r.schedules, if r.found.is_empty() { "nothing".into() } else { r.found.join(", ") });
+                }
+            }
+        }
+        let lines: usize = run.lesson.steps.iter().map(|s| s.lines.len() + s.rcu.len()).sum();
+        let verdict = if run.errors.is_empty() { "ok".to_string() } else { format!("{} problem(s)", run.errors.len()) };
+        println!("{}: {} steps, {lines} lines: {verdict}", run.lesson.file, run.lesson.steps.len());
+    }
+    for e in &course.errors {
+        eprintln!("{e}");
+    }
+    if coverage {
+        print!("\n{}", Coverage::of(&course.runs).render());
+    }
+    if course.is_clean() {
+        println!("{} lesson(s) checked: every step as the lessons say", course.files);
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{} problem(s) in {} lesson(s)", course.errors.len(), course.files);
+        ExitCode::FAILURE
+    }
+}
+
+fn bench(args: &[String]) -> ExitCode {
+    let scale = match args.first().map(|a| a.parse::<u32>()) {
+        None => 20,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        _ => {
+            eprintln!("lguest-sim bench: SCALE is a whole number from 1 to 1000 (default 20)");
+            return ExitCode::from(2);
+        }
+    };
+    if cfg!(debug_assertions) {
+        println!("(a debug build: these figures are not measurements; use cargo run --release)");
+    }
+    let t0 = std::time::Instant::now();
+    match lguest_sim::cpu::bench::run_bench(scale, &mut || t0.elapsed().as_secs_f64()) {
+        Ok(r) => println!("Guest core:\n{r}"),
+        Err(e) => {
+            eprintln!("lguest-sim bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!("RCU explorer:\n{}", lguest_sim::rcu::bench::bench_explore());
     ExitCode::SUCCESS
 }

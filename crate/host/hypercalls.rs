@@ -31,6 +31,13 @@ pub const LHCALL_SEND_INTERRUPTS: u32 = 19;
 pub const LGUEST_SHUTDOWN_POWEROFF: u32 = 1;
 pub const LGUEST_SHUTDOWN_RESTART: u32 = 2;
 
+/// The system-call vector a Guest must ask for (`SYSCALL_VECTOR`, the module's default `syscall_vector`).
+pub const SYSCALL_VECTOR: u32 = 0x80;
+/// `RESERVE_MEM` (4 MB without PAE), in bytes: the top of the Guest's address space the Switcher takes.
+pub const RESERVE_MEM: u32 = 4 << 20;
+/// The page-directory slot of the Switcher (0xFFC00000 >> 22).
+pub const SWITCHER_PGD_INDEX: u32 = 1023;
+
 /// Offsets inside `struct lguest_data` (2.6.3x, i386).
 pub mod lguest_data {
     pub const IRQ_ENABLED: u32 = 0;
@@ -160,18 +167,25 @@ impl Machine {
             return;
         }
         let gpa = args[1];
+        // lguest_arch_init_hypercalls(): the address must lie inside the Guest, then tsc_khz is written
+        // and the system-call vector checked. Its failure is reported with lg->lguest_data, which %p
+        // prints as "(null)" while it is still unset.
         if !self.lguest_address_ok(g, gpa, lguest_data::SIZE) {
-            // lguest_data is still NULL here, and %p prints a NULL pointer as "(null)".
+            self.ev("lguest_init_hcall", format!("lguest_data at {gpa:#x} would not fit below pfn_limit"), &[]);
             self.kill_guest(g, "bad guest page (null)".to_string());
-            return;
+        } else {
+            self.lg_mut(g).lguest_data = Some(gpa);
+            self.ev("lguest_init_hcall", format!("LGUEST_INIT: lguest_data is at Guest-physical {gpa:#x}"), &["lg.lguest_data"]);
+            if !self.data_put(g, lguest_data::TSC_KHZ, 0) {
+                let ua = self.guest_user(g, gpa);
+                self.kill_guest(g, format!("bad guest page {ua:08x}"));
+            } else if self.data_get(g, lguest_data::SYSCALL_VEC) != Some(SYSCALL_VECTOR) {
+                let v = self.data_get(g, lguest_data::SYSCALL_VEC);
+                self.ev("lguest_init_hcall", format!("syscall_vec is {v:?}: only 0x80 (or the module's syscall_vector) will do"), &[]);
+                self.kill_guest(g, "bad syscall vector".into());
+            }
         }
-        self.lg_mut(g).lguest_data = Some(gpa);
-        self.ev("lguest_init_hcall", format!("LGUEST_INIT: lguest_data is at Guest-physical {gpa:#x}"), &["lg.lguest_data"]);
         let ua = self.guest_user(g, gpa);
-        let ok = self.data_put(g, lguest_data::TSC_KHZ, 0);
-        if !ok {
-            self.kill_guest(g, format!("bad guest page {ua:08x}"));
-        }
         match (self.data_get(g, lguest_data::NOIRQ_START), self.data_get(g, lguest_data::NOIRQ_END)) {
             (Some(s), Some(e)) => {
                 let lg = self.lg_mut(g);
@@ -181,8 +195,30 @@ impl Machine {
             }
             _ => self.kill_guest(g, format!("bad guest page {ua:08x}")),
         }
+        if self.lg_mut(g).lguest_data.is_none() {
+            return;
+        }
         self.write_timestamp(g);
-        let _ = self.data_put(g, lguest_data::RESERVE_MEM, 4 << 20);
+        self.page_table_guest_data_init(g);
+    }
+
+    /// `page_table_guest_data_init()`: learn the Guest's kernel_address, tell it how much address space the
+    /// Switcher reserves and where the boot page directory is.
+    fn page_table_guest_data_init(&mut self, g: usize) {
+        let gpgdir = self.lg_mut(g).gpgdir;
+        let got = self.data_get(g, lguest_data::KERNEL_ADDRESS);
+        let ok = got.is_some() && self.data_put(g, lguest_data::RESERVE_MEM, RESERVE_MEM) && self.data_put(g, lguest_data::PGDIR, gpgdir);
+        let ka = got.unwrap_or(0);
+        self.lg_mut(g).kernel_address = ka;
+        if !ok {
+            let base = self.lg_mut(g).lguest_data.unwrap_or(0);
+            let ua = self.guest_user(g, base);
+            self.kill_guest(g, format!("bad guest page {ua:08x}"));
+        }
+        self.ev("lguest_init_hcall", format!("kernel_address = {ka:#x}; reserve_mem = 4 MB; pgdir = {gpgdir:#x}"), &["lg.kernel_address"]);
+        if ka >> 22 >= SWITCHER_PGD_INDEX {
+            self.kill_guest(g, format!("bad kernel address {ka:#x}"));
+        }
     }
 
     /// `write_timestamp()`: the simulated wall clock into `lguest_data.time`.

@@ -6,8 +6,7 @@
 
 use crate::host::hypercalls::lguest_data;
 use crate::host::regs::GUEST_CS;
-use crate::launcher::TaskState;
-use crate::machine::{Machine, Pending};
+use crate::machine::Machine;
 use crate::params::LGUEST_IRQS;
 
 const X86_EFLAGS_IF: u32 = 0x200;
@@ -32,9 +31,11 @@ impl Machine {
         let ci = c as usize;
         self.lg_mut(g).cpus[ci].irqs_pending |= 1 << irq;
         let tsk = self.lg_mut(g).cpus[ci].tsk;
-        let asleep = matches!(self.pending.get(&tsk), Some(Pending::LguestRead { .. }))
-            && self.tasks.get(tsk as usize).map(|t| t.state == TaskState::InRead).unwrap_or(false);
-        let how = if asleep { "wake_up_process(cpu->tsk)" } else { "kick_process(cpu->tsk) (it is not asleep)" };
+        let how = if self.wake_up_process(tsk) {
+            "wake_up_process(cpu->tsk): the Launcher, asleep in read(), can run again"
+        } else {
+            "kick_process(cpu->tsk) (it is not asleep)"
+        };
         self.ev("set_interrupt", format!("set_bit({irq}, irqs_pending); {how}"), &["cpu0.irqs_pending"]);
     }
 
@@ -47,11 +48,14 @@ impl Machine {
         let Some(blocked) = self.data_get(g, lguest_data::BLOCKED_INTERRUPTS) else {
             return (LGUEST_IRQS, true);
         };
-        let pending = self.lg_mut(g).cpus[c as usize].irqs_pending & !blocked;
+        let raised = self.lg_mut(g).cpus[c as usize].irqs_pending;
+        let pending = raised & !blocked;
         if pending == 0 {
             (LGUEST_IRQS, true)
         } else {
-            (pending.trailing_zeros(), true)
+            let irq = pending.trailing_zeros();
+            self.ev("interrupt_pending", format!("irqs_pending {raised:#x} & ~blocked_interrupts {blocked:#x}: irq {irq} is first"), &[]);
+            (irq, true)
         }
     }
 

@@ -33,7 +33,7 @@ pub struct LgEventfdMap {
 
 /// `lg->dead`: NULL while the Guest lives; then either a `kasprintf()`ed reason or an `ERR_PTR()`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum Dead {
     Reason { text: String, alloc: AllocId },
     Err { errno: Errno },
@@ -74,6 +74,11 @@ pub struct LgCpu {
     pub gdt: Vec<(u32, u32)>,
     /// What runs the Guest's code: a script of hypercalls, or the x86 core.
     pub engine: GuestEngine,
+    /// `arch.last_pagefault`: the address of the Guest's last page fault (cr2).
+    pub cr2: u32,
+    /// What the last #UD was (an instruction the core does not model names itself), for the death message's
+    /// explanation.
+    pub last_ud: Option<String>,
 }
 
 /// `struct lguest`.
@@ -90,6 +95,10 @@ pub struct Lguest {
     pub lguest_data: Option<u32>,
     pub noirq_start: u32,
     pub noirq_end: u32,
+    /// `kernel_address`: from here up is the Guest kernel's (read at LGUEST_INIT).
+    pub kernel_address: u32,
+    /// `pgdirs[0].gpgdir`: the Guest-physical page directory `setup_pagetables()` built for boot.
+    pub gpgdir: u32,
     /// `pgdirs[0].pgdir`: the page `init_guest_pagetable()` allocated for the first shadow page directory.
     pub pgdir_page: AllocId,
     /// `lg->eventfds`: the current version of the map (the RCU-protected pointer).

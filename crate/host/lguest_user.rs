@@ -35,6 +35,12 @@ pub fn req_name(req: u32) -> String {
     }
 }
 
+/// Where `boot_params.e820_map[0].size` (a u64) and `boot_params.hdr.ramdisk_size` sit (x86 boot protocol).
+pub const BOOT_E820_0_SIZE: u32 = 0x2d0 + 8;
+pub const BOOT_RAMDISK_SIZE: u32 = 0x21c;
+/// `_PAGE_PRESENT | _PAGE_RW | _PAGE_USER`.
+const PTE_PRESENT_RW_USER: u32 = 7;
+
 /// Size of `struct lguest` as this model counts it (for the account book only).
 const SIZEOF_LGUEST: u32 = 1024;
 /// Size of an eventfd map holding `n` entries: `num`, then `n` pairs of (addr, ctx pointer).
@@ -45,7 +51,8 @@ fn sizeof_map(n: u32) -> u32 {
 impl Machine {
     pub(crate) fn lguest_of(&self, file: FileId) -> Option<usize> {
         match self.host.files.get(file)?.kind {
-            FileKind::Lguest { private_data } => private_data,
+            // A Guest that close() already freed is no Guest: callers must never reach a dangling one.
+            FileKind::Lguest { private_data: Some(g) } if self.lg(g).is_some() => Some(g),
             _ => None,
         }
     }
@@ -60,7 +67,7 @@ impl Machine {
     }
 
     /// L:010 `write()`: the first word is the request; the file offset is the cpu.
-    pub(crate) fn lguest_write(&mut self, file: FileId, buf: u32, _len: u32, off: u64) -> Result<i64, Fail> {
+    pub(crate) fn lguest_write(&mut self, file: FileId, buf: u32, _len: u32, off: u64) -> Result<(i64, &'static str), Fail> {
         let lg = self.lguest_of(file);
         // The offset is truncated to unsigned int, as `cpu_id = *off` does.
         let cpu_id = off as u32;
@@ -82,12 +89,12 @@ impl Machine {
                 return fail(Errno::ENOENT, "the Guest is dead: only read() (to learn why) and close() remain");
             }
             return match req {
-                LHREQ_IRQ => self.user_send_irq(g, cpu_id, input),
-                LHREQ_EVENTFD => self.attach_eventfd(g, input),
+                LHREQ_IRQ => self.user_send_irq(g, cpu_id, input).map(|n| (n, "user_send_irq() set the irq's bit in irqs_pending and returned 0")),
+                LHREQ_EVENTFD => self.attach_eventfd(g, input).map(|n| (n, "add_eventfd() published a new map with this entry and returned 0")),
                 _ => fail(Errno::EINVAL, format!("{} is not a request this kernel knows (GETDMA and BREAK are retired)", req_name(req))),
             };
         }
-        self.initialize(file, input)
+        self.initialize(file, input).map(|n| (n, "initialize() built the Guest and returned sizeof(args): three 4-byte words"))
     }
 
     /// L:020 `initialize()`: LHREQ_INITIALIZE's three words are base, pfnlimit and start.
@@ -129,7 +136,7 @@ impl Machine {
         };
         self.ev("initialize", format!("kmalloc() the empty eventfd map (#{map_alloc}), num = 0"), &["alloc"]);
 
-        let cpu = match self.lg_cpu_start(0, start) {
+        let cpu = match self.lg_cpu_start(0, start, pfnlimit) {
             Ok(cpu) => cpu,
             Err(f) => {
                 self.ev("initialize", "lg_cpu_start() failed: goto free_eventfds".into(), &[]);
@@ -138,7 +145,7 @@ impl Machine {
                 return Err(f);
             }
         };
-        let pgdir_page = match self.init_guest_pagetable() {
+        let (pgdir_page, gpgdir) = match self.init_guest_pagetable(base) {
             Ok(p) => p,
             Err(f) => {
                 // The kernel's free_regs label frees the registers page but never drops the reference
@@ -158,6 +165,8 @@ impl Machine {
             lguest_data: None,
             noirq_start: 0,
             noirq_end: 0,
+            kernel_address: 0,
+            gpgdir,
             pgdir_page,
             eventfds: LgEventfdMap { alloc: map_alloc, num: 0, map: Vec::new() },
             dead: None,
@@ -170,7 +179,7 @@ impl Machine {
     }
 
     /// L:025 `lg_cpu_start()`: cpu 0's registers page, registers, owner task and address space.
-    fn lg_cpu_start(&mut self, id: u32, start: u32) -> Result<LgCpu, Fail> {
+    fn lg_cpu_start(&mut self, id: u32, start: u32, pfn_limit: u32) -> Result<LgCpu, Fail> {
         if id >= NR_CPUS {
             return fail(Errno::EINVAL, format!("cpu {id} is beyond NR_CPUS"));
         }
@@ -212,22 +221,80 @@ impl Machine {
             esp1: 0,
             idt: vec![(0, 0); 256],
             gdt: vec![(0, 0); 32],
-            engine: GuestEngine::Scripted,
+            engine: if self.procs[pid as usize].has_code {
+                GuestEngine::Cpu(Box::new(crate::cpu::Cpu::new(pfn_limit, start)))
+            } else {
+                GuestEngine::Scripted
+            },
+            cr2: 0,
+            last_ud: None,
         })
     }
 
-    /// `init_guest_pagetable()` (page_tables.c): the first shadow page directory.
-    fn init_guest_pagetable(&mut self) -> Result<u32, Fail> {
+    /// `init_guest_pagetable()` (page_tables.c, H:500): read the Guest's memory size and initrd size from
+    /// the `boot_params` the Launcher put at Guest-physical 0, build the boot page tables in Guest memory
+    /// (`setup_pagetables()`), then allocate the first shadow page directory. Returns the shadow page's
+    /// book entry and the Guest-physical address of the boot page directory.
+    fn init_guest_pagetable(&mut self, mem_base: u32) -> Result<(u32, u32), Fail> {
+        let mem = self.copy_from_user(mem_base.wrapping_add(BOOT_E820_0_SIZE), 8);
+        let initrd = self.get_user(mem_base.wrapping_add(BOOT_RAMDISK_SIZE));
+        let (Some(mem), Some(initrd_size)) = (mem, initrd) else {
+            self.ev("init_guest_pagetable", format!("copy_from_user() of boot_params at mem_base {mem_base:#x} faults: -EFAULT"), &[]);
+            return fail(Errno::EFAULT, format!("boot_params at base {mem_base:#x} (Guest-physical 0) is not mapped in the Launcher"));
+        };
+        // `mem` is a u64 in the e820 map, passed on as an unsigned long: the low 32 bits.
+        let mem = u32::from_le_bytes([mem[0], mem[1], mem[2], mem[3]]);
+        self.ev("init_guest_pagetable", format!("boot_params: e820_map[0].size = {mem:#x}, ramdisk_size = {initrd_size:#x}"), &[]);
+        let gpgdir = self.setup_pagetables(mem_base, mem, initrd_size)?;
         match self.host.alloc.alloc(AllocKind::Page, "shadow page directory".into(), "init_guest_pagetable", PAGE_SIZE) {
             Ok(p) => {
-                self.ev("init_guest_pagetable", format!("get_zeroed_page() for pgdirs[0] (#{p})"), &["alloc"]);
-                Ok(p)
+                self.ev("init_guest_pagetable", format!("get_zeroed_page() for pgdirs[0] (#{p}); pgdirs[0].gpgdir = {gpgdir:#x}"), &["alloc"]);
+                Ok((p, gpgdir))
             }
             Err(_) => {
                 self.ev("init_guest_pagetable", "get_zeroed_page() for pgdirs[0] fails: return -ENOMEM".into(), &[]);
                 fail(Errno::ENOMEM, "get_zeroed_page() for the shadow page directory failed (injected)")
             }
         }
+    }
+
+    /// `setup_pagetables()` (H:505): page tables that map all `mem` bytes both at 0 (identity) and at
+    /// PAGE_OFFSET (0xC0000000), written just below the initrd at the top of Guest memory. Returns the
+    /// Guest-physical page directory, or -EFAULT if the Launcher's memory there is not mapped.
+    fn setup_pagetables(&mut self, mem_base: u32, mem: u32, initrd_size: u32) -> Result<u32, Fail> {
+        let mapped_pages = mem / PAGE_SIZE;
+        let linear_pages = mapped_pages.div_ceil(1024);
+        let pgdir = mem.wrapping_add(mem_base).wrapping_sub(initrd_size).wrapping_sub(PAGE_SIZE);
+        let linear = pgdir.wrapping_sub(linear_pages.wrapping_mul(PAGE_SIZE));
+        let efault = |m: &mut Machine, at: u32| {
+            m.ev("init_guest_pagetable", format!("setup_pagetables(): copy_to_user() at {at:#x} faults: -EFAULT"), &[]);
+            fail(Errno::EFAULT, format!("the boot page tables at {at:#x} are not mapped in the Launcher"))
+        };
+        let mut ptes = Vec::with_capacity(mapped_pages as usize * 4);
+        for i in 0..mapped_pages {
+            ptes.extend_from_slice(&((i << 12) | PTE_PRESENT_RW_USER).to_le_bytes());
+        }
+        if !ptes.is_empty() && !self.copy_to_user(linear, &ptes) {
+            return efault(self, linear);
+        }
+        let phys_linear = linear.wrapping_sub(mem_base);
+        let mut i = 0;
+        while i < mapped_pages {
+            let pgd = phys_linear.wrapping_add(i * 4) | PTE_PRESENT_RW_USER;
+            let at = pgdir.wrapping_add((i / 1024) * 4);
+            let at_high = pgdir.wrapping_add((768 + i / 1024) * 4);
+            if !self.copy_to_user(at, &pgd.to_le_bytes()) || !self.copy_to_user(at_high, &pgd.to_le_bytes()) {
+                return efault(self, at);
+            }
+            i += 1024;
+        }
+        let gpgdir = pgdir.wrapping_sub(mem_base);
+        self.ev(
+            "init_guest_pagetable",
+            format!("setup_pagetables(): {mapped_pages} pages mapped at 0 and 0xc0000000; page directory at Guest-physical {gpgdir:#x}"),
+            &["guest.memory"],
+        );
+        Ok(gpgdir)
     }
 
     /// L:050 `user_send_irq()`.
@@ -374,7 +441,7 @@ impl Machine {
             self.ev("read", "the Launcher has seen the last NOTIFY: pending_notify = 0".into(), &["cpu0.pending_notify"]);
         }
         let tid = self.current;
-        self.pending.insert(tid, Pending::LguestRead { file, cpu: cpu_id, buf, why: String::new() });
+        self.pending.insert(tid, Pending::LguestRead { file, cpu: cpu_id, buf, why: String::new(), halted: false });
         self.tasks[tid as usize].state = TaskState::InRead;
         match self.progress_now(tid) {
             Some(r) => Outcome::Done(r),
@@ -490,6 +557,8 @@ impl Machine {
     fn eventfd_signal(&mut self, ctx: usize) {
         if let Some(c) = self.host.eventfds.get_mut(ctx) {
             c.count = c.count.saturating_add(1);
+            let n = c.count;
+            self.ev("eventfd_signal", format!("eventfd ctx {ctx}: counter += 1 (now {n}); a thread reading it wakes"), &["eventfds"]);
         }
     }
 

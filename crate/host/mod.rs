@@ -33,7 +33,7 @@ use lg::Lguest;
 
 /// What kind of file an open `struct file` is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum FileKind {
     /// `/dev/lguest`; `private_data` is the Guest once `LHREQ_INITIALIZE` succeeded.
     Lguest { private_data: Option<usize> },

@@ -34,16 +34,17 @@ pub const FUNCS: &[FuncInfo] = &[
     FuncInfo { func: "do_hcall", tag: "H:120", file: "drivers/lguest/hypercalls.c", summary: "One hypercall: a switch on its number." },
     FuncInfo { func: "do_async_hcalls", tag: "H:124", file: "drivers/lguest/hypercalls.c", summary: "Run the hypercalls the Guest queued in lguest_data's ring, in order." },
     FuncInfo { func: "lguest_init_hcall", tag: "X:101", file: "drivers/lguest/hypercalls.c", summary: "The first hypercall must be LGUEST_INIT: learn where lguest_data is." },
-    FuncInfo { func: "kill_guest", tag: "X:110", file: "drivers/lguest/core.c", summary: "Record why the Guest must die (only the first reason counts)." },
+    FuncInfo { func: "kill_guest", tag: "X:110", file: "drivers/lguest/lg.h", summary: "Record why the Guest must die (only the first reason counts)." },
     FuncInfo { func: "set_interrupt", tag: "X:200", file: "drivers/lguest/interrupts_and_traps.c", summary: "Set an irqs_pending bit and wake the Launcher task." },
     FuncInfo { func: "interrupt_pending", tag: "X:201", file: "drivers/lguest/interrupts_and_traps.c", summary: "First pending interrupt the Guest has not blocked." },
     FuncInfo { func: "try_deliver_interrupt", tag: "X:202", file: "drivers/lguest/interrupts_and_traps.c", summary: "Wake a halted Guest and push the interrupt through its IDT if it can take it." },
+    FuncInfo { func: "set_guest_interrupt", tag: "X:203", file: "drivers/lguest/interrupts_and_traps.c", summary: "Push the interrupt frame on the Guest's stack and jump to its handler." },
     FuncInfo { func: "clockdev_fn", tag: "X:210", file: "drivers/lguest/interrupts_and_traps.c", summary: "The Guest's hrtimer expired: raise irq 0." },
     FuncInfo { func: "lguest_arch_run_guest", tag: "X:300", file: "drivers/lguest/x86/core.c", summary: "Switch to the Guest and run until it traps back." },
     FuncInfo { func: "lguest_arch_handle_trap", tag: "X:301", file: "drivers/lguest/x86/core.c", summary: "Why did the Guest stop? A hypercall, a fault to reflect, or a reason to kill it." },
     FuncInfo { func: "eventfd_ctx_fdget", tag: "X:400", file: "fs/eventfd.c", summary: "Turn a descriptor into a referenced eventfd context (-EBADF, -EINVAL)." },
     FuncInfo { func: "eventfd_signal", tag: "X:401", file: "fs/eventfd.c", summary: "Add to an eventfd's counter and wake its reader." },
-    FuncInfo { func: "synchronize_rcu", tag: "X:500", file: "kernel/rcupdate.c", summary: "Wait until every CPU has passed a quiescent state." },
+    FuncInfo { func: "synchronize_rcu", tag: "X:500", file: "kernel/rcutree.c", summary: "Wait until every CPU has passed a quiescent state." },
     FuncInfo { func: "launcher", tag: "X:600", file: "Documentation/lguest/lguest.c", summary: "The Launcher's own steps: open, eventfd, signals, threads." },
 ];
 
@@ -56,12 +57,15 @@ pub fn tag(func: &str) -> &'static str {
     info(func).map(|f| f.tag).unwrap_or("")
 }
 
-/// A link to the function's definitions in the real 2.6.39 source.
+/// A link to the function in the real 2.6.39 source (elixir.bootlin.com). `synchronize_rcu()` lives in a
+/// file that depends on the RCU flavour configured, so it links to elixir's identifier search instead.
 pub fn source_link(func: &str) -> Option<String> {
     let f = info(func)?;
-    if f.func == "launcher" {
-        return Some("https://elixir.bootlin.com/linux/v2.6.39/source/Documentation/lguest/lguest.c".into());
+    match f.func {
+        "launcher" => Some("https://elixir.bootlin.com/linux/v2.6.39/source/Documentation/lguest/lguest.c".into()),
+        "synchronize_rcu" => Some("https://elixir.bootlin.com/linux/v2.6.39/A/ident/synchronize_rcu".into()),
+        // Our name for the LGUEST_INIT handler; hypercalls.c calls it initialize().
+        "lguest_init_hcall" => Some(format!("https://elixir.bootlin.com/linux/v2.6.39/source/{}#:~:text=initialize", f.file)),
+        name => Some(format!("https://elixir.bootlin.com/linux/v2.6.39/source/{}#:~:text={name}", f.file)),
     }
-    let name = if f.func == "lguest_init_hcall" { "initialize" } else { f.func };
-    Some(format!("https://elixir.bootlin.com/linux/v2.6.39/source/{}#:~:text={}", f.file, name))
 }

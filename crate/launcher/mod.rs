@@ -5,7 +5,9 @@
 //! mapping, and a table of file descriptors. The Host only ever sees the Launcher through these: a bad
 //! pointer in a system call is an address that is not mapped here, which is why the Host answers `-EFAULT`.
 
+pub mod elf;
 pub mod mm;
+pub mod run;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -34,6 +36,8 @@ pub struct Process {
     pub guest_pages: u32,
     /// File descriptors: fd number to the Host's open file.
     pub fds: BTreeMap<i32, FileId>,
+    /// True once a Guest program was loaded into `ram`: `initialize()` then runs it on the x86 core.
+    pub has_code: bool,
     /// The scripted Guest's next hypercalls, for lessons and tests that do not run real Guest code.
     pub script: VecDeque<ScriptAction>,
 }
@@ -65,4 +69,36 @@ pub struct Task {
     pub state: TaskState,
     /// A signal has been sent and not yet delivered (`signal_pending(current)`).
     pub signal_pending: bool,
+}
+
+/// Offsets in `struct boot_params` (the "zero page", x86 boot protocol) that the Launcher fills in.
+pub mod boot_params {
+    pub const E820_ENTRIES: u32 = 0x1e8;
+    pub const E820_MAP: u32 = 0x2d0;
+    pub const HDR_VERSION: u32 = 0x206;
+    pub const HDR_LOADFLAGS: u32 = 0x211;
+    pub const HDR_HARDWARE_SUBARCH: u32 = 0x23c;
+    /// `KEEP_SEGMENTS` in `loadflags`: the Guest must not reload its segment registers at boot.
+    pub const KEEP_SEGMENTS: u8 = 0x40;
+    /// `X86_SUBARCH_LGUEST`: how the Guest kernel knows to boot as an lguest Guest.
+    pub const SUBARCH_LGUEST: u32 = 1;
+}
+
+impl Process {
+    /// What the real Launcher writes at Guest-physical 0 before `tell_kernel()`: a `boot_params` whose one
+    /// e820 entry says how much RAM there is (the Host reads it in `init_guest_pagetable()`), boot protocol
+    /// version 2.07, the lguest subarchitecture and KEEP_SEGMENTS.
+    pub fn write_boot_params(&mut self) {
+        use boot_params::*;
+        let mem = self.guest_pages as u64 * crate::params::PAGE_SIZE as u64;
+        let mut e820 = Vec::with_capacity(20);
+        e820.extend_from_slice(&0u64.to_le_bytes());
+        e820.extend_from_slice(&mem.to_le_bytes());
+        e820.extend_from_slice(&1u32.to_le_bytes()); // E820_RAM
+        let _ = self.ram.write(E820_ENTRIES, &[1]);
+        let _ = self.ram.write(E820_MAP, &e820);
+        let _ = self.ram.write(HDR_VERSION, &0x0207u16.to_le_bytes());
+        let _ = self.ram.write(HDR_LOADFLAGS, &[KEEP_SEGMENTS]);
+        let _ = self.ram.write_u32(HDR_HARDWARE_SUBARCH, SUBARCH_LGUEST);
+    }
 }

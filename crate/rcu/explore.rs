@@ -11,17 +11,35 @@
 //! choice being a CPU (and, under weak memory, which visible value its load returns); a state records the
 //! checks that have already fired, so "violates" is a property of the whole schedule.
 //!
+//! States are remembered by a 128-bit fingerprint (two independent 64-bit hashes) rather than whole:
+//! "hash compaction", as explicit-state model checkers do. It keeps the memory per state near 150 bytes;
+//! the chance that two of 100,000 distinct states share a fingerprint is about 10^-29.
+//!
 //! The random mode follows `runs` schedules chosen by a seeded xorshift generator instead.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use serde::Serialize;
 
 use super::checks::{Check, Checks};
-use super::model::{format_schedule, step, Choice, Setup, State};
+use super::model::{apply, format_schedule, step, Choice, Setup, State};
 
-/// Distinct states the exhaustive explorer may hold before it gives up (a memory bound for the browser).
-pub const STATE_CAP: usize = 400_000;
+/// Distinct states the exhaustive explorer may visit before it gives up: a bound on time and memory (the
+/// largest scenario the CLI accepts without timers, 4 CPUs with 3 readers and 3 writers, needs about
+/// 73,000). The browser may pass a smaller cap to [`explore_capped`].
+pub const STATE_CAP: usize = 100_000;
+
+/// A state's fingerprint: two 64-bit hashes (SipHash with fixed keys, so runs repeat exactly).
+pub fn fingerprint(st: &State) -> u128 {
+    let mut a = DefaultHasher::new();
+    st.hash(&mut a);
+    let mut b = DefaultHasher::new();
+    0x2545_f491_4f6c_dd1d_u64.hash(&mut b);
+    st.hash(&mut b);
+    ((a.finish() as u128) << 64) | b.finish() as u128
+}
 
 /// A tiny deterministic generator (xorshift64): the seed comes in from outside, so runs replay.
 #[derive(Clone, Debug)]
@@ -106,19 +124,22 @@ struct Summary {
 
 struct Explorer<'a> {
     setup: &'a Setup,
-    memo: HashMap<State, Summary>,
+    memo: HashMap<u128, Summary>,
     saturated: bool,
+    cap: usize,
 }
 
 impl Explorer<'_> {
     fn visit(&mut self, st: &State) -> Result<Summary, String> {
-        if let Some(s) = self.memo.get(st) {
+        let key = fingerprint(st);
+        if let Some(s) = self.memo.get(&key) {
             return Ok(s.clone());
         }
-        if self.memo.len() >= STATE_CAP {
+        if self.memo.len() >= self.cap {
             return Err(format!(
-                "more than {STATE_CAP} distinct states: this scenario is too large to explore exhaustively; \
-                 try fewer tasks or --random K"
+                "more than {} distinct states: this scenario is too large to explore exhaustively; \
+                 try fewer tasks or --random K",
+                self.cap
             ));
         }
         let choices = st.choices(self.setup);
@@ -138,7 +159,7 @@ impl Explorer<'_> {
         } else {
             for &ch in &choices {
                 let mut child = st.clone();
-                step(self.setup, &mut child, ch)?;
+                apply(self.setup, &mut child, ch)?;
                 let cs = self.visit(&child)?;
                 sum.total = add(sum.total, cs.total, &mut self.saturated);
                 for k in 0..N {
@@ -157,7 +178,7 @@ impl Explorer<'_> {
                 }
             }
         }
-        self.memo.insert(st.clone(), sum.clone());
+        self.memo.insert(key, sum.clone());
         Ok(sum)
     }
 
@@ -166,7 +187,7 @@ impl Explorer<'_> {
         let mut st = root.clone();
         let mut path = Vec::new();
         loop {
-            let (d, ch) = self.memo.get(&st)?.short[k]?;
+            let (d, ch) = self.memo.get(&fingerprint(&st))?.short[k]?;
             if d == 0 {
                 return Some(path);
             }
@@ -201,8 +222,13 @@ fn results(per: [u64; N], examples: Vec<Option<Vec<Choice>>>) -> Vec<CheckResult
 
 /// Enumerate every schedule of `setup`.
 pub fn explore(setup: &Setup) -> Result<Report, String> {
+    explore_capped(setup, STATE_CAP)
+}
+
+/// [`explore`], giving up with an error after `cap` distinct states.
+pub fn explore_capped(setup: &Setup, cap: usize) -> Result<Report, String> {
     let root = State::initial(setup);
-    let mut ex = Explorer { setup, memo: HashMap::new(), saturated: false };
+    let mut ex = Explorer { setup, memo: HashMap::new(), saturated: false, cap };
     let sum = ex.visit(&root)?;
     let examples = (0..N).map(|k| if sum.per[k] > 0 { ex.counterexample(&root, k) } else { None }).collect();
     Ok(Report {
@@ -226,14 +252,14 @@ pub fn explore_random(setup: &Setup, seed: u64, runs: u64) -> Result<Report, Str
         let mut prefix_at: [Option<usize>; N] = [None; N];
         loop {
             if states.len() < STATE_CAP {
-                states.insert(st.clone());
+                states.insert(fingerprint(&st));
             }
             let choices = st.choices(setup);
             if choices.is_empty() {
                 break;
             }
             let ch = choices[rng.below(choices.len())];
-            step(setup, &mut st, ch)?;
+            apply(setup, &mut st, ch)?;
             sched.push(ch);
             for (k, c) in Check::ALL.iter().enumerate() {
                 if prefix_at[k].is_none() && st.seen.contains(*c) {
@@ -255,7 +281,13 @@ pub fn explore_random(setup: &Setup, seed: u64, runs: u64) -> Result<Report, Str
             }
         }
     }
-    Ok(Report { mode: "random".into(), schedules: runs, saturated: false, states: states.len(), checks: results(per, best) })
+    Ok(Report {
+        mode: "random".into(),
+        schedules: runs,
+        saturated: false,
+        states: states.len(),
+        checks: results(per, best),
+    })
 }
 
 /// Every final state `setup` can reach (for litmus tests: which outcomes are possible at all).
@@ -264,7 +296,7 @@ pub fn final_states(setup: &Setup) -> Result<Vec<State>, String> {
     let mut finals = Vec::new();
     let mut stack = vec![State::initial(setup)];
     while let Some(st) = stack.pop() {
-        if !seen.insert(st.clone()) {
+        if !seen.insert(fingerprint(&st)) {
             continue;
         }
         if seen.len() > STATE_CAP {
@@ -277,7 +309,7 @@ pub fn final_states(setup: &Setup) -> Result<Vec<State>, String> {
         }
         for ch in choices {
             let mut child = st.clone();
-            step(setup, &mut child, ch)?;
+            apply(setup, &mut child, ch)?;
             stack.push(child);
         }
     }

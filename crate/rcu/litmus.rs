@@ -11,8 +11,8 @@
 use serde::Serialize;
 
 use super::explore::final_states;
-use super::memory::{LoadKind, MemoryMode, Val};
-use super::model::{Setup, State};
+use super::memory::{LoadKind, Loc, MemoryMode, Val};
+use super::model::{Cx, Setup, State};
 use super::programs::Op;
 
 /// How often an outcome happens over all schedules.
@@ -179,6 +179,41 @@ pub fn catalogue() -> Vec<Litmus> {
     ]
 }
 
+/// One row of the litmus table the UI and `explore --litmus` show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LitmusRow {
+    pub name: String,
+    pub about: String,
+    pub exists: String,
+    pub expected_sc: Verdict,
+    pub expected_weak: Verdict,
+    pub ours_sc: Verdict,
+    pub ours_weak: Verdict,
+    /// Ours equals the expected verdict in both modes.
+    pub agrees: bool,
+}
+
+/// Run every shape in both memory modes.
+pub fn table() -> Result<Vec<LitmusRow>, String> {
+    catalogue()
+        .iter()
+        .map(|l| {
+            let (ours_sc, ours_weak) = (l.run(MemoryMode::Sc)?, l.run(MemoryMode::Weak)?);
+            Ok(LitmusRow {
+                name: l.name.to_string(),
+                about: l.about.to_string(),
+                exists: l.exists.to_string(),
+                expected_sc: l.sc,
+                expected_weak: l.weak,
+                ours_sc,
+                ours_weak,
+                agrees: ours_sc == l.sc && ours_weak == l.weak,
+            })
+        })
+        .collect()
+}
+
 impl Litmus {
     /// The setup: thread `i` on CPU `i`.
     pub fn setup(&self, memory: MemoryMode) -> Result<Setup, String> {
@@ -206,4 +241,30 @@ impl Litmus {
             MemoryMode::Weak => self.weak,
         }
     }
+}
+
+/// `WRITE_ONCE(var, val)`, or with `release` `smp_store_release()` / `rcu_assign_pointer()`.
+pub(super) fn write_once(cx: &mut Cx, var: u8, val: Val, release: bool) -> Result<String, String> {
+    cx.store(Loc::Var(var), val, release);
+    Ok(format!("{} stores {val} to {}", cx.who, Loc::Var(var)))
+}
+
+/// `reg = READ_ONCE(var)`, or its acquire / `rcu_dereference()` form.
+pub(super) fn read_once(cx: &mut Cx, var: u8, reg: u8, kind: LoadKind) -> Result<String, String> {
+    let val = cx.load(Loc::Var(var), cx.pick, kind)?;
+    if let Some(r) = cx.task().regs.get_mut(reg as usize) {
+        *r = val;
+    }
+    Ok(format!("{} loads {} = {val}", cx.who, Loc::Var(var)))
+}
+
+/// `reg = READ_ONCE(*ptr_reg)`: through a pointer an earlier load returned.
+pub(super) fn read_through(cx: &mut Cx, ptr_reg: u8, reg: u8) -> Result<String, String> {
+    let p = cx.task().regs.get(ptr_reg as usize).copied().unwrap_or(Val::Uninit);
+    let Val::Ptr(x) = p else { return Err(format!("{}: r{ptr_reg} holds {p}, not a pointer", cx.who)) };
+    let val = cx.load(Loc::Var(x), cx.pick, LoadKind::Plain)?;
+    if let Some(r) = cx.task().regs.get_mut(reg as usize) {
+        *r = val;
+    }
+    Ok(format!("{} loads *r{ptr_reg} = {} = {val}", cx.who, Loc::Var(x)))
 }

@@ -3,7 +3,8 @@
 //! out snapshots. Part of the RCU tour ([`super`]): a thin layer over `model.rs`.
 
 use super::checks::Violation;
-use super::model::{step, Choice, Event, Scenario, Setup, State};
+use super::explore::XorShift;
+use super::model::{format_schedule, step, Choice, Event, Scenario, Setup, State};
 use super::snapshot::{snapshot, Snapshot};
 
 /// One run of an RCU scenario, stepped by the student (or by a schedule).
@@ -42,9 +43,20 @@ impl Machine {
         &self.state
     }
 
-    /// The CPUs that can take a step now.
+    /// The CPUs that can run a step now (`step(cpu)`); a pending timer interrupt is in [`Machine::choices`]
+    /// and [`Machine::timer_cpus`].
     pub fn enabled_cpus(&self) -> Vec<u8> {
         (0..self.setup.cpus).filter(|&c| self.state.options(&self.setup, c) > 0).collect()
+    }
+
+    /// The CPUs where a timer interrupt can arrive now (`interrupt(cpu)`).
+    pub fn timer_cpus(&self) -> Vec<u8> {
+        (0..self.setup.cpus).filter(|&c| self.state.pending_timer(&self.setup, c).is_some()).collect()
+    }
+
+    /// Let the timer interrupt arrive on `cpu` now.
+    pub fn interrupt(&mut self, cpu: u8) -> Result<Event, String> {
+        self.step_choice(Choice { cpu, pick: 0, irq: true })
     }
 
     /// Every choice available now; more than one per CPU only when weak memory offers older values.
@@ -54,7 +66,7 @@ impl Machine {
 
     /// Step `cpu`, loading the newest value if it loads anything.
     pub fn step(&mut self, cpu: u8) -> Result<Event, String> {
-        self.step_choice(Choice { cpu, pick: 0 })
+        self.step_choice(Choice::cpu(cpu))
     }
 
     /// Step with a full choice (CPU and which visible value a load returns).
@@ -95,6 +107,29 @@ impl Machine {
 
     pub fn schedule(&self) -> &[Choice] {
         &self.schedule
+    }
+
+    /// The schedule so far as text (`"0 0 1 1:1 0i"`), for a link that replays this position.
+    pub fn schedule_text(&self) -> String {
+        format_schedule(&self.schedule)
+    }
+
+    /// Take up to `max_steps` random choices (seeded, so the same seed gives the same run), stopping when
+    /// nothing can run. Returns the events of the steps taken.
+    pub fn run_random(&mut self, seed: u64, max_steps: usize) -> Vec<Event> {
+        let mut rng = XorShift::new(seed);
+        let mut out = Vec::new();
+        for _ in 0..max_steps {
+            let choices = self.choices();
+            if choices.is_empty() {
+                break;
+            }
+            match self.step_choice(choices[rng.below(choices.len())]) {
+                Ok(ev) => out.push(ev),
+                Err(_) => break,
+            }
+        }
+        out
     }
 
     pub fn events(&self) -> &[Event] {

@@ -88,6 +88,8 @@ pub enum Val {
     Ctx(CtxId),
     /// A pointer to a litmus variable (`&x`).
     Ptr(u8),
+    /// `ERR_PTR(-errno)`: what `eventfd_ctx_fdget()` returns for an fd that is not an eventfd.
+    ErrPtr(u8),
 }
 
 impl fmt::Display for Val {
@@ -99,6 +101,10 @@ impl fmt::Display for Val {
             Val::Version(v) => write!(f, "v{v}"),
             Val::Ctx(c) => write!(f, "ctx{c}"),
             Val::Ptr(x) => write!(f, "&{}", VAR_NAMES.get(x as usize).copied().unwrap_or("?")),
+            Val::ErrPtr(e) => match crate::errno::Errno::ALL.iter().find(|x| x.code() == e as i32) {
+                Some(errno) => write!(f, "ERR_PTR(-{})", errno.name()),
+                None => write!(f, "ERR_PTR(-{e})"),
+            },
         }
     }
 }

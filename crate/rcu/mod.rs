@@ -3,26 +3,46 @@
 //! checked over every interleaving.
 //!
 //! The tour through this directory:
-//! - `programs.rs`: the steps of the writer and the reader, and each broken [`Variant`].
+//! - `programs.rs`: the steps of the writer, the reader and the timer, and each broken [`Variant`].
 //! - `memory.rs`: shared memory under sequential consistency or an Alpha-like weak mode.
-//! - `model.rs`: CPUs, tasks, versions of the array, `lguest_lock`, grace periods; one [`step`] at a time.
+//! - `model.rs`: CPUs, tasks, versions of the array, `lguest_lock`, grace periods; one [`step`] at a time,
+//!   dispatched to one function per kernel step in `add_eventfd.rs` (the writer),
+//!   `send_notify_to_eventfd.rs` (the reader) and `synchronize_rcu.rs` (grace periods, the timer tick).
 //! - `checks.rs`: use-after-free, uninitialised read, double free, lost update, leak, deadlock.
 //! - `machine.rs`: the stepping API for the UI (`enabled_cpus()`, `step(cpu)`, replay, step back).
 //! - `snapshot.rs`: what the UI renders.
 //! - `explore.rs`: every interleaving (or a seeded random sample), counted, with shortest counterexamples.
 //! - `litmus.rs`: the Linux kernel memory model's litmus shapes, written in the same steps.
 //! - `cli.rs`, `bench.rs`: `lguest-sim explore` and its speed.
+//!
+//! What the host and the UI call (all plain Rust; values and `Result<_, String>`, never a panic):
+//! - Build: [`Scenario`] (CPUs, readers, writers, timers, variant, memory, placement) → [`Machine::new`].
+//! - Step: [`Machine::enabled_cpus`], [`Machine::step`] (cpu) → [`Event`]; [`Machine::timer_cpus`],
+//!   [`Machine::interrupt`]; [`Machine::choices`] / [`Machine::step_choice`] for weak-memory picks;
+//!   [`Machine::back`]; [`Machine::replay`] (scenario, schedule); [`Machine::snapshot`] → [`Snapshot`];
+//!   [`Machine::violations`].
+//! - Explore: [`explore()`] / [`explore::explore_capped`] / [`explore_random`] (setup from
+//!   [`Setup::lguest`]) → [`Report`] with each check's count and shortest counterexample, a `Vec<Choice>`
+//!   to feed back to [`Machine::replay`]. [`model::parse_schedule`] / [`model::format_schedule`] for links.
+//! - Litmus: [`litmus::table`]. Text: [`cli_explore`] (the CLI), [`bench_explore`] / [`bench_explore_with`].
 
+mod add_eventfd;
+pub mod bench;
 pub mod checks;
+pub mod cli;
 pub mod explore;
 pub mod litmus;
 pub mod machine;
 pub mod memory;
 pub mod model;
 pub mod programs;
+mod send_notify_to_eventfd;
 pub mod snapshot;
+mod synchronize_rcu;
 
+pub use bench::{bench_explore, bench_explore_with};
 pub use checks::{Check, Violation};
+pub use cli::cli_explore;
 pub use explore::{explore, explore_random, Report};
 pub use machine::Machine;
 pub use memory::MemoryMode;

@@ -10,6 +10,11 @@
 //! until it finishes or sleeps (in `mutex_lock()` or in `synchronize_rcu()`); only then does the CPU switch
 //! to another task placed on it.
 //!
+//! Under weak memory only the readers' loads offer a choice of values (pick 0 is the newest); a writer's
+//! loads in `add_eventfd()` take the newest value. Under `lguest_lock` that is exactly what a writer can
+//! see anyway (the mutex orders one writer after the other); without the lock it under-approximates, which
+//! is enough for the lost update to show.
+//!
 //! [`Setup`] is what never changes during a run (the programs, the memory mode); [`State`] is everything
 //! that does, and is small, comparable and hashable so the explorer can recognise states it has seen.
 
@@ -18,13 +23,16 @@ use std::fmt;
 use serde::Serialize;
 
 use super::checks::{Check, Checks, Violation};
-use super::memory::{join, CtxId, LoadKind, Loc, Memory, MemoryMode, Val, VersionId, View};
-use super::programs::{reader_program, writer_program, Op, Variant};
+use super::memory::{CtxId, LoadKind, Loc, Memory, MemoryMode, Val, VersionId, View};
+use super::programs::{reader_program, timer_program, writer_program, Op, Variant};
+use super::{add_eventfd, litmus, send_notify_to_eventfd, synchronize_rcu};
 
 /// Simulated CPUs a scenario may ask for.
 pub const MAX_CPUS: u8 = 4;
 /// Tasks a scenario may place (readers + writers, or litmus threads).
 pub const MAX_TASKS: usize = 6;
+/// Steps a litmus thread may have (program counters and grace-period numbers are bytes).
+pub const MAX_PROGRAM: usize = 32;
 /// Entries the initial map (the one `initialize()` left, plus boot-time attaches) may hold.
 pub const MAX_INITIAL_ENTRIES: u8 = 3;
 /// The notify address of entry `k`: one page per virtqueue ring, as the Launcher lays them out.
@@ -33,17 +41,20 @@ pub fn entry_addr(k: u8) -> u32 {
 }
 
 /// One scheduling decision: run CPU `cpu`; if its next load may return several values (weak memory),
-/// `pick` says which, 0 being the newest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// `pick` says which, 0 being the newest; `irq` means "the timer interrupt arrives on this CPU now" instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Choice {
     pub cpu: u8,
     pub pick: u8,
+    pub irq: bool,
 }
 
 impl fmt::Display for Choice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.pick == 0 {
+        if self.irq {
+            write!(f, "{}i", self.cpu)
+        } else if self.pick == 0 {
             write!(f, "{}", self.cpu)
         } else {
             write!(f, "{}:{}", self.cpu, self.pick)
@@ -52,15 +63,25 @@ impl fmt::Display for Choice {
 }
 
 impl Choice {
-    /// Parse `"1"` or `"1:2"` (CPU 1, the third-newest value).
+    /// Run `cpu`, loading the newest value.
+    pub fn cpu(cpu: u8) -> Choice {
+        Choice { cpu, pick: 0, irq: false }
+    }
+
+    /// Parse `"1"`, `"1:2"` (CPU 1, the third-newest value) or `"1i"` (the timer interrupt arrives on CPU 1).
     pub fn parse(s: &str) -> Result<Choice, String> {
+        if let Some(c) = s.strip_suffix('i') {
+            let cpu =
+                c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK] or CPUi"))?;
+            return Ok(Choice { cpu, pick: 0, irq: true });
+        }
         let (c, p) = match s.split_once(':') {
             Some((c, p)) => (c, p),
             None => (s, "0"),
         };
         let cpu = c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK]"))?;
         let pick = p.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK]"))?;
-        Ok(Choice { cpu, pick })
+        Ok(Choice { cpu, pick, irq: false })
     }
 }
 
@@ -82,6 +103,8 @@ pub enum Role {
     Reader,
     /// A Launcher device thread writing `LHREQ_EVENTFD`: `attach_eventfd()` → `add_eventfd()`.
     Writer,
+    /// The Guest's clockevent hrtimer firing on a CPU: interrupt context, on top of whatever runs there.
+    Timer,
     /// A thread of a litmus test.
     Litmus,
 }
@@ -98,6 +121,8 @@ pub struct TaskSpec {
     /// Writer: the address and eventfd it attaches.
     pub addr: u32,
     pub ctx: CtxId,
+    /// Writer: the fd is not an eventfd, so `eventfd_ctx_fdget()` fails with `-EBADF`.
+    pub bad_fd: bool,
 }
 
 /// What a student chooses for an RCU lesson: CPUs, tasks, the variant and the memory mode.
@@ -112,6 +137,10 @@ pub struct Scenario {
     pub placement: Option<Vec<u8>>,
     /// Entries in the map before any writer runs.
     pub initial_entries: u8,
+    /// Timer interrupts: timer `k` fires once on CPU `k % cpus`, at any moment the scheduler picks.
+    pub timers: u8,
+    /// Writer W0 attaches an fd that is not an eventfd: `add_eventfd()` takes its error path.
+    pub bad_fd: bool,
 }
 
 impl Default for Scenario {
@@ -124,6 +153,8 @@ impl Default for Scenario {
             memory: MemoryMode::Sc,
             placement: None,
             initial_entries: 1,
+            timers: 0,
+            bad_fd: false,
         }
     }
 }
@@ -153,6 +184,12 @@ impl Setup {
         }
         if ntasks > MAX_TASKS {
             return Err(format!("{ntasks} tasks: at most {MAX_TASKS} readers and writers together"));
+        }
+        if sc.bad_fd && sc.writers == 0 {
+            return Err("--bad-fd gives writer W0 a bad fd, but there is no writer".into());
+        }
+        if sc.timers > MAX_CPUS {
+            return Err(format!("--timers {}: at most one timer per CPU, {MAX_CPUS} in all", sc.timers));
         }
         if sc.initial_entries > MAX_INITIAL_ENTRIES {
             return Err(format!("{} initial entries: at most {MAX_INITIAL_ENTRIES}", sc.initial_entries));
@@ -184,6 +221,7 @@ impl Setup {
                 notify,
                 addr: 0,
                 ctx: 0,
+                bad_fd: false,
             });
         }
         for w in 0..sc.writers {
@@ -191,10 +229,23 @@ impl Setup {
                 name: format!("W{w}"),
                 role: Role::Writer,
                 cpu: placement[(sc.readers + w) as usize],
-                program: writer_program(sc.variant),
+                program: writer_program(sc.variant, sc.bad_fd && w == 0),
                 notify: 0,
                 addr: entry_addr(init + w),
                 ctx: init + w,
+                bad_fd: sc.bad_fd && w == 0,
+            });
+        }
+        for k in 0..sc.timers {
+            tasks.push(TaskSpec {
+                name: format!("T{k}"),
+                role: Role::Timer,
+                cpu: k % sc.cpus,
+                program: timer_program(),
+                notify: 0,
+                addr: 0,
+                ctx: 0,
+                bad_fd: false,
             });
         }
         Ok(Setup {
@@ -208,7 +259,12 @@ impl Setup {
     }
 
     /// A litmus test: `threads` are (CPU, program); `vars` the variables and their initial values.
-    pub fn litmus(cpus: u8, memory: MemoryMode, vars: &[(u8, Val)], threads: Vec<(u8, Vec<Op>)>) -> Result<Setup, String> {
+    pub fn litmus(
+        cpus: u8,
+        memory: MemoryMode,
+        vars: &[(u8, Val)],
+        threads: Vec<(u8, Vec<Op>)>,
+    ) -> Result<Setup, String> {
         if cpus == 0 || cpus > MAX_CPUS {
             return Err(format!("{cpus} CPUs: the simulation has 1 to {MAX_CPUS}"));
         }
@@ -217,10 +273,22 @@ impl Setup {
         }
         let mut tasks = Vec::new();
         for (i, (cpu, program)) in threads.into_iter().enumerate() {
+            if program.len() > MAX_PROGRAM {
+                return Err(format!("thread P{i} has {} steps: at most {MAX_PROGRAM}", program.len()));
+            }
             if cpu >= cpus {
                 return Err(format!("thread P{i} placed on CPU {cpu}, but CPUs are 0..{}", cpus - 1));
             }
-            tasks.push(TaskSpec { name: format!("P{i}"), role: Role::Litmus, cpu, program, notify: 0, addr: 0, ctx: 0 });
+            tasks.push(TaskSpec {
+                name: format!("P{i}"),
+                role: Role::Litmus,
+                cpu,
+                program,
+                notify: 0,
+                addr: 0,
+                ctx: 0,
+                bad_fd: false,
+            });
         }
         Ok(Setup { cpus, memory, variant: Variant::Correct, tasks, initial: Vec::new(), vars: vars.to_vec() })
     }
@@ -243,6 +311,8 @@ pub struct CpuState {
     pub current: u8,
     /// What this CPU can see of memory (weak mode only; empty under sc).
     pub view: View,
+    /// The timer task whose interrupt handler is running on top of the current task, if any.
+    pub irq: Option<u8>,
 }
 
 /// A task's registers and program counter.
@@ -335,12 +405,16 @@ pub struct State {
     pub gp_view: View,
     /// The checks that have fired so far in this run.
     pub seen: Checks,
+    /// `irqs_pending` of the Guest's `lg_cpu`: bit 0 is the timer.
+    pub irqs_pending: u32,
 }
 
 /// What one step did, for the UI's log, the CLI and the tests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
+    /// The scheduling decision that made this step.
+    pub choice: Choice,
     pub cpu: u8,
     /// The task that ran (`R0`, `W1`, `P0`).
     pub task: String,
@@ -387,9 +461,16 @@ impl State {
         }
         let cpus = (0..setup.cpus)
             .map(|c| CpuState {
-                tasks: setup.tasks.iter().enumerate().filter(|(_, t)| t.cpu == c).map(|(i, _)| i as u8).collect(),
+                tasks: setup
+                    .tasks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.cpu == c && t.role != Role::Timer)
+                    .map(|(i, _)| i as u8)
+                    .collect(),
                 current: 0,
                 view: View::new(),
+                irq: None,
             })
             .collect();
         let tasks = setup
@@ -421,6 +502,7 @@ impl State {
             gps: Vec::new(),
             gp_view: View::new(),
             seen: Checks::default(),
+            irqs_pending: 0,
         }
     }
 
@@ -446,7 +528,9 @@ impl State {
     pub fn blocked(&self, setup: &Setup, t: u8) -> Option<String> {
         let task = self.tasks.get(t as usize)?;
         match setup.op(t, task.pc)? {
-            Op::MutexLock => self.lock.map(|h| format!("sleeping in mutex_lock(): {} holds lguest_lock", setup.task_name(h))),
+            Op::MutexLock => {
+                self.lock.map(|h| format!("sleeping in mutex_lock(): {} holds lguest_lock", setup.task_name(h)))
+            }
             Op::SyncDone => {
                 let g = self.gps.get(task.gp? as usize)?;
                 if g.done {
@@ -473,6 +557,10 @@ impl State {
     /// What stepping `cpu` would do.
     pub fn action(&self, setup: &Setup, cpu: u8) -> Action {
         let Some(c) = self.cpus.get(cpu as usize) else { return Action::Idle };
+        // An interrupt handler runs to its end before the task it interrupted continues.
+        if let Some(t) = c.irq {
+            return Action::Run(t);
+        }
         if let Some(t) = self.current_task(cpu) {
             if self.runnable(setup, t) {
                 return Action::Run(t);
@@ -487,6 +575,17 @@ impl State {
             }
         }
         Action::Idle
+    }
+
+    /// The timer that could interrupt `cpu` now: one placed there that has not fired, while no handler runs.
+    pub fn pending_timer(&self, setup: &Setup, cpu: u8) -> Option<u8> {
+        if self.cpus.get(cpu as usize)?.irq.is_some() {
+            return None;
+        }
+        (0..setup.tasks.len() as u8).find(|&t| {
+            let spec = &setup.tasks[t as usize];
+            spec.role == Role::Timer && spec.cpu == cpu && self.tasks[t as usize].pc == 0
+        })
     }
 
     /// The location the next step of task `t` loads with a choice of values, if any.
@@ -524,7 +623,10 @@ impl State {
         let mut out = Vec::new();
         for cpu in 0..setup.cpus {
             for pick in 0..self.options(setup, cpu) {
-                out.push(Choice { cpu, pick });
+                out.push(Choice { cpu, pick, irq: false });
+            }
+            if self.pending_timer(setup, cpu).is_some() {
+                out.push(Choice { cpu, pick: 0, irq: true });
             }
         }
         out
@@ -553,7 +655,7 @@ impl State {
         };
         let entries: Vec<(Option<Val>, Option<Val>)> =
             (0..num).map(|i| (self.mem.newest(Loc::Addr(cur, i)), self.mem.newest(Loc::Event(cur, i)))).collect();
-        for w in &writers {
+        for w in writers.iter().filter(|w| !w.bad_fd) {
             if !entries.iter().any(|(a, _)| *a == Some(Val::Int(w.addr))) {
                 out.push(Violation {
                     check: Check::LostUpdate,
@@ -581,44 +683,33 @@ impl State {
     }
 }
 
-/// Record a violation in the state and in the step's event.
-fn violate(st: &mut State, out: &mut Vec<Violation>, check: Check, text: String) {
-    st.seen.insert(check);
-    out.push(Violation { check, text });
-}
-
-/// A task is about to load from version `v`: flag it if `v` was freed.
-fn touch(st: &mut State, out: &mut Vec<Violation>, who: &str, v: VersionId, what: &str) {
-    if st.versions.get(v as usize).is_some_and(|ver| ver.life == Life::Freed) {
-        violate(st, out, Check::UseAfterFree, format!("{who} reads {what} of v{v} after kfree(v{v})"));
-    }
-}
-
-/// `cpu` is in a quiescent state: every grace period still waiting for it stops waiting. Returns a note
-/// for each grace period that ended because of it.
-fn note_quiescent(setup: &Setup, st: &mut State, cpu: u8) -> Vec<String> {
-    let mut ended = Vec::new();
-    let view = st.cpus[cpu as usize].view.clone();
-    for g in st.gps.iter_mut().filter(|g| !g.done) {
-        if g.cpus.get(cpu as usize) == Some(&Qs::Waiting) {
-            g.cpus[cpu as usize] = Qs::Unlocked;
-            if setup.memory == MemoryMode::Weak {
-                join(&mut g.collected, &view);
-            }
-            if !g.cpus.contains(&Qs::Waiting) {
-                g.done = true;
-                ended.push(format!("the grace period of {}'s synchronize_rcu() is over", setup.task_name(g.by)));
-            }
-        }
-    }
-    ended
-}
-
 /// Take one scheduling decision. Every error names what was wrong; none changes the state.
 pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
+    let mut scratch = st.clone();
+    let ev = apply(setup, &mut scratch, choice)?;
+    *st = scratch;
+    Ok(ev)
+}
+
+/// [`step`] without the guarantee: on an error `st` may be half-changed. For the explorer, which steps a
+/// fresh copy it throws away on error anyway (and so saves one copy per step).
+pub fn apply(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
+    let mut ev = apply_inner(setup, st, choice)?;
+    ev.choice = choice;
+    Ok(ev)
+}
+
+fn apply_inner(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
     let cpu = choice.cpu;
     if cpu >= setup.cpus {
         return Err(format!("CPU {cpu} does not exist: this scenario has CPUs 0..{}", setup.cpus - 1));
+    }
+    if choice.irq {
+        let t = st
+            .pending_timer(setup, cpu)
+            .ok_or_else(|| format!("no timer interrupt can arrive on CPU {cpu} now (none left, or one is running)"))?;
+        st.cpus[cpu as usize].irq = Some(t);
+        return run_op(setup, st, cpu, t, 0);
     }
     let options = st.options(setup, cpu);
     if options == 0 {
@@ -630,18 +721,23 @@ pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, Stri
     match st.action(setup, cpu) {
         Action::Idle => Err(format!("CPU {cpu} has nothing to run")),
         Action::Switch(t) => {
-            let prev = st.current_task(cpu).map(|p| setup.task_name(p).to_string()).unwrap_or_default();
+            let prev = match st.current_task(cpu) {
+                Some(p) if st.is_done(setup, p) => format!("{} has finished", setup.task_name(p)),
+                Some(p) => format!("{} is asleep", setup.task_name(p)),
+                None => "nothing runs".to_string(),
+            };
             let c = &mut st.cpus[cpu as usize];
             c.current = c.tasks.iter().position(|&x| x == t).unwrap_or(0) as u8;
             let mut text = format!(
-                "{prev} cannot run, so CPU{cpu} switches to {}: a context switch is a quiescent state",
+                "{prev}, so CPU{cpu} switches to {}: a context switch is a quiescent state",
                 setup.task_name(t)
             );
-            for note in note_quiescent(setup, st, cpu) {
+            for note in synchronize_rcu::note_quiescent(setup, st, cpu) {
                 text.push_str("; ");
                 text.push_str(&note);
             }
             Ok(Event {
+                choice,
                 cpu,
                 task: setup.task_name(t).to_string(),
                 function: "schedule".into(),
@@ -651,314 +747,132 @@ pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, Stri
                 violations: Vec::new(),
             })
         }
-        Action::Run(t) => {
-            let mut scratch = st.clone();
-            let ev = run_op(setup, &mut scratch, cpu, t, choice.pick)?;
-            *st = scratch;
-            Ok(ev)
+        Action::Run(t) => run_op(setup, st, cpu, t, choice.pick),
+    }
+}
+
+/// What one step works with: the setup, the state, the CPU and task that run it, which visible value its
+/// load takes, and what it finds. The step functions (in `add_eventfd.rs`, `send_notify_to_eventfd.rs`,
+/// `synchronize_rcu.rs` and `litmus.rs`) receive it and return the sentence that describes what they did.
+pub(super) struct Cx<'a> {
+    pub setup: &'a Setup,
+    pub st: &'a mut State,
+    pub cpu: u8,
+    pub t: u8,
+    pub spec: &'a TaskSpec,
+    /// The task's name (`R0`, `W1`).
+    pub who: &'a str,
+    /// Which visible value the step's load returns (0 = the newest).
+    pub pick: u8,
+    pub violations: Vec<Violation>,
+    /// The program counter of this step, and of the next one (a loop or a skip changes it).
+    pub pc: u8,
+    pub next: u8,
+}
+
+impl Cx<'_> {
+    pub fn weak(&self) -> bool {
+        self.setup.memory == MemoryMode::Weak
+    }
+
+    /// The running task's registers.
+    pub fn task(&mut self) -> &mut Task {
+        &mut self.st.tasks[self.t as usize]
+    }
+
+    /// What this CPU can see of memory.
+    pub fn view(&mut self) -> &mut View {
+        &mut self.st.cpus[self.cpu as usize].view
+    }
+
+    /// Record a violation in the state and in the step's event.
+    pub fn violate(&mut self, check: Check, text: String) {
+        self.st.seen.insert(check);
+        self.violations.push(Violation { check, text });
+    }
+
+    /// About to load from version `v`: a use-after-free if it was freed.
+    pub fn touch(&mut self, v: VersionId, what: &str) {
+        if self.st.versions.get(v as usize).is_some_and(|ver| ver.life == Life::Freed) {
+            let who = self.who;
+            self.violate(Check::UseAfterFree, format!("{who} reads {what} of v{v} after kfree(v{v})"));
         }
     }
-}
 
-/// Load for task `t` on `cpu`, recording the uninitialised-read check.
-fn load(
-    setup: &Setup,
-    st: &mut State,
-    out: &mut Vec<Violation>,
-    cpu: u8,
-    loc: Loc,
-    pick: u8,
-    kind: LoadKind,
-) -> Result<Val, String> {
-    let who = setup.task_name(st.current_task(cpu).unwrap_or(0)).to_string();
-    let val = st.mem.load(setup.memory, loc, pick, kind, &mut st.cpus[cpu as usize].view)?;
-    if val == Val::Uninit {
-        violate(st, out, Check::UninitialisedRead, format!("{who} reads {loc} before its store is visible: garbage"));
+    /// Load `loc` (taking visible value `pick`), flagging garbage as an uninitialised read.
+    pub fn load(&mut self, loc: Loc, pick: u8, kind: LoadKind) -> Result<Val, String> {
+        let cpu = self.cpu as usize;
+        let val = self.st.mem.load(self.setup.memory, loc, pick, kind, &mut self.st.cpus[cpu].view)?;
+        if val == Val::Uninit {
+            let who = self.who;
+            self.violate(Check::UninitialisedRead, format!("{who} reads {loc} before its store is visible: garbage"));
+        }
+        Ok(val)
     }
-    Ok(val)
+
+    pub fn store(&mut self, loc: Loc, val: Val, release: bool) {
+        let cpu = self.cpu as usize;
+        self.st.mem.store(self.setup.memory, loc, val, release, &mut self.st.cpus[cpu].view);
+    }
+
+    /// The writer's `old`, `new` and the copied `num`.
+    pub fn writer_regs(&self) -> Result<(VersionId, VersionId, u32), String> {
+        let task = &self.st.tasks[self.t as usize];
+        match (task.old, task.new) {
+            (Some(o), Some(n)) => Ok((o, n, task.n)),
+            _ => Err(format!("{} has not called kmalloc() yet", self.who)),
+        }
+    }
+
+    /// The reader's `map`.
+    pub fn map(&self) -> Result<VersionId, String> {
+        self.st.tasks[self.t as usize].map.ok_or_else(|| format!("{} has no map yet", self.who))
+    }
 }
 
-fn store(setup: &Setup, st: &mut State, cpu: u8, loc: Loc, val: Val, release: bool) {
-    st.mem.store(setup.memory, loc, val, release, &mut st.cpus[cpu as usize].view);
-}
-
-/// Execute the next step of task `t` on `cpu`.
+/// Execute the next step of task `t` on `cpu`: one entry of this table per kind of step.
 fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Event, String> {
     let spec = setup.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?;
-    let pc = st.tasks[t as usize].pc;
+    let pc = st.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?.pc;
     let op = setup.op(t, pc).ok_or_else(|| format!("{} has finished", spec.name))?;
-    let who = spec.name.as_str();
-    let weak = setup.memory == MemoryMode::Weak;
-    let mut v = Vec::new();
-    let mut next = pc + 1;
-    let text: String = match op {
-        Op::MutexLock => {
-            st.lock = Some(t);
-            let lv = st.lock_view.clone();
-            join(&mut st.cpus[cpu as usize].view, &lv);
-            format!("{who} takes lguest_lock: no other writer can enter add_eventfd() now")
-        }
-        Op::MutexUnlock => {
-            st.lock = None;
-            let cv = st.cpus[cpu as usize].view.clone();
-            join(&mut st.lock_view, &cv);
-            format!("{who} releases lguest_lock")
-        }
-        Op::Kmalloc => {
-            let old = match load(setup, st, &mut v, cpu, Loc::Eventfds, 0, LoadKind::Plain)? {
-                Val::Version(o) => o,
-                other => return Err(format!("lg->eventfds holds {other}, not a map")),
-            };
-            touch(st, &mut v, who, old, "num");
-            let n = match load(setup, st, &mut v, cpu, Loc::Num(old), 0, LoadKind::Plain)? {
-                Val::Int(n) => n.min(u8::MAX as u32 - 1) as u8,
-                _ => 0,
-            };
-            let new = st.versions.len() as VersionId;
-            st.versions.push(Version { cap: n + 1, life: Life::Building, by: Some(t) });
-            st.mem.alloc(Loc::Num(new), Val::Uninit);
-            for i in 0..=n {
-                st.mem.alloc(Loc::Addr(new, i), Val::Uninit);
-                st.mem.alloc(Loc::Event(new, i), Val::Uninit);
-            }
-            let task = &mut st.tasks[t as usize];
-            task.old = Some(old);
-            task.new = Some(new);
-            task.n = n as u32;
-            format!("{who}: old = v{old} ({n} entries); kmalloc() gives v{new} with room for {}, uninitialised", n + 1)
-        }
-        Op::Memcpy => {
-            let (old, new, n) = writer_regs(st, t)?;
-            touch(st, &mut v, who, old, "the entries");
-            for i in 0..n as u8 {
-                let a = load(setup, st, &mut v, cpu, Loc::Addr(old, i), 0, LoadKind::Plain)?;
-                let e = load(setup, st, &mut v, cpu, Loc::Event(old, i), 0, LoadKind::Plain)?;
-                store(setup, st, cpu, Loc::Addr(new, i), a, false);
-                store(setup, st, cpu, Loc::Event(new, i), e, false);
-            }
-            store(setup, st, cpu, Loc::Num(new), Val::Int(n), false);
-            format!("{who} copies {n} entries of v{old} into v{new} and sets v{new}->num = {n}")
-        }
-        Op::AppendEntry => {
-            let (_, new, n) = writer_regs(st, t)?;
-            let i = n as u8;
-            store(setup, st, cpu, Loc::Addr(new, i), Val::Int(spec.addr), false);
-            if let Some(r) = st.ctx_refs.get_mut(spec.ctx as usize) {
-                *r = r.saturating_add(1);
-            }
-            store(setup, st, cpu, Loc::Event(new, i), Val::Ctx(spec.ctx), false);
-            format!(
-                "{who} fills v{new}->map[{i}] = {{ {:#x}, ctx{} }} (eventfd_ctx_fdget() takes a reference)",
-                spec.addr, spec.ctx
-            )
-        }
-        Op::IncNum => {
-            let (_, new, n) = writer_regs(st, t)?;
-            store(setup, st, cpu, Loc::Num(new), Val::Int(n + 1), false);
-            format!("{who} sets v{new}->num = {}", n + 1)
-        }
-        Op::AssignPointer { barrier } => {
-            let (_, new, _) = writer_regs(st, t)?;
-            let prev = st.mem.newest(Loc::Eventfds);
-            store(setup, st, cpu, Loc::Eventfds, Val::Version(new), barrier);
-            if let Some(Val::Version(p)) = prev {
-                if let Some(ver) = st.versions.get_mut(p as usize) {
-                    if ver.life == Life::Published {
-                        ver.life = Life::Retired;
-                    }
-                }
-            }
-            if let Some(ver) = st.versions.get_mut(new as usize) {
-                ver.life = Life::Published;
-            }
-            let retired = prev.map(|p| format!("{p}")).unwrap_or_default();
-            if barrier {
-                format!("{who} publishes v{new}; {retired} is retired. The barrier in rcu_assign_pointer() orders v{new}'s stores before the pointer")
-            } else if weak {
-                format!("{who} publishes v{new} with a plain store; {retired} is retired. Nothing orders v{new}'s stores before the pointer")
-            } else {
-                format!("{who} publishes v{new} with a plain store; {retired} is retired (harmless under sc)")
-            }
-        }
-        Op::SyncBegin => {
-            let cpus: Vec<Qs> =
-                (0..setup.cpus).map(|c| if st.in_read_side(c) { Qs::Waiting } else { Qs::NotReading }).collect();
-            let mut collected = View::new();
-            if weak {
-                for (c, q) in cpus.iter().enumerate() {
-                    if *q == Qs::NotReading {
-                        join(&mut collected, &st.cpus[c].view);
-                    }
-                }
-                let wv = st.cpus[cpu as usize].view.clone();
-                join(&mut st.gp_view, &wv);
-            }
-            let waiting: Vec<String> = cpus
-                .iter()
-                .enumerate()
-                .filter(|(_, q)| **q == Qs::Waiting)
-                .map(|(c, _)| {
-                    let reader = st.current_task(c as u8).map(|r| setup.task_name(r)).unwrap_or("?");
-                    format!("CPU{c} ({reader} is inside rcu_read_lock())")
-                })
-                .collect();
-            let done = waiting.is_empty();
-            st.gps.push(GracePeriod { by: t, cpus, done, collected });
-            st.tasks[t as usize].gp = Some((st.gps.len() - 1) as u8);
-            if done {
-                format!("{who} begins a grace period: no CPU is inside a read-side section, so it is already over")
-            } else {
-                format!("{who} begins a grace period; it must wait for {}", waiting.join(" and "))
-            }
-        }
-        Op::SyncDone => {
-            let g = st.tasks[t as usize].gp.take().ok_or_else(|| format!("{who} is not in synchronize_rcu()"))?;
-            if weak {
-                let coll = st.gps.get(g as usize).map(|g| g.collected.clone()).unwrap_or_default();
-                join(&mut st.cpus[cpu as usize].view, &coll);
-            }
-            format!("{who}'s synchronize_rcu() returns: every CPU has passed a quiescent state since it began")
-        }
-        Op::Kfree => {
-            let old = st.tasks[t as usize].old.ok_or_else(|| format!("{who} has no old map"))?;
-            match st.versions.get(old as usize).map(|x| x.life) {
-                Some(Life::Freed) => {
-                    violate(st, &mut v, Check::DoubleFree, format!("{who} frees v{old}, which was already freed"));
-                    format!("{who}: kfree(v{old}) again")
-                }
-                Some(_) => {
-                    let holders: Vec<&str> = (0..st.tasks.len() as u8)
-                        .filter(|&r| st.tasks[r as usize].map == Some(old) && !st.is_done(setup, r))
-                        .map(|r| setup.task_name(r))
-                        .collect();
-                    st.versions[old as usize].life = Life::Freed;
-                    if holders.is_empty() {
-                        format!("{who} frees v{old}: no reader can still hold it")
-                    } else {
-                        format!("{who} frees v{old} while {} still holds it", holders.join(", "))
-                    }
-                }
-                None => return Err(format!("no version v{old}")),
-            }
-        }
-        Op::RcuReadLock => {
-            st.tasks[t as usize].nesting += 1;
-            if weak {
-                let gv = st.gp_view.clone();
-                join(&mut st.cpus[cpu as usize].view, &gv);
-            }
-            format!("{who} enters a read-side critical section: CPU{cpu} is not quiescent until rcu_read_unlock()")
-        }
-        Op::RcuReadUnlock => {
-            let task = &mut st.tasks[t as usize];
-            task.nesting = task.nesting.saturating_sub(1);
-            let mut s = format!("{who} leaves its read-side critical section: CPU{cpu} is quiescent");
-            if task.nesting == 0 {
-                for note in note_quiescent(setup, st, cpu) {
-                    s.push_str("; ");
-                    s.push_str(&note);
-                }
-            }
-            s
-        }
-        Op::Dereference { rcu } => {
-            let kind = if rcu { LoadKind::Dereference } else { LoadKind::Plain };
-            let val = load(setup, st, &mut v, cpu, Loc::Eventfds, pick, kind)?;
-            let Val::Version(m) = val else { return Err(format!("lg->eventfds holds {val}, not a map")) };
-            st.tasks[t as usize].map = Some(m);
-            let how = if rcu { "rcu_dereference()" } else { "a plain load" };
-            let stale = if pick > 0 { " (an older value: the newer store has not reached this CPU)" } else { "" };
-            format!("{who} loads lg->eventfds with {how}: it now holds v{m}{stale}")
-        }
-        Op::ReadNum => {
-            let m = st.tasks[t as usize].map.ok_or_else(|| format!("{who} has no map"))?;
-            touch(st, &mut v, who, m, "num");
-            let n = match load(setup, st, &mut v, cpu, Loc::Num(m), pick, LoadKind::Plain)? {
-                Val::Int(n) => n.min(st.versions.get(m as usize).map_or(0, |x| x.cap as u32)),
-                _ => 0,
-            };
-            let task = &mut st.tasks[t as usize];
-            task.n = n;
-            task.i = 0;
-            format!("{who} reads v{m}->num = {n}")
-        }
-        Op::Compare { skip } => {
-            let m = st.tasks[t as usize].map.ok_or_else(|| format!("{who} has no map"))?;
-            let (i, n, notify) = {
-                let task = &st.tasks[t as usize];
-                (task.i, task.n, task.notify)
-            };
-            if i >= n {
-                next = pc + 1 + skip;
-                format!("{who}: no entry of v{m} matches {notify:#x}; run_guest() will return it to the Launcher")
-            } else {
-                touch(st, &mut v, who, m, "an entry");
-                let a = load(setup, st, &mut v, cpu, Loc::Addr(m, i as u8), pick, LoadKind::Plain)?;
-                if a == Val::Int(notify) {
-                    format!("{who}: v{m}->map[{i}].addr is {a}: a match")
-                } else {
-                    st.tasks[t as usize].i += 1;
-                    next = pc;
-                    format!("{who}: v{m}->map[{i}].addr is {a}, not {notify:#x}")
-                }
-            }
-        }
-        Op::Signal => {
-            let m = st.tasks[t as usize].map.ok_or_else(|| format!("{who} has no map"))?;
-            let i = st.tasks[t as usize].i as u8;
-            touch(st, &mut v, who, m, "an entry");
-            match load(setup, st, &mut v, cpu, Loc::Event(m, i), pick, LoadKind::Plain)? {
-                Val::Ctx(c) => {
-                    if let Some(s) = st.ctx_signals.get_mut(c as usize) {
-                        *s = s.saturating_add(1);
-                    }
-                    st.tasks[t as usize].signalled = Some(c);
-                    format!("{who} signals ctx{c}: the device thread waiting on that eventfd wakes")
-                }
-                other => format!("{who} would signal {other}: not an eventfd"),
-            }
-        }
-        Op::ClearNotify => {
-            st.tasks[t as usize].notify = 0;
-            format!("{who} clears pending_notify: the notify went to an eventfd, not to the Launcher's read()")
-        }
-        Op::Store { var, val, release } => {
-            store(setup, st, cpu, Loc::Var(var), val, release);
-            format!("{who} stores {val} to {}", Loc::Var(var))
-        }
-        Op::Load { var, reg, kind } => {
-            let val = load(setup, st, &mut v, cpu, Loc::Var(var), pick, kind)?;
-            if let Some(r) = st.tasks[t as usize].regs.get_mut(reg as usize) {
-                *r = val;
-            }
-            format!("{who} loads {} = {val}", Loc::Var(var))
-        }
-        Op::LoadThrough { ptr_reg, reg } => {
-            let p = st.tasks[t as usize].regs.get(ptr_reg as usize).copied().unwrap_or(Val::Uninit);
-            let Val::Ptr(x) = p else { return Err(format!("{who}: r{ptr_reg} holds {p}, not a pointer")) };
-            let val = load(setup, st, &mut v, cpu, Loc::Var(x), pick, LoadKind::Plain)?;
-            if let Some(r) = st.tasks[t as usize].regs.get_mut(reg as usize) {
-                *r = val;
-            }
-            format!("{who} loads *r{ptr_reg} = {} = {val}", Loc::Var(x))
-        }
-    };
+    let mut cx =
+        Cx { setup, st, cpu, t, spec, who: spec.name.as_str(), pick, violations: Vec::new(), pc, next: pc.saturating_add(1) };
+    let text = match op {
+        Op::MutexLock => add_eventfd::mutex_lock(&mut cx),
+        Op::Kmalloc => add_eventfd::kmalloc(&mut cx),
+        Op::Memcpy => add_eventfd::memcpy(&mut cx),
+        Op::AppendEntry => add_eventfd::eventfd_ctx_fdget(&mut cx),
+        Op::IncNum => add_eventfd::inc_num(&mut cx),
+        Op::AssignPointer { barrier } => add_eventfd::rcu_assign_pointer(&mut cx, barrier),
+        Op::SyncBegin => synchronize_rcu::begin(&mut cx),
+        Op::SyncDone => synchronize_rcu::done(&mut cx),
+        Op::Kfree => add_eventfd::kfree(&mut cx),
+        Op::SaveErr => add_eventfd::ptr_err(&mut cx),
+        Op::KfreeNew => add_eventfd::kfree_new(&mut cx),
+        Op::MutexUnlock => add_eventfd::mutex_unlock(&mut cx),
+        Op::RcuReadLock => send_notify_to_eventfd::rcu_read_lock(&mut cx),
+        Op::Dereference { rcu } => send_notify_to_eventfd::rcu_dereference(&mut cx, rcu),
+        Op::ReadNum => send_notify_to_eventfd::read_num(&mut cx),
+        Op::Compare { skip } => send_notify_to_eventfd::compare(&mut cx, skip),
+        Op::Signal => send_notify_to_eventfd::eventfd_signal(&mut cx),
+        Op::ClearNotify => send_notify_to_eventfd::clear_pending_notify(&mut cx),
+        Op::RcuReadUnlock => send_notify_to_eventfd::rcu_read_unlock(&mut cx),
+        Op::HrtimerInterrupt => synchronize_rcu::clockdev_fn(&mut cx),
+        Op::RcuCheckCallbacks => synchronize_rcu::rcu_check_callbacks(&mut cx),
+        Op::Store { var, val, release } => litmus::write_once(&mut cx, var, val, release),
+        Op::Load { var, reg, kind } => litmus::read_once(&mut cx, var, reg, kind),
+        Op::LoadThrough { ptr_reg, reg } => litmus::read_through(&mut cx, ptr_reg, reg),
+    }?;
+    let (next, violations) = (cx.next, cx.violations);
     st.tasks[t as usize].pc = next;
     Ok(Event {
+        choice: Choice::cpu(cpu),
         cpu,
-        task: who.to_string(),
+        task: spec.name.clone(),
         function: op.function().to_string(),
         tag: op.tag().to_string(),
         step: op.label(),
         text,
-        violations: v,
+        violations,
     })
-}
-
-fn writer_regs(st: &State, t: u8) -> Result<(VersionId, VersionId, u32), String> {
-    let task = &st.tasks[t as usize];
-    match (task.old, task.new) {
-        (Some(o), Some(n)) => Ok((o, n, task.n)),
-        _ => Err("the writer has not called kmalloc() yet".into()),
-    }
 }

@@ -15,13 +15,13 @@ pub enum Op {
     // ---- the writer: attach_eventfd() and add_eventfd() (L:052, L:055) ----
     /// `mutex_lock(&lguest_lock)`: sleeps while another task holds it.
     MutexLock,
-    /// `old = lg->eventfds; new = kmalloc(sizeof(*new) + sizeof(new->map[0]) * (old->num + 1))`.
+    /// Remember the current map as `old` and allocate a new one with room for one entry more.
     Kmalloc,
-    /// `memcpy(new->map, old->map, ...)` and `new->num = old->num`: copy the old entries.
+    /// Copy the old entries into the new map and give it the old count.
     Memcpy,
-    /// `new->map[new->num].addr = addr; new->map[new->num].event = eventfd_ctx_fdget(fd)`.
+    /// Fill the slot after the copied entries: the NOTIFY address and the eventfd context for `fd`.
     AppendEntry,
-    /// `new->num++`.
+    /// Count the new entry (`num` goes up by one).
     IncNum,
     /// `rcu_assign_pointer(lg->eventfds, new)` (`barrier`), or a plain `lg->eventfds = new` (broken).
     AssignPointer { barrier: bool },
@@ -31,6 +31,10 @@ pub enum Op {
     SyncDone,
     /// `kfree(old)`.
     Kfree,
+    /// The error path when `eventfd_ctx_fdget()` failed: keep its error code before anything is freed.
+    SaveErr,
+    /// The error path: `kfree(new)`, then `add_eventfd()` returns `err`.
+    KfreeNew,
     /// `mutex_unlock(&lguest_lock)`.
     MutexUnlock,
 
@@ -50,6 +54,13 @@ pub enum Op {
     ClearNotify,
     /// `rcu_read_unlock()`: end the read-side critical section (a quiescent state for classic RCU).
     RcuReadUnlock,
+
+    // ---- the timer path: the Guest's clockevent hrtimer firing (interrupt context) ----
+    /// The hrtimer interrupt arrives: `clockdev_fn()` calls `set_interrupt(cpu, 0)` to raise the Guest's irq 0.
+    HrtimerInterrupt,
+    /// The scheduling-clock part of the interrupt: `rcu_check_callbacks()` looks at what it interrupted, and
+    /// the handler returns (`irq_exit()`).
+    RcuCheckCallbacks,
 
     // ---- litmus operations (for the memory-model tests) ----
     /// `WRITE_ONCE(var, val)`, or `smp_store_release()` / `rcu_assign_pointer()` when `release`.
@@ -74,6 +85,8 @@ impl Op {
             Op::SyncBegin => "synchronize_rcu(): begin grace period".into(),
             Op::SyncDone => "synchronize_rcu(): grace period over, return".into(),
             Op::Kfree => "kfree(old)".into(),
+            Op::SaveErr => "err = PTR_ERR(new->map[new->num].event)".into(),
+            Op::KfreeNew => "kfree(new)".into(),
             Op::MutexUnlock => "mutex_unlock(&lguest_lock)".into(),
             Op::RcuReadLock => "rcu_read_lock()".into(),
             Op::Dereference { rcu: true } => "map = rcu_dereference(lg->eventfds)".into(),
@@ -83,6 +96,8 @@ impl Op {
             Op::Signal => "eventfd_signal(map->map[i].event, 1)".into(),
             Op::ClearNotify => "cpu->pending_notify = 0".into(),
             Op::RcuReadUnlock => "rcu_read_unlock()".into(),
+            Op::HrtimerInterrupt => "hrtimer interrupt: clockdev_fn() → set_interrupt(cpu, 0)".into(),
+            Op::RcuCheckCallbacks => "rcu_check_callbacks(); irq_exit()".into(),
             Op::Store { var, val, release } => {
                 let name = var_name(var);
                 if release {
@@ -107,14 +122,21 @@ impl Op {
     pub fn function(self) -> &'static str {
         match self {
             Op::MutexLock | Op::MutexUnlock => "attach_eventfd",
-            Op::Kmalloc | Op::Memcpy | Op::AppendEntry | Op::IncNum | Op::AssignPointer { .. } | Op::Kfree => {
-                "add_eventfd"
-            }
+            Op::Kmalloc
+            | Op::Memcpy
+            | Op::AppendEntry
+            | Op::IncNum
+            | Op::AssignPointer { .. }
+            | Op::Kfree
+            | Op::SaveErr
+            | Op::KfreeNew => "add_eventfd",
             Op::SyncBegin | Op::SyncDone => "synchronize_rcu",
             Op::RcuReadLock => "rcu_read_lock",
             Op::RcuReadUnlock => "rcu_read_unlock",
             Op::Dereference { .. } | Op::ReadNum | Op::Compare { .. } | Op::ClearNotify => "send_notify_to_eventfd",
             Op::Signal => "eventfd_signal",
+            Op::HrtimerInterrupt => "clockdev_fn",
+            Op::RcuCheckCallbacks => "rcu_check_callbacks",
             Op::Store { .. } | Op::Load { .. } | Op::LoadThrough { .. } => "litmus",
         }
     }
@@ -124,7 +146,7 @@ impl Op {
         match self.function() {
             "attach_eventfd" => "L:052",
             "add_eventfd" | "synchronize_rcu" => "L:055",
-            "litmus" => "",
+            "litmus" | "clockdev_fn" | "rcu_check_callbacks" => "",
             _ => "L:056",
         }
     }
@@ -153,10 +175,12 @@ pub enum Variant {
     PlainDereference,
     /// `attach_eventfd()` without `lguest_lock`, so two writers can copy the same old array.
     NoLguestLock,
+    /// The 2009 error path: `kfree(new)` first, then the error read out of `new` (fixed before 2.6.36).
+    ErrorPath2009,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 7] = [
+    pub const ALL: [Variant; 8] = [
         Variant::Correct,
         Variant::NoSynchronizeRcu,
         Variant::KfreeBeforeSync,
@@ -164,6 +188,7 @@ impl Variant {
         Variant::PlainAssign,
         Variant::PlainDereference,
         Variant::NoLguestLock,
+        Variant::ErrorPath2009,
     ];
 
     pub fn name(self) -> &'static str {
@@ -175,6 +200,7 @@ impl Variant {
             Variant::PlainAssign => "plain-assign",
             Variant::PlainDereference => "plain-dereference",
             Variant::NoLguestLock => "no-lguest-lock",
+            Variant::ErrorPath2009 => "error-path-2009",
         }
     }
 
@@ -201,6 +227,9 @@ impl Variant {
             Variant::NoLguestLock => {
                 "no lguest_lock around add_eventfd(): two writers copy one array; an entry is lost and leaked"
             }
+            Variant::ErrorPath2009 => {
+                "2009's add_eventfd() error path: kfree(new), then PTR_ERR(new->map[num].event): no race needed"
+            }
         }
     }
 
@@ -211,16 +240,30 @@ impl Variant {
             Variant::NoSynchronizeRcu | Variant::KfreeBeforeSync | Variant::ReaderNoLock => "use-after-free",
             Variant::PlainAssign | Variant::PlainDereference => "uninitialised-read under weak; clean under sc",
             Variant::NoLguestLock => "lost-update, leak and double-free (needs --writers 2)",
+            Variant::ErrorPath2009 => "use-after-free in every schedule (needs --bad-fd); correct --bad-fd is clean",
         }
     }
 }
 
-/// The writer's steps: `attach_eventfd()` taking `lguest_lock` around `add_eventfd()`.
-pub fn writer_program(variant: Variant) -> Vec<Op> {
+/// The writer's steps: `attach_eventfd()` taking `lguest_lock` around `add_eventfd()`. With `bad_fd` the
+/// fd is not an eventfd, so `eventfd_ctx_fdget()` fails and `add_eventfd()` takes its error path.
+pub fn writer_program(variant: Variant, bad_fd: bool) -> Vec<Op> {
     let assign = Op::AssignPointer { barrier: variant != Variant::PlainAssign };
     let mut p = Vec::new();
     if variant != Variant::NoLguestLock {
         p.push(Op::MutexLock);
+    }
+    if bad_fd {
+        p.extend([Op::Kmalloc, Op::Memcpy, Op::AppendEntry]);
+        if variant == Variant::ErrorPath2009 {
+            p.extend([Op::KfreeNew, Op::SaveErr]);
+        } else {
+            p.extend([Op::SaveErr, Op::KfreeNew]);
+        }
+        if variant != Variant::NoLguestLock {
+            p.push(Op::MutexUnlock);
+        }
+        return p;
     }
     p.extend([Op::Kmalloc, Op::Memcpy, Op::AppendEntry, Op::IncNum, assign]);
     match variant {
@@ -232,6 +275,11 @@ pub fn writer_program(variant: Variant) -> Vec<Op> {
         p.push(Op::MutexUnlock);
     }
     p
+}
+
+/// The timer path's steps: one firing of the Guest's clockevent hrtimer, in interrupt context.
+pub fn timer_program() -> Vec<Op> {
+    vec![Op::HrtimerInterrupt, Op::RcuCheckCallbacks]
 }
 
 /// The reader's steps: `send_notify_to_eventfd()` for one pending notify.
@@ -258,11 +306,25 @@ pub fn reader_program(variant: Variant) -> Vec<Op> {
 mod tests {
     use super::*;
 
+    fn writer_program_ok(v: Variant) -> Vec<Op> {
+        writer_program(v, false)
+    }
+
+    #[test]
+    fn the_error_path_frees_before_or_after_reading_the_error() {
+        let fixed = writer_program(Variant::Correct, true);
+        let old = writer_program(Variant::ErrorPath2009, true);
+        let pos = |p: &[Op], op: Op| p.iter().position(|&o| o == op);
+        assert!(pos(&fixed, Op::SaveErr) < pos(&fixed, Op::KfreeNew));
+        assert!(pos(&old, Op::KfreeNew) < pos(&old, Op::SaveErr));
+        assert!(!fixed.contains(&Op::SyncBegin), "nothing was published, nothing to wait for");
+    }
+
     #[test]
     fn correct_writer_has_the_seeds_order() {
-        let labels: Vec<&str> = writer_program(Variant::Correct).iter().map(|o| o.function()).collect();
+        let labels: Vec<&str> = writer_program_ok(Variant::Correct).iter().map(|o| o.function()).collect();
         assert_eq!(labels.first(), Some(&"attach_eventfd"));
-        let p = writer_program(Variant::Correct);
+        let p = writer_program_ok(Variant::Correct);
         let pos = |op: Op| p.iter().position(|&o| o == op);
         assert!(pos(Op::AssignPointer { barrier: true }) < pos(Op::SyncBegin));
         assert!(pos(Op::SyncDone) < pos(Op::Kfree));
@@ -271,13 +333,13 @@ mod tests {
 
     #[test]
     fn each_variant_changes_one_piece() {
-        assert!(!writer_program(Variant::NoSynchronizeRcu).contains(&Op::SyncBegin));
-        let k = writer_program(Variant::KfreeBeforeSync);
+        assert!(!writer_program_ok(Variant::NoSynchronizeRcu).contains(&Op::SyncBegin));
+        let k = writer_program_ok(Variant::KfreeBeforeSync);
         assert!(k.iter().position(|&o| o == Op::Kfree) < k.iter().position(|&o| o == Op::SyncBegin));
         assert!(!reader_program(Variant::ReaderNoLock).contains(&Op::RcuReadLock));
-        assert!(writer_program(Variant::PlainAssign).contains(&Op::AssignPointer { barrier: false }));
+        assert!(writer_program_ok(Variant::PlainAssign).contains(&Op::AssignPointer { barrier: false }));
         assert!(reader_program(Variant::PlainDereference).contains(&Op::Dereference { rcu: false }));
-        assert!(!writer_program(Variant::NoLguestLock).contains(&Op::MutexLock));
+        assert!(!writer_program_ok(Variant::NoLguestLock).contains(&Op::MutexLock));
         for v in Variant::ALL {
             assert_eq!(Variant::parse(v.name()), Ok(v));
         }

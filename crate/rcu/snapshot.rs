@@ -28,6 +28,8 @@ pub struct Snapshot {
     pub violations: Vec<Violation>,
     /// Signals each eventfd context received (`ctx0`, `ctx1`, ...).
     pub eventfd_signals: Vec<u8>,
+    /// The Guest's `irqs_pending` bitmap (the timers raise bit 0).
+    pub irqs_pending: u32,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -37,6 +39,10 @@ pub struct CpuSnap {
     pub running: Option<String>,
     pub tasks: Vec<String>,
     pub in_read_side: bool,
+    /// The timer whose interrupt handler is running on top of `running`, if any.
+    pub in_irq: Option<String>,
+    /// A timer interrupt could arrive here now (the choice `{cpu, irq: true}`).
+    pub timer_pending: bool,
     /// What stepping this CPU would do next, in words.
     pub next: String,
     /// How many values its next load could return (0 = nothing to run).
@@ -110,7 +116,13 @@ fn show(v: Option<Val>) -> String {
 /// Build the snapshot of `state`.
 pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violation>) -> Snapshot {
     let name = |t: u8| setup.task_name(t).to_string();
-    let holds = |t: u8| -> Option<u8> { if st.is_done(setup, t) { None } else { st.tasks.get(t as usize)?.map } };
+    let holds = |t: u8| -> Option<u8> {
+        if st.is_done(setup, t) {
+            None
+        } else {
+            st.tasks.get(t as usize)?.map
+        }
+    };
     let cpus = (0..setup.cpus)
         .map(|c| {
             let next = match st.action(setup, c) {
@@ -130,6 +142,8 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
                 running: st.current_task(c).map(name),
                 tasks: st.cpus[c as usize].tasks.iter().map(|&t| name(t)).collect(),
                 in_read_side: st.in_read_side(c),
+                in_irq: st.cpus[c as usize].irq.map(name),
+                timer_pending: st.pending_timer(setup, c).is_some(),
                 next,
                 options: st.options(setup, c),
             }
@@ -153,7 +167,11 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
                 holds: holds(i as u8),
                 pending_notify: t.notify,
                 signalled: t.signalled,
-                regs: if spec.role == Role::Litmus { t.regs.iter().map(|r| r.to_string()).collect() } else { Vec::new() },
+                regs: if spec.role == Role::Litmus {
+                    t.regs.iter().map(|r| r.to_string()).collect()
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect();
@@ -236,10 +254,13 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
         eventfds: show(st.mem.newest(Loc::Eventfds)),
         lock_holder: st.lock.map(name),
         grace_periods,
-        enabled_cpus: (0..setup.cpus).filter(|&c| st.options(setup, c) > 0).collect(),
+        enabled_cpus: (0..setup.cpus)
+            .filter(|&c| st.options(setup, c) > 0 || st.pending_timer(setup, c).is_some())
+            .collect(),
         finished: choices.is_empty(),
         choices,
         violations,
         eventfd_signals: st.ctx_signals.clone(),
+        irqs_pending: st.irqs_pending,
     }
 }

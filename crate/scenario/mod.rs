@@ -11,10 +11,16 @@
 //! guest notify 0x8000
 //! read                                   => 4 notify=0x8000
 //! ```
-//! The full grammar is in `lessons/README.md`.
+//! The full grammar is in `lessons/README.md`, with the lesson format built on it ([`lesson`]), the
+//! course checker ([`check`]) and what the course covers ([`coverage`]).
 
+pub mod check;
+pub mod coverage;
+pub mod lesson;
+pub mod library;
 pub mod parse;
 pub mod run;
 
 pub use parse::{parse, parse_line, Action, Expect, Line, ParseError};
+pub use lesson::{parse_lesson, Lesson, LessonError};
 pub use run::{replay, ReplayError, Runner, Step};

@@ -38,8 +38,11 @@ impl Default for CallOpts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Open,
-    /// `write`: the words (request first) the Launcher puts in its buffer.
-    Write { words: Vec<u32>, opts: CallOpts },
+    /// `write`: the words (request first) the Launcher puts in its buffer. `defaults` lists the words the
+    /// line left out, which the runner fills as the real Launcher would (INITIALIZE's base, pfnlimit, start).
+    Write { words: Vec<u32>, opts: CallOpts, defaults: Vec<usize> },
+    /// `load NAME`: put a Guest program in the Launcher's Guest memory (assembled if it is source).
+    Load { name: String },
     Read { opts: CallOpts },
     Close { fd: Option<i32> },
     Eventfd,
@@ -61,10 +64,17 @@ pub enum Action {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GuestLine {
     Hypercall { nr: u32, args: [u32; 4] },
+    /// What a Guest's boot code does: prepare `lguest_data` (async ring free, syscall vector 0x80), then
+    /// LHCALL_LGUEST_INIT with its address. A bare `guest hypercall LGUEST_INIT` skips the preparation.
+    Init { lguest_data: u32 },
     Store { gpa: u32, text: String },
     Trap { num: u32, errcode: u32 },
     /// SHUTDOWN with a message: the message is stored in Guest memory first, then the call is made.
     Shutdown { msg: String, restart: bool },
+    /// The Guest's own stores of 32-bit words (to fill `lguest_data` fields, say).
+    Poke { gpa: u32, words: Vec<u32> },
+    /// The Guest loads its stack pointer (so an interrupt frame has somewhere to go).
+    Stack { esp: u32 },
 }
 
 /// What the line says the result must be.
@@ -100,7 +110,7 @@ impl std::fmt::Display for ParseError {
     }
 }
 
-/// Split a line into words, keeping "quoted strings" (with \n, \" and \\ escapes) as one word.
+/// Split a line into words, keeping "quoted strings" (with \n, \t, \0, \xHH, \" and \\ escapes) as one word.
 fn words(s: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -119,6 +129,16 @@ fn words(s: &str) -> Result<Vec<String>, String> {
                             Some('n') => cur.push('\n'),
                             Some('t') => cur.push('\t'),
                             Some('0') => cur.push('\0'),
+                            // `\x41`: one byte by its hex value. A quoted string is stored as UTF-8, so only
+                            // 0x00-0x7f are single bytes; higher values would become two.
+                            Some('x') => {
+                                let hex: String = chars.by_ref().take(2).collect();
+                                match u8::from_str_radix(&hex, 16) {
+                                    Ok(b) if b < 0x80 => cur.push(b as char),
+                                    Ok(_) => return Err(format!("\\x{hex}: a quoted string holds bytes 0x00 to 0x7f only")),
+                                    Err(_) => return Err(format!("\\x{hex}: \\x takes two hex digits, e.g. \\x01")),
+                                }
+                            }
                             Some(o) => cur.push(o),
                             None => return Err("a quoted string ends in a lone backslash".into()),
                         },
@@ -227,11 +247,19 @@ fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
         return Err("write needs a request: INITIALIZE, IRQ, EVENTFD, GETDMA, BREAK, or a number".into());
     }
     let req = ws.remove(0);
+    let mut defaults = Vec::new();
     let words = match req.to_ascii_uppercase().trim_start_matches("LHREQ_") {
         "INITIALIZE" => {
-            // Defaults are what the real Launcher would send for the Guest memory this scenario mapped;
-            // the runner fills in base and pfnlimit when they are left out (u32::MAX marks "default").
-            let v = named_args(&ws, &["base", "pfnlimit", "start"], &[Some(u32::MAX), Some(u32::MAX), Some(0x0010_0000)])?;
+            // Defaults are what the real Launcher would send for the Guest memory this scenario mapped and
+            // the program it loaded; the runner fills in the words left out.
+            let names = ["base", "pfnlimit", "start"];
+            let given: Vec<bool> = names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| ws.iter().any(|w| key_value(w).map(|(k, _)| k.eq_ignore_ascii_case(n)).unwrap_or(false)) || ws.iter().filter(|w| key_value(w).is_none()).count() > i)
+                .collect();
+            let v = named_args(&ws, &names, &[Some(0), Some(0), Some(0)])?;
+            defaults = (0..3).filter(|i| !given[*i]).map(|i| i + 1).collect();
             vec![LHREQ_INITIALIZE, v[0], v[1], v[2]]
         }
         "IRQ" => {
@@ -259,13 +287,27 @@ fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
             w
         }
     };
-    Ok(Action::Write { words, opts })
+    Ok(Action::Write { words, opts, defaults })
 }
 
 fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
     let Some(what) = ws.first() else {
-        return Err("guest needs an action: init, notify, halt, shutdown, hypercall, store, trap, clock".into());
+        return Err("guest needs an action: init, notify, halt, shutdown, hypercall, store, poke, stack, trap, clock".into());
     };
+    if what == "hypercall" {
+        let name = ws.get(1).ok_or("guest hypercall needs a number or a name such as NOTIFY")?;
+        let nr = match hcall_by_name(name) {
+            Some(n) => n,
+            None => num32(name).map_err(|_| format!("{name:?} is neither a hypercall name nor a number"))?,
+        };
+        let rest: Vec<u32> = ws[2..].iter().map(|w| num32(w)).collect::<Result<_, _>>()?;
+        if rest.len() > 4 {
+            return Err("a hypercall takes at most four arguments (ebx, ecx, edx, esi)".into());
+        }
+        let mut args = [0u32; 4];
+        args[..rest.len()].copy_from_slice(&rest);
+        return Ok(GuestLine::Hypercall { nr, args });
+    }
     let args: Vec<u32> = ws[1..].iter().filter(|w| !w.starts_with('"') && *w != "restart").map(|w| num32(w)).collect::<Result<_, _>>()?;
     let arg = |i: usize, name: &str| args.get(i).copied().ok_or_else(|| format!("guest {what} needs {name}"));
     let call = |nr: u32, a: &[u32]| {
@@ -276,7 +318,7 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
         GuestLine::Hypercall { nr, args }
     };
     Ok(match what.as_str() {
-        "init" => call(hypercalls::LHCALL_LGUEST_INIT, &[arg(0, "the Guest-physical address of lguest_data")?]),
+        "init" => GuestLine::Init { lguest_data: arg(0, "the Guest-physical address of lguest_data")? },
         "notify" => call(hypercalls::LHCALL_NOTIFY, &[arg(0, "the address to notify")?]),
         "halt" => call(hypercalls::LHCALL_HALT, &[]),
         "clock" => call(hypercalls::LHCALL_SET_CLOCKEVENT, &[arg(0, "a delay in ns")?]),
@@ -288,17 +330,16 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
             let text = ws.iter().find_map(|w| unquote(w)).ok_or("guest store needs a \"quoted string\"")?;
             GuestLine::Store { gpa: arg(0, "a Guest-physical address")?, text }
         }
-        "trap" => GuestLine::Trap { num: arg(0, "a trap number")?, errcode: args.get(1).copied().unwrap_or(0) },
-        "hypercall" => {
-            let name = ws.get(1).ok_or("guest hypercall needs a number or a name such as NOTIFY")?;
-            let nr = match hcall_by_name(name) {
-                Some(n) => n,
-                None => num32(name).map_err(|_| format!("{name:?} is neither a hypercall name nor a number"))?,
-            };
-            let rest: Vec<u32> = ws[2..].iter().map(|w| num32(w)).collect::<Result<_, _>>()?;
-            call(nr, &rest)
+        "poke" => {
+            let gpa = arg(0, "a Guest-physical address")?;
+            if args.len() < 2 {
+                return Err("guest poke needs an address and at least one 32-bit word".into());
+            }
+            GuestLine::Poke { gpa, words: args[1..].to_vec() }
         }
-        other => return Err(format!("unknown guest action {other:?}: use init, notify, halt, shutdown, hypercall, store, trap or clock")),
+        "stack" => GuestLine::Stack { esp: arg(0, "a stack pointer")? },
+        "trap" => GuestLine::Trap { num: arg(0, "a trap number")?, errcode: args.get(1).copied().unwrap_or(0) },
+        other => return Err(format!("unknown guest action {other:?}: use init, notify, halt, shutdown, hypercall, store, poke, stack, trap or clock")),
     })
 }
 
@@ -323,8 +364,8 @@ pub fn parse_expect(s: &str) -> Result<Expect, String> {
     let mut extra = Vec::new();
     for w in rest {
         let (k, v) = key_value(w).ok_or_else(|| format!("expected name=value after the result, found {w:?}"))?;
-        if !["notify", "reason", "count"].contains(&k) {
-            return Err(format!("unknown result field {k:?}: use notify=, reason= or count="));
+        if !["notify", "reason", "count", "console"].contains(&k) {
+            return Err(format!("unknown result field {k:?}: use notify=, reason=, count= or console="));
         }
         extra.push((k.to_string(), unquote(v).unwrap_or_else(|| v.to_string())));
     }
@@ -367,6 +408,7 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
         }
         "close" => Action::Close { fd: rest.first().map(|w| num(w).map(|v| v as i32)).transpose().map_err(err)? },
         "eventfd" => Action::Eventfd,
+        "load" => Action::Load { name: one_name(&rest, "a Guest program, e.g. guests/hello.S").map_err(err)? },
         "eventfd-read" => Action::EventfdRead { fd: num(&one_name(&rest, "a descriptor").map_err(err)?).map_err(err)? as i32 },
         "eventfd-write" => Action::EventfdWrite {
             fd: num(&one_name(&rest, "a descriptor").map_err(err)?).map_err(err)? as i32,
@@ -392,11 +434,14 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
         "expect" => {
             let joined = rest.join(" ");
             let (f, v) = joined.split_once('=').ok_or_else(|| err("expect needs `name = value`".into()))?;
+            if v.trim().is_empty() || f.trim().is_empty() {
+                return Err(err("expect needs `name = value` with both sides (quote a value with a #: \"#6\")".into()));
+            }
             Action::Expect { field: f.trim().to_string(), value: v.trim().to_string() }
         }
         other => {
             return Err(err(format!(
-                "unknown action {other:?}: use open, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest or expect"
+                "unknown action {other:?}: use open, load, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest or expect"
             )))
         }
     };

@@ -5,11 +5,28 @@ use crate::host::guest::ScriptAction;
 use crate::host::hypercalls::LHCALL_SHUTDOWN;
 use crate::host::FileKind;
 use crate::machine::{Machine, Outcome, SysResult, Syscall};
-use crate::params::{LAUNCHER_GUEST_BASE, LAUNCHER_SCRATCH, LAUNCHER_SCRATCH_LEN, PAGE_SIZE, WORD};
+use crate::params::{LAUNCHER_SCRATCH, LAUNCHER_SCRATCH_LEN, PAGE_SIZE, WORD};
 use crate::snapshot::Snapshot;
 
 use super::parse::{parse, parse_line, Action, BufPlace, CallOpts, Expect, GuestLine, Line, ParseError};
 use serde::Serialize;
+
+/// Where Guest programs are loaded and start, as a bzImage's 32-bit code is (`code32_start`).
+pub const GUEST_START: u32 = 0x0010_0000;
+
+/// A Guest program in the Launcher's Guest memory, with what the page needs to show its source.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadedProgram {
+    pub name: String,
+    pub source: String,
+    pub origin: u32,
+    pub entry: u32,
+    pub size: u32,
+    pub symbols: std::collections::BTreeMap<String, u32>,
+    /// (address, source line) of each instruction and datum.
+    pub lines: Vec<(u32, usize)>,
+}
 
 /// Where the scripted Guest keeps a SHUTDOWN message (an ordinary page of its memory).
 const SHUTDOWN_MSG_GPA: u32 = 0x6000;
@@ -40,6 +57,8 @@ pub struct Runner {
     pub steps: Vec<Step>,
     /// The descriptor `write`/`read` use when no `fd=` is given: the last `/dev/lguest` opened.
     pub lguest_fd: Option<i32>,
+    /// The Guest program `load` put in memory, if any.
+    pub program: Option<LoadedProgram>,
 }
 
 impl Default for Runner {
@@ -64,6 +83,11 @@ pub fn check(expect: &Expect, got: &Outcome) -> Result<(), String> {
                     "reason" => {
                         if r.reason.as_deref() != Some(v.as_str()) {
                             return Err(format!("reason is {:?}, expected {v:?}", r.reason.clone().unwrap_or_default()));
+                        }
+                    }
+                    "console" => {
+                        if r.console.as_deref() != Some(v.as_str()) {
+                            return Err(format!("console is {:?}, expected {v:?}", r.console.clone().unwrap_or_default()));
                         }
                     }
                     _ => {
@@ -99,7 +123,7 @@ pub fn render_expect(e: &Expect) -> String {
         Expect::With(b, extra) => {
             let mut s = render_expect(b);
             for (k, v) in extra {
-                if k == "reason" {
+                if k == "reason" || k == "console" {
                     s += &format!(" {k}={v:?}");
                 } else {
                     s += &format!(" {k}={v}");
@@ -112,7 +136,7 @@ pub fn render_expect(e: &Expect) -> String {
 
 impl Runner {
     pub fn new(guest_mb: u32) -> Runner {
-        Runner { machine: Machine::new(guest_mb), steps: Vec::new(), lguest_fd: None }
+        Runner { machine: Machine::new(guest_mb), steps: Vec::new(), lguest_fd: None, program: None }
     }
 
     /// Parse and run one line (the free-play console). Blank lines and comments do nothing.
@@ -203,6 +227,11 @@ impl Runner {
                 }
                 o
             }
+            Action::Load { name } => {
+                let tid = self.task(line)?;
+                self.load_named(tid, name)?;
+                return Ok(None);
+            }
             Action::Eventfd => {
                 let tid = self.task(line)?;
                 self.machine.syscall(tid, Syscall::Eventfd)?
@@ -218,17 +247,21 @@ impl Runner {
                 }
                 self.machine.syscall(tid, Syscall::Close { fd })?
             }
-            Action::Write { words, opts } => {
+            Action::Write { words, opts, defaults } => {
                 let tid = self.task(line)?;
                 let fd = self.lguest_fd(opts)?;
                 let mut words = words.clone();
-                if words.first() == Some(&0) && words.len() == 4 {
-                    let p = &self.machine.procs[self.machine.proc_of(tid)];
-                    if words[1] == u32::MAX {
-                        words[1] = LAUNCHER_GUEST_BASE;
-                    }
-                    if words[2] == u32::MAX {
-                        words[2] = p.guest_pages + crate::params::DEVICE_PAGES;
+                let p = &self.machine.procs[self.machine.proc_of(tid)];
+                for i in defaults {
+                    // What the real Launcher sends: where it mapped Guest memory, the pages it mapped
+                    // (RAM and the device pages), and the loaded program's entry point.
+                    let value = match i {
+                        1 => p.guest_base,
+                        2 => p.guest_pages + crate::params::DEVICE_PAGES,
+                        _ => self.program.as_ref().map(|g| g.entry).unwrap_or(GUEST_START),
+                    };
+                    if let Some(w) = words.get_mut(*i) {
+                        *w = value;
                     }
                 }
                 let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
@@ -296,14 +329,36 @@ impl Runner {
             Action::Guest(g) => {
                 let tid = self.task(line)?;
                 let pidx = self.machine.proc_of(tid);
+                let guest_bytes = (self.machine.procs[pidx].guest_pages + crate::params::DEVICE_PAGES) as u64 * PAGE_SIZE as u64;
                 let script = &mut self.machine.procs[pidx].script;
                 match g {
+                    GuestLine::Init { lguest_data: at } => {
+                        // Before LGUEST_INIT a real Guest marks every slot of its async hypercall ring free
+                        // (0xFF) and asks for the standard system-call vector, which LGUEST_INIT insists on.
+                        use crate::host::hypercalls::{lguest_data, LHCALL_LGUEST_INIT, SYSCALL_VECTOR};
+                        let mut writes = Vec::new();
+                        if (*at as u64) + (lguest_data::HCALL_STATUS + crate::params::LHCALL_RING_SIZE) as u64 <= guest_bytes {
+                            writes.push((at + lguest_data::HCALL_STATUS, vec![0xFF; crate::params::LHCALL_RING_SIZE as usize]));
+                        }
+                        if (*at as u64) + lguest_data::SIZE as u64 <= guest_bytes {
+                            writes.push((at + lguest_data::SYSCALL_VEC, SYSCALL_VECTOR.to_le_bytes().to_vec()));
+                        }
+                        if !writes.is_empty() {
+                            script.push_back(ScriptAction::Stores { writes });
+                        }
+                        script.push_back(ScriptAction::Hypercall { nr: LHCALL_LGUEST_INIT, args: [*at, 0, 0, 0] })
+                    }
                     GuestLine::Hypercall { nr, args } => script.push_back(ScriptAction::Hypercall { nr: *nr, args: *args }),
                     GuestLine::Store { gpa, text } => {
                         let mut bytes = text.clone().into_bytes();
                         bytes.push(0);
                         script.push_back(ScriptAction::Store { gpa: *gpa, bytes });
                     }
+                    GuestLine::Poke { gpa, words } => {
+                        let bytes = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+                        script.push_back(ScriptAction::Store { gpa: *gpa, bytes });
+                    }
+                    GuestLine::Stack { esp } => script.push_back(ScriptAction::SetStack { esp: *esp }),
                     GuestLine::Trap { num, errcode } => script.push_back(ScriptAction::Trap { num: *num, errcode: *errcode }),
                     GuestLine::Shutdown { msg, restart } => {
                         let mut bytes = msg.clone().into_bytes();
@@ -315,6 +370,17 @@ impl Runner {
                 }
                 // A Guest that was "running with nothing to do" now has something: let it run.
                 self.machine.settle();
+                return Ok(None);
+            }
+            Action::Expect { field, value } if field.starts_with("mem.") => {
+                // A 32-bit word of the Guest's memory, e.g. `expect mem.0x5000 = 512`.
+                let addr = super::parse::num(&field[4..]).map_err(|e| format!("{field}: {e}"))? as u32;
+                let tid = self.task(line)?;
+                let pidx = self.machine.proc_of(tid);
+                let actual = self.machine.procs[pidx].ram.read_u32(addr).map_err(|_| format!("{addr:#x} is outside the Guest's memory"))?;
+                if !same_value(&actual.to_string(), value) {
+                    return Err(format!("expected {field} = {value}, but it is {actual} ({actual:#x})"));
+                }
                 return Ok(None);
             }
             Action::Expect { field, value } => {
@@ -330,6 +396,80 @@ impl Runner {
                 return Ok(None);
             }
         }))
+    }
+
+    /// Find a Guest program by name (the embedded course first, then, natively, the file system) and load it.
+    pub fn load_named(&mut self, tid: u32, name: &str) -> Result<(), String> {
+        if let Some(src) = super::library::source(name) {
+            return self.load_program(tid, name, src);
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let path = std::path::Path::new(name);
+            let candidates = [path.to_path_buf(), std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons").join(path)];
+            for p in candidates {
+                if let Ok(bytes) = std::fs::read(&p) {
+                    if bytes.starts_with(b"\x7fELF") {
+                        return self.load_elf(tid, name, &bytes);
+                    }
+                    let src = String::from_utf8(bytes).map_err(|_| format!("{name}: neither an ELF file nor UTF-8 assembly source"))?;
+                    return self.load_program(tid, name, &src);
+                }
+            }
+        }
+        Err(format!("no Guest program called {name:?} (the course has: {})", super::library::GUESTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")))
+    }
+
+    /// Assemble `source` (GNU as syntax) at 0x100000 and put it in task `tid`'s Guest memory, so the next
+    /// INITIALIZE runs it on the x86 core.
+    pub fn load_program(&mut self, tid: u32, name: &str, source: &str) -> Result<(), String> {
+        let prog = crate::asm::assemble(source, GUEST_START).map_err(|errs| {
+            let shown: Vec<String> = errs.iter().take(5).map(|e| format!("{name}:{}: {}", e.line, e.message)).collect();
+            shown.join("\n")
+        })?;
+        let pidx = self.machine.proc_of(tid);
+        let p = &mut self.machine.procs[pidx];
+        let limit = p.guest_pages * PAGE_SIZE;
+        if GUEST_START as u64 + prog.image.len() as u64 > limit as u64 {
+            return Err(format!("{name} is {} bytes and does not fit below the Guest's {limit:#x} bytes", prog.image.len()));
+        }
+        p.ram.write(GUEST_START, &prog.image).map_err(|e| format!("{name}: cannot write Guest memory at {:#x}", e.addr))?;
+        p.has_code = true;
+        p.write_boot_params();
+        let size = prog.image.len() as u32;
+        let text = format!("the Launcher loads {name} ({size} bytes) at {GUEST_START:#x}; entry {:#x}", prog.entry);
+        let task = self.machine.task_name(tid);
+        self.machine.log.push(&task, "launcher", "X:600", text, &["guest.memory"]);
+        self.program = Some(LoadedProgram {
+            name: name.to_string(),
+            source: source.to_string(),
+            origin: GUEST_START,
+            entry: prog.entry,
+            size,
+            symbols: prog.symbols.clone(),
+            lines: prog.lines.clone(),
+        });
+        Ok(())
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn load_elf(&mut self, tid: u32, name: &str, bytes: &[u8]) -> Result<(), String> {
+        let pidx = self.machine.proc_of(tid);
+        let p = &mut self.machine.procs[pidx];
+        let limit = p.guest_pages * PAGE_SIZE;
+        let img = crate::launcher::elf::load_elf(bytes, &mut p.ram, limit).map_err(|e| format!("{name}: {e}"))?;
+        p.has_code = true;
+        p.write_boot_params();
+        self.program = Some(LoadedProgram {
+            name: name.to_string(),
+            source: String::new(),
+            origin: img.segments.first().map(|s| s.0).unwrap_or(GUEST_START),
+            entry: img.entry,
+            size: img.segments.iter().map(|s| s.1).sum(),
+            symbols: Default::default(),
+            lines: Vec::new(),
+        });
+        Ok(())
     }
 
     /// The `/dev/lguest` files open now, for the page's picker.

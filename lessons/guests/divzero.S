@@ -34,4 +34,13 @@ warning: .asciz "About to divide by zero...\n"
 
 	.balign 4096
 lguest_data:
-	.space 4096
+	# struct lguest_data, shared with the Host. Before LGUEST_INIT a Guest marks every slot of the
+	# async hypercall ring free (0xff) and asks for the usual system-call vector (0x80): the Host
+	# checks it. Everything else starts at zero.
+	.long 0, 0, 0, 0, 0, 0		# irq_enabled, blocked_interrupts, cr2, time (2 words), irq_pending
+	.fill 64, 1, 0xff		# hcall_status[64]: all free
+	.fill 64 * 5, 4, 0		# hcalls[64]
+	.long 0, 0, 0			# reserve_mem, tsc_khz, pgdir (the Host fills these in)
+	.long 0, 0, 0			# noirq_start, noirq_end, kernel_address
+	.long 0x80			# syscall_vec
+	.balign 4096

@@ -1,0 +1,240 @@
+//! Fetch and decode: iced-x86 turns Guest bytes into `Instruction`s, and the decoded-block cache keeps
+//! them so the fast path decodes each block of straight-line code once.
+//!
+//! A block starts at an EIP and runs to the first unconditional change of flow (jump, call, return,
+//! interrupt), to the end of its page, or to [`MAX_BLOCK`] instructions; conditional branches stay
+//! inside it, and the executor leaves the block where one is taken. It remembers the code
+//! generation of the page(s) it came from ([`GuestRam::mark_code`]); any write to such a page, by the
+//! Guest or by the Host (the `vmcall` rewrite, the Launcher loading a program), changes the generation,
+//! and the block is decoded afresh the next time. An instruction that straddles a page boundary gets a
+//! block of its own that depends on both pages. Without paging the cache is keyed by EIP and CS base;
+//! when the shadow page tables arrive the key must also name the address space (the `cr3` in use).
+//!
+//! Single-stepping does not use the cache: it decodes the one instruction at EIP every time.
+
+use iced_x86::{Decoder, DecoderError, DecoderOptions, FlowControl, Instruction};
+
+use super::fault::{Fault, PF_USER};
+use super::exec::fast::Uop;
+use super::segments::CS;
+use super::{Cpu, CpuState};
+use crate::guest_ram::GuestRam;
+use crate::params::{PAGE_SHIFT, PAGE_SIZE};
+
+/// The most instructions one block holds.
+pub const MAX_BLOCK: usize = 64;
+/// Slots in the direct-mapped block cache (a power of two).
+pub const CACHE_SLOTS: usize = 4096;
+/// The longest x86 instruction.
+const MAX_INSN: usize = 15;
+
+/// A run of decoded instructions starting at `eip`.
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub eip: u32,
+    cs_base: u32,
+    cs_limit: u32,
+    /// The page frames the bytes came from and their code generations (one or two pages).
+    pages: [(u32, u64); 2],
+    npages: usize,
+    pub insts: Vec<Instruction>,
+    /// The same instructions, each with its lowered form for the fast paths (`Uop::Generic` where
+    /// there is none), side by side so the executor walks one array.
+    pub ops: Vec<(Uop, Instruction)>,
+}
+
+impl Block {
+    /// Does this block still describe the code at the current CS:EIP (after a jump back to its start)?
+    #[inline]
+    pub(crate) fn starts_at(&self, state: &CpuState) -> bool {
+        let cs = &state.segs[CS];
+        state.eip == self.eip && cs.base == self.cs_base && cs.limit == self.cs_limit
+    }
+}
+
+/// The decoded-block cache: direct-mapped by EIP.
+#[derive(Debug)]
+pub struct BlockCache {
+    slots: Vec<Option<Box<Block>>>,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl Clone for BlockCache {
+    /// A copied CPU starts with an empty cache: the cache is never part of a snapshot.
+    fn clone(&self) -> BlockCache {
+        BlockCache::new()
+    }
+}
+
+impl Default for BlockCache {
+    fn default() -> Self {
+        BlockCache::new()
+    }
+}
+
+#[inline]
+fn slot_of(eip: u32) -> usize {
+    ((eip ^ (eip >> 11)) as usize) & (CACHE_SLOTS - 1)
+}
+
+impl BlockCache {
+    pub fn new() -> BlockCache {
+        BlockCache { slots: (0..CACHE_SLOTS).map(|_| None).collect(), hits: 0, misses: 0 }
+    }
+
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+    }
+
+    /// The block at the current EIP, from the cache if its pages are unchanged, else freshly decoded.
+    /// It is taken out of its slot while it runs; [`BlockCache::put_back`] returns it.
+    pub(crate) fn lookup_or_decode(
+        &mut self,
+        ram: &mut GuestRam,
+        state: &CpuState,
+        pfn_limit: u32,
+    ) -> Result<(usize, Box<Block>), Fault> {
+        let eip = state.eip;
+        let slot = slot_of(eip);
+        let cs = &state.segs[CS];
+        if let Some(b) = self.slots[slot].take() {
+            if b.eip == eip
+                && b.cs_base == cs.base
+                && b.cs_limit == cs.limit
+                && b.pages[..b.npages].iter().all(|&(pfn, gen)| ram.code_gen(pfn) == gen)
+            {
+                self.hits += 1;
+                return Ok((slot, b));
+            }
+        }
+        self.misses += 1;
+        let mut block = decode_block(ram, state, pfn_limit, MAX_BLOCK)?;
+        block.ops = block.insts.drain(..).map(|i| (super::exec::fast::lower(&i), i)).collect();
+        for k in 0..block.npages {
+            block.pages[k].1 = ram.mark_code(block.pages[k].0);
+        }
+        Ok((slot, Box::new(block)))
+    }
+
+    pub(crate) fn put_back(&mut self, slot: usize, block: Box<Block>) {
+        self.slots[slot] = Some(block);
+    }
+}
+
+/// The fault for fetching from a missing page.
+fn fetch_pf(state: &CpuState, lin: u32) -> Fault {
+    Fault::PageFault { cr2: lin, error_code: if state.cpl == 3 { PF_USER } else { 0 } }
+}
+
+/// The frame holding code at linear `lin`, within `pfn_limit`.
+fn code_frame(ram: &GuestRam, state: &CpuState, pfn_limit: u32, lin: u32) -> Result<u32, Fault> {
+    let pfn = lin >> PAGE_SHIFT; // paging off: linear is physical
+    if pfn >= pfn_limit || pfn >= ram.pages() {
+        return Err(fetch_pf(state, lin));
+    }
+    Ok(pfn)
+}
+
+/// Decode up to `max` instructions starting at `state.eip`.
+fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, max: usize) -> Result<Block, Fault> {
+    let eip = state.eip;
+    let cs = state.segs[CS];
+    let probe = Cpu::code_linear_of(state, eip)?;
+    let pfn = code_frame(ram, state, pfn_limit, probe)?;
+    let page = ram.page(pfn).ok_or_else(|| fetch_pf(state, probe))?;
+    let off = (probe & (PAGE_SIZE - 1)) as usize;
+    let mut block = Block {
+        eip,
+        cs_base: cs.base,
+        cs_limit: cs.limit,
+        pages: [(pfn, 0), (0, 0)],
+        npages: 1,
+        insts: Vec::with_capacity(8),
+        ops: Vec::new(),
+    };
+    let mut dec = Decoder::with_ip(32, &page[off..], eip as u64, DecoderOptions::NONE);
+    let mut ins = Instruction::default();
+    while block.insts.len() < max {
+        dec.decode_out(&mut ins);
+        if dec.last_error() == DecoderError::NoMoreBytes {
+            if block.insts.is_empty() {
+                return decode_straddling(ram, state, pfn_limit, block);
+            }
+            break;
+        }
+        // An instruction that runs past the CS limit (or into the Switcher) faults when reached.
+        let last = ins.ip32().wrapping_add(ins.len() as u32 - 1);
+        if last < ins.ip32() || last > cs.limit || Cpu::code_linear_of(state, last).is_err() {
+            if block.insts.is_empty() {
+                return Err(Fault::gp0());
+            }
+            break;
+        }
+        // A conditional branch does not end a block: the block carries on with the fall-through
+        // path, and the executor leaves it when the branch is taken (a "superblock").
+        let ends = ins.is_invalid() || !matches!(ins.flow_control(), FlowControl::Next | FlowControl::ConditionalBranch);
+        block.insts.push(ins);
+        if ends {
+            break;
+        }
+    }
+    Ok(block)
+}
+
+/// The instruction at EIP crosses into the next page: decode it alone from bytes of both pages.
+fn decode_straddling(ram: &GuestRam, state: &CpuState, pfn_limit: u32, mut block: Block) -> Result<Block, Fault> {
+    let eip = state.eip;
+    let first = Cpu::code_linear_of(state, eip)?;
+    let in_first = (PAGE_SIZE - (first & (PAGE_SIZE - 1))) as usize;
+    let mut buf = [0u8; MAX_INSN];
+    let page = ram.page(block.pages[0].0).ok_or_else(|| fetch_pf(state, first))?;
+    let off = (first & (PAGE_SIZE - 1)) as usize;
+    buf[..in_first].copy_from_slice(&page[off..]);
+    let next_lin = first.wrapping_add(in_first as u32);
+    // First see whether the bytes in this page alone already make a (too short) instruction.
+    let next = Cpu::code_linear_of(state, eip.wrapping_add(in_first as u32))
+        .and_then(|lin| code_frame(ram, state, pfn_limit, lin));
+    let mut ins = Instruction::default();
+    match next {
+        Ok(pfn2) => {
+            let page2 = ram.page(pfn2).ok_or_else(|| fetch_pf(state, next_lin))?;
+            buf[in_first..].copy_from_slice(&page2[..MAX_INSN - in_first]);
+            let mut dec = Decoder::with_ip(32, &buf, eip as u64, DecoderOptions::NONE);
+            dec.decode_out(&mut ins);
+            let last = eip.wrapping_add(ins.len() as u32 - 1);
+            if last > state.segs[CS].limit || last < eip {
+                return Err(Fault::gp0());
+            }
+            block.pages[1] = (pfn2, 0);
+            block.npages = 2;
+        }
+        Err(f) => {
+            // The next page is unreachable: the instruction needs it (it did not fit), so fault on it.
+            return Err(f);
+        }
+    }
+    block.insts.push(ins);
+    Ok(block)
+}
+
+impl Cpu {
+    /// Code-segment check for `eip` with a given state (shared by the block decoder).
+    pub(crate) fn code_linear_of(state: &CpuState, eip: u32) -> Result<u32, Fault> {
+        let cs = &state.segs[CS];
+        if eip > cs.limit {
+            return Err(Fault::gp0());
+        }
+        let lin = cs.base.wrapping_add(eip);
+        if lin >= super::segments::SWITCHER_ADDR {
+            return Err(Fault::gp0());
+        }
+        Ok(lin)
+    }
+
+    /// Decode the one instruction at EIP without the cache (single-stepping and the uncached path).
+    pub(crate) fn fetch_one(&self, ram: &GuestRam) -> Result<Instruction, Fault> {
+        let block = decode_block(ram, &self.state, self.pfn_limit, 1)?;
+        block.insts.first().copied().ok_or_else(Fault::gp0)
+    }
+}

@@ -1,0 +1,184 @@
+//! Every Guest memory access, in the order the hardware checks it: the segment (usable, readable or
+//! writable, offset within the limit: the Switcher above 0xFFC00000 is out of reach), then the
+//! linear-to-physical translation, then the guest-physical bound `pfn_limit`.
+//!
+//! Translation is the identity while the Guest runs without paging. It is one function,
+//! [`Cpu::translate`], so the page walk through the Host's shadow page tables (issue 4) can slot in there
+//! with a TLB in front of it, without touching any instruction. A physical page at or past `pfn_limit`
+//! raises #PF with `cr2` = the linear address: the Host's `demand_page()` would have failed for it too.
+//!
+//! Accesses inside one page go straight to that page; an access that straddles two pages checks both
+//! before it writes either, so a fault never leaves half a value behind.
+
+use super::fault::{Fault, PF_USER, PF_WRITE};
+use super::segments::{Segment, SS, SWITCHER_ADDR};
+use super::trace::MemTouch;
+use super::Cpu;
+use crate::guest_ram::GuestRam;
+use crate::params::{PAGE_SHIFT, PAGE_SIZE};
+
+impl Cpu {
+    /// The fault for a segment violation on `seg`: #SS for the stack segment, #GP otherwise.
+    #[inline]
+    fn seg_fault(seg: usize) -> Fault {
+        if seg == SS {
+            Fault::StackFault { error_code: 0 }
+        } else {
+            Fault::gp0()
+        }
+    }
+
+    /// Segment check: `size` bytes at `off` in segment `seg`, for reading or writing. Returns the linear
+    /// address.
+    #[inline(always)]
+    pub(crate) fn linear(&self, seg: usize, off: u32, size: u32, write: bool) -> Result<u32, Fault> {
+        let s: &Segment = &self.state.segs[seg];
+        let allowed = if write { s.writable() } else { s.readable() };
+        if !allowed || !s.usable() {
+            return Err(Self::seg_fault(seg));
+        }
+        match off.checked_add(size - 1) {
+            Some(last) if last <= s.limit => {}
+            _ => return Err(Self::seg_fault(seg)),
+        }
+        let lin = s.base.wrapping_add(off);
+        match lin.checked_add(size - 1) {
+            Some(last) if last < SWITCHER_ADDR => Ok(lin),
+            _ => Err(Fault::gp0()),
+        }
+    }
+
+    /// Linear to guest-physical. Paging is not modelled yet: the identity. (The shadow-page-table walk
+    /// and its TLB go here.)
+    #[inline]
+    pub(crate) fn translate(&self, lin: u32, _write: bool) -> Result<u32, Fault> {
+        Ok(lin)
+    }
+
+    #[cold]
+    fn pf(&self, lin: u32, write: bool) -> Fault {
+        let mut error_code = if write { PF_WRITE } else { 0 };
+        if self.state.cpl == 3 {
+            error_code |= PF_USER;
+        }
+        Fault::PageFault { cr2: lin, error_code }
+    }
+
+    /// The page frame behind linear address `lin`, checked against `pfn_limit` and the memory's size.
+    #[inline(always)]
+    pub(crate) fn frame(&self, ram: &GuestRam, lin: u32, write: bool) -> Result<u32, Fault> {
+        let phys = self.translate(lin, write)?;
+        let pfn = phys >> PAGE_SHIFT;
+        if pfn >= self.pfn_limit || pfn >= ram.pages() {
+            return Err(self.pf(lin, write));
+        }
+        Ok(pfn)
+    }
+
+    /// Read `size` (1, 2 or 4) bytes at linear address `lin`.
+    #[inline(always)]
+    pub(crate) fn read_linear(&mut self, ram: &GuestRam, lin: u32, size: u32) -> Result<u32, Fault> {
+        let off = (lin & (PAGE_SIZE - 1)) as usize;
+        if self.touch.is_none() && off + size as usize <= PAGE_SIZE as usize {
+            let pfn = self.frame(ram, lin, false)?;
+            if let Some(page) = ram.page(pfn) {
+                return Ok(match size {
+                    1 => page[off] as u32,
+                    2 => u16::from_le_bytes([page[off], page[off + 1]]) as u32,
+                    _ => match page[off..off + 4].try_into() {
+                        Ok(b) => u32::from_le_bytes(b),
+                        Err(_) => 0, // unreachable: the slice is 4 bytes
+                    },
+                });
+            }
+        }
+        self.read_linear_slow(ram, lin, size)
+    }
+
+    /// Reads that straddle a page, or are traced for a single step.
+    #[cold]
+    #[inline(never)]
+    fn read_linear_slow(&mut self, ram: &GuestRam, lin: u32, size: u32) -> Result<u32, Fault> {
+        let mut v = 0u32;
+        for k in 0..size {
+            let a = lin.wrapping_add(k);
+            let pfn = self.frame(ram, a, false)?;
+            let page = ram.page(pfn).ok_or_else(|| self.pf(a, false))?;
+            v |= (page[(a & (PAGE_SIZE - 1)) as usize] as u32) << (8 * k);
+        }
+        if let Some(t) = &mut self.touch {
+            t.push(MemTouch { addr: lin, size, old: v, new: v, write: false });
+        }
+        Ok(v)
+    }
+
+    /// Write the low `size` bytes of `v` at linear address `lin`.
+    #[inline(always)]
+    pub(crate) fn write_linear(&mut self, ram: &mut GuestRam, lin: u32, size: u32, v: u32) -> Result<(), Fault> {
+        let off = (lin & (PAGE_SIZE - 1)) as usize;
+        if self.touch.is_none() && off + size as usize <= PAGE_SIZE as usize {
+            let pfn = self.frame(ram, lin, true)?;
+            if let Some(page) = ram.page_mut(pfn) {
+                let bytes = v.to_le_bytes();
+                match size {
+                    4 => page[off..off + 4].copy_from_slice(&bytes),
+                    2 => page[off..off + 2].copy_from_slice(&bytes[..2]),
+                    _ => page[off] = bytes[0],
+                }
+                return Ok(());
+            }
+        }
+        self.write_linear_slow(ram, lin, size, v)
+    }
+
+    /// Writes that straddle a page, or are traced for a single step: every byte's frame is checked
+    /// before any byte is written.
+    #[cold]
+    #[inline(never)]
+    fn write_linear_slow(&mut self, ram: &mut GuestRam, lin: u32, size: u32, v: u32) -> Result<(), Fault> {
+        let mut frames = [0u32; 4];
+        for k in 0..size {
+            frames[k as usize] = self.frame(ram, lin.wrapping_add(k), true)?;
+        }
+        if self.touch.is_some() {
+            let saved = self.touch.take();
+            let old = self.read_linear_slow(ram, lin, size);
+            self.touch = saved;
+            if let (Ok(old), Some(t)) = (old, &mut self.touch) {
+                t.push(MemTouch { addr: lin, size, old, new: v & super::flags::mask(size), write: true });
+            }
+        }
+        for k in 0..size {
+            let a = lin.wrapping_add(k);
+            let page = match ram.page_mut(frames[k as usize]) {
+                Some(p) => p,
+                None => return Err(self.pf(a, true)),
+            };
+            page[(a & (PAGE_SIZE - 1)) as usize] = (v >> (8 * k)) as u8;
+        }
+        Ok(())
+    }
+
+    /// Read `size` bytes at `seg:off`.
+    #[inline(always)]
+    pub(crate) fn read_mem(&mut self, ram: &GuestRam, seg: usize, off: u32, size: u32) -> Result<u32, Fault> {
+        let lin = self.linear(seg, off, size, false)?;
+        self.read_linear(ram, lin, size)
+    }
+
+    /// Write `size` bytes at `seg:off`.
+    #[inline(always)]
+    pub(crate) fn write_mem(&mut self, ram: &mut GuestRam, seg: usize, off: u32, size: u32, v: u32) -> Result<(), Fault> {
+        let lin = self.linear(seg, off, size, true)?;
+        self.write_linear(ram, lin, size, v)
+    }
+
+    /// Check that `size` bytes at `seg:off` could be written, without writing (for instructions that
+    /// must not change anything before they know all their stores will succeed).
+    pub(crate) fn probe_write(&self, ram: &GuestRam, seg: usize, off: u32, size: u32) -> Result<(), Fault> {
+        let lin = self.linear(seg, off, size, true)?;
+        self.frame(ram, lin, true)?;
+        self.frame(ram, lin.wrapping_add(size - 1), true)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! The Launcher's main line (Documentation/lguest/lguest.c, `main()` and `run_guest()`), as a simulated
+//! process: load the Guest, `tell_kernel()` with LHREQ_INITIALIZE, then `pread()` in a loop. Each NOTIFY that
+//! comes back is an early-console string to print (or, above the Guest's memory, a "Bad NOTIFY"); `-ENOENT`
+//! means the Guest died, and a second read fetches why; `-ERESTART` means reboot.
+//!
+//! The output, the death message and the exit status are what the real Launcher would print and return.
+
+use crate::errno::Errno;
+use crate::launcher::elf::load_elf;
+use crate::machine::{Machine, Outcome, Syscall};
+use crate::params::{DEVICE_PAGES, LAUNCHER_SCRATCH, PAGE_SIZE};
+
+/// How a Launcher run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaunchResult {
+    /// What the Guest printed through the early console.
+    pub stdout: Vec<u8>,
+    /// What the Launcher printed on stderr (`lguest: CRASH: Power down`).
+    pub stderr: String,
+    /// The Launcher's exit status.
+    pub exit_code: i32,
+    /// Reboots that happened (`-ERESTART`).
+    pub restarts: u32,
+}
+
+/// How many times a rebooting Guest is restarted before the simulation gives up.
+const MAX_RESTARTS: u32 = 4;
+/// How many `wait`s with no progress end the run (a Guest that runs forever without output).
+const MAX_IDLE_WAITS: u32 = 2000;
+
+/// Boot `image` (an ELF32 i386 executable) in `mem_mb` MB and run it to the end, like `lguest MB vmlinux`.
+pub fn launch(image: &[u8], mem_mb: u32) -> LaunchResult {
+    let mut restarts = 0;
+    loop {
+        let (mut m, r) = boot(image, mem_mb);
+        let mut r = match r {
+            Ok(()) => run_guest(&mut m, mem_mb),
+            Err(e) => LaunchResult { stdout: Vec::new(), stderr: e, exit_code: 1, restarts: 0 },
+        };
+        if r.exit_code == -1 && restarts < MAX_RESTARTS {
+            restarts += 1;
+            continue;
+        }
+        if r.exit_code == -1 {
+            r.exit_code = 1;
+            r.stderr += &format!("lguest: the Guest rebooted {MAX_RESTARTS} times; the simulation stops here\n");
+        }
+        r.restarts = restarts;
+        return r;
+    }
+}
+
+/// Set up a Launcher with the Guest loaded and initialized: everything up to the first `pread()`.
+pub fn boot(image: &[u8], mem_mb: u32) -> (Machine, Result<(), String>) {
+    let mut m = Machine::new(mem_mb);
+    let p = &mut m.procs[0];
+    let limit = p.guest_pages * PAGE_SIZE;
+    let loaded = match load_elf(image, &mut p.ram, limit) {
+        Ok(l) => l,
+        Err(e) => return (m, Err(format!("lguest: {e}\n"))),
+    };
+    p.has_code = true;
+    p.write_boot_params();
+    // tell_kernel(): open /dev/lguest and LHREQ_INITIALIZE with the memory base, limit in pages, entry.
+    let fd = match m.syscall(0, Syscall::Open) {
+        Ok(Outcome::Done(r)) if r.errno.is_none() => r.ret as i32,
+        _ => return (m, Err("lguest: Failed to open /dev/lguest\n".into())),
+    };
+    let base = m.procs[0].guest_base;
+    let pages = m.procs[0].guest_pages + DEVICE_PAGES;
+    let words: Vec<u8> = [0u32, base, pages, loaded.entry].iter().flat_map(|w| w.to_le_bytes()).collect();
+    if m.poke_user(0, LAUNCHER_SCRATCH, &words).is_err() {
+        return (m, Err("lguest: no memory for the request\n".into()));
+    }
+    match m.syscall(0, Syscall::Write { fd, buf: LAUNCHER_SCRATCH, len: 16, off: 0 }) {
+        Ok(Outcome::Done(r)) if r.errno.is_none() => (m, Ok(())),
+        Ok(Outcome::Done(r)) => (m, Err(format!("lguest: Writing to /dev/lguest: {}\n", r.errno.map(|e| e.meaning()).unwrap_or("")))),
+        _ => (m, Err("lguest: Writing to /dev/lguest failed\n".into())),
+    }
+}
+
+/// The Launcher's `run_guest()` loop. Exit code -1 asks the caller to restart.
+pub fn run_guest(m: &mut Machine, mem_mb: u32) -> LaunchResult {
+    let guest_limit = mem_mb * (1 << 20);
+    let mut out = Vec::new();
+    let mut idle = 0;
+    loop {
+        let r = match m.syscall(0, Syscall::Read { fd: 3, buf: LAUNCHER_SCRATCH, len: 4, off: 0 }) {
+            Ok(Outcome::Done(r)) => r,
+            // The Launcher sleeps in read() while the Guest runs or is halted: give it time.
+            Ok(Outcome::Blocked { .. }) => loop {
+                if let Some(r) = m.wait(0) {
+                    break r;
+                }
+                idle += 1;
+                if idle > MAX_IDLE_WAITS {
+                    let stderr = "lguest: the Guest ran for the simulation's whole budget without stopping; stopped\n".to_string();
+                    return LaunchResult { stdout: out, stderr, exit_code: 1, restarts: 0 };
+                }
+            },
+            Err(e) => return LaunchResult { stdout: out, stderr: format!("lguest: {e}\n"), exit_code: 1, restarts: 0 },
+        };
+        if let Err(end) = handle(m, r, &mut out, guest_limit) {
+            return LaunchResult { stdout: out, stderr: end.stderr, exit_code: end.exit_code, restarts: 0 };
+        }
+    }
+}
+
+/// How the loop ends.
+struct End {
+    stderr: String,
+    exit_code: i32,
+}
+
+/// What the Launcher does with one `pread()` result.
+fn handle(m: &mut Machine, r: crate::machine::SysResult, out: &mut Vec<u8>, guest_limit: u32) -> Result<(), End> {
+    if r.errno.is_none() && r.ret == 4 {
+        let addr = r.notify.unwrap_or(0);
+        if addr >= guest_limit {
+            return Err(End { stderr: format!("lguest: Bad NOTIFY {addr:#x}\n"), exit_code: 1 });
+        }
+        // Early console: the NUL-terminated string at that Guest-physical address.
+        let s = m.procs[0].ram.read_cstr(addr, guest_limit - addr).unwrap_or_default();
+        out.extend_from_slice(&s);
+        return Ok(());
+    }
+    match r.errno {
+        Some(Errno::ENOENT) => {
+            let reason = match m.syscall(0, Syscall::Read { fd: 3, buf: LAUNCHER_SCRATCH, len: 1023, off: 0 }) {
+                Ok(Outcome::Done(r2)) => r2.reason.unwrap_or_default(),
+                _ => String::new(),
+            };
+            Err(End { stderr: format!("lguest: {reason}\n"), exit_code: 1 })
+        }
+        Some(Errno::ERESTART) => Err(End { stderr: String::new(), exit_code: -1 }),
+        Some(e) => Err(End { stderr: format!("lguest: Running guest failed: {}\n", e.meaning()), exit_code: 1 }),
+        None => Err(End { stderr: format!("lguest: Running guest failed: read returned {}\n", r.ret), exit_code: 1 }),
+    }
+}

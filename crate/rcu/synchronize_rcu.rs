@@ -1,0 +1,122 @@
+//! Grace periods: `synchronize_rcu()` (called from `add_eventfd()`, L:055) begins one and sleeps until every
+//! CPU has passed a quiescent state since; `note_quiescent()` is where CPUs report one; and the timer path
+//! (the Guest's clockevent hrtimer, whose interrupt also runs the scheduling-clock tick) shows that an
+//! interrupt is not a quiescent state. Part of the RCU tour ([`super`]): read after
+//! `send_notify_to_eventfd.rs`.
+//!
+//! Classic RCU as this model has it: a grace period waits exactly for the CPUs that were inside a
+//! read-side critical section when it began, until each leaves it (a non-preemptible section cannot sleep,
+//! so a CPU outside one, or one that context-switches, is quiescent).
+
+use super::memory::{join, MemoryMode, View};
+use super::model::{Cx, GracePeriod, Qs, Setup, State};
+
+/// L:055 `synchronize_rcu()` begins a grace period: it notes which CPUs are inside a read-side section
+/// (those it must wait for) and which are already quiescent. In weak memory it also publishes what the
+/// updater has stored so far to every read-side section that begins from now on, and collects what the
+/// quiescent CPUs have seen for the updater (the full barriers a grace period implies).
+pub(super) fn begin(cx: &mut Cx) -> Result<String, String> {
+    let st = &mut *cx.st;
+    let cpus: Vec<Qs> =
+        (0..cx.setup.cpus).map(|c| if st.in_read_side(c) { Qs::Waiting } else { Qs::NotReading }).collect();
+    let mut collected = View::new();
+    if cx.setup.memory == MemoryMode::Weak {
+        for (c, q) in cpus.iter().enumerate() {
+            if *q == Qs::NotReading {
+                join(&mut collected, &st.cpus[c].view);
+            }
+        }
+        let wv = st.cpus[cx.cpu as usize].view.clone();
+        join(&mut st.gp_view, &wv);
+    }
+    let waiting: Vec<String> = cpus
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| **q == Qs::Waiting)
+        .map(|(c, _)| {
+            let reader = st.current_task(c as u8).map(|r| cx.setup.task_name(r)).unwrap_or("?");
+            format!("CPU{c} ({reader} is inside rcu_read_lock())")
+        })
+        .collect();
+    let done = waiting.is_empty();
+    st.gps.push(GracePeriod { by: cx.t, cpus, done, collected });
+    st.tasks[cx.t as usize].gp = Some((st.gps.len() - 1) as u8);
+    let who = cx.who;
+    Ok(if done {
+        format!("{who} begins a grace period: no CPU is inside a read-side section, so it is already over")
+    } else {
+        format!("{who} begins a grace period; it must wait for {}", waiting.join(" and "))
+    })
+}
+
+/// L:055 `synchronize_rcu()` returns (the model only lets the task take this step once its grace period
+/// is over; until then it sleeps). The updater now sees what every waited-for section did.
+pub(super) fn done(cx: &mut Cx) -> Result<String, String> {
+    let who = cx.who;
+    let g = cx.task().gp.take().ok_or_else(|| format!("{who} is not in synchronize_rcu()"))?;
+    if cx.weak() {
+        let coll = cx.st.gps.get(g as usize).map(|g| g.collected.clone()).unwrap_or_default();
+        join(cx.view(), &coll);
+    }
+    Ok(format!("{who}'s synchronize_rcu() returns: every CPU has passed a quiescent state since it began"))
+}
+
+/// `cpu` is in a quiescent state (it left its outermost read-side section, switched tasks, or took a tick
+/// outside any section): every grace period still waiting for it stops waiting. Returns a note for each
+/// grace period that ended because of it.
+pub(super) fn note_quiescent(setup: &Setup, st: &mut State, cpu: u8) -> Vec<String> {
+    let mut ended = Vec::new();
+    let view = st.cpus[cpu as usize].view.clone();
+    for g in st.gps.iter_mut().filter(|g| !g.done) {
+        if g.cpus.get(cpu as usize) == Some(&Qs::Waiting) {
+            g.cpus[cpu as usize] = Qs::Unlocked;
+            if setup.memory == MemoryMode::Weak {
+                join(&mut g.collected, &view);
+            }
+            if !g.cpus.contains(&Qs::Waiting) {
+                g.done = true;
+                ended.push(format!("the grace period of {}'s synchronize_rcu() is over", setup.task_name(g.by)));
+            }
+        }
+    }
+    ended
+}
+
+/// The hrtimer of the Guest's clockevent fires: `clockdev_fn()` calls `set_interrupt(cpu, 0)`, raising the
+/// Guest's timer irq. It runs in interrupt context on top of whatever this CPU was running, which stays
+/// exactly where it was, inside a read-side section or not.
+pub(super) fn clockdev_fn(cx: &mut Cx) -> Result<String, String> {
+    cx.st.irqs_pending |= 1;
+    let (st, cpu) = (&*cx.st, cx.cpu);
+    let under = match st.current_task(cpu) {
+        Some(r) if st.in_read_side(cpu) => {
+            format!(" It interrupts {} inside its read-side section, which goes on", cx.setup.task_name(r))
+        }
+        Some(r) if !st.is_done(cx.setup, r) => format!(" It interrupts {}", cx.setup.task_name(r)),
+        _ => format!(" CPU{cpu} was idle"),
+    };
+    Ok(format!(
+        "{}: the Guest's clockevent fires on CPU{cpu}; clockdev_fn() sets irq 0 in irqs_pending.{under}",
+        cx.who
+    ))
+}
+
+/// The scheduling-clock part of the interrupt: `rcu_check_callbacks()` looks at what was interrupted. Inside
+/// a read-side section it notes nothing; outside one the CPU is quiescent. Then the handler returns.
+pub(super) fn rcu_check_callbacks(cx: &mut Cx) -> Result<String, String> {
+    let cpu = cx.cpu;
+    cx.st.cpus[cpu as usize].irq = None;
+    let who = cx.who;
+    if cx.st.in_read_side(cpu) {
+        let r = cx.st.current_task(cpu).map(|r| cx.setup.task_name(r)).unwrap_or("?");
+        return Ok(format!(
+            "{who}: the tick finds CPU{cpu} inside {r}'s read-side section: no quiescent state; an interrupt never ends one"
+        ));
+    }
+    let mut s = format!("{who}: the tick finds CPU{cpu} outside any read-side section: a quiescent state");
+    for note in note_quiescent(cx.setup, cx.st, cpu) {
+        s.push_str("; ");
+        s.push_str(&note);
+    }
+    Ok(s)
+}
