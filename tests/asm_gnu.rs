@@ -16,7 +16,10 @@ use lguest_sim::asm::{assemble, assemble_with_includes, Program};
 const ORIGIN: u32 = 0x100000;
 
 fn scratch_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lguest-sim-asm-{}-{tag}", std::process::id()));
+    // Tests run in parallel and two sources may share a name: every build gets its own folder.
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("lguest-sim-asm-{}-{n}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create a temporary directory");
     dir
