@@ -641,3 +641,34 @@ fn any_origin_is_safe() {
     }
     assert_eq!(assemble("start: jmp start", 0).unwrap().image, [0xeb, 0xfe]);
 }
+
+#[test]
+fn include_errors_name_the_file_and_its_line() {
+    use lguest_sim::asm::assemble_with_includes;
+    let files = |name: &str| match name {
+        "defs.inc" => Some(".equ A, 1\n\nmovx %eax\n".to_string()),
+        "loop.inc" => Some(".include \"loop.inc\"\n".to_string()),
+        "ok.inc" => Some(".equ B, 2\nlbl: .long B\n".to_string()),
+        _ => None,
+    };
+    let e = assemble_with_includes("nop\n.include \"defs.inc\"\n", ORIGIN, &files).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "line 2: in defs.inc, line 3: unknown instruction `movx`"
+    );
+    let e = assemble_with_includes(".include \"nope.inc\"\n", ORIGIN, &files).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "line 1: cannot find `nope.inc` to include"
+    );
+    let e = assemble_with_includes(".include \"loop.inc\"\n", ORIGIN, &files).unwrap_err();
+    assert!(e[0].message.contains("nested more than"), "{e:?}");
+    assert_eq!(
+        error(".include \"x.inc\"\n"),
+        "line 1: cannot find `x.inc` to include"
+    );
+    let p =
+        assemble_with_includes("nop\n.include \"ok.inc\"\nmov $B, %eax\n", ORIGIN, &files).unwrap();
+    assert_eq!(p.symbols["lbl"], ORIGIN + 1);
+    assert_eq!(p.lines, [(ORIGIN, 1), (ORIGIN + 1, 2), (ORIGIN + 5, 3)]);
+}

@@ -11,12 +11,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use iced_x86::{Decoder, DecoderOptions, Formatter, GasFormatter};
-use lguest_sim::asm::{assemble, Program};
+use lguest_sim::asm::{assemble, assemble_with_includes, Program};
 
 const ORIGIN: u32 = 0x100000;
 
 fn scratch_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lguest-sim-asm-{}-{tag}", std::process::id()));
+    // Tests run in parallel and two sources may share a name: every build gets its own folder.
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("lguest-sim-asm-{}-{n}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create a temporary directory");
     dir
@@ -39,7 +42,7 @@ fn run(dir: &Path, cmd: &str, args: &[&str]) {
 }
 
 /// Assemble and link with GNU binutils, placing sections in our order; the flat binary.
-fn gnu_image(tag: &str, source: &str, ours: &Program) -> Vec<u8> {
+fn gnu_image(tag: &str, source: &str, ours: &Program, include_dir: Option<&Path>) -> Vec<u8> {
     let dir = scratch_dir(tag);
     std::fs::write(dir.join("t.s"), source).unwrap();
     let mut script = format!("SECTIONS {{\n  . = {:#x};\n", ORIGIN);
@@ -48,7 +51,16 @@ fn gnu_image(tag: &str, source: &str, ours: &Program) -> Vec<u8> {
     }
     script += "  /DISCARD/ : { *(.note*) *(.comment) }\n}\n";
     std::fs::write(dir.join("link.ld"), script).unwrap();
-    run(&dir, "as", &["--32", "-o", "t.o", "t.s"]);
+    let mut args = vec!["--32".to_string(), "-o".into(), "t.o".into(), "t.s".into()];
+    if let Some(inc) = include_dir {
+        args.push("-I".into());
+        args.push(inc.display().to_string());
+    }
+    run(
+        &dir,
+        "as",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     run(
         &dir,
         "ld",
@@ -86,7 +98,13 @@ fn disasm(bytes: &[u8], ip: u32) -> Vec<(u32, iced_x86::Code, String, usize)> {
 
 /// Compare one source; returns how many instructions were compared.
 fn compare(tag: &str, source: &str) -> usize {
-    let ours = assemble(source, ORIGIN).unwrap_or_else(|errs| {
+    compare_in(tag, source, None)
+}
+
+/// [`compare`], with `.include` files looked up in `include_dir` by both assemblers.
+fn compare_in(tag: &str, source: &str, include_dir: Option<&Path>) -> usize {
+    let include = |name: &str| include_dir.and_then(|d| std::fs::read_to_string(d.join(name)).ok());
+    let ours = assemble_with_includes(source, ORIGIN, &include).unwrap_or_else(|errs| {
         panic!(
             "{tag}: our assembler rejected it:\n{}",
             errs.iter()
@@ -95,7 +113,7 @@ fn compare(tag: &str, source: &str) -> usize {
                 .join("\n")
         )
     });
-    let gnu = gnu_image(tag, source, &ours);
+    let gnu = gnu_image(tag, source, &ours, include_dir);
     let text = &ours.sections[0];
     let n = text.size as usize;
     let (a, b) = (
@@ -161,6 +179,20 @@ fn guests_match_gnu_as() {
         total += n;
     }
     eprintln!("guests: {total} instructions compared");
+}
+
+/// The Guests other tests boot (`tests/guests/host`), written for GNU as by other hands, with
+/// the `.include` they share.
+#[test]
+fn host_test_guests_match_gnu_as() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/host");
+    let mut total = 0;
+    for (name, src) in &sources("tests/guests/host") {
+        let n = compare_in(name, src, Some(&dir));
+        eprintln!("{name}: {n} instructions identical to GNU as");
+        total += n;
+    }
+    assert!(total > 50, "only {total} instructions in tests/guests/host");
 }
 
 #[test]

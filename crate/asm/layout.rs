@@ -720,7 +720,7 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
                 b
             }
             Kind::Align { .. } => match p.align {
-                Some((_, fill, _)) if secs[p.sec].code && fill.map_or(true, |f| f == 0x90) => {
+                Some((_, fill, _)) if secs[p.sec].code && fill.is_none_or(|f| f == 0x90) => {
                     nops(size as usize)
                 }
                 Some((_, fill, _)) => vec![fill.unwrap_or(0); size as usize],

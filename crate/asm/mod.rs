@@ -31,7 +31,9 @@
 //!   instructions with `rep`/`repe`/`repne`, `lock`, `int`, `iret`, `enter`/`leave`, `in`/`out`,
 //!   `lgdt`/`lidt`/`sgdt`/`sidt`, BCD, `cpuid`, `rdtsc`, `vmcall` and the other one-byte classics.
 //!
-//! What it refuses, though GNU as would take it: macros (`.macro`, `.irp`), `.include`, 16-bit
+//! `.include "file"` works when the caller supplies the files ([`assemble_with_includes`]).
+//!
+//! What it refuses, though GNU as would take it: macros (`.macro`, `.irp`), 16-bit
 //! addressing and `.code16`, far jumps and calls, floating point and SIMD, and whatever GNU as
 //! only accepts with a warning (an indirect `jmp` without `*`, an operand with no
 //! size, a value it would shorten): a student gets an error instead of a surprise.
@@ -118,8 +120,18 @@ impl std::fmt::Display for AsmError {
 
 /// Assemble AT&T-syntax 32-bit source for loading at `origin`.
 pub fn assemble(source: &str, origin: u32) -> Result<Program, Vec<AsmError>> {
+    assemble_with_includes(source, origin, &|_| None)
+}
+
+/// [`assemble`], with `include` giving the text of each file an `.include "name"` asks for
+/// (None when there is no such file). Items from an included file belong to the `.include` line.
+pub fn assemble_with_includes(
+    source: &str,
+    origin: u32,
+    include: &dyn Fn(&str) -> Option<String>,
+) -> Result<Program, Vec<AsmError>> {
     let (stmts, mut errors) = lex::split_statements(source);
-    let (items, parse_errors) = parse::parse(&stmts);
+    let (items, parse_errors) = parse::parse(&stmts, include);
     errors.extend(parse_errors);
     if !errors.is_empty() {
         // A mistake inside `.rept` is reported once, not once per copy.

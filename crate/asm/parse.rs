@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use iced_x86::Register;
 
 use super::expr::{self, Class, Expr};
-use super::lex::{tokenize, Stmt, Tok};
+use super::lex::{split_statements, tokenize, Stmt, Tok};
 use super::{mnemonics, AsmError};
 
 /// Numeric local labels become `<prefix><n>_<k>` (the k-th definition of `n`): a name no source can spell.
@@ -177,8 +177,10 @@ fn split_commas(toks: Toks) -> Vec<Toks> {
 const MAX_STATEMENTS: usize = 200_000;
 /// How deeply `.rept` may nest.
 const MAX_REPT_NESTING: usize = 16;
+/// How deeply `.include` may nest (a file that includes itself stops here).
+const MAX_INCLUDE_NESTING: usize = 8;
 
-struct Parser {
+struct Parser<'a> {
     items: Vec<Item>,
     errors: Vec<AsmError>,
     /// How many times each numeric local label has been defined so far.
@@ -191,6 +193,11 @@ struct Parser {
     defined: std::collections::HashSet<String>,
     /// Statements handled so far, `.rept` copies included.
     statements: usize,
+    /// Finds the text of an `.include`d file by name.
+    include: &'a dyn Fn(&str) -> Option<String>,
+    /// The files being included, innermost last, each with the line of the main source that
+    /// included it (where its items and errors are reported).
+    within: Vec<(String, usize)>,
 }
 
 /// The private name a reference to local label `n` means at this point of the source.
@@ -205,7 +212,7 @@ fn local_name(defs: &HashMap<u32, u32>, n: u32, forward: bool) -> String {
     }
 }
 
-impl Parser {
+impl Parser<'_> {
     fn expr(&self, toks: Toks) -> Result<Expr, String> {
         expr::parse(toks, &mut |n, fwd| local_name(&self.local_defs, n, fwd))
     }
@@ -308,7 +315,24 @@ impl Parser {
     }
 
     fn push(&mut self, line: usize, col: usize, kind: Kind) {
+        // What an included file produces belongs to the `.include` line of the main source.
+        let line = self.within.first().map_or(line, |w| w.1);
         self.items.push(Item { line, col, kind });
+    }
+
+    /// Record an error; one inside an included file names the file and its line there.
+    fn report(&mut self, e: AsmError) {
+        match (self.within.first(), self.within.last()) {
+            (Some((_, outer)), Some((file, _))) => {
+                let message = format!("in {file}, line {}: {}", e.line, e.message);
+                self.errors.push(AsmError {
+                    line: *outer,
+                    column: None,
+                    message,
+                });
+            }
+            _ => self.errors.push(e),
+        }
     }
 
     fn assign(&mut self, stmt: &Stmt, col: usize, name: String, e: Expr) -> Result<(), AsmError> {
@@ -358,7 +382,7 @@ impl Parser {
             i += 1;
             self.statements += 1;
             if self.statements > MAX_STATEMENTS {
-                self.errors.push(AsmError::at(
+                self.report(AsmError::at(
                     s.line,
                     None,
                     format!(
@@ -371,7 +395,7 @@ impl Parser {
                 Ok(t) => t,
                 Err(e) => {
                     if conds.iter().all(|c| c.0) {
-                        self.errors.push(e);
+                        self.report(e);
                     }
                     continue;
                 }
@@ -403,7 +427,7 @@ impl Parser {
                 ".if" | ".ifne" | ".ifeq" | ".ifdef" | ".ifndef" => {
                     let taken = if active {
                         test(self).unwrap_or_else(|e| {
-                            self.errors.push(e);
+                            self.report(e);
                             false
                         })
                     } else {
@@ -413,12 +437,12 @@ impl Parser {
                     conds.push((taken, taken || !active, s.line));
                 }
                 ".elseif" | ".else" => match conds.last().copied() {
-                    None => self.errors.push(err(format!("`{word}` without `.if`"))),
+                    None => self.report(err(format!("`{word}` without `.if`"))),
                     Some((_, done, line)) => {
                         let take = !done
                             && (word == ".else"
                                 || test(self).unwrap_or_else(|e| {
-                                    self.errors.push(e);
+                                    self.report(e);
                                     false
                                 }));
                         if let Some(c) = conds.last_mut() {
@@ -428,7 +452,7 @@ impl Parser {
                 },
                 ".endif" => {
                     if conds.pop().is_none() {
-                        self.errors.push(err("`.endif` without `.if`".into()));
+                        self.report(err("`.endif` without `.if`".into()));
                     }
                 }
                 _ if !active => {}
@@ -454,13 +478,13 @@ impl Parser {
                         }
                     }
                     let Some(end) = end else {
-                        self.errors.push(err("`.rept` without `.endr`".into()));
+                        self.report(err("`.rept` without `.endr`".into()));
                         return;
                     };
                     let body = &stmts[i..end];
                     i = end + 1;
                     if depth >= MAX_REPT_NESTING {
-                        self.errors.push(err(format!(
+                        self.report(err(format!(
                             "`.rept` nested more than {MAX_REPT_NESTING} deep"
                         )));
                         continue;
@@ -474,20 +498,41 @@ impl Parser {
                                 self.run(body, depth + 1);
                             }
                         }
-                        Err(m) => self.errors.push(err(format!(".rept: {m}"))),
+                        Err(m) => self.report(err(format!(".rept: {m}"))),
                     }
                 }
-                ".endr" => self.errors.push(err("`.endr` without `.rept`".into())),
+                ".endr" => self.report(err("`.endr` without `.rept`".into())),
+                ".include" => match args {
+                    [(Tok::Str(name), _)] => {
+                        let name = String::from_utf8_lossy(name).into_owned();
+                        if self.within.len() >= MAX_INCLUDE_NESTING {
+                            self.report(err(format!(
+                                "`.include` nested more than {MAX_INCLUDE_NESTING} deep"
+                            )));
+                        } else if let Some(text) = (self.include)(&name) {
+                            let outer = self.within.first().map_or(s.line, |w| w.1);
+                            let (inner, errors) = split_statements(&text);
+                            self.within.push((name, outer));
+                            for e in errors {
+                                self.report(e);
+                            }
+                            self.run(&inner, depth);
+                            self.within.pop();
+                        } else {
+                            self.report(err(format!("cannot find `{name}` to include")));
+                        }
+                    }
+                    _ => self.report(err("`.include` needs a quoted file name".into())),
+                },
                 _ => {
                     if let Err(e) = self.statement(s) {
-                        self.errors.push(e);
+                        self.report(e);
                     }
                 }
             }
         }
         if let Some((_, _, line)) = conds.last() {
-            self.errors
-                .push(AsmError::at(*line, None, "`.if` without `.endif`"));
+            self.report(AsmError::at(*line, None, "`.if` without `.endif`"));
         }
     }
 
@@ -710,7 +755,11 @@ impl Parser {
 }
 
 /// Parse every statement; errors are collected so a student sees all of them at once.
-pub fn parse(stmts: &[Stmt]) -> (Vec<Item>, Vec<AsmError>) {
+/// `include` gives the text of a file named by `.include` (None: there is no such file).
+pub fn parse(
+    stmts: &[Stmt],
+    include: &dyn Fn(&str) -> Option<String>,
+) -> (Vec<Item>, Vec<AsmError>) {
     let mut p = Parser {
         items: Vec::new(),
         errors: Vec::new(),
@@ -719,6 +768,8 @@ pub fn parse(stmts: &[Stmt]) -> (Vec<Item>, Vec<AsmError>) {
         consts: HashMap::new(),
         defined: Default::default(),
         statements: 0,
+        include,
+        within: Vec::new(),
     };
     p.run(stmts, 0);
     (p.items, p.errors)
