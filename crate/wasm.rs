@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::scenario::{parse, Runner};
 use crate::snapshot::Snapshot;
+use crate::view::LessonPlayer;
 
 fn to_js<T: Serialize>(v: &T) -> JsValue {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
@@ -120,6 +121,25 @@ impl Simulator {
         to_js(&v)
     }
 
+    /// Assemble a Guest program (GNU as source) into the main task's Guest memory, so the next INITIALIZE
+    /// runs it. `null` if it loaded, else `{ ok: false, line: 0, message }` (each error names its line).
+    #[wasm_bindgen(js_name = loadProgram)]
+    pub fn load_program(&mut self, name: &str, source: &str) -> JsValue {
+        self.history.push(self.runner.clone());
+        match self.runner.load_program(0, name, source) {
+            Ok(()) => JsValue::NULL,
+            Err(message) => {
+                self.history.pop();
+                to_js(&LineError { ok: false, line: 0, message })
+            }
+        }
+    }
+
+    /// The Guest CPU (registers, flags, disassembly around EIP, source line, lguest_data), or `null`.
+    pub fn cpu(&self) -> JsValue {
+        to_js(&crate::view::guest_cpu(&self.runner))
+    }
+
     /// What an errno means, by name (`"EINVAL"`), or `null`.
     #[wasm_bindgen(js_name = errnoMeaning)]
     pub fn errno_meaning(name: &str) -> JsValue {
@@ -127,6 +147,64 @@ impl Simulator {
             Some(e) => JsValue::from_str(e.meaning()),
             None => JsValue::NULL,
         }
+    }
+}
+
+/// A lesson of the embedded course being stepped through: one per walkthrough on a page. Every position
+/// already visited is kept, so stepping back and jumping are instant.
+#[wasm_bindgen]
+pub struct Walkthrough {
+    player: LessonPlayer,
+}
+
+#[wasm_bindgen]
+impl Walkthrough {
+    /// Open a lesson by id (`04-read-runs-the-guest`) at position 0; `undefined` if the course has none.
+    pub fn open(id: &str) -> Option<Walkthrough> {
+        LessonPlayer::open(id).ok().map(|player| Walkthrough { player })
+    }
+
+    /// The course: `[{ id, title, goals, steps, guest }]`.
+    pub fn lessons() -> JsValue {
+        to_js(&crate::view::lessons())
+    }
+
+    /// Our Rust source of a kernel function (`{ func, tag, file, line, text, link, summary }`) or `null`.
+    #[wasm_bindgen(js_name = hostSource)]
+    pub fn host_source(func: &str) -> JsValue {
+        to_js(&crate::view::host_source(func))
+    }
+
+    /// The lesson as parsed: title, goals, intro and steps (prose, question, lines, explanation).
+    pub fn lesson(&self) -> JsValue {
+        to_js(&self.player.lesson)
+    }
+
+    pub fn total(&self) -> usize {
+        self.player.total()
+    }
+
+    pub fn position(&self) -> usize {
+        self.player.position
+    }
+
+    /// Go to position `n` (steps taken, clamped) and return its view.
+    #[wasm_bindgen(js_name = goTo)]
+    pub fn go_to(&mut self, n: usize) -> JsValue {
+        self.player.go_to(n);
+        self.view()
+    }
+
+    /// Run to the next step where a `read()` returns to the Launcher (or the end) and return its view.
+    #[wasm_bindgen(js_name = nextEvent)]
+    pub fn next_event(&mut self) -> JsValue {
+        self.player.next_event();
+        self.view()
+    }
+
+    /// What the page shows at the current position (see `view::StepView`).
+    pub fn view(&self) -> JsValue {
+        to_js(&self.player.view())
     }
 }
 

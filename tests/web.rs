@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::Reflect;
-use lguest_sim::Simulator;
+use lguest_sim::{Simulator, Walkthrough};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -83,4 +83,39 @@ fn snapshots_have_the_expected_shape_and_back_undoes() {
     assert!(sim.back());
     assert_eq!(js_sys::Array::from(&get(&sim.snapshot(), "guests")).length(), 0, "back undid INITIALIZE");
     assert_eq!(sim.step_count(), 1);
+}
+
+#[wasm_bindgen_test]
+fn a_walkthrough_steps_through_a_lesson_and_back() {
+    let lessons = js_sys::Array::from(&Walkthrough::lessons());
+    assert!(lessons.length() >= 15);
+    let id = get(&lessons.get(0), "id").as_string().unwrap();
+    let mut w = Walkthrough::open(&id).expect("the first lesson opens");
+    assert!(Walkthrough::open("no-such-lesson").is_none());
+    let total = w.total();
+    assert!(total > 1);
+    let end = w.go_to(total + 5);
+    assert_eq!(get(&end, "position").as_f64(), Some(total as f64));
+    assert_eq!(get(&end, "allOk").as_bool(), Some(true));
+    let first = w.go_to(1);
+    let results = js_sys::Array::from(&get(&first, "results"));
+    assert!(results.length() > 0);
+    assert_eq!(get(&results.get(0), "ok").as_bool(), Some(true));
+    assert_eq!(w.position(), 1);
+    assert_eq!(js_sys::Array::from(&get(&w.go_to(0), "results")).length(), 0);
+    let src = Walkthrough::host_source("add_eventfd");
+    assert!(get(&src, "text").as_string().unwrap().contains("fn add_eventfd"));
+    assert!(get(&src, "link").as_string().unwrap().starts_with("https://elixir.bootlin.com/"));
+}
+
+#[wasm_bindgen_test]
+fn a_guest_program_loads_and_its_errors_name_lines() {
+    let mut sim = Simulator::new(0);
+    let bad = sim.load_program("mine.S", "movl $1, %eax\nfoo %eax\n");
+    assert_eq!(get(&bad, "ok").as_bool(), Some(false));
+    assert!(get(&bad, "message").as_string().unwrap().contains("mine.S:2"));
+    assert!(sim.load_program("mine.S", "movl $1, %eax\nint $0x1f\n").is_null());
+    result_of(&mut sim, "open");
+    result_of(&mut sim, "write INITIALIZE");
+    assert!(!sim.cpu().is_null());
 }
