@@ -305,58 +305,72 @@ impl LessonPlayer {
     /// What the page shows now.
     pub fn view(&self) -> StepView {
         let pos = self.position;
-        let runner = &self.checkpoints[pos];
         let (results, rcu) = if pos > 0 { self.runs[pos - 1].clone() } else { (Vec::new(), Vec::new()) };
-        let from = if pos > 0 { self.checkpoints[pos - 1].machine.log.len() } else { 0 };
-        let events: Vec<EventView> = runner
-            .machine
-            .log
-            .since(if pos > 0 { from } else { u64::MAX })
-            .iter()
-            .map(|e| EventView {
-                seq: e.seq,
-                task: e.task.clone(),
-                func: e.func.to_string(),
-                tag: e.tag.to_string(),
-                text: e.text.clone(),
-                changed: e.changed.clone(),
-                link: tags::source_link(e.func),
-            })
-            .collect();
-        let mut funcs: Vec<String> = Vec::new();
-        for e in &events {
-            if e.func != "launcher" && !funcs.contains(&e.func) {
-                funcs.push(e.func.clone());
-            }
-        }
-        let snapshot = Snapshot::of(&runner.machine);
-        let fields = snapshot.fields();
-        let changed = if pos > 0 {
-            let before = Snapshot::of(&self.checkpoints[pos - 1].machine).fields();
-            fields.iter().filter(|(k, v)| !before.iter().any(|(bk, bv)| bk == k && bv == v)).map(|(k, _)| k.clone()).collect()
-        } else {
-            Vec::new()
-        };
+        let prev = if pos > 0 { Some(&self.checkpoints[pos - 1]) } else { None };
         let console = self.runs[..pos]
             .iter()
             .flat_map(|(r, _)| r.iter().filter_map(|s| s.sys.as_ref().and_then(|x| x.console.clone())))
             .collect();
         let all_ok = self.runs[..pos].iter().all(|(r, c)| r.iter().all(|s| s.ok) && c.iter().all(|x| x.ok));
-        StepView {
-            lesson: self.lesson.id.clone(),
-            position: pos,
-            total: self.total(),
-            results,
-            rcu,
-            events,
-            funcs,
-            snapshot,
-            fields,
-            changed,
-            console,
-            cpu: guest_cpu(runner),
-            all_ok,
+        let mut v = step_view(prev, &self.checkpoints[pos], results, console);
+        v.lesson = self.lesson.id.clone();
+        v.position = pos;
+        v.total = self.total();
+        v.rcu = rcu;
+        v.all_ok = all_ok;
+        v
+    }
+}
+
+/// The view of machine `now` after `results`, compared with `prev` (the machine before them; `None` at the
+/// start, when nothing counts as changed). Lesson fields (`lesson`, `position`, `total`) are left empty.
+pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, console: Vec<String>) -> StepView {
+    let from = prev.map(|p| p.machine.log.len()).unwrap_or(u64::MAX);
+    let events: Vec<EventView> = now
+        .machine
+        .log
+        .since(from)
+        .iter()
+        .map(|e| EventView {
+            seq: e.seq,
+            task: e.task.clone(),
+            func: e.func.to_string(),
+            tag: e.tag.to_string(),
+            text: e.text.clone(),
+            changed: e.changed.clone(),
+            link: tags::source_link(e.func),
+        })
+        .collect();
+    let mut funcs: Vec<String> = Vec::new();
+    for e in &events {
+        if e.func != "launcher" && !funcs.contains(&e.func) {
+            funcs.push(e.func.clone());
         }
+    }
+    let snapshot = Snapshot::of(&now.machine);
+    let fields = snapshot.fields();
+    let changed = match prev {
+        Some(p) => {
+            let before = Snapshot::of(&p.machine).fields();
+            fields.iter().filter(|(k, v)| !before.iter().any(|(bk, bv)| bk == k && bv == v)).map(|(k, _)| k.clone()).collect()
+        }
+        None => Vec::new(),
+    };
+    let all_ok = results.iter().all(|s| s.ok);
+    StepView {
+        lesson: String::new(),
+        position: now.steps.len(),
+        total: now.steps.len(),
+        results,
+        rcu: Vec::new(),
+        events,
+        funcs,
+        snapshot,
+        fields,
+        changed,
+        console,
+        cpu: guest_cpu(now),
+        all_ok,
     }
 }
 

@@ -140,6 +140,25 @@ impl Simulator {
         to_js(&crate::view::guest_cpu(&self.runner))
     }
 
+    /// The walkthrough's view of the machine after the last line (compared with the machine before it):
+    /// its result, events, fields and what changed, console output so far, the Guest CPU.
+    pub fn view(&self) -> JsValue {
+        let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
+        let console = self.runner.steps.iter().filter_map(|s| s.sys.as_ref().and_then(|x| x.console.clone())).collect();
+        to_js(&crate::view::step_view(self.history.last(), &self.runner, results, console))
+    }
+
+    /// A Guest program of the course by name (`guests/hello.S`), as source text, or `null`.
+    #[wasm_bindgen(js_name = guestSource)]
+    pub fn guest_source(name: &str) -> JsValue {
+        crate::scenario::library::source(name).map(JsValue::from_str).unwrap_or(JsValue::NULL)
+    }
+
+    /// The Guest programs of the course, by name.
+    pub fn guests() -> JsValue {
+        to_js(&crate::scenario::library::GUESTS.iter().map(|(n, _)| *n).collect::<Vec<_>>())
+    }
+
     /// What an errno means, by name (`"EINVAL"`), or `null`.
     #[wasm_bindgen(js_name = errnoMeaning)]
     pub fn errno_meaning(name: &str) -> JsValue {
@@ -200,6 +219,12 @@ impl Walkthrough {
     pub fn next_event(&mut self) -> JsValue {
         self.player.next_event();
         self.view()
+    }
+
+    /// Free play from here: a Simulator holding a copy of the machine at the current position.
+    #[wasm_bindgen(js_name = freePlay)]
+    pub fn free_play(&self) -> Simulator {
+        Simulator { runner: self.player.runner().clone(), history: Vec::new(), guest_mb: crate::params::DEFAULT_GUEST_MB }
     }
 
     /// What the page shows at the current position (see `view::StepView`).

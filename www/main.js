@@ -38,6 +38,7 @@ async function start() {
       if (h.lesson && h.lesson !== main.dataset.lesson) w.open(h.lesson, h.step);
       else if (h.step !== Number(main.dataset.position)) w.goTo(h.step);
     });
+    performance.mark('lguest-sim-interactive');
     document.body.dataset.ready = 'true';
   } catch (e) {
     main.textContent = `The simulator could not start: ${e.message}`;

@@ -7,7 +7,7 @@
 //   w.step(); w.back(); w.goTo(5); w.nextEvent(); w.reset();
 //   container.addEventListener('lguest-sim:step', (e) => e.detail /* { lesson, position, total, ok } */);
 
-import init, { Walkthrough } from './pkg/lguest_sim.js';
+import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
 import { renderMarkdown, inline } from './md.js';
 
 let ready = null;
@@ -96,7 +96,11 @@ class Controller {
     this.state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
     this.grid = H('div', { class: 'lgs-grid' }, this.story, this.code, this.state);
     const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Home reset, End last step, g go to step, 1–9 answer.');
-    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.grid, help));
+    this.playBox = H('section', { class: 'lgs-play', 'aria-label': 'Free play' },
+      H('h2', {}, 'Free play'),
+      H('p', {}, 'Carry on from the step you are at: type Launcher lines in the scenario language, or write your own Guest program.'),
+      H('button', { type: 'button', class: 'lgs-play-start', onclick: () => this.startPlay() }, 'Free play from this step'));
+    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.grid, this.playBox, help));
   }
 
   // ---- navigation ----------------------------------------------------------------------------------------
@@ -315,12 +319,13 @@ class Controller {
       pre);
   }
 
-  renderState(v, asking) {
+  renderState(v, asking, target = this.state, prev = v.position > 0 ? this.views[v.position - 1] : null) {
     const H = (...a) => h(this.doc, ...a);
-    const prev = v.position > 0 ? this.views[v.position - 1] : null;
     const parts = [];
+    if (v.cpu) parts.push(this.renderCpu(v.cpu, prev?.cpu));
+    if (v.console.length) parts.push(H('h3', {}, 'Guest console'), H('pre', { class: 'lgs-console', 'aria-label': 'Guest console output' }, v.console.join('')));
     if (!asking && v.events.length) {
-      parts.push(H('h3', {}, 'What happened in the kernel'), H('ol', { class: 'lgs-events' }, v.events.map((e) =>
+      parts.push(H('h3', {}, `What happened in the kernel (${v.events.length} events)`), H('ol', { class: 'lgs-events', tabindex: 0, 'aria-label': 'Kernel events of this step' }, v.events.map((e) =>
         H('li', {}, H('span', { class: 'lgs-task' }, e.task), ' ',
           e.link ? H('a', { href: e.link, target: '_blank', rel: 'noopener', class: 'lgs-func' }, `${e.func}()`) : H('span', { class: 'lgs-func' }, e.func),
           ' ', H('span', { class: 'lgs-tag' }, e.tag), ' ', e.text))));
@@ -362,9 +367,90 @@ class Controller {
     parts.push(H('table', { class: 'lgs-book' }, H('caption', {}, `The account book: ${v.snapshot.allocations.length} allocation(s) held`),
       H('thead', {}, H('tr', {}, ['id', 'what', 'by', 'bytes', 'this step'].map((t) => H('th', { scope: 'col' }, t)))),
       H('tbody', {}, book.length ? book : H('tr', {}, H('td', { colspan: 5 }, 'nothing allocated')))));
-    if (v.console.length) parts.push(H('h3', {}, 'Guest console'), H('pre', { class: 'lgs-console', 'aria-label': 'Guest console output' }, v.console.join('')));
-    if (v.cpu) parts.push(this.renderCpu(v.cpu, prev?.cpu));
-    this.state.replaceChildren(...parts);
+    target.replaceChildren(...parts);
+  }
+
+  // ---- free play: a Simulator copied from the current step ------------------------------------------------
+  startPlay() {
+    const H = (...a) => h(this.doc, ...a);
+    this.sim?.free();
+    this.sim = this.w.freePlay();
+    this.playViews = [this.sim.view()];
+    const input = H('input', { class: 'lgs-play-line', 'aria-label': 'Scenario line', placeholder: 'e.g. read, write IRQ 1, guest notify 0x8000', autocomplete: 'off', spellcheck: 'false' });
+    const form = H('form', { class: 'lgs-play-form' }, H('label', {}, 'Line ', input),
+      H('button', { type: 'submit' }, 'Run'), H('button', { type: 'button', class: 'lgs-play-undo', onclick: () => this.playUndo() }, 'Undo'));
+    form.addEventListener('submit', (e) => { e.preventDefault(); this.playLine(input.value); input.select(); });
+    const src = H('textarea', { class: 'lgs-asm', rows: 12, spellcheck: 'false', 'aria-label': 'Guest program source (GNU as)' });
+    src.value = this.guestText('guests/hello.S');
+    const pick = H('select', { class: 'lgs-asm-pick', 'aria-label': 'Start from a course Guest program' });
+    for (const g of this.playGuests()) pick.append(H('option', { value: g }, g));
+    pick.addEventListener('change', () => { src.value = this.guestText(pick.value); });
+    this.asmErr = H('pre', { class: 'lgs-asm-err', role: 'alert', hidden: true });
+    const load = H('button', { type: 'button', class: 'lgs-asm-load', onclick: () => this.playProgram(src.value) }, 'Assemble, load in a fresh Launcher, open and INITIALIZE');
+    this.playLog = H('ol', { class: 'lgs-reslist lgs-play-log', 'aria-label': 'Free play results' });
+    this.playState = H('div', { class: 'lgs-play-state' });
+    this.playBox.replaceChildren(H('h2', {}, 'Free play'),
+      H('div', { class: 'lgs-play-grid' },
+        H('div', {}, H('h3', {}, 'Launcher console'), form, this.playLog,
+          H('h3', {}, 'Guest program'), H('label', {}, 'Start from ', pick), src, load, this.asmErr),
+        this.playState));
+    this.renderPlay();
+    input.focus();
+  }
+
+  playGuests() { return Simulator.guests(); }
+  guestText(name) { return Simulator.guestSource(name) ?? ''; }
+
+  playLine(text) {
+    if (!text.trim()) return;
+    const r = this.sim.exec(text);
+    if (r && r.source === undefined) {
+      this.playLog.append(h(this.doc, 'li', { class: 'lgs-res bad', 'data-ok': 'false' }, h(this.doc, 'span', { class: 'lgs-mark' }, '✗'), h(this.doc, 'code', {}, text), ` — line does not parse: ${r.message}`));
+      this.announce(`That line does not parse: ${r.message}`);
+      return;
+    }
+    if (r === null) return;
+    this.playViews.push(this.sim.view());
+    this.renderPlay();
+  }
+
+  playUndo() {
+    if (this.playViews.length > 1 && this.sim.back()) {
+      this.playViews.pop();
+      this.playLog.lastElementChild?.remove();
+      this.renderState(this.playViews.at(-1), null, this.playState, this.playViews.at(-2) ?? null);
+      this.announce('Undone.');
+    }
+  }
+
+  playProgram(text) {
+    this.sim.reset();
+    const err = this.sim.loadProgram('my-guest.S', text);
+    if (err) {
+      this.asmErr.hidden = false;
+      this.asmErr.textContent = err.message;
+      this.announce(`The program does not assemble: ${err.message.split('\n')[0]}`);
+      return;
+    }
+    this.asmErr.hidden = true;
+    this.asmErr.textContent = '';
+    this.playViews = [this.sim.view()];
+    this.playLog.replaceChildren();
+    for (const l of ['open', 'write INITIALIZE']) this.playLine(l);
+    this.announce('Program loaded. Type read to run it.');
+  }
+
+  renderPlay() {
+    const v = this.playViews.at(-1);
+    const prev = this.playViews.length > 1 ? this.playViews.at(-2) : null;
+    const r = v.results[0];
+    if (r && prev) {
+      const li = this.renderResults({ results: [r] }).querySelector('li');
+      this.playLog.append(li);
+      li.scrollIntoView?.({ block: 'nearest' });
+      this.announce(r.result !== null && r.result !== undefined ? `${r.source} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.source}: done`);
+    }
+    this.renderState(v, null, this.playState, prev);
   }
 
   renderCpu(c, before) {

@@ -308,3 +308,37 @@ test('embed.html: one lesson, its title names the lesson and step', async () => 
   await noProblems(page);
   assert.deepEqual(await axeSerious(page), []);
 });
+
+test('free play: Launcher lines from the current step, undo, and a Guest program assembled and run', async () => {
+  await openWalk('#lesson=05-hypercalls-and-notify&step=2');
+  await page.locator('#walk .lgs-play-start').click();
+  const line = page.locator('#walk .lgs-play-line');
+  assert.equal(await page.evaluate(() => document.activeElement?.className), 'lgs-play-line');
+  await line.fill('write IRQ 40');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /-EINVAL/);
+  assert.match(await live(), /write IRQ 40 returned -EINVAL/);
+  await line.fill('write FOO');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /does not parse/);
+  // The program editor: errors name their line; a good program runs on the x86 core.
+  await page.locator('#walk .lgs-asm').fill('movl $1, %eax\nfrobnicate %eax\n');
+  await page.locator('#walk .lgs-asm-load').click();
+  assert.match(await page.locator('#walk .lgs-asm-err').innerText(), /my-guest\.S:2/);
+  await page.locator('#walk .lgs-asm-pick').selectOption('guests/hello.S');
+  await page.locator('#walk .lgs-asm-load').click();
+  assert.equal(await page.locator('#walk .lgs-asm-err').isHidden(), true);
+  assert.deepEqual(await page.locator('#walk .lgs-play-log .lgs-result').allInnerTexts(), ['3', '12']);
+  await line.fill('read');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /read → 4/);
+  assert.ok(await page.locator('#walk .lgs-play-state .lgs-disasm .cur').count() === 1, 'the Guest CPU shows EIP in its listing');
+  assert.match(await page.locator('#walk .lgs-play-state .lgs-cpu').innerText(), /Source line \d+/);
+  await page.locator('#walk .lgs-play-undo').click();
+  assert.deepEqual(await page.locator('#walk .lgs-play-log .lgs-result').allInnerTexts(), ['3', '12']);
+  await page.locator('#walk .lgs-play-line').fill('read');
+  await page.keyboard.press('Enter');
+  await page.locator('#walk .lgs-play').scrollIntoViewIfNeeded();
+  await shot(page, 'free-play-guest');
+  await noProblems(page);
+});
