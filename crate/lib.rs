@@ -29,4 +29,4 @@ pub mod view;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 #[cfg(target_arch = "wasm32")]
-pub use wasm::{Simulator, Walkthrough};
+pub use wasm::{RcuRun, Simulator, Walkthrough};

@@ -438,6 +438,117 @@ pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
     })
 }
 
+/// The RCU pane's choices: which code (`correct` or a broken variant), the memory model, and how many
+/// reader and writer tasks on how many CPUs.
+pub fn rcu_scenario(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8) -> Result<crate::rcu::Scenario, String> {
+    Ok(crate::rcu::Scenario {
+        cpus,
+        readers,
+        writers,
+        variant: crate::rcu::Variant::parse(variant)?,
+        memory: crate::rcu::MemoryMode::parse(memory)?,
+        ..Default::default()
+    })
+}
+
+/// What the explorer found, for the RCU pane: schedules, states, and per check how many schedules break it
+/// and its shortest counterexample.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RcuReportView {
+    pub variants: Vec<String>,
+    pub schedules: u64,
+    pub saturated: bool,
+    pub states: usize,
+    pub checks: Vec<RcuCheckView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RcuCheckView {
+    pub name: String,
+    pub schedules: u64,
+    pub counterexample: Option<String>,
+    pub length: usize,
+}
+
+/// Run the explorer over every interleaving of the scenario.
+pub fn rcu_explore(sc: &crate::rcu::Scenario) -> Result<RcuReportView, String> {
+    let r = crate::rcu::explore(&crate::rcu::Setup::lguest(sc)?)?;
+    Ok(RcuReportView {
+        variants: crate::rcu::Variant::ALL.iter().map(|v| v.name().to_string()).collect(),
+        schedules: r.schedules,
+        saturated: r.saturated,
+        states: r.states,
+        checks: r
+            .checks
+            .iter()
+            .map(|c| RcuCheckView {
+                name: c.name.clone(),
+                schedules: c.schedules,
+                counterexample: c.counterexample_text.clone(),
+                length: c.counterexample.as_ref().map(|v| v.len()).unwrap_or(0),
+            })
+            .collect(),
+    })
+}
+
+/// A steppable RCU run: a schedule to follow (a counterexample), or free choice of the next CPU.
+#[derive(Clone, Debug)]
+pub struct RcuRun {
+    pub machine: crate::rcu::Machine,
+    pub schedule: Vec<crate::rcu::Choice>,
+}
+
+/// One position of an RCU run: the lanes and what the last step did.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RcuRunView {
+    pub position: usize,
+    pub length: usize,
+    pub snapshot: crate::rcu::Snapshot,
+    pub last: Option<crate::rcu::Event>,
+}
+
+impl RcuRun {
+    pub fn new(sc: &crate::rcu::Scenario, schedule: &str) -> Result<RcuRun, String> {
+        Ok(RcuRun { machine: crate::rcu::Machine::new(sc)?, schedule: crate::rcu::model::parse_schedule(schedule)? })
+    }
+
+    pub fn position(&self) -> usize {
+        self.machine.schedule().len()
+    }
+
+    /// Take the schedule's next choice (or, past its end or off it, run `cpu` if given).
+    pub fn step(&mut self, cpu: Option<u8>) -> Result<(), String> {
+        let pos = self.position();
+        let choice = match cpu {
+            Some(c) => crate::rcu::Choice::cpu(c),
+            None => *self.schedule.get(pos).ok_or("the schedule is over: pick a CPU to run")?,
+        };
+        self.machine.step_choice(choice)?;
+        if cpu.is_some() && self.schedule.get(pos) != Some(&choice) {
+            // The student left the schedule: what follows is theirs.
+            self.schedule.truncate(pos);
+            self.schedule.push(choice);
+        }
+        Ok(())
+    }
+
+    pub fn back(&mut self) -> bool {
+        self.machine.back()
+    }
+
+    pub fn view(&self) -> RcuRunView {
+        RcuRunView {
+            position: self.position(),
+            length: self.schedule.len().max(self.position()),
+            snapshot: self.machine.snapshot(),
+            last: self.machine.events().last().cloned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,6 +564,25 @@ mod tests {
             assert!(s.text.trim_end().ends_with('}'), "{} is cut short:\n{}", f.func, s.text);
             assert_eq!(s.text.matches('{').count() >= 1, true);
         }
+    }
+
+    #[test]
+    fn the_rcu_pane_finds_the_use_after_free_and_steps_its_counterexample() {
+        let sc = rcu_scenario("no-synchronize-rcu", "sc", 1, 1, 2).unwrap();
+        let r = rcu_explore(&sc).unwrap();
+        let uaf = r.checks.iter().find(|c| c.name == "use-after-free").unwrap();
+        assert!(uaf.schedules > 0);
+        let mut run = RcuRun::new(&sc, uaf.counterexample.as_deref().unwrap()).unwrap();
+        for _ in 0..uaf.length {
+            run.step(None).unwrap();
+        }
+        let v = run.view();
+        assert_eq!(v.position, uaf.length);
+        assert!(!v.snapshot.violations.is_empty(), "the counterexample ends in the violation");
+        assert!(run.step(None).is_err() || run.position() == uaf.length + 1);
+        assert!(run.back());
+        assert!(rcu_scenario("no-such", "sc", 1, 1, 2).is_err());
+        assert!(rcu_explore(&rcu_scenario("correct", "sc", 1, 1, 2).unwrap()).unwrap().checks.iter().all(|c| c.schedules == 0));
     }
 
     #[test]

@@ -233,6 +233,66 @@ impl Walkthrough {
     }
 }
 
+/// A steppable run of the RCU model of the eventfd map (one lane per simulated CPU), usually the shortest
+/// counterexample the explorer found.
+#[wasm_bindgen]
+pub struct RcuRun {
+    run: crate::view::RcuRun,
+}
+
+#[wasm_bindgen]
+impl RcuRun {
+    /// Explore every interleaving of `readers` and `writers` on `cpus` CPUs with the code `variant` under
+    /// `memory` (`sc` or `weak`): `{ schedules, states, checks: [{ name, schedules, counterexample, length }] }`,
+    /// or `{ ok: false, message }`.
+    pub fn explore(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8) -> JsValue {
+        match crate::view::rcu_scenario(variant, memory, readers, writers, cpus).and_then(|sc| crate::view::rcu_explore(&sc)) {
+            Ok(r) => to_js(&r),
+            Err(message) => to_js(&LineError { ok: false, line: 0, message }),
+        }
+    }
+
+    /// The code variants the explorer knows (`correct`, `no-synchronize-rcu`, ...).
+    pub fn variants() -> JsValue {
+        to_js(&crate::rcu::Variant::ALL.iter().map(|v| v.name()).collect::<Vec<_>>())
+    }
+
+    /// A run at its start that will follow `schedule` (`"0 0 1 1:1"`); `undefined` if the choices are invalid.
+    pub fn open(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, schedule: &str) -> Option<RcuRun> {
+        let sc = crate::view::rcu_scenario(variant, memory, readers, writers, cpus).ok()?;
+        crate::view::RcuRun::new(&sc, schedule).ok().map(|run| RcuRun { run })
+    }
+
+    /// Take the schedule's next step; `null` if done, else `{ ok: false, message }`.
+    pub fn step(&mut self) -> JsValue {
+        self.step_result(None)
+    }
+
+    /// Run CPU `cpu` next (leaving the schedule if it said otherwise).
+    #[wasm_bindgen(js_name = stepCpu)]
+    pub fn step_cpu(&mut self, cpu: u8) -> JsValue {
+        self.step_result(Some(cpu))
+    }
+
+    pub fn back(&mut self) -> bool {
+        self.run.back()
+    }
+
+    /// `{ position, length, snapshot: { cpus, tasks, versions, gracePeriods, violations, ... }, last }`.
+    pub fn view(&self) -> JsValue {
+        to_js(&self.run.view())
+    }
+}
+
+impl RcuRun {
+    fn step_result(&mut self, cpu: Option<u8>) -> JsValue {
+        match self.run.step(cpu) {
+            Ok(()) => JsValue::NULL,
+            Err(message) => to_js(&LineError { ok: false, line: 0, message }),
+        }
+    }
+}
+
 /// The crate version, for the page footer.
 #[wasm_bindgen]
 pub fn version() -> String {

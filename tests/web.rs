@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::Reflect;
-use lguest_sim::{Simulator, Walkthrough};
+use lguest_sim::{RcuRun, Simulator, Walkthrough};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -118,4 +118,36 @@ fn a_guest_program_loads_and_its_errors_name_lines() {
     result_of(&mut sim, "open");
     result_of(&mut sim, "write INITIALIZE");
     assert!(!sim.cpu().is_null());
+}
+
+#[wasm_bindgen_test]
+fn free_play_continues_from_a_step_and_shows_its_view() {
+    let mut w = Walkthrough::open("02-initialize").unwrap();
+    w.go_to(1);
+    let mut sim = w.free_play();
+    assert_eq!(result_of(&mut sim, "write INITIALIZE"), "-EBUSY", "the copy holds the lesson's Guest");
+    let v = sim.view();
+    assert_eq!(js_sys::Array::from(&get(&v, "results")).length(), 1);
+    assert!(js_sys::Array::from(&get(&v, "events")).length() > 0);
+    assert_eq!(w.position(), 1, "free play does not move the walkthrough");
+    assert!(Simulator::guest_source("guests/hello.S").as_string().unwrap().contains("int $0x1f"));
+    assert!(js_sys::Array::from(&Simulator::guests()).length() >= 4);
+}
+
+#[wasm_bindgen_test]
+fn the_rcu_explorer_finds_the_bug_and_its_counterexample_steps() {
+    let r = RcuRun::explore("no-synchronize-rcu", "sc", 1, 1, 2);
+    let checks = js_sys::Array::from(&get(&r, "checks"));
+    let uaf = checks.iter().find(|c| get(c, "name").as_string().as_deref() == Some("use-after-free")).unwrap();
+    assert!(get(&uaf, "schedules").as_f64().unwrap() > 0.0);
+    let bad = RcuRun::explore("no-such-variant", "sc", 1, 1, 2);
+    assert_eq!(get(&bad, "ok").as_bool(), Some(false));
+    let mut run = RcuRun::open("no-synchronize-rcu", "sc", 1, 1, 2, &get(&uaf, "counterexample").as_string().unwrap()).unwrap();
+    let n = get(&uaf, "length").as_f64().unwrap() as usize;
+    for _ in 0..n {
+        assert!(run.step().is_null());
+    }
+    let snap = get(&run.view(), "snapshot");
+    assert!(js_sys::Array::from(&get(&snap, "violations")).length() > 0);
+    assert!(run.back());
 }

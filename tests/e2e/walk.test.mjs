@@ -342,3 +342,30 @@ test('free play: Launcher lines from the current step, undo, and a Guest program
   await shot(page, 'free-play-guest');
   await noProblems(page);
 });
+
+test('the RCU pane: explore a broken variant, count per check, step its counterexample in lanes', async () => {
+  await openWalk('#lesson=11-rcu-break-it&step=0');
+  await page.locator('#walk .lgs-play-start').click();
+  await page.locator('#walk .lgs-rcu-variant').selectOption('no-synchronize-rcu');
+  await page.locator('#walk .lgs-rcu-explore').click();
+  const report = await page.locator('#walk .lgs-rcu-report').innerText();
+  assert.match(report, /\d+ schedules, \d+ distinct states: ✗ .*use-after-free/);
+  const row = page.locator('#walk .lgs-rcu-checks tr', { hasText: 'use-after-free' });
+  assert.match(await row.innerText(), /✗ \d+/);
+  await row.locator('.lgs-rcu-open').click();
+  assert.equal(await page.locator('#walk .lgs-lane').count(), 2, 'one lane per simulated CPU');
+  const total = Number((await page.locator('#walk .lgs-rcu-controls .lgs-counter').innerText()).match(/of (\d+)/)[1]);
+  for (let i = 0; i < total; i++) await page.locator('#walk .lgs-rcu-step').click();
+  assert.match(await page.locator('#walk .lgs-violations').innerText(), /✗ use-after-free/);
+  assert.match(await page.locator('#walk .lgs-rcu-versions').innerText(), /freed/);
+  await page.locator('#walk .lgs-rcu-pane').scrollIntoViewIfNeeded();
+  await shot(page, 'rcu-counterexample');
+  await page.locator('#walk .lgs-rcu-back').click();
+  assert.equal(await page.locator('#walk .lgs-violations').count(), 0, 'one step back, before the violation');
+  // The correct code: nothing goes wrong.
+  await page.locator('#walk .lgs-rcu-variant').selectOption('correct');
+  await page.locator('#walk .lgs-rcu-explore').click();
+  assert.match(await page.locator('#walk .lgs-rcu-report').innerText(), /✓ nothing goes wrong/);
+  assert.deepEqual(await axeSerious(page), []);
+  await noProblems(page);
+});
