@@ -23,8 +23,9 @@ pub mod params;
 pub mod rcu;
 pub mod scenario;
 pub mod snapshot;
+pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 #[cfg(target_arch = "wasm32")]
-pub use wasm::Simulator;
+pub use wasm::{RcuRun, Simulator, Walkthrough};
