@@ -6,7 +6,6 @@
 //! - [`launcher`]: the simulated Launcher process that drives `/dev/lguest`: its tasks, address space and files.
 //! - [`cpu`]: the Guest's 32-bit x86 core (iced-x86 decodes, we execute).
 //! - [`rcu`]: Read-Copy-Update made visible across simulated CPUs.
-//! - [`asm`]: the Guest assembler: AT&T source of a lesson's Guest program to the bytes it runs.
 //! - [`scenario`]: the one text language of lessons, the CLI, the free-play console and the tests.
 //! - `wasm` (wasm32 only): the single boundary to JavaScript.
 //!
@@ -24,8 +23,9 @@ pub mod params;
 pub mod rcu;
 pub mod scenario;
 pub mod snapshot;
+pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 #[cfg(target_arch = "wasm32")]
-pub use wasm::Simulator;
+pub use wasm::{RcuRun, Simulator, Walkthrough};

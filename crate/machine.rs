@@ -16,6 +16,9 @@ use crate::host::{FileKind, Host, OpenFile};
 use crate::launcher::{FileId, Mm, Pid, Process, Task, TaskState, Tid};
 use crate::params;
 
+/// How many times `wait` lets a blocked call move on before it reports that the call is still blocked.
+const WAIT_ROUNDS: u32 = 64;
+
 /// A system call a Launcher task can make.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "call")]
@@ -523,7 +526,9 @@ impl Machine {
     /// Wait for task `tid`'s blocked call to return. If it sleeps with the Guest's timer armed, time moves to
     /// the timer's expiry (nothing else could wake it). `None` if it stays blocked.
     pub fn wait(&mut self, tid: Tid) -> Option<SysResult> {
-        for _ in 0..1024 {
+        // Bounded, so a Guest that keeps trapping without returning to the Launcher cannot hold the page:
+        // at most WAIT_ROUNDS trips, each at most one time slice or one timer expiry.
+        for _ in 0..WAIT_ROUNDS {
             if let Some(r) = self.finished.remove(&tid) {
                 return Some(r);
             }

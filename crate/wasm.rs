@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::scenario::{parse, Runner};
 use crate::snapshot::Snapshot;
+use crate::view::LessonPlayer;
 
 fn to_js<T: Serialize>(v: &T) -> JsValue {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
@@ -120,12 +121,174 @@ impl Simulator {
         to_js(&v)
     }
 
+    /// Assemble a Guest program (GNU as source) into the main task's Guest memory, so the next INITIALIZE
+    /// runs it. `null` if it loaded, else `{ ok: false, line: 0, message }` (each error names its line).
+    #[wasm_bindgen(js_name = loadProgram)]
+    pub fn load_program(&mut self, name: &str, source: &str) -> JsValue {
+        self.history.push(self.runner.clone());
+        match self.runner.load_program(0, name, source) {
+            Ok(()) => JsValue::NULL,
+            Err(message) => {
+                self.history.pop();
+                to_js(&LineError { ok: false, line: 0, message })
+            }
+        }
+    }
+
+    /// The Guest CPU (registers, flags, disassembly around EIP, source line, lguest_data), or `null`.
+    pub fn cpu(&self) -> JsValue {
+        to_js(&crate::view::guest_cpu(&self.runner))
+    }
+
+    /// The walkthrough's view of the machine after the last line (compared with the machine before it):
+    /// its result, events, fields and what changed, console output so far, the Guest CPU.
+    pub fn view(&self) -> JsValue {
+        let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
+        let console = self.runner.steps.iter().filter_map(|s| s.sys.as_ref().and_then(|x| x.console.clone())).collect();
+        to_js(&crate::view::step_view(self.history.last(), &self.runner, results, console))
+    }
+
+    /// A Guest program of the course by name (`guests/hello.S`), as source text, or `null`.
+    #[wasm_bindgen(js_name = guestSource)]
+    pub fn guest_source(name: &str) -> JsValue {
+        crate::scenario::library::source(name).map(JsValue::from_str).unwrap_or(JsValue::NULL)
+    }
+
+    /// The Guest programs of the course, by name.
+    pub fn guests() -> JsValue {
+        to_js(&crate::scenario::library::GUESTS.iter().map(|(n, _)| *n).collect::<Vec<_>>())
+    }
+
     /// What an errno means, by name (`"EINVAL"`), or `null`.
     #[wasm_bindgen(js_name = errnoMeaning)]
     pub fn errno_meaning(name: &str) -> JsValue {
         match crate::errno::Errno::from_name(name.trim_start_matches('-')) {
             Some(e) => JsValue::from_str(e.meaning()),
             None => JsValue::NULL,
+        }
+    }
+}
+
+/// A lesson of the embedded course being stepped through: one per walkthrough on a page. Every position
+/// already visited is kept, so stepping back and jumping are instant.
+#[wasm_bindgen]
+pub struct Walkthrough {
+    player: LessonPlayer,
+}
+
+#[wasm_bindgen]
+impl Walkthrough {
+    /// Open a lesson by id (`04-read-runs-the-guest`) at position 0; `undefined` if the course has none.
+    pub fn open(id: &str) -> Option<Walkthrough> {
+        LessonPlayer::open(id).ok().map(|player| Walkthrough { player })
+    }
+
+    /// The course: `[{ id, title, goals, steps, guest }]`.
+    pub fn lessons() -> JsValue {
+        to_js(&crate::view::lessons())
+    }
+
+    /// Our Rust source of a kernel function (`{ func, tag, file, line, text, link, summary }`) or `null`.
+    #[wasm_bindgen(js_name = hostSource)]
+    pub fn host_source(func: &str) -> JsValue {
+        to_js(&crate::view::host_source(func))
+    }
+
+    /// The lesson as parsed: title, goals, intro and steps (prose, question, lines, explanation).
+    pub fn lesson(&self) -> JsValue {
+        to_js(&self.player.lesson)
+    }
+
+    pub fn total(&self) -> usize {
+        self.player.total()
+    }
+
+    pub fn position(&self) -> usize {
+        self.player.position
+    }
+
+    /// Go to position `n` (steps taken, clamped) and return its view.
+    #[wasm_bindgen(js_name = goTo)]
+    pub fn go_to(&mut self, n: usize) -> JsValue {
+        self.player.go_to(n);
+        self.view()
+    }
+
+    /// Run to the next step where a `read()` returns to the Launcher (or the end) and return its view.
+    #[wasm_bindgen(js_name = nextEvent)]
+    pub fn next_event(&mut self) -> JsValue {
+        self.player.next_event();
+        self.view()
+    }
+
+    /// Free play from here: a Simulator holding a copy of the machine at the current position.
+    #[wasm_bindgen(js_name = freePlay)]
+    pub fn free_play(&self) -> Simulator {
+        Simulator { runner: self.player.runner().clone(), history: Vec::new(), guest_mb: crate::params::DEFAULT_GUEST_MB }
+    }
+
+    /// What the page shows at the current position (see `view::StepView`).
+    pub fn view(&self) -> JsValue {
+        to_js(&self.player.view())
+    }
+}
+
+/// A steppable run of the RCU model of the eventfd map (one lane per simulated CPU), usually the shortest
+/// counterexample the explorer found.
+#[wasm_bindgen]
+pub struct RcuRun {
+    run: crate::view::RcuRun,
+}
+
+#[wasm_bindgen]
+impl RcuRun {
+    /// Explore every interleaving of `readers` and `writers` on `cpus` CPUs with the code `variant` under
+    /// `memory` (`sc` or `weak`): `{ schedules, states, checks: [{ name, schedules, counterexample, length }] }`,
+    /// or `{ ok: false, message }`.
+    pub fn explore(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8) -> JsValue {
+        match crate::view::rcu_scenario(variant, memory, readers, writers, cpus).and_then(|sc| crate::view::rcu_explore(&sc)) {
+            Ok(r) => to_js(&r),
+            Err(message) => to_js(&LineError { ok: false, line: 0, message }),
+        }
+    }
+
+    /// The code variants the explorer knows (`correct`, `no-synchronize-rcu`, ...).
+    pub fn variants() -> JsValue {
+        to_js(&crate::rcu::Variant::ALL.iter().map(|v| v.name()).collect::<Vec<_>>())
+    }
+
+    /// A run at its start that will follow `schedule` (`"0 0 1 1:1"`); `undefined` if the choices are invalid.
+    pub fn open(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, schedule: &str) -> Option<RcuRun> {
+        let sc = crate::view::rcu_scenario(variant, memory, readers, writers, cpus).ok()?;
+        crate::view::RcuRun::new(&sc, schedule).ok().map(|run| RcuRun { run })
+    }
+
+    /// Take the schedule's next step; `null` if done, else `{ ok: false, message }`.
+    pub fn step(&mut self) -> JsValue {
+        self.step_result(None)
+    }
+
+    /// Run CPU `cpu` next (leaving the schedule if it said otherwise).
+    #[wasm_bindgen(js_name = stepCpu)]
+    pub fn step_cpu(&mut self, cpu: u8) -> JsValue {
+        self.step_result(Some(cpu))
+    }
+
+    pub fn back(&mut self) -> bool {
+        self.run.back()
+    }
+
+    /// `{ position, length, snapshot: { cpus, tasks, versions, gracePeriods, violations, ... }, last }`.
+    pub fn view(&self) -> JsValue {
+        to_js(&self.run.view())
+    }
+}
+
+impl RcuRun {
+    fn step_result(&mut self, cpu: Option<u8>) -> JsValue {
+        match self.run.step(cpu) {
+            Ok(()) => JsValue::NULL,
+            Err(message) => to_js(&LineError { ok: false, line: 0, message }),
         }
     }
 }

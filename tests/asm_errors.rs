@@ -126,6 +126,49 @@ fn every_error_is_reported_with_its_column() {
 }
 
 #[test]
+fn encoding_errors_and_undefined_symbols_come_together() {
+    let e = errors("movb %eax, %ebx\njmp nowhere\nshl $1, %cr0\n");
+    assert_eq!(
+        e.iter().map(|e| e.line).collect::<Vec<_>>(),
+        [1, 2, 3],
+        "{e:?}"
+    );
+    assert!(e[1].message.contains("undefined symbol `nowhere`"));
+}
+
+#[test]
+fn a_layout_that_never_settles_is_an_error() {
+    // The space is 10 minus its own size: 0, 10, 0, 10... (5 would do, but no pass finds it).
+    let e = errors("a: .space 10 - (b - a)\nb: nop\n");
+    assert!(
+        e.iter().any(|e| e.message.contains("did not settle")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn broken_repetition_and_conditionals() {
+    assert_eq!(
+        error("nop\n.rept 3\nnop\n"),
+        "line 2: `.rept` without `.endr`"
+    );
+    assert_eq!(error(".endr\n"), "line 1: `.endr` without `.rept`");
+    assert_eq!(error(".if 1\nnop\n"), "line 1: `.if` without `.endif`");
+    assert_eq!(error(".else\n"), "line 1: `.else` without `.if`");
+    assert_eq!(error(".endif\n"), "line 1: `.endif` without `.if`");
+    assert!(error(".rept later\nnop\n.endr\nlater = 3\n").contains("needs a constant"));
+    assert!(error(".rept 1000000000\nnop\n.endr\n").contains("statements"));
+    let deep = format!("{}nop\n{}", ".rept 1\n".repeat(40), ".endr\n".repeat(40));
+    assert!(error(&deep).contains("nested more than"));
+    assert_eq!(
+        error(".rept 5\nmovx %eax\n.endr\n"),
+        "line 2: unknown instruction `movx`"
+    );
+    // Mistakes inside a branch that is not taken are not mistakes.
+    assert!(assemble(".if 0\nmovx %eax\n.ascii \"open\n.endif\nnop\n", ORIGIN).is_ok());
+}
+
+#[test]
 fn huge_space_is_an_error_not_an_allocation() {
     assert!(error(".space 0x7fffffff\n").contains("more than"));
     assert!(error("x: .fill 0x10000000, 8, 1\n").contains("more than"));
@@ -276,6 +319,17 @@ const SOUP: &[&str] = &[
     "#",
     "@",
     "start:",
+    ".rept",
+    ".endr",
+    ".if",
+    ".else",
+    ".elseif",
+    ".endif",
+    ".ifdef",
+    ".ifeq",
+    "==",
+    "<=",
+    "&&",
     "_start",
     "x = 4",
     "\\",
@@ -539,4 +593,82 @@ fn random_instructions_never_panic() {
         accepted > 500,
         "only {accepted} of 8000 random instructions assembled"
     );
+}
+
+#[test]
+fn data_that_does_not_fit_is_an_error() {
+    assert_eq!(
+        error(".byte 1, 256\n"),
+        "line 1: value 0x100 does not fit in 8 bits"
+    );
+    assert_eq!(
+        error("x: .word 0x10000\n"),
+        "line 1: value 0x10000 does not fit in 16 bits"
+    );
+    assert!(error("lbl: .byte lbl\n").contains("does not fit in 8 bits")); // 0x100000 at origin
+    assert!(error(".space 2, 300\n").contains("does not fit in a byte"));
+    assert!(error("movb $0x1234, %al\n").contains("does not fit in 8 bits"));
+    assert!(error("int $256\n").contains("out of range"));
+    assert!(assemble(
+        ".byte 255, -1, -128\n.word 0xffff, -32768\n.long 0xffffffff\n",
+        ORIGIN
+    )
+    .is_ok());
+}
+
+#[test]
+fn what_gnu_as_only_warns_about_is_an_error_here() {
+    assert!(error("jmp %eax\n").contains("needs `*`"));
+    assert!(error("lock incl %eax\n").contains("`lock` can't be used"));
+    assert!(error("lock movl %eax, (%ebx)\n").contains("`lock` can't be used"));
+    assert!(error("rep incl %eax\n").contains("`rep` can't be used"));
+    assert!(error("movsb (%edi), (%esi)\n").contains("expects `(%esi)`"));
+    assert!(error("lea %fs:4(%eax), %eax\n").contains("segment override on `lea`"));
+    assert!(error("movl %ds, (%eax)\n").contains("as a word"));
+    assert!(error("mov $(1 <= 2), %eax\n").contains("`<=` can't be used in an instruction operand"));
+}
+
+#[test]
+fn any_origin_is_safe() {
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/asm/torture.S"),
+    )
+    .unwrap();
+    for origin in [0, 1, 0x7fff_ffff, 0xffff_f000, 0xffff_ffff] {
+        // Near the top of the address space labels wrap; an error is fine, a panic is not.
+        let _ = assemble(&src, origin);
+        let _ = assemble("jmp x\n.space 300\nx: loop x\n", origin);
+    }
+    assert_eq!(assemble("start: jmp start", 0).unwrap().image, [0xeb, 0xfe]);
+}
+
+#[test]
+fn include_errors_name_the_file_and_its_line() {
+    use lguest_sim::asm::assemble_with_includes;
+    let files = |name: &str| match name {
+        "defs.inc" => Some(".equ A, 1\n\nmovx %eax\n".to_string()),
+        "loop.inc" => Some(".include \"loop.inc\"\n".to_string()),
+        "ok.inc" => Some(".equ B, 2\nlbl: .long B\n".to_string()),
+        _ => None,
+    };
+    let e = assemble_with_includes("nop\n.include \"defs.inc\"\n", ORIGIN, &files).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "line 2: in defs.inc, line 3: unknown instruction `movx`"
+    );
+    let e = assemble_with_includes(".include \"nope.inc\"\n", ORIGIN, &files).unwrap_err();
+    assert_eq!(
+        e[0].to_string(),
+        "line 1: cannot find `nope.inc` to include"
+    );
+    let e = assemble_with_includes(".include \"loop.inc\"\n", ORIGIN, &files).unwrap_err();
+    assert!(e[0].message.contains("nested more than"), "{e:?}");
+    assert_eq!(
+        error(".include \"x.inc\"\n"),
+        "line 1: cannot find `x.inc` to include"
+    );
+    let p =
+        assemble_with_includes("nop\n.include \"ok.inc\"\nmov $B, %eax\n", ORIGIN, &files).unwrap();
+    assert_eq!(p.symbols["lbl"], ORIGIN + 1);
+    assert_eq!(p.lines, [(ORIGIN, 1), (ORIGIN + 1, 2), (ORIGIN + 5, 3)]);
 }

@@ -90,3 +90,23 @@ fn the_timer_guest_sleeps_between_ticks() {
     let delivered = m.log.events.iter().filter(|e| e.func == "set_guest_interrupt").count();
     assert_eq!((fired, delivered), (3, 3));
 }
+
+#[test]
+fn a_guest_that_never_stops_trapping_cannot_hold_the_simulation() {
+    use lguest_sim::scenario::parse;
+    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/host/busy.S")).unwrap();
+    let mut r = lguest_sim::scenario::Runner::default();
+    r.load_program(0, "busy.S", &src).unwrap();
+    for l in parse("open => fd 3\nwrite INITIALIZE => 12\nread => blocked\nwait => blocked\nwait => blocked\n").unwrap() {
+        let step = r.run_line(&l);
+        assert!(step.ok, "line {}: {:?}", l.number, step.message);
+        // Each call does a bounded amount of work: at most a few thousand trips round run_guest().
+        assert!(step.events.1 - step.events.0 < 2_000_000, "line {} ran {} events", l.number, step.events.1 - step.events.0);
+    }
+    // The Guest kept going between the calls, and the Launcher can still stop it with a signal.
+    let hcalls = r.machine.log.events.iter().filter(|e| e.func == "do_hcall").count();
+    assert!(hcalls > 1000, "{hcalls}");
+    let step = r.exec(6, "signal main").unwrap();
+    assert!(step.is_none() || step.unwrap().ok);
+    assert_eq!(r.exec(7, "wait => -ERESTARTSYS").unwrap().unwrap().ok, true);
+}

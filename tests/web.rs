@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::Reflect;
-use lguest_sim::Simulator;
+use lguest_sim::{RcuRun, Simulator, Walkthrough};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -83,4 +83,71 @@ fn snapshots_have_the_expected_shape_and_back_undoes() {
     assert!(sim.back());
     assert_eq!(js_sys::Array::from(&get(&sim.snapshot(), "guests")).length(), 0, "back undid INITIALIZE");
     assert_eq!(sim.step_count(), 1);
+}
+
+#[wasm_bindgen_test]
+fn a_walkthrough_steps_through_a_lesson_and_back() {
+    let lessons = js_sys::Array::from(&Walkthrough::lessons());
+    assert!(lessons.length() >= 15);
+    let id = get(&lessons.get(0), "id").as_string().unwrap();
+    let mut w = Walkthrough::open(&id).expect("the first lesson opens");
+    assert!(Walkthrough::open("no-such-lesson").is_none());
+    let total = w.total();
+    assert!(total > 1);
+    let end = w.go_to(total + 5);
+    assert_eq!(get(&end, "position").as_f64(), Some(total as f64));
+    assert_eq!(get(&end, "allOk").as_bool(), Some(true));
+    let first = w.go_to(1);
+    let results = js_sys::Array::from(&get(&first, "results"));
+    assert!(results.length() > 0);
+    assert_eq!(get(&results.get(0), "ok").as_bool(), Some(true));
+    assert_eq!(w.position(), 1);
+    assert_eq!(js_sys::Array::from(&get(&w.go_to(0), "results")).length(), 0);
+    let src = Walkthrough::host_source("add_eventfd");
+    assert!(get(&src, "text").as_string().unwrap().contains("fn add_eventfd"));
+    assert!(get(&src, "link").as_string().unwrap().starts_with("https://elixir.bootlin.com/"));
+}
+
+#[wasm_bindgen_test]
+fn a_guest_program_loads_and_its_errors_name_lines() {
+    let mut sim = Simulator::new(0);
+    let bad = sim.load_program("mine.S", "movl $1, %eax\nfoo %eax\n");
+    assert_eq!(get(&bad, "ok").as_bool(), Some(false));
+    assert!(get(&bad, "message").as_string().unwrap().contains("mine.S:2"));
+    assert!(sim.load_program("mine.S", "movl $1, %eax\nint $0x1f\n").is_null());
+    result_of(&mut sim, "open");
+    result_of(&mut sim, "write INITIALIZE");
+    assert!(!sim.cpu().is_null());
+}
+
+#[wasm_bindgen_test]
+fn free_play_continues_from_a_step_and_shows_its_view() {
+    let mut w = Walkthrough::open("02-initialize").unwrap();
+    w.go_to(1);
+    let mut sim = w.free_play();
+    assert_eq!(result_of(&mut sim, "write INITIALIZE"), "-EBUSY", "the copy holds the lesson's Guest");
+    let v = sim.view();
+    assert_eq!(js_sys::Array::from(&get(&v, "results")).length(), 1);
+    assert!(js_sys::Array::from(&get(&v, "events")).length() > 0);
+    assert_eq!(w.position(), 1, "free play does not move the walkthrough");
+    assert!(Simulator::guest_source("guests/hello.S").as_string().unwrap().contains("int $0x1f"));
+    assert!(js_sys::Array::from(&Simulator::guests()).length() >= 4);
+}
+
+#[wasm_bindgen_test]
+fn the_rcu_explorer_finds_the_bug_and_its_counterexample_steps() {
+    let r = RcuRun::explore("no-synchronize-rcu", "sc", 1, 1, 2);
+    let checks = js_sys::Array::from(&get(&r, "checks"));
+    let uaf = checks.iter().find(|c| get(c, "name").as_string().as_deref() == Some("use-after-free")).unwrap();
+    assert!(get(&uaf, "schedules").as_f64().unwrap() > 0.0);
+    let bad = RcuRun::explore("no-such-variant", "sc", 1, 1, 2);
+    assert_eq!(get(&bad, "ok").as_bool(), Some(false));
+    let mut run = RcuRun::open("no-synchronize-rcu", "sc", 1, 1, 2, &get(&uaf, "counterexample").as_string().unwrap()).unwrap();
+    let n = get(&uaf, "length").as_f64().unwrap() as usize;
+    for _ in 0..n {
+        assert!(run.step().is_null());
+    }
+    let snap = get(&run.view(), "snapshot");
+    assert!(js_sys::Array::from(&get(&snap, "violations")).length() > 0);
+    assert!(run.back());
 }

@@ -22,6 +22,7 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("13_guest_program.scn", include_str!("scenarios/13_guest_program.scn")),
     ("14_boot_page_tables.scn", include_str!("scenarios/14_boot_page_tables.scn")),
     ("15_lguest_init_checks.scn", include_str!("scenarios/15_lguest_init_checks.scn")),
+    ("16_two_guests.scn", include_str!("scenarios/16_two_guests.scn")),
     ("17_paging.scn", include_str!("scenarios/17_paging.scn")),
 ];
 

@@ -11,10 +11,12 @@
 //! - a segment override equal to the default segment is dropped, and prefixes come out in GNU's
 //!   order (segment, `67`, `66`, `rep`, `lock`).
 //!
-//! Instructions with no operands come from one table ([`FIXED`]) of their bytes.
+//! The names live in `mnemonics.rs`, the opcode tables in `opcodes.rs`.
 
 use iced_x86::{Code, Encoder, IcedError, Instruction, MemoryOperand, Register};
 
+use super::mnemonics::{lookup, Fam};
+use super::opcodes::*;
 use super::parse::{Insn, Mem, Operand};
 
 /// What the assembler knows about one operand's expression.
@@ -24,404 +26,6 @@ pub struct Val {
     /// True when GNU as would know the value while reading the source (see `expr::classify`).
     pub known: bool,
 }
-
-/// Instruction families: one encoding routine each.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Fam {
-    /// add or adc sbb and sub xor cmp, by their /digit.
-    Alu(usize),
-    Mov,
-    Test,
-    Xchg,
-    /// inc dec not neg mul div idiv (and one-operand imul).
-    Unary(usize),
-    Imul,
-    /// rol ror rcl rcr shl shr sal sar, by their /digit.
-    Shift(usize),
-    /// shld (true) / shrd (false)
-    ShiftDouble(bool),
-    Push,
-    Pop,
-    Lea,
-    /// movzx/movsx; `from`/`to` are byte sizes, 0 when the registers decide.
-    Movx {
-        signed: bool,
-        from: u8,
-        to: u8,
-    },
-    Jmp,
-    Call,
-    Jcc(usize),
-    /// loop loope loopne jecxz jcxz
-    Loop(usize),
-    Setcc(usize),
-    Cmov(usize),
-    Bswap,
-    Xadd,
-    Cmpxchg,
-    /// bt bts btr btc
-    Bt(usize),
-    /// bsf (true) / bsr (false)
-    BitScan(bool),
-    Int,
-    Ret,
-    Enter,
-    /// lgdt lidt sgdt sidt
-    Table(usize),
-    In,
-    Out,
-    /// aam (d4) / aad (d5) with an optional base
-    Bcd(u8),
-    /// String instructions by their byte-sized opcode: movs a4, cmps a6, stos aa, lods ac, scas ae, ins 6c, outs 6e.
-    Str(u8),
-    Fixed(&'static [u8]),
-}
-
-/// Instructions without operands, as the bytes GNU as emits in 32-bit code.
-pub const FIXED: &[(&str, &[u8])] = &[
-    ("nop", &[0x90]),
-    ("hlt", &[0xf4]),
-    ("cli", &[0xfa]),
-    ("sti", &[0xfb]),
-    ("clc", &[0xf8]),
-    ("stc", &[0xf9]),
-    ("cmc", &[0xf5]),
-    ("cld", &[0xfc]),
-    ("std", &[0xfd]),
-    ("iret", &[0xcf]),
-    ("iretl", &[0xcf]),
-    ("iretw", &[0x66, 0xcf]),
-    ("pushf", &[0x9c]),
-    ("pushfl", &[0x9c]),
-    ("pushfw", &[0x66, 0x9c]),
-    ("popf", &[0x9d]),
-    ("popfl", &[0x9d]),
-    ("popfw", &[0x66, 0x9d]),
-    ("pusha", &[0x60]),
-    ("pushal", &[0x60]),
-    ("pushaw", &[0x66, 0x60]),
-    ("popa", &[0x61]),
-    ("popal", &[0x61]),
-    ("popaw", &[0x66, 0x61]),
-    ("leave", &[0xc9]),
-    ("leavel", &[0xc9]),
-    ("leavew", &[0x66, 0xc9]),
-    ("cpuid", &[0x0f, 0xa2]),
-    ("rdtsc", &[0x0f, 0x31]),
-    ("rdmsr", &[0x0f, 0x32]),
-    ("wrmsr", &[0x0f, 0x30]),
-    ("vmcall", &[0x0f, 0x01, 0xc1]),
-    ("cwtl", &[0x98]),
-    ("cwde", &[0x98]),
-    ("cltd", &[0x99]),
-    ("cdq", &[0x99]),
-    ("cbtw", &[0x66, 0x98]),
-    ("cbw", &[0x66, 0x98]),
-    ("cwtd", &[0x66, 0x99]),
-    ("cwd", &[0x66, 0x99]),
-    ("sahf", &[0x9e]),
-    ("lahf", &[0x9f]),
-    ("daa", &[0x27]),
-    ("das", &[0x2f]),
-    ("aaa", &[0x37]),
-    ("aas", &[0x3f]),
-    ("int3", &[0xcc]),
-    ("into", &[0xce]),
-    ("ud2", &[0x0f, 0x0b]),
-    ("wbinvd", &[0x0f, 0x09]),
-    ("invd", &[0x0f, 0x08]),
-    ("clts", &[0x0f, 0x06]),
-    ("pause", &[0xf3, 0x90]),
-    ("xlat", &[0xd7]),
-    ("xlatb", &[0xd7]),
-    ("wait", &[0x9b]),
-    ("fwait", &[0x9b]),
-];
-
-/// Condition codes in encoding order; several spellings share a number.
-const CONDITIONS: &[(&str, usize)] = &[
-    ("o", 0),
-    ("no", 1),
-    ("b", 2),
-    ("c", 2),
-    ("nae", 2),
-    ("ae", 3),
-    ("nb", 3),
-    ("nc", 3),
-    ("e", 4),
-    ("z", 4),
-    ("ne", 5),
-    ("nz", 5),
-    ("be", 6),
-    ("na", 6),
-    ("a", 7),
-    ("nbe", 7),
-    ("s", 8),
-    ("ns", 9),
-    ("p", 10),
-    ("pe", 10),
-    ("np", 11),
-    ("po", 11),
-    ("l", 12),
-    ("nge", 12),
-    ("ge", 13),
-    ("nl", 13),
-    ("le", 14),
-    ("ng", 14),
-    ("g", 15),
-    ("nle", 15),
-];
-
-fn condition(s: &str) -> Option<usize> {
-    CONDITIONS.iter().find(|(n, _)| *n == s).map(|(_, c)| *c)
-}
-
-/// A mnemonic without its size suffix.
-fn base(m: &str) -> Option<Fam> {
-    use Fam::*;
-    const ALU: [&str; 8] = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"];
-    const UNARY: [&str; 7] = ["inc", "dec", "not", "neg", "mul", "div", "idiv"];
-    const SHIFT: [&str; 8] = ["rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"];
-    if let Some(i) = ALU.iter().position(|x| *x == m) {
-        return Some(Alu(i));
-    }
-    if let Some(i) = UNARY.iter().position(|x| *x == m) {
-        return Some(Unary(i));
-    }
-    if let Some(i) = SHIFT.iter().position(|x| *x == m) {
-        return Some(Shift(i));
-    }
-    Some(match m {
-        "mov" => Mov,
-        "test" => Test,
-        "xchg" => Xchg,
-        "imul" => Imul,
-        "shld" => ShiftDouble(true),
-        "shrd" => ShiftDouble(false),
-        "push" => Push,
-        "pop" => Pop,
-        "lea" => Lea,
-        "movzx" => Movx {
-            signed: false,
-            from: 0,
-            to: 0,
-        },
-        "movsx" => Movx {
-            signed: true,
-            from: 0,
-            to: 0,
-        },
-        "jmp" => Jmp,
-        "call" => Call,
-        "loop" => Loop(0),
-        "loope" | "loopz" => Loop(1),
-        "loopne" | "loopnz" => Loop(2),
-        "jecxz" => Loop(3),
-        "jcxz" => Loop(4),
-        "bswap" => Bswap,
-        "xadd" => Xadd,
-        "cmpxchg" => Cmpxchg,
-        "bt" => Bt(0),
-        "bts" => Bt(1),
-        "btr" => Bt(2),
-        "btc" => Bt(3),
-        "bsf" => BitScan(true),
-        "bsr" => BitScan(false),
-        "int" => Int,
-        "ret" => Ret,
-        "enter" => Enter,
-        "lgdt" => Table(0),
-        "lidt" => Table(1),
-        "sgdt" => Table(2),
-        "sidt" => Table(3),
-        "in" => In,
-        "out" => Out,
-        "aam" => Bcd(0xd4),
-        "aad" => Bcd(0xd5),
-        "movs" => Str(0xa4),
-        "cmps" => Str(0xa6),
-        "stos" => Str(0xaa),
-        "lods" => Str(0xac),
-        "scas" => Str(0xae),
-        "ins" => Str(0x6c),
-        "outs" => Str(0x6e),
-        _ => {
-            if let Some(cc) = m.strip_prefix('j').and_then(condition) {
-                return Some(Jcc(cc));
-            }
-            if let Some(cc) = m.strip_prefix("set").and_then(condition) {
-                return Some(Setcc(cc));
-            }
-            if let Some(cc) = m.strip_prefix("cmov").and_then(condition) {
-                return Some(Cmov(cc));
-            }
-            return None;
-        }
-    })
-}
-
-/// Resolve a mnemonic to its family and size suffix (1, 2 or 4 bytes), if it is one we know.
-pub fn lookup(m: &str) -> Option<(Fam, Option<u8>)> {
-    if let Some((_, bytes)) = FIXED.iter().find(|(n, _)| *n == m) {
-        return Some((Fam::Fixed(bytes), None));
-    }
-    let movx = |signed, from, to| Some((Fam::Movx { signed, from, to }, None));
-    match m {
-        "movzbl" => return movx(false, 1, 4),
-        "movzbw" => return movx(false, 1, 2),
-        "movzwl" => return movx(false, 2, 4),
-        "movsbl" => return movx(true, 1, 4),
-        "movsbw" => return movx(true, 1, 2),
-        "movswl" => return movx(true, 2, 4),
-        _ => {}
-    }
-    if let Some(f) = base(m) {
-        return Some((f, None));
-    }
-    let size = match m.chars().last()? {
-        'b' => 1,
-        'w' => 2,
-        'l' => 4,
-        _ => return None,
-    };
-    let f = base(&m[..m.len() - 1])?;
-    let ok = match f {
-        Fam::Jcc(_)
-        | Fam::Loop(_)
-        | Fam::Int
-        | Fam::Enter
-        | Fam::Bcd(_)
-        | Fam::Movx { .. }
-        | Fam::Fixed(_) => false,
-        Fam::Jmp | Fam::Call | Fam::Bswap | Fam::Table(_) => size == 4,
-        Fam::Setcc(_) => size == 1,
-        Fam::Cmov(_) | Fam::ShiftDouble(_) | Fam::Lea | Fam::Bt(_) | Fam::BitScan(_) | Fam::Ret => {
-            size != 1
-        }
-        _ => true,
-    };
-    ok.then_some((f, Some(size)))
-}
-
-/// For the layout step: jumps GNU as relaxes (short when the target is near), by condition.
-pub fn relaxable(insn: &Insn) -> Option<Option<usize>> {
-    let target_is_direct =
-        matches!(insn.ops.as_slice(), [Operand::Mem(m)] if m.is_absolute() && m.seg.is_none());
-    match lookup(&insn.mnemonic)?.0 {
-        Fam::Jmp if target_is_direct => Some(None),
-        Fam::Jcc(cc) if target_is_direct => Some(Some(cc)),
-        _ => None,
-    }
-}
-
-/// Size in bytes of a relaxable jump in its short or near form.
-pub fn branch_size(cc: Option<usize>, near: bool) -> u32 {
-    match (cc, near) {
-        (_, false) => 2,
-        (None, true) => 5,
-        (Some(_), true) => 6,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Opcode tables. Each row lists the forms of one operation, in the same order for every row.
-
-/// ALU rows: rm8_r8, rm16_r16, rm32_r32, r8_rm8, r16_rm16, r32_rm32, AL_imm8, AX_imm16, EAX_imm32,
-/// rm8_imm8, rm16_imm16, rm32_imm32, rm16_imm8, rm32_imm8.
-#[rustfmt::skip]
-const ALU: [[Code; 14]; 8] = {
-    use Code::*;
-    [
-        [Add_rm8_r8, Add_rm16_r16, Add_rm32_r32, Add_r8_rm8, Add_r16_rm16, Add_r32_rm32, Add_AL_imm8, Add_AX_imm16, Add_EAX_imm32, Add_rm8_imm8, Add_rm16_imm16, Add_rm32_imm32, Add_rm16_imm8, Add_rm32_imm8],
-        [Or_rm8_r8, Or_rm16_r16, Or_rm32_r32, Or_r8_rm8, Or_r16_rm16, Or_r32_rm32, Or_AL_imm8, Or_AX_imm16, Or_EAX_imm32, Or_rm8_imm8, Or_rm16_imm16, Or_rm32_imm32, Or_rm16_imm8, Or_rm32_imm8],
-        [Adc_rm8_r8, Adc_rm16_r16, Adc_rm32_r32, Adc_r8_rm8, Adc_r16_rm16, Adc_r32_rm32, Adc_AL_imm8, Adc_AX_imm16, Adc_EAX_imm32, Adc_rm8_imm8, Adc_rm16_imm16, Adc_rm32_imm32, Adc_rm16_imm8, Adc_rm32_imm8],
-        [Sbb_rm8_r8, Sbb_rm16_r16, Sbb_rm32_r32, Sbb_r8_rm8, Sbb_r16_rm16, Sbb_r32_rm32, Sbb_AL_imm8, Sbb_AX_imm16, Sbb_EAX_imm32, Sbb_rm8_imm8, Sbb_rm16_imm16, Sbb_rm32_imm32, Sbb_rm16_imm8, Sbb_rm32_imm8],
-        [And_rm8_r8, And_rm16_r16, And_rm32_r32, And_r8_rm8, And_r16_rm16, And_r32_rm32, And_AL_imm8, And_AX_imm16, And_EAX_imm32, And_rm8_imm8, And_rm16_imm16, And_rm32_imm32, And_rm16_imm8, And_rm32_imm8],
-        [Sub_rm8_r8, Sub_rm16_r16, Sub_rm32_r32, Sub_r8_rm8, Sub_r16_rm16, Sub_r32_rm32, Sub_AL_imm8, Sub_AX_imm16, Sub_EAX_imm32, Sub_rm8_imm8, Sub_rm16_imm16, Sub_rm32_imm32, Sub_rm16_imm8, Sub_rm32_imm8],
-        [Xor_rm8_r8, Xor_rm16_r16, Xor_rm32_r32, Xor_r8_rm8, Xor_r16_rm16, Xor_r32_rm32, Xor_AL_imm8, Xor_AX_imm16, Xor_EAX_imm32, Xor_rm8_imm8, Xor_rm16_imm16, Xor_rm32_imm32, Xor_rm16_imm8, Xor_rm32_imm8],
-        [Cmp_rm8_r8, Cmp_rm16_r16, Cmp_rm32_r32, Cmp_r8_rm8, Cmp_r16_rm16, Cmp_r32_rm32, Cmp_AL_imm8, Cmp_AX_imm16, Cmp_EAX_imm32, Cmp_rm8_imm8, Cmp_rm16_imm16, Cmp_rm32_imm32, Cmp_rm16_imm8, Cmp_rm32_imm8],
-    ]
-};
-
-/// One-operand rows (inc dec not neg mul div idiv imul): rm8, rm16, rm32.
-#[rustfmt::skip]
-const UNARY: [[Code; 3]; 8] = {
-    use Code::*;
-    [
-        [Inc_rm8, Inc_rm16, Inc_rm32], [Dec_rm8, Dec_rm16, Dec_rm32], [Not_rm8, Not_rm16, Not_rm32],
-        [Neg_rm8, Neg_rm16, Neg_rm32], [Mul_rm8, Mul_rm16, Mul_rm32], [Div_rm8, Div_rm16, Div_rm32],
-        [Idiv_rm8, Idiv_rm16, Idiv_rm32], [Imul_rm8, Imul_rm16, Imul_rm32],
-    ]
-};
-
-/// Shift rows (rol ror rcl rcr shl shr sal sar): by 1 (8/16/32), by %cl (8/16/32), by imm8 (8/16/32).
-/// `sal` is `shl`: GNU as emits /4 for both.
-#[rustfmt::skip]
-const SHIFT: [[Code; 9]; 8] = {
-    use Code::*;
-    [
-        [Rol_rm8_1, Rol_rm16_1, Rol_rm32_1, Rol_rm8_CL, Rol_rm16_CL, Rol_rm32_CL, Rol_rm8_imm8, Rol_rm16_imm8, Rol_rm32_imm8],
-        [Ror_rm8_1, Ror_rm16_1, Ror_rm32_1, Ror_rm8_CL, Ror_rm16_CL, Ror_rm32_CL, Ror_rm8_imm8, Ror_rm16_imm8, Ror_rm32_imm8],
-        [Rcl_rm8_1, Rcl_rm16_1, Rcl_rm32_1, Rcl_rm8_CL, Rcl_rm16_CL, Rcl_rm32_CL, Rcl_rm8_imm8, Rcl_rm16_imm8, Rcl_rm32_imm8],
-        [Rcr_rm8_1, Rcr_rm16_1, Rcr_rm32_1, Rcr_rm8_CL, Rcr_rm16_CL, Rcr_rm32_CL, Rcr_rm8_imm8, Rcr_rm16_imm8, Rcr_rm32_imm8],
-        [Shl_rm8_1, Shl_rm16_1, Shl_rm32_1, Shl_rm8_CL, Shl_rm16_CL, Shl_rm32_CL, Shl_rm8_imm8, Shl_rm16_imm8, Shl_rm32_imm8],
-        [Shr_rm8_1, Shr_rm16_1, Shr_rm32_1, Shr_rm8_CL, Shr_rm16_CL, Shr_rm32_CL, Shr_rm8_imm8, Shr_rm16_imm8, Shr_rm32_imm8],
-        [Shl_rm8_1, Shl_rm16_1, Shl_rm32_1, Shl_rm8_CL, Shl_rm16_CL, Shl_rm32_CL, Shl_rm8_imm8, Shl_rm16_imm8, Shl_rm32_imm8],
-        [Sar_rm8_1, Sar_rm16_1, Sar_rm32_1, Sar_rm8_CL, Sar_rm16_CL, Sar_rm32_CL, Sar_rm8_imm8, Sar_rm16_imm8, Sar_rm32_imm8],
-    ]
-};
-
-#[rustfmt::skip]
-const JCC_SHORT: [Code; 16] = {
-    use Code::*;
-    [Jo_rel8_32, Jno_rel8_32, Jb_rel8_32, Jae_rel8_32, Je_rel8_32, Jne_rel8_32, Jbe_rel8_32, Ja_rel8_32,
-     Js_rel8_32, Jns_rel8_32, Jp_rel8_32, Jnp_rel8_32, Jl_rel8_32, Jge_rel8_32, Jle_rel8_32, Jg_rel8_32]
-};
-#[rustfmt::skip]
-const JCC_NEAR: [Code; 16] = {
-    use Code::*;
-    [Jo_rel32_32, Jno_rel32_32, Jb_rel32_32, Jae_rel32_32, Je_rel32_32, Jne_rel32_32, Jbe_rel32_32, Ja_rel32_32,
-     Js_rel32_32, Jns_rel32_32, Jp_rel32_32, Jnp_rel32_32, Jl_rel32_32, Jge_rel32_32, Jle_rel32_32, Jg_rel32_32]
-};
-#[rustfmt::skip]
-const SETCC: [Code; 16] = {
-    use Code::*;
-    [Seto_rm8, Setno_rm8, Setb_rm8, Setae_rm8, Sete_rm8, Setne_rm8, Setbe_rm8, Seta_rm8,
-     Sets_rm8, Setns_rm8, Setp_rm8, Setnp_rm8, Setl_rm8, Setge_rm8, Setle_rm8, Setg_rm8]
-};
-/// cmovcc: r16_rm16 then r32_rm32 for each condition.
-#[rustfmt::skip]
-const CMOV: [[Code; 2]; 16] = {
-    use Code::*;
-    [[Cmovo_r16_rm16, Cmovo_r32_rm32], [Cmovno_r16_rm16, Cmovno_r32_rm32], [Cmovb_r16_rm16, Cmovb_r32_rm32],
-     [Cmovae_r16_rm16, Cmovae_r32_rm32], [Cmove_r16_rm16, Cmove_r32_rm32], [Cmovne_r16_rm16, Cmovne_r32_rm32],
-     [Cmovbe_r16_rm16, Cmovbe_r32_rm32], [Cmova_r16_rm16, Cmova_r32_rm32], [Cmovs_r16_rm16, Cmovs_r32_rm32],
-     [Cmovns_r16_rm16, Cmovns_r32_rm32], [Cmovp_r16_rm16, Cmovp_r32_rm32], [Cmovnp_r16_rm16, Cmovnp_r32_rm32],
-     [Cmovl_r16_rm16, Cmovl_r32_rm32], [Cmovge_r16_rm16, Cmovge_r32_rm32], [Cmovle_r16_rm16, Cmovle_r32_rm32],
-     [Cmovg_r16_rm16, Cmovg_r32_rm32]]
-};
-/// bt bts btr btc: rm16_imm8, rm32_imm8, rm16_r16, rm32_r32.
-#[rustfmt::skip]
-const BT: [[Code; 4]; 4] = {
-    use Code::*;
-    [[Bt_rm16_imm8, Bt_rm32_imm8, Bt_rm16_r16, Bt_rm32_r32], [Bts_rm16_imm8, Bts_rm32_imm8, Bts_rm16_r16, Bts_rm32_r32],
-     [Btr_rm16_imm8, Btr_rm32_imm8, Btr_rm16_r16, Btr_rm32_r32], [Btc_rm16_imm8, Btc_rm32_imm8, Btc_rm16_r16, Btc_rm32_r32]]
-};
-const LOOP: [Code; 5] = [
-    Code::Loop_rel8_32_ECX,
-    Code::Loope_rel8_32_ECX,
-    Code::Loopne_rel8_32_ECX,
-    Code::Jecxz_rel8_32,
-    Code::Jcxz_rel8_32,
-];
-const TABLE: [Code; 4] = [
-    Code::Lgdt_m1632,
-    Code::Lidt_m1632,
-    Code::Sgdt_m1632,
-    Code::Sidt_m1632,
-];
-
-// ---------------------------------------------------------------------------------------------
 
 /// A register or memory operand, where the instruction takes either (the "r/m" of the manuals).
 #[derive(Clone, Copy)]
@@ -531,12 +135,52 @@ pub fn encode(insn: &Insn, vals: &[Val], addr: u32, near: bool) -> Result<Vec<u8
         near,
         pre: insn.prefixes.clone(),
     };
+    e.check_prefixes(fam)?;
     e.family(fam)
 }
 
 impl Enc<'_> {
     fn val(&self, i: usize) -> Val {
         self.vals.get(i).copied().unwrap_or_default()
+    }
+
+    /// An immediate of `size` bytes. Like GNU as, a known value that would lose significant
+    /// bits (not all-zero or all-one above the operand) is refused rather than shortened.
+    fn sized(&self, v: Val, size: u8) -> Result<i32, String> {
+        if size < 4 {
+            let high = v.v >> (size as u32 * 8);
+            if high != 0 && high != -1 {
+                return Err(format!(
+                    "immediate {:#x} does not fit in {} bits of `{}`",
+                    v.v,
+                    size * 8,
+                    self.m
+                ));
+            }
+        }
+        Ok(imm(v.v, size))
+    }
+
+    /// A byte argument (vector, count, port, bit number): GNU as takes -128..=255.
+    fn byte_arg(&self, v: Val) -> Result<i32, String> {
+        if !(-128..=255).contains(&v.v) {
+            return Err(format!(
+                "{} is out of range for `{}` (a byte: -128..255)",
+                v.v, self.m
+            ));
+        }
+        Ok(imm(v.v, 1))
+    }
+
+    /// A 16-bit argument (`ret $n`, `enter $n, ...`): -32768..=65535.
+    fn word_arg(&self, v: Val) -> Result<i32, String> {
+        if !(-32768..=65535).contains(&v.v) {
+            return Err(format!(
+                "{} is out of range for `{}` (16 bits)",
+                v.v, self.m
+            ));
+        }
+        Ok(imm(v.v, 2))
     }
 
     fn bad(&self) -> String {
@@ -701,6 +345,7 @@ impl Enc<'_> {
                         let v = self.val(0);
                         let regs: Vec<Register> = if let Reg(r) = dst { vec![*r] } else { vec![] };
                         let s = self.size(&regs)?;
+                        self.sized(v, s)?;
                         let d = self.rm(1)?;
                         let acc = matches!(d, Rm::R(Register::AL | Register::AX | Register::EAX));
                         let code = if s == 1 {
@@ -718,9 +363,9 @@ impl Enc<'_> {
                         };
                         if acc {
                             let r = if let Rm::R(r) = d { r } else { Register::EAX };
-                            return self.finish(Instruction::with2(code, r, imm(v.v, s)));
+                            return self.finish(Instruction::with2(code, r, self.sized(v, s)?));
                         }
-                        self.rm_imm(code, d, imm(v.v, s))
+                        self.rm_imm(code, d, self.sized(v, s)?)
                     }
                     [Reg(a), Reg(b)] => {
                         let s = self.size(&[*a, *b])?;
@@ -752,14 +397,14 @@ impl Enc<'_> {
                             Code::Test_AX_imm16,
                             Code::Test_EAX_imm32,
                         ][col(s)];
-                        return self.finish(Instruction::with2(code, r, imm(v.v, s)));
+                        return self.finish(Instruction::with2(code, r, self.sized(v, s)?));
                     }
                     let code = [
                         Code::Test_rm8_imm8,
                         Code::Test_rm16_imm16,
                         Code::Test_rm32_imm32,
                     ][col(s)];
-                    self.rm_imm(code, d, imm(v.v, s))
+                    self.rm_imm(code, d, self.sized(v, s)?)
                 }
                 [Reg(a), Reg(b)] => {
                     let s = self.size(&[*a, *b])?;
@@ -847,20 +492,29 @@ impl Enc<'_> {
                     (Reg(Register::CL), Rm::M(m)) => {
                         self.finish(Instruction::with3(code, m, *src, Register::CL))
                     }
-                    (Imm(_), Rm::R(r)) => {
-                        self.finish(Instruction::with3(code, r, *src, imm(self.val(0).v, 1)))
-                    }
-                    (Imm(_), Rm::M(m)) => {
-                        self.finish(Instruction::with3(code, m, *src, imm(self.val(0).v, 1)))
-                    }
+                    (Imm(_), Rm::R(r)) => self.finish(Instruction::with3(
+                        code,
+                        r,
+                        *src,
+                        self.byte_arg(self.val(0))?,
+                    )),
+                    (Imm(_), Rm::M(m)) => self.finish(Instruction::with3(
+                        code,
+                        m,
+                        *src,
+                        self.byte_arg(self.val(0))?,
+                    )),
                     _ => Err(self.bad()),
                 }
             }
             Fam::Push | Fam::Pop => self.push_pop(fam == Fam::Push),
             Fam::Lea => {
-                let [Mem(_), Reg(r)] = ops.as_slice() else {
+                let [Mem(m), Reg(r)] = ops.as_slice() else {
                     return Err(self.bad());
                 };
+                if m.seg.is_some() {
+                    return Err("a segment override on `lea` has no effect".into());
+                }
                 let s = self.size(&[*r])?;
                 let m = self.rm(0)?;
                 match s {
@@ -904,7 +558,11 @@ impl Enc<'_> {
             Fam::Jmp | Fam::Call => {
                 let jmp = fam == Fam::Jmp;
                 match ops.as_slice() {
-                    [Mem(m)] if m.is_absolute() && m.seg.is_none() => {
+                    [Mem(m)]
+                        if m.is_absolute()
+                            && m.seg.is_none()
+                            && !(jmp && self.suffix.is_some()) =>
+                    {
                         if !jmp {
                             self.branch(Code::Call_rel32_32, 5)
                         } else if self.near {
@@ -917,7 +575,13 @@ impl Enc<'_> {
                     [op] => {
                         let inner: &Operand = match op {
                             Star(b) => b,
-                            o => o,
+                            // GNU as only warns; a student is better served by an error.
+                            _ => {
+                                return Err(format!(
+                                    "an indirect `{0}` needs `*`: write `{0} *...`",
+                                    self.m
+                                ))
+                            }
                         };
                         let target = match inner {
                             Reg(r) if r.is_gpr32() => Rm::R(*r),
@@ -1007,7 +671,11 @@ impl Enc<'_> {
                             return Err(self.bad());
                         }
                         let d = self.rm(1)?;
-                        self.rm_imm(row[if s == 2 { 0 } else { 1 }], d, imm(self.val(0).v, 1))
+                        self.rm_imm(
+                            row[if s == 2 { 0 } else { 1 }],
+                            d,
+                            self.byte_arg(self.val(0))?,
+                        )
                     }
                     [Reg(a), dst] => {
                         let mut regs = vec![*a];
@@ -1030,9 +698,9 @@ impl Enc<'_> {
                     if v.known && v.v == 3 {
                         return Ok([self.pre.as_slice(), &[0xcc]].concat());
                     }
-                    self.finish(Instruction::with1(Code::Int_imm8, imm(v.v, 1)))
+                    self.finish(Instruction::with1(Code::Int_imm8, self.byte_arg(v)?))
                 }
-                _ => Err(format!("`int` needs an immediate vector, like `int $0x1f`")),
+                _ => Err("`int` needs an immediate vector, like `int $0x1f`".to_string()),
             },
             Fam::Ret => {
                 let w = self.suffix == Some(2);
@@ -1048,7 +716,7 @@ impl Enc<'_> {
                         } else {
                             Code::Retnd_imm16
                         },
-                        imm(self.val(0).v, 2),
+                        self.word_arg(self.val(0))?,
                     )),
                     _ => Err(self.bad()),
                 }
@@ -1056,8 +724,8 @@ impl Enc<'_> {
             Fam::Enter => match ops.as_slice() {
                 [Imm(_), Imm(_)] => self.finish(Instruction::with2(
                     Code::Enterd_imm16_imm8,
-                    imm(self.val(0).v, 2) as u32,
-                    imm(self.val(1).v, 1) as u32,
+                    self.word_arg(self.val(0))? as u32,
+                    self.byte_arg(self.val(1))? as u32,
                 )),
                 _ => Err(self.bad()),
             },
@@ -1071,7 +739,7 @@ impl Enc<'_> {
             Fam::In | Fam::Out => self.in_out(fam == Fam::In),
             Fam::Bcd(op) => match ops.as_slice() {
                 [] => Ok(vec![op, 0x0a]),
-                [Imm(_)] => Ok(vec![op, self.val(0).v as u8]),
+                [Imm(_)] => Ok(vec![op, self.byte_arg(self.val(0))? as u8]),
                 _ => Err(self.bad()),
             },
             Fam::Str(opcode) => self.string(opcode),
@@ -1106,7 +774,7 @@ impl Enc<'_> {
             [Imm(_), Reg(r)] => {
                 let s = self.size(&[*r])?;
                 let code = [Code::Mov_r8_imm8, Code::Mov_r16_imm16, Code::Mov_r32_imm32][col(s)];
-                self.finish(Instruction::with2(code, *r, imm(self.val(0).v, s)))
+                self.finish(Instruction::with2(code, *r, self.sized(self.val(0), s)?))
             }
             [Imm(_), Mem(_)] => {
                 let s = self.size(&[])?;
@@ -1118,7 +786,7 @@ impl Enc<'_> {
                         Code::Mov_rm32_imm32,
                     ][col(s)],
                     d,
-                    imm(self.val(0).v, s),
+                    self.sized(self.val(0), s)?,
                 )
             }
             // Segment registers: GNU as never adds `66` for a move into one, nor for a store to memory.
@@ -1138,6 +806,14 @@ impl Enc<'_> {
                 let full = r.full_register32();
                 self.finish(Instruction::with2(Code::Mov_Sreg_r32m16, *s, full))
             }
+            [Reg(s), Mem(_)] | [Mem(_), Reg(s)]
+                if s.is_segment_register() && self.suffix.is_some_and(|x| x != 2) =>
+            {
+                Err(format!(
+                    "`{}`: a segment register moves to or from memory as a word (`movw`)",
+                    self.m
+                ))
+            }
             [Reg(s), Mem(_)] if s.is_segment_register() => {
                 let m = self.rm(1)?;
                 self.rm_r(Code::Mov_r32m16_Sreg, m, *s)
@@ -1155,7 +831,7 @@ impl Enc<'_> {
                 } else {
                     (*b, *a, Code::Mov_cr_r32)
                 };
-                if !g.is_gpr32() {
+                if !g.is_gpr32() || self.suffix.is_some_and(|x| x != 4) {
                     return Err(self.bad());
                 }
                 if code == Code::Mov_r32_cr {
@@ -1245,6 +921,7 @@ impl Enc<'_> {
                 return Err(e.bad());
             }
             let a = e.rm(src)?;
+            e.sized(v, s)?;
             let (code, iv) = if v.known && fits_i8(v.v, s) {
                 (
                     [Code::Imul_r16_rm16_imm8, Code::Imul_r32_rm32_imm8][col(s) - 1],
@@ -1253,7 +930,7 @@ impl Enc<'_> {
             } else {
                 (
                     [Code::Imul_r16_rm16_imm16, Code::Imul_r32_rm32_imm32][col(s) - 1],
-                    imm(v.v, s),
+                    e.sized(v, s)?,
                 )
             };
             e.finish(match a {
@@ -1321,7 +998,7 @@ impl Enc<'_> {
                     // GNU as: a shift by a known 1 uses the short `d1 /r` form.
                     return self.rm_imm(row[col(s)], d, 1);
                 }
-                self.rm_imm(row[6 + col(s)], d, imm(v.v, 1))
+                self.rm_imm(row[6 + col(s)], d, self.byte_arg(v)?)
             }
             _ => Err(format!(
                 "the shift count of `{}` must be `%cl` or an immediate",
@@ -1383,11 +1060,12 @@ impl Enc<'_> {
                 if self.suffix == Some(1) {
                     return Err(self.bad());
                 }
+                self.sized(v, if w { 2 } else { 4 })?;
                 let (code, iv) = match (w, v.known && fits_i8(v.v, if w { 2 } else { 4 })) {
                     (false, true) => (Code::Pushd_imm8, v.v as i8 as i32),
-                    (false, false) => (Code::Pushd_imm32, imm(v.v, 4)),
+                    (false, false) => (Code::Pushd_imm32, self.sized(v, 4)?),
                     (true, true) => (Code::Pushw_imm8, v.v as i8 as i32),
-                    (true, false) => (Code::Push_imm16, imm(v.v, 2)),
+                    (true, false) => (Code::Push_imm16, self.sized(v, 2)?),
                 };
                 self.finish(Instruction::with1(code, iv))
             }
@@ -1442,7 +1120,7 @@ impl Enc<'_> {
             (false, false, _) => Code::Out_imm8_EAX,
         };
         let pi = if input { 0 } else { 1 };
-        let pv = imm(self.val(pi).v, 1);
+        let pv = self.byte_arg(self.val(pi))?;
         self.finish(match (input, by_dx, port) {
             (true, true, _) => Instruction::with2(code, acc, Register::DX),
             (false, true, _) => Instruction::with2(code, Register::DX, acc),
@@ -1452,29 +1130,64 @@ impl Enc<'_> {
         })
     }
 
-    /// movs cmps stos lods scas ins outs: the operands, if written, only name the size and a
-    /// segment override on the `%esi` side.
+    /// movs cmps stos lods scas ins outs. Operands are optional; when written they must be the
+    /// ones the instruction really uses, in GNU as's order, and only the `%esi` side may carry a
+    /// segment override (the `%edi` side is always `%es`).
     fn string(&mut self, opcode: u8) -> Result<Vec<u8>, String> {
+        #[derive(PartialEq, Clone, Copy)]
+        enum Slot {
+            Si,
+            Di,
+            Acc,
+            Dx,
+        }
+        use Slot::*;
+        let shapes: &[&[Slot]] = match opcode {
+            0xa4 => &[&[Si, Di]],
+            0xa6 => &[&[Di, Si]],
+            0xac => &[&[Si], &[Si, Acc]],
+            0xaa => &[&[Di], &[Acc, Di]],
+            0xae => &[&[Di], &[Di, Acc]],
+            0x6c => &[&[Dx, Di]],
+            _ => &[&[Si, Dx]],
+        };
+        let ops = self.ops().to_vec();
         let mut regs = Vec::new();
-        for op in self.ops().to_vec() {
-            match op {
-                Operand::Reg(r) if r == Register::DX && (opcode == 0x6c || opcode == 0x6e) => {}
-                Operand::Reg(r) => regs.push(r),
-                Operand::Mem(m) => {
-                    let expect = m.base == Some(Register::ESI) || m.base == Some(Register::EDI);
-                    if !expect || m.index.is_some() || m.disp.is_some() {
-                        return Err(format!(
-                            "`{}` takes only (%esi) and (%edi) as memory operands",
-                            self.m
-                        ));
+        if !ops.is_empty() {
+            let shape = shapes
+                .iter()
+                .find(|s| s.len() == ops.len())
+                .ok_or_else(|| self.bad())?;
+            for (op, slot) in ops.iter().zip(shape.iter()) {
+                match (slot, op) {
+                    (Acc, Operand::Reg(r @ (Register::AL | Register::AX | Register::EAX))) => {
+                        regs.push(*r)
                     }
-                    if let Some(seg) = m.seg {
-                        if m.base == Some(Register::ESI) && seg != Register::DS {
-                            self.pre.push(seg_byte(seg));
+                    (Dx, Operand::Reg(Register::DX)) => {}
+                    (Dx, Operand::Mem(m))
+                        if m.base == Some(Register::DX)
+                            && m.index.is_none()
+                            && m.disp.is_none()
+                            && m.seg.is_none() => {}
+                    (Si | Di, Operand::Mem(m)) => {
+                        let want = if *slot == Si {
+                            Register::ESI
+                        } else {
+                            Register::EDI
+                        };
+                        if m.base != Some(want) || m.index.is_some() || m.disp.is_some() {
+                            return Err(format!("`{}` expects `({})` here", self.m, name(want)));
+                        }
+                        match (slot, m.seg) {
+                            (Si, Some(seg)) if seg != Register::DS => self.pre.push(seg_byte(seg)),
+                            (Di, Some(seg)) if seg != Register::ES => {
+                                return Err(format!("`{}` always uses `%es` for `(%edi)`", self.m))
+                            }
+                            _ => {}
                         }
                     }
+                    _ => return Err(self.bad()),
                 }
-                _ => return Err(self.bad()),
             }
         }
         let s = self.size(&regs)?;
@@ -1485,5 +1198,35 @@ impl Enc<'_> {
         b.push(if s == 1 { opcode } else { opcode + 1 });
         gnu_prefix_order(&mut b);
         Ok(b)
+    }
+
+    /// `lock` only on a read-modify-write of memory, `rep` only on string instructions (and the
+    /// `rep ret`/`rep nop` idioms): GNU as refuses the rest, and so do we.
+    fn check_prefixes(&self, fam: Fam) -> Result<(), String> {
+        let ops = &self.insn.ops;
+        // The destination is the last operand; `xchg` may have its memory operand on either side.
+        let dest_is_mem = match fam {
+            Fam::Xchg => ops.iter().any(|o| matches!(o, Operand::Mem(_))),
+            _ => matches!(ops.last(), Some(Operand::Mem(_))),
+        };
+        for p in &self.insn.prefixes {
+            if *p == 0xf0 {
+                let lockable = matches!(
+                    fam,
+                    Fam::Alu(0..=6)
+                        | Fam::Unary(0..=3)
+                        | Fam::Bt(1..=3)
+                        | Fam::Xadd
+                        | Fam::Cmpxchg
+                        | Fam::Xchg
+                );
+                if !lockable || !dest_is_mem {
+                    return Err(format!("`lock` can't be used with `{}` here: it needs an instruction that updates memory", self.m));
+                }
+            } else if !(matches!(fam, Fam::Str(_) | Fam::Ret) || self.m == "nop") {
+                return Err(format!("`rep` can't be used with `{}`", self.m));
+            }
+        }
+        Ok(())
     }
 }

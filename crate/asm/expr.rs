@@ -1,8 +1,9 @@
 //! Expressions: `msg + 4`, `(end - start) / 4`, `1 << 9`, `~0xff`, `.`.
 //!
 //! GNU as gives its binary operators an unusual precedence, and we follow it so a source means the
-//! same thing to both assemblers: `* / % << >>` bind tightest, then `| & ^ !`, then `+ -`. So
-//! `1 + 2 & 3` is `1 + (2 & 3)`.
+//! same thing to both assemblers: `* / % << >>` bind tightest, then `| & ^ !`, then `+ -`, then the
+//! comparisons (`== != <> < <= > >=`, which give -1 for true and 0 for false), then `&&`, then `||`.
+//! So `1 + 2 & 3` is `1 + (2 & 3)`.
 //!
 //! An expression is evaluated twice over. While the source is first read ([`classify`]) we only ask
 //! what GNU as can know at that moment: a plain number, or a distance between two labels with
@@ -23,8 +24,9 @@ pub enum Expr {
     Bin(char, Box<Expr>, Box<Expr>),
 }
 
-/// Operators of one precedence level, tightest first. `<` and `>` stand for `<<` and `>>`.
-const LEVELS: [&str; 3] = ["*/%<>", "|&^!", "+-"];
+/// Operators of one precedence level, tightest first. `<` and `>` stand for `<<` and `>>`;
+/// `=` `#` are `==` and `!=` (or `<>`), `l` `L` `g` `G` are `<` `<=` `>` `>=`, `A` and `O` are `&&` `||`.
+const LEVELS: [&str; 6] = ["*/%<>", "|&^!", "+-", "=#lLgG", "A", "O"];
 
 /// Parse a whole expression from `toks`; `local` names numeric local label references (`1f`).
 pub fn parse(
@@ -80,6 +82,16 @@ fn op_of(t: &Tok) -> Option<char> {
     match t {
         Tok::Shl => Some('<'),
         Tok::Shr => Some('>'),
+        Tok::Op2(op) => Some(match *op {
+            "==" => '=',
+            "!=" | "<>" => '#',
+            "<" => 'l',
+            "<=" => 'L',
+            ">" => 'g',
+            ">=" => 'G',
+            "&&" => 'A',
+            _ => 'O',
+        }),
         Tok::Punct(c) if "*/%|&^!+-".contains(*c) => Some(*c),
         _ => None,
     }
@@ -164,6 +176,14 @@ fn apply(op: char, a: i64, b: i64) -> Result<i64, String> {
         '|' => a | b,
         '^' => a ^ b,
         '!' => a | !b, // GNU as: "or not"
+        '=' => -((a == b) as i64),
+        '#' => -((a != b) as i64),
+        'l' => -((a < b) as i64),
+        'L' => -((a <= b) as i64),
+        'g' => -((a > b) as i64),
+        'G' => -((a >= b) as i64),
+        'A' => (a != 0 && b != 0) as i64,
+        'O' => (a != 0 || b != 0) as i64,
         _ => return Err(format!("unknown operator `{op}`")),
     })
 }
@@ -282,6 +302,12 @@ mod tests {
         assert_eq!(ev("(x - 4) / 2"), 3);
         assert_eq!(ev("~0 & 0xff"), 255);
         assert_eq!(ev("-x + 'a"), 87);
+        // Comparisons give -1 or 0 and bind looser than `+`; `&&` looser still, `||` loosest.
+        assert_eq!(ev("5 > 3 + 1"), -1);
+        assert_eq!(ev("1 + 2 == 3"), -1);
+        assert_eq!(ev("x <> 10"), 0);
+        assert_eq!(ev("1 || 0 && 0"), 1);
+        assert_eq!(ev("(x >= 10) & 7"), 7);
     }
 
     #[test]

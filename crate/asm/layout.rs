@@ -2,9 +2,10 @@
 //!
 //! First we read the items once in order, as GNU as does ([`prepare`]): that fixes what can be known
 //! while reading (which immediates are plain numbers), the size of every instruction except the
-//! jumps to labels, and each section's alignment. Then we repeat the layout ([`walk`]) until nothing
-//! moves: every such jump starts short (`eb`/`7x`, 2 bytes) and becomes near (`e9`/`0f 8x`) once its
-//! target is out of reach; a jump never shrinks back, so this ends, and it ends where GNU as does.
+//! jumps to labels, and each section's alignment. Then [`relax_like_gas`] decides which of those
+//! jumps must be near (`e9`/`0f 8x`) rather than short (`eb`/`7x`), following GNU as's
+//! `relax_segment` step by step, because with `.align` in play the order of updates changes the
+//! answer. Last, [`walk`] lays everything out until the addresses settle, and the bytes are emitted.
 //!
 //! Sections are placed one after another from the origin: `.text` first, then the others in the
 //! order they first appear, each starting at its alignment, exactly as `ld` lays them out.
@@ -13,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::encode::{self, Val};
 use super::expr::{self, Class, Expr};
+use super::mnemonics;
 use super::parse::{Item, Kind};
 use super::{AsmError, Program, Section, MAX_IMAGE, MAX_PASSES};
 
@@ -40,6 +42,7 @@ struct SecInfo {
     align: u32,
 }
 
+/// The symbols an expression names, in order.
 fn syms_of(e: &Expr, out: &mut Vec<String>) {
     match e {
         Expr::Sym(s) => out.push(s.clone()),
@@ -115,7 +118,22 @@ fn prepare(
             Kind::Data(w, values) => p.size = Some(*w as u32 * values.len() as u32),
             Kind::Bytes(b) => p.size = Some(b.len() as u32),
             Kind::Prefix(_) => p.size = Some(1),
-            Kind::Space(..) | Kind::Fill(..) => new_frag = true,
+            // A size known while reading keeps the run fixed (GNU as still knows `b - a` across
+            // `.space 100`); a size that depends on later labels does not.
+            Kind::Space(count, _) => match classify(count, &class) {
+                Class::Abs(n) => p.size = Some(n.clamp(0, MAX_IMAGE as i64 + 1) as u32),
+                _ => new_frag = true,
+            },
+            Kind::Fill(repeat, size, _) => match (classify(repeat, &class), classify(size, &class))
+            {
+                (Class::Abs(r), Class::Abs(s)) => {
+                    p.size = Some(
+                        (r.clamp(0, MAX_IMAGE as i64 + 1) * s.clamp(0, 8)).min(MAX_IMAGE as i64 + 1)
+                            as u32,
+                    )
+                }
+                _ => new_frag = true,
+            },
             Kind::Org(target, _) => {
                 p.org_is_address = !matches!(classify(target, &class), Class::Abs(_));
                 new_frag = true;
@@ -126,7 +144,6 @@ fn prepare(
                 fill,
                 max,
             } => {
-                new_frag = true;
                 let abs = |e: &Option<Expr>| match e.as_ref().map(|e| classify(e, &class)) {
                     None => Ok(None),
                     Some(Class::Abs(v)) => Ok(Some(v)),
@@ -146,7 +163,9 @@ fn prepare(
                                 p.align = Some((
                                     b,
                                     fill.map(|f| f as u8),
-                                    max.map(|m| m.clamp(0, u32::MAX as i64) as u32),
+                                    // A maximum of 0 means no maximum, as in GNU as.
+                                    max.filter(|m| *m > 0)
+                                        .map(|m| m.clamp(0, u32::MAX as i64) as u32),
                                 ));
                             }
                             _ => errors.push(AsmError::at(
@@ -162,8 +181,11 @@ fn prepare(
                         "alignment must be a constant number",
                     )),
                 }
-                if p.align.is_none() {
-                    p.dead = true;
+                match p.align {
+                    None => p.dead = true,
+                    // Aligning to 1 is nothing at all, and GNU as does not even start a new run.
+                    Some((1, _, _)) => p.size = Some(0),
+                    Some(_) => new_frag = true,
                 }
             }
             Kind::Insn(insn) => {
@@ -179,7 +201,7 @@ fn prepare(
                         known: k.is_some(),
                     });
                 }
-                if let Some(cc) = encode::relaxable(insn) {
+                if let Some(cc) = mnemonics::relaxable(insn) {
                     let target_known = p.known.first().copied().flatten().is_some();
                     if !target_known {
                         p.relax = Some(cc);
@@ -266,7 +288,7 @@ fn walk(
                 0
             }
             (_, Some(s)) => s,
-            (Kind::Insn(_), None) => encode::branch_size(
+            (Kind::Insn(_), None) => mnemonics::branch_size(
                 p.relax.flatten(),
                 near.get(addrs.len()).copied().unwrap_or(true),
             ),
@@ -278,17 +300,7 @@ fn walk(
                 let s = eval(size).unwrap_or(1).clamp(0, 8);
                 (r * s).min(MAX_IMAGE as i64 + 1) as u32
             }
-            (Kind::Align { .. }, None) => match p.align {
-                Some((a, _, max)) => {
-                    let pad = (a - off % a) % a;
-                    if max.is_some_and(|m| pad > m) {
-                        0
-                    } else {
-                        pad
-                    }
-                }
-                None => 0,
-            },
+            (Kind::Align { .. }, None) => align_pad(p.align, off),
             (Kind::Org(target, _), None) => {
                 let t = eval(target).unwrap_or(off as i64);
                 let t = if p.org_is_address {
@@ -337,6 +349,13 @@ fn place_sections(origin: u32, secs: &[SecInfo], sizes: &[u32]) -> Vec<u32> {
     bases
 }
 
+/// Like GNU as, a value fits `width` bytes when the bits above are all zero or all one
+/// (`.byte 255` and `.byte -1` are fine, `.byte 256` is not).
+fn fits_width(v: i64, width: u8) -> bool {
+    let high = v >> (width as u32 * 8);
+    high == 0 || high == -1
+}
+
 /// GNU as pads code with these no-ops (for `-32`, as binutils 2.40 emits them): the longest 7-byte
 /// `lea 0(%esi,%eiz,1),%esi` first, the remainder last; more than 20 bytes are jumped over.
 fn nops(n: usize) -> Vec<u8> {
@@ -364,13 +383,153 @@ fn nops(n: usize) -> Vec<u8> {
     out
 }
 
+/// The padding `.align` adds at section offset `off` (none if more than the maximum).
+fn align_pad(align: Option<(u32, Option<u8>, Option<u32>)>, off: u32) -> u32 {
+    match align {
+        Some((a, _, max)) => {
+            let pad = (a - off % a) % a;
+            if max.is_some_and(|m| pad > m) {
+                0
+            } else {
+                pad
+            }
+        }
+        None => 0,
+    }
+}
+
+/// Decide which jumps are near, exactly as GNU as's `relax_segment` does.
+///
+/// The order of updates matters when `.align` can absorb growth, so we follow GNU as step by
+/// step: a first estimate with every jump short (and every `.org` empty), then passes in source
+/// order. In a pass, each item moves by the growth so far in its section ("stretch"); a jump
+/// looks at where a label behind it is now, and where a label ahead of it was on the previous
+/// pass, moved by the same stretch unless an alignment lies between (a "region" boundary), which
+/// might absorb it. Passes repeat until nothing grows.
+fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]) {
+    let n = items.len();
+    let mut off = vec![0u32; n];
+    let mut size = vec![0u32; n];
+    let mut region = vec![0u32; n];
+    let mut label_at: HashMap<&str, usize> = HashMap::new();
+    let jump_size = |p: &Prep, near: bool| mnemonics::branch_size(p.relax.flatten(), near);
+    // The first estimate.
+    let mut cur = vec![0u32; nsec];
+    let mut regions = vec![0u32; nsec];
+    for (i, (item, p)) in items.iter().zip(preps).enumerate() {
+        off[i] = cur[p.sec];
+        region[i] = regions[p.sec];
+        size[i] = match (&item.kind, p.size) {
+            (Kind::Label(name), _) => {
+                label_at.insert(name.as_str(), i);
+                0
+            }
+            (_, Some(s)) => s,
+            (Kind::Insn(_), None) => jump_size(p, near[i]),
+            (Kind::Align { .. }, None) => {
+                regions[p.sec] += 1;
+                align_pad(p.align, off[i])
+            }
+            (Kind::Org(..), None) => {
+                regions[p.sec] += 1;
+                0
+            }
+            _ => 0,
+        };
+        cur[p.sec] = cur[p.sec].saturating_add(size[i]).min(MAX_IMAGE + 1);
+    }
+    // Symbol values as of the last pass, all sections counted from 0 (only distances matter here).
+    let mut syms: HashMap<String, i64> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        if let Kind::Label(name) = &item.kind {
+            syms.insert(name.clone(), off[i] as i64);
+        }
+    }
+    for _ in 0..MAX_PASSES {
+        let mut stretch = vec![0i64; nsec];
+        let mut stretched = false;
+        let mut visited: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for (i, (item, p)) in items.iter().zip(preps).enumerate() {
+            let new = (off[i] as i64 + stretch[p.sec]).clamp(0, MAX_IMAGE as i64 + 1) as u32;
+            off[i] = new;
+            let lookup = |s: &str| syms.get(s).copied();
+            let growth: i64 = match &item.kind {
+                Kind::Label(name) => {
+                    syms.insert(name.clone(), new as i64);
+                    visited.insert(name.as_str());
+                    0
+                }
+                Kind::Assign(name, e) => {
+                    if let Ok(v) = expr::eval(e, &lookup, new as i64) {
+                        syms.insert(name.clone(), v);
+                    }
+                    visited.insert(name.as_str());
+                    0
+                }
+                Kind::Insn(insn) if p.relax.is_some() && !near[i] => {
+                    let Some(e) = insn.ops.first().and_then(|o| o.expr()) else {
+                        continue;
+                    };
+                    let Ok(mut target) = expr::eval(e, &lookup, new as i64) else {
+                        continue;
+                    };
+                    let mut names = Vec::new();
+                    syms_of(e, &mut names);
+                    let ahead = names.iter().find(|n| !visited.contains(n.as_str()));
+                    let address = new as i64 + 1; // GNU as measures from the displacement byte
+                    let st = stretch[p.sec];
+                    let mut skip = false;
+                    if let (Some(name), true) = (ahead, st != 0) {
+                        let same_region = label_at
+                            .get(name.as_str())
+                            .is_some_and(|&j| region[j] == region[i]);
+                        if st < 0 || same_region {
+                            target += st;
+                        } else if target < address {
+                            skip = true;
+                        }
+                    }
+                    let aim = target - address;
+                    if !skip && !(-127..=128).contains(&aim) {
+                        near[i] = true;
+                        jump_size(p, true) as i64 - jump_size(p, false) as i64
+                    } else {
+                        0
+                    }
+                }
+                Kind::Align { .. } if p.size.is_none() => {
+                    align_pad(p.align, new) as i64 - size[i] as i64
+                }
+                Kind::Org(target, _) => {
+                    let t = expr::eval(target, &lookup, new as i64).unwrap_or(new as i64);
+                    (t - new as i64).max(0) - size[i] as i64
+                }
+                Kind::Space(count, _) if p.size.is_none() => {
+                    expr::eval(count, &lookup, new as i64)
+                        .unwrap_or(0)
+                        .clamp(0, MAX_IMAGE as i64 + 1)
+                        - size[i] as i64
+                }
+                _ => 0,
+            };
+            if growth != 0 {
+                size[i] = (size[i] as i64 + growth).clamp(0, MAX_IMAGE as i64 + 1) as u32;
+                stretch[p.sec] += growth;
+                stretched = true;
+            }
+        }
+        if !stretched {
+            break;
+        }
+    }
+}
+
 /// Lay out and encode the parsed items.
 pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmError>> {
     let mut errors = Vec::new();
+    // Items that failed here are reported and take no space; laying out the rest still finds
+    // their undefined symbols, so a student sees every mistake at once.
     let (preps, secs, label_sec) = prepare(items, &mut errors);
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     // A jump to a label in another section is never relaxed: GNU as leaves those to the linker.
     let mut near: Vec<bool> = items
         .iter()
@@ -389,6 +548,7 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         })
         .collect();
     let nsec = secs.len();
+    relax_like_gas(items, &preps, nsec, &mut near);
     let mut prev: HashMap<String, i64> = HashMap::new();
     let mut bases = vec![origin; nsec];
     let mut converged = false;
@@ -396,7 +556,15 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         let w = walk(items, &preps, &near, &prev, &bases, nsec, None);
         let new_bases = place_sections(origin, &secs, &w.sec_sizes);
         let mut changed = w.syms != prev || new_bases != bases;
+        // `.set` may give a symbol new values as the source goes on: track them in order.
+        let mut cur = w.syms.clone();
         for (i, (item, p)) in items.iter().zip(&preps).enumerate() {
+            if let Kind::Assign(name, e) = &item.kind {
+                let lookup = |s: &str| cur.get(s).copied();
+                if let Ok(v) = expr::eval(e, &lookup, w.addrs[i] as i64) {
+                    cur.insert(name.clone(), v);
+                }
+            }
             if p.relax.is_none() || near[i] {
                 continue;
             }
@@ -406,7 +574,7 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
             let Some(e) = insn.ops.first().and_then(|o| o.expr()) else {
                 continue;
             };
-            let lookup = |s: &str| w.syms.get(s).copied();
+            let lookup = |s: &str| cur.get(s).copied();
             let Ok(target) = expr::eval(e, &lookup, w.addrs[i] as i64) else {
                 continue;
             };
@@ -424,7 +592,12 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         }
     }
     if !converged {
-        return Err(vec![AsmError::at(0, None, format!("layout did not settle after {MAX_PASSES} passes (do .org or .space depend on later labels?)"))]);
+        errors.push(AsmError::at(
+            0,
+            None,
+            format!("layout did not settle after {MAX_PASSES} passes (do .org or .space depend on later labels?)"),
+        ));
+        return Err(errors);
     }
 
     // The final walk reports undefined symbols and bad .org; then every item is emitted.
@@ -446,9 +619,18 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
     }
     let mut image = vec![0u8; total as usize];
     let mut lines = Vec::new();
-    let lookup = |s: &str| w.syms.get(s).copied();
+    // Symbols as they stand at each point: `.set` may change one as the source goes on.
+    let mut cur = w.syms.clone();
     for (i, (item, p)) in items.iter().zip(&preps).enumerate() {
         let (addr, size) = (w.addrs[i], w.sizes[i]);
+        if let Kind::Assign(name, e) = &item.kind {
+            let lookup = |s: &str| cur.get(s).copied();
+            if let Ok(v) = expr::eval(e, &lookup, addr as i64) {
+                cur.insert(name.clone(), v);
+            }
+            continue;
+        }
+        let lookup = |s: &str| cur.get(s).copied();
         let err = |m: String| AsmError::at(item.line, Some(item.col), m);
         let eval = |e: &Expr| expr::eval(e, &lookup, addr as i64);
         let bytes: Vec<u8> = match &item.kind {
@@ -499,14 +681,32 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
             Kind::Data(width, values) => {
                 let mut b = Vec::with_capacity(size as usize);
                 for e in values {
-                    let v = eval(e).unwrap_or(0);
+                    let v = match eval(e) {
+                        Ok(v) => v,
+                        Err(m) => {
+                            errors.push(err(m));
+                            0
+                        }
+                    };
+                    if *width < 4 && !fits_width(v, *width) {
+                        errors.push(err(format!(
+                            "value {v:#x} does not fit in {} bits",
+                            *width as u32 * 8
+                        )));
+                    }
                     b.extend_from_slice(&v.to_le_bytes()[..*width as usize]);
                 }
                 b
             }
             Kind::Bytes(bytes) => bytes.clone(),
             Kind::Prefix(b) => vec![*b],
-            Kind::Space(_, fill) => vec![eval(fill).unwrap_or(0) as u8; size as usize],
+            Kind::Space(_, fill) => {
+                let f = eval(fill).unwrap_or(0);
+                if !fits_width(f, 1) {
+                    errors.push(err(format!("fill value {f:#x} does not fit in a byte")));
+                }
+                vec![f as u8; size as usize]
+            }
             Kind::Fill(_, sz, value) => {
                 let s = eval(sz).unwrap_or(1).clamp(0, 8) as usize;
                 let mut one = (eval(value).unwrap_or(0) as u32 as u64)

@@ -161,6 +161,8 @@ pub enum Tok {
     LocalRef(u32, bool),
     Shl,
     Shr,
+    /// A comparison or logical operator: `==` `!=` `<>` `<` `<=` `>` `>=` `&&` `||`.
+    Op2(&'static str),
     Punct(char),
 }
 
@@ -174,6 +176,7 @@ impl std::fmt::Display for Tok {
             Tok::LocalRef(n, fwd) => write!(f, "{n}{}", if *fwd { 'f' } else { 'b' }),
             Tok::Shl => write!(f, "<<"),
             Tok::Shr => write!(f, ">>"),
+            Tok::Op2(s) => write!(f, "{s}"),
             Tok::Punct(c) => write!(f, "{c}"),
         }
     }
@@ -318,6 +321,15 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             ));
             continue;
         }
+        let pair: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+        if let Some(op) = ["==", "!=", "<>", "<=", ">=", "&&", "||"]
+            .into_iter()
+            .find(|op| *op == pair)
+        {
+            out.push((Tok::Op2(op), stmt.col + start));
+            i += 2;
+            continue;
+        }
         if c == '<' && chars.get(i + 1) == Some(&'<') {
             out.push((Tok::Shl, stmt.col + start));
             i += 2;
@@ -326,6 +338,11 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
         if c == '>' && chars.get(i + 1) == Some(&'>') {
             out.push((Tok::Shr, stmt.col + start));
             i += 2;
+            continue;
+        }
+        if c == '<' || c == '>' {
+            out.push((Tok::Op2(if c == '<' { "<" } else { ">" }), stmt.col + start));
+            i += 1;
             continue;
         }
         if "$%(),:+-*/&|^~!=@".contains(c) {

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use iced_x86::Register;
 
-use super::expr::{self, Expr};
-use super::lex::{tokenize, Stmt, Tok};
-use super::{encode, AsmError};
+use super::expr::{self, Class, Expr};
+use super::lex::{split_statements, tokenize, Stmt, Tok};
+use super::{mnemonics, AsmError};
 
 /// Numeric local labels become `<prefix><n>_<k>` (the k-th definition of `n`): a name no source can spell.
 pub const LOCAL_PREFIX: &str = ".L\u{1}";
@@ -172,13 +172,32 @@ fn split_commas(toks: Toks) -> Vec<Toks> {
     out
 }
 
-struct Parser {
+/// Statements a source may amount to once `.rept` has expanded it, so `.rept 1000000000` is an
+/// error and not a hang.
+const MAX_STATEMENTS: usize = 200_000;
+/// How deeply `.rept` may nest.
+const MAX_REPT_NESTING: usize = 16;
+/// How deeply `.include` may nest (a file that includes itself stops here).
+const MAX_INCLUDE_NESTING: usize = 8;
+
+struct Parser<'a> {
     items: Vec<Item>,
     errors: Vec<AsmError>,
     /// How many times each numeric local label has been defined so far.
     local_defs: HashMap<u32, u32>,
     /// Where each ordinary label was defined, to report duplicates.
     labels: HashMap<String, usize>,
+    /// Symbols assigned a plain number so far: what `.rept` and `.if` may use.
+    consts: HashMap<String, i64>,
+    /// Every symbol defined so far (for `.ifdef`).
+    defined: std::collections::HashSet<String>,
+    /// Statements handled so far, `.rept` copies included.
+    statements: usize,
+    /// Finds the text of an `.include`d file by name.
+    include: &'a dyn Fn(&str) -> Option<String>,
+    /// The files being included, innermost last, each with the line of the main source that
+    /// included it (where its items and errors are reported).
+    within: Vec<(String, usize)>,
 }
 
 /// The private name a reference to local label `n` means at this point of the source.
@@ -193,7 +212,7 @@ fn local_name(defs: &HashMap<u32, u32>, n: u32, forward: bool) -> String {
     }
 }
 
-impl Parser {
+impl Parser<'_> {
     fn expr(&self, toks: Toks) -> Result<Expr, String> {
         expr::parse(toks, &mut |n, fwd| local_name(&self.local_defs, n, fwd))
     }
@@ -213,6 +232,7 @@ impl Parser {
                         ));
                     }
                     self.labels.insert(name.clone(), stmt.line);
+                    self.defined.insert(name.clone());
                     self.push(stmt.line, *col, Kind::Label(name.clone()));
                     rest = &rest[2..];
                 }
@@ -272,7 +292,7 @@ impl Parser {
                 }
             }
         }
-        if encode::lookup(&mnemonic).is_none() {
+        if mnemonics::lookup(&mnemonic).is_none() {
             return Err(err(col, format!("unknown instruction `{mnemonic}`")));
         }
         let mut operands = Vec::new();
@@ -295,7 +315,24 @@ impl Parser {
     }
 
     fn push(&mut self, line: usize, col: usize, kind: Kind) {
+        // What an included file produces belongs to the `.include` line of the main source.
+        let line = self.within.first().map_or(line, |w| w.1);
         self.items.push(Item { line, col, kind });
+    }
+
+    /// Record an error; one inside an included file names the file and its line there.
+    fn report(&mut self, e: AsmError) {
+        match (self.within.first(), self.within.last()) {
+            (Some((_, outer)), Some((file, _))) => {
+                let message = format!("in {file}, line {}: {}", e.line, e.message);
+                self.errors.push(AsmError {
+                    line: *outer,
+                    column: None,
+                    message,
+                });
+            }
+            _ => self.errors.push(e),
+        }
     }
 
     fn assign(&mut self, stmt: &Stmt, col: usize, name: String, e: Expr) -> Result<(), AsmError> {
@@ -306,11 +343,209 @@ impl Parser {
                 format!("symbol `{name}` is already defined as a label (line {first})"),
             ));
         }
+        let lookup = |s: &str| {
+            self.consts
+                .get(s)
+                .map_or(Class::Unknown, |v| Class::Abs(*v))
+        };
+        match expr::classify(&e, &lookup, Class::Unknown) {
+            Class::Abs(v) => self.consts.insert(name.clone(), v),
+            _ => self.consts.remove(&name),
+        };
+        self.defined.insert(name.clone());
         self.push(stmt.line, col, Kind::Assign(name, e));
         Ok(())
     }
 
+    /// A value that must be known while reading: a `.rept` count or an `.if` condition.
+    fn constant(&self, toks: Toks) -> Result<i64, String> {
+        let e = self.expr(toks)?;
+        let lookup = |s: &str| {
+            self.consts
+                .get(s)
+                .map_or(Class::Unknown, |v| Class::Abs(*v))
+        };
+        match expr::classify(&e, &lookup, Class::Unknown) {
+            Class::Abs(v) => Ok(v),
+            _ => Err("needs a constant: numbers, and symbols set to numbers earlier".into()),
+        }
+    }
+
+    /// Handle a list of statements: conditionals (`.if`/`.ifdef`/`.ifndef`/`.else`/`.endif`) and
+    /// repetition (`.rept`/`.endr`) here, everything else by [`Parser::statement`].
+    fn run(&mut self, stmts: &[Stmt], depth: usize) {
+        // For each open `.if`: is its current branch active, has a branch been taken, its line.
+        let mut conds: Vec<(bool, bool, usize)> = Vec::new();
+        let mut i = 0;
+        while i < stmts.len() {
+            let s = &stmts[i];
+            i += 1;
+            self.statements += 1;
+            if self.statements > MAX_STATEMENTS {
+                self.report(AsmError::at(
+                    s.line,
+                    None,
+                    format!(
+                        "more than {MAX_STATEMENTS} statements (is a `.rept` count too large?)"
+                    ),
+                ));
+                return;
+            }
+            let toks = match tokenize(s) {
+                Ok(t) => t,
+                Err(e) => {
+                    if conds.iter().all(|c| c.0) {
+                        self.report(e);
+                    }
+                    continue;
+                }
+            };
+            let word = match toks.first() {
+                Some((Tok::Ident(w), _)) => w.to_ascii_lowercase(),
+                _ => String::new(),
+            };
+            let args = toks.get(1..).unwrap_or(&[]);
+            let active = conds.iter().all(|c| c.0);
+            let err = |m: String| AsmError::at(s.line, Some(s.col), m);
+            let test = |p: &Parser| -> Result<bool, AsmError> {
+                match word.as_str() {
+                    ".ifdef" | ".ifndef" => match args {
+                        [(Tok::Ident(sym), _)] => Ok(p.defined.contains(sym) == (word == ".ifdef")),
+                        _ => Err(err(format!("`{word}` needs one symbol name"))),
+                    },
+                    ".ifeq" => p
+                        .constant(args)
+                        .map(|v| v == 0)
+                        .map_err(|m| err(format!("{word}: {m}"))),
+                    _ => p
+                        .constant(args)
+                        .map(|v| v != 0)
+                        .map_err(|m| err(format!("{word}: {m}"))),
+                }
+            };
+            match word.as_str() {
+                ".if" | ".ifne" | ".ifeq" | ".ifdef" | ".ifndef" => {
+                    let taken = if active {
+                        test(self).unwrap_or_else(|e| {
+                            self.report(e);
+                            false
+                        })
+                    } else {
+                        false
+                    };
+                    // Inside an inactive branch nothing is taken, and no `.else` may wake it.
+                    conds.push((taken, taken || !active, s.line));
+                }
+                ".elseif" | ".else" => match conds.last().copied() {
+                    None => self.report(err(format!("`{word}` without `.if`"))),
+                    Some((_, done, line)) => {
+                        let take = !done
+                            && (word == ".else"
+                                || test(self).unwrap_or_else(|e| {
+                                    self.report(e);
+                                    false
+                                }));
+                        if let Some(c) = conds.last_mut() {
+                            *c = (take, done || take, line);
+                        }
+                    }
+                },
+                ".endif" => {
+                    if conds.pop().is_none() {
+                        self.report(err("`.endif` without `.if`".into()));
+                    }
+                }
+                _ if !active => {}
+                ".rept" => {
+                    // The body runs to the matching `.endr`.
+                    let mut nesting = 0;
+                    let mut end = None;
+                    for (j, t) in stmts.iter().enumerate().skip(i) {
+                        let w = t
+                            .text
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_lowercase();
+                        if w == ".rept" {
+                            nesting += 1;
+                        } else if w == ".endr" {
+                            if nesting == 0 {
+                                end = Some(j);
+                                break;
+                            }
+                            nesting -= 1;
+                        }
+                    }
+                    let Some(end) = end else {
+                        self.report(err("`.rept` without `.endr`".into()));
+                        return;
+                    };
+                    let body = &stmts[i..end];
+                    i = end + 1;
+                    if depth >= MAX_REPT_NESTING {
+                        self.report(err(format!(
+                            "`.rept` nested more than {MAX_REPT_NESTING} deep"
+                        )));
+                        continue;
+                    }
+                    match self.constant(args) {
+                        Ok(n) => {
+                            for _ in 0..n.max(0) {
+                                if self.statements > MAX_STATEMENTS {
+                                    break;
+                                }
+                                self.run(body, depth + 1);
+                            }
+                        }
+                        Err(m) => self.report(err(format!(".rept: {m}"))),
+                    }
+                }
+                ".endr" => self.report(err("`.endr` without `.rept`".into())),
+                ".include" => match args {
+                    [(Tok::Str(name), _)] => {
+                        let name = String::from_utf8_lossy(name).into_owned();
+                        if self.within.len() >= MAX_INCLUDE_NESTING {
+                            self.report(err(format!(
+                                "`.include` nested more than {MAX_INCLUDE_NESTING} deep"
+                            )));
+                        } else if let Some(text) = (self.include)(&name) {
+                            let outer = self.within.first().map_or(s.line, |w| w.1);
+                            let (inner, errors) = split_statements(&text);
+                            self.within.push((name, outer));
+                            for e in errors {
+                                self.report(e);
+                            }
+                            self.run(&inner, depth);
+                            self.within.pop();
+                        } else {
+                            self.report(err(format!("cannot find `{name}` to include")));
+                        }
+                    }
+                    _ => self.report(err("`.include` needs a quoted file name".into())),
+                },
+                _ => {
+                    if let Err(e) = self.statement(s) {
+                        self.report(e);
+                    }
+                }
+            }
+        }
+        if let Some((_, _, line)) = conds.last() {
+            self.report(AsmError::at(*line, None, "`.if` without `.endif`"));
+        }
+    }
+
     fn operand(&self, toks: Toks) -> Result<Operand, String> {
+        // GNU as refuses `=` inside instruction operands (`<`, `>`, `&&`, `||` are fine).
+        if let Some((Tok::Op2(op), _)) = toks
+            .iter()
+            .find(|(t, _)| matches!(t, Tok::Op2(op) if op.contains('=')))
+        {
+            return Err(format!(
+                "`{op}` can't be used in an instruction operand: compute it with `.equ` first"
+            ));
+        }
         match toks {
             [] => Err("missing operand".into()),
             [(Tok::Punct('$'), _), rest @ ..] => Ok(Operand::Imm(self.expr(rest)?)),
@@ -520,17 +755,22 @@ impl Parser {
 }
 
 /// Parse every statement; errors are collected so a student sees all of them at once.
-pub fn parse(stmts: &[Stmt]) -> (Vec<Item>, Vec<AsmError>) {
+/// `include` gives the text of a file named by `.include` (None: there is no such file).
+pub fn parse(
+    stmts: &[Stmt],
+    include: &dyn Fn(&str) -> Option<String>,
+) -> (Vec<Item>, Vec<AsmError>) {
     let mut p = Parser {
         items: Vec::new(),
         errors: Vec::new(),
         local_defs: HashMap::new(),
         labels: HashMap::new(),
+        consts: HashMap::new(),
+        defined: Default::default(),
+        statements: 0,
+        include,
+        within: Vec::new(),
     };
-    for s in stmts {
-        if let Err(e) = p.statement(s) {
-            p.errors.push(e);
-        }
-    }
+    p.run(stmts, 0);
     (p.items, p.errors)
 }

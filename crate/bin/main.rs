@@ -15,6 +15,8 @@ const USAGE: &str = "usage:
   lguest-sim replay [--trace] SCENARIO...   replay scenario files; exit 1 on the first differing result
   lguest-sim explore [OPTIONS]              explore RCU interleavings of the eventfd map (--help for options)
   lguest-sim check [--coverage] [--trace] PATH...  check lessons (files or directories); exit 1 on any problem
+  lguest-sim bench [SCALE]                  print the Guest core's speed (MIPS, block cache on and off) and the
+                                            RCU explorer's; build with --release for meaningful figures
   lguest-sim --version";
 
 fn main() -> ExitCode {
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
         }
         Some("replay") => replay(&args[1..]),
         Some("run") => run(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         Some("explore") => match lguest_sim::rcu::cli_explore(&args[1..]) {
             Ok(out) => {
                 print!("{out}");
@@ -178,4 +181,28 @@ fn check(args: &[String]) -> ExitCode {
         eprintln!("{} problem(s) in {} lesson(s)", course.errors.len(), course.files);
         ExitCode::FAILURE
     }
+}
+
+fn bench(args: &[String]) -> ExitCode {
+    let scale = match args.first().map(|a| a.parse::<u32>()) {
+        None => 20,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        _ => {
+            eprintln!("lguest-sim bench: SCALE is a whole number from 1 to 1000 (default 20)");
+            return ExitCode::from(2);
+        }
+    };
+    if cfg!(debug_assertions) {
+        println!("(a debug build: these figures are not measurements; use cargo run --release)");
+    }
+    let t0 = std::time::Instant::now();
+    match lguest_sim::cpu::bench::run_bench(scale, &mut || t0.elapsed().as_secs_f64()) {
+        Ok(r) => println!("Guest core:\n{r}"),
+        Err(e) => {
+            eprintln!("lguest-sim bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!("RCU explorer:\n{}", lguest_sim::rcu::bench::bench_explore());
+    ExitCode::SUCCESS
 }

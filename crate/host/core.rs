@@ -25,7 +25,7 @@ pub enum RunOutcome {
 
 /// How many trips around the loop one wake-up may take before the simulation lets others run (a Guest
 /// that traps without end would otherwise hold the page).
-const LOOP_CAP: u32 = 10_000;
+const LOOP_CAP: u32 = 1_000;
 
 /// `SYSCALL_VECTOR`: the Guest's system calls (`int $0x80`), which lguest lets reach the Guest's own IDT.
 const SYSCALL_VECTOR: u8 = 0x80;

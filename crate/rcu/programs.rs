@@ -15,13 +15,13 @@ pub enum Op {
     // ---- the writer: attach_eventfd() and add_eventfd() (L:052, L:055) ----
     /// `mutex_lock(&lguest_lock)`: sleeps while another task holds it.
     MutexLock,
-    /// `old = lg->eventfds; new = kmalloc(sizeof(*new) + sizeof(new->map[0]) * (old->num + 1))`.
+    /// Remember the current map as `old` and allocate a new one with room for one entry more.
     Kmalloc,
-    /// `memcpy(new->map, old->map, ...)` and `new->num = old->num`: copy the old entries.
+    /// Copy the old entries into the new map and give it the old count.
     Memcpy,
-    /// `new->map[new->num].addr = addr; new->map[new->num].event = eventfd_ctx_fdget(fd)`.
+    /// Fill the slot after the copied entries: the NOTIFY address and the eventfd context for `fd`.
     AppendEntry,
-    /// `new->num++`.
+    /// Count the new entry (`num` goes up by one).
     IncNum,
     /// `rcu_assign_pointer(lg->eventfds, new)` (`barrier`), or a plain `lg->eventfds = new` (broken).
     AssignPointer { barrier: bool },
@@ -31,7 +31,7 @@ pub enum Op {
     SyncDone,
     /// `kfree(old)`.
     Kfree,
-    /// The error path when `eventfd_ctx_fdget()` failed: `err = PTR_ERR(new->map[new->num].event)`.
+    /// The error path when `eventfd_ctx_fdget()` failed: keep its error code before anything is freed.
     SaveErr,
     /// The error path: `kfree(new)`, then `add_eventfd()` returns `err`.
     KfreeNew,

@@ -30,14 +30,20 @@
 	.text
 	.globl start
 start:
+	# The Host starts us with %esp = 0 (lguest_arch_setup_regs() leaves it zero): no stack.
+	# An interrupt pushes eflags, cs and eip onto the current stack (we are already at ring 1,
+	# so there is no stack switch), so we need one before we let interrupts in.
+	mov $stack_top, %esp
+
+	# Our handler ends with a short window (between restoring irq_enabled and `iret`) where a
+	# new interrupt must wait. We tell the Host where it is in lguest_data, and we do it before
+	# LGUEST_INIT, because that is when the Host reads these two fields.
+	movl $noirq_start, lguest_data + LG_NOIRQ_START
+	movl $noirq_end, lguest_data + LG_NOIRQ_END
+
 	mov $LHCALL_LGUEST_INIT, %eax
 	mov $lguest_data, %ebx
 	int $LGUEST_TRAP_ENTRY
-
-	# The handler's address may contain `iret`'s window: tell the Host where it is, so an
-	# interrupt arriving between restoring irq_enabled and `iret` is held back.
-	movl $noirq_start, lguest_data + LG_NOIRQ_START
-	movl $noirq_end, lguest_data + LG_NOIRQ_END
 
 	# Build the gate for vector 32: handler offset split across both words, our code segment
 	# in the low word's top half, the type and present bit in the high word.
@@ -99,6 +105,10 @@ count_msg:
 count_digit:
 	.asciz "?\n"
 bye:	.asciz "Power down"
+
+	.balign 16
+stack:	.space 4096			# our stack grows down from stack_top
+stack_top:
 
 	.balign 4096
 lguest_data:

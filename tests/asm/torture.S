@@ -132,6 +132,61 @@ after_org:
 	big = 0x12345678
 	N2 = N * 2
 	mov $N2, %eax; add $N2, %ebx; push $N2
+	.long (1 == 1), (1 == 2), (1 < 2), (2 <> 2), (3 >= 2), (1 && 2), (0 || 0), 1 + 2 == 3, 5 > 3 + 1
+	.long 1 || 0 && 0, (N <= 5) & 0x10, -(N != 4), 7 % 3, 1 ! 2, 6 ^ 3
+	/* repetition and conditional assembly */
+	.set counter, 0
+	.rept 4
+	.byte counter * 3
+	.set counter, counter + 1
+	.endr
+	.rept 2
+1:	jmp 1b
+	.rept 2
+	nop
+	.endr
+	.endr
+	.rept 0
+	hlt
+	.endr
+	.if N > 3
+	mov $1, %eax
+	.elseif N == 2
+	mov $2, %eax
+	.else
+	mov $3, %eax
+	.endif
+	.if N == 2
+	ud2
+	.elseif N == 5
+	mov $5, %edx
+	.else
+	ud2
+	.endif
+	.if 0
+	.if 1
+	ud2
+	.else
+	ud2
+	.endif
+	.endif
+	.ifdef N
+	inc %eax
+	.endif
+	.ifndef NOPE
+	dec %eax
+	.endif
+	.ifdef NOPE
+	ud2
+	.endif
+	.ifeq N - 5
+	nop
+	.endif
+	.ifne N - 5
+	ud2
+	.endif
+	.equ IS_FIVE, (N == 5) & 1
+	mov $(N > 3), %eax; push $IS_FIVE; cmpl $(N < 6 && N <> 0 || 0), %ecx; mov (1 < 2)(%eax), %eax
 	.size _start, . - _start
 
 	.data

@@ -1,4 +1,4 @@
-// End-to-end test of www/index.html in the system's headless Chromium (never a downloaded browser).
+// End-to-end test of www/lab.html (the free-play page) in the system's headless Chromium (never a downloaded browser).
 //
 // A student's first session, pressed through the real page: open -> INITIALIZE -> eventfd -> EVENTFD -> IRQ ->
 // Guest LGUEST_INIT and NOTIFY -> read -> close, with a bad request (-EINVAL and its explanation), step back,
@@ -50,7 +50,7 @@ before(async () => {
     document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
   page.setDefaultTimeout(10_000); // everything here is local: a wait this long means something is wrong
-  response = await page.goto(server.url);
+  response = await page.goto(server.url + 'lab.html');
   await page.waitForSelector('body[data-ready]');
   ready = (await page.getAttribute('body', 'data-ready')) === 'true';
 });

@@ -19,8 +19,9 @@ const TYPES = {
   '.svg': 'image/svg+xml',
 };
 
-/** Serve `root` on 127.0.0.1 at a free port; resolves to { url, close() }. */
-export async function serve(root) {
+/** Serve `root` on 127.0.0.1 at a free port; resolves to { url, close() }. `cache` lets the browser keep
+ *  responses (for measuring a warm start); the tests leave it off. */
+export async function serve(root, { cache = false } = {}) {
   const base = path.resolve(root);
   const server = http.createServer(async (req, res) => {
     try {
@@ -36,7 +37,7 @@ export async function serve(root) {
       res.writeHead(200, {
         'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
         'Content-Security-Policy': CSP,
-        'Cache-Control': 'no-store',
+        'Cache-Control': cache ? 'max-age=3600' : 'no-store',
       });
       res.end(body);
     } catch {

@@ -99,7 +99,8 @@ start:
 	int $0x1f
 
 	# Nothing maps 0x80000000: the Host cannot fix this fault, so it is ours.
-	movl 0x80000000, %eax
+	movl $0x80000000, %ebx
+	movl (%ebx), %eax
 fail:
 	movl $17, %eax
 	movl $m_fail, %ebx

@@ -1,0 +1,626 @@
+//! What the walkthrough page shows of a lesson, computed in Rust so JavaScript only renders: a
+//! [`LessonPlayer`] that replays a lesson step by step and keeps a checkpoint (a cloned [`Runner`]; Guest
+//! memory is copy-on-write) after every step, so going back or jumping to any step is instant; the
+//! [`StepView`] of a position (results, events, the state and what changed, the Guest CPU, the console);
+//! and the text of our own host function for a kernel name ([`host_source`]), cut out of `crate/host/*.rs`
+//! embedded at build time. Pure Rust: `crate::wasm` hands these structs to the page.
+
+use serde::Serialize;
+
+use crate::host::tags;
+use crate::scenario::check::{lesson_runner, run_rcu, RcuResult};
+use crate::scenario::lesson::{parse_lesson, Lesson};
+use crate::scenario::library::LESSONS;
+use crate::scenario::{Runner, Step};
+use crate::snapshot::Snapshot;
+
+/// Our host source, file by file, for the "code being executed" pane.
+const HOST_FILES: &[(&str, &str)] = &[
+    ("crate/host/lguest_user.rs", include_str!("host/lguest_user.rs")),
+    ("crate/host/core.rs", include_str!("host/core.rs")),
+    ("crate/host/hypercalls.rs", include_str!("host/hypercalls.rs")),
+    ("crate/host/interrupts.rs", include_str!("host/interrupts.rs")),
+    ("crate/host/page_tables.rs", include_str!("host/page_tables.rs")),
+    ("crate/host/eventfd.rs", include_str!("host/eventfd.rs")),
+    ("crate/host/guest.rs", include_str!("host/guest.rs")),
+    ("crate/host/alloc.rs", include_str!("host/alloc.rs")),
+    ("crate/host/mod.rs", include_str!("host/mod.rs")),
+];
+
+/// A lesson in the course list.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LessonInfo {
+    pub id: String,
+    pub title: String,
+    pub goals: Vec<String>,
+    pub steps: usize,
+    pub guest: Option<String>,
+}
+
+/// Every lesson of the embedded course, in file order. Lessons that do not parse are left out (the checker
+/// and `tests/lessons.rs` hold the course to parsing).
+pub fn lessons() -> Vec<LessonInfo> {
+    LESSONS
+        .iter()
+        .filter_map(|(file, text)| parse_lesson(text, file).ok())
+        .map(|l| LessonInfo { id: l.id.clone(), title: l.title.clone(), goals: l.goals.clone(), steps: l.steps.len(), guest: l.guest.clone() })
+        .collect()
+}
+
+/// A lesson of the embedded course by id (`04-read-runs-the-guest`), parsed.
+pub fn lesson(id: &str) -> Result<Lesson, String> {
+    let (file, text) = LESSONS
+        .iter()
+        .find(|(f, _)| f.trim_end_matches(".lesson") == id)
+        .ok_or_else(|| format!("no lesson called {id:?}"))?;
+    parse_lesson(text, file).map_err(|es| es.iter().map(|e| format!("{}:{}: {}", e.file, e.line, e.message)).collect::<Vec<_>>().join("\n"))
+}
+
+/// Our Rust text of a kernel function, for the code pane.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostSource {
+    pub func: String,
+    pub tag: String,
+    /// Our file and the line the excerpt starts at (1-based).
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+    /// The same function in the real 2.6.39 source.
+    pub link: Option<String>,
+    pub summary: String,
+}
+
+/// Kernel names whose Rust function carries a prefix (the file operations are methods of the Host).
+fn rust_name(func: &str) -> &str {
+    match func {
+        "read" => "lguest_read",
+        "write" => "lguest_write",
+        "close" => "lguest_close",
+        f => f,
+    }
+}
+
+/// Our source of kernel function `func` (a name of `host::tags::FUNCS`): its doc comment and body.
+pub fn host_source(func: &str) -> Option<HostSource> {
+    let info = tags::info(func);
+    let name = rust_name(func);
+    for (file, text) in HOST_FILES {
+        if let Some((line, body)) = cut_fn(text, name) {
+            return Some(HostSource {
+                func: func.to_string(),
+                tag: info.map(|i| i.tag.to_string()).unwrap_or_default(),
+                file: file.to_string(),
+                line,
+                text: body,
+                link: tags::source_link(func),
+                summary: info.map(|i| i.summary.to_string()).unwrap_or_default(),
+            });
+        }
+    }
+    None
+}
+
+/// Find `fn name` (followed by `(` or `<`) in `text` and return (first line, text) of the function with
+/// the doc comments and attributes above it, its body cut out by matching braces (skipping strings, char
+/// literals and comments).
+pub fn cut_fn(text: &str, name: &str) -> Option<(usize, String)> {
+    let needle = format!("fn {name}");
+    let mut at = 0;
+    let start = loop {
+        let i = text[at..].find(&needle)? + at;
+        let after = text[i + needle.len()..].chars().next();
+        let before_ok = i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric();
+        if before_ok && matches!(after, Some('(') | Some('<')) {
+            break i;
+        }
+        at = i + needle.len();
+    };
+    // Back to the start of the line, then over doc comments and attributes above it.
+    let mut line_start = text[..start].rfind('\n').map(|p| p + 1).unwrap_or(0);
+    loop {
+        if line_start == 0 {
+            break;
+        }
+        let prev_start = text[..line_start - 1].rfind('\n').map(|p| p + 1).unwrap_or(0);
+        let prev = text[prev_start..line_start - 1].trim_start();
+        if prev.starts_with("///") || prev.starts_with("#[") || prev.starts_with("// ") {
+            line_start = prev_start;
+        } else {
+            break;
+        }
+    }
+    let end = match_body(text, start)?;
+    let first_line = text[..line_start].matches('\n').count() + 1;
+    Some((first_line, text[line_start..end].to_string()))
+}
+
+/// The end (exclusive) of the brace-delimited body that starts after `from`.
+fn match_body(text: &str, from: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = from;
+    let mut depth = 0usize;
+    let mut opened = false;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            // A char literal ('x', '\n', '{'), not a lifetime ('a).
+            b'\'' if b.get(i + 2) == Some(&b'\'') => i += 2,
+            b'\'' if b.get(i + 1) == Some(&b'\\') => {
+                while i + 1 < b.len() && b[i + 1] != b'\'' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'{' => {
+                depth += 1;
+                opened = true;
+            }
+            b'}' => {
+                depth = depth.checked_sub(1)?;
+                if opened && depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// An event of the step, with the link to its function in the real kernel source.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    pub seq: u64,
+    pub task: String,
+    pub func: String,
+    pub tag: String,
+    pub text: String,
+    pub changed: Vec<String>,
+    pub link: Option<String>,
+}
+
+/// The Guest CPU as the page shows it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GuestCpuView {
+    pub program: String,
+    /// (name, value) in the order a student reads them.
+    pub regs: Vec<(String, u32)>,
+    pub eip: u32,
+    pub eflags: u32,
+    /// (flag, set) for CF PF AF ZF SF TF IF DF OF.
+    pub flags: Vec<(String, bool)>,
+    /// Instructions around EIP: (address, GNU as text, is EIP).
+    pub disasm: Vec<(u32, String, bool)>,
+    /// The program's source line of the instruction at EIP (1-based) and its text.
+    pub source_line: Option<usize>,
+    pub source_text: Option<String>,
+    /// `lguest_data` fields read from Guest memory, once the Guest told the Host where it is.
+    pub lguest_data: Vec<(String, u32)>,
+}
+
+/// Everything the page shows at one position of a lesson.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepView {
+    pub lesson: String,
+    /// Steps taken (0 = before the first step).
+    pub position: usize,
+    pub total: usize,
+    /// The results of the scenario lines of the step just taken (empty at position 0).
+    pub results: Vec<Step>,
+    pub rcu: Vec<RcuResult>,
+    pub events: Vec<EventView>,
+    /// Kernel functions the step's events ran in, first seen first (for the code pane).
+    pub funcs: Vec<String>,
+    pub snapshot: Snapshot,
+    /// The state as `name = value` pairs, and the names whose value this step changed (or made appear).
+    pub fields: Vec<(String, String)>,
+    pub changed: Vec<String>,
+    /// Early-console output so far (the `console` of NOTIFY results), oldest first.
+    pub console: Vec<String>,
+    pub cpu: Option<GuestCpuView>,
+    /// Every line of every step so far is as the lesson says.
+    pub all_ok: bool,
+}
+
+/// A lesson being stepped through, with a checkpoint after each step taken.
+#[derive(Clone, Debug)]
+pub struct LessonPlayer {
+    pub lesson: Lesson,
+    /// `checkpoints[k]` is the machine after `k` steps.
+    checkpoints: Vec<Runner>,
+    /// `runs[k]` is what step `k + 1` did: (line results, explorer results).
+    runs: Vec<(Vec<Step>, Vec<RcuResult>)>,
+    pub position: usize,
+}
+
+impl LessonPlayer {
+    /// Open a lesson of the embedded course at position 0.
+    pub fn open(id: &str) -> Result<LessonPlayer, String> {
+        let lesson = lesson(id)?;
+        let runner = lesson_runner(&lesson, None)?;
+        Ok(LessonPlayer { lesson, checkpoints: vec![runner], runs: Vec::new(), position: 0 })
+    }
+
+    pub fn total(&self) -> usize {
+        self.lesson.steps.len()
+    }
+
+    /// Go to position `n` (clamped to `0..=total`), running the steps not yet run. Returns the position.
+    pub fn go_to(&mut self, n: usize) -> usize {
+        let n = n.min(self.total());
+        while self.checkpoints.len() <= n {
+            let k = self.checkpoints.len() - 1;
+            let mut runner = self.checkpoints[k].clone();
+            let step = &self.lesson.steps[k];
+            let results: Vec<Step> = step.lines.iter().map(|l| runner.run_line(&l.parsed)).collect();
+            let rcu: Vec<RcuResult> = step.rcu.iter().map(run_rcu).collect();
+            self.runs.push((results, rcu));
+            self.checkpoints.push(runner);
+        }
+        self.position = n;
+        n
+    }
+
+    /// The machine at the current position.
+    pub fn runner(&self) -> &Runner {
+        &self.checkpoints[self.position]
+    }
+
+    /// Run to the next step in which the Launcher sees the Guest: a `read()` of `/dev/lguest` that
+    /// returns (a NOTIFY, the console, the reason it died, an errno), or to the end. Returns the position.
+    pub fn next_event(&mut self) -> usize {
+        let mut n = self.position + 1;
+        while n < self.total() {
+            self.go_to(n);
+            let seen = self.runs[n - 1].0.iter().any(|s| {
+                let call = s.source.rsplit(':').next().unwrap_or("").trim_start();
+                (call.starts_with("read") || call.starts_with("wait")) && s.sys.is_some()
+            });
+            if seen {
+                return n;
+            }
+            n += 1;
+        }
+        self.go_to(self.total())
+    }
+
+    /// What the page shows now.
+    pub fn view(&self) -> StepView {
+        let pos = self.position;
+        let (results, rcu) = if pos > 0 { self.runs[pos - 1].clone() } else { (Vec::new(), Vec::new()) };
+        let prev = if pos > 0 { Some(&self.checkpoints[pos - 1]) } else { None };
+        let console = self.runs[..pos]
+            .iter()
+            .flat_map(|(r, _)| r.iter().filter_map(|s| s.sys.as_ref().and_then(|x| x.console.clone())))
+            .collect();
+        let all_ok = self.runs[..pos].iter().all(|(r, c)| r.iter().all(|s| s.ok) && c.iter().all(|x| x.ok));
+        let mut v = step_view(prev, &self.checkpoints[pos], results, console);
+        v.lesson = self.lesson.id.clone();
+        v.position = pos;
+        v.total = self.total();
+        v.rcu = rcu;
+        v.all_ok = all_ok;
+        v
+    }
+}
+
+/// The view of machine `now` after `results`, compared with `prev` (the machine before them; `None` at the
+/// start, when nothing counts as changed). Lesson fields (`lesson`, `position`, `total`) are left empty.
+pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, console: Vec<String>) -> StepView {
+    let from = prev.map(|p| p.machine.log.len()).unwrap_or(u64::MAX);
+    let events: Vec<EventView> = now
+        .machine
+        .log
+        .since(from)
+        .iter()
+        .map(|e| EventView {
+            seq: e.seq,
+            task: e.task.clone(),
+            func: e.func.to_string(),
+            tag: e.tag.to_string(),
+            text: e.text.clone(),
+            changed: e.changed.clone(),
+            link: tags::source_link(e.func),
+        })
+        .collect();
+    let mut funcs: Vec<String> = Vec::new();
+    for e in &events {
+        if e.func != "launcher" && !funcs.contains(&e.func) {
+            funcs.push(e.func.clone());
+        }
+    }
+    let snapshot = Snapshot::of(&now.machine);
+    let fields = snapshot.fields();
+    let changed = match prev {
+        Some(p) => {
+            let before = Snapshot::of(&p.machine).fields();
+            fields.iter().filter(|(k, v)| !before.iter().any(|(bk, bv)| bk == k && bv == v)).map(|(k, _)| k.clone()).collect()
+        }
+        None => Vec::new(),
+    };
+    let all_ok = results.iter().all(|s| s.ok);
+    StepView {
+        lesson: String::new(),
+        position: now.steps.len(),
+        total: now.steps.len(),
+        results,
+        rcu: Vec::new(),
+        events,
+        funcs,
+        snapshot,
+        fields,
+        changed,
+        console,
+        cpu: guest_cpu(now),
+        all_ok,
+    }
+}
+
+/// The Guest CPU pane: only for a machine with a loaded Guest program and a Guest to run it.
+pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
+    let prog = runner.program.as_ref()?;
+    let lg = runner.machine.host.guests.iter().rev().flatten().next()?;
+    let cpu = lg.cpus.first()?;
+    let r = &cpu.regs;
+    let regs = vec![
+        ("eax".to_string(), r.eax),
+        ("ebx".into(), r.ebx),
+        ("ecx".into(), r.ecx),
+        ("edx".into(), r.edx),
+        ("esi".into(), r.esi),
+        ("edi".into(), r.edi),
+        ("ebp".into(), r.ebp),
+        ("esp".into(), r.esp),
+        ("cs".into(), r.cs),
+        ("ss".into(), r.ss),
+        ("ds".into(), r.ds),
+    ];
+    const FLAGS: [(&str, u32); 9] = [("CF", 0), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8), ("IF", 9), ("DF", 10), ("OF", 11)];
+    let flags = FLAGS.iter().map(|(n, b)| (n.to_string(), r.eflags & (1 << b) != 0)).collect();
+    let ram = &runner.machine.procs.get(cpu.mm as usize)?.ram;
+    // Disassemble from a known instruction a few lines before EIP (x86 cannot be decoded backwards).
+    let addrs: Vec<u32> = prog.lines.iter().map(|(a, _)| *a).collect();
+    let idx = addrs.iter().rposition(|a| *a <= r.eip);
+    let start = idx.map(|i| addrs[i.saturating_sub(4)]).unwrap_or(r.eip);
+    let mut bytes = vec![0u8; 96];
+    let disasm = if ram.read(start, &mut bytes).is_ok() {
+        crate::cpu::trace::disassemble(&bytes, start).into_iter().take(11).map(|(a, t)| (a, t, a == r.eip)).collect()
+    } else {
+        Vec::new()
+    };
+    let source_line = prog.lines.iter().find(|(a, _)| *a == r.eip).or_else(|| idx.map(|i| &prog.lines[i])).map(|(_, l)| *l);
+    let source_text = source_line.and_then(|l| prog.source.lines().nth(l.wrapping_sub(1))).map(|s| s.trim().to_string());
+    let mut lguest_data = Vec::new();
+    if let Some(base) = lg.lguest_data {
+        use crate::host::hypercalls::lguest_data as ld;
+        for (name, off) in [
+            ("irq_enabled", ld::IRQ_ENABLED),
+            ("blocked_interrupts[0]", ld::BLOCKED_INTERRUPTS),
+            ("cr2", ld::CR2),
+            ("irq_pending", ld::IRQ_PENDING),
+            ("noirq_start", ld::NOIRQ_START),
+            ("noirq_end", ld::NOIRQ_END),
+        ] {
+            let mut w = [0u8; 4];
+            if ram.read(base.wrapping_add(off), &mut w).is_ok() {
+                lguest_data.push((name.to_string(), u32::from_le_bytes(w)));
+            }
+        }
+    }
+    Some(GuestCpuView {
+        program: prog.name.clone(),
+        regs,
+        eip: r.eip,
+        eflags: r.eflags,
+        flags,
+        disasm,
+        source_line,
+        source_text,
+        lguest_data,
+    })
+}
+
+/// The RCU pane's choices: which code (`correct` or a broken variant), the memory model, and how many
+/// reader and writer tasks on how many CPUs.
+pub fn rcu_scenario(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8) -> Result<crate::rcu::Scenario, String> {
+    Ok(crate::rcu::Scenario {
+        cpus,
+        readers,
+        writers,
+        variant: crate::rcu::Variant::parse(variant)?,
+        memory: crate::rcu::MemoryMode::parse(memory)?,
+        ..Default::default()
+    })
+}
+
+/// What the explorer found, for the RCU pane: schedules, states, and per check how many schedules break it
+/// and its shortest counterexample.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RcuReportView {
+    pub variants: Vec<String>,
+    pub schedules: u64,
+    pub saturated: bool,
+    pub states: usize,
+    pub checks: Vec<RcuCheckView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RcuCheckView {
+    pub name: String,
+    pub schedules: u64,
+    pub counterexample: Option<String>,
+    pub length: usize,
+}
+
+/// Run the explorer over every interleaving of the scenario.
+pub fn rcu_explore(sc: &crate::rcu::Scenario) -> Result<RcuReportView, String> {
+    let r = crate::rcu::explore(&crate::rcu::Setup::lguest(sc)?)?;
+    Ok(RcuReportView {
+        variants: crate::rcu::Variant::ALL.iter().map(|v| v.name().to_string()).collect(),
+        schedules: r.schedules,
+        saturated: r.saturated,
+        states: r.states,
+        checks: r
+            .checks
+            .iter()
+            .map(|c| RcuCheckView {
+                name: c.name.clone(),
+                schedules: c.schedules,
+                counterexample: c.counterexample_text.clone(),
+                length: c.counterexample.as_ref().map(|v| v.len()).unwrap_or(0),
+            })
+            .collect(),
+    })
+}
+
+/// A steppable RCU run: a schedule to follow (a counterexample), or free choice of the next CPU.
+#[derive(Clone, Debug)]
+pub struct RcuRun {
+    pub machine: crate::rcu::Machine,
+    pub schedule: Vec<crate::rcu::Choice>,
+}
+
+/// One position of an RCU run: the lanes and what the last step did.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RcuRunView {
+    pub position: usize,
+    pub length: usize,
+    pub snapshot: crate::rcu::Snapshot,
+    pub last: Option<crate::rcu::Event>,
+}
+
+impl RcuRun {
+    pub fn new(sc: &crate::rcu::Scenario, schedule: &str) -> Result<RcuRun, String> {
+        Ok(RcuRun { machine: crate::rcu::Machine::new(sc)?, schedule: crate::rcu::model::parse_schedule(schedule)? })
+    }
+
+    pub fn position(&self) -> usize {
+        self.machine.schedule().len()
+    }
+
+    /// Take the schedule's next choice (or, past its end or off it, run `cpu` if given).
+    pub fn step(&mut self, cpu: Option<u8>) -> Result<(), String> {
+        let pos = self.position();
+        let choice = match cpu {
+            Some(c) => crate::rcu::Choice::cpu(c),
+            None => *self.schedule.get(pos).ok_or("the schedule is over: pick a CPU to run")?,
+        };
+        self.machine.step_choice(choice)?;
+        if cpu.is_some() && self.schedule.get(pos) != Some(&choice) {
+            // The student left the schedule: what follows is theirs.
+            self.schedule.truncate(pos);
+            self.schedule.push(choice);
+        }
+        Ok(())
+    }
+
+    pub fn back(&mut self) -> bool {
+        self.machine.back()
+    }
+
+    pub fn view(&self) -> RcuRunView {
+        RcuRunView {
+            position: self.position(),
+            length: self.schedule.len().max(self.position()),
+            snapshot: self.machine.snapshot(),
+            last: self.machine.events().last().cloned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_modelled_host_function_has_its_source() {
+        for f in tags::FUNCS {
+            if matches!(f.func, "launcher" | "clockdev_fn" | "eventfd_ctx_fdget" | "eventfd_signal") {
+                continue;
+            }
+            let s = host_source(f.func).unwrap_or_else(|| panic!("no source for {}", f.func));
+            assert!(s.text.contains(&format!("fn {}", rust_name(f.func))), "{}", f.func);
+            assert!(s.text.trim_end().ends_with('}'), "{} is cut short:\n{}", f.func, s.text);
+            assert_eq!(s.text.matches('{').count() >= 1, true);
+        }
+    }
+
+    #[test]
+    fn the_rcu_pane_finds_the_use_after_free_and_steps_its_counterexample() {
+        let sc = rcu_scenario("no-synchronize-rcu", "sc", 1, 1, 2).unwrap();
+        let r = rcu_explore(&sc).unwrap();
+        let uaf = r.checks.iter().find(|c| c.name == "use-after-free").unwrap();
+        assert!(uaf.schedules > 0);
+        let mut run = RcuRun::new(&sc, uaf.counterexample.as_deref().unwrap()).unwrap();
+        for _ in 0..uaf.length {
+            run.step(None).unwrap();
+        }
+        let v = run.view();
+        assert_eq!(v.position, uaf.length);
+        assert!(!v.snapshot.violations.is_empty(), "the counterexample ends in the violation");
+        assert!(run.step(None).is_err() || run.position() == uaf.length + 1);
+        assert!(run.back());
+        assert!(rcu_scenario("no-such", "sc", 1, 1, 2).is_err());
+        assert!(rcu_explore(&rcu_scenario("correct", "sc", 1, 1, 2).unwrap()).unwrap().checks.iter().all(|c| c.schedules == 0));
+    }
+
+    #[test]
+    fn cut_fn_skips_braces_in_strings_and_chars() {
+        let src = "x\n/// Doc.\nfn a() {\n  let s = \"}\"; let c = '{'; // }\n  if x { y }\n}\nfn b() {}\n";
+        let (line, t) = cut_fn(src, "a").unwrap();
+        assert_eq!(line, 2);
+        assert!(t.starts_with("/// Doc.") && t.ends_with("if x { y }\n}"), "{t}");
+        assert!(cut_fn(src, "c").is_none());
+    }
+
+    #[test]
+    fn every_lesson_plays_to_its_end_as_it_says_and_back() {
+        let all = lessons();
+        assert_eq!(all.len(), LESSONS.len());
+        for info in all {
+            let mut p = LessonPlayer::open(&info.id).unwrap();
+            assert_eq!(p.go_to(usize::MAX), info.steps);
+            let v = p.view();
+            assert!(v.all_ok, "{}: {:?}", info.id, v.results);
+            p.go_to(1);
+            assert_eq!(p.view().position, 1);
+            assert_eq!(p.go_to(0), 0);
+            assert!(p.view().results.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_guest_program_shows_its_cpu_and_source_line() {
+        let mut r = Runner::default();
+        for (n, l) in ["load guests/hello.S", "open => fd 3", "write INITIALIZE => 12", "read => 4"].iter().enumerate() {
+            let _ = r.exec(n + 1, l).unwrap();
+        }
+        let c = guest_cpu(&r).expect("a Guest with a program");
+        assert_eq!(c.program, "guests/hello.S");
+        assert!(c.disasm.iter().any(|d| d.2), "EIP is in the listing: {:?}", c.disasm);
+        assert!(c.source_line.is_some() && c.source_text.is_some());
+        assert!(!c.lguest_data.is_empty(), "LGUEST_INIT told the Host where lguest_data is");
+    }
+}

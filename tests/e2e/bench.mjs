@@ -1,0 +1,72 @@
+// How fast the walkthrough starts and how much it weighs. Run by hand, not a test:
+//   node tests/e2e/bench.mjs            (needs www/pkg built: bash .ci/build-wasm.sh)
+// Prints the time from navigation start to interactive (the page's `lguest-sim-interactive` mark: wasm
+// compiled, course parsed, first lesson rendered) in headless Chromium, cold (empty cache) and warm (cache
+// filled; median of several reloads), and the gzipped size of what the page loads (wasm + JS + CSS).
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const www = path.resolve(here, '../../www');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const RUNS = Number(process.env.RUNS ?? 7);
+
+const files = ['index.html', 'main.js', 'walk.js', 'md.js', 'walk.css', 'pkg/lguest_sim.js', 'pkg/lguest_sim_bg.wasm'];
+let raw = 0;
+let gz = 0;
+const rows = [];
+for (const f of files) {
+  const b = fs.readFileSync(path.join(www, f));
+  const z = zlib.gzipSync(b, { level: 9 }).length;
+  raw += b.length;
+  gz += z;
+  rows.push(`  ${f.padEnd(24)} ${String(b.length).padStart(9)} B  ${String(z).padStart(8)} B gzipped`);
+}
+
+const server = await serve(www, { cache: true });
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lguest-sim-bench-'));
+const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+const page = ctx.pages()[0] ?? await ctx.newPage();
+async function load(url) {
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]');
+  return page.evaluate(() => performance.getEntriesByName('lguest-sim-interactive')[0].startTime);
+}
+const url = server.url + 'index.html#lesson=04-read-runs-the-guest&step=3';
+const cold = await load(url);
+const warm = [];
+for (let i = 0; i < RUNS; i++) {
+  await page.goto('about:blank');
+  warm.push(await load(url));
+}
+warm.sort((a, b) => a - b);
+// Stepping: the time for the page to show the next step (Rust replays it, JS renders it).
+await page.goto(server.url + 'index.html#lesson=07-interrupts&step=0');
+await page.waitForSelector('body[data-ready="true"]');
+const stepMs = await page.evaluate(async () => {
+  const t0 = performance.now();
+  for (let i = 0; i < 6; i++) document.querySelector('#walk .lgs-timeline').value = String(i);
+  const el = document.querySelector('#walk .lgs-timeline');
+  let n = 0;
+  for (let i = 1; i <= Number(el.max); i++) { el.value = String(i); el.dispatchEvent(new Event('input')); n++; }
+  for (let i = Number(el.max); i >= 0; i--) { el.value = String(i); el.dispatchEvent(new Event('input')); n++; }
+  return (performance.now() - t0) / n;
+});
+await ctx.close();
+await server.close();
+fs.rmSync(profile, { recursive: true, force: true });
+
+console.log('lguest-sim walkthrough: start-up and size (headless Chromium, this machine)');
+console.log(`  cold start to interactive: ${cold.toFixed(0)} ms (empty cache)`);
+console.log(`  warm start to interactive: median ${warm[warm.length >> 1].toFixed(0)} ms, best ${warm[0].toFixed(0)} ms, worst ${warm.at(-1).toFixed(0)} ms over ${RUNS} reloads (target < 300 ms)`);
+console.log(`  one step shown (Rust + render), lesson 07: ${stepMs.toFixed(1)} ms on average`);
+console.log(`  bundle: ${raw} B, ${(gz / 1024).toFixed(0)} KB gzipped (target < 400 KB)`);
+for (const r of rows) console.log(r);

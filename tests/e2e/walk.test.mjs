@@ -1,0 +1,371 @@
+// End-to-end test of the walkthrough (www/index.html), the iframe page (embed.html) and the <lguest-sim>
+// element (example.html) in the system's headless Chromium, every page served with the strict CSP.
+//
+// Every lesson of lessons/ is stepped to its end and back on the page, and at each step the page must show
+// one ✓ line per scenario line of that step (counted here from the lesson file itself); questions are asked
+// before their step and judged; keys alone drive it; the link reopens the same step; two embedded instances
+// step independently; axe-core finds no serious or critical violation in light or dark, on a laptop or a
+// phone held sideways. Screenshots of each lesson's key steps go to tests/e2e/artifacts/ (git-ignored).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { serve, CSP } from './serve.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const www = path.join(root, 'www');
+const artifacts = path.join(here, 'artifacts');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Each lesson file: id, and per step the number of scenario lines (non-blank, non-comment) and its question. */
+function readLessons() {
+  const dir = path.join(root, 'lessons');
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.lesson')).sort().map((f) => {
+    const steps = [];
+    let inScn = false;
+    for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) {
+      if (line.startsWith('## Step:')) steps.push({ lines: 0, question: false });
+      else if (/^```scenario/.test(line)) inScn = true;
+      else if (line.startsWith('```')) inScn = false;
+      else if (inScn && line.replace(/#.*$/, '').trim()) steps.at(-1).lines++;
+      else if (!inScn && line.startsWith('question:') && steps.length) steps.at(-1).question = true;
+    }
+    return { id: f.replace(/\.lesson$/, ''), steps };
+  });
+}
+const LESSONS = readLessons();
+
+let server, ctx, page, profile;
+const problems = [];
+
+function watch(p) {
+  p.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
+  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  p.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(www, 'pkg/lguest_sim.js')), 'www/pkg is missing: build it with .ci/build-wasm.sh first');
+  fs.mkdirSync(artifacts, { recursive: true });
+  server = await serve(www);
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lguest-sim-walk-'));
+  ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1366, height: 768 } });
+  await ctx.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber} ${e.sample}`));
+  });
+  page = ctx.pages()[0] ?? await ctx.newPage();
+  watch(page);
+  page.setDefaultTimeout(10_000);
+});
+
+after(async () => {
+  await ctx?.close();
+  await server?.close();
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+});
+
+// caret: 'initial' keeps Playwright from injecting a <style> (which the strict CSP would rightly block).
+const shot = (p, name) => p.screenshot({ path: path.join(artifacts, `${name}.png`), caret: 'initial' });
+const position = () => page.locator('#walk').getAttribute('data-position').then(Number);
+const live = () => page.locator('#walk .lgs-live').innerText();
+
+async function openWalk(hash = '') {
+  await page.goto('about:blank');
+  const res = await page.goto(server.url + hash);
+  await page.waitForSelector('body[data-ready]');
+  assert.equal(await page.getAttribute('body', 'data-ready'), 'true', 'the simulator started');
+  return res;
+}
+
+async function axeSerious(p, iframes = true) {
+  await p.evaluate(AXE);
+  return p.evaluate(async (iframes) => {
+    const r = await window.axe.run(document, { iframes, runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'], resultTypes: ['violations'] });
+    return r.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
+      .map((x) => `${x.id} (${x.impact}): ${x.help} at ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  }, iframes);
+}
+
+async function noProblems(p) {
+  assert.deepEqual(await p.evaluate(() => window.__csp), [], 'no CSP violation');
+  assert.deepEqual(problems, [], 'no console error, page error or failed request');
+}
+
+test('the walkthrough loads under the strict CSP and lists the course', async () => {
+  const res = await openWalk();
+  assert.equal(res.headers()['content-security-policy'], CSP);
+  assert.match(await page.title(), /lguest-sim/);
+  assert.equal(await page.locator('#lessons li').count(), LESSONS.length);
+  assert.equal(await position(), 0);
+  assert.match(await page.locator('#walk .lgs-title').innerText(), /\S/);
+  await noProblems(page);
+});
+
+test('every lesson, stepped to its end and back: each scenario line shows ✓ as the lesson expects', async () => {
+  for (const L of LESSONS) {
+    await page.goto(`${server.url}#lesson=${L.id}&step=0`);
+    await page.waitForSelector('body[data-ready]');
+    await page.waitForFunction((id) => document.querySelector('#walk')?.dataset.lesson === id, L.id);
+    assert.equal(await position(), 0, L.id);
+    let asked = false;
+    for (let n = 1; n <= L.steps.length; n++) {
+      const s = L.steps[n - 1];
+      await page.keyboard.press('ArrowRight');
+      if (s.question) {
+        // The question comes first, with the machine not yet stepped.
+        assert.equal(await position(), n - 1, `${L.id} step ${n}: the question is asked before the step runs`);
+        assert.ok(await page.locator('#walk .lgs-choice').count() > 0, `${L.id} step ${n}: choices shown`);
+        if (!asked) { await shot(page, `${L.id}-step${n}-question`); asked = true; }
+        await page.keyboard.press('ArrowRight'); // reveal without answering
+      }
+      assert.equal(await position(), n, `${L.id}: at step ${n}`);
+      const marks = await page.locator('#walk .lgs-res').evaluateAll((els) => els.map((e) => e.dataset.ok));
+      assert.equal(marks.length, s.lines, `${L.id} step ${n}: one result per scenario line`);
+      assert.ok(marks.every((m) => m === 'true'), `${L.id} step ${n}: every line as the lesson says (${marks})`);
+      assert.equal(await page.locator('#walk .lgs-rcu.bad').count(), 0, `${L.id} step ${n}: explorer verdicts as the lesson says`);
+      assert.match(await live(), new RegExp(`Step ${n} of ${L.steps.length}`));
+      assert.equal(new URL(page.url()).hash, `#lesson=${L.id}&step=${n}`);
+    }
+    await shot(page, `${L.id}-end`);
+    for (let n = L.steps.length - 1; n >= 0; n--) {
+      await page.keyboard.press('ArrowLeft');
+      assert.equal(await position(), n, `${L.id}: back to ${n}`);
+    }
+  }
+  await noProblems(page);
+});
+
+test('questions: a wrong and a right answer are judged in words, not colour alone', async () => {
+  const L = LESSONS.find((l) => l.steps.some((s) => s.question));
+  const n = L.steps.findIndex((s) => s.question) + 1;
+  let right = false;
+  let wrong = false;
+  for (let i = 0; ; i++) {
+    await openWalk(`#lesson=${L.id}&step=${n - 1}`);
+    await page.locator('#walk .lgs-step').click();
+    const choices = await page.locator('#walk .lgs-choice').count();
+    if (i >= choices) break;
+    await page.keyboard.press(String(i + 1));
+    assert.equal(await position(), n, 'answering reveals the step');
+    const verdict = await page.locator('#walk .lgs-verdict').innerText();
+    if (verdict.startsWith('✓ Right')) right = true;
+    else { assert.match(verdict, /^✗ Not quite: you chose .*the answer is/); wrong = true; }
+  }
+  assert.ok(right && wrong, 'one choice is right and another wrong');
+});
+
+test('keyboard alone: Tab to the controls, shortcuts, go to step N, and not while typing', async () => {
+  await openWalk('#lesson=02-initialize&step=0');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to the lesson');
+  await page.keyboard.press('Enter');
+  let focused = '';
+  for (let i = 0; i < 6 && focused !== 'Step ▶'; i++) {
+    await page.keyboard.press('Tab');
+    focused = await page.evaluate(() => document.activeElement?.textContent ?? '');
+  }
+  assert.equal(focused, 'Step ▶', 'the Step button is reachable by Tab');
+  await page.keyboard.press('Enter');
+  // Step 1 asks a question first; the focus moves to its first choice.
+  assert.equal(await position(), 0);
+  assert.equal(await page.evaluate(() => document.activeElement?.className), 'lgs-choice');
+  await page.keyboard.press('n'); // reveal without answering
+  assert.equal(await position(), 1);
+  const stepKey = async () => {
+    await page.keyboard.press('n');
+    if (await page.locator('#walk .lgs-choice').count()) await page.keyboard.press('n');
+  };
+  await stepKey();
+  assert.equal(await position(), 2);
+  await page.keyboard.press('p');
+  assert.equal(await position(), 1);
+  await page.keyboard.press('End');
+  const end = await position();
+  assert.ok(end > 2);
+  await page.keyboard.press('Home');
+  assert.equal(await position(), 0);
+  await page.keyboard.press('e'); // run to the next read() the Launcher sees
+  assert.ok(await position() > 0);
+  await page.keyboard.press('g');
+  assert.equal(await page.evaluate(() => document.activeElement?.className), 'lgs-goto');
+  const before = await position();
+  await page.keyboard.press('ArrowRight'); // typing in the field: no shortcut fires
+  assert.equal(await position(), before);
+  await page.keyboard.press('Control+a');
+  await page.keyboard.type('3');
+  await page.keyboard.press('Enter');
+  assert.equal(await position(), 3);
+  assert.match(await live(), /^Step 3 of/);
+  await shot(page, 'keyboard-step3');
+});
+
+test('the link reopens the lesson at the same step, and the timeline scrubs', async () => {
+  await openWalk('#lesson=05-hypercalls-and-notify&step=0');
+  await page.locator('#walk .lgs-timeline').fill('2');
+  assert.equal(await position(), 2);
+  const href = await page.locator('#walk .lgs-link').getAttribute('href');
+  assert.match(href, /#lesson=05-hypercalls-and-notify&step=2$/);
+  const other = await ctx.newPage();
+  watch(other);
+  await other.goto(new URL(href, server.url).href);
+  await other.waitForSelector('body[data-ready]');
+  assert.equal(await other.locator('#walk').getAttribute('data-position'), '2');
+  assert.match(await other.locator('#walk .lgs-step-title').innerText(), /^Step 2:/);
+  await other.close();
+});
+
+test('what changed is marked in words; the host code and kernel links are shown', async () => {
+  await openWalk('#lesson=02-initialize&step=1');
+  const changed = page.locator('#walk .lgs-fields tr.chg .lgs-badge');
+  assert.ok(await changed.count() > 0, 'INITIALIZE changes fields');
+  assert.match(await changed.first().innerText(), /new|changed/);
+  assert.ok(await page.locator('#walk .lgs-book tr.new .lgs-badge').count() > 0, 'new allocations say "new"');
+  const src = await page.locator('#walk .lgs-src').innerText();
+  assert.match(src, /fn lguest_write|fn initialize/);
+  const link = await page.locator('#walk .lgs-codehead a').getAttribute('href');
+  assert.match(link, /^https:\/\/elixir\.bootlin\.com\/linux\/v2\.6\.39\/source\/drivers\/lguest\//);
+  assert.ok(await page.locator('#walk .lgs-events a.lgs-func').count() > 0, 'events link their function');
+});
+
+test('accessibility: no serious or critical axe-core violation, light and dark, laptop and phone', async () => {
+  await openWalk('#lesson=07-interrupts&step=3');
+  assert.deepEqual(await axeSerious(page), []);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.deepEqual(await axeSerious(page), []);
+  await shot(page, 'walkthrough-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 844, height: 390 });
+  await page.waitForTimeout(100);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no sideways scrolling on a phone (overflow ${overflow}px)`);
+  assert.deepEqual(await axeSerious(page), []);
+  await shot(page, 'walkthrough-phone');
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await shot(page, 'walkthrough');
+  await noProblems(page);
+});
+
+test('example page: two <lguest-sim> elements step independently, and the iframe works', async () => {
+  const res = await page.goto(server.url + 'example.html');
+  assert.equal(res.headers()['content-security-policy'], CSP);
+  await page.waitForSelector('#first[data-ready="true"]');
+  await page.waitForSelector('#second[data-ready="true"]');
+  const pos = (id) => page.locator(`#${id}`).evaluate((el) => el.position);
+  assert.equal(await pos('first'), 0);
+  assert.equal(await pos('second'), 2);
+  await page.locator('#first .lgs-step').click(); // Playwright's CSS pierces open shadow roots
+  assert.equal(await pos('first'), 1);
+  assert.equal(await pos('second'), 2, 'the second did not move');
+  assert.match(await page.locator('#first-status').innerText(), /step 1 of/);
+  // Keys go to the element that has focus.
+  await page.locator('#second .lgs-back').focus();
+  await page.keyboard.press('ArrowRight');
+  if (await page.locator('#second .lgs-choice').count()) await page.keyboard.press('ArrowRight'); // past its question
+  assert.equal(await pos('second'), 3);
+  assert.equal(await pos('first'), 1);
+  // The JS API.
+  await page.locator('#first').evaluate((el) => el.goTo(3));
+  assert.equal(await pos('first'), 3);
+  assert.match(await page.locator('#first .lgs-res').first().innerText(), /✓/);
+  // Styles stay inside: the page's own h2 is not styled by walk.css.
+  assert.match(await page.locator('#first .lgs').evaluate((el) => getComputedStyle(el).fontFamily), /system-ui/);
+  assert.match(await page.evaluate(() => getComputedStyle(document.body).fontFamily), /Georgia/);
+  const frame = page.frameLocator('#frame');
+  await frame.locator('body[data-ready="true"]').waitFor();
+  assert.equal(await frame.locator('#walk').getAttribute('data-position'), '1');
+  await frame.locator('.lgs-step').click();
+  assert.equal(await frame.locator('#walk').getAttribute('data-position'), '2');
+  assert.equal(await pos('first'), 3);
+  await shot(page, 'example');
+  await noProblems(page);
+  // axe-core itself injects a <style> when it checks inside shadow roots, which the CSP rightly blocks: the
+  // page was checked for violations above, so what axe causes is cleared. The iframe's page is checked on
+  // its own below (embed.html).
+  assert.deepEqual(await axeSerious(page, false), []);
+  await page.evaluate(() => { window.__csp = []; });
+  problems.length = 0;
+});
+
+test('embed.html: one lesson, its title names the lesson and step', async () => {
+  const res = await page.goto(server.url + 'embed.html?lesson=04-read-runs-the-guest&step=2');
+  assert.equal(res.headers()['content-security-policy'], CSP);
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.match(await page.title(), /^read\(\) runs the Guest, step 2 of \d+ — lguest-sim$/);
+  assert.equal(await page.locator('.lgs-pick').count(), 0, 'no lesson picker in an embed');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => /step 3 of/.test(document.title) || document.querySelector('.lgs-choice'));
+  await noProblems(page);
+  assert.deepEqual(await axeSerious(page), []);
+});
+
+test('free play: Launcher lines from the current step, undo, and a Guest program assembled and run', async () => {
+  await openWalk('#lesson=05-hypercalls-and-notify&step=2');
+  await page.locator('#walk .lgs-play-start').click();
+  const line = page.locator('#walk .lgs-play-line');
+  assert.equal(await page.evaluate(() => document.activeElement?.className), 'lgs-play-line');
+  await line.fill('write IRQ 40');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /-EINVAL/);
+  assert.match(await live(), /write IRQ 40 returned -EINVAL/);
+  await line.fill('write FOO');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /does not parse/);
+  // The program editor: errors name their line; a good program runs on the x86 core.
+  await page.locator('#walk .lgs-asm').fill('movl $1, %eax\nfrobnicate %eax\n');
+  await page.locator('#walk .lgs-asm-load').click();
+  assert.match(await page.locator('#walk .lgs-asm-err').innerText(), /my-guest\.S:2/);
+  await page.locator('#walk .lgs-asm-pick').selectOption('guests/hello.S');
+  await page.locator('#walk .lgs-asm-load').click();
+  assert.equal(await page.locator('#walk .lgs-asm-err').isHidden(), true);
+  assert.deepEqual(await page.locator('#walk .lgs-play-log .lgs-result').allInnerTexts(), ['3', '12']);
+  await line.fill('read');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /read → 4/);
+  assert.ok(await page.locator('#walk .lgs-play-state .lgs-disasm .cur').count() === 1, 'the Guest CPU shows EIP in its listing');
+  assert.match(await page.locator('#walk .lgs-play-state .lgs-cpu').innerText(), /Source line \d+/);
+  await page.locator('#walk .lgs-play-undo').click();
+  assert.deepEqual(await page.locator('#walk .lgs-play-log .lgs-result').allInnerTexts(), ['3', '12']);
+  await page.locator('#walk .lgs-play-line').fill('read');
+  await page.keyboard.press('Enter');
+  await page.locator('#walk .lgs-play').scrollIntoViewIfNeeded();
+  await shot(page, 'free-play-guest');
+  await noProblems(page);
+});
+
+test('the RCU pane: explore a broken variant, count per check, step its counterexample in lanes', async () => {
+  await openWalk('#lesson=11-rcu-break-it&step=0');
+  await page.locator('#walk .lgs-play-start').click();
+  await page.locator('#walk .lgs-rcu-variant').selectOption('no-synchronize-rcu');
+  await page.locator('#walk .lgs-rcu-explore').click();
+  const report = await page.locator('#walk .lgs-rcu-report').innerText();
+  assert.match(report, /\d+ schedules, \d+ distinct states: ✗ .*use-after-free/);
+  const row = page.locator('#walk .lgs-rcu-checks tr', { hasText: 'use-after-free' });
+  assert.match(await row.innerText(), /✗ \d+/);
+  await row.locator('.lgs-rcu-open').click();
+  assert.equal(await page.locator('#walk .lgs-lane').count(), 2, 'one lane per simulated CPU');
+  const total = Number((await page.locator('#walk .lgs-rcu-controls .lgs-counter').innerText()).match(/of (\d+)/)[1]);
+  for (let i = 0; i < total; i++) await page.locator('#walk .lgs-rcu-step').click();
+  assert.match(await page.locator('#walk .lgs-violations').innerText(), /✗ use-after-free/);
+  assert.match(await page.locator('#walk .lgs-rcu-versions').innerText(), /freed/);
+  await page.locator('#walk .lgs-rcu-pane').scrollIntoViewIfNeeded();
+  await shot(page, 'rcu-counterexample');
+  await page.locator('#walk .lgs-rcu-back').click();
+  assert.equal(await page.locator('#walk .lgs-violations').count(), 0, 'one step back, before the violation');
+  // The correct code: nothing goes wrong.
+  await page.locator('#walk .lgs-rcu-variant').selectOption('correct');
+  await page.locator('#walk .lgs-rcu-explore').click();
+  assert.match(await page.locator('#walk .lgs-rcu-report').innerText(), /✓ nothing goes wrong/);
+  assert.deepEqual(await axeSerious(page), []);
+  await noProblems(page);
+});

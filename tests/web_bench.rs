@@ -1,0 +1,34 @@
+//! The speed benchmarks in headless Chromium: the Guest core (MIPS with the decoded-block cache on and
+//! off) and the RCU explorer (schedules per second), printed, never asserted. Run by hand on a release
+//! build: `wasm-pack test --release --headless --chrome --test web_bench -- --include-ignored`.
+#![cfg(target_arch = "wasm32")]
+
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn now_s() -> f64 {
+    js_sys::Date::now() / 1000.0
+}
+
+#[wasm_bindgen_test]
+#[ignore = "a measurement; run by hand with --release --include-ignored"]
+fn guest_core_speed_in_the_browser() {
+    let r = lguest_sim::cpu::bench::run_bench(20, &mut now_s).expect("the benchmark workloads assemble and run");
+    console_log!("Guest core in Chromium (wasm):\n{r}");
+}
+
+#[wasm_bindgen_test]
+#[ignore = "a measurement; run by hand with --release --include-ignored"]
+fn rcu_explorer_speed_in_the_browser() {
+    let out = lguest_sim::rcu::bench::bench_explore_with(&mut || js_sys::Date::now());
+    console_log!("RCU explorer in Chromium (wasm):\n{out}");
+}
+
+#[wasm_bindgen_test]
+fn the_benchmarks_run_in_the_browser() {
+    // A small run of both, so the benchmark code is known to work in wasm (no figures are claimed).
+    let r = lguest_sim::cpu::bench::run_bench(1, &mut now_s).expect("the benchmark workloads run");
+    assert_eq!(r.entries.len(), 4);
+    assert!(lguest_sim::rcu::bench::bench_explore_with(&mut || js_sys::Date::now()).contains("schedules"));
+}

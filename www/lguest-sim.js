@@ -1,0 +1,81 @@
+// <lguest-sim lesson="02-initialize" step="3"></lguest-sim>: a lesson walkthrough to embed in any page with
+// one script tag:
+//
+//   <script type="module" src="https://your.host/lguest-sim/lguest-sim.js"></script>
+//
+// Each element has its own shadow root (styles isolated: walk.css is linked inside it, so a strict CSP with
+// style-src 'self' holds) and its own wasm Walkthrough; the page loads the wasm module once. The element's API:
+//   el.step(), el.back(), el.goTo(n), el.nextEvent(), el.reset(), el.open(lesson, step)
+//   el.position, el.total, el.lessonId, el.ready (a Promise that resolves when it is interactive)
+//   events (bubbling, composed): 'lguest-sim:ready' and 'lguest-sim:step' with
+//     detail { lesson, position, total, ok, allOk }
+//   attributes: lesson (id, e.g. 04-read-runs-the-guest), step (0 = the introduction)
+// and from script: import { create } from '.../lguest-sim.js'; create(container, { lesson, step }).
+
+import { mountWalkthrough } from './walk.js';
+
+const CSS = new URL('./walk.css', import.meta.url).href;
+const LINK_BASE = new URL('./index.html', import.meta.url).href;
+
+export class LguestSimElement extends HTMLElement {
+  static get observedAttributes() { return ['lesson', 'step']; }
+
+  connectedCallback() {
+    if (this.shadowRoot) return;
+    const root = this.attachShadow({ mode: 'open' });
+    const link = document.createElement('link');
+    link.rel = 'stylesheet';
+    link.href = CSS;
+    const box = document.createElement('div');
+    box.className = 'lgs-host';
+    root.append(link, box);
+    if (!this.hasAttribute('role')) this.setAttribute('role', 'region');
+    if (!this.hasAttribute('aria-label')) this.setAttribute('aria-label', 'lguest-sim lesson walkthrough');
+    this.ready = mountWalkthrough(box, {
+      lesson: this.getAttribute('lesson') ?? undefined,
+      step: Number(this.getAttribute('step') ?? 0) || 0,
+      keys: this,
+      compact: this.hasAttribute('compact'),
+      linkBase: LINK_BASE,
+    }).then((c) => {
+      this.controller = c;
+      this.dataset.ready = 'true';
+      this.dispatchEvent(new CustomEvent('lguest-sim:ready', { bubbles: true, composed: true, detail: { lesson: this.lessonId, position: this.position } }));
+      return this;
+    }, (e) => {
+      box.textContent = `lguest-sim could not start: ${e.message}`;
+      this.dataset.ready = 'false';
+      throw e;
+    });
+    this.ready.catch(() => {});
+  }
+
+  attributeChangedCallback(name, old, val) {
+    const c = this.controller;
+    if (!c || old === val) return;
+    if (name === 'lesson') c.open(val, Number(this.getAttribute('step') ?? 0) || 0);
+    else if (name === 'step' && Number(val) !== c.w.position()) c.goTo(Number(val) || 0);
+  }
+
+  step() { this.controller?.step(); }
+  back() { this.controller?.back(); }
+  goTo(n) { this.controller?.goTo(n); }
+  nextEvent() { this.controller?.nextEvent(); }
+  reset() { this.controller?.reset(); }
+  open(lesson, step = 0) { this.controller?.open(lesson, step); }
+  get position() { return this.controller?.w.position() ?? 0; }
+  get total() { return this.controller?.w.total() ?? 0; }
+  get lessonId() { return this.controller?.lesson.id; }
+}
+
+if (!customElements.get('lguest-sim')) customElements.define('lguest-sim', LguestSimElement);
+
+/** Make a <lguest-sim> in `container`; returns the element (await `el.ready` before driving it). */
+export function create(container, { lesson, step = 0, compact = false } = {}) {
+  const el = document.createElement('lguest-sim');
+  if (lesson) el.setAttribute('lesson', lesson);
+  el.setAttribute('step', String(step));
+  if (compact) el.setAttribute('compact', '');
+  container.append(el);
+  return el;
+}

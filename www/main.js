@@ -1,0 +1,49 @@
+// The walkthrough page: the course's lessons on the left, the current lesson in <main>, the position kept in
+// the URL (#lesson=04-read-runs-the-guest&step=3) so any step can be linked to and reopened.
+
+import { mountWalkthrough, loadSimulator } from './walk.js';
+
+function parseHash() {
+  const p = new URLSearchParams(location.hash.slice(1));
+  return { lesson: p.get('lesson') ?? undefined, step: Number(p.get('step') ?? 0) || 0 };
+}
+
+async function start() {
+  const main = document.getElementById('walk');
+  try {
+    const W = await loadSimulator();
+    const lessons = W.lessons();
+    const list = document.getElementById('lessons');
+    const want = parseHash();
+    const w = await mountWalkthrough(main, { ...want, keys: document, hash: true });
+    const mark = () => {
+      for (const a of list.querySelectorAll('a')) {
+        if (a.dataset.id === main.dataset.lesson) a.setAttribute('aria-current', 'page');
+        else a.removeAttribute('aria-current');
+      }
+    };
+    list.replaceChildren(...lessons.map((l) => {
+      const li = document.createElement('li');
+      const a = document.createElement('a');
+      a.href = `#lesson=${encodeURIComponent(l.id)}&step=0`;
+      a.dataset.id = l.id;
+      a.textContent = l.title;
+      li.append(a);
+      return li;
+    }));
+    main.addEventListener('lguest-sim:step', mark);
+    mark();
+    window.addEventListener('hashchange', () => {
+      const h = parseHash();
+      if (h.lesson && h.lesson !== main.dataset.lesson) w.open(h.lesson, h.step);
+      else if (h.step !== Number(main.dataset.position)) w.goTo(h.step);
+    });
+    performance.mark('lguest-sim-interactive');
+    document.body.dataset.ready = 'true';
+  } catch (e) {
+    main.textContent = `The simulator could not start: ${e.message}`;
+    document.body.dataset.ready = 'false';
+  }
+}
+
+start();

@@ -1,0 +1,560 @@
+// The walkthrough of one lesson, rendered into any container (the page's <main>, an iframe's body, or the
+// shadow root of a <lguest-sim> element). Rust decides, JS renders: every position comes from the wasm
+// `Walkthrough` as a plain view object (results, events, fields and what changed, the Guest CPU, console).
+// Nothing here uses innerHTML: text goes in through text nodes, lesson prose through md.js.
+//
+//   const w = await mountWalkthrough(container, { lesson: '02-initialize', step: 3 });
+//   w.step(); w.back(); w.goTo(5); w.nextEvent(); w.reset();
+//   container.addEventListener('lguest-sim:step', (e) => e.detail /* { lesson, position, total, ok } */);
+
+import init, { Walkthrough, Simulator, RcuRun } from './pkg/lguest_sim.js';
+import { renderMarkdown, inline } from './md.js';
+
+let ready = null;
+/** Start the wasm module once per page, however many walkthroughs it holds. */
+export function loadSimulator() {
+  ready ??= init().then(() => Walkthrough);
+  return ready;
+}
+
+const kebab = (s) => String(s).replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
+const hex = (n) => '0x' + (Number(n) >>> 0).toString(16);
+
+function h(doc, tag, attrs = {}, ...kids) {
+  const el = doc.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const k of kids.flat(Infinity)) {
+    if (k === undefined || k === null || k === false) continue;
+    el.append(k instanceof Node ? k : doc.createTextNode(String(k)));
+  }
+  return el;
+}
+
+const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+
+/**
+ * Mount a walkthrough in `container`. Options: `lesson` (id), `step` (position), `keys` (the element whose
+ * keydown events drive the shortcuts; default `container`), `hash` (keep `#lesson=..&step=..` in the URL),
+ * `compact` (an embedded instance: no lesson picker). Resolves to the controller.
+ */
+export async function mountWalkthrough(container, opts = {}) {
+  const W = await loadSimulator();
+  const doc = container.ownerDocument ?? document;
+  const lessons = W.lessons();
+  const ctl = new Controller(W, container, doc, lessons, opts);
+  ctl.open(opts.lesson ?? lessons[0].id, Number(opts.step ?? 0));
+  return ctl;
+}
+
+class Controller {
+  constructor(W, container, doc, lessons, opts) {
+    this.W = W;
+    this.root = container;
+    this.doc = doc;
+    this.lessons = lessons;
+    this.opts = opts;
+    this.views = [];
+    this.asking = false; // showing the next step's question, not yet revealed
+    this.answers = new Map(); // step number -> the choice the student picked
+    this.codeFunc = null;
+    this.build();
+    (opts.keys ?? container).addEventListener('keydown', (e) => this.onKey(e));
+  }
+
+  // ---- the skeleton, built once ---------------------------------------------------------------------------
+  build() {
+    const d = this.doc;
+    const H = (...a) => h(d, ...a);
+    this.live = H('p', { class: 'lgs-live', role: 'status', 'aria-live': 'polite' });
+    this.btnReset = H('button', { type: 'button', class: 'lgs-reset', title: 'Reset (Home)', onclick: () => this.reset() }, 'Reset');
+    this.btnBack = H('button', { type: 'button', class: 'lgs-back', title: 'Step back (← or p)', onclick: () => this.back() }, '◀ Back');
+    this.btnStep = H('button', { type: 'button', class: 'lgs-step', title: 'Step (→ or n)', onclick: () => this.step() }, 'Step ▶');
+    this.btnEvent = H('button', { type: 'button', class: 'lgs-next-event', title: 'Run to the next read() the Launcher sees (e)', onclick: () => this.nextEvent() }, 'Run to next read() »');
+    this.range = H('input', { type: 'range', class: 'lgs-timeline', min: 0, max: 1, value: 0, 'aria-label': 'Timeline: step of the lesson' });
+    this.range.addEventListener('input', () => this.goTo(Number(this.range.value)));
+    this.goto = H('input', { type: 'number', class: 'lgs-goto', min: 0, value: 0, inputmode: 'numeric', 'aria-label': 'Go to step number' });
+    this.goto.addEventListener('change', () => this.goTo(Number(this.goto.value)));
+    this.goto.addEventListener('keydown', (e) => { if (e.key === 'Enter') this.goTo(Number(this.goto.value)); });
+    this.counter = H('span', { class: 'lgs-counter' });
+    this.link = H('a', { class: 'lgs-link', title: 'A link to this lesson at this step (l)' }, 'Link to this step');
+    const picker = H('select', { class: 'lgs-lesson', 'aria-label': 'Lesson' },
+      this.lessons.map((l, i) => H('option', { value: l.id }, `${i + 1}. ${l.title}`)));
+    picker.addEventListener('change', () => this.open(picker.value, 0));
+    this.picker = picker;
+    const bar = H('div', { class: 'lgs-bar', role: 'toolbar', 'aria-label': 'Walkthrough controls' },
+      this.opts.compact ? null : H('label', { class: 'lgs-pick' }, H('span', { class: 'vh' }, 'Lesson '), picker),
+      this.btnReset, this.btnBack, this.btnStep, this.btnEvent,
+      H('label', { class: 'lgs-scrub' }, this.range),
+      H('label', { class: 'lgs-go' }, 'Go to ', this.goto), this.counter, this.link);
+
+    this.story = H('section', { class: 'lgs-story', 'aria-label': 'Lesson' });
+    this.code = H('section', { class: 'lgs-code', 'aria-label': 'Host code being executed' });
+    this.state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
+    this.grid = H('div', { class: 'lgs-grid' }, this.story, this.code, this.state);
+    const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Home reset, End last step, g go to step, 1–9 answer.');
+    this.playBox = H('section', { class: 'lgs-play', 'aria-label': 'Free play' },
+      H('h2', {}, 'Free play'),
+      H('p', {}, 'Carry on from the step you are at: type Launcher lines in the scenario language, or write your own Guest program.'),
+      H('button', { type: 'button', class: 'lgs-play-start', onclick: () => this.startPlay() }, 'Free play from this step'));
+    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.grid, this.playBox, help));
+  }
+
+  // ---- navigation ----------------------------------------------------------------------------------------
+  open(id, step = 0) {
+    this.w?.free();
+    this.w = this.W.open(id) ?? this.W.open(this.lessons[0].id);
+    this.lesson = this.w.lesson();
+    this.picker.value = this.lesson.id;
+    this.views = [];
+    this.answers = new Map();
+    this.asking = false;
+    this.range.max = String(this.w.total());
+    this.goto.max = String(this.w.total());
+    this.goTo(step);
+  }
+
+  /** Go to position `n`, keeping the view before it too (what "changed" and "new" compare with). */
+  goTo(n) {
+    this.asking = false;
+    n = Math.max(0, Math.min(this.w.total(), Number(n) | 0));
+    if (n > 0 && !this.views[n - 1]) this.views[n - 1] = this.w.goTo(n - 1);
+    const v = this.w.goTo(n);
+    this.views[n] = v;
+    this.show(v);
+  }
+
+  step() {
+    const pos = this.w.position();
+    if (pos >= this.w.total()) { this.announce('This is the last step. Free play: open the lab page.'); return; }
+    const next = this.lesson.steps[pos];
+    if (next.question && !this.asking && !this.answers.has(next.number)) {
+      this.asking = true;
+      this.render(this.views[pos] ?? this.w.view(), next);
+      this.announce(`Step ${pos + 1}: ${next.title}. Question: ${next.question.text}`);
+      this.story.querySelector('.lgs-choice')?.focus();
+      return;
+    }
+    this.goTo(pos + 1);
+  }
+
+  back() {
+    if (this.asking) { this.goTo(this.w.position()); return; }
+    this.goTo(this.w.position() - 1);
+  }
+
+  reset() { this.goTo(0); }
+
+  nextEvent() {
+    this.goTo(this.w.nextEvent().position);
+  }
+
+  answer(choice) {
+    const pos = this.w.position();
+    const s = this.lesson.steps[pos];
+    if (!s) return;
+    this.answers.set(s.number, choice);
+    this.goTo(pos + 1);
+  }
+
+  onKey(e) {
+    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || typing(e.composedPath?.()[0] ?? e.target)) return;
+    const k = e.key;
+    const act = {
+      ArrowRight: () => this.step(), n: () => this.step(), j: () => this.step(),
+      ArrowLeft: () => this.back(), p: () => this.back(), k: () => this.back(),
+      e: () => this.nextEvent(), Home: () => this.reset(), r: () => this.reset(),
+      End: () => this.goTo(this.w.total()), g: () => { this.goto.focus(); this.goto.select(); },
+    }[k];
+    if (act) { e.preventDefault(); act(); return; }
+    if (this.asking && /^[1-9]$/.test(k)) {
+      const q = this.lesson.steps[this.w.position()]?.question;
+      const c = q?.choices[Number(k) - 1];
+      if (c !== undefined) { e.preventDefault(); this.answer(c); }
+    }
+  }
+
+  // ---- rendering -----------------------------------------------------------------------------------------
+  show(v) {
+    this.render(v, null);
+    const s = v.position > 0 ? this.lesson.steps[v.position - 1] : null;
+    const res = v.results.filter((r) => r.result !== null && r.result !== undefined);
+    const bad = v.results.filter((r) => !r.ok).length;
+    const said = res.map((r) => `${r.source.replace(/\s*=>.*$/, '')} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
+      || (v.results.length ? `${v.results.length - bad} of ${v.results.length} checks hold.` : '');
+    this.announce(s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`);
+    if (this.opts.hash) {
+      const hash = `#lesson=${encodeURIComponent(v.lesson)}&step=${v.position}`;
+      if (location.hash !== hash) history.replaceState(null, '', hash);
+    }
+    this.root.dispatchEvent(new CustomEvent('lguest-sim:step', {
+      bubbles: true, composed: true,
+      detail: { lesson: v.lesson, position: v.position, total: v.total, ok: v.results.every((r) => r.ok), allOk: v.allOk },
+    }));
+  }
+
+  announce(text) { this.live.textContent = text; }
+
+  render(v, asking) {
+    const pos = v.position;
+    const total = v.total;
+    this.range.value = String(pos);
+    this.range.setAttribute('aria-valuetext', `step ${pos} of ${total}`);
+    this.goto.value = String(pos);
+    this.counter.textContent = asking ? `Step ${pos + 1} of ${total}: your guess` : `Step ${pos} of ${total}`;
+    this.btnBack.disabled = pos === 0 && !asking;
+    this.btnReset.disabled = pos === 0 && !asking;
+    this.btnStep.disabled = pos >= total;
+    this.btnEvent.disabled = pos >= total;
+    const base = this.opts.linkBase ?? 'index.html';
+    this.link.href = `${base}#lesson=${encodeURIComponent(v.lesson)}&step=${asking ? pos : pos}`;
+    this.root.dataset.position = String(pos);
+    this.root.dataset.lesson = v.lesson;
+    this.renderStory(v, asking);
+    this.renderCode(v, asking);
+    this.renderState(v, asking);
+  }
+
+  renderStory(v, asking) {
+    const H = (...a) => h(this.doc, ...a);
+    const md = (t) => renderMarkdown(t, this.doc);
+    const L = this.lesson;
+    const out = [H('h2', { class: 'lgs-title' }, L.title)];
+    const s = asking ?? (v.position > 0 ? L.steps[v.position - 1] : null);
+    if (!s) {
+      if (L.goals.length) out.push(H('p', {}, 'By the end you will understand:'), H('ul', { class: 'lgs-goals' }, L.goals.map((g) => H('li', {}, inline(g, this.doc)))));
+      out.push(H('div', { class: 'lgs-prose' }, md(L.intro)));
+      out.push(H('p', { class: 'lgs-hint' }, `This lesson has ${L.steps.length} steps. Press Step ▶ (or →) to begin.`));
+      this.story.replaceChildren(...out);
+      return;
+    }
+    out.push(H('h3', { class: 'lgs-step-title' }, `Step ${s.number}: ${s.title}`));
+    if (s.about.length) {
+      out.push(H('p', { class: 'lgs-about' }, 'About: ', s.about.map((a, i) => [i ? ', ' : '',
+        a.link ? H('a', { href: a.link, target: '_blank', rel: 'noopener' }, `${a.func}()`) : `${a.func}()`, ` ${a.tag}`])));
+    }
+    out.push(H('div', { class: 'lgs-prose' }, md(s.prose)));
+    if (s.question) out.push(this.renderQuestion(s, asking));
+    if (asking) {
+      out.push(H('p', { class: 'lgs-hint' }, 'Choose an answer (keys 1–9), or press Step ▶ to see what happens.'));
+      out.push(H('h4', {}, 'What this step will run'), H('pre', { class: 'lgs-lines' }, H('code', {},
+        // Without the expected results and the checks: they would give the answer away.
+        s.lines.map((l) => l.source.replace(/\s*=>.*$/, '')).filter((l) => !/^expect\s/.test(l)).join('\n'))));
+      this.story.replaceChildren(...out);
+      return;
+    }
+    if (v.results.length) out.push(this.renderResults(v));
+    for (const r of v.rcu) {
+      out.push(H('p', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}` }, r.ok ? '✓ ' : '✗ ',
+        `The RCU explorer ran ${r.schedules} schedules and found ${r.found.length ? r.found.join(', ') : 'nothing wrong'}`,
+        r.counterexample ? ` (shortest counterexample: CPUs ${r.counterexample})` : '', r.message ? `: ${r.message}` : '.'));
+    }
+    if (s.explain.trim()) out.push(H('div', { class: 'lgs-prose lgs-explain' }, md(s.explain)));
+    if (v.position === v.total) out.push(H('p', { class: 'lgs-hint' }, v.allOk ? 'End of the lesson: every result was as the lesson said. Pick the next lesson, or play freely in the lab.' : 'End of the lesson.'));
+    this.story.replaceChildren(...out);
+  }
+
+  renderQuestion(s, asking) {
+    const H = (...a) => h(this.doc, ...a);
+    const q = s.question;
+    const picked = this.answers.get(s.number);
+    const box = H('div', { class: 'lgs-question', role: 'group', 'aria-label': 'Question' }, H('p', { class: 'lgs-q' }, H('strong', {}, 'Question: '), inline(q.text, this.doc)));
+    if (asking) {
+      const choices = q.choices.length ? q.choices : [q.answer];
+      box.append(H('div', { class: 'lgs-choices' }, choices.map((c, i) =>
+        H('button', { type: 'button', class: 'lgs-choice', onclick: () => this.answer(c) }, H('kbd', {}, String(i + 1)), ' ', H('code', {}, c)))));
+    } else if (picked !== undefined) {
+      const right = picked === q.answer;
+      box.append(H('p', { class: `lgs-verdict ${right ? 'ok' : 'bad'}` }, right ? '✓ Right: ' : '✗ Not quite: ',
+        'you chose ', H('code', {}, picked), right ? '.' : [', the answer is ', H('code', {}, q.answer), '.']));
+    } else {
+      box.append(H('p', { class: 'lgs-verdict' }, 'Answer: ', H('code', {}, q.answer)));
+    }
+    return box;
+  }
+
+  renderResults(v) {
+    const H = (...a) => h(this.doc, ...a);
+    const items = v.results.map((r) => {
+      const has = r.result !== null && r.result !== undefined;
+      const e = r.sys?.errno;
+      const isExpect = /^expect\s/.test(r.source);
+      return H('li', { class: `lgs-res ${r.ok ? 'ok' : 'bad'}`, 'data-line': r.line, 'data-ok': String(r.ok) },
+        H('span', { class: 'lgs-mark' }, r.ok ? '✓' : '✗', H('span', { class: 'vh' }, r.ok ? ' as the lesson says: ' : ' not as the lesson says: ')),
+        H('code', { class: 'lgs-src-line' }, r.source.replace(/\s*=>.*$/, '').replace(/\s+#.*$/, '')),
+        has ? [' → ', H('code', { class: `lgs-result${e ? ' errno' : ''}` }, r.result)] : isExpect ? (r.ok ? ' holds' : '') : '',
+        r.expected && !r.ok ? H('span', { class: 'lgs-expected' }, ` (the lesson expects ${r.expected})`) : '',
+        r.sys?.why ? H('div', { class: 'lgs-why' }, e ? [H('strong', {}, `${e}: `), r.sys.why] : r.sys.why) : '',
+        !r.ok && r.message ? H('div', { class: 'lgs-why bad' }, r.message) : (r.ok && r.message ? H('div', { class: 'lgs-why' }, r.message) : ''));
+    });
+    return H('div', { class: 'lgs-results' }, H('h4', {}, 'The Launcher’s lines and what the kernel returned'), H('ol', { class: 'lgs-reslist' }, items));
+  }
+
+  renderCode(v, asking) {
+    const H = (...a) => h(this.doc, ...a);
+    const s = asking ?? (v.position > 0 ? this.lesson.steps[v.position - 1] : null);
+    const names = [];
+    for (const a of s?.about ?? []) if (!names.includes(a.func)) names.push(a.func);
+    if (!asking) for (const f of v.funcs) if (!names.includes(f)) names.push(f);
+    const have = names.map((f) => this.W.hostSource(f)).filter(Boolean);
+    if (!have.length) {
+      this.code.replaceChildren(H('h3', {}, 'Host code'), H('p', { class: 'lgs-hint' }, v.position === 0 ? 'Step into the lesson to see the Host code each step runs.' : 'This step runs no Host function we model in Rust (the Launcher acts on its own).'));
+      return;
+    }
+    const cur = have.find((x) => x.func === this.codeFunc) ?? have[0];
+    this.codeFunc = cur.func;
+    const tabs = H('div', { class: 'lgs-tabs', role: 'group', 'aria-label': 'Functions this step runs' }, have.map((x) =>
+      H('button', { type: 'button', class: 'lgs-tab', 'aria-pressed': String(x === cur), onclick: () => { this.codeFunc = x.func; this.renderCode(v, asking); } },
+        `${x.func}()`, v.funcs.includes(x.func) && !asking ? H('span', { class: 'lgs-ran' }, ' ran') : '')));
+    const lines = cur.text.split('\n');
+    const sig = lines.findIndex((l) => /\bfn\s/.test(l));
+    const pre = H('pre', { class: 'lgs-src', tabindex: 0, 'aria-label': `Our Rust source of ${cur.func}()` }, H('code', {}, lines.map((l, i) =>
+      H('span', { class: i === sig ? 'lgs-srcline lgs-sig' : 'lgs-srcline' }, H('span', { class: 'lgs-ln', 'aria-hidden': 'true' }, String(cur.line + i).padStart(4)), ' ', l, '\n'))));
+    this.code.replaceChildren(H('h3', {}, 'Host code being executed'), tabs,
+      H('p', { class: 'lgs-codehead' }, H('strong', {}, `${cur.func}() `), H('span', { class: 'lgs-tag' }, cur.tag), ` — ${cur.summary} `,
+        H('br'), `Ours: ${cur.file}:${cur.line}. `, cur.link ? H('a', { href: cur.link, target: '_blank', rel: 'noopener' }, `${cur.func}() in Linux 2.6.39`) : ''),
+      pre);
+  }
+
+  renderState(v, asking, target = this.state, prev = v.position > 0 ? this.views[v.position - 1] : null) {
+    const H = (...a) => h(this.doc, ...a);
+    const parts = [];
+    if (v.cpu) parts.push(this.renderCpu(v.cpu, prev?.cpu));
+    if (v.console.length) parts.push(H('h3', {}, 'Guest console'), H('pre', { class: 'lgs-console', 'aria-label': 'Guest console output' }, v.console.join('')));
+    if (!asking && v.events.length) {
+      parts.push(H('h3', {}, `What happened in the kernel (${v.events.length} events)`), H('ol', { class: 'lgs-events', tabindex: 0, 'aria-label': 'Kernel events of this step' }, v.events.map((e) =>
+        H('li', {}, H('span', { class: 'lgs-task' }, e.task), ' ',
+          e.link ? H('a', { href: e.link, target: '_blank', rel: 'noopener', class: 'lgs-func' }, `${e.func}()`) : H('span', { class: 'lgs-func' }, e.func),
+          ' ', H('span', { class: 'lgs-tag' }, e.tag), ' ', e.text))));
+    }
+    const changed = new Set(asking ? [] : v.changed);
+    const groups = [
+      ['struct lguest', (k) => k.startsWith('lg.') && !k.startsWith('lg.eventfds')],
+      ['struct lg_cpu', (k) => /^cpu\d/.test(k)],
+      ['eventfd map (RCU-protected)', (k) => k.startsWith('lg.eventfds')],
+      ['tasks', (k) => k.startsWith('task.')],
+      ['eventfds', (k) => k.startsWith('eventfd')],
+      ['machine', (k) => !/^(lg\.|cpu\d|task\.|eventfd)/.test(k)],
+    ];
+    const prevFields = new Map(prev?.fields ?? []);
+    for (const [title, f] of groups) {
+      const rows = v.fields.filter(([k]) => f(k));
+      if (!rows.length) continue;
+      parts.push(H('table', { class: 'lgs-fields' }, H('caption', {}, title), H('tbody', {}, rows.map(([k, val]) => {
+        const c = changed.has(k);
+        const was = prevFields.get(k);
+        return H('tr', { class: c ? 'chg' : '', 'data-key': k }, H('th', { scope: 'row' }, k), H('td', {}, val),
+          H('td', { class: 'lgs-badge' }, c ? (was === undefined ? 'new' : `changed (was ${was})`) : ''));
+      }))));
+    }
+    const g = v.snapshot.guests.at(-1);
+    if (g) {
+      const m = g.eventfds;
+      parts.push(H('p', { class: 'lgs-map' }, `lg->eventfds points to version #${m.alloc}: `, m.map.length ? m.map.map((e) => `${hex(e.addr)} → ctx${e.event}`).join(', ') : 'empty', '.'));
+    }
+    // The account book: what the kernel holds, what this step allocated or freed.
+    const prevIds = new Map((prev?.snapshot.allocations ?? []).map((a) => [a.id, a]));
+    const nowIds = new Set(v.snapshot.allocations.map((a) => a.id));
+    const book = v.snapshot.allocations.map((a) => H('tr', { class: !asking && prev && !prevIds.has(a.id) ? 'new' : '' },
+      H('td', {}, `#${a.id}`), H('td', {}, a.what), H('td', {}, a.by), H('td', {}, String(a.bytes)),
+      H('td', { class: 'lgs-badge' }, !asking && prev && !prevIds.has(a.id) ? 'new' : '')));
+    if (!asking) for (const a of prevIds.values()) if (!nowIds.has(a.id)) {
+      book.push(H('tr', { class: 'freed' }, H('td', {}, `#${a.id}`), H('td', {}, H('s', {}, a.what)), H('td', {}, a.by), H('td', {}, String(a.bytes)), H('td', { class: 'lgs-badge' }, 'freed')));
+    }
+    parts.push(H('table', { class: 'lgs-book' }, H('caption', {}, `The account book: ${v.snapshot.allocations.length} allocation(s) held`),
+      H('thead', {}, H('tr', {}, ['id', 'what', 'by', 'bytes', 'this step'].map((t) => H('th', { scope: 'col' }, t)))),
+      H('tbody', {}, book.length ? book : H('tr', {}, H('td', { colspan: 5 }, 'nothing allocated')))));
+    target.replaceChildren(...parts);
+  }
+
+  // ---- free play: a Simulator copied from the current step ------------------------------------------------
+  startPlay() {
+    const H = (...a) => h(this.doc, ...a);
+    this.sim?.free();
+    this.sim = this.w.freePlay();
+    this.playViews = [this.sim.view()];
+    const input = H('input', { class: 'lgs-play-line', 'aria-label': 'Scenario line', placeholder: 'e.g. read, write IRQ 1, guest notify 0x8000', autocomplete: 'off', spellcheck: 'false' });
+    const form = H('form', { class: 'lgs-play-form' }, H('label', {}, 'Line ', input),
+      H('button', { type: 'submit' }, 'Run'), H('button', { type: 'button', class: 'lgs-play-undo', onclick: () => this.playUndo() }, 'Undo'));
+    form.addEventListener('submit', (e) => { e.preventDefault(); this.playLine(input.value); input.select(); });
+    const src = H('textarea', { class: 'lgs-asm', rows: 12, spellcheck: 'false', 'aria-label': 'Guest program source (GNU as)' });
+    src.value = this.guestText('guests/hello.S');
+    const pick = H('select', { class: 'lgs-asm-pick', 'aria-label': 'Start from a course Guest program' });
+    for (const g of this.playGuests()) pick.append(H('option', { value: g }, g));
+    pick.addEventListener('change', () => { src.value = this.guestText(pick.value); });
+    this.asmErr = H('pre', { class: 'lgs-asm-err', role: 'alert', hidden: true });
+    const load = H('button', { type: 'button', class: 'lgs-asm-load', onclick: () => this.playProgram(src.value) }, 'Assemble, load in a fresh Launcher, open and INITIALIZE');
+    this.playLog = H('ol', { class: 'lgs-reslist lgs-play-log', 'aria-label': 'Free play results' });
+    this.playState = H('div', { class: 'lgs-play-state' });
+    this.playBox.replaceChildren(H('h2', {}, 'Free play'),
+      H('div', { class: 'lgs-play-grid' },
+        H('div', {}, H('h3', {}, 'Launcher console'), form, this.playLog,
+          H('h3', {}, 'Guest program'), H('label', {}, 'Start from ', pick), src, load, this.asmErr),
+        this.playState));
+    this.playBox.append(this.buildRcu());
+    this.renderPlay();
+    input.focus();
+  }
+
+  // ---- the RCU pane: break the eventfd map's RCU on purpose, explore, step the counterexample in lanes -----
+  buildRcu() {
+    const H = (...a) => h(this.doc, ...a);
+    const sel = (cls, label, options, value) => {
+      const e = H('select', { class: cls }, options.map((o) => H('option', { value: o }, o)));
+      e.value = value;
+      return H('label', {}, `${label} `, e);
+    };
+    const num = (cls, label, value, min, max) => H('label', {}, `${label} `, H('input', { type: 'number', class: cls, value, min, max, inputmode: 'numeric' }));
+    const form = H('form', { class: 'lgs-rcu-form' },
+      sel('lgs-rcu-variant', 'Code', RcuRun.variants(), 'no-synchronize-rcu'),
+      sel('lgs-rcu-memory', 'Memory', ['sc', 'weak'], 'sc'),
+      num('lgs-rcu-readers', 'Readers', 1, 0, 2), num('lgs-rcu-writers', 'Writers', 1, 0, 2), num('lgs-rcu-cpus', 'CPUs', 2, 1, 3),
+      H('button', { type: 'submit', class: 'lgs-rcu-explore' }, 'Run the explorer'));
+    form.addEventListener('submit', (e) => { e.preventDefault(); this.rcuExplore(form); });
+    this.rcuReport = H('div', { class: 'lgs-rcu-report' });
+    this.rcuLanes = H('div', { class: 'lgs-rcu-run' });
+    return H('section', { class: 'lgs-rcu-pane', 'aria-label': 'RCU explorer' }, H('h3', {}, 'RCU: break the eventfd map on purpose'),
+      H('p', {}, 'Readers run send_notify_to_eventfd() under rcu_read_lock(); writers run add_eventfd(). Pick the code (correct, or with one piece broken), run every interleaving, then step through the shortest schedule that goes wrong.'),
+      form, this.rcuReport, this.rcuLanes);
+  }
+
+  rcuExplore(form) {
+    const H = (...a) => h(this.doc, ...a);
+    const v = (c) => form.querySelector(c).value;
+    const args = [v('.lgs-rcu-variant'), v('.lgs-rcu-memory'), Number(v('.lgs-rcu-readers')), Number(v('.lgs-rcu-writers')), Number(v('.lgs-rcu-cpus'))];
+    const r = RcuRun.explore(...args);
+    if (r.ok === false) {
+      this.rcuReport.replaceChildren(H('p', { class: 'bad', role: 'alert' }, r.message));
+      this.announce(r.message);
+      return;
+    }
+    const found = r.checks.filter((c) => c.schedules > 0);
+    this.rcuReport.replaceChildren(
+      H('p', {}, `${r.schedules}${r.saturated ? '+' : ''} schedules, ${r.states} distinct states: `, found.length ? H('strong', { class: 'bad' }, `✗ ${found.map((c) => c.name).join(', ')}`) : H('strong', { class: 'ok' }, '✓ nothing goes wrong')),
+      H('table', { class: 'lgs-rcu-checks' }, H('caption', {}, 'Each check: how many schedules break it'),
+        H('thead', {}, H('tr', {}, ['check', 'schedules that break it', 'shortest counterexample', ''].map((t) => H('th', { scope: 'col' }, t)))),
+        H('tbody', {}, r.checks.map((c) => H('tr', { class: c.schedules ? 'bad' : '' }, H('td', {}, c.name), H('td', {}, c.schedules ? `✗ ${c.schedules}` : '✓ 0'),
+          H('td', {}, c.counterexample ? H('code', {}, c.counterexample) : '—'),
+          H('td', {}, c.counterexample ? H('button', { type: 'button', class: 'lgs-rcu-open', onclick: () => this.rcuOpen(args, c) }, `Step through it (${c.length} steps)`) : ''))))));
+    this.announce(`The explorer ran ${r.schedules} schedules: ${found.length ? found.map((c) => `${c.name} on ${c.schedules}`).join(', ') : 'nothing goes wrong'}.`);
+  }
+
+  rcuOpen(args, check) {
+    this.rcu?.free();
+    this.rcu = RcuRun.open(...args, check.counterexample);
+    this.rcuCheck = check;
+    this.renderRcu();
+    this.rcuLanes.querySelector('.lgs-rcu-step')?.focus();
+  }
+
+  rcuStep(cpu) {
+    const err = cpu === undefined ? this.rcu.step() : this.rcu.stepCpu(cpu);
+    if (err) this.announce(err.message);
+    this.renderRcu();
+  }
+
+  renderRcu() {
+    const H = (...a) => h(this.doc, ...a);
+    const v = this.rcu.view();
+    const s = v.snapshot;
+    const controls = H('div', { class: 'lgs-rcu-controls', role: 'group', 'aria-label': 'RCU run controls' },
+      H('button', { type: 'button', class: 'lgs-rcu-back', disabled: v.position === 0, onclick: () => { this.rcu.back(); this.renderRcu(); } }, '◀ Back'),
+      H('button', { type: 'button', class: 'lgs-rcu-step', disabled: v.position >= v.length || s.finished, onclick: () => this.rcuStep() }, 'Next step of the schedule ▶'),
+      s.enabledCpus.map((c) => H('button', { type: 'button', class: 'lgs-rcu-cpu', onclick: () => this.rcuStep(c) }, `Run CPU ${c}`)),
+      H('span', { class: 'lgs-counter' }, ` Step ${v.position} of ${v.length}`));
+    const lanes = H('div', { class: 'lgs-lanes' }, s.cpus.map((c) => H('div', { class: `lgs-lane${c.inReadSide ? ' reading' : ''}`, 'data-cpu': c.id },
+      H('h4', {}, `CPU ${c.id}`),
+      H('p', {}, 'running: ', H('strong', {}, c.running ?? 'idle'), c.inIrq ? ` (in ${c.inIrq}'s interrupt)` : ''),
+      H('p', { class: 'lgs-rs' }, c.inReadSide ? '● inside rcu_read_lock()' : '○ not in a read-side section'),
+      H('p', { class: 'lgs-next' }, `next: ${c.next}`))));
+    const tasks = H('table', { class: 'lgs-rcu-tasks' }, H('caption', {}, 'Tasks'), H('tbody', {}, s.tasks.map((t) => H('tr', {},
+      H('th', { scope: 'row' }, `${t.name} (${t.role}, CPU ${t.cpu})`),
+      H('td', {}, t.done ? 'done' : t.program[t.pc] ? ['at: ', H('code', {}, t.program[t.pc])] : '', t.blocked ? ` — blocked: ${t.blocked}` : ''),
+      H('td', {}, t.holds !== null && t.holds !== undefined ? `holds version v${t.holds}` : '')))));
+    const versions = H('table', { class: 'lgs-rcu-versions' }, H('caption', {}, `Map versions (lg->eventfds = ${s.eventfds})`),
+      H('thead', {}, H('tr', {}, ['version', 'life', 'num', 'entries', 'held by'].map((x) => H('th', { scope: 'col' }, x)))),
+      H('tbody', {}, s.versions.map((x) => H('tr', { class: x.life === 'freed' && x.heldBy.length ? 'bad' : '' },
+        H('td', {}, `v${x.id}`), H('td', {}, x.life === 'freed' ? H('s', {}, 'freed') : x.life), H('td', {}, x.num),
+        H('td', {}, x.entries.map((e) => `${e.addr}→${e.event}`).join(', ') || '—'),
+        H('td', {}, x.heldBy.join(', ') || '—')))));
+    const gps = s.gracePeriods.length ? H('ul', { class: 'lgs-gps' }, s.gracePeriods.map((g) => H('li', {}, `Grace period of ${g.by}: ${g.done ? 'over' : 'waiting'} — `,
+      g.cpus.map((c) => `CPU ${c.cpu} ${c.quiescent ? '✓ quiescent' : '… ' + c.why}`).join('; ')))) : H('p', {}, 'No grace period yet.');
+    const viol = s.violations.length ? H('div', { class: 'lgs-violations', role: 'alert' }, s.violations.map((x) => H('p', { class: 'bad' }, H('strong', {}, `✗ ${kebab(x.check)}: `), x.text))) : '';
+    const last = v.last ? H('p', { class: 'lgs-rcu-last' }, `Last: CPU ${v.last.cpu}, ${v.last.task} in ${v.last.function}() ${v.last.tag}: `, H('code', {}, v.last.step), ` — ${v.last.text ?? ''}`) : H('p', {}, 'At the start: nothing has run.');
+    this.rcuLanes.replaceChildren(H('h4', {}, `Counterexample for ${this.rcuCheck.name}: `, H('code', {}, this.rcuCheck.counterexample)), controls, last, viol, lanes, tasks, versions, gps);
+    this.announce(`RCU step ${v.position} of ${v.length}. ${v.last ? `${v.last.task} on CPU ${v.last.cpu}: ${v.last.step}.` : ''} ${s.violations.map((x) => `${kebab(x.check)}!`).join(' ')}`);
+  }
+
+  playGuests() { return Simulator.guests(); }
+  guestText(name) { return Simulator.guestSource(name) ?? ''; }
+
+  playLine(text) {
+    if (!text.trim()) return;
+    const r = this.sim.exec(text);
+    if (r && r.source === undefined) {
+      this.playLog.append(h(this.doc, 'li', { class: 'lgs-res bad', 'data-ok': 'false' }, h(this.doc, 'span', { class: 'lgs-mark' }, '✗'), h(this.doc, 'code', {}, text), ` — line does not parse: ${r.message}`));
+      this.announce(`That line does not parse: ${r.message}`);
+      return;
+    }
+    if (r === null) return;
+    this.playViews.push(this.sim.view());
+    this.renderPlay();
+  }
+
+  playUndo() {
+    if (this.playViews.length > 1 && this.sim.back()) {
+      this.playViews.pop();
+      this.playLog.lastElementChild?.remove();
+      this.renderState(this.playViews.at(-1), null, this.playState, this.playViews.at(-2) ?? null);
+      this.announce('Undone.');
+    }
+  }
+
+  playProgram(text) {
+    this.sim.reset();
+    const err = this.sim.loadProgram('my-guest.S', text);
+    if (err) {
+      this.asmErr.hidden = false;
+      this.asmErr.textContent = err.message;
+      this.announce(`The program does not assemble: ${err.message.split('\n')[0]}`);
+      return;
+    }
+    this.asmErr.hidden = true;
+    this.asmErr.textContent = '';
+    this.playViews = [this.sim.view()];
+    this.playLog.replaceChildren();
+    for (const l of ['open', 'write INITIALIZE']) this.playLine(l);
+    this.announce('Program loaded. Type read to run it.');
+  }
+
+  renderPlay() {
+    const v = this.playViews.at(-1);
+    const prev = this.playViews.length > 1 ? this.playViews.at(-2) : null;
+    const r = v.results[0];
+    if (r && prev) {
+      const li = this.renderResults({ results: [r] }).querySelector('li');
+      this.playLog.append(li);
+      li.scrollIntoView?.({ block: 'nearest' });
+      this.announce(r.result !== null && r.result !== undefined ? `${r.source} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.source}: done`);
+    }
+    this.renderState(v, null, this.playState, prev);
+  }
+
+  renderCpu(c, before) {
+    const H = (...a) => h(this.doc, ...a);
+    const old = new Map(before?.regs ?? []);
+    return H('div', { class: 'lgs-cpu' }, H('h3', {}, `Guest CPU (${c.program})`),
+      H('table', { class: 'lgs-regs' }, H('tbody', {}, c.regs.map(([n, val]) => {
+        const ch = old.size && old.get(n) !== val;
+        return H('tr', { class: ch ? 'chg' : '' }, H('th', { scope: 'row' }, n), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, ch ? 'changed' : ''));
+      }))),
+      H('p', {}, `eip ${hex(c.eip)}  eflags ${hex(c.eflags)}: `, c.flags.map(([f, on]) => H('span', { class: on ? 'flag on' : 'flag' }, on ? f : f.toLowerCase(), ' '))),
+      H('pre', { class: 'lgs-disasm' }, c.disasm.map(([a, t, cur]) => H('span', { class: cur ? 'cur' : '' }, cur ? '→ ' : '  ', hex(a), '  ', t, '\n'))),
+      c.sourceLine ? H('p', {}, `Source line ${c.sourceLine}: `, H('code', {}, c.sourceText ?? '')) : '',
+      c.lguestData.length ? H('p', {}, 'lguest_data: ', c.lguestData.map(([n, val]) => `${n}=${hex(val)}`).join(', ')) : '');
+  }
+}
