@@ -304,6 +304,9 @@ impl Machine {
         }
         lg.cpus[ci].last_ud = None;
         self.ev("lguest_arch_handle_trap", format!("vmcall at {:#x} rewritten to int $0x1f; nop (cd 1f 90)", regs.eip), &["guest.code"]);
+        // That write may have made the kernel copy a read-only page of the Guest's code: the shadow tables
+        // could name the old copy, so they all go (rare enough not to matter).
+        self.guest_pagetable_clear_all(g, c);
         true
     }
 }

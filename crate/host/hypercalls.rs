@@ -200,6 +200,9 @@ impl Machine {
         }
         self.write_timestamp(g);
         self.page_table_guest_data_init(g);
+        // The Host's writes above may have been the first to these Guest pages, which can make the kernel
+        // copy them (copy-on-write) behind shadow entries that still name the old page: drop them all.
+        self.guest_pagetable_clear_all(g, c);
     }
 
     /// `page_table_guest_data_init()`: learn the Guest's kernel_address, tell it how much address space the
