@@ -96,8 +96,10 @@ impl ShadowPgdir {
     /// The hardware's two-level walk (Intel SDM vol. 3, 4.3 "32-bit paging"): the guest-physical address
     /// behind linear `lin`, or the #PF error code (present, write, user bits) if the access may not
     /// happen. A write to a read-only entry faults even at ring 1 (the Host runs with CR0.WP set), which
-    /// is how lguest notices the Guest's first write to a page it mapped read-only.
-    #[inline]
+    /// is how lguest notices the Guest's first write to a page it mapped read-only. Not inlined: every
+    /// memory access of the core calls it when paging, and keeping it out of line keeps the core's
+    /// identity path (no paging) as small as before.
+    #[inline(never)]
     pub fn walk(&self, lin: u32, write: bool, user: bool) -> Result<u32, u32> {
         let access = if write { _PAGE_RW } else { 0 } | if user { _PAGE_USER } else { 0 };
         let Some(pt) = &self.pgd[pgd_index(lin)] else { return Err(access) };
