@@ -20,6 +20,7 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("11_interrupt_delivery.scn", include_str!("scenarios/11_interrupt_delivery.scn")),
     ("12_async_ring.scn", include_str!("scenarios/12_async_ring.scn")),
     ("13_guest_program.scn", include_str!("scenarios/13_guest_program.scn")),
+    ("14_console_device.scn", include_str!("scenarios/14_console_device.scn")),
 ];
 
 #[cfg(not(target_arch = "wasm32"))]
