@@ -416,7 +416,7 @@ impl Machine {
     fn create_thread(&mut self, tid: Tid, vq: Vq) -> Result<(), String> {
         let efd = match self.syscall_unsettled(tid, Syscall::Eventfd)? {
             Outcome::Done(r) if r.errno.is_none() => r.ret as i32,
-            Outcome::Done(r) => return Err(format!("eventfd: {}", r.render())),
+            Outcome::Done(r) => return Err(format!("Creating eventfd: eventfd() returned {}", r.render())),
             Outcome::Blocked { .. } => return Err("eventfd() blocked".into()),
         };
         let v = self.vq(vq).clone();

@@ -8,8 +8,9 @@
 //!
 //! Everything in the ring is written by the Guest, so everything is checked before use: an index that ran
 //! ahead, a head beyond the table, a `next` beyond it, a chain that loops, a buffer outside the Guest's
-//! memory. The real Launcher `errx()`s on each of these (its `wait_for_vq_desc()`, `next_desc()` and
-//! `check_pointer()`); so do we, with a message saying what was wrong, and nothing here can panic.
+//! memory, an indirect table of a bad size. The real Launcher `errx()`s on each of these (its
+//! `wait_for_vq_desc()`, `next_desc()` and `check_pointer()`), with the same first words we use; our messages
+//! then say what exactly was wrong, and nothing here can panic.
 
 use crate::guest_ram::GuestRam;
 
@@ -112,9 +113,17 @@ pub fn put16(ram: &mut GuestRam, addr: u32, v: u16) -> Result<(), String> {
 }
 
 pub fn read_desc(ram: &GuestRam, vr: &Vring, i: u16) -> Result<Desc, String> {
+    read_desc_at(ram, vr.desc, i as u32)
+}
+
+/// Descriptor `i` of a table at `table` (the ring's own, or an indirect one).
+fn read_desc_at(ram: &GuestRam, table: u32, i: u32) -> Result<Desc, String> {
     let mut b = [0u8; 16];
-    let at = vr.desc + 16 * i as u32;
-    ram.read(at, &mut b).map_err(|_| format!("descriptor {i} at {at:#x} is outside the Guest's memory"))?;
+    let at = table as u64 + 16 * i as u64;
+    if at > u32::MAX as u64 {
+        return Err(format!("descriptor {i} at {at:#x} is outside the Guest's memory"));
+    }
+    ram.read(at as u32, &mut b).map_err(|_| format!("descriptor {i} at {at:#x} is outside the Guest's memory"))?;
     Ok(Desc {
         addr: u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
         len: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
@@ -123,17 +132,19 @@ pub fn read_desc(ram: &GuestRam, vr: &Vring, i: u16) -> Result<Desc, String> {
     })
 }
 
-/// `check_pointer()`: a buffer must lie wholly below `guest_limit`.
+/// `check_pointer()`: a buffer must end at or below `guest_limit`. (On i386 the real Launcher keeps only the
+/// low 32 bits of a descriptor's 64-bit address; we refuse an address above 4 GB instead of wrapping it.)
 pub fn check_pointer(addr: u64, len: u32, guest_limit: u32) -> Result<Buf, String> {
     let end = addr + len as u64;
-    if addr >= guest_limit as u64 || end > guest_limit as u64 {
+    if addr > u32::MAX as u64 || end > guest_limit as u64 {
         return Err(format!("Invalid address {addr:#x} (length {len:#x}): the buffer does not lie inside the Guest's memory ({guest_limit:#x} bytes)"));
     }
     Ok(Buf { addr: addr as u32, len })
 }
 
 /// The part of `wait_for_vq_desc()` after something is available: take the head at `*last_avail`, advance
-/// the Launcher's count, and walk the chain. `Ok(None)` if nothing is available.
+/// the Launcher's count, and walk the chain (through an indirect table if the head is one). `Ok(None)` if
+/// nothing is available.
 pub fn next_chain(ram: &GuestRam, vr: &Vring, last_avail: &mut u16, guest_limit: u32) -> Result<Option<Chain>, String> {
     let idx = get16(ram, vr.avail_idx())?;
     if idx == *last_avail {
@@ -149,12 +160,18 @@ pub fn next_chain(ram: &GuestRam, vr: &Vring, last_avail: &mut u16, guest_limit:
         return Err(format!("Guest says index {head} is available (the ring has {} descriptors)", vr.num));
     }
     let mut chain = Chain { head, out: Vec::new(), inb: Vec::new() };
-    let mut i = head;
-    loop {
-        let d = read_desc(ram, vr, i)?;
-        if d.flags & VRING_DESC_F_INDIRECT != 0 {
-            return Err(format!("descriptor {i} is indirect: the console offers no VIRTIO_RING_F_INDIRECT_DESC, so this Launcher does not follow it"));
+    let (mut table, mut max, mut i) = (vr.desc, vr.num as u32, head as u32);
+    let first = read_desc_at(ram, table, i)?;
+    if first.flags & VRING_DESC_F_INDIRECT != 0 {
+        // The buffer is itself a table of descriptors, walked like the ring's own.
+        if first.len % 16 != 0 {
+            return Err(format!("Invalid size for indirect buffer table ({} bytes, not a multiple of 16)", first.len));
         }
+        let t = check_pointer(first.addr, first.len, guest_limit).map_err(|e| format!("indirect table of descriptor {head}: {e}"))?;
+        (table, max, i) = (t.addr, first.len / 16, 0);
+    }
+    loop {
+        let d = read_desc_at(ram, table, i)?;
         let buf = check_pointer(d.addr, d.len, guest_limit).map_err(|e| format!("descriptor {i}: {e}"))?;
         if d.flags & VRING_DESC_F_WRITE != 0 {
             chain.inb.push(buf);
@@ -165,16 +182,22 @@ pub fn next_chain(ram: &GuestRam, vr: &Vring, last_avail: &mut u16, guest_limit:
             chain.out.push(buf);
         }
         // More buffers than descriptors in the table can only mean the chain comes back on itself.
-        if chain.out.len() + chain.inb.len() > vr.num as usize {
-            return Err(format!("Looped descriptor: the chain from head {head} is longer than the table's {} entries", vr.num));
+        let n = chain.out.len() + chain.inb.len();
+        if n > max as usize {
+            return Err(format!("Looped descriptor: the chain from head {head} is longer than the table's {max} entries"));
+        }
+        // An indirect table may be longer than the ring, but the Launcher gathers a chain into an array of
+        // `num` iovecs (`iov[vq->vring.num]`): the real one would overrun it here (reading); we stop.
+        if n > vr.num as usize {
+            return Err(format!("indirect chain from head {head} has more than {} buffers, the most one request may hold", vr.num));
         }
         if d.flags & VRING_DESC_F_NEXT == 0 {
             return Ok(Some(chain));
         }
-        if d.next >= vr.num {
-            return Err(format!("Desc next is {} (descriptor {i}; the ring has {})", d.next, vr.num));
+        if d.next as u32 >= max {
+            return Err(format!("Desc next is {} (descriptor {i}; the table has {max})", d.next));
         }
-        i = d.next;
+        i = d.next as u32;
     }
 }
 
@@ -246,8 +269,25 @@ mod tests {
     }
 
     #[test]
+    fn an_indirect_table_is_walked_like_the_ring() {
+        let mut m = ram();
+        let vr = Vring::new(8, RING);
+        let t = Vring { num: 2, desc: 0x3000, avail: 0, used: 0 };
+        put_desc(&mut m, &t, 0, 0x1000, 4, VRING_DESC_F_NEXT, 1);
+        put_desc(&mut m, &t, 1, 0x2000, 8, VRING_DESC_F_WRITE, 0);
+        put_desc(&mut m, &vr, 5, 0x3000, 32, VRING_DESC_F_INDIRECT, 0);
+        offer(&mut m, &vr, &[5]);
+        let mut last = 0;
+        let c = next_chain(&m, &vr, &mut last, LIMIT).unwrap().unwrap();
+        assert_eq!(c, Chain { head: 5, out: vec![Buf { addr: 0x1000, len: 4 }], inb: vec![Buf { addr: 0x2000, len: 8 }] });
+        // A zero-length buffer right at the limit is allowed, as check_pointer() allows it.
+        assert!(check_pointer(LIMIT as u64, 0, LIMIT).is_ok());
+    }
+
+    #[test]
     fn hostile_rings_are_refused_with_a_reason() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut GuestRam, &Vring)>)> = vec![
+        type Setup = Box<dyn Fn(&mut GuestRam, &Vring)>;
+        let cases: Vec<(&str, Setup)> = vec![
             ("Looped descriptor", Box::new(|m, vr| {
                 put_desc(m, vr, 0, 0x1000, 1, VRING_DESC_F_NEXT, 1);
                 put_desc(m, vr, 1, 0x1000, 1, VRING_DESC_F_NEXT, 0);
@@ -280,9 +320,32 @@ mod tests {
                 put_desc(m, vr, 1, 0x1000, 1, 0, 0);
                 offer(m, vr, &[0]);
             })),
-            ("indirect", Box::new(|m, vr| {
-                put_desc(m, vr, 0, 0x1000, 16, VRING_DESC_F_INDIRECT, 0);
+            ("Invalid size for indirect buffer table", Box::new(|m, vr| {
+                put_desc(m, vr, 0, 0x1000, 15, VRING_DESC_F_INDIRECT, 0);
                 offer(m, vr, &[0]);
+            })),
+            ("indirect table of descriptor 0: Invalid address", Box::new(|m, vr| {
+                put_desc(m, vr, 0, LIMIT as u64 - 16, 32, VRING_DESC_F_INDIRECT, 0);
+                offer(m, vr, &[0]);
+            })),
+            ("more than 8 buffers", Box::new(|m, _| {
+                // An indirect table of 16 chained descriptors: longer than the ring's 8.
+                let t = Vring { num: 16, desc: 0x3000, avail: 0, used: 0 };
+                for i in 0..16 {
+                    put_desc(m, &t, i, 0x1000, 1, if i < 15 { VRING_DESC_F_NEXT } else { 0 }, i + 1);
+                }
+                let vr = Vring::new(8, RING);
+                put_desc(m, &vr, 0, 0x3000, 256, VRING_DESC_F_INDIRECT, 0);
+                offer(m, &vr, &[0]);
+            })),
+            ("Looped descriptor: the chain from head 0 is longer than the table's 2 entries", Box::new(|m, _| {
+                // An indirect table of two descriptors at 0x3000 that point at each other.
+                let t = Vring { num: 2, desc: 0x3000, avail: 0, used: 0 };
+                put_desc(m, &t, 0, 0x1000, 1, VRING_DESC_F_NEXT, 1);
+                put_desc(m, &t, 1, 0x1000, 1, VRING_DESC_F_NEXT, 0);
+                let vr = Vring::new(8, RING);
+                put_desc(m, &vr, 0, 0x3000, 32, VRING_DESC_F_INDIRECT, 0);
+                offer(m, &vr, &[0]);
             })),
         ];
         for (want, setup) in cases {
