@@ -248,3 +248,16 @@ expect vq.console-output.state = eventfd-read
     ));
     assert!(r.machine.task_by_name("console-output.2").is_some());
 }
+
+#[test]
+fn the_echo_guest_reads_stdin_through_the_input_queue() {
+    let image = std::fs::read(build("tests/guests/host", "virtio_echo")).unwrap();
+    let r = lguest_sim::launcher::run::launch_with_stdin(&image, 32, b"ping\n");
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "got: ping\n");
+    assert_eq!(r.stderr, "lguest: CRASH: Power down\n");
+    assert_eq!(r.exit_code, 1);
+    // With nothing typed, the input thread waits in readv() and the Guest sleeps: the simulation stops it.
+    let r = launch(&image, 32);
+    assert_eq!(r.stdout, b"");
+    assert!(r.stderr.contains("without stopping"), "{}", r.stderr);
+}
