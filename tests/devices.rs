@@ -261,3 +261,27 @@ fn the_echo_guest_reads_stdin_through_the_input_queue() {
     assert_eq!(r.stdout, b"");
     assert!(r.stderr.contains("without stopping"), "{}", r.stderr);
 }
+
+#[test]
+fn a_forked_launcher_does_not_run_the_parents_threads() {
+    let r = replay_ok(&format!(
+        "{PROLOGUE}
+guest store 0x2000004 \"\\x07\"
+guest notify 0x2000000
+read                                   => 4 notify=0x2000000
+launcher handle-output
+process child
+guest poke 0x2005004 0
+guest poke 0x2005000 0x10000
+guest notify 0x2004000
+guest halt
+read                                   => blocked
+expect stdout = \"hello\"
+expect vq.console-output.used_idx = 1
+"
+    ));
+    // The child's copy of the Launcher printed nothing: the one thread that woke is the parent's.
+    let child = r.machine.procs.iter().find(|p| p.name == "child").unwrap();
+    assert!(child.stdout.is_empty());
+    assert_eq!(r.machine.log.events.iter().filter(|e| e.func == "console_output").count(), 1);
+}

@@ -629,6 +629,11 @@ impl Machine {
                 for q in 0..self.procs[p].devices.list[d].vqs.len() {
                     let vq = (p, d, q);
                     let Some(t) = self.vq(vq).thread else { continue };
+                    // A forked copy of the Launcher inherits the table but not the threads (fork copies only
+                    // the calling thread): only the process that owns the thread runs it.
+                    if self.proc_of(t) != p {
+                        continue;
+                    }
                     match self.vq(vq).state {
                         ThreadState::EventfdRead => {
                             let Some(r) = self.finished.remove(&t) else { continue };
