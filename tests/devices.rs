@@ -285,3 +285,11 @@ expect vq.console-output.used_idx = 1
     assert!(child.stdout.is_empty());
     assert_eq!(r.machine.log.events.iter().filter(|e| e.func == "console_output").count(), 1);
 }
+
+#[test]
+fn the_course_echo_guest_does_the_same_under_gnu_as() {
+    let image = std::fs::read(build("lessons/guests", "virtio_echo")).unwrap();
+    let r = lguest_sim::launcher::run::launch_with_stdin(&image, 32, b"hi\n");
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "got: hi\n");
+    assert_eq!(r.stderr, "lguest: CRASH: Power down\n");
+}

@@ -671,7 +671,8 @@ impl Machine {
         let p = self.proc_of(tid);
         self.procs[p].stdin.extend(bytes.iter().copied());
         self.current = tid;
-        self.ev("launcher", format!("{} byte(s) typed at the Launcher's terminal: {}", bytes.len(), shown(bytes)), &["stdin"]);
+        let text = format!("{} byte(s) typed at the Launcher's terminal: {}", bytes.len(), shown(bytes));
+        self.log.push("terminal", "launcher", crate::host::tags::tag("launcher"), text, &["stdin"]);
         for d in 0..self.procs[p].devices.list.len() {
             for q in 0..self.procs[p].devices.list[d].vqs.len() {
                 if self.vq((p, d, q)).state == ThreadState::StdinRead {
