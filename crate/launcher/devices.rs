@@ -601,6 +601,12 @@ impl Machine {
             let v = self.vq_mut(vq);
             v.held = Some(chain);
             v.state = ThreadState::StdinRead;
+            // Asleep inside readv(): the page shows the task in the kernel, though no system call of ours
+            // models the terminal (typing, `launcher_stdin()`, wakes it).
+            let t = v.thread;
+            if let Some(task) = t.and_then(|t| self.tasks.get_mut(t as usize)) {
+                task.state = crate::launcher::TaskState::InRead;
+            }
             return Ok(false);
         }
         let mut len = 0u32;
@@ -677,6 +683,9 @@ impl Machine {
             for q in 0..self.procs[p].devices.list[d].vqs.len() {
                 if self.vq((p, d, q)).state == ThreadState::StdinRead {
                     self.vq_mut((p, d, q)).state = ThreadState::Runnable;
+                    if let Some(task) = self.vq((p, d, q)).thread.and_then(|t| self.tasks.get_mut(t as usize)) {
+                        task.state = crate::launcher::TaskState::User;
+                    }
                 }
             }
         }
