@@ -169,6 +169,10 @@ impl Machine {
             fds: BTreeMap::new(),
             has_code: false,
             script: Default::default(),
+            devices: Default::default(),
+            stdout: Vec::new(),
+            stderr: String::new(),
+            stdin: Default::default(),
         });
         pid
     }
@@ -272,6 +276,14 @@ impl Machine {
 
     /// Make a system call as task `tid`. A task already blocked in a call cannot make another.
     pub fn syscall(&mut self, tid: Tid, call: Syscall) -> Result<Outcome, String> {
+        let out = self.syscall_unsettled(tid, call)?;
+        self.settle();
+        Ok(out)
+    }
+
+    /// The system call alone, without moving other blocked tasks on afterwards: how a Launcher device thread,
+    /// whose code runs inside [`Machine::settle`], makes its calls (it runs until it sleeps, then others run).
+    pub fn syscall_unsettled(&mut self, tid: Tid, call: Syscall) -> Result<Outcome, String> {
         let task = self.tasks.get(tid as usize).ok_or_else(|| format!("no task {tid}"))?;
         if task.state == TaskState::Exited {
             return Err(format!("task {:?} has exited", task.name));
@@ -294,7 +306,6 @@ impl Machine {
             Outcome::Done(r) => Outcome::Done(self.return_to_user(tid, r)),
             blocked => blocked,
         };
-        self.settle();
         Ok(out)
     }
 
@@ -496,6 +507,10 @@ impl Machine {
                     moved = true;
                 }
             }
+            // The Launcher's device threads whose eventfd read returned run their code until they sleep again.
+            if self.run_device_threads() {
+                moved = true;
+            }
             if !moved {
                 break;
             }
@@ -575,6 +590,16 @@ impl Machine {
         };
         self.log.push(&name, "launcher", "X:600", text, &["tasks"]);
         self.settle();
+    }
+
+    /// `kill(thread, SIGTERM)` then `waitpid()`: one task leaves whatever call it was blocked in and exits;
+    /// its process and the process's descriptors stay.
+    pub fn exit_task(&mut self, tid: Tid) {
+        self.pending.remove(&tid);
+        self.finished.remove(&tid);
+        if let Some(t) = self.tasks.get_mut(tid as usize) {
+            t.state = TaskState::Exited;
+        }
     }
 
     /// Exit a whole process: every descriptor is closed, which releases files whose last reference it held.

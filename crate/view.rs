@@ -25,6 +25,12 @@ const HOST_FILES: &[(&str, &str)] = &[
     ("crate/host/guest.rs", include_str!("host/guest.rs")),
     ("crate/host/alloc.rs", include_str!("host/alloc.rs")),
     ("crate/host/mod.rs", include_str!("host/mod.rs")),
+    ("crate/launcher/devices.rs", include_str!("launcher/devices.rs")),
+    ("crate/launcher/elf.rs", include_str!("launcher/elf.rs")),
+    ("crate/launcher/mm.rs", include_str!("launcher/mm.rs")),
+    ("crate/launcher/mod.rs", include_str!("launcher/mod.rs")),
+    ("crate/launcher/run.rs", include_str!("launcher/run.rs")),
+    ("crate/launcher/virtqueue.rs", include_str!("launcher/virtqueue.rs")),
 ];
 
 /// A lesson in the course list.

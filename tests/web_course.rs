@@ -21,6 +21,7 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("12_async_ring.scn", include_str!("scenarios/12_async_ring.scn")),
     ("13_guest_program.scn", include_str!("scenarios/13_guest_program.scn")),
     ("14_boot_page_tables.scn", include_str!("scenarios/14_boot_page_tables.scn")),
+    ("14_console_device.scn", include_str!("scenarios/14_console_device.scn")),
     ("15_lguest_init_checks.scn", include_str!("scenarios/15_lguest_init_checks.scn")),
     ("16_two_guests.scn", include_str!("scenarios/16_two_guests.scn")),
     ("17_paging.scn", include_str!("scenarios/17_paging.scn")),

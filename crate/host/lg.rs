@@ -106,8 +106,8 @@ pub struct Lguest {
     /// `pgdirs[0]` starts as the boot tables `setup_pagetables()` built, with the page
     /// `init_guest_pagetable()` allocated for it.
     pub pgdirs: [PgDir; NR_PGDIRS],
-    /// Whether the Host's paging paths are on: from the start for a Guest with code, from the first
-    /// LHCALL_NEW_PGTABLE for a scripted one (see [`crate::host::page_tables`]).
+    /// Whether the Guest runs on the shadow tables yet: from its first LHCALL_NEW_PGTABLE on (see
+    /// [`crate::host::page_tables`] for why not from the start).
     pub paging: bool,
     /// The slot `new_pgdir()` takes next (round robin where the kernel uses `random32()`).
     pub next_pgdir: usize,

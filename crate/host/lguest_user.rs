@@ -157,7 +157,6 @@ impl Machine {
                 return Err(f);
             }
         };
-        let has_code = matches!(cpu.engine, GuestEngine::Cpu(_));
         let lg = Lguest {
             alloc: lg_alloc,
             cpus: vec![cpu],
@@ -173,10 +172,9 @@ impl Machine {
                 d[0].page = Some(pgdir_page);
                 d
             },
-            // A Guest with code runs on the shadow of the boot page tables from its first instruction,
-            // as every lguest Guest did; a scripted one has no accesses to translate and turns the
-            // Host's paging paths on with its first NEW_PGTABLE.
-            paging: has_code,
+            // The shadow path starts with the Guest's first NEW_PGTABLE (see host::page_tables for why
+            // not, as in lguest, from the first instruction).
+            paging: false,
             next_pgdir: 1,
             stack_pages: 0,
             eventfds: LgEventfdMap { alloc: map_alloc, num: 0, map: Vec::new() },

@@ -14,14 +14,16 @@
 //! - `pin_stack_pages()`, so the Guest's kernel stack is always mapped when the Host must push on it;
 //! - `free_guest_pagetable()`, for `close()`.
 //!
-//! **When the shadow path is active.** As in lguest, a Guest with code runs on shadow tables from its
-//! first instruction: `pgdirs[0]` shadows the boot tables `setup_pagetables()` wrote (all of RAM at 0 and
-//! at 0xC0000000), so a Guest loaded at 0x100000 sees the same memory it would without paging, one
-//! `demand_page()` per page on first touch. A scripted Guest has no instructions to translate, and its
-//! boot tables are often missing (no boot_params): its `lg.paging` stays off, so its page faults are
-//! reflected as before, until its first `LHCALL_NEW_PGTABLE` turns the Host's paging paths on. The x86
-//! core itself translates only when the Host hands it a shadow (`Cpu::shadow`); with `None` it is the
-//! identity, exactly as fast as before.
+//! **When the shadow path is active.** A real lguest Guest runs on shadow tables from its first
+//! instruction: `pgdirs[0]` shadows the boot tables `setup_pagetables()` wrote (RAM at 0 and at
+//! 0xC0000000, as much RAM as boot_params' e820 map says). Here the shadow path starts with the Guest's
+//! first `LHCALL_NEW_PGTABLE` (`lg.paging`); until then the x86 core runs with no translation
+//! (`Cpu::shadow` is `None`, the identity, exactly as fast as before) and a #PF only means "past
+//! `pfn_limit`". The reason is the course's small Guests: the console Guests touch the devices page and
+//! their rings above RAM by physical address, which the boot tables do not map (a Linux Guest maps them
+//! itself with `lguest_map()` before it touches them), and scripted Guests often have no boot tables at
+//! all. A Guest that wants the boot tables loads them like any other: `NEW_PGTABLE(lguest_data.pgdir)`
+//! finds them cached in slot 0 (paging.S does this). From then on everything is as in lguest.
 //!
 //! **Our shadow ptes hold Guest frame numbers.** The kernel's shadow pte holds the host-physical frame
 //! `get_user_pages()` found behind the Launcher's mapping; the simulated core addresses the Guest's RAM

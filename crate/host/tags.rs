@@ -56,6 +56,17 @@ pub const FUNCS: &[FuncInfo] = &[
     FuncInfo { func: "eventfd_signal", tag: "X:401", file: "fs/eventfd.c", summary: "Add to an eventfd's counter and wake its reader." },
     FuncInfo { func: "synchronize_rcu", tag: "X:500", file: "kernel/rcutree.c", summary: "Wait until every CPU has passed a quiescent state." },
     FuncInfo { func: "launcher", tag: "X:600", file: "Documentation/lguest/lguest.c", summary: "The Launcher's own steps: open, eventfd, signals, threads." },
+    FuncInfo { func: "setup_console", tag: "X:610", file: "Documentation/lguest/lguest.c", summary: "Write the console's descriptor on the devices page, above Guest RAM." },
+    FuncInfo { func: "add_virtqueue", tag: "X:611", file: "Documentation/lguest/lguest.c", summary: "Give a queue its ring pages, its irq and its lguest_vqconfig." },
+    FuncInfo { func: "handle_output", tag: "L:215", file: "Documentation/lguest/lguest.c", summary: "What main does with a NOTIFY read() returned: a status, a first kick, early console, or Bad NOTIFY." },
+    FuncInfo { func: "update_device_status", tag: "X:621", file: "Documentation/lguest/lguest.c", summary: "The Guest changed a device's status byte: reset, FAILED, or DRIVER_OK starts it." },
+    FuncInfo { func: "start_device", tag: "X:622", file: "Documentation/lguest/lguest.c", summary: "Start a device: a thread for each of its queues." },
+    FuncInfo { func: "create_thread", tag: "L:216", file: "Documentation/lguest/lguest.c", summary: "An eventfd, LHREQ_EVENTFD for the ring's address, and a thread that sleeps on it." },
+    FuncInfo { func: "wait_for_vq_desc", tag: "X:630", file: "Documentation/lguest/lguest.c", summary: "The device thread's loop: take the next buffer chain, or send owed irqs and sleep on the eventfd." },
+    FuncInfo { func: "add_used", tag: "X:631", file: "Documentation/lguest/lguest.c", summary: "Hand a buffer back to the Guest in the used ring." },
+    FuncInfo { func: "trigger_irq", tag: "X:632", file: "Documentation/lguest/lguest.c", summary: "Tell the Guest buffers were used: LHREQ_IRQ, unless it asked for no interrupts." },
+    FuncInfo { func: "console_output", tag: "X:633", file: "Documentation/lguest/lguest.c", summary: "The output queue's service: the Guest's bytes to the Launcher's stdout." },
+    FuncInfo { func: "console_input", tag: "X:634", file: "Documentation/lguest/lguest.c", summary: "The input queue's service: the Launcher's stdin into the Guest's buffers." },
 ];
 
 pub fn info(func: &str) -> Option<&'static FuncInfo> {

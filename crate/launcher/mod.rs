@@ -5,9 +5,11 @@
 //! mapping, and a table of file descriptors. The Host only ever sees the Launcher through these: a bad
 //! pointer in a system call is an address that is not mapped here, which is why the Host answers `-EFAULT`.
 
+pub mod devices;
 pub mod elf;
 pub mod mm;
 pub mod run;
+pub mod virtqueue;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -40,6 +42,14 @@ pub struct Process {
     pub has_code: bool,
     /// The scripted Guest's next hypercalls, for lessons and tests that do not run real Guest code.
     pub script: VecDeque<ScriptAction>,
+    /// The Launcher's devices: the devices page, the console, its virtqueues and their threads.
+    pub devices: devices::Devices,
+    /// What the Launcher wrote to its stdout: early-console strings and the console device's output.
+    pub stdout: Vec<u8>,
+    /// What it wrote to stderr before dying (warnings, then the `errx()` message).
+    pub stderr: String,
+    /// Input waiting at its terminal, for the console's input queue.
+    pub stdin: VecDeque<u8>,
 }
 
 impl Process {

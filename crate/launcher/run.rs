@@ -1,7 +1,9 @@
 //! The Launcher's main line (Documentation/lguest/lguest.c, `main()` and `run_guest()`), as a simulated
-//! process: load the Guest, `tell_kernel()` with LHREQ_INITIALIZE, then `pread()` in a loop. Each NOTIFY that
-//! comes back is an early-console string to print (or, above the Guest's memory, a "Bad NOTIFY"); `-ENOENT`
-//! means the Guest died, and a second read fetches why; `-ERESTART` means reboot.
+//! process: load the Guest, set up the devices page and the console, `tell_kernel()` with LHREQ_INITIALIZE,
+//! then `pread()` in a loop. Each NOTIFY that comes back goes to `handle_output()` (crate::launcher::devices): a
+//! device's status, a queue's first kick, an early-console string, or a "Bad NOTIFY"; `-ENOENT` means the
+//! Guest died, and a second read fetches why; `-ERESTART` means reboot. Kicks of a running device's queues
+//! never come back here: they wake its threads through eventfds.
 //!
 //! The output, the death message and the exit status are what the real Launcher would print and return.
 
@@ -30,9 +32,16 @@ const MAX_IDLE_WAITS: u32 = 2000;
 
 /// Boot `image` (an ELF32 i386 executable) in `mem_mb` MB and run it to the end, like `lguest MB vmlinux`.
 pub fn launch(image: &[u8], mem_mb: u32) -> LaunchResult {
+    launch_with_stdin(image, mem_mb, b"")
+}
+
+/// [`launch`] with bytes waiting on the Launcher's stdin (`echo hi | lguest ...`), for the console's input
+/// queue. When they run out the input thread waits, as at a terminal nobody types at.
+pub fn launch_with_stdin(image: &[u8], mem_mb: u32, stdin: &[u8]) -> LaunchResult {
     let mut restarts = 0;
     loop {
         let (mut m, r) = boot(image, mem_mb);
+        m.procs[0].stdin = stdin.iter().copied().collect();
         let mut r = match r {
             Ok(()) => run_guest(&mut m, mem_mb),
             Err(e) => LaunchResult { stdout: Vec::new(), stderr: e, exit_code: 1, restarts: 0 },
@@ -61,6 +70,10 @@ pub fn boot(image: &[u8], mem_mb: u32) -> (Machine, Result<(), String>) {
     };
     p.has_code = true;
     p.write_boot_params();
+    // main() sets up the devices page and the console before it tells the kernel about the Guest.
+    if let Err(e) = m.setup_devices(0) {
+        return (m, Err(format!("lguest: {e}\n")));
+    }
     // tell_kernel(): open /dev/lguest and LHREQ_INITIALIZE with the memory base, limit in pages, entry.
     let fd = match m.syscall(0, Syscall::Open) {
         Ok(Outcome::Done(r)) if r.errno.is_none() => r.ret as i32,
@@ -80,31 +93,43 @@ pub fn boot(image: &[u8], mem_mb: u32) -> (Machine, Result<(), String>) {
 }
 
 /// The Launcher's `run_guest()` loop. Exit code -1 asks the caller to restart.
-pub fn run_guest(m: &mut Machine, mem_mb: u32) -> LaunchResult {
-    let guest_limit = mem_mb * (1 << 20);
-    let mut out = Vec::new();
+pub fn run_guest(m: &mut Machine, _mem_mb: u32) -> LaunchResult {
     let mut idle = 0;
+    let end = |m: &Machine, stderr: String, exit_code: i32| LaunchResult {
+        stdout: m.procs[0].stdout.clone(),
+        stderr: m.procs[0].stderr.clone() + &stderr,
+        exit_code,
+        restarts: 0,
+    };
     loop {
-        let r = match m.syscall(0, Syscall::Read { fd: 3, buf: LAUNCHER_SCRATCH, len: 4, off: 0 }) {
+        let r = match m.syscall(0, Syscall::Read { fd: LGUEST_FD, buf: LAUNCHER_SCRATCH, len: 4, off: 0 }) {
             Ok(Outcome::Done(r)) => r,
-            // The Launcher sleeps in read() while the Guest runs or is halted: give it time.
+            // The Launcher sleeps in read() while the Guest runs or is halted (and its device threads work).
             Ok(Outcome::Blocked { .. }) => loop {
+                if m.procs[0].devices.fatal.is_some() {
+                    // A device thread died with errx(): kill_launcher() took the main thread with it.
+                    return end(m, String::new(), 1);
+                }
                 if let Some(r) = m.wait(0) {
                     break r;
                 }
                 idle += 1;
                 if idle > MAX_IDLE_WAITS {
                     let stderr = "lguest: the Guest ran for the simulation's whole budget without stopping; stopped\n".to_string();
-                    return LaunchResult { stdout: out, stderr, exit_code: 1, restarts: 0 };
+                    return end(m, stderr, 1);
                 }
             },
-            Err(e) => return LaunchResult { stdout: out, stderr: format!("lguest: {e}\n"), exit_code: 1, restarts: 0 },
+            Err(_) if m.procs[0].devices.fatal.is_some() => return end(m, String::new(), 1),
+            Err(e) => return end(m, format!("lguest: {e}\n"), 1),
         };
-        if let Err(end) = handle(m, r, &mut out, guest_limit) {
-            return LaunchResult { stdout: out, stderr: end.stderr, exit_code: end.exit_code, restarts: 0 };
+        if let Err(e) = handle(m, r) {
+            return end(m, e.stderr, e.exit_code);
         }
     }
 }
+
+/// The descriptor `boot()` opens `/dev/lguest` on: 0, 1 and 2 are taken, so it is 3.
+const LGUEST_FD: i32 = 3;
 
 /// How the loop ends.
 struct End {
@@ -113,16 +138,11 @@ struct End {
 }
 
 /// What the Launcher does with one `pread()` result.
-fn handle(m: &mut Machine, r: crate::machine::SysResult, out: &mut Vec<u8>, guest_limit: u32) -> Result<(), End> {
+fn handle(m: &mut Machine, r: crate::machine::SysResult) -> Result<(), End> {
     if r.errno.is_none() && r.ret == 4 {
         let addr = r.notify.unwrap_or(0);
-        if addr >= guest_limit {
-            return Err(End { stderr: format!("lguest: Bad NOTIFY {addr:#x}\n"), exit_code: 1 });
-        }
-        // Early console: the NUL-terminated string at that Guest-physical address.
-        let s = m.procs[0].ram.read_cstr(addr, guest_limit - addr).unwrap_or_default();
-        out.extend_from_slice(&s);
-        return Ok(());
+        // A device's status, a queue's first kick, or an early-console string; errx() on anything else.
+        return m.handle_output(0, addr, LGUEST_FD).map_err(|msg| End { stderr: format!("lguest: {msg}\n"), exit_code: 1 });
     }
     match r.errno {
         Some(Errno::ENOENT) => {

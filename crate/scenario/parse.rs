@@ -59,6 +59,20 @@ pub enum Action {
     Guest(GuestLine),
     /// `expect name = value`: a state check.
     Expect { field: String, value: String },
+    /// `launcher ...`: a step of the Launcher's own code (its devices), not a single system call.
+    Launcher(LauncherLine),
+}
+
+/// The Launcher's device code, run as the real one would (crate::launcher::devices).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LauncherLine {
+    /// `launcher devices`: `main()`'s devices page and `setup_console()`, before `LHREQ_INITIALIZE`.
+    Devices,
+    /// `launcher handle-output [ADDR]`: `handle_output()` of ADDR, by default the address the last `read()`
+    /// returned.
+    HandleOutput { addr: Option<u32> },
+    /// `launcher stdin "text"`: type at the Launcher's terminal (the console's input).
+    Stdin { text: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -343,6 +357,18 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
     })
 }
 
+fn parse_launcher(ws: &[String]) -> Result<LauncherLine, String> {
+    match ws.first().map(String::as_str) {
+        Some("devices") => Ok(LauncherLine::Devices),
+        Some("handle-output") => Ok(LauncherLine::HandleOutput { addr: ws.get(1).map(|w| num32(w)).transpose()? }),
+        Some("stdin") => {
+            let text = ws.get(1).and_then(|w| unquote(w)).ok_or("launcher stdin needs a \"quoted string\"")?;
+            Ok(LauncherLine::Stdin { text })
+        }
+        _ => Err("launcher takes `devices`, `handle-output [ADDR]` or `stdin \"TEXT\"`".into()),
+    }
+}
+
 /// Parse the part after `=>`.
 pub fn parse_expect(s: &str) -> Result<Expect, String> {
     let ws = words(s)?;
@@ -431,6 +457,7 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
             Action::InjectKmallocFailure { nth }
         }
         "guest" => Action::Guest(parse_guest(&rest).map_err(err)?),
+        "launcher" => Action::Launcher(parse_launcher(&rest).map_err(err)?),
         "expect" => {
             let joined = rest.join(" ");
             let (f, v) = joined.split_once('=').ok_or_else(|| err("expect needs `name = value`".into()))?;
@@ -441,11 +468,11 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
         }
         other => {
             return Err(err(format!(
-                "unknown action {other:?}: use open, load, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest or expect"
+                "unknown action {other:?}: use open, load, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest, launcher or expect"
             )))
         }
     };
-    if expect.is_some() && matches!(action, Action::Expect { .. } | Action::Guest(_) | Action::Thread { .. } | Action::InjectKmallocFailure { .. } | Action::Advance { .. }) {
+    if expect.is_some() && matches!(action, Action::Expect { .. } | Action::Guest(_) | Action::Launcher(_) | Action::Thread { .. } | Action::InjectKmallocFailure { .. } | Action::Advance { .. }) {
         return Err(err(format!("{verb} has no result to check; remove the `=>` part")));
     }
     Ok(Some(Line { number, source: src.trim().to_string(), task, action, expect }))

@@ -8,7 +8,7 @@ use crate::machine::{Machine, Outcome, SysResult, Syscall};
 use crate::params::{LAUNCHER_SCRATCH, LAUNCHER_SCRATCH_LEN, PAGE_SIZE, WORD};
 use crate::snapshot::Snapshot;
 
-use super::parse::{parse, parse_line, Action, BufPlace, CallOpts, Expect, GuestLine, Line, ParseError};
+use super::parse::{parse, parse_line, Action, BufPlace, CallOpts, Expect, GuestLine, LauncherLine, Line, ParseError};
 use serde::Serialize;
 
 /// Where Guest programs are loaded and start, as a bzImage's 32-bit code is (`code32_start`).
@@ -372,6 +372,52 @@ impl Runner {
                 self.machine.settle();
                 return Ok(None);
             }
+            Action::Launcher(l) => {
+                let tid = self.task(line)?;
+                match l {
+                    LauncherLine::Devices => self.machine.setup_devices(tid)?,
+                    LauncherLine::HandleOutput { addr } => {
+                        let addr = match addr {
+                            Some(a) => *a,
+                            None => self.steps.iter().rev().find_map(|s| s.sys.as_ref().and_then(|r| r.notify)).ok_or("launcher handle-output needs an address: no read() has returned one yet")?,
+                        };
+                        let fd = self.lguest_fd.ok_or("launcher handle-output: no /dev/lguest is open")?;
+                        if let Err(msg) = self.machine.handle_output(tid, addr, fd) {
+                            self.machine.launcher_errx(tid, &msg);
+                            self.lguest_fd = None;
+                        }
+                        // The threads it started sleep; anything already kicked wakes them now.
+                        self.machine.settle();
+                    }
+                    LauncherLine::Stdin { text } => self.machine.launcher_stdin(tid, text.as_bytes()),
+                }
+                return Ok(None);
+            }
+            Action::Expect { field, value } if is_launcher_field(field) => {
+                // The Launcher's own state: `stdout`, `stderr`, `guest_limit`, `devices.console.status`, `vq.console-output.used_idx`...
+                let tid = self.task(line)?;
+                let p = self.machine.proc_of(tid);
+                let proc = &self.machine.procs[p];
+                let actual = match field.as_str() {
+                    "stdout" => format!("{:?}", String::from_utf8_lossy(&proc.stdout)),
+                    "stderr" => format!("{:?}", proc.stderr),
+                    _ => {
+                        let fields = self.machine.device_fields(p);
+                        match fields.iter().find(|(k, _)| k == field) {
+                            Some((_, v)) => v.clone(),
+                            None => {
+                                let known: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+                                return Err(format!("no Launcher state called {field:?}; known: stdout, stderr, {}", known.join(", ")));
+                            }
+                        }
+                    }
+                };
+                let want = if matches!(field.as_str(), "stdout" | "stderr") { format!("{:?}", value.trim_matches('"')) } else { value.clone() };
+                if !same_value(&actual, &want) {
+                    return Err(format!("expected {field} = {value}, but it is {actual}"));
+                }
+                return Ok(None);
+            }
             Action::Expect { field, value } if field.starts_with("mem.") => {
                 // A 32-bit word of the Guest's memory, e.g. `expect mem.0x5000 = 512`.
                 let addr = super::parse::num(&field[4..]).map_err(|e| format!("{field}: {e}"))? as u32;
@@ -477,6 +523,11 @@ impl Runner {
         let p = &self.machine.procs[0];
         p.fds.iter().filter(|(_, f)| matches!(self.machine.host.files[**f].kind, FileKind::Lguest { .. })).map(|(fd, _)| *fd).collect()
     }
+}
+
+/// `expect` names that belong to the Launcher rather than the Host's snapshot.
+fn is_launcher_field(f: &str) -> bool {
+    matches!(f, "stdout" | "stderr" | "guest_limit") || f.starts_with("devices.") || f.starts_with("vq.")
 }
 
 /// Values compare as numbers when both are numbers (so 0x10 = 16), else as text.

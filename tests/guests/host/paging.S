@@ -1,4 +1,5 @@
-# A Guest that pages: it builds its own page directory (its first 4 MB mapped at the same addresses, plus
+# A Guest that pages: it first loads the boot page tables the Host built and writes through their
+# 0xc0000000 alias; then it builds its own page directory (its first 4 MB mapped at the same addresses, plus
 # a second name for one data page at 0x40000000), loads it with LHCALL_NEW_PGTABLE, writes through the
 # alias and reads back through the identity mapping, checks that the Host set the accessed and dirty bits
 # in its page table entries, flushes and re-points the alias with SET_PTE, then touches an address nothing
@@ -17,6 +18,19 @@ start:
 	movl $0x69, %ebx
 	movl $stack_top, %ecx
 	movl $1, %edx
+	int $0x1f
+
+	# First the boot page tables the Host built (lguest_data.pgdir): RAM at 0 and at 0xc0000000. The
+	# Host already shadows them (pgdirs[0]); from now on every page we touch faults in from them.
+	movl $4, %eax			# LHCALL_NEW_PGTABLE
+	movl lg_pgdir, %ebx
+	int $0x1f
+	movl $0x1234, 0xc0000000 + counter	# the same page through PAGE_OFFSET
+	cmpl $0x1234, counter
+	jne fail
+	movl $0, counter
+	movl $17, %eax
+	movl $m_boot, %ebx
 	int $0x1f
 
 	movl $pf_handler, %ecx		# vector 14: an interrupt gate (type 0xE, DPL 1) in __KERNEL_CS (0x61)
@@ -48,7 +62,7 @@ start:
 	orl $3, %eax			# present, writable; not accessed, not dirty
 	movl %eax, pt1			# 0x40000000 -> shared
 
-	movl $4, %eax			# LHCALL_NEW_PGTABLE: "load cr3"
+	movl $4, %eax			# LHCALL_NEW_PGTABLE: "load cr3" with our own
 	movl $pgdir, %ebx
 	int $0x1f
 	movl $17, %eax
@@ -129,6 +143,7 @@ shutdown:
 3:	jmp 3b
 
 	.data
+m_boot:	.asciz "boot tables\n"
 m_on:	.asciz "paging on\n"
 m_alias: .asciz "alias ok\n"
 m_setpte: .asciz "set_pte ok\n"
