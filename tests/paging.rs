@@ -51,6 +51,10 @@ fn demand_page_and_the_hypercalls_leave_their_marks() {
     // SET_PTE found the alias's pte page (it had faulted back in) and installed the new entry at once.
     let installed = m.log.events.iter().any(|e| e.func == "do_set_pte" && e.text.contains("shadow pte for 0x40000000 = ") && !e.text.contains("= 0x00000000"));
     assert!(installed, "SET_PTE of an accessed pte installs it at once");
+    // `in` and `vmcall` ran at 0xc01xxxxx: the Host read and rewrote them at their Guest-physical place.
+    let high = |what: &str| m.log.events.iter().any(|e| e.text.contains(what) && e.text.contains("0xc01"));
+    assert!(high("rewritten to int $0x1f"), "the vmcall at its 0xc0000000 alias was rewritten");
+    assert!(m.log.events.iter().any(|e| e.text.contains("emulate_insn")), "the in was emulated");
     // The fault at 0x80000000 was the Guest's: reflected, not fixed.
     assert!(m.log.events.iter().any(|e| e.func == "demand_page" && e.text.contains("0x80000000") && e.text.contains("not present")));
 }

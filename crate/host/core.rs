@@ -246,12 +246,14 @@ impl Machine {
         if regs.cs & 3 != 1 {
             return false;
         }
-        let Some(b) = self.lgread(g, regs.eip, 1) else { return false };
+        // eip is a Guest virtual address: guest_pa() walks the Guest's tables once it pages.
+        let Some(pa) = self.guest_pa(g, c, regs.eip) else { return false };
+        let Some(b) = self.lgread(g, pa, 1) else { return false };
         let (mut insn, mut len, mut shift) = (b[0], 0u32, 0u32);
         if insn == 0x66 {
             shift = 16;
             len = 1;
-            let Some(b2) = self.lgread(g, regs.eip.wrapping_add(1), 1) else { return false };
+            let Some(b2) = self.lgread(g, pa.wrapping_add(1), 1) else { return false };
             insn = b2[0];
         }
         let is_in = match insn & 0xFE {
