@@ -3,8 +3,9 @@
 //! linear-to-physical translation, then the guest-physical bound `pfn_limit`.
 //!
 //! Translation is the identity while the Guest runs without paging, and the two-level walk through the
-//! Host's shadow page tables once it pages; both live in one function, [`Cpu::translate`]. A physical page at or past `pfn_limit`
-//! raises #PF with `cr2` = the linear address: the Host's `demand_page()` would have failed for it too.
+//! Host's shadow page tables once it pages; both live in one function, [`Cpu::translate`]. A physical
+//! page at or past `pfn_limit` raises #PF with `cr2` = the linear address: the Host's `demand_page()`
+//! would have failed for it too.
 //!
 //! Accesses inside one page go straight to that page; an access that straddles two pages checks both
 //! before it writes either, so a fault never leaves half a value behind.
