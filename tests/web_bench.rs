@@ -1,6 +1,8 @@
 //! The speed benchmarks in headless Chromium: the Guest core (MIPS with the decoded-block cache on and
 //! off) and the RCU explorer (schedules per second), printed, never asserted. Run by hand on a release
-//! build: `wasm-pack test --release --headless --chrome --test web_bench -- --include-ignored`.
+//! build: `CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_PANIC=unwind wasm-pack test --release --headless
+//! --chrome --test web_bench -- --include-ignored` (the release profile's LTO and panic=abort do not link
+//! into a wasm test binary).
 #![cfg(target_arch = "wasm32")]
 
 use wasm_bindgen_test::*;
