@@ -346,3 +346,29 @@ read                                   => blocked
     }
     assert!(fatal > 0, "some random ring should have been refused");
 }
+
+#[test]
+fn waiting_on_a_device_thread_does_not_strand_it() {
+    replay_ok(&format!(
+        "{PROLOGUE}
+guest store 0x2000004 \"\\x07\"
+guest notify 0x2000000
+read                                   => 4 notify=0x2000000
+launcher handle-output
+guest poke 0x2005004 0
+guest poke 0x2005000 0x10000
+guest notify 0x2004000
+guest halt
+read                                   => blocked
+expect stdout = \"hello\"
+expect task.console-output = blocked
+wait console-output                    => blocked
+guest poke 0x2004000 0x6000 0 2 0
+guest poke 0x2005004 0
+guest poke 0x2005000 0x20000
+guest notify 0x2004000
+expect stdout = \"hellohe\"
+expect vq.console-output.used_idx = 2
+"
+    ));
+}
