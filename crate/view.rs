@@ -438,13 +438,14 @@ pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
     })
 }
 
-/// The RCU pane's choices: which code (`correct` or a broken variant), the memory model, and how many
-/// reader and writer tasks on how many CPUs.
-pub fn rcu_scenario(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8) -> Result<crate::rcu::Scenario, String> {
+/// The RCU pane's choices: which code (`correct` or a broken variant), the memory model, how many reader
+/// and writer tasks on how many CPUs, and how many entries the map holds before any writer runs.
+pub fn rcu_scenario(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, initial: u8) -> Result<crate::rcu::Scenario, String> {
     Ok(crate::rcu::Scenario {
         cpus,
         readers,
         writers,
+        initial_entries: initial,
         variant: crate::rcu::Variant::parse(variant)?,
         memory: crate::rcu::MemoryMode::parse(memory)?,
         ..Default::default()
@@ -568,7 +569,7 @@ mod tests {
 
     #[test]
     fn the_rcu_pane_finds_the_use_after_free_and_steps_its_counterexample() {
-        let sc = rcu_scenario("no-synchronize-rcu", "sc", 1, 1, 2).unwrap();
+        let sc = rcu_scenario("no-synchronize-rcu", "sc", 1, 1, 2, 1).unwrap();
         let r = rcu_explore(&sc).unwrap();
         let uaf = r.checks.iter().find(|c| c.name == "use-after-free").unwrap();
         assert!(uaf.schedules > 0);
@@ -581,8 +582,8 @@ mod tests {
         assert!(!v.snapshot.violations.is_empty(), "the counterexample ends in the violation");
         assert!(run.step(None).is_err() || run.position() == uaf.length + 1);
         assert!(run.back());
-        assert!(rcu_scenario("no-such", "sc", 1, 1, 2).is_err());
-        assert!(rcu_explore(&rcu_scenario("correct", "sc", 1, 1, 2).unwrap()).unwrap().checks.iter().all(|c| c.schedules == 0));
+        assert!(rcu_scenario("no-such", "sc", 1, 1, 2, 1).is_err());
+        assert!(rcu_explore(&rcu_scenario("correct", "sc", 1, 1, 2, 1).unwrap()).unwrap().checks.iter().all(|c| c.schedules == 0));
     }
 
     #[test]

@@ -211,7 +211,7 @@ class Controller {
     this.btnStep.disabled = pos >= total;
     this.btnEvent.disabled = pos >= total;
     const base = this.opts.linkBase ?? 'index.html';
-    this.link.href = `${base}#lesson=${encodeURIComponent(v.lesson)}&step=${asking ? pos : pos}`;
+    this.link.href = `${base}#lesson=${encodeURIComponent(v.lesson)}&step=${pos}`;
     this.root.dataset.position = String(pos);
     this.root.dataset.lesson = v.lesson;
     this.renderStory(v, asking);
@@ -248,10 +248,19 @@ class Controller {
       return;
     }
     if (v.results.length) out.push(this.renderResults(v));
+    if (v.rcu.length) out.push(H('h4', {}, 'The RCU explorer’s runs'));
     for (const r of v.rcu) {
-      out.push(H('p', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}` }, r.ok ? '✓ ' : '✗ ',
-        `The RCU explorer ran ${r.schedules} schedules and found ${r.found.length ? r.found.join(', ') : 'nothing wrong'}`,
-        r.counterexample ? ` (shortest counterexample: CPUs ${r.counterexample})` : '', r.message ? `: ${r.message}` : '.'));
+      const line = s.rcu.find((x) => x.line === r.line);
+      out.push(H('div', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}`, 'data-ok': String(r.ok) },
+        H('span', { class: 'lgs-mark' }, r.ok ? '✓' : '✗', H('span', { class: 'vh' }, r.ok ? ' as the lesson says: ' : ' not as the lesson says: ')),
+        line ? H('code', {}, line.source.replace(/\s*=>.*$/, '')) : '',
+        H('div', { class: 'lgs-why' }, `${r.schedules} schedules explored; found: `, H('strong', {}, r.found.length ? r.found.join(', ') : 'nothing wrong'),
+          r.counterexample ? [` (shortest counterexample: CPUs `, H('code', {}, r.counterexample), ') '] : '', r.message ? ` ${r.message}` : ''),
+        r.counterexample && line ? H('button', { type: 'button', class: 'lgs-rcu-lesson-open', onclick: () => {
+          if (!this.rcuLanes) this.startPlay();
+          this.rcuOpen([line.variant, line.memory, line.readers, line.writers, line.cpus, line.initial],
+            { name: r.found[0], counterexample: r.counterexample, length: r.counterexample.trim().split(/\s+/).length });
+        } }, 'Step through it in the RCU lanes') : ''));
     }
     if (s.explain.trim()) out.push(H('div', { class: 'lgs-prose lgs-explain' }, md(s.explain)));
     if (v.position === v.total) out.push(H('p', { class: 'lgs-hint' }, v.allOk ? 'End of the lesson: every result was as the lesson said. Pick the next lesson, or play freely in the lab.' : 'End of the lesson.'));
@@ -351,6 +360,15 @@ class Controller {
           H('td', { class: 'lgs-badge' }, c ? (was === undefined ? 'new' : `changed (was ${was})`) : ''));
       }))));
     }
+    const ld = v.lguestData ?? [];
+    if (ld.length) {
+      const before = new Map(prev?.lguestData ?? []);
+      parts.push(H('table', { class: 'lgs-fields lgs-ldata' }, H('caption', {}, `struct lguest_data (in Guest memory at ${v.fields.find(([k]) => k === 'lg.lguest_data')?.[1] ?? '?'})`),
+        H('tbody', {}, ld.map(([k, val]) => {
+          const c = !asking && prev && before.has(k) && before.get(k) !== val;
+          return H('tr', { class: c ? 'chg' : '' }, H('th', { scope: 'row' }, k), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, c ? `changed (was ${hex(before.get(k))})` : ''));
+        }))));
+    }
     const g = v.snapshot.guests.at(-1);
     if (g) {
       const m = g.eventfds;
@@ -413,6 +431,7 @@ class Controller {
       sel('lgs-rcu-variant', 'Code', RcuRun.variants(), 'no-synchronize-rcu'),
       sel('lgs-rcu-memory', 'Memory', ['sc', 'weak'], 'sc'),
       num('lgs-rcu-readers', 'Readers', 1, 0, 2), num('lgs-rcu-writers', 'Writers', 1, 0, 2), num('lgs-rcu-cpus', 'CPUs', 2, 1, 3),
+      num('lgs-rcu-initial', 'Entries at start', 1, 0, 2),
       H('button', { type: 'submit', class: 'lgs-rcu-explore' }, 'Run the explorer'));
     form.addEventListener('submit', (e) => { e.preventDefault(); this.rcuExplore(form); });
     this.rcuReport = H('div', { class: 'lgs-rcu-report' });
@@ -425,7 +444,7 @@ class Controller {
   rcuExplore(form) {
     const H = (...a) => h(this.doc, ...a);
     const v = (c) => form.querySelector(c).value;
-    const args = [v('.lgs-rcu-variant'), v('.lgs-rcu-memory'), Number(v('.lgs-rcu-readers')), Number(v('.lgs-rcu-writers')), Number(v('.lgs-rcu-cpus'))];
+    const args = [v('.lgs-rcu-variant'), v('.lgs-rcu-memory'), Number(v('.lgs-rcu-readers')), Number(v('.lgs-rcu-writers')), Number(v('.lgs-rcu-cpus')), Number(v('.lgs-rcu-initial'))];
     const r = RcuRun.explore(...args);
     if (r.ok === false) {
       this.rcuReport.replaceChildren(H('p', { class: 'bad', role: 'alert' }, r.message));

@@ -362,6 +362,14 @@ test('the RCU pane: explore a broken variant, count per check, step its countere
   await shot(page, 'rcu-counterexample');
   await page.locator('#walk .lgs-rcu-back').click();
   assert.equal(await page.locator('#walk .lgs-violations').count(), 0, 'one step back, before the violation');
+  // From a lesson's explorer run straight to its counterexample in the lanes.
+  await openWalk('#lesson=11-rcu-break-it&step=1');
+  const open = page.locator('#walk .lgs-rcu-lesson-open').first();
+  assert.ok(await open.count() > 0, 'the lesson step offers its counterexample');
+  await open.click();
+  const steps = Number((await page.locator('#walk .lgs-rcu-controls .lgs-counter').innerText()).match(/of (\d+)/)[1]);
+  for (let i = 0; i < steps; i++) await page.locator('#walk .lgs-rcu-step').click();
+  assert.ok(await page.locator('#walk .lgs-violations').count() === 1, 'the lesson\'s counterexample ends in its violation');
   // The correct code: nothing goes wrong.
   await page.locator('#walk .lgs-rcu-variant').selectOption('correct');
   await page.locator('#walk .lgs-rcu-explore').click();
