@@ -236,6 +236,8 @@ pub struct StepView {
     /// Early-console output so far (the `console` of NOTIFY results), oldest first.
     pub console: Vec<String>,
     pub cpu: Option<GuestCpuView>,
+    /// `struct lguest_data` in Guest memory (empty until the Guest's LGUEST_INIT).
+    pub lguest_data: Vec<(String, u32)>,
     /// Every line of every step so far is as the lesson says.
     pub all_ok: bool,
 }
@@ -370,8 +372,33 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
         changed,
         console,
         cpu: guest_cpu(now),
+        lguest_data: lguest_data_fields(now),
         all_ok,
     }
+}
+
+/// `struct lguest_data` as the Guest holds it in its own memory, once `LHCALL_LGUEST_INIT` said where:
+/// the fields the Host reads and writes (interrupts enabled and blocked, cr2, the noirq range).
+pub fn lguest_data_fields(runner: &Runner) -> Vec<(String, u32)> {
+    use crate::host::hypercalls::lguest_data as ld;
+    let Some(lg) = runner.machine.host.guests.iter().rev().flatten().next() else { return Vec::new() };
+    let (Some(base), Some(cpu)) = (lg.lguest_data, lg.cpus.first()) else { return Vec::new() };
+    let Some(p) = runner.machine.procs.get(cpu.mm as usize) else { return Vec::new() };
+    let mut out = Vec::new();
+    for (name, off) in [
+        ("irq_enabled", ld::IRQ_ENABLED),
+        ("blocked_interrupts[0]", ld::BLOCKED_INTERRUPTS),
+        ("cr2", ld::CR2),
+        ("irq_pending", ld::IRQ_PENDING),
+        ("noirq_start", ld::NOIRQ_START),
+        ("noirq_end", ld::NOIRQ_END),
+    ] {
+        let mut w = [0u8; 4];
+        if p.ram.read(base.wrapping_add(off), &mut w).is_ok() {
+            out.push((name.to_string(), u32::from_le_bytes(w)));
+        }
+    }
+    out
 }
 
 /// The Guest CPU pane: only for a machine with a loaded Guest program and a Guest to run it.
@@ -408,23 +435,7 @@ pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
     };
     let source_line = prog.lines.iter().find(|(a, _)| *a == r.eip).or_else(|| idx.map(|i| &prog.lines[i])).map(|(_, l)| *l);
     let source_text = source_line.and_then(|l| prog.source.lines().nth(l.wrapping_sub(1))).map(|s| s.trim().to_string());
-    let mut lguest_data = Vec::new();
-    if let Some(base) = lg.lguest_data {
-        use crate::host::hypercalls::lguest_data as ld;
-        for (name, off) in [
-            ("irq_enabled", ld::IRQ_ENABLED),
-            ("blocked_interrupts[0]", ld::BLOCKED_INTERRUPTS),
-            ("cr2", ld::CR2),
-            ("irq_pending", ld::IRQ_PENDING),
-            ("noirq_start", ld::NOIRQ_START),
-            ("noirq_end", ld::NOIRQ_END),
-        ] {
-            let mut w = [0u8; 4];
-            if ram.read(base.wrapping_add(off), &mut w).is_ok() {
-                lguest_data.push((name.to_string(), u32::from_le_bytes(w)));
-            }
-        }
-    }
+    let lguest_data = lguest_data_fields(runner);
     Some(GuestCpuView {
         program: prog.name.clone(),
         regs,
@@ -622,5 +633,6 @@ mod tests {
         assert!(c.disasm.iter().any(|d| d.2), "EIP is in the listing: {:?}", c.disasm);
         assert!(c.source_line.is_some() && c.source_text.is_some());
         assert!(!c.lguest_data.is_empty(), "LGUEST_INIT told the Host where lguest_data is");
+        assert_eq!(lguest_data_fields(&r), c.lguest_data);
     }
 }

@@ -236,6 +236,9 @@ test('what changed is marked in words; the host code and kernel links are shown'
   const link = await page.locator('#walk .lgs-codehead a').getAttribute('href');
   assert.match(link, /^https:\/\/elixir\.bootlin\.com\/linux\/v2\.6\.39\/source\/drivers\/lguest\//);
   assert.ok(await page.locator('#walk .lgs-events a.lgs-func').count() > 0, 'events link their function');
+  // Once the Guest has said where lguest_data is, its fields are read from Guest memory.
+  await openWalk('#lesson=07-interrupts&step=3');
+  assert.match(await page.locator('#walk .lgs-ldata').innerText(), /struct lguest_data \(in Guest memory at 0x5000\)[\s\S]*irq_enabled/);
 });
 
 test('accessibility: no serious or critical axe-core violation, light and dark, laptop and phone', async () => {
