@@ -27,17 +27,23 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** Each lesson file: id, and per step the number of scenario lines (non-blank, non-comment) and its question. */
+/** Each lesson file: id, and per step the number of scenario lines (non-blank, non-comment), what each must
+ *  return, and whether it has a question. */
 function readLessons() {
   const dir = path.join(root, 'lessons');
   return fs.readdirSync(dir).filter((f) => f.endsWith('.lesson')).sort().map((f) => {
     const steps = [];
     let inScn = false;
     for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) {
-      if (line.startsWith('## Step:')) steps.push({ lines: 0, question: false });
+      if (line.startsWith('## Step:')) steps.push({ lines: 0, question: false, expects: [] });
       else if (/^```scenario/.test(line)) inScn = true;
       else if (line.startsWith('```')) inScn = false;
-      else if (inScn && line.replace(/#.*$/, '').trim()) steps.at(-1).lines++;
+      else if (inScn && line.replace(/#.*$/, '').trim()) {
+        steps.at(-1).lines++;
+        // What the line must return (`=> fd 3`, `=> -EINVAL`, `=> 4 notify=0x8000`), or null.
+        const m = line.match(/=>\s*(.*)$/);
+        steps.at(-1).expects.push(m ? m[1].replace(/\s+#.*$/, '').trim() : null);
+      }
       else if (!inScn && line.startsWith('question:') && steps.length) steps.at(-1).question = true;
     }
     return { id: f.replace(/\.lesson$/, ''), steps };
@@ -133,6 +139,14 @@ test('every lesson, stepped to its end and back: each scenario line shows ✓ as
       const marks = await page.locator('#walk .lgs-res').evaluateAll((els) => els.map((e) => e.dataset.ok));
       assert.equal(marks.length, s.lines, `${L.id} step ${n}: one result per scenario line`);
       assert.ok(marks.every((m) => m === 'true'), `${L.id} step ${n}: every line as the lesson says (${marks})`);
+      // The value each system call returned, as the page shows it, is the one the lesson file expects.
+      const shown = await page.locator('#walk .lgs-res').evaluateAll((els) => els.map((e) => e.querySelector('.lgs-result')?.textContent ?? null));
+      s.expects.forEach((want, i) => {
+        if (want === null) return;
+        const first = (t) => { const w = t.replace(/^fd\s+/, '').split(/\s+/)[0]; return /^-?(0x[0-9a-f]+|\d+)$/i.test(w) ? String(Number(w)) : w; };
+        assert.ok(shown[i] !== null, `${L.id} step ${n} line ${i + 1}: a result is shown`);
+        assert.equal(first(shown[i]), first(want), `${L.id} step ${n} line ${i + 1}: shows ${shown[i]}, the lesson says ${want}`);
+      });
       assert.equal(await page.locator('#walk .lgs-rcu.bad').count(), 0, `${L.id} step ${n}: explorer verdicts as the lesson says`);
       assert.match(await live(), new RegExp(`Step ${n} of ${L.steps.length}`));
       assert.equal(new URL(page.url()).hash, `#lesson=${L.id}&step=${n}`);
