@@ -515,7 +515,7 @@ class Controller {
     if (!text.trim()) return;
     const r = this.sim.exec(text);
     if (r && r.source === undefined) {
-      this.playLog.append(h(this.doc, 'li', { class: 'lgs-res bad', 'data-ok': 'false' }, h(this.doc, 'span', { class: 'lgs-mark' }, '✗'), h(this.doc, 'code', {}, text), ` — line does not parse: ${r.message}`));
+      this.playLog.append(h(this.doc, 'li', { class: 'lgs-res bad lgs-parse-err', 'data-ok': 'false' }, h(this.doc, 'span', { class: 'lgs-mark' }, '✗'), h(this.doc, 'code', {}, text), ` — line does not parse: ${r.message}`));
       this.announce(`That line does not parse: ${r.message}`);
       return;
     }
@@ -527,6 +527,8 @@ class Controller {
   playUndo() {
     if (this.playViews.length > 1 && this.sim.back()) {
       this.playViews.pop();
+      // Lines that did not parse never ran: they go too, then the line undone.
+      while (this.playLog.lastElementChild?.classList.contains('lgs-parse-err')) this.playLog.lastElementChild.remove();
       this.playLog.lastElementChild?.remove();
       this.renderState(this.playViews.at(-1), null, this.playState, this.playViews.at(-2) ?? null);
       this.announce('Undone.');

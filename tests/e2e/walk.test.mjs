@@ -351,8 +351,11 @@ test('free play: Launcher lines from the current step, undo, and a Guest program
   assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /read → 4/);
   assert.ok(await page.locator('#walk .lgs-play-state .lgs-disasm .cur').count() === 1, 'the Guest CPU shows EIP in its listing');
   assert.match(await page.locator('#walk .lgs-play-state .lgs-cpu').innerText(), /Source line \d+/);
+  await line.fill('frob');
+  await page.keyboard.press('Enter');
   await page.locator('#walk .lgs-play-undo').click();
   assert.deepEqual(await page.locator('#walk .lgs-play-log .lgs-result').allInnerTexts(), ['3', '12']);
+  assert.equal(await page.locator('#walk .lgs-play-log li').count(), 2, 'undo removed the read and the line that did not parse');
   await page.locator('#walk .lgs-play-line').fill('read');
   await page.keyboard.press('Enter');
   await page.locator('#walk .lgs-play').scrollIntoViewIfNeeded();
