@@ -40,7 +40,7 @@ const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.t
 /**
  * Mount a walkthrough in `container`. Options: `lesson` (id), `step` (position), `keys` (the element whose
  * keydown events drive the shortcuts; default `container`), `hash` (keep `#lesson=..&step=..` in the URL),
- * `compact` (an embedded instance: no lesson picker). Resolves to the controller.
+ * `picker` (false: no lesson picker), `play` (false: no free play). Resolves to the controller.
  */
 export async function mountWalkthrough(container, opts = {}) {
   const W = await loadSimulator();
@@ -87,7 +87,7 @@ class Controller {
     picker.addEventListener('change', () => this.open(picker.value, 0));
     this.picker = picker;
     const bar = H('div', { class: 'lgs-bar', role: 'toolbar', 'aria-label': 'Walkthrough controls' },
-      this.opts.compact ? null : H('label', { class: 'lgs-pick' }, H('span', { class: 'vh' }, 'Lesson '), picker),
+      this.opts.picker === false ? null : H('label', { class: 'lgs-pick' }, H('span', { class: 'vh' }, 'Lesson '), picker),
       this.btnReset, this.btnBack, this.btnStep, this.btnEvent,
       H('label', { class: 'lgs-scrub' }, this.range),
       H('label', { class: 'lgs-go' }, 'Go to ', this.goto), this.counter, this.link);
@@ -101,7 +101,7 @@ class Controller {
       H('h2', {}, 'Free play'),
       H('p', {}, 'Carry on from the step you are at: type Launcher lines in the scenario language, or write your own Guest program.'),
       H('button', { type: 'button', class: 'lgs-play-start', onclick: () => this.startPlay() }, 'Free play from this step'));
-    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.grid, this.playBox, help));
+    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.grid, this.opts.play === false ? null : this.playBox, help));
   }
 
   // ---- navigation ----------------------------------------------------------------------------------------

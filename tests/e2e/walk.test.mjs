@@ -281,6 +281,8 @@ test('example page: two <lguest-sim> elements step independently, and the iframe
   const pos = (id) => page.locator(`#${id}`).evaluate((el) => el.position);
   assert.equal(await pos('first'), 0);
   assert.equal(await pos('second'), 2);
+  assert.equal(await page.locator('#second .lgs-pick, #second .lgs-play').count(), 0, 'compact: no picker, no free play');
+  assert.equal(await page.locator('#first .lgs-play').count(), 1);
   await page.locator('#first .lgs-step').click(); // Playwright's CSS pierces open shadow roots
   assert.equal(await pos('first'), 1);
   assert.equal(await pos('second'), 2, 'the second did not move');
