@@ -159,6 +159,8 @@ class Controller {
     if (!s) return;
     this.answers.set(s.number, choice);
     this.goTo(pos + 1);
+    const right = choice === s.question.answer;
+    this.announce(`${right ? 'Right' : `Not quite: the answer is ${s.question.answer}`}. ${this.live.textContent}`);
   }
 
   onKey(e) {
@@ -203,7 +205,7 @@ class Controller {
     const pos = v.position;
     const total = v.total;
     this.range.value = String(pos);
-    this.range.setAttribute('aria-valuetext', `step ${pos} of ${total}`);
+    this.range.setAttribute('aria-valuetext', pos ? `step ${pos} of ${total}: ${this.lesson.steps[pos - 1].title}` : `introduction, ${total} steps`);
     this.goto.value = String(pos);
     this.counter.textContent = asking ? `Step ${pos + 1} of ${total}: your guess` : `Step ${pos} of ${total}`;
     this.btnBack.disabled = pos === 0 && !asking;

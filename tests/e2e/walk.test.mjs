@@ -173,7 +173,7 @@ test('questions: a wrong and a right answer are judged in words, not colour alon
     await page.keyboard.press(String(i + 1));
     assert.equal(await position(), n, 'answering reveals the step');
     const verdict = await page.locator('#walk .lgs-verdict').innerText();
-    if (verdict.startsWith('✓ Right')) right = true;
+    if (verdict.startsWith('✓ Right')) { right = true; assert.match(await live(), /^Right\. Step \d+ of/); }
     else { assert.match(verdict, /^✗ Not quite: you chose .*the answer is/); wrong = true; }
   }
   assert.ok(right && wrong, 'one choice is right and another wrong');
