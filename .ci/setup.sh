@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what lguest-sim's build and tests need, skipping whatever is already present.
 # Sourced by .ci/run (tests) and .ci/serve (the browser walkthrough). Safe to run again.
-# Follows ../shared/TOOLCHAIN.md: nothing downloads a browser or a prebuilt toolchain of its own.
+# Follows ../shared/TOOLCHAIN.md: nothing downloads a browser or a prebuilt toolchain of its own. (No
+# binaryen: Debian's wasm-opt breaks wasm-bindgen's output, so Cargo.toml turns wasm-opt off.)
 set -euo pipefail
 
 need_apt=()
@@ -32,7 +33,6 @@ if [ "${LGSIM_NEED_BROWSER:-1}" = 1 ]; then
   have chromium || need_apt+=(chromium)
   have chromedriver || need_apt+=(chromium-driver)
 fi
-have wasm-opt || need_apt+=(binaryen)
 have as || need_apt+=(binutils)
 
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -21,6 +21,17 @@ pub struct Snapshot {
     pub allocations: Vec<Allocation>,
     pub lguest_lock: Option<String>,
     pub events: u64,
+    /// The first Launcher's own state: its stdout and stderr, and its devices as `name = value` pairs
+    /// (`devices.console.status`, `vq.console-output.used_idx`, ...; see `Machine::device_fields`).
+    pub launcher: LauncherView,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LauncherView {
+    pub stdout: String,
+    pub stderr: String,
+    pub devices: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -201,6 +212,15 @@ impl Snapshot {
             allocations: m.host.alloc.live.clone(),
             lguest_lock: m.host.lguest_lock.map(|t| m.task_name(t)),
             events: m.log.len(),
+            launcher: m
+                .procs
+                .first()
+                .map(|p| LauncherView {
+                    stdout: String::from_utf8_lossy(&p.stdout).into_owned(),
+                    stderr: p.stderr.clone(),
+                    devices: if p.devices.descpage.is_some() { m.device_fields(0) } else { Vec::new() },
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -226,6 +246,13 @@ impl Snapshot {
             f.push((format!("eventfd{}.count", e.ctx), e.count.to_string()));
             f.push((format!("eventfd{}.refs", e.ctx), e.refs.to_string()));
         }
+        if !self.launcher.stdout.is_empty() {
+            f.push(("stdout".into(), format!("{:?}", self.launcher.stdout)));
+        }
+        if !self.launcher.stderr.is_empty() {
+            f.push(("stderr".into(), format!("{:?}", self.launcher.stderr)));
+        }
+        f.extend(self.launcher.devices.iter().cloned());
         if let Some(g) = self.guests.last() {
             f.push(("lg.nr_cpus".into(), g.nr_cpus.to_string()));
             f.push(("lg.pfn_limit".into(), format!("{:#x}", g.pfn_limit)));

@@ -243,6 +243,8 @@ pub struct StepView {
     /// Early-console output so far (the `console` of NOTIFY results), oldest first.
     pub console: Vec<String>,
     pub cpu: Option<GuestCpuView>,
+    /// `struct lguest_data` in Guest memory (empty until the Guest's LGUEST_INIT).
+    pub lguest_data: Vec<(String, u32)>,
     /// Every line of every step so far is as the lesson says.
     pub all_ok: bool,
 }
@@ -377,8 +379,33 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
         changed,
         console,
         cpu: guest_cpu(now),
+        lguest_data: lguest_data_fields(now),
         all_ok,
     }
+}
+
+/// `struct lguest_data` as the Guest holds it in its own memory, once `LHCALL_LGUEST_INIT` said where:
+/// the fields the Host reads and writes (interrupts enabled and blocked, cr2, the noirq range).
+pub fn lguest_data_fields(runner: &Runner) -> Vec<(String, u32)> {
+    use crate::host::hypercalls::lguest_data as ld;
+    let Some(lg) = runner.machine.host.guests.iter().rev().flatten().next() else { return Vec::new() };
+    let (Some(base), Some(cpu)) = (lg.lguest_data, lg.cpus.first()) else { return Vec::new() };
+    let Some(p) = runner.machine.procs.get(cpu.mm as usize) else { return Vec::new() };
+    let mut out = Vec::new();
+    for (name, off) in [
+        ("irq_enabled", ld::IRQ_ENABLED),
+        ("blocked_interrupts[0]", ld::BLOCKED_INTERRUPTS),
+        ("cr2", ld::CR2),
+        ("irq_pending", ld::IRQ_PENDING),
+        ("noirq_start", ld::NOIRQ_START),
+        ("noirq_end", ld::NOIRQ_END),
+    ] {
+        let mut w = [0u8; 4];
+        if p.ram.read(base.wrapping_add(off), &mut w).is_ok() {
+            out.push((name.to_string(), u32::from_le_bytes(w)));
+        }
+    }
+    out
 }
 
 /// The Guest CPU pane: only for a machine with a loaded Guest program and a Guest to run it.
@@ -415,23 +442,7 @@ pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
     };
     let source_line = prog.lines.iter().find(|(a, _)| *a == r.eip).or_else(|| idx.map(|i| &prog.lines[i])).map(|(_, l)| *l);
     let source_text = source_line.and_then(|l| prog.source.lines().nth(l.wrapping_sub(1))).map(|s| s.trim().to_string());
-    let mut lguest_data = Vec::new();
-    if let Some(base) = lg.lguest_data {
-        use crate::host::hypercalls::lguest_data as ld;
-        for (name, off) in [
-            ("irq_enabled", ld::IRQ_ENABLED),
-            ("blocked_interrupts[0]", ld::BLOCKED_INTERRUPTS),
-            ("cr2", ld::CR2),
-            ("irq_pending", ld::IRQ_PENDING),
-            ("noirq_start", ld::NOIRQ_START),
-            ("noirq_end", ld::NOIRQ_END),
-        ] {
-            let mut w = [0u8; 4];
-            if ram.read(base.wrapping_add(off), &mut w).is_ok() {
-                lguest_data.push((name.to_string(), u32::from_le_bytes(w)));
-            }
-        }
-    }
+    let lguest_data = lguest_data_fields(runner);
     Some(GuestCpuView {
         program: prog.name.clone(),
         regs,
@@ -445,13 +456,14 @@ pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
     })
 }
 
-/// The RCU pane's choices: which code (`correct` or a broken variant), the memory model, and how many
-/// reader and writer tasks on how many CPUs.
-pub fn rcu_scenario(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8) -> Result<crate::rcu::Scenario, String> {
+/// The RCU pane's choices: which code (`correct` or a broken variant), the memory model, how many reader
+/// and writer tasks on how many CPUs, and how many entries the map holds before any writer runs.
+pub fn rcu_scenario(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, initial: u8) -> Result<crate::rcu::Scenario, String> {
     Ok(crate::rcu::Scenario {
         cpus,
         readers,
         writers,
+        initial_entries: initial,
         variant: crate::rcu::Variant::parse(variant)?,
         memory: crate::rcu::MemoryMode::parse(memory)?,
         ..Default::default()
@@ -575,7 +587,7 @@ mod tests {
 
     #[test]
     fn the_rcu_pane_finds_the_use_after_free_and_steps_its_counterexample() {
-        let sc = rcu_scenario("no-synchronize-rcu", "sc", 1, 1, 2).unwrap();
+        let sc = rcu_scenario("no-synchronize-rcu", "sc", 1, 1, 2, 1).unwrap();
         let r = rcu_explore(&sc).unwrap();
         let uaf = r.checks.iter().find(|c| c.name == "use-after-free").unwrap();
         assert!(uaf.schedules > 0);
@@ -588,8 +600,8 @@ mod tests {
         assert!(!v.snapshot.violations.is_empty(), "the counterexample ends in the violation");
         assert!(run.step(None).is_err() || run.position() == uaf.length + 1);
         assert!(run.back());
-        assert!(rcu_scenario("no-such", "sc", 1, 1, 2).is_err());
-        assert!(rcu_explore(&rcu_scenario("correct", "sc", 1, 1, 2).unwrap()).unwrap().checks.iter().all(|c| c.schedules == 0));
+        assert!(rcu_scenario("no-such", "sc", 1, 1, 2, 1).is_err());
+        assert!(rcu_explore(&rcu_scenario("correct", "sc", 1, 1, 2, 1).unwrap()).unwrap().checks.iter().all(|c| c.schedules == 0));
     }
 
     #[test]
@@ -628,5 +640,6 @@ mod tests {
         assert!(c.disasm.iter().any(|d| d.2), "EIP is in the listing: {:?}", c.disasm);
         assert!(c.source_line.is_some() && c.source_text.is_some());
         assert!(!c.lguest_data.is_empty(), "LGUEST_INIT told the Host where lguest_data is");
+        assert_eq!(lguest_data_fields(&r), c.lguest_data);
     }
 }

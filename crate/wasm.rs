@@ -243,10 +243,10 @@ pub struct RcuRun {
 #[wasm_bindgen]
 impl RcuRun {
     /// Explore every interleaving of `readers` and `writers` on `cpus` CPUs with the code `variant` under
-    /// `memory` (`sc` or `weak`): `{ schedules, states, checks: [{ name, schedules, counterexample, length }] }`,
-    /// or `{ ok: false, message }`.
-    pub fn explore(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8) -> JsValue {
-        match crate::view::rcu_scenario(variant, memory, readers, writers, cpus).and_then(|sc| crate::view::rcu_explore(&sc)) {
+    /// `memory` (`sc` or `weak`), `initial` entries in the map at the start:
+    /// `{ schedules, states, checks: [{ name, schedules, counterexample, length }] }`, or `{ ok: false, message }`.
+    pub fn explore(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, initial: u8) -> JsValue {
+        match crate::view::rcu_scenario(variant, memory, readers, writers, cpus, initial).and_then(|sc| crate::view::rcu_explore(&sc)) {
             Ok(r) => to_js(&r),
             Err(message) => to_js(&LineError { ok: false, line: 0, message }),
         }
@@ -258,8 +258,8 @@ impl RcuRun {
     }
 
     /// A run at its start that will follow `schedule` (`"0 0 1 1:1"`); `undefined` if the choices are invalid.
-    pub fn open(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, schedule: &str) -> Option<RcuRun> {
-        let sc = crate::view::rcu_scenario(variant, memory, readers, writers, cpus).ok()?;
+    pub fn open(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, initial: u8, schedule: &str) -> Option<RcuRun> {
+        let sc = crate::view::rcu_scenario(variant, memory, readers, writers, cpus, initial).ok()?;
         crate::view::RcuRun::new(&sc, schedule).ok().map(|run| RcuRun { run })
     }
 

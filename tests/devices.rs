@@ -293,3 +293,82 @@ fn the_course_echo_guest_does_the_same_under_gnu_as() {
     assert_eq!(String::from_utf8_lossy(&r.stdout), "got: hi\n");
     assert_eq!(r.stderr, "lguest: CRASH: Power down\n");
 }
+
+/// Random bytes in the rings, kicked over and over: the threads either serve what they find or end the
+/// Launcher with an `errx()` message; nothing panics and nothing loops for ever.
+#[test]
+fn random_rings_end_in_service_or_a_clear_errx() {
+    let mut x: u32 = 0x1234_5678;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    let mut fatal = 0;
+    for _ in 0..60 {
+        let mut r = replay_ok(&format!(
+            "{PROLOGUE}
+guest store 0x2000004 \"\\x07\"
+guest notify 0x2000000
+read                                   => 4 notify=0x2000000
+launcher handle-output
+read                                   => blocked
+"
+        ));
+        for _ in 0..12 {
+            // A word somewhere in the two rings (descriptors, available ring, used ring), then a kick.
+            let ring = if next() % 2 == 0 { 0x2001000 } else { 0x2004000 };
+            // Mostly the words that matter: the first descriptors, avail flags and idx, the first ring slots.
+            let at = ring
+                + match next() % 4 {
+                    0 => (next() % 16) * 4,
+                    1 => 0x1000,
+                    2 => 0x1004 + (next() % 4) * 4,
+                    _ => (next() % 0x2100) / 4 * 4,
+                };
+            let word = match next() % 4 {
+                0 => next() % 8,
+                1 => 0x6000,
+                2 => next() & 0x0003_0003,
+                _ => next(),
+            };
+            for l in [format!("guest poke {at:#x} {word:#x}"), format!("guest notify {ring:#x}")] {
+                let line = lguest_sim::scenario::parse_line(1, &l).unwrap().unwrap();
+                r.run_line(&line);
+            }
+        }
+        let p = &r.machine.procs[0];
+        if p.devices.fatal.is_some() {
+            fatal += 1;
+            assert!(p.stderr.starts_with("lguest: "), "{}", p.stderr);
+        }
+    }
+    assert!(fatal > 0, "some random ring should have been refused");
+}
+
+#[test]
+fn waiting_on_a_device_thread_does_not_strand_it() {
+    replay_ok(&format!(
+        "{PROLOGUE}
+guest store 0x2000004 \"\\x07\"
+guest notify 0x2000000
+read                                   => 4 notify=0x2000000
+launcher handle-output
+guest poke 0x2005004 0
+guest poke 0x2005000 0x10000
+guest notify 0x2004000
+guest halt
+read                                   => blocked
+expect stdout = \"hello\"
+expect task.console-output = blocked
+wait console-output                    => blocked
+guest poke 0x2004000 0x6000 0 2 0
+guest poke 0x2005004 0
+guest poke 0x2005000 0x20000
+guest notify 0x2004000
+expect stdout = \"hellohe\"
+expect vq.console-output.used_idx = 2
+"
+    ));
+}

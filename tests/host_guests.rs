@@ -110,3 +110,23 @@ fn a_guest_that_never_stops_trapping_cannot_hold_the_simulation() {
     assert!(step.is_none() || step.unwrap().ok);
     assert_eq!(r.exec(7, "wait => -ERESTARTSYS").unwrap().unwrap().ok, true);
 }
+
+#[test]
+fn the_cli_hands_piped_stdin_to_the_console_device() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let elf = build("virtio_echo");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lguest-sim"))
+        .arg("run")
+        .arg(&elf)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hi there\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("hi there"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "lguest: CRASH: Power down\n");
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -136,13 +136,13 @@ fn free_play_continues_from_a_step_and_shows_its_view() {
 
 #[wasm_bindgen_test]
 fn the_rcu_explorer_finds_the_bug_and_its_counterexample_steps() {
-    let r = RcuRun::explore("no-synchronize-rcu", "sc", 1, 1, 2);
+    let r = RcuRun::explore("no-synchronize-rcu", "sc", 1, 1, 2, 1);
     let checks = js_sys::Array::from(&get(&r, "checks"));
     let uaf = checks.iter().find(|c| get(c, "name").as_string().as_deref() == Some("use-after-free")).unwrap();
     assert!(get(&uaf, "schedules").as_f64().unwrap() > 0.0);
-    let bad = RcuRun::explore("no-such-variant", "sc", 1, 1, 2);
+    let bad = RcuRun::explore("no-such-variant", "sc", 1, 1, 2, 1);
     assert_eq!(get(&bad, "ok").as_bool(), Some(false));
-    let mut run = RcuRun::open("no-synchronize-rcu", "sc", 1, 1, 2, &get(&uaf, "counterexample").as_string().unwrap()).unwrap();
+    let mut run = RcuRun::open("no-synchronize-rcu", "sc", 1, 1, 2, 1, &get(&uaf, "counterexample").as_string().unwrap()).unwrap();
     let n = get(&uaf, "length").as_f64().unwrap() as usize;
     for _ in 0..n {
         assert!(run.step().is_null());

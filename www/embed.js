@@ -5,7 +5,7 @@ import { mountWalkthrough } from './walk.js';
 
 const q = new URLSearchParams(location.search);
 const main = document.getElementById('walk');
-mountWalkthrough(main, { lesson: q.get('lesson') ?? undefined, step: Number(q.get('step') ?? 0) || 0, keys: document, compact: true })
+mountWalkthrough(main, { lesson: q.get('lesson') ?? undefined, step: Number(q.get('step') ?? 0) || 0, keys: document, picker: false })
   .then((c) => {
     const title = () => { document.title = `${c.lesson.title}, step ${c.w.position()} of ${c.w.total()} — lguest-sim`; };
     main.addEventListener('lguest-sim:step', title);

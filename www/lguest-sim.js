@@ -9,7 +9,8 @@
 //   el.position, el.total, el.lessonId, el.ready (a Promise that resolves when it is interactive)
 //   events (bubbling, composed): 'lguest-sim:ready' and 'lguest-sim:step' with
 //     detail { lesson, position, total, ok, allOk }
-//   attributes: lesson (id, e.g. 04-read-runs-the-guest), step (0 = the introduction)
+//   attributes: lesson (id, e.g. 04-read-runs-the-guest), step (0 = the introduction), compact (no lesson
+//     picker, no free play)
 // and from script: import { create } from '.../lguest-sim.js'; create(container, { lesson, step }).
 
 import { mountWalkthrough } from './walk.js';
@@ -35,7 +36,9 @@ export class LguestSimElement extends HTMLElement {
       lesson: this.getAttribute('lesson') ?? undefined,
       step: Number(this.getAttribute('step') ?? 0) || 0,
       keys: this,
-      compact: this.hasAttribute('compact'),
+      // `compact`: just the lesson, without the lesson picker and free play.
+      picker: !this.hasAttribute('compact'),
+      play: !this.hasAttribute('compact'),
       linkBase: LINK_BASE,
     }).then((c) => {
       this.controller = c;

@@ -40,7 +40,7 @@ const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.t
 /**
  * Mount a walkthrough in `container`. Options: `lesson` (id), `step` (position), `keys` (the element whose
  * keydown events drive the shortcuts; default `container`), `hash` (keep `#lesson=..&step=..` in the URL),
- * `compact` (an embedded instance: no lesson picker). Resolves to the controller.
+ * `picker` (false: no lesson picker), `play` (false: no free play). Resolves to the controller.
  */
 export async function mountWalkthrough(container, opts = {}) {
   const W = await loadSimulator();
@@ -87,7 +87,7 @@ class Controller {
     picker.addEventListener('change', () => this.open(picker.value, 0));
     this.picker = picker;
     const bar = H('div', { class: 'lgs-bar', role: 'toolbar', 'aria-label': 'Walkthrough controls' },
-      this.opts.compact ? null : H('label', { class: 'lgs-pick' }, H('span', { class: 'vh' }, 'Lesson '), picker),
+      this.opts.picker === false ? null : H('label', { class: 'lgs-pick' }, H('span', { class: 'vh' }, 'Lesson '), picker),
       this.btnReset, this.btnBack, this.btnStep, this.btnEvent,
       H('label', { class: 'lgs-scrub' }, this.range),
       H('label', { class: 'lgs-go' }, 'Go to ', this.goto), this.counter, this.link);
@@ -101,7 +101,7 @@ class Controller {
       H('h2', {}, 'Free play'),
       H('p', {}, 'Carry on from the step you are at: type Launcher lines in the scenario language, or write your own Guest program.'),
       H('button', { type: 'button', class: 'lgs-play-start', onclick: () => this.startPlay() }, 'Free play from this step'));
-    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.grid, this.playBox, help));
+    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.grid, this.opts.play === false ? null : this.playBox, help));
   }
 
   // ---- navigation ----------------------------------------------------------------------------------------
@@ -159,6 +159,8 @@ class Controller {
     if (!s) return;
     this.answers.set(s.number, choice);
     this.goTo(pos + 1);
+    const right = choice === s.question.answer;
+    this.announce(`${right ? 'Right' : `Not quite: the answer is ${s.question.answer}`}. ${this.live.textContent}`);
   }
 
   onKey(e) {
@@ -203,7 +205,7 @@ class Controller {
     const pos = v.position;
     const total = v.total;
     this.range.value = String(pos);
-    this.range.setAttribute('aria-valuetext', `step ${pos} of ${total}`);
+    this.range.setAttribute('aria-valuetext', pos ? `step ${pos} of ${total}: ${this.lesson.steps[pos - 1].title}` : `introduction, ${total} steps`);
     this.goto.value = String(pos);
     this.counter.textContent = asking ? `Step ${pos + 1} of ${total}: your guess` : `Step ${pos} of ${total}`;
     this.btnBack.disabled = pos === 0 && !asking;
@@ -211,7 +213,7 @@ class Controller {
     this.btnStep.disabled = pos >= total;
     this.btnEvent.disabled = pos >= total;
     const base = this.opts.linkBase ?? 'index.html';
-    this.link.href = `${base}#lesson=${encodeURIComponent(v.lesson)}&step=${asking ? pos : pos}`;
+    this.link.href = `${base}#lesson=${encodeURIComponent(v.lesson)}&step=${pos}`;
     this.root.dataset.position = String(pos);
     this.root.dataset.lesson = v.lesson;
     this.renderStory(v, asking);
@@ -248,10 +250,19 @@ class Controller {
       return;
     }
     if (v.results.length) out.push(this.renderResults(v));
+    if (v.rcu.length) out.push(H('h4', {}, 'The RCU explorer’s runs'));
     for (const r of v.rcu) {
-      out.push(H('p', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}` }, r.ok ? '✓ ' : '✗ ',
-        `The RCU explorer ran ${r.schedules} schedules and found ${r.found.length ? r.found.join(', ') : 'nothing wrong'}`,
-        r.counterexample ? ` (shortest counterexample: CPUs ${r.counterexample})` : '', r.message ? `: ${r.message}` : '.'));
+      const line = s.rcu.find((x) => x.line === r.line);
+      out.push(H('div', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}`, 'data-ok': String(r.ok) },
+        H('span', { class: 'lgs-mark' }, r.ok ? '✓' : '✗', H('span', { class: 'vh' }, r.ok ? ' as the lesson says: ' : ' not as the lesson says: ')),
+        line ? H('code', {}, line.source.replace(/\s*=>.*$/, '')) : '',
+        H('div', { class: 'lgs-why' }, `${r.schedules} schedules explored; found: `, H('strong', {}, r.found.length ? r.found.join(', ') : 'nothing wrong'),
+          r.counterexample ? [` (shortest counterexample: CPUs `, H('code', {}, r.counterexample), ') '] : '', r.message ? ` ${r.message}` : ''),
+        r.counterexample && line ? H('button', { type: 'button', class: 'lgs-rcu-lesson-open', onclick: () => {
+          if (!this.rcuLanes) this.startPlay();
+          this.rcuOpen([line.variant, line.memory, line.readers, line.writers, line.cpus, line.initial],
+            { name: r.found[0], counterexample: r.counterexample, length: r.counterexample.trim().split(/\s+/).length });
+        } }, 'Step through it in the RCU lanes') : ''));
     }
     if (s.explain.trim()) out.push(H('div', { class: 'lgs-prose lgs-explain' }, md(s.explain)));
     if (v.position === v.total) out.push(H('p', { class: 'lgs-hint' }, v.allOk ? 'End of the lesson: every result was as the lesson said. Pick the next lesson, or play freely in the lab.' : 'End of the lesson.'));
@@ -351,6 +362,15 @@ class Controller {
           H('td', { class: 'lgs-badge' }, c ? (was === undefined ? 'new' : `changed (was ${was})`) : ''));
       }))));
     }
+    const ld = v.lguestData ?? [];
+    if (ld.length) {
+      const before = new Map(prev?.lguestData ?? []);
+      parts.push(H('table', { class: 'lgs-fields lgs-ldata' }, H('caption', {}, `struct lguest_data (in Guest memory at ${v.fields.find(([k]) => k === 'lg.lguest_data')?.[1] ?? '?'})`),
+        H('tbody', {}, ld.map(([k, val]) => {
+          const c = !asking && prev && before.has(k) && before.get(k) !== val;
+          return H('tr', { class: c ? 'chg' : '' }, H('th', { scope: 'row' }, k), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, c ? `changed (was ${hex(before.get(k))})` : ''));
+        }))));
+    }
     const g = v.snapshot.guests.at(-1);
     if (g) {
       const m = g.eventfds;
@@ -413,6 +433,7 @@ class Controller {
       sel('lgs-rcu-variant', 'Code', RcuRun.variants(), 'no-synchronize-rcu'),
       sel('lgs-rcu-memory', 'Memory', ['sc', 'weak'], 'sc'),
       num('lgs-rcu-readers', 'Readers', 1, 0, 2), num('lgs-rcu-writers', 'Writers', 1, 0, 2), num('lgs-rcu-cpus', 'CPUs', 2, 1, 3),
+      num('lgs-rcu-initial', 'Entries at start', 1, 0, 2),
       H('button', { type: 'submit', class: 'lgs-rcu-explore' }, 'Run the explorer'));
     form.addEventListener('submit', (e) => { e.preventDefault(); this.rcuExplore(form); });
     this.rcuReport = H('div', { class: 'lgs-rcu-report' });
@@ -425,7 +446,7 @@ class Controller {
   rcuExplore(form) {
     const H = (...a) => h(this.doc, ...a);
     const v = (c) => form.querySelector(c).value;
-    const args = [v('.lgs-rcu-variant'), v('.lgs-rcu-memory'), Number(v('.lgs-rcu-readers')), Number(v('.lgs-rcu-writers')), Number(v('.lgs-rcu-cpus'))];
+    const args = [v('.lgs-rcu-variant'), v('.lgs-rcu-memory'), Number(v('.lgs-rcu-readers')), Number(v('.lgs-rcu-writers')), Number(v('.lgs-rcu-cpus')), Number(v('.lgs-rcu-initial'))];
     const r = RcuRun.explore(...args);
     if (r.ok === false) {
       this.rcuReport.replaceChildren(H('p', { class: 'bad', role: 'alert' }, r.message));
@@ -496,7 +517,7 @@ class Controller {
     if (!text.trim()) return;
     const r = this.sim.exec(text);
     if (r && r.source === undefined) {
-      this.playLog.append(h(this.doc, 'li', { class: 'lgs-res bad', 'data-ok': 'false' }, h(this.doc, 'span', { class: 'lgs-mark' }, '✗'), h(this.doc, 'code', {}, text), ` — line does not parse: ${r.message}`));
+      this.playLog.append(h(this.doc, 'li', { class: 'lgs-res bad lgs-parse-err', 'data-ok': 'false' }, h(this.doc, 'span', { class: 'lgs-mark' }, '✗'), h(this.doc, 'code', {}, text), ` — line does not parse: ${r.message}`));
       this.announce(`That line does not parse: ${r.message}`);
       return;
     }
@@ -508,6 +529,8 @@ class Controller {
   playUndo() {
     if (this.playViews.length > 1 && this.sim.back()) {
       this.playViews.pop();
+      // Lines that did not parse never ran: they go too, then the line undone.
+      while (this.playLog.lastElementChild?.classList.contains('lgs-parse-err')) this.playLog.lastElementChild.remove();
       this.playLog.lastElementChild?.remove();
       this.renderState(this.playViews.at(-1), null, this.playState, this.playViews.at(-2) ?? null);
       this.announce('Undone.');

@@ -124,7 +124,15 @@ fn run(args: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let r = lguest_sim::launcher::run::launch(&image, mem);
+    // The console device reads the Launcher's terminal: when stdin is a pipe or a file, hand it over.
+    let mut stdin = Vec::new();
+    {
+        use std::io::{IsTerminal, Read};
+        if !std::io::stdin().is_terminal() {
+            let _ = std::io::stdin().read_to_end(&mut stdin);
+        }
+    }
+    let r = lguest_sim::launcher::run::launch_with_stdin(&image, mem, &stdin);
     use std::io::Write;
     let _ = std::io::stdout().write_all(&r.stdout);
     let _ = std::io::stdout().flush();

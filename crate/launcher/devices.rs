@@ -642,7 +642,16 @@ impl Machine {
                     }
                     match self.vq(vq).state {
                         ThreadState::EventfdRead => {
-                            let Some(r) = self.finished.remove(&t) else { continue };
+                            let exited = self.tasks.get(t as usize).map(|x| x.state == crate::launcher::TaskState::Exited).unwrap_or(true);
+                            let r = match self.finished.remove(&t) {
+                                Some(r) => r,
+                                // A scenario's `wait console-output` collected the read's result: the thread
+                                // still goes on from where read() returned.
+                                None if !exited && !self.pending.contains_key(&t) => {
+                                    crate::machine::SysResult::ok(8, "the eventfd read returned (collected by wait)")
+                                }
+                                None => continue,
+                            };
                             self.current = t;
                             ran = true;
                             if r.errno.is_some() || r.ret != 8 {

@@ -27,17 +27,23 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** Each lesson file: id, and per step the number of scenario lines (non-blank, non-comment) and its question. */
+/** Each lesson file: id, and per step the number of scenario lines (non-blank, non-comment), what each must
+ *  return, and whether it has a question. */
 function readLessons() {
   const dir = path.join(root, 'lessons');
   return fs.readdirSync(dir).filter((f) => f.endsWith('.lesson')).sort().map((f) => {
     const steps = [];
     let inScn = false;
     for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) {
-      if (line.startsWith('## Step:')) steps.push({ lines: 0, question: false });
+      if (line.startsWith('## Step:')) steps.push({ lines: 0, question: false, expects: [] });
       else if (/^```scenario/.test(line)) inScn = true;
       else if (line.startsWith('```')) inScn = false;
-      else if (inScn && line.replace(/#.*$/, '').trim()) steps.at(-1).lines++;
+      else if (inScn && line.replace(/#.*$/, '').trim()) {
+        steps.at(-1).lines++;
+        // What the line must return (`=> fd 3`, `=> -EINVAL`, `=> 4 notify=0x8000`), or null.
+        const m = line.match(/=>\s*(.*)$/);
+        steps.at(-1).expects.push(m ? m[1].replace(/\s+#.*$/, '').trim() : null);
+      }
       else if (!inScn && line.startsWith('question:') && steps.length) steps.at(-1).question = true;
     }
     return { id: f.replace(/\.lesson$/, ''), steps };
@@ -133,6 +139,14 @@ test('every lesson, stepped to its end and back: each scenario line shows ✓ as
       const marks = await page.locator('#walk .lgs-res').evaluateAll((els) => els.map((e) => e.dataset.ok));
       assert.equal(marks.length, s.lines, `${L.id} step ${n}: one result per scenario line`);
       assert.ok(marks.every((m) => m === 'true'), `${L.id} step ${n}: every line as the lesson says (${marks})`);
+      // The value each system call returned, as the page shows it, is the one the lesson file expects.
+      const shown = await page.locator('#walk .lgs-res').evaluateAll((els) => els.map((e) => e.querySelector('.lgs-result')?.textContent ?? null));
+      s.expects.forEach((want, i) => {
+        if (want === null) return;
+        const first = (t) => { const w = t.replace(/^fd\s+/, '').split(/\s+/)[0]; return /^-?(0x[0-9a-f]+|\d+)$/i.test(w) ? String(Number(w)) : w; };
+        assert.ok(shown[i] !== null, `${L.id} step ${n} line ${i + 1}: a result is shown`);
+        assert.equal(first(shown[i]), first(want), `${L.id} step ${n} line ${i + 1}: shows ${shown[i]}, the lesson says ${want}`);
+      });
       assert.equal(await page.locator('#walk .lgs-rcu.bad').count(), 0, `${L.id} step ${n}: explorer verdicts as the lesson says`);
       assert.match(await live(), new RegExp(`Step ${n} of ${L.steps.length}`));
       assert.equal(new URL(page.url()).hash, `#lesson=${L.id}&step=${n}`);
@@ -159,7 +173,7 @@ test('questions: a wrong and a right answer are judged in words, not colour alon
     await page.keyboard.press(String(i + 1));
     assert.equal(await position(), n, 'answering reveals the step');
     const verdict = await page.locator('#walk .lgs-verdict').innerText();
-    if (verdict.startsWith('✓ Right')) right = true;
+    if (verdict.startsWith('✓ Right')) { right = true; assert.match(await live(), /^Right\. Step \d+ of/); }
     else { assert.match(verdict, /^✗ Not quite: you chose .*the answer is/); wrong = true; }
   }
   assert.ok(right && wrong, 'one choice is right and another wrong');
@@ -236,6 +250,9 @@ test('what changed is marked in words; the host code and kernel links are shown'
   const link = await page.locator('#walk .lgs-codehead a').getAttribute('href');
   assert.match(link, /^https:\/\/elixir\.bootlin\.com\/linux\/v2\.6\.39\/source\/drivers\/lguest\//);
   assert.ok(await page.locator('#walk .lgs-events a.lgs-func').count() > 0, 'events link their function');
+  // Once the Guest has said where lguest_data is, its fields are read from Guest memory.
+  await openWalk('#lesson=07-interrupts&step=3');
+  assert.match(await page.locator('#walk .lgs-ldata').innerText(), /struct lguest_data \(in Guest memory at 0x5000\)[\s\S]*irq_enabled/);
 });
 
 test('accessibility: no serious or critical axe-core violation, light and dark, laptop and phone', async () => {
@@ -264,6 +281,8 @@ test('example page: two <lguest-sim> elements step independently, and the iframe
   const pos = (id) => page.locator(`#${id}`).evaluate((el) => el.position);
   assert.equal(await pos('first'), 0);
   assert.equal(await pos('second'), 2);
+  assert.equal(await page.locator('#second .lgs-pick, #second .lgs-play').count(), 0, 'compact: no picker, no free play');
+  assert.equal(await page.locator('#first .lgs-play').count(), 1);
   await page.locator('#first .lgs-step').click(); // Playwright's CSS pierces open shadow roots
   assert.equal(await pos('first'), 1);
   assert.equal(await pos('second'), 2, 'the second did not move');
@@ -334,8 +353,11 @@ test('free play: Launcher lines from the current step, undo, and a Guest program
   assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /read → 4/);
   assert.ok(await page.locator('#walk .lgs-play-state .lgs-disasm .cur').count() === 1, 'the Guest CPU shows EIP in its listing');
   assert.match(await page.locator('#walk .lgs-play-state .lgs-cpu').innerText(), /Source line \d+/);
+  await line.fill('frob');
+  await page.keyboard.press('Enter');
   await page.locator('#walk .lgs-play-undo').click();
   assert.deepEqual(await page.locator('#walk .lgs-play-log .lgs-result').allInnerTexts(), ['3', '12']);
+  assert.equal(await page.locator('#walk .lgs-play-log li').count(), 2, 'undo removed the read and the line that did not parse');
   await page.locator('#walk .lgs-play-line').fill('read');
   await page.keyboard.press('Enter');
   await page.locator('#walk .lgs-play').scrollIntoViewIfNeeded();
@@ -362,6 +384,14 @@ test('the RCU pane: explore a broken variant, count per check, step its countere
   await shot(page, 'rcu-counterexample');
   await page.locator('#walk .lgs-rcu-back').click();
   assert.equal(await page.locator('#walk .lgs-violations').count(), 0, 'one step back, before the violation');
+  // From a lesson's explorer run straight to its counterexample in the lanes.
+  await openWalk('#lesson=11-rcu-break-it&step=1');
+  const open = page.locator('#walk .lgs-rcu-lesson-open').first();
+  assert.ok(await open.count() > 0, 'the lesson step offers its counterexample');
+  await open.click();
+  const steps = Number((await page.locator('#walk .lgs-rcu-controls .lgs-counter').innerText()).match(/of (\d+)/)[1]);
+  for (let i = 0; i < steps; i++) await page.locator('#walk .lgs-rcu-step').click();
+  assert.ok(await page.locator('#walk .lgs-violations').count() === 1, 'the lesson\'s counterexample ends in its violation');
   // The correct code: nothing goes wrong.
   await page.locator('#walk .lgs-rcu-variant').selectOption('correct');
   await page.locator('#walk .lgs-rcu-explore').click();
