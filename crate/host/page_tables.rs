@@ -237,8 +237,10 @@ impl Machine {
 
     /// `gpte_to_spte()`: the shadow entry for a Guest pte: its flags without `_PAGE_GLOBAL` (the Guest
     /// only sets it to tell us kernel from user mappings), its frame looked up in the Launcher's memory
-    /// (`get_pfn()`; a page the Launcher does not have kills the Guest and leaves an empty entry).
-    pub(crate) fn gpte_to_spte(&mut self, g: usize, gpte: u32, write: bool) -> u32 {
+    /// (`get_pfn()`; a page the Launcher does not have kills the Guest and leaves an empty entry). The
+    /// kernel passes `write` on to `get_user_pages()`; the Launcher's Guest memory is always writable, so
+    /// here it changes nothing.
+    pub(crate) fn gpte_to_spte(&mut self, g: usize, gpte: u32, _write: bool) -> u32 {
         let flags = gpte & PTE_FLAGS_MASK & !_PAGE_GLOBAL;
         let pfn = gpte >> PAGE_SHIFT;
         let ua = self.lg_mut(g).mem_base.wrapping_add(pfn << PAGE_SHIFT);
@@ -246,7 +248,6 @@ impl Machine {
             self.kill_guest(g, format!("failed to get page {pfn}"));
             return pfn << PAGE_SHIFT;
         }
-        let _ = write; // get_user_pages(write): the Launcher's Guest memory is always writable.
         (pfn << PAGE_SHIFT) | flags
     }
 
