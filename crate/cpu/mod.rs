@@ -89,7 +89,7 @@ pub struct CpuState {
 /// one is pending, and the Host looks for interrupts to deliver each time `run_guest()` gets control
 /// back: at every hypercall, fault and budget exit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum Exit {
     /// `int $0x1f` (`LGUEST_TRAP_ENTRY`): a hypercall. EIP is past the `int`; eax holds the call number,
     /// ebx, ecx, edx and esi the arguments; the Host puts the return value in eax.

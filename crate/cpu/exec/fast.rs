@@ -282,10 +282,10 @@ impl Cpu {
         let r = &self.state.regs;
         let mut a = m.disp;
         if m.base != NONE {
-            a = a.wrapping_add(r[m.base as usize]);
+            a = a.wrapping_add(r[(m.base & 7) as usize]);
         }
         if m.index != NONE {
-            a = a.wrapping_add(r[m.index as usize] << m.shift);
+            a = a.wrapping_add(r[(m.index & 7) as usize] << (m.shift & 3));
         }
         a
     }
@@ -327,7 +327,7 @@ impl Cpu {
         let p = a as i32 as i64 * b as i32 as i64;
         let lo = p as u32;
         let overflow = p != lo as i32 as i64;
-        self.state.regs[d as usize] = lo;
+        self.state.regs[(d & 7) as usize] = lo;
         let f = flags::szp(lo, 4) | if overflow { flags::CF | flags::OF } else { 0 };
         self.state.eflags = (self.state.eflags & !STATUS) | f;
     }
@@ -338,50 +338,50 @@ impl Cpu {
     pub(crate) fn exec_uop(&mut self, ram: &mut GuestRam, u: &Uop) -> Result<(), Fault> {
         match *u {
             Uop::Generic => {}
-            Uop::MovRR { d, s } => self.state.regs[d as usize] = self.state.regs[s as usize],
-            Uop::MovRI { d, imm } => self.state.regs[d as usize] = imm,
+            Uop::MovRR { d, s } => self.state.regs[(d & 7) as usize] = self.state.regs[(s & 7) as usize],
+            Uop::MovRI { d, imm } => self.state.regs[(d & 7) as usize] = imm,
             Uop::Load { d, m } => {
                 let off = self.mem_ea(&m);
-                self.state.regs[d as usize] = self.read_mem(ram, m.seg as usize, off, 4)?;
+                self.state.regs[(d & 7) as usize] = self.read_mem(ram, m.seg as usize, off, 4)?;
             }
             Uop::Store { s, m } => {
                 let off = self.mem_ea(&m);
-                let v = self.state.regs[s as usize];
+                let v = self.state.regs[(s & 7) as usize];
                 self.write_mem(ram, m.seg as usize, off, 4, v)?;
             }
             Uop::StoreI { imm, m } => {
                 let off = self.mem_ea(&m);
                 self.write_mem(ram, m.seg as usize, off, 4, imm)?;
             }
-            Uop::Lea { d, m } => self.state.regs[d as usize] = self.mem_ea(&m),
+            Uop::Lea { d, m } => self.state.regs[(d & 7) as usize] = self.mem_ea(&m),
             Uop::AluRR { op, d, s } => {
-                let (a, b) = (self.state.regs[d as usize], self.state.regs[s as usize]);
+                let (a, b) = (self.state.regs[(d & 7) as usize], self.state.regs[(s & 7) as usize]);
                 if let Some(r) = self.alu32(op, a, b) {
-                    self.state.regs[d as usize] = r;
+                    self.state.regs[(d & 7) as usize] = r;
                 }
             }
             Uop::AluRI { op, d, imm } => {
-                let a = self.state.regs[d as usize];
+                let a = self.state.regs[(d & 7) as usize];
                 if let Some(r) = self.alu32(op, a, imm) {
-                    self.state.regs[d as usize] = r;
+                    self.state.regs[(d & 7) as usize] = r;
                 }
             }
             Uop::AluRM { op, d, m } => {
                 let off = self.mem_ea(&m);
                 let b = self.read_mem(ram, m.seg as usize, off, 4)?;
-                let a = self.state.regs[d as usize];
+                let a = self.state.regs[(d & 7) as usize];
                 if let Some(r) = self.alu32(op, a, b) {
-                    self.state.regs[d as usize] = r;
+                    self.state.regs[(d & 7) as usize] = r;
                 }
             }
             Uop::Inc { d } => {
-                let (r, f) = flags::add(self.state.regs[d as usize], 1, 0, 4);
-                self.state.regs[d as usize] = r;
+                let (r, f) = flags::add(self.state.regs[(d & 7) as usize], 1, 0, 4);
+                self.state.regs[(d & 7) as usize] = r;
                 self.set_flags(STATUS & !flags::CF, f);
             }
             Uop::Dec { d } => {
-                let (r, f) = flags::sub(self.state.regs[d as usize], 1, 0, 4);
-                self.state.regs[d as usize] = r;
+                let (r, f) = flags::sub(self.state.regs[(d & 7) as usize], 1, 0, 4);
+                self.state.regs[(d & 7) as usize] = r;
                 self.set_flags(STATUS & !flags::CF, f);
             }
             Uop::Jcc { cc, target } => {
@@ -405,18 +405,18 @@ impl Cpu {
                 self.state.regs[ESP] = esp.wrapping_add(4);
             }
             Uop::Push { s } => {
-                let v = self.state.regs[s as usize];
+                let v = self.state.regs[(s & 7) as usize];
                 self.push(ram, 4, v)?;
             }
             Uop::PushI { imm } => self.push(ram, 4, imm)?,
             Uop::Pop { d } => {
                 let v = self.pop(ram, 4)?;
-                self.state.regs[d as usize] = v;
+                self.state.regs[(d & 7) as usize] = v;
             }
             Uop::AluMR { op, m, s } => {
                 let off = self.mem_ea(&m);
                 let a = self.read_mem(ram, m.seg as usize, off, 4)?;
-                let b = self.state.regs[s as usize];
+                let b = self.state.regs[(s & 7) as usize];
                 self.alu_mem(ram, op, &m, off, a, b)?;
             }
             Uop::AluMI { op, m, imm } => {
@@ -426,17 +426,17 @@ impl Cpu {
             }
             Uop::ShiftRI { m, d, count } => {
                 if count & 0x1f != 0 {
-                    let (r, f) = super::alu::shift_op(m, self.state.regs[d as usize], count as u32, 4, self.state.eflags);
-                    self.state.regs[d as usize] = r;
+                    let (r, f) = super::alu::shift_op(m, self.state.regs[(d & 7) as usize], count as u32, 4, self.state.eflags);
+                    self.state.regs[(d & 7) as usize] = r;
                     self.state.eflags = f;
                 }
             }
             Uop::ImulRR { d, s } => {
-                let (a, b) = (self.state.regs[d as usize], self.state.regs[s as usize]);
+                let (a, b) = (self.state.regs[(d & 7) as usize], self.state.regs[(s & 7) as usize]);
                 self.imul32(d, a, b);
             }
             Uop::ImulRRI { d, s, imm } => {
-                let a = self.state.regs[s as usize];
+                let a = self.state.regs[(s & 7) as usize];
                 self.imul32(d, a, imm);
             }
             Uop::Setcc { cc, r } => {
@@ -445,17 +445,17 @@ impl Cpu {
             }
             Uop::CmovRR { cc, d, s } => {
                 if flags::condition(cc, self.state.eflags) {
-                    self.state.regs[d as usize] = self.state.regs[s as usize];
+                    self.state.regs[(d & 7) as usize] = self.state.regs[(s & 7) as usize];
                 }
             }
             Uop::MovxR { d, s, size, signed } => {
                 let v = self.reg(s);
-                self.state.regs[d as usize] = if signed { flags::sext(v, size as u32) } else { v };
+                self.state.regs[(d & 7) as usize] = if signed { flags::sext(v, size as u32) } else { v };
             }
             Uop::MovxM { d, m, size, signed } => {
                 let off = self.mem_ea(&m);
                 let v = self.read_mem(ram, m.seg as usize, off, size as u32)?;
-                self.state.regs[d as usize] = if signed { flags::sext(v, size as u32) } else { v };
+                self.state.regs[(d & 7) as usize] = if signed { flags::sext(v, size as u32) } else { v };
             }
         }
         Ok(())

@@ -218,3 +218,15 @@ fn a_gdt_change_takes_effect_when_segments_are_reloaded() {
     assert!(c.reload_segments().is_err());
     assert_eq!(c.state.segs[FS].base, 0x3004);
 }
+
+#[test]
+fn exits_and_faults_serialize_in_camel_case() {
+    let e = Exit::Fault { fault: Fault::PageFault { cr2: 0x1000, error_code: 2 } };
+    assert_eq!(
+        serde_json::to_string(&e).unwrap(),
+        r#"{"kind":"fault","fault":{"kind":"pageFault","cr2":4096,"errorCode":2}}"#
+    );
+    assert_eq!(serde_json::to_string(&Exit::Interrupt { vector: 3 }).unwrap(), r#"{"kind":"interrupt","vector":3}"#);
+    let state = serde_json::to_string(&Cpu::new(1, 0).state).unwrap();
+    assert!(state.starts_with(r#"{"regs":[0,0,0,0,0,0,0,0],"eip":0,"eflags":514,"segs":[{"selector":105,"#), "{state}");
+}
