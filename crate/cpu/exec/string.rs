@@ -125,7 +125,6 @@ impl Cpu {
     fn rep_by_page(&mut self, ram: &mut GuestRam, m: M, size: u32, src_seg: usize, dst_seg: usize, i: &Instruction) -> Option<Option<Exit>> {
         let movs = matches!(m, M::Movsb | M::Movsw | M::Movsd);
         let pattern = self.state.regs[0];
-        let mut buf = [0u8; crate::params::PAGE_SIZE as usize];
         loop {
             let count = self.state.regs[ECX];
             if count == 0 {
@@ -160,8 +159,12 @@ impl Cpu {
                     self.linear(src_seg, si, bytes, false).ok()?;
                     let src_pfn = self.frame(ram, src_lin, false).ok()?;
                     let soff = (src_lin & (page - 1)) as usize;
-                    buf[..len].copy_from_slice(ram.page(src_pfn)?.get(soff..soff + len)?);
-                    ram.page_mut(dst_pfn)?.get_mut(off..off + len)?.copy_from_slice(&buf[..len]);
+                    // Copying forwards element by element over an overlap ahead of the source repeats
+                    // the source (the old byte-fill trick); leave that to the element loop.
+                    if src_pfn == dst_pfn && off > soff && off < soff + len {
+                        return None;
+                    }
+                    ram.copy_between_pages(src_pfn, soff, dst_pfn, off, len)?;
                     self.state.regs[ESI] = si.wrapping_add(bytes);
                 }
                 None => {

@@ -117,3 +117,11 @@ fn page_sized_rep_runs_match_the_element_loop() {
     assert_eq!(c.state.regs[1], 5000 - 1500);
     assert_eq!(c.state.eip, CODE);
 }
+
+#[test]
+fn overlapping_rep_movsb_repeats_the_first_byte() {
+    // rep movsb with edi = esi + 1 spreads one byte, element by element, as real processors do
+    let fill = |ram: &mut crate::guest_ram::GuestRam| ram.write(0x3000, b"ab").unwrap();
+    let (_, ram, _) = run_and_step_agree(&[0xf3, 0xa4], [0, 8, 0, 0, STACK, 0, 0x3000, 0x3001], &fill);
+    assert_eq!(ram.read_cstr(0x3000, 16).unwrap(), b"aaaaaaaaa");
+}
