@@ -425,10 +425,24 @@ impl Cpu {
                 self.alu_mem(ram, op, &m, off, a, imm)?;
             }
             Uop::ShiftRI { m, d, count } => {
-                if count & 0x1f != 0 {
-                    let (r, f) = super::alu::shift_op(m, self.state.regs[(d & 7) as usize], count as u32, 4, self.state.eflags);
+                let c = (count & 0x1f) as u32;
+                if c != 0 {
+                    let a = self.state.regs[(d & 7) as usize];
+                    // The 32-bit shifts inline (same results as `shift_op`, which does the rest).
+                    let (r, cf, of) = match m {
+                        M::Shl => (a << c, (a >> (32 - c)) & 1, ((a << c) >> 31) ^ ((a >> (32 - c)) & 1)),
+                        M::Shr => (a >> c, (a >> (c - 1)) & 1, a >> 31),
+                        M::Sar => (((a as i32) >> c) as u32, ((a as i32) >> (c - 1)) as u32 & 1, 0),
+                        _ => {
+                            let (r, f) = super::alu::shift_op(m, a, c, 4, self.state.eflags);
+                            self.state.regs[(d & 7) as usize] = r;
+                            self.state.eflags = f;
+                            return Ok(());
+                        }
+                    };
                     self.state.regs[(d & 7) as usize] = r;
-                    self.state.eflags = f;
+                    let f = flags::szp(r, 4) | cf | if of != 0 { flags::OF } else { 0 };
+                    self.state.eflags = (self.state.eflags & !STATUS) | f;
                 }
             }
             Uop::ImulRR { d, s } => {
