@@ -37,9 +37,11 @@ pub struct Block {
     /// The page frames the bytes came from and their code generations (one or two pages).
     pages: [(u32, u64); 2],
     npages: usize,
+    /// The instructions as decoded. A block entering the cache moves them into `ops`, so this is
+    /// empty there; the single-step fetch reads it directly.
     pub insts: Vec<Instruction>,
-    /// The same instructions, each with its lowered form for the fast paths (`Uop::Generic` where
-    /// there is none), side by side so the executor walks one array.
+    /// Each instruction with its lowered form for the fast paths (`Uop::Generic` where there is
+    /// none), side by side so the executor walks one array.
     pub ops: Vec<(Uop, Instruction)>,
 }
 
