@@ -246,19 +246,23 @@ impl Cpu {
         let writes0 = ram.code_writes();
         loop {
             // Fast-path instructions retired and not yet counted: counted in bulk (budget and tsc)
-            // before anything that reads them.
+            // before anything that reads them. EIP too is only brought up to date where it matters:
+            // before a generic instruction, at a fault or exit, and at the end of the pass.
             let mut done = 0u64;
             let mut exit = None;
+            let mut jumped = false;
             // Only a generic instruction (popf, iret) can set TF, so it is looked at again only then.
             let mut stepping = self.state.eflags & flags::TF != 0;
             for (u, ins) in block.ops.iter() {
                 if self.budget_left <= done {
+                    self.state.eip = ins.ip32();
                     exit = Some(Exit::Budget);
                     break;
                 }
                 if stepping || matches!(u, exec::fast::Uop::Generic) {
                     self.count(done);
                     done = 0;
+                    self.state.eip = ins.ip32();
                     if let Some(e) = self.retire(ram, ins) {
                         return Some(e);
                     }
@@ -267,32 +271,42 @@ impl Cpu {
                         return None;
                     }
                     if self.state.eip != ins.next_ip32() {
-                        break; // a branch was taken
+                        jumped = true;
+                        break;
                     }
                     stepping = self.state.eflags & flags::TF != 0;
                 } else {
-                    let eip0 = self.state.eip;
-                    self.state.eip = ins.next_ip32();
-                    if let Err(fault) = self.exec_uop(ram, u) {
-                        self.state.eip = eip0;
-                        exit = Some(self.fetch_fault(fault));
-                        break;
+                    match self.exec_uop(ram, u, ins.next_ip32()) {
+                        Ok(false) => done += 1,
+                        Ok(true) => {
+                            done += 1;
+                            jumped = true;
+                            break;
+                        }
+                        Err(fault) => {
+                            self.state.eip = ins.ip32();
+                            exit = Some(self.fetch_fault(fault));
+                            break;
+                        }
                     }
-                    done += 1;
                     if u.stores() && ram.code_writes() != writes0 {
+                        self.state.eip = ins.next_ip32();
                         self.count(done);
                         return None;
                     }
-                    if self.state.eip != ins.next_ip32() {
-                        break; // a branch was taken
-                    }
+                }
+            }
+            if exit.is_none() && !jumped {
+                // Ran off the end of the block.
+                if let Some((_, last)) = block.ops.last() {
+                    self.state.eip = last.next_ip32();
                 }
             }
             self.count(done);
             if exit.is_some() {
                 return exit;
             }
-            if !block.starts_at(&self.state) {
+            if ram.code_writes() != writes0 || !block.starts_at(&self.state) {
                 return None;
             }
         }

@@ -332,10 +332,11 @@ impl Cpu {
         self.state.eflags = (self.state.eflags & !STATUS) | f;
     }
 
-    /// Execute a lowered instruction. EIP already points past it; on a fault nothing has changed
-    /// (the caller puts EIP back).
+    /// Execute a lowered instruction whose successor is at `next`. EIP is *not* kept up to date
+    /// inside a block: a micro-op sets it only when it transfers control, and then returns `true`;
+    /// the block executor sets EIP for everything else. On a fault nothing has changed.
     #[inline(always)]
-    pub(crate) fn exec_uop(&mut self, ram: &mut GuestRam, u: &Uop) -> Result<(), Fault> {
+    pub(crate) fn exec_uop(&mut self, ram: &mut GuestRam, u: &Uop, next: u32) -> Result<bool, Fault> {
         match *u {
             Uop::Generic => {}
             Uop::MovRR { d, s } => self.state.regs[(d & 7) as usize] = self.state.regs[(s & 7) as usize],
@@ -387,22 +388,27 @@ impl Cpu {
             Uop::Jcc { cc, target } => {
                 if flags::condition(cc, self.state.eflags) {
                     self.jump_near(target)?;
+                    return Ok(true);
                 }
             }
-            Uop::Jmp { target } => self.jump_near(target)?,
+            Uop::Jmp { target } => {
+                self.jump_near(target)?;
+                return Ok(true);
+            }
             Uop::Call { target } => {
                 if target > self.state.segs[CS].limit {
                     return Err(Fault::gp0());
                 }
-                let ret = self.state.eip;
-                self.push(ram, 4, ret)?;
+                self.push(ram, 4, next)?;
                 self.state.eip = target;
+                return Ok(true);
             }
             Uop::Ret => {
                 let esp = self.state.regs[ESP];
                 let t = self.read_mem(ram, SS, esp, 4)?;
                 self.jump_near(t)?;
                 self.state.regs[ESP] = esp.wrapping_add(4);
+                return Ok(true);
             }
             Uop::Push { s } => {
                 let v = self.state.regs[(s & 7) as usize];
@@ -437,7 +443,7 @@ impl Cpu {
                             let (r, f) = super::alu::shift_op(m, a, c, 4, self.state.eflags);
                             self.state.regs[(d & 7) as usize] = r;
                             self.state.eflags = f;
-                            return Ok(());
+                            return Ok(false);
                         }
                     };
                     self.state.regs[(d & 7) as usize] = r;
@@ -472,6 +478,6 @@ impl Cpu {
                 self.state.regs[(d & 7) as usize] = if signed { flags::sext(v, size as u32) } else { v };
             }
         }
-        Ok(())
+        Ok(false)
     }
 }
