@@ -253,8 +253,10 @@ impl Cpu {
             let mut jumped = false;
             // Only a generic instruction (popf, iret) can set TF, so it is looked at again only then.
             let mut stepping = self.state.eflags & flags::TF != 0;
+            // The budget as of the last bulk count (a local, so it can live in a register).
+            let mut budget = self.budget_left;
             for (u, ins) in block.ops.iter() {
-                if self.budget_left <= done {
+                if budget <= done {
                     self.state.eip = ins.ip32();
                     exit = Some(Exit::Budget);
                     break;
@@ -266,6 +268,7 @@ impl Cpu {
                     if let Some(e) = self.retire(ram, ins) {
                         return Some(e);
                     }
+                    budget = self.budget_left;
                     // The Guest wrote over code: whatever follows in this block may be stale.
                     if ram.code_writes() != writes0 {
                         return None;
