@@ -230,3 +230,25 @@ fn exits_and_faults_serialize_in_camel_case() {
     let state = serde_json::to_string(&Cpu::new(1, 0).state).unwrap();
     assert!(state.starts_with(r#"{"regs":[0,0,0,0,0,0,0,0],"eip":0,"eflags":514,"segs":[{"selector":105,"#), "{state}");
 }
+
+#[test]
+fn not_present_segments_are_np_or_ss() {
+    use crate::cpu::segments::{descriptor, ACC_RW, ACC_S};
+    // Entry 7: a writable data segment at DPL 1 with P clear (selector 0x39).
+    let absent = descriptor(0, 0xfffff, ACC_S | ACC_RW | (1 << 5), 0xc);
+    // mov %eax,%ds
+    let (_, _, exit) = run_with(&[0x8e, 0xd8], |c, _| {
+        c.gdt[7] = absent;
+        c.state.regs[0] = 0x39;
+    });
+    assert_eq!(exit, Exit::Fault { fault: Fault::NotPresent { error_code: 0x38 } });
+    // mov %eax,%ss
+    let (c, _, exit) = run_with(&[0x8e, 0xd0], |c, _| {
+        c.gdt[7] = absent;
+        c.state.regs[0] = 0x39;
+    });
+    assert_eq!(exit, Exit::Fault { fault: Fault::StackFault { error_code: 0x38 } });
+    assert_eq!(c.state.segs[2].selector, GUEST_KERNEL_DS);
+    assert_eq!(Fault::NotPresent { error_code: 0x38 }.vector(), 11);
+    assert_eq!(Fault::StackFault { error_code: 0 }.error_code(), Some(0));
+}
