@@ -34,6 +34,8 @@ pub struct Block {
     pub eip: u32,
     cs_base: u32,
     cs_limit: u32,
+    /// The `pfn_limit` it was decoded under (the Host could lower it).
+    pfn_limit: u32,
     /// The page frames the bytes came from and their code generations (one or two pages).
     pages: [(u32, u64); 2],
     npages: usize,
@@ -104,6 +106,7 @@ impl BlockCache {
             if b.eip == eip
                 && b.cs_base == cs.base
                 && b.cs_limit == cs.limit
+                && b.pfn_limit == pfn_limit
                 && b.pages[..b.npages].iter().all(|&(pfn, gen)| ram.code_gen(pfn) == gen)
             {
                 self.hits += 1;
@@ -150,6 +153,7 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, max: usize) ->
         eip,
         cs_base: cs.base,
         cs_limit: cs.limit,
+        pfn_limit,
         pages: [(pfn, 0), (0, 0)],
         npages: 1,
         insts: Vec::with_capacity(8),

@@ -170,12 +170,24 @@ pub fn load_stack_segment(gdt: &[u64; GDT_ENTRIES], selector: u16, cpl: u8) -> R
     Ok(seg)
 }
 
+/// Is the code segment `selector` names a 16-bit one (D clear)? Those are not modelled: this core
+/// decodes 32-bit code only, so entering one is refused (#UD naming why) rather than run wrongly.
+pub fn check_32bit_code(gdt: &[u64; GDT_ENTRIES], selector: u16) -> Result<(), Fault> {
+    match gdt.get((selector >> 3) as usize) {
+        Some(d) if (d >> 54) & 1 == 0 => Err(Fault::ud("far transfer to a 16-bit code segment (not modelled)")),
+        _ => Ok(()),
+    }
+}
+
 /// Checks for a code segment reached by a far jump, call or return to privilege `new_cpl` = RPL.
 pub fn load_code_segment(gdt: &[u64; GDT_ENTRIES], selector: u16) -> Result<Segment, Fault> {
     if selector & 0xfffc == 0 {
         return Err(Fault::gp0());
     }
     let seg = lookup(gdt, selector)?;
+    if seg.is_code() {
+        check_32bit_code(gdt, selector)?;
+    }
     let rpl = (selector & 3) as u8;
     if seg.access & ACC_S == 0 || !seg.is_code() {
         return Err(selector_error(selector));
