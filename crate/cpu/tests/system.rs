@@ -252,3 +252,14 @@ fn not_present_segments_are_np_or_ss() {
     assert_eq!(Fault::NotPresent { error_code: 0x38 }.vector(), 11);
     assert_eq!(Fault::StackFault { error_code: 0 }.error_code(), Some(0));
 }
+
+#[test]
+fn expand_down_segments_are_refused_not_misjudged() {
+    use crate::cpu::segments::{descriptor, ACC_DC, ACC_PRESENT, ACC_RW, ACC_S};
+    // Entry 9: an expand-down data segment at DPL 1 (selector 0x49); mov %eax,%es
+    let (_, _, exit) = run_with(&[0x8e, 0xc0], |c, _| {
+        c.gdt[9] = descriptor(0, 0xff, ACC_PRESENT | ACC_S | ACC_RW | ACC_DC | (1 << 5), 0x4);
+        c.state.regs[0] = 0x49;
+    });
+    assert!(matches!(exit, Exit::Fault { fault: Fault::InvalidOpcode { .. } }), "{exit:?}");
+}
