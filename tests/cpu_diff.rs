@@ -206,6 +206,9 @@ fn forms() -> Vec<Form> {
         add(m(&format!("{op}l %cl,scratch")), Kind::Shift { rotate, size: 4, imm: None, shl_shr });
         add(m(&format!("{op}w $5,scratch")), Kind::Shift { rotate, size: 2, imm: Some(5), shl_shr });
     }
+    for asm in ["mov scratch+1,%al", "mov scratch+2,%dh", "mov %bh,scratch+3", "mov %cl,scratch", "movb $0x5a,scratch+1", "movw %ax,scratch+1", "mov scratch+1,%cx", "movl $0x1234,scratch"] {
+        add(m(asm), Kind::Flags(S));
+    }
     for asm in ["imul scratch,%eax", "mull scratch", "movzbl scratch+1,%eax", "movswl scratch,%eax", "xchg %eax,scratch", "xadd %eax,scratch", "cmpxchg %ecx,scratch", "cmovl scratch,%eax", "btsl $13,scratch", "btcw $21,scratch", "bsrl scratch,%eax", "seto scratch"] {
         let flags = match asm.split(' ').next().unwrap_or("") {
             "imul" | "mull" => CF | OF,

@@ -71,6 +71,10 @@ pub enum Uop {
     MovxR { d: u8, s: Register, size: u8, signed: bool },
     /// movzx/movsx into a 32-bit register from memory.
     MovxM { d: u8, m: Mem, size: u8, signed: bool },
+    /// Byte moves between a byte register (al ... bh) and memory, and a byte immediate to memory.
+    Load8 { r: Register, m: Mem },
+    Store8 { r: Register, m: Mem },
+    StoreI8 { imm: u8, m: Mem },
 }
 
 impl Uop {
@@ -81,6 +85,8 @@ impl Uop {
             self,
             Uop::Store { .. }
                 | Uop::StoreI { .. }
+                | Uop::Store8 { .. }
+                | Uop::StoreI8 { .. }
                 | Uop::Call { .. }
                 | Uop::Push { .. }
                 | Uop::PushI { .. }
@@ -170,6 +176,17 @@ fn lower_inner(i: &Instruction) -> Option<Uop> {
     }
     let m = i.mnemonic();
     Some(match m {
+        M::Mov if i.op0_kind() == OpKind::Register && i.op0_register().is_gpr8() && i.op1_kind() == OpKind::Memory => {
+            Uop::Load8 { r: i.op0_register(), m: mem_any(i, 1)? }
+        }
+        M::Mov if i.op0_kind() == OpKind::Memory && i.memory_size().size() == 1 => {
+            let m = mem_any(i, 0)?;
+            match i.op1_kind() {
+                OpKind::Register if i.op1_register().is_gpr8() => Uop::Store8 { r: i.op1_register(), m },
+                OpKind::Immediate8 => Uop::StoreI8 { imm: i.immediate8(), m },
+                _ => return None,
+            }
+        }
         M::Mov => {
             if let Some(d) = op_gpr32(i, 0) {
                 if let Some(s) = op_gpr32(i, 1) {
@@ -471,6 +488,20 @@ impl Cpu {
             Uop::MovxR { d, s, size, signed } => {
                 let v = self.reg(s);
                 self.state.regs[(d & 7) as usize] = if signed { flags::sext(v, size as u32) } else { v };
+            }
+            Uop::Load8 { r, m } => {
+                let off = self.mem_ea(&m);
+                let v = self.read_mem(ram, m.seg as usize, off, 1)?;
+                self.set_reg(r, v);
+            }
+            Uop::Store8 { r, m } => {
+                let off = self.mem_ea(&m);
+                let v = self.reg(r);
+                self.write_mem(ram, m.seg as usize, off, 1, v)?;
+            }
+            Uop::StoreI8 { imm, m } => {
+                let off = self.mem_ea(&m);
+                self.write_mem(ram, m.seg as usize, off, 1, imm as u32)?;
             }
             Uop::MovxM { d, m, size, signed } => {
                 let off = self.mem_ea(&m);
