@@ -108,6 +108,25 @@ impl GuestRam {
         self.code_writes += 1;
     }
 
+    /// Copy `len` bytes from page `src` at `soff` to page `dst` at `doff` (both ranges inside their
+    /// pages; overlapping ranges in one page are copied as `memmove` does). `None` if a page or range
+    /// does not exist; nothing is written then.
+    pub fn copy_between_pages(&mut self, src: u32, soff: usize, dst: u32, doff: usize, len: usize) -> Option<()> {
+        let (send, dend) = (soff.checked_add(len)?, doff.checked_add(len)?);
+        if send > PAGE_SIZE as usize || dend > PAGE_SIZE as usize {
+            return None;
+        }
+        if src == dst {
+            self.page_mut(dst)?.copy_within(soff..send, doff);
+            return Some(());
+        }
+        // Holding a second reference to the source page is cheap; if the destination shares it (two
+        // zero pages, say), `page_mut` copies the destination first, as copy-on-write must.
+        let from = Rc::clone(self.pages.get(src as usize)?);
+        self.page_mut(dst)?.get_mut(doff..dend)?.copy_from_slice(from.get(soff..send)?);
+        Some(())
+    }
+
     /// Mark page `pfn` as holding decoded code and return its code generation. A page being marked afresh
     /// gets a new generation, so bytes written while it was unmarked can never pass for older ones.
     pub fn mark_code(&mut self, pfn: u32) -> u64 {
@@ -235,6 +254,20 @@ mod tests {
         assert_eq!(ram.pages_differing_from(&snap), 1);
         assert_eq!(snap.read_u32(8192).unwrap(), 0);
         assert_eq!(ram.read_cstr(0, 16).unwrap(), vec![7]);
+    }
+
+    #[test]
+    fn copies_between_pages_respect_sharing() {
+        let mut ram = GuestRam::new(3);
+        ram.write(10, b"hello").unwrap();
+        let snap = ram.clone();
+        assert_eq!(ram.copy_between_pages(0, 10, 2, 4000, 5), Some(()));
+        assert_eq!(ram.read_cstr(8192 + 4000, 8).unwrap(), b"hello");
+        assert_eq!(snap.read_cstr(8192 + 4000, 8).unwrap(), b""); // the snapshot's zero page untouched
+        assert_eq!(ram.read_cstr(4096, 8).unwrap(), b""); // page 1 shares the zero page, still zero
+        assert_eq!(ram.copy_between_pages(0, 4095, 1, 0, 2), None);
+        assert_eq!(ram.copy_between_pages(0, 10, 0, 12, 5), Some(())); // memmove within a page
+        assert_eq!(ram.read_cstr(10, 8).unwrap(), b"hehello");
     }
 
     #[test]

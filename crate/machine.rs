@@ -476,7 +476,7 @@ impl Machine {
             },
         };
         if let Some(r) = done {
-            self.pending.remove(&tid);
+            self.drop_pending(tid);
             let r = self.return_to_user(tid, r);
             return Some(r);
         }
@@ -516,6 +516,13 @@ impl Machine {
             }
         }
         self.current = saved;
+    }
+
+    /// A blocked call ends (it returned, or its task died): the file reference the call held goes.
+    fn drop_pending(&mut self, tid: Tid) {
+        if let Some(Pending::LguestRead { file, .. }) = self.pending.remove(&tid) {
+            self.fput(file);
+        }
     }
 
     /// `wake_up_process()`: a task asleep in `read()` because its Guest halted becomes runnable; the next
@@ -595,7 +602,7 @@ impl Machine {
     /// `kill(thread, SIGTERM)` then `waitpid()`: one task leaves whatever call it was blocked in and exits;
     /// its process and the process's descriptors stay.
     pub fn exit_task(&mut self, tid: Tid) {
-        self.pending.remove(&tid);
+        self.drop_pending(tid);
         self.finished.remove(&tid);
         if let Some(t) = self.tasks.get_mut(tid as usize) {
             t.state = TaskState::Exited;
@@ -609,9 +616,10 @@ impl Machine {
         let pid = self.procs[pidx].pid;
         let name = self.task_name(tid);
         self.log.push(&name, "launcher", "X:600", format!("process {} exits: the kernel closes its descriptors", self.procs[pidx].name), &["tasks", "files"]);
-        for t in self.tasks.iter_mut().filter(|t| t.pid == pid) {
-            t.state = TaskState::Exited;
-            self.pending.remove(&t.tid);
+        let dying: Vec<Tid> = self.tasks.iter().filter(|t| t.pid == pid).map(|t| t.tid).collect();
+        for t in dying {
+            self.tasks[t as usize].state = TaskState::Exited;
+            self.drop_pending(t);
         }
         self.procs[pidx].fds.clear();
         self.current = tid;

@@ -188,6 +188,36 @@ fn forms() -> Vec<Form> {
         add(format!("cmov{cc} %bx,%ax"), Kind::Flags(S));
         add(format!("set{cc} %al"), Kind::Flags(S));
     }
+    // Memory operands: the stub first stores %ebx to a scratch dword, runs the instruction on it, and
+    // loads it back into %ebx, so the memory forms (and the read-modify-write fast paths) are compared.
+    let m = |insn: &str| format!("mov %ebx,scratch; {insn}; mov scratch,%ebx");
+    for op in ["add", "adc", "sub", "sbb", "cmp", "and", "or", "xor", "test"] {
+        add(m(&format!("{op}l scratch,%eax")), Kind::Flags(S));
+        add(m(&format!("{op}l %eax,scratch")), Kind::Flags(S));
+        add(m(&format!("{op}l $0x12345,scratch")), Kind::Flags(S));
+        add(m(&format!("{op}w %ax,scratch")), Kind::Flags(S));
+        add(m(&format!("{op}b $0x81,scratch+1")), Kind::Flags(S));
+    }
+    for op in ["inc", "dec", "neg", "not"] {
+        add(m(&format!("{op}l scratch")), Kind::Flags(S));
+        add(m(&format!("{op}b scratch+3")), Kind::Flags(S));
+    }
+    for (op, rotate, shl_shr) in [("shl", false, true), ("sar", false, false), ("rcl", true, false), ("ror", true, false)] {
+        add(m(&format!("{op}l %cl,scratch")), Kind::Shift { rotate, size: 4, imm: None, shl_shr });
+        add(m(&format!("{op}w $5,scratch")), Kind::Shift { rotate, size: 2, imm: Some(5), shl_shr });
+    }
+    for asm in ["mov scratch+1,%al", "mov scratch+2,%dh", "mov %bh,scratch+3", "mov %cl,scratch", "movb $0x5a,scratch+1", "movw %ax,scratch+1", "mov scratch+1,%cx", "movl $0x1234,scratch"] {
+        add(m(asm), Kind::Flags(S));
+    }
+    for asm in ["imul scratch,%eax", "mull scratch", "movzbl scratch+1,%eax", "movswl scratch,%eax", "xchg %eax,scratch", "xadd %eax,scratch", "cmpxchg %ecx,scratch", "cmovl scratch,%eax", "btsl $13,scratch", "btcw $21,scratch", "bsrl scratch,%eax", "seto scratch"] {
+        let flags = match asm.split(' ').next().unwrap_or("") {
+            "imul" | "mull" => CF | OF,
+            "btsl" | "btcw" => CF,
+            "bsrl" => ZF,
+            _ => S,
+        };
+        add(m(asm), Kind::Flags(flags));
+    }
     for asm in [
         "xadd %ebx,%eax",
         "xadd %bx,%ax",
@@ -273,12 +303,13 @@ _start:
 "#,
     );
     for (k, f) in forms.iter().enumerate() {
-        s.push_str(&format!("s{k}:     {}\n        ret\n", f.asm));
+        s.push_str(&format!("s{k}:     {}\n        ret\n", f.asm.replace("; ", "\n        ")));
     }
     s.push_str("        .data\n        .align 4\nstubs:\n");
     for k in 0..forms.len() {
         s.push_str(&format!("        .long s{k}\n"));
     }
+    s.push_str("scratch: .long 0, 0\n");
     s.push_str("end:    .long 0\n        .bss\n        .align 4096\nbuf:    .space 0x400000\n");
     s
 }
@@ -391,7 +422,10 @@ fn compare(forms: &[Form], cases: &[(usize, [u32; 5])], native: &[u8], ours: &[u
         let us: Vec<u32> = (1..6).map(|i| word(ours, base + i)).collect();
         let regs_differ = hw[..4] != us[..4];
         if (hw[4] ^ us[4]) & S & !mask != 0 {
-            *undefined_differ.entry(forms[*k].asm.split(' ').next().unwrap_or("")).or_insert(0usize) += 1;
+            // The mnemonic: for the memory forms, the middle statement's.
+            let asm = &forms[*k].asm;
+            let insn = asm.split("; ").nth(1).unwrap_or(asm);
+            *undefined_differ.entry(insn.split(' ').next().unwrap_or("")).or_insert(0usize) += 1;
         }
         let flags_differ = (hw[4] ^ us[4]) & mask != 0;
         if regs_differ || flags_differ {

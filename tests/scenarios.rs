@@ -168,3 +168,26 @@ fn random_scenarios_never_panic() {
         }
     }
 }
+
+/// LOAD_GDT_ENTRY and LOAD_TLS: the Guest's descriptors are stored with lguest's fix-ups (ring 0 becomes
+/// ring 1, entries marked accessed), except the Host's own entries (10 and 11, the Switcher's segments).
+#[test]
+fn gdt_entries_are_fixed_up_as_lguest_does() {
+    let src = "open\nwrite INITIALIZE\nguest init 0x5000\n\
+               guest hypercall LOAD_GDT_ENTRY 14 0x0000ffff 0x00cf9a00\n\
+               guest hypercall LOAD_GDT_ENTRY 10 0x0000ffff 0x00cf9a00\n\
+               guest poke 0x7000 0x1000ffff 0x00cf9200 0x2000ffff 0x00cff200 0 0\n\
+               guest hypercall LOAD_TLS 0x7000\n\
+               guest notify 0x8000\nread => 4 notify=0x8000\n\
+               guest hypercall LOAD_GDT_ENTRY 32 0 0\nread => -ENOENT\nread len=100 => 24 reason=\"too many gdt entries 32\"\n";
+    let r = match replay(src) {
+        Ok(r) => r,
+        Err(e) => panic!("line {}: {}", e.line, e.message),
+    };
+    let gdt = &r.machine.lg(0).unwrap().cpus[0].gdt;
+    assert_eq!(gdt[14], (0x0000_ffff, 0x00cf_9a00 | (1 << 13) | (1 << 8)), "DPL 0 became 1, accessed set");
+    assert_eq!(gdt[10], (0x0000_ffff, 0x00cf_9a00), "the Switcher's entry is not touched");
+    assert_eq!(gdt[6], (0x1000_ffff, 0x00cf_9200 | (1 << 13) | (1 << 8)));
+    assert_eq!(gdt[7], (0x2000_ffff, 0x00cf_f200 | (1 << 8)), "DPL 3 stays 3");
+    assert_eq!(gdt[8], (0, 1 << 13 | 1 << 8));
+}

@@ -24,7 +24,8 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("14_console_device.scn", include_str!("scenarios/14_console_device.scn")),
     ("15_lguest_init_checks.scn", include_str!("scenarios/15_lguest_init_checks.scn")),
     ("16_two_guests.scn", include_str!("scenarios/16_two_guests.scn")),
-    ("17_paging.scn", include_str!("scenarios/17_paging.scn")),
+    ("17_close_during_read.scn", include_str!("scenarios/17_close_during_read.scn")),
+    ("18_paging.scn", include_str!("scenarios/18_paging.scn")),
 ];
 
 #[cfg(not(target_arch = "wasm32"))]

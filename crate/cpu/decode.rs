@@ -35,12 +35,16 @@ pub struct Block {
     pub eip: u32,
     cs_base: u32,
     cs_limit: u32,
+    /// The `pfn_limit` it was decoded under (the Host could lower it).
+    pfn_limit: u32,
     /// The page frames the bytes came from and their code generations (one or two pages).
     pages: [(u32, u64); 2],
     npages: usize,
+    /// The instructions as decoded. A block entering the cache moves them into `ops`, so this is
+    /// empty there; the single-step fetch reads it directly.
     pub insts: Vec<Instruction>,
-    /// The same instructions, each with its lowered form for the fast paths (`Uop::Generic` where
-    /// there is none), side by side so the executor walks one array.
+    /// Each instruction with its lowered form for the fast paths (`Uop::Generic` where there is
+    /// none), side by side so the executor walks one array.
     pub ops: Vec<(Uop, Instruction)>,
 }
 
@@ -104,6 +108,7 @@ impl BlockCache {
             if b.eip == eip
                 && b.cs_base == cs.base
                 && b.cs_limit == cs.limit
+                && b.pfn_limit == pfn_limit
                 && b.pages[..b.npages].iter().all(|&(pfn, gen)| ram.code_gen(pfn) == gen)
             {
                 self.hits += 1;
@@ -155,6 +160,7 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, shadow: Option
         eip,
         cs_base: cs.base,
         cs_limit: cs.limit,
+        pfn_limit,
         pages: [(pfn, 0), (0, 0)],
         npages: 1,
         insts: Vec::with_capacity(8),

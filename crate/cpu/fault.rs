@@ -11,7 +11,7 @@ use serde::Serialize;
 /// An x86 exception raised by a Guest instruction (Intel SDM vol. 3, chapter 6, "Interrupt and
 /// Exception Handling").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum Fault {
     /// #DE, vector 0: division by zero or a quotient too large (div, idiv, aam 0).
     DivideError,
@@ -20,7 +20,8 @@ pub enum Fault {
     /// #UD, vector 6: an undefined opcode, or one this simulator does not model. `what` names it
     /// (e.g. "vmcall", "fld (x87 not modelled)") so the UI can say what stopped the Guest.
     InvalidOpcode { what: String },
-    /// #NM, vector 7: an FPU instruction while no FPU is present.
+    /// #NM, vector 7: an FPU instruction while CR0.TS is set. Not raised yet: x87 is not modelled, so
+    /// FPU instructions are #UD naming them; the variant is here for the Host's `TS` hypercall path.
     DeviceNotAvailable,
     /// #NP, vector 11: a segment selector naming a descriptor marked not present.
     NotPresent { error_code: u32 },

@@ -50,13 +50,13 @@ const PARITY: [u8; 256] = {
 };
 
 /// Even parity of the low byte: PF.
-#[inline]
+#[inline(always)]
 pub fn parity(v: u32) -> u32 {
     PARITY[(v & 0xff) as usize] as u32
 }
 
 /// Mask and sign bit for an operand of `size` bytes (1, 2 or 4).
-#[inline]
+#[inline(always)]
 pub fn mask(size: u32) -> u32 {
     match size {
         1 => 0xff,
@@ -65,7 +65,7 @@ pub fn mask(size: u32) -> u32 {
     }
 }
 
-#[inline]
+#[inline(always)]
 pub fn sign(size: u32) -> u32 {
     match size {
         1 => 0x80,
@@ -75,14 +75,14 @@ pub fn sign(size: u32) -> u32 {
 }
 
 /// SF, ZF and PF of a `size`-byte result.
-#[inline]
+#[inline(always)]
 pub fn szp(r: u32, size: u32) -> u32 {
     let r = r & mask(size);
     (if r == 0 { ZF } else { 0 }) | (if r & sign(size) != 0 { SF } else { 0 }) | parity(r)
 }
 
 /// Sign-extend a `size`-byte value to 32 bits.
-#[inline]
+#[inline(always)]
 pub fn sext(v: u32, size: u32) -> u32 {
     match size {
         1 => v as u8 as i8 as i32 as u32,
@@ -92,7 +92,7 @@ pub fn sext(v: u32, size: u32) -> u32 {
 }
 
 /// Does condition `cc` hold under `f`? (SDM appendix B, "EFLAGS Condition Codes")
-#[inline]
+#[inline(always)]
 pub fn condition(cc: ConditionCode, f: u32) -> bool {
     let cf = f & CF != 0;
     let zf = f & ZF != 0;
@@ -121,7 +121,7 @@ pub fn condition(cc: ConditionCode, f: u32) -> bool {
 }
 
 /// `a + b + carry` on `size` bytes: result and all six status flags.
-#[inline]
+#[inline(always)]
 pub fn add(a: u32, b: u32, carry: u32, size: u32) -> (u32, u32) {
     let m = mask(size) as u64;
     let wide = (a as u64 & m) + (b as u64 & m) + carry as u64;
@@ -140,7 +140,7 @@ pub fn add(a: u32, b: u32, carry: u32, size: u32) -> (u32, u32) {
 }
 
 /// `a - b - borrow` on `size` bytes: result and all six status flags (also `cmp` and `neg`).
-#[inline]
+#[inline(always)]
 pub fn sub(a: u32, b: u32, borrow: u32, size: u32) -> (u32, u32) {
     let m = mask(size);
     let (a, b) = (a & m, b & m);
@@ -160,7 +160,7 @@ pub fn sub(a: u32, b: u32, borrow: u32, size: u32) -> (u32, u32) {
 
 /// Flags after and/or/xor/test: CF = OF = 0, and AF (undefined in the SDM) = 0, as both Intel and AMD
 /// parts produce (the differential test sees no difference here).
-#[inline]
+#[inline(always)]
 pub fn logic(r: u32, size: u32) -> u32 {
     szp(r, size)
 }

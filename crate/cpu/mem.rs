@@ -11,7 +11,7 @@
 //! before it writes either, so a fault never leaves half a value behind.
 
 use super::fault::{Fault, PF_USER, PF_WRITE};
-use super::segments::{Segment, SS, SWITCHER_ADDR};
+use super::segments::{Segment, ACC_CODE, ACC_PRESENT, ACC_RW, SS, SWITCHER_ADDR};
 use super::trace::MemTouch;
 use super::Cpu;
 use crate::guest_ram::GuestRam;
@@ -19,7 +19,7 @@ use crate::params::{PAGE_SHIFT, PAGE_SIZE};
 
 impl Cpu {
     /// The fault for a segment violation on `seg`: #SS for the stack segment, #GP otherwise.
-    #[inline]
+    #[cold]
     fn seg_fault(seg: usize) -> Fault {
         if seg == SS {
             Fault::StackFault { error_code: 0 }
@@ -33,19 +33,22 @@ impl Cpu {
     #[inline(always)]
     pub(crate) fn linear(&self, seg: usize, off: u32, size: u32, write: bool) -> Result<u32, Fault> {
         let s: &Segment = &self.state.segs[seg];
-        let allowed = if write { s.writable() } else { s.readable() };
-        if !allowed || !s.usable() {
+        let a = s.access;
+        // Present, and writable data for a write; present and not execute-only code for a read.
+        let allowed = if write {
+            a & (ACC_PRESENT | ACC_CODE | ACC_RW) == ACC_PRESENT | ACC_RW
+        } else {
+            a & ACC_PRESENT != 0 && a & (ACC_CODE | ACC_RW) != ACC_CODE
+        };
+        // In 64-bit arithmetic an offset or address at the top of the 4 GB space cannot wrap.
+        if !allowed || off as u64 + (size - 1) as u64 > s.limit as u64 {
             return Err(Self::seg_fault(seg));
         }
-        match off.checked_add(size - 1) {
-            Some(last) if last <= s.limit => {}
-            _ => return Err(Self::seg_fault(seg)),
-        }
         let lin = s.base.wrapping_add(off);
-        match lin.checked_add(size - 1) {
-            Some(last) if last < SWITCHER_ADDR => Ok(lin),
-            _ => Err(Fault::gp0()),
+        if lin as u64 + (size - 1) as u64 >= SWITCHER_ADDR as u64 {
+            return Err(Fault::gp0());
         }
+        Ok(lin)
     }
 
     /// Linear to guest-physical: the identity while the Guest runs without paging, else the hardware walk

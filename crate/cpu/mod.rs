@@ -89,7 +89,7 @@ pub struct CpuState {
 /// one is pending, and the Host looks for interrupts to deliver each time `run_guest()` gets control
 /// back: at every hypercall, fault and budget exit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
 pub enum Exit {
     /// `int $0x1f` (`LGUEST_TRAP_ENTRY`): a hypercall. EIP is past the `int`; eax holds the call number,
     /// ebx, ecx, edx and esi the arguments; the Host puts the return value in eax.
@@ -250,53 +250,70 @@ impl Cpu {
         let writes0 = ram.code_writes();
         loop {
             // Fast-path instructions retired and not yet counted: counted in bulk (budget and tsc)
-            // before anything that reads them.
+            // before anything that reads them. EIP too is only brought up to date where it matters:
+            // before a generic instruction, at a fault or exit, and at the end of the pass.
             let mut done = 0u64;
             let mut exit = None;
+            let mut jumped = false;
             // Only a generic instruction (popf, iret) can set TF, so it is looked at again only then.
             let mut stepping = self.state.eflags & flags::TF != 0;
+            // The budget as of the last bulk count (a local, so it can live in a register).
+            let mut budget = self.budget_left;
             for (u, ins) in block.ops.iter() {
-                if self.budget_left <= done {
+                if budget <= done {
+                    self.state.eip = ins.ip32();
                     exit = Some(Exit::Budget);
                     break;
                 }
                 if stepping || matches!(u, exec::fast::Uop::Generic) {
                     self.count(done);
                     done = 0;
+                    self.state.eip = ins.ip32();
                     if let Some(e) = self.retire(ram, ins) {
                         return Some(e);
                     }
+                    budget = self.budget_left;
                     // The Guest wrote over code: whatever follows in this block may be stale.
                     if ram.code_writes() != writes0 {
                         return None;
                     }
                     if self.state.eip != ins.next_ip32() {
-                        break; // a branch was taken
+                        jumped = true;
+                        break;
                     }
                     stepping = self.state.eflags & flags::TF != 0;
                 } else {
-                    let eip0 = self.state.eip;
-                    self.state.eip = ins.next_ip32();
-                    if let Err(fault) = self.exec_uop(ram, u) {
-                        self.state.eip = eip0;
-                        exit = Some(self.fetch_fault(fault));
-                        break;
+                    match self.exec_uop(ram, u, ins.next_ip32()) {
+                        Ok(false) => done += 1,
+                        Ok(true) => {
+                            done += 1;
+                            jumped = true;
+                            break;
+                        }
+                        Err(fault) => {
+                            self.state.eip = ins.ip32();
+                            exit = Some(self.fetch_fault(fault));
+                            break;
+                        }
                     }
-                    done += 1;
                     if u.stores() && ram.code_writes() != writes0 {
+                        self.state.eip = ins.next_ip32();
                         self.count(done);
                         return None;
                     }
-                    if self.state.eip != ins.next_ip32() {
-                        break; // a branch was taken
-                    }
+                }
+            }
+            if exit.is_none() && !jumped {
+                // Ran off the end of the block.
+                if let Some((_, last)) = block.ops.last() {
+                    self.state.eip = last.next_ip32();
                 }
             }
             self.count(done);
             if exit.is_some() {
                 return exit;
             }
-            if !block.starts_at(&self.state) {
+            if ram.code_writes() != writes0 || !block.starts_at(&self.state) {
                 return None;
             }
         }

@@ -135,6 +135,15 @@ pub fn lookup(gdt: &[u64; GDT_ENTRIES], selector: u16) -> Result<Segment, Fault>
     Ok(Segment::from_descriptor(selector, d))
 }
 
+/// Expand-down data segments (valid offsets above the limit) are not modelled: every limit check here
+/// is expand-up, so loading one is refused (#UD naming why) rather than checked wrongly.
+fn refuse_expand_down(seg: &Segment) -> Result<(), Fault> {
+    if !seg.is_code() && seg.access & ACC_DC != 0 {
+        return Err(Fault::ud("expand-down data segment (not modelled)"));
+    }
+    Ok(())
+}
+
 /// Load rules for DS, ES, FS and GS at privilege `cpl` (SDM vol. 2 "MOV", protected mode).
 pub fn load_data_segment(gdt: &[u64; GDT_ENTRIES], selector: u16, cpl: u8) -> Result<Segment, Fault> {
     if selector & 0xfffc == 0 {
@@ -149,6 +158,7 @@ pub fn load_data_segment(gdt: &[u64; GDT_ENTRIES], selector: u16, cpl: u8) -> Re
     if !conforming_code && (rpl > seg.dpl() || cpl > seg.dpl()) {
         return Err(selector_error(selector));
     }
+    refuse_expand_down(&seg)?;
     if !seg.usable() {
         return Err(Fault::NotPresent { error_code: (selector & 0xfffc) as u32 });
     }
@@ -164,10 +174,20 @@ pub fn load_stack_segment(gdt: &[u64; GDT_ENTRIES], selector: u16, cpl: u8) -> R
     if (selector & 3) as u8 != cpl || seg.access & ACC_S == 0 || !seg.writable() || seg.dpl() != cpl {
         return Err(selector_error(selector));
     }
+    refuse_expand_down(&seg)?;
     if !seg.usable() {
         return Err(Fault::StackFault { error_code: (selector & 0xfffc) as u32 });
     }
     Ok(seg)
+}
+
+/// Is the code segment `selector` names a 16-bit one (D clear)? Those are not modelled: this core
+/// decodes 32-bit code only, so entering one is refused (#UD naming why) rather than run wrongly.
+pub fn check_32bit_code(gdt: &[u64; GDT_ENTRIES], selector: u16) -> Result<(), Fault> {
+    match gdt.get((selector >> 3) as usize) {
+        Some(d) if (d >> 54) & 1 == 0 => Err(Fault::ud("far transfer to a 16-bit code segment (not modelled)")),
+        _ => Ok(()),
+    }
 }
 
 /// Checks for a code segment reached by a far jump, call or return to privilege `new_cpl` = RPL.
@@ -176,6 +196,9 @@ pub fn load_code_segment(gdt: &[u64; GDT_ENTRIES], selector: u16) -> Result<Segm
         return Err(Fault::gp0());
     }
     let seg = lookup(gdt, selector)?;
+    if seg.is_code() {
+        check_32bit_code(gdt, selector)?;
+    }
     let rpl = (selector & 3) as u8;
     if seg.access & ACC_S == 0 || !seg.is_code() {
         return Err(selector_error(selector));

@@ -37,6 +37,8 @@ pub const SYSCALL_VECTOR: u32 = 0x80;
 pub const RESERVE_MEM: u32 = 4 << 20;
 /// The page-directory slot of the Switcher (0xFFC00000 >> 22).
 pub const SWITCHER_PGD_INDEX: u32 = 1023;
+/// `GDT_ENTRY_TLS_MIN`: the first of the three thread-local-storage descriptors.
+pub const GDT_ENTRY_TLS_MIN: usize = 6;
 
 /// Offsets inside `struct lguest_data` (2.6.3x, i386).
 pub mod lguest_data {
@@ -224,6 +226,39 @@ impl Machine {
         }
     }
 
+    /// `fixup_gdt_table()` (segments.c): the Guest may not hand out ring 0, so a descriptor privilege level
+    /// of 0 becomes 1, and every entry is marked accessed; the Host's own entries (the Switcher's code and
+    /// data, the TSS, the double-fault TSS) are left alone. Then the x86 core reloads its segment caches.
+    fn fixup_gdt_table(&mut self, g: usize, c: u32, start: u32, end: u32) {
+        let ci = c as usize;
+        for i in start..end.min(32) {
+            if matches!(i, 10 | 11 | 16 | 31) {
+                continue;
+            }
+            let (lo, mut hi) = self.lg_mut(g).cpus[ci].gdt[i as usize];
+            if hi & (3 << 13) == 0 {
+                hi |= 1 << 13;
+            }
+            hi |= 1 << 8;
+            self.lg_mut(g).cpus[ci].gdt[i as usize] = (lo, hi);
+        }
+        let gdt = self.lg_mut(g).cpus[ci].gdt.clone();
+        let cpu = &mut self.lg_mut(g).cpus[ci];
+        if let crate::host::guest::GuestEngine::Cpu(core) = &mut cpu.engine {
+            for i in start..end.min(32) {
+                if matches!(i, 10 | 11 | 16 | 31) || i as usize >= core.gdt.len() {
+                    continue;
+                }
+                let (lo, hi) = gdt[i as usize];
+                core.gdt[i as usize] = ((hi as u64) << 32) | lo as u64;
+            }
+            if let Err(f) = core.reload_segments() {
+                let what = f.to_string();
+                self.ev("do_hcall", format!("a segment register no longer loads after the GDT change: {what}"), &[]);
+            }
+        }
+    }
+
     /// `write_timestamp()`: the simulated wall clock into `lguest_data.time`.
     pub(crate) fn write_timestamp(&mut self, g: usize) {
         let ns = self.host.now_ns;
@@ -324,6 +359,18 @@ impl Machine {
                 } else {
                     self.lg_mut(g).cpus[ci].gdt[num as usize] = (a[2], a[3]);
                     self.ev("do_hcall", format!("{name}: GDT entry {num} loaded"), &["cpu0.gdt"]);
+                    self.fixup_gdt_table(g, c, num, num + 1);
+                }
+            }
+            LHCALL_LOAD_TLS => {
+                // guest_load_tls(): the three TLS descriptors (GDT entries 6 to 8) from Guest memory.
+                if let Some(b) = self.lgread(g, a[1], 3 * 8) {
+                    for k in 0..3usize {
+                        let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+                        self.lg_mut(g).cpus[ci].gdt[GDT_ENTRY_TLS_MIN + k] = (w(8 * k), w(8 * k + 4));
+                    }
+                    self.ev("do_hcall", format!("{name}: TLS entries 6-8 loaded from {:#x}", a[1]), &["cpu0.gdt"]);
+                    self.fixup_gdt_table(g, c, GDT_ENTRY_TLS_MIN as u32, GDT_ENTRY_TLS_MIN as u32 + 3);
                 }
             }
             LHCALL_SET_STACK => {
@@ -362,9 +409,6 @@ impl Machine {
             LHCALL_SET_PGD => {
                 self.ev("do_hcall", format!("{name}: pgdir {:#x}, slot {}", a[1], a[2]), &[]);
                 self.guest_set_pgd(g, a[1], a[2]);
-            }
-            LHCALL_LOAD_TLS => {
-                self.ev("do_hcall", format!("{name}: accepted (the TLS descriptors are not modelled yet)"), &[]);
             }
             n => {
                 // SET_PMD exists only in PAE builds; this is a non-PAE host, so it is as unknown as 3, 11, 12.

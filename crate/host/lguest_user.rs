@@ -452,6 +452,9 @@ impl Machine {
             self.ev("read", "the Launcher has seen the last NOTIFY: pending_notify = 0".into(), &["cpu0.pending_notify"]);
         }
         let tid = self.current;
+        // The system call holds its own reference on the file (fget) until it returns: a close() by
+        // another thread meanwhile cannot release the Guest under a running read().
+        self.host.files[file].f_count += 1;
         self.pending.insert(tid, Pending::LguestRead { file, cpu: cpu_id, buf, why: String::new(), halted: false });
         self.tasks[tid as usize].state = TaskState::InRead;
         match self.progress_now(tid) {

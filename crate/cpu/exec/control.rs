@@ -245,6 +245,7 @@ impl Cpu {
         if seg.access & segments::ACC_S == 0 || !seg.is_code() {
             return Err(segments::selector_error(sel));
         }
+        segments::check_32bit_code(&self.gdt, sel)?;
         let conforming = seg.access & segments::ACC_DC != 0;
         let ok = if conforming { seg.dpl() <= cpl } else { seg.dpl() == cpl && (sel & 3) as u8 <= cpl };
         if !ok {

@@ -71,6 +71,10 @@ pub enum Uop {
     MovxR { d: u8, s: Register, size: u8, signed: bool },
     /// movzx/movsx into a 32-bit register from memory.
     MovxM { d: u8, m: Mem, size: u8, signed: bool },
+    /// Byte moves between a byte register (al ... bh) and memory, and a byte immediate to memory.
+    Load8 { r: Register, m: Mem },
+    Store8 { r: Register, m: Mem },
+    StoreI8 { imm: u8, m: Mem },
 }
 
 impl Uop {
@@ -81,6 +85,8 @@ impl Uop {
             self,
             Uop::Store { .. }
                 | Uop::StoreI { .. }
+                | Uop::Store8 { .. }
+                | Uop::StoreI8 { .. }
                 | Uop::Call { .. }
                 | Uop::Push { .. }
                 | Uop::PushI { .. }
@@ -170,6 +176,17 @@ fn lower_inner(i: &Instruction) -> Option<Uop> {
     }
     let m = i.mnemonic();
     Some(match m {
+        M::Mov if i.op0_kind() == OpKind::Register && i.op0_register().is_gpr8() && i.op1_kind() == OpKind::Memory => {
+            Uop::Load8 { r: i.op0_register(), m: mem_any(i, 1)? }
+        }
+        M::Mov if i.op0_kind() == OpKind::Memory && i.memory_size().size() == 1 => {
+            let m = mem_any(i, 0)?;
+            match i.op1_kind() {
+                OpKind::Register if i.op1_register().is_gpr8() => Uop::Store8 { r: i.op1_register(), m },
+                OpKind::Immediate8 => Uop::StoreI8 { imm: i.immediate8(), m },
+                _ => return None,
+            }
+        }
         M::Mov => {
             if let Some(d) = op_gpr32(i, 0) {
                 if let Some(s) = op_gpr32(i, 1) {
@@ -282,10 +299,10 @@ impl Cpu {
         let r = &self.state.regs;
         let mut a = m.disp;
         if m.base != NONE {
-            a = a.wrapping_add(r[m.base as usize]);
+            a = a.wrapping_add(r[(m.base & 7) as usize]);
         }
         if m.index != NONE {
-            a = a.wrapping_add(r[m.index as usize] << m.shift);
+            a = a.wrapping_add(r[(m.index & 7) as usize] << (m.shift & 3));
         }
         a
     }
@@ -327,96 +344,102 @@ impl Cpu {
         let p = a as i32 as i64 * b as i32 as i64;
         let lo = p as u32;
         let overflow = p != lo as i32 as i64;
-        self.state.regs[d as usize] = lo;
+        self.state.regs[(d & 7) as usize] = lo;
         let f = flags::szp(lo, 4) | if overflow { flags::CF | flags::OF } else { 0 };
         self.state.eflags = (self.state.eflags & !STATUS) | f;
     }
 
-    /// Execute a lowered instruction. EIP already points past it; on a fault nothing has changed
-    /// (the caller puts EIP back).
+    /// Execute a lowered instruction whose successor is at `next`. EIP is *not* kept up to date
+    /// inside a block: a micro-op sets it only when it transfers control, and then returns `true`;
+    /// the block executor sets EIP for everything else. On a fault nothing has changed.
     #[inline(always)]
-    pub(crate) fn exec_uop(&mut self, ram: &mut GuestRam, u: &Uop) -> Result<(), Fault> {
+    pub(crate) fn exec_uop(&mut self, ram: &mut GuestRam, u: &Uop, next: u32) -> Result<bool, Fault> {
         match *u {
             Uop::Generic => {}
-            Uop::MovRR { d, s } => self.state.regs[d as usize] = self.state.regs[s as usize],
-            Uop::MovRI { d, imm } => self.state.regs[d as usize] = imm,
+            Uop::MovRR { d, s } => self.state.regs[(d & 7) as usize] = self.state.regs[(s & 7) as usize],
+            Uop::MovRI { d, imm } => self.state.regs[(d & 7) as usize] = imm,
             Uop::Load { d, m } => {
                 let off = self.mem_ea(&m);
-                self.state.regs[d as usize] = self.read_mem(ram, m.seg as usize, off, 4)?;
+                self.state.regs[(d & 7) as usize] = self.read_mem(ram, m.seg as usize, off, 4)?;
             }
             Uop::Store { s, m } => {
                 let off = self.mem_ea(&m);
-                let v = self.state.regs[s as usize];
+                let v = self.state.regs[(s & 7) as usize];
                 self.write_mem(ram, m.seg as usize, off, 4, v)?;
             }
             Uop::StoreI { imm, m } => {
                 let off = self.mem_ea(&m);
                 self.write_mem(ram, m.seg as usize, off, 4, imm)?;
             }
-            Uop::Lea { d, m } => self.state.regs[d as usize] = self.mem_ea(&m),
+            Uop::Lea { d, m } => self.state.regs[(d & 7) as usize] = self.mem_ea(&m),
             Uop::AluRR { op, d, s } => {
-                let (a, b) = (self.state.regs[d as usize], self.state.regs[s as usize]);
+                let (a, b) = (self.state.regs[(d & 7) as usize], self.state.regs[(s & 7) as usize]);
                 if let Some(r) = self.alu32(op, a, b) {
-                    self.state.regs[d as usize] = r;
+                    self.state.regs[(d & 7) as usize] = r;
                 }
             }
             Uop::AluRI { op, d, imm } => {
-                let a = self.state.regs[d as usize];
+                let a = self.state.regs[(d & 7) as usize];
                 if let Some(r) = self.alu32(op, a, imm) {
-                    self.state.regs[d as usize] = r;
+                    self.state.regs[(d & 7) as usize] = r;
                 }
             }
             Uop::AluRM { op, d, m } => {
                 let off = self.mem_ea(&m);
                 let b = self.read_mem(ram, m.seg as usize, off, 4)?;
-                let a = self.state.regs[d as usize];
+                let a = self.state.regs[(d & 7) as usize];
                 if let Some(r) = self.alu32(op, a, b) {
-                    self.state.regs[d as usize] = r;
+                    self.state.regs[(d & 7) as usize] = r;
                 }
             }
             Uop::Inc { d } => {
-                let (r, f) = flags::add(self.state.regs[d as usize], 1, 0, 4);
-                self.state.regs[d as usize] = r;
+                let (r, f) = flags::add(self.state.regs[(d & 7) as usize], 1, 0, 4);
+                self.state.regs[(d & 7) as usize] = r;
                 self.set_flags(STATUS & !flags::CF, f);
             }
             Uop::Dec { d } => {
-                let (r, f) = flags::sub(self.state.regs[d as usize], 1, 0, 4);
-                self.state.regs[d as usize] = r;
+                let (r, f) = flags::sub(self.state.regs[(d & 7) as usize], 1, 0, 4);
+                self.state.regs[(d & 7) as usize] = r;
                 self.set_flags(STATUS & !flags::CF, f);
             }
             Uop::Jcc { cc, target } => {
                 if flags::condition(cc, self.state.eflags) {
                     self.jump_near(target)?;
+                    return Ok(true);
                 }
             }
-            Uop::Jmp { target } => self.jump_near(target)?,
+            Uop::Jmp { target } => {
+                self.jump_near(target)?;
+                return Ok(true);
+            }
             Uop::Call { target } => {
                 if target > self.state.segs[CS].limit {
                     return Err(Fault::gp0());
                 }
-                let ret = self.state.eip;
-                self.push(ram, 4, ret)?;
+                self.push(ram, 4, next)?;
                 self.state.eip = target;
+                return Ok(true);
             }
             Uop::Ret => {
                 let esp = self.state.regs[ESP];
                 let t = self.read_mem(ram, SS, esp, 4)?;
                 self.jump_near(t)?;
                 self.state.regs[ESP] = esp.wrapping_add(4);
+                return Ok(true);
             }
             Uop::Push { s } => {
-                let v = self.state.regs[s as usize];
+                let v = self.state.regs[(s & 7) as usize];
                 self.push(ram, 4, v)?;
             }
             Uop::PushI { imm } => self.push(ram, 4, imm)?,
             Uop::Pop { d } => {
                 let v = self.pop(ram, 4)?;
-                self.state.regs[d as usize] = v;
+                self.state.regs[(d & 7) as usize] = v;
             }
             Uop::AluMR { op, m, s } => {
                 let off = self.mem_ea(&m);
                 let a = self.read_mem(ram, m.seg as usize, off, 4)?;
-                let b = self.state.regs[s as usize];
+                let b = self.state.regs[(s & 7) as usize];
                 self.alu_mem(ram, op, &m, off, a, b)?;
             }
             Uop::AluMI { op, m, imm } => {
@@ -425,18 +448,32 @@ impl Cpu {
                 self.alu_mem(ram, op, &m, off, a, imm)?;
             }
             Uop::ShiftRI { m, d, count } => {
-                if count & 0x1f != 0 {
-                    let (r, f) = super::alu::shift_op(m, self.state.regs[d as usize], count as u32, 4, self.state.eflags);
-                    self.state.regs[d as usize] = r;
-                    self.state.eflags = f;
+                let c = (count & 0x1f) as u32;
+                if c != 0 {
+                    let a = self.state.regs[(d & 7) as usize];
+                    // The 32-bit shifts inline (same results as `shift_op`, which does the rest).
+                    let (r, cf, of) = match m {
+                        M::Shl => (a << c, (a >> (32 - c)) & 1, ((a << c) >> 31) ^ ((a >> (32 - c)) & 1)),
+                        M::Shr => (a >> c, (a >> (c - 1)) & 1, a >> 31),
+                        M::Sar => (((a as i32) >> c) as u32, ((a as i32) >> (c - 1)) as u32 & 1, 0),
+                        _ => {
+                            let (r, f) = super::alu::shift_op(m, a, c, 4, self.state.eflags);
+                            self.state.regs[(d & 7) as usize] = r;
+                            self.state.eflags = f;
+                            return Ok(false);
+                        }
+                    };
+                    self.state.regs[(d & 7) as usize] = r;
+                    let f = flags::szp(r, 4) | cf | if of != 0 { flags::OF } else { 0 };
+                    self.state.eflags = (self.state.eflags & !STATUS) | f;
                 }
             }
             Uop::ImulRR { d, s } => {
-                let (a, b) = (self.state.regs[d as usize], self.state.regs[s as usize]);
+                let (a, b) = (self.state.regs[(d & 7) as usize], self.state.regs[(s & 7) as usize]);
                 self.imul32(d, a, b);
             }
             Uop::ImulRRI { d, s, imm } => {
-                let a = self.state.regs[s as usize];
+                let a = self.state.regs[(s & 7) as usize];
                 self.imul32(d, a, imm);
             }
             Uop::Setcc { cc, r } => {
@@ -445,19 +482,33 @@ impl Cpu {
             }
             Uop::CmovRR { cc, d, s } => {
                 if flags::condition(cc, self.state.eflags) {
-                    self.state.regs[d as usize] = self.state.regs[s as usize];
+                    self.state.regs[(d & 7) as usize] = self.state.regs[(s & 7) as usize];
                 }
             }
             Uop::MovxR { d, s, size, signed } => {
                 let v = self.reg(s);
-                self.state.regs[d as usize] = if signed { flags::sext(v, size as u32) } else { v };
+                self.state.regs[(d & 7) as usize] = if signed { flags::sext(v, size as u32) } else { v };
+            }
+            Uop::Load8 { r, m } => {
+                let off = self.mem_ea(&m);
+                let v = self.read_mem(ram, m.seg as usize, off, 1)?;
+                self.set_reg(r, v);
+            }
+            Uop::Store8 { r, m } => {
+                let off = self.mem_ea(&m);
+                let v = self.reg(r);
+                self.write_mem(ram, m.seg as usize, off, 1, v)?;
+            }
+            Uop::StoreI8 { imm, m } => {
+                let off = self.mem_ea(&m);
+                self.write_mem(ram, m.seg as usize, off, 1, imm as u32)?;
             }
             Uop::MovxM { d, m, size, signed } => {
                 let off = self.mem_ea(&m);
                 let v = self.read_mem(ram, m.seg as usize, off, size as u32)?;
-                self.state.regs[d as usize] = if signed { flags::sext(v, size as u32) } else { v };
+                self.state.regs[(d & 7) as usize] = if signed { flags::sext(v, size as u32) } else { v };
             }
         }
-        Ok(())
+        Ok(false)
     }
 }

@@ -38,6 +38,12 @@ impl Cpu {
             2 => Register::AX,
             _ => Register::EAX,
         };
+        if rep && !a16 && step == size && self.touch.is_none() && matches!(m, M::Movsb | M::Movsd | M::Movsw | M::Stosb | M::Stosw | M::Stosd) {
+            // The common memcpy/memset: whole runs inside one page at a time.
+            if let Some(done) = self.rep_by_page(ram, m, size, src_seg, dst_seg, i) {
+                return Ok(done);
+            }
+        }
         loop {
             let count = self.state.regs[ECX] & amask;
             if rep && count == 0 {
@@ -109,5 +115,76 @@ impl Cpu {
             }
         }
         Ok(None)
+    }
+
+    /// `rep movs` / `rep stos` forwards with 32-bit addressing, a page-sized run at a time: each run
+    /// lies within one source and one destination page and is checked whole before anything moves, so
+    /// the result, the registers and the counts (budget and `tsc`) are exactly those of the element
+    /// loop. Returns `None` to hand over to the element loop (at a page-straddling element, or where
+    /// a check fails, so that the loop raises the exact fault with the exact progress).
+    fn rep_by_page(&mut self, ram: &mut GuestRam, m: M, size: u32, src_seg: usize, dst_seg: usize, i: &Instruction) -> Option<Option<Exit>> {
+        let movs = matches!(m, M::Movsb | M::Movsw | M::Movsd);
+        let pattern = self.state.regs[0];
+        loop {
+            let count = self.state.regs[ECX];
+            if count == 0 {
+                return Some(None);
+            }
+            let (si, di) = (self.state.regs[ESI], self.state.regs[EDI]);
+            let page = crate::params::PAGE_SIZE;
+            let dst_lin = self.linear(dst_seg, di, size, true).ok()?;
+            let mut n = ((page - (dst_lin & (page - 1))) / size).min(count);
+            let src_lin = if movs {
+                let l = self.linear(src_seg, si, size, false).ok()?;
+                n = n.min((page - (l & (page - 1))) / size);
+                Some(l)
+            } else {
+                None
+            };
+            // Never run past the budget: the last element of a run that finishes is the instruction's
+            // own (counted by the caller), every other one costs a unit.
+            let finishing = n == count;
+            let cost = if finishing { n - 1 } else { n };
+            // The element loop needs n units of budget to get through n elements without stopping.
+            if n == 0 || n as u64 > self.budget_left {
+                return None;
+            }
+            let bytes = n * size;
+            self.linear(dst_seg, di, bytes, true).ok()?;
+            let dst_pfn = self.frame(ram, dst_lin, true).ok()?;
+            let off = (dst_lin & (page - 1)) as usize;
+            let len = bytes as usize;
+            match src_lin {
+                Some(src_lin) => {
+                    self.linear(src_seg, si, bytes, false).ok()?;
+                    let src_pfn = self.frame(ram, src_lin, false).ok()?;
+                    let soff = (src_lin & (page - 1)) as usize;
+                    // Copying forwards element by element over an overlap ahead of the source repeats
+                    // the source (the old byte-fill trick); leave that to the element loop.
+                    if src_pfn == dst_pfn && off > soff && off < soff + len {
+                        return None;
+                    }
+                    ram.copy_between_pages(src_pfn, soff, dst_pfn, off, len)?;
+                    self.state.regs[ESI] = si.wrapping_add(bytes);
+                }
+                None => {
+                    let p = pattern.to_le_bytes();
+                    for (k, b) in ram.page_mut(dst_pfn)?.get_mut(off..off + len)?.iter_mut().enumerate() {
+                        *b = p[k % size as usize];
+                    }
+                }
+            }
+            self.state.regs[EDI] = di.wrapping_add(bytes);
+            self.state.regs[ECX] = count - n;
+            self.budget_left -= cost as u64;
+            self.state.tsc += cost as u64;
+            if finishing {
+                return Some(None);
+            }
+            if self.budget_left == 0 {
+                self.state.eip = i.ip32();
+                return Some(Some(Exit::Budget));
+            }
+        }
     }
 }

@@ -212,3 +212,23 @@ fn bound_raises_br() {
     });
     assert_eq!((exit, c.state.eip), (Exit::Fault { fault: Fault::BoundRange }, CODE));
 }
+
+#[test]
+fn sixteen_bit_code_segments_are_refused_not_misrun() {
+    use crate::cpu::segments::{descriptor, ACC_CODE, ACC_PRESENT, ACC_RW, ACC_S};
+    // Entry 8: a ring-1 code segment with D clear (selector 0x41); ljmp $0x41,$0
+    let (c, _, exit) = run_with(&[0xea, 0, 0, 0, 0, 0x41, 0x00], |c, _| {
+        c.gdt[8] = descriptor(0, 0xffff, ACC_PRESENT | ACC_S | ACC_CODE | ACC_RW | (1 << 5), 0);
+    });
+    assert!(matches!(exit, Exit::Fault { fault: Fault::InvalidOpcode { .. } }), "{exit:?}");
+    assert_eq!(c.state.eip, CODE);
+}
+
+#[test]
+fn lowering_pfn_limit_is_seen_by_cached_code() {
+    let (mut c, mut ram, exit) = run_exit(&[0x90]);
+    assert_eq!(exit, Exit::Hypercall);
+    c.state.eip = CODE;
+    c.pfn_limit = CODE >> 12; // the code's own page is now out of bounds
+    assert!(matches!(c.run(&mut ram, 10), Exit::Fault { fault: Fault::PageFault { .. } }));
+}

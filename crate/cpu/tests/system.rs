@@ -218,3 +218,48 @@ fn a_gdt_change_takes_effect_when_segments_are_reloaded() {
     assert!(c.reload_segments().is_err());
     assert_eq!(c.state.segs[FS].base, 0x3004);
 }
+
+#[test]
+fn exits_and_faults_serialize_in_camel_case() {
+    let e = Exit::Fault { fault: Fault::PageFault { cr2: 0x1000, error_code: 2 } };
+    assert_eq!(
+        serde_json::to_string(&e).unwrap(),
+        r#"{"kind":"fault","fault":{"kind":"pageFault","cr2":4096,"errorCode":2}}"#
+    );
+    assert_eq!(serde_json::to_string(&Exit::Interrupt { vector: 3 }).unwrap(), r#"{"kind":"interrupt","vector":3}"#);
+    let state = serde_json::to_string(&Cpu::new(1, 0).state).unwrap();
+    assert!(state.starts_with(r#"{"regs":[0,0,0,0,0,0,0,0],"eip":0,"eflags":514,"segs":[{"selector":105,"#), "{state}");
+}
+
+#[test]
+fn not_present_segments_are_np_or_ss() {
+    use crate::cpu::segments::{descriptor, ACC_RW, ACC_S};
+    // Entry 7: a writable data segment at DPL 1 with P clear (selector 0x39).
+    let absent = descriptor(0, 0xfffff, ACC_S | ACC_RW | (1 << 5), 0xc);
+    // mov %eax,%ds
+    let (_, _, exit) = run_with(&[0x8e, 0xd8], |c, _| {
+        c.gdt[7] = absent;
+        c.state.regs[0] = 0x39;
+    });
+    assert_eq!(exit, Exit::Fault { fault: Fault::NotPresent { error_code: 0x38 } });
+    // mov %eax,%ss
+    let (c, _, exit) = run_with(&[0x8e, 0xd0], |c, _| {
+        c.gdt[7] = absent;
+        c.state.regs[0] = 0x39;
+    });
+    assert_eq!(exit, Exit::Fault { fault: Fault::StackFault { error_code: 0x38 } });
+    assert_eq!(c.state.segs[2].selector, GUEST_KERNEL_DS);
+    assert_eq!(Fault::NotPresent { error_code: 0x38 }.vector(), 11);
+    assert_eq!(Fault::StackFault { error_code: 0 }.error_code(), Some(0));
+}
+
+#[test]
+fn expand_down_segments_are_refused_not_misjudged() {
+    use crate::cpu::segments::{descriptor, ACC_DC, ACC_PRESENT, ACC_RW, ACC_S};
+    // Entry 9: an expand-down data segment at DPL 1 (selector 0x49); mov %eax,%es
+    let (_, _, exit) = run_with(&[0x8e, 0xc0], |c, _| {
+        c.gdt[9] = descriptor(0, 0xff, ACC_PRESENT | ACC_S | ACC_RW | ACC_DC | (1 << 5), 0x4);
+        c.state.regs[0] = 0x49;
+    });
+    assert!(matches!(exit, Exit::Fault { fault: Fault::InvalidOpcode { .. } }), "{exit:?}");
+}
