@@ -4,7 +4,8 @@
 // Nothing here uses innerHTML: text goes in through text nodes, lesson prose through md.js.
 //
 //   const w = await mountWalkthrough(container, { lesson: '02-initialize', step: 3 });
-//   w.step(); w.back(); w.goTo(5); w.nextEvent(); w.reset();
+//   w.step(); w.back(); w.goTo(5); w.nextEvent(); w.reset(); w.play(); w.pause();
+//   w.addBreakpoint('add_eventfd'); w.removeBreakpoint('add_eventfd');
 //   container.addEventListener('lguest-sim:step', (e) => e.detail /* { lesson, position, total, ok } */);
 
 import init, { Walkthrough, Simulator, RcuRun } from './pkg/lguest_sim.js';
@@ -36,11 +37,19 @@ function h(doc, tag, attrs = {}, ...kids) {
 }
 
 const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+// Space activates a focused button, link or summary itself; only elsewhere does it mean play/pause.
+const activates = (t) => t && (/^(BUTTON|A|SUMMARY)$/.test(t.tagName) || /^(button|link|checkbox|radio|tab|menuitem|option|switch)$/.test(t.getAttribute?.('role') ?? ''));
+
+/** Play speeds: milliseconds per step. */
+const SPEEDS = [['slow', 'Slow (1.5 s a step)', 1500], ['normal', 'Normal (0.7 s a step)', 700], ['fast', 'Fast (0.2 s a step)', 200]];
+let uid = 0;
 
 /**
  * Mount a walkthrough in `container`. Options: `lesson` (id), `step` (position), `keys` (the element whose
  * keydown events drive the shortcuts; default `container`), `hash` (keep `#lesson=..&step=..` in the URL),
- * `picker` (false: no lesson picker), `play` (false: no free play). Resolves to the controller.
+ * `picker` (false: no lesson picker), `play` (false: no free play), `breakpoints` (false: no breakpoint form;
+ * by default there is one unless `play` is false, as in a compact embed), `speed` ('slow', 'normal' or 'fast':
+ * how fast Play steps). Resolves to the controller.
  */
 export async function mountWalkthrough(container, opts = {}) {
   const W = await loadSimulator();
@@ -62,6 +71,13 @@ class Controller {
     this.asking = false; // showing the next step's question, not yet revealed
     this.answers = new Map(); // step number -> the choice the student picked
     this.codeFunc = null;
+    this.playing = false;
+    this.timer = null;
+    this.ticking = false; // the player itself is moving: not a navigation that pauses it
+    this.breakpoints = new Set(); // host functions: stop before a step whose kernel events run one
+    this.bpAt = -1; // paused here by a breakpoint on the next step: playing again runs that step
+    // The modelled host functions a step's events can run in (the Launcher's own lines are not one).
+    this.funcNames = Simulator.functions().map((f) => f.func).filter((f) => f !== 'launcher');
     this.build();
     (opts.keys ?? container).addEventListener('keydown', (e) => this.onKey(e));
   }
@@ -75,6 +91,9 @@ class Controller {
     this.btnBack = H('button', { type: 'button', class: 'lgs-back', title: 'Step back (← or p)', onclick: () => this.back() }, '◀ Back');
     this.btnStep = H('button', { type: 'button', class: 'lgs-step', title: 'Step (→ or n)', onclick: () => this.step() }, 'Step ▶');
     this.btnEvent = H('button', { type: 'button', class: 'lgs-next-event', title: 'Run to the next read() the Launcher sees (e)', onclick: () => this.nextEvent() }, 'Run to next read() »');
+    this.btnPlay = H('button', { type: 'button', class: 'lgs-run', title: 'Play: one step after another (Space)', onclick: () => this.togglePlay() });
+    this.speed = H('select', { class: 'lgs-speed' }, SPEEDS.map(([v, t]) => H('option', { value: v }, t)));
+    this.speed.value = SPEEDS.some(([v]) => v === this.opts.speed) ? this.opts.speed : 'normal';
     this.range = H('input', { type: 'range', class: 'lgs-timeline', min: 0, max: 1, value: 0, 'aria-label': 'Timeline: step of the lesson' });
     this.range.addEventListener('input', () => this.goTo(Number(this.range.value)));
     this.goto = H('input', { type: 'number', class: 'lgs-goto', min: 0, value: 0, inputmode: 'numeric', 'aria-label': 'Go to step number' });
@@ -88,7 +107,8 @@ class Controller {
     this.picker = picker;
     const bar = H('div', { class: 'lgs-bar', role: 'toolbar', 'aria-label': 'Walkthrough controls' },
       this.opts.picker === false ? null : H('label', { class: 'lgs-pick' }, H('span', { class: 'vh' }, 'Lesson '), picker),
-      this.btnReset, this.btnBack, this.btnStep, this.btnEvent,
+      this.btnReset, this.btnBack, this.btnStep, this.btnEvent, this.btnPlay,
+      H('label', { class: 'lgs-speed-label' }, 'Speed ', this.speed),
       H('label', { class: 'lgs-scrub' }, this.range),
       H('label', { class: 'lgs-go' }, 'Go to ', this.goto), this.counter, this.link);
 
@@ -96,16 +116,39 @@ class Controller {
     this.code = H('section', { class: 'lgs-code', 'aria-label': 'Host code being executed' });
     this.state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
     this.grid = H('div', { class: 'lgs-grid' }, this.story, this.code, this.state);
-    const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Home reset, End last step, g go to step, 1–9 answer.');
+    const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, 1–9 answer.');
     this.playBox = H('section', { class: 'lgs-play', 'aria-label': 'Free play' },
       H('h2', {}, 'Free play'),
       H('p', {}, 'Carry on from the step you are at: type Launcher lines in the scenario language, or write your own Guest program.'),
       H('button', { type: 'button', class: 'lgs-play-start', onclick: () => this.startPlay() }, 'Free play from this step'));
-    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.grid, this.opts.play === false ? null : this.playBox, help));
+    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, (this.opts.breakpoints ?? this.opts.play !== false) ? this.buildBreakpoints() : null,
+      this.grid, this.opts.play === false ? null : this.playBox, help));
+    this.renderPlayButton();
+  }
+
+  /** "Stop before a step that runs: [function]", and the breakpoints set, each removable. */
+  buildBreakpoints() {
+    const H = (...a) => h(this.doc, ...a);
+    const n = ++uid;
+    const list = H('datalist', { id: `lgs-funcs-${n}` }, this.funcNames.map((f) => H('option', { value: f })));
+    this.bpInput = H('input', { class: 'lgs-bp-func', list: list.id, autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. add_eventfd',
+      'aria-describedby': `lgs-bp-err-${n}` });
+    this.bpErr = H('span', { class: 'lgs-bp-err', id: `lgs-bp-err-${n}` });
+    this.bpList = H('ul', { class: 'lgs-bps', 'aria-label': 'Breakpoints set' });
+    const form = H('form', { class: 'lgs-bp-form' },
+      H('label', {}, 'Stop before a step that runs: ', this.bpInput), list,
+      H('button', { type: 'submit', class: 'lgs-bp-add' }, 'Add breakpoint'), this.bpErr);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      if (this.addBreakpoint(this.bpInput.value)) this.bpInput.value = '';
+    });
+    this.renderBreakpoints();
+    return H('section', { class: 'lgs-bpbox', 'aria-label': 'Breakpoints on host functions' }, form, this.bpList);
   }
 
   // ---- navigation ----------------------------------------------------------------------------------------
   open(id, step = 0) {
+    this.halt();
     this.w?.free();
     this.w = this.W.open(id) ?? this.W.open(this.lessons[0].id);
     this.lesson = this.w.lesson();
@@ -120,6 +163,7 @@ class Controller {
 
   /** Go to position `n`, keeping the view before it too (what "changed" and "new" compare with). */
   goTo(n) {
+    this.halt();
     this.asking = false;
     n = Math.max(0, Math.min(this.w.total(), Number(n) | 0));
     if (n > 0 && !this.views[n - 1]) this.views[n - 1] = this.w.goTo(n - 1);
@@ -129,6 +173,7 @@ class Controller {
   }
 
   step() {
+    this.halt();
     const pos = this.w.position();
     if (pos >= this.w.total()) { this.announce('This is the last step. Free play: open the lab page.'); return; }
     const next = this.lesson.steps[pos];
@@ -149,8 +194,156 @@ class Controller {
 
   reset() { this.goTo(0); }
 
+  /** Run to the next step where the Launcher's read() returns, stopping before a step that hits a breakpoint. */
   nextEvent() {
-    this.goTo(this.w.nextEvent().position);
+    const pos = this.w.position();
+    const skip = this.bpAt === pos; // stopped here by a breakpoint: this time its step runs
+    this.halt();
+    const target = this.w.nextEvent().position;
+    for (let k = pos + 1; k <= target && this.breakpoints.size; k++) {
+      const v = this.peek(k);
+      const hit = this.hits(v);
+      if (hit.length && !(k === pos + 1 && skip)) {
+        if (k - 1 > pos) this.goTo(k - 1);
+        else this.w.goTo(pos);
+        this.bpAt = k - 1;
+        this.announce(`Stopped at step ${k - 1}: breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${k}. Press again to run it.`);
+        return;
+      }
+    }
+    this.goTo(target);
+  }
+
+  // ---- play: one step per interval, until the end, a question or a breakpoint ------------------------------
+  /** The view of position `k` without showing it (the Rust side moves there; go back with goTo). */
+  peek(k) {
+    const v = this.w.goTo(k);
+    this.views[k] = v;
+    return v;
+  }
+
+  /** The breakpoint functions a view's kernel events ran in. */
+  hits(v) { return v.funcs.filter((f) => this.breakpoints.has(f)); }
+  names(fs) { return fs.map((f) => `${f}()`).join(', '); }
+
+  togglePlay() { if (this.playing) this.pause(); else this.play(); }
+
+  play() {
+    if (this.playing) return;
+    const pos = this.w.position();
+    if (this.asking) { this.announce(`Paused at step ${pos}: answer the question of step ${pos + 1} first (keys 1–9), or press Step ▶ to see it.`); return; }
+    if (pos >= this.w.total()) { this.announce(`Paused at step ${pos}: end of the lesson. Reset (Home) to play it again.`); return; }
+    this.playing = true;
+    this.renderPlayButton();
+    this.announce(`Playing from step ${pos}, ${this.speed.selectedOptions[0].textContent.toLowerCase()}.`);
+    this.tick();
+  }
+
+  /** Pause, saying why (a manual pause when `reason` is not given). */
+  pause(reason) {
+    if (!this.playing) return;
+    this.stopTimer();
+    const why = reason ?? 'you paused';
+    this.announce(`Paused at step ${this.w.position()}: ${why}${/[.?!]$/.test(why) ? '' : '.'}`);
+  }
+
+  /** Stop playing without a word (a navigation of the student's own says where they are). */
+  halt() {
+    if (this.ticking) return;
+    this.bpAt = -1;
+    this.stopTimer();
+  }
+
+  stopTimer() {
+    if (!this.playing) return;
+    this.playing = false;
+    if (this.timer !== null) this.doc.defaultView.clearTimeout(this.timer);
+    this.timer = null;
+    this.renderPlayButton();
+  }
+
+  tick() {
+    this.timer = null;
+    if (!this.playing) return;
+    let stop;
+    this.ticking = true;
+    try { stop = this.advance(); } catch (e) { stop = `something went wrong (${e.message})`; } finally { this.ticking = false; }
+    if (stop) { this.pause(stop); return; }
+    const ms = SPEEDS.find(([v]) => v === this.speed.value)?.[2] ?? 700;
+    this.timer = this.doc.defaultView.setTimeout(() => this.tick(), ms);
+  }
+
+  /** Take one step of play; a reason to stop, or null to go on. */
+  advance() {
+    const pos = this.w.position();
+    const total = this.w.total();
+    if (pos >= total) return 'end of the lesson';
+    const next = this.lesson.steps[pos];
+    const v = this.peek(pos + 1);
+    const hit = this.hits(v);
+    if (next.question && !this.answers.has(next.number)) {
+      this.w.goTo(pos);
+      this.step(); // shows the question and puts the focus on its first choice
+      const q = `Question: ${next.question.text}`;
+      return hit.length ? `breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}, and its question comes first. ${q}`
+        : `answer the question of step ${pos + 1} first. ${q}`;
+    }
+    if (hit.length && this.bpAt !== pos) {
+      this.w.goTo(pos);
+      this.bpAt = pos;
+      return `breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}`;
+    }
+    this.bpAt = -1;
+    this.asking = false;
+    this.show(v);
+    return pos + 1 >= total ? 'end of the lesson' : null;
+  }
+
+  renderPlayButton() {
+    const H = (...a) => h(this.doc, ...a);
+    this.btnPlay.replaceChildren(H('span', { 'aria-hidden': 'true' }, this.playing ? '❚❚ ' : '▶ '), this.playing ? 'Pause' : 'Play');
+    this.btnPlay.title = this.playing ? 'Pause (Space)' : 'Play: one step after another (Space)';
+    this.root.dataset.playing = String(this.playing);
+    this.btnPlay.dataset.playing = String(this.playing);
+  }
+
+  // ---- breakpoints --------------------------------------------------------------------------------------
+  /** Stop before a step that runs `func` (a modelled host function). True if it is set now. */
+  addBreakpoint(name) {
+    const f = String(name ?? '').trim().replace(/\(\)$/, '');
+    const err = !f ? 'Type the name of a host function first.'
+      : !this.funcNames.includes(f) ? `${f} is not a host function the simulator models; pick one from the list.` : '';
+    if (this.bpErr) {
+      this.bpErr.textContent = err;
+      if (err) this.bpInput.setAttribute('aria-invalid', 'true'); else this.bpInput.removeAttribute('aria-invalid');
+    }
+    if (err) { this.announce(err); return false; }
+    if (this.breakpoints.has(f)) { this.announce(`A breakpoint on ${f}() is already set.`); return true; }
+    this.breakpoints.add(f);
+    this.renderBreakpoints();
+    this.announce(`Breakpoint set: play stops before a step that runs ${f}().`);
+    return true;
+  }
+
+  removeBreakpoint(f) {
+    if (!this.breakpoints.delete(f)) return;
+    const items = [...(this.bpList?.querySelectorAll('.lgs-bp-remove') ?? [])];
+    const i = items.findIndex((b) => b.dataset.func === f);
+    this.renderBreakpoints();
+    // The focus goes to the next breakpoint's Remove button, else the previous one's, else the field.
+    const left = [...(this.bpList?.querySelectorAll('.lgs-bp-remove') ?? [])];
+    (left[i] ?? left[i - 1] ?? this.bpInput)?.focus();
+    this.announce(`Breakpoint on ${f}() removed.`);
+  }
+
+  renderBreakpoints() {
+    if (!this.bpList) return;
+    const H = (...a) => h(this.doc, ...a);
+    this.bpList.replaceChildren(...(this.breakpoints.size ? [...this.breakpoints].map((f) => H('li', { class: 'lgs-bp' },
+      H('span', { class: 'lgs-bp-mark', 'aria-hidden': 'true' }, '● '), H('code', {}, `${f}()`), ' ',
+      H('button', { type: 'button', class: 'lgs-bp-remove', 'data-func': f, onclick: () => this.removeBreakpoint(f) }, 'Remove',
+        H('span', { class: 'vh' }, ` the breakpoint on ${f}()`))))
+      : [H('li', { class: 'lgs-bp-none' }, 'No breakpoints set.')]));
   }
 
   answer(choice) {
@@ -166,6 +359,12 @@ class Controller {
   onKey(e) {
     if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || typing(e.composedPath?.()[0] ?? e.target)) return;
     const k = e.key;
+    if (k === ' ' || k === 'Spacebar') {
+      if (activates(e.composedPath?.()[0] ?? e.target)) return; // the focused button takes its own Space
+      e.preventDefault();
+      this.togglePlay();
+      return;
+    }
     const act = {
       ArrowRight: () => this.step(), n: () => this.step(), j: () => this.step(),
       ArrowLeft: () => this.back(), p: () => this.back(), k: () => this.back(),
@@ -188,7 +387,7 @@ class Controller {
     const bad = v.results.filter((r) => !r.ok).length;
     const said = res.map((r) => `${r.source.replace(/\s*=>.*$/, '')} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
       || (v.results.length ? `${v.results.length - bad} of ${v.results.length} checks hold.` : '');
-    this.announce(s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`);
+    if (!this.playing) this.announce(s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`);
     if (this.opts.hash) {
       const hash = `#lesson=${encodeURIComponent(v.lesson)}&step=${v.position}`;
       if (location.hash !== hash) history.replaceState(null, '', hash);

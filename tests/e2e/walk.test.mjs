@@ -283,6 +283,9 @@ test('example page: two <lguest-sim> elements step independently, and the iframe
   assert.equal(await pos('second'), 2);
   assert.equal(await page.locator('#second .lgs-pick, #second .lgs-play').count(), 0, 'compact: no picker, no free play');
   assert.equal(await page.locator('#first .lgs-play').count(), 1);
+  assert.equal(await page.locator('#second .lgs-run').count(), 1, 'compact: Play, without the breakpoint form');
+  assert.equal(await page.locator('#second .lgs-bpbox').count(), 0);
+  assert.ok(await page.locator('#first .lgs-bp-func').evaluate((i) => i.list?.options.length) > 10, 'the datalist works inside a shadow root');
   await page.locator('#first .lgs-step').click(); // Playwright's CSS pierces open shadow roots
   assert.equal(await pos('first'), 1);
   assert.equal(await pos('second'), 2, 'the second did not move');
@@ -397,5 +400,189 @@ test('the RCU pane: explore a broken variant, count per check, step its countere
   await page.locator('#walk .lgs-rcu-explore').click();
   assert.match(await page.locator('#walk .lgs-rcu-report').innerText(), /✓ nothing goes wrong/);
   assert.deepEqual(await axeSerious(page), []);
+  await noProblems(page);
+});
+
+// ---- Play / Pause and breakpoints ------------------------------------------------------------------------
+// No sleeping: each test picks the fast speed and waits for the page's own "Paused at step N: …" line.
+const playing = () => page.locator('#walk').getAttribute('data-playing');
+async function untilPaused(action) {
+  await action();
+  await page.waitForFunction(() => document.querySelector('#walk')?.dataset.playing === 'false'
+    && /^Paused at step \d+: /.test(document.querySelector('#walk .lgs-live')?.textContent ?? ''));
+  return live();
+}
+const fast = () => page.locator('#walk .lgs-speed').selectOption('fast');
+
+test('play runs a lesson to its first question and stops; answering and playing again goes on', async () => {
+  // A lesson whose first question comes after a step without one, and whose step after that question's asks
+  // nothing either: play really steps before it stops, and again after the answer.
+  const L = LESSONS.find((l) => { const q = l.steps.findIndex((s) => s.question); return q >= 1 && l.steps[q + 1] && !l.steps[q + 1].question; });
+  const q1 = L.steps.findIndex((s) => s.question); // steps before the question
+  const q2 = L.steps.findIndex((s, i) => i > q1 && s.question); // the next question, or -1: the end
+  await openWalk(`#lesson=${L.id}&step=0`);
+  assert.equal(await page.locator('#walk .lgs-run').innerText(), '▶ Play');
+  assert.equal(await page.locator('#walk .lgs-speed').evaluate((s) => s.labels[0]?.textContent.trim().startsWith('Speed')), true, 'the speed select is labelled');
+  await page.evaluate(() => { window.__steps = []; document.querySelector('#walk').addEventListener('lguest-sim:step', (e) => window.__steps.push(e.detail)); });
+  await fast();
+  let said = await untilPaused(() => page.locator('#walk .lgs-run').click());
+  assert.equal(await position(), q1, 'play stepped up to the step with the question, not into it');
+  assert.match(said, new RegExp(`^Paused at step ${q1}: answer the question of step ${q1 + 1} first\\. Question: `));
+  assert.ok(await page.locator('#walk .lgs-choice').count() > 0, 'the question is shown');
+  assert.equal(await page.evaluate(() => document.activeElement?.className), 'lgs-choice', 'the focus is on its first choice');
+  assert.equal(await page.locator('#walk .lgs-run').innerText(), '▶ Play', 'the button says Play again, in words');
+  // Play again without answering: it will not skip the question.
+  await page.locator('#walk .lgs-run').click();
+  assert.equal(await playing(), 'false');
+  assert.match(await live(), new RegExp(`^Paused at step ${q1}: answer the question of step ${q1 + 1} first`));
+  assert.equal(await position(), q1);
+  await page.keyboard.press('1'); // answer
+  assert.equal(await position(), q1 + 1, 'answering reveals the step');
+  said = await untilPaused(() => page.locator('#walk .lgs-run').click());
+  if (q2 >= 0) {
+    assert.equal(await position(), q2);
+    assert.match(said, new RegExp(`^Paused at step ${q2}: answer the question of step ${q2 + 1} first`));
+  } else {
+    assert.equal(await position(), L.steps.length);
+    assert.match(said, new RegExp(`^Paused at step ${L.steps.length}: end of the lesson\\.`));
+  }
+  // Play showed every step on the way, one at a time, each as the lesson says, and the URL followed it.
+  const at = await position();
+  assert.ok(at > q1 + 1, 'play revealed a step after the answered one');
+  const seen = await page.evaluate(() => window.__steps);
+  assert.deepEqual(seen.map((d) => d.position), [...Array.from({ length: q1 }, (_, i) => i + 1), q1 + 1, ...Array.from({ length: at - q1 - 1 }, (_, i) => q1 + 2 + i)]);
+  assert.ok(seen.every((d) => d.ok), 'every step play showed is as the lesson says');
+  assert.equal(new URL(page.url()).hash, `#lesson=${L.id}&step=${at}`, 'the URL follows play');
+  // At the end, play says so and does not start.
+  await page.keyboard.press('End');
+  await page.locator('#walk .lgs-run').click();
+  assert.equal(await playing(), 'false');
+  assert.match(await live(), /^Paused at step \d+: end of the lesson\. Reset/);
+  await noProblems(page);
+});
+
+test('a breakpoint on add_eventfd: play stops before the step that runs it, and says so', async () => {
+  await openWalk('#lesson=09-eventfds&step=0');
+  const field = page.locator('#walk .lgs-bp-func');
+  assert.equal(await field.evaluate((i) => i.labels[0]?.textContent.trim()), 'Stop before a step that runs:');
+  const offered = await field.evaluate((i) => [...i.list.options].map((o) => o.value));
+  assert.ok(offered.includes('add_eventfd') && offered.includes('send_notify_to_eventfd'), 'the datalist offers the modelled host functions');
+  assert.match(await page.locator('#walk .lgs-bps').innerText(), /No breakpoints set/);
+  // A name the simulator does not model is refused, in words, next to the field.
+  await field.fill('no_such_function');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#walk .lgs-bp-err').innerText(), /not a host function the simulator models/);
+  assert.equal(await field.getAttribute('aria-invalid'), 'true');
+  await field.fill('add_eventfd()');
+  await page.keyboard.press('Enter');
+  assert.equal(await field.getAttribute('aria-invalid'), null);
+  assert.equal(await field.inputValue(), '');
+  assert.deepEqual(await page.locator('#walk .lgs-bp code').allInnerTexts(), ['add_eventfd()']);
+  assert.match(await live(), /^Breakpoint set: play stops before a step that runs add_eventfd\(\)\./);
+  await fast();
+  // Step 1 runs add_eventfd and asks a question: one stop, the breakpoint named, the question shown.
+  let said = await untilPaused(() => page.locator('#walk .lgs-run').click());
+  assert.equal(await position(), 0);
+  assert.match(said, /^Paused at step 0: breakpoint: add_eventfd\(\) runs in step 1, and its question comes first\. Question: /);
+  await page.locator('#walk .lgs-choice').first().click();
+  assert.equal(await position(), 1);
+  said = await untilPaused(() => page.locator('#walk .lgs-run').click());
+  assert.equal(await position(), 1);
+  assert.match(said, /^Paused at step 1: breakpoint: add_eventfd\(\) runs in step 2, and its question comes first/);
+  await page.keyboard.press('1');
+  assert.equal(await position(), 2);
+  // Step 3 does not run add_eventfd: play goes on to its question without naming the breakpoint.
+  said = await untilPaused(() => page.locator('#walk .lgs-run').click());
+  assert.match(said, /^Paused at step 2: answer the question of step 3 first/);
+  await shot(page, 'play-breakpoint-question');
+  await noProblems(page);
+});
+
+test('a breakpoint on a step without a question: stopped before it, not revealed; playing again runs it', async () => {
+  // Lesson 10's step 3 runs add_eventfd() again and asks nothing. Breakpoints stay set across lessons.
+  await openWalk('#lesson=10-rcu-copy-update&step=2');
+  await page.locator('#walk .lgs-bp-func').fill('add_eventfd');
+  await page.locator('#walk .lgs-bp-add').click();
+  await fast();
+  let said = await untilPaused(() => page.locator('#walk .lgs-run').click());
+  assert.equal(await position(), 2, 'not revealed');
+  assert.match(await page.locator('#walk .lgs-step-title').innerText(), /^Step 2:/);
+  assert.equal(said, 'Paused at step 2: breakpoint: add_eventfd() runs in step 3.');
+  await shot(page, 'play-breakpoint');
+  // Playing again runs the step it stopped before, then goes on (step 4 asks a question).
+  said = await untilPaused(() => page.locator('#walk .lgs-run').click());
+  assert.equal(await position(), 3);
+  assert.match(said, /^Paused at step 3: answer the question of step 4 first/);
+  // "Run to next read()" stops before a breakpoint's step too, and runs it when pressed again.
+  await openWalk('#lesson=10-rcu-copy-update&step=2');
+  await page.locator('#walk .lgs-bp-func').fill('add_eventfd');
+  await page.keyboard.press('Enter');
+  await page.locator('#walk .lgs-next-event').click();
+  assert.equal(await position(), 2);
+  assert.match(await live(), /^Stopped at step 2: breakpoint: add_eventfd\(\) runs in step 3\. Press again to run it\./);
+  await page.locator('#walk .lgs-next-event').click();
+  assert.ok(await position() >= 3, 'pressed again, it runs the step');
+  // Removing a breakpoint from the keyboard: the focus goes back to the field, the list says none.
+  await page.locator('#walk .lgs-bp-remove').focus();
+  assert.equal(await page.locator('#walk .lgs-bp-remove').textContent(), 'Remove the breakpoint on add_eventfd()', 'its name says which');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#walk .lgs-bps').innerText(), /No breakpoints set/);
+  assert.equal(await page.evaluate(() => document.activeElement?.className), 'lgs-bp-func');
+  assert.match(await live(), /^Breakpoint on add_eventfd\(\) removed\./);
+  // Without it, play from step 2 runs step 3 and stops only at step 4's question.
+  await openWalk('#lesson=10-rcu-copy-update&step=2');
+  await fast();
+  said = await untilPaused(() => page.locator('#walk .lgs-run').click());
+  assert.equal(await position(), 3);
+  assert.match(said, /^Paused at step 3: answer the question of step 4 first/);
+  await noProblems(page);
+});
+
+test('Space plays and pauses (not while typing, not on a focused button); stepping by hand pauses play', async () => {
+  // A lesson whose steps 2 and 3 ask nothing: slow play from step 1 takes step 2 at once, then waits 1.5 s
+  // before step 3, so the second Space lands while it is still playing.
+  const L = LESSONS.find((l) => l.steps.length >= 3 && !l.steps[1].question && !l.steps[2].question);
+  await openWalk(`#lesson=${L.id}&step=1`);
+  await page.locator('#walk .lgs-speed').selectOption('slow');
+  await page.locator('#walk').focus();
+  await page.keyboard.press(' ');
+  assert.equal(await playing(), 'true');
+  assert.match(await live(), /^Playing from step 1, slow/);
+  assert.equal(await page.locator('#walk .lgs-run').innerText(), '❚❚ Pause');
+  await page.keyboard.press(' ');
+  assert.equal(await playing(), 'false');
+  assert.match(await live(), /^Paused at step 2: you paused\.$/);
+  assert.equal(await position(), 2);
+  // Typing a space in the breakpoint field types it; it does not play.
+  await page.locator('#walk .lgs-bp-func').focus();
+  await page.keyboard.press(' ');
+  assert.equal(await playing(), 'false');
+  assert.equal(await page.locator('#walk .lgs-bp-func').inputValue(), ' ');
+  await page.locator('#walk .lgs-bp-func').fill('');
+  // Space on a focused button presses that button: on Play it plays.
+  await page.locator('#walk .lgs-run').focus();
+  await page.keyboard.press(' ');
+  assert.equal(await playing(), 'true');
+  // A step by hand (Back) pauses play, and the page says where it is.
+  await page.locator('#walk .lgs-back').click();
+  assert.equal(await playing(), 'false');
+  assert.match(await live(), /^Step \d+ of \d+: /);
+  assert.match(await page.locator('#walk .lgs-keys').innerText(), /Space play or pause/);
+  await noProblems(page);
+});
+
+test('play and breakpoints: no serious or critical axe-core violation, light and dark', async () => {
+  await openWalk('#lesson=09-eventfds&step=2');
+  await page.locator('#walk .lgs-bp-func').fill('add_eventfd');
+  await page.keyboard.press('Enter');
+  await page.locator('#walk .lgs-bp-func').fill('eventfd_signal');
+  await page.keyboard.press('Enter');
+  assert.deepEqual(await page.locator('#walk .lgs-bp code').allInnerTexts(), ['add_eventfd()', 'eventfd_signal()']);
+  assert.deepEqual(await axeSerious(page), []);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.deepEqual(await axeSerious(page), []);
+  await shot(page, 'play-controls-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await shot(page, 'play-controls');
   await noProblems(page);
 });
