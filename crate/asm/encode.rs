@@ -245,7 +245,15 @@ impl Enc<'_> {
             (Some(_), _) if d == 0 => 0,
             _ => 1,
         };
-        let d = if m.disp.is_none() { 0 } else { d };
+        // Without a base register the displacement is an address: iced-x86 takes it as an unsigned 32-bit
+        // value (0x80000000 and up must not be sign-extended).
+        let d = if m.disp.is_none() {
+            0
+        } else if m.base.is_none() {
+            val.v as u32 as i64
+        } else {
+            d
+        };
         Ok(MemoryOperand::new(
             m.base.unwrap_or(Register::None),
             m.index.unwrap_or(Register::None),
