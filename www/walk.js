@@ -574,6 +574,17 @@ class Controller {
     if (g) {
       const m = g.eventfds;
       parts.push(H('p', { class: 'lgs-map' }, `lg->eventfds points to version #${m.alloc}: `, m.map.length ? m.map.map((e) => `${hex(e.addr)} → ctx${e.event}`).join(', ') : 'empty', '.'));
+      // The shadow page tables beside the Guest's own: what the Guest wrote, and what the Host lets the CPU use.
+      const pg = g.paging;
+      if (pg && pg.active) {
+        const flags = (e) => [[1, 'P'], [2, 'RW'], [4, 'U'], [0x20, 'A'], [0x40, 'D']].filter(([b]) => e & b).map(([, n]) => n).join(' ') || '-';
+        const pte = (e) => e & 1 ? `${hex(e >>> 12 << 12)} ${flags(e)}` : 'not present';
+        parts.push(H('table', { class: 'lgs-fields lgs-paging' },
+          H('caption', {}, `Page tables: the Guest's own beside the Host's shadow (slot ${pg.pgdirs.find((d) => d.current)?.slot ?? '?'}; ${pg.mappings.length} mapping(s) shown)`),
+          H('thead', {}, H('tr', {}, ['virtual address', "Guest's pte", 'shadow pte'].map((t) => H('th', { scope: 'col' }, t)))),
+          H('tbody', {}, pg.mappings.length ? pg.mappings.map((mp) => H('tr', {}, H('th', { scope: 'row' }, hex(mp.vaddr)), H('td', {}, pte(mp.gpte)), H('td', {}, pte(mp.spte))))
+            : H('tr', {}, H('td', { colspan: 3 }, 'no shadow entries yet: the first access to each page faults and demand_page() fills it')))));
+      }
     }
     // The account book: what the kernel holds, what this step allocated or freed.
     const prevIds = new Map((prev?.snapshot.allocations ?? []).map((a) => [a.id, a]));

@@ -586,3 +586,20 @@ test('play and breakpoints: no serious or critical axe-core violation, light and
   await shot(page, 'play-controls');
   await noProblems(page);
 });
+
+test('shadow page tables are shown beside the Guest\'s own once paging is on', async () => {
+  let seen = false;
+  for (let step = 1; step <= 5 && !seen; step++) {
+    await openWalk(`#lesson=19-shadow-page-tables&step=${step}`);
+    const table = page.locator('#walk .lgs-paging');
+    if (await table.count()) {
+      seen = true;
+      assert.match(await table.locator('caption').innerText(), /the Guest's own beside the Host's shadow/);
+      const heads = await table.locator('thead th').allInnerTexts();
+      assert.deepEqual(heads, ['virtual address', "Guest's pte", 'shadow pte']);
+      assert.ok(await table.locator('tbody tr').count() >= 1);
+    }
+  }
+  assert.ok(seen, 'some step of lesson 19 runs with paging on and shows the tables');
+  await noProblems(page);
+});
