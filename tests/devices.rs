@@ -10,33 +10,10 @@ use std::process::Command;
 use lguest_sim::event::Event;
 use lguest_sim::launcher::run::{boot, launch, run_guest};
 
+mod guest_build;
+
 fn build(dir: &str, name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let src_dir = root.join(dir);
-    // Tests run in parallel: each build gets its own folder.
-    static BUILDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out = std::env::temp_dir().join(format!("lguest-sim-devices-{}-{n}-{name}", std::process::id()));
-    std::fs::create_dir_all(&out).unwrap();
-    let obj = out.join(format!("{name}.o"));
-    let elf = out.join(format!("{name}.elf"));
-    let st = Command::new("as")
-        .args(["--32", "-I"])
-        .arg(&src_dir)
-        .arg(src_dir.join(format!("{name}.S")))
-        .arg("-o")
-        .arg(&obj)
-        .status()
-        .expect("GNU as must be installed (binutils) to build the Guest programs");
-    assert!(st.success(), "as --32 failed on {name}.S");
-    let st = Command::new("ld")
-        .args(["-m", "elf_i386", "-Ttext", "0x100000", "-e", "start", "-o"])
-        .arg(&elf)
-        .arg(&obj)
-        .status()
-        .expect("ld must be installed (binutils)");
-    assert!(st.success(), "ld -m elf_i386 failed on {name}");
-    elf
+    guest_build::build(&Path::new(env!("CARGO_MANIFEST_DIR")).join(dir), name)
 }
 
 const OUT: &str = "Hello through virtio\nThe used ring gave the buffer back\n";

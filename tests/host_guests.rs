@@ -8,34 +8,13 @@ use std::process::Command;
 
 use lguest_sim::launcher::run::launch;
 
+mod guest_build;
+
 fn build(name: &str) -> PathBuf {
     // The course's own hello.S doubles as the smallest test Guest; the rest live in tests/guests/host.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let src_dir = if name == "hello" { root.join("lessons/guests") } else { root.join("tests/guests/host") };
-    // Tests run in parallel and may build the same Guest: each build gets its own folder.
-    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out = std::env::temp_dir().join(format!("lguest-sim-host-guests-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&out).unwrap();
-    let obj = out.join(format!("{name}.o"));
-    let elf = out.join(format!("{name}.elf"));
-    let st = Command::new("as")
-        .args(["--32", "-I"])
-        .arg(&src_dir)
-        .arg(src_dir.join(format!("{name}.S")))
-        .arg("-o")
-        .arg(&obj)
-        .status()
-        .expect("GNU as must be installed (binutils) to build the Guest programs");
-    assert!(st.success(), "as --32 failed on {name}.S");
-    let st = Command::new("ld")
-        .args(["-m", "elf_i386", "-Ttext", "0x100000", "-e", "start", "-o"])
-        .arg(&elf)
-        .arg(&obj)
-        .status()
-        .expect("ld must be installed (binutils)");
-    assert!(st.success(), "ld -m elf_i386 failed on {name}");
-    elf
+    let dir = if name == "hello" { root.join("lessons/guests") } else { root.join("tests/guests/host") };
+    guest_build::build(&dir, name)
 }
 
 /// (program, stdout, stderr, exit status)

@@ -19,6 +19,8 @@ pub struct LgEventfd {
     pub addr: u32,
     /// Index of the eventfd context in the Host's table (our stand-in for `struct eventfd_ctx *`).
     pub event: usize,
+    /// The book entry of the reference `eventfd_ctx_fdget()` took, which `close()` gives back.
+    pub reference: AllocId,
 }
 
 /// `struct lg_eventfd_map`: `num` entries. Each version is a separate allocation; `add_eventfd()` never

@@ -356,15 +356,15 @@ impl Machine {
         self.ev("add_eventfd", format!("kmalloc() a map for {n} entries (#{new_alloc})"), &["alloc"]);
         let mut new = LgEventfdMap { alloc: new_alloc, num: old.num, map: old.map.clone() };
         self.ev("add_eventfd", format!("memcpy() the {} old entries; new->num = {}", old.num, old.num), &[]);
-        let event = match self.eventfd_ctx_fdget(fd) {
-            Ok(ctx) => ctx,
+        let (event, reference) = match self.eventfd_ctx_fdget(fd) {
+            Ok(got) => got,
             Err(f) => {
                 self.ev("add_eventfd", format!("eventfd_ctx_fdget({fd}) fails: kfree() the new map, return {}", f.errno), &[]);
                 self.kfree(new_alloc, "add_eventfd");
                 return Err(f);
             }
         };
-        new.map.push(LgEventfd { addr, event });
+        new.map.push(LgEventfd { addr, event, reference });
         new.num += 1;
         self.ev("add_eventfd", format!("append {{addr {addr:#x}, eventfd ctx {event}}}; num++ -> {}", new.num), &[]);
         let old_alloc = old.alloc;
@@ -503,7 +503,7 @@ impl Machine {
         for e in &lg.eventfds.map {
             self.ev("close", format!("eventfd_ctx_put(ctx {}) for addr {:#x}", e.event, e.addr), &["eventfds"]);
             self.eventfd_ctx_put(e.event);
-            self.release_ref_matching(e.event);
+            let _ = self.host.alloc.free(e.reference);
         }
         self.kfree(lg.eventfds.alloc, "close");
         match &lg.dead {
@@ -547,16 +547,8 @@ impl Machine {
         }
     }
 
-    /// Drop the book entry of one `eventfd_ctx_fdget()` reference on `ctx`.
-    fn release_ref_matching(&mut self, ctx: usize) {
-        let what = format!("reference on eventfd ctx {ctx}");
-        if let Some(id) = self.host.alloc.live.iter().find(|a| a.kind == AllocKind::EventfdRef && a.what == what).map(|a| a.id) {
-            let _ = self.host.alloc.free(id);
-        }
-    }
-
     /// X:400 `eventfd_ctx_fdget()`: `-EBADF` if the descriptor is not open, `-EINVAL` if it is no eventfd.
-    fn eventfd_ctx_fdget(&mut self, fd: i32) -> Result<usize, Fail> {
+    fn eventfd_ctx_fdget(&mut self, fd: i32) -> Result<(usize, u32), Fail> {
         let Some(file) = self.fdget(fd) else {
             self.ev("eventfd_ctx_fdget", format!("fget({fd}) finds no open file: -EBADF"), &[]);
             return fail(Errno::EBADF, format!("descriptor {fd} is not open in the calling task"));
@@ -566,9 +558,10 @@ impl Machine {
             return fail(Errno::EINVAL, format!("descriptor {fd} is open but is not an eventfd"));
         };
         self.host.eventfds[ctx].refs += 1;
-        let _ = self.host.alloc.alloc(AllocKind::EventfdRef, format!("reference on eventfd ctx {ctx}"), "add_eventfd", 0);
+        // Taking a reference cannot fail (only allocations can be made to fail).
+        let reference = self.host.alloc.alloc(AllocKind::EventfdRef, format!("reference on eventfd ctx {ctx}"), "add_eventfd", 0).unwrap_or(0);
         self.ev("eventfd_ctx_fdget", format!("descriptor {fd} is eventfd ctx {ctx}: take a reference"), &["eventfds", "alloc"]);
-        Ok(ctx)
+        Ok((ctx, reference))
     }
 
     /// X:401 `eventfd_signal()`: add one and wake a reader sleeping on it.
