@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use iced_x86::{Decoder, DecoderOptions, Formatter, GasFormatter};
+use iced_x86::{Decoder, DecoderOptions};
 use lguest_sim::asm::{assemble, assemble_with_includes, Program};
 
 const ORIGIN: u32 = 0x100000;
@@ -85,12 +85,10 @@ fn gnu_image(tag: &str, source: &str, ours: &Program, include_dir: Option<&Path>
 
 fn disasm(bytes: &[u8], ip: u32) -> Vec<(u32, iced_x86::Code, String, usize)> {
     let mut d = Decoder::with_ip(32, bytes, ip as u64, DecoderOptions::NONE);
-    let mut f = GasFormatter::new();
     let mut out = Vec::new();
     while d.can_decode() {
         let i = d.decode();
-        let mut text = String::new();
-        f.format(&i, &mut text);
+        let text = lguest_sim::cpu::att::format(&i);
         out.push((i.ip() as u32, i.code(), text, i.len()));
     }
     out

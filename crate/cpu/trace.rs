@@ -2,7 +2,7 @@
 //! flags before and after, every memory access with old and new values, and how the step ended.
 //! These are serde snapshot structs (camelCase) that the UI renders as they are.
 
-use iced_x86::{Formatter, GasFormatter, Instruction};
+use iced_x86::Instruction;
 use serde::Serialize;
 
 use super::{flags, CpuState, Exit};
@@ -25,7 +25,7 @@ pub struct MemTouch {
 pub struct StepRecord {
     pub eip: u32,
     pub bytes: Vec<u8>,
-    /// AT&T syntax from iced-x86's GNU as formatter, e.g. `addl $0x1,%eax`.
+    /// AT&T syntax as objdump prints it (see [`super::att`]), e.g. `addl $0x1,(%eax)`.
     pub text: String,
     pub before: CpuState,
     pub after: CpuState,
@@ -65,13 +65,6 @@ pub fn flag_names(eflags: u32) -> Vec<&'static str> {
     v
 }
 
-/// Format one instruction in GNU as (AT&T) syntax, as the course's Guest sources are written.
-pub fn format_gas(ins: &Instruction) -> String {
-    let mut f = GasFormatter::new();
-    let mut out = String::new();
-    f.format(ins, &mut out);
-    out
-}
 
 /// Disassemble `bytes` placed at `ip` as a list of (address, text) lines, for the UI's listing.
 pub fn disassemble(bytes: &[u8], ip: u32) -> Vec<(u32, String)> {
@@ -80,7 +73,7 @@ pub fn disassemble(bytes: &[u8], ip: u32) -> Vec<(u32, String)> {
     let mut ins = Instruction::default();
     while d.can_decode() {
         d.decode_out(&mut ins);
-        out.push((ins.ip32(), if ins.is_invalid() { String::from("(bad)") } else { format_gas(&ins) }));
+        out.push((ins.ip32(), super::att::format(&ins)));
     }
     out
 }

@@ -30,9 +30,7 @@ const CPUID_FEATURES: u32 = (1 << 4) | (1 << 8) | (1 << 15);
 
 /// The instruction's name in lower case, for #UD messages.
 pub(super) fn name(i: &Instruction) -> String {
-    let mut s = String::new();
-    let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{:?}", i.mnemonic()));
-    s.to_lowercase()
+    crate::cpu::att::base_name(i.mnemonic())
 }
 
 impl Cpu {
