@@ -15,6 +15,7 @@ pub mod asm;
 pub mod cpu;
 pub mod errno;
 pub mod event;
+pub mod fn_cut;
 pub mod guest_ram;
 pub mod host;
 pub mod launcher;

@@ -3,7 +3,7 @@
 //! memory is copy-on-write) after every step, so going back or jumping to any step is instant; the
 //! [`StepView`] of a position (results, events, the state and what changed, the Guest CPU, the console);
 //! and the text of our own host function for a kernel name ([`host_source`]), cut out of `crate/host/*.rs`
-//! embedded at build time. Pure Rust: `crate::wasm` hands these structs to the page.
+//! at build time. Pure Rust: `crate::wasm` hands these structs to the page.
 
 use serde::Serialize;
 
@@ -13,25 +13,6 @@ use crate::scenario::lesson::{parse_lesson, Lesson};
 use crate::scenario::library::LESSONS;
 use crate::scenario::{Runner, Step};
 use crate::snapshot::Snapshot;
-
-/// Our host source, file by file, for the "code being executed" pane.
-const HOST_FILES: &[(&str, &str)] = &[
-    ("crate/host/lguest_user.rs", include_str!("host/lguest_user.rs")),
-    ("crate/host/core.rs", include_str!("host/core.rs")),
-    ("crate/host/hypercalls.rs", include_str!("host/hypercalls.rs")),
-    ("crate/host/interrupts.rs", include_str!("host/interrupts.rs")),
-    ("crate/host/page_tables.rs", include_str!("host/page_tables.rs")),
-    ("crate/host/eventfd.rs", include_str!("host/eventfd.rs")),
-    ("crate/host/guest.rs", include_str!("host/guest.rs")),
-    ("crate/host/alloc.rs", include_str!("host/alloc.rs")),
-    ("crate/host/mod.rs", include_str!("host/mod.rs")),
-    ("crate/launcher/devices.rs", include_str!("launcher/devices.rs")),
-    ("crate/launcher/elf.rs", include_str!("launcher/elf.rs")),
-    ("crate/launcher/mm.rs", include_str!("launcher/mm.rs")),
-    ("crate/launcher/mod.rs", include_str!("launcher/mod.rs")),
-    ("crate/launcher/run.rs", include_str!("launcher/run.rs")),
-    ("crate/launcher/virtqueue.rs", include_str!("launcher/virtqueue.rs")),
-];
 
 /// A lesson in the course list.
 #[derive(Clone, Debug, Serialize)]
@@ -78,115 +59,24 @@ pub struct HostSource {
     pub summary: String,
 }
 
-/// Kernel names whose Rust function carries a prefix (the file operations are methods of the Host).
-fn rust_name(func: &str) -> &str {
-    match func {
-        "read" => "lguest_read",
-        "write" => "lguest_write",
-        "close" => "lguest_close",
-        f => f,
-    }
-}
+// `HOST_SOURCES`: (kernel function, our file, first line, text) of every function of `host::tags::FUNCS`,
+// cut out of crate/host and crate/launcher by crate/build.rs (with `fn_cut`), so the page carries the
+// functions it shows and not the files around them.
+include!(concat!(env!("OUT_DIR"), "/host_source.rs"));
 
 /// Our source of kernel function `func` (a name of `host::tags::FUNCS`): its doc comment and body.
 pub fn host_source(func: &str) -> Option<HostSource> {
     let info = tags::info(func);
-    let name = rust_name(func);
-    for (file, text) in HOST_FILES {
-        if let Some((line, body)) = cut_fn(text, name) {
-            return Some(HostSource {
-                func: func.to_string(),
-                tag: info.map(|i| i.tag.to_string()).unwrap_or_default(),
-                file: file.to_string(),
-                line,
-                text: body,
-                link: tags::source_link(func),
-                summary: info.map(|i| i.summary.to_string()).unwrap_or_default(),
-            });
-        }
-    }
-    None
-}
-
-/// Find `fn name` (followed by `(` or `<`) in `text` and return (first line, text) of the function with
-/// the doc comments and attributes above it, its body cut out by matching braces (skipping strings, char
-/// literals and comments).
-pub fn cut_fn(text: &str, name: &str) -> Option<(usize, String)> {
-    let needle = format!("fn {name}");
-    let mut at = 0;
-    let start = loop {
-        let i = text[at..].find(&needle)? + at;
-        let after = text[i + needle.len()..].chars().next();
-        let before_ok = i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric();
-        if before_ok && matches!(after, Some('(') | Some('<')) {
-            break i;
-        }
-        at = i + needle.len();
-    };
-    // Back to the start of the line, then over doc comments and attributes above it.
-    let mut line_start = text[..start].rfind('\n').map(|p| p + 1).unwrap_or(0);
-    loop {
-        if line_start == 0 {
-            break;
-        }
-        let prev_start = text[..line_start - 1].rfind('\n').map(|p| p + 1).unwrap_or(0);
-        let prev = text[prev_start..line_start - 1].trim_start();
-        if prev.starts_with("///") || prev.starts_with("#[") || prev.starts_with("// ") {
-            line_start = prev_start;
-        } else {
-            break;
-        }
-    }
-    let end = match_body(text, start)?;
-    let first_line = text[..line_start].matches('\n').count() + 1;
-    Some((first_line, text[line_start..end].to_string()))
-}
-
-/// The end (exclusive) of the brace-delimited body that starts after `from`.
-fn match_body(text: &str, from: usize) -> Option<usize> {
-    let b = text.as_bytes();
-    let mut i = from;
-    let mut depth = 0usize;
-    let mut opened = false;
-    while i < b.len() {
-        match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            // A char literal ('x', '\n', '{'), not a lifetime ('a).
-            b'\'' if b.get(i + 2) == Some(&b'\'') => i += 2,
-            b'\'' if b.get(i + 1) == Some(&b'\\') => {
-                while i + 1 < b.len() && b[i + 1] != b'\'' {
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'{' => {
-                depth += 1;
-                opened = true;
-            }
-            b'}' => {
-                depth = depth.checked_sub(1)?;
-                if opened && depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+    let (_, file, line, text) = HOST_SOURCES.iter().find(|(f, ..)| *f == func)?;
+    Some(HostSource {
+        func: func.to_string(),
+        tag: info.map(|i| i.tag.to_string()).unwrap_or_default(),
+        file: file.to_string(),
+        line: *line,
+        text: text.to_string(),
+        link: tags::source_link(func),
+        summary: info.map(|i| i.summary.to_string()).unwrap_or_default(),
+    })
 }
 
 /// An event of the step, with the link to its function in the real kernel source.
@@ -579,7 +469,7 @@ mod tests {
                 continue;
             }
             let s = host_source(f.func).unwrap_or_else(|| panic!("no source for {}", f.func));
-            assert!(s.text.contains(&format!("fn {}", rust_name(f.func))), "{}", f.func);
+            assert!(s.text.contains(&format!("fn {}", crate::fn_cut::rust_name(f.func))), "{}", f.func);
             assert!(s.text.trim_end().ends_with('}'), "{} is cut short:\n{}", f.func, s.text);
             assert_eq!(s.text.matches('{').count() >= 1, true);
         }
@@ -602,15 +492,6 @@ mod tests {
         assert!(run.back());
         assert!(rcu_scenario("no-such", "sc", 1, 1, 2, 1).is_err());
         assert!(rcu_explore(&rcu_scenario("correct", "sc", 1, 1, 2, 1).unwrap()).unwrap().checks.iter().all(|c| c.schedules == 0));
-    }
-
-    #[test]
-    fn cut_fn_skips_braces_in_strings_and_chars() {
-        let src = "x\n/// Doc.\nfn a() {\n  let s = \"}\"; let c = '{'; // }\n  if x { y }\n}\nfn b() {}\n";
-        let (line, t) = cut_fn(src, "a").unwrap();
-        assert_eq!(line, 2);
-        assert!(t.starts_with("/// Doc.") && t.ends_with("if x { y }\n}"), "{t}");
-        assert!(cut_fn(src, "c").is_none());
     }
 
     #[test]
