@@ -53,7 +53,7 @@ impl Cpu {
 
     /// Linear to guest-physical: the identity while the Guest runs without paging, else the hardware walk
     /// through the Host's shadow page directory ([`crate::host::page_tables::ShadowPgdir::walk`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn translate(&self, lin: u32, write: bool) -> Result<u32, Fault> {
         match &self.shadow {
             None => Ok(lin),

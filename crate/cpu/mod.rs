@@ -11,7 +11,7 @@
 //! - [`decode`]: the decoded-block cache that lets the fast path skip re-decoding.
 //! - [`exec`]: one function per instruction family, and `exec::fast`: the common forms lowered to
 //!   micro-ops when a block is decoded.
-//! - [`trace`]: the record of one single step, for the UI.
+//! - [`trace`]: the record of one single step, for the UI; [`att`]: its text, as objdump spells it.
 //! - [`bench`]: the speed measurement.
 //!
 //! [`Cpu::run`] executes until an [`Exit`]: a hypercall (`int $0x1f`), a fault for the Host, a software
@@ -19,6 +19,7 @@
 //! executes exactly one instruction and says what it did. Both are deterministic: nothing here reads a
 //! clock; `rdtsc` reads the count of instructions retired.
 
+pub mod att;
 pub mod bench;
 pub mod decode;
 pub mod exec;
@@ -187,7 +188,7 @@ impl Cpu {
     }
 
     /// Execute one decoded instruction whose EIP is current; on a fault, put EIP back.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn retire(&mut self, ram: &mut GuestRam, ins: &iced_x86::Instruction) -> Option<Exit> {
         let eip0 = self.state.eip;
         let single_step = self.state.eflags & flags::TF != 0;
@@ -333,7 +334,7 @@ impl Cpu {
         self.touch = Some(Vec::new());
         let (text, bytes, exit) = match self.fetch_one(ram) {
             Ok(ins) => {
-                let text = trace::format_gas(&ins);
+                let text = att::format(&ins);
                 let bytes = self.instruction_bytes(ram, &ins);
                 (text, bytes, self.retire(ram, &ins))
             }
@@ -361,7 +362,7 @@ impl Cpu {
         for _ in 0..count {
             match probe.fetch_one(ram) {
                 Ok(ins) => {
-                    let text = if ins.is_invalid() { String::from("(bad)") } else { trace::format_gas(&ins) };
+                    let text = att::format(&ins);
                     out.push((ins.ip32(), self.instruction_bytes(ram, &ins), text));
                     probe.state.eip = ins.next_ip32();
                 }

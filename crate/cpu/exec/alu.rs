@@ -17,6 +17,7 @@ use crate::guest_ram::GuestRam;
 
 /// Result and flags of a shift or rotate of the `size`-byte value `a` by `count` (SDM "SAL/SAR/SHL/SHR",
 /// "RCL/RCR/ROL/ROR"). `fl` is EFLAGS before; the return is EFLAGS after.
+#[inline(always)]
 pub fn shift_op(m: M, a: u32, count: u32, size: u32, fl: u32) -> (u32, u32) {
     let bits = size * 8;
     let msk = mask(size);

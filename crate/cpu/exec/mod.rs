@@ -39,7 +39,7 @@ const R_GS: u32 = Register::GS as u32;
 
 impl Cpu {
     /// Read a general or segment register (8, 16 or 32 bits, zero-extended).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn reg(&self, r: Register) -> u32 {
         let n = r as u32;
         let regs = &self.state.regs;
@@ -51,7 +51,7 @@ impl Cpu {
             regs[(n - R_AL) as usize] & 0xff
         } else if (R_AH..=R_BH).contains(&n) {
             (regs[(n - R_AH) as usize] >> 8) & 0xff
-        } else if (R_ES..=R_GS).contains(&n) {
+        } else if n >= R_ES && n <= R_GS {
             self.state.segs[(n - R_ES) as usize].selector as u32
         } else {
             0
@@ -59,7 +59,7 @@ impl Cpu {
     }
 
     /// Write a general register, keeping the bits outside it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_reg(&mut self, r: Register, v: u32) {
         let n = r as u32;
         let regs = &mut self.state.regs;
@@ -78,10 +78,10 @@ impl Cpu {
     }
 
     /// Is `r` a segment register? Its index in `state.segs` if so.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn seg_index(r: Register) -> Option<usize> {
         let n = r as u32;
-        if (R_ES..=R_GS).contains(&n) {
+        if n >= R_ES && n <= R_GS {
             Some((n - R_ES) as usize)
         } else {
             None
@@ -107,13 +107,13 @@ impl Cpu {
     }
 
     /// The segment register (index) of the memory operand, overrides included.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn mem_seg(i: &Instruction) -> usize {
         Self::seg_index(i.memory_segment()).unwrap_or(DS)
     }
 
     /// Size in bytes of operand `n`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn op_size(i: &Instruction, n: u32) -> u32 {
         match i.op_kind(n) {
             OpKind::Register => i.op_register(n).size() as u32,
@@ -159,18 +159,18 @@ impl Cpu {
     }
 
     /// Replace the six status flags with `f`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_status(&mut self, f: u32) {
         self.state.eflags = (self.state.eflags & !flags::STATUS) | (f & flags::STATUS);
     }
 
     /// Replace the flags in `which` with those of `f`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_flags(&mut self, which: u32, f: u32) {
         self.state.eflags = (self.state.eflags & !which) | (f & which);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn cf(&self) -> u32 {
         self.state.eflags & flags::CF
     }
@@ -332,7 +332,7 @@ impl Cpu {
     }
 
     /// The target of a relative branch (16-bit operand size wraps it to 16 bits).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn branch_target(i: &Instruction) -> u32 {
         match i.op0_kind() {
             OpKind::NearBranch16 => i.near_branch16() as u32,
@@ -341,7 +341,7 @@ impl Cpu {
     }
 
     /// Set EIP to `target`, which must lie within CS (else #GP(0) with nothing changed).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn jump_near(&mut self, target: u32) -> Result<(), Fault> {
         if target > self.state.segs[super::segments::CS].limit {
             return Err(Fault::gp0());
@@ -351,7 +351,7 @@ impl Cpu {
     }
 
     /// Segment registers a string instruction uses: the (overridable) source, and ES for the destination.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn string_segs(i: &Instruction) -> (usize, usize) {
         let src = Self::seg_index(i.memory_segment()).unwrap_or(DS);
         (src, ES)

@@ -132,10 +132,10 @@ impl Cpu {
             }
             let (si, di) = (self.state.regs[ESI], self.state.regs[EDI]);
             let page = crate::params::PAGE_SIZE;
-            let dst_lin = self.linear(dst_seg, di, size, true).ok()?;
+            let dst_lin = ok(self.linear(dst_seg, di, size, true))?;
             let mut n = ((page - (dst_lin & (page - 1))) / size).min(count);
             let src_lin = if movs {
-                let l = self.linear(src_seg, si, size, false).ok()?;
+                let l = ok(self.linear(src_seg, si, size, false))?;
                 n = n.min((page - (l & (page - 1))) / size);
                 Some(l)
             } else {
@@ -150,14 +150,14 @@ impl Cpu {
                 return None;
             }
             let bytes = n * size;
-            self.linear(dst_seg, di, bytes, true).ok()?;
-            let dst_pfn = self.frame(ram, dst_lin, true).ok()?;
+            ok(self.linear(dst_seg, di, bytes, true))?;
+            let dst_pfn = ok(self.frame(ram, dst_lin, true))?;
             let off = (dst_lin & (page - 1)) as usize;
             let len = bytes as usize;
             match src_lin {
                 Some(src_lin) => {
-                    self.linear(src_seg, si, bytes, false).ok()?;
-                    let src_pfn = self.frame(ram, src_lin, false).ok()?;
+                    ok(self.linear(src_seg, si, bytes, false))?;
+                    let src_pfn = ok(self.frame(ram, src_lin, false))?;
                     let soff = (src_lin & (page - 1)) as usize;
                     // Copying forwards element by element over an overlap ahead of the source repeats
                     // the source (the old byte-fill trick); leave that to the element loop.
@@ -186,5 +186,15 @@ impl Cpu {
                 return Some(Some(Exit::Budget));
             }
         }
+    }
+}
+
+/// `r.ok()`, spelled so that it is inlined even in a size-optimised build (the page's): the page-at-a-time
+/// `rep` path calls it for every page it copies.
+#[inline(always)]
+fn ok<T>(r: Result<T, crate::cpu::Fault>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(_) => None,
     }
 }
