@@ -37,17 +37,29 @@ fn fresh_code_gen() -> u64 {
     })
 }
 
+/// Per-page marks (`GuestRam::marks`): any mark sends a write down the cold path, once.
+const CODE: u8 = 1;
+const TRACKED: u8 = 2;
+
 /// Guest-physical memory, copy-on-write by page.
 ///
 /// Beside the pages it keeps, per page, a *code* mark and a *code generation* for the Guest CPU's
 /// decoded-block cache: the CPU marks a page when it decodes instructions from it, and any write to a
 /// marked page (by the CPU, the Host or the Launcher) unmarks it and gives it a new generation, so a block
 /// decoded from the old bytes is never run again.
+///
+/// It can also note which pages are written from a moment on ([`GuestRam::track_writes`]): the Guest's
+/// timeline uses that to learn what the Host changed between two runs of the Guest. Both marks cost the
+/// hot write path one byte test, whether or not either is in use.
 #[derive(Clone)]
 pub struct GuestRam {
     pages: Vec<Rc<Page>>,
-    code: Vec<bool>,
+    /// `CODE` and `TRACKED` bits, per page.
+    marks: Vec<u8>,
     code_gen: Vec<u64>,
+    /// Pages written since `track_writes()`, each once (while tracking).
+    written: Vec<u32>,
+    tracking: bool,
     /// Writes so far that landed on a marked page: the CPU compares it across an instruction to notice
     /// that the Guest overwrote code it is running.
     code_writes: u64,
@@ -64,7 +76,7 @@ impl GuestRam {
     pub fn new(pages: u32) -> GuestRam {
         let zero: Rc<Page> = Rc::new([0u8; PAGE_SIZE as usize]);
         let n = pages as usize;
-        GuestRam { pages: vec![zero; n], code: vec![false; n], code_gen: vec![0; n], code_writes: 0 }
+        GuestRam { pages: vec![zero; n], marks: vec![0; n], code_gen: vec![0; n], written: Vec::new(), tracking: false, code_writes: 0 }
     }
 
     pub fn pages(&self) -> u32 {
@@ -90,8 +102,10 @@ impl GuestRam {
     #[inline(always)]
     pub fn page_mut(&mut self, pfn: u32) -> Option<&mut Page> {
         let i = pfn as usize;
-        if let Some(true) = self.code.get(i) {
-            self.unmark_code(i);
+        if let Some(m) = self.marks.get(i) {
+            if *m != 0 {
+                self.marked_write(i);
+            }
         }
         let p = self.pages.get_mut(i)?;
         if Rc::get_mut(p).is_none() {
@@ -100,12 +114,64 @@ impl GuestRam {
         Rc::get_mut(p)
     }
 
-    /// A write is about to land on marked code page `i`: unmark it, give it a new generation.
+    /// A write is about to land on marked page `i`: a code page loses its mark and gets a new generation;
+    /// a tracked page is noted as written.
     #[cold]
-    fn unmark_code(&mut self, i: usize) {
-        self.code[i] = false;
-        self.code_gen[i] = fresh_code_gen();
-        self.code_writes += 1;
+    fn marked_write(&mut self, i: usize) {
+        let m = self.marks[i];
+        if m & CODE != 0 {
+            self.code_gen[i] = fresh_code_gen();
+            self.code_writes += 1;
+        }
+        if m & TRACKED != 0 {
+            self.written.push(i as u32);
+        }
+        self.marks[i] = 0;
+    }
+
+    /// From now on, note every page written (by anyone), until [`GuestRam::take_written`] or
+    /// [`GuestRam::stop_tracking`].
+    pub fn track_writes(&mut self) {
+        self.tracking = true;
+        self.written.clear();
+        for m in &mut self.marks {
+            *m |= TRACKED;
+        }
+    }
+
+    /// The pages written since [`GuestRam::track_writes`], in the order first written, or `None` if this
+    /// memory was not tracking (a fresh memory, say, that replaced the one being tracked). Tracking stops.
+    pub fn take_written(&mut self) -> Option<Vec<u32>> {
+        let was = std::mem::replace(&mut self.tracking, false);
+        for m in &mut self.marks {
+            *m &= !TRACKED;
+        }
+        let w = std::mem::take(&mut self.written);
+        was.then_some(w)
+    }
+
+    /// Stop noting writes.
+    pub fn stop_tracking(&mut self) {
+        let _ = self.take_written();
+    }
+
+    /// Page `pfn` shared (not copied) for a snapshot of it, or `None` past the end.
+    pub fn share_page(&self, pfn: u32) -> Option<Rc<Page>> {
+        self.pages.get(pfn as usize).cloned()
+    }
+
+    /// Put a page saved with [`GuestRam::share_page`] back at `pfn`. Its code mark goes, so no block decoded
+    /// from what was there before runs again. False past the end.
+    pub fn restore_page(&mut self, pfn: u32, page: Rc<Page>) -> bool {
+        let i = pfn as usize;
+        let Some(slot) = self.pages.get_mut(i) else { return false };
+        *slot = page;
+        if self.marks[i] & CODE != 0 {
+            self.code_gen[i] = fresh_code_gen();
+            self.code_writes += 1;
+        }
+        self.marks[i] &= !CODE;
+        true
     }
 
     /// Copy `len` bytes from page `src` at `soff` to page `dst` at `doff` (both ranges inside their
@@ -131,10 +197,10 @@ impl GuestRam {
     /// gets a new generation, so bytes written while it was unmarked can never pass for older ones.
     pub fn mark_code(&mut self, pfn: u32) -> u64 {
         let i = pfn as usize;
-        match self.code.get_mut(i) {
-            Some(c) => {
-                if !*c {
-                    *c = true;
+        match self.marks.get_mut(i) {
+            Some(m) => {
+                if *m & CODE == 0 {
+                    *m |= CODE;
                     self.code_gen[i] = fresh_code_gen();
                 }
                 self.code_gen[i]
@@ -147,8 +213,8 @@ impl GuestRam {
     /// its generation stays the same, and so do its bytes.
     #[inline]
     pub fn code_gen(&self, pfn: u32) -> u64 {
-        match (self.code.get(pfn as usize), self.code_gen.get(pfn as usize)) {
-            (Some(true), Some(g)) => *g,
+        match (self.marks.get(pfn as usize), self.code_gen.get(pfn as usize)) {
+            (Some(m), Some(g)) if m & CODE != 0 => *g,
             _ => 0,
         }
     }
@@ -268,6 +334,31 @@ mod tests {
         assert_eq!(ram.copy_between_pages(0, 4095, 1, 0, 2), None);
         assert_eq!(ram.copy_between_pages(0, 10, 0, 12, 5), Some(())); // memmove within a page
         assert_eq!(ram.read_cstr(10, 8).unwrap(), b"hehello");
+    }
+
+    #[test]
+    fn tracking_notes_each_written_page_once() {
+        let mut ram = GuestRam::new(4);
+        ram.write_u32(0, 1).unwrap();
+        assert_eq!(ram.take_written(), None, "not tracking");
+        let code = ram.mark_code(3);
+        ram.track_writes();
+        ram.write_u32(8192, 1).unwrap();
+        ram.write_u32(8196, 2).unwrap();
+        ram.write(4094, &[1, 2, 3, 4]).unwrap(); // pages 0 and 1
+        ram.write_u32(3 * 4096, 5).unwrap(); // a code page: both marks act
+        assert_ne!(ram.code_gen(3), code);
+        assert_eq!(ram.take_written(), Some(vec![2, 0, 1, 3]));
+        ram.write_u32(8192, 3).unwrap();
+        assert_eq!(ram.take_written(), None, "tracking stopped");
+        // A saved page put back: its contents, and no code mark left to trust.
+        let saved = ram.share_page(2).unwrap();
+        ram.write_u32(8192, 9).unwrap();
+        let g = ram.mark_code(2);
+        assert!(ram.restore_page(2, saved));
+        assert_eq!(ram.read_u32(8192).unwrap(), 3);
+        assert_eq!(ram.code_gen(2), 0);
+        assert!(g != 0 && !ram.restore_page(9, ram.share_page(0).unwrap()));
     }
 
     #[test]

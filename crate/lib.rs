@@ -24,6 +24,7 @@ pub mod params;
 pub mod rcu;
 pub mod scenario;
 pub mod snapshot;
+pub mod stepper;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]

@@ -127,6 +127,10 @@ pub struct Machine {
     pub finished: BTreeMap<Tid, SysResult>,
     /// The task whose code is running (`current`).
     pub current: Tid,
+    /// Record the Guest CPU's work (see [`crate::cpu::timeline`]): on for each step of a lesson the page
+    /// shows. The timeline follows the first Guest cpu that runs.
+    pub recording: bool,
+    pub timeline: Option<Box<crate::cpu::timeline::Timeline>>,
 }
 
 impl Machine {
@@ -141,6 +145,8 @@ impl Machine {
             pending: BTreeMap::new(),
             finished: BTreeMap::new(),
             current: 0,
+            recording: false,
+            timeline: None,
         };
         let tty = m.host.files.len();
         m.host.files.push(OpenFile { kind: FileKind::Tty, f_count: 3 });
@@ -150,6 +156,22 @@ impl Machine {
         }
         m.current = m.spawn_task("main", pid);
         m
+    }
+
+    /// Start recording the Guest's timeline afresh.
+    pub fn start_recording(&mut self) {
+        self.stop_recording();
+        self.recording = true;
+    }
+
+    /// Stop recording; the timeline of what ran since [`Machine::start_recording`], if a Guest CPU ran.
+    pub fn stop_recording(&mut self) -> Option<Box<crate::cpu::timeline::Timeline>> {
+        self.recording = false;
+        let mut tl = self.timeline.take()?;
+        if let Some(p) = self.procs.get_mut(tl.proc) {
+            tl.finish(&mut p.ram);
+        }
+        Some(tl)
     }
 
     fn spawn_process(&mut self, name: &str, guest_mb: u32) -> Pid {
@@ -565,13 +587,14 @@ impl Machine {
                 }
                 Some(_) => self.advance(0),
                 None => {
-                    // A Guest that is still running may make progress with more time.
-                    let before = self.log.len();
+                    // A Guest that is still running may make progress with more time (its work moves the
+                    // clock on, even when it logs nothing).
+                    let before = (self.log.len(), self.host.now_ns);
                     self.settle();
                     if let Some(r) = self.finished.remove(&tid) {
                         return Some(r);
                     }
-                    if self.log.len() == before {
+                    if (self.log.len(), self.host.now_ns) == before {
                         return None;
                     }
                 }

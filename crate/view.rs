@@ -13,6 +13,7 @@ use crate::scenario::lesson::{parse_lesson, Lesson};
 use crate::scenario::library::LESSONS;
 use crate::scenario::{Runner, Step};
 use crate::snapshot::Snapshot;
+use crate::stepper::Stepper;
 
 /// A lesson in the course list.
 #[derive(Clone, Debug, Serialize)]
@@ -137,6 +138,18 @@ pub struct StepView {
     pub lguest_data: Vec<(String, u32)>,
     /// Every line of every step so far is as the lesson says.
     pub all_ok: bool,
+    /// Units of Guest CPU work this step recorded (instructions and `rep` iterations), if Guest code ran:
+    /// the page then offers to step through them.
+    pub guest_units: Option<u64>,
+}
+
+/// What one step of a lesson did: its lines' results, its explorer runs, and the Guest CPU's timeline if
+/// Guest code ran.
+#[derive(Clone, Debug)]
+struct StepRun {
+    results: Vec<Step>,
+    rcu: Vec<RcuResult>,
+    guest: Option<Stepper>,
 }
 
 /// A lesson being stepped through, with a checkpoint after each step taken.
@@ -145,8 +158,8 @@ pub struct LessonPlayer {
     pub lesson: Lesson,
     /// `checkpoints[k]` is the machine after `k` steps.
     checkpoints: Vec<Runner>,
-    /// `runs[k]` is what step `k + 1` did: (line results, explorer results).
-    runs: Vec<(Vec<Step>, Vec<RcuResult>)>,
+    /// `runs[k]` is what step `k + 1` did.
+    runs: Vec<StepRun>,
     pub position: usize,
 }
 
@@ -169,9 +182,11 @@ impl LessonPlayer {
             let k = self.checkpoints.len() - 1;
             let mut runner = self.checkpoints[k].clone();
             let step = &self.lesson.steps[k];
+            runner.machine.start_recording();
             let results: Vec<Step> = step.lines.iter().map(|l| runner.run_line(&l.parsed)).collect();
+            let guest = runner.machine.stop_recording().map(|tl| Stepper::new(tl, runner.program.clone()));
             let rcu: Vec<RcuResult> = step.rcu.iter().map(run_rcu).collect();
-            self.runs.push((results, rcu));
+            self.runs.push(StepRun { results, rcu, guest });
             self.checkpoints.push(runner);
         }
         self.position = n;
@@ -189,7 +204,7 @@ impl LessonPlayer {
         let mut n = self.position + 1;
         while n < self.total() {
             self.go_to(n);
-            let seen = self.runs[n - 1].0.iter().any(|s| {
+            let seen = self.runs[n - 1].results.iter().any(|s| {
                 let call = s.source.rsplit(':').next().unwrap_or("").trim_start();
                 (call.starts_with("read") || call.starts_with("wait")) && s.sys.is_some()
             });
@@ -204,20 +219,40 @@ impl LessonPlayer {
     /// What the page shows now.
     pub fn view(&self) -> StepView {
         let pos = self.position;
-        let (results, rcu) = if pos > 0 { self.runs[pos - 1].clone() } else { (Vec::new(), Vec::new()) };
+        let (results, rcu) = if pos > 0 { (self.runs[pos - 1].results.clone(), self.runs[pos - 1].rcu.clone()) } else { (Vec::new(), Vec::new()) };
         let prev = if pos > 0 { Some(&self.checkpoints[pos - 1]) } else { None };
         let console = self.runs[..pos]
             .iter()
-            .flat_map(|(r, _)| r.iter().filter_map(|s| s.sys.as_ref().and_then(|x| x.console.clone())))
+            .flat_map(|r| r.results.iter().filter_map(|s| s.sys.as_ref().and_then(|x| x.console.clone())))
             .collect();
-        let all_ok = self.runs[..pos].iter().all(|(r, c)| r.iter().all(|s| s.ok) && c.iter().all(|x| x.ok));
+        let all_ok = self.runs[..pos].iter().all(|r| r.results.iter().all(|s| s.ok) && r.rcu.iter().all(|x| x.ok));
         let mut v = step_view(prev, &self.checkpoints[pos], results, console);
         v.lesson = self.lesson.id.clone();
         v.position = pos;
         v.total = self.total();
         v.rcu = rcu;
         v.all_ok = all_ok;
+        v.guest_units = if pos > 0 { self.runs[pos - 1].guest.as_ref().map(|g| g.total()) } else { None };
         v
+    }
+
+    /// The Guest CPU's timeline of the step just taken (the one that led to the current position), if Guest
+    /// code ran in it.
+    pub fn guest(&mut self) -> Option<&mut Stepper> {
+        let pos = self.position.checked_sub(1)?;
+        self.runs.get_mut(pos)?.guest.as_mut()
+    }
+
+    /// The timeline of step `n` (1-based, as positions count), running the steps up to it if need be
+    /// without moving the current position.
+    pub fn guest_of_step(&mut self, n: usize) -> Option<&mut Stepper> {
+        let here = self.position;
+        if n == 0 || n > self.total() {
+            return None;
+        }
+        self.go_to(n);
+        self.position = here;
+        self.runs.get_mut(n - 1)?.guest.as_mut()
     }
 }
 
@@ -271,6 +306,7 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
         cpu: guest_cpu(now),
         lguest_data: lguest_data_fields(now),
         all_ok,
+        guest_units: None,
     }
 }
 

@@ -181,6 +181,23 @@ impl Cpu {
 
     /// Check that `size` bytes at `seg:off` could be written, without writing (for instructions that
     /// must not change anything before they know all their stores will succeed).
+    /// The guest-physical address a read of linear `lin` would reach (through the shadow page tables once the
+    /// Guest pages), if any: for the page's memory view and source lines.
+    pub fn linear_to_physical(&self, lin: u32) -> Option<u32> {
+        self.translate(lin, false).ok()
+    }
+
+    /// The byte at linear `lin` as the Guest would read it, or `None` where nothing is mapped for it.
+    pub fn peek(&self, ram: &GuestRam, lin: u32) -> Option<u8> {
+        let phys = self.linear_to_physical(lin)?;
+        if phys >> PAGE_SHIFT >= self.pfn_limit {
+            return None;
+        }
+        let mut b = [0u8];
+        ram.read(phys, &mut b).ok()?;
+        Some(b[0])
+    }
+
     pub(crate) fn probe_write(&self, ram: &GuestRam, seg: usize, off: u32, size: u32) -> Result<(), Fault> {
         let lin = self.linear(seg, off, size, true)?;
         self.frame(ram, lin, true)?;

@@ -12,6 +12,8 @@
 //! - [`exec`]: one function per instruction family, and `exec::fast`: the common forms lowered to
 //!   micro-ops when a block is decoded.
 //! - [`trace`]: the record of one single step, for the UI; [`att`]: its text, as objdump spells it.
+//! - [`timeline`]: the Guest's work during a lesson step, recorded so any instruction of it can be shown
+//!   again, forwards or backwards, and searched for a breakpoint.
 //! - [`bench`]: the speed measurement.
 //!
 //! [`Cpu::run`] executes until an [`Exit`]: a hypercall (`int $0x1f`), a fault for the Host, a software
@@ -27,6 +29,7 @@ pub mod fault;
 pub mod flags;
 pub mod mem;
 pub mod segments;
+pub mod timeline;
 pub mod trace;
 
 #[cfg(test)]
@@ -102,6 +105,14 @@ pub enum Exit {
     Interrupt { vector: u8 },
     /// The instruction budget ran out; the Guest can simply be run again.
     Budget,
+}
+
+/// Why [`Cpu::run_to`] stopped: an exit as from [`Cpu::run`], or a breakpoint reached (EIP is at it, the
+/// instruction not yet executed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    Exit(Exit),
+    At(u32),
 }
 
 /// The Guest CPU: its state, the Guest's GDT (held by the Host, as `lg_cpu.arch.gdt` is), the memory
@@ -183,6 +194,45 @@ impl Cpu {
             let exit = if self.use_cache { self.run_block(ram) } else { self.run_uncached(ram) };
             if let Some(e) = exit {
                 return e;
+            }
+        }
+    }
+
+    /// Like [`Cpu::run`], but stop *before* executing an instruction whose EIP is in `stops` (a breakpoint),
+    /// other than the one EIP is at when called (so a search can go on from a breakpoint it stopped at).
+    /// Blocks that hold no stop run on the fast path; a block that holds one runs an instruction at a time.
+    /// The same state, instruction for instruction, as `run` (a `rep` runs whole within one step here).
+    pub fn run_to(&mut self, ram: &mut GuestRam, budget: u64, stops: &[u32]) -> Stop {
+        if stops.is_empty() {
+            return Stop::Exit(self.run(ram, budget));
+        }
+        self.budget_left = budget;
+        let mut arrived = false;
+        loop {
+            if self.budget_left == 0 {
+                return Stop::Exit(Exit::Budget);
+            }
+            if arrived && stops.contains(&self.state.eip) {
+                return Stop::At(self.state.eip);
+            }
+            arrived = true;
+            if self.use_cache {
+                let (slot, block) = match self.cache.lookup_or_decode(ram, &self.state, self.pfn_limit, self.shadow.as_ref()) {
+                    Ok(b) => b,
+                    Err(fault) => return Stop::Exit(self.fetch_fault(fault)),
+                };
+                if !block.ops.iter().any(|(_, i)| stops.contains(&i.ip32())) {
+                    let result = self.run_cached(ram, &block);
+                    self.cache.put_back(slot, block);
+                    match result {
+                        Some(e) => return Stop::Exit(e),
+                        None => continue,
+                    }
+                }
+                self.cache.put_back(slot, block);
+            }
+            if let Some(e) = self.run_uncached(ram) {
+                return Stop::Exit(e);
             }
         }
     }

@@ -7,6 +7,7 @@
 //! entered again from the top, exactly where `schedule()` would have returned to (the loop's `continue`).
 
 use crate::errno::Errno;
+use crate::cpu::timeline::Timeline;
 use crate::cpu::Exit;
 use crate::host::guest::{cpu_to_regs, regs_to_cpu, run_scripted, GuestEngine, GuestExit};
 use crate::launcher::FileId;
@@ -128,7 +129,36 @@ impl Machine {
                 }
                 regs_to_cpu(&cpu.regs, core);
                 let before = core.state.tsc;
-                let exit = core.run(ram, GUEST_SLICE);
+                // Recording the Guest's timeline for the page: the same run, in chunks between checkpoints.
+                let timeline: Option<&mut Timeline> = match &mut self.timeline {
+                    Some(tl) if tl.guest == g && tl.cpu == c && tl.proc == pidx => Some(&mut **tl),
+                    Some(_) => None,
+                    None if self.recording => Some(&mut **self.timeline.insert(Box::new(Timeline::new(g, c, pidx)))),
+                    None => None,
+                };
+                let mut timeline = timeline;
+                if let Some(tl) = &mut timeline {
+                    if !tl.begin_trip(core, ram) {
+                        timeline = None;
+                    }
+                }
+                let exit = match timeline {
+                    Some(tl) => {
+                        let mut left = GUEST_SLICE;
+                        loop {
+                            let b = core.state.tsc;
+                            let exit = core.run(ram, left.min(tl.chunk()));
+                            let ran = core.state.tsc - b;
+                            left = left.saturating_sub(ran);
+                            if exit != Exit::Budget || left == 0 {
+                                tl.end_trip(ran, core, ram, trip_ended(&exit, core.state.regs[crate::cpu::EAX]));
+                                break exit;
+                            }
+                            tl.ran(ran, core, ram);
+                        }
+                    }
+                    None => core.run(ram, GUEST_SLICE),
+                };
                 cpu_to_regs(core, &mut cpu.regs);
                 let ran = core.state.tsc - before;
                 let exit = match exit {
@@ -310,5 +340,15 @@ impl Machine {
         // could name the old copy, so they all go (rare enough not to matter).
         self.guest_pagetable_clear_all(g, c);
         true
+    }
+}
+
+/// How a run of the Guest ended, in words, for its timeline.
+fn trip_ended(exit: &Exit, eax: u32) -> String {
+    match exit {
+        Exit::Hypercall => format!("hypercall {eax} ({})", crate::host::hypercalls::hcall_name(eax)),
+        Exit::Fault { fault } => format!("trap {}: {fault}", fault.vector()),
+        Exit::Interrupt { vector } => format!("int ${vector:#x}"),
+        Exit::Budget => "its time slice ran out (the Host takes the CPU back)".to_string(),
     }
 }

@@ -1,0 +1,124 @@
+//! The Guest CPU's timeline as the page uses it: every lesson step that runs Guest code can be shown one
+//! instruction at a time, backwards and forwards, and its last instruction is exactly where the Guest
+//! core stopped; a run of ten million instructions replays to any position; breakpoints on Guest
+//! addresses stop where the Guest really goes.
+
+use lguest_sim::host::guest::GuestEngine;
+use lguest_sim::scenario::Runner;
+use lguest_sim::stepper::Stepper;
+use lguest_sim::view::{lessons, LessonPlayer};
+
+/// The Guest core's state in `runner`'s last Guest with a CPU, as it stopped.
+fn core_state(runner: &Runner) -> Option<lguest_sim::cpu::CpuState> {
+    let lg = runner.machine.host.guests.iter().flatten().last()?;
+    match &lg.cpus.first()?.engine {
+        GuestEngine::Cpu(core) => Some(core.state.clone()),
+        GuestEngine::Scripted => None,
+    }
+}
+
+#[test]
+fn every_lesson_step_with_guest_code_replays_to_where_the_core_stopped() {
+    let mut steps_with_code = 0;
+    let mut units = 0;
+    for info in lessons() {
+        let mut p = LessonPlayer::open(&info.id).unwrap();
+        for n in 1..=info.steps {
+            p.go_to(n);
+            let Some(total) = p.view().guest_units else { continue };
+            let end = core_state(p.runner());
+            let guests = p.runner().machine.host.guests.iter().flatten().count();
+            let g = p.guest().unwrap();
+            let last = g.at(total);
+            assert!(last.error.is_none(), "{} step {n}: {:?}", info.id, last.error);
+            assert_eq!(last.position, total);
+            if let Some(st) = end {
+                // The replay's registers at the end are the core's (the Host may have changed the saved ones since).
+                let regs: Vec<u32> = last.regs.iter().map(|(_, v)| *v).collect();
+                let mut want = [st.regs[0], st.regs[3], st.regs[1], st.regs[2], st.regs[6], st.regs[7], st.regs[5], st.regs[4]].to_vec();
+                // The timeline follows the first Guest of the step; with two, compare only when it is the same one.
+                if g.timeline.guest + 1 == guests {
+                    assert_eq!(regs, want, "{} step {n}: registers at the end", info.id);
+                    assert_eq!(last.eip, st.eip, "{} step {n}: eip at the end", info.id);
+                }
+                want.clear();
+            }
+            // Every position is reachable, and stepping forward matches jumping.
+            let mut seen = Vec::new();
+            for pos in 0..=total.min(400) {
+                let v = g.at(pos);
+                assert!(v.error.is_none(), "{} step {n} at {pos}: {:?}", info.id, v.error);
+                assert!(!v.listing.is_empty() || v.program.is_none(), "{} step {n} at {pos}: no listing", info.id);
+                seen.push((v.eip, v.regs.clone()));
+            }
+            for (pos, (eip, regs)) in seen.iter().enumerate().rev().step_by(37) {
+                let v = g.at(pos as u64);
+                assert_eq!((&v.eip, &v.regs), (eip, regs), "{} step {n}: back to {pos}", info.id);
+            }
+            steps_with_code += 1;
+            units += total;
+        }
+    }
+    assert!(steps_with_code >= 8, "only {steps_with_code} lesson steps ran Guest code");
+    println!("{steps_with_code} lesson steps ran {units} units of Guest work, each replayed");
+}
+
+/// A Guest that counts down `n` passes of a three-instruction loop (a store, a decrement, a branch), then
+/// says so through the early console and powers off: lessons/guests/hello.S with the loop in front.
+pub fn spin_source(n: u32) -> String {
+    let hello = include_str!("../lessons/guests/hello.S");
+    let body = format!("\tmov ${n}, %ecx\ntop:\tmov %ecx, counter\n\tdec %ecx\n\tjnz top\n\n\t# NOTIFY with the address");
+    hello.replacen("\t# NOTIFY with the address", &body, 1).replacen("\t.data\n", "\t.data\ncounter: .long 0\n", 1)
+}
+
+/// Run `source` to its NOTIFY under a recording Launcher; the stepper of that read.
+fn run_recorded(source: &str) -> (Stepper, Runner) {
+    let mut r = Runner::default();
+    r.load_program(0, "spin.S", source).expect("spin.S assembles");
+    for (k, line) in ["open", "write INITIALIZE"].iter().enumerate() {
+        r.exec(k + 1, line).unwrap();
+    }
+    r.machine.start_recording();
+    let mut got = r.exec(3, "read").unwrap().unwrap();
+    let mut k = 4;
+    while got.result.as_deref() == Some("blocked") && k < 40 {
+        got = r.exec(k, "wait").unwrap().unwrap();
+        k += 1;
+    }
+    assert_eq!(got.sys.as_ref().map(|s| s.ret), Some(4), "the read returns the NOTIFY: {got:?}");
+    let tl = r.machine.stop_recording().expect("the Guest ran");
+    (Stepper::new(tl, r.program.clone()), r)
+}
+
+#[test]
+fn ten_million_instructions_replay_to_any_position() {
+    let n = 3_400_000;
+    let (mut g, runner) = run_recorded(&spin_source(n));
+    let total = g.total();
+    assert!(total >= 10_000_000, "{total} units");
+    assert!(g.timeline.checkpoints() <= lguest_sim::cpu::timeline::MAX_CHECKPOINTS);
+    let top = g.symbol("top").unwrap();
+    let end = core_state(&runner).unwrap();
+    // The end is where the core stopped; positions anywhere have the loop counter they must.
+    let v = g.at(total);
+    assert_eq!(v.eip, end.eip);
+    for pos in [total - 1, 12_345, 7_777_777, 5, total / 3, 9_999_999] {
+        let v = g.at(pos);
+        assert!(v.error.is_none(), "{pos}: {:?}", v.error);
+        // Four instructions before the loop (LGUEST_INIT's three, then the mov), then three a pass.
+        if pos >= 4 && pos < 4 + 3 * n as u64 {
+            let pass = (pos - 4) / 3;
+            let ecx = v.regs.iter().find(|(r, _)| r == "ecx").unwrap().1 as u64;
+            let within = (pos - 4) % 3;
+            assert_eq!(ecx, n as u64 - pass - if within == 2 { 1 } else { 0 }, "ecx at {pos}");
+        }
+    }
+    // A breakpoint on the loop's top from anywhere finds the next pass.
+    let hit = g.find(7_000_000, &[top]).unwrap().unwrap();
+    assert!(hit > 7_000_000 && hit <= 7_000_003 && (hit - 4) % 3 == 0, "{hit}");
+    assert_eq!(g.at(hit).eip, top);
+    // The last pass is found, and after it the Guest never comes back there.
+    let last = 4 + 3 * (n as u64 - 1);
+    assert_eq!(g.find(last - 2, &[top]).unwrap(), Some(last));
+    assert_eq!(g.find(last, &[top]).unwrap(), None);
+}
