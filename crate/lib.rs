@@ -23,6 +23,7 @@ pub mod machine;
 pub mod params;
 pub mod rcu;
 pub mod scenario;
+pub mod small_sort;
 pub mod snapshot;
 pub mod stepper;
 pub mod view;

@@ -135,6 +135,18 @@ impl Stepper {
         out
     }
 
+    /// The first position where the Guest is about to run an instruction at one of `stops`, counting the
+    /// very first instruction of the step too.
+    pub fn first_hit(&mut self, stops: &[u32]) -> Result<Option<u64>, String> {
+        let mut r = self.take_replay().ok_or("nothing was recorded")?;
+        let start = self.timeline.seek(&mut r, 0).map(|()| r.cpu.state.eip);
+        self.replay = Some(r);
+        if stops.contains(&start?) {
+            return Ok(Some(0));
+        }
+        self.find(0, stops)
+    }
+
     /// `rows` rows of 16 bytes of Guest memory from linear address `addr` (rounded down to 16), as the Guest
     /// sees it at position `pos`.
     pub fn memory(&mut self, pos: u64, addr: u32, rows: u32) -> Result<Vec<MemoryRow>, String> {

@@ -243,6 +243,18 @@ impl LessonPlayer {
         self.runs.get_mut(pos)?.guest.as_mut()
     }
 
+    /// The address of label `name` of the Guest program the lesson loads (as the machine at the current
+    /// position holds it, else as it is at the end of the lesson).
+    pub fn program_symbol(&mut self, name: &str) -> Option<u32> {
+        if let Some(a) = self.runner().program.as_ref().and_then(|p| p.symbols.get(name)) {
+            return Some(*a);
+        }
+        let here = self.position;
+        self.go_to(self.total());
+        self.position = here;
+        self.checkpoints.last()?.program.as_ref()?.symbols.get(name).copied()
+    }
+
     /// The timeline of step `n` (1-based, as positions count), running the steps up to it if need be
     /// without moving the current position.
     pub fn guest_of_step(&mut self, n: usize) -> Option<&mut Stepper> {

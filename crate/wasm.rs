@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::scenario::{parse, Runner};
 use crate::snapshot::Snapshot;
+use crate::stepper::Stepper;
 use crate::view::LessonPlayer;
 
 fn to_js<T: Serialize>(v: &T) -> JsValue {
@@ -30,6 +31,33 @@ pub struct Simulator {
     /// The machine before each executed line, so `back()` is instant.
     history: Vec<Runner>,
     guest_mb: u32,
+    /// The Guest CPU's timeline of the last line, if it ran Guest code.
+    guest: Option<Stepper>,
+}
+
+// The Guest CPU stepper's calls, shared by `Walkthrough` (the current step) and `Simulator` (the last line).
+fn guest_at(g: Option<&mut Stepper>, pos: f64) -> JsValue {
+    g.map(|g| to_js(&g.at(pos.max(0.0) as u64))).unwrap_or(JsValue::NULL)
+}
+
+fn guest_find(g: Option<&mut Stepper>, from: f64, stops: &[u32]) -> JsValue {
+    match g.map(|g| g.find(from.max(0.0) as u64, stops)) {
+        Some(Ok(Some(p))) => JsValue::from_f64(p as f64),
+        Some(Err(message)) => to_js(&LineError { ok: false, line: 0, message }),
+        _ => JsValue::NULL,
+    }
+}
+
+fn guest_memory(g: Option<&mut Stepper>, pos: f64, addr: u32, rows: u32) -> JsValue {
+    match g.map(|g| g.memory(pos.max(0.0) as u64, addr, rows)) {
+        Some(Ok(rows)) => to_js(&rows),
+        Some(Err(message)) => to_js(&LineError { ok: false, line: 0, message }),
+        None => JsValue::NULL,
+    }
+}
+
+fn guest_symbol(g: Option<&Stepper>, name: &str) -> JsValue {
+    g.and_then(|g| g.symbol(name.trim())).map(|a| JsValue::from_f64(a as f64)).unwrap_or(JsValue::NULL)
 }
 
 #[wasm_bindgen]
@@ -38,7 +66,7 @@ impl Simulator {
     #[wasm_bindgen(constructor)]
     pub fn new(guest_mb: u32) -> Simulator {
         let mb = if guest_mb == 0 { crate::params::DEFAULT_GUEST_MB } else { guest_mb };
-        Simulator { runner: Runner::new(mb), history: Vec::new(), guest_mb: mb }
+        Simulator { runner: Runner::new(mb), history: Vec::new(), guest_mb: mb, guest: None }
     }
 
     /// Run one scenario line. Returns the step (`{ ok, result, expected, message, sys, events, ... }`),
@@ -49,7 +77,10 @@ impl Simulator {
             Ok(None) => JsValue::NULL,
             Ok(Some(l)) => {
                 self.history.push(self.runner.clone());
-                to_js(&self.runner.run_line(&l))
+                self.runner.machine.start_recording();
+                let step = self.runner.run_line(&l);
+                self.guest = self.runner.machine.stop_recording().map(|tl| Stepper::new(tl, self.runner.program.clone()));
+                to_js(&step)
             }
             Err(e) => to_js(&LineError { ok: false, line: e.line, message: e.message }),
         }
@@ -68,6 +99,7 @@ impl Simulator {
         match self.history.pop() {
             Some(r) => {
                 self.runner = r;
+                self.guest = None;
                 true
             }
             None => false,
@@ -78,6 +110,7 @@ impl Simulator {
     pub fn reset(&mut self) {
         self.runner = Runner::new(self.guest_mb);
         self.history.clear();
+        self.guest = None;
     }
 
     /// Lines executed so far.
@@ -145,7 +178,33 @@ impl Simulator {
     pub fn view(&self) -> JsValue {
         let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
         let console = self.runner.steps.iter().filter_map(|s| s.sys.as_ref().and_then(|x| x.console.clone())).collect();
-        to_js(&crate::view::step_view(self.history.last(), &self.runner, results, console))
+        let mut v = crate::view::step_view(self.history.last(), &self.runner, results, console);
+        v.guest_units = self.guest.as_ref().map(|g| g.total());
+        to_js(&v)
+    }
+
+    /// The Guest CPU after `pos` units of the last line's Guest work (see `Walkthrough.guestAt`).
+    #[wasm_bindgen(js_name = guestAt)]
+    pub fn guest_at(&mut self, pos: f64) -> JsValue {
+        guest_at(self.guest.as_mut(), pos)
+    }
+
+    /// The next position after `from` where the last line's Guest reaches one of `stops`, or `null`.
+    #[wasm_bindgen(js_name = guestFind)]
+    pub fn guest_find(&mut self, from: f64, stops: Vec<u32>) -> JsValue {
+        guest_find(self.guest.as_mut(), from, &stops)
+    }
+
+    /// Guest memory as the Guest sees it at `pos`: `rows` rows of 16 bytes from linear `addr`.
+    #[wasm_bindgen(js_name = guestMemory)]
+    pub fn guest_memory(&mut self, pos: f64, addr: u32, rows: u32) -> JsValue {
+        guest_memory(self.guest.as_mut(), pos, addr, rows)
+    }
+
+    /// The address of a label of the loaded program, or `null`.
+    #[wasm_bindgen(js_name = guestSymbol)]
+    pub fn guest_symbol(&self, name: &str) -> JsValue {
+        guest_symbol(self.guest.as_ref(), name)
     }
 
     /// A Guest program of the course by name (`guests/hello.S`), as source text, or `null`.
@@ -224,12 +283,50 @@ impl Walkthrough {
     /// Free play from here: a Simulator holding a copy of the machine at the current position.
     #[wasm_bindgen(js_name = freePlay)]
     pub fn free_play(&self) -> Simulator {
-        Simulator { runner: self.player.runner().clone(), history: Vec::new(), guest_mb: crate::params::DEFAULT_GUEST_MB }
+        Simulator { runner: self.player.runner().clone(), history: Vec::new(), guest_mb: crate::params::DEFAULT_GUEST_MB, guest: None }
     }
 
     /// What the page shows at the current position (see `view::StepView`).
     pub fn view(&self) -> JsValue {
         to_js(&self.player.view())
+    }
+
+    /// The Guest CPU after `pos` units of the current step's Guest work (instructions and `rep` iterations):
+    /// `{ position, total, trip, trips, regs, flags, listing, sourceLine, stack, last, error }`, or `null` if
+    /// the step ran no Guest code.
+    #[wasm_bindgen(js_name = guestAt)]
+    pub fn guest_at(&mut self, pos: f64) -> JsValue {
+        guest_at(self.player.guest(), pos)
+    }
+
+    /// The next position after `from` in the current step where the Guest is about to execute an instruction
+    /// at one of `stops` (Guest addresses), or `null`.
+    #[wasm_bindgen(js_name = guestFind)]
+    pub fn guest_find(&mut self, from: f64, stops: Vec<u32>) -> JsValue {
+        guest_find(self.player.guest(), from, &stops)
+    }
+
+    /// The first position in step `step` (1-based) where the Guest reaches one of `stops`, or `null`: what
+    /// Play and "run to the next read()" use to stop at a Guest-address breakpoint.
+    #[wasm_bindgen(js_name = guestFindInStep)]
+    pub fn guest_find_in_step(&mut self, step: usize, stops: Vec<u32>) -> JsValue {
+        match self.player.guest_of_step(step).map(|g| g.first_hit(&stops)) {
+            Some(Ok(Some(p))) => JsValue::from_f64(p as f64),
+            Some(Err(message)) => to_js(&LineError { ok: false, line: 0, message }),
+            _ => JsValue::NULL,
+        }
+    }
+
+    /// Guest memory as the Guest sees it at `pos` of the current step: `rows` rows of 16 bytes from `addr`.
+    #[wasm_bindgen(js_name = guestMemory)]
+    pub fn guest_memory(&mut self, pos: f64, addr: u32, rows: u32) -> JsValue {
+        guest_memory(self.player.guest(), pos, addr, rows)
+    }
+
+    /// The address of a label of the lesson's Guest program (`top`), or `null`.
+    #[wasm_bindgen(js_name = guestSymbol)]
+    pub fn guest_symbol(&mut self, name: &str) -> JsValue {
+        self.player.program_symbol(name.trim()).map(|a| JsValue::from_f64(a as f64)).unwrap_or(JsValue::NULL)
     }
 }
 

@@ -24,6 +24,14 @@ fn guest_core_speed_in_the_browser() {
 
 #[wasm_bindgen_test]
 #[ignore = "a measurement; run by hand with --release --include-ignored"]
+fn guest_timeline_in_the_browser() {
+    let mut now = || js_sys::Date::now() / 1000.0;
+    let out = lguest_sim::cpu::bench::bench_timeline(10_000_000, &mut now).expect("the timeline benchmark runs");
+    console_log!("Guest timeline in Chromium (wasm), 10 million units:\n{out}");
+}
+
+#[wasm_bindgen_test]
+#[ignore = "a measurement; run by hand with --release --include-ignored"]
 fn rcu_explorer_speed_in_the_browser() {
     let out = lguest_sim::rcu::bench::bench_explore_with(&mut || js_sys::Date::now());
     console_log!("RCU explorer in Chromium (wasm):\n{out}");
@@ -34,5 +42,6 @@ fn the_benchmarks_run_in_the_browser() {
     // A small run of both, so the benchmark code is known to work in wasm (no figures are claimed).
     let r = lguest_sim::cpu::bench::run_bench(1, &mut now_s).expect("the benchmark workloads run");
     assert_eq!(r.entries.len(), 4);
+    assert!(lguest_sim::cpu::bench::bench_timeline(30_000, &mut now_s).expect("the timeline benchmark runs").contains("checkpoints"));
     assert!(lguest_sim::rcu::bench::bench_explore_with(&mut || js_sys::Date::now()).contains("schedules"));
 }

@@ -6,6 +6,9 @@
 // Each element has its own shadow root (styles isolated: walk.css is linked inside it, so a strict CSP with
 // style-src 'self' holds) and its own wasm Walkthrough; the page loads the wasm module once. The element's API:
 //   el.step(), el.back(), el.goTo(n), el.nextEvent(), el.reset(), el.open(lesson, step)
+//   el.instruction(n), el.stepInstruction(), el.backInstruction(), el.runToAddress(addr): the Guest CPU pane of
+//     a step that ran Guest code (addr: a number, '0x…' or a label of the lesson's program)
+//   el.addBreakpoint(name), el.removeBreakpoint(name): a host function, or a Guest address or label
 //   el.position, el.total, el.lessonId, el.ready (a Promise that resolves when it is interactive)
 //   events (bubbling, composed): 'lguest-sim:ready' and 'lguest-sim:step' with
 //     detail { lesson, position, total, ok, allOk }
@@ -66,6 +69,20 @@ export class LguestSimElement extends HTMLElement {
   nextEvent() { this.controller?.nextEvent(); }
   reset() { this.controller?.reset(); }
   open(lesson, step = 0) { this.controller?.open(lesson, step); }
+  instruction(n) { this.controller?.instruction(n); }
+  stepInstruction() { this.controller?.stepInstruction(); }
+  backInstruction() { this.controller?.backInstruction(); }
+  runToAddress(addr) { this.controller?.runToAddress(addr); }
+  addBreakpoint(name) { return this.controller?.addBreakpoint(name) ?? false; }
+  removeBreakpoint(name) {
+    const c = this.controller;
+    if (!c) return;
+    const a = typeof name === 'string' && /^0x[0-9a-f]+$/i.test(name) ? parseInt(name, 16) >>> 0 : name;
+    c.removeBreakpoint(typeof a === 'number' || c.breakpoints.has(a) ? a : c.w.guestSymbol(a) ?? a);
+  }
+  /** The Guest instruction the Guest CPU pane shows, and how many the current step ran (null: none). */
+  get instructionPosition() { return this.controller?.pane?.pos ?? null; }
+  get instructions() { return this.controller?.pane?.total ?? null; }
   get position() { return this.controller?.w.position() ?? 0; }
   get total() { return this.controller?.w.total() ?? 0; }
   get lessonId() { return this.controller?.lesson.id; }

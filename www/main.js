@@ -1,11 +1,13 @@
 // The walkthrough page: the course's lessons on the left, the current lesson in <main>, the position kept in
-// the URL (#lesson=04-read-runs-the-guest&step=3) so any step can be linked to and reopened.
+// the URL (#lesson=04-read-runs-the-guest&step=3, and &insn=N for a Guest instruction of that step) so any
+// step can be linked to and reopened.
 
 import { mountWalkthrough, loadSimulator } from './walk.js';
 
 function parseHash() {
   const p = new URLSearchParams(location.hash.slice(1));
-  return { lesson: p.get('lesson') ?? undefined, step: Number(p.get('step') ?? 0) || 0 };
+  const insn = p.get('insn');
+  return { lesson: p.get('lesson') ?? undefined, step: Number(p.get('step') ?? 0) || 0, insn: insn === null ? undefined : Number(insn) || 0 };
 }
 
 async function start() {
@@ -37,6 +39,7 @@ async function start() {
       const h = parseHash();
       if (h.lesson && h.lesson !== main.dataset.lesson) w.open(h.lesson, h.step);
       else if (h.step !== Number(main.dataset.position)) w.goTo(h.step);
+      if (h.insn !== undefined && w.pane && h.insn !== w.pane.pos) w.pane.goTo(h.insn, true);
     });
     performance.mark('lguest-sim-interactive');
     document.body.dataset.ready = 'true';

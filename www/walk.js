@@ -5,7 +5,8 @@
 //
 //   const w = await mountWalkthrough(container, { lesson: '02-initialize', step: 3 });
 //   w.step(); w.back(); w.goTo(5); w.nextEvent(); w.reset(); w.play(); w.pause();
-//   w.addBreakpoint('add_eventfd'); w.removeBreakpoint('add_eventfd');
+//   w.addBreakpoint('add_eventfd'); w.addBreakpoint('0x100010'); w.removeBreakpoint('add_eventfd');
+//   w.instruction(12); w.stepInstruction(); w.backInstruction(); w.runToAddress('top');  (the Guest CPU pane)
 //   container.addEventListener('lguest-sim:step', (e) => e.detail /* { lesson, position, total, ok } */);
 
 import init, { Walkthrough, Simulator, RcuRun } from './pkg/lguest_sim.js';
@@ -47,6 +48,7 @@ let uid = 0;
 /**
  * Mount a walkthrough in `container`. Options: `lesson` (id), `step` (position), `keys` (the element whose
  * keydown events drive the shortcuts; default `container`), `hash` (keep `#lesson=..&step=..` in the URL),
+ * `insn` (the Guest instruction the Guest CPU pane shows, when the step ran Guest code; default its last),
  * `picker` (false: no lesson picker), `play` (false: no free play), `breakpoints` (false: no breakpoint form;
  * by default there is one unless `play` is false, as in a compact embed), `speed` ('slow', 'normal' or 'fast':
  * how fast Play steps). Resolves to the controller.
@@ -57,6 +59,7 @@ export async function mountWalkthrough(container, opts = {}) {
   const lessons = W.lessons();
   const ctl = new Controller(W, container, doc, lessons, opts);
   ctl.open(opts.lesson ?? lessons[0].id, Number(opts.step ?? 0));
+  if (opts.insn !== undefined && opts.insn !== null && ctl.pane) ctl.pane.goTo(Number(opts.insn), true);
   return ctl;
 }
 
@@ -75,6 +78,7 @@ class Controller {
     this.timer = null;
     this.ticking = false; // the player itself is moving: not a navigation that pauses it
     this.breakpoints = new Set(); // host functions: stop before a step whose kernel events run one
+    this.guestBps = new Map(); // Guest addresses -> how the student named them: stop in a step where the Guest reaches one
     this.bpAt = -1; // paused here by a breakpoint on the next step: playing again runs that step
     // The modelled host functions a step's events can run in (the Launcher's own lines are not one).
     this.funcNames = Simulator.functions().map((f) => f.func).filter((f) => f !== 'launcher');
@@ -116,7 +120,7 @@ class Controller {
     this.code = H('section', { class: 'lgs-code', 'aria-label': 'Host code being executed' });
     this.state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
     this.grid = H('div', { class: 'lgs-grid' }, this.story, this.code, this.state);
-    const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, 1–9 answer.');
+    const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, ] and [ one Guest instruction on or back, b add a breakpoint, 1–9 answer.');
     this.playBox = H('section', { class: 'lgs-play', 'aria-label': 'Free play' },
       H('h2', {}, 'Free play'),
       H('p', {}, 'Carry on from the step you are at: type Launcher lines in the scenario language, or write your own Guest program.'),
@@ -131,19 +135,19 @@ class Controller {
     const H = (...a) => h(this.doc, ...a);
     const n = ++uid;
     const list = H('datalist', { id: `lgs-funcs-${n}` }, this.funcNames.map((f) => H('option', { value: f })));
-    this.bpInput = H('input', { class: 'lgs-bp-func', list: list.id, autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. add_eventfd',
+    this.bpInput = H('input', { class: 'lgs-bp-func', list: list.id, autocomplete: 'off', spellcheck: 'false', placeholder: 'add_eventfd, start, 0x100010',
       'aria-describedby': `lgs-bp-err-${n}` });
     this.bpErr = H('span', { class: 'lgs-bp-err', id: `lgs-bp-err-${n}` });
     this.bpList = H('ul', { class: 'lgs-bps', 'aria-label': 'Breakpoints set' });
     const form = H('form', { class: 'lgs-bp-form' },
-      H('label', {}, 'Stop before a step that runs: ', this.bpInput), list,
+      H('label', {}, 'Stop at a host function or a Guest address: ', this.bpInput), list,
       H('button', { type: 'submit', class: 'lgs-bp-add' }, 'Add breakpoint'), this.bpErr);
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       if (this.addBreakpoint(this.bpInput.value)) this.bpInput.value = '';
     });
     this.renderBreakpoints();
-    return H('section', { class: 'lgs-bpbox', 'aria-label': 'Breakpoints on host functions' }, form, this.bpList);
+    return H('section', { class: 'lgs-bpbox', 'aria-label': 'Breakpoints on host functions and Guest addresses' }, form, this.bpList);
   }
 
   // ---- navigation ----------------------------------------------------------------------------------------
@@ -194,13 +198,27 @@ class Controller {
 
   reset() { this.goTo(0); }
 
+  // ---- the Guest CPU pane: instructions of the current step -----------------------------------------------
+  /** Go to Guest instruction `n` of the current step (the step must have run Guest code). */
+  instruction(n) {
+    if (!this.pane) { this.announce('This step ran no Guest code: there are no Guest instructions to step through.'); return; }
+    this.pane.goTo(n);
+  }
+  stepInstruction() { this.instruction((this.pane?.pos ?? 0) + 1); }
+  backInstruction() { this.instruction((this.pane?.pos ?? 0) - 1); }
+  /** Run the current step's Guest to the next instruction at `addr` (a number, `0x…` or a label). */
+  runToAddress(addr) {
+    if (!this.pane) { this.announce('This step ran no Guest code.'); return; }
+    this.pane.runTo(typeof addr === 'number' ? hex(addr) : addr);
+  }
+
   /** Run to the next step where the Launcher's read() returns, stopping before a step that hits a breakpoint. */
   nextEvent() {
     const pos = this.w.position();
     const skip = this.bpAt === pos; // stopped here by a breakpoint: this time its step runs
     this.halt();
     const target = this.w.nextEvent().position;
-    for (let k = pos + 1; k <= target && this.breakpoints.size; k++) {
+    for (let k = pos + 1; k <= target && (this.breakpoints.size || this.guestBps.size); k++) {
       const v = this.peek(k);
       const hit = this.hits(v);
       if (hit.length && !(k === pos + 1 && skip)) {
@@ -208,6 +226,12 @@ class Controller {
         else this.w.goTo(pos);
         this.bpAt = k - 1;
         this.announce(`Stopped at step ${k - 1}: breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${k}. Press again to run it.`);
+        return;
+      }
+      const g = this.guestHit(k);
+      if (g !== null) {
+        const why = this.stopInStep(k, g);
+        this.announce(`Stopped: ${why}. Press again to go on.`);
         return;
       }
     }
@@ -295,6 +319,8 @@ class Controller {
     }
     this.bpAt = -1;
     this.asking = false;
+    const g = this.guestHit(pos + 1);
+    if (g !== null) return this.stopInStep(pos + 1, g);
     this.show(v);
     return pos + 1 >= total ? 'end of the lesson' : null;
   }
@@ -308,16 +334,34 @@ class Controller {
   }
 
   // ---- breakpoints --------------------------------------------------------------------------------------
-  /** Stop before a step that runs `func` (a modelled host function). True if it is set now. */
+  /**
+   * A breakpoint on a modelled host function (play stops before a step that runs it) or on a Guest address or
+   * label of the lesson's program (play stops in the step where the Guest is about to run it, with the Guest
+   * CPU pane at that instruction). True if it is set now.
+   */
   addBreakpoint(name) {
     const f = String(name ?? '').trim().replace(/\(\)$/, '');
-    const err = !f ? 'Type the name of a host function first.'
-      : !this.funcNames.includes(f) ? `${f} is not a host function the simulator models; pick one from the list.` : '';
+    let addr = null;
+    if (f && !this.funcNames.includes(f)) {
+      if (/^0x[0-9a-f]{1,8}$/i.test(f)) addr = parseInt(f, 16) >>> 0;
+      else if (/^[A-Za-z_.$][\w.$]*$/.test(f)) addr = this.w.guestSymbol(f);
+    }
+    const err = !f ? 'Type the name of a host function, or a Guest address or label, first.'
+      : !this.funcNames.includes(f) && (addr === null || addr === undefined)
+        ? `${f} is not a host function the simulator models, nor a Guest address (0x…) or a label of this lesson's Guest program.` : '';
     if (this.bpErr) {
       this.bpErr.textContent = err;
       if (err) this.bpInput.setAttribute('aria-invalid', 'true'); else this.bpInput.removeAttribute('aria-invalid');
     }
     if (err) { this.announce(err); return false; }
+    if (addr !== null && addr !== undefined) {
+      const label = /^0x/i.test(f) ? hex(addr) : `${f} (${hex(addr)})`;
+      if (this.guestBps.has(addr)) { this.announce(`A breakpoint on Guest address ${label} is already set.`); return true; }
+      this.guestBps.set(addr, label);
+      this.renderBreakpoints();
+      this.announce(`Breakpoint set: play stops where the Guest is about to run ${label}.`);
+      return true;
+    }
     if (this.breakpoints.has(f)) { this.announce(`A breakpoint on ${f}() is already set.`); return true; }
     this.breakpoints.add(f);
     this.renderBreakpoints();
@@ -325,25 +369,47 @@ class Controller {
     return true;
   }
 
+  /** Remove the breakpoint on host function `f`, or on Guest address `f` (a number). */
   removeBreakpoint(f) {
-    if (!this.breakpoints.delete(f)) return;
+    const guest = typeof f === 'number';
+    const label = guest ? this.guestBps.get(f) : `${f}()`;
+    if (!(guest ? this.guestBps.delete(f) : this.breakpoints.delete(f))) return;
     const items = [...(this.bpList?.querySelectorAll('.lgs-bp-remove') ?? [])];
-    const i = items.findIndex((b) => b.dataset.func === f);
+    const i = items.findIndex((b) => (guest ? b.dataset.addr === String(f) : b.dataset.func === f));
     this.renderBreakpoints();
     // The focus goes to the next breakpoint's Remove button, else the previous one's, else the field.
     const left = [...(this.bpList?.querySelectorAll('.lgs-bp-remove') ?? [])];
     (left[i] ?? left[i - 1] ?? this.bpInput)?.focus();
-    this.announce(`Breakpoint on ${f}() removed.`);
+    this.announce(`Breakpoint on ${guest ? `Guest address ${label}` : label} removed.`);
   }
 
   renderBreakpoints() {
     if (!this.bpList) return;
     const H = (...a) => h(this.doc, ...a);
-    this.bpList.replaceChildren(...(this.breakpoints.size ? [...this.breakpoints].map((f) => H('li', { class: 'lgs-bp' },
-      H('span', { class: 'lgs-bp-mark', 'aria-hidden': 'true' }, '● '), H('code', {}, `${f}()`), ' ',
-      H('button', { type: 'button', class: 'lgs-bp-remove', 'data-func': f, onclick: () => this.removeBreakpoint(f) }, 'Remove',
-        H('span', { class: 'vh' }, ` the breakpoint on ${f}()`))))
-      : [H('li', { class: 'lgs-bp-none' }, 'No breakpoints set.')]));
+    const item = (text, what, data, f) => H('li', { class: 'lgs-bp' },
+      H('span', { class: 'lgs-bp-mark', 'aria-hidden': 'true' }, '● '), H('code', {}, text), ' ',
+      H('button', { type: 'button', class: 'lgs-bp-remove', ...data, onclick: () => this.removeBreakpoint(f) }, 'Remove',
+        H('span', { class: 'vh' }, ` the breakpoint on ${what}`)));
+    const all = [...[...this.breakpoints].map((f) => item(`${f}()`, `${f}()`, { 'data-func': f }, f)),
+      ...[...this.guestBps].map(([a, label]) => item(`Guest ${label}`, `Guest address ${label}`, { 'data-addr': String(a) }, a))];
+    this.bpList.replaceChildren(...(all.length ? all : [H('li', { class: 'lgs-bp-none' }, 'No breakpoints set.')]));
+  }
+
+  /** Where in step `k` (1-based) the Guest first reaches a Guest-address breakpoint: a position, or null. */
+  guestHit(k) {
+    if (!this.guestBps.size) return null;
+    const p = this.w.guestFindInStep(k, Uint32Array.from(this.guestBps.keys()));
+    return typeof p === 'number' ? p : null;
+  }
+
+  /** Show step `k` with the Guest CPU pane at `pos`, stopped there by a Guest-address breakpoint. */
+  stopInStep(k, pos) {
+    const v = this.peek(k);
+    this.asking = false;
+    this.show(v, pos);
+    const eip = this.pane ? this.w.guestAt(pos)?.eip : null;
+    const label = eip !== null && eip !== undefined ? (this.guestBps.get(eip) ?? hex(eip)) : '';
+    return `breakpoint: in step ${k} the Guest is about to run ${label} (Guest instruction ${pos} of ${this.pane?.total ?? '?'})`;
   }
 
   answer(choice) {
@@ -370,6 +436,8 @@ class Controller {
       ArrowLeft: () => this.back(), p: () => this.back(), k: () => this.back(),
       e: () => this.nextEvent(), Home: () => this.reset(), r: () => this.reset(),
       End: () => this.goTo(this.w.total()), g: () => { this.goto.focus(); this.goto.select(); },
+      ']': () => this.stepInstruction(), '[': () => this.backInstruction(),
+      b: () => { this.bpInput?.focus(); },
     }[k];
     if (act) { e.preventDefault(); act(); return; }
     if (this.asking && /^[1-9]$/.test(k)) {
@@ -380,7 +448,10 @@ class Controller {
   }
 
   // ---- rendering -----------------------------------------------------------------------------------------
-  show(v) {
+  show(v, insn = null) {
+    // The Guest CPU pane starts at the end of the step's Guest work (what the rest of the page shows), or
+    // where a Guest-address breakpoint stopped.
+    this.insn = insn ?? v.guestUnits ?? 0;
     this.render(v, null);
     const s = v.position > 0 ? this.lesson.steps[v.position - 1] : null;
     const res = v.results.filter((r) => r.result !== null && r.result !== undefined);
@@ -388,10 +459,7 @@ class Controller {
     const said = res.map((r) => `${r.source.replace(/\s*=>.*$/, '')} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
       || (v.results.length ? `${v.results.length - bad} of ${v.results.length} checks hold.` : '');
     if (!this.playing) this.announce(s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`);
-    if (this.opts.hash) {
-      const hash = `#lesson=${encodeURIComponent(v.lesson)}&step=${v.position}`;
-      if (location.hash !== hash) history.replaceState(null, '', hash);
-    }
+    this.syncLink();
     this.root.dispatchEvent(new CustomEvent('lguest-sim:step', {
       bubbles: true, composed: true,
       detail: { lesson: v.lesson, position: v.position, total: v.total, ok: v.results.every((r) => r.ok), allOk: v.allOk },
@@ -399,6 +467,18 @@ class Controller {
   }
 
   announce(text) { this.live.textContent = text; }
+
+  /** The link (and, on the full page, the URL) names the lesson, the step and, when the Guest CPU pane is not
+   *  at the end of the step's work, the Guest instruction. */
+  syncLink() {
+    const pos = this.w.position();
+    const lesson = this.lesson.id;
+    const units = this.pane?.total;
+    const insn = this.pane && this.insn !== units ? `&insn=${this.insn}` : '';
+    const frag = `#lesson=${encodeURIComponent(lesson)}&step=${pos}${insn}`;
+    this.link.href = `${this.opts.linkBase ?? 'index.html'}${frag}`;
+    if (this.opts.hash && location.hash !== frag) history.replaceState(null, '', frag);
+  }
 
   render(v, asking) {
     const pos = v.position;
@@ -411,8 +491,6 @@ class Controller {
     this.btnReset.disabled = pos === 0 && !asking;
     this.btnStep.disabled = pos >= total;
     this.btnEvent.disabled = pos >= total;
-    const base = this.opts.linkBase ?? 'index.html';
-    this.link.href = `${base}#lesson=${encodeURIComponent(v.lesson)}&step=${pos}`;
     this.root.dataset.position = String(pos);
     this.root.dataset.lesson = v.lesson;
     this.renderStory(v, asking);
@@ -533,7 +611,15 @@ class Controller {
   renderState(v, asking, target = this.state, prev = v.position > 0 ? this.views[v.position - 1] : null) {
     const H = (...a) => h(this.doc, ...a);
     const parts = [];
-    if (v.cpu) parts.push(this.renderCpu(v.cpu, prev?.cpu));
+    const free = target !== this.state;
+    if (v.guestUnits !== null && v.guestUnits !== undefined && !asking) {
+      const pane = new GuestPane(this, free ? this.sim : this.w, v.guestUnits, free ? this.playInsn : this.insn, free ? 'play' : 'walk');
+      if (free) this.playPane = pane; else this.pane = pane;
+      parts.push(pane.el);
+    } else {
+      if (free) this.playPane = null; else this.pane = null;
+      if (v.cpu) parts.push(this.renderCpu(v.cpu, prev?.cpu));
+    }
     if (v.console.length) parts.push(H('h3', {}, 'Guest console'), H('pre', { class: 'lgs-console', 'aria-label': 'Guest console output' }, v.console.join('')));
     if (!asking && v.events.length) {
       parts.push(H('h3', {}, `What happened in the kernel (${v.events.length} events)`), H('ol', { class: 'lgs-events', tabindex: 0, 'aria-label': 'Kernel events of this step' }, v.events.map((e) =>
@@ -732,6 +818,7 @@ class Controller {
       return;
     }
     if (r === null) return;
+    this.playInsn = null;
     this.playViews.push(this.sim.view());
     this.renderPlay();
   }
@@ -789,5 +876,139 @@ class Controller {
       H('pre', { class: 'lgs-disasm' }, c.disasm.map(([a, t, cur]) => H('span', { class: cur ? 'cur' : '' }, cur ? '→ ' : '  ', hex(a), '  ', t, '\n'))),
       c.sourceLine ? H('p', {}, `Source line ${c.sourceLine}: `, H('code', {}, c.sourceText ?? '')) : '',
       c.lguestData.length ? H('p', {}, 'lguest_data: ', c.lguestData.map(([n, val]) => `${n}=${hex(val)}`).join(', ')) : '');
+  }
+}
+
+/**
+ * The Guest CPU pane of a step that ran Guest code: the step's Guest work one instruction at a time (a `rep`
+ * counts each iteration, as the CPU's time-stamp counter does). `src` is the wasm Walkthrough (the current
+ * step) or Simulator (free play's last line); every position is a replay in Rust, so any instruction, back or
+ * forth, is shown at once however long the run.
+ */
+class GuestPane {
+  constructor(ctl, src, total, pos, kind) {
+    this.ctl = ctl;
+    this.kind = kind; // 'walk': the current lesson step; 'play': free play's last line
+    this.src = src;
+    this.total = total;
+    this.doc = ctl.doc;
+    const H = (...a) => h(this.doc, ...a);
+    const n = ++uid;
+    this.el = H('div', { class: 'lgs-cpu lgs-guest', role: 'group', 'aria-labelledby': `lgs-gh-${n}` });
+    this.head = H('h3', { id: `lgs-gh-${n}` });
+    const btn = (cls, label, title, f) => H('button', { type: 'button', class: cls, title, onclick: f }, label);
+    this.bFirst = btn('lgs-insn-first', '⏮', 'First Guest instruction of this step', () => this.goTo(0));
+    this.bBack = btn('lgs-insn-back', '◀ Instruction', 'Back one Guest instruction ([)', () => this.goTo(this.pos - 1));
+    this.bNext = btn('lgs-insn-next', 'Instruction ▶', 'One Guest instruction on (])', () => this.goTo(this.pos + 1));
+    this.bLast = btn('lgs-insn-last', '⏭', 'Last Guest instruction of this step', () => this.goTo(this.total));
+    this.range = H('input', { type: 'range', class: 'lgs-insn-range', min: 0, max: total, value: 0, 'aria-label': 'Guest instruction in this step' });
+    this.range.addEventListener('input', () => this.goTo(Number(this.range.value)));
+    this.num = H('input', { type: 'number', class: 'lgs-insn-num', min: 0, max: total, inputmode: 'numeric', 'aria-label': 'Go to Guest instruction number' });
+    this.num.addEventListener('change', () => this.goTo(Number(this.num.value)));
+    this.addr = H('input', { class: 'lgs-insn-addr', autocomplete: 'off', spellcheck: 'false', placeholder: 'label or 0x address', 'aria-describedby': `lgs-ge-${n}` });
+    this.err = H('span', { class: 'lgs-bp-err', id: `lgs-ge-${n}`, role: 'alert' });
+    const find = H('form', { class: 'lgs-insn-find' }, H('label', {}, 'Run to Guest address ', this.addr), H('button', { type: 'submit' }, 'Run to it'), this.err);
+    find.addEventListener('submit', (e) => { e.preventDefault(); this.runTo(this.addr.value); });
+    this.body = H('div', { class: 'lgs-guest-body' });
+    this.memAddr = H('input', { class: 'lgs-mem-addr', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. 0x100000 or hello' });
+    this.memOut = H('div', { class: 'lgs-mem-out' });
+    const mem = H('form', { class: 'lgs-mem-form' }, H('label', {}, 'Memory at ', this.memAddr), H('button', { type: 'submit' }, 'Show'));
+    mem.addEventListener('submit', (e) => { e.preventDefault(); this.showMemory(this.memAddr.value); });
+    this.el.append(this.head,
+      H('div', { class: 'lgs-insn-bar', role: 'toolbar', 'aria-label': 'Guest instructions of this step' },
+        this.bFirst, this.bBack, this.bNext, this.bLast, H('label', { class: 'lgs-insn-scrub' }, this.range), H('label', {}, '# ', this.num)),
+      find, this.body, mem, this.memOut);
+    this.goTo(pos ?? total, true);
+  }
+
+  /** A typed address: hex (0x100010), decimal, or a label of the program; `null` with the error shown. */
+  parse(text) {
+    const t = String(text ?? '').trim();
+    let a = null;
+    if (/^0x[0-9a-f]{1,8}$/i.test(t)) a = parseInt(t, 16);
+    else if (/^\d{1,10}$/.test(t)) a = Number(t);
+    else if (t) a = this.src.guestSymbol(t);
+    if (a === null || a === undefined || a > 0xffffffff) {
+      this.err.textContent = t ? `${t} is not an address or a label of this Guest program.` : 'Type a label or an address first.';
+      return null;
+    }
+    this.err.textContent = '';
+    return a >>> 0;
+  }
+
+  runTo(text) {
+    const a = this.parse(text);
+    if (a === null) { this.ctl.announce(this.err.textContent); return; }
+    const hit = this.src.guestFind(this.pos, [a]);
+    if (typeof hit === 'number') {
+      this.goTo(hit, true);
+      this.ctl.announce(`Stopped at Guest instruction ${hit} of ${this.total}: the Guest is about to run ${hex(a)}. ${this.said}`);
+    } else {
+      this.err.textContent = hit?.message ?? `The Guest does not reach ${hex(a)} again in this step.`;
+      this.ctl.announce(this.err.textContent);
+    }
+  }
+
+  showMemory(text) {
+    const H = (...a) => h(this.doc, ...a);
+    const a = this.parse(text);
+    if (a === null) { this.memOut.replaceChildren(); this.ctl.announce(this.err.textContent); return; }
+    const rows = this.src.guestMemory(this.pos, a, 8);
+    this.memOut.replaceChildren(Array.isArray(rows) ? this.hexTable(rows, `Guest memory at ${hex(a)} (as the Guest sees it here)`) : H('p', { class: 'bad' }, rows?.message ?? 'nothing to show'));
+  }
+
+  goTo(n, quiet = false) {
+    this.pos = Math.max(0, Math.min(this.total, Number(n) || 0));
+    const g = this.src.guestAt(this.pos);
+    if (!g) return;
+    this.render(g);
+    if (this.kind === 'walk') { this.ctl.insn = this.pos; if (this.ctl.pane === this) this.ctl.syncLink(); } else this.ctl.playInsn = this.pos;
+    if (!quiet) this.ctl.announce(`Guest instruction ${this.pos} of ${this.total}. ${this.said}`);
+  }
+
+  render(g) {
+    const H = (...a) => h(this.doc, ...a);
+    this.range.value = String(this.pos);
+    this.range.setAttribute('aria-valuetext', `instruction ${this.pos} of ${this.total}`);
+    this.num.value = String(this.pos);
+    this.bFirst.disabled = this.bBack.disabled = this.pos === 0;
+    this.bNext.disabled = this.bLast.disabled = this.pos >= this.total;
+    this.head.textContent = `Guest CPU${g.program ? ` (${g.program})` : ''}: instruction ${this.pos} of ${this.total} in this step`;
+    const trip = g.trips[g.trip];
+    const parts = [];
+    if (g.error) parts.push(H('p', { class: 'bad', role: 'alert' }, `The replay went wrong: ${g.error}`));
+    if (trip) parts.push(H('p', { class: 'lgs-trip' }, `Run ${g.trip + 1} of ${g.trips.length} into the Guest (instructions ${trip.start}–${trip.start + trip.len}); it ended: ${trip.ended || 'still running'}.`));
+    if (g.note) parts.push(H('p', { class: 'lgs-hint' }, g.note));
+    const last = g.last;
+    const moved = new Map((last?.changed ?? []).map(([r, b, a]) => [r, b]));
+    if (last) {
+      const regs = last.changed.map(([r, b, a]) => `${r} ${hex(b)} → ${hex(a)}`).join(', ');
+      const wrote = last.mem.filter((m) => m.write).map((m) => `${m.size} bytes at ${hex(m.addr)} (${hex(m.old)} → ${hex(m.new)})`).join(', ');
+      this.said = `Just ran ${last.text} at ${hex(last.eip)}${last.repeating ? ' (one iteration; it repeats)' : ''}${regs ? `; ${regs}` : ''}${wrote ? `; wrote ${wrote}` : ''}.`;
+      parts.push(H('p', { class: 'lgs-last' }, H('strong', {}, 'Just ran: '), H('code', {}, last.text), ` at ${hex(last.eip)}`,
+        last.repeating ? ' (one iteration of the rep; EIP stays on it)' : '', regs ? ` — ${regs}` : '', wrote ? ` — wrote ${wrote}` : ''));
+    } else {
+      this.said = 'Nothing has run yet in this step: this is the state the Host hands to the Guest.';
+      parts.push(H('p', { class: 'lgs-last' }, this.said));
+    }
+    parts.push(H('table', { class: 'lgs-regs' }, H('caption', {}, 'Registers'), H('tbody', {}, g.regs.map(([n, val]) => {
+      const ch = moved.has(n);
+      return H('tr', { class: ch ? 'chg' : '' }, H('th', { scope: 'row' }, n), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, ch ? `changed (was ${hex(moved.get(n))})` : ''));
+    }))));
+    parts.push(H('p', {}, `eip ${hex(g.eip)}  eflags ${hex(g.eflags)}: `, g.flags.map(([f, on]) => H('span', { class: on ? 'flag on' : 'flag' }, on ? f : f.toLowerCase(), ' ')), ` (ring ${g.cpl})`));
+    parts.push(H('pre', { class: 'lgs-disasm', 'aria-label': 'Instructions around EIP' }, g.listing.map((l) => [
+      l.label ? H('span', { class: 'lgs-label' }, `${l.label}:`) : '',
+      H('span', { class: l.current ? 'cur' : '' }, l.current ? '→ ' : '  ', hex(l.addr), '  ', l.text, l.current ? '   ← next' : '')])));
+    if (g.sourceLine) parts.push(H('p', {}, `Source line ${g.sourceLine}: `, H('code', {}, g.sourceText ?? '')));
+    if (g.stack.length) parts.push(this.hexTable(g.stack, `The stack (from esp ${hex(g.regs.find(([r]) => r === 'esp')?.[1] ?? 0)})`));
+    this.body.replaceChildren(...parts);
+  }
+
+  /** Rows of 16 bytes; bytes the last instruction wrote are underlined and marked ✎, those it read marked ·. */
+  hexTable(rows, title) {
+    const H = (...a) => h(this.doc, ...a);
+    const byte = (b, k, r) => H('span', { class: r.written[k] ? 'w' : r.read[k] ? 'r' : '' }, b === null ? '--' : b.toString(16).padStart(2, '0'), r.written[k] ? '✎' : r.read[k] ? '·' : ' ');
+    return H('table', { class: 'lgs-hex' }, H('caption', {}, title, H('span', { class: 'lgs-hint' }, ' (✎ written and · read by the last instruction; -- nothing mapped)')),
+      H('tbody', {}, rows.map((r) => H('tr', {}, H('th', { scope: 'row' }, hex(r.addr)), H('td', {}, r.bytes.map((b, k) => byte(b, k, r)))))));
   }
 }

@@ -106,7 +106,7 @@ fn gnu_prefix_order(bytes: &mut [u8]) {
         .iter()
         .take_while(|b| prefix_rank(**b).is_some())
         .count();
-    bytes[..n].sort_by_key(|b| prefix_rank(*b));
+    crate::small_sort::sort_by_key(&mut bytes[..n], |b| prefix_rank(*b));
 }
 
 /// Everything one encoding needs: the instruction, its operand values and its address.

@@ -740,11 +740,11 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         }
     }
     if !errors.is_empty() {
-        errors.sort_by_key(|e| e.line);
+        crate::small_sort::sort_by_key(&mut errors, |e| e.line);
         errors.dedup_by(|a, b| a.line == b.line && a.message == b.message);
         return Err(errors);
     }
-    lines.sort();
+    crate::small_sort::sort(&mut lines);
     let symbols: BTreeMap<String, u32> = w
         .syms
         .iter()

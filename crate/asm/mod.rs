@@ -135,7 +135,7 @@ pub fn assemble_with_includes(
     errors.extend(parse_errors);
     if !errors.is_empty() {
         // A mistake inside `.rept` is reported once, not once per copy.
-        errors.sort_by_key(|e| e.line);
+        crate::small_sort::sort_by_key(&mut errors, |e| e.line);
         errors.dedup();
         return Err(errors);
     }

@@ -211,6 +211,13 @@ fn bench(args: &[String]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    match lguest_sim::cpu::bench::bench_timeline(10_000_000, &mut || t0.elapsed().as_secs_f64()) {
+        Ok(t) => println!("Guest timeline (10 million units):\n{t}\n"),
+        Err(e) => {
+            eprintln!("lguest-sim bench: timeline: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     println!("RCU explorer:\n{}", lguest_sim::rcu::bench::bench_explore());
     ExitCode::SUCCESS
 }

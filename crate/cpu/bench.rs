@@ -169,3 +169,125 @@ pub fn run_bench(scale: u32, now: &mut dyn FnMut() -> f64) -> Result<BenchReport
     }
     Ok(BenchReport { entries })
 }
+
+/// The Guest's timeline on a long run: record `units` units of a loop (in trips of `GUEST_SLICE`, with a
+/// Host write between trips, as `run_guest()` makes them), then go to positions all over it, step back one
+/// instruction at a time, and search it for a breakpoint. Prints the times and what the recording holds.
+pub fn bench_timeline(units: u64, now: &mut dyn FnMut() -> f64) -> Result<String, String> {
+    use super::timeline::Timeline;
+    use crate::params::GUEST_SLICE;
+    let passes = (units / 3).clamp(1, u32::MAX as u64) as u32;
+    let mut a = CodeAssembler::new(32).map_err(|e| e.to_string())?;
+    let mut top = a.create_label();
+    let step = |r: Result<(), IcedError>| r.map_err(|e| e.to_string());
+    step(a.mov(ecx, passes))?;
+    step(a.set_label(&mut top))?;
+    step(a.mov(dword_ptr(DATA), ecx))?;
+    step(a.dec(ecx))?;
+    step(a.jne(top))?;
+    step(a.int(0x1fu32))?;
+    let code = a.assemble(CODE as u64).map_err(|e| e.to_string())?;
+    let top_addr = CODE + 5;
+    // As big as the Launcher's default Guest (32 MB and the device pages), since a checkpoint's cost grows
+    // with the number of pages.
+    let pages = crate::params::DEFAULT_GUEST_MB * (1 << 20) / crate::params::PAGE_SIZE + crate::params::DEVICE_PAGES;
+    let fresh = || -> Result<(Cpu, GuestRam), String> {
+        let mut ram = GuestRam::new(pages);
+        ram.write(CODE, &code).map_err(|e| format!("{e:?}"))?;
+        let mut cpu = Cpu::new(pages, CODE);
+        cpu.state.regs[super::ESP] = STACK;
+        Ok((cpu, ram))
+    };
+
+    // The same run, plain and recorded.
+    let (mut cpu, mut ram) = fresh()?;
+    let t0 = now();
+    while cpu.run(&mut ram, GUEST_SLICE) == Exit::Budget {}
+    let plain = now() - t0;
+    let (mut cpu, mut ram) = fresh()?;
+    let mut tl = Timeline::new(0, 0, 0);
+    let t0 = now();
+    loop {
+        tl.begin_trip(&cpu, &mut ram);
+        let mut left = GUEST_SLICE;
+        let exit = loop {
+            let b = cpu.state.tsc;
+            let exit = cpu.run(&mut ram, left.min(tl.chunk()));
+            let ran = cpu.state.tsc - b;
+            left -= ran.min(left);
+            if exit != Exit::Budget || left == 0 {
+                tl.end_trip(ran, &cpu, &mut ram, String::new());
+                break exit;
+            }
+            tl.ran(ran, &cpu, &ram);
+        };
+        if exit != Exit::Budget {
+            break;
+        }
+        let k = cpu.state.tsc as u32;
+        ram.write_u32(DATA + 0x100, k).map_err(|e| format!("{e:?}"))?;
+    }
+    tl.finish(&mut ram);
+    let recorded = now() - t0;
+    let total = tl.total();
+
+    // Jumps to positions spread over the run (a fixed sequence, so every run measures the same work).
+    let mut r = tl.replay().ok_or("nothing recorded")?;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let (mut worst, mut sum) = (0f64, 0f64);
+    let jumps = 200;
+    for _ in 0..jumps {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let t = now();
+        tl.step_into(&mut r, x % (total + 1))?;
+        let d = now() - t;
+        worst = worst.max(d);
+        sum += d;
+    }
+    // Stepping back one instruction at a time from the far end.
+    let backs = 50;
+    let t = now();
+    for k in 0..backs {
+        tl.step_into(&mut r, total - 1 - k)?;
+    }
+    let back = (now() - t) / backs as f64;
+    // A breakpoint search over the whole run: the loop's top is found once a pass; the last pass from the start.
+    let t = now();
+    let first = tl.find(&mut r, 0, &[top_addr])?;
+    let find_first = now() - t;
+    let t = now();
+    let none = tl.find(&mut r, total - 4, &[0xdead_beef])?;
+    let find_none = now() - t;
+    let t = now();
+    let none_whole = tl.find(&mut r, 0, &[0xdead_beef])?;
+    let find_whole = now() - t;
+    let held = tl.pages_held(&ram);
+    let ms = |s: f64| s * 1e3;
+    Ok(format!(
+        "  {total} units in {} trips: run {:.1} ms, recorded {:.1} ms ({:.0}% more)\n  \
+         {} checkpoints, one every {} units; {} pages ({} KB) held only by the timeline, plus {} KB of page lists ({} pages each)\n  \
+         go to any position: mean {:.3} ms, worst {:.3} ms over {jumps} jumps; step back one instruction: {:.3} ms\n  \
+         breakpoint: next hit {:.3} ms ({}), none in the last units {:.3} ms ({}), none in the whole run {:.1} ms ({})",
+        tl.trips().len(),
+        ms(plain),
+        ms(recorded),
+        (recorded / plain.max(1e-9) - 1.0) * 100.0,
+        tl.checkpoints(),
+        tl.every,
+        held,
+        held * 4,
+        tl.checkpoints() * pages as usize * 17 / 1024,
+        pages,
+        ms(sum / jumps as f64),
+        ms(worst),
+        ms(back),
+        ms(find_first),
+        first.map_or("none".into(), |p| format!("at {p}")),
+        ms(find_none),
+        none.map_or("none".into(), |p| format!("at {p}")),
+        ms(find_whole),
+        none_whole.map_or("none".into(), |p| format!("at {p}")),
+    ))
+}

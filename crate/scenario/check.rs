@@ -73,9 +73,9 @@ pub fn run_rcu(line: &RcuLine) -> RcuResult {
                 }
             }
             let mut want = line.expect.clone();
-            want.sort();
+            crate::small_sort::sort(&mut want);
             let mut got = res.found.clone();
-            got.sort();
+            crate::small_sort::sort(&mut got);
             if want != got {
                 res.ok = false;
                 let show = |v: &[String]| if v.is_empty() { "clean".to_string() } else { v.join(", ") };
@@ -211,7 +211,7 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
             }
         }
     }
-    errors.sort_by_key(|e| e.line);
+    crate::small_sort::sort_by_key(&mut errors, |e| e.line);
     LessonRun { lesson: lesson.clone(), steps, runner, errors }
 }
 
