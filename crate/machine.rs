@@ -16,8 +16,10 @@ use crate::host::{FileKind, Host, OpenFile};
 use crate::launcher::{FileId, Mm, Pid, Process, Task, TaskState, Tid};
 use crate::params;
 
-/// How many times `wait` lets a blocked call move on before it reports that the call is still blocked.
-const WAIT_ROUNDS: u32 = 64;
+/// How many times `wait` lets a blocked call move on before it reports that the call is still blocked: for a
+/// Guest that computes without trapping, 128 time slices (12.8 million instructions, about a tenth of a
+/// second in the browser), so one `wait` sees a long computation through.
+const WAIT_ROUNDS: u32 = 128;
 
 /// A system call a Launcher task can make.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -12,8 +12,9 @@ use crate::cpu::{Cpu, MemTouch, StepRecord};
 use crate::guest_ram::GuestRam;
 use crate::scenario::run::LoadedProgram;
 
-/// Rows of 16 bytes shown of the stack.
-const STACK_ROWS: u32 = 4;
+/// Bytes in a row of the memory views (narrow enough for the pane's column), and rows shown of the stack.
+pub const ROW_BYTES: u32 = 8;
+const STACK_ROWS: u32 = 6;
 /// Instructions listed around EIP: before it (when the program says where instructions start) and after.
 const LIST_BEFORE: usize = 4;
 const LIST_AFTER: usize = 7;
@@ -40,7 +41,7 @@ pub struct ListingLine {
     pub current: bool,
 }
 
-/// 16 bytes of Guest memory at a linear address (`None` where nothing is mapped), with those the last
+/// [`ROW_BYTES`] bytes of Guest memory at a linear address (`None` where nothing is mapped), with those the last
 /// instruction read or wrote marked.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -147,11 +148,11 @@ impl Stepper {
         self.find(0, stops)
     }
 
-    /// `rows` rows of 16 bytes of Guest memory from linear address `addr` (rounded down to 16), as the Guest
-    /// sees it at position `pos`.
+    /// `rows` rows of [`ROW_BYTES`] bytes of Guest memory from linear address `addr` (rounded down to a row),
+    /// as the Guest sees it at position `pos`.
     pub fn memory(&mut self, pos: u64, addr: u32, rows: u32) -> Result<Vec<MemoryRow>, String> {
         let mut r = self.take_replay().ok_or("nothing was recorded")?;
-        let out = self.timeline.seek(&mut r, pos).map(|()| memory_rows(&r.cpu, &r.ram, addr & !15, rows.clamp(1, MAX_MEMORY_ROWS), &[]));
+        let out = self.timeline.seek(&mut r, pos).map(|()| memory_rows(&r.cpu, &r.ram, addr & !(ROW_BYTES - 1), rows.clamp(1, MAX_MEMORY_ROWS), &[]));
         self.replay = Some(r);
         out
     }
@@ -198,7 +199,7 @@ impl Stepper {
         let touched: Vec<MemTouch> = rec.as_ref().map(|x| x.mem.clone()).unwrap_or_default();
         let esp = st.regs[crate::cpu::ESP];
         let ss = st.segs[crate::cpu::segments::SS].base;
-        v.stack = memory_rows(&r.cpu, &r.ram, ss.wrapping_add(esp) & !15, STACK_ROWS, &touched);
+        v.stack = memory_rows(&r.cpu, &r.ram, ss.wrapping_add(esp) & !(ROW_BYTES - 1), STACK_ROWS, &touched);
         v.last = rec.map(|x| LastInstruction {
             eip: x.eip,
             changed: (0..8).filter(|&k| x.before.regs[k] != x.after.regs[k]).map(|k| (REG_NAMES[k].to_string(), x.before.regs[k], x.after.regs[k])).collect(),
@@ -232,7 +233,11 @@ fn listing(cpu: &Cpu, ram: &GuestRam, prog: Option<&LoadedProgram>) -> Vec<Listi
     // If decoding from the program's start does not land on EIP (data in between), list from EIP itself.
     let decoded = if decoded.iter().any(|(a, ..)| *a == eip) { decoded } else { cpu.disassemble_at(ram, eip, LIST_AFTER + 1) };
     let at = decoded.iter().position(|(a, ..)| *a == eip).unwrap_or(0);
-    for (a, _, text) in decoded.into_iter().skip(at.saturating_sub(LIST_BEFORE)).take(LIST_BEFORE + LIST_AFTER + 1) {
+    for (a, bytes, text) in decoded.into_iter().skip(at.saturating_sub(LIST_BEFORE)).take(LIST_BEFORE + LIST_AFTER + 1) {
+        // Zero bytes after EIP are the end of the code (data or padding), not instructions to list.
+        if a > eip && bytes.iter().all(|b| *b == 0) {
+            break;
+        }
         lines.push(ListingLine { addr: a, label: labels(a), text, current: a == eip });
     }
     lines
@@ -242,9 +247,10 @@ fn listing(cpu: &Cpu, ram: &GuestRam, prog: Option<&LoadedProgram>) -> Vec<Listi
 fn memory_rows(cpu: &Cpu, ram: &GuestRam, addr: u32, rows: u32, touched: &[MemTouch]) -> Vec<MemoryRow> {
     (0..rows)
         .map(|k| {
-            let base = addr.wrapping_add(k * 16);
-            let mut row = MemoryRow { addr: base, bytes: Vec::with_capacity(16), read: vec![false; 16], written: vec![false; 16] };
-            for i in 0..16u32 {
+            let base = addr.wrapping_add(k * ROW_BYTES);
+            let n = ROW_BYTES as usize;
+            let mut row = MemoryRow { addr: base, bytes: Vec::with_capacity(n), read: vec![false; n], written: vec![false; n] };
+            for i in 0..ROW_BYTES {
                 let a = base.wrapping_add(i);
                 row.bytes.push(cpu.peek(ram, a));
                 for t in touched {

@@ -309,8 +309,10 @@ class Controller {
       this.w.goTo(pos);
       this.step(); // shows the question and puts the focus on its first choice
       const q = `Question: ${next.question.text}`;
+      const ghit = this.guestBps.size && this.guestHit(pos + 1) !== null;
       return hit.length ? `breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}, and its question comes first. ${q}`
-        : `answer the question of step ${pos + 1} first. ${q}`;
+        : ghit ? `breakpoint: the Guest reaches a breakpoint in step ${pos + 1}, and its question comes first. ${q}`
+          : `answer the question of step ${pos + 1} first. ${q}`;
     }
     if (hit.length && this.bpAt !== pos) {
       this.w.goTo(pos);
@@ -418,8 +420,11 @@ class Controller {
     if (!s) return;
     this.answers.set(s.number, choice);
     this.goTo(pos + 1);
+    // The step just revealed may reach a Guest-address breakpoint: the Guest CPU pane stops there.
+    const g = this.guestHit(pos + 1);
+    const bp = g === null ? '' : ` Paused at step ${pos + 1}: ${this.stopInStep(pos + 1, g)}.`;
     const right = choice === s.question.answer;
-    this.announce(`${right ? 'Right' : `Not quite: the answer is ${s.question.answer}`}. ${this.live.textContent}`);
+    this.announce(`${right ? 'Right' : `Not quite: the answer is ${s.question.answer}`}. ${this.live.textContent}${bp}`);
   }
 
   onKey(e) {
@@ -897,10 +902,10 @@ class GuestPane {
     this.el = H('div', { class: 'lgs-cpu lgs-guest', role: 'group', 'aria-labelledby': `lgs-gh-${n}` });
     this.head = H('h3', { id: `lgs-gh-${n}` });
     const btn = (cls, label, title, f) => H('button', { type: 'button', class: cls, title, onclick: f }, label);
-    this.bFirst = btn('lgs-insn-first', '⏮', 'First Guest instruction of this step', () => this.goTo(0));
+    this.bFirst = btn('lgs-insn-first', 'First', 'First Guest instruction of this step', () => this.goTo(0));
     this.bBack = btn('lgs-insn-back', '◀ Instruction', 'Back one Guest instruction ([)', () => this.goTo(this.pos - 1));
     this.bNext = btn('lgs-insn-next', 'Instruction ▶', 'One Guest instruction on (])', () => this.goTo(this.pos + 1));
-    this.bLast = btn('lgs-insn-last', '⏭', 'Last Guest instruction of this step', () => this.goTo(this.total));
+    this.bLast = btn('lgs-insn-last', 'Last', 'Last Guest instruction of this step', () => this.goTo(this.total));
     this.range = H('input', { type: 'range', class: 'lgs-insn-range', min: 0, max: total, value: 0, 'aria-label': 'Guest instruction in this step' });
     this.range.addEventListener('input', () => this.goTo(Number(this.range.value)));
     this.num = H('input', { type: 'number', class: 'lgs-insn-num', min: 0, max: total, inputmode: 'numeric', 'aria-label': 'Go to Guest instruction number' });
@@ -1000,15 +1005,23 @@ class GuestPane {
       l.label ? H('span', { class: 'lgs-label' }, `${l.label}:`) : '',
       H('span', { class: l.current ? 'cur' : '' }, l.current ? '→ ' : '  ', hex(l.addr), '  ', l.text, l.current ? '   ← next' : '')])));
     if (g.sourceLine) parts.push(H('p', {}, `Source line ${g.sourceLine}: `, H('code', {}, g.sourceText ?? '')));
-    if (g.stack.length) parts.push(this.hexTable(g.stack, `The stack (from esp ${hex(g.regs.find(([r]) => r === 'esp')?.[1] ?? 0)})`));
+    const esp = g.regs.find(([r]) => r === 'esp')?.[1] ?? 0;
+    if (g.stack.length) parts.push(this.hexTable(g.stack, esp ? `The stack, from esp ${hex(esp)}` : 'Memory at esp 0x0 (this Guest has set up no stack)'));
     this.body.replaceChildren(...parts);
   }
 
-  /** Rows of 16 bytes; bytes the last instruction wrote are underlined and marked ✎, those it read marked ·. */
+  /** Rows of bytes: those the last instruction wrote are bold and underlined, those it read underlined with
+   *  dots (and a screen reader hears "written" or "read"); `--` where nothing is mapped. */
   hexTable(rows, title) {
     const H = (...a) => h(this.doc, ...a);
-    const byte = (b, k, r) => H('span', { class: r.written[k] ? 'w' : r.read[k] ? 'r' : '' }, b === null ? '--' : b.toString(16).padStart(2, '0'), r.written[k] ? '✎' : r.read[k] ? '·' : ' ');
-    return H('table', { class: 'lgs-hex' }, H('caption', {}, title, H('span', { class: 'lgs-hint' }, ' (✎ written and · read by the last instruction; -- nothing mapped)')),
+    const byte = (b, k, r) => {
+      const t = b === null ? '--' : b.toString(16).padStart(2, '0');
+      const how = r.written[k] ? 'written' : r.read[k] ? 'read' : '';
+      return [k ? ' ' : '', how ? H('span', { class: how === 'written' ? 'w' : 'r' }, t, H('span', { class: 'vh' }, ` (${how})`)) : t];
+    };
+    const touched = rows.some((r) => r.written.some(Boolean) || r.read.some(Boolean));
+    return H('table', { class: 'lgs-hex' }, H('caption', {}, title,
+      touched ? H('span', { class: 'lgs-hint' }, ' — bold underlined: written by the last instruction; dotted: read') : ''),
       H('tbody', {}, rows.map((r) => H('tr', {}, H('th', { scope: 'row' }, hex(r.addr)), H('td', {}, r.bytes.map((b, k) => byte(b, k, r)))))));
   }
 }

@@ -464,7 +464,7 @@ test('play runs a lesson to its first question and stops; answering and playing 
 test('a breakpoint on add_eventfd: play stops before the step that runs it, and says so', async () => {
   await openWalk('#lesson=09-eventfds&step=0');
   const field = page.locator('#walk .lgs-bp-func');
-  assert.equal(await field.evaluate((i) => i.labels[0]?.textContent.trim()), 'Stop before a step that runs:');
+  assert.equal(await field.evaluate((i) => i.labels[0]?.textContent.trim()), 'Stop at a host function or a Guest address:');
   const offered = await field.evaluate((i) => [...i.list.options].map((o) => o.value));
   assert.ok(offered.includes('add_eventfd') && offered.includes('send_notify_to_eventfd'), 'the datalist offers the modelled host functions');
   assert.match(await page.locator('#walk .lgs-bps').innerText(), /No breakpoints set/);

@@ -1,0 +1,277 @@
+// End-to-end test of the Guest CPU pane in headless Chromium: a step's Guest work shown one instruction at a
+// time (buttons, keys, slider, number), a run to a Guest address or label, Guest-address breakpoints that stop
+// Play inside a step, the link that reopens an instruction, the <lguest-sim> element's instruction API, and a
+// free-play Guest of ten million instructions stepped back and jumped about in. Served with the strict CSP;
+// axe-core finds no serious or critical violation on the pane. Screenshots go to tests/e2e/artifacts/.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const www = path.join(root, 'www');
+const artifacts = path.join(here, 'artifacts');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let server, ctx, page, profile;
+const problems = [];
+
+function watch(p) {
+  p.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
+  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  p.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(www, 'pkg/lguest_sim.js')), 'www/pkg is missing: build it with .ci/build-wasm.sh first');
+  fs.mkdirSync(artifacts, { recursive: true });
+  server = await serve(www);
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lguest-sim-guest-'));
+  ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1366, height: 768 } });
+  await ctx.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  page = ctx.pages()[0] ?? await ctx.newPage();
+  watch(page);
+  page.setDefaultTimeout(15_000);
+});
+
+after(async () => {
+  await ctx?.close();
+  await server?.close();
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+});
+
+const shot = (p, name) => p.screenshot({ path: path.join(artifacts, `${name}.png`), caret: 'initial' });
+const live = () => page.locator('#walk .lgs-live').innerText();
+const pane = (scope = '#walk .lgs-state') => page.locator(`${scope} .lgs-guest`);
+const insn = (scope) => pane(scope).locator('.lgs-insn-num').inputValue().then(Number);
+const reg = async (name, scope) => {
+  const rows = await pane(scope).locator('.lgs-regs tr').evaluateAll((trs) => trs.map((tr) => [tr.children[0].textContent, tr.children[1].textContent]));
+  return Number(rows.find(([n]) => n === name)?.[1]);
+};
+const current = (scope) => pane(scope).locator('.lgs-disasm .cur').innerText();
+
+async function openWalk(hash) {
+  await page.goto('about:blank');
+  await page.goto(server.url + hash);
+  await page.waitForSelector('body[data-ready]');
+  assert.equal(await page.getAttribute('body', 'data-ready'), 'true', 'the simulator started');
+}
+
+async function noProblems(p) {
+  assert.deepEqual(await p.evaluate(() => window.__csp), [], 'no CSP violation');
+  assert.deepEqual(problems, [], 'no console error, page error or failed request');
+}
+
+test('a step that ran Guest code: its instructions one at a time, back and forth, by button, key and number', async () => {
+  await openWalk('#lesson=16-a-real-guest&step=2');
+  const head = await pane().locator('h3').innerText();
+  const m = head.match(/instruction (\d+) of (\d+) in this step/);
+  assert.ok(m, head);
+  const total = Number(m[2]);
+  assert.equal(Number(m[1]), total, 'the pane opens at the end of the step, as the rest of the page shows it');
+  assert.match(await pane().innerText(), /Just ran: int \$0x1f/);
+  // Back one: the instruction before the hypercall, and eax still holds the call number being loaded.
+  await pane().locator('.lgs-insn-back').click();
+  assert.equal(await insn(), total - 1);
+  assert.match(await current(), /int \$0x1f/, 'EIP is at the int $0x1f not yet run');
+  assert.match(await live(), new RegExp(`^Guest instruction ${total - 1} of ${total}\\. Just ran `));
+  // The first: nothing run yet in this step; Last returns.
+  await pane().locator('.lgs-insn-first').click();
+  assert.equal(await insn(), 0);
+  assert.match(await pane().innerText(), /Nothing has run yet in this step/);
+  assert.equal(await pane().locator('.lgs-insn-back').isDisabled(), true);
+  // Keys: ] forward, [ back (the focus in the walkthrough, not in a field).
+  await page.locator('#walk .lgs-step-title').click();
+  await page.keyboard.press(']');
+  await page.keyboard.press(']');
+  assert.equal(await insn(), 2);
+  await page.keyboard.press('[');
+  assert.equal(await insn(), 1);
+  // Two before the end: mov $LHCALL_NOTIFY, %eax has run, mov $hello, %ebx not yet.
+  await pane().locator('.lgs-insn-num').fill(String(total - 2));
+  await pane().locator('.lgs-insn-num').press('Enter');
+  assert.equal(await reg('eax'), 17, 'eax holds LHCALL_NOTIFY');
+  assert.match(await current(), /mov \$0x[0-9a-f]+,%ebx/);
+  // A number typed in the field, and the slider.
+  await pane().locator('.lgs-insn-num').fill(String(total));
+  await pane().locator('.lgs-insn-num').press('Enter');
+  assert.equal(await insn(), total);
+  await pane().locator('.lgs-insn-range').fill('0');
+  assert.equal(await insn(), 0);
+  // Typing in the address field: ] is a character there, not a step.
+  await pane().locator('.lgs-insn-addr').focus();
+  await page.keyboard.press(']');
+  assert.equal(await insn(), 0);
+  await shot(page, 'guest-pane-lesson16');
+  await noProblems(page);
+});
+
+test('run to a Guest label or address; an unknown one is explained', async () => {
+  await openWalk('#lesson=17-a-console-device&step=5');
+  const total = Number((await pane().locator('h3').innerText()).match(/of (\d+)/)[1]);
+  await pane().locator('.lgs-insn-first').click();
+  await pane().locator('.lgs-insn-addr').fill('sent');
+  await pane().locator('.lgs-insn-find button').click();
+  const at = await insn();
+  assert.ok(at > 0 && at < total, `stopped inside the step (at ${at})`);
+  assert.match(await pane().locator('.lgs-disasm').innerText(), /sent:\n→/, 'EIP is at the label, about to run it');
+  assert.match(await live(), /Stopped at Guest instruction \d+ of \d+: the Guest is about to run 0x/);
+  // Again from there: the Guest does not come back to `sent` in this step.
+  await pane().locator('.lgs-insn-find button').click();
+  assert.equal(await insn(), at);
+  assert.match(await pane().locator('.lgs-bp-err').innerText(), /does not reach 0x[0-9a-f]+ again in this step/);
+  await pane().locator('.lgs-insn-addr').fill('nowhere');
+  await pane().locator('.lgs-insn-find button').click();
+  assert.match(await pane().locator('.lgs-bp-err').innerText(), /nowhere is not an address or a label of this Guest program/);
+  // The link names the instruction, and reopens it.
+  const href = await page.locator('#walk .lgs-link').getAttribute('href');
+  assert.match(href, new RegExp(`&step=5&insn=${at}$`));
+  const other = await ctx.newPage();
+  watch(other);
+  await other.goto(new URL(href, server.url).href);
+  await other.waitForSelector('body[data-ready]');
+  assert.equal(await other.locator('#walk .lgs-state .lgs-insn-num').inputValue(), String(at));
+  await other.close();
+  // Memory as the Guest sees it, by label.
+  await pane().locator('.lgs-mem-addr').fill('msg');
+  await pane().locator('.lgs-mem-form button').click();
+  const hexText = await pane().locator('.lgs-mem-out').innerText();
+  assert.match(hexText, /48 65 6c 6c/, '"Hell" of "Hello" in memory at msg');
+  await noProblems(page);
+});
+
+test('a breakpoint on a Guest label: Play stops inside the step that reaches it, at that instruction', async () => {
+  await openWalk('#lesson=17-a-console-device&step=0');
+  const field = page.locator('#walk .lgs-bp-func');
+  await field.fill('frobnicate');
+  await page.locator('#walk .lgs-bp-add').click();
+  assert.match(await page.locator('#walk .lgs-bp-err').innerText(), /nor a Guest address/);
+  await field.fill('sent');
+  await page.locator('#walk .lgs-bp-add').click();
+  assert.match(await page.locator('#walk .lgs-bps').innerText(), /Guest sent \(0x[0-9a-f]+\)/);
+  await page.locator('#walk .lgs-speed').selectOption('fast');
+  // Play; answer questions as they come (they stop play first), until the breakpoint stops it.
+  for (let i = 0; i < 12; i++) {
+    await page.locator('#walk .lgs-run').click();
+    await page.waitForFunction(() => document.querySelector('#walk')?.dataset.playing === 'false', null, { timeout: 20_000 });
+    const said = await live();
+    const choice = page.locator('#walk .lgs-choice').first();
+    if (await choice.count()) {
+      if (/Guest reaches a breakpoint in step 5, and its question comes first/.test(said)) { await choice.click(); break; }
+      await choice.click();
+    }
+    if (/about to run/.test(await live())) break;
+  }
+  // Step 5 has a question: Play stops at it first, saying a breakpoint waits behind it; the answer reveals
+  // the step with the Guest CPU pane stopped at the breakpoint.
+  assert.match(await live(), /Paused at step \d+: breakpoint: in step 5 the Guest is about to run sent \(0x[0-9a-f]+\) \(Guest instruction \d+ of \d+\)/);
+  assert.equal(await page.locator('#walk').getAttribute('data-position'), '5');
+  assert.match(await pane().locator('.lgs-disasm').innerText(), /sent:\n→/);
+  await shot(page, 'guest-breakpoint-play');
+  // The questions answered, Play from the start stops inside step 5 by itself, and so does run-to-next-read().
+  await page.keyboard.press('Home');
+  await page.locator('#walk .lgs-run').click();
+  await page.waitForFunction(() => document.querySelector('#walk')?.dataset.playing === 'false', null, { timeout: 20_000 });
+  assert.match(await live(), /^Paused at step 5: breakpoint: in step 5 the Guest is about to run sent/);
+  assert.match(await pane().locator('.lgs-disasm').innerText(), /sent:\n→/);
+  await page.keyboard.press('Home');
+  for (let i = 0; i < 6 && !/^Stopped: breakpoint/.test(await live()); i++) await page.keyboard.press('e');
+  assert.match(await live(), /^Stopped: breakpoint: in step 5 the Guest is about to run sent .*Press again to go on\.$/);
+  assert.equal(await page.locator('#walk').getAttribute('data-position'), '5');
+  // Removing it by its button puts the focus on the field.
+  await page.locator('#walk .lgs-bp-remove').click();
+  assert.match(await page.locator('#walk .lgs-bps').innerText(), /No breakpoints set/);
+  await noProblems(page);
+});
+
+test('the <lguest-sim> element steps Guest instructions from script', async () => {
+  await page.goto(server.url + 'example.html');
+  await page.waitForFunction(() => document.querySelector('#guest')?.dataset.ready === 'true');
+  const got = await page.evaluate(async () => {
+    const el = document.querySelector('#guest');
+    await el.ready;
+    const end = el.instructionPosition;
+    el.backInstruction();
+    const back = el.instructionPosition;
+    el.instruction(0);
+    const zero = el.instructionPosition;
+    el.runToAddress('start');
+    return { end, total: el.instructions, back, zero, after: el.instructionPosition };
+  });
+  assert.ok(got.total > 3 && got.end === got.total, JSON.stringify(got));
+  assert.equal(got.back, got.total - 1);
+  assert.equal(got.zero, 0);
+  assert.equal(got.after, 0, 'the Guest does not come back to start');
+  await noProblems(page);
+});
+
+test('free play: a Guest that runs ten million instructions, stepped back and jumped about in', async () => {
+  await openWalk('#lesson=16-a-real-guest&step=0');
+  await page.locator('#walk .lgs-play-start').click();
+  const hello = await page.locator('#walk .lgs-asm').inputValue();
+  const n = 3_400_000;
+  const spin = hello.replace('\t# NOTIFY with the address', `\tmov $${n}, %ecx\ntop:\tmov %ecx, counter\n\tdec %ecx\n\tjnz top\n\n\t# NOTIFY with the address`)
+    .replace('\t.data\n', '\t.data\ncounter: .long 0\n');
+  assert.notEqual(spin, hello);
+  await page.locator('#walk .lgs-asm').fill(spin);
+  await page.locator('#walk .lgs-asm-load').click();
+  const scope = '#walk .lgs-play-state';
+  const total = async () => Number((await pane(scope).locator('h3').innerText()).match(/of (\d+)/)[1]);
+  // read() runs the Guest one time slice, and blocks: the Guest is still running.
+  const line = page.locator('#walk .lgs-play-line');
+  await line.fill('read');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /read → blocked/);
+  const before = await total();
+  // wait sees it through to the NOTIFY: the rest of the ten million, in this line's Guest CPU pane.
+  await line.fill('wait');
+  await page.keyboard.press('Enter');
+  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /wait → 4 notify=/);
+  const units = await total();
+  assert.ok(before + units >= 10_000_000, `${before} + ${units} units`);
+  // Positions of this line count from where read() left the Guest: four instructions before the loop, then
+  // three a pass (mov, dec, jnz), so ecx is known at every one of them.
+  const ecxAt = (p) => { const a = before + p - 4; return n - Math.floor(a / 3) - (a % 3 === 2 ? 1 : 0); };
+  assert.equal(await insn(scope), units, 'the pane opens at the end of the line');
+  for (let k = 0; k < 5; k++) await pane(scope).locator('.lgs-insn-back').click();
+  assert.equal(await insn(scope), units - 5);
+  for (const p of [units - 100, 1234, Math.floor(units / 2), 7, 9_000_000, 1]) {
+    await pane(scope).locator('.lgs-insn-num').fill(String(p));
+    await pane(scope).locator('.lgs-insn-num').press('Enter');
+    assert.equal(await insn(scope), p);
+    assert.equal(await reg('ecx', scope), ecxAt(p), `ecx at instruction ${p} of the wait`);
+  }
+  await pane(scope).scrollIntoViewIfNeeded();
+  await shot(page, 'guest-free-play-ten-million');
+  await noProblems(page);
+});
+
+test('the Guest CPU pane: no serious or critical axe-core violation, light and dark', async () => {
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await openWalk('#lesson=17-a-console-device&step=5&insn=3');
+    await page.evaluate(AXE);
+    const bad = await page.evaluate(async () => {
+      const r = await window.axe.run(document.querySelector('#walk .lgs-guest'), { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'], resultTypes: ['violations'] });
+      return r.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id}: ${x.help} at ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    assert.deepEqual(bad, [], `${scheme}: axe-core`);
+    await shot(page, `guest-pane-${scheme}`);
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await noProblems(page);
+});
