@@ -151,3 +151,31 @@ fn the_rcu_explorer_finds_the_bug_and_its_counterexample_steps() {
     assert!(js_sys::Array::from(&get(&snap, "violations")).length() > 0);
     assert!(run.back());
 }
+
+#[wasm_bindgen_test]
+fn the_guest_cpu_pane_replays_a_step_and_finds_a_label() {
+    let mut w = Walkthrough::open("16-a-real-guest").expect("the course has lesson 16");
+    let v = w.go_to(2);
+    let total = get(&v, "guestUnits").as_f64().expect("step 2 ran Guest code");
+    assert!(total >= 3.0);
+    let end = w.guest_at(total);
+    assert_eq!(get(&end, "position").as_f64(), Some(total));
+    assert!(get(&end, "error").is_null(), "{:?}", get(&end, "error").as_string());
+    assert_eq!(get(&get(&end, "last"), "text").as_string().as_deref(), Some("int $0x1f"));
+    // The first instruction, then the hypercall's address by label, searched from the start.
+    let start = w.guest_at(0.0);
+    assert!(get(&start, "last").is_null(), "nothing has run at position 0");
+    let hello = w.guest_symbol("hello").as_f64().expect("hello.S has a `hello` label") as u32;
+    let rows = w.guest_memory(total, hello, 2);
+    let first = js_sys::Array::from(&get(&js_sys::Array::from(&rows).get(0), "bytes"));
+    assert!(first.length() > 0);
+    assert_eq!(w.guest_symbol("no_such_label"), JsValue::NULL);
+    let eip0 = get(&start, "eip").as_f64().unwrap() as u32;
+    assert_eq!(w.guest_find_in_step(2, vec![eip0]).as_f64(), Some(0.0), "the very first instruction counts");
+    assert_eq!(w.guest_find(0.0, vec![eip0]), JsValue::NULL, "and is not reached again");
+    // A step of the scripted Guest has no Guest CPU work.
+    let mut s = Walkthrough::open("05-hypercalls-and-notify").unwrap();
+    let v = s.go_to(2);
+    assert!(get(&v, "guestUnits").is_null());
+    assert_eq!(s.guest_at(0.0), JsValue::NULL);
+}

@@ -1,16 +1,23 @@
 //! The speed benchmarks in headless Chromium: the Guest core (MIPS with the decoded-block cache on and
 //! off) and the RCU explorer (schedules per second), printed, never asserted. Run by hand on a release
 //! build: `CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_PANIC=unwind wasm-pack test --release --headless
-//! --chrome --test web_bench -- --include-ignored` (the release profile's LTO and panic=abort do not link
-//! into a wasm test binary).
+//! --chrome --test web_bench -- --include-ignored --nocapture` (the release profile's LTO and panic=abort do not
+//! link into a wasm test binary). Add `CARGO_PROFILE_RELEASE_OPT_LEVEL=z` to measure what the page ships.
 #![cfg(target_arch = "wasm32")]
 
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// `performance.now()` in seconds (microsecond resolution; `Date.now()` has only milliseconds).
 fn now_s() -> f64 {
-    js_sys::Date::now() / 1000.0
+    let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).unwrap_or_default();
+    let now = js_sys::Reflect::get(&perf, &"now".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    match now.and_then(|f| f.call0(&perf).ok()).and_then(|v| v.as_f64()) {
+        Some(ms) => ms / 1000.0,
+        None => js_sys::Date::now() / 1000.0,
+    }
 }
 
 #[wasm_bindgen_test]
@@ -25,8 +32,7 @@ fn guest_core_speed_in_the_browser() {
 #[wasm_bindgen_test]
 #[ignore = "a measurement; run by hand with --release --include-ignored"]
 fn guest_timeline_in_the_browser() {
-    let mut now = || js_sys::Date::now() / 1000.0;
-    let out = lguest_sim::cpu::bench::bench_timeline(10_000_000, &mut now).expect("the timeline benchmark runs");
+    let out = lguest_sim::cpu::bench::bench_timeline(10_000_000, &mut now_s).expect("the timeline benchmark runs");
     console_log!("Guest timeline in Chromium (wasm), 10 million units:\n{out}");
 }
 

@@ -2,7 +2,9 @@
 //   node tests/e2e/bench.mjs            (needs www/pkg built: bash .ci/build-wasm.sh)
 // Prints the time from navigation start to interactive (the page's `lguest-sim-interactive` mark: wasm
 // compiled, course parsed, first lesson rendered) in headless Chromium, cold (empty cache) and warm (cache
-// filled; median of several reloads), and the gzipped size of what the page loads (wasm + JS + CSS).
+// filled; median of several reloads), the time to show a step, the Guest CPU pane's step back and jumps on a
+// ten-million-instruction Guest, and the gzipped size of what the page loads (wasm + JS + CSS; the lessons
+// and their Guest programs are inside the wasm).
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -60,6 +62,45 @@ const stepMs = await page.evaluate(async () => {
   for (let i = Number(el.max); i >= 0; i--) { el.value = String(i); el.dispatchEvent(new Event('input')); n++; }
   return (performance.now() - t0) / n;
 });
+// The Guest CPU pane on a ten-million-instruction Guest (free play): one instruction back, and jumps to
+// positions all over the run, each replayed in Rust and rendered.
+await page.goto(server.url + 'index.html#lesson=16-a-real-guest&step=0');
+await page.waitForSelector('body[data-ready="true"]');
+await page.locator('#walk .lgs-play-start').click();
+const hello = await page.locator('#walk .lgs-asm').inputValue();
+await page.locator('#walk .lgs-asm').fill(hello.replace('\t# NOTIFY with the address', '\tmov $3400000, %ecx\ntop:\tmov %ecx, counter\n\tdec %ecx\n\tjnz top\n\n\t# NOTIFY with the address')
+  .replace('\t.data\n', '\t.data\ncounter: .long 0\n'));
+await page.locator('#walk .lgs-asm-load').click();
+const line = page.locator('#walk .lgs-play-line');
+const t0 = Date.now();
+await line.fill('read');
+await line.press('Enter');
+await line.fill('wait');
+await line.press('Enter');
+const runMs = Date.now() - t0;
+const guest = await page.evaluate(() => {
+  const pane = document.querySelector('#walk .lgs-play-state .lgs-guest');
+  const units = Number(pane.querySelector('h3').textContent.match(/of (\d+)/)[1]);
+  const back = pane.querySelector('.lgs-insn-back');
+  let t = performance.now();
+  const backs = 100;
+  for (let i = 0; i < backs; i++) document.querySelector('#walk .lgs-play-state .lgs-insn-back').click();
+  const backMs = (performance.now() - t) / backs;
+  const num = () => document.querySelector('#walk .lgs-play-state .lgs-insn-num');
+  let x = 12345;
+  const jumps = 50;
+  let worst = 0;
+  t = performance.now();
+  for (let i = 0; i < jumps; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    const t1 = performance.now();
+    const n = num();
+    n.value = String(x % (units + 1));
+    n.dispatchEvent(new Event('change'));
+    worst = Math.max(worst, performance.now() - t1);
+  }
+  return { units, backMs, jumpMs: (performance.now() - t) / jumps, worst, backs: back ? backs : 0 };
+});
 await ctx.close();
 await server.close();
 fs.rmSync(profile, { recursive: true, force: true });
@@ -68,5 +109,7 @@ console.log('lguest-sim walkthrough: start-up and size (headless Chromium, this 
 console.log(`  cold start to interactive: ${cold.toFixed(0)} ms (empty cache)`);
 console.log(`  warm start to interactive: median ${warm[warm.length >> 1].toFixed(0)} ms, best ${warm[0].toFixed(0)} ms, worst ${warm.at(-1).toFixed(0)} ms over ${RUNS} reloads (target < 300 ms)`);
 console.log(`  one step shown (Rust + render), lesson 07: ${stepMs.toFixed(1)} ms on average`);
+console.log(`  Guest CPU pane, free play, a wait of ${guest.units} instructions (read + wait took ${runMs} ms with the page):`);
+console.log(`    one instruction back: ${guest.backMs.toFixed(2)} ms; a jump anywhere: mean ${guest.jumpMs.toFixed(2)} ms, worst ${guest.worst.toFixed(2)} ms (replay + render)`);
 console.log(`  bundle: ${raw} B, ${(gz / 1024).toFixed(0)} KB gzipped (target < 400 KB)`);
 for (const r of rows) console.log(r);
