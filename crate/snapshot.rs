@@ -67,6 +67,8 @@ pub struct GuestView {
     pub noirq_end: u32,
     pub dead: Option<Dead>,
     pub eventfds: LgEventfdMap,
+    /// Every version of the map so far, oldest first, with where each is in its life.
+    pub map_versions: Vec<crate::host::lg::MapVersion>,
     pub cpus: Vec<CpuView>,
     pub paging: PagingView,
 }
@@ -169,6 +171,7 @@ impl Snapshot {
                 noirq_end: lg.noirq_end,
                 dead: lg.dead.clone(),
                 eventfds: lg.eventfds.clone(),
+                map_versions: lg.map_versions.clone(),
                 cpus: lg
                     .cpus
                     .iter()

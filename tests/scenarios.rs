@@ -96,6 +96,22 @@ fn add_eventfd_runs_the_rcu_update_in_order() {
     assert!(r.machine.host.alloc.is_live(lg.eventfds.alloc));
 }
 
+/// Every version of the eventfd map is on record: published, retired by the next `add_eventfd()`, freed
+/// after its grace period; a copy that never got published (its fdget failed) is not a version.
+#[test]
+fn the_map_versions_are_on_record_with_their_lives() {
+    use lguest_sim::host::lg::MapLife;
+    let r = replay("open\nwrite INITIALIZE\neventfd\nwrite EVENTFD addr=0x7000 fd=4 => 0\nwrite EVENTFD addr=0x8000 fd=9 => -EBADF\nwrite EVENTFD addr=0x8000 fd=4 => 0\n").unwrap();
+    let lg = r.machine.lg(0).unwrap();
+    let v = &lg.map_versions;
+    assert_eq!(v.len(), 3, "{v:#?}");
+    assert_eq!((v[0].by, v[0].life, v[0].entries.len()), ("initialize", MapLife::Freed, 0));
+    assert_eq!((v[1].by, v[1].life, v[1].entries.clone()), ("add_eventfd", MapLife::Freed, vec![(0x7000, 0)]));
+    assert_eq!((v[2].life, v[2].entries.clone()), (MapLife::Current, vec![(0x7000, 0), (0x8000, 0)]));
+    assert_eq!(v[2].alloc, lg.eventfds.alloc);
+    assert!(v[..2].iter().all(|x| !r.machine.host.alloc.is_live(x.alloc)), "the retired versions were freed");
+}
+
 /// `send_notify_to_eventfd()` signals the first match only, under rcu_read_lock.
 #[test]
 fn notify_signals_the_first_matching_eventfd() {

@@ -664,7 +664,19 @@ class Controller {
     const g = v.snapshot.guests.at(-1);
     if (g) {
       const m = g.eventfds;
-      parts.push(H('p', { class: 'lgs-map' }, `lg->eventfds points to version #${m.alloc}: `, m.map.length ? m.map.map((e) => `${hex(e.addr)} → ctx${e.event}`).join(', ') : 'empty', '.'));
+      // Every version of the map this Guest has had: RCU's copy, publish, wait, free, one row each.
+      const before = new Map((prev?.snapshot.guests.at(-1)?.mapVersions ?? []).map((x) => [x.alloc, x.life]));
+      const life = { current: 'current: lg->eventfds points to it', retired: 'retired: readers that found it may still hold it', freed: 'freed after synchronize_rcu()' };
+      parts.push(H('table', { class: 'lgs-fields lgs-versions' }, H('caption', {}, `The eventfd map's versions: lg->eventfds is #${m.alloc}`),
+        H('thead', {}, H('tr', {}, ['version', 'entries', 'its life'].map((t) => H('th', { scope: 'col' }, t)))),
+        H('tbody', {}, g.mapVersions.map((x) => {
+          const was = before.get(x.alloc);
+          const badge = asking || !prev ? '' : was === undefined ? 'new this step' : was !== x.life ? `was ${was}` : '';
+          return H('tr', { class: badge ? 'chg' : x.life === 'freed' ? 'freed' : '' },
+            H('th', { scope: 'row' }, `#${x.alloc}`),
+            H('td', {}, x.entries.length ? x.entries.map(([a, c]) => `${hex(a)} → ctx${c}`).join(', ') : 'empty'),
+            H('td', {}, `made by ${x.by}(); `, x.life === 'freed' ? H('s', {}, life[x.life]) : life[x.life], badge ? H('span', { class: 'lgs-badge' }, ` (${badge})`) : ''));
+        }))));
       // The shadow page tables beside the Guest's own: what the Guest wrote, and what the Host lets the CPU use.
       const pg = g.paging;
       if (pg && pg.active) {

@@ -34,6 +34,33 @@ pub struct LgEventfdMap {
     pub map: Vec<LgEventfd>,
 }
 
+/// One version of the eventfd map in the order they were made, as the walkthrough lists them: not a kernel
+/// field (the kernel forgets a version once it is freed), the simulator's record of the RCU story.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MapVersion {
+    /// Its allocation ("version #n").
+    pub alloc: AllocId,
+    /// (addr, eventfd ctx) of each entry.
+    pub entries: Vec<(u32, usize)>,
+    /// Which function made it.
+    pub by: &'static str,
+    pub life: MapLife,
+}
+
+/// Where a version of the map is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MapLife {
+    /// `lg->eventfds` points to it: new readers find it.
+    Current,
+    /// Replaced by `rcu_assign_pointer()`; readers that found it before may still hold it until the grace
+    /// period ends.
+    Retired,
+    /// `kfree()`d after `synchronize_rcu()`.
+    Freed,
+}
+
 /// `lg->dead`: NULL while the Guest lives; then either a `kasprintf()`ed reason or an `ERR_PTR()`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
@@ -118,9 +145,24 @@ pub struct Lguest {
     /// `lg->eventfds`: the current version of the map (the RCU-protected pointer).
     pub eventfds: LgEventfdMap,
     pub dead: Option<Dead>,
+    /// Every version of the eventfd map this Guest has had, oldest first (see [`MapVersion`]).
+    pub map_versions: Vec<MapVersion>,
 }
 
 impl Lguest {
+    /// Note a change in the life of map version `alloc` (and, for a new one, what it holds).
+    pub fn map_version(&mut self, alloc: AllocId, map: Option<&LgEventfdMap>, by: &'static str, life: MapLife) {
+        match self.map_versions.iter_mut().find(|v| v.alloc == alloc) {
+            Some(v) => v.life = life,
+            None => self.map_versions.push(MapVersion {
+                alloc,
+                entries: map.map(|m| m.map.iter().map(|e| (e.addr, e.event)).collect()).unwrap_or_default(),
+                by,
+                life,
+            }),
+        }
+    }
+
     pub fn nr_cpus(&self) -> u32 {
         self.cpus.len() as u32
     }

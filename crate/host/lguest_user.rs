@@ -9,7 +9,7 @@ use crate::errno::Errno;
 use crate::host::alloc::AllocKind;
 use crate::host::eventfd::EventfdCtx;
 use crate::host::guest::GuestEngine;
-use crate::host::lg::{Dead, LgCpu, LgEventfd, LgEventfdMap, Lguest};
+use crate::host::lg::{Dead, LgCpu, LgEventfd, LgEventfdMap, Lguest, MapLife};
 use crate::host::regs::LguestRegs;
 use crate::host::FileKind;
 use crate::launcher::{FileId, TaskState};
@@ -179,6 +179,7 @@ impl Machine {
             stack_pages: 0,
             eventfds: LgEventfdMap { alloc: map_alloc, num: 0, map: Vec::new() },
             dead: None,
+            map_versions: vec![crate::host::lg::MapVersion { alloc: map_alloc, entries: Vec::new(), by: "initialize", life: MapLife::Current }],
         };
         let g = self.host.guests.len();
         self.host.guests.push(Some(lg));
@@ -368,10 +369,14 @@ impl Machine {
         new.num += 1;
         self.ev("add_eventfd", format!("append {{addr {addr:#x}, eventfd ctx {event}}}; num++ -> {}", new.num), &[]);
         let old_alloc = old.alloc;
-        self.lg_mut(g).eventfds = new;
+        let lg = self.lg_mut(g);
+        lg.map_version(new_alloc, Some(&new), "add_eventfd", MapLife::Current);
+        lg.map_version(old_alloc, None, "add_eventfd", MapLife::Retired);
+        lg.eventfds = new;
         self.ev("add_eventfd", format!("rcu_assign_pointer(lg->eventfds, #{new_alloc}): readers from now on see the new map"), &["lg.eventfds"]);
         self.synchronize_rcu();
         self.kfree(old_alloc, "add_eventfd");
+        self.lg_mut(g).map_version(old_alloc, None, "add_eventfd", MapLife::Freed);
         Ok(())
     }
 

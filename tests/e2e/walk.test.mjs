@@ -603,3 +603,25 @@ test('shadow page tables are shown beside the Guest\'s own once paging is on', a
   assert.ok(seen, 'some step of lesson 19 runs with paging on and shows the tables');
   await noProblems(page);
 });
+
+test('the eventfd map\'s versions: each one made, published, retired and freed, in words', async () => {
+  await openWalk('#lesson=09-eventfds&step=1');
+  const rows = () => page.locator('#walk .lgs-versions tbody tr').allInnerTexts();
+  const got = await rows();
+  assert.equal(got.length, 2, got.join('\n'));
+  // INITIALIZE made the empty map and add_eventfd() replaced it in this same step: both are new.
+  assert.match(got[0], /^#\d+\s+empty\s+made by initialize\(\); freed after synchronize_rcu\(\) \(new this step\)$/);
+  assert.match(got[1], /^#\d+\s+0x7000 → ctx0\s+made by add_eventfd\(\); current: lg->eventfds points to it \(new this step\)$/);
+  assert.match(await page.locator('#walk .lgs-versions caption').innerText(), /lg->eventfds is #\d+/);
+  // One more add_eventfd() in free play: the current version is retired and freed, a bigger one published.
+  await page.locator('#walk .lgs-play-start').click();
+  for (const l of ['eventfd', 'write EVENTFD addr=0x8000 fd=5']) {
+    await page.locator('#walk .lgs-play-line').fill(l);
+    await page.keyboard.press('Enter');
+  }
+  const after = await page.locator('#walk .lgs-play-state .lgs-versions tbody tr').allInnerTexts();
+  assert.equal(after.length, 3, after.join('\n'));
+  assert.match(after[1], /0x7000 → ctx0\s+made by add_eventfd\(\); freed after synchronize_rcu\(\) \(was current\)$/);
+  assert.match(after[2], /0x7000 → ctx0, 0x8000 → ctx1\s+made by add_eventfd\(\); current: lg->eventfds points to it \(new this step\)$/);
+  await noProblems(page);
+});
