@@ -4,6 +4,8 @@
 import { mountWalkthrough } from './walk.js';
 
 const q = new URLSearchParams(location.search);
+// ?theme=dark or light (say, to match the course page around the frame); by default the system's.
+if (['dark', 'light'].includes(q.get('theme'))) document.documentElement.dataset.lgsTheme = q.get('theme');
 const main = document.getElementById('walk');
 mountWalkthrough(main, { lesson: q.get('lesson') ?? undefined, step: Number(q.get('step') ?? 0) || 0, keys: document, picker: false })
   .then((c) => {

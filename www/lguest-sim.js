@@ -13,18 +13,33 @@
 //   events (bubbling, composed): 'lguest-sim:ready' and 'lguest-sim:step' with
 //     detail { lesson, position, total, ok, allOk }
 //   attributes: lesson (id, e.g. 04-read-runs-the-guest), step (0 = the introduction), compact (no lesson
-//     picker, no free play)
+//     picker, no free play), theme ("light" or "dark"; by default the page's, else the system's)
 // and from script: import { create } from '.../lguest-sim.js'; create(container, { lesson, step }).
 
 import { mountWalkthrough } from './walk.js';
 
 const CSS = new URL('./walk.css', import.meta.url).href;
+
+/** The page's theme, when it states one: data-theme="dark" (or "light") or a class dark / light on <html> or
+ *  <body>, or a color-scheme of just dark or light on <html>. `null`: follow the system. */
+function pageTheme() {
+  for (const el of [document.documentElement, document.body]) {
+    if (!el) continue;
+    const t = el.dataset.theme;
+    if (t === 'dark' || t === 'light') return t;
+    if (el.classList.contains('dark')) return 'dark';
+    if (el.classList.contains('light')) return 'light';
+  }
+  const cs = getComputedStyle(document.documentElement).colorScheme.trim();
+  return cs === 'dark' || cs === 'light' ? cs : null;
+}
 const LINK_BASE = new URL('./index.html', import.meta.url).href;
 
 export class LguestSimElement extends HTMLElement {
-  static get observedAttributes() { return ['lesson', 'step']; }
+  static get observedAttributes() { return ['lesson', 'step', 'theme']; }
 
   connectedCallback() {
+    this.watchTheme();
     if (this.shadowRoot) return;
     const root = this.attachShadow({ mode: 'open' });
     const link = document.createElement('link');
@@ -33,6 +48,8 @@ export class LguestSimElement extends HTMLElement {
     const box = document.createElement('div');
     box.className = 'lgs-host';
     root.append(link, box);
+    this.box = box;
+    this.followTheme();
     if (!this.hasAttribute('role')) this.setAttribute('role', 'region');
     if (!this.hasAttribute('aria-label')) this.setAttribute('aria-label', 'lguest-sim lesson walkthrough');
     this.ready = mountWalkthrough(box, {
@@ -56,7 +73,27 @@ export class LguestSimElement extends HTMLElement {
     this.ready.catch(() => {});
   }
 
+  /** The page may switch its theme at any time; the element follows unless it has a theme of its own. */
+  watchTheme() {
+    this.themeWatch ??= new MutationObserver(() => this.followTheme());
+    for (const el of [document.documentElement, document.body]) {
+      if (el) this.themeWatch.observe(el, { attributes: true, attributeFilter: ['class', 'data-theme', 'style'] });
+    }
+    this.followTheme();
+  }
+
+  /** `theme` wins, then the page's, then the system's (walk.css). */
+  followTheme() {
+    if (!this.box) return;
+    const t = this.getAttribute('theme') || pageTheme();
+    if (t === 'dark' || t === 'light') this.box.dataset.lgsTheme = t;
+    else delete this.box.dataset.lgsTheme;
+  }
+
+  disconnectedCallback() { this.themeWatch?.disconnect(); }
+
   attributeChangedCallback(name, old, val) {
+    if (name === 'theme') { this.followTheme(); return; }
     const c = this.controller;
     if (!c || old === val) return;
     if (name === 'lesson') c.open(val, Number(this.getAttribute('step') ?? 0) || 0);

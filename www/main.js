@@ -10,7 +10,25 @@ function parseHash() {
   return { lesson: p.get('lesson') ?? undefined, step: Number(p.get('step') ?? 0) || 0, insn: insn === null ? undefined : Number(insn) || 0 };
 }
 
+/** The theme switch: as the system (walk.css follows prefers-color-scheme), or light or dark, remembered. */
+function themeSwitch() {
+  const sel = document.getElementById('theme');
+  const apply = (t) => {
+    if (t) document.documentElement.dataset.lgsTheme = t;
+    else delete document.documentElement.dataset.lgsTheme;
+  };
+  let saved = '';
+  try { saved = localStorage.getItem('lguest-sim-theme') ?? ''; } catch { /* storage may be off */ }
+  sel.value = ['light', 'dark'].includes(saved) ? saved : '';
+  apply(sel.value);
+  sel.addEventListener('change', () => {
+    apply(sel.value);
+    try { localStorage.setItem('lguest-sim-theme', sel.value); } catch { /* not remembered, still applied */ }
+  });
+}
+
 async function start() {
+  themeSwitch();
   const main = document.getElementById('walk');
   try {
     const W = await loadSimulator();

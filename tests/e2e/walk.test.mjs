@@ -625,3 +625,41 @@ test('the eventfd map\'s versions: each one made, published, retired and freed, 
   assert.match(after[2], /0x7000 → ctx0, 0x8000 → ctx1\s+made by add_eventfd\(\); current: lg->eventfds points to it \(new this step\)$/);
   await noProblems(page);
 });
+
+test('themes follow the system, the page, or a choice: the switch, the element\'s page and attribute, the iframe', async () => {
+  const dark = 'rgb(22, 24, 28)';
+  const light = 'rgb(255, 255, 255)';
+  const bg = (p, sel) => p.evaluate((s) => {
+    const host = document.querySelector(s.split(' >> ')[0]);
+    const el = s.includes(' >> ') ? host.shadowRoot.querySelector(s.split(' >> ')[1]) : host;
+    return getComputedStyle(el).backgroundColor;
+  }, sel);
+  // The walkthrough page: the system's theme, then the switch, remembered across a reload.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await openWalk('#lesson=02-initialize&step=1');
+  assert.equal(await bg(page, '#walk .lgs'), dark, 'dark system, no choice: dark');
+  await page.locator('#theme').selectOption('light');
+  assert.equal(await bg(page, '#walk .lgs'), light, 'chosen light');
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.locator('#theme').inputValue(), 'light');
+  assert.equal(await bg(page, '#walk .lgs'), light, 'the choice is remembered');
+  await page.locator('#theme').selectOption('');
+  assert.equal(await bg(page, '#walk .lgs'), dark, 'back to the system');
+  // The element follows its page (data-theme on <html>), unless its own theme attribute says otherwise.
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.goto(server.url + 'example.html');
+  await page.waitForFunction(() => document.querySelector('#first')?.dataset.ready === 'true');
+  assert.equal(await bg(page, '#first >> .lgs'), light);
+  await page.evaluate(() => { document.documentElement.dataset.theme = 'dark'; });
+  await page.waitForFunction(() => getComputedStyle(document.querySelector('#first').shadowRoot.querySelector('.lgs')).backgroundColor === 'rgb(22, 24, 28)');
+  await page.evaluate(() => document.querySelector('#second').setAttribute('theme', 'light'));
+  assert.equal(await bg(page, '#second >> .lgs'), light, 'theme="light" wins over the dark page');
+  assert.equal(await bg(page, '#first >> .lgs'), dark);
+  // The iframe page takes ?theme=.
+  await page.goto(server.url + 'embed.html?lesson=02-initialize&step=1&theme=dark');
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await bg(page, '#walk .lgs'), dark);
+  await page.evaluate(() => localStorage.removeItem('lguest-sim-theme'));
+  await noProblems(page);
+});
