@@ -922,7 +922,7 @@ class GuestPane {
     this.range.addEventListener('input', () => this.goTo(Number(this.range.value)));
     this.num = H('input', { type: 'number', class: 'lgs-insn-num', min: 0, max: total, inputmode: 'numeric', 'aria-label': 'Go to Guest instruction number' });
     this.num.addEventListener('change', () => this.goTo(Number(this.num.value)));
-    this.addr = H('input', { class: 'lgs-insn-addr', autocomplete: 'off', spellcheck: 'false', placeholder: 'label or 0x address', 'aria-describedby': `lgs-ge-${n}` });
+    this.addr = H('input', { class: 'lgs-insn-addr', autocomplete: 'off', spellcheck: 'false', placeholder: 'label or 0x…', 'aria-describedby': `lgs-ge-${n}` });
     this.err = H('span', { class: 'lgs-bp-err', id: `lgs-ge-${n}`, role: 'alert' });
     const find = H('form', { class: 'lgs-insn-find' }, H('label', {}, 'Run to Guest address ', this.addr), H('button', { type: 'submit' }, 'Run to it'), this.err);
     find.addEventListener('submit', (e) => { e.preventDefault(); this.runTo(this.addr.value); });
