@@ -12,13 +12,11 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, ARGS } from './harness.mjs';
 import { serve } from './serve.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const www = path.resolve(here, '../../www');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const RUNS = Number(process.env.RUNS ?? 7);
 
 const files = ['index.html', 'main.js', 'walk.js', 'md.js', 'walk.css', 'pkg/lguest_sim.js', 'pkg/lguest_sim_bg.wasm'];

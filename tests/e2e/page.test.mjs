@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, ARGS } from './harness.mjs';
 import { serve, CSP } from './serve.mjs';
 import { createRequire } from 'node:module';
 
@@ -22,9 +23,6 @@ const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const here = path.dirname(fileURLToPath(import.meta.url));
 const www = path.resolve(here, '../../www');
 const artifacts = path.join(here, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let server, ctx, page, profile, response;
 let ready = false;

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, ARGS, watch as watchPage } from './harness.mjs';
 import { serve, CSP } from './serve.mjs';
 
 const require = createRequire(import.meta.url);
@@ -23,9 +24,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const www = path.join(root, 'www');
 const artifacts = path.join(here, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** Each lesson file: id, and per step the number of scenario lines (non-blank, non-comment), what each must
  *  return, and whether it has a question. */
@@ -54,11 +52,7 @@ const LESSONS = readLessons();
 let server, ctx, page, profile;
 const problems = [];
 
-function watch(p) {
-  p.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  p.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-}
+const watch = (p) => watchPage(p, problems);
 
 before(async () => {
   assert.ok(fs.existsSync(path.join(www, 'pkg/lguest_sim.js')), 'www/pkg is missing: build it with .ci/build-wasm.sh first');

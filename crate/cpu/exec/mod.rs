@@ -51,7 +51,7 @@ impl Cpu {
             regs[(n - R_AL) as usize] & 0xff
         } else if (R_AH..=R_BH).contains(&n) {
             (regs[(n - R_AH) as usize] >> 8) & 0xff
-        } else if n >= R_ES && n <= R_GS {
+        } else if (R_ES..=R_GS).contains(&n) {
             self.state.segs[(n - R_ES) as usize].selector as u32
         } else {
             0
@@ -78,6 +78,9 @@ impl Cpu {
     }
 
     /// Is `r` a segment register? Its index in `state.segs` if so.
+    // Two comparisons, not `RangeInclusive::contains`: the page's size-optimised build does not inline
+    // that call, and this runs for every memory operand.
+    #[allow(clippy::manual_range_contains)]
     #[inline(always)]
     pub(crate) fn seg_index(r: Register) -> Option<usize> {
         let n = r as u32;

@@ -191,6 +191,8 @@ impl Cpu {
 
 /// `r.ok()`, spelled so that it is inlined even in a size-optimised build (the page's): the page-at-a-time
 /// `rep` path calls it for every page it copies.
+// Spelled out rather than `Result::ok`, which the size-optimised build does not inline.
+#[allow(clippy::manual_ok_err)]
 #[inline(always)]
 fn ok<T>(r: Result<T, crate::cpu::Fault>) -> Option<T> {
     match r {
