@@ -74,9 +74,10 @@ pub struct LastInstruction {
 pub struct GuestAt {
     pub position: u64,
     pub total: u64,
-    /// Which run of the Guest (trip) it is in, counting from 0, and all of them.
+    /// Which run of the Guest (trip) it is in, counting from 0; that run; how many runs there were.
     pub trip: usize,
-    pub trips: Vec<TripView>,
+    pub trip_info: Option<TripView>,
+    pub trip_count: usize,
     /// Why the recording stopped early, if it did.
     pub note: Option<String>,
     pub program: Option<String>,
@@ -120,19 +121,24 @@ impl Stepper {
         let Some(mut r) = self.take_replay() else {
             return self.view(None, pos, None, Some("nothing was recorded".into()));
         };
-        let v = match self.timeline.step_into(&mut r, pos) {
-            Ok(rec) => self.view(Some(&r), r.pos, rec, None),
+        match self.timeline.step_into(&mut r, pos) {
+            Ok(rec) => {
+                let v = self.view(Some(&r), r.pos, rec, None);
+                self.replay = Some(r);
+                v
+            }
+            // A replay that went wrong is not kept: the next call starts afresh from a checkpoint.
             Err(e) => self.view(Some(&r), r.pos, None, Some(e)),
-        };
-        self.replay = Some(r);
-        v
+        }
     }
 
     /// The next position after `from` where the Guest is about to run an instruction at one of `stops`.
     pub fn find(&mut self, from: u64, stops: &[u32]) -> Result<Option<u64>, String> {
         let mut r = self.take_replay().ok_or("nothing was recorded")?;
         let out = self.timeline.find(&mut r, from, stops);
-        self.replay = Some(r);
+        if out.is_ok() {
+            self.replay = Some(r);
+        }
         out
     }
 
@@ -140,9 +146,9 @@ impl Stepper {
     /// very first instruction of the step too.
     pub fn first_hit(&mut self, stops: &[u32]) -> Result<Option<u64>, String> {
         let mut r = self.take_replay().ok_or("nothing was recorded")?;
-        let start = self.timeline.seek(&mut r, 0).map(|()| r.cpu.state.eip);
+        let start = self.timeline.seek(&mut r, 0).map(|()| r.cpu.state.eip)?;
         self.replay = Some(r);
-        if stops.contains(&start?) {
+        if stops.contains(&start) {
             return Ok(Some(0));
         }
         self.find(0, stops)
@@ -152,9 +158,10 @@ impl Stepper {
     /// as the Guest sees it at position `pos`.
     pub fn memory(&mut self, pos: u64, addr: u32, rows: u32) -> Result<Vec<MemoryRow>, String> {
         let mut r = self.take_replay().ok_or("nothing was recorded")?;
-        let out = self.timeline.seek(&mut r, pos).map(|()| memory_rows(&r.cpu, &r.ram, addr & !(ROW_BYTES - 1), rows.clamp(1, MAX_MEMORY_ROWS), &[]));
+        self.timeline.seek(&mut r, pos)?;
+        let out = memory_rows(&r.cpu, &r.ram, addr & !(ROW_BYTES - 1), rows.clamp(1, MAX_MEMORY_ROWS), &[]);
         self.replay = Some(r);
-        out
+        Ok(out)
     }
 
     /// The address of a label of the program (`top`, `_start`), for a breakpoint typed by name.
@@ -168,7 +175,8 @@ impl Stepper {
             position: pos,
             total: tl.total(),
             trip: tl.trip_of(pos),
-            trips: tl.trips(),
+            trip_info: tl.trip_view(tl.trip_of(pos)),
+            trip_count: tl.trip_count(),
             note: tl.note.clone(),
             program: self.program.as_ref().map(|p| p.name.clone()),
             regs: Vec::new(),

@@ -991,10 +991,10 @@ class GuestPane {
     this.bFirst.disabled = this.bBack.disabled = this.pos === 0;
     this.bNext.disabled = this.bLast.disabled = this.pos >= this.total;
     this.head.textContent = `Guest CPU${g.program ? ` (${g.program})` : ''}: instruction ${this.pos} of ${this.total} in this step`;
-    const trip = g.trips[g.trip];
+    const trip = g.tripInfo;
     const parts = [];
     if (g.error) parts.push(H('p', { class: 'bad', role: 'alert' }, `The replay went wrong: ${g.error}`));
-    if (trip) parts.push(H('p', { class: 'lgs-trip' }, `Run ${g.trip + 1} of ${g.trips.length} into the Guest (instructions ${trip.start}–${trip.start + trip.len}); it ended: ${trip.ended || 'still running'}.`));
+    if (trip) parts.push(H('p', { class: 'lgs-trip' }, `Run ${g.trip + 1} of ${g.tripCount} into the Guest (instructions ${trip.start}–${trip.start + trip.len}); it ended: ${trip.ended || 'still running'}.`));
     if (g.note) parts.push(H('p', { class: 'lgs-hint' }, g.note));
     const last = g.last;
     const moved = new Map((last?.changed ?? []).map(([r, b, a]) => [r, b]));

@@ -270,7 +270,7 @@ pub fn bench_timeline(units: u64, now: &mut dyn FnMut() -> f64) -> Result<String
          {} checkpoints, one every {} units; {} pages ({} KB) held only by the timeline, plus {} KB of page lists ({} pages each)\n  \
          go to any position: mean {:.3} ms, worst {:.3} ms over {jumps} jumps; step back one instruction: {:.3} ms\n  \
          breakpoint: next hit {:.3} ms ({}), none in the last units {:.3} ms ({}), none in the whole run {:.1} ms ({})",
-        tl.trips().len(),
+        tl.trip_count(),
         ms(plain),
         ms(recorded),
         (recorded / plain.max(1e-9) - 1.0) * 100.0,

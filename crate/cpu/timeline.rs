@@ -143,7 +143,16 @@ impl Timeline {
     }
 
     pub fn trips(&self) -> Vec<TripView> {
-        self.trips.iter().map(|t| TripView { start: t.start, len: t.len, ended: t.ended.clone() }).collect()
+        (0..self.trips.len()).filter_map(|k| self.trip_view(k)).collect()
+    }
+
+    /// Trip `k` as the page lists it.
+    pub fn trip_view(&self, k: usize) -> Option<TripView> {
+        self.trips.get(k).map(|t| TripView { start: t.start, len: t.len, ended: t.ended.clone() })
+    }
+
+    pub fn trip_count(&self) -> usize {
+        self.trips.len()
     }
 
     /// Checkpoints held now (each a snapshot of memory).
@@ -444,7 +453,8 @@ mod tests {
         let code = counting_loop(3000);
         let (tl, live, live_ram) = record(&code, 2000);
         assert_eq!(tl.total(), live.state.tsc);
-        assert!(tl.trips().len() >= 3, "{} trips", tl.trips().len());
+        assert!(tl.trip_count() >= 3, "{} trips", tl.trip_count());
+        assert_eq!(tl.trips().iter().map(|t| t.len).sum::<u64>(), tl.total(), "the trips cover the timeline");
         let mut r = tl.replay().unwrap();
         // The end is the live end, registers and memory.
         tl.seek(&mut r, tl.total()).unwrap();
