@@ -122,3 +122,44 @@ fn ten_million_instructions_replay_to_any_position() {
     assert_eq!(g.find(last - 2, &[top]).unwrap(), Some(last));
     assert_eq!(g.find(last, &[top]).unwrap(), None);
 }
+
+/// Random code as a Guest (after a proper LGUEST_INIT): whatever it does (faults, traps, writes all over its
+/// memory, runs for a while), every position of the read's timeline replays without a divergence, and the
+/// end is where the core stopped.
+#[test]
+fn random_guest_code_replays_exactly() {
+    let hello = include_str!("../lessons/guests/hello.S");
+    let mut seed: u64 = 0x0123_4567_89ab_cdef;
+    let mut checked = 0;
+    for round in 0..120 {
+        let mut bytes = Vec::new();
+        for _ in 0..48 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            bytes.push(seed as u8);
+        }
+        let body = format!(".byte {}\n\t# NOTIFY with the address", bytes.iter().map(|b| format!("{b:#x}")).collect::<Vec<_>>().join(", "));
+        let src = hello.replacen("\t# NOTIFY with the address", &body, 1);
+        let mut r = Runner::default();
+        r.load_program(0, "random.S", &src).expect("assembles");
+        r.exec(1, "open").unwrap();
+        r.exec(2, "write INITIALIZE").unwrap();
+        r.machine.start_recording();
+        r.exec(3, "read").unwrap();
+        let Some(tl) = r.machine.stop_recording() else { continue };
+        let mut g = Stepper::new(tl, r.program.clone());
+        let total = g.total();
+        // Backwards (each position from a checkpoint), over at most 400 positions of the run.
+        let stride = (total / 400).max(1) as usize;
+        for pos in (0..=total).rev().step_by(stride) {
+            let v = g.at(pos);
+            assert!(v.error.is_none(), "round {round}, position {pos} of {total}: {:?}", v.error);
+        }
+        let end = core_state(&r).unwrap();
+        let v = g.at(total);
+        assert_eq!(v.eip, end.eip, "round {round}: the end is where the core stopped; {:?} {:?}", g.timeline.trips(), r.steps.last().map(|s| (&s.result, &s.sys)));
+        checked += total;
+    }
+    assert!(checked > 1000, "only {checked} units of random code were replayed");
+}

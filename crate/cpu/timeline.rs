@@ -12,7 +12,8 @@
 //!
 //! Positions count units of work as the CPU's time-stamp counter does: one per instruction, one per `rep`
 //! iteration (as a real CPU single-steps a `rep` with TF set). Position `p` is the state after `p` units;
-//! at the boundary between two trips it is the state the next trip starts from. Checkpoints come every
+//! at the boundary between two trips it is the state the next trip starts from (the last of them, when the
+//! Guest trapped again before it ran anything). Checkpoints come every
 //! [`Timeline::every`] units, which doubles whenever there are more than [`MAX_CHECKPOINTS`], so going to
 //! any position runs at most that many units on the fast path: about a millisecond.
 
@@ -291,11 +292,10 @@ impl Timeline {
             if pos < end || r.trip + 1 == self.trips.len() {
                 return self.run(r, pos.min(end) - r.pos);
             }
+            // On into the next trip; several may start at the same position (a Guest that traps before it
+            // runs anything), and the position shows the last of them.
             self.run(r, end - r.pos)?;
             self.enter_next(r)?;
-            if r.pos >= pos {
-                return Ok(());
-            }
         }
     }
 
@@ -314,10 +314,12 @@ impl Timeline {
             return Err(format!("replaying unit {pos} faulted where the recorded run did not"));
         }
         r.pos += 1;
-        if let Some(t) = self.trips.get(r.trip) {
-            if r.pos == t.start + t.len && r.trip + 1 < self.trips.len() {
-                self.enter_next(r)?;
+        // At the end of a trip: on into the next, and past any that ran nothing (as `seek` does).
+        while let Some(t) = self.trips.get(r.trip) {
+            if r.pos < t.start + t.len || r.trip + 1 >= self.trips.len() {
+                break;
             }
+            self.enter_next(r)?;
         }
         Ok(Some(rec))
     }
