@@ -7,13 +7,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
-import { CHROMIUM, ARGS, watch as watchPage } from './harness.mjs';
-import { serve } from './serve.mjs';
+import { startBrowser, watch as watchPage } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -22,31 +19,18 @@ const root = path.resolve(here, '../..');
 const www = path.join(root, 'www');
 const artifacts = path.join(here, 'artifacts');
 
-let server, ctx, page, profile;
+let server, ctx, page, browser;
 const problems = [];
 
 const watch = (p) => watchPage(p, problems);
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(www, 'pkg/lguest_sim.js')), 'www/pkg is missing: build it with .ci/build-wasm.sh first');
   fs.mkdirSync(artifacts, { recursive: true });
-  server = await serve(www);
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lguest-sim-guest-'));
-  ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1366, height: 768 } });
-  await ctx.addInitScript(() => {
-    window.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-  page = ctx.pages()[0] ?? await ctx.newPage();
-  watch(page);
-  page.setDefaultTimeout(15_000);
+  browser = await startBrowser({ www, name: 'guest', problems, timeout: 15_000 });
+  ({ server, ctx, page } = browser);
 });
 
-after(async () => {
-  await ctx?.close();
-  await server?.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
-});
+after(async () => { await browser?.close(); });
 
 const shot = (p, name) => p.screenshot({ path: path.join(artifacts, `${name}.png`), caret: 'initial' });
 const live = () => page.locator('#walk .lgs-live').innerText();

@@ -10,13 +10,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
-import { CHROMIUM, ARGS, watch as watchPage } from './harness.mjs';
-import { serve, CSP } from './serve.mjs';
+import { startBrowser, watch as watchPage } from './harness.mjs';
+import { CSP } from './serve.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -49,31 +47,18 @@ function readLessons() {
 }
 const LESSONS = readLessons();
 
-let server, ctx, page, profile;
+let server, ctx, page, browser;
 const problems = [];
 
 const watch = (p) => watchPage(p, problems);
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(www, 'pkg/lguest_sim.js')), 'www/pkg is missing: build it with .ci/build-wasm.sh first');
   fs.mkdirSync(artifacts, { recursive: true });
-  server = await serve(www);
-  profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lguest-sim-walk-'));
-  ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1366, height: 768 } });
-  await ctx.addInitScript(() => {
-    window.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber} ${e.sample}`));
-  });
-  page = ctx.pages()[0] ?? await ctx.newPage();
-  watch(page);
-  page.setDefaultTimeout(10_000);
+  browser = await startBrowser({ www, name: 'walk', problems, timeout: 10_000 });
+  ({ server, ctx, page } = browser);
 });
 
-after(async () => {
-  await ctx?.close();
-  await server?.close();
-  if (profile) fs.rmSync(profile, { recursive: true, force: true });
-});
+after(async () => { await browser?.close(); });
 
 // caret: 'initial' keeps Playwright from injecting a <style> (which the strict CSP would rightly block).
 const shot = (p, name) => p.screenshot({ path: path.join(artifacts, `${name}.png`), caret: 'initial' });
