@@ -208,19 +208,7 @@ pub fn bench_timeline(units: u64, now: &mut dyn FnMut() -> f64) -> Result<String
     let mut tl = Timeline::new(0, 0, 0);
     let t0 = now();
     loop {
-        tl.begin_trip(&cpu, &mut ram);
-        let mut left = GUEST_SLICE;
-        let exit = loop {
-            let b = cpu.state.tsc;
-            let exit = cpu.run(&mut ram, left.min(tl.chunk()));
-            let ran = cpu.state.tsc - b;
-            left -= ran.min(left);
-            if exit != Exit::Budget || left == 0 {
-                tl.end_trip(ran, &cpu, &mut ram, String::new());
-                break exit;
-            }
-            tl.ran(ran, &cpu, &ram);
-        };
+        let exit = tl.run_trip(&mut cpu, &mut ram, GUEST_SLICE, |_, _| String::new()).ok_or("the timeline stopped recording")?;
         if exit != Exit::Budget {
             break;
         }

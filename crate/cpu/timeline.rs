@@ -186,7 +186,7 @@ impl Timeline {
 
     /// A trip begins: `cpu` and `ram` as the Host hands them to the Guest. False if the timeline records no
     /// more (then the caller runs the Guest as usual).
-    pub fn begin_trip(&mut self, cpu: &Cpu, ram: &mut GuestRam) -> bool {
+    fn begin_trip(&mut self, cpu: &Cpu, ram: &mut GuestRam) -> bool {
         if self.note.is_some() {
             return false;
         }
@@ -211,12 +211,12 @@ impl Timeline {
     }
 
     /// How many units the Guest may run before the next checkpoint is due.
-    pub fn chunk(&self) -> u64 {
+    fn chunk(&self) -> u64 {
         self.every.saturating_sub(self.since).max(1)
     }
 
     /// The Guest ran `n` more units of this trip and is still running; a checkpoint is taken if one is due.
-    pub fn ran(&mut self, n: u64, cpu: &Cpu, ram: &GuestRam) {
+    fn ran(&mut self, n: u64, cpu: &Cpu, ram: &GuestRam) {
         self.count(n);
         if self.since >= self.every {
             let trip = self.trips.len() - 1;
@@ -227,13 +227,35 @@ impl Timeline {
 
     /// The trip ends after `n` more units, `ended` saying how. From here until the next trip, every page
     /// written is the Host's doing and is noted.
-    pub fn end_trip(&mut self, n: u64, cpu: &Cpu, ram: &mut GuestRam, ended: String) {
+    fn end_trip(&mut self, n: u64, cpu: &Cpu, ram: &mut GuestRam, ended: String) {
         self.count(n);
         if let Some(t) = self.trips.last_mut() {
             t.end = Some(Box::new(cpu.state.clone()));
             t.ended = ended;
         }
         ram.track_writes();
+    }
+
+    /// Run `cpu` for one trip of at most `slice` units, recorded: begin it, run in chunks up to each due
+    /// checkpoint, end it with `ended`'s words for how it stopped. `None`, with nothing run, if the timeline
+    /// records no more.
+    pub fn run_trip(&mut self, cpu: &mut Cpu, ram: &mut GuestRam, slice: u64, ended: impl Fn(&Exit, &Cpu) -> String) -> Option<Exit> {
+        if !self.begin_trip(cpu, ram) {
+            return None;
+        }
+        let mut left = slice;
+        loop {
+            let before = cpu.state.tsc;
+            let exit = cpu.run(ram, left.min(self.chunk()));
+            let ran = cpu.state.tsc - before;
+            left = left.saturating_sub(ran);
+            if exit != Exit::Budget || left == 0 {
+                let words = ended(&exit, cpu);
+                self.end_trip(ran, cpu, ram, words);
+                return Some(exit);
+            }
+            self.ran(ran, cpu, ram);
+        }
     }
 
     fn count(&mut self, n: u64) {
@@ -424,20 +446,7 @@ mod tests {
         let (mut cpu, mut ram) = setup(code);
         let mut tl = Timeline::new(0, 0, 0);
         loop {
-            assert!(tl.begin_trip(&cpu, &mut ram));
-            let mut left = slice;
-            let exit = loop {
-                let n = left.min(tl.chunk());
-                let before = cpu.state.tsc;
-                let exit = cpu.run(&mut ram, n);
-                let ran = cpu.state.tsc - before;
-                left -= ran;
-                if exit != Exit::Budget || left == 0 {
-                    tl.end_trip(ran, &cpu, &mut ram, format!("{exit:?}"));
-                    break exit;
-                }
-                tl.ran(ran, &cpu, &ram);
-            };
+            let exit = tl.run_trip(&mut cpu, &mut ram, slice, |e, _| format!("{e:?}")).expect("recording");
             if exit == Exit::Hypercall {
                 break;
             }

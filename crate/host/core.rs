@@ -136,27 +136,8 @@ impl Machine {
                     None if self.recording => Some(&mut **self.timeline.insert(Box::new(Timeline::new(g, c, pidx)))),
                     None => None,
                 };
-                let mut timeline = timeline;
-                if let Some(tl) = &mut timeline {
-                    if !tl.begin_trip(core, ram) {
-                        timeline = None;
-                    }
-                }
-                let exit = match timeline {
-                    Some(tl) => {
-                        let mut left = GUEST_SLICE;
-                        loop {
-                            let b = core.state.tsc;
-                            let exit = core.run(ram, left.min(tl.chunk()));
-                            let ran = core.state.tsc - b;
-                            left = left.saturating_sub(ran);
-                            if exit != Exit::Budget || left == 0 {
-                                tl.end_trip(ran, core, ram, trip_ended(&exit, core.state.regs[crate::cpu::EAX]));
-                                break exit;
-                            }
-                            tl.ran(ran, core, ram);
-                        }
-                    }
+                let exit = match timeline.and_then(|tl| tl.run_trip(core, ram, GUEST_SLICE, trip_ended)) {
+                    Some(exit) => exit,
                     None => core.run(ram, GUEST_SLICE),
                 };
                 cpu_to_regs(core, &mut cpu.regs);
@@ -344,7 +325,8 @@ impl Machine {
 }
 
 /// How a run of the Guest ended, in words, for its timeline.
-fn trip_ended(exit: &Exit, eax: u32) -> String {
+fn trip_ended(exit: &Exit, core: &crate::cpu::Cpu) -> String {
+    let eax = core.state.regs[crate::cpu::EAX];
     match exit {
         Exit::Hypercall => format!("hypercall {eax} ({})", crate::host::hypercalls::hcall_name(eax)),
         Exit::Fault { fault } => format!("trap {}: {fault}", fault.vector()),
