@@ -28,6 +28,26 @@ const CPUID_SIGNATURE: u32 = 0x0000_0619;
 /// modelled, so a Guest kernel must use its math emulation (or not use floating point at all).
 const CPUID_FEATURES: u32 = (1 << 4) | (1 << 8) | (1 << 15);
 
+/// The instruction set extension an unmodelled instruction belongs to, for its #UD message: the x87 FPU
+/// (its mnemonics all start with `f`), MMX or SSE (by the registers it names). Read off the instruction
+/// rather than iced-x86's CPUID table, which is 40 KB of the page.
+fn extension(i: &Instruction) -> Option<&'static str> {
+    let regs = (0..i.op_count()).filter(|&n| i.op_kind(n) == OpKind::Register).map(|n| i.op_register(n));
+    let mut ext = None;
+    for r in regs {
+        if r.is_xmm() || r.is_ymm() {
+            return Some("SSE");
+        }
+        if r.is_mm() {
+            ext = Some("MMX");
+        }
+        if r.is_st() {
+            ext = Some("x87 FPU");
+        }
+    }
+    ext.or_else(|| name(i).starts_with('f').then_some("x87 FPU"))
+}
+
 /// The instruction's name in lower case, for #UD messages.
 pub(super) fn name(i: &Instruction) -> String {
     crate::cpu::att::base_name(i.mnemonic())
@@ -142,14 +162,7 @@ impl Cpu {
             M::Ud0 | M::Ud1 | M::Ud2 => Err(Fault::ud(name(i))),
             M::INVALID => Err(Fault::ud("invalid encoding")),
             _ => {
-                // Name the instruction set extension it belongs to (x87, MMX, SSE...) when there is one.
-                let what = match i.cpuid_features().first() {
-                    Some(f) if !matches!(f, iced_x86::CpuidFeature::INTEL386 | iced_x86::CpuidFeature::INTEL486 | iced_x86::CpuidFeature::INTEL8086 | iced_x86::CpuidFeature::INTEL186 | iced_x86::CpuidFeature::INTEL286) => {
-                        format!("{} ({:?} not modelled)", name(i), f)
-                    }
-                    _ => format!("{} (not modelled)", name(i)),
-                };
-                Err(Fault::ud(what))
+                Err(Fault::ud(format!("{} ({}not modelled)", name(i), extension(i).map(|e| format!("{e} ")).unwrap_or_default())))
             }
         }
     }

@@ -85,8 +85,15 @@ fn segment_loads_follow_the_rules() {
 fn unmodelled_and_invalid_opcodes_are_named() {
     let (_, _, exit) = run_exit(&[0xd9, 0xe8]); // fld1
     match exit {
-        Exit::Fault { fault: Fault::InvalidOpcode { what } } => assert!(what.starts_with("fld1"), "{what}"),
+        Exit::Fault { fault: Fault::InvalidOpcode { what } } => assert_eq!(what, "fld1 (x87 FPU not modelled)"),
         e => panic!("{e:?}"),
+    }
+    // An SSE and an MMX instruction are named as such; a plain one without an extension.
+    for (code, want) in [(&[0x0f, 0x58, 0xc1][..], "addps (SSE not modelled)"), (&[0x0f, 0xfc, 0xc1], "paddb (MMX not modelled)"), (&[0x0f, 0x01, 0xf9], "rdtscp (not modelled)")] {
+        match run_exit(code).2 {
+            Exit::Fault { fault: Fault::InvalidOpcode { what } } => assert_eq!(what, want, "{code:02x?}"),
+            e => panic!("{code:02x?}: {e:?}"),
+        }
     }
     assert_eq!(run_exit(&[0x0f, 0x0b]).2, Exit::Fault { fault: Fault::ud("ud2") });
     assert_eq!(run_exit(&[0x0f, 0xff]).2.clone(), Exit::Fault { fault: Fault::ud("ud0") });
