@@ -24,6 +24,10 @@ pub struct Event {
     /// Paths of the state this step changed (`lg.eventfds`, `cpu0.pending_notify`, `alloc`), so a view can
     /// highlight them.
     pub changed: Vec<String>,
+    /// Where in our source the step was recorded (`crate/host/lguest_user.rs`, line 372): the line of the
+    /// modelled function that did it, so the code pane can mark the lines a step ran.
+    pub file: &'static str,
+    pub line: u32,
 }
 
 /// The list of events of a run, with the cap from `params::EVENT_CAP`.
@@ -36,7 +40,11 @@ pub struct EventLog {
 }
 
 impl EventLog {
+    /// Record an event, with the source line of the call (`#[track_caller]`: the line of our host code that
+    /// reports it, through `Machine::ev`).
+    #[track_caller]
     pub fn push(&mut self, task: &str, func: &'static str, tag: &'static str, text: String, changed: &[&str]) {
+        let at = std::panic::Location::caller();
         let seq = self.next_seq;
         self.next_seq += 1;
         if self.events.len() >= crate::params::EVENT_CAP {
@@ -50,6 +58,8 @@ impl EventLog {
             tag,
             text,
             changed: changed.iter().map(|s| s.to_string()).collect(),
+            file: at.file(),
+            line: at.line(),
         });
     }
 

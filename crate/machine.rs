@@ -257,6 +257,7 @@ impl Machine {
     }
 
     /// Record an event as the current task.
+    #[track_caller]
     pub fn ev(&mut self, func: &'static str, text: String, changed: &[&str]) {
         let task = self.task_name(self.current);
         self.log.push(&task, func, crate::host::tags::tag(func), text, changed);

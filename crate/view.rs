@@ -91,6 +91,9 @@ pub struct EventView {
     pub text: String,
     pub changed: Vec<String>,
     pub link: Option<String>,
+    /// Our source file and line that recorded it (for the code pane's "ran" marks).
+    pub file: String,
+    pub line: u32,
 }
 
 /// The Guest CPU as the page shows it.
@@ -285,6 +288,8 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
             text: e.text.clone(),
             changed: e.changed.clone(),
             link: tags::source_link(e.func),
+            file: e.file.to_string(),
+            line: e.line,
         })
         .collect();
     let mut funcs: Vec<String> = Vec::new();

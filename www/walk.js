@@ -605,12 +605,29 @@ class Controller {
         `${x.func}()`, v.funcs.includes(x.func) && !asking ? H('span', { class: 'lgs-ran' }, ' ran') : '')));
     const lines = cur.text.split('\n');
     const sig = lines.findIndex((l) => /\bfn\s/.test(l));
-    const pre = H('pre', { class: 'lgs-src', tabindex: 0, 'aria-label': `Our Rust source of ${cur.func}()` }, H('code', {}, lines.map((l, i) =>
-      H('span', { class: i === sig ? 'lgs-srcline lgs-sig' : 'lgs-srcline' }, H('span', { class: 'lgs-ln', 'aria-hidden': 'true' }, String(cur.line + i).padStart(4)), ' ', l, '\n'))));
+    // The lines of this function that recorded one of the step's events, with the events' numbers (as in
+    // "What happened in the kernel").
+    const ran = new Map();
+    if (!asking) v.events.forEach((e, k) => {
+      const i = e.line - cur.line;
+      if (e.file === cur.file && i >= 0 && i < lines.length) ran.set(i, [...(ran.get(i) ?? []), k + 1]);
+    });
+    const pre = H('pre', { class: 'lgs-src', tabindex: 0, 'aria-label': `Our Rust source of ${cur.func}()` }, H('code', {}, lines.map((l, i) => {
+      const evs = ran.get(i);
+      const cls = ['lgs-srcline', i === sig ? 'lgs-sig' : '', evs ? 'lgs-ranline' : ''].filter(Boolean).join(' ');
+      // A gutter of fixed width: ▶ and the first event's number (+ when the line ran for more than one).
+      const mark = evs ? ` ▶${evs[0]}${evs.length > 1 ? '+' : ''}`.padEnd(6) : ' '.repeat(6);
+      return H('span', { class: cls }, H('span', { class: 'lgs-ln', 'aria-hidden': 'true' }, String(cur.line + i).padStart(4)),
+        H('span', { class: 'lgs-evno', 'aria-hidden': 'true' }, mark), evs ? H('span', { class: 'vh' }, `(ran: event ${evs.join(', ')}) `) : '', l, '\n');
+    })));
+    const marked = ran.size ? H('p', { class: 'lgs-hint' }, `▶n marks the ${ran.size === 1 ? 'line' : `${ran.size} lines`} of ${cur.func}() behind event n of this step (+: and later ones).`) : '';
     this.code.replaceChildren(H('h3', {}, 'Host code being executed'), tabs,
       H('p', { class: 'lgs-codehead' }, H('strong', {}, `${cur.func}() `), H('span', { class: 'lgs-tag' }, cur.tag), ` — ${cur.summary} `,
         H('br'), `Ours: ${cur.file}:${cur.line}. `, cur.link ? H('a', { href: cur.link, target: '_blank', rel: 'noopener' }, `${cur.func}() in Linux 2.6.39`) : ''),
-      pre);
+      marked, pre);
+    // Scroll the listing to the first line this step ran (when the function is longer than the pane).
+    const first = pre.querySelector('.lgs-ranline');
+    if (first) pre.scrollTop = Math.max(0, first.offsetTop - pre.offsetTop - 3 * first.offsetHeight);
   }
 
   renderState(v, asking, target = this.state, prev = v.position > 0 ? this.views[v.position - 1] : null) {

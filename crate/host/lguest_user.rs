@@ -532,6 +532,9 @@ impl Machine {
         self.ev("launcher", "mutex_unlock(&lguest_lock)".into(), &["lguest_lock"]);
     }
 
+    /// (The event's source line is the caller's, so the code pane marks the `kfree()` in the function that
+    /// frees.)
+    #[track_caller]
     pub(crate) fn kfree(&mut self, id: u32, by: &'static str) {
         if let Err(e) = self.host.alloc.free(id) {
             self.ev(by, format!("model error: {e}"), &[]);
@@ -540,12 +543,14 @@ impl Machine {
         }
     }
 
+    #[track_caller]
     pub(crate) fn free_page(&mut self, id: u32, by: &'static str) {
         if self.host.alloc.free(id).is_ok() {
             self.ev(by, format!("free_page(#{id})"), &["alloc"]);
         }
     }
 
+    #[track_caller]
     fn release_ref(&mut self, id: u32, by: &'static str) {
         if self.host.alloc.free(id).is_ok() {
             self.ev(by, format!("mmput(#{id})"), &["alloc"]);

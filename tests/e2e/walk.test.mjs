@@ -642,3 +642,17 @@ test('themes follow the system, the page, or a choice: the switch, the element\'
   await page.evaluate(() => localStorage.removeItem('lguest-sim-theme'));
   await noProblems(page);
 });
+
+test('the host code pane marks the lines a step ran, numbered as its kernel events', async () => {
+  await openWalk('#lesson=09-eventfds&step=1');
+  await page.locator('#walk .lgs-tab', { hasText: 'add_eventfd()' }).click();
+  const marked = await page.locator('#walk .lgs-src .lgs-ranline').allInnerTexts();
+  assert.ok(marked.length >= 4, `add_eventfd() lines marked: ${marked.length}`);
+  const assign = marked.find((l) => l.includes('rcu_assign_pointer'));
+  assert.ok(assign, marked.join('\n'));
+  const k = Number(assign.match(/▶(\d+)/)[1]);
+  const events = await page.locator('#walk .lgs-events li').allInnerTexts();
+  assert.match(events[k - 1], /add_eventfd\(\).*rcu_assign_pointer\(lg->eventfds, #\d+\)/, `event ${k}`);
+  assert.match(await page.locator('#walk .lgs-code').innerText(), /▶n marks the \d+ lines of add_eventfd\(\) behind event n of this step/);
+  await noProblems(page);
+});
