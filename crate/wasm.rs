@@ -28,8 +28,9 @@ struct LineError {
 #[wasm_bindgen]
 pub struct Simulator {
     runner: Runner,
-    /// The machine before each executed line, so `back()` is instant.
-    history: Vec<Runner>,
+    /// The machine before each executed line, with the Guest CPU timeline of the line before it, so `back()`
+    /// is instant and shows what that line's Guest did again.
+    history: Vec<(Runner, Option<Stepper>)>,
     guest_mb: u32,
     /// The Guest CPU's timeline of the last line, if it ran Guest code.
     guest: Option<Stepper>,
@@ -76,7 +77,7 @@ impl Simulator {
         match crate::scenario::parse_line(number, line) {
             Ok(None) => JsValue::NULL,
             Ok(Some(l)) => {
-                self.history.push(self.runner.clone());
+                self.history.push((self.runner.clone(), self.guest.take()));
                 self.runner.machine.start_recording();
                 let step = self.runner.run_line(&l);
                 self.guest = self.runner.machine.stop_recording().map(|tl| Stepper::new(tl, self.runner.program.clone()));
@@ -97,9 +98,9 @@ impl Simulator {
     /// Undo the last line. Returns false if there is nothing to undo.
     pub fn back(&mut self) -> bool {
         match self.history.pop() {
-            Some(r) => {
+            Some((r, g)) => {
                 self.runner = r;
-                self.guest = None;
+                self.guest = g;
                 true
             }
             None => false,
@@ -158,11 +159,13 @@ impl Simulator {
     /// runs it. `null` if it loaded, else `{ ok: false, line: 0, message }` (each error names its line).
     #[wasm_bindgen(js_name = loadProgram)]
     pub fn load_program(&mut self, name: &str, source: &str) -> JsValue {
-        self.history.push(self.runner.clone());
+        self.history.push((self.runner.clone(), self.guest.take()));
         match self.runner.load_program(0, name, source) {
             Ok(()) => JsValue::NULL,
             Err(message) => {
-                self.history.pop();
+                if let Some((_, g)) = self.history.pop() {
+                    self.guest = g;
+                }
                 to_js(&LineError { ok: false, line: 0, message })
             }
         }
@@ -178,7 +181,7 @@ impl Simulator {
     pub fn view(&self) -> JsValue {
         let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
         let console = self.runner.steps.iter().filter_map(|s| s.sys.as_ref().and_then(|x| x.console.clone())).collect();
-        let mut v = crate::view::step_view(self.history.last(), &self.runner, results, console);
+        let mut v = crate::view::step_view(self.history.last().map(|(r, _)| r), &self.runner, results, console);
         v.guest_units = self.guest.as_ref().map(|g| g.total());
         to_js(&v)
     }

@@ -860,6 +860,7 @@ class Controller {
   playUndo() {
     if (this.playViews.length > 1 && this.sim.back()) {
       this.playViews.pop();
+      this.playInsn = null;
       // Lines that did not parse never ran: they go too, then the line undone.
       while (this.playLog.lastElementChild?.classList.contains('lgs-parse-err')) this.playLog.lastElementChild.remove();
       this.playLog.lastElementChild?.remove();

@@ -235,6 +235,13 @@ test('free play: a Guest that runs ten million instructions, stepped back and ju
   }
   await pane(scope).scrollIntoViewIfNeeded();
   await shot(page, 'guest-free-play-ten-million');
+  // A line without Guest code has no pane; undoing it brings back the wait's, at its end.
+  await line.fill('eventfd');
+  await page.keyboard.press('Enter');
+  assert.equal(await pane(scope).count(), 0);
+  await page.locator('#walk .lgs-play-undo').click();
+  assert.equal(await total(), units);
+  assert.equal(await insn(scope), units);
   await noProblems(page);
 });
 
