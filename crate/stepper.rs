@@ -98,7 +98,6 @@ pub struct GuestAt {
 const REG_NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
 /// The order a student reads them in.
 const REG_ORDER: [usize; 8] = [0, 3, 1, 2, 6, 7, 5, 4];
-const FLAGS: [(&str, u32); 9] = [("CF", 0), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8), ("IF", 9), ("DF", 10), ("OF", 11)];
 
 impl Stepper {
     pub fn new(timeline: Box<Timeline>, program: Option<LoadedProgram>) -> Stepper {
@@ -171,11 +170,12 @@ impl Stepper {
 
     fn view(&self, r: Option<&Replay>, pos: u64, rec: Option<StepRecord>, error: Option<String>) -> GuestAt {
         let tl = &self.timeline;
+        let trip = tl.trip_of(pos);
         let mut v = GuestAt {
             position: pos,
             total: tl.total(),
-            trip: tl.trip_of(pos),
-            trip_info: tl.trip_view(tl.trip_of(pos)),
+            trip,
+            trip_info: tl.trip_view(trip),
             trip_count: tl.trip_count(),
             note: tl.note.clone(),
             program: self.program.as_ref().map(|p| p.name.clone()),
@@ -197,7 +197,7 @@ impl Stepper {
         v.eip = st.eip;
         v.eflags = st.eflags;
         v.cpl = st.cpl;
-        v.flags = FLAGS.iter().map(|(n, b)| (n.to_string(), st.eflags & (1 << b) != 0)).collect();
+        v.flags = crate::cpu::trace::flag_states(st.eflags);
         v.listing = listing(&r.cpu, &r.ram, self.program.as_ref());
         if let Some(prog) = &self.program {
             let phys = r.cpu.linear_to_physical(st.segs[crate::cpu::segments::CS].base.wrapping_add(st.eip));

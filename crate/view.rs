@@ -181,6 +181,14 @@ impl LessonPlayer {
     /// Go to position `n` (clamped to `0..=total`), running the steps not yet run. Returns the position.
     pub fn go_to(&mut self, n: usize) -> usize {
         let n = n.min(self.total());
+        self.run_steps(n);
+        self.position = n;
+        n
+    }
+
+    /// Run the steps not yet run, up to position `n` (clamped), without moving the current position.
+    fn run_steps(&mut self, n: usize) {
+        let n = n.min(self.total());
         while self.checkpoints.len() <= n {
             let k = self.checkpoints.len() - 1;
             let mut runner = self.checkpoints[k].clone();
@@ -192,8 +200,6 @@ impl LessonPlayer {
             self.runs.push(StepRun { results, rcu, guest });
             self.checkpoints.push(runner);
         }
-        self.position = n;
-        n
     }
 
     /// The machine at the current position.
@@ -252,21 +258,17 @@ impl LessonPlayer {
         if let Some(a) = self.runner().program.as_ref().and_then(|p| p.symbols.get(name)) {
             return Some(*a);
         }
-        let here = self.position;
-        self.go_to(self.total());
-        self.position = here;
+        self.run_steps(self.total());
         self.checkpoints.last()?.program.as_ref()?.symbols.get(name).copied()
     }
 
     /// The timeline of step `n` (1-based, as positions count), running the steps up to it if need be
     /// without moving the current position.
     pub fn guest_of_step(&mut self, n: usize) -> Option<&mut Stepper> {
-        let here = self.position;
         if n == 0 || n > self.total() {
             return None;
         }
-        self.go_to(n);
-        self.position = here;
+        self.run_steps(n);
         self.runs.get_mut(n - 1)?.guest.as_mut()
     }
 }
@@ -370,8 +372,7 @@ pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
         ("ss".into(), r.ss),
         ("ds".into(), r.ds),
     ];
-    const FLAGS: [(&str, u32); 9] = [("CF", 0), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8), ("IF", 9), ("DF", 10), ("OF", 11)];
-    let flags = FLAGS.iter().map(|(n, b)| (n.to_string(), r.eflags & (1 << b) != 0)).collect();
+    let flags = crate::cpu::trace::flag_states(r.eflags);
     let ram = &runner.machine.procs.get(cpu.mm as usize)?.ram;
     // Disassemble from a known instruction a few lines before EIP (x86 cannot be decoded backwards).
     let addrs: Vec<u32> = prog.lines.iter().map(|(a, _)| *a).collect();

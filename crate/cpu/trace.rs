@@ -38,6 +38,14 @@ pub struct StepRecord {
     pub exit: Option<Exit>,
 }
 
+/// The nine flags the Guest CPU pane shows, in the order a student reads them, each with whether it is set.
+pub fn flag_states(eflags: u32) -> Vec<(String, bool)> {
+    [(flags::CF, "CF"), (flags::PF, "PF"), (flags::AF, "AF"), (flags::ZF, "ZF"), (flags::SF, "SF"), (flags::TF, "TF"), (flags::IF, "IF"), (flags::DF, "DF"), (flags::OF, "OF")]
+        .iter()
+        .map(|(bit, n)| (n.to_string(), eflags & bit != 0))
+        .collect()
+}
+
 /// The names of the EFLAGS bits set in `eflags` (IOPL shown as "IOPL=n" when not zero).
 pub fn flag_names(eflags: u32) -> Vec<&'static str> {
     const NAMES: [(u32, &str); 13] = [
