@@ -132,7 +132,7 @@ pub struct Machine {
     /// Record the Guest CPU's work (see [`crate::cpu::timeline`]): on for each step of a lesson the page
     /// shows. The timeline follows the first Guest cpu that runs.
     pub recording: bool,
-    pub timeline: Option<Box<crate::cpu::timeline::Timeline>>,
+    pub timeline: Option<crate::host::core::Recording>,
 }
 
 impl Machine {
@@ -167,13 +167,13 @@ impl Machine {
     }
 
     /// Stop recording; the timeline of what ran since [`Machine::start_recording`], if a Guest CPU ran.
-    pub fn stop_recording(&mut self) -> Option<Box<crate::cpu::timeline::Timeline>> {
+    pub fn stop_recording(&mut self) -> Option<crate::host::core::Recording> {
         self.recording = false;
-        let mut tl = self.timeline.take()?;
-        if let Some(p) = self.procs.get_mut(tl.proc) {
-            tl.finish(&mut p.ram);
+        let mut rec = self.timeline.take()?;
+        if let Some(p) = self.procs.get_mut(rec.proc) {
+            rec.timeline.finish(&mut p.ram);
         }
-        Some(tl)
+        Some(rec)
     }
 
     fn spawn_process(&mut self, name: &str, guest_mb: u32) -> Pid {

@@ -27,6 +27,8 @@ pub const MAX_MEMORY_ROWS: u32 = 64;
 pub struct Stepper {
     pub timeline: Box<Timeline>,
     pub program: Option<LoadedProgram>,
+    /// Which Guest (the index of its `struct lguest`) the timeline followed.
+    pub guest: usize,
     replay: Option<Replay>,
 }
 
@@ -100,8 +102,8 @@ const REG_NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "
 const REG_ORDER: [usize; 8] = [0, 3, 1, 2, 6, 7, 5, 4];
 
 impl Stepper {
-    pub fn new(timeline: Box<Timeline>, program: Option<LoadedProgram>) -> Stepper {
-        Stepper { timeline, program, replay: None }
+    pub fn new(timeline: Box<Timeline>, program: Option<LoadedProgram>, guest: usize) -> Stepper {
+        Stepper { timeline, program, guest, replay: None }
     }
 
     pub fn total(&self) -> u64 {

@@ -195,7 +195,7 @@ impl LessonPlayer {
             let step = &self.lesson.steps[k];
             runner.machine.start_recording();
             let results: Vec<Step> = step.lines.iter().map(|l| runner.run_line(&l.parsed)).collect();
-            let guest = runner.machine.stop_recording().map(|tl| Stepper::new(tl, runner.program.clone()));
+            let guest = runner.machine.stop_recording().map(|rec| Stepper::new(rec.timeline, runner.program.clone(), rec.guest));
             let rcu: Vec<RcuResult> = step.rcu.iter().map(run_rcu).collect();
             self.runs.push(StepRun { results, rcu, guest });
             self.checkpoints.push(runner);

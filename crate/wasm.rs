@@ -80,7 +80,7 @@ impl Simulator {
                 self.history.push((self.runner.clone(), self.guest.take()));
                 self.runner.machine.start_recording();
                 let step = self.runner.run_line(&l);
-                self.guest = self.runner.machine.stop_recording().map(|tl| Stepper::new(tl, self.runner.program.clone()));
+                self.guest = self.runner.machine.stop_recording().map(|rec| Stepper::new(rec.timeline, self.runner.program.clone(), rec.guest));
                 to_js(&step)
             }
             Err(e) => to_js(&LineError { ok: false, line: e.line, message: e.message }),

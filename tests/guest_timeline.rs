@@ -37,7 +37,7 @@ fn every_lesson_step_with_guest_code_replays_to_where_the_core_stopped() {
                 let regs: Vec<u32> = last.regs.iter().map(|(_, v)| *v).collect();
                 let mut want = [st.regs[0], st.regs[3], st.regs[1], st.regs[2], st.regs[6], st.regs[7], st.regs[5], st.regs[4]].to_vec();
                 // The timeline follows the first Guest of the step; with two, compare only when it is the same one.
-                if g.timeline.guest + 1 == guests {
+                if g.guest + 1 == guests {
                     assert_eq!(regs, want, "{} step {n}: registers at the end", info.id);
                     assert_eq!(last.eip, st.eip, "{} step {n}: eip at the end", info.id);
                 }
@@ -86,8 +86,8 @@ fn run_recorded(source: &str) -> (Stepper, Runner) {
         k += 1;
     }
     assert_eq!(got.sys.as_ref().map(|s| s.ret), Some(4), "the read returns the NOTIFY: {got:?}");
-    let tl = r.machine.stop_recording().expect("the Guest ran");
-    (Stepper::new(tl, r.program.clone()), r)
+    let rec = r.machine.stop_recording().expect("the Guest ran");
+    (Stepper::new(rec.timeline, r.program.clone(), rec.guest), r)
 }
 
 #[test]
@@ -147,8 +147,8 @@ fn random_guest_code_replays_exactly() {
         r.exec(2, "write INITIALIZE").unwrap();
         r.machine.start_recording();
         r.exec(3, "read").unwrap();
-        let Some(tl) = r.machine.stop_recording() else { continue };
-        let mut g = Stepper::new(tl, r.program.clone());
+        let Some(rec) = r.machine.stop_recording() else { continue };
+        let mut g = Stepper::new(rec.timeline, r.program.clone(), rec.guest);
         let total = g.total();
         // Backwards (each position from a checkpoint), over at most 400 positions of the run.
         let stride = (total / 400).max(1) as usize;

@@ -77,21 +77,21 @@ fn a_guest_that_never_loads_a_page_directory_runs_without_paging() {
 /// instructions. Returns (output, instructions, faults).
 fn run_demand_paged(elf: &[u8], mem_pages: u32, wipe_every: u32, slice: Option<u64>) -> (Vec<u8>, u64, u32) {
     use lguest_sim::cpu::{Cpu, Exit, Fault};
-    use lguest_sim::host::page_tables::*;
+    use lguest_sim::cpu::paging::*;
     use std::rc::Rc;
     let mut ram = lguest_sim::guest_ram::GuestRam::new(mem_pages);
     let entry = cpu_common::load_elf(&mut ram, elf);
     let mut cpu = Cpu::new(mem_pages, entry);
     cpu.state.regs[4] = mem_pages * 4096 - 16;
-    let mut shadow = ShadowPgdir::default();
-    cpu.shadow = Some(shadow.clone());
+    let mut shadow = PageDirectory::default();
+    cpu.cr3 = Some(shadow.clone());
     let (mut out, mut faults) = (Vec::new(), 0u32);
     loop {
         assert!(cpu.state.tsc < 100_000_000, "ran past its budget");
         match cpu.run(&mut ram, slice.unwrap_or(1_000_000)) {
             Exit::Budget if slice.is_some() => {
-                shadow = ShadowPgdir::default();
-                cpu.shadow = Some(shadow.clone());
+                shadow = PageDirectory::default();
+                cpu.cr3 = Some(shadow.clone());
                 cpu.flush_code_cache();
             }
             Exit::Budget => {}
@@ -100,16 +100,16 @@ fn run_demand_paged(elf: &[u8], mem_pages: u32, wipe_every: u32, slice: Option<u
             Exit::Fault { fault: Fault::PageFault { cr2, error_code } } => {
                 faults += 1;
                 assert!(faults < 1_000_000, "faulting without end at {cr2:#x}");
-                cpu.shadow = None;
+                cpu.cr3 = None;
                 if faults % wipe_every == 0 {
-                    shadow = ShadowPgdir::default();
+                    shadow = PageDirectory::default();
                     cpu.flush_code_cache();
                 }
                 let pgd = Rc::make_mut(&mut shadow.pgd);
-                let pt = pgd[pgd_index(cr2)].get_or_insert_with(|| PtePage { alloc: 0, flags: _PAGE_TABLE, ptes: Rc::new([0; PTRS_PER_PTE]) });
+                let pt = pgd[pgd_index(cr2)].get_or_insert_with(|| PtePage::new(_PAGE_TABLE));
                 let rw = if error_code & 2 != 0 { _PAGE_RW | _PAGE_DIRTY } else { 0 };
                 Rc::make_mut(&mut pt.ptes)[pte_index(cr2)] = (cr2 & !0xfff) | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | rw;
-                cpu.shadow = Some(shadow.clone());
+                cpu.cr3 = Some(shadow.clone());
             }
             e => panic!("stopped at eip {:#x}: {e:?}", cpu.state.eip),
         }

@@ -205,7 +205,7 @@ pub fn bench_timeline(units: u64, now: &mut dyn FnMut() -> f64) -> Result<String
     while cpu.run(&mut ram, GUEST_SLICE) == Exit::Budget {}
     let plain = now() - t0;
     let (mut cpu, mut ram) = fresh()?;
-    let mut tl = Timeline::new(0, 0, 0);
+    let mut tl = Timeline::new();
     let t0 = now();
     loop {
         let exit = tl.run_trip(&mut cpu, &mut ram, GUEST_SLICE, |_, _| String::new()).ok_or("the timeline stopped recording")?;

@@ -19,7 +19,7 @@ use super::exec::fast::Uop;
 use super::segments::CS;
 use super::{Cpu, CpuState};
 use crate::guest_ram::GuestRam;
-use crate::host::page_tables::ShadowPgdir;
+use super::paging::PageDirectory;
 use crate::params::{PAGE_SHIFT, PAGE_SIZE};
 
 /// The most instructions one block holds.
@@ -99,7 +99,7 @@ impl BlockCache {
         ram: &mut GuestRam,
         state: &CpuState,
         pfn_limit: u32,
-        shadow: Option<&ShadowPgdir>,
+        cr3: Option<&PageDirectory>,
     ) -> Result<(usize, Box<Block>), Fault> {
         let eip = state.eip;
         let slot = slot_of(eip);
@@ -116,7 +116,7 @@ impl BlockCache {
             }
         }
         self.misses += 1;
-        let mut block = decode_block(ram, state, pfn_limit, shadow, MAX_BLOCK)?;
+        let mut block = decode_block(ram, state, pfn_limit, cr3, MAX_BLOCK)?;
         block.ops = block.insts.drain(..).map(|i| (super::exec::fast::lower(&i), i)).collect();
         for k in 0..block.npages {
             block.pages[k].1 = ram.mark_code(block.pages[k].0);
@@ -134,10 +134,10 @@ fn fetch_pf(state: &CpuState, lin: u32) -> Fault {
     Fault::PageFault { cr2: lin, error_code: if state.cpl == 3 { PF_USER } else { 0 } }
 }
 
-/// The frame holding code at linear `lin` (through the shadow page directory when paging), within
+/// The frame holding code at linear `lin` (through cr3's page directory when paging), within
 /// `pfn_limit`.
-fn code_frame(ram: &GuestRam, state: &CpuState, pfn_limit: u32, shadow: Option<&ShadowPgdir>, lin: u32) -> Result<u32, Fault> {
-    let phys = match shadow {
+fn code_frame(ram: &GuestRam, state: &CpuState, pfn_limit: u32, cr3: Option<&PageDirectory>, lin: u32) -> Result<u32, Fault> {
+    let phys = match cr3 {
         None => lin, // paging off: linear is physical
         Some(s) => s.walk(lin, false, state.cpl == 3).map_err(|error_code| Fault::PageFault { cr2: lin, error_code })?,
     };
@@ -149,11 +149,11 @@ fn code_frame(ram: &GuestRam, state: &CpuState, pfn_limit: u32, shadow: Option<&
 }
 
 /// Decode up to `max` instructions starting at `state.eip`.
-fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, shadow: Option<&ShadowPgdir>, max: usize) -> Result<Block, Fault> {
+fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, cr3: Option<&PageDirectory>, max: usize) -> Result<Block, Fault> {
     let eip = state.eip;
     let cs = state.segs[CS];
     let probe = Cpu::code_linear_of(state, eip)?;
-    let pfn = code_frame(ram, state, pfn_limit, shadow, probe)?;
+    let pfn = code_frame(ram, state, pfn_limit, cr3, probe)?;
     let page = ram.page(pfn).ok_or_else(|| fetch_pf(state, probe))?;
     let off = (probe & (PAGE_SIZE - 1)) as usize;
     let mut block = Block {
@@ -172,7 +172,7 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, shadow: Option
         dec.decode_out(&mut ins);
         if dec.last_error() == DecoderError::NoMoreBytes {
             if block.insts.is_empty() {
-                return decode_straddling(ram, state, pfn_limit, shadow, block);
+                return decode_straddling(ram, state, pfn_limit, cr3, block);
             }
             break;
         }
@@ -210,7 +210,7 @@ pub(crate) fn changes_flow(m: Mnemonic) -> bool {
 }
 
 /// The instruction at EIP crosses into the next page: decode it alone from bytes of both pages.
-fn decode_straddling(ram: &GuestRam, state: &CpuState, pfn_limit: u32, shadow: Option<&ShadowPgdir>, mut block: Block) -> Result<Block, Fault> {
+fn decode_straddling(ram: &GuestRam, state: &CpuState, pfn_limit: u32, cr3: Option<&PageDirectory>, mut block: Block) -> Result<Block, Fault> {
     let eip = state.eip;
     let first = Cpu::code_linear_of(state, eip)?;
     let in_first = (PAGE_SIZE - (first & (PAGE_SIZE - 1))) as usize;
@@ -221,7 +221,7 @@ fn decode_straddling(ram: &GuestRam, state: &CpuState, pfn_limit: u32, shadow: O
     let next_lin = first.wrapping_add(in_first as u32);
     // First see whether the bytes in this page alone already make a (too short) instruction.
     let next = Cpu::code_linear_of(state, eip.wrapping_add(in_first as u32))
-        .and_then(|lin| code_frame(ram, state, pfn_limit, shadow, lin));
+        .and_then(|lin| code_frame(ram, state, pfn_limit, cr3, lin));
     let mut ins = Instruction::default();
     match next {
         Ok(pfn2) => {
@@ -261,7 +261,7 @@ impl Cpu {
 
     /// Decode the one instruction at EIP without the cache (single-stepping and the uncached path).
     pub(crate) fn fetch_one(&self, ram: &GuestRam) -> Result<Instruction, Fault> {
-        let block = decode_block(ram, &self.state, self.pfn_limit, self.shadow.as_ref(), 1)?;
+        let block = decode_block(ram, &self.state, self.pfn_limit, self.cr3.as_ref(), 1)?;
         block.insts.first().copied().ok_or_else(Fault::gp0)
     }
 }

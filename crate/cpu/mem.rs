@@ -2,8 +2,8 @@
 //! writable, offset within the limit: the Switcher above 0xFFC00000 is out of reach), then the
 //! linear-to-physical translation, then the guest-physical bound `pfn_limit`.
 //!
-//! Translation is the identity while the Guest runs without paging, and the two-level walk through the
-//! Host's shadow page tables once it pages; both live in one function, [`Cpu::translate`]. A physical
+//! Translation is the identity while the Guest runs without paging, and the two-level walk through the page
+//! directory in cr3 once it pages ([`super::paging`]); both live in one function, [`Cpu::translate`]. A physical
 //! page at or past `pfn_limit` raises #PF with `cr2` = the linear address: the Host's `demand_page()`
 //! would have failed for it too.
 //!
@@ -52,10 +52,10 @@ impl Cpu {
     }
 
     /// Linear to guest-physical: the identity while the Guest runs without paging, else the hardware walk
-    /// through the Host's shadow page directory ([`crate::host::page_tables::ShadowPgdir::walk`]).
+    /// through the page directory in cr3 ([`super::paging::PageDirectory::walk`]).
     #[inline(always)]
     pub(crate) fn translate(&self, lin: u32, write: bool) -> Result<u32, Fault> {
-        match &self.shadow {
+        match &self.cr3 {
             None => Ok(lin),
             Some(s) => s.walk(lin, write, self.state.cpl == 3).map_err(|error_code| Fault::PageFault { cr2: lin, error_code }),
         }
@@ -181,7 +181,7 @@ impl Cpu {
 
     /// Check that `size` bytes at `seg:off` could be written, without writing (for instructions that
     /// must not change anything before they know all their stores will succeed).
-    /// The guest-physical address a read of linear `lin` would reach (through the shadow page tables once the
+    /// The guest-physical address a read of linear `lin` would reach (through cr3's page directory once the
     /// Guest pages), if any: for the page's memory view and source lines.
     pub fn linear_to_physical(&self, lin: u32) -> Option<u32> {
         self.translate(lin, false).ok()

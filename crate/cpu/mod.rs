@@ -7,7 +7,8 @@
 //! - [`fault`]: the exceptions an instruction raises, as values.
 //! - [`flags`]: EFLAGS bits and the flag arithmetic.
 //! - [`segments`]: selectors, the GDT, the limits that keep the Guest below the Switcher.
-//! - [`mem`]: every memory access: segment check, linear-to-physical translation, the `pfn_limit` bound.
+//! - [`mem`]: every memory access: segment check, linear-to-physical translation, the `pfn_limit` bound;
+//!   [`paging`]: the two-level page walk through the directory in cr3.
 //! - [`decode`]: the decoded-block cache that lets the fast path skip re-decoding.
 //! - [`exec`]: one function per instruction family, and `exec::fast`: the common forms lowered to
 //!   micro-ops when a block is decoded.
@@ -28,6 +29,7 @@ pub mod exec;
 pub mod fault;
 pub mod flags;
 pub mod mem;
+pub mod paging;
 pub mod segments;
 pub mod timeline;
 pub mod trace;
@@ -134,9 +136,9 @@ pub struct Cpu {
     pub(crate) touch: Option<Vec<MemTouch>>,
     /// Work units left in the current run; `rep` iterations draw on it too.
     pub(crate) budget_left: u64,
-    /// cr3: the Host's shadow page directory every access is translated through, or `None` while the
+    /// cr3: the page directory every access is translated through (see [`paging`]), or `None` while the
     /// Guest runs without paging (the identity). The Host sets it before each run.
-    pub shadow: Option<crate::host::page_tables::ShadowPgdir>,
+    pub cr3: Option<paging::PageDirectory>,
 }
 
 impl Cpu {
@@ -169,7 +171,7 @@ impl Cpu {
             cache: BlockCache::new(),
             touch: None,
             budget_left: 0,
-            shadow: None,
+            cr3: None,
         }
     }
 
@@ -217,7 +219,7 @@ impl Cpu {
             }
             arrived = true;
             if self.use_cache {
-                let (slot, block) = match self.cache.lookup_or_decode(ram, &self.state, self.pfn_limit, self.shadow.as_ref()) {
+                let (slot, block) = match self.cache.lookup_or_decode(ram, &self.state, self.pfn_limit, self.cr3.as_ref()) {
                     Ok(b) => b,
                     Err(fault) => return Stop::Exit(self.fetch_fault(fault)),
                 };
@@ -288,7 +290,7 @@ impl Cpu {
     /// Lowered instructions run through [`exec::fast`]; a block that jumps back to its own start (a
     /// tight loop) runs again without another lookup.
     fn run_block(&mut self, ram: &mut GuestRam) -> Option<Exit> {
-        let (slot, block) = match self.cache.lookup_or_decode(ram, &self.state, self.pfn_limit, self.shadow.as_ref()) {
+        let (slot, block) = match self.cache.lookup_or_decode(ram, &self.state, self.pfn_limit, self.cr3.as_ref()) {
             Ok(b) => b,
             Err(fault) => return Some(self.fetch_fault(fault)),
         };
@@ -427,7 +429,7 @@ impl Cpu {
         let mut c = Cpu::new(self.pfn_limit, eip);
         c.state = self.state.clone();
         c.state.eip = eip;
-        c.shadow = self.shadow.clone();
+        c.cr3 = self.cr3.clone();
         c
     }
 

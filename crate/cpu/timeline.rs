@@ -24,7 +24,7 @@ use serde::Serialize;
 use super::segments::GDT_ENTRIES;
 use super::{Cpu, CpuState, Exit, Stop, StepRecord};
 use crate::guest_ram::{GuestRam, Page};
-use crate::host::page_tables::ShadowPgdir;
+use super::paging::PageDirectory;
 
 /// Units between checkpoints at first.
 pub const FIRST_EVERY: u64 = 4096;
@@ -41,7 +41,7 @@ struct CpuSnap {
     gdtr: (u16, u32),
     idtr: (u16, u32),
     pfn_limit: u32,
-    shadow: Option<ShadowPgdir>,
+    cr3: Option<PageDirectory>,
 }
 
 impl CpuSnap {
@@ -51,7 +51,7 @@ impl CpuSnap {
             Some(p) if *p.gdt == cpu.gdt => Rc::clone(&p.gdt),
             _ => Rc::new(cpu.gdt),
         };
-        CpuSnap { state: cpu.state.clone(), gdt, gdtr: cpu.gdtr, idtr: cpu.idtr, pfn_limit: cpu.pfn_limit, shadow: cpu.shadow.clone() }
+        CpuSnap { state: cpu.state.clone(), gdt, gdtr: cpu.gdtr, idtr: cpu.idtr, pfn_limit: cpu.pfn_limit, cr3: cpu.cr3.clone() }
     }
 
     fn restore(&self, cpu: &mut Cpu) {
@@ -60,12 +60,12 @@ impl CpuSnap {
         cpu.gdtr = self.gdtr;
         cpu.idtr = self.idtr;
         cpu.pfn_limit = self.pfn_limit;
-        let same_tables = match (&cpu.shadow, &self.shadow) {
+        let same_tables = match (&cpu.cr3, &self.cr3) {
             (None, None) => true,
-            (Some(a), Some(b)) => Rc::ptr_eq(&a.pgd, &b.pgd),
+            (Some(a), Some(b)) => a.same(b),
             _ => false,
         };
-        cpu.shadow = self.shadow.clone();
+        cpu.cr3 = self.cr3.clone();
         if !same_tables {
             // Blocks were decoded through other mappings.
             cpu.flush_code_cache();
@@ -108,11 +108,6 @@ pub struct TripView {
 /// The Guest's work during one lesson step (or one line of free play), for one virtual CPU.
 #[derive(Clone, Debug)]
 pub struct Timeline {
-    /// Which Guest and cpu it follows (the first one that ran; others are not recorded), and the Launcher
-    /// process whose memory holds it.
-    pub guest: usize,
-    pub cpu: u32,
-    pub proc: usize,
     trips: Vec<Trip>,
     checkpoints: Vec<Checkpoint>,
     /// Units between checkpoints now.
@@ -134,8 +129,8 @@ pub struct Replay {
 }
 
 impl Timeline {
-    pub fn new(guest: usize, cpu: u32, proc: usize) -> Timeline {
-        Timeline { guest, cpu, proc, trips: Vec::new(), checkpoints: Vec::new(), every: FIRST_EVERY, since: 0, total: 0, note: None }
+    pub fn new() -> Timeline {
+        Timeline { trips: Vec::new(), checkpoints: Vec::new(), every: FIRST_EVERY, since: 0, total: 0, note: None }
     }
 
     /// Units of work recorded.
@@ -444,7 +439,7 @@ mod tests {
     /// Record as the Host does: trips of at most `slice` units, with a Host write between trips.
     fn record(code: &[u8], slice: u64) -> (Timeline, Cpu, GuestRam) {
         let (mut cpu, mut ram) = setup(code);
-        let mut tl = Timeline::new(0, 0, 0);
+        let mut tl = Timeline::new();
         loop {
             let exit = tl.run_trip(&mut cpu, &mut ram, slice, |e, _| format!("{e:?}")).expect("recording");
             if exit == Exit::Hypercall {

@@ -14,6 +14,16 @@ use crate::launcher::FileId;
 use crate::machine::{fail, Fail, Machine};
 use crate::params::{GUEST_SLICE, LGUEST_IRQS, LGUEST_TRAP_ENTRY, PAGE_SIZE, WORD};
 
+/// The Guest CPU's timeline being recorded for the page, and which Guest cpu it follows (the first one that
+/// ran; others are not recorded) in which Launcher process's memory.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    pub guest: usize,
+    pub cpu: u32,
+    pub proc: usize,
+    pub timeline: Box<Timeline>,
+}
+
 pub enum RunOutcome {
     /// `read()` returns: `Ok((4, notify address))` or an errno.
     Return(Result<(i64, u32), Fail>),
@@ -122,7 +132,7 @@ impl Machine {
         let (exit, ran) = match &mut cpu.engine {
             GuestEngine::Scripted => (run_scripted(&mut proc.script, &mut cpu.regs, &mut cpu.cr2, ram, limit), 0),
             GuestEngine::Cpu(core) => {
-                core.shadow = shadow;
+                core.cr3 = shadow;
                 if std::mem::take(&mut cpu.flush_pending) {
                     // A mapping changed (or cr3 did): blocks decoded through the old one may be stale.
                     core.flush_code_cache();
@@ -131,9 +141,11 @@ impl Machine {
                 let before = core.state.tsc;
                 // Recording the Guest's timeline for the page: the same run, in chunks between checkpoints.
                 let timeline: Option<&mut Timeline> = match &mut self.timeline {
-                    Some(tl) if tl.guest == g && tl.cpu == c && tl.proc == pidx => Some(&mut **tl),
+                    Some(rec) if rec.guest == g && rec.cpu == c && rec.proc == pidx => Some(&mut *rec.timeline),
                     Some(_) => None,
-                    None if self.recording => Some(&mut **self.timeline.insert(Box::new(Timeline::new(g, c, pidx)))),
+                    None if self.recording => {
+                        Some(&mut *self.timeline.insert(Recording { guest: g, cpu: c, proc: pidx, timeline: Box::new(Timeline::new()) }).timeline)
+                    }
                     None => None,
                 };
                 let exit = match timeline.and_then(|tl| tl.run_trip(core, ram, GUEST_SLICE, trip_ended)) {

@@ -5,9 +5,9 @@
 //! copies the entry into the shadow (the Guest never knows) or hands the fault back to the Guest.
 //!
 //! What this file holds, in the order of the journey:
-//! - the shadow tables themselves ([`ShadowPgdir`]): 1024 page-directory slots, each optionally a page of
-//!   1024 shadow ptes, shared copy-on-write (`Rc`) so a snapshot of the machine costs nothing;
-//! - the hardware walk the x86 core does through them ([`ShadowPgdir::walk`]);
+//! - the shadow tables themselves: [`PgDir`]s, each a [`crate::cpu::paging::PageDirectory`] (the kind of
+//!   directory the CPU walks, shared copy-on-write so a snapshot of the machine costs nothing) with the
+//!   Guest page directory it shadows and the book entries of its pages;
 //! - `demand_page()` and its checks `check_gpgd()` / `check_gpte()` / `gpte_to_spte()`;
 //! - the hypercalls: `guest_new_pagetable()` (NEW_PGTABLE), `guest_pagetable_clear_all()` and
 //!   `guest_pagetable_flush_user()` (FLUSH_TLB), `guest_set_pte()` (SET_PTE), `guest_set_pgd()` (SET_PGD);
@@ -30,8 +30,6 @@
 //! directly, so `gpte_to_spte()` keeps the Guest frame number and only checks that the Launcher has that
 //! page mapped (`get_pfn()`).
 
-use std::rc::Rc;
-
 use serde::Serialize;
 
 use super::alloc::{AllocId, AllocKind};
@@ -40,104 +38,14 @@ use super::hypercalls::SWITCHER_PGD_INDEX;
 use crate::machine::Machine;
 use crate::params::{PAGE_SHIFT, PAGE_SIZE};
 
-/// x86 page-table entry bits (the same in a pgd and a pte on a non-PAE i386).
-pub const _PAGE_PRESENT: u32 = 0x001;
-pub const _PAGE_RW: u32 = 0x002;
-pub const _PAGE_USER: u32 = 0x004;
-pub const _PAGE_ACCESSED: u32 = 0x020;
-pub const _PAGE_DIRTY: u32 = 0x040;
-pub const _PAGE_PSE: u32 = 0x080;
-pub const _PAGE_GLOBAL: u32 = 0x100;
-/// `_PAGE_TABLE`: the only flags a Guest page-directory entry may carry (`CHECK_GPGD_MASK` without PAE).
-pub const _PAGE_TABLE: u32 = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
-/// The flag bits of an entry (the low 12); the rest is the frame.
-pub const PTE_FLAGS_MASK: u32 = PAGE_SIZE - 1;
-/// `PTRS_PER_PGD` / `PTRS_PER_PTE` on a non-PAE i386.
-pub const PTRS_PER_PGD: usize = 1024;
-pub const PTRS_PER_PTE: usize = 1024;
+pub use crate::cpu::paging::{
+    pgd_index, pte_index, PageDirectory, PtePage, PTE_FLAGS_MASK, PTRS_PER_PGD, PTRS_PER_PTE, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_GLOBAL,
+    _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_TABLE, _PAGE_USER,
+};
 /// `ARRAY_SIZE(lg->pgdirs)`: how many shadow page directories the Host caches per Guest.
 pub const NR_PGDIRS: usize = 4;
 /// The most mappings the snapshot lists for the UI (a Guest with 32 MB mapped has 8192).
 pub const SHADOW_VIEW_CAP: usize = 256;
-
-/// `pgd_index()`: which page-directory slot maps `vaddr`.
-#[inline]
-pub fn pgd_index(vaddr: u32) -> usize {
-    (vaddr >> 22) as usize
-}
-
-/// `pte_index()`: which entry of its page table maps `vaddr`.
-#[inline]
-pub fn pte_index(vaddr: u32) -> usize {
-    ((vaddr >> PAGE_SHIFT) & (PTRS_PER_PTE as u32 - 1)) as usize
-}
-
-/// One present shadow page-directory entry: the page of shadow ptes it points at and the flags copied
-/// from the Guest's entry (the CPU checks both levels, as x86 does).
-#[derive(Clone, Debug)]
-pub struct PtePage {
-    /// The `get_zeroed_page()` behind it, in the account book.
-    pub alloc: AllocId,
-    pub flags: u32,
-    pub ptes: Rc<[u32; PTRS_PER_PTE]>,
-}
-
-/// A shadow page directory: what cr3 points at while the Guest runs.
-#[derive(Clone, Debug)]
-pub struct ShadowPgdir {
-    pub pgd: Rc<Vec<Option<PtePage>>>,
-}
-
-impl Default for ShadowPgdir {
-    fn default() -> Self {
-        ShadowPgdir { pgd: Rc::new(vec![None; PTRS_PER_PGD]) }
-    }
-}
-
-impl ShadowPgdir {
-    /// The hardware's two-level walk (Intel SDM vol. 3, 4.3 "32-bit paging"): the guest-physical address
-    /// behind linear `lin`, or the #PF error code (present, write, user bits) if the access may not
-    /// happen. A write to a read-only entry faults even at ring 1 (the Host runs with CR0.WP set), which
-    /// is how lguest notices the Guest's first write to a page it mapped read-only. Not inlined: every
-    /// memory access of the core calls it when paging, and keeping it out of line keeps the core's
-    /// identity path (no paging) as small as before.
-    #[inline(never)]
-    pub fn walk(&self, lin: u32, write: bool, user: bool) -> Result<u32, u32> {
-        let access = if write { _PAGE_RW } else { 0 } | if user { _PAGE_USER } else { 0 };
-        let Some(pt) = &self.pgd[pgd_index(lin)] else { return Err(access) };
-        let pte = pt.ptes[pte_index(lin)];
-        if pte & _PAGE_PRESENT == 0 {
-            return Err(access);
-        }
-        let allowed = pte & pt.flags;
-        if (write && allowed & _PAGE_RW == 0) || (user && allowed & _PAGE_USER == 0) {
-            return Err(access | _PAGE_PRESENT);
-        }
-        Ok((pte & !PTE_FLAGS_MASK) | (lin & PTE_FLAGS_MASK))
-    }
-
-    /// The shadow pte for `vaddr` (0 if none).
-    pub fn spte(&self, vaddr: u32) -> u32 {
-        self.pgd[pgd_index(vaddr)].as_ref().map(|pt| pt.ptes[pte_index(vaddr)]).unwrap_or(0)
-    }
-
-    /// Every present shadow pte, as (vaddr, spte), lowest first, at most `cap`.
-    pub fn mappings(&self, cap: usize) -> Vec<(u32, u32)> {
-        let mut out = Vec::new();
-        for (i, slot) in self.pgd.iter().enumerate() {
-            let Some(pt) = slot else { continue };
-            for (j, &pte) in pt.ptes.iter().enumerate() {
-                if pte & _PAGE_PRESENT != 0 {
-                    if out.len() == cap {
-                        return out;
-                    }
-                    out.push((((i << 22) | (j << 12)) as u32, pte));
-                }
-            }
-        }
-        out
-    }
-}
 
 /// `struct pgdir`: which Guest page directory a cached shadow directory shadows.
 #[derive(Clone, Debug, Default)]
@@ -146,7 +54,10 @@ pub struct PgDir {
     pub gpgdir: u32,
     /// The shadow directory's page (`pgdir` is NULL in the kernel until one is allocated).
     pub page: Option<AllocId>,
-    pub shadow: ShadowPgdir,
+    /// The shadow directory the CPU walks.
+    pub shadow: PageDirectory,
+    /// The book entry of each shadow pte page, by slot (the CPU's directory knows nothing of the book).
+    pub pte_pages: std::collections::BTreeMap<usize, AllocId>,
 }
 
 /// One mapping as the UI shows it: the Guest's pte beside the Host's shadow pte.
@@ -182,12 +93,12 @@ impl Machine {
     /// not copy the table; each run loads the current one again). With `flush` (a mapping is removed or
     /// replaced, not merely added) they also forget their decoded blocks before they run again: a block
     /// decoded through the old mapping may describe other bytes now.
-    fn spgdir_mut(&mut self, g: usize, idx: usize, flush: bool) -> &mut ShadowPgdir {
+    fn spgdir_mut(&mut self, g: usize, idx: usize, flush: bool) -> &mut PageDirectory {
         let lg = self.lg_mut(g);
         for cpu in lg.cpus.iter_mut() {
             cpu.flush_pending |= flush;
             if let GuestEngine::Cpu(core) = &mut cpu.engine {
-                core.shadow = None;
+                core.cr3 = None;
             }
         }
         &mut lg.pgdirs[idx].shadow
@@ -280,7 +191,8 @@ impl Machine {
                 return false;
             }
             let flags = gpgd & PTE_FLAGS_MASK;
-            Rc::make_mut(&mut self.spgdir_mut(g, idx, false).pgd)[pgd_index(vaddr)] = Some(PtePage { alloc, flags, ptes: Rc::new([0; PTRS_PER_PTE]) });
+            self.spgdir_mut(g, idx, false).set_slot(pgd_index(vaddr), Some(PtePage::new(flags)));
+            self.lg_mut(g).pgdirs[idx].pte_pages.insert(pgd_index(vaddr), alloc);
             self.ev(
                 "demand_page",
                 format!("shadow pgd slot {} was empty: get_zeroed_page() a pte page (#{alloc}), flags {} from the Guest's", pgd_index(vaddr), flag_names(flags)),
@@ -309,7 +221,7 @@ impl Machine {
         if errcode & 2 != 0 {
             gpte |= _PAGE_DIRTY;
         }
-        let old = self.lg_mut(g).pgdirs[idx].shadow.spte(vaddr);
+        let old = self.lg_mut(g).pgdirs[idx].shadow.pte(vaddr);
         if old & _PAGE_PRESENT != 0 {
             self.release_pte(old);
         }
@@ -333,10 +245,7 @@ impl Machine {
     /// Store a shadow pte for `vaddr` in directory `idx` (its pte page must exist); `flush` if it replaces
     /// a present one.
     fn set_spte(&mut self, g: usize, idx: usize, vaddr: u32, spte: u32, flush: bool) {
-        let s = self.spgdir_mut(g, idx, flush);
-        if let Some(pt) = Rc::make_mut(&mut s.pgd)[pgd_index(vaddr)].as_mut() {
-            Rc::make_mut(&mut pt.ptes)[pte_index(vaddr)] = spte;
-        }
+        self.spgdir_mut(g, idx, flush).set_pte(vaddr, spte);
     }
 
     /// H:460 `release_pte()`: the kernel drops the page reference `get_pfn()` took. We book no such
@@ -351,8 +260,10 @@ impl Machine {
                 self.release_pte(pte);
             }
         }
-        let _ = self.host.alloc.free(pt.alloc);
-        Rc::make_mut(&mut self.spgdir_mut(g, idx, true).pgd)[slot] = None;
+        if let Some(alloc) = self.lg_mut(g).pgdirs[idx].pte_pages.remove(&slot) {
+            let _ = self.host.alloc.free(alloc);
+        }
+        self.spgdir_mut(g, idx, true).set_slot(slot, None);
         true
     }
 
@@ -399,7 +310,7 @@ impl Machine {
         if pgd_index(vaddr) >= SWITCHER_PGD_INDEX as usize {
             return self.spgd_ok(g, vaddr);
         }
-        let spte = self.lg_mut(g).pgdirs[idx].shadow.spte(vaddr);
+        let spte = self.lg_mut(g).pgdirs[idx].shadow.pte(vaddr);
         spte & (_PAGE_PRESENT | _PAGE_RW) == _PAGE_PRESENT | _PAGE_RW
     }
 
@@ -436,7 +347,7 @@ impl Machine {
             self.ev("do_set_pte", format!("pgdirs[{idx}]: no shadow pte page for {vaddr:#x}: nothing to update"), &[]);
             return;
         }
-        let old = self.lg_mut(g).pgdirs[idx].shadow.spte(vaddr);
+        let old = self.lg_mut(g).pgdirs[idx].shadow.pte(vaddr);
         if old & _PAGE_PRESENT != 0 {
             self.release_pte(old);
         }
@@ -507,7 +418,8 @@ impl Machine {
                 Ok(p) => {
                     let lg = self.lg_mut(g);
                     lg.pgdirs[next].page = Some(p);
-                    lg.pgdirs[next].shadow = ShadowPgdir::default();
+                    lg.pgdirs[next].shadow = PageDirectory::default();
+                    lg.pgdirs[next].pte_pages.clear();
                     blank = true;
                     self.ev("new_pgdir", format!("pgdirs[{next}] never used: get_zeroed_page() (#{p})"), &["alloc"]);
                 }
@@ -651,24 +563,7 @@ mod tests {
 
     fn spte(m: &mut Machine, vaddr: u32) -> u32 {
         let idx = m.lg_mut(0).cpus[0].cpu_pgd;
-        m.lg_mut(0).pgdirs[idx].shadow.spte(vaddr)
-    }
-
-    #[test]
-    fn walk_faults_like_the_hardware() {
-        let mut s = ShadowPgdir::default();
-        assert_eq!(s.walk(0x1234, false, false), Err(0));
-        assert_eq!(s.walk(0x1234, true, true), Err(_PAGE_RW | _PAGE_USER));
-        let mut ptes = [0u32; PTRS_PER_PTE];
-        ptes[1] = 0x5000 | _PAGE_PRESENT | _PAGE_USER; // read-only
-        ptes[2] = 0x6000 | _PAGE_PRESENT | _PAGE_RW; // kernel only
-        Rc::make_mut(&mut s.pgd)[0] = Some(PtePage { alloc: 0, flags: _PAGE_TABLE, ptes: Rc::new(ptes) });
-        assert_eq!(s.walk(0x1234, false, true), Ok(0x5234));
-        assert_eq!(s.walk(0x1234, true, false), Err(_PAGE_PRESENT | _PAGE_RW));
-        assert_eq!(s.walk(0x2010, true, false), Ok(0x6010));
-        assert_eq!(s.walk(0x2010, false, true), Err(_PAGE_PRESENT | _PAGE_USER));
-        assert_eq!(s.walk(0x3000, false, false), Err(0));
-        assert_eq!(s.mappings(10), vec![(0x1000, 0x5000 | 5), (0x2000, 0x6000 | 3)]);
+        m.lg_mut(0).pgdirs[idx].shadow.pte(vaddr)
     }
 
     #[test]
