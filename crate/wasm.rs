@@ -393,6 +393,24 @@ impl RcuRun {
     }
 }
 
+/// Boot an ELF32 Guest as `lguest-sim run` does and run it to its end: `{ stdout, stderr, exitCode,
+/// instructions }` (stdout and stderr as text). For benchmarks (`tests/bench/run-elf.mjs`): the page never
+/// calls it, and one call runs until the Guest stops, however long that takes.
+#[wasm_bindgen(js_name = runElf)]
+pub fn run_elf(image: &[u8], mem_mb: u32, stdin: &[u8]) -> JsValue {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Ran {
+        stdout: String,
+        stderr: String,
+        exit_code: i32,
+        instructions: f64,
+    }
+    let mb = if mem_mb == 0 { crate::params::DEFAULT_GUEST_MB } else { mem_mb };
+    let r = crate::launcher::run::launch_with_stdin(image, mb, stdin);
+    to_js(&Ran { stdout: String::from_utf8_lossy(&r.stdout).into_owned(), stderr: r.stderr, exit_code: r.exit_code, instructions: r.instructions as f64 })
+}
+
 /// The crate version, for the page footer.
 #[wasm_bindgen]
 pub fn version() -> String {

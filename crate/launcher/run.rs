@@ -23,6 +23,8 @@ pub struct LaunchResult {
     pub exit_code: i32,
     /// Reboots that happened (`-ERESTART`).
     pub restarts: u32,
+    /// Guest instructions the x86 core retired (and `rep` iterations), over every boot.
+    pub instructions: u64,
 }
 
 /// How many times a rebooting Guest is restarted before the simulation gives up.
@@ -39,13 +41,16 @@ pub fn launch(image: &[u8], mem_mb: u32) -> LaunchResult {
 /// queue. When they run out the input thread waits, as at a terminal nobody types at.
 pub fn launch_with_stdin(image: &[u8], mem_mb: u32, stdin: &[u8]) -> LaunchResult {
     let mut restarts = 0;
+    let mut instructions = 0;
     loop {
         let (mut m, r) = boot(image, mem_mb);
         m.procs[0].stdin = stdin.iter().copied().collect();
         let mut r = match r {
             Ok(()) => run_guest(&mut m, mem_mb),
-            Err(e) => LaunchResult { stdout: Vec::new(), stderr: e, exit_code: 1, restarts: 0 },
+            Err(e) => LaunchResult { stdout: Vec::new(), stderr: e, exit_code: 1, restarts: 0, instructions: 0 },
         };
+        instructions += guest_instructions(&m);
+        r.instructions = instructions;
         if r.exit_code == -1 && restarts < MAX_RESTARTS {
             restarts += 1;
             continue;
@@ -57,6 +62,16 @@ pub fn launch_with_stdin(image: &[u8], mem_mb: u32, stdin: &[u8]) -> LaunchResul
         r.restarts = restarts;
         return r;
     }
+}
+
+/// Units of work the x86 core did for every Guest of this machine (its time-stamp counter).
+fn guest_instructions(m: &Machine) -> u64 {
+    let cpus = m.host.guests.iter().flatten().flat_map(|lg| lg.cpus.iter());
+    cpus.map(|c| match &c.engine {
+        crate::host::guest::GuestEngine::Cpu(core) => core.state.tsc,
+        crate::host::guest::GuestEngine::Scripted => 0,
+    })
+    .sum()
 }
 
 /// Set up a Launcher with the Guest loaded and initialized: everything up to the first `pread()`.
@@ -100,6 +115,7 @@ pub fn run_guest(m: &mut Machine, _mem_mb: u32) -> LaunchResult {
         stderr: m.procs[0].stderr.clone() + &stderr,
         exit_code,
         restarts: 0,
+        instructions: 0,
     };
     loop {
         let r = match m.syscall(0, Syscall::Read { fd: LGUEST_FD, buf: LAUNCHER_SCRATCH, len: 4, off: 0 }) {
