@@ -45,3 +45,23 @@ pub const MAX_REASON: usize = 256;
 pub const SHUTDOWN_MSG_LEN: u32 = 128;
 /// The largest number of file descriptors the simulated Launcher may hold.
 pub const MAX_FDS: usize = 1024;
+
+// --- Caps that bound the simulation's work (each keeps one call into the core short) -------------------
+
+/// Rounds of [`crate::kernel::Kernel::settle`]: each offers every sleeping call to its file once and resumes
+/// every program thread whose call returned; 64 rounds is far more than any lesson's chain of wake-ups.
+pub const SETTLE_ROUNDS: u32 = 64;
+/// How many times `wait` lets a sleeping call move on before it reports that the call is still blocked: for
+/// a Guest that computes without trapping, 128 rounds of [`SETTLE_ROUNDS`] settles.
+pub const WAIT_ROUNDS: u32 = 128;
+/// Trips around `run_guest()`'s loop one wake-up may take before the simulation lets others run (a Guest
+/// that traps without end would otherwise hold the page).
+pub const LOOP_CAP: u32 = 1_000;
+/// How many `wait`s with no progress end `lguest-sim run` (a Guest that runs forever without output).
+pub const MAX_IDLE_WAITS: u32 = 2000;
+/// How many times a rebooting Guest is restarted before `lguest-sim run` gives up.
+pub const MAX_RESTARTS: u32 = 4;
+/// Bytes of one write the Launcher makes to its stdout (a Guest could print its whole memory).
+pub const MAX_LAUNCHER_STDOUT: usize = 1 << 20;
+/// Bytes of the terminal's stdout and of its stderr the simulation keeps.
+pub const MAX_TTY_OUTPUT: usize = 1 << 20;

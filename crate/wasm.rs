@@ -7,10 +7,9 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::scenario::{parse, Runner};
-use crate::snapshot::Snapshot;
-use crate::stepper::Stepper;
-use crate::view::LessonPlayer;
+use crate::ui::free_play::FreePlay;
+use crate::ui::lesson::LessonPlayer;
+use crate::ui::stepper::Stepper;
 
 fn to_js<T: Serialize>(v: &T) -> JsValue {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
@@ -24,16 +23,14 @@ struct LineError {
     message: String,
 }
 
-/// A simulated machine with its history, for the page.
+fn error(line: usize, message: String) -> JsValue {
+    to_js(&LineError { ok: false, line, message })
+}
+
+/// A simulated machine with its history, for the page's free play (see [`FreePlay`]).
 #[wasm_bindgen]
 pub struct Simulator {
-    runner: Runner,
-    /// The machine before each executed line, with the Guest CPU timeline of the line before it, so `back()`
-    /// is instant and shows what that line's Guest did again.
-    history: Vec<(Runner, Option<Stepper>)>,
-    guest_mb: u32,
-    /// The Guest CPU's timeline of the last line, if it ran Guest code.
-    guest: Option<Stepper>,
+    play: FreePlay,
 }
 
 // The Guest CPU stepper's calls, shared by `Walkthrough` (the current step) and `Simulator` (the last line).
@@ -44,7 +41,7 @@ fn guest_at(g: Option<&mut Stepper>, pos: f64) -> JsValue {
 fn guest_find(g: Option<&mut Stepper>, from: f64, stops: &[u32]) -> JsValue {
     match g.map(|g| g.find(from.max(0.0) as u64, stops)) {
         Some(Ok(Some(p))) => JsValue::from_f64(p as f64),
-        Some(Err(message)) => to_js(&LineError { ok: false, line: 0, message }),
+        Some(Err(message)) => error(0, message),
         _ => JsValue::NULL,
     }
 }
@@ -52,7 +49,7 @@ fn guest_find(g: Option<&mut Stepper>, from: f64, stops: &[u32]) -> JsValue {
 fn guest_memory(g: Option<&mut Stepper>, pos: f64, addr: u32, rows: u32) -> JsValue {
     match g.map(|g| g.memory(pos.max(0.0) as u64, addr, rows)) {
         Some(Ok(rows)) => to_js(&rows),
-        Some(Err(message)) => to_js(&LineError { ok: false, line: 0, message }),
+        Some(Err(message)) => error(0, message),
         None => JsValue::NULL,
     }
 }
@@ -67,147 +64,102 @@ impl Simulator {
     #[wasm_bindgen(constructor)]
     pub fn new(guest_mb: u32) -> Simulator {
         let mb = if guest_mb == 0 { crate::params::DEFAULT_GUEST_MB } else { guest_mb };
-        Simulator { runner: Runner::new(mb), history: Vec::new(), guest_mb: mb, guest: None }
+        Simulator { play: FreePlay::new(mb) }
     }
 
     /// Run one scenario line. Returns the step (`{ ok, result, expected, message, sys, events, ... }`),
     /// `null` for a blank line or comment, or `{ ok: false, line, message }` if the line does not parse.
     pub fn exec(&mut self, line: &str) -> JsValue {
-        let number = self.history.len() + 1;
-        match crate::scenario::parse_line(number, line) {
+        match self.play.exec(line) {
+            Ok(Some(step)) => to_js(&step),
             Ok(None) => JsValue::NULL,
-            Ok(Some(l)) => {
-                self.history.push((self.runner.clone(), self.guest.take()));
-                self.runner.machine.start_recording();
-                let step = self.runner.run_line(&l);
-                self.guest = self.runner.machine.stop_recording().map(|rec| Stepper::new(rec.timeline, self.runner.program.clone(), rec.guest));
-                to_js(&step)
-            }
-            Err(e) => to_js(&LineError { ok: false, line: e.line, message: e.message }),
+            Err(e) => error(e.line, e.message),
         }
     }
 
     /// Check that a whole scenario parses; `null` if it does, else the first error.
     pub fn check(&self, text: &str) -> JsValue {
-        match parse(text) {
-            Ok(_) => JsValue::NULL,
-            Err(e) => to_js(&LineError { ok: false, line: e.line, message: e.message }),
-        }
+        FreePlay::check(text).err().map(|e| error(e.line, e.message)).unwrap_or(JsValue::NULL)
     }
 
     /// Undo the last line. Returns false if there is nothing to undo.
     pub fn back(&mut self) -> bool {
-        match self.history.pop() {
-            Some((r, g)) => {
-                self.runner = r;
-                self.guest = g;
-                true
-            }
-            None => false,
-        }
+        self.play.back()
     }
 
     /// Start again from a fresh Launcher.
     pub fn reset(&mut self) {
-        self.runner = Runner::new(self.guest_mb);
-        self.history.clear();
-        self.guest = None;
+        self.play.reset()
     }
 
     /// Lines executed so far.
     #[wasm_bindgen(js_name = stepCount)]
     pub fn step_count(&self) -> usize {
-        self.runner.steps.len()
+        self.play.step_count()
     }
 
     /// Every step so far.
     pub fn steps(&self) -> JsValue {
-        to_js(&self.runner.steps)
+        to_js(&self.play.steps())
     }
 
     /// The machine's state now: tasks, files, struct lguest and lg_cpu, the eventfd map, allocations.
     pub fn snapshot(&self) -> JsValue {
-        to_js(&Snapshot::of(&self.runner.machine))
+        to_js(&self.play.snapshot())
     }
 
     /// Events with positions in `[from, to)`.
     pub fn events(&self, from: f64, to: f64) -> JsValue {
         let (from, to) = (from.max(0.0) as u64, to.max(0.0) as u64);
-        let evs: Vec<_> = self.runner.machine.log.events.iter().filter(|e| e.seq >= from && e.seq < to).collect();
+        let evs: Vec<_> = self.play.runner().kernel.log.events.iter().filter(|e| e.seq >= from && e.seq < to).collect();
         to_js(&evs)
     }
 
     /// The modelled kernel functions: name, journey tag, file, summary and a link to the real source.
     pub fn functions() -> JsValue {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct F {
-            func: &'static str,
-            tag: &'static str,
-            file: &'static str,
-            summary: &'static str,
-            link: Option<String>,
-        }
-        let v: Vec<F> = crate::host::tags::FUNCS
-            .iter()
-            .map(|f| F { func: f.func, tag: f.tag, file: f.file, summary: f.summary, link: crate::host::tags::source_link(f.func) })
-            .collect();
-        to_js(&v)
+        to_js(&crate::tags::functions())
     }
 
     /// Assemble a Guest program (GNU as source) into the main task's Guest memory, so the next INITIALIZE
     /// runs it. `null` if it loaded, else `{ ok: false, line: 0, message }` (each error names its line).
     #[wasm_bindgen(js_name = loadProgram)]
     pub fn load_program(&mut self, name: &str, source: &str) -> JsValue {
-        self.history.push((self.runner.clone(), self.guest.take()));
-        match self.runner.load_program(0, name, source) {
-            Ok(()) => JsValue::NULL,
-            Err(message) => {
-                if let Some((_, g)) = self.history.pop() {
-                    self.guest = g;
-                }
-                to_js(&LineError { ok: false, line: 0, message })
-            }
-        }
+        self.play.load_program(name, source).err().map(|m| error(0, m)).unwrap_or(JsValue::NULL)
     }
 
     /// The Guest CPU (registers, flags, disassembly around EIP, source line, lguest_data), or `null`.
     pub fn cpu(&self) -> JsValue {
-        to_js(&crate::view::guest_cpu(&self.runner))
+        to_js(&self.play.cpu())
     }
 
     /// The walkthrough's view of the machine after the last line (compared with the machine before it):
     /// its result, events, fields and what changed, console output so far, the Guest CPU.
     pub fn view(&self) -> JsValue {
-        let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
-        let console = self.runner.steps.iter().filter_map(|s| s.sys.as_ref().and_then(|x| x.console.clone())).collect();
-        let mut v = crate::view::step_view(self.history.last().map(|(r, _)| r), &self.runner, results, console);
-        v.guest_units = self.guest.as_ref().map(|g| g.total());
-        to_js(&v)
+        to_js(&self.play.view())
     }
 
     /// The Guest CPU after `pos` units of the last line's Guest work (see `Walkthrough.guestAt`).
     #[wasm_bindgen(js_name = guestAt)]
     pub fn guest_at(&mut self, pos: f64) -> JsValue {
-        guest_at(self.guest.as_mut(), pos)
+        guest_at(self.play.guest(), pos)
     }
 
     /// The next position after `from` where the last line's Guest reaches one of `stops`, or `null`.
     #[wasm_bindgen(js_name = guestFind)]
     pub fn guest_find(&mut self, from: f64, stops: Vec<u32>) -> JsValue {
-        guest_find(self.guest.as_mut(), from, &stops)
+        guest_find(self.play.guest(), from, &stops)
     }
 
     /// Guest memory as the Guest sees it at `pos`: `rows` rows of 16 bytes from linear `addr`.
     #[wasm_bindgen(js_name = guestMemory)]
     pub fn guest_memory(&mut self, pos: f64, addr: u32, rows: u32) -> JsValue {
-        guest_memory(self.guest.as_mut(), pos, addr, rows)
+        guest_memory(self.play.guest(), pos, addr, rows)
     }
 
     /// The address of a label of the loaded program, or `null`.
     #[wasm_bindgen(js_name = guestSymbol)]
-    pub fn guest_symbol(&self, name: &str) -> JsValue {
-        guest_symbol(self.guest.as_ref(), name)
+    pub fn guest_symbol(&mut self, name: &str) -> JsValue {
+        guest_symbol(self.play.guest().map(|g| &*g), name)
     }
 
     /// A Guest program of the course by name (`guests/hello.S`), as source text, or `null`.
@@ -247,13 +199,13 @@ impl Walkthrough {
 
     /// The course: `[{ id, title, goals, steps, guest }]`.
     pub fn lessons() -> JsValue {
-        to_js(&crate::view::lessons())
+        to_js(&crate::ui::lesson::lessons())
     }
 
     /// Our Rust source of a kernel function (`{ func, tag, file, line, text, link, summary }`) or `null`.
     #[wasm_bindgen(js_name = hostSource)]
     pub fn host_source(func: &str) -> JsValue {
-        to_js(&crate::view::host_source(func))
+        to_js(&crate::ui::lesson::host_source(func))
     }
 
     /// The lesson as parsed: title, goals, intro and steps (prose, question, lines, explanation).
@@ -286,7 +238,7 @@ impl Walkthrough {
     /// Free play from here: a Simulator holding a copy of the machine at the current position.
     #[wasm_bindgen(js_name = freePlay)]
     pub fn free_play(&self) -> Simulator {
-        Simulator { runner: self.player.runner().clone(), history: Vec::new(), guest_mb: crate::params::DEFAULT_GUEST_MB, guest: None }
+        Simulator { play: FreePlay::from(self.player.runner().clone(), crate::params::DEFAULT_GUEST_MB) }
     }
 
     /// What the page shows at the current position (see `view::StepView`).
@@ -315,7 +267,7 @@ impl Walkthrough {
     pub fn guest_find_in_step(&mut self, step: usize, stops: Vec<u32>) -> JsValue {
         match self.player.guest_of_step(step).map(|g| g.first_hit(&stops)) {
             Some(Ok(Some(p))) => JsValue::from_f64(p as f64),
-            Some(Err(message)) => to_js(&LineError { ok: false, line: 0, message }),
+            Some(Err(message)) => error(0, message),
             _ => JsValue::NULL,
         }
     }
@@ -337,7 +289,7 @@ impl Walkthrough {
 /// counterexample the explorer found.
 #[wasm_bindgen]
 pub struct RcuRun {
-    run: crate::view::RcuRun,
+    run: crate::ui::lesson::RcuRun,
 }
 
 #[wasm_bindgen]
@@ -346,9 +298,9 @@ impl RcuRun {
     /// `memory` (`sc` or `weak`), `initial` entries in the map at the start:
     /// `{ schedules, states, checks: [{ name, schedules, counterexample, length }] }`, or `{ ok: false, message }`.
     pub fn explore(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, initial: u8) -> JsValue {
-        match crate::view::rcu_scenario(variant, memory, readers, writers, cpus, initial).and_then(|sc| crate::view::rcu_explore(&sc)) {
+        match crate::ui::lesson::rcu_scenario(variant, memory, readers, writers, cpus, initial).and_then(|sc| crate::ui::lesson::rcu_explore(&sc)) {
             Ok(r) => to_js(&r),
-            Err(message) => to_js(&LineError { ok: false, line: 0, message }),
+            Err(message) => error(0, message),
         }
     }
 
@@ -359,8 +311,8 @@ impl RcuRun {
 
     /// A run at its start that will follow `schedule` (`"0 0 1 1:1"`); `undefined` if the choices are invalid.
     pub fn open(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, initial: u8, schedule: &str) -> Option<RcuRun> {
-        let sc = crate::view::rcu_scenario(variant, memory, readers, writers, cpus, initial).ok()?;
-        crate::view::RcuRun::new(&sc, schedule).ok().map(|run| RcuRun { run })
+        let sc = crate::ui::lesson::rcu_scenario(variant, memory, readers, writers, cpus, initial).ok()?;
+        crate::ui::lesson::RcuRun::new(&sc, schedule).ok().map(|run| RcuRun { run })
     }
 
     /// Take the schedule's next step; `null` if done, else `{ ok: false, message }`.
@@ -388,7 +340,7 @@ impl RcuRun {
     fn step_result(&mut self, cpu: Option<u8>) -> JsValue {
         match self.run.step(cpu) {
             Ok(()) => JsValue::NULL,
-            Err(message) => to_js(&LineError { ok: false, line: 0, message }),
+            Err(message) => error(0, message),
         }
     }
 }
@@ -407,7 +359,7 @@ pub fn run_elf(image: &[u8], mem_mb: u32, stdin: &[u8]) -> JsValue {
         instructions: f64,
     }
     let mb = if mem_mb == 0 { crate::params::DEFAULT_GUEST_MB } else { mem_mb };
-    let r = crate::launcher::run::launch_with_stdin(image, mb, stdin);
+    let r = crate::scenario::launch::launch_with_stdin(image, mb, stdin);
     to_js(&Ran { stdout: String::from_utf8_lossy(&r.stdout).into_owned(), stderr: r.stderr, exit_code: r.exit_code, instructions: r.instructions as f64 })
 }
 

@@ -5,7 +5,7 @@
 //! the smallest one: an ELF header, one PT_LOAD program header, the bytes.
 
 use lguest_sim::asm::{assemble, Program};
-use lguest_sim::launcher::run::launch;
+use lguest_sim::scenario::launch::launch;
 
 const ORIGIN: u32 = 0x100000;
 

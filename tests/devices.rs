@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use lguest_sim::event::Event;
-use lguest_sim::launcher::run::{boot, launch, run_guest};
+use lguest_sim::scenario::launch::{boot, launch, run_guest};
 
 mod guest_build;
 
@@ -135,7 +135,7 @@ expect cpu0.irqs_pending = 0x4
 "
     ));
     // The output thread found the buffer on its first look: it never slept before serving it.
-    let evs = &r.machine.log.events;
+    let evs = &r.kernel.log.events;
     let first_sleep = evs.iter().position(|e| e.task == "console-output" && e.text.contains("read(eventfd")).unwrap();
     let wrote = evs.iter().position(|e| e.task == "console-output" && e.func == "console_output").unwrap();
     assert!(wrote < first_sleep);
@@ -223,13 +223,13 @@ expect stdout = \"\"
 expect vq.console-output.state = eventfd-read
 "
     ));
-    assert!(r.machine.task_by_name("console-output.2").is_some());
+    assert!(r.kernel.task_by_name("console-output.2").is_some());
 }
 
 #[test]
 fn the_echo_guest_reads_stdin_through_the_input_queue() {
     let image = std::fs::read(build("tests/guests/host", "virtio_echo")).unwrap();
-    let r = lguest_sim::launcher::run::launch_with_stdin(&image, 32, b"ping\n");
+    let r = lguest_sim::scenario::launch::launch_with_stdin(&image, 32, b"ping\n");
     assert_eq!(String::from_utf8_lossy(&r.stdout), "got: ping\n");
     assert_eq!(r.stderr, "lguest: CRASH: Power down\n");
     assert_eq!(r.exit_code, 1);
@@ -258,15 +258,16 @@ expect vq.console-output.used_idx = 1
 "
     ));
     // The child's copy of the Launcher printed nothing: the one thread that woke is the parent's.
-    let child = r.machine.procs.iter().find(|p| p.name == "child").unwrap();
-    assert!(child.stdout.is_empty());
-    assert_eq!(r.machine.log.events.iter().filter(|e| e.func == "console_output").count(), 1);
+    let child = r.kernel.procs.iter().position(|p| p.name == "child").unwrap();
+    let by_child = |e: &&Event| r.kernel.task_by_name(&e.task).map(|t| r.kernel.proc_of(t)) == Some(child);
+    assert_eq!(r.kernel.log.events.iter().filter(by_child).filter(|e| e.func.starts_with("console_")).count(), 0);
+    assert_eq!(r.kernel.log.events.iter().filter(|e| e.func == "console_output").count(), 1);
 }
 
 #[test]
 fn the_course_echo_guest_does_the_same_under_gnu_as() {
     let image = std::fs::read(build("lessons/guests", "virtio_echo")).unwrap();
-    let r = lguest_sim::launcher::run::launch_with_stdin(&image, 32, b"hi\n");
+    let r = lguest_sim::scenario::launch::launch_with_stdin(&image, 32, b"hi\n");
     assert_eq!(String::from_utf8_lossy(&r.stdout), "got: hi\n");
     assert_eq!(r.stderr, "lguest: CRASH: Power down\n");
 }
@@ -315,10 +316,10 @@ read                                   => blocked
                 r.run_line(&line);
             }
         }
-        let p = &r.machine.procs[0];
-        if p.devices.fatal.is_some() {
+        if r.launcher(0).unwrap().devices.fatal.is_some() {
             fatal += 1;
-            assert!(p.stderr.starts_with("lguest: "), "{}", p.stderr);
+            let stderr = String::from_utf8_lossy(&r.kernel.tty.stderr);
+            assert!(stderr.starts_with("lguest: "), "{stderr}");
         }
     }
     assert!(fatal > 0, "some random ring should have been refused");

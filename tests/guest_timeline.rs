@@ -3,15 +3,15 @@
 //! core stopped; a run of ten million instructions replays to any position; breakpoints on Guest
 //! addresses stop where the Guest really goes.
 
-use lguest_sim::host::guest::GuestEngine;
+use lguest_sim::lguest::guest::GuestEngine;
 use lguest_sim::scenario::Runner;
-use lguest_sim::stepper::Stepper;
-use lguest_sim::view::{lessons, LessonPlayer};
+use lguest_sim::ui::stepper::Stepper;
+use lguest_sim::ui::lesson::{lessons, LessonPlayer};
 
 /// The Guest core's state in `runner`'s last Guest with a CPU, as it stopped.
 fn core_state(runner: &Runner) -> Option<lguest_sim::cpu::CpuState> {
-    let lg = runner.machine.host.guests.iter().flatten().last()?;
-    match &lg.cpus.first()?.engine {
+    let (_, g) = runner.kernel.lguest.last()?;
+    match &g.cpus.first()?.engine {
         GuestEngine::Cpu(core) => Some(core.state.clone()),
         GuestEngine::Scripted => None,
     }
@@ -27,7 +27,7 @@ fn every_lesson_step_with_guest_code_replays_to_where_the_core_stopped() {
             p.go_to(n);
             let Some(total) = p.view().guest_units else { continue };
             let end = core_state(p.runner());
-            let guests = p.runner().machine.host.guests.iter().flatten().count();
+            let guests = p.runner().kernel.lguest.guests.iter().flatten().count();
             let g = p.guest().unwrap();
             let last = g.at(total);
             assert!(last.error.is_none(), "{} step {n}: {:?}", info.id, last.error);
@@ -37,7 +37,7 @@ fn every_lesson_step_with_guest_code_replays_to_where_the_core_stopped() {
                 let regs: Vec<u32> = last.regs.iter().map(|(_, v)| *v).collect();
                 let mut want = [st.regs[0], st.regs[3], st.regs[1], st.regs[2], st.regs[6], st.regs[7], st.regs[5], st.regs[4]].to_vec();
                 // The timeline follows the first Guest of the step; with two, compare only when it is the same one.
-                if g.guest + 1 == guests {
+                if g.guest.map(|i| i + 1) == Some(guests) {
                     assert_eq!(regs, want, "{} step {n}: registers at the end", info.id);
                     assert_eq!(last.eip, st.eip, "{} step {n}: eip at the end", info.id);
                 }
@@ -78,7 +78,7 @@ fn run_recorded(source: &str) -> (Stepper, Runner) {
     for (k, line) in ["open", "write INITIALIZE"].iter().enumerate() {
         r.exec(k + 1, line).unwrap();
     }
-    r.machine.start_recording();
+    lguest_sim::lguest::start_recording(&mut r.kernel);
     let mut got = r.exec(3, "read").unwrap().unwrap();
     let mut k = 4;
     while got.result.as_deref() == Some("blocked") && k < 40 {
@@ -86,8 +86,8 @@ fn run_recorded(source: &str) -> (Stepper, Runner) {
         k += 1;
     }
     assert_eq!(got.sys.as_ref().map(|s| s.ret), Some(4), "the read returns the NOTIFY: {got:?}");
-    let rec = r.machine.stop_recording().expect("the Guest ran");
-    (Stepper::new(rec.timeline, r.program.clone(), rec.guest), r)
+    let (tl, guest) = lguest_sim::lguest::stop_recording(&mut r.kernel).expect("the Guest ran");
+    (Stepper::new(tl, r.program.clone(), guest), r)
 }
 
 #[test]
@@ -145,10 +145,10 @@ fn random_guest_code_replays_exactly() {
         r.load_program(0, "random.S", &src).expect("assembles");
         r.exec(1, "open").unwrap();
         r.exec(2, "write INITIALIZE").unwrap();
-        r.machine.start_recording();
+        lguest_sim::lguest::start_recording(&mut r.kernel);
         r.exec(3, "read").unwrap();
-        let Some(rec) = r.machine.stop_recording() else { continue };
-        let mut g = Stepper::new(rec.timeline, r.program.clone(), rec.guest);
+        let Some((tl, guest)) = lguest_sim::lguest::stop_recording(&mut r.kernel) else { continue };
+        let mut g = Stepper::new(tl, r.program.clone(), guest);
         let total = g.total();
         // Backwards (each position from a checkpoint), over at most 400 positions of the run.
         let stride = (total / 400).max(1) as usize;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lguest_sim::launcher::run::launch;
+use lguest_sim::scenario::launch::launch;
 
 mod guest_build;
 
@@ -60,11 +60,11 @@ fn the_cli_prints_and_exits_like_the_launcher() {
 fn the_timer_guest_sleeps_between_ticks() {
     // The timer Guest halts three times; each time simulated time jumps to the hrtimer's expiry.
     let image = std::fs::read(build("timer")).unwrap();
-    let (mut m, r) = lguest_sim::launcher::run::boot(&image, 32);
+    let (mut m, r) = lguest_sim::scenario::launch::boot(&image, 32);
     r.unwrap();
-    let res = lguest_sim::launcher::run::run_guest(&mut m, 32);
+    let res = lguest_sim::scenario::launch::run_guest(&mut m, 32);
     assert_eq!(res.stdout, b"ticks: 3\n");
-    assert!(m.host.now_ns >= 3_000_000, "three 1 ms timers: now = {}", m.host.now_ns);
+    assert!(m.now_ns >= 3_000_000, "three 1 ms timers: now = {}", m.now_ns);
     let fired = m.log.events.iter().filter(|e| e.func == "clockdev_fn").count();
     let delivered = m.log.events.iter().filter(|e| e.func == "set_guest_interrupt").count();
     assert_eq!((fired, delivered), (3, 3));
@@ -83,7 +83,7 @@ fn a_guest_that_never_stops_trapping_cannot_hold_the_simulation() {
         assert!(step.events.1 - step.events.0 < 2_000_000, "line {} ran {} events", l.number, step.events.1 - step.events.0);
     }
     // The Guest kept going between the calls, and the Launcher can still stop it with a signal.
-    let hcalls = r.machine.log.events.iter().filter(|e| e.func == "do_hcall").count();
+    let hcalls = r.kernel.log.events.iter().filter(|e| e.func == "do_hcall").count();
     assert!(hcalls > 1000, "{hcalls}");
     let step = r.exec(6, "signal main").unwrap();
     assert!(step.is_none() || step.unwrap().ok);

@@ -234,7 +234,7 @@ fn the_check_command() {
 fn hex_escapes_in_quoted_strings() {
     use lguest_sim::scenario::replay;
     let r = replay("open\nwrite INITIALIZE => 12\nguest init 0x5000\nguest store 0x5004 \"\\x01\"\nguest notify 0x8000\nread => 4 notify=0x8000\n").unwrap();
-    let ram = &r.machine.procs[0].ram;
+    let ram = &r.kernel.procs[0].mm.guest.ram;
     let mut b = [0u8; 2];
     ram.read(0x5004, &mut b).unwrap();
     assert_eq!(b, [1, 0]);

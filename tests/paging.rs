@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lguest_sim::launcher::run::{boot, launch, run_guest};
+use lguest_sim::scenario::launch::{boot, launch, run_guest};
 
 mod cpu_common;
 

@@ -1,7 +1,7 @@
 //! Scenario tests: every `tests/scenarios/*.scn` file is replayed against the model and must produce
 //! exactly the results it states; and broken scenarios must fail with messages naming the line.
 
-use lguest_sim::host::lg::Dead;
+use lguest_sim::lguest::lg::Dead;
 use lguest_sim::scenario::{parse, replay, Runner};
 
 fn scenario_files() -> Vec<std::path::PathBuf> {
@@ -77,7 +77,7 @@ fn bad_lines_are_named_errors() {
 fn add_eventfd_runs_the_rcu_update_in_order() {
     let r = replay("open\nwrite INITIALIZE\neventfd\nwrite EVENTFD addr=0x7000 fd=4 => 0\n").unwrap();
     let evs: Vec<String> = r
-        .machine
+        .kernel
         .log
         .events
         .iter()
@@ -91,25 +91,25 @@ fn add_eventfd_runs_the_rcu_update_in_order() {
         at += found + 1;
     }
     // The old (empty) map's allocation is gone, the new one is live and published.
-    let lg = r.machine.lg(0).unwrap();
+    let lg = &r.kernel.lguest.get(0).unwrap().lg;
     assert_eq!(lg.eventfds.num, 1);
-    assert!(r.machine.host.alloc.is_live(lg.eventfds.alloc));
+    assert!(r.kernel.alloc.is_live(lg.eventfds.alloc));
 }
 
 /// Every version of the eventfd map is on record: published, retired by the next `add_eventfd()`, freed
 /// after its grace period; a copy that never got published (its fdget failed) is not a version.
 #[test]
 fn the_map_versions_are_on_record_with_their_lives() {
-    use lguest_sim::host::lg::MapLife;
+    use lguest_sim::lguest::lg::MapLife;
     let r = replay("open\nwrite INITIALIZE\neventfd\nwrite EVENTFD addr=0x7000 fd=4 => 0\nwrite EVENTFD addr=0x8000 fd=9 => -EBADF\nwrite EVENTFD addr=0x8000 fd=4 => 0\n").unwrap();
-    let lg = r.machine.lg(0).unwrap();
+    let lg = &r.kernel.lguest.get(0).unwrap().lg;
     let v = &lg.map_versions;
     assert_eq!(v.len(), 3, "{v:#?}");
     assert_eq!((v[0].by, v[0].life, v[0].entries.len()), ("initialize", MapLife::Freed, 0));
     assert_eq!((v[1].by, v[1].life, v[1].entries.clone()), ("add_eventfd", MapLife::Freed, vec![(0x7000, 0)]));
     assert_eq!((v[2].life, v[2].entries.clone()), (MapLife::Current, vec![(0x7000, 0), (0x8000, 0)]));
     assert_eq!(v[2].alloc, lg.eventfds.alloc);
-    assert!(v[..2].iter().all(|x| !r.machine.host.alloc.is_live(x.alloc)), "the retired versions were freed");
+    assert!(v[..2].iter().all(|x| !r.kernel.alloc.is_live(x.alloc)), "the retired versions were freed");
 }
 
 /// `send_notify_to_eventfd()` signals the first match only, under rcu_read_lock.
@@ -117,9 +117,9 @@ fn the_map_versions_are_on_record_with_their_lives() {
 fn notify_signals_the_first_matching_eventfd() {
     let src = "open\nwrite INITIALIZE\neventfd\neventfd\nwrite EVENTFD addr=0x7000 fd=4\nwrite EVENTFD addr=0x7000 fd=5\nguest init 0x5000\nguest notify 0x7000\nguest notify 0x9000\nread => 4 notify=0x9000\n";
     let r = replay(src).unwrap();
-    assert_eq!(r.machine.host.eventfds[0].count, 1);
-    assert_eq!(r.machine.host.eventfds[1].count, 0);
-    let texts: Vec<&str> = r.machine.log.events.iter().filter(|e| e.func == "send_notify_to_eventfd").map(|e| e.text.as_str()).collect();
+    assert_eq!(r.kernel.eventfds[0].count, 1);
+    assert_eq!(r.kernel.eventfds[1].count, 0);
+    let texts: Vec<&str> = r.kernel.log.events.iter().filter(|e| e.func == "send_notify_to_eventfd").map(|e| e.text.as_str()).collect();
     assert!(texts.first().unwrap().starts_with("rcu_read_lock()"));
     assert!(texts.iter().any(|t| t.starts_with("rcu_read_unlock()")));
 }
@@ -130,10 +130,10 @@ fn events_name_task_function_and_tag() {
     let mut all = 0;
     for f in scenario_files() {
         let r = replay(&std::fs::read_to_string(&f).unwrap()).unwrap();
-        for e in &r.machine.log.events {
+        for e in &r.kernel.log.events {
             all += 1;
             assert!(!e.task.is_empty(), "{e:?}");
-            let info = lguest_sim::host::tags::info(e.func).unwrap_or_else(|| panic!("{} has no entry in host::tags", e.func));
+            let info = lguest_sim::tags::info(e.func).unwrap_or_else(|| panic!("{} has no entry in tags", e.func));
             assert_eq!(info.tag, e.tag);
         }
     }
@@ -144,13 +144,13 @@ fn events_name_task_function_and_tag() {
 #[test]
 fn close_leaves_nothing_but_the_kernels_own_leaks() {
     let r = replay("open\nwrite INITIALIZE\ninject kmalloc-fail 4\nclose\nopen\ninject kmalloc-fail 4\nwrite INITIALIZE => -ENOMEM\nclose\n").unwrap();
-    assert_eq!(r.machine.host.alloc.live.len(), 1);
-    assert_eq!(r.machine.host.alloc.live[0].by, "lg_cpu_start");
+    assert_eq!(r.kernel.alloc.live.len(), 1);
+    assert_eq!(r.kernel.alloc.live[0].by, "lg_cpu_start");
     let mut r = Runner::default();
     for l in parse("open\nwrite INITIALIZE\nguest init 0x5000\nguest shutdown \"x\"\nread => -ENOENT\n").unwrap() {
         assert!(r.run_line(&l).ok);
     }
-    assert!(matches!(r.machine.lg(0).unwrap().dead, Some(Dead::Reason { .. })));
+    assert!(matches!(r.kernel.lguest.get(0).unwrap().lg.dead, Some(Dead::Reason { .. })));
 }
 
 /// Random scenario lines (from the language's own words and edge numbers) never panic the model: every
@@ -200,7 +200,7 @@ fn gdt_entries_are_fixed_up_as_lguest_does() {
         Ok(r) => r,
         Err(e) => panic!("line {}: {}", e.line, e.message),
     };
-    let gdt = &r.machine.lg(0).unwrap().cpus[0].gdt;
+    let gdt = &r.kernel.lguest.get(0).unwrap().cpus[0].gdt;
     assert_eq!(gdt[14], (0x0000_ffff, 0x00cf_9a00 | (1 << 13) | (1 << 8)), "DPL 0 became 1, accessed set");
     assert_eq!(gdt[10], (0x0000_ffff, 0x00cf_9a00), "the Switcher's entry is not touched");
     assert_eq!(gdt[6], (0x1000_ffff, 0x00cf_9200 | (1 << 13) | (1 << 8)));

@@ -77,7 +77,7 @@ fn replay(args: &[String]) -> ExitCode {
         for l in &lines {
             let step = r.run_line(l);
             if trace {
-                for e in r.machine.log.events.iter().filter(|e| e.seq >= step.events.0 && e.seq < step.events.1) {
+                for e in r.kernel.log.events.iter().filter(|e| e.seq >= step.events.0 && e.seq < step.events.1) {
                     println!("    [{}] {:<8} {:<24} {}", e.tag, e.task, e.func, e.text);
                 }
             }
@@ -132,7 +132,7 @@ fn run(args: &[String]) -> ExitCode {
             let _ = std::io::stdin().read_to_end(&mut stdin);
         }
     }
-    let r = lguest_sim::launcher::run::launch_with_stdin(&image, mem, &stdin);
+    let r = lguest_sim::scenario::launch::launch_with_stdin(&image, mem, &stdin);
     use std::io::Write;
     let _ = std::io::stdout().write_all(&r.stdout);
     let _ = std::io::stdout().flush();
@@ -157,7 +157,7 @@ fn check(args: &[String]) -> ExitCode {
     for run in &course.runs {
         if trace {
             // Every line with its result and the events it produced, as `replay --trace` shows them.
-            let log = &run.runner.machine.log;
+            let log = &run.runner.kernel.log;
             for (step, sr) in run.lesson.steps.iter().zip(&run.steps) {
                 println!("{}:{}: ## Step {}: {}", run.lesson.file, step.line, step.number, step.title);
                 for (l, st) in step.lines.iter().zip(&sr.results) {

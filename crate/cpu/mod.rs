@@ -30,6 +30,7 @@ pub mod fault;
 pub mod flags;
 pub mod mem;
 pub mod paging;
+pub mod script;
 pub mod segments;
 pub mod timeline;
 pub mod trace;

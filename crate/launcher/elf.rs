@@ -6,6 +6,8 @@
 //! The real Launcher only says "Malformed elf header" or dies on a bad `mmap`; a teaching tool says what is
 //! wrong and where, so every check here has its own message, and no input can make it panic.
 
+use super::GuestMem;
+#[cfg(test)]
 use crate::guest_ram::GuestRam;
 
 /// A Guest image ready to run.
@@ -30,7 +32,7 @@ fn u32_at(b: &[u8], off: usize) -> Option<u32> {
 }
 
 /// Check `file` and copy its segments into `ram`, whose first `mem_limit` bytes are the Guest's RAM.
-pub fn load_elf(file: &[u8], ram: &mut GuestRam, mem_limit: u32) -> Result<LoadedImage, String> {
+pub fn load_elf(file: &[u8], ram: &mut impl GuestMem, mem_limit: u32) -> Result<LoadedImage, String> {
     if !file.starts_with(b"\x7fELF") {
         return Err("not an ELF file: it does not start with 0x7f 'E' 'L' 'F'".into());
     }
@@ -109,7 +111,7 @@ pub fn load_elf(file: &[u8], ram: &mut GuestRam, mem_limit: u32) -> Result<Loade
     }
     for (_, off, pa, fs, _, _) in &segs {
         let bytes = &file[*off as usize..(*off as usize + *fs as usize)];
-        ram.write(*pa, bytes).map_err(|e| format!("could not write Guest memory at {:#x}", e.addr))?;
+        ram.write(*pa, bytes).map_err(|_| format!("could not write Guest memory at {pa:#x}"))?;
     }
     Ok(LoadedImage { entry: e_entry, segments: segs.iter().map(|s| (s.2, s.4)).collect() })
 }

@@ -1,175 +1,155 @@
-//! The Launcher's main line (Documentation/lguest/lguest.c, `main()` and `run_guest()`), as a simulated
-//! process: load the Guest, set up the devices page and the console, `tell_kernel()` with LHREQ_INITIALIZE,
-//! then `pread()` in a loop. Each NOTIFY that comes back goes to `handle_output()` (crate::launcher::devices): a
-//! device's status, a queue's first kick, an early-console string, or a "Bad NOTIFY"; `-ENOENT` means the
-//! Guest died, and a second read fetches why; `-ERESTART` means reboot. Kicks of a running device's queues
-//! never come back here: they wake its threads through eventfds.
+//! The Launcher's main line (Documentation/lguest/lguest.c, `main()` and `run_guest()`): map the Guest's
+//! memory, load the Guest, set up the devices page and the console, `tell_kernel()` with LHREQ_INITIALIZE,
+//! then `pread()` in a loop. Each NOTIFY that comes back goes to `handle_output()`
+//! (crate::launcher::devices): a device's status, a queue's first kick, an early-console string, or a "Bad
+//! NOTIFY"; `-ENOENT` means the Guest died, and a second read fetches why; `-ERESTART` means reboot. Kicks
+//! of a running device's queues never come back here: they wake its threads through eventfds.
 //!
-//! The output, the death message and the exit status are what the real Launcher would print and return.
+//! All of it through the one door, [`Sys`]: what it prints goes to its terminal, and its exit status is
+//! what the real Launcher would return.
 
+use super::elf::load_elf;
+use super::{Launcher, STDIO_BUF, STDIO_BUF_LEN};
 use crate::errno::Errno;
-use crate::launcher::elf::load_elf;
-use crate::machine::{Machine, Outcome, Syscall};
-use crate::params::{DEVICE_PAGES, LAUNCHER_SCRATCH, PAGE_SIZE};
+use crate::kernel::syscall::{Outcome, SysResult, Syscall};
+use crate::kernel::user::Sys;
+use crate::params::{DEVICE_PAGES, LAUNCHER_SCRATCH, MAX_IDLE_WAITS, PAGE_SIZE};
 
-/// How a Launcher run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LaunchResult {
-    /// What the Guest printed through the early console.
-    pub stdout: Vec<u8>,
-    /// What the Launcher printed on stderr (`lguest: CRASH: Power down`).
-    pub stderr: String,
-    /// The Launcher's exit status.
-    pub exit_code: i32,
-    /// Reboots that happened (`-ERESTART`).
-    pub restarts: u32,
-    /// Guest instructions the x86 core retired (and `rep` iterations), over every boot.
-    pub instructions: u64,
-}
+/// The descriptor `boot()` opens `/dev/lguest` on: 0, 1 and 2 are taken, so it is 3.
+pub const LGUEST_FD: i32 = 3;
 
-/// How many times a rebooting Guest is restarted before the simulation gives up.
-const MAX_RESTARTS: u32 = 4;
-/// How many `wait`s with no progress end the run (a Guest that runs forever without output).
-const MAX_IDLE_WAITS: u32 = 2000;
-
-/// Boot `image` (an ELF32 i386 executable) in `mem_mb` MB and run it to the end, like `lguest MB vmlinux`.
-pub fn launch(image: &[u8], mem_mb: u32) -> LaunchResult {
-    launch_with_stdin(image, mem_mb, b"")
-}
-
-/// [`launch`] with bytes waiting on the Launcher's stdin (`echo hi | lguest ...`), for the console's input
-/// queue. When they run out the input thread waits, as at a terminal nobody types at.
-pub fn launch_with_stdin(image: &[u8], mem_mb: u32, stdin: &[u8]) -> LaunchResult {
-    let mut restarts = 0;
-    let mut instructions = 0;
-    loop {
-        let (mut m, r) = boot(image, mem_mb);
-        m.procs[0].stdin = stdin.iter().copied().collect();
-        let mut r = match r {
-            Ok(()) => run_guest(&mut m, mem_mb),
-            Err(e) => LaunchResult { stdout: Vec::new(), stderr: e, exit_code: 1, restarts: 0, instructions: 0 },
-        };
-        instructions += guest_instructions(&m);
-        r.instructions = instructions;
-        if r.exit_code == -1 && restarts < MAX_RESTARTS {
-            restarts += 1;
-            continue;
+/// `errx()`'s text (and `warnx()`'s): to stderr through the Launcher's print buffer.
+fn eprint(sys: &mut Sys<'_>, text: &str) {
+    for part in text.as_bytes().chunks(STDIO_BUF_LEN as usize) {
+        if sys.write(STDIO_BUF, part).is_ok() {
+            let _ = sys.syscall(Syscall::Write { fd: 2, buf: STDIO_BUF, len: part.len() as u32, off: 0 });
         }
-        if r.exit_code == -1 {
-            r.exit_code = 1;
-            r.stderr += &format!("lguest: the Guest rebooted {MAX_RESTARTS} times; the simulation stops here\n");
-        }
-        r.restarts = restarts;
-        return r;
     }
 }
 
-/// Units of work the x86 core did for every Guest of this machine (its time-stamp counter).
-fn guest_instructions(m: &Machine) -> u64 {
-    let cpus = m.host.guests.iter().flatten().flat_map(|lg| lg.cpus.iter());
-    cpus.map(|c| match &c.engine {
-        crate::host::guest::GuestEngine::Cpu(core) => core.state.tsc,
-        crate::host::guest::GuestEngine::Scripted => 0,
+/// Everything `main()` does before its loop: map memory, load `image` (an ELF32 i386 executable), set up
+/// the devices and `tell_kernel()`. `Err` is what it printed before giving up (it has then exited 1).
+pub fn boot(sys: &mut Sys<'_>, image: &[u8]) -> Result<(), String> {
+    let step = |sys: &mut Sys<'_>| -> Result<(), String> {
+        let entry = sys
+            .program(|l: &mut Launcher, s| -> Result<u32, String> {
+                l.map_memory(s)?;
+                let limit = l.guest_pages * PAGE_SIZE;
+                let loaded = load_elf(image, &mut l.guest(s), limit)?;
+                l.write_boot_params(s);
+                // main() sets up the devices page and the console before it tells the kernel about the Guest.
+                l.setup_devices(s)?;
+                Ok(loaded.entry)
+            })
+            .ok_or("the Launcher's program is not running")??;
+        tell_kernel(sys, entry)
+    };
+    step(sys).map_err(|e| {
+        let text = format!("lguest: {e}\n");
+        eprint(sys, &text);
+        text
     })
-    .sum()
 }
 
-/// Set up a Launcher with the Guest loaded and initialized: everything up to the first `pread()`.
-pub fn boot(image: &[u8], mem_mb: u32) -> (Machine, Result<(), String>) {
-    let mut m = Machine::new(mem_mb);
-    let p = &mut m.procs[0];
-    let limit = p.guest_pages * PAGE_SIZE;
-    let loaded = match load_elf(image, &mut p.ram, limit) {
-        Ok(l) => l,
-        Err(e) => return (m, Err(format!("lguest: {e}\n"))),
+/// `tell_kernel()`: open `/dev/lguest` and LHREQ_INITIALIZE with the memory base, the limit in pages and
+/// the entry point.
+fn tell_kernel(sys: &mut Sys<'_>, entry: u32) -> Result<(), String> {
+    let fd = match sys.syscall(Syscall::Open) {
+        Ok(Outcome::Done(r)) if r.is_ok() => r.ret as i32,
+        _ => return Err("Failed to open /dev/lguest".into()),
     };
-    p.has_code = true;
-    p.write_boot_params();
-    // main() sets up the devices page and the console before it tells the kernel about the Guest.
-    if let Err(e) = m.setup_devices(0) {
-        return (m, Err(format!("lguest: {e}\n")));
+    let (base, pages) = sys.program(|l: &mut Launcher, _| (l.guest_base, l.guest_pages + DEVICE_PAGES)).unwrap_or_default();
+    let words: Vec<u8> = [0u32, base, pages, entry].iter().flat_map(|w| w.to_le_bytes()).collect();
+    if sys.write(LAUNCHER_SCRATCH, &words).is_err() {
+        return Err("no memory for the request".into());
     }
-    // tell_kernel(): open /dev/lguest and LHREQ_INITIALIZE with the memory base, limit in pages, entry.
-    let fd = match m.syscall(0, Syscall::Open) {
-        Ok(Outcome::Done(r)) if r.errno.is_none() => r.ret as i32,
-        _ => return (m, Err("lguest: Failed to open /dev/lguest\n".into())),
-    };
-    let base = m.procs[0].guest_base;
-    let pages = m.procs[0].guest_pages + DEVICE_PAGES;
-    let words: Vec<u8> = [0u32, base, pages, loaded.entry].iter().flat_map(|w| w.to_le_bytes()).collect();
-    if m.poke_user(0, LAUNCHER_SCRATCH, &words).is_err() {
-        return (m, Err("lguest: no memory for the request\n".into()));
-    }
-    match m.syscall(0, Syscall::Write { fd, buf: LAUNCHER_SCRATCH, len: 16, off: 0 }) {
-        Ok(Outcome::Done(r)) if r.errno.is_none() => (m, Ok(())),
-        Ok(Outcome::Done(r)) => (m, Err(format!("lguest: Writing to /dev/lguest: {}\n", r.errno.map(|e| e.meaning()).unwrap_or("")))),
-        _ => (m, Err("lguest: Writing to /dev/lguest failed\n".into())),
+    match sys.syscall(Syscall::Write { fd, buf: LAUNCHER_SCRATCH, len: 16, off: 0 }) {
+        Ok(Outcome::Done(r)) if r.is_ok() => Ok(()),
+        Ok(Outcome::Done(r)) => Err(format!("Writing to /dev/lguest: {}", r.errno.map(|e| e.meaning()).unwrap_or(""))),
+        _ => Err("Writing to /dev/lguest failed".into()),
     }
 }
 
-/// The Launcher's `run_guest()` loop. Exit code -1 asks the caller to restart.
-pub fn run_guest(m: &mut Machine, _mem_mb: u32) -> LaunchResult {
+/// How the Launcher's loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this status; -1 asks to be restarted (the Guest rebooted).
+    Status(i32),
+    /// It is still asleep in `read()` and nothing in the simulation will wake it (a Guest that never stops
+    /// and never prints, or sleeps with nothing to wake it): the simulation stopped waiting.
+    Stuck,
+}
+
+/// The Launcher's `run_guest()` loop.
+pub fn run_guest(sys: &mut Sys<'_>) -> Exit {
+    match run_loop(sys) {
+        Ok(()) => Exit::Stuck,
+        Err(code) => Exit::Status(code),
+    }
+}
+
+/// The loop itself; it only ever ends with `Err(status)`, or `Ok` when the simulation stops waiting.
+fn run_loop(sys: &mut Sys<'_>) -> Result<(), i32> {
     let mut idle = 0;
-    let end = |m: &Machine, stderr: String, exit_code: i32| LaunchResult {
-        stdout: m.procs[0].stdout.clone(),
-        stderr: m.procs[0].stderr.clone() + &stderr,
-        exit_code,
-        restarts: 0,
-        instructions: 0,
-    };
+    let fatal = |sys: &mut Sys<'_>| sys.program(|l: &mut Launcher, _| l.devices.fatal.is_some()).unwrap_or(true);
     loop {
-        let r = match m.syscall(0, Syscall::Read { fd: LGUEST_FD, buf: LAUNCHER_SCRATCH, len: 4, off: 0 }) {
+        let r = match sys.syscall(Syscall::Read { fd: LGUEST_FD, buf: LAUNCHER_SCRATCH, len: 4, off: 0 }) {
             Ok(Outcome::Done(r)) => r,
             // The Launcher sleeps in read() while the Guest runs or is halted (and its device threads work).
             Ok(Outcome::Blocked { .. }) => loop {
-                if m.procs[0].devices.fatal.is_some() {
+                if fatal(sys) {
                     // A device thread died with errx(): kill_launcher() took the main thread with it.
-                    return end(m, String::new(), 1);
+                    return Err(1);
                 }
-                if let Some(r) = m.wait(0) {
+                if let Some(r) = sys.wait() {
                     break r;
                 }
                 idle += 1;
                 if idle > MAX_IDLE_WAITS {
-                    let stderr = "lguest: the Guest ran for the simulation's whole budget without stopping; stopped\n".to_string();
-                    return end(m, stderr, 1);
+                    return Ok(());
                 }
             },
-            Err(_) if m.procs[0].devices.fatal.is_some() => return end(m, String::new(), 1),
-            Err(e) => return end(m, format!("lguest: {e}\n"), 1),
+            Err(_) if fatal(sys) => return Err(1),
+            Err(e) => {
+                eprint(sys, &format!("lguest: {e}\n"));
+                return Err(1);
+            }
         };
-        if let Err(e) = handle(m, r) {
-            return end(m, e.stderr, e.exit_code);
-        }
+        handle(sys, r)?;
     }
 }
 
-/// The descriptor `boot()` opens `/dev/lguest` on: 0, 1 and 2 are taken, so it is 3.
-const LGUEST_FD: i32 = 3;
-
-/// How the loop ends.
-struct End {
-    stderr: String,
-    exit_code: i32,
-}
-
-/// What the Launcher does with one `pread()` result.
-fn handle(m: &mut Machine, r: crate::machine::SysResult) -> Result<(), End> {
+/// What the Launcher does with one `pread()` result; `Err` is the exit status it ends with.
+fn handle(sys: &mut Sys<'_>, r: SysResult) -> Result<(), i32> {
     if r.errno.is_none() && r.ret == 4 {
-        let addr = r.notify.unwrap_or(0);
+        // The four bytes read() put in the buffer: the address the Guest NOTIFYed.
+        let mut word = [0u8; 4];
+        let addr = sys.read(LAUNCHER_SCRATCH, &mut word).map(|_| u32::from_le_bytes(word)).unwrap_or(0);
         // A device's status, a queue's first kick, or an early-console string; errx() on anything else.
-        return m.handle_output(0, addr, LGUEST_FD).map_err(|msg| End { stderr: format!("lguest: {msg}\n"), exit_code: 1 });
+        let done = sys.program(|l: &mut Launcher, s| l.handle_output(s, addr, LGUEST_FD)).unwrap_or(Ok(()));
+        return done.map_err(|msg| {
+            eprint(sys, &format!("lguest: {msg}\n"));
+            1
+        });
     }
-    match r.errno {
+    let text = match r.errno {
         Some(Errno::ENOENT) => {
-            let reason = match m.syscall(0, Syscall::Read { fd: 3, buf: LAUNCHER_SCRATCH, len: 1023, off: 0 }) {
-                Ok(Outcome::Done(r2)) => r2.reason.unwrap_or_default(),
+            // The second read copies the reason (NUL-terminated, cut at the buffer's size) into the buffer.
+            let reason = match sys.syscall(Syscall::Read { fd: LGUEST_FD, buf: LAUNCHER_SCRATCH, len: 1023, off: 0 }) {
+                Ok(Outcome::Done(r2)) if r2.is_ok() => {
+                    let mut b = vec![0u8; r2.ret.clamp(0, 1023) as usize];
+                    let _ = sys.read(LAUNCHER_SCRATCH, &mut b);
+                    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
+                    String::from_utf8_lossy(&b[..end]).into_owned()
+                }
                 _ => String::new(),
             };
-            Err(End { stderr: format!("lguest: {reason}\n"), exit_code: 1 })
+            format!("lguest: {reason}\n")
         }
-        Some(Errno::ERESTART) => Err(End { stderr: String::new(), exit_code: -1 }),
-        Some(e) => Err(End { stderr: format!("lguest: Running guest failed: {}\n", e.meaning()), exit_code: 1 }),
-        None => Err(End { stderr: format!("lguest: Running guest failed: read returned {}\n", r.ret), exit_code: 1 }),
-    }
+        Some(Errno::ERESTART) => return Err(-1),
+        Some(e) => format!("lguest: Running guest failed: {}\n", e.meaning()),
+        None => format!("lguest: Running guest failed: read returned {}\n", r.ret),
+    };
+    eprint(sys, &text);
+    Err(1)
 }

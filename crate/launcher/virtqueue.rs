@@ -12,6 +12,8 @@
 //! `wait_for_vq_desc()`, `next_desc()` and `check_pointer()`), with the same first words we use; our messages
 //! then say what exactly was wrong, and nothing here can panic.
 
+pub use super::GuestMem;
+#[cfg(test)]
 use crate::guest_ram::GuestRam;
 
 /// `LGUEST_VRING_ALIGN` (include/linux/lguest_launcher.h): where the used ring starts.
@@ -102,22 +104,22 @@ pub struct Chain {
     pub inb: Vec<Buf>,
 }
 
-pub fn get16(ram: &GuestRam, addr: u32) -> Result<u16, String> {
+pub fn get16(ram: &impl GuestMem, addr: u32) -> Result<u16, String> {
     let mut b = [0u8; 2];
     ram.read(addr, &mut b).map_err(|_| format!("the ring at {addr:#x} is outside the Guest's memory"))?;
     Ok(u16::from_le_bytes(b))
 }
 
-pub fn put16(ram: &mut GuestRam, addr: u32, v: u16) -> Result<(), String> {
+pub fn put16(ram: &mut impl GuestMem, addr: u32, v: u16) -> Result<(), String> {
     ram.write(addr, &v.to_le_bytes()).map_err(|_| format!("the ring at {addr:#x} is outside the Guest's memory"))
 }
 
-pub fn read_desc(ram: &GuestRam, vr: &Vring, i: u16) -> Result<Desc, String> {
+pub fn read_desc(ram: &impl GuestMem, vr: &Vring, i: u16) -> Result<Desc, String> {
     read_desc_at(ram, vr.desc, i as u32)
 }
 
 /// Descriptor `i` of a table at `table` (the ring's own, or an indirect one).
-fn read_desc_at(ram: &GuestRam, table: u32, i: u32) -> Result<Desc, String> {
+fn read_desc_at(ram: &impl GuestMem, table: u32, i: u32) -> Result<Desc, String> {
     let mut b = [0u8; 16];
     let at = table as u64 + 16 * i as u64;
     if at > u32::MAX as u64 {
@@ -145,7 +147,7 @@ pub fn check_pointer(addr: u64, len: u32, guest_limit: u32) -> Result<Buf, Strin
 /// The part of `wait_for_vq_desc()` after something is available: take the head at `*last_avail`, advance
 /// the Launcher's count, and walk the chain (through an indirect table if the head is one). `Ok(None)` if
 /// nothing is available.
-pub fn next_chain(ram: &GuestRam, vr: &Vring, last_avail: &mut u16, guest_limit: u32) -> Result<Option<Chain>, String> {
+pub fn next_chain(ram: &impl GuestMem, vr: &Vring, last_avail: &mut u16, guest_limit: u32) -> Result<Option<Chain>, String> {
     let idx = get16(ram, vr.avail_idx())?;
     if idx == *last_avail {
         return Ok(None);
@@ -202,7 +204,7 @@ pub fn next_chain(ram: &GuestRam, vr: &Vring, last_avail: &mut u16, guest_limit:
 }
 
 /// `add_used()`'s memory part: put {head, len} in the used ring and bump its index.
-pub fn push_used(ram: &mut GuestRam, vr: &Vring, head: u16, len: u32) -> Result<u16, String> {
+pub fn push_used(ram: &mut impl GuestMem, vr: &Vring, head: u16, len: u32) -> Result<u16, String> {
     let idx = get16(ram, vr.used_idx())?;
     let at = vr.used_elem(idx);
     let mut b = [0u8; 8];

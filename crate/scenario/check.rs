@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::lesson::{answer_as_result, parse_lesson, Lesson, LessonError, RcuLine};
 use super::parse::{Action, GuestLine};
 use super::run::{check as check_outcome, Runner, Step};
-use crate::machine::Outcome;
+use crate::kernel::syscall::Outcome;
 
 /// What an `rcu` line's explorer run found.
 #[derive(Clone, Debug, Serialize)]
@@ -132,8 +132,8 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
         for l in &s.lines {
             if let Action::Guest(g) = &l.parsed.action {
                 let name = l.parsed.task.clone().unwrap_or_else(|| "main".into());
-                if let Some(t) = runner.machine.task_by_name(&name) {
-                    let p = runner.machine.proc_of(t);
+                if let Some(t) = runner.kernel.task_by_name(&name) {
+                    let p = runner.kernel.proc_of(t);
                     if queued.len() <= p {
                         queued.resize(p + 1, Vec::new());
                     }
@@ -141,8 +141,8 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
                     let n = match g {
                         GuestLine::Shutdown { .. } => 2,
                         GuestLine::Init { lguest_data } => {
-                            let pr = &runner.machine.procs[p];
-                            let bytes = (pr.guest_pages + crate::params::DEVICE_PAGES) as u64 * crate::params::PAGE_SIZE as u64;
+                            let pages = runner.launcher(p).map(|l| l.guest_pages).unwrap_or(0);
+                            let bytes = (pages + crate::params::DEVICE_PAGES) as u64 * crate::params::PAGE_SIZE as u64;
                             if *lguest_data as u64 + 24 + 64 <= bytes { 2 } else { 1 }
                         }
                         _ => 1,
@@ -178,7 +178,7 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
                     Action::Expect { value, .. } => st.ok && same_number(value, &q.answer),
                     _ => false,
                 });
-                if !by_expect && !outcomes.iter().any(|o| check_outcome(&want, o).is_ok()) {
+                if !by_expect && !outcomes.iter().any(|o| check_outcome(&want, o, None).is_ok()) {
                     let got: Vec<String> = run.results.iter().filter_map(|st| st.result.clone()).collect();
                     err(
                         q.line,
@@ -202,7 +202,7 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
     }
     // Guest actions still queued never ran: the last ones queued are the ones left.
     for (p, lines) in queued.iter().enumerate() {
-        let left = runner.machine.procs.get(p).map(|pr| pr.script.len()).unwrap_or(0);
+        let left = runner.kernel.procs.get(p).map(|pr| pr.mm.guest.script.len()).unwrap_or(0);
         let mut seen = Vec::new();
         for &line in &lines[lines.len().saturating_sub(left)..] {
             if !seen.contains(&line) {

@@ -15,9 +15,9 @@ use super::check::LessonRun;
 use super::parse::Action;
 use crate::errno::Errno;
 use crate::event::Event;
-use crate::host::hypercalls::hcall_name;
-use crate::host::lguest_user::{LHREQ_EVENTFD, LHREQ_INITIALIZE, LHREQ_IRQ};
-use crate::machine::SysResult;
+use crate::lguest::hypercalls::hcall_name;
+use crate::lguest::lguest_user::{LHREQ_EVENTFD, LHREQ_INITIALIZE, LHREQ_IRQ};
+use crate::kernel::syscall::SysResult;
 
 /// One path through `write()`, `read()`/`run_guest()` or `close()`.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -233,7 +233,7 @@ impl Coverage {
     /// Add a replayed lesson.
     pub fn add(&mut self, run: &LessonRun) {
         let file = run.lesson.file.clone();
-        let log = &run.runner.machine.log;
+        let log = &run.runner.kernel.log;
         for (s, sr) in run.lesson.steps.iter().zip(&run.steps) {
             for (l, st) in s.lines.iter().zip(&sr.results) {
                 let site = Site { file: file.clone(), line: l.line };
@@ -317,7 +317,7 @@ impl Coverage {
         for (name, v) in self.hypercalls.iter().filter(|(k, _)| !known.contains(&k.as_str())) {
             s.push_str(&format!("  ok      {:<28} [{}]\n", name, first(v)));
         }
-        let modelled = crate::host::tags::FUNCS;
+        let modelled = crate::tags::FUNCS;
         let n = modelled.iter().filter(|f| self.functions.contains_key(f.func)).count();
         s.push_str(&format!("host functions seen in events: {n} of {}\n", modelled.len()));
         for f in modelled {

@@ -31,7 +31,7 @@
 use serde::Serialize;
 
 use super::parse::{parse_expect, parse_line, Action, Line};
-use crate::host::tags::{self, FUNCS};
+use crate::tags::{self, FUNCS};
 use crate::rcu::{MemoryMode, Variant};
 
 /// A whole lesson.

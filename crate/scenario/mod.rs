@@ -19,6 +19,7 @@ pub mod coverage;
 pub mod lesson;
 pub mod library;
 pub mod parse;
+pub mod launch;
 pub mod run;
 
 pub use parse::{parse, parse_line, Action, Expect, Line, ParseError};

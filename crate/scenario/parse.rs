@@ -4,8 +4,8 @@
 //! a course author can fix a lesson from the message alone.
 
 use crate::errno::Errno;
-use crate::host::hypercalls::{self, hcall_by_name};
-use crate::host::lguest_user::{LHREQ_BREAK, LHREQ_EVENTFD, LHREQ_GETDMA, LHREQ_INITIALIZE, LHREQ_IRQ};
+use crate::lguest::hypercalls::{self, hcall_by_name};
+use crate::lguest::lguest_user::{LHREQ_BREAK, LHREQ_EVENTFD, LHREQ_GETDMA, LHREQ_INITIALIZE, LHREQ_IRQ};
 
 /// Where the system call's argument buffer is.
 #[derive(Clone, Debug, PartialEq, Eq)]

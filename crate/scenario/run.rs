@@ -1,12 +1,20 @@
-//! Running scenario lines against a [`Machine`]: each line becomes system calls of the named task (or a
-//! move of the scripted Guest, time, a signal...), and its result is compared with the line's `=>` part.
+//! Running scenario lines against a [`Kernel`] with the Launcher on it: each line becomes system calls of
+//! the named task (or a step of the Launcher's own code, a move of the scripted Guest, time, a signal...),
+//! and its result is compared with the line's `=>` part.
+//!
+//! The runner is the experimenter, not a program of the simulated machine: it issues the Launcher's main
+//! thread's system calls line by line, and where a line asks for something no program could do (queue a
+//! scripted Guest's next move, type at the terminal, check a value) it reaches into the machine directly.
 
-use crate::host::guest::ScriptAction;
-use crate::host::hypercalls::LHCALL_SHUTDOWN;
-use crate::host::FileKind;
-use crate::machine::{Machine, Outcome, SysResult, Syscall};
+use crate::cpu::script::ScriptAction;
+use crate::kernel::syscall::{Outcome, SysResult, Syscall};
+use crate::kernel::task::Tid;
+use crate::kernel::Kernel;
+use crate::launcher::Launcher;
+use crate::lguest::hypercalls::LHCALL_SHUTDOWN;
+use crate::lguest::LGUEST_FOPS;
 use crate::params::{LAUNCHER_SCRATCH, LAUNCHER_SCRATCH_LEN, PAGE_SIZE, WORD};
-use crate::snapshot::Snapshot;
+use crate::ui::state::Snapshot;
 
 use super::parse::{parse, parse_line, Action, BufPlace, CallOpts, Expect, GuestLine, LauncherLine, Line, ParseError};
 use serde::Serialize;
@@ -42,6 +50,9 @@ pub struct Step {
     pub result: Option<String>,
     /// The system call's result in full (errno name, why), if there was one.
     pub sys: Option<SysResult>,
+    /// For a `read()` that returned a NOTIFY below the Guest's RAM: the string there, which the Launcher
+    /// prints as early-console output (`None` when there is no printable text).
+    pub console: Option<String>,
     pub expected: Option<String>,
     /// False when the result differs from the expectation (or the line could not be carried out).
     pub ok: bool,
@@ -53,7 +64,9 @@ pub struct Step {
 
 #[derive(Clone, Debug)]
 pub struct Runner {
-    pub machine: Machine,
+    pub kernel: Kernel,
+    /// The Launcher's main task.
+    pub main: Tid,
     pub steps: Vec<Step>,
     /// The descriptor `write`/`read` use when no `fd=` is given: the last `/dev/lguest` opened.
     pub lguest_fd: Option<i32>,
@@ -67,11 +80,11 @@ impl Default for Runner {
     }
 }
 
-/// Compare a result with an expectation; `Err` says how they differ.
-pub fn check(expect: &Expect, got: &Outcome) -> Result<(), String> {
+/// Compare a result (and the console text it came with) with an expectation; `Err` says how they differ.
+pub fn check(expect: &Expect, got: &Outcome, console: Option<&str>) -> Result<(), String> {
     match (expect, got) {
         (Expect::With(base, extra), _) => {
-            check(base, got)?;
+            check(base, got, console)?;
             let Outcome::Done(r) = got else { return Err("the call blocked".into()) };
             for (k, v) in extra {
                 let actual = match k.as_str() {
@@ -86,8 +99,8 @@ pub fn check(expect: &Expect, got: &Outcome) -> Result<(), String> {
                         }
                     }
                     "console" => {
-                        if r.console.as_deref() != Some(v.as_str()) {
-                            return Err(format!("console is {:?}, expected {v:?}", r.console.clone().unwrap_or_default()));
+                        if console != Some(v.as_str()) {
+                            return Err(format!("console is {:?}, expected {v:?}", console.unwrap_or_default()));
                         }
                     }
                     _ => {
@@ -108,9 +121,12 @@ pub fn check(expect: &Expect, got: &Outcome) -> Result<(), String> {
     }
 }
 
-fn render(o: &Outcome) -> String {
+fn render(o: &Outcome, console: Option<&str>) -> String {
     match o {
-        Outcome::Done(r) => r.render(),
+        Outcome::Done(r) => match console {
+            Some(t) => format!("{} console={t:?}", r.render()),
+            None => r.render(),
+        },
         Outcome::Blocked { .. } => "blocked".into(),
     }
 }
@@ -135,8 +151,19 @@ pub fn render_expect(e: &Expect) -> String {
 }
 
 impl Runner {
+    /// A kernel with the Launcher started on it, its memory mapped, ready for its first line: the real
+    /// Launcher's state just before `tell_kernel()`, with `guest_mb` MB of Guest RAM.
     pub fn new(guest_mb: u32) -> Runner {
-        Runner { machine: Machine::new(guest_mb), steps: Vec::new(), lguest_fd: None, program: None }
+        let mut kernel = Kernel::new();
+        let main = kernel.exec("lguest", Box::new(Launcher::new(guest_mb)));
+        let mapped = kernel.with_program(main, |l: &mut Launcher, sys| l.map_memory(sys));
+        debug_assert!(matches!(mapped, Some(Ok(()))), "a fresh Launcher maps its memory: {mapped:?}");
+        Runner { kernel, main, steps: Vec::new(), lguest_fd: None, program: None }
+    }
+
+    /// The Launcher's own memory (its devices and its Guest's size), as its process `p` holds it.
+    pub fn launcher(&self, p: usize) -> Option<&Launcher> {
+        self.kernel.program::<Launcher>(p)
     }
 
     /// Parse and run one line (the free-play console). Blank lines and comments do nothing.
@@ -146,30 +173,40 @@ impl Runner {
 
     fn task(&self, line: &Line) -> Result<u32, String> {
         let name = line.task.as_deref().unwrap_or("main");
-        self.machine.task_by_name(name).ok_or_else(|| format!("no task called {name:?} (make one with `thread {name}` or `process {name}`)"))
+        self.kernel.task_by_name(name).ok_or_else(|| format!("no task called {name:?} (make one with `thread {name}` or `process {name}`)"))
     }
 
     /// Run a parsed line and record its step.
     pub fn run_line(&mut self, line: &Line) -> Step {
-        let from = self.machine.log.len();
+        let from = self.kernel.log.len();
         let task_name = line.task.clone().unwrap_or_else(|| "main".into());
         let (outcome, message) = match self.act(line) {
             Ok(o) => (o, None),
             Err(e) => (None, Some(e)),
         };
+        // The read's task: the line's, or the one a `wait` collected.
+        let reader = match &line.action {
+            Action::Wait { task: Some(t) } => t.clone(),
+            _ => task_name.clone(),
+        };
+        let console = match &outcome {
+            Some(Outcome::Done(r)) => r.notify.and_then(|n| self.console_text(&reader, n)),
+            _ => None,
+        };
         let mut step = Step {
             line: line.number,
             source: line.source.clone(),
             task: task_name,
-            result: outcome.as_ref().map(render),
+            result: outcome.as_ref().map(|o| render(o, console.as_deref())),
             sys: match &outcome {
                 Some(Outcome::Done(r)) => Some(r.clone()),
                 _ => None,
             },
+            console: console.clone(),
             expected: line.expect.as_ref().map(render_expect),
             ok: message.is_none(),
             message: message.clone(),
-            events: (from, self.machine.log.len()),
+            events: (from, self.kernel.log.len()),
         };
         if let Some(Outcome::Blocked { why }) = &outcome {
             step.message.get_or_insert_with(|| why.clone());
@@ -177,7 +214,7 @@ impl Runner {
         if let (Some(exp), true) = (&line.expect, message.is_none()) {
             match &outcome {
                 Some(o) => {
-                    if let Err(e) = check(exp, o) {
+                    if let Err(e) = check(exp, o, console.as_deref()) {
                         step.ok = false;
                         step.message = Some(format!("expected {}, but {e}", render_expect(exp)));
                     }
@@ -196,30 +233,51 @@ impl Runner {
         opts.fd.or(self.lguest_fd).ok_or_else(|| "no /dev/lguest is open: `open` it first, or give fd=".into())
     }
 
+    /// The early-console string at Guest-physical `addr`, as the Launcher of `task` would print it.
+    fn console_text(&self, task: &str, addr: u32) -> Option<String> {
+        let p = self.kernel.proc_of(self.kernel.task_by_name(task)?);
+        let ram_bytes = self.launcher(p)?.guest_pages as u64 * PAGE_SIZE as u64;
+        if addr as u64 >= ram_bytes {
+            return None;
+        }
+        let bytes = self.kernel.procs.get(p)?.mm.guest.ram.read_cstr(addr, 256).ok()?;
+        let printable = !bytes.is_empty() && bytes.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+        printable.then(|| String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// A store into task `tid`'s memory, as its own code would make it (how the Launcher fills a buffer).
+    fn poke(&mut self, tid: Tid, addr: u32, data: &[u8]) -> Result<(), String> {
+        self.kernel.user(tid).write(addr, data).map_err(|f| format!("address {:#x} is not mapped in the Launcher", f.addr))
+    }
+
     /// Put `bytes` where `place` says and return the buffer's address.
-    fn place(&mut self, tid: u32, place: &BufPlace, bytes: &[u8], room: u32) -> Result<u32, String> {
+    fn place(&mut self, tid: Tid, place: &BufPlace, bytes: &[u8], room: u32) -> Result<u32, String> {
         match place {
             BufPlace::At(a) => Ok(*a),
             BufPlace::Scratch => {
-                self.machine.poke_user(tid, LAUNCHER_SCRATCH, &vec![0u8; LAUNCHER_SCRATCH_LEN as usize])?;
-                self.machine.poke_user(tid, LAUNCHER_SCRATCH, bytes)?;
+                self.poke(tid, LAUNCHER_SCRATCH, &vec![0u8; LAUNCHER_SCRATCH_LEN as usize])?;
+                self.poke(tid, LAUNCHER_SCRATCH, bytes)?;
                 Ok(LAUNCHER_SCRATCH)
             }
             BufPlace::Edge => {
                 let room = room.min(LAUNCHER_SCRATCH_LEN);
                 let at = LAUNCHER_SCRATCH + LAUNCHER_SCRATCH_LEN - room;
-                self.machine.poke_user(tid, at, &bytes[..bytes.len().min(room as usize)])?;
+                self.poke(tid, at, &bytes[..bytes.len().min(room as usize)])?;
                 Ok(at)
             }
         }
     }
 
+    /// Run one of the Launcher's own steps as task `tid`.
+    fn launcher_do<R>(&mut self, tid: Tid, f: impl FnOnce(&mut Launcher, &mut crate::kernel::user::Sys<'_>) -> R) -> Result<R, String> {
+        self.kernel.with_program(tid, f).ok_or_else(|| "this task's process runs no Launcher".to_string())
+    }
+
     fn act(&mut self, line: &Line) -> Result<Option<Outcome>, String> {
-        let m = &mut self.machine;
         Ok(Some(match &line.action {
             Action::Open => {
                 let tid = self.task(line)?;
-                let o = self.machine.syscall(tid, Syscall::Open)?;
+                let o = self.kernel.syscall(tid, Syscall::Open)?;
                 if let Outcome::Done(r) = &o {
                     if r.errno.is_none() {
                         self.lguest_fd = Some(r.ret as i32);
@@ -234,7 +292,7 @@ impl Runner {
             }
             Action::Eventfd => {
                 let tid = self.task(line)?;
-                self.machine.syscall(tid, Syscall::Eventfd)?
+                self.kernel.syscall(tid, Syscall::Eventfd)?
             }
             Action::Close { fd } => {
                 let tid = self.task(line)?;
@@ -245,19 +303,19 @@ impl Runner {
                 if Some(fd) == self.lguest_fd {
                     self.lguest_fd = None;
                 }
-                self.machine.syscall(tid, Syscall::Close { fd })?
+                self.kernel.syscall(tid, Syscall::Close { fd })?
             }
             Action::Write { words, opts, defaults } => {
                 let tid = self.task(line)?;
                 let fd = self.lguest_fd(opts)?;
                 let mut words = words.clone();
-                let p = &self.machine.procs[self.machine.proc_of(tid)];
+                let (base, pages) = self.launcher(self.kernel.proc_of(tid)).map(|l| (l.guest_base, l.guest_pages)).unwrap_or_default();
                 for i in defaults {
-                    // What the real Launcher sends: where it mapped Guest memory, the pages it mapped
-                    // (RAM and the device pages), and the loaded program's entry point.
+                    // What the real Launcher sends: where it mapped Guest memory, the pages it mapped (RAM and
+                    // the device pages), and the loaded program's entry point.
                     let value = match i {
-                        1 => p.guest_base,
-                        2 => p.guest_pages + crate::params::DEVICE_PAGES,
+                        1 => base,
+                        2 => pages + crate::params::DEVICE_PAGES,
                         _ => self.program.as_ref().map(|g| g.entry).unwrap_or(GUEST_START),
                     };
                     if let Some(w) = words.get_mut(*i) {
@@ -267,75 +325,79 @@ impl Runner {
                 let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
                 let buf = self.place(tid, &opts.buf, &bytes, bytes.len() as u32)?;
                 let len = opts.len.unwrap_or(bytes.len() as u32);
-                self.machine.syscall(tid, Syscall::Write { fd, buf, len, off: opts.cpu })?
+                self.kernel.syscall(tid, Syscall::Write { fd, buf, len, off: opts.cpu })?
             }
             Action::Read { opts } => {
                 let tid = self.task(line)?;
                 let fd = self.lguest_fd(opts)?;
                 let len = opts.len.unwrap_or(WORD);
                 let buf = self.place(tid, &opts.buf, &[], len)?;
-                self.machine.syscall(tid, Syscall::Read { fd, buf, len, off: opts.cpu })?
+                self.kernel.syscall(tid, Syscall::Read { fd, buf, len, off: opts.cpu })?
             }
             Action::EventfdRead { fd } => {
                 let tid = self.task(line)?;
-                self.machine.syscall(tid, Syscall::Read { fd: *fd, buf: LAUNCHER_SCRATCH, len: 8, off: 0 })?
+                self.kernel.syscall(tid, Syscall::Read { fd: *fd, buf: LAUNCHER_SCRATCH, len: 8, off: 0 })?
             }
             Action::EventfdWrite { fd, value } => {
                 let tid = self.task(line)?;
-                self.machine.poke_user(tid, LAUNCHER_SCRATCH, &value.to_le_bytes())?;
-                self.machine.syscall(tid, Syscall::Write { fd: *fd, buf: LAUNCHER_SCRATCH, len: 8, off: 0 })?
+                self.poke(tid, LAUNCHER_SCRATCH, &value.to_le_bytes())?;
+                self.kernel.syscall(tid, Syscall::Write { fd: *fd, buf: LAUNCHER_SCRATCH, len: 8, off: 0 })?
             }
             Action::Thread { name } => {
-                m.new_thread(name)?;
+                // A thread of the Launcher that this scenario drives, line by line (not one of its devices').
+                self.kernel.current = self.main;
+                self.kernel.new_thread(name, false)?;
                 return Ok(None);
             }
             Action::Process { name } => {
-                m.new_process(name)?;
+                self.kernel.current = self.main;
+                self.kernel.fork(name)?;
                 return Ok(None);
             }
             Action::Signal { task } => {
                 let name = task.clone().unwrap_or_else(|| "main".into());
-                let tid = m.task_by_name(&name).ok_or_else(|| format!("no task called {name:?}"))?;
-                m.signal(tid);
+                let tid = self.kernel.task_by_name(&name).ok_or_else(|| format!("no task called {name:?}"))?;
+                self.kernel.signal(tid);
                 return Ok(None);
             }
             Action::Wait { task } => {
                 let name = task.clone().or_else(|| line.task.clone()).unwrap_or_else(|| "main".into());
-                let tid = m.task_by_name(&name).ok_or_else(|| format!("no task called {name:?}"))?;
-                if !m.pending.contains_key(&tid) && !m.finished.contains_key(&tid) {
+                let k = &mut self.kernel;
+                let tid = k.task_by_name(&name).ok_or_else(|| format!("no task called {name:?}"))?;
+                if !k.sched.pending.contains_key(&tid) && !k.sched.finished.contains_key(&tid) {
                     return Err(format!("{name} is not blocked in a system call: there is nothing to wait for"));
                 }
-                match m.wait(tid) {
+                match k.wait(tid) {
                     Some(r) => Outcome::Done(r),
-                    None => Outcome::Blocked { why: m.blocked_why(tid) },
+                    None => Outcome::Blocked { why: k.blocked_why(tid) },
                 }
             }
             Action::Exit => {
                 let tid = self.task(line)?;
-                self.machine.exit_process(tid);
+                self.kernel.exit_process(tid);
                 self.lguest_fd = None;
                 return Ok(None);
             }
             Action::Advance { ns } => {
-                m.advance(*ns);
+                self.kernel.advance(*ns);
                 return Ok(None);
             }
             Action::InjectKmallocFailure { nth } => {
-                m.host.alloc.inject_failure(*nth);
+                self.kernel.alloc.inject_failure(*nth);
                 let text = format!("fault injection: allocation number {nth} from now will fail");
-                m.log.push("main", "launcher", "X:600", text, &["alloc"]);
+                self.kernel.log.push("main", "launcher", "X:600", text, &["alloc"]);
                 return Ok(None);
             }
             Action::Guest(g) => {
                 let tid = self.task(line)?;
-                let pidx = self.machine.proc_of(tid);
-                let guest_bytes = (self.machine.procs[pidx].guest_pages + crate::params::DEVICE_PAGES) as u64 * PAGE_SIZE as u64;
-                let script = &mut self.machine.procs[pidx].script;
+                let pidx = self.kernel.proc_of(tid);
+                let guest_bytes = self.launcher(pidx).map(|l| (l.guest_pages + crate::params::DEVICE_PAGES) as u64 * PAGE_SIZE as u64).unwrap_or(0);
+                let script = &mut self.kernel.procs[pidx].mm.guest.script;
                 match g {
                     GuestLine::Init { lguest_data: at } => {
                         // Before LGUEST_INIT a real Guest marks every slot of its async hypercall ring free
                         // (0xFF) and asks for the standard system-call vector, which LGUEST_INIT insists on.
-                        use crate::host::hypercalls::{lguest_data, LHCALL_LGUEST_INIT, SYSCALL_VECTOR};
+                        use crate::lguest::hypercalls::{lguest_data, LHCALL_LGUEST_INIT, SYSCALL_VECTOR};
                         let mut writes = Vec::new();
                         if (*at as u64) + (lguest_data::HCALL_STATUS + crate::params::LHCALL_RING_SIZE) as u64 <= guest_bytes {
                             writes.push((at + lguest_data::HCALL_STATUS, vec![0xFF; crate::params::LHCALL_RING_SIZE as usize]));
@@ -369,40 +431,52 @@ impl Runner {
                     }
                 }
                 // A Guest that was "running with nothing to do" now has something: let it run.
-                self.machine.settle();
+                self.kernel.settle();
                 return Ok(None);
             }
             Action::Launcher(l) => {
                 let tid = self.task(line)?;
                 match l {
-                    LauncherLine::Devices => self.machine.setup_devices(tid)?,
+                    LauncherLine::Devices => self.launcher_do(tid, |l, sys| l.setup_devices(sys))??,
                     LauncherLine::HandleOutput { addr } => {
                         let addr = match addr {
                             Some(a) => *a,
                             None => self.steps.iter().rev().find_map(|s| s.sys.as_ref().and_then(|r| r.notify)).ok_or("launcher handle-output needs an address: no read() has returned one yet")?,
                         };
                         let fd = self.lguest_fd.ok_or("launcher handle-output: no /dev/lguest is open")?;
-                        if let Err(msg) = self.machine.handle_output(tid, addr, fd) {
-                            self.machine.launcher_errx(tid, &msg);
+                        let died = self.launcher_do(tid, |l, sys| match l.handle_output(sys, addr, fd) {
+                            Ok(()) => false,
+                            Err(msg) => {
+                                l.errx(sys, &msg);
+                                true
+                            }
+                        })?;
+                        if died {
                             self.lguest_fd = None;
                         }
                         // The threads it started sleep; anything already kicked wakes them now.
-                        self.machine.settle();
+                        self.kernel.settle();
                     }
-                    LauncherLine::Stdin { text } => self.machine.launcher_stdin(tid, text.as_bytes()),
+                    LauncherLine::Stdin { text } => {
+                        // Typing at the terminal: the bytes wait there, and a thread asleep reading it wakes.
+                        self.kernel.tty.input.extend(text.as_bytes().iter().copied());
+                        let shown: String = String::from_utf8_lossy(&text.as_bytes()[..text.len().min(80)]).escape_debug().collect();
+                        let shown = if text.len() > 80 { format!("\"{shown}\"...") } else { format!("\"{shown}\"") };
+                        let note = format!("{} byte(s) typed at the Launcher's terminal: {shown}", text.len());
+                        self.kernel.log.push("terminal", "launcher", crate::tags::tag("launcher"), note, &["stdin"]);
+                        self.kernel.settle();
+                    }
                 }
                 return Ok(None);
             }
             Action::Expect { field, value } if is_launcher_field(field) => {
                 // The Launcher's own state: `stdout`, `stderr`, `guest_limit`, `devices.console.status`, `vq.console-output.used_idx`...
                 let tid = self.task(line)?;
-                let p = self.machine.proc_of(tid);
-                let proc = &self.machine.procs[p];
                 let actual = match field.as_str() {
-                    "stdout" => format!("{:?}", String::from_utf8_lossy(&proc.stdout)),
-                    "stderr" => format!("{:?}", proc.stderr),
+                    "stdout" => format!("{:?}", String::from_utf8_lossy(&self.kernel.tty.stdout)),
+                    "stderr" => format!("{:?}", String::from_utf8_lossy(&self.kernel.tty.stderr)),
                     _ => {
-                        let fields = self.machine.device_fields(p);
+                        let fields = self.device_fields(self.kernel.proc_of(tid));
                         match fields.iter().find(|(k, _)| k == field) {
                             Some((_, v)) => v.clone(),
                             None => {
@@ -422,15 +496,15 @@ impl Runner {
                 // A 32-bit word of the Guest's memory, e.g. `expect mem.0x5000 = 512`.
                 let addr = super::parse::num(&field[4..]).map_err(|e| format!("{field}: {e}"))? as u32;
                 let tid = self.task(line)?;
-                let pidx = self.machine.proc_of(tid);
-                let actual = self.machine.procs[pidx].ram.read_u32(addr).map_err(|_| format!("{addr:#x} is outside the Guest's memory"))?;
+                let pidx = self.kernel.proc_of(tid);
+                let actual = self.kernel.procs[pidx].mm.guest.ram.read_u32(addr).map_err(|_| format!("{addr:#x} is outside the Guest's memory"))?;
                 if !same_value(&actual.to_string(), value) {
                     return Err(format!("expected {field} = {value}, but it is {actual} ({actual:#x})"));
                 }
                 return Ok(None);
             }
             Action::Expect { field, value } => {
-                let snap = Snapshot::of(&self.machine);
+                let snap = Snapshot::of(&self.kernel);
                 let fields = snap.fields();
                 let Some((_, actual)) = fields.iter().find(|(k, _)| k == field) else {
                     let known: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
@@ -444,8 +518,17 @@ impl Runner {
         }))
     }
 
+    /// The devices of the Launcher in process `p`, as `expect` names them (see
+    /// [`Launcher::device_fields`]).
+    pub fn device_fields(&self, p: usize) -> Vec<(String, String)> {
+        match (self.launcher(p), self.kernel.procs.get(p)) {
+            (Some(l), Some(proc)) => l.device_fields(&proc.mm.guest.ram),
+            _ => Vec::new(),
+        }
+    }
+
     /// Find a Guest program by name (the embedded course first, then, natively, the file system) and load it.
-    pub fn load_named(&mut self, tid: u32, name: &str) -> Result<(), String> {
+    pub fn load_named(&mut self, tid: Tid, name: &str) -> Result<(), String> {
         if let Some(src) = super::library::source(name) {
             return self.load_program(tid, name, src);
         }
@@ -466,26 +549,35 @@ impl Runner {
         Err(format!("no Guest program called {name:?} (the course has: {})", super::library::GUESTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")))
     }
 
+    /// The Launcher loads an image into its Guest's memory (and boot_params at 0): from now on the Guest's
+    /// memory holds real code, which `initialize()` will run on the x86 core.
+    fn load_image(&mut self, tid: Tid, load: impl FnOnce(&Launcher, &mut crate::kernel::user::Sys<'_>) -> Result<(), String>) -> Result<(), String> {
+        self.launcher_do(tid, |l, sys| {
+            load(l, sys)?;
+            l.write_boot_params(sys);
+            Ok::<(), String>(())
+        })??;
+        let p = self.kernel.proc_of(tid);
+        self.kernel.procs[p].mm.guest.has_code = true;
+        Ok(())
+    }
+
     /// Assemble `source` (GNU as syntax) at 0x100000 and put it in task `tid`'s Guest memory, so the next
     /// INITIALIZE runs it on the x86 core.
-    pub fn load_program(&mut self, tid: u32, name: &str, source: &str) -> Result<(), String> {
+    pub fn load_program(&mut self, tid: Tid, name: &str, source: &str) -> Result<(), String> {
         let prog = crate::asm::assemble(source, GUEST_START).map_err(|errs| {
             let shown: Vec<String> = errs.iter().take(5).map(|e| format!("{name}:{}: {}", e.line, e.message)).collect();
             shown.join("\n")
         })?;
-        let pidx = self.machine.proc_of(tid);
-        let p = &mut self.machine.procs[pidx];
-        let limit = p.guest_pages * PAGE_SIZE;
+        let limit = self.launcher(self.kernel.proc_of(tid)).map(|l| l.guest_pages * PAGE_SIZE).unwrap_or(0);
         if GUEST_START as u64 + prog.image.len() as u64 > limit as u64 {
             return Err(format!("{name} is {} bytes and does not fit below the Guest's {limit:#x} bytes", prog.image.len()));
         }
-        p.ram.write(GUEST_START, &prog.image).map_err(|e| format!("{name}: cannot write Guest memory at {:#x}", e.addr))?;
-        p.has_code = true;
-        p.write_boot_params();
+        self.load_image(tid, |l, sys| l.to_guest(sys, GUEST_START, &prog.image).map_err(|e| format!("{name}: {e}")))?;
         let size = prog.image.len() as u32;
         let text = format!("the Launcher loads {name} ({size} bytes) at {GUEST_START:#x}; entry {:#x}", prog.entry);
-        let task = self.machine.task_name(tid);
-        self.machine.log.push(&task, "launcher", "X:600", text, &["guest.memory"]);
+        let task = self.kernel.task_name(tid);
+        self.kernel.log.push(&task, "launcher", "X:600", text, &["guest.memory"]);
         self.program = Some(LoadedProgram {
             name: name.to_string(),
             source: source.to_string(),
@@ -499,13 +591,14 @@ impl Runner {
     }
 
     #[cfg(not(target_arch = "wasm32"))]
-    fn load_elf(&mut self, tid: u32, name: &str, bytes: &[u8]) -> Result<(), String> {
-        let pidx = self.machine.proc_of(tid);
-        let p = &mut self.machine.procs[pidx];
-        let limit = p.guest_pages * PAGE_SIZE;
-        let img = crate::launcher::elf::load_elf(bytes, &mut p.ram, limit).map_err(|e| format!("{name}: {e}"))?;
-        p.has_code = true;
-        p.write_boot_params();
+    fn load_elf(&mut self, tid: Tid, name: &str, bytes: &[u8]) -> Result<(), String> {
+        let mut img = None;
+        self.load_image(tid, |l, sys| {
+            let limit = l.guest_pages * PAGE_SIZE;
+            img = Some(crate::launcher::elf::load_elf(bytes, &mut l.guest(sys), limit).map_err(|e| format!("{name}: {e}"))?);
+            Ok(())
+        })?;
+        let Some(img) = img else { return Err(format!("{name}: not loaded")) };
         self.program = Some(LoadedProgram {
             name: name.to_string(),
             source: String::new(),
@@ -520,8 +613,8 @@ impl Runner {
 
     /// The `/dev/lguest` files open now, for the page's picker.
     pub fn lguest_fds(&self) -> Vec<i32> {
-        let p = &self.machine.procs[0];
-        p.fds.iter().filter(|(_, f)| matches!(self.machine.host.files[**f].kind, FileKind::Lguest { .. })).map(|(fd, _)| *fd).collect()
+        let Some(p) = self.kernel.procs.first() else { return Vec::new() };
+        p.fds.iter().filter(|(_, f)| self.kernel.private_data(**f, &LGUEST_FOPS).is_some()).map(|(fd, _)| *fd).collect()
     }
 }
 

@@ -27,8 +27,8 @@ pub const MAX_MEMORY_ROWS: u32 = 64;
 pub struct Stepper {
     pub timeline: Box<Timeline>,
     pub program: Option<LoadedProgram>,
-    /// Which Guest (the index of its `struct lguest`) the timeline followed.
-    pub guest: usize,
+    /// Which Guest (the index of its `struct lguest`) the timeline followed, if it still lives.
+    pub guest: Option<usize>,
     replay: Option<Replay>,
 }
 
@@ -102,7 +102,7 @@ const REG_NAMES: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "
 const REG_ORDER: [usize; 8] = [0, 3, 1, 2, 6, 7, 5, 4];
 
 impl Stepper {
-    pub fn new(timeline: Box<Timeline>, program: Option<LoadedProgram>, guest: usize) -> Stepper {
+    pub fn new(timeline: Box<Timeline>, program: Option<LoadedProgram>, guest: Option<usize>) -> Stepper {
         Stepper { timeline, program, guest, replay: None }
     }
 

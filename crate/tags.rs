@@ -90,3 +90,19 @@ pub fn source_link(func: &str) -> Option<String> {
         name => Some(format!("https://elixir.bootlin.com/linux/v2.6.39/source/{}#:~:text={name}", f.file)),
     }
 }
+
+/// A modelled function as the page lists it: its journey tag, file, summary and the link to the real source.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionView {
+    pub func: &'static str,
+    pub tag: &'static str,
+    pub file: &'static str,
+    pub summary: &'static str,
+    pub link: Option<String>,
+}
+
+/// Every modelled function, in the order of the journey.
+pub fn functions() -> Vec<FunctionView> {
+    FUNCS.iter().map(|f| FunctionView { func: f.func, tag: f.tag, file: f.file, summary: f.summary, link: source_link(f.func) }).collect()
+}

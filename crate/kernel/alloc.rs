@@ -76,6 +76,16 @@ impl Allocator {
         Ok(id)
     }
 
+    /// Take a reference (`get_task_mm()`, `eventfd_ctx_fdget()`): an entry in the book that cannot fail, since
+    /// taking a reference allocates nothing.
+    pub fn take_ref(&mut self, kind: AllocKind, what: String, by: &'static str) -> AllocId {
+        self.next_id += 1;
+        self.total += 1;
+        let id = self.next_id;
+        self.live.push(Allocation { id, kind, what, by, bytes: 0 });
+        id
+    }
+
     /// Give back an allocation. Giving back one that is not held is the model's own bug (a double free), so
     /// it is reported, not ignored.
     pub fn free(&mut self, id: AllocId) -> Result<Allocation, String> {
@@ -97,6 +107,36 @@ impl Allocator {
     pub fn describe(&mut self, id: AllocId, what: String) {
         if let Some(a) = self.live.iter_mut().find(|a| a.id == id) {
             a.what = what;
+        }
+    }
+}
+
+/// Giving back, as the kernel's functions do it: each is an event of the function that frees (its source
+/// line is the caller's, so the code pane marks the `kfree()` in the function that frees).
+impl super::Kernel {
+    /// `kfree()`: a double free is the model's own bug, and says so.
+    #[track_caller]
+    pub fn kfree(&mut self, id: AllocId, by: &'static str) {
+        if let Err(e) = self.alloc.free(id) {
+            self.ev(by, format!("model error: {e}"), &[]);
+        } else {
+            self.ev(by, format!("kfree(#{id})"), &["alloc"]);
+        }
+    }
+
+    /// `free_page()`.
+    #[track_caller]
+    pub fn free_page(&mut self, id: AllocId, by: &'static str) {
+        if self.alloc.free(id).is_ok() {
+            self.ev(by, format!("free_page(#{id})"), &["alloc"]);
+        }
+    }
+
+    /// `mmput()`: drop a reference on an address space.
+    #[track_caller]
+    pub fn mmput(&mut self, id: AllocId, by: &'static str) {
+        if self.alloc.free(id).is_ok() {
+            self.ev(by, format!("mmput(#{id})"), &["alloc"]);
         }
     }
 }

@@ -1,16 +1,20 @@
 //! The Host's records of a Guest, named and shaped like `drivers/lguest/lg.h`: `struct lguest` for the
 //! Guest as a whole and `struct lg_cpu` for each virtual CPU, plus the eventfd map that RCU protects.
 //!
-//! Fields keep the kernel's names so a student can read this and then lg.h and recognise every line.
+//! Fields keep the kernel's names so a student can read this and then lg.h and recognise every line. One
+//! difference of shape: the kernel's `struct lguest` holds its `cpus[]` and each `lg_cpu` points back at
+//! its `lg`; Rust lends a function `cpu` and `cpu->lg` at once only if neither holds the other, so the driver
+//! keeps each Guest as a [`Guest`]: its `struct lguest` and its cpus side by side, and the Host's
+//! functions take `(lg, cpu)` where the kernel's take `cpu`.
 
 use serde::Serialize;
 
-use super::alloc::AllocId;
 use super::guest::GuestEngine;
 use super::page_tables::{PgDir, NR_PGDIRS};
 use super::regs::LguestRegs;
 use crate::errno::Errno;
-use crate::launcher::{Pid, Tid};
+use crate::kernel::alloc::AllocId;
+use crate::kernel::task::{Pid, Tid};
 
 /// One entry of the eventfd map: a NOTIFY value and the eventfd context to signal for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -108,8 +112,10 @@ pub struct LgCpu {
     pub cr2: u32,
     /// `cpu_pgd`: which of `lg->pgdirs` this cpu runs on (its cr3).
     pub cpu_pgd: usize,
-    /// The shadow tables changed since the core last ran: reload cr3 and drop its decoded blocks.
+    /// cr3 changed since the core last ran: drop its decoded blocks.
     pub flush_pending: bool,
+    /// How many of `lg.flushes` the core has seen (fewer: a mapping changed under its decoded blocks).
+    pub seen_flushes: u64,
     /// What the last #UD was (an instruction the core does not model names itself), for the death message's
     /// explanation.
     pub last_ud: Option<String>,
@@ -120,8 +126,6 @@ pub struct LgCpu {
 pub struct Lguest {
     /// The book entry for the `kzalloc()` of this structure.
     pub alloc: AllocId,
-    /// `cpus[]`; `nr_cpus` is its length (`initialize()` only ever starts cpu 0).
-    pub cpus: Vec<LgCpu>,
     pub pfn_limit: u32,
     /// `mem_base`: where Guest-physical 0 is in the Launcher's address space.
     pub mem_base: u32,
@@ -136,10 +140,13 @@ pub struct Lguest {
     /// `init_guest_pagetable()` allocated for it.
     pub pgdirs: [PgDir; NR_PGDIRS],
     /// Whether the Guest runs on the shadow tables yet: from its first LHCALL_NEW_PGTABLE on (see
-    /// [`crate::host::page_tables`] for why not from the start).
+    /// [`crate::lguest::page_tables`] for why not from the start).
     pub paging: bool,
     /// The slot `new_pgdir()` takes next (round robin where the kernel uses `random32()`).
     pub next_pgdir: usize,
+    /// Shadow mappings removed or replaced so far (not a kernel field): a cpu whose core decoded blocks
+    /// through an older mapping drops them before it runs again.
+    pub flushes: u64,
     /// `stack_pages`: how many pages of kernel stack SET_STACK asked the Host to keep mapped.
     pub stack_pages: u32,
     /// `lg->eventfds`: the current version of the map (the RCU-protected pointer).
@@ -162,7 +169,18 @@ impl Lguest {
             }),
         }
     }
+}
 
+/// One Guest as the driver keeps it: its `struct lguest` and, beside it, its `cpus[]` (`nr_cpus` is their
+/// number; `initialize()` only ever starts cpu 0).
+#[derive(Clone, Debug)]
+pub struct Guest {
+    pub lg: Lguest,
+    pub cpus: Vec<LgCpu>,
+}
+
+impl Guest {
+    /// `lg->nr_cpus`.
     pub fn nr_cpus(&self) -> u32 {
         self.cpus.len() as u32
     }

@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 
-use crate::host::alloc::Allocation;
-use crate::host::lg::{Dead, LgEventfdMap};
-use crate::host::page_tables::MappingView;
-use crate::host::FileKind;
-use crate::launcher::TaskState;
-use crate::machine::{Machine, Pending};
+use crate::kernel::alloc::Allocation;
+use crate::kernel::task::TaskState;
+use crate::kernel::Kernel;
+use crate::launcher::Launcher;
+use crate::lguest::lg::{Dead, LgEventfdMap};
+use crate::lguest::page_tables::{shadow_view, MappingView};
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,8 +21,8 @@ pub struct Snapshot {
     pub allocations: Vec<Allocation>,
     pub lguest_lock: Option<String>,
     pub events: u64,
-    /// The first Launcher's own state: its stdout and stderr, and its devices as `name = value` pairs
-    /// (`devices.console.status`, `vq.console-output.used_idx`, ...; see `Machine::device_fields`).
+    /// The first Launcher's own state: its terminal's stdout and stderr, and its devices as `name = value`
+    /// pairs (`devices.console.status`, `vq.console-output.used_idx`, ...; see `Launcher::device_fields`).
     pub launcher: LauncherView,
 }
 
@@ -44,6 +44,18 @@ pub struct TaskView {
     /// A blocked call that has since returned, with its result, not yet collected with `wait`.
     pub finished: Option<String>,
     pub signal_pending: bool,
+}
+
+/// What kind of file an open `struct file` is, as the page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "kind")]
+pub enum FileKind {
+    /// `/dev/lguest`; `private_data` is the Guest once `LHREQ_INITIALIZE` succeeded.
+    Lguest { private_data: Option<usize> },
+    /// An eventfd; `ctx` indexes the kernel's eventfd contexts.
+    Eventfd { ctx: usize },
+    /// The terminal (the Launcher's stdin, stdout, stderr): a file that is not an eventfd.
+    Tty,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -68,7 +80,7 @@ pub struct GuestView {
     pub dead: Option<Dead>,
     pub eventfds: LgEventfdMap,
     /// Every version of the map so far, oldest first, with where each is in its life.
-    pub map_versions: Vec<crate::host::lg::MapVersion>,
+    pub map_versions: Vec<crate::lguest::lg::MapVersion>,
     pub cpus: Vec<CpuView>,
     pub paging: PagingView,
 }
@@ -109,7 +121,7 @@ pub struct CpuView {
     pub hcall: Option<[u32; 5]>,
     pub ts: u32,
     pub hrt_expires: Option<u64>,
-    pub regs: crate::host::regs::LguestRegs,
+    pub regs: crate::lguest::regs::LguestRegs,
     /// `cpu_pgd`: which cached shadow directory it runs on.
     pub cpu_pgd: usize,
 }
@@ -123,107 +135,106 @@ pub struct EventfdView {
 }
 
 impl Snapshot {
-    pub fn of(m: &Machine) -> Snapshot {
-        let tasks = m
+    pub fn of(k: &Kernel) -> Snapshot {
+        let tasks = k
             .tasks
             .iter()
             .map(|t| TaskView {
                 name: t.name.clone(),
-                process: m.procs.get(t.pid as usize).map(|p| p.name.clone()).unwrap_or_default(),
+                process: k.procs.get(t.pid as usize).map(|p| p.name.clone()).unwrap_or_default(),
                 state: t.state,
-                blocked: m.pending.get(&t.tid).map(|p| match p {
-                    Pending::LguestRead { .. } => m.blocked_why(t.tid),
-                    Pending::EventfdRead { .. } => "in read() of an eventfd".to_string(),
-                }),
-                finished: m.finished.get(&t.tid).map(|r| r.render()),
+                blocked: k.sched.pending.get(&t.tid).map(|s| s.shown.map(str::to_string).unwrap_or_else(|| s.why.clone())),
+                finished: k.sched.finished.get(&t.tid).map(|r| r.render()),
                 signal_pending: t.signal_pending,
             })
             .collect();
-        let files = m
-            .host
+        let files = k
             .files
             .iter()
             .enumerate()
             .filter(|(_, f)| f.f_count > 0)
             .map(|(i, f)| FileView {
-                fds: m
-                    .procs
-                    .iter()
-                    .flat_map(|p| p.fds.iter().filter(|(_, id)| **id == i).map(move |(fd, _)| format!("{}:{fd}", p.name)))
-                    .collect(),
-                kind: f.kind.clone(),
+                fds: k.procs.iter().flat_map(|p| p.fds.iter().filter(|(_, id)| **id == i).map(move |(fd, _)| format!("{}:{fd}", p.name))).collect(),
+                kind: match f.ops.name {
+                    "lguest" => FileKind::Lguest { private_data: f.private_data },
+                    "eventfd" => FileKind::Eventfd { ctx: f.private_data.unwrap_or(0) },
+                    _ => FileKind::Tty,
+                },
                 f_count: f.f_count,
             })
             .collect();
-        let guests = m
-            .host
+        let guests = k
+            .lguest
             .guests
             .iter()
             .enumerate()
             .filter_map(|(i, g)| g.as_ref().map(|g| (i, g)))
-            .map(|(index, lg)| GuestView {
-                index,
-                nr_cpus: lg.nr_cpus(),
-                pfn_limit: lg.pfn_limit,
-                mem_base: lg.mem_base,
-                lguest_data: lg.lguest_data,
-                noirq_start: lg.noirq_start,
-                noirq_end: lg.noirq_end,
-                dead: lg.dead.clone(),
-                eventfds: lg.eventfds.clone(),
-                map_versions: lg.map_versions.clone(),
-                cpus: lg
-                    .cpus
-                    .iter()
-                    .map(|c| CpuView {
-                        id: c.id,
-                        tsk: m.task_name(c.tsk),
-                        pending_notify: c.pending_notify,
-                        halted: c.halted,
-                        irqs_pending: c.irqs_pending,
-                        hcall: c.hcall,
-                        ts: c.ts,
-                        hrt_expires: c.hrt_expires,
-                        regs: c.regs,
-                        cpu_pgd: c.cpu_pgd,
-                    })
-                    .collect(),
-                paging: PagingView {
-                    active: lg.paging,
-                    kernel_address: lg.kernel_address,
-                    pgdirs: lg
-                        .pgdirs
+            .map(|(index, guest)| {
+                let lg = &guest.lg;
+                GuestView {
+                    index,
+                    nr_cpus: guest.nr_cpus(),
+                    pfn_limit: lg.pfn_limit,
+                    mem_base: lg.mem_base,
+                    lguest_data: lg.lguest_data,
+                    noirq_start: lg.noirq_start,
+                    noirq_end: lg.noirq_end,
+                    dead: lg.dead.clone(),
+                    eventfds: lg.eventfds.clone(),
+                    map_versions: lg.map_versions.clone(),
+                    cpus: guest
+                        .cpus
                         .iter()
-                        .enumerate()
-                        .map(|(slot, d)| PgdirView {
-                            slot,
-                            gpgdir: d.page.map(|_| d.gpgdir),
-                            pte_pages: d.shadow.pgd.iter().filter(|p| p.is_some()).count(),
-                            current: lg.cpus.first().map(|c| c.cpu_pgd == slot).unwrap_or(false),
+                        .map(|c| CpuView {
+                            id: c.id,
+                            tsk: k.task_name(c.tsk),
+                            pending_notify: c.pending_notify,
+                            halted: c.halted,
+                            irqs_pending: c.irqs_pending,
+                            hcall: c.hcall,
+                            ts: c.ts,
+                            hrt_expires: c.hrt_expires,
+                            regs: c.regs,
+                            cpu_pgd: c.cpu_pgd,
                         })
                         .collect(),
-                    mappings: m.shadow_view(index),
-                },
+                    paging: PagingView {
+                        active: lg.paging,
+                        kernel_address: lg.kernel_address,
+                        pgdirs: lg
+                            .pgdirs
+                            .iter()
+                            .enumerate()
+                            .map(|(slot, d)| PgdirView {
+                                slot,
+                                gpgdir: d.page.map(|_| d.gpgdir),
+                                pte_pages: d.shadow.pgd.iter().filter(|p| p.is_some()).count(),
+                                current: guest.cpus.first().map(|c| c.cpu_pgd == slot).unwrap_or(false),
+                            })
+                            .collect(),
+                        mappings: shadow_view(k, guest),
+                    },
+                }
             })
             .collect();
+        let launcher = match (k.program::<Launcher>(0), k.procs.first()) {
+            (Some(l), Some(p)) => LauncherView {
+                stdout: String::from_utf8_lossy(&k.tty.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&k.tty.stderr).into_owned(),
+                devices: if l.devices.descpage.is_some() { l.device_fields(&p.mm.guest.ram) } else { Vec::new() },
+            },
+            _ => LauncherView::default(),
+        };
         Snapshot {
-            now_ns: m.host.now_ns,
+            now_ns: k.now_ns,
             tasks,
             files,
             guests,
-            eventfds: m.host.eventfds.iter().enumerate().map(|(ctx, e)| EventfdView { ctx, count: e.count, refs: e.refs }).collect(),
-            allocations: m.host.alloc.live.clone(),
-            lguest_lock: m.host.lguest_lock.map(|t| m.task_name(t)),
-            events: m.log.len(),
-            launcher: m
-                .procs
-                .first()
-                .map(|p| LauncherView {
-                    stdout: String::from_utf8_lossy(&p.stdout).into_owned(),
-                    stderr: p.stderr.clone(),
-                    devices: if p.devices.descpage.is_some() { m.device_fields(0) } else { Vec::new() },
-                })
-                .unwrap_or_default(),
+            eventfds: k.eventfds.iter().enumerate().map(|(ctx, e)| EventfdView { ctx, count: e.count, refs: e.refs }).collect(),
+            allocations: k.alloc.live.clone(),
+            lguest_lock: k.lguest.lguest_lock.map(|t| k.task_name(t)),
+            events: k.log.len(),
+            launcher,
         }
     }
 

@@ -7,13 +7,13 @@
 
 use serde::Serialize;
 
-use crate::host::tags;
+use super::state::Snapshot;
+use super::stepper::Stepper;
 use crate::scenario::check::{lesson_runner, run_rcu, RcuResult};
 use crate::scenario::lesson::{parse_lesson, Lesson};
 use crate::scenario::library::LESSONS;
 use crate::scenario::{Runner, Step};
-use crate::snapshot::Snapshot;
-use crate::stepper::Stepper;
+use crate::tags;
 
 /// A lesson in the course list.
 #[derive(Clone, Debug, Serialize)]
@@ -60,12 +60,12 @@ pub struct HostSource {
     pub summary: String,
 }
 
-// `HOST_SOURCES`: (kernel function, our file, first line, text) of every function of `host::tags::FUNCS`,
-// cut out of crate/host and crate/launcher by crate/build.rs (with `fn_cut`), so the page carries the
-// functions it shows and not the files around them.
+// `HOST_SOURCES`: (kernel function, our file, first line, text) of every function of `tags::FUNCS`, cut out
+// of crate/lguest, crate/kernel and crate/launcher by crate/build.rs (with `fn_cut`), so the page carries
+// the functions it shows and not the files around them.
 include!(concat!(env!("OUT_DIR"), "/host_source.rs"));
 
-/// Our source of kernel function `func` (a name of `host::tags::FUNCS`): its doc comment and body.
+/// Our source of kernel function `func` (a name of `tags::FUNCS`): its doc comment and body.
 pub fn host_source(func: &str) -> Option<HostSource> {
     let info = tags::info(func);
     let (_, file, line, text) = HOST_SOURCES.iter().find(|(f, ..)| *f == func)?;
@@ -193,9 +193,7 @@ impl LessonPlayer {
             let k = self.checkpoints.len() - 1;
             let mut runner = self.checkpoints[k].clone();
             let step = &self.lesson.steps[k];
-            runner.machine.start_recording();
-            let results: Vec<Step> = step.lines.iter().map(|l| runner.run_line(&l.parsed)).collect();
-            let guest = runner.machine.stop_recording().map(|rec| Stepper::new(rec.timeline, runner.program.clone(), rec.guest));
+            let (results, guest) = run_recorded(&mut runner, step.lines.iter().map(|l| &l.parsed));
             let rcu: Vec<RcuResult> = step.rcu.iter().map(run_rcu).collect();
             self.runs.push(StepRun { results, rcu, guest });
             self.checkpoints.push(runner);
@@ -232,7 +230,7 @@ impl LessonPlayer {
         let prev = if pos > 0 { Some(&self.checkpoints[pos - 1]) } else { None };
         let console = self.runs[..pos]
             .iter()
-            .flat_map(|r| r.results.iter().filter_map(|s| s.sys.as_ref().and_then(|x| x.console.clone())))
+            .flat_map(|r| r.results.iter().filter_map(|s| s.console.clone()))
             .collect();
         let all_ok = self.runs[..pos].iter().all(|r| r.results.iter().all(|s| s.ok) && r.rcu.iter().all(|x| x.ok));
         let mut v = step_view(prev, &self.checkpoints[pos], results, console);
@@ -273,12 +271,21 @@ impl LessonPlayer {
     }
 }
 
+/// Run `lines` on `runner`, recording the Guest CPU's work: their results, and the timeline to step
+/// through if Guest code ran (what one lesson step or one free-play line shows).
+pub fn run_recorded<'a>(runner: &mut Runner, lines: impl Iterator<Item = &'a crate::scenario::Line>) -> (Vec<Step>, Option<Stepper>) {
+    crate::lguest::start_recording(&mut runner.kernel);
+    let results: Vec<Step> = lines.map(|l| runner.run_line(l)).collect();
+    let guest = crate::lguest::stop_recording(&mut runner.kernel).map(|(tl, g)| Stepper::new(tl, runner.program.clone(), g));
+    (results, guest)
+}
+
 /// The view of machine `now` after `results`, compared with `prev` (the machine before them; `None` at the
 /// start, when nothing counts as changed). Lesson fields (`lesson`, `position`, `total`) are left empty.
 pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, console: Vec<String>) -> StepView {
-    let from = prev.map(|p| p.machine.log.len()).unwrap_or(u64::MAX);
+    let from = prev.map(|p| p.kernel.log.len()).unwrap_or(u64::MAX);
     let events: Vec<EventView> = now
-        .machine
+        .kernel
         .log
         .since(from)
         .iter()
@@ -300,11 +307,11 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
             funcs.push(e.func.clone());
         }
     }
-    let snapshot = Snapshot::of(&now.machine);
+    let snapshot = Snapshot::of(&now.kernel);
     let fields = snapshot.fields();
     let changed = match prev {
         Some(p) => {
-            let before = Snapshot::of(&p.machine).fields();
+            let before = Snapshot::of(&p.kernel).fields();
             fields.iter().filter(|(k, v)| !before.iter().any(|(bk, bv)| bk == k && bv == v)).map(|(k, _)| k.clone()).collect()
         }
         None => Vec::new(),
@@ -332,10 +339,10 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
 /// `struct lguest_data` as the Guest holds it in its own memory, once `LHCALL_LGUEST_INIT` said where:
 /// the fields the Host reads and writes (interrupts enabled and blocked, cr2, the noirq range).
 pub fn lguest_data_fields(runner: &Runner) -> Vec<(String, u32)> {
-    use crate::host::hypercalls::lguest_data as ld;
-    let Some(lg) = runner.machine.host.guests.iter().rev().flatten().next() else { return Vec::new() };
-    let (Some(base), Some(cpu)) = (lg.lguest_data, lg.cpus.first()) else { return Vec::new() };
-    let Some(p) = runner.machine.procs.get(cpu.mm as usize) else { return Vec::new() };
+    use crate::lguest::hypercalls::lguest_data as ld;
+    let Some((_, guest)) = runner.kernel.lguest.last() else { return Vec::new() };
+    let (Some(base), Some(cpu)) = (guest.lg.lguest_data, guest.cpus.first()) else { return Vec::new() };
+    let Some(p) = runner.kernel.procs.get(cpu.mm as usize) else { return Vec::new() };
     let mut out = Vec::new();
     for (name, off) in [
         ("irq_enabled", ld::IRQ_ENABLED),
@@ -346,7 +353,7 @@ pub fn lguest_data_fields(runner: &Runner) -> Vec<(String, u32)> {
         ("noirq_end", ld::NOIRQ_END),
     ] {
         let mut w = [0u8; 4];
-        if p.ram.read(base.wrapping_add(off), &mut w).is_ok() {
+        if p.mm.guest.ram.read(base.wrapping_add(off), &mut w).is_ok() {
             out.push((name.to_string(), u32::from_le_bytes(w)));
         }
     }
@@ -356,8 +363,8 @@ pub fn lguest_data_fields(runner: &Runner) -> Vec<(String, u32)> {
 /// The Guest CPU pane: only for a machine with a loaded Guest program and a Guest to run it.
 pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
     let prog = runner.program.as_ref()?;
-    let lg = runner.machine.host.guests.iter().rev().flatten().next()?;
-    let cpu = lg.cpus.first()?;
+    let (_, guest) = runner.kernel.lguest.last()?;
+    let cpu = guest.cpus.first()?;
     let r = &cpu.regs;
     let regs = vec![
         ("eax".to_string(), r.eax),
@@ -373,7 +380,7 @@ pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
         ("ds".into(), r.ds),
     ];
     let flags = crate::cpu::trace::flag_states(r.eflags);
-    let ram = &runner.machine.procs.get(cpu.mm as usize)?.ram;
+    let ram = &runner.kernel.procs.get(cpu.mm as usize)?.mm.guest.ram;
     // Disassemble from a known instruction a few lines before EIP (x86 cannot be decoded backwards).
     let addrs: Vec<u32> = prog.lines.iter().map(|(a, _)| *a).collect();
     let idx = addrs.iter().rposition(|a| *a <= r.eip);

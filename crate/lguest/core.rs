@@ -1,0 +1,159 @@
+//! H:030 `run_guest()`: the loop behind `read()` (drivers/lguest/core.c), in the kernel's order: pending
+//! hypercall, pending notify, signal, interrupt, halt, run, trap. It leaves only by returning to the
+//! Launcher (a NOTIFY no eventfd took, a signal, death) or by sleeping (a halted Guest), which is how a
+//! student sees the Launcher "stuck" in `read()` while the Guest works. Also here, as in core.c and lg.h:
+//! `lguest_address_ok()`, `lgread()`, `lgwrite()` and `kill_guest()`.
+//!
+//! Sleeping is modelled by returning [`RunOutcome::Halted`]: when something wakes the task the loop is
+//! entered again from the top, exactly where `schedule()` would have returned to (the loop's `continue`).
+
+use super::hypercalls::do_hypercalls;
+use super::interrupts_and_traps::{interrupt_pending, try_deliver_interrupt};
+use super::lg::{Dead, LgCpu, Lguest};
+use super::lguest_user::send_notify_to_eventfd;
+use super::x86_core::{lguest_arch_handle_trap, lguest_arch_run_guest, GuestExit};
+use crate::errno::Errno;
+use crate::kernel::alloc::AllocKind;
+use crate::kernel::syscall::{fail, Fail};
+use crate::kernel::Kernel;
+use crate::params::{LGUEST_IRQS, LOOP_CAP, MAX_REASON, PAGE_SIZE, WORD};
+
+pub enum RunOutcome {
+    /// `read()` returns: `Ok((4, notify address))` or an errno.
+    Return(Result<(i64, u32), Fail>),
+    /// The Guest keeps running (or trapping) without anything for the Launcher; the task stays in
+    /// `read()` and the simulation lets others run. The reason, for the page.
+    Blocked(String),
+    /// The task sleeps because the Guest halted: only an interrupt (the timer, LHREQ_IRQ) or a signal wakes
+    /// it, so simulated time may jump to the next timer.
+    Halted(String),
+}
+
+/// H:030 `run_guest()`.
+pub fn run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, user: u32) -> RunOutcome {
+    for _ in 0..LOOP_CAP {
+        if lg.dead.is_some() {
+            break;
+        }
+        // 1. A hypercall the Guest made last time round.
+        if cpu.hcall.is_some() {
+            do_hypercalls(k, lg, cpu);
+        }
+        // 2. A NOTIFY: an eventfd may take it; otherwise read() returns it to the Launcher.
+        let notify = cpu.pending_notify;
+        if notify != 0 && !send_notify_to_eventfd(k, lg, cpu) {
+            k.ev("run_guest", format!("no eventfd for {notify:#x}: put_user() it into the read buffer, return 4"), &[]);
+            if !k.copy_to_user(user, &notify.to_le_bytes()) {
+                return RunOutcome::Return(fail(Errno::EFAULT, format!("the read buffer at {user:#x} is not mapped for 4 bytes; the notify stays pending")));
+            }
+            return RunOutcome::Return(Ok((WORD as i64, notify)));
+        }
+        // 3. A signal for the Launcher.
+        if k.tasks.get(k.current as usize).is_some_and(|t| t.signal_pending) {
+            k.ev("run_guest", "signal_pending(current): return -ERESTARTSYS".into(), &[]);
+            return RunOutcome::Return(fail(Errno::ERESTARTSYS, "a signal is pending for the Launcher (it sees EINTR, or the read restarts)"));
+        }
+        // 4. An interrupt the Guest can take.
+        let (irq, more) = interrupt_pending(k, lg, cpu);
+        if irq < LGUEST_IRQS {
+            try_deliver_interrupt(k, lg, cpu, irq, more);
+        }
+        // 5. try_to_freeze(): nothing to freeze in the simulation.
+        // 6. Death while delivering.
+        if lg.dead.is_some() {
+            break;
+        }
+        // 7. A halted Guest sleeps until an interrupt is pending.
+        if cpu.halted {
+            if interrupt_pending(k, lg, cpu).0 < LGUEST_IRQS {
+                continue;
+            }
+            let why = match cpu.hrt_expires {
+                Some(t) => format!("the Guest is halted: the Launcher sleeps in read() until an interrupt (its timer fires at {t} ns)"),
+                None => "the Guest is halted: the Launcher sleeps in read() until an interrupt or a signal".to_string(),
+            };
+            k.ev("run_guest", "halted: set_current_state(TASK_INTERRUPTIBLE); schedule()".into(), &["tasks"]);
+            return RunOutcome::Halted(why);
+        }
+        // 8. Run the Guest, 9. then see why it stopped.
+        match lguest_arch_run_guest(k, lg, cpu) {
+            GuestExit::StillRunning => {
+                return RunOutcome::Blocked("the Guest is running and has not trapped to the Host".into());
+            }
+            GuestExit::Trap => lguest_arch_handle_trap(k, lg, cpu),
+        }
+    }
+    if lg.dead.is_none() {
+        return RunOutcome::Blocked("the Guest is busy trapping to the Host; the simulation lets others run".into());
+    }
+    if matches!(lg.dead, Some(Dead::Err { errno: Errno::ERESTART })) {
+        k.ev("run_guest", "lg->dead is ERR_PTR(-ERESTART): return -ERESTART".into(), &[]);
+        RunOutcome::Return(fail(Errno::ERESTART, "the Guest asked to reboot: the Launcher should restart itself"))
+    } else {
+        k.ev("run_guest", "lg->dead is set: return -ENOENT".into(), &[]);
+        RunOutcome::Return(fail(Errno::ENOENT, "the Guest died: read() again to learn why"))
+    }
+}
+
+/// `lguest_address_ok()`: is [addr, addr+len) inside the Guest's memory (below `pfn_limit`)?
+pub fn lguest_address_ok(lg: &Lguest, addr: u32, len: u32) -> bool {
+    let limit = lg.pfn_limit as u64 * PAGE_SIZE as u64;
+    (addr as u64) < limit && addr as u64 + len as u64 <= limit
+}
+
+/// The Launcher address of Guest-physical `gpa` (`mem_base + gpa`).
+pub(crate) fn guest_user(lg: &Lguest, gpa: u32) -> u32 {
+    lg.mem_base.wrapping_add(gpa)
+}
+
+/// `__lgread()`: read Guest memory, killing the Guest if the range is outside it.
+pub fn lgread(k: &mut Kernel, lg: &mut Lguest, gpa: u32, len: u32) -> Option<Vec<u8>> {
+    let ua = guest_user(lg, gpa);
+    if !lguest_address_ok(lg, gpa, len) {
+        kill_guest(k, lg, format!("bad read address {gpa:#x} len {len}"));
+        return None;
+    }
+    match k.copy_from_user(ua, len) {
+        Some(b) => Some(b),
+        None => {
+            kill_guest(k, lg, format!("bad read address {gpa:#x} len {len}"));
+            None
+        }
+    }
+}
+
+/// A 32-bit word of Guest-physical memory (`lgread()`; a bad address kills the Guest).
+pub fn lgread_u32(k: &mut Kernel, lg: &mut Lguest, gpa: u32) -> Option<u32> {
+    let b = lgread(k, lg, gpa, 4)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// `lgwrite()`: write Guest memory, killing the Guest if the range is outside it.
+pub fn lgwrite(k: &mut Kernel, lg: &mut Lguest, gpa: u32, data: &[u8]) -> bool {
+    let ua = guest_user(lg, gpa);
+    if !lguest_address_ok(lg, gpa, data.len() as u32) || !k.copy_to_user(ua, data) {
+        kill_guest(k, lg, format!("bad write address {gpa:#x} len {}", data.len()));
+        return false;
+    }
+    true
+}
+
+/// X:110 `kill_guest()`: only the first reason counts; if `kasprintf()` fails, `dead` becomes
+/// `ERR_PTR(-ENOMEM)`.
+pub fn kill_guest(k: &mut Kernel, lg: &mut Lguest, reason: String) {
+    if lg.dead.is_some() {
+        k.ev("kill_guest", format!("already dead; \"{}\" is ignored", reason.escape_debug()), &[]);
+        return;
+    }
+    let text: String = reason.chars().take(MAX_REASON).collect();
+    let dead = match k.alloc.alloc(AllocKind::Slab, format!("kill reason \"{}\"", text.escape_debug()), "kill_guest", text.len() as u32 + 1) {
+        Ok(alloc) => Dead::Reason { text: text.clone(), alloc },
+        Err(_) => Dead::Err { errno: Errno::ENOMEM },
+    };
+    let shown = match &dead {
+        Dead::Reason { .. } => format!("lg->dead = \"{}\"", text.escape_debug()),
+        Dead::Err { .. } => "kasprintf() fails: lg->dead = ERR_PTR(-ENOMEM)".into(),
+    };
+    lg.dead = Some(dead);
+    k.ev("kill_guest", shown, &["lg.dead", "alloc"]);
+}

@@ -1,0 +1,141 @@
+//! Free play: the student types scenario lines (or loads a Guest program) and sees each one's result, with
+//! Undo. Each line's Guest CPU work is recorded, as a lesson step's is, so the Guest CPU pane can step
+//! through it; Undo brings back the machine, and the timeline, of the line before.
+
+use super::lesson::{guest_cpu, run_recorded, step_view, GuestCpuView, StepView};
+use super::state::Snapshot;
+use super::stepper::Stepper;
+use crate::scenario::{parse, parse_line, ParseError, Runner, Step};
+
+/// A machine being played with, and its history.
+#[derive(Clone, Debug)]
+pub struct FreePlay {
+    runner: Runner,
+    /// The machine before each line run, with the Guest CPU timeline of the line before it, so `back()` is
+    /// instant and shows what that line's Guest did again.
+    history: Vec<(Runner, Option<Stepper>)>,
+    guest_mb: u32,
+    /// The Guest CPU's timeline of the last line, if it ran Guest code.
+    guest: Option<Stepper>,
+}
+
+impl FreePlay {
+    /// A Launcher with `guest_mb` MB of Guest memory, before its first system call.
+    pub fn new(guest_mb: u32) -> FreePlay {
+        FreePlay::from(Runner::new(guest_mb), guest_mb)
+    }
+
+    /// Free play from a machine as it is (a lesson's position, say).
+    pub fn from(runner: Runner, guest_mb: u32) -> FreePlay {
+        FreePlay { runner, history: Vec::new(), guest_mb, guest: None }
+    }
+
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// Run one scenario line: its step, `None` for a blank line or a comment, or why it does not parse.
+    pub fn exec(&mut self, line: &str) -> Result<Option<Step>, ParseError> {
+        let Some(l) = parse_line(self.history.len() + 1, line)? else { return Ok(None) };
+        self.history.push((self.runner.clone(), self.guest.take()));
+        let (mut steps, guest) = run_recorded(&mut self.runner, std::iter::once(&l));
+        self.guest = guest;
+        Ok(steps.pop())
+    }
+
+    /// Does a whole scenario parse? Its first error if not.
+    pub fn check(text: &str) -> Result<(), ParseError> {
+        parse(text).map(|_| ())
+    }
+
+    /// Undo the last line (or program load). False if there is nothing to undo.
+    pub fn back(&mut self) -> bool {
+        match self.history.pop() {
+            Some((r, g)) => {
+                self.runner = r;
+                self.guest = g;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Start again from a fresh Launcher.
+    pub fn reset(&mut self) {
+        *self = FreePlay::new(self.guest_mb);
+    }
+
+    /// Assemble a Guest program (GNU as source) into the main task's Guest memory, so the next INITIALIZE
+    /// runs it. Undo takes it out again.
+    pub fn load_program(&mut self, name: &str, source: &str) -> Result<(), String> {
+        let before = self.runner.clone();
+        let main = self.runner.main;
+        self.runner.load_program(main, name, source)?;
+        self.history.push((before, self.guest.take()));
+        Ok(())
+    }
+
+    /// Lines run so far.
+    pub fn step_count(&self) -> usize {
+        self.runner.steps.len()
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.runner.steps
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::of(&self.runner.kernel)
+    }
+
+    pub fn cpu(&self) -> Option<GuestCpuView> {
+        guest_cpu(&self.runner)
+    }
+
+    /// The walkthrough's view of the machine after the last line (compared with the machine before it).
+    pub fn view(&self) -> StepView {
+        let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
+        let console = self.runner.steps.iter().filter_map(|s| s.console.clone()).collect();
+        let mut v = step_view(self.history.last().map(|(r, _)| r), &self.runner, results, console);
+        v.guest_units = self.guest.as_ref().map(|g| g.total());
+        v
+    }
+
+    /// The Guest CPU timeline of the last line, if it ran Guest code.
+    pub fn guest(&mut self) -> Option<&mut Stepper> {
+        self.guest.as_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_run_undo_and_keep_their_guest_timeline() {
+        let mut f = FreePlay::new(32);
+        assert!(f.exec("# a comment").unwrap().is_none());
+        assert!(f.exec("write IRQ").is_err(), "a line that does not parse is an error, and runs nothing");
+        assert_eq!(f.step_count(), 0);
+        f.load_program("guests/hello.S", crate::scenario::library::source("guests/hello.S").unwrap()).unwrap();
+        assert_eq!(f.exec("open").unwrap().unwrap().result.as_deref(), Some("3"));
+        assert_eq!(f.exec("write INITIALIZE").unwrap().unwrap().result.as_deref(), Some("12"));
+        let read = f.exec("read").unwrap().unwrap();
+        assert!(read.result.unwrap().starts_with("4 notify="), "the Guest's first NOTIFY");
+        let units = f.guest().map(|g| g.total()).expect("the read ran Guest code");
+        assert!(units > 0);
+        assert_eq!(f.view().guest_units, Some(units));
+        assert_eq!(f.view().results.len(), 1);
+        assert!(f.back());
+        assert_eq!(f.step_count(), 2);
+        assert!(f.guest().is_none(), "the line before ran no Guest code");
+        assert!(f.back() && f.back() && f.back(), "two lines and the program load");
+        assert!(!f.back());
+        assert!(f.snapshot().guests.is_empty());
+        f.exec("open").unwrap();
+        f.reset();
+        assert_eq!(f.step_count(), 0);
+        assert!(FreePlay::check("open\nbogus").is_err());
+        assert!(FreePlay::check("open\nread").is_ok());
+    }
+}
