@@ -106,6 +106,9 @@ pub struct Question {
 pub struct ScenarioLine {
     pub line: usize,
     pub source: String,
+    /// The action without its expectation or comment, and what kind of line it is.
+    pub action: String,
+    pub call: crate::scenario::parse::CallKind,
     #[serde(skip)]
     pub parsed: Line,
 }
@@ -341,7 +344,7 @@ pub fn parse_lesson(src: &str, file: &str) -> Result<Lesson, Vec<LessonError>> {
                                 if parsed.expect.is_none() && is_call(&parsed.action) {
                                     err(n, "a system call in a lesson must say what it returns: add `=> result`".into());
                                 }
-                                s.lines.push(ScenarioLine { line: n, source: l.trim().to_string(), parsed });
+                                s.lines.push(ScenarioLine { line: n, source: l.trim().to_string(), action: parsed.action_text.clone(), call: parsed.action.kind(), parsed });
                             }
                             Ok(None) => {}
                             Err(e) => err(n, e.message),

@@ -106,6 +106,8 @@ pub struct Line {
     /// 1-based line number in the source.
     pub number: usize,
     pub source: String,
+    /// The action as written, without its `=> ...` expectation or comment (`as dev: write IRQ 1`).
+    pub action_text: String,
     /// `as TASK:` prefix; `None` means `main`.
     pub task: Option<String>,
     pub action: Action,
@@ -475,7 +477,57 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
     if expect.is_some() && matches!(action, Action::Expect { .. } | Action::Guest(_) | Action::Launcher(_) | Action::Thread { .. } | Action::InjectKmallocFailure { .. } | Action::Advance { .. }) {
         return Err(err(format!("{verb} has no result to check; remove the `=>` part")));
     }
-    Ok(Some(Line { number, source: src.trim().to_string(), task, action, expect }))
+    Ok(Some(Line { number, source: src.trim().to_string(), action_text: action_src.to_string(), task, action, expect }))
+}
+
+/// What kind of thing a line does, by its first word: what the page needs to know of a line without
+/// reading its text (did the Launcher's `read()` return? is it a check?).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallKind {
+    Open,
+    Write,
+    Read,
+    Close,
+    Eventfd,
+    EventfdRead,
+    EventfdWrite,
+    Load,
+    Thread,
+    Process,
+    Signal,
+    Wait,
+    Exit,
+    Advance,
+    Inject,
+    Guest,
+    Launcher,
+    Expect,
+}
+
+impl Action {
+    pub fn kind(&self) -> CallKind {
+        match self {
+            Action::Open => CallKind::Open,
+            Action::Write { .. } => CallKind::Write,
+            Action::Load { .. } => CallKind::Load,
+            Action::Read { .. } => CallKind::Read,
+            Action::Close { .. } => CallKind::Close,
+            Action::Eventfd => CallKind::Eventfd,
+            Action::EventfdRead { .. } => CallKind::EventfdRead,
+            Action::EventfdWrite { .. } => CallKind::EventfdWrite,
+            Action::Thread { .. } => CallKind::Thread,
+            Action::Process { .. } => CallKind::Process,
+            Action::Signal { .. } => CallKind::Signal,
+            Action::Wait { .. } => CallKind::Wait,
+            Action::Exit => CallKind::Exit,
+            Action::Advance { .. } => CallKind::Advance,
+            Action::InjectKmallocFailure { .. } => CallKind::Inject,
+            Action::Guest(_) => CallKind::Guest,
+            Action::Launcher(_) => CallKind::Launcher,
+            Action::Expect { .. } => CallKind::Expect,
+        }
+    }
 }
 
 /// A `#` outside a quoted string starts a comment.
@@ -502,4 +554,19 @@ pub fn parse(src: &str) -> Result<Vec<Line>, ParseError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_knows_its_call_and_action_text() {
+        // A `:` inside the expectation is not a task prefix, and the comment is not part of the action.
+        let l = parse_line(1, "as t: read   => 4 reason=\"a: b\"  # the reason").unwrap().unwrap();
+        assert_eq!(l.action.kind(), CallKind::Read);
+        assert_eq!(l.action_text, "as t: read");
+        let l = parse_line(2, "expect lg.dead = NULL").unwrap().unwrap();
+        assert_eq!((l.action.kind(), l.action_text.as_str()), (CallKind::Expect, "expect lg.dead = NULL"));
+    }
 }

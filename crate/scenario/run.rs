@@ -45,6 +45,9 @@ const SHUTDOWN_MSG_GPA: u32 = 0x6000;
 pub struct Step {
     pub line: usize,
     pub source: String,
+    /// The action without its expectation or comment (`write IRQ 1`), and what kind of line it is.
+    pub action: String,
+    pub call: super::parse::CallKind,
     pub task: String,
     /// The result in the scenario language's words (`12`, `-EINVAL`, `blocked`), if the line has one.
     pub result: Option<String>,
@@ -196,6 +199,8 @@ impl Runner {
         let mut step = Step {
             line: line.number,
             source: line.source.clone(),
+            action: line.action_text.clone(),
+            call: line.action.kind(),
             task: task_name,
             result: outcome.as_ref().map(|o| render(o, console.as_deref())),
             sys: match &outcome {

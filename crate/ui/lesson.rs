@@ -11,6 +11,7 @@ use super::state::Snapshot;
 use super::stepper::Stepper;
 use crate::scenario::check::{lesson_runner, run_rcu, RcuResult};
 use crate::scenario::lesson::{parse_lesson, Lesson};
+use crate::scenario::parse::CallKind;
 use crate::scenario::library::LESSONS;
 use crate::scenario::{Runner, Step};
 use crate::tags;
@@ -134,6 +135,8 @@ pub struct StepView {
     /// The state as `name = value` pairs, and the names whose value this step changed (or made appear).
     pub fields: Vec<(String, String)>,
     pub changed: Vec<String>,
+    /// The same fields in titled sections, each row with whether this step changed it and what it was.
+    pub sections: Vec<SectionView>,
     /// Early-console output so far (the `console` of NOTIFY results), oldest first.
     pub console: Vec<String>,
     pub cpu: Option<GuestCpuView>,
@@ -144,6 +147,26 @@ pub struct StepView {
     /// Units of Guest CPU work this step recorded (instructions and `rep` iterations), if Guest code ran:
     /// the page then offers to step through them.
     pub guest_units: Option<u64>,
+}
+
+/// A titled group of fields (`struct lguest`, `struct lg_cpu`, ...) as the page shows it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionView {
+    pub id: crate::ui::state::Section,
+    pub title: String,
+    pub rows: Vec<RowView>,
+}
+
+/// One field: its name (as `expect` lines name it), its value, and, if this step changed it, what it was
+/// (`None` with `changed` for a field the step made appear).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowView {
+    pub key: String,
+    pub value: String,
+    pub changed: bool,
+    pub was: Option<String>,
 }
 
 /// What one step of a lesson did: its lines' results, its explorer runs, and the Guest CPU's timeline if
@@ -211,10 +234,7 @@ impl LessonPlayer {
         let mut n = self.position + 1;
         while n < self.total() {
             self.go_to(n);
-            let seen = self.runs[n - 1].results.iter().any(|s| {
-                let call = s.source.rsplit(':').next().unwrap_or("").trim_start();
-                (call.starts_with("read") || call.starts_with("wait")) && s.sys.is_some()
-            });
+            let seen = self.runs[n - 1].results.iter().any(|s| matches!(s.call, CallKind::Read | CallKind::Wait) && s.sys.is_some());
             if seen {
                 return n;
             }
@@ -309,13 +329,25 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
     }
     let snapshot = Snapshot::of(&now.kernel);
     let fields = snapshot.fields();
-    let changed = match prev {
-        Some(p) => {
-            let before = Snapshot::of(&p.kernel).fields();
-            fields.iter().filter(|(k, v)| !before.iter().any(|(bk, bv)| bk == k && bv == v)).map(|(k, _)| k.clone()).collect()
-        }
-        None => Vec::new(),
-    };
+    let before: std::collections::HashMap<String, String> = prev.map(|p| Snapshot::of(&p.kernel).fields().into_iter().collect()).unwrap_or_default();
+    let is_changed = |k: &String, v: &String| prev.is_some() && before.get(k) != Some(v);
+    let changed: Vec<String> = fields.iter().filter(|(k, v)| is_changed(k, v)).map(|(k, _)| k.clone()).collect();
+    let sections = snapshot
+        .sections()
+        .into_iter()
+        .map(|(id, rows)| SectionView {
+            id,
+            title: id.title().to_string(),
+            rows: rows
+                .into_iter()
+                .map(|(key, value)| {
+                    let changed = is_changed(&key, &value);
+                    let was = if changed { before.get(&key).cloned() } else { None };
+                    RowView { key, value, changed, was }
+                })
+                .collect(),
+        })
+        .collect();
     let all_ok = results.iter().all(|s| s.ok);
     StepView {
         lesson: String::new(),
@@ -328,6 +360,7 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
         snapshot,
         fields,
         changed,
+        sections,
         console,
         cpu: guest_cpu(now),
         lguest_data: lguest_data_fields(now),
@@ -568,6 +601,33 @@ mod tests {
             assert_eq!(p.view().position, 1);
             assert_eq!(p.go_to(0), 0);
             assert!(p.view().results.is_empty());
+        }
+    }
+
+    #[test]
+    fn sections_hold_every_field_once_and_say_what_it_was() {
+        let mut p = LessonPlayer::open("09-eventfds").unwrap();
+        let mut prev: Option<StepView> = None;
+        for n in 0..=p.total() {
+            p.go_to(n);
+            let v = p.view();
+            let flat: Vec<(String, String)> = v.sections.iter().flat_map(|s| s.rows.iter().map(|r| (r.key.clone(), r.value.clone()))).collect();
+            let mut sorted = flat.clone();
+            sorted.sort();
+            let mut fields = v.fields.clone();
+            fields.sort();
+            assert_eq!(sorted, fields, "step {n}: the sections hold exactly the fields");
+            let changed: Vec<&str> = v.sections.iter().flat_map(|s| s.rows.iter().filter(|r| r.changed).map(|r| r.key.as_str())).collect();
+            assert_eq!(changed.len(), v.changed.len(), "step {n}");
+            if let Some(pv) = &prev {
+                for r in v.sections.iter().flat_map(|s| &s.rows) {
+                    let before = pv.fields.iter().find(|(k, _)| *k == r.key).map(|(_, v)| v.clone());
+                    assert_eq!(r.changed, before.as_ref() != Some(&r.value), "step {n}: {}", r.key);
+                    assert_eq!(r.was, if r.changed { before } else { None }, "step {n}: {}", r.key);
+                }
+            }
+            assert!(v.sections.iter().any(|s| s.title == "struct lguest") || n < 2, "step {n}: a Guest exists after INITIALIZE");
+            prev = Some(v);
         }
     }
 

@@ -241,11 +241,28 @@ impl Snapshot {
     /// The state as `name = value` pairs, for `expect` lines and the CLI. Fields of the Guest are those of the
     /// most recent live Guest (`lg.`), its cpu 0 (`cpu0.`); `alloc.live` counts what is held.
     pub fn fields(&self) -> Vec<(String, String)> {
+        self.rows().into_iter().map(|(_, k, v)| (k, v)).collect()
+    }
+
+    /// The same pairs in titled sections, in the order the page shows them (the structure a field belongs to
+    /// is decided here, where the field is made).
+    pub fn sections(&self) -> Vec<(Section, Vec<(String, String)>)> {
+        let rows = self.rows();
+        Section::ALL
+            .iter()
+            .map(|sec| (*sec, rows.iter().filter(|(s, ..)| s == sec).map(|(_, k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()))
+            .filter(|(_, rows)| !rows.is_empty())
+            .collect()
+    }
+
+    /// Every field with the section it belongs to, in the order `fields()` lists them.
+    fn rows(&self) -> Vec<(Section, String, String)> {
+        use Section::*;
         let mut f = vec![
-            ("now".to_string(), self.now_ns.to_string()),
-            ("alloc.live".to_string(), self.allocations.len().to_string()),
-            ("lguest_lock".to_string(), self.lguest_lock.clone().unwrap_or_else(|| "free".into())),
-            ("guests".to_string(), self.guests.len().to_string()),
+            (Kernel, "now".to_string(), self.now_ns.to_string()),
+            (Kernel, "alloc.live".to_string(), self.allocations.len().to_string()),
+            (Kernel, "lguest_lock".to_string(), self.lguest_lock.clone().unwrap_or_else(|| "free".into())),
+            (Kernel, "guests".to_string(), self.guests.len().to_string()),
         ];
         for t in &self.tasks {
             let st = match (&t.blocked, t.state) {
@@ -254,58 +271,91 @@ impl Snapshot {
                 (None, TaskState::Exited) => "exited",
                 (None, _) => "user",
             };
-            f.push((format!("task.{}", t.name), st.to_string()));
+            f.push((Tasks, format!("task.{}", t.name), st.to_string()));
         }
         for e in &self.eventfds {
-            f.push((format!("eventfd{}.count", e.ctx), e.count.to_string()));
-            f.push((format!("eventfd{}.refs", e.ctx), e.refs.to_string()));
+            f.push((Eventfds, format!("eventfd{}.count", e.ctx), e.count.to_string()));
+            f.push((Eventfds, format!("eventfd{}.refs", e.ctx), e.refs.to_string()));
         }
         if !self.launcher.stdout.is_empty() {
-            f.push(("stdout".into(), format!("{:?}", self.launcher.stdout)));
+            f.push((Launcher, "stdout".into(), format!("{:?}", self.launcher.stdout)));
         }
         if !self.launcher.stderr.is_empty() {
-            f.push(("stderr".into(), format!("{:?}", self.launcher.stderr)));
+            f.push((Launcher, "stderr".into(), format!("{:?}", self.launcher.stderr)));
         }
-        f.extend(self.launcher.devices.iter().cloned());
+        f.extend(self.launcher.devices.iter().map(|(k, v)| (Launcher, k.clone(), v.clone())));
         if let Some(g) = self.guests.last() {
-            f.push(("lg.nr_cpus".into(), g.nr_cpus.to_string()));
-            f.push(("lg.pfn_limit".into(), format!("{:#x}", g.pfn_limit)));
-            f.push(("lg.mem_base".into(), format!("{:#x}", g.mem_base)));
-            f.push(("lg.lguest_data".into(), g.lguest_data.map(|a| format!("{a:#x}")).unwrap_or_else(|| "NULL".into())));
+            f.push((Lguest, "lg.nr_cpus".into(), g.nr_cpus.to_string()));
+            f.push((Lguest, "lg.pfn_limit".into(), format!("{:#x}", g.pfn_limit)));
+            f.push((Lguest, "lg.mem_base".into(), format!("{:#x}", g.mem_base)));
+            f.push((Lguest, "lg.lguest_data".into(), g.lguest_data.map(|a| format!("{a:#x}")).unwrap_or_else(|| "NULL".into())));
             let dead = match &g.dead {
                 None => "NULL".to_string(),
                 Some(Dead::Reason { text, .. }) => format!("{text:?}"),
                 Some(Dead::Err { errno }) => format!("ERR_PTR({errno})"),
             };
-            f.push(("lg.dead".into(), dead));
-            f.push(("lg.eventfds.num".into(), g.eventfds.num.to_string()));
-            f.push(("lg.eventfds.version".into(), format!("#{}", g.eventfds.alloc)));
+            f.push((Lguest, "lg.dead".into(), dead));
+            f.push((EventfdMap, "lg.eventfds.num".into(), g.eventfds.num.to_string()));
+            f.push((EventfdMap, "lg.eventfds.version".into(), format!("#{}", g.eventfds.alloc)));
             for (i, e) in g.eventfds.map.iter().enumerate() {
-                f.push((format!("lg.eventfds.map{i}"), format!("{:#x}->ctx{}", e.addr, e.event)));
+                f.push((EventfdMap, format!("lg.eventfds.map{i}"), format!("{:#x}->ctx{}", e.addr, e.event)));
             }
             for c in &g.cpus {
                 let p = format!("cpu{}", c.id);
-                f.push((format!("{p}.tsk"), c.tsk.clone()));
-                f.push((format!("{p}.pending_notify"), format!("{:#x}", c.pending_notify)));
-                f.push((format!("{p}.halted"), (c.halted as u8).to_string()));
-                f.push((format!("{p}.irqs_pending"), format!("{:#x}", c.irqs_pending)));
-                f.push((format!("{p}.ts"), c.ts.to_string()));
-                f.push((format!("{p}.eip"), format!("{:#x}", c.regs.eip)));
-                f.push((format!("{p}.hrt"), c.hrt_expires.map(|t| t.to_string()).unwrap_or_else(|| "off".into())));
-                f.push((format!("{p}.cpu_pgd"), c.cpu_pgd.to_string()));
+                f.push((LgCpu, format!("{p}.tsk"), c.tsk.clone()));
+                f.push((LgCpu, format!("{p}.pending_notify"), format!("{:#x}", c.pending_notify)));
+                f.push((LgCpu, format!("{p}.halted"), (c.halted as u8).to_string()));
+                f.push((LgCpu, format!("{p}.irqs_pending"), format!("{:#x}", c.irqs_pending)));
+                f.push((LgCpu, format!("{p}.ts"), c.ts.to_string()));
+                f.push((LgCpu, format!("{p}.eip"), format!("{:#x}", c.regs.eip)));
+                f.push((LgCpu, format!("{p}.hrt"), c.hrt_expires.map(|t| t.to_string()).unwrap_or_else(|| "off".into())));
+                f.push((LgCpu, format!("{p}.cpu_pgd"), c.cpu_pgd.to_string()));
             }
             // The shadow page tables: `lg.paging`, each slot's Guest page directory, and per mapping of the
             // active one `shadow.0xVADDR` (the shadow pte) and `gpte.0xVADDR` (the Guest's).
-            f.push(("lg.paging".into(), (g.paging.active as u8).to_string()));
+            f.push((Lguest, "lg.paging".into(), (g.paging.active as u8).to_string()));
             for d in &g.paging.pgdirs {
-                f.push((format!("lg.pgdirs{}", d.slot), d.gpgdir.map(|a| format!("{a:#x}")).unwrap_or_else(|| "NULL".into())));
-                f.push((format!("lg.pgdirs{}.pte_pages", d.slot), d.pte_pages.to_string()));
+                f.push((Lguest, format!("lg.pgdirs{}", d.slot), d.gpgdir.map(|a| format!("{a:#x}")).unwrap_or_else(|| "NULL".into())));
+                f.push((Lguest, format!("lg.pgdirs{}.pte_pages", d.slot), d.pte_pages.to_string()));
             }
             for e in &g.paging.mappings {
-                f.push((format!("shadow.{:#x}", e.vaddr), format!("{:#x}", e.spte)));
-                f.push((format!("gpte.{:#x}", e.vaddr), format!("{:#x}", e.gpte)));
+                f.push((PageTables, format!("shadow.{:#x}", e.vaddr), format!("{:#x}", e.spte)));
+                f.push((PageTables, format!("gpte.{:#x}", e.vaddr), format!("{:#x}", e.gpte)));
             }
         }
         f
+    }
+}
+
+/// The structures the state's fields belong to, in the order the page shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Section {
+    Lguest,
+    LgCpu,
+    EventfdMap,
+    PageTables,
+    Tasks,
+    Eventfds,
+    Launcher,
+    Kernel,
+}
+
+impl Section {
+    pub const ALL: [Section; 8] =
+        [Section::Lguest, Section::LgCpu, Section::EventfdMap, Section::PageTables, Section::Tasks, Section::Eventfds, Section::Launcher, Section::Kernel];
+
+    /// Its title on the page.
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::Lguest => "struct lguest",
+            Section::LgCpu => "struct lg_cpu",
+            Section::EventfdMap => "eventfd map (RCU-protected)",
+            Section::PageTables => "shadow page tables (shadow pte beside the Guest's pte, by virtual address)",
+            Section::Tasks => "tasks",
+            Section::Eventfds => "eventfds",
+            Section::Launcher => "the Launcher (its terminal and devices)",
+            Section::Kernel => "kernel",
+        }
     }
 }
