@@ -23,6 +23,7 @@
 
 pub mod asm;
 pub mod cpu;
+pub mod diagnostic;
 pub mod errno;
 pub mod event;
 pub mod fn_cut;

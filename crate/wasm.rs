@@ -7,6 +7,7 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use crate::diagnostic::Diagnostic;
 use crate::ui::free_play::FreePlay;
 use crate::ui::lesson::LessonPlayer;
 use crate::ui::stepper::Stepper;
@@ -15,16 +16,20 @@ fn to_js<T: Serialize>(v: &T) -> JsValue {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
 }
 
+/// A problem as the page gets it: `{ ok: false, file, line, column, message }`.
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LineError {
+struct Failed {
     ok: bool,
-    line: usize,
-    message: String,
+    #[serde(flatten)]
+    problem: Diagnostic,
+}
+
+fn failed(problem: Diagnostic) -> JsValue {
+    to_js(&Failed { ok: false, problem })
 }
 
 fn error(line: usize, message: String) -> JsValue {
-    to_js(&LineError { ok: false, line, message })
+    failed(Diagnostic::line(line, message))
 }
 
 /// A simulated machine with its history, for the page's free play (see [`FreePlay`]).
@@ -73,13 +78,13 @@ impl Simulator {
         match self.play.exec(line) {
             Ok(Some(step)) => to_js(&step),
             Ok(None) => JsValue::NULL,
-            Err(e) => error(e.line, e.message),
+            Err(e) => failed(e),
         }
     }
 
     /// Check that a whole scenario parses; `null` if it does, else the first error.
     pub fn check(&self, text: &str) -> JsValue {
-        FreePlay::check(text).err().map(|e| error(e.line, e.message)).unwrap_or(JsValue::NULL)
+        FreePlay::check(text).err().map(failed).unwrap_or(JsValue::NULL)
     }
 
     /// Undo the last line. Returns false if there is nothing to undo.

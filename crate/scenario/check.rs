@@ -116,7 +116,7 @@ pub fn lesson_runner(lesson: &Lesson, dir: Option<&Path>) -> Result<Runner, Stri
 pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
     let file = lesson.file.clone();
     let mut errors = Vec::new();
-    let mut err = |line: usize, message: String| errors.push(LessonError { file: file.clone(), line, message });
+    let mut err = |line: usize, message: String| errors.push(LessonError::in_file(file.clone(), line, message));
     let mut runner = match lesson_runner(lesson, dir) {
         Ok(r) => r,
         Err(e) => {
@@ -256,12 +256,12 @@ pub fn check_paths(paths: &[PathBuf]) -> CourseCheck {
         let files = match lesson_files(p) {
             Ok(f) => f,
             Err(e) => {
-                out.errors.push(LessonError { file: p.display().to_string(), line: 0, message: e });
+                out.errors.push(LessonError::in_file(p.display().to_string(), 0, e));
                 continue;
             }
         };
         if files.is_empty() {
-            out.errors.push(LessonError { file: p.display().to_string(), line: 0, message: "no .lesson files here".into() });
+            out.errors.push(LessonError::in_file(p.display().to_string(), 0, "no .lesson files here"));
         }
         for f in files {
             out.files += 1;
@@ -269,7 +269,7 @@ pub fn check_paths(paths: &[PathBuf]) -> CourseCheck {
             let src = match std::fs::read_to_string(&f) {
                 Ok(s) => s,
                 Err(e) => {
-                    out.errors.push(LessonError { file: name, line: 0, message: format!("cannot read: {e}") });
+                    out.errors.push(LessonError::in_file(name, 0, format!("cannot read: {e}")));
                     continue;
                 }
             };

@@ -145,20 +145,8 @@ impl RcuLine {
     }
 }
 
-/// A problem in a lesson: where, and what was expected.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LessonError {
-    pub file: String,
-    pub line: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for LessonError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.file, self.line, self.message)
-    }
-}
+/// A problem in a lesson: where, and what was expected (see [`crate::diagnostic`]).
+pub type LessonError = crate::diagnostic::Diagnostic;
 
 /// Keys a line may start with (at column 0, outside a fenced block) to set a field instead of being prose.
 const STEP_KEYS: [&str; 4] = ["about", "question", "choices", "answer"];
@@ -252,7 +240,7 @@ fn key_line(l: &str) -> Option<(&str, &str)> {
 /// Parse a lesson. `file` is used in messages and for the lesson's id.
 pub fn parse_lesson(src: &str, file: &str) -> Result<Lesson, Vec<LessonError>> {
     let mut errors = Vec::new();
-    let mut err = |line: usize, message: String| errors.push(LessonError { file: file.to_string(), line, message });
+    let mut err = |line: usize, message: String| errors.push(LessonError::in_file(file.to_string(), line, message));
     let stem = std::path::Path::new(file).file_name().and_then(|s| s.to_str()).unwrap_or(file);
     let id = stem.strip_suffix(".lesson").unwrap_or(stem).to_string();
     let mut lesson = Lesson { id, file: file.to_string(), title: String::new(), goals: Vec::new(), guest: None, guest_line: 0, intro: String::new(), steps: Vec::new() };

@@ -114,17 +114,8 @@ pub struct Line {
     pub expect: Option<Expect>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
-    pub line: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
+/// A line that does not parse (see [`crate::diagnostic`]).
+pub type ParseError = crate::diagnostic::Diagnostic;
 
 /// Split a line into words, keeping "quoted strings" (with \n, \t, \0, \xHH, \" and \\ escapes) as one word.
 fn words(s: &str) -> Result<Vec<String>, String> {
@@ -402,7 +393,7 @@ pub fn parse_expect(s: &str) -> Result<Expect, String> {
 
 /// Parse one line; `Ok(None)` for blank lines and comments.
 pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> {
-    let err = |message: String| ParseError { line: number, message };
+    let err = |message: String| ParseError::line(number, message);
     let code = strip_comment(src);
     let code = code.trim();
     if code.is_empty() {

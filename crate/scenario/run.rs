@@ -636,27 +636,17 @@ fn same_value(actual: &str, want: &str) -> bool {
     }
 }
 
-/// A scenario line whose result differed, or that could not run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReplayError {
-    pub line: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for ReplayError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
+/// A scenario line whose result differed, or that could not run (see [`crate::diagnostic`]).
+pub type ReplayError = crate::diagnostic::Diagnostic;
 
 /// Replay a whole scenario, stopping at the first line whose result differs from its expectation.
 pub fn replay(src: &str) -> Result<Runner, ReplayError> {
-    let lines = parse(src).map_err(|e| ReplayError { line: e.line, message: e.message })?;
+    let lines = parse(src)?;
     let mut r = Runner::default();
     for l in &lines {
         let step = r.run_line(l);
         if !step.ok {
-            return Err(ReplayError { line: l.number, message: step.message.unwrap_or_default() });
+            return Err(ReplayError::line(l.number, step.message.unwrap_or_default()));
         }
     }
     Ok(r)
