@@ -6,25 +6,12 @@
 // No innerHTML: every text goes in through textContent, so nothing typed can become markup.
 
 import init, { Simulator, version } from './pkg/lguest_sim.js';
+import { builder, hex } from './dom.js';
 
 const $ = (sel) => document.querySelector(sel);
 
-/** Build an element: h('td', { class: 'x' }, 'text', child...). */
-function h(tag, attrs = {}, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const k of kids.flat()) {
-    if (k === undefined || k === null || k === false) continue;
-    el.append(k instanceof Node ? k : document.createTextNode(String(k)));
-  }
-  return el;
-}
-
-const hex = (n) => '0x' + (Number(n) >>> 0).toString(16);
+/** Build an element in this page: h('td', { class: 'x' }, 'text', child...). */
+const h = builder(document);
 
 // ---- the simulator and its history of snapshots (one per executed line, so back() can re-diff) -----------
 

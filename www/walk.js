@@ -11,6 +11,7 @@
 
 import init, { Walkthrough, Simulator, RcuRun } from './pkg/lguest_sim.js';
 import { renderMarkdown, inline } from './md.js';
+import { h, hex, uid } from './dom.js';
 
 let ready = null;
 /** Start the wasm module once per page, however many walkthroughs it holds. */
@@ -20,30 +21,12 @@ export function loadSimulator() {
 }
 
 const kebab = (s) => String(s).replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
-const hex = (n) => '0x' + (Number(n) >>> 0).toString(16);
-
-function h(doc, tag, attrs = {}, ...kids) {
-  const el = doc.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const k of kids.flat(Infinity)) {
-    if (k === undefined || k === null || k === false) continue;
-    el.append(k instanceof Node ? k : doc.createTextNode(String(k)));
-  }
-  return el;
-}
-
 const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
 // Space activates a focused button, link or summary itself; only elsewhere does it mean play/pause.
 const activates = (t) => t && (/^(BUTTON|A|SUMMARY)$/.test(t.tagName) || /^(button|link|checkbox|radio|tab|menuitem|option|switch)$/.test(t.getAttribute?.('role') ?? ''));
 
 /** Play speeds: milliseconds per step. */
 const SPEEDS = [['slow', 'Slow (1.5 s a step)', 1500], ['normal', 'Normal (0.7 s a step)', 700], ['fast', 'Fast (0.2 s a step)', 200]];
-let uid = 0;
 
 /**
  * Mount a walkthrough in `container`. Options: `lesson` (id), `step` (position), `keys` (the element whose
@@ -133,7 +116,7 @@ class Controller {
   /** "Stop before a step that runs: [function]", and the breakpoints set, each removable. */
   buildBreakpoints() {
     const H = (...a) => h(this.doc, ...a);
-    const n = ++uid;
+    const n = uid();
     const list = H('datalist', { id: `lgs-funcs-${n}` }, this.funcNames.map((f) => H('option', { value: f })));
     this.bpInput = H('input', { class: 'lgs-bp-func', list: list.id, autocomplete: 'off', spellcheck: 'false', placeholder: 'add_eventfd, start, 0x100010',
       'aria-describedby': `lgs-bp-err-${n}` });
@@ -928,7 +911,7 @@ class GuestPane {
     this.total = total;
     this.doc = ctl.doc;
     const H = (...a) => h(this.doc, ...a);
-    const n = ++uid;
+    const n = uid();
     this.el = H('div', { class: 'lgs-cpu lgs-guest', role: 'group', 'aria-labelledby': `lgs-gh-${n}` });
     this.head = H('h3', { id: `lgs-gh-${n}` });
     const btn = (cls, label, title, f) => H('button', { type: 'button', class: cls, title, onclick: f }, label);
