@@ -12,6 +12,8 @@
 import init, { Walkthrough, Simulator, RcuRun } from './pkg/lguest_sim.js';
 import { renderMarkdown, inline } from './md.js';
 import { h, hex, uid } from './dom.js';
+import { actionText, isCheck } from './scenario-line.js';
+import { resultList, resultItem } from './results.js';
 
 let ready = null;
 /** Start the wasm module once per page, however many walkthroughs it holds. */
@@ -444,7 +446,7 @@ class Controller {
     const s = v.position > 0 ? this.lesson.steps[v.position - 1] : null;
     const res = v.results.filter((r) => r.result !== null && r.result !== undefined);
     const bad = v.results.filter((r) => !r.ok).length;
-    const said = res.map((r) => `${r.source.replace(/\s*=>.*$/, '')} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
+    const said = res.map((r) => `${actionText(r.source)} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
       || (v.results.length ? `${v.results.length - bad} of ${v.results.length} checks hold.` : '');
     if (!this.playing) this.announce(s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`);
     this.syncLink();
@@ -510,17 +512,17 @@ class Controller {
       out.push(H('p', { class: 'lgs-hint' }, 'Choose an answer (keys 1–9), or press Step ▶ to see what happens.'));
       out.push(H('h4', {}, 'What this step will run'), H('pre', { class: 'lgs-lines' }, H('code', {},
         // Without the expected results and the checks: they would give the answer away.
-        s.lines.map((l) => l.source.replace(/\s*=>.*$/, '')).filter((l) => !/^expect\s/.test(l)).join('\n'))));
+        s.lines.map((l) => actionText(l.source)).filter((l) => !isCheck(l)).join('\n'))));
       this.story.replaceChildren(...out);
       return;
     }
-    if (v.results.length) out.push(this.renderResults(v));
+    if (v.results.length) out.push(resultList(this.doc, v.results));
     if (v.rcu.length) out.push(H('h4', {}, 'The RCU explorer’s runs'));
     for (const r of v.rcu) {
       const line = s.rcu.find((x) => x.line === r.line);
       out.push(H('div', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}`, 'data-ok': String(r.ok) },
         H('span', { class: 'lgs-mark' }, r.ok ? '✓' : '✗', H('span', { class: 'vh' }, r.ok ? ' as the lesson says: ' : ' not as the lesson says: ')),
-        line ? H('code', {}, line.source.replace(/\s*=>.*$/, '')) : '',
+        line ? H('code', {}, actionText(line.source)) : '',
         H('div', { class: 'lgs-why' }, `${r.schedules} schedules explored; found: `, H('strong', {}, r.found.length ? r.found.join(', ') : 'nothing wrong'),
           r.counterexample ? [` (shortest counterexample: CPUs `, H('code', {}, r.counterexample), ') '] : '', r.message ? ` ${r.message}` : ''),
         r.counterexample && line ? H('button', { type: 'button', class: 'lgs-rcu-lesson-open', onclick: () => {
@@ -551,23 +553,6 @@ class Controller {
       box.append(H('p', { class: 'lgs-verdict' }, 'Answer: ', H('code', {}, q.answer)));
     }
     return box;
-  }
-
-  renderResults(v) {
-    const H = (...a) => h(this.doc, ...a);
-    const items = v.results.map((r) => {
-      const has = r.result !== null && r.result !== undefined;
-      const e = r.sys?.errno;
-      const isExpect = /^expect\s/.test(r.source);
-      return H('li', { class: `lgs-res ${r.ok ? 'ok' : 'bad'}`, 'data-line': r.line, 'data-ok': String(r.ok) },
-        H('span', { class: 'lgs-mark' }, r.ok ? '✓' : '✗', H('span', { class: 'vh' }, r.ok ? ' as the lesson says: ' : ' not as the lesson says: ')),
-        H('code', { class: 'lgs-src-line' }, r.source.replace(/\s*=>.*$/, '').replace(/\s+#.*$/, '')),
-        has ? [' → ', H('code', { class: `lgs-result${e ? ' errno' : ''}` }, r.result)] : isExpect ? (r.ok ? ' holds' : '') : '',
-        r.expected && !r.ok ? H('span', { class: 'lgs-expected' }, ` (the lesson expects ${r.expected})`) : '',
-        r.sys?.why ? H('div', { class: 'lgs-why' }, e ? [H('strong', {}, `${e}: `), r.sys.why] : r.sys.why) : '',
-        !r.ok && r.message ? H('div', { class: 'lgs-why bad' }, r.message) : (r.ok && r.message ? H('div', { class: 'lgs-why' }, r.message) : ''));
-    });
-    return H('div', { class: 'lgs-results' }, H('h4', {}, 'The Launcher’s lines and what the kernel returned'), H('ol', { class: 'lgs-reslist' }, items));
   }
 
   renderCode(v, asking) {
@@ -874,7 +859,7 @@ class Controller {
     const prev = this.playViews.length > 1 ? this.playViews.at(-2) : null;
     const r = v.results[0];
     if (r && prev) {
-      const li = this.renderResults({ results: [r] }).querySelector('li');
+      const li = resultItem(this.doc, r);
       this.playLog.append(li);
       li.scrollIntoView?.({ block: 'nearest' });
       this.announce(r.result !== null && r.result !== undefined ? `${r.source} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.source}: done`);
