@@ -14,6 +14,8 @@ import { renderMarkdown, inline } from './md.js';
 import { h, hex, uid } from './dom.js';
 import { actionText, isCheck } from './scenario-line.js';
 import { resultList, resultItem } from './results.js';
+import { StatePane } from './state-pane.js';
+import { guestCpu } from './guest-pane.js';
 
 let ready = null;
 /** Start the wasm module once per page, however many walkthroughs it holds. */
@@ -104,6 +106,7 @@ class Controller {
     this.story = H('section', { class: 'lgs-story', 'aria-label': 'Lesson' });
     this.code = H('section', { class: 'lgs-code', 'aria-label': 'Host code being executed' });
     this.state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
+    this.statePane = new StatePane(d, this.state);
     this.grid = H('div', { class: 'lgs-grid' }, this.story, this.code, this.state);
     const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, ] and [ one Guest instruction on or back, b add a breakpoint, 1–9 answer.');
     this.playBox = H('section', { class: 'lgs-play', 'aria-label': 'Free play' },
@@ -599,94 +602,12 @@ class Controller {
   }
 
   renderState(v, asking, target = this.state, prev = v.position > 0 ? this.views[v.position - 1] : null) {
-    const H = (...a) => h(this.doc, ...a);
-    const parts = [];
     const free = target !== this.state;
-    if (v.guestUnits !== null && v.guestUnits !== undefined && !asking) {
-      const pane = new GuestPane(this, free ? this.sim : this.w, v.guestUnits, free ? this.playInsn : this.insn, free ? 'play' : 'walk');
-      if (free) this.playPane = pane; else this.pane = pane;
-      parts.push(pane.el);
-    } else {
-      if (free) this.playPane = null; else this.pane = null;
-      if (v.cpu) parts.push(this.renderCpu(v.cpu, prev?.cpu));
-    }
-    if (v.console.length) parts.push(H('h3', {}, 'Guest console'), H('pre', { class: 'lgs-console', 'aria-label': 'Guest console output' }, v.console.join('')));
-    if (!asking && v.events.length) {
-      parts.push(H('h3', {}, `What happened in the kernel (${v.events.length} events)`), H('ol', { class: 'lgs-events', tabindex: 0, 'aria-label': 'Kernel events of this step' }, v.events.map((e) =>
-        H('li', {}, H('span', { class: 'lgs-task' }, e.task), ' ',
-          e.link ? H('a', { href: e.link, target: '_blank', rel: 'noopener', class: 'lgs-func' }, `${e.func}()`) : H('span', { class: 'lgs-func' }, e.func),
-          ' ', H('span', { class: 'lgs-tag' }, e.tag), ' ', e.text))));
-    }
-    const changed = new Set(asking ? [] : v.changed);
-    const groups = [
-      ['struct lguest', (k) => k.startsWith('lg.') && !k.startsWith('lg.eventfds')],
-      ['struct lg_cpu', (k) => /^cpu\d/.test(k)],
-      ['eventfd map (RCU-protected)', (k) => k.startsWith('lg.eventfds')],
-      ['tasks', (k) => k.startsWith('task.')],
-      ['eventfds', (k) => k.startsWith('eventfd')],
-      ['machine', (k) => !/^(lg\.|cpu\d|task\.|eventfd)/.test(k)],
-    ];
-    const prevFields = new Map(prev?.fields ?? []);
-    for (const [title, f] of groups) {
-      const rows = v.fields.filter(([k]) => f(k));
-      if (!rows.length) continue;
-      parts.push(H('table', { class: 'lgs-fields' }, H('caption', {}, title), H('tbody', {}, rows.map(([k, val]) => {
-        const c = changed.has(k);
-        const was = prevFields.get(k);
-        return H('tr', { class: c ? 'chg' : '', 'data-key': k }, H('th', { scope: 'row' }, k), H('td', {}, val),
-          H('td', { class: 'lgs-badge' }, c ? (was === undefined ? 'new' : `changed (was ${was})`) : ''));
-      }))));
-    }
-    const ld = v.lguestData ?? [];
-    if (ld.length) {
-      const before = new Map(prev?.lguestData ?? []);
-      parts.push(H('table', { class: 'lgs-fields lgs-ldata' }, H('caption', {}, `struct lguest_data (in Guest memory at ${v.fields.find(([k]) => k === 'lg.lguest_data')?.[1] ?? '?'})`),
-        H('tbody', {}, ld.map(([k, val]) => {
-          const c = !asking && prev && before.has(k) && before.get(k) !== val;
-          return H('tr', { class: c ? 'chg' : '' }, H('th', { scope: 'row' }, k), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, c ? `changed (was ${hex(before.get(k))})` : ''));
-        }))));
-    }
-    const g = v.snapshot.guests.at(-1);
-    if (g) {
-      const m = g.eventfds;
-      // Every version of the map this Guest has had: RCU's copy, publish, wait, free, one row each.
-      const before = new Map((prev?.snapshot.guests.at(-1)?.mapVersions ?? []).map((x) => [x.alloc, x.life]));
-      const life = { current: 'current: lg->eventfds points to it', retired: 'retired: readers that found it may still hold it', freed: 'freed after synchronize_rcu()' };
-      parts.push(H('table', { class: 'lgs-fields lgs-versions' }, H('caption', {}, `The eventfd map's versions: lg->eventfds is #${m.alloc}`),
-        H('thead', {}, H('tr', {}, ['version', 'entries', 'its life'].map((t) => H('th', { scope: 'col' }, t)))),
-        H('tbody', {}, g.mapVersions.map((x) => {
-          const was = before.get(x.alloc);
-          const badge = asking || !prev ? '' : was === undefined ? 'new this step' : was !== x.life ? `was ${was}` : '';
-          return H('tr', { class: badge ? 'chg' : x.life === 'freed' ? 'freed' : '' },
-            H('th', { scope: 'row' }, `#${x.alloc}`),
-            H('td', {}, x.entries.length ? x.entries.map(([a, c]) => `${hex(a)} → ctx${c}`).join(', ') : 'empty'),
-            H('td', {}, `made by ${x.by}(); `, x.life === 'freed' ? H('s', {}, life[x.life]) : life[x.life], badge ? H('span', { class: 'lgs-badge' }, ` (${badge})`) : ''));
-        }))));
-      // The shadow page tables beside the Guest's own: what the Guest wrote, and what the Host lets the CPU use.
-      const pg = g.paging;
-      if (pg && pg.active) {
-        const flags = (e) => [[1, 'P'], [2, 'RW'], [4, 'U'], [0x20, 'A'], [0x40, 'D']].filter(([b]) => e & b).map(([, n]) => n).join(' ') || '-';
-        const pte = (e) => e & 1 ? `${hex(e >>> 12 << 12)} ${flags(e)}` : 'not present';
-        parts.push(H('table', { class: 'lgs-fields lgs-paging' },
-          H('caption', {}, `Page tables: the Guest's own beside the Host's shadow (slot ${pg.pgdirs.find((d) => d.current)?.slot ?? '?'}; ${pg.mappings.length} mapping(s) shown)`),
-          H('thead', {}, H('tr', {}, ['virtual address', "Guest's pte", 'shadow pte'].map((t) => H('th', { scope: 'col' }, t)))),
-          H('tbody', {}, pg.mappings.length ? pg.mappings.map((mp) => H('tr', {}, H('th', { scope: 'row' }, hex(mp.vaddr)), H('td', {}, pte(mp.gpte)), H('td', {}, pte(mp.spte))))
-            : H('tr', {}, H('td', { colspan: 3 }, 'no shadow entries yet: the first access to each page faults and demand_page() fills it')))));
-      }
-    }
-    // The account book: what the kernel holds, what this step allocated or freed.
-    const prevIds = new Map((prev?.snapshot.allocations ?? []).map((a) => [a.id, a]));
-    const nowIds = new Set(v.snapshot.allocations.map((a) => a.id));
-    const book = v.snapshot.allocations.map((a) => H('tr', { class: !asking && prev && !prevIds.has(a.id) ? 'new' : '' },
-      H('td', {}, `#${a.id}`), H('td', {}, a.what), H('td', {}, a.by), H('td', {}, String(a.bytes)),
-      H('td', { class: 'lgs-badge' }, !asking && prev && !prevIds.has(a.id) ? 'new' : '')));
-    if (!asking) for (const a of prevIds.values()) if (!nowIds.has(a.id)) {
-      book.push(H('tr', { class: 'freed' }, H('td', {}, `#${a.id}`), H('td', {}, H('s', {}, a.what)), H('td', {}, a.by), H('td', {}, String(a.bytes)), H('td', { class: 'lgs-badge' }, 'freed')));
-    }
-    parts.push(H('table', { class: 'lgs-book' }, H('caption', {}, `The account book: ${v.snapshot.allocations.length} allocation(s) held`),
-      H('thead', {}, H('tr', {}, ['id', 'what', 'by', 'bytes', 'this step'].map((t) => H('th', { scope: 'col' }, t)))),
-      H('tbody', {}, book.length ? book : H('tr', {}, H('td', { colspan: 5 }, 'nothing allocated')))));
-    target.replaceChildren(...parts);
+    const g = guestCpu(this.doc, v, { prev, asking: Boolean(asking), src: free ? this.sim : this.w, pos: free ? this.playInsn : this.insn,
+      announce: (t) => this.announce(t),
+      onMove: free ? (p) => { this.playInsn = p; } : (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); } });
+    if (free) this.playPane = g.pane; else this.pane = g.pane;
+    (free ? this.playStatePane : this.statePane).render(v, { prev, asking: Boolean(asking), guest: g.el });
   }
 
   // ---- free play: a Simulator copied from the current step ------------------------------------------------
@@ -708,6 +629,7 @@ class Controller {
     const load = H('button', { type: 'button', class: 'lgs-asm-load', onclick: () => this.playProgram(src.value) }, 'Assemble, load in a fresh Launcher, open and INITIALIZE');
     this.playLog = H('ol', { class: 'lgs-reslist lgs-play-log', 'aria-label': 'Free play results' });
     this.playState = H('div', { class: 'lgs-play-state' });
+    this.playStatePane = new StatePane(this.doc, this.playState);
     this.playBox.replaceChildren(H('h2', {}, 'Free play'),
       H('div', { class: 'lgs-play-grid' },
         H('div', {}, H('h3', {}, 'Launcher console'), form, this.playLog,
@@ -865,161 +787,5 @@ class Controller {
       this.announce(r.result !== null && r.result !== undefined ? `${r.source} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.source}: done`);
     }
     this.renderState(v, null, this.playState, prev);
-  }
-
-  renderCpu(c, before) {
-    const H = (...a) => h(this.doc, ...a);
-    const old = new Map(before?.regs ?? []);
-    return H('div', { class: 'lgs-cpu' }, H('h3', {}, `Guest CPU (${c.program})`),
-      H('table', { class: 'lgs-regs' }, H('tbody', {}, c.regs.map(([n, val]) => {
-        const ch = old.size && old.get(n) !== val;
-        return H('tr', { class: ch ? 'chg' : '' }, H('th', { scope: 'row' }, n), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, ch ? 'changed' : ''));
-      }))),
-      H('p', {}, `eip ${hex(c.eip)}  eflags ${hex(c.eflags)}: `, c.flags.map(([f, on]) => H('span', { class: on ? 'flag on' : 'flag' }, on ? f : f.toLowerCase(), ' '))),
-      H('pre', { class: 'lgs-disasm' }, c.disasm.map(([a, t, cur]) => H('span', { class: cur ? 'cur' : '' }, cur ? '→ ' : '  ', hex(a), '  ', t, '\n'))),
-      c.sourceLine ? H('p', {}, `Source line ${c.sourceLine}: `, H('code', {}, c.sourceText ?? '')) : '',
-      c.lguestData.length ? H('p', {}, 'lguest_data: ', c.lguestData.map(([n, val]) => `${n}=${hex(val)}`).join(', ')) : '');
-  }
-}
-
-/**
- * The Guest CPU pane of a step that ran Guest code: the step's Guest work one instruction at a time (a `rep`
- * counts each iteration, as the CPU's time-stamp counter does). `src` is the wasm Walkthrough (the current
- * step) or Simulator (free play's last line); every position is a replay in Rust, so any instruction, back or
- * forth, is shown at once however long the run.
- */
-class GuestPane {
-  constructor(ctl, src, total, pos, kind) {
-    this.ctl = ctl;
-    this.kind = kind; // 'walk': the current lesson step; 'play': free play's last line
-    this.src = src;
-    this.total = total;
-    this.doc = ctl.doc;
-    const H = (...a) => h(this.doc, ...a);
-    const n = uid();
-    this.el = H('div', { class: 'lgs-cpu lgs-guest', role: 'group', 'aria-labelledby': `lgs-gh-${n}` });
-    this.head = H('h3', { id: `lgs-gh-${n}` });
-    const btn = (cls, label, title, f) => H('button', { type: 'button', class: cls, title, onclick: f }, label);
-    this.bFirst = btn('lgs-insn-first', 'First', 'First Guest instruction of this step', () => this.goTo(0));
-    this.bBack = btn('lgs-insn-back', '◀ Instruction', 'Back one Guest instruction ([)', () => this.goTo(this.pos - 1));
-    this.bNext = btn('lgs-insn-next', 'Instruction ▶', 'One Guest instruction on (])', () => this.goTo(this.pos + 1));
-    this.bLast = btn('lgs-insn-last', 'Last', 'Last Guest instruction of this step', () => this.goTo(this.total));
-    this.range = H('input', { type: 'range', class: 'lgs-insn-range', min: 0, max: total, value: 0, 'aria-label': 'Guest instruction in this step' });
-    this.range.addEventListener('input', () => this.goTo(Number(this.range.value)));
-    this.num = H('input', { type: 'number', class: 'lgs-insn-num', min: 0, max: total, inputmode: 'numeric', 'aria-label': 'Go to Guest instruction number' });
-    this.num.addEventListener('change', () => this.goTo(Number(this.num.value)));
-    this.addr = H('input', { class: 'lgs-insn-addr', autocomplete: 'off', spellcheck: 'false', placeholder: 'label or 0x…', 'aria-describedby': `lgs-ge-${n}` });
-    this.err = H('span', { class: 'lgs-bp-err', id: `lgs-ge-${n}`, role: 'alert' });
-    const find = H('form', { class: 'lgs-insn-find' }, H('label', {}, 'Run to Guest address ', this.addr), H('button', { type: 'submit' }, 'Run to it'), this.err);
-    find.addEventListener('submit', (e) => { e.preventDefault(); this.runTo(this.addr.value); });
-    this.body = H('div', { class: 'lgs-guest-body' });
-    this.memAddr = H('input', { class: 'lgs-mem-addr', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. 0x100000 or hello' });
-    this.memOut = H('div', { class: 'lgs-mem-out' });
-    const mem = H('form', { class: 'lgs-mem-form' }, H('label', {}, 'Memory at ', this.memAddr), H('button', { type: 'submit' }, 'Show'));
-    mem.addEventListener('submit', (e) => { e.preventDefault(); this.showMemory(this.memAddr.value); });
-    this.el.append(this.head,
-      H('div', { class: 'lgs-insn-bar', role: 'toolbar', 'aria-label': 'Guest instructions of this step' },
-        this.bFirst, this.bBack, this.bNext, this.bLast, H('label', { class: 'lgs-insn-scrub' }, this.range), H('label', {}, '# ', this.num)),
-      find, this.body, mem, this.memOut);
-    this.goTo(pos ?? total, true);
-  }
-
-  /** A typed address: hex (0x100010), decimal, or a label of the program; `null` with the error shown. */
-  parse(text) {
-    const t = String(text ?? '').trim();
-    let a = null;
-    if (/^0x[0-9a-f]{1,8}$/i.test(t)) a = parseInt(t, 16);
-    else if (/^\d{1,10}$/.test(t)) a = Number(t);
-    else if (t) a = this.src.guestSymbol(t);
-    if (a === null || a === undefined || a > 0xffffffff) {
-      this.err.textContent = t ? `${t} is not an address or a label of this Guest program.` : 'Type a label or an address first.';
-      return null;
-    }
-    this.err.textContent = '';
-    return a >>> 0;
-  }
-
-  runTo(text) {
-    const a = this.parse(text);
-    if (a === null) { this.ctl.announce(this.err.textContent); return; }
-    const hit = this.src.guestFind(this.pos, [a]);
-    if (typeof hit === 'number') {
-      this.goTo(hit, true);
-      this.ctl.announce(`Stopped at Guest instruction ${hit} of ${this.total}: the Guest is about to run ${hex(a)}. ${this.said}`);
-    } else {
-      this.err.textContent = hit?.message ?? `The Guest does not reach ${hex(a)} again in this step.`;
-      this.ctl.announce(this.err.textContent);
-    }
-  }
-
-  showMemory(text) {
-    const H = (...a) => h(this.doc, ...a);
-    const a = this.parse(text);
-    if (a === null) { this.memOut.replaceChildren(); this.ctl.announce(this.err.textContent); return; }
-    const rows = this.src.guestMemory(this.pos, a, 8);
-    this.memOut.replaceChildren(Array.isArray(rows) ? this.hexTable(rows, `Guest memory at ${hex(a)} (as the Guest sees it here)`) : H('p', { class: 'bad' }, rows?.message ?? 'nothing to show'));
-  }
-
-  goTo(n, quiet = false) {
-    this.pos = Math.max(0, Math.min(this.total, Number(n) || 0));
-    const g = this.src.guestAt(this.pos);
-    if (!g) return;
-    this.render(g);
-    if (this.kind === 'walk') { this.ctl.insn = this.pos; if (this.ctl.pane === this) this.ctl.syncLink(); } else this.ctl.playInsn = this.pos;
-    if (!quiet) this.ctl.announce(`Guest instruction ${this.pos} of ${this.total}. ${this.said}`);
-  }
-
-  render(g) {
-    const H = (...a) => h(this.doc, ...a);
-    this.range.value = String(this.pos);
-    this.range.setAttribute('aria-valuetext', `instruction ${this.pos} of ${this.total}`);
-    this.num.value = String(this.pos);
-    this.bFirst.disabled = this.bBack.disabled = this.pos === 0;
-    this.bNext.disabled = this.bLast.disabled = this.pos >= this.total;
-    this.head.textContent = `Guest CPU${g.program ? ` (${g.program})` : ''}: instruction ${this.pos} of ${this.total} in this step`;
-    const trip = g.tripInfo;
-    const parts = [];
-    if (g.error) parts.push(H('p', { class: 'bad', role: 'alert' }, `The replay went wrong: ${g.error}`));
-    if (trip) parts.push(H('p', { class: 'lgs-trip' }, `Run ${g.trip + 1} of ${g.tripCount} into the Guest (instructions ${trip.start}–${trip.start + trip.len}); it ended: ${trip.ended || 'still running'}.`));
-    if (g.note) parts.push(H('p', { class: 'lgs-hint' }, g.note));
-    const last = g.last;
-    const moved = new Map((last?.changed ?? []).map(([r, b, a]) => [r, b]));
-    if (last) {
-      const regs = last.changed.map(([r, b, a]) => `${r} ${hex(b)} → ${hex(a)}`).join(', ');
-      const wrote = last.mem.filter((m) => m.write).map((m) => `${m.size} bytes at ${hex(m.addr)} (${hex(m.old)} → ${hex(m.new)})`).join(', ');
-      this.said = `Just ran ${last.text} at ${hex(last.eip)}${last.repeating ? ' (one iteration; it repeats)' : ''}${regs ? `; ${regs}` : ''}${wrote ? `; wrote ${wrote}` : ''}.`;
-      parts.push(H('p', { class: 'lgs-last' }, H('strong', {}, 'Just ran: '), H('code', {}, last.text), ` at ${hex(last.eip)}`,
-        last.repeating ? ' (one iteration of the rep; EIP stays on it)' : '', regs ? ` — ${regs}` : '', wrote ? ` — wrote ${wrote}` : ''));
-    } else {
-      this.said = 'Nothing has run yet in this step: this is the state the Host hands to the Guest.';
-      parts.push(H('p', { class: 'lgs-last' }, this.said));
-    }
-    parts.push(H('table', { class: 'lgs-regs' }, H('caption', {}, 'Registers'), H('tbody', {}, g.regs.map(([n, val]) => {
-      const ch = moved.has(n);
-      return H('tr', { class: ch ? 'chg' : '' }, H('th', { scope: 'row' }, n), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, ch ? `changed (was ${hex(moved.get(n))})` : ''));
-    }))));
-    parts.push(H('p', {}, `eip ${hex(g.eip)}  eflags ${hex(g.eflags)}: `, g.flags.map(([f, on]) => H('span', { class: on ? 'flag on' : 'flag' }, on ? f : f.toLowerCase(), ' ')), ` (ring ${g.cpl})`));
-    parts.push(H('pre', { class: 'lgs-disasm', 'aria-label': 'Instructions around EIP' }, g.listing.map((l) => [
-      l.label ? H('span', { class: 'lgs-label' }, `${l.label}:`) : '',
-      H('span', { class: l.current ? 'cur' : '' }, l.current ? '→ ' : '  ', hex(l.addr), '  ', l.text, l.current ? '   ← next' : '')])));
-    if (g.sourceLine) parts.push(H('p', {}, `Source line ${g.sourceLine}: `, H('code', {}, g.sourceText ?? '')));
-    const esp = g.regs.find(([r]) => r === 'esp')?.[1] ?? 0;
-    if (g.stack.length) parts.push(this.hexTable(g.stack, esp ? `The stack, from esp ${hex(esp)}` : 'Memory at esp 0x0 (this Guest has set up no stack)'));
-    this.body.replaceChildren(...parts);
-  }
-
-  /** Rows of bytes: those the last instruction wrote are bold and underlined, those it read underlined with
-   *  dots (and a screen reader hears "written" or "read"); `--` where nothing is mapped. */
-  hexTable(rows, title) {
-    const H = (...a) => h(this.doc, ...a);
-    const byte = (b, k, r) => {
-      const t = b === null ? '--' : b.toString(16).padStart(2, '0');
-      const how = r.written[k] ? 'written' : r.read[k] ? 'read' : '';
-      return [k ? ' ' : '', how ? H('span', { class: how === 'written' ? 'w' : 'r' }, t, H('span', { class: 'vh' }, ` (${how})`)) : t];
-    };
-    const touched = rows.some((r) => r.written.some(Boolean) || r.read.some(Boolean));
-    return H('table', { class: 'lgs-hex' }, H('caption', {}, title,
-      touched ? H('span', { class: 'lgs-hint' }, ' — bold underlined: written by the last instruction; dotted: read') : ''),
-      H('tbody', {}, rows.map((r) => H('tr', {}, H('th', { scope: 'row' }, hex(r.addr)), H('td', {}, r.bytes.map((b, k) => byte(b, k, r)))))));
   }
 }
