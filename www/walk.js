@@ -9,13 +9,14 @@
 //   w.instruction(12); w.stepInstruction(); w.backInstruction(); w.runToAddress('top');  (the Guest CPU pane)
 //   container.addEventListener('lguest-sim:step', (e) => e.detail /* { lesson, position, total, ok } */);
 
-import init, { Walkthrough, Simulator, RcuRun } from './pkg/lguest_sim.js';
+import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
 import { renderMarkdown, inline } from './md.js';
 import { h, hex, uid } from './dom.js';
 import { actionText, isCheck } from './scenario-line.js';
-import { resultList, resultItem } from './results.js';
+import { resultList } from './results.js';
 import { StatePane } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
+import { FreePlay } from './free-play.js';
 
 let ready = null;
 /** Start the wasm module once per page, however many walkthroughs it holds. */
@@ -24,7 +25,6 @@ export function loadSimulator() {
   return ready;
 }
 
-const kebab = (s) => String(s).replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
 const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
 // Space activates a focused button, link or summary itself; only elsewhere does it mean play/pause.
 const activates = (t) => t && (/^(BUTTON|A|SUMMARY)$/.test(t.tagName) || /^(button|link|checkbox|radio|tab|menuitem|option|switch)$/.test(t.getAttribute?.('role') ?? ''));
@@ -109,12 +109,9 @@ class Controller {
     this.statePane = new StatePane(d, this.state);
     this.grid = H('div', { class: 'lgs-grid' }, this.story, this.code, this.state);
     const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, ] and [ one Guest instruction on or back, b add a breakpoint, 1–9 answer.');
-    this.playBox = H('section', { class: 'lgs-play', 'aria-label': 'Free play' },
-      H('h2', {}, 'Free play'),
-      H('p', {}, 'Carry on from the step you are at: type Launcher lines in the scenario language, or write your own Guest program.'),
-      H('button', { type: 'button', class: 'lgs-play-start', onclick: () => this.startPlay() }, 'Free play from this step'));
+    this.free = new FreePlay(d, { simulator: () => this.w.freePlay(), announce: (text) => this.announce(text) });
     this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, (this.opts.breakpoints ?? this.opts.play !== false) ? this.buildBreakpoints() : null,
-      this.grid, this.opts.play === false ? null : this.playBox, help));
+      this.grid, this.opts.play === false ? null : this.free.el, help));
     this.renderPlayButton();
   }
 
@@ -529,8 +526,7 @@ class Controller {
         H('div', { class: 'lgs-why' }, `${r.schedules} schedules explored; found: `, H('strong', {}, r.found.length ? r.found.join(', ') : 'nothing wrong'),
           r.counterexample ? [` (shortest counterexample: CPUs `, H('code', {}, r.counterexample), ') '] : '', r.message ? ` ${r.message}` : ''),
         r.counterexample && line ? H('button', { type: 'button', class: 'lgs-rcu-lesson-open', onclick: () => {
-          if (!this.rcuLanes) this.startPlay();
-          this.rcuOpen([line.variant, line.memory, line.readers, line.writers, line.cpus, line.initial],
+          this.free.openRcu([line.variant, line.memory, line.readers, line.writers, line.cpus, line.initial],
             { name: r.found[0], counterexample: r.counterexample, length: r.counterexample.trim().split(/\s+/).length });
         } }, 'Step through it in the RCU lanes') : ''));
     }
@@ -601,191 +597,11 @@ class Controller {
     if (first) pre.scrollTop = Math.max(0, first.offsetTop - pre.offsetTop - 3 * first.offsetHeight);
   }
 
-  renderState(v, asking, target = this.state, prev = v.position > 0 ? this.views[v.position - 1] : null) {
-    const free = target !== this.state;
-    const g = guestCpu(this.doc, v, { prev, asking: Boolean(asking), src: free ? this.sim : this.w, pos: free ? this.playInsn : this.insn,
-      announce: (t) => this.announce(t),
-      onMove: free ? (p) => { this.playInsn = p; } : (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); } });
-    if (free) this.playPane = g.pane; else this.pane = g.pane;
-    (free ? this.playStatePane : this.statePane).render(v, { prev, asking: Boolean(asking), guest: g.el });
-  }
-
-  // ---- free play: a Simulator copied from the current step ------------------------------------------------
-  startPlay() {
-    const H = (...a) => h(this.doc, ...a);
-    this.sim?.free();
-    this.sim = this.w.freePlay();
-    this.playViews = [this.sim.view()];
-    const input = H('input', { class: 'lgs-play-line', 'aria-label': 'Scenario line', placeholder: 'e.g. read, write IRQ 1, guest notify 0x8000', autocomplete: 'off', spellcheck: 'false' });
-    const form = H('form', { class: 'lgs-play-form' }, H('label', {}, 'Line ', input),
-      H('button', { type: 'submit' }, 'Run'), H('button', { type: 'button', class: 'lgs-play-undo', onclick: () => this.playUndo() }, 'Undo'));
-    form.addEventListener('submit', (e) => { e.preventDefault(); this.playLine(input.value); input.select(); });
-    const src = H('textarea', { class: 'lgs-asm', rows: 12, spellcheck: 'false', 'aria-label': 'Guest program source (GNU as)' });
-    src.value = this.guestText('guests/hello.S');
-    const pick = H('select', { class: 'lgs-asm-pick', 'aria-label': 'Start from a course Guest program' });
-    for (const g of this.playGuests()) pick.append(H('option', { value: g }, g));
-    pick.addEventListener('change', () => { src.value = this.guestText(pick.value); });
-    this.asmErr = H('pre', { class: 'lgs-asm-err', role: 'alert', hidden: true });
-    const load = H('button', { type: 'button', class: 'lgs-asm-load', onclick: () => this.playProgram(src.value) }, 'Assemble, load in a fresh Launcher, open and INITIALIZE');
-    this.playLog = H('ol', { class: 'lgs-reslist lgs-play-log', 'aria-label': 'Free play results' });
-    this.playState = H('div', { class: 'lgs-play-state' });
-    this.playStatePane = new StatePane(this.doc, this.playState);
-    this.playBox.replaceChildren(H('h2', {}, 'Free play'),
-      H('div', { class: 'lgs-play-grid' },
-        H('div', {}, H('h3', {}, 'Launcher console'), form, this.playLog,
-          H('h3', {}, 'Guest program'), H('label', {}, 'Start from ', pick), src, load, this.asmErr),
-        this.playState));
-    this.playBox.append(this.buildRcu());
-    this.renderPlay();
-    input.focus();
-  }
-
-  // ---- the RCU pane: break the eventfd map's RCU on purpose, explore, step the counterexample in lanes -----
-  buildRcu() {
-    const H = (...a) => h(this.doc, ...a);
-    const sel = (cls, label, options, value) => {
-      const e = H('select', { class: cls }, options.map((o) => H('option', { value: o }, o)));
-      e.value = value;
-      return H('label', {}, `${label} `, e);
-    };
-    const num = (cls, label, value, min, max) => H('label', {}, `${label} `, H('input', { type: 'number', class: cls, value, min, max, inputmode: 'numeric' }));
-    const form = H('form', { class: 'lgs-rcu-form' },
-      sel('lgs-rcu-variant', 'Code', RcuRun.variants(), 'no-synchronize-rcu'),
-      sel('lgs-rcu-memory', 'Memory', ['sc', 'weak'], 'sc'),
-      num('lgs-rcu-readers', 'Readers', 1, 0, 2), num('lgs-rcu-writers', 'Writers', 1, 0, 2), num('lgs-rcu-cpus', 'CPUs', 2, 1, 3),
-      num('lgs-rcu-initial', 'Entries at start', 1, 0, 2),
-      H('button', { type: 'submit', class: 'lgs-rcu-explore' }, 'Run the explorer'));
-    form.addEventListener('submit', (e) => { e.preventDefault(); this.rcuExplore(form); });
-    this.rcuReport = H('div', { class: 'lgs-rcu-report' });
-    this.rcuLanes = H('div', { class: 'lgs-rcu-run' });
-    return H('section', { class: 'lgs-rcu-pane', 'aria-label': 'RCU explorer' }, H('h3', {}, 'RCU: break the eventfd map on purpose'),
-      H('p', {}, 'Readers run send_notify_to_eventfd() under rcu_read_lock(); writers run add_eventfd(). Pick the code (correct, or with one piece broken), run every interleaving, then step through the shortest schedule that goes wrong.'),
-      form, this.rcuReport, this.rcuLanes);
-  }
-
-  rcuExplore(form) {
-    const H = (...a) => h(this.doc, ...a);
-    const v = (c) => form.querySelector(c).value;
-    const args = [v('.lgs-rcu-variant'), v('.lgs-rcu-memory'), Number(v('.lgs-rcu-readers')), Number(v('.lgs-rcu-writers')), Number(v('.lgs-rcu-cpus')), Number(v('.lgs-rcu-initial'))];
-    const r = RcuRun.explore(...args);
-    if (r.ok === false) {
-      this.rcuReport.replaceChildren(H('p', { class: 'bad', role: 'alert' }, r.message));
-      this.announce(r.message);
-      return;
-    }
-    const found = r.checks.filter((c) => c.schedules > 0);
-    this.rcuReport.replaceChildren(
-      H('p', {}, `${r.schedules}${r.saturated ? '+' : ''} schedules, ${r.states} distinct states: `, found.length ? H('strong', { class: 'bad' }, `✗ ${found.map((c) => c.name).join(', ')}`) : H('strong', { class: 'ok' }, '✓ nothing goes wrong')),
-      H('table', { class: 'lgs-rcu-checks' }, H('caption', {}, 'Each check: how many schedules break it'),
-        H('thead', {}, H('tr', {}, ['check', 'schedules that break it', 'shortest counterexample', ''].map((t) => H('th', { scope: 'col' }, t)))),
-        H('tbody', {}, r.checks.map((c) => H('tr', { class: c.schedules ? 'bad' : '' }, H('td', {}, c.name), H('td', {}, c.schedules ? `✗ ${c.schedules}` : '✓ 0'),
-          H('td', {}, c.counterexample ? H('code', {}, c.counterexample) : '—'),
-          H('td', {}, c.counterexample ? H('button', { type: 'button', class: 'lgs-rcu-open', onclick: () => this.rcuOpen(args, c) }, `Step through it (${c.length} steps)`) : ''))))));
-    this.announce(`The explorer ran ${r.schedules} schedules: ${found.length ? found.map((c) => `${c.name} on ${c.schedules}`).join(', ') : 'nothing goes wrong'}.`);
-  }
-
-  rcuOpen(args, check) {
-    this.rcu?.free();
-    this.rcu = RcuRun.open(...args, check.counterexample);
-    this.rcuCheck = check;
-    this.renderRcu();
-    this.rcuLanes.querySelector('.lgs-rcu-step')?.focus();
-  }
-
-  rcuStep(cpu) {
-    const err = cpu === undefined ? this.rcu.step() : this.rcu.stepCpu(cpu);
-    if (err) this.announce(err.message);
-    this.renderRcu();
-  }
-
-  renderRcu() {
-    const H = (...a) => h(this.doc, ...a);
-    const v = this.rcu.view();
-    const s = v.snapshot;
-    const controls = H('div', { class: 'lgs-rcu-controls', role: 'group', 'aria-label': 'RCU run controls' },
-      H('button', { type: 'button', class: 'lgs-rcu-back', disabled: v.position === 0, onclick: () => { this.rcu.back(); this.renderRcu(); } }, '◀ Back'),
-      H('button', { type: 'button', class: 'lgs-rcu-step', disabled: v.position >= v.length || s.finished, onclick: () => this.rcuStep() }, 'Next step of the schedule ▶'),
-      s.enabledCpus.map((c) => H('button', { type: 'button', class: 'lgs-rcu-cpu', onclick: () => this.rcuStep(c) }, `Run CPU ${c}`)),
-      H('span', { class: 'lgs-counter' }, ` Step ${v.position} of ${v.length}`));
-    const lanes = H('div', { class: 'lgs-lanes' }, s.cpus.map((c) => H('div', { class: `lgs-lane${c.inReadSide ? ' reading' : ''}`, 'data-cpu': c.id },
-      H('h4', {}, `CPU ${c.id}`),
-      H('p', {}, 'running: ', H('strong', {}, c.running ?? 'idle'), c.inIrq ? ` (in ${c.inIrq}'s interrupt)` : ''),
-      H('p', { class: 'lgs-rs' }, c.inReadSide ? '● inside rcu_read_lock()' : '○ not in a read-side section'),
-      H('p', { class: 'lgs-next' }, `next: ${c.next}`))));
-    const tasks = H('table', { class: 'lgs-rcu-tasks' }, H('caption', {}, 'Tasks'), H('tbody', {}, s.tasks.map((t) => H('tr', {},
-      H('th', { scope: 'row' }, `${t.name} (${t.role}, CPU ${t.cpu})`),
-      H('td', {}, t.done ? 'done' : t.program[t.pc] ? ['at: ', H('code', {}, t.program[t.pc])] : '', t.blocked ? ` — blocked: ${t.blocked}` : ''),
-      H('td', {}, t.holds !== null && t.holds !== undefined ? `holds version v${t.holds}` : '')))));
-    const versions = H('table', { class: 'lgs-rcu-versions' }, H('caption', {}, `Map versions (lg->eventfds = ${s.eventfds})`),
-      H('thead', {}, H('tr', {}, ['version', 'life', 'num', 'entries', 'held by'].map((x) => H('th', { scope: 'col' }, x)))),
-      H('tbody', {}, s.versions.map((x) => H('tr', { class: x.life === 'freed' && x.heldBy.length ? 'bad' : '' },
-        H('td', {}, `v${x.id}`), H('td', {}, x.life === 'freed' ? H('s', {}, 'freed') : x.life), H('td', {}, x.num),
-        H('td', {}, x.entries.map((e) => `${e.addr}→${e.event}`).join(', ') || '—'),
-        H('td', {}, x.heldBy.join(', ') || '—')))));
-    const gps = s.gracePeriods.length ? H('ul', { class: 'lgs-gps' }, s.gracePeriods.map((g) => H('li', {}, `Grace period of ${g.by}: ${g.done ? 'over' : 'waiting'} — `,
-      g.cpus.map((c) => `CPU ${c.cpu} ${c.quiescent ? '✓ quiescent' : '… ' + c.why}`).join('; ')))) : H('p', {}, 'No grace period yet.');
-    const viol = s.violations.length ? H('div', { class: 'lgs-violations', role: 'alert' }, s.violations.map((x) => H('p', { class: 'bad' }, H('strong', {}, `✗ ${kebab(x.check)}: `), x.text))) : '';
-    const last = v.last ? H('p', { class: 'lgs-rcu-last' }, `Last: CPU ${v.last.cpu}, ${v.last.task} in ${v.last.function}() ${v.last.tag}: `, H('code', {}, v.last.step), ` — ${v.last.text ?? ''}`) : H('p', {}, 'At the start: nothing has run.');
-    this.rcuLanes.replaceChildren(H('h4', {}, `Counterexample for ${this.rcuCheck.name}: `, H('code', {}, this.rcuCheck.counterexample)), controls, last, viol, lanes, tasks, versions, gps);
-    this.announce(`RCU step ${v.position} of ${v.length}. ${v.last ? `${v.last.task} on CPU ${v.last.cpu}: ${v.last.step}.` : ''} ${s.violations.map((x) => `${kebab(x.check)}!`).join(' ')}`);
-  }
-
-  playGuests() { return Simulator.guests(); }
-  guestText(name) { return Simulator.guestSource(name) ?? ''; }
-
-  playLine(text) {
-    if (!text.trim()) return;
-    const r = this.sim.exec(text);
-    if (r && r.source === undefined) {
-      this.playLog.append(h(this.doc, 'li', { class: 'lgs-res bad lgs-parse-err', 'data-ok': 'false' }, h(this.doc, 'span', { class: 'lgs-mark' }, '✗'), h(this.doc, 'code', {}, text), ` — line does not parse: ${r.message}`));
-      this.announce(`That line does not parse: ${r.message}`);
-      return;
-    }
-    if (r === null) return;
-    this.playInsn = null;
-    this.playViews.push(this.sim.view());
-    this.renderPlay();
-  }
-
-  playUndo() {
-    if (this.playViews.length > 1 && this.sim.back()) {
-      this.playViews.pop();
-      this.playInsn = null;
-      // Lines that did not parse never ran: they go too, then the line undone.
-      while (this.playLog.lastElementChild?.classList.contains('lgs-parse-err')) this.playLog.lastElementChild.remove();
-      this.playLog.lastElementChild?.remove();
-      this.renderState(this.playViews.at(-1), null, this.playState, this.playViews.at(-2) ?? null);
-      this.announce('Undone.');
-    }
-  }
-
-  playProgram(text) {
-    this.sim.reset();
-    const err = this.sim.loadProgram('my-guest.S', text);
-    if (err) {
-      this.asmErr.hidden = false;
-      this.asmErr.textContent = err.message;
-      this.announce(`The program does not assemble: ${err.message.split('\n')[0]}`);
-      return;
-    }
-    this.asmErr.hidden = true;
-    this.asmErr.textContent = '';
-    this.playViews = [this.sim.view()];
-    this.playLog.replaceChildren();
-    for (const l of ['open', 'write INITIALIZE']) this.playLine(l);
-    this.announce('Program loaded. Type read to run it.');
-  }
-
-  renderPlay() {
-    const v = this.playViews.at(-1);
-    const prev = this.playViews.length > 1 ? this.playViews.at(-2) : null;
-    const r = v.results[0];
-    if (r && prev) {
-      const li = resultItem(this.doc, r);
-      this.playLog.append(li);
-      li.scrollIntoView?.({ block: 'nearest' });
-      this.announce(r.result !== null && r.result !== undefined ? `${r.source} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.source}: done`);
-    }
-    this.renderState(v, null, this.playState, prev);
+  renderState(v, asking) {
+    const prev = v.position > 0 ? this.views[v.position - 1] : null;
+    const g = guestCpu(this.doc, v, { prev, asking: Boolean(asking), src: this.w, pos: this.insn, announce: (t) => this.announce(t),
+      onMove: (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); } });
+    this.pane = g.pane;
+    this.statePane.render(v, { prev, asking: Boolean(asking), guest: g.el });
   }
 }
