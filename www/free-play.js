@@ -58,7 +58,7 @@ export class FreePlay {
         stateEl));
     this.rcu = new RcuPane(this.doc, { announce: this.announce });
     this.el.append(this.rcu.el);
-    this.render();
+    this.showLast();
     input.focus();
   }
 
@@ -81,7 +81,7 @@ export class FreePlay {
     if (r === null) return;
     this.insn = null;
     this.views.push(this.sim.view());
-    this.render();
+    this.showLast();
   }
 
   /** Undo the last line run (and the lines after it that did not parse). */
@@ -92,7 +92,7 @@ export class FreePlay {
       // Lines that did not parse never ran: they go too, then the line undone.
       while (this.log.lastElementChild?.classList.contains('lgs-parse-err')) this.log.lastElementChild.remove();
       this.log.lastElementChild?.remove();
-      this.renderState(this.views.at(-1), this.views.at(-2) ?? null);
+      this.render(this.views.at(-1), this.views.at(-2) ?? null);
       this.announce('Undone.');
     }
   }
@@ -115,8 +115,8 @@ export class FreePlay {
     this.announce('Program loaded. Type read to run it.');
   }
 
-  /** The last line's result in the log and the live region, and the state after it. */
-  render() {
+  /** The last line run: its result in the log and the live region, and the state after it. */
+  showLast() {
     const v = this.views.at(-1);
     const prev = this.views.length > 1 ? this.views.at(-2) : null;
     const r = v.results[0];
@@ -126,11 +126,12 @@ export class FreePlay {
       li.scrollIntoView?.({ block: 'nearest' });
       this.announce(r.result !== null && r.result !== undefined ? `${r.source} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.source}: done`);
     }
-    this.renderState(v, prev);
+    this.render(v, prev);
   }
 
-  /** The state pane for view `v`, marked against `prev`, with the Guest CPU of the line's Guest work. */
-  renderState(v, prev) {
+  /** The state after a line: the Simulator's view `v`, marked against `prev` (the view a line before, or
+   *  null), with the Guest CPU pane of the line's Guest work. */
+  render(v, prev) {
     const g = guestCpu(this.doc, v, { prev, src: this.sim, pos: this.insn, onMove: (pos) => { this.insn = pos; }, announce: this.announce });
     this.pane = g.pane;
     this.state.render(v, { prev, guest: g.el });

@@ -3,6 +3,13 @@
 // `Walkthrough` as a plain view object (results, events, fields and what changed, the Guest CPU, console).
 // Nothing here uses innerHTML: text goes in through text nodes, lesson prose through md.js.
 //
+// This file is the controller: navigation (step, back, go to, run to the next read(), the lesson picker),
+// Play and its speeds, the keys, the link to the current step, and the composition of the panes, each a
+// module of its own that draws from the view it is given and touches only its own element: the lesson
+// commentary (story-pane.js), the host code (code-pane.js), the kernel's state (state-pane.js) with the Guest
+// CPU (guest-pane.js), the breakpoints (breakpoints.js), and free play (free-play.js) with the RCU lanes
+// (rcu-pane.js).
+//
 //   const w = await mountWalkthrough(container, { lesson: '02-initialize', step: 3 });
 //   w.step(); w.back(); w.goTo(5); w.nextEvent(); w.reset(); w.play(); w.pause();
 //   w.addBreakpoint('add_eventfd'); w.addBreakpoint('0x100010'); w.removeBreakpoint('add_eventfd');
@@ -10,12 +17,13 @@
 //   container.addEventListener('lguest-sim:step', (e) => e.detail /* { lesson, position, total, ok } */);
 
 import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
-import { renderMarkdown, inline } from './md.js';
-import { h, hex, uid } from './dom.js';
-import { actionText, isCheck } from './scenario-line.js';
-import { resultList } from './results.js';
+import { builder, hex } from './dom.js';
+import { actionText } from './scenario-line.js';
+import { StoryPane } from './story-pane.js';
+import { CodePane } from './code-pane.js';
 import { StatePane } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
+import { Breakpoints } from './breakpoints.js';
 import { FreePlay } from './free-play.js';
 
 let ready = null;
@@ -31,6 +39,13 @@ const activates = (t) => t && (/^(BUTTON|A|SUMMARY)$/.test(t.tagName) || /^(butt
 
 /** Play speeds: milliseconds per step. */
 const SPEEDS = [['slow', 'Slow (1.5 s a step)', 1500], ['normal', 'Normal (0.7 s a step)', 700], ['fast', 'Fast (0.2 s a step)', 200]];
+
+// TODO(view): Rust will say which of `Simulator.functions()` are the host's (a breakpoint can stop at one);
+// the page leaves out the Launcher's own lines by their name.
+/** The modelled host functions a step's events can run in. */
+function hostFunctions() {
+  return Simulator.functions().map((f) => f.func).filter((f) => f !== 'launcher');
+}
 
 /**
  * Mount a walkthrough in `container`. Options: `lesson` (id), `step` (position), `keys` (the element whose
@@ -60,23 +75,20 @@ class Controller {
     this.views = [];
     this.asking = false; // showing the next step's question, not yet revealed
     this.answers = new Map(); // step number -> the choice the student picked
-    this.codeFunc = null;
+    this.pane = null; // the Guest CPU pane of the step shown, when it ran Guest code
+    this.insn = 0; // the Guest instruction that pane shows
     this.playing = false;
     this.timer = null;
     this.ticking = false; // the player itself is moving: not a navigation that pauses it
-    this.breakpoints = new Set(); // host functions: stop before a step whose kernel events run one
-    this.guestBps = new Map(); // Guest addresses -> how the student named them: stop in a step where the Guest reaches one
     this.bpAt = -1; // paused here by a breakpoint on the next step: playing again runs that step
-    // The modelled host functions a step's events can run in (the Launcher's own lines are not one).
-    this.funcNames = Simulator.functions().map((f) => f.func).filter((f) => f !== 'launcher');
     this.build();
     (opts.keys ?? container).addEventListener('keydown', (e) => this.onKey(e));
   }
 
   // ---- the skeleton, built once ---------------------------------------------------------------------------
   build() {
-    const d = this.doc;
-    const H = (...a) => h(d, ...a);
+    const H = builder(this.doc);
+    const announce = (text) => this.announce(text);
     this.live = H('p', { class: 'lgs-live', role: 'status', 'aria-live': 'polite' });
     this.btnReset = H('button', { type: 'button', class: 'lgs-reset', title: 'Reset (Home)', onclick: () => this.reset() }, 'Reset');
     this.btnBack = H('button', { type: 'button', class: 'lgs-back', title: 'Step back (← or p)', onclick: () => this.back() }, '◀ Back');
@@ -103,36 +115,19 @@ class Controller {
       H('label', { class: 'lgs-scrub' }, this.range),
       H('label', { class: 'lgs-go' }, 'Go to ', this.goto), this.counter, this.link);
 
-    this.story = H('section', { class: 'lgs-story', 'aria-label': 'Lesson' });
-    this.code = H('section', { class: 'lgs-code', 'aria-label': 'Host code being executed' });
-    this.state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
-    this.statePane = new StatePane(d, this.state);
-    this.grid = H('div', { class: 'lgs-grid' }, this.story, this.code, this.state);
+    const story = H('section', { class: 'lgs-story', 'aria-label': 'Lesson' });
+    const code = H('section', { class: 'lgs-code', 'aria-label': 'Host code being executed' });
+    const state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
+    this.free = new FreePlay(this.doc, { simulator: () => this.w.freePlay(), announce });
+    this.story = new StoryPane(this.doc, story, { answer: (c) => this.answer(c), openRcu: (args, check) => this.free.openRcu(args, check) });
+    this.code = new CodePane(this.doc, code, { hostSource: (f) => this.W.hostSource(f) });
+    this.state = new StatePane(this.doc, state);
+    this.bps = new Breakpoints(this.doc, { funcNames: hostFunctions(), symbol: (name) => this.w.guestSymbol(name), announce,
+      form: this.opts.breakpoints ?? this.opts.play !== false });
     const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, ] and [ one Guest instruction on or back, b add a breakpoint, 1–9 answer.');
-    this.free = new FreePlay(d, { simulator: () => this.w.freePlay(), announce: (text) => this.announce(text) });
-    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, (this.opts.breakpoints ?? this.opts.play !== false) ? this.buildBreakpoints() : null,
-      this.grid, this.opts.play === false ? null : this.free.el, help));
+    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.bps.el,
+      H('div', { class: 'lgs-grid' }, story, code, state), this.opts.play === false ? null : this.free.el, help));
     this.renderPlayButton();
-  }
-
-  /** "Stop before a step that runs: [function]", and the breakpoints set, each removable. */
-  buildBreakpoints() {
-    const H = (...a) => h(this.doc, ...a);
-    const n = uid();
-    const list = H('datalist', { id: `lgs-funcs-${n}` }, this.funcNames.map((f) => H('option', { value: f })));
-    this.bpInput = H('input', { class: 'lgs-bp-func', list: list.id, autocomplete: 'off', spellcheck: 'false', placeholder: 'add_eventfd, start, 0x100010',
-      'aria-describedby': `lgs-bp-err-${n}` });
-    this.bpErr = H('span', { class: 'lgs-bp-err', id: `lgs-bp-err-${n}` });
-    this.bpList = H('ul', { class: 'lgs-bps', 'aria-label': 'Breakpoints set' });
-    const form = H('form', { class: 'lgs-bp-form' },
-      H('label', {}, 'Stop at a host function or a Guest address: ', this.bpInput), list,
-      H('button', { type: 'submit', class: 'lgs-bp-add' }, 'Add breakpoint'), this.bpErr);
-    form.addEventListener('submit', (e) => {
-      e.preventDefault();
-      if (this.addBreakpoint(this.bpInput.value)) this.bpInput.value = '';
-    });
-    this.renderBreakpoints();
-    return H('section', { class: 'lgs-bpbox', 'aria-label': 'Breakpoints on host functions and Guest addresses' }, form, this.bpList);
   }
 
   // ---- navigation ----------------------------------------------------------------------------------------
@@ -170,7 +165,7 @@ class Controller {
       this.asking = true;
       this.render(this.views[pos] ?? this.w.view(), next);
       this.announce(`Step ${pos + 1}: ${next.title}. Question: ${next.question.text}`);
-      this.story.querySelector('.lgs-choice')?.focus();
+      this.story.focusChoice();
       return;
     }
     this.goTo(pos + 1);
@@ -203,14 +198,14 @@ class Controller {
     const skip = this.bpAt === pos; // stopped here by a breakpoint: this time its step runs
     this.halt();
     const target = this.w.nextEvent().position;
-    for (let k = pos + 1; k <= target && (this.breakpoints.size || this.guestBps.size); k++) {
+    for (let k = pos + 1; k <= target && this.bps.any; k++) {
       const v = this.peek(k);
-      const hit = this.hits(v);
+      const hit = this.bps.hits(v);
       if (hit.length && !(k === pos + 1 && skip)) {
         if (k - 1 > pos) this.goTo(k - 1);
         else this.w.goTo(pos);
         this.bpAt = k - 1;
-        this.announce(`Stopped at step ${k - 1}: breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${k}. Press again to run it.`);
+        this.announce(`Stopped at step ${k - 1}: breakpoint: ${this.bps.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${k}. Press again to run it.`);
         return;
       }
       const g = this.guestHit(k);
@@ -230,10 +225,6 @@ class Controller {
     this.views[k] = v;
     return v;
   }
-
-  /** The breakpoint functions a view's kernel events ran in. */
-  hits(v) { return v.funcs.filter((f) => this.breakpoints.has(f)); }
-  names(fs) { return fs.map((f) => `${f}()`).join(', '); }
 
   togglePlay() { if (this.playing) this.pause(); else this.play(); }
 
@@ -289,20 +280,20 @@ class Controller {
     if (pos >= total) return 'end of the lesson';
     const next = this.lesson.steps[pos];
     const v = this.peek(pos + 1);
-    const hit = this.hits(v);
+    const hit = this.bps.hits(v);
     if (next.question && !this.answers.has(next.number)) {
       this.w.goTo(pos);
       this.step(); // shows the question and puts the focus on its first choice
       const q = `Question: ${next.question.text}`;
-      const ghit = this.guestBps.size && this.guestHit(pos + 1) !== null;
-      return hit.length ? `breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}, and its question comes first. ${q}`
+      const ghit = this.bps.addrs.size && this.guestHit(pos + 1) !== null;
+      return hit.length ? `breakpoint: ${this.bps.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}, and its question comes first. ${q}`
         : ghit ? `breakpoint: the Guest reaches a breakpoint in step ${pos + 1}, and its question comes first. ${q}`
           : `answer the question of step ${pos + 1} first. ${q}`;
     }
     if (hit.length && this.bpAt !== pos) {
       this.w.goTo(pos);
       this.bpAt = pos;
-      return `breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}`;
+      return `breakpoint: ${this.bps.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}`;
     }
     this.bpAt = -1;
     this.asking = false;
@@ -313,79 +304,25 @@ class Controller {
   }
 
   renderPlayButton() {
-    const H = (...a) => h(this.doc, ...a);
+    const H = builder(this.doc);
     this.btnPlay.replaceChildren(H('span', { 'aria-hidden': 'true' }, this.playing ? '❚❚ ' : '▶ '), this.playing ? 'Pause' : 'Play');
     this.btnPlay.title = this.playing ? 'Pause (Space)' : 'Play: one step after another (Space)';
     this.root.dataset.playing = String(this.playing);
     this.btnPlay.dataset.playing = String(this.playing);
   }
 
-  // ---- breakpoints --------------------------------------------------------------------------------------
-  /**
-   * A breakpoint on a modelled host function (play stops before a step that runs it) or on a Guest address or
-   * label of the lesson's program (play stops in the step where the Guest is about to run it, with the Guest
-   * CPU pane at that instruction). True if it is set now.
-   */
-  addBreakpoint(name) {
-    const f = String(name ?? '').trim().replace(/\(\)$/, '');
-    let addr = null;
-    if (f && !this.funcNames.includes(f)) {
-      if (/^0x[0-9a-f]{1,8}$/i.test(f)) addr = parseInt(f, 16) >>> 0;
-      else if (/^[A-Za-z_.$][\w.$]*$/.test(f)) addr = this.w.guestSymbol(f);
-    }
-    const err = !f ? 'Type the name of a host function, or a Guest address or label, first.'
-      : !this.funcNames.includes(f) && (addr === null || addr === undefined)
-        ? `${f} is not a host function the simulator models, nor a Guest address (0x…) or a label of this lesson's Guest program.` : '';
-    if (this.bpErr) {
-      this.bpErr.textContent = err;
-      if (err) this.bpInput.setAttribute('aria-invalid', 'true'); else this.bpInput.removeAttribute('aria-invalid');
-    }
-    if (err) { this.announce(err); return false; }
-    if (addr !== null && addr !== undefined) {
-      const label = /^0x/i.test(f) ? hex(addr) : `${f} (${hex(addr)})`;
-      if (this.guestBps.has(addr)) { this.announce(`A breakpoint on Guest address ${label} is already set.`); return true; }
-      this.guestBps.set(addr, label);
-      this.renderBreakpoints();
-      this.announce(`Breakpoint set: play stops where the Guest is about to run ${label}.`);
-      return true;
-    }
-    if (this.breakpoints.has(f)) { this.announce(`A breakpoint on ${f}() is already set.`); return true; }
-    this.breakpoints.add(f);
-    this.renderBreakpoints();
-    this.announce(`Breakpoint set: play stops before a step that runs ${f}().`);
-    return true;
-  }
-
+  // ---- breakpoints (breakpoints.js holds them; these stop Play and the run to the next read()) ------------
+  /** A breakpoint on a host function, or on a Guest address or label of the lesson's program: see Breakpoints.add. */
+  addBreakpoint(name) { return this.bps.add(name); }
   /** Remove the breakpoint on host function `f`, or on Guest address `f` (a number). */
-  removeBreakpoint(f) {
-    const guest = typeof f === 'number';
-    const label = guest ? this.guestBps.get(f) : `${f}()`;
-    if (!(guest ? this.guestBps.delete(f) : this.breakpoints.delete(f))) return;
-    const items = [...(this.bpList?.querySelectorAll('.lgs-bp-remove') ?? [])];
-    const i = items.findIndex((b) => (guest ? b.dataset.addr === String(f) : b.dataset.func === f));
-    this.renderBreakpoints();
-    // The focus goes to the next breakpoint's Remove button, else the previous one's, else the field.
-    const left = [...(this.bpList?.querySelectorAll('.lgs-bp-remove') ?? [])];
-    (left[i] ?? left[i - 1] ?? this.bpInput)?.focus();
-    this.announce(`Breakpoint on ${guest ? `Guest address ${label}` : label} removed.`);
-  }
-
-  renderBreakpoints() {
-    if (!this.bpList) return;
-    const H = (...a) => h(this.doc, ...a);
-    const item = (text, what, data, f) => H('li', { class: 'lgs-bp' },
-      H('span', { class: 'lgs-bp-mark', 'aria-hidden': 'true' }, '● '), H('code', {}, text), ' ',
-      H('button', { type: 'button', class: 'lgs-bp-remove', ...data, onclick: () => this.removeBreakpoint(f) }, 'Remove',
-        H('span', { class: 'vh' }, ` the breakpoint on ${what}`)));
-    const all = [...[...this.breakpoints].map((f) => item(`${f}()`, `${f}()`, { 'data-func': f }, f)),
-      ...[...this.guestBps].map(([a, label]) => item(`Guest ${label}`, `Guest address ${label}`, { 'data-addr': String(a) }, a))];
-    this.bpList.replaceChildren(...(all.length ? all : [H('li', { class: 'lgs-bp-none' }, 'No breakpoints set.')]));
-  }
+  removeBreakpoint(f) { this.bps.remove(f); }
+  /** The host functions with a breakpoint (a Set). */
+  get breakpoints() { return this.bps.funcs; }
 
   /** Where in step `k` (1-based) the Guest first reaches a Guest-address breakpoint: a position, or null. */
   guestHit(k) {
-    if (!this.guestBps.size) return null;
-    const p = this.w.guestFindInStep(k, Uint32Array.from(this.guestBps.keys()));
+    if (!this.bps.addrs.size) return null;
+    const p = this.w.guestFindInStep(k, this.bps.addresses());
     return typeof p === 'number' ? p : null;
   }
 
@@ -395,7 +332,7 @@ class Controller {
     this.asking = false;
     this.show(v, pos);
     const eip = this.pane ? this.w.guestAt(pos)?.eip : null;
-    const label = eip !== null && eip !== undefined ? (this.guestBps.get(eip) ?? hex(eip)) : '';
+    const label = eip !== null && eip !== undefined ? this.bps.label(eip) : '';
     return `breakpoint: in step ${k} the Guest is about to run ${label} (Guest instruction ${pos} of ${this.pane?.total ?? '?'})`;
   }
 
@@ -427,7 +364,7 @@ class Controller {
       e: () => this.nextEvent(), Home: () => this.reset(), r: () => this.reset(),
       End: () => this.goTo(this.w.total()), g: () => { this.goto.focus(); this.goto.select(); },
       ']': () => this.stepInstruction(), '[': () => this.backInstruction(),
-      b: () => { this.bpInput?.focus(); },
+      b: () => { this.bps.focus(); },
     }[k];
     if (act) { e.preventDefault(); act(); return; }
     if (this.asking && /^[1-9]$/.test(k)) {
@@ -437,7 +374,7 @@ class Controller {
     }
   }
 
-  // ---- rendering -----------------------------------------------------------------------------------------
+  // ---- showing a position --------------------------------------------------------------------------------
   show(v, insn = null) {
     // The Guest CPU pane starts at the end of the step's Guest work (what the rest of the page shows), or
     // where a Guest-address breakpoint stopped.
@@ -470,6 +407,7 @@ class Controller {
     if (this.opts.hash && location.hash !== frag) history.replaceState(null, '', frag);
   }
 
+  /** The controls for view `v`, and each pane drawn from it; `asking`: the next step, whose question is asked. */
   render(v, asking) {
     const pos = v.position;
     const total = v.total;
@@ -483,125 +421,14 @@ class Controller {
     this.btnEvent.disabled = pos >= total;
     this.root.dataset.position = String(pos);
     this.root.dataset.lesson = v.lesson;
-    this.renderStory(v, asking);
-    this.renderCode(v, asking);
-    this.renderState(v, asking);
-  }
-
-  renderStory(v, asking) {
-    const H = (...a) => h(this.doc, ...a);
-    const md = (t) => renderMarkdown(t, this.doc);
-    const L = this.lesson;
-    const out = [H('h2', { class: 'lgs-title' }, L.title)];
-    const s = asking ?? (v.position > 0 ? L.steps[v.position - 1] : null);
-    if (!s) {
-      if (L.goals.length) out.push(H('p', {}, 'By the end you will understand:'), H('ul', { class: 'lgs-goals' }, L.goals.map((g) => H('li', {}, inline(g, this.doc)))));
-      out.push(H('div', { class: 'lgs-prose' }, md(L.intro)));
-      out.push(H('p', { class: 'lgs-hint' }, `This lesson has ${L.steps.length} steps. Press Step ▶ (or →) to begin.`));
-      this.story.replaceChildren(...out);
-      return;
-    }
-    out.push(H('h3', { class: 'lgs-step-title' }, `Step ${s.number}: ${s.title}`));
-    if (s.about.length) {
-      out.push(H('p', { class: 'lgs-about' }, 'About: ', s.about.map((a, i) => [i ? ', ' : '',
-        a.link ? H('a', { href: a.link, target: '_blank', rel: 'noopener' }, `${a.func}()`) : `${a.func}()`, ` ${a.tag}`])));
-    }
-    out.push(H('div', { class: 'lgs-prose' }, md(s.prose)));
-    if (s.question) out.push(this.renderQuestion(s, asking));
-    if (asking) {
-      out.push(H('p', { class: 'lgs-hint' }, 'Choose an answer (keys 1–9), or press Step ▶ to see what happens.'));
-      out.push(H('h4', {}, 'What this step will run'), H('pre', { class: 'lgs-lines' }, H('code', {},
-        // Without the expected results and the checks: they would give the answer away.
-        s.lines.map((l) => actionText(l.source)).filter((l) => !isCheck(l)).join('\n'))));
-      this.story.replaceChildren(...out);
-      return;
-    }
-    if (v.results.length) out.push(resultList(this.doc, v.results));
-    if (v.rcu.length) out.push(H('h4', {}, 'The RCU explorer’s runs'));
-    for (const r of v.rcu) {
-      const line = s.rcu.find((x) => x.line === r.line);
-      out.push(H('div', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}`, 'data-ok': String(r.ok) },
-        H('span', { class: 'lgs-mark' }, r.ok ? '✓' : '✗', H('span', { class: 'vh' }, r.ok ? ' as the lesson says: ' : ' not as the lesson says: ')),
-        line ? H('code', {}, actionText(line.source)) : '',
-        H('div', { class: 'lgs-why' }, `${r.schedules} schedules explored; found: `, H('strong', {}, r.found.length ? r.found.join(', ') : 'nothing wrong'),
-          r.counterexample ? [` (shortest counterexample: CPUs `, H('code', {}, r.counterexample), ') '] : '', r.message ? ` ${r.message}` : ''),
-        r.counterexample && line ? H('button', { type: 'button', class: 'lgs-rcu-lesson-open', onclick: () => {
-          this.free.openRcu([line.variant, line.memory, line.readers, line.writers, line.cpus, line.initial],
-            { name: r.found[0], counterexample: r.counterexample, length: r.counterexample.trim().split(/\s+/).length });
-        } }, 'Step through it in the RCU lanes') : ''));
-    }
-    if (s.explain.trim()) out.push(H('div', { class: 'lgs-prose lgs-explain' }, md(s.explain)));
-    if (v.position === v.total) out.push(H('p', { class: 'lgs-hint' }, v.allOk ? 'End of the lesson: every result was as the lesson said. Pick the next lesson, or play freely in the lab.' : 'End of the lesson.'));
-    this.story.replaceChildren(...out);
-  }
-
-  renderQuestion(s, asking) {
-    const H = (...a) => h(this.doc, ...a);
-    const q = s.question;
-    const picked = this.answers.get(s.number);
-    const box = H('div', { class: 'lgs-question', role: 'group', 'aria-label': 'Question' }, H('p', { class: 'lgs-q' }, H('strong', {}, 'Question: '), inline(q.text, this.doc)));
-    if (asking) {
-      const choices = q.choices.length ? q.choices : [q.answer];
-      box.append(H('div', { class: 'lgs-choices' }, choices.map((c, i) =>
-        H('button', { type: 'button', class: 'lgs-choice', onclick: () => this.answer(c) }, H('kbd', {}, String(i + 1)), ' ', H('code', {}, c)))));
-    } else if (picked !== undefined) {
-      const right = picked === q.answer;
-      box.append(H('p', { class: `lgs-verdict ${right ? 'ok' : 'bad'}` }, right ? '✓ Right: ' : '✗ Not quite: ',
-        'you chose ', H('code', {}, picked), right ? '.' : [', the answer is ', H('code', {}, q.answer), '.']));
-    } else {
-      box.append(H('p', { class: 'lgs-verdict' }, 'Answer: ', H('code', {}, q.answer)));
-    }
-    return box;
-  }
-
-  renderCode(v, asking) {
-    const H = (...a) => h(this.doc, ...a);
-    const s = asking ?? (v.position > 0 ? this.lesson.steps[v.position - 1] : null);
-    const names = [];
-    for (const a of s?.about ?? []) if (!names.includes(a.func)) names.push(a.func);
-    if (!asking) for (const f of v.funcs) if (!names.includes(f)) names.push(f);
-    const have = names.map((f) => this.W.hostSource(f)).filter(Boolean);
-    if (!have.length) {
-      this.code.replaceChildren(H('h3', {}, 'Host code'), H('p', { class: 'lgs-hint' }, v.position === 0 ? 'Step into the lesson to see the Host code each step runs.' : 'This step runs no Host function we model in Rust (the Launcher acts on its own).'));
-      return;
-    }
-    const cur = have.find((x) => x.func === this.codeFunc) ?? have[0];
-    this.codeFunc = cur.func;
-    const tabs = H('div', { class: 'lgs-tabs', role: 'group', 'aria-label': 'Functions this step runs' }, have.map((x) =>
-      H('button', { type: 'button', class: 'lgs-tab', 'aria-pressed': String(x === cur), onclick: () => { this.codeFunc = x.func; this.renderCode(v, asking); } },
-        `${x.func}()`, v.funcs.includes(x.func) && !asking ? H('span', { class: 'lgs-ran' }, ' ran') : '')));
-    const lines = cur.text.split('\n');
-    const sig = lines.findIndex((l) => /\bfn\s/.test(l));
-    // The lines of this function that recorded one of the step's events, with the events' numbers (as in
-    // "What happened in the kernel").
-    const ran = new Map();
-    if (!asking) v.events.forEach((e, k) => {
-      const i = e.line - cur.line;
-      if (e.file === cur.file && i >= 0 && i < lines.length) ran.set(i, [...(ran.get(i) ?? []), k + 1]);
-    });
-    const pre = H('pre', { class: 'lgs-src', tabindex: 0, 'aria-label': `Our Rust source of ${cur.func}()` }, H('code', {}, lines.map((l, i) => {
-      const evs = ran.get(i);
-      const cls = ['lgs-srcline', i === sig ? 'lgs-sig' : '', evs ? 'lgs-ranline' : ''].filter(Boolean).join(' ');
-      // A gutter of fixed width: ▶ and the first event's number (+ when the line ran for more than one).
-      const mark = evs ? ` ▶${evs[0]}${evs.length > 1 ? '+' : ''}`.padEnd(6) : ' '.repeat(6);
-      return H('span', { class: cls }, H('span', { class: 'lgs-ln', 'aria-hidden': 'true' }, String(cur.line + i).padStart(4)),
-        H('span', { class: 'lgs-evno', 'aria-hidden': 'true' }, mark), evs ? H('span', { class: 'vh' }, `(ran: event ${evs.join(', ')}) `) : '', l, '\n');
-    })));
-    const marked = ran.size ? H('p', { class: 'lgs-hint' }, `▶n marks the ${ran.size === 1 ? 'line' : `${ran.size} lines`} of ${cur.func}() behind event n of this step (+: and later ones).`) : '';
-    this.code.replaceChildren(H('h3', {}, 'Host code being executed'), tabs,
-      H('p', { class: 'lgs-codehead' }, H('strong', {}, `${cur.func}() `), H('span', { class: 'lgs-tag' }, cur.tag), ` — ${cur.summary} `,
-        H('br'), `Ours: ${cur.file}:${cur.line}. `, cur.link ? H('a', { href: cur.link, target: '_blank', rel: 'noopener' }, `${cur.func}() in Linux 2.6.39`) : ''),
-      marked, pre);
-    // Scroll the listing to the first line this step ran (when the function is longer than the pane).
-    const first = pre.querySelector('.lgs-ranline');
-    if (first) pre.scrollTop = Math.max(0, first.offsetTop - pre.offsetTop - 3 * first.offsetHeight);
-  }
-
-  renderState(v, asking) {
-    const prev = v.position > 0 ? this.views[v.position - 1] : null;
-    const g = guestCpu(this.doc, v, { prev, asking: Boolean(asking), src: this.w, pos: this.insn, announce: (t) => this.announce(t),
+    const step = asking ?? (pos > 0 ? this.lesson.steps[pos - 1] : null);
+    const ask = Boolean(asking);
+    const prev = pos > 0 ? this.views[pos - 1] : null;
+    this.story.render(v, { lesson: this.lesson, step, asking: ask, answers: this.answers });
+    this.code.render(v, { step, asking: ask });
+    const g = guestCpu(this.doc, v, { prev, asking: ask, src: this.w, pos: this.insn, announce: (t) => this.announce(t),
       onMove: (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); } });
     this.pane = g.pane;
-    this.statePane.render(v, { prev, asking: Boolean(asking), guest: g.el });
+    this.state.render(v, { prev, asking: ask, guest: g.el });
   }
 }
