@@ -1,15 +1,12 @@
-// The breakpoints a student sets, and the form that sets them. A breakpoint on a modelled host function
-// (`add_eventfd`) stops Play before a step whose kernel events run it; one on a Guest address or a label of
-// the lesson's program (`0x100010`, `sent`) stops it inside the step where the Guest is about to run it. This
-// holds the two sets and draws the form ("Stop at a host function or a Guest address", with the functions in
-// a datalist) and the list of those set, each with its Remove button; the walkthrough's Play and "run to next
-// read()" ask it what a step view hits (`hits`) and hand `addresses()` to the wasm's search. It needs the names
-// of the modelled host functions, `symbol(name)` (a label's address in the current lesson's Guest program, or
-// null) and `announce(text)`. A compact embed has no form (`form: false`); the script API works without it.
+// Breakpoints: on a modelled host function (Play stops before a step whose events run it) or on a Guest
+// address or label (Play stops inside the step, where the Guest is about to run it). Holds the two sets,
+// draws the form and the list with Remove buttons, and answers what a step view hits. Needs the host
+// functions' names and `symbol(name)`, a label's address in the lesson's Guest program.
 
 import { builder, hex, uid } from './dom.js';
 
 export class Breakpoints {
+  /** `announce(text)`: the live region; `form: false` (a compact embed): no form, only the script API. */
   constructor(doc, { funcNames, symbol, announce, form = true }) {
     this.doc = doc;
     this.funcNames = funcNames;

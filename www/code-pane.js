@@ -1,10 +1,7 @@
-// The code pane: our Rust source of the host functions a step runs, one tab per function (those the lesson
-// step is about first, then those its kernel events ran in), each with its journey tag, its summary, where it
-// is in our code and a link to the same function in Linux 2.6.39. The lines that recorded one of the step's
-// events are marked ▶n, n being the event's number in the state pane's "What happened in the kernel", and the
-// listing scrolls to the first. It needs the step view (its `funcs` and `events`), the lesson step shown, and
-// `hostSource(func)`: the wasm's `Walkthrough.hostSource`, the function's text cut out of crate/ at build
-// time. A question being asked shows the functions the step is about, without what ran.
+// The code pane: our Rust source of the host functions a step runs, one tab each (`Walkthrough.hostSource`),
+// with its journey tag, summary and a link to Linux 2.6.39. Lines that recorded one of the step's events are
+// marked ▶n, n the event's number in the state pane, and the listing scrolls to the first. Needs the step
+// view (`funcs`, `events`) and the lesson step shown.
 
 import { builder } from './dom.js';
 

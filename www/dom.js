@@ -1,9 +1,6 @@
-// What every script of the page shares to build the DOM: `h()` makes an element from a tag, its attributes
-// and its children, putting text in through text nodes (never innerHTML, so nothing a student types or a
-// lesson says can become markup); `hex()` writes a number as the kernel's printk would (`0x7000`); `uid()`
-// numbers the ids that tie a label or a description to its field, unique however many walkthroughs a page
-// holds. The lab page (app.js) and each pane of the walkthrough import them from here; nothing here knows
-// what the simulator's state means.
+// What the page builds its DOM with: `h()` makes an element, text always through text nodes (never
+// innerHTML, so nothing typed or written in a lesson becomes markup); `hex()` writes a number as 32-bit hex
+// (0x7000); `uid()` numbers the ids that tie a label to its field. app.js and every pane import them from here.
 
 /**
  * Build an element in `doc`: h(doc, 'td', { class: 'x', onclick: f }, 'text', child, [more, children]).

@@ -1,10 +1,7 @@
-// Free play: carry on from the step the walkthrough is at. Until the student starts it, the box says what it
-// is and offers one button; started, it holds a wasm `Simulator` copied from the current step (`start()`
-// asks its composer for one), a console for Launcher lines in the scenario language with Undo, an editor for
-// a Guest program of one's own (GNU as, assembled in the wasm, loaded into a fresh Launcher, opened and
-// INITIALIZEd), the log of each line's result, the state after the last line (a `StatePane` with its Guest
-// CPU pane), and the RCU pane. The Simulator's views decide everything; the box keeps one per line run, so
-// each line is marked against the one before and Undo shows the line before again.
+// Free play: carry on from the walkthrough's step in a wasm `Simulator` of one's own, with a console for
+// Launcher lines and Undo, a Guest program editor (assembled in the wasm), the log of results, the state
+// after the last line (a StatePane with its Guest CPU pane) and the RCU pane. It keeps the Simulator's view
+// after each line, so each is marked against the one before.
 
 import { Simulator } from './pkg/lguest_sim.js';
 import { builder } from './dom.js';

@@ -1,18 +1,9 @@
-// The Guest CPU pane: the registers, the flags, the instructions around EIP with the program's labels, the
-// source line, the stack, and any memory as the Guest sees it. A step that ran Guest code gets a `GuestPane`:
-// its Guest work one instruction at a time (a `rep` counts each iteration, as the CPU's time-stamp counter
-// does), with first/back/on/last, a slider, a number, "run to a Guest address or label" and "memory at". Every
-// position is a replay in Rust (`src.guestAt(pos)`, where `src` is the wasm Walkthrough for the current step
-// or the Simulator for free play's last line), so any instruction, back or forth, shows at once however long
-// the run.
-//
-// There are two renderings because the wasm sends two views. `GuestPane.render(g)` draws a `GuestAt`: one
-// position of the step's recorded work, what its last instruction changed and touched, the trip into the
-// Guest it belongs to. `cpuAtRest(doc, cpu, before)` draws the step view's `cpu` (a `GuestCpuView`) for a
-// step that ran no Guest code: the registers as the Host holds them in `lg_cpu`, marked against the step
-// before, with `lguest_data`. When Rust sends one shape for both, the two become one.
-// `guestCpu()` picks which a step view gets. The pane tells its composer where it moved (`onMove`) and what
-// to say to a screen reader (`announce`); it touches nothing outside its own element.
+// The Guest CPU pane: registers, flags, the instructions around EIP, the source line, the stack and memory.
+// A step that ran Guest code gets a `GuestPane` over its recorded work, one instruction at a time, each
+// position a replay in Rust (`src.guestAt(pos)`, src being the Walkthrough or free play's Simulator). It has
+// two renderings because the wasm sends two views: `GuestAt`, a position of that work with what its last
+// instruction changed, and the step view's `cpu` (`GuestCpuView`), the CPU at rest in a step that ran none,
+// drawn by `cpuAtRest` and marked against the step before. One shape from Rust would make them one.
 
 import { builder, hex, uid } from './dom.js';
 

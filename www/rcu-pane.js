@@ -1,11 +1,6 @@
-// The RCU pane: break the eventfd map's RCU on purpose, explore, and step through what goes wrong. Readers run
-// send_notify_to_eventfd() under rcu_read_lock() and writers run add_eventfd(); the student picks the code
-// (correct, or with one piece broken), the memory model and how many of each, and the wasm's `RcuRun.explore`
-// runs every interleaving and counts, per check, the schedules that break it. Its shortest counterexample
-// opens in lanes, one per simulated CPU (what each runs, whether it is inside a read-side section, what
-// comes next), with the tasks, the map's versions and who holds each, the grace periods, and any violation,
-// stepped along the schedule or by CPU, and back. Everything shown comes from `RcuRun`'s views; the pane owns
-// its one `RcuRun` and tells the live region what happened through `announce(text)`.
+// The RCU pane: pick the eventfd map's code (correct, or one piece broken), run the explorer over every
+// interleaving (`RcuRun.explore`), and step the shortest counterexample in lanes, one per CPU, with the tasks,
+// the map's versions and who holds each, the grace periods and any violation. Owns its one `RcuRun`.
 
 import { RcuRun } from './pkg/lguest_sim.js';
 import { builder } from './dom.js';

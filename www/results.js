@@ -1,8 +1,6 @@
-// The Launcher's lines and what the kernel returned: one list item per result the wasm sends (`Step`: the
-// line's source, its result in the scenario language's words, the system call's errno and why, what the
-// lesson expected and whether it held). The lesson commentary lists a step's results with it; free play
-// appends one item per line the student runs. Marks are words as well as colours (✓ and "as the lesson
-// says" for a screen reader); nothing is judged here, `ok` comes from Rust.
+// The Launcher's lines and what the kernel returned: one list item per `Step` result the wasm sends, ✓ or ✗
+// in words as well as colour. The lesson commentary lists a step's results; free play logs one per line.
+// Nothing is judged here: `ok` comes from Rust.
 
 import { builder } from './dom.js';
 import { actionText, withoutComment, isCheck } from './scenario-line.js';

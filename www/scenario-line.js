@@ -1,10 +1,6 @@
-// What a scenario line says, read back from its text. The wasm sends each line as the lesson or the student
-// wrote it (`Step.source`: `write IRQ 1 => 0   # the comment`), not the parts the scenario parser found in
-// it, so the page re-reads the text here and nowhere else: the action without its expected result, without
-// its comment, and whether it is a check (`expect …`) or a Guest action (`guest …`). Each function is a
-// stand-in for a field the view will carry (review problem 6: `Step { call, action_text, expect_text,
-// is_check }`, filled from the parsed Action in `Runner::run_line`); when it does, each caller reads the field
-// and this file goes.
+// What a scenario line says, read back from its text. The wasm sends a line as written (`Step.source`), not
+// the parts the parser found, so the page re-reads it here and nowhere else; each function stands in for a
+// field the Step view will carry (review problem 6), and goes when it does.
 
 // TODO(view): Rust will send each step's action text (`actionText`): the line without ` => expected`.
 /** `read => 4 notify=0x8000` is `read`. (The first `=>` ends the action, as the parser splits it.) */

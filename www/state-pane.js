@@ -1,14 +1,8 @@
-// The state pane: what the kernel holds after a step, from the wasm's step view. The Guest CPU first (an
-// element its composer gives it, from guest-pane.js), then the Guest's early console, the step's kernel events
-// (each linking its function in the real kernel), `struct lguest`, `lg_cpu` and the eventfd map as tables of
-// fields with what this step changed and what it was, `struct lguest_data` in Guest memory, every version of
-// the RCU-protected eventfd map with its life, the shadow page tables beside the Guest's own once paging is on,
-// and the account book of allocations (new and freed this step). The walkthrough fills its `.lgs-state`
-// section with one; free play fills its own `.lgs-play-state`. A question being asked (`asking`) shows the
-// state before the step without the marks, which would give the answer away.
-//
-// The view does not yet say which field belongs to which struct, nor what changed in the tables it sends as
-// plain lists; the functions marked TODO(view) work that out here until it does (review problem 3).
+// The state pane: what the kernel holds after a step, from the step view. The Guest CPU first (an element
+// its composer gives it), then the Guest console, the step's kernel events, the fields of struct lguest,
+// lg_cpu and the eventfd map with what changed and what it was, lguest_data, the map's versions, the shadow
+// page tables, and the account book. While a question is asked it shows no marks. The walkthrough and free
+// play each fill an element with one. The TODO(view) functions below work out what the view does not say yet.
 
 import { builder, hex } from './dom.js';
 

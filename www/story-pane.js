@@ -1,10 +1,8 @@
-// The lesson commentary: at the start, the lesson's title, goals and introduction; at a step, its title, the
-// kernel functions it is about (linked to Linux 2.6.39), its prose (through md.js, never as markup), its
-// question, the Launcher's lines and what the kernel returned, the RCU explorer's runs with a button to step
-// through a counterexample, and the explanation. While a question is being asked it shows the choices and
-// the lines the step will run, without their expected results, which would give the answer away. It needs the
-// step view, the lesson (`Walkthrough.lesson()`: its steps' text, questions and lines) and the answers given
-// so far; it hands a chosen answer to `answer(choice)` and a counterexample to `openRcu(args, check)`.
+// The lesson commentary: the lesson's goals and introduction, then each step's prose (through md.js), the
+// functions it is about, its question, its results and explorer runs, and its explanation. While a question
+// is asked it shows the choices and the lines the step will run, without their expected results. Needs the
+// step view, `Walkthrough.lesson()` and the answers so far; hands a choice to `answer` and a counterexample
+// to `openRcu`.
 
 import { builder } from './dom.js';
 import { renderMarkdown, inline } from './md.js';

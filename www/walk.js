@@ -3,12 +3,9 @@
 // `Walkthrough` as a plain view object (results, events, fields and what changed, the Guest CPU, console).
 // Nothing here uses innerHTML: text goes in through text nodes, lesson prose through md.js.
 //
-// This file is the controller: navigation (step, back, go to, run to the next read(), the lesson picker),
-// Play and its speeds, the keys, the link to the current step, and the composition of the panes, each a
-// module of its own that draws from the view it is given and touches only its own element: the lesson
-// commentary (story-pane.js), the host code (code-pane.js), the kernel's state (state-pane.js) with the Guest
-// CPU (guest-pane.js), the breakpoints (breakpoints.js), and free play (free-play.js) with the RCU lanes
-// (rcu-pane.js).
+// This file is the controller: navigation, Play, the keys, the link, and the panes composed, each a module
+// that draws from the view it is given and touches only its own element: story-pane.js, code-pane.js,
+// state-pane.js with guest-pane.js, breakpoints.js, and free-play.js with rcu-pane.js.
 //
 //   const w = await mountWalkthrough(container, { lesson: '02-initialize', step: 3 });
 //   w.step(); w.back(); w.goTo(5); w.nextEvent(); w.reset(); w.play(); w.pause();
