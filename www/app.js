@@ -3,28 +3,18 @@
 // struct lguest, lg_cpu, the eventfd map, the tasks and the allocations, marking what changed.
 //
 // JS renders, Rust decides: everything shown comes from Simulator.exec / snapshot / events / functions.
+// Not yet quite: this page still words the snapshot and diffs it itself, and reads a line's kind from its
+// text; each such place is a function marked TODO(view), to go when it renders the walkthrough's view.
 // No innerHTML: every text goes in through textContent, so nothing typed can become markup.
 
 import init, { Simulator, version } from './pkg/lguest_sim.js';
+import { builder, hex } from './dom.js';
+import { isCheck, isGuestAction } from './scenario-line.js';
 
 const $ = (sel) => document.querySelector(sel);
 
-/** Build an element: h('td', { class: 'x' }, 'text', child...). */
-function h(tag, attrs = {}, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const k of kids.flat()) {
-    if (k === undefined || k === null || k === false) continue;
-    el.append(k instanceof Node ? k : document.createTextNode(String(k)));
-  }
-  return el;
-}
-
-const hex = (n) => '0x' + (Number(n) >>> 0).toString(16);
+/** Build an element in this page: h('td', { class: 'x' }, 'text', child...). */
+const h = builder(document);
 
 // ---- the simulator and its history of snapshots (one per executed line, so back() can re-diff) -----------
 
@@ -36,6 +26,11 @@ let snaps = [];
 let note = null;
 
 // ---- what the state panels show, as key -> text, so two snapshots can be compared ------------------------
+// TODO(view): Rust will send `sections: [{ title, rows: [{ key, value, changed, was }] }]` in the step view
+// the walkthrough renders (review problem 3), and this page will render that view. Until then `fields()`
+// rebuilds the state from the snapshot as key -> text, with keys and wording of its own (`map.0`, `ctx.0`,
+// `lock`, where the walkthrough and `expect` lines say `lg.eventfds.map0`, `eventfd0.count`, `lguest_lock`);
+// guestOf() ... fileKind() are its helpers, and mark() and gone() below diff two of its maps.
 
 function guestOf(snap) {
   return snap.guests.length ? snap.guests[snap.guests.length - 1] : null;
@@ -114,6 +109,7 @@ function fields(snap) {
 
 // ---- rendering -----------------------------------------------------------------------------------------
 
+// TODO(view): Rust will send `changed` and `was` with each row; the page compares two of its fields() maps.
 /** How a key moved between the previous snapshot and this one: 'changed', 'new' or null. */
 function mark(cur, prev, key) {
   if (!prev) return null;
@@ -148,6 +144,8 @@ function fieldTable(cur, prev, rows) {
   return [h('table', { class: 'fields' }, tbody), n];
 }
 
+// TODO(view): Rust will send what a step closed or freed; the page looks for keys of a prefix that went.
+/** The keys starting with `prefix` that the previous snapshot had and this one has not, with their text. */
 function gone(cur, prev, prefix) {
   if (!prev) return [];
   return [...prev.keys()].filter((k) => k.startsWith(prefix) && !cur.has(k)).map((k) => [k, prev.get(k)]);
@@ -284,7 +282,7 @@ function describe(step) {
     cls = 'blocked';
     lines.push(`${step.task} is asleep in the kernel: ${step.message}.`);
     lines.push('Give the Guest something to do (a Guest button), send a signal, or press "wait".');
-  } else if (/^expect\b/.test(step.source)) {
+  } else if (isCheck(step.source)) {
     cls = step.ok ? 'ok' : 'bad';
     result = step.ok ? 'holds' : 'does not hold';
     lines.push(step.ok ? 'The state is as the line says.' : step.message);
@@ -295,7 +293,7 @@ function describe(step) {
   } else {
     result = 'done';
     const evs = sim.events(step.events[0], step.events[1]);
-    if (/^guest\b/.test(step.source)) {
+    if (isGuestAction(step.source)) {
       result = evs.length ? 'ran' : 'queued';
       lines.push(evs.length ? 'The Guest ran it at once (a read() was waiting for it):' : 'Queued: the Guest does this the next time read() runs it.');
     }
@@ -362,6 +360,7 @@ function renderEvents(step) {
   if (!evs.length) tbody.append(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No kernel events for this step.')));
 }
 
+// TODO(view): Rust will say which tasks have a blocked call's result waiting; the page compares two snapshots.
 /** A task that was blocked before this step and is not now has a result waiting: say how to collect it. */
 function woke(prev, cur, step) {
   if (!prev || !cur || !step) return;
@@ -390,6 +389,7 @@ function render() {
   suggest(snaps[n]);
 }
 
+// TODO(view): Rust will send the line a newcomer should try next; the page reads it off the snapshot's files.
 /** Point a newcomer at the next button: open first, then INITIALIZE. */
 function suggest(snap) {
   for (const el of document.querySelectorAll('.next')) el.remove();

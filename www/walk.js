@@ -3,14 +3,25 @@
 // `Walkthrough` as a plain view object (results, events, fields and what changed, the Guest CPU, console).
 // Nothing here uses innerHTML: text goes in through text nodes, lesson prose through md.js.
 //
+// This file is the controller: navigation, Play, the keys, the link, and the panes composed, each a module
+// that draws from the view it is given and touches only its own element: story-pane.js, code-pane.js,
+// state-pane.js with guest-pane.js, breakpoints.js, and free-play.js with rcu-pane.js.
+//
 //   const w = await mountWalkthrough(container, { lesson: '02-initialize', step: 3 });
 //   w.step(); w.back(); w.goTo(5); w.nextEvent(); w.reset(); w.play(); w.pause();
 //   w.addBreakpoint('add_eventfd'); w.addBreakpoint('0x100010'); w.removeBreakpoint('add_eventfd');
 //   w.instruction(12); w.stepInstruction(); w.backInstruction(); w.runToAddress('top');  (the Guest CPU pane)
 //   container.addEventListener('lguest-sim:step', (e) => e.detail /* { lesson, position, total, ok } */);
 
-import init, { Walkthrough, Simulator, RcuRun } from './pkg/lguest_sim.js';
-import { renderMarkdown, inline } from './md.js';
+import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
+import { builder, hex } from './dom.js';
+import { actionText } from './scenario-line.js';
+import { StoryPane } from './story-pane.js';
+import { CodePane } from './code-pane.js';
+import { StatePane } from './state-pane.js';
+import { guestCpu } from './guest-pane.js';
+import { Breakpoints } from './breakpoints.js';
+import { FreePlay } from './free-play.js';
 
 let ready = null;
 /** Start the wasm module once per page, however many walkthroughs it holds. */
@@ -19,31 +30,19 @@ export function loadSimulator() {
   return ready;
 }
 
-const kebab = (s) => String(s).replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
-const hex = (n) => '0x' + (Number(n) >>> 0).toString(16);
-
-function h(doc, tag, attrs = {}, ...kids) {
-  const el = doc.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') el.className = v;
-    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const k of kids.flat(Infinity)) {
-    if (k === undefined || k === null || k === false) continue;
-    el.append(k instanceof Node ? k : doc.createTextNode(String(k)));
-  }
-  return el;
-}
-
 const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
 // Space activates a focused button, link or summary itself; only elsewhere does it mean play/pause.
 const activates = (t) => t && (/^(BUTTON|A|SUMMARY)$/.test(t.tagName) || /^(button|link|checkbox|radio|tab|menuitem|option|switch)$/.test(t.getAttribute?.('role') ?? ''));
 
 /** Play speeds: milliseconds per step. */
 const SPEEDS = [['slow', 'Slow (1.5 s a step)', 1500], ['normal', 'Normal (0.7 s a step)', 700], ['fast', 'Fast (0.2 s a step)', 200]];
-let uid = 0;
+
+// TODO(view): Rust will say which of `Simulator.functions()` are the host's (a breakpoint can stop at one);
+// the page leaves out the Launcher's own lines by their name.
+/** The modelled host functions a step's events can run in. */
+function hostFunctions() {
+  return Simulator.functions().map((f) => f.func).filter((f) => f !== 'launcher');
+}
 
 /**
  * Mount a walkthrough in `container`. Options: `lesson` (id), `step` (position), `keys` (the element whose
@@ -73,23 +72,20 @@ class Controller {
     this.views = [];
     this.asking = false; // showing the next step's question, not yet revealed
     this.answers = new Map(); // step number -> the choice the student picked
-    this.codeFunc = null;
+    this.pane = null; // the Guest CPU pane of the step shown, when it ran Guest code
+    this.insn = 0; // the Guest instruction that pane shows
     this.playing = false;
     this.timer = null;
     this.ticking = false; // the player itself is moving: not a navigation that pauses it
-    this.breakpoints = new Set(); // host functions: stop before a step whose kernel events run one
-    this.guestBps = new Map(); // Guest addresses -> how the student named them: stop in a step where the Guest reaches one
     this.bpAt = -1; // paused here by a breakpoint on the next step: playing again runs that step
-    // The modelled host functions a step's events can run in (the Launcher's own lines are not one).
-    this.funcNames = Simulator.functions().map((f) => f.func).filter((f) => f !== 'launcher');
     this.build();
     (opts.keys ?? container).addEventListener('keydown', (e) => this.onKey(e));
   }
 
   // ---- the skeleton, built once ---------------------------------------------------------------------------
   build() {
-    const d = this.doc;
-    const H = (...a) => h(d, ...a);
+    const H = builder(this.doc);
+    const announce = (text) => this.announce(text);
     this.live = H('p', { class: 'lgs-live', role: 'status', 'aria-live': 'polite' });
     this.btnReset = H('button', { type: 'button', class: 'lgs-reset', title: 'Reset (Home)', onclick: () => this.reset() }, 'Reset');
     this.btnBack = H('button', { type: 'button', class: 'lgs-back', title: 'Step back (← or p)', onclick: () => this.back() }, '◀ Back');
@@ -116,38 +112,19 @@ class Controller {
       H('label', { class: 'lgs-scrub' }, this.range),
       H('label', { class: 'lgs-go' }, 'Go to ', this.goto), this.counter, this.link);
 
-    this.story = H('section', { class: 'lgs-story', 'aria-label': 'Lesson' });
-    this.code = H('section', { class: 'lgs-code', 'aria-label': 'Host code being executed' });
-    this.state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
-    this.grid = H('div', { class: 'lgs-grid' }, this.story, this.code, this.state);
+    const story = H('section', { class: 'lgs-story', 'aria-label': 'Lesson' });
+    const code = H('section', { class: 'lgs-code', 'aria-label': 'Host code being executed' });
+    const state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
+    this.free = new FreePlay(this.doc, { simulator: () => this.w.freePlay(), announce });
+    this.story = new StoryPane(this.doc, story, { answer: (c) => this.answer(c), openRcu: (args, check) => this.free.openRcu(args, check) });
+    this.code = new CodePane(this.doc, code, { hostSource: (f) => this.W.hostSource(f) });
+    this.state = new StatePane(this.doc, state);
+    this.bps = new Breakpoints(this.doc, { funcNames: hostFunctions(), symbol: (name) => this.w.guestSymbol(name), announce,
+      form: this.opts.breakpoints ?? this.opts.play !== false });
     const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, ] and [ one Guest instruction on or back, b add a breakpoint, 1–9 answer.');
-    this.playBox = H('section', { class: 'lgs-play', 'aria-label': 'Free play' },
-      H('h2', {}, 'Free play'),
-      H('p', {}, 'Carry on from the step you are at: type Launcher lines in the scenario language, or write your own Guest program.'),
-      H('button', { type: 'button', class: 'lgs-play-start', onclick: () => this.startPlay() }, 'Free play from this step'));
-    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, (this.opts.breakpoints ?? this.opts.play !== false) ? this.buildBreakpoints() : null,
-      this.grid, this.opts.play === false ? null : this.playBox, help));
+    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.bps.el,
+      H('div', { class: 'lgs-grid' }, story, code, state), this.opts.play === false ? null : this.free.el, help));
     this.renderPlayButton();
-  }
-
-  /** "Stop before a step that runs: [function]", and the breakpoints set, each removable. */
-  buildBreakpoints() {
-    const H = (...a) => h(this.doc, ...a);
-    const n = ++uid;
-    const list = H('datalist', { id: `lgs-funcs-${n}` }, this.funcNames.map((f) => H('option', { value: f })));
-    this.bpInput = H('input', { class: 'lgs-bp-func', list: list.id, autocomplete: 'off', spellcheck: 'false', placeholder: 'add_eventfd, start, 0x100010',
-      'aria-describedby': `lgs-bp-err-${n}` });
-    this.bpErr = H('span', { class: 'lgs-bp-err', id: `lgs-bp-err-${n}` });
-    this.bpList = H('ul', { class: 'lgs-bps', 'aria-label': 'Breakpoints set' });
-    const form = H('form', { class: 'lgs-bp-form' },
-      H('label', {}, 'Stop at a host function or a Guest address: ', this.bpInput), list,
-      H('button', { type: 'submit', class: 'lgs-bp-add' }, 'Add breakpoint'), this.bpErr);
-    form.addEventListener('submit', (e) => {
-      e.preventDefault();
-      if (this.addBreakpoint(this.bpInput.value)) this.bpInput.value = '';
-    });
-    this.renderBreakpoints();
-    return H('section', { class: 'lgs-bpbox', 'aria-label': 'Breakpoints on host functions and Guest addresses' }, form, this.bpList);
   }
 
   // ---- navigation ----------------------------------------------------------------------------------------
@@ -185,7 +162,7 @@ class Controller {
       this.asking = true;
       this.render(this.views[pos] ?? this.w.view(), next);
       this.announce(`Step ${pos + 1}: ${next.title}. Question: ${next.question.text}`);
-      this.story.querySelector('.lgs-choice')?.focus();
+      this.story.focusChoice();
       return;
     }
     this.goTo(pos + 1);
@@ -218,14 +195,14 @@ class Controller {
     const skip = this.bpAt === pos; // stopped here by a breakpoint: this time its step runs
     this.halt();
     const target = this.w.nextEvent().position;
-    for (let k = pos + 1; k <= target && (this.breakpoints.size || this.guestBps.size); k++) {
+    for (let k = pos + 1; k <= target && this.bps.any; k++) {
       const v = this.peek(k);
-      const hit = this.hits(v);
+      const hit = this.bps.hits(v);
       if (hit.length && !(k === pos + 1 && skip)) {
         if (k - 1 > pos) this.goTo(k - 1);
         else this.w.goTo(pos);
         this.bpAt = k - 1;
-        this.announce(`Stopped at step ${k - 1}: breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${k}. Press again to run it.`);
+        this.announce(`Stopped at step ${k - 1}: breakpoint: ${this.bps.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${k}. Press again to run it.`);
         return;
       }
       const g = this.guestHit(k);
@@ -245,10 +222,6 @@ class Controller {
     this.views[k] = v;
     return v;
   }
-
-  /** The breakpoint functions a view's kernel events ran in. */
-  hits(v) { return v.funcs.filter((f) => this.breakpoints.has(f)); }
-  names(fs) { return fs.map((f) => `${f}()`).join(', '); }
 
   togglePlay() { if (this.playing) this.pause(); else this.play(); }
 
@@ -304,20 +277,20 @@ class Controller {
     if (pos >= total) return 'end of the lesson';
     const next = this.lesson.steps[pos];
     const v = this.peek(pos + 1);
-    const hit = this.hits(v);
+    const hit = this.bps.hits(v);
     if (next.question && !this.answers.has(next.number)) {
       this.w.goTo(pos);
       this.step(); // shows the question and puts the focus on its first choice
       const q = `Question: ${next.question.text}`;
-      const ghit = this.guestBps.size && this.guestHit(pos + 1) !== null;
-      return hit.length ? `breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}, and its question comes first. ${q}`
+      const ghit = this.bps.addrs.size && this.guestHit(pos + 1) !== null;
+      return hit.length ? `breakpoint: ${this.bps.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}, and its question comes first. ${q}`
         : ghit ? `breakpoint: the Guest reaches a breakpoint in step ${pos + 1}, and its question comes first. ${q}`
           : `answer the question of step ${pos + 1} first. ${q}`;
     }
     if (hit.length && this.bpAt !== pos) {
       this.w.goTo(pos);
       this.bpAt = pos;
-      return `breakpoint: ${this.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}`;
+      return `breakpoint: ${this.bps.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}`;
     }
     this.bpAt = -1;
     this.asking = false;
@@ -328,79 +301,25 @@ class Controller {
   }
 
   renderPlayButton() {
-    const H = (...a) => h(this.doc, ...a);
+    const H = builder(this.doc);
     this.btnPlay.replaceChildren(H('span', { 'aria-hidden': 'true' }, this.playing ? '❚❚ ' : '▶ '), this.playing ? 'Pause' : 'Play');
     this.btnPlay.title = this.playing ? 'Pause (Space)' : 'Play: one step after another (Space)';
     this.root.dataset.playing = String(this.playing);
     this.btnPlay.dataset.playing = String(this.playing);
   }
 
-  // ---- breakpoints --------------------------------------------------------------------------------------
-  /**
-   * A breakpoint on a modelled host function (play stops before a step that runs it) or on a Guest address or
-   * label of the lesson's program (play stops in the step where the Guest is about to run it, with the Guest
-   * CPU pane at that instruction). True if it is set now.
-   */
-  addBreakpoint(name) {
-    const f = String(name ?? '').trim().replace(/\(\)$/, '');
-    let addr = null;
-    if (f && !this.funcNames.includes(f)) {
-      if (/^0x[0-9a-f]{1,8}$/i.test(f)) addr = parseInt(f, 16) >>> 0;
-      else if (/^[A-Za-z_.$][\w.$]*$/.test(f)) addr = this.w.guestSymbol(f);
-    }
-    const err = !f ? 'Type the name of a host function, or a Guest address or label, first.'
-      : !this.funcNames.includes(f) && (addr === null || addr === undefined)
-        ? `${f} is not a host function the simulator models, nor a Guest address (0x…) or a label of this lesson's Guest program.` : '';
-    if (this.bpErr) {
-      this.bpErr.textContent = err;
-      if (err) this.bpInput.setAttribute('aria-invalid', 'true'); else this.bpInput.removeAttribute('aria-invalid');
-    }
-    if (err) { this.announce(err); return false; }
-    if (addr !== null && addr !== undefined) {
-      const label = /^0x/i.test(f) ? hex(addr) : `${f} (${hex(addr)})`;
-      if (this.guestBps.has(addr)) { this.announce(`A breakpoint on Guest address ${label} is already set.`); return true; }
-      this.guestBps.set(addr, label);
-      this.renderBreakpoints();
-      this.announce(`Breakpoint set: play stops where the Guest is about to run ${label}.`);
-      return true;
-    }
-    if (this.breakpoints.has(f)) { this.announce(`A breakpoint on ${f}() is already set.`); return true; }
-    this.breakpoints.add(f);
-    this.renderBreakpoints();
-    this.announce(`Breakpoint set: play stops before a step that runs ${f}().`);
-    return true;
-  }
-
+  // ---- breakpoints (breakpoints.js holds them; these stop Play and the run to the next read()) ------------
+  /** A breakpoint on a host function, or on a Guest address or label of the lesson's program: see Breakpoints.add. */
+  addBreakpoint(name) { return this.bps.add(name); }
   /** Remove the breakpoint on host function `f`, or on Guest address `f` (a number). */
-  removeBreakpoint(f) {
-    const guest = typeof f === 'number';
-    const label = guest ? this.guestBps.get(f) : `${f}()`;
-    if (!(guest ? this.guestBps.delete(f) : this.breakpoints.delete(f))) return;
-    const items = [...(this.bpList?.querySelectorAll('.lgs-bp-remove') ?? [])];
-    const i = items.findIndex((b) => (guest ? b.dataset.addr === String(f) : b.dataset.func === f));
-    this.renderBreakpoints();
-    // The focus goes to the next breakpoint's Remove button, else the previous one's, else the field.
-    const left = [...(this.bpList?.querySelectorAll('.lgs-bp-remove') ?? [])];
-    (left[i] ?? left[i - 1] ?? this.bpInput)?.focus();
-    this.announce(`Breakpoint on ${guest ? `Guest address ${label}` : label} removed.`);
-  }
-
-  renderBreakpoints() {
-    if (!this.bpList) return;
-    const H = (...a) => h(this.doc, ...a);
-    const item = (text, what, data, f) => H('li', { class: 'lgs-bp' },
-      H('span', { class: 'lgs-bp-mark', 'aria-hidden': 'true' }, '● '), H('code', {}, text), ' ',
-      H('button', { type: 'button', class: 'lgs-bp-remove', ...data, onclick: () => this.removeBreakpoint(f) }, 'Remove',
-        H('span', { class: 'vh' }, ` the breakpoint on ${what}`)));
-    const all = [...[...this.breakpoints].map((f) => item(`${f}()`, `${f}()`, { 'data-func': f }, f)),
-      ...[...this.guestBps].map(([a, label]) => item(`Guest ${label}`, `Guest address ${label}`, { 'data-addr': String(a) }, a))];
-    this.bpList.replaceChildren(...(all.length ? all : [H('li', { class: 'lgs-bp-none' }, 'No breakpoints set.')]));
-  }
+  removeBreakpoint(f) { this.bps.remove(f); }
+  /** The host functions with a breakpoint (a Set). */
+  get breakpoints() { return this.bps.funcs; }
 
   /** Where in step `k` (1-based) the Guest first reaches a Guest-address breakpoint: a position, or null. */
   guestHit(k) {
-    if (!this.guestBps.size) return null;
-    const p = this.w.guestFindInStep(k, Uint32Array.from(this.guestBps.keys()));
+    if (!this.bps.addrs.size) return null;
+    const p = this.w.guestFindInStep(k, this.bps.addresses());
     return typeof p === 'number' ? p : null;
   }
 
@@ -410,7 +329,7 @@ class Controller {
     this.asking = false;
     this.show(v, pos);
     const eip = this.pane ? this.w.guestAt(pos)?.eip : null;
-    const label = eip !== null && eip !== undefined ? (this.guestBps.get(eip) ?? hex(eip)) : '';
+    const label = eip !== null && eip !== undefined ? this.bps.label(eip) : '';
     return `breakpoint: in step ${k} the Guest is about to run ${label} (Guest instruction ${pos} of ${this.pane?.total ?? '?'})`;
   }
 
@@ -442,7 +361,7 @@ class Controller {
       e: () => this.nextEvent(), Home: () => this.reset(), r: () => this.reset(),
       End: () => this.goTo(this.w.total()), g: () => { this.goto.focus(); this.goto.select(); },
       ']': () => this.stepInstruction(), '[': () => this.backInstruction(),
-      b: () => { this.bpInput?.focus(); },
+      b: () => { this.bps.focus(); },
     }[k];
     if (act) { e.preventDefault(); act(); return; }
     if (this.asking && /^[1-9]$/.test(k)) {
@@ -452,7 +371,7 @@ class Controller {
     }
   }
 
-  // ---- rendering -----------------------------------------------------------------------------------------
+  // ---- showing a position --------------------------------------------------------------------------------
   show(v, insn = null) {
     // The Guest CPU pane starts at the end of the step's Guest work (what the rest of the page shows), or
     // where a Guest-address breakpoint stopped.
@@ -461,7 +380,7 @@ class Controller {
     const s = v.position > 0 ? this.lesson.steps[v.position - 1] : null;
     const res = v.results.filter((r) => r.result !== null && r.result !== undefined);
     const bad = v.results.filter((r) => !r.ok).length;
-    const said = res.map((r) => `${r.source.replace(/\s*=>.*$/, '')} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
+    const said = res.map((r) => `${actionText(r.source)} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
       || (v.results.length ? `${v.results.length - bad} of ${v.results.length} checks hold.` : '');
     if (!this.playing) this.announce(s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`);
     this.syncLink();
@@ -485,6 +404,7 @@ class Controller {
     if (this.opts.hash && location.hash !== frag) history.replaceState(null, '', frag);
   }
 
+  /** The controls for view `v`, and each pane drawn from it; `asking`: the next step, whose question is asked. */
   render(v, asking) {
     const pos = v.position;
     const total = v.total;
@@ -498,560 +418,14 @@ class Controller {
     this.btnEvent.disabled = pos >= total;
     this.root.dataset.position = String(pos);
     this.root.dataset.lesson = v.lesson;
-    this.renderStory(v, asking);
-    this.renderCode(v, asking);
-    this.renderState(v, asking);
-  }
-
-  renderStory(v, asking) {
-    const H = (...a) => h(this.doc, ...a);
-    const md = (t) => renderMarkdown(t, this.doc);
-    const L = this.lesson;
-    const out = [H('h2', { class: 'lgs-title' }, L.title)];
-    const s = asking ?? (v.position > 0 ? L.steps[v.position - 1] : null);
-    if (!s) {
-      if (L.goals.length) out.push(H('p', {}, 'By the end you will understand:'), H('ul', { class: 'lgs-goals' }, L.goals.map((g) => H('li', {}, inline(g, this.doc)))));
-      out.push(H('div', { class: 'lgs-prose' }, md(L.intro)));
-      out.push(H('p', { class: 'lgs-hint' }, `This lesson has ${L.steps.length} steps. Press Step ▶ (or →) to begin.`));
-      this.story.replaceChildren(...out);
-      return;
-    }
-    out.push(H('h3', { class: 'lgs-step-title' }, `Step ${s.number}: ${s.title}`));
-    if (s.about.length) {
-      out.push(H('p', { class: 'lgs-about' }, 'About: ', s.about.map((a, i) => [i ? ', ' : '',
-        a.link ? H('a', { href: a.link, target: '_blank', rel: 'noopener' }, `${a.func}()`) : `${a.func}()`, ` ${a.tag}`])));
-    }
-    out.push(H('div', { class: 'lgs-prose' }, md(s.prose)));
-    if (s.question) out.push(this.renderQuestion(s, asking));
-    if (asking) {
-      out.push(H('p', { class: 'lgs-hint' }, 'Choose an answer (keys 1–9), or press Step ▶ to see what happens.'));
-      out.push(H('h4', {}, 'What this step will run'), H('pre', { class: 'lgs-lines' }, H('code', {},
-        // Without the expected results and the checks: they would give the answer away.
-        s.lines.map((l) => l.source.replace(/\s*=>.*$/, '')).filter((l) => !/^expect\s/.test(l)).join('\n'))));
-      this.story.replaceChildren(...out);
-      return;
-    }
-    if (v.results.length) out.push(this.renderResults(v));
-    if (v.rcu.length) out.push(H('h4', {}, 'The RCU explorer’s runs'));
-    for (const r of v.rcu) {
-      const line = s.rcu.find((x) => x.line === r.line);
-      out.push(H('div', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}`, 'data-ok': String(r.ok) },
-        H('span', { class: 'lgs-mark' }, r.ok ? '✓' : '✗', H('span', { class: 'vh' }, r.ok ? ' as the lesson says: ' : ' not as the lesson says: ')),
-        line ? H('code', {}, line.source.replace(/\s*=>.*$/, '')) : '',
-        H('div', { class: 'lgs-why' }, `${r.schedules} schedules explored; found: `, H('strong', {}, r.found.length ? r.found.join(', ') : 'nothing wrong'),
-          r.counterexample ? [` (shortest counterexample: CPUs `, H('code', {}, r.counterexample), ') '] : '', r.message ? ` ${r.message}` : ''),
-        r.counterexample && line ? H('button', { type: 'button', class: 'lgs-rcu-lesson-open', onclick: () => {
-          if (!this.rcuLanes) this.startPlay();
-          this.rcuOpen([line.variant, line.memory, line.readers, line.writers, line.cpus, line.initial],
-            { name: r.found[0], counterexample: r.counterexample, length: r.counterexample.trim().split(/\s+/).length });
-        } }, 'Step through it in the RCU lanes') : ''));
-    }
-    if (s.explain.trim()) out.push(H('div', { class: 'lgs-prose lgs-explain' }, md(s.explain)));
-    if (v.position === v.total) out.push(H('p', { class: 'lgs-hint' }, v.allOk ? 'End of the lesson: every result was as the lesson said. Pick the next lesson, or play freely in the lab.' : 'End of the lesson.'));
-    this.story.replaceChildren(...out);
-  }
-
-  renderQuestion(s, asking) {
-    const H = (...a) => h(this.doc, ...a);
-    const q = s.question;
-    const picked = this.answers.get(s.number);
-    const box = H('div', { class: 'lgs-question', role: 'group', 'aria-label': 'Question' }, H('p', { class: 'lgs-q' }, H('strong', {}, 'Question: '), inline(q.text, this.doc)));
-    if (asking) {
-      const choices = q.choices.length ? q.choices : [q.answer];
-      box.append(H('div', { class: 'lgs-choices' }, choices.map((c, i) =>
-        H('button', { type: 'button', class: 'lgs-choice', onclick: () => this.answer(c) }, H('kbd', {}, String(i + 1)), ' ', H('code', {}, c)))));
-    } else if (picked !== undefined) {
-      const right = picked === q.answer;
-      box.append(H('p', { class: `lgs-verdict ${right ? 'ok' : 'bad'}` }, right ? '✓ Right: ' : '✗ Not quite: ',
-        'you chose ', H('code', {}, picked), right ? '.' : [', the answer is ', H('code', {}, q.answer), '.']));
-    } else {
-      box.append(H('p', { class: 'lgs-verdict' }, 'Answer: ', H('code', {}, q.answer)));
-    }
-    return box;
-  }
-
-  renderResults(v) {
-    const H = (...a) => h(this.doc, ...a);
-    const items = v.results.map((r) => {
-      const has = r.result !== null && r.result !== undefined;
-      const e = r.sys?.errno;
-      const isExpect = /^expect\s/.test(r.source);
-      return H('li', { class: `lgs-res ${r.ok ? 'ok' : 'bad'}`, 'data-line': r.line, 'data-ok': String(r.ok) },
-        H('span', { class: 'lgs-mark' }, r.ok ? '✓' : '✗', H('span', { class: 'vh' }, r.ok ? ' as the lesson says: ' : ' not as the lesson says: ')),
-        H('code', { class: 'lgs-src-line' }, r.source.replace(/\s*=>.*$/, '').replace(/\s+#.*$/, '')),
-        has ? [' → ', H('code', { class: `lgs-result${e ? ' errno' : ''}` }, r.result)] : isExpect ? (r.ok ? ' holds' : '') : '',
-        r.expected && !r.ok ? H('span', { class: 'lgs-expected' }, ` (the lesson expects ${r.expected})`) : '',
-        r.sys?.why ? H('div', { class: 'lgs-why' }, e ? [H('strong', {}, `${e}: `), r.sys.why] : r.sys.why) : '',
-        !r.ok && r.message ? H('div', { class: 'lgs-why bad' }, r.message) : (r.ok && r.message ? H('div', { class: 'lgs-why' }, r.message) : ''));
-    });
-    return H('div', { class: 'lgs-results' }, H('h4', {}, 'The Launcher’s lines and what the kernel returned'), H('ol', { class: 'lgs-reslist' }, items));
-  }
-
-  renderCode(v, asking) {
-    const H = (...a) => h(this.doc, ...a);
-    const s = asking ?? (v.position > 0 ? this.lesson.steps[v.position - 1] : null);
-    const names = [];
-    for (const a of s?.about ?? []) if (!names.includes(a.func)) names.push(a.func);
-    if (!asking) for (const f of v.funcs) if (!names.includes(f)) names.push(f);
-    const have = names.map((f) => this.W.hostSource(f)).filter(Boolean);
-    if (!have.length) {
-      this.code.replaceChildren(H('h3', {}, 'Host code'), H('p', { class: 'lgs-hint' }, v.position === 0 ? 'Step into the lesson to see the Host code each step runs.' : 'This step runs no Host function we model in Rust (the Launcher acts on its own).'));
-      return;
-    }
-    const cur = have.find((x) => x.func === this.codeFunc) ?? have[0];
-    this.codeFunc = cur.func;
-    const tabs = H('div', { class: 'lgs-tabs', role: 'group', 'aria-label': 'Functions this step runs' }, have.map((x) =>
-      H('button', { type: 'button', class: 'lgs-tab', 'aria-pressed': String(x === cur), onclick: () => { this.codeFunc = x.func; this.renderCode(v, asking); } },
-        `${x.func}()`, v.funcs.includes(x.func) && !asking ? H('span', { class: 'lgs-ran' }, ' ran') : '')));
-    const lines = cur.text.split('\n');
-    const sig = lines.findIndex((l) => /\bfn\s/.test(l));
-    // The lines of this function that recorded one of the step's events, with the events' numbers (as in
-    // "What happened in the kernel").
-    const ran = new Map();
-    if (!asking) v.events.forEach((e, k) => {
-      const i = e.line - cur.line;
-      if (e.file === cur.file && i >= 0 && i < lines.length) ran.set(i, [...(ran.get(i) ?? []), k + 1]);
-    });
-    const pre = H('pre', { class: 'lgs-src', tabindex: 0, 'aria-label': `Our Rust source of ${cur.func}()` }, H('code', {}, lines.map((l, i) => {
-      const evs = ran.get(i);
-      const cls = ['lgs-srcline', i === sig ? 'lgs-sig' : '', evs ? 'lgs-ranline' : ''].filter(Boolean).join(' ');
-      // A gutter of fixed width: ▶ and the first event's number (+ when the line ran for more than one).
-      const mark = evs ? ` ▶${evs[0]}${evs.length > 1 ? '+' : ''}`.padEnd(6) : ' '.repeat(6);
-      return H('span', { class: cls }, H('span', { class: 'lgs-ln', 'aria-hidden': 'true' }, String(cur.line + i).padStart(4)),
-        H('span', { class: 'lgs-evno', 'aria-hidden': 'true' }, mark), evs ? H('span', { class: 'vh' }, `(ran: event ${evs.join(', ')}) `) : '', l, '\n');
-    })));
-    const marked = ran.size ? H('p', { class: 'lgs-hint' }, `▶n marks the ${ran.size === 1 ? 'line' : `${ran.size} lines`} of ${cur.func}() behind event n of this step (+: and later ones).`) : '';
-    this.code.replaceChildren(H('h3', {}, 'Host code being executed'), tabs,
-      H('p', { class: 'lgs-codehead' }, H('strong', {}, `${cur.func}() `), H('span', { class: 'lgs-tag' }, cur.tag), ` — ${cur.summary} `,
-        H('br'), `Ours: ${cur.file}:${cur.line}. `, cur.link ? H('a', { href: cur.link, target: '_blank', rel: 'noopener' }, `${cur.func}() in Linux 2.6.39`) : ''),
-      marked, pre);
-    // Scroll the listing to the first line this step ran (when the function is longer than the pane).
-    const first = pre.querySelector('.lgs-ranline');
-    if (first) pre.scrollTop = Math.max(0, first.offsetTop - pre.offsetTop - 3 * first.offsetHeight);
-  }
-
-  renderState(v, asking, target = this.state, prev = v.position > 0 ? this.views[v.position - 1] : null) {
-    const H = (...a) => h(this.doc, ...a);
-    const parts = [];
-    const free = target !== this.state;
-    if (v.guestUnits !== null && v.guestUnits !== undefined && !asking) {
-      const pane = new GuestPane(this, free ? this.sim : this.w, v.guestUnits, free ? this.playInsn : this.insn, free ? 'play' : 'walk');
-      if (free) this.playPane = pane; else this.pane = pane;
-      parts.push(pane.el);
-    } else {
-      if (free) this.playPane = null; else this.pane = null;
-      if (v.cpu) parts.push(this.renderCpu(v.cpu, prev?.cpu));
-    }
-    if (v.console.length) parts.push(H('h3', {}, 'Guest console'), H('pre', { class: 'lgs-console', 'aria-label': 'Guest console output' }, v.console.join('')));
-    if (!asking && v.events.length) {
-      parts.push(H('h3', {}, `What happened in the kernel (${v.events.length} events)`), H('ol', { class: 'lgs-events', tabindex: 0, 'aria-label': 'Kernel events of this step' }, v.events.map((e) =>
-        H('li', {}, H('span', { class: 'lgs-task' }, e.task), ' ',
-          e.link ? H('a', { href: e.link, target: '_blank', rel: 'noopener', class: 'lgs-func' }, `${e.func}()`) : H('span', { class: 'lgs-func' }, e.func),
-          ' ', H('span', { class: 'lgs-tag' }, e.tag), ' ', e.text))));
-    }
-    const changed = new Set(asking ? [] : v.changed);
-    const groups = [
-      ['struct lguest', (k) => k.startsWith('lg.') && !k.startsWith('lg.eventfds')],
-      ['struct lg_cpu', (k) => /^cpu\d/.test(k)],
-      ['eventfd map (RCU-protected)', (k) => k.startsWith('lg.eventfds')],
-      ['tasks', (k) => k.startsWith('task.')],
-      ['eventfds', (k) => k.startsWith('eventfd')],
-      ['machine', (k) => !/^(lg\.|cpu\d|task\.|eventfd)/.test(k)],
-    ];
-    const prevFields = new Map(prev?.fields ?? []);
-    for (const [title, f] of groups) {
-      const rows = v.fields.filter(([k]) => f(k));
-      if (!rows.length) continue;
-      parts.push(H('table', { class: 'lgs-fields' }, H('caption', {}, title), H('tbody', {}, rows.map(([k, val]) => {
-        const c = changed.has(k);
-        const was = prevFields.get(k);
-        return H('tr', { class: c ? 'chg' : '', 'data-key': k }, H('th', { scope: 'row' }, k), H('td', {}, val),
-          H('td', { class: 'lgs-badge' }, c ? (was === undefined ? 'new' : `changed (was ${was})`) : ''));
-      }))));
-    }
-    const ld = v.lguestData ?? [];
-    if (ld.length) {
-      const before = new Map(prev?.lguestData ?? []);
-      parts.push(H('table', { class: 'lgs-fields lgs-ldata' }, H('caption', {}, `struct lguest_data (in Guest memory at ${v.fields.find(([k]) => k === 'lg.lguest_data')?.[1] ?? '?'})`),
-        H('tbody', {}, ld.map(([k, val]) => {
-          const c = !asking && prev && before.has(k) && before.get(k) !== val;
-          return H('tr', { class: c ? 'chg' : '' }, H('th', { scope: 'row' }, k), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, c ? `changed (was ${hex(before.get(k))})` : ''));
-        }))));
-    }
-    const g = v.snapshot.guests.at(-1);
-    if (g) {
-      const m = g.eventfds;
-      // Every version of the map this Guest has had: RCU's copy, publish, wait, free, one row each.
-      const before = new Map((prev?.snapshot.guests.at(-1)?.mapVersions ?? []).map((x) => [x.alloc, x.life]));
-      const life = { current: 'current: lg->eventfds points to it', retired: 'retired: readers that found it may still hold it', freed: 'freed after synchronize_rcu()' };
-      parts.push(H('table', { class: 'lgs-fields lgs-versions' }, H('caption', {}, `The eventfd map's versions: lg->eventfds is #${m.alloc}`),
-        H('thead', {}, H('tr', {}, ['version', 'entries', 'its life'].map((t) => H('th', { scope: 'col' }, t)))),
-        H('tbody', {}, g.mapVersions.map((x) => {
-          const was = before.get(x.alloc);
-          const badge = asking || !prev ? '' : was === undefined ? 'new this step' : was !== x.life ? `was ${was}` : '';
-          return H('tr', { class: badge ? 'chg' : x.life === 'freed' ? 'freed' : '' },
-            H('th', { scope: 'row' }, `#${x.alloc}`),
-            H('td', {}, x.entries.length ? x.entries.map(([a, c]) => `${hex(a)} → ctx${c}`).join(', ') : 'empty'),
-            H('td', {}, `made by ${x.by}(); `, x.life === 'freed' ? H('s', {}, life[x.life]) : life[x.life], badge ? H('span', { class: 'lgs-badge' }, ` (${badge})`) : ''));
-        }))));
-      // The shadow page tables beside the Guest's own: what the Guest wrote, and what the Host lets the CPU use.
-      const pg = g.paging;
-      if (pg && pg.active) {
-        const flags = (e) => [[1, 'P'], [2, 'RW'], [4, 'U'], [0x20, 'A'], [0x40, 'D']].filter(([b]) => e & b).map(([, n]) => n).join(' ') || '-';
-        const pte = (e) => e & 1 ? `${hex(e >>> 12 << 12)} ${flags(e)}` : 'not present';
-        parts.push(H('table', { class: 'lgs-fields lgs-paging' },
-          H('caption', {}, `Page tables: the Guest's own beside the Host's shadow (slot ${pg.pgdirs.find((d) => d.current)?.slot ?? '?'}; ${pg.mappings.length} mapping(s) shown)`),
-          H('thead', {}, H('tr', {}, ['virtual address', "Guest's pte", 'shadow pte'].map((t) => H('th', { scope: 'col' }, t)))),
-          H('tbody', {}, pg.mappings.length ? pg.mappings.map((mp) => H('tr', {}, H('th', { scope: 'row' }, hex(mp.vaddr)), H('td', {}, pte(mp.gpte)), H('td', {}, pte(mp.spte))))
-            : H('tr', {}, H('td', { colspan: 3 }, 'no shadow entries yet: the first access to each page faults and demand_page() fills it')))));
-      }
-    }
-    // The account book: what the kernel holds, what this step allocated or freed.
-    const prevIds = new Map((prev?.snapshot.allocations ?? []).map((a) => [a.id, a]));
-    const nowIds = new Set(v.snapshot.allocations.map((a) => a.id));
-    const book = v.snapshot.allocations.map((a) => H('tr', { class: !asking && prev && !prevIds.has(a.id) ? 'new' : '' },
-      H('td', {}, `#${a.id}`), H('td', {}, a.what), H('td', {}, a.by), H('td', {}, String(a.bytes)),
-      H('td', { class: 'lgs-badge' }, !asking && prev && !prevIds.has(a.id) ? 'new' : '')));
-    if (!asking) for (const a of prevIds.values()) if (!nowIds.has(a.id)) {
-      book.push(H('tr', { class: 'freed' }, H('td', {}, `#${a.id}`), H('td', {}, H('s', {}, a.what)), H('td', {}, a.by), H('td', {}, String(a.bytes)), H('td', { class: 'lgs-badge' }, 'freed')));
-    }
-    parts.push(H('table', { class: 'lgs-book' }, H('caption', {}, `The account book: ${v.snapshot.allocations.length} allocation(s) held`),
-      H('thead', {}, H('tr', {}, ['id', 'what', 'by', 'bytes', 'this step'].map((t) => H('th', { scope: 'col' }, t)))),
-      H('tbody', {}, book.length ? book : H('tr', {}, H('td', { colspan: 5 }, 'nothing allocated')))));
-    target.replaceChildren(...parts);
-  }
-
-  // ---- free play: a Simulator copied from the current step ------------------------------------------------
-  startPlay() {
-    const H = (...a) => h(this.doc, ...a);
-    this.sim?.free();
-    this.sim = this.w.freePlay();
-    this.playViews = [this.sim.view()];
-    const input = H('input', { class: 'lgs-play-line', 'aria-label': 'Scenario line', placeholder: 'e.g. read, write IRQ 1, guest notify 0x8000', autocomplete: 'off', spellcheck: 'false' });
-    const form = H('form', { class: 'lgs-play-form' }, H('label', {}, 'Line ', input),
-      H('button', { type: 'submit' }, 'Run'), H('button', { type: 'button', class: 'lgs-play-undo', onclick: () => this.playUndo() }, 'Undo'));
-    form.addEventListener('submit', (e) => { e.preventDefault(); this.playLine(input.value); input.select(); });
-    const src = H('textarea', { class: 'lgs-asm', rows: 12, spellcheck: 'false', 'aria-label': 'Guest program source (GNU as)' });
-    src.value = this.guestText('guests/hello.S');
-    const pick = H('select', { class: 'lgs-asm-pick', 'aria-label': 'Start from a course Guest program' });
-    for (const g of this.playGuests()) pick.append(H('option', { value: g }, g));
-    pick.addEventListener('change', () => { src.value = this.guestText(pick.value); });
-    this.asmErr = H('pre', { class: 'lgs-asm-err', role: 'alert', hidden: true });
-    const load = H('button', { type: 'button', class: 'lgs-asm-load', onclick: () => this.playProgram(src.value) }, 'Assemble, load in a fresh Launcher, open and INITIALIZE');
-    this.playLog = H('ol', { class: 'lgs-reslist lgs-play-log', 'aria-label': 'Free play results' });
-    this.playState = H('div', { class: 'lgs-play-state' });
-    this.playBox.replaceChildren(H('h2', {}, 'Free play'),
-      H('div', { class: 'lgs-play-grid' },
-        H('div', {}, H('h3', {}, 'Launcher console'), form, this.playLog,
-          H('h3', {}, 'Guest program'), H('label', {}, 'Start from ', pick), src, load, this.asmErr),
-        this.playState));
-    this.playBox.append(this.buildRcu());
-    this.renderPlay();
-    input.focus();
-  }
-
-  // ---- the RCU pane: break the eventfd map's RCU on purpose, explore, step the counterexample in lanes -----
-  buildRcu() {
-    const H = (...a) => h(this.doc, ...a);
-    const sel = (cls, label, options, value) => {
-      const e = H('select', { class: cls }, options.map((o) => H('option', { value: o }, o)));
-      e.value = value;
-      return H('label', {}, `${label} `, e);
-    };
-    const num = (cls, label, value, min, max) => H('label', {}, `${label} `, H('input', { type: 'number', class: cls, value, min, max, inputmode: 'numeric' }));
-    const form = H('form', { class: 'lgs-rcu-form' },
-      sel('lgs-rcu-variant', 'Code', RcuRun.variants(), 'no-synchronize-rcu'),
-      sel('lgs-rcu-memory', 'Memory', ['sc', 'weak'], 'sc'),
-      num('lgs-rcu-readers', 'Readers', 1, 0, 2), num('lgs-rcu-writers', 'Writers', 1, 0, 2), num('lgs-rcu-cpus', 'CPUs', 2, 1, 3),
-      num('lgs-rcu-initial', 'Entries at start', 1, 0, 2),
-      H('button', { type: 'submit', class: 'lgs-rcu-explore' }, 'Run the explorer'));
-    form.addEventListener('submit', (e) => { e.preventDefault(); this.rcuExplore(form); });
-    this.rcuReport = H('div', { class: 'lgs-rcu-report' });
-    this.rcuLanes = H('div', { class: 'lgs-rcu-run' });
-    return H('section', { class: 'lgs-rcu-pane', 'aria-label': 'RCU explorer' }, H('h3', {}, 'RCU: break the eventfd map on purpose'),
-      H('p', {}, 'Readers run send_notify_to_eventfd() under rcu_read_lock(); writers run add_eventfd(). Pick the code (correct, or with one piece broken), run every interleaving, then step through the shortest schedule that goes wrong.'),
-      form, this.rcuReport, this.rcuLanes);
-  }
-
-  rcuExplore(form) {
-    const H = (...a) => h(this.doc, ...a);
-    const v = (c) => form.querySelector(c).value;
-    const args = [v('.lgs-rcu-variant'), v('.lgs-rcu-memory'), Number(v('.lgs-rcu-readers')), Number(v('.lgs-rcu-writers')), Number(v('.lgs-rcu-cpus')), Number(v('.lgs-rcu-initial'))];
-    const r = RcuRun.explore(...args);
-    if (r.ok === false) {
-      this.rcuReport.replaceChildren(H('p', { class: 'bad', role: 'alert' }, r.message));
-      this.announce(r.message);
-      return;
-    }
-    const found = r.checks.filter((c) => c.schedules > 0);
-    this.rcuReport.replaceChildren(
-      H('p', {}, `${r.schedules}${r.saturated ? '+' : ''} schedules, ${r.states} distinct states: `, found.length ? H('strong', { class: 'bad' }, `✗ ${found.map((c) => c.name).join(', ')}`) : H('strong', { class: 'ok' }, '✓ nothing goes wrong')),
-      H('table', { class: 'lgs-rcu-checks' }, H('caption', {}, 'Each check: how many schedules break it'),
-        H('thead', {}, H('tr', {}, ['check', 'schedules that break it', 'shortest counterexample', ''].map((t) => H('th', { scope: 'col' }, t)))),
-        H('tbody', {}, r.checks.map((c) => H('tr', { class: c.schedules ? 'bad' : '' }, H('td', {}, c.name), H('td', {}, c.schedules ? `✗ ${c.schedules}` : '✓ 0'),
-          H('td', {}, c.counterexample ? H('code', {}, c.counterexample) : '—'),
-          H('td', {}, c.counterexample ? H('button', { type: 'button', class: 'lgs-rcu-open', onclick: () => this.rcuOpen(args, c) }, `Step through it (${c.length} steps)`) : ''))))));
-    this.announce(`The explorer ran ${r.schedules} schedules: ${found.length ? found.map((c) => `${c.name} on ${c.schedules}`).join(', ') : 'nothing goes wrong'}.`);
-  }
-
-  rcuOpen(args, check) {
-    this.rcu?.free();
-    this.rcu = RcuRun.open(...args, check.counterexample);
-    this.rcuCheck = check;
-    this.renderRcu();
-    this.rcuLanes.querySelector('.lgs-rcu-step')?.focus();
-  }
-
-  rcuStep(cpu) {
-    const err = cpu === undefined ? this.rcu.step() : this.rcu.stepCpu(cpu);
-    if (err) this.announce(err.message);
-    this.renderRcu();
-  }
-
-  renderRcu() {
-    const H = (...a) => h(this.doc, ...a);
-    const v = this.rcu.view();
-    const s = v.snapshot;
-    const controls = H('div', { class: 'lgs-rcu-controls', role: 'group', 'aria-label': 'RCU run controls' },
-      H('button', { type: 'button', class: 'lgs-rcu-back', disabled: v.position === 0, onclick: () => { this.rcu.back(); this.renderRcu(); } }, '◀ Back'),
-      H('button', { type: 'button', class: 'lgs-rcu-step', disabled: v.position >= v.length || s.finished, onclick: () => this.rcuStep() }, 'Next step of the schedule ▶'),
-      s.enabledCpus.map((c) => H('button', { type: 'button', class: 'lgs-rcu-cpu', onclick: () => this.rcuStep(c) }, `Run CPU ${c}`)),
-      H('span', { class: 'lgs-counter' }, ` Step ${v.position} of ${v.length}`));
-    const lanes = H('div', { class: 'lgs-lanes' }, s.cpus.map((c) => H('div', { class: `lgs-lane${c.inReadSide ? ' reading' : ''}`, 'data-cpu': c.id },
-      H('h4', {}, `CPU ${c.id}`),
-      H('p', {}, 'running: ', H('strong', {}, c.running ?? 'idle'), c.inIrq ? ` (in ${c.inIrq}'s interrupt)` : ''),
-      H('p', { class: 'lgs-rs' }, c.inReadSide ? '● inside rcu_read_lock()' : '○ not in a read-side section'),
-      H('p', { class: 'lgs-next' }, `next: ${c.next}`))));
-    const tasks = H('table', { class: 'lgs-rcu-tasks' }, H('caption', {}, 'Tasks'), H('tbody', {}, s.tasks.map((t) => H('tr', {},
-      H('th', { scope: 'row' }, `${t.name} (${t.role}, CPU ${t.cpu})`),
-      H('td', {}, t.done ? 'done' : t.program[t.pc] ? ['at: ', H('code', {}, t.program[t.pc])] : '', t.blocked ? ` — blocked: ${t.blocked}` : ''),
-      H('td', {}, t.holds !== null && t.holds !== undefined ? `holds version v${t.holds}` : '')))));
-    const versions = H('table', { class: 'lgs-rcu-versions' }, H('caption', {}, `Map versions (lg->eventfds = ${s.eventfds})`),
-      H('thead', {}, H('tr', {}, ['version', 'life', 'num', 'entries', 'held by'].map((x) => H('th', { scope: 'col' }, x)))),
-      H('tbody', {}, s.versions.map((x) => H('tr', { class: x.life === 'freed' && x.heldBy.length ? 'bad' : '' },
-        H('td', {}, `v${x.id}`), H('td', {}, x.life === 'freed' ? H('s', {}, 'freed') : x.life), H('td', {}, x.num),
-        H('td', {}, x.entries.map((e) => `${e.addr}→${e.event}`).join(', ') || '—'),
-        H('td', {}, x.heldBy.join(', ') || '—')))));
-    const gps = s.gracePeriods.length ? H('ul', { class: 'lgs-gps' }, s.gracePeriods.map((g) => H('li', {}, `Grace period of ${g.by}: ${g.done ? 'over' : 'waiting'} — `,
-      g.cpus.map((c) => `CPU ${c.cpu} ${c.quiescent ? '✓ quiescent' : '… ' + c.why}`).join('; ')))) : H('p', {}, 'No grace period yet.');
-    const viol = s.violations.length ? H('div', { class: 'lgs-violations', role: 'alert' }, s.violations.map((x) => H('p', { class: 'bad' }, H('strong', {}, `✗ ${kebab(x.check)}: `), x.text))) : '';
-    const last = v.last ? H('p', { class: 'lgs-rcu-last' }, `Last: CPU ${v.last.cpu}, ${v.last.task} in ${v.last.function}() ${v.last.tag}: `, H('code', {}, v.last.step), ` — ${v.last.text ?? ''}`) : H('p', {}, 'At the start: nothing has run.');
-    this.rcuLanes.replaceChildren(H('h4', {}, `Counterexample for ${this.rcuCheck.name}: `, H('code', {}, this.rcuCheck.counterexample)), controls, last, viol, lanes, tasks, versions, gps);
-    this.announce(`RCU step ${v.position} of ${v.length}. ${v.last ? `${v.last.task} on CPU ${v.last.cpu}: ${v.last.step}.` : ''} ${s.violations.map((x) => `${kebab(x.check)}!`).join(' ')}`);
-  }
-
-  playGuests() { return Simulator.guests(); }
-  guestText(name) { return Simulator.guestSource(name) ?? ''; }
-
-  playLine(text) {
-    if (!text.trim()) return;
-    const r = this.sim.exec(text);
-    if (r && r.source === undefined) {
-      this.playLog.append(h(this.doc, 'li', { class: 'lgs-res bad lgs-parse-err', 'data-ok': 'false' }, h(this.doc, 'span', { class: 'lgs-mark' }, '✗'), h(this.doc, 'code', {}, text), ` — line does not parse: ${r.message}`));
-      this.announce(`That line does not parse: ${r.message}`);
-      return;
-    }
-    if (r === null) return;
-    this.playInsn = null;
-    this.playViews.push(this.sim.view());
-    this.renderPlay();
-  }
-
-  playUndo() {
-    if (this.playViews.length > 1 && this.sim.back()) {
-      this.playViews.pop();
-      this.playInsn = null;
-      // Lines that did not parse never ran: they go too, then the line undone.
-      while (this.playLog.lastElementChild?.classList.contains('lgs-parse-err')) this.playLog.lastElementChild.remove();
-      this.playLog.lastElementChild?.remove();
-      this.renderState(this.playViews.at(-1), null, this.playState, this.playViews.at(-2) ?? null);
-      this.announce('Undone.');
-    }
-  }
-
-  playProgram(text) {
-    this.sim.reset();
-    const err = this.sim.loadProgram('my-guest.S', text);
-    if (err) {
-      this.asmErr.hidden = false;
-      this.asmErr.textContent = err.message;
-      this.announce(`The program does not assemble: ${err.message.split('\n')[0]}`);
-      return;
-    }
-    this.asmErr.hidden = true;
-    this.asmErr.textContent = '';
-    this.playViews = [this.sim.view()];
-    this.playLog.replaceChildren();
-    for (const l of ['open', 'write INITIALIZE']) this.playLine(l);
-    this.announce('Program loaded. Type read to run it.');
-  }
-
-  renderPlay() {
-    const v = this.playViews.at(-1);
-    const prev = this.playViews.length > 1 ? this.playViews.at(-2) : null;
-    const r = v.results[0];
-    if (r && prev) {
-      const li = this.renderResults({ results: [r] }).querySelector('li');
-      this.playLog.append(li);
-      li.scrollIntoView?.({ block: 'nearest' });
-      this.announce(r.result !== null && r.result !== undefined ? `${r.source} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.source}: done`);
-    }
-    this.renderState(v, null, this.playState, prev);
-  }
-
-  renderCpu(c, before) {
-    const H = (...a) => h(this.doc, ...a);
-    const old = new Map(before?.regs ?? []);
-    return H('div', { class: 'lgs-cpu' }, H('h3', {}, `Guest CPU (${c.program})`),
-      H('table', { class: 'lgs-regs' }, H('tbody', {}, c.regs.map(([n, val]) => {
-        const ch = old.size && old.get(n) !== val;
-        return H('tr', { class: ch ? 'chg' : '' }, H('th', { scope: 'row' }, n), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, ch ? 'changed' : ''));
-      }))),
-      H('p', {}, `eip ${hex(c.eip)}  eflags ${hex(c.eflags)}: `, c.flags.map(([f, on]) => H('span', { class: on ? 'flag on' : 'flag' }, on ? f : f.toLowerCase(), ' '))),
-      H('pre', { class: 'lgs-disasm' }, c.disasm.map(([a, t, cur]) => H('span', { class: cur ? 'cur' : '' }, cur ? '→ ' : '  ', hex(a), '  ', t, '\n'))),
-      c.sourceLine ? H('p', {}, `Source line ${c.sourceLine}: `, H('code', {}, c.sourceText ?? '')) : '',
-      c.lguestData.length ? H('p', {}, 'lguest_data: ', c.lguestData.map(([n, val]) => `${n}=${hex(val)}`).join(', ')) : '');
-  }
-}
-
-/**
- * The Guest CPU pane of a step that ran Guest code: the step's Guest work one instruction at a time (a `rep`
- * counts each iteration, as the CPU's time-stamp counter does). `src` is the wasm Walkthrough (the current
- * step) or Simulator (free play's last line); every position is a replay in Rust, so any instruction, back or
- * forth, is shown at once however long the run.
- */
-class GuestPane {
-  constructor(ctl, src, total, pos, kind) {
-    this.ctl = ctl;
-    this.kind = kind; // 'walk': the current lesson step; 'play': free play's last line
-    this.src = src;
-    this.total = total;
-    this.doc = ctl.doc;
-    const H = (...a) => h(this.doc, ...a);
-    const n = ++uid;
-    this.el = H('div', { class: 'lgs-cpu lgs-guest', role: 'group', 'aria-labelledby': `lgs-gh-${n}` });
-    this.head = H('h3', { id: `lgs-gh-${n}` });
-    const btn = (cls, label, title, f) => H('button', { type: 'button', class: cls, title, onclick: f }, label);
-    this.bFirst = btn('lgs-insn-first', 'First', 'First Guest instruction of this step', () => this.goTo(0));
-    this.bBack = btn('lgs-insn-back', '◀ Instruction', 'Back one Guest instruction ([)', () => this.goTo(this.pos - 1));
-    this.bNext = btn('lgs-insn-next', 'Instruction ▶', 'One Guest instruction on (])', () => this.goTo(this.pos + 1));
-    this.bLast = btn('lgs-insn-last', 'Last', 'Last Guest instruction of this step', () => this.goTo(this.total));
-    this.range = H('input', { type: 'range', class: 'lgs-insn-range', min: 0, max: total, value: 0, 'aria-label': 'Guest instruction in this step' });
-    this.range.addEventListener('input', () => this.goTo(Number(this.range.value)));
-    this.num = H('input', { type: 'number', class: 'lgs-insn-num', min: 0, max: total, inputmode: 'numeric', 'aria-label': 'Go to Guest instruction number' });
-    this.num.addEventListener('change', () => this.goTo(Number(this.num.value)));
-    this.addr = H('input', { class: 'lgs-insn-addr', autocomplete: 'off', spellcheck: 'false', placeholder: 'label or 0x…', 'aria-describedby': `lgs-ge-${n}` });
-    this.err = H('span', { class: 'lgs-bp-err', id: `lgs-ge-${n}`, role: 'alert' });
-    const find = H('form', { class: 'lgs-insn-find' }, H('label', {}, 'Run to Guest address ', this.addr), H('button', { type: 'submit' }, 'Run to it'), this.err);
-    find.addEventListener('submit', (e) => { e.preventDefault(); this.runTo(this.addr.value); });
-    this.body = H('div', { class: 'lgs-guest-body' });
-    this.memAddr = H('input', { class: 'lgs-mem-addr', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. 0x100000 or hello' });
-    this.memOut = H('div', { class: 'lgs-mem-out' });
-    const mem = H('form', { class: 'lgs-mem-form' }, H('label', {}, 'Memory at ', this.memAddr), H('button', { type: 'submit' }, 'Show'));
-    mem.addEventListener('submit', (e) => { e.preventDefault(); this.showMemory(this.memAddr.value); });
-    this.el.append(this.head,
-      H('div', { class: 'lgs-insn-bar', role: 'toolbar', 'aria-label': 'Guest instructions of this step' },
-        this.bFirst, this.bBack, this.bNext, this.bLast, H('label', { class: 'lgs-insn-scrub' }, this.range), H('label', {}, '# ', this.num)),
-      find, this.body, mem, this.memOut);
-    this.goTo(pos ?? total, true);
-  }
-
-  /** A typed address: hex (0x100010), decimal, or a label of the program; `null` with the error shown. */
-  parse(text) {
-    const t = String(text ?? '').trim();
-    let a = null;
-    if (/^0x[0-9a-f]{1,8}$/i.test(t)) a = parseInt(t, 16);
-    else if (/^\d{1,10}$/.test(t)) a = Number(t);
-    else if (t) a = this.src.guestSymbol(t);
-    if (a === null || a === undefined || a > 0xffffffff) {
-      this.err.textContent = t ? `${t} is not an address or a label of this Guest program.` : 'Type a label or an address first.';
-      return null;
-    }
-    this.err.textContent = '';
-    return a >>> 0;
-  }
-
-  runTo(text) {
-    const a = this.parse(text);
-    if (a === null) { this.ctl.announce(this.err.textContent); return; }
-    const hit = this.src.guestFind(this.pos, [a]);
-    if (typeof hit === 'number') {
-      this.goTo(hit, true);
-      this.ctl.announce(`Stopped at Guest instruction ${hit} of ${this.total}: the Guest is about to run ${hex(a)}. ${this.said}`);
-    } else {
-      this.err.textContent = hit?.message ?? `The Guest does not reach ${hex(a)} again in this step.`;
-      this.ctl.announce(this.err.textContent);
-    }
-  }
-
-  showMemory(text) {
-    const H = (...a) => h(this.doc, ...a);
-    const a = this.parse(text);
-    if (a === null) { this.memOut.replaceChildren(); this.ctl.announce(this.err.textContent); return; }
-    const rows = this.src.guestMemory(this.pos, a, 8);
-    this.memOut.replaceChildren(Array.isArray(rows) ? this.hexTable(rows, `Guest memory at ${hex(a)} (as the Guest sees it here)`) : H('p', { class: 'bad' }, rows?.message ?? 'nothing to show'));
-  }
-
-  goTo(n, quiet = false) {
-    this.pos = Math.max(0, Math.min(this.total, Number(n) || 0));
-    const g = this.src.guestAt(this.pos);
-    if (!g) return;
-    this.render(g);
-    if (this.kind === 'walk') { this.ctl.insn = this.pos; if (this.ctl.pane === this) this.ctl.syncLink(); } else this.ctl.playInsn = this.pos;
-    if (!quiet) this.ctl.announce(`Guest instruction ${this.pos} of ${this.total}. ${this.said}`);
-  }
-
-  render(g) {
-    const H = (...a) => h(this.doc, ...a);
-    this.range.value = String(this.pos);
-    this.range.setAttribute('aria-valuetext', `instruction ${this.pos} of ${this.total}`);
-    this.num.value = String(this.pos);
-    this.bFirst.disabled = this.bBack.disabled = this.pos === 0;
-    this.bNext.disabled = this.bLast.disabled = this.pos >= this.total;
-    this.head.textContent = `Guest CPU${g.program ? ` (${g.program})` : ''}: instruction ${this.pos} of ${this.total} in this step`;
-    const trip = g.tripInfo;
-    const parts = [];
-    if (g.error) parts.push(H('p', { class: 'bad', role: 'alert' }, `The replay went wrong: ${g.error}`));
-    if (trip) parts.push(H('p', { class: 'lgs-trip' }, `Run ${g.trip + 1} of ${g.tripCount} into the Guest (instructions ${trip.start}–${trip.start + trip.len}); it ended: ${trip.ended || 'still running'}.`));
-    if (g.note) parts.push(H('p', { class: 'lgs-hint' }, g.note));
-    const last = g.last;
-    const moved = new Map((last?.changed ?? []).map(([r, b, a]) => [r, b]));
-    if (last) {
-      const regs = last.changed.map(([r, b, a]) => `${r} ${hex(b)} → ${hex(a)}`).join(', ');
-      const wrote = last.mem.filter((m) => m.write).map((m) => `${m.size} bytes at ${hex(m.addr)} (${hex(m.old)} → ${hex(m.new)})`).join(', ');
-      this.said = `Just ran ${last.text} at ${hex(last.eip)}${last.repeating ? ' (one iteration; it repeats)' : ''}${regs ? `; ${regs}` : ''}${wrote ? `; wrote ${wrote}` : ''}.`;
-      parts.push(H('p', { class: 'lgs-last' }, H('strong', {}, 'Just ran: '), H('code', {}, last.text), ` at ${hex(last.eip)}`,
-        last.repeating ? ' (one iteration of the rep; EIP stays on it)' : '', regs ? ` — ${regs}` : '', wrote ? ` — wrote ${wrote}` : ''));
-    } else {
-      this.said = 'Nothing has run yet in this step: this is the state the Host hands to the Guest.';
-      parts.push(H('p', { class: 'lgs-last' }, this.said));
-    }
-    parts.push(H('table', { class: 'lgs-regs' }, H('caption', {}, 'Registers'), H('tbody', {}, g.regs.map(([n, val]) => {
-      const ch = moved.has(n);
-      return H('tr', { class: ch ? 'chg' : '' }, H('th', { scope: 'row' }, n), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, ch ? `changed (was ${hex(moved.get(n))})` : ''));
-    }))));
-    parts.push(H('p', {}, `eip ${hex(g.eip)}  eflags ${hex(g.eflags)}: `, g.flags.map(([f, on]) => H('span', { class: on ? 'flag on' : 'flag' }, on ? f : f.toLowerCase(), ' ')), ` (ring ${g.cpl})`));
-    parts.push(H('pre', { class: 'lgs-disasm', 'aria-label': 'Instructions around EIP' }, g.listing.map((l) => [
-      l.label ? H('span', { class: 'lgs-label' }, `${l.label}:`) : '',
-      H('span', { class: l.current ? 'cur' : '' }, l.current ? '→ ' : '  ', hex(l.addr), '  ', l.text, l.current ? '   ← next' : '')])));
-    if (g.sourceLine) parts.push(H('p', {}, `Source line ${g.sourceLine}: `, H('code', {}, g.sourceText ?? '')));
-    const esp = g.regs.find(([r]) => r === 'esp')?.[1] ?? 0;
-    if (g.stack.length) parts.push(this.hexTable(g.stack, esp ? `The stack, from esp ${hex(esp)}` : 'Memory at esp 0x0 (this Guest has set up no stack)'));
-    this.body.replaceChildren(...parts);
-  }
-
-  /** Rows of bytes: those the last instruction wrote are bold and underlined, those it read underlined with
-   *  dots (and a screen reader hears "written" or "read"); `--` where nothing is mapped. */
-  hexTable(rows, title) {
-    const H = (...a) => h(this.doc, ...a);
-    const byte = (b, k, r) => {
-      const t = b === null ? '--' : b.toString(16).padStart(2, '0');
-      const how = r.written[k] ? 'written' : r.read[k] ? 'read' : '';
-      return [k ? ' ' : '', how ? H('span', { class: how === 'written' ? 'w' : 'r' }, t, H('span', { class: 'vh' }, ` (${how})`)) : t];
-    };
-    const touched = rows.some((r) => r.written.some(Boolean) || r.read.some(Boolean));
-    return H('table', { class: 'lgs-hex' }, H('caption', {}, title,
-      touched ? H('span', { class: 'lgs-hint' }, ' — bold underlined: written by the last instruction; dotted: read') : ''),
-      H('tbody', {}, rows.map((r) => H('tr', {}, H('th', { scope: 'row' }, hex(r.addr)), H('td', {}, r.bytes.map((b, k) => byte(b, k, r)))))));
+    const step = asking ?? (pos > 0 ? this.lesson.steps[pos - 1] : null);
+    const ask = Boolean(asking);
+    const prev = pos > 0 ? this.views[pos - 1] : null;
+    this.story.render(v, { lesson: this.lesson, step, asking: ask, answers: this.answers });
+    this.code.render(v, { step, asking: ask });
+    const g = guestCpu(this.doc, v, { prev, asking: ask, src: this.w, pos: this.insn, announce: (t) => this.announce(t),
+      onMove: (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); } });
+    this.pane = g.pane;
+    this.state.render(v, { prev, asking: ask, guest: g.el });
   }
 }

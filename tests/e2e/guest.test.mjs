@@ -4,36 +4,12 @@
 // free-play Guest of ten million instructions stepped back and jumped about in. Served with the strict CSP;
 // axe-core finds no serious or critical violation on the pane. Screenshots go to tests/e2e/artifacts/.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import { startBrowser, watch as watchPage } from './harness.mjs';
+import { useBrowser, server, ctx, page, watch, shot, live, openWalk, noProblems, AXE } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const www = path.join(root, 'www');
-const artifacts = path.join(here, 'artifacts');
+useBrowser('guest', 15_000);
 
-let server, ctx, page, browser;
-const problems = [];
-
-const watch = (p) => watchPage(p, problems);
-
-before(async () => {
-  fs.mkdirSync(artifacts, { recursive: true });
-  browser = await startBrowser({ www, name: 'guest', problems, timeout: 15_000 });
-  ({ server, ctx, page } = browser);
-});
-
-after(async () => { await browser?.close(); });
-
-const shot = (p, name) => p.screenshot({ path: path.join(artifacts, `${name}.png`), caret: 'initial' });
-const live = () => page.locator('#walk .lgs-live').innerText();
 const pane = (scope = '#walk .lgs-state') => page.locator(`${scope} .lgs-guest`);
 const insn = (scope) => pane(scope).locator('.lgs-insn-num').inputValue().then(Number);
 const reg = async (name, scope) => {
@@ -41,18 +17,6 @@ const reg = async (name, scope) => {
   return Number(rows.find(([n]) => n === name)?.[1]);
 };
 const current = (scope) => pane(scope).locator('.lgs-disasm .cur').innerText();
-
-async function openWalk(hash) {
-  await page.goto('about:blank');
-  await page.goto(server.url + hash);
-  await page.waitForSelector('body[data-ready]');
-  assert.equal(await page.getAttribute('body', 'data-ready'), 'true', 'the simulator started');
-}
-
-async function noProblems(p) {
-  assert.deepEqual(await p.evaluate(() => window.__csp), [], 'no CSP violation');
-  assert.deepEqual(problems, [], 'no console error, page error or failed request');
-}
 
 test('a step that ran Guest code: its instructions one at a time, back and forth, by button, key and number', async () => {
   await openWalk('#lesson=16-a-real-guest&step=2');

@@ -1,22 +1,41 @@
 // What the end-to-end tests share: the system's Chromium and the flags it needs on this machine (never a
 // downloaded browser; no background networking, which the closed network refuses), and a watch on a page
 // that records every console error or warning, page error and failed request, for a test to assert none.
+// The walkthrough's test files (walk.test.mjs, guest.test.mjs) also share one browser session per file:
+// `useBrowser()` starts it before the file's tests and closes it after, and `server`, `ctx` and `page` are
+// live bindings to it, with the helpers that open a page, take a screenshot and assert nothing went wrong.
 
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The repository, the page's files, and where screenshots go (git-ignored). */
+export const ROOT = path.resolve(here, '../..');
+export const WWW = path.join(ROOT, 'www');
+export const ARTIFACTS = path.join(here, 'artifacts');
+/** axe-core, to inject into a page (from the lockfile's node_modules). */
+export const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** Record `p`'s console errors and warnings, page errors and failed requests into `problems`. */
-export function watch(p, problems) {
-  p.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
-  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  p.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+/** What went wrong on the session's pages (see `useBrowser`); a test may clear it after checking it. */
+export const problems = [];
+
+/** Record `p`'s console errors and warnings, page errors and failed requests into `into` (by default the
+ *  session's `problems`: a second page a test opens is watched too). */
+export function watch(p, into = problems) {
+  p.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') into.push(`console ${m.type()}: ${m.text()}`); });
+  p.on('pageerror', (e) => into.push(`page error: ${e.message}`));
+  p.on('requestfailed', (r) => into.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
 }
 
 /**
@@ -41,4 +60,43 @@ export async function startBrowser({ www, name, problems, timeout = 10_000 }) {
     fs.rmSync(profile, { recursive: true, force: true });
   };
   return { server, ctx, page, close };
+}
+
+// ---- one browser session per test file ------------------------------------------------------------------
+
+/** The session's server, browser context and page, set by `useBrowser()`'s before hook. */
+export let server, ctx, page;
+
+/**
+ * Register the file's before and after hooks: serve www/ and start Chromium (`name` names its profile; a
+ * page waits at most `timeout` ms for anything) before the first test, and close both after the last.
+ */
+export function useBrowser(name, timeout) {
+  let browser;
+  before(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await startBrowser({ www: WWW, name, problems, timeout });
+    ({ server, ctx, page } = browser);
+  });
+  after(async () => { await browser?.close(); });
+}
+
+// caret: 'initial' keeps Playwright from injecting a <style> (which the strict CSP would rightly block).
+export const shot = (p, name) => p.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), caret: 'initial' });
+/** The walkthrough's live region: what a screen reader heard last. */
+export const live = () => page.locator('#walk .lgs-live').innerText();
+
+/** Open the walkthrough (index.html) at `hash` afresh and wait until it is interactive; the response. */
+export async function openWalk(hash = '') {
+  await page.goto('about:blank');
+  const res = await page.goto(server.url + hash);
+  await page.waitForSelector('body[data-ready]');
+  assert.equal(await page.getAttribute('body', 'data-ready'), 'true', 'the simulator started');
+  return res;
+}
+
+/** Assert that page `p` saw no CSP violation and the session no console error, page error or failed request. */
+export async function noProblems(p) {
+  assert.deepEqual(await p.evaluate(() => window.__csp), [], 'no CSP violation');
+  assert.deepEqual(problems, [], 'no console error, page error or failed request');
 }

@@ -7,21 +7,12 @@
 // step independently; axe-core finds no serious or critical violation in light or dark, on a laptop or a
 // phone held sideways. Screenshots of each lesson's key steps go to tests/e2e/artifacts/ (git-ignored).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import { startBrowser, watch as watchPage } from './harness.mjs';
+import { useBrowser, server, ctx, page, problems, watch, shot, live, openWalk, noProblems, AXE, ROOT as root } from './harness.mjs';
 import { CSP } from './serve.mjs';
-
-const require = createRequire(import.meta.url);
-const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const www = path.join(root, 'www');
-const artifacts = path.join(here, 'artifacts');
 
 /** Each lesson file: id, and per step the number of scenario lines (non-blank, non-comment), what each must
  *  return, and whether it has a question. */
@@ -47,31 +38,9 @@ function readLessons() {
 }
 const LESSONS = readLessons();
 
-let server, ctx, page, browser;
-const problems = [];
+useBrowser('walk', 10_000);
 
-const watch = (p) => watchPage(p, problems);
-
-before(async () => {
-  fs.mkdirSync(artifacts, { recursive: true });
-  browser = await startBrowser({ www, name: 'walk', problems, timeout: 10_000 });
-  ({ server, ctx, page } = browser);
-});
-
-after(async () => { await browser?.close(); });
-
-// caret: 'initial' keeps Playwright from injecting a <style> (which the strict CSP would rightly block).
-const shot = (p, name) => p.screenshot({ path: path.join(artifacts, `${name}.png`), caret: 'initial' });
 const position = () => page.locator('#walk').getAttribute('data-position').then(Number);
-const live = () => page.locator('#walk .lgs-live').innerText();
-
-async function openWalk(hash = '') {
-  await page.goto('about:blank');
-  const res = await page.goto(server.url + hash);
-  await page.waitForSelector('body[data-ready]');
-  assert.equal(await page.getAttribute('body', 'data-ready'), 'true', 'the simulator started');
-  return res;
-}
 
 async function axeSerious(p, iframes = true) {
   await p.evaluate(AXE);
@@ -80,11 +49,6 @@ async function axeSerious(p, iframes = true) {
     return r.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')
       .map((x) => `${x.id} (${x.impact}): ${x.help} at ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
   }, iframes);
-}
-
-async function noProblems(p) {
-  assert.deepEqual(await p.evaluate(() => window.__csp), [], 'no CSP violation');
-  assert.deepEqual(problems, [], 'no console error, page error or failed request');
 }
 
 test('the walkthrough loads under the strict CSP and lists the course', async () => {

@@ -1,0 +1,139 @@
+// Free play: carry on from the walkthrough's step in a wasm `Simulator` of one's own, with a console for
+// Launcher lines and Undo, a Guest program editor (assembled in the wasm), the log of results, the state
+// after the last line (a StatePane with its Guest CPU pane) and the RCU pane. It keeps the Simulator's view
+// after each line, so each is marked against the one before.
+
+import { Simulator } from './pkg/lguest_sim.js';
+import { builder } from './dom.js';
+import { resultItem } from './results.js';
+import { StatePane } from './state-pane.js';
+import { guestCpu } from './guest-pane.js';
+import { RcuPane } from './rcu-pane.js';
+
+export class FreePlay {
+  /** `simulator()`: a new Simulator copied from the walkthrough's current step; `announce(text)`: the live region. */
+  constructor(doc, { simulator, announce }) {
+    this.doc = doc;
+    this.simulator = simulator;
+    this.announce = announce;
+    this.sim = null;
+    this.views = []; // the Simulator's view after each line run, the first before any
+    this.insn = null; // the Guest instruction the last line's Guest CPU pane shows (null: its end)
+    this.pane = null;
+    this.rcu = null;
+    const H = builder(doc);
+    this.el = H('section', { class: 'lgs-play', 'aria-label': 'Free play' },
+      H('h2', {}, 'Free play'),
+      H('p', {}, 'Carry on from the step you are at: type Launcher lines in the scenario language, or write your own Guest program.'),
+      H('button', { type: 'button', class: 'lgs-play-start', onclick: () => this.start() }, 'Free play from this step'));
+  }
+
+  /** Start (or start again) from the walkthrough's current step, with the focus on the line field. */
+  start() {
+    const H = builder(this.doc);
+    this.sim?.free();
+    this.sim = this.simulator();
+    this.views = [this.sim.view()];
+    const input = H('input', { class: 'lgs-play-line', 'aria-label': 'Scenario line', placeholder: 'e.g. read, write IRQ 1, guest notify 0x8000', autocomplete: 'off', spellcheck: 'false' });
+    const form = H('form', { class: 'lgs-play-form' }, H('label', {}, 'Line ', input),
+      H('button', { type: 'submit' }, 'Run'), H('button', { type: 'button', class: 'lgs-play-undo', onclick: () => this.undo() }, 'Undo'));
+    form.addEventListener('submit', (e) => { e.preventDefault(); this.line(input.value); input.select(); });
+    const src = H('textarea', { class: 'lgs-asm', rows: 12, spellcheck: 'false', 'aria-label': 'Guest program source (GNU as)' });
+    src.value = guestText('guests/hello.S');
+    const pick = H('select', { class: 'lgs-asm-pick', 'aria-label': 'Start from a course Guest program' });
+    for (const g of Simulator.guests()) pick.append(H('option', { value: g }, g));
+    pick.addEventListener('change', () => { src.value = guestText(pick.value); });
+    this.asmErr = H('pre', { class: 'lgs-asm-err', role: 'alert', hidden: true });
+    const load = H('button', { type: 'button', class: 'lgs-asm-load', onclick: () => this.program(src.value) }, 'Assemble, load in a fresh Launcher, open and INITIALIZE');
+    this.log = H('ol', { class: 'lgs-reslist lgs-play-log', 'aria-label': 'Free play results' });
+    const stateEl = H('div', { class: 'lgs-play-state' });
+    this.state = new StatePane(this.doc, stateEl);
+    this.el.replaceChildren(H('h2', {}, 'Free play'),
+      H('div', { class: 'lgs-play-grid' },
+        H('div', {}, H('h3', {}, 'Launcher console'), form, this.log,
+          H('h3', {}, 'Guest program'), H('label', {}, 'Start from ', pick), src, load, this.asmErr),
+        stateEl));
+    this.rcu = new RcuPane(this.doc, { announce: this.announce });
+    this.el.append(this.rcu.el);
+    this.showLast();
+    input.focus();
+  }
+
+  /** Open `check`'s counterexample in the RCU pane, starting free play first if need be. */
+  openRcu(args, check) {
+    if (!this.rcu) this.start();
+    this.rcu.open(args, check);
+  }
+
+  /** Run one scenario line; one that does not parse is logged as such and changes nothing. */
+  line(text) {
+    if (!text.trim()) return;
+    const H = builder(this.doc);
+    const r = this.sim.exec(text);
+    if (r && r.source === undefined) {
+      this.log.append(H('li', { class: 'lgs-res bad lgs-parse-err', 'data-ok': 'false' }, H('span', { class: 'lgs-mark' }, '✗'), H('code', {}, text), ` — line does not parse: ${r.message}`));
+      this.announce(`That line does not parse: ${r.message}`);
+      return;
+    }
+    if (r === null) return;
+    this.insn = null;
+    this.views.push(this.sim.view());
+    this.showLast();
+  }
+
+  /** Undo the last line run (and the lines after it that did not parse). */
+  undo() {
+    if (this.views.length > 1 && this.sim.back()) {
+      this.views.pop();
+      this.insn = null;
+      // Lines that did not parse never ran: they go too, then the line undone.
+      while (this.log.lastElementChild?.classList.contains('lgs-parse-err')) this.log.lastElementChild.remove();
+      this.log.lastElementChild?.remove();
+      this.render(this.views.at(-1), this.views.at(-2) ?? null);
+      this.announce('Undone.');
+    }
+  }
+
+  /** Assemble `text`, load it in a fresh Launcher, then open and INITIALIZE; or show why it does not assemble. */
+  program(text) {
+    this.sim.reset();
+    const err = this.sim.loadProgram('my-guest.S', text);
+    if (err) {
+      this.asmErr.hidden = false;
+      this.asmErr.textContent = err.message;
+      this.announce(`The program does not assemble: ${err.message.split('\n')[0]}`);
+      return;
+    }
+    this.asmErr.hidden = true;
+    this.asmErr.textContent = '';
+    this.views = [this.sim.view()];
+    this.log.replaceChildren();
+    for (const l of ['open', 'write INITIALIZE']) this.line(l);
+    this.announce('Program loaded. Type read to run it.');
+  }
+
+  /** The last line run: its result in the log and the live region, and the state after it. */
+  showLast() {
+    const v = this.views.at(-1);
+    const prev = this.views.length > 1 ? this.views.at(-2) : null;
+    const r = v.results[0];
+    if (r && prev) {
+      const li = resultItem(this.doc, r);
+      this.log.append(li);
+      li.scrollIntoView?.({ block: 'nearest' });
+      this.announce(r.result !== null && r.result !== undefined ? `${r.source} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.source}: done`);
+    }
+    this.render(v, prev);
+  }
+
+  /** The state after a line: the Simulator's view `v`, marked against `prev` (the view a line before, or
+   *  null), with the Guest CPU pane of the line's Guest work. */
+  render(v, prev) {
+    const g = guestCpu(this.doc, v, { prev, src: this.sim, pos: this.insn, onMove: (pos) => { this.insn = pos; }, announce: this.announce });
+    this.pane = g.pane;
+    this.state.render(v, { prev, guest: g.el });
+  }
+}
+
+/** A course Guest program's source, to start one's own from. */
+function guestText(name) { return Simulator.guestSource(name) ?? ''; }
