@@ -294,7 +294,7 @@ impl Walkthrough {
 /// counterexample the explorer found.
 #[wasm_bindgen]
 pub struct RcuRun {
-    run: crate::ui::lesson::RcuRun,
+    run: crate::ui::rcu::RcuPlayer,
 }
 
 #[wasm_bindgen]
@@ -303,7 +303,7 @@ impl RcuRun {
     /// `memory` (`sc` or `weak`), `initial` entries in the map at the start:
     /// `{ schedules, states, checks: [{ name, schedules, counterexample, length }] }`, or `{ ok: false, message }`.
     pub fn explore(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, initial: u8) -> JsValue {
-        match crate::ui::lesson::rcu_scenario(variant, memory, readers, writers, cpus, initial).and_then(|sc| crate::ui::lesson::rcu_explore(&sc)) {
+        match crate::ui::rcu::rcu_scenario(variant, memory, readers, writers, cpus, initial).and_then(|sc| crate::ui::rcu::rcu_explore(&sc)) {
             Ok(r) => to_js(&r),
             Err(message) => error(0, message),
         }
@@ -316,8 +316,8 @@ impl RcuRun {
 
     /// A run at its start that will follow `schedule` (`"0 0 1 1:1"`); `undefined` if the choices are invalid.
     pub fn open(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, initial: u8, schedule: &str) -> Option<RcuRun> {
-        let sc = crate::ui::lesson::rcu_scenario(variant, memory, readers, writers, cpus, initial).ok()?;
-        crate::ui::lesson::RcuRun::new(&sc, schedule).ok().map(|run| RcuRun { run })
+        let sc = crate::ui::rcu::rcu_scenario(variant, memory, readers, writers, cpus, initial).ok()?;
+        crate::ui::rcu::RcuPlayer::new(&sc, schedule).ok().map(|run| RcuRun { run })
     }
 
     /// Take the schedule's next step; `null` if done, else `{ ok: false, message }`.

@@ -3,7 +3,7 @@
 
 use lguest_sim::rcu::explore::XorShift;
 use lguest_sim::rcu::model::{Choice, Scenario};
-use lguest_sim::rcu::{cli_explore, Machine, MemoryMode, Variant};
+use lguest_sim::rcu::{cli_explore, Run, MemoryMode, Variant};
 
 #[test]
 fn random_choices_on_random_scenarios_never_panic() {
@@ -24,7 +24,7 @@ fn random_choices_on_random_scenarios_never_panic() {
             timers: rng.below(6) as u8,
             bad_fd: rng.below(3) == 0,
         };
-        let Ok(mut m) = Machine::new(&sc) else { continue };
+        let Ok(mut m) = Run::new(&sc) else { continue };
         for _ in 0..120 {
             let choice = Choice { cpu: rng.below(6) as u8, pick: rng.below(4) as u8, irq: rng.below(5) == 0 };
             let before = m.state().clone();

@@ -2,13 +2,13 @@
 //! accounts for CPUs, how tasks sleep and switch, and that bad input is an error, never a panic.
 
 use lguest_sim::rcu::model::{entry_addr, parse_schedule, Choice, Life, Qs, Scenario};
-use lguest_sim::rcu::{Machine, MemoryMode, Variant};
+use lguest_sim::rcu::{Run, MemoryMode, Variant};
 
-fn machine(cpus: u8, readers: u8, writers: u8, place: Option<Vec<u8>>) -> Machine {
-    Machine::new(&Scenario { cpus, readers, writers, placement: place, ..Scenario::default() }).expect("valid scenario")
+fn machine(cpus: u8, readers: u8, writers: u8, place: Option<Vec<u8>>) -> Run {
+    Run::new(&Scenario { cpus, readers, writers, placement: place, ..Scenario::default() }).expect("valid scenario")
 }
 
-fn run(m: &mut Machine, cpus: &[u8]) {
+fn run(m: &mut Run, cpus: &[u8]) {
     for &c in cpus {
         m.step(c).unwrap_or_else(|e| panic!("step {c}: {e}"));
     }
@@ -174,7 +174,7 @@ fn a_writer_asleep_in_synchronize_rcu_lets_its_cpu_switch() {
     // Without lguest_lock, W1 (sharing CPU1 with W0) can run while W0 sleeps in synchronize_rcu().
     let sc =
         Scenario { variant: Variant::NoLguestLock, writers: 2, placement: Some(vec![0, 1, 1]), ..Scenario::default() };
-    let mut m = Machine::new(&sc).unwrap();
+    let mut m = Run::new(&sc).unwrap();
     run(&mut m, &[0]); // R0 inside rcu_read_lock()
     run(&mut m, &[1, 1, 1, 1, 1, 1]); // W0 to synchronize_rcu(): waits for CPU0
     assert!(m.snapshot().cpus[1].next.contains("context switch to W1"));
@@ -195,7 +195,7 @@ fn step_back_and_replay_reproduce_the_same_state() {
     assert!(m.back());
     assert_eq!(m.state(), &before);
     assert_eq!(m.schedule().len(), 4);
-    let replayed = Machine::replay(&Scenario::default(), &parse_schedule("0 1 1 0").unwrap()).unwrap();
+    let replayed = Run::replay(&Scenario::default(), &parse_schedule("0 1 1 0").unwrap()).unwrap();
     assert_eq!(replayed.state(), &before);
     let mut fresh = machine(1, 1, 0, None);
     assert!(!fresh.back());
@@ -210,20 +210,20 @@ fn bad_input_is_an_error_value() {
         [(0, 1, 1, None), (5, 1, 1, None), (2, 0, 0, None), (2, 4, 4, None), (2, 1, 1, Some(vec![0]))]
     {
         let sc = Scenario { cpus, readers: r, writers: w, placement: place, ..Scenario::default() };
-        assert!(Machine::new(&sc).is_err(), "{sc:?}");
+        assert!(Run::new(&sc).is_err(), "{sc:?}");
     }
     let sc = Scenario { placement: Some(vec![0, 9]), ..Scenario::default() };
-    assert!(Machine::new(&sc).unwrap_err().contains("CPU 9"));
+    assert!(Run::new(&sc).unwrap_err().contains("CPU 9"));
     assert!(parse_schedule("0 x").is_err());
     assert!(parse_schedule("0 1:y").is_err());
-    let err = Machine::replay(&Scenario::default(), &parse_schedule("0 0 0 0 0 0 0 0 0").unwrap()).unwrap_err();
+    let err = Run::replay(&Scenario::default(), &parse_schedule("0 0 0 0 0 0 0 0 0").unwrap()).unwrap_err();
     assert!(err.contains("entry 7") && err.contains("nothing to run"), "{err}");
 }
 
 #[test]
 fn weak_memory_offers_stale_values_only_where_nothing_orders_them() {
     let sc = Scenario { variant: Variant::PlainAssign, memory: MemoryMode::Weak, ..Scenario::default() };
-    let mut m = Machine::new(&sc).unwrap();
+    let mut m = Run::new(&sc).unwrap();
     run(&mut m, &[0, 1, 1, 1, 1, 1, 1]); // R0 inside; W0 published v1 with a plain store
                                          // The dereference may see v1 or still v0.
     assert_eq!(m.snapshot().cpus[0].options, 2);
@@ -234,7 +234,7 @@ fn weak_memory_offers_stale_values_only_where_nothing_orders_them() {
     assert_eq!(ev.violations.len(), 1, "{ev:?}");
 
     let sc = Scenario { memory: MemoryMode::Weak, ..Scenario::default() };
-    let mut m = Machine::new(&sc).unwrap();
+    let mut m = Run::new(&sc).unwrap();
     run(&mut m, &[0, 1, 1, 1, 1, 1, 1, 0]); // same, but rcu_assign_pointer(): the release carries the entries
     assert_eq!(m.snapshot().cpus[0].options, 1, "rcu_dereference() of v1 sees all of v1's stores");
 }
@@ -254,7 +254,7 @@ fn the_snapshot_serialises_in_camel_case() {
 #[test]
 fn a_timer_interrupt_inside_a_read_side_section_is_not_a_quiescent_state() {
     let sc = Scenario { timers: 1, ..Scenario::default() }; // T0 fires on CPU0, where R0 runs
-    let mut m = Machine::new(&sc).unwrap();
+    let mut m = Run::new(&sc).unwrap();
     assert_eq!(m.timer_cpus(), vec![0]);
     run(&mut m, &[0]); // R0: rcu_read_lock()
     let ev = m.interrupt(0).unwrap();
@@ -285,7 +285,7 @@ fn a_timer_interrupt_inside_a_read_side_section_is_not_a_quiescent_state() {
 #[test]
 fn a_timer_can_fire_on_an_idle_cpu_and_schedules_name_it() {
     let sc = Scenario { cpus: 2, readers: 1, writers: 0, timers: 2, ..Scenario::default() }; // T1 on idle CPU1
-    let mut m = Machine::new(&sc).unwrap();
+    let mut m = Run::new(&sc).unwrap();
     assert!(m.enabled_cpus() == vec![0] && m.timer_cpus() == vec![0, 1]);
     let ev = m.interrupt(1).unwrap();
     assert!(ev.text.contains("idle"), "{}", ev.text);
@@ -300,16 +300,50 @@ fn a_timer_can_fire_on_an_idle_cpu_and_schedules_name_it() {
 #[test]
 fn a_seeded_random_run_replays_from_its_schedule_text() {
     let sc = Scenario { readers: 2, writers: 2, timers: 1, memory: MemoryMode::Weak, ..Scenario::default() };
-    let mut a = Machine::new(&sc).unwrap();
+    let mut a = Run::new(&sc).unwrap();
     let events = a.run_random(11, 1000);
     assert!(a.is_finished());
     assert_eq!(events.len(), a.schedule().len());
     assert_eq!(events.iter().map(|e| e.choice).collect::<Vec<_>>(), a.schedule());
-    let mut b = Machine::new(&sc).unwrap();
+    let mut b = Run::new(&sc).unwrap();
     b.run_random(11, 1000);
     assert_eq!(a.state(), b.state(), "same seed, same run");
-    let c = Machine::replay(&sc, &parse_schedule(&a.schedule_text()).unwrap()).unwrap();
+    let c = Run::replay(&sc, &parse_schedule(&a.schedule_text()).unwrap()).unwrap();
     assert_eq!(c.state(), a.state());
-    let mut short = Machine::new(&sc).unwrap();
+    let mut short = Run::new(&sc).unwrap();
     assert_eq!(short.run_random(11, 3).len(), 3);
+}
+
+/// The RCU model's writer and the Host's `add_eventfd()` are two codings of one function: run alone, they
+/// take the same kernel steps in the same order.
+#[test]
+fn the_models_writer_takes_the_hosts_add_eventfd_steps() {
+    // The kernel steps, as a word each side's text names them by.
+    const STEPS: [&str; 9] = ["mutex_lock", "kmalloc", "memcpy", "append", "num++", "rcu_assign_pointer", "synchronize_rcu", "kfree", "mutex_unlock"];
+    let mut m = machine(1, 0, 1, None);
+    let mut model = Vec::new();
+    while !m.is_finished() {
+        let ev = m.step(0).unwrap();
+        model.push(format!("{} {}", ev.step, ev.text));
+    }
+    let r = lguest_sim::scenario::replay("open\nwrite INITIALIZE\neventfd\nwrite EVENTFD addr=0x7000 fd=4 => 0\n").unwrap();
+    let from = r.kernel.log.events.iter().position(|e| e.func == "attach_eventfd" || e.text.contains("LHREQ_EVENTFD")).unwrap();
+    let host: Vec<String> = r.kernel.log.events[from..].iter().map(|e| e.text.clone()).collect();
+    // Where each step is, searching on from the one before (an event may name two steps: the Host's
+    // "append ...; num++").
+    let order = |texts: &[String]| -> Vec<usize> {
+        let mut at = 0;
+        STEPS
+            .iter()
+            .map(|w| {
+                let key = if *w == "append" { ["append", "map[num]"] } else { [*w, *w] };
+                let i = texts[at..].iter().position(|t| t.contains(key[0]) || t.contains(key[1])).unwrap_or_else(|| panic!("no {w} from step {at} in {texts:#?}"));
+                at += i;
+                at
+            })
+            .collect()
+    };
+    // Both find every step, in this order: the model one step each, the Host never going back.
+    let (a, b) = (order(&model), order(&host));
+    assert!(a.windows(2).all(|w| w[0] < w[1]) && b.windows(2).all(|w| w[0] <= w[1]), "{a:?} {b:?}");
 }

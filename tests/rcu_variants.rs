@@ -4,7 +4,7 @@
 
 use lguest_sim::rcu::explore::{explore, explore_random};
 use lguest_sim::rcu::model::Scenario;
-use lguest_sim::rcu::{Check, Machine, MemoryMode, Setup, Variant};
+use lguest_sim::rcu::{Check, Run, MemoryMode, Setup, Variant};
 
 fn scenario(variant: Variant, memory: MemoryMode) -> Scenario {
     let writers = if variant == Variant::NoLguestLock { 2 } else { 1 };
@@ -46,7 +46,7 @@ fn every_variant_gets_its_verdict_and_a_replayable_counterexample() {
                     assert!(n > 0 && n < report.schedules, "{what}: some schedules, not all");
                 }
                 let ce = report.counterexample(check).unwrap_or_else(|| panic!("{what}: no counterexample"));
-                let m = Machine::replay(&sc, ce).unwrap_or_else(|e| panic!("{what}: {e}"));
+                let m = Run::replay(&sc, ce).unwrap_or_else(|e| panic!("{what}: {e}"));
                 let found = m.violations();
                 let at_end = found.iter().any(|v| v.check == check);
                 assert!(at_end, "{what}: replaying {ce:?} gives {found:?}");
@@ -105,7 +105,7 @@ fn timer_interrupts_anywhere_change_no_verdict() {
             Some(c) => {
                 assert!(with.violations(c) > 0);
                 let ce = with.counterexample(c).unwrap();
-                assert!(Machine::replay(&sc, ce).unwrap().violations().iter().any(|v| v.check == c));
+                assert!(Run::replay(&sc, ce).unwrap().violations().iter().any(|v| v.check == c));
             }
         }
     }
@@ -116,7 +116,7 @@ fn a_bad_fd_takes_the_error_path_cleanly_in_the_fixed_code() {
     let sc = Scenario { bad_fd: true, ..Scenario::default() };
     let r = explore(&Setup::lguest(&sc).unwrap()).unwrap();
     assert!(r.is_clean(), "{:?}", r.checks);
-    let mut m = Machine::new(&sc).unwrap();
+    let mut m = Run::new(&sc).unwrap();
     while let Some(c) = m.enabled_cpus().last().copied() {
         m.step(c).unwrap();
     }

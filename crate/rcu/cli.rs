@@ -6,7 +6,7 @@ use super::bench::bench_explore;
 use super::checks::Check;
 use super::explore::{explore, explore_random, Report};
 use super::litmus::table;
-use super::machine::Machine;
+use super::run::Run;
 use super::memory::MemoryMode;
 use super::model::{format_schedule, parse_schedule, Choice, Scenario, Setup};
 use super::programs::Variant;
@@ -198,7 +198,7 @@ fn flags(sc: &Scenario) -> String {
 
 /// Run one schedule and print each step.
 fn trace(sc: &Scenario, schedule: &[Choice]) -> Result<String, String> {
-    let mut m = Machine::new(sc)?;
+    let mut m = Run::new(sc)?;
     let mut out = String::new();
     for (i, &c) in schedule.iter().enumerate() {
         let ev = m.step_choice(c).map_err(|e| format!("{out}schedule entry {} ('{c}'): {e}", i + 1))?;

@@ -25,7 +25,7 @@ use serde::Serialize;
 use super::checks::{Check, Checks, Violation};
 use super::memory::{CtxId, LoadKind, Loc, Memory, MemoryMode, Val, VersionId, View};
 use super::programs::{reader_program, timer_program, writer_program, Op, Variant};
-use super::{add_eventfd, litmus, send_notify_to_eventfd, synchronize_rcu};
+use super::{litmus, reader, synchronize_rcu, writer};
 
 /// Simulated CPUs a scenario may ask for.
 pub const MAX_CPUS: u8 = 4;
@@ -304,7 +304,7 @@ impl Setup {
 
 /// One simulated CPU.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct CpuState {
+pub struct RcuCpu {
     /// The tasks placed on this CPU, in the order they were placed.
     pub tasks: Vec<u8>,
     /// Which of them is running (an index into `tasks`).
@@ -389,7 +389,7 @@ pub struct GracePeriod {
 /// Everything that changes during a run.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct State {
-    pub cpus: Vec<CpuState>,
+    pub cpus: Vec<RcuCpu>,
     pub tasks: Vec<Task>,
     pub mem: Memory,
     pub versions: Vec<Version>,
@@ -412,7 +412,7 @@ pub struct State {
 /// What one step did, for the UI's log, the CLI and the tests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Event {
+pub struct RcuEvent {
     /// The scheduling decision that made this step.
     pub choice: Choice,
     pub cpu: u8,
@@ -460,7 +460,7 @@ impl State {
             *r = 1;
         }
         let cpus = (0..setup.cpus)
-            .map(|c| CpuState {
+            .map(|c| RcuCpu {
                 tasks: setup
                     .tasks
                     .iter()
@@ -684,7 +684,7 @@ impl State {
 }
 
 /// Take one scheduling decision. Every error names what was wrong; none changes the state.
-pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
+pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<RcuEvent, String> {
     let mut scratch = st.clone();
     let ev = apply(setup, &mut scratch, choice)?;
     *st = scratch;
@@ -693,13 +693,13 @@ pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, Stri
 
 /// [`step`] without the guarantee: on an error `st` may be half-changed. For the explorer, which steps a
 /// fresh copy it throws away on error anyway (and so saves one copy per step).
-pub fn apply(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
+pub fn apply(setup: &Setup, st: &mut State, choice: Choice) -> Result<RcuEvent, String> {
     let mut ev = apply_inner(setup, st, choice)?;
     ev.choice = choice;
     Ok(ev)
 }
 
-fn apply_inner(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, String> {
+fn apply_inner(setup: &Setup, st: &mut State, choice: Choice) -> Result<RcuEvent, String> {
     let cpu = choice.cpu;
     if cpu >= setup.cpus {
         return Err(format!("CPU {cpu} does not exist: this scenario has CPUs 0..{}", setup.cpus - 1));
@@ -736,7 +736,7 @@ fn apply_inner(setup: &Setup, st: &mut State, choice: Choice) -> Result<Event, S
                 text.push_str("; ");
                 text.push_str(&note);
             }
-            Ok(Event {
+            Ok(RcuEvent {
                 choice,
                 cpu,
                 task: setup.task_name(t).to_string(),
@@ -831,32 +831,32 @@ impl Cx<'_> {
 }
 
 /// Execute the next step of task `t` on `cpu`: one entry of this table per kind of step.
-fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Event, String> {
+fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<RcuEvent, String> {
     let spec = setup.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?;
     let pc = st.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?.pc;
     let op = setup.op(t, pc).ok_or_else(|| format!("{} has finished", spec.name))?;
     let mut cx =
         Cx { setup, st, cpu, t, spec, who: spec.name.as_str(), pick, violations: Vec::new(), pc, next: pc.saturating_add(1) };
     let text = match op {
-        Op::MutexLock => add_eventfd::mutex_lock(&mut cx),
-        Op::Kmalloc => add_eventfd::kmalloc(&mut cx),
-        Op::Memcpy => add_eventfd::memcpy(&mut cx),
-        Op::AppendEntry => add_eventfd::eventfd_ctx_fdget(&mut cx),
-        Op::IncNum => add_eventfd::inc_num(&mut cx),
-        Op::AssignPointer { barrier } => add_eventfd::rcu_assign_pointer(&mut cx, barrier),
+        Op::MutexLock => writer::mutex_lock(&mut cx),
+        Op::Kmalloc => writer::kmalloc(&mut cx),
+        Op::Memcpy => writer::memcpy(&mut cx),
+        Op::AppendEntry => writer::eventfd_ctx_fdget(&mut cx),
+        Op::IncNum => writer::inc_num(&mut cx),
+        Op::AssignPointer { barrier } => writer::rcu_assign_pointer(&mut cx, barrier),
         Op::SyncBegin => synchronize_rcu::begin(&mut cx),
         Op::SyncDone => synchronize_rcu::done(&mut cx),
-        Op::Kfree => add_eventfd::kfree(&mut cx),
-        Op::SaveErr => add_eventfd::ptr_err(&mut cx),
-        Op::KfreeNew => add_eventfd::kfree_new(&mut cx),
-        Op::MutexUnlock => add_eventfd::mutex_unlock(&mut cx),
-        Op::RcuReadLock => send_notify_to_eventfd::rcu_read_lock(&mut cx),
-        Op::Dereference { rcu } => send_notify_to_eventfd::rcu_dereference(&mut cx, rcu),
-        Op::ReadNum => send_notify_to_eventfd::read_num(&mut cx),
-        Op::Compare { skip } => send_notify_to_eventfd::compare(&mut cx, skip),
-        Op::Signal => send_notify_to_eventfd::eventfd_signal(&mut cx),
-        Op::ClearNotify => send_notify_to_eventfd::clear_pending_notify(&mut cx),
-        Op::RcuReadUnlock => send_notify_to_eventfd::rcu_read_unlock(&mut cx),
+        Op::Kfree => writer::kfree(&mut cx),
+        Op::SaveErr => writer::ptr_err(&mut cx),
+        Op::KfreeNew => writer::kfree_new(&mut cx),
+        Op::MutexUnlock => writer::mutex_unlock(&mut cx),
+        Op::RcuReadLock => reader::rcu_read_lock(&mut cx),
+        Op::Dereference { rcu } => reader::rcu_dereference(&mut cx, rcu),
+        Op::ReadNum => reader::read_num(&mut cx),
+        Op::Compare { skip } => reader::compare(&mut cx, skip),
+        Op::Signal => reader::eventfd_signal(&mut cx),
+        Op::ClearNotify => reader::clear_pending_notify(&mut cx),
+        Op::RcuReadUnlock => reader::rcu_read_unlock(&mut cx),
         Op::HrtimerInterrupt => synchronize_rcu::clockdev_fn(&mut cx),
         Op::RcuCheckCallbacks => synchronize_rcu::rcu_check_callbacks(&mut cx),
         Op::Store { var, val, release } => litmus::write_once(&mut cx, var, val, release),
@@ -865,7 +865,7 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Eve
     }?;
     let (next, violations) = (cx.next, cx.violations);
     st.tasks[t as usize].pc = next;
-    Ok(Event {
+    Ok(RcuEvent {
         choice: Choice::cpu(cpu),
         cpu,
         task: spec.name.clone(),

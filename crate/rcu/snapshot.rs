@@ -10,7 +10,7 @@ use super::model::{Action, Choice, Life, Qs, Role, Setup, State};
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Snapshot {
+pub struct RcuSnapshot {
     /// Steps taken so far.
     pub step: usize,
     pub memory: MemoryMode,
@@ -114,7 +114,7 @@ fn show(v: Option<Val>) -> String {
 }
 
 /// Build the snapshot of `state`.
-pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violation>) -> Snapshot {
+pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violation>) -> RcuSnapshot {
     let name = |t: u8| setup.task_name(t).to_string();
     let holds = |t: u8| -> Option<u8> {
         if st.is_done(setup, t) {
@@ -244,7 +244,7 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
         })
         .collect();
     let choices = st.choices(setup);
-    Snapshot {
+    RcuSnapshot {
         step,
         memory: setup.memory,
         variant: setup.variant.name().to_string(),

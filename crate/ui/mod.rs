@@ -6,8 +6,10 @@
 //!   pairs for `expect` lines.
 //! - [`stepper`]: the Guest CPU pane: one instruction at a time through a step's recorded timeline.
 //! - [`free_play`]: free play: a line at a time, with Undo.
+//! - [`rcu`]: the RCU pane: the explorer's report and a steppable run of the model.
 
 pub mod free_play;
 pub mod lesson;
+pub mod rcu;
 pub mod state;
 pub mod stepper;

@@ -1,36 +1,36 @@
-//! The stepping API the UI and the CLI drive: a [`Machine`] holds one run of a scenario, lets the student
+//! The stepping API the UI and the CLI drive: a [`Run`] holds one run of a scenario, lets the student
 //! pick which CPU steps next, records the schedule so it can be replayed, shared or stepped back, and hands
 //! out snapshots. Part of the RCU tour ([`super`]): a thin layer over `model.rs`.
 
 use super::checks::Violation;
 use super::explore::XorShift;
-use super::model::{format_schedule, step, Choice, Event, Scenario, Setup, State};
-use super::snapshot::{snapshot, Snapshot};
+use super::model::{format_schedule, step, Choice, RcuEvent, Scenario, Setup, State};
+use super::snapshot::{snapshot, RcuSnapshot};
 
 /// One run of an RCU scenario, stepped by the student (or by a schedule).
 #[derive(Clone, Debug)]
-pub struct Machine {
+pub struct Run {
     setup: Setup,
     state: State,
     schedule: Vec<Choice>,
-    events: Vec<Event>,
+    events: Vec<RcuEvent>,
 }
 
-impl Machine {
+impl Run {
     /// A fresh run of the eventfd-map scenario.
-    pub fn new(scenario: &Scenario) -> Result<Machine, String> {
-        Ok(Machine::from_setup(Setup::lguest(scenario)?))
+    pub fn new(scenario: &Scenario) -> Result<Run, String> {
+        Ok(Run::from_setup(Setup::lguest(scenario)?))
     }
 
     /// A fresh run of any setup (a litmus test, say).
-    pub fn from_setup(setup: Setup) -> Machine {
+    pub fn from_setup(setup: Setup) -> Run {
         let state = State::initial(&setup);
-        Machine { setup, state, schedule: Vec::new(), events: Vec::new() }
+        Run { setup, state, schedule: Vec::new(), events: Vec::new() }
     }
 
     /// A run of `scenario` replayed along `schedule` (the explorer's counterexamples are such schedules).
-    pub fn replay(scenario: &Scenario, schedule: &[Choice]) -> Result<Machine, String> {
-        let mut m = Machine::new(scenario)?;
+    pub fn replay(scenario: &Scenario, schedule: &[Choice]) -> Result<Run, String> {
+        let mut m = Run::new(scenario)?;
         m.run_schedule(schedule)?;
         Ok(m)
     }
@@ -43,8 +43,8 @@ impl Machine {
         &self.state
     }
 
-    /// The CPUs that can run a step now (`step(cpu)`); a pending timer interrupt is in [`Machine::choices`]
-    /// and [`Machine::timer_cpus`].
+    /// The CPUs that can run a step now (`step(cpu)`); a pending timer interrupt is in [`Run::choices`]
+    /// and [`Run::timer_cpus`].
     pub fn enabled_cpus(&self) -> Vec<u8> {
         (0..self.setup.cpus).filter(|&c| self.state.options(&self.setup, c) > 0).collect()
     }
@@ -55,7 +55,7 @@ impl Machine {
     }
 
     /// Let the timer interrupt arrive on `cpu` now.
-    pub fn interrupt(&mut self, cpu: u8) -> Result<Event, String> {
+    pub fn interrupt(&mut self, cpu: u8) -> Result<RcuEvent, String> {
         self.step_choice(Choice { cpu, pick: 0, irq: true })
     }
 
@@ -65,12 +65,12 @@ impl Machine {
     }
 
     /// Step `cpu`, loading the newest value if it loads anything.
-    pub fn step(&mut self, cpu: u8) -> Result<Event, String> {
+    pub fn step(&mut self, cpu: u8) -> Result<RcuEvent, String> {
         self.step_choice(Choice::cpu(cpu))
     }
 
     /// Step with a full choice (CPU and which visible value a load returns).
-    pub fn step_choice(&mut self, choice: Choice) -> Result<Event, String> {
+    pub fn step_choice(&mut self, choice: Choice) -> Result<RcuEvent, String> {
         let ev = step(&self.setup, &mut self.state, choice)?;
         self.schedule.push(choice);
         self.events.push(ev.clone());
@@ -78,7 +78,7 @@ impl Machine {
     }
 
     /// Follow a schedule; an entry that cannot be taken is an error naming its position.
-    pub fn run_schedule(&mut self, schedule: &[Choice]) -> Result<Vec<Event>, String> {
+    pub fn run_schedule(&mut self, schedule: &[Choice]) -> Result<Vec<RcuEvent>, String> {
         let mut out = Vec::new();
         for (i, &c) in schedule.iter().enumerate() {
             out.push(self.step_choice(c).map_err(|e| format!("schedule entry {} ('{c}'): {e}", i + 1))?);
@@ -90,7 +90,7 @@ impl Machine {
     pub fn back(&mut self) -> bool {
         let Some(_) = self.schedule.pop() else { return false };
         let keep = std::mem::take(&mut self.schedule);
-        let mut fresh = Machine::from_setup(self.setup.clone());
+        let mut fresh = Run::from_setup(self.setup.clone());
         // Replaying a prefix of a schedule that already ran cannot fail.
         if fresh.run_schedule(&keep).is_ok() {
             *self = fresh;
@@ -116,7 +116,7 @@ impl Machine {
 
     /// Take up to `max_steps` random choices (seeded, so the same seed gives the same run), stopping when
     /// nothing can run. Returns the events of the steps taken.
-    pub fn run_random(&mut self, seed: u64, max_steps: usize) -> Vec<Event> {
+    pub fn run_random(&mut self, seed: u64, max_steps: usize) -> Vec<RcuEvent> {
         let mut rng = XorShift::new(seed);
         let mut out = Vec::new();
         for _ in 0..max_steps {
@@ -132,7 +132,7 @@ impl Machine {
         out
     }
 
-    pub fn events(&self) -> &[Event] {
+    pub fn events(&self) -> &[RcuEvent] {
         &self.events
     }
 
@@ -145,7 +145,7 @@ impl Machine {
         out
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub fn snapshot(&self) -> RcuSnapshot {
         snapshot(&self.setup, &self.state, self.schedule.len(), self.violations())
     }
 }

@@ -1,14 +1,15 @@
 //! The writer, one function per step: a Launcher device thread writes `LHREQ_EVENTFD`, `attach_eventfd()`
 //! (L:052) takes `lguest_lock`, and `add_eventfd()` (L:055) copies the array, appends, publishes with
 //! `rcu_assign_pointer()`, waits in `synchronize_rcu()` (see `synchronize_rcu.rs`) and frees the old array.
-//! Part of the RCU tour ([`super`]): `model.rs` dispatches each [`super::programs::Op`] here.
+//! Part of the RCU tour ([`super`]): `model.rs` dispatches each [`super::programs::Op`] here. (The Host's
+//! own `add_eventfd()`, on the simulated kernel's one CPU, is `crate/lguest/lguest_user.rs`.)
 
 use super::checks::Check;
 use super::memory::{join, LoadKind, Loc, Val, VersionId};
 use super::model::{Cx, Life, Version};
 
 /// `EBADF`: what `eventfd_ctx_fdget()` fails with for an fd that is not an eventfd.
-const EBADF: u8 = 9;
+const EBADF: u8 = crate::errno::Errno::EBADF as i32 as u8;
 
 /// L:052 `mutex_lock(&lguest_lock)`: one writer at a time (the model only lets the task take this step
 /// when the lock is free; until then it sleeps). Acquiring the lock also acquires what the last holder saw.

@@ -1,7 +1,8 @@
 //! The reader, one function per step: `send_notify_to_eventfd()` (L:056), which `run_guest()` calls on the
 //! Launcher's main thread when the Guest's NOTIFY left an address in `pending_notify`. Under
 //! `rcu_read_lock()` it follows `rcu_dereference(lg->eventfds)` and searches the array it finds.
-//! Part of the RCU tour ([`super`]): `model.rs` dispatches each [`super::programs::Op`] here.
+//! Part of the RCU tour ([`super`]): `model.rs` dispatches each [`super::programs::Op`] here. (The Host's
+//! own `send_notify_to_eventfd()` is `crate/lguest/lguest_user.rs`.)
 
 use super::memory::{join, LoadKind, Loc, Val};
 use super::model::Cx;
