@@ -102,5 +102,4 @@ mod tests {
         assert!(t.starts_with("/// Doc.") && t.ends_with("if x { y }\n}"), "{t}");
         assert!(cut_fn(src, "c").is_none());
     }
-
 }

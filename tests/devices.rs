@@ -63,7 +63,9 @@ fn the_kick_wakes_the_thread_while_main_stays_in_read() {
         }
     }
     // The devices page: the console at 0x2000000, its output ring at pfn 0x2004 (above the input's 3 pages).
-    let setup = pos(evs, "add_virtqueue for console-output", |e| e.func == "add_virtqueue" && e.text.contains("console-output") && e.text.contains("irq 2, pfn 0x2004"));
+    let setup = pos(evs, "add_virtqueue for console-output", |e| {
+        e.func == "add_virtqueue" && e.text.contains("console-output") && e.text.contains("irq 2, pfn 0x2004")
+    });
     let init = pos(evs, "INITIALIZE", |e| e.func == "initialize" && e.text.contains("pfnlimit=0x2100"));
     assert!(setup < init, "the devices exist before LHREQ_INITIALIZE");
     // DRIVER_OK comes back to main's read() as the descriptor's address, and starts the device.
@@ -73,13 +75,11 @@ fn the_kick_wakes_the_thread_while_main_stays_in_read() {
     let sleeps = pos(evs, "the thread sleeps", |e| e.task == "console-output" && e.func == "wait_for_vq_desc" && e.text.contains("read(eventfd"));
     assert!(ok < attach && attach < clone && clone < sleeps);
     // The kick: the Host hands it to the eventfd, so main's read() does not return it.
-    let kick = pos(evs, "the kick to the eventfd", |e| e.func == "send_notify_to_eventfd" && e.text.contains("addr 0x2004000") && e.text.contains("eventfd_signal"));
+    let kick =
+        pos(evs, "the kick to the eventfd", |e| e.func == "send_notify_to_eventfd" && e.text.contains("addr 0x2004000") && e.text.contains("eventfd_signal"));
     assert!(sleeps < kick);
     assert_eq!(evs[kick].task, "main", "the Guest runs inside main's read()");
-    assert!(
-        !evs.iter().any(|e| e.func == "run_guest" && e.text.contains("no eventfd for 0x2004000")),
-        "the ring's address never comes back to main's read()"
-    );
+    assert!(!evs.iter().any(|e| e.func == "run_guest" && e.text.contains("no eventfd for 0x2004000")), "the ring's address never comes back to main's read()");
     let wakes = pos(evs, "the thread wakes", |e| e.task == "console-output" && e.text.contains("read() of the eventfd returns"));
     let writes = pos(evs, "the thread writes stdout", |e| e.task == "console-output" && e.func == "console_output" && e.text.contains("Hello through virtio"));
     let used = pos(evs, "add_used", |e| e.task == "console-output" && e.func == "add_used" && e.text.contains("used->idx = 1"));

@@ -5,8 +5,8 @@
 
 use lguest_sim::lguest::guest::GuestEngine;
 use lguest_sim::scenario::Runner;
-use lguest_sim::ui::stepper::Stepper;
 use lguest_sim::ui::lesson::{lessons, LessonPlayer};
+use lguest_sim::ui::stepper::Stepper;
 
 /// The Guest core's state in `runner`'s last Guest with a CPU, as it stopped.
 fn core_state(runner: &Runner) -> Option<lguest_sim::cpu::CpuState> {
@@ -158,7 +158,13 @@ fn random_guest_code_replays_exactly() {
         }
         let end = core_state(&r).unwrap();
         let v = g.at(total);
-        assert_eq!(v.eip, end.eip, "round {round}: the end is where the core stopped; {:?} {:?}", g.timeline.trips(), r.steps.last().map(|s| (&s.result, &s.sys)));
+        assert_eq!(
+            v.eip,
+            end.eip,
+            "round {round}: the end is where the core stopped; {:?} {:?}",
+            g.timeline.trips(),
+            r.steps.last().map(|s| (&s.result, &s.sys))
+        );
         checked += total;
     }
     assert!(checked > 1000, "only {checked} units of random code were replayed");

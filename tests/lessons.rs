@@ -66,7 +66,18 @@ fn the_course_covers_every_errno_path() {
     for h in ["LHCALL_LGUEST_INIT", "LHCALL_NOTIFY", "LHCALL_HALT", "LHCALL_SET_CLOCKEVENT", "LHCALL_SHUTDOWN", "LHCALL_LOAD_IDT_ENTRY"] {
         assert!(cov.hypercalls.contains_key(h), "no lesson's Guest makes {h}");
     }
-    for m in ["notify.to-eventfd", "eventfd.read", "irq.wakes-halted", "irq.disabled", "irq.delivered", "trap.reflected", "timer.fires", "hcall.before-init", "kill_guest.enomem", "kill_guest.second"] {
+    for m in [
+        "notify.to-eventfd",
+        "eventfd.read",
+        "irq.wakes-halted",
+        "irq.disabled",
+        "irq.delivered",
+        "trap.reflected",
+        "timer.fires",
+        "hcall.before-init",
+        "kill_guest.enomem",
+        "kill_guest.second",
+    ] {
         assert!(cov.paths.contains_key(m), "no lesson shows {m}");
     }
     for v in ["no-synchronize-rcu (sc)", "plain-assign (weak)", "no-lguest-lock (sc)"] {
@@ -183,7 +194,8 @@ fn unreachable_lines_are_named() {
     let blocked = "## Step: a\nabout: read\n```scenario\nopen => fd 3\nwrite INITIALIZE => 12\nguest init 0x5000\nread => blocked\nread => -EINVAL\n```\n";
     assert_problem(blocked, 12, "unreachable: this line cannot run here");
     // Every Guest action that does run is fine.
-    let fine = "## Step: a\nabout: read\n```scenario\nopen => fd 3\nwrite INITIALIZE => 12\nguest init 0x5000\nguest notify 0x8000\nread => 4 notify=0x8000\n```\n";
+    let fine =
+        "## Step: a\nabout: read\n```scenario\nopen => fd 3\nwrite INITIALIZE => 12\nguest init 0x5000\nguest notify 0x8000\nread => 4 notify=0x8000\n```\n";
     assert!(problems(fine).is_empty(), "{:?}", problems(fine));
 }
 

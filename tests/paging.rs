@@ -19,7 +19,8 @@ fn build(name: &str) -> PathBuf {
     std::fs::create_dir_all(&out).unwrap();
     let obj = out.join(format!("{name}.o"));
     let elf = out.join(format!("{name}.elf"));
-    let st = Command::new("as").args(["--32", "-I"]).arg(&src_dir).arg(src_dir.join(format!("{name}.S"))).arg("-o").arg(&obj).status().expect("GNU as (binutils)");
+    let st =
+        Command::new("as").args(["--32", "-I"]).arg(&src_dir).arg(src_dir.join(format!("{name}.S"))).arg("-o").arg(&obj).status().expect("GNU as (binutils)");
     assert!(st.success(), "as --32 failed on {name}.S");
     let st = Command::new("ld").args(["-m", "elf_i386", "-Ttext", "0x100000", "-e", "start", "-o"]).arg(&elf).arg(&obj).status().expect("ld (binutils)");
     assert!(st.success(), "ld failed on {name}");
@@ -76,8 +77,8 @@ fn a_guest_that_never_loads_a_page_directory_runs_without_paging() {
 /// `wipe_every` faults all mappings go, as after LHCALL_FLUSH_TLB; with `slice`, also every `slice`
 /// instructions. Returns (output, instructions, faults).
 fn run_demand_paged(elf: &[u8], mem_pages: u32, wipe_every: u32, slice: Option<u64>) -> (Vec<u8>, u64, u32) {
-    use lguest_sim::cpu::{Cpu, Exit, Fault};
     use lguest_sim::cpu::paging::*;
+    use lguest_sim::cpu::{Cpu, Exit, Fault};
     use std::rc::Rc;
     let mut ram = lguest_sim::guest_ram::GuestRam::new(mem_pages);
     let entry = cpu_common::load_elf(&mut ram, elf);

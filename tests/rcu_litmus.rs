@@ -39,10 +39,7 @@ fn message_passing_needs_release_and_acquire_on_weak_memory() {
     assert_eq!(verdict_of("MP+pooncerelease+poacquireonce", MemoryMode::Weak), Verdict::Never);
     assert_eq!(verdict_of("MP+onceassign+derefonce", MemoryMode::Weak), Verdict::Never);
     assert_eq!(verdict_of("MP+onceassign+derefonce, plain assignment", MemoryMode::Weak), Verdict::Sometimes);
-    assert_eq!(
-        verdict_of("MP+onceassign+derefonce, plain dereference (Alpha, pre-4.15)", MemoryMode::Weak),
-        Verdict::Sometimes
-    );
+    assert_eq!(verdict_of("MP+onceassign+derefonce, plain dereference (Alpha, pre-4.15)", MemoryMode::Weak), Verdict::Sometimes);
 }
 
 #[test]
@@ -51,24 +48,12 @@ fn synchronize_rcu_inside_a_read_side_section_deadlocks_on_one_cpu() {
     use lguest_sim::rcu::programs::Op;
     use lguest_sim::rcu::{Check, Setup};
     // The grace period waits for CPU0 to leave its read-side section; CPU0 waits for the grace period.
-    let setup = Setup::litmus(
-        1,
-        MemoryMode::Sc,
-        &[],
-        vec![(0, vec![Op::RcuReadLock, Op::SyncBegin, Op::SyncDone, Op::RcuReadUnlock])],
-    )
-    .unwrap();
+    let setup = Setup::litmus(1, MemoryMode::Sc, &[], vec![(0, vec![Op::RcuReadLock, Op::SyncBegin, Op::SyncDone, Op::RcuReadUnlock])]).unwrap();
     let r = explore(&setup).unwrap();
     assert_eq!(r.schedules, 1);
     assert_eq!(r.violations(Check::Deadlock), 1);
     // On its own CPU after the section, it is fine.
-    let ok = Setup::litmus(
-        1,
-        MemoryMode::Sc,
-        &[],
-        vec![(0, vec![Op::RcuReadLock, Op::RcuReadUnlock, Op::SyncBegin, Op::SyncDone])],
-    )
-    .unwrap();
+    let ok = Setup::litmus(1, MemoryMode::Sc, &[], vec![(0, vec![Op::RcuReadLock, Op::RcuReadUnlock, Op::SyncBegin, Op::SyncDone])]).unwrap();
     assert!(explore(&ok).unwrap().is_clean());
 }
 

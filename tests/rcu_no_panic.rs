@@ -3,7 +3,7 @@
 
 use lguest_sim::rcu::explore::XorShift;
 use lguest_sim::rcu::model::{Choice, Scenario};
-use lguest_sim::rcu::{cli_explore, Run, MemoryMode, Variant};
+use lguest_sim::rcu::{cli_explore, MemoryMode, Run, Variant};
 
 #[test]
 fn random_choices_on_random_scenarios_never_panic() {
@@ -15,11 +15,7 @@ fn random_choices_on_random_scenarios_never_panic() {
             writers: rng.below(4) as u8,
             variant: Variant::ALL[rng.below(Variant::ALL.len())],
             memory: if rng.below(2) == 0 { MemoryMode::Sc } else { MemoryMode::Weak },
-            placement: if rng.below(4) == 0 {
-                Some((0..rng.below(8)).map(|_| rng.below(5) as u8).collect())
-            } else {
-                None
-            },
+            placement: if rng.below(4) == 0 { Some((0..rng.below(8)).map(|_| rng.below(5) as u8).collect()) } else { None },
             initial_entries: rng.below(5) as u8,
             timers: rng.below(6) as u8,
             bad_fd: rng.below(3) == 0,

@@ -2,7 +2,7 @@
 //! accounts for CPUs, how tasks sleep and switch, and that bad input is an error, never a panic.
 
 use lguest_sim::rcu::model::{entry_addr, parse_schedule, Choice, Life, Qs, Scenario};
-use lguest_sim::rcu::{Run, MemoryMode, Variant};
+use lguest_sim::rcu::{MemoryMode, Run, Variant};
 
 fn machine(cpus: u8, readers: u8, writers: u8, place: Option<Vec<u8>>) -> Run {
     Run::new(&Scenario { cpus, readers, writers, placement: place, ..Scenario::default() }).expect("valid scenario")
@@ -172,8 +172,7 @@ fn a_held_mutex_blocks_the_second_writer() {
 #[test]
 fn a_writer_asleep_in_synchronize_rcu_lets_its_cpu_switch() {
     // Without lguest_lock, W1 (sharing CPU1 with W0) can run while W0 sleeps in synchronize_rcu().
-    let sc =
-        Scenario { variant: Variant::NoLguestLock, writers: 2, placement: Some(vec![0, 1, 1]), ..Scenario::default() };
+    let sc = Scenario { variant: Variant::NoLguestLock, writers: 2, placement: Some(vec![0, 1, 1]), ..Scenario::default() };
     let mut m = Run::new(&sc).unwrap();
     run(&mut m, &[0]); // R0 inside rcu_read_lock()
     run(&mut m, &[1, 1, 1, 1, 1, 1]); // W0 to synchronize_rcu(): waits for CPU0
@@ -206,9 +205,7 @@ fn bad_input_is_an_error_value() {
     let mut m = machine(2, 1, 1, None);
     assert!(m.step(7).unwrap_err().contains("CPU 7 does not exist"));
     assert!(m.step_choice(Choice { cpu: 0, pick: 3, irq: false }).unwrap_err().contains("pick 3"));
-    for (cpus, r, w, place) in
-        [(0, 1, 1, None), (5, 1, 1, None), (2, 0, 0, None), (2, 4, 4, None), (2, 1, 1, Some(vec![0]))]
-    {
+    for (cpus, r, w, place) in [(0, 1, 1, None), (5, 1, 1, None), (2, 0, 0, None), (2, 4, 4, None), (2, 1, 1, Some(vec![0]))] {
         let sc = Scenario { cpus, readers: r, writers: w, placement: place, ..Scenario::default() };
         assert!(Run::new(&sc).is_err(), "{sc:?}");
     }
@@ -244,9 +241,7 @@ fn the_snapshot_serialises_in_camel_case() {
     let mut m = machine(2, 1, 1, None);
     run(&mut m, &[0, 1]);
     let json = serde_json::to_string(&m.snapshot()).unwrap();
-    for key in
-        ["\"gracePeriods\"", "\"enabledCpus\"", "\"inReadSide\"", "\"lockHolder\"", "\"heldBy\"", "\"eventfdSignals\""]
-    {
+    for key in ["\"gracePeriods\"", "\"enabledCpus\"", "\"inReadSide\"", "\"lockHolder\"", "\"heldBy\"", "\"eventfdSignals\""] {
         assert!(json.contains(key), "{key} missing in {json}");
     }
 }
@@ -337,7 +332,8 @@ fn the_models_writer_takes_the_hosts_add_eventfd_steps() {
             .iter()
             .map(|w| {
                 let key = if *w == "append" { ["append", "map[num]"] } else { [*w, *w] };
-                let i = texts[at..].iter().position(|t| t.contains(key[0]) || t.contains(key[1])).unwrap_or_else(|| panic!("no {w} from step {at} in {texts:#?}"));
+                let i =
+                    texts[at..].iter().position(|t| t.contains(key[0]) || t.contains(key[1])).unwrap_or_else(|| panic!("no {w} from step {at} in {texts:#?}"));
                 at += i;
                 at
             })

@@ -4,7 +4,7 @@
 
 use lguest_sim::rcu::explore::{explore, explore_random};
 use lguest_sim::rcu::model::Scenario;
-use lguest_sim::rcu::{Check, Run, MemoryMode, Setup, Variant};
+use lguest_sim::rcu::{Check, MemoryMode, Run, Setup, Variant};
 
 fn scenario(variant: Variant, memory: MemoryMode) -> Scenario {
     let writers = if variant == Variant::NoLguestLock { 2 } else { 1 };
@@ -72,9 +72,7 @@ fn without_a_second_writer_the_missing_lock_is_harmless() {
 
 #[test]
 fn larger_correct_scenarios_stay_clean() {
-    for (cpus, readers, writers, memory) in
-        [(2, 2, 2, MemoryMode::Sc), (3, 1, 2, MemoryMode::Sc), (3, 2, 1, MemoryMode::Weak), (1, 1, 2, MemoryMode::Sc)]
-    {
+    for (cpus, readers, writers, memory) in [(2, 2, 2, MemoryMode::Sc), (3, 1, 2, MemoryMode::Sc), (3, 2, 1, MemoryMode::Weak), (1, 1, 2, MemoryMode::Sc)] {
         let sc = Scenario { cpus, readers, writers, memory, ..Scenario::default() };
         let r = explore(&Setup::lguest(&sc).unwrap()).unwrap();
         assert!(r.is_clean(), "{sc:?}: {:?}", r.checks);

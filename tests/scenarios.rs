@@ -84,7 +84,8 @@ fn add_eventfd_runs_the_rcu_update_in_order() {
         .filter(|e| e.func == "add_eventfd" || e.func == "synchronize_rcu" || e.func == "eventfd_ctx_fdget")
         .map(|e| e.text.clone())
         .collect();
-    let order = ["kmalloc() a map for 1 entries", "memcpy() the 0 old entries", "take a reference", "append", "rcu_assign_pointer", "synchronize_rcu()", "kfree("];
+    let order =
+        ["kmalloc() a map for 1 entries", "memcpy() the 0 old entries", "take a reference", "append", "rcu_assign_pointer", "synchronize_rcu()", "kfree("];
     let mut at = 0;
     for want in order {
         let found = evs[at..].iter().position(|t| t.contains(want)).unwrap_or_else(|| panic!("{want:?} not after position {at} in {evs:#?}"));
@@ -101,7 +102,10 @@ fn add_eventfd_runs_the_rcu_update_in_order() {
 #[test]
 fn the_map_versions_are_on_record_with_their_lives() {
     use lguest_sim::lguest::lg::MapLife;
-    let r = replay("open\nwrite INITIALIZE\neventfd\nwrite EVENTFD addr=0x7000 fd=4 => 0\nwrite EVENTFD addr=0x8000 fd=9 => -EBADF\nwrite EVENTFD addr=0x8000 fd=4 => 0\n").unwrap();
+    let r = replay(
+        "open\nwrite INITIALIZE\neventfd\nwrite EVENTFD addr=0x7000 fd=4 => 0\nwrite EVENTFD addr=0x8000 fd=9 => -EBADF\nwrite EVENTFD addr=0x8000 fd=4 => 0\n",
+    )
+    .unwrap();
     let lg = &r.kernel.lguest.get(0).unwrap().lg;
     let v = &lg.map_versions;
     assert_eq!(v.len(), 3, "{v:#?}");
@@ -158,12 +162,60 @@ fn close_leaves_nothing_but_the_kernels_own_leaks() {
 #[test]
 fn random_scenarios_never_panic() {
     let verbs = [
-        "open", "read", "close", "eventfd", "write INITIALIZE", "write IRQ", "write EVENTFD addr=", "write GETDMA", "write",
-        "guest init", "guest notify", "guest halt", "guest shutdown", "guest shutdown restart", "guest trap", "guest clock",
-        "guest hypercall", "guest store", "signal", "wait", "thread t", "process p", "as t: read", "as p: read", "as t: write IRQ",
-        "inject kmalloc-fail", "advance", "eventfd-read", "eventfd-write", "exit", "close 4", "expect alloc.live =",
+        "open",
+        "read",
+        "close",
+        "eventfd",
+        "write INITIALIZE",
+        "write IRQ",
+        "write EVENTFD addr=",
+        "write GETDMA",
+        "write",
+        "guest init",
+        "guest notify",
+        "guest halt",
+        "guest shutdown",
+        "guest shutdown restart",
+        "guest trap",
+        "guest clock",
+        "guest hypercall",
+        "guest store",
+        "signal",
+        "wait",
+        "thread t",
+        "process p",
+        "as t: read",
+        "as p: read",
+        "as t: write IRQ",
+        "inject kmalloc-fail",
+        "advance",
+        "eventfd-read",
+        "eventfd-write",
+        "exit",
+        "close 4",
+        "expect alloc.live =",
     ];
-    let nums = ["0", "1", "3", "4", "31", "32", "0x5000", "0x7000", "0xffffffff", "-1", "0x100000", "\"x\"", "buf=null", "buf=edge", "cpu=1", "len=0", "len=1023", "fd=4", "file=3"];
+    let nums = [
+        "0",
+        "1",
+        "3",
+        "4",
+        "31",
+        "32",
+        "0x5000",
+        "0x7000",
+        "0xffffffff",
+        "-1",
+        "0x100000",
+        "\"x\"",
+        "buf=null",
+        "buf=edge",
+        "cpu=1",
+        "len=0",
+        "len=1023",
+        "fd=4",
+        "file=3",
+    ];
     let mut x: u64 = 0x9e3779b97f4a7c15;
     let mut next = |n: usize| {
         x ^= x << 13;

@@ -32,12 +32,8 @@ pub const SCENARIOS: &[(&str, &str)] = &[
 #[test]
 fn the_list_matches_the_directory() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
-    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".scn"))
-        .collect();
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".scn")).collect();
     on_disk.sort();
     let listed: Vec<String> = SCENARIOS.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(listed, on_disk, "add new scenario files to tests/web_course.rs");

@@ -168,7 +168,13 @@ fn check(args: &[String]) -> ExitCode {
                     println!("{}:{:<4} {:<60} {shown}", run.lesson.file, l.line, l.source);
                 }
                 for r in &sr.rcu {
-                    println!("{}:{:<4} explore: {} schedules, found {}", run.lesson.file, r.line, r.schedules, if r.found.is_empty() { "nothing".into() } else { r.found.join(", ") });
+                    println!(
+                        "{}:{:<4} explore: {} schedules, found {}",
+                        run.lesson.file,
+                        r.line,
+                        r.schedules,
+                        if r.found.is_empty() { "nothing".into() } else { r.found.join(", ") }
+                    );
                 }
             }
         }

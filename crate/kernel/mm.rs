@@ -87,13 +87,7 @@ impl Mm {
     /// The Guest's memory: `len` bytes of zeroed pages at `start`.
     pub fn map_guest(&mut self, start: u32, len: u32) {
         self.guest.ram = GuestRam::new(len / crate::params::PAGE_SIZE);
-        self.regions.push(Region {
-            start,
-            len,
-            what: "Guest memory (/dev/zero mapping)".to_string(),
-            writable: true,
-            backing: Backing::GuestRam,
-        });
+        self.regions.push(Region { start, len, what: "Guest memory (/dev/zero mapping)".to_string(), writable: true, backing: Backing::GuestRam });
     }
 
     pub fn is_mapped(&self, addr: u32) -> bool {

@@ -18,24 +18,50 @@ pub enum Syscall {
     /// `open("/dev/lguest", O_RDWR)`.
     Open,
     /// `pwrite(fd, buf, len, off)`: the offset is the cpu number for `/dev/lguest`.
-    Write { fd: i32, buf: u32, len: u32, off: u64 },
+    Write {
+        fd: i32,
+        buf: u32,
+        len: u32,
+        off: u64,
+    },
     /// `pread(fd, buf, len, off)`.
-    Read { fd: i32, buf: u32, len: u32, off: u64 },
+    Read {
+        fd: i32,
+        buf: u32,
+        len: u32,
+        off: u64,
+    },
     /// `readv(fd, iov, n)`: into several buffers, (address, length) each.
-    Readv { fd: i32, iov: Vec<(u32, u32)> },
+    Readv {
+        fd: i32,
+        iov: Vec<(u32, u32)>,
+    },
     /// `writev(fd, iov, n)`: from several buffers.
-    Writev { fd: i32, iov: Vec<(u32, u32)> },
-    Close { fd: i32 },
+    Writev {
+        fd: i32,
+        iov: Vec<(u32, u32)>,
+    },
+    Close {
+        fd: i32,
+    },
     /// `eventfd(0, 0)`.
     Eventfd,
     /// `mmap()` of `len` bytes at `addr` (`MAP_FIXED`).
-    Mmap { addr: u32, len: u32, kind: MapKind },
+    Mmap {
+        addr: u32,
+        len: u32,
+        kind: MapKind,
+    },
     /// `clone(fn, stack, CLONE_VM | SIGCHLD, arg)`: a thread of the caller's process that runs the caller's
     /// program. Task names are unique here (scenarios name tasks), so a name in use is `-EEXIST`.
-    Clone { name: String },
+    Clone {
+        name: String,
+    },
     /// `kill(thread, SIGTERM)` then `waitpid()`: a thread of the caller's process leaves whatever call it
     /// was in and is gone.
-    Tkill { tid: Tid },
+    Tkill {
+        tid: Tid,
+    },
     /// `exit_group()`: every task of the process ends and its descriptors close.
     ExitGroup,
 }
@@ -113,7 +139,9 @@ impl From<Fail> for SysResult {
 pub enum Outcome {
     Done(SysResult),
     /// The task is inside the kernel and will stay there until something wakes it.
-    Blocked { why: String },
+    Blocked {
+        why: String,
+    },
 }
 
 impl Kernel {

@@ -58,13 +58,7 @@ pub struct Process {
 
 impl Clone for Process {
     fn clone(&self) -> Process {
-        Process {
-            pid: self.pid,
-            name: self.name.clone(),
-            mm: self.mm.clone(),
-            fds: self.fds.clone(),
-            program: self.program.as_ref().map(|p| p.clone_box()),
-        }
+        Process { pid: self.pid, name: self.name.clone(), mm: self.mm.clone(), fds: self.fds.clone(), program: self.program.as_ref().map(|p| p.clone_box()) }
     }
 }
 

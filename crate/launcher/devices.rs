@@ -230,7 +230,10 @@ impl Launcher {
         self.devices.descpage = Some(page);
         sys.log(
             "setup_console",
-            format!("devices.descpage = get_pages(1) = {page:#x}: the first page above the Guest's {ram:#x} bytes of RAM; guest_limit is now {:#x}", page + PAGE_SIZE),
+            format!(
+                "devices.descpage = get_pages(1) = {page:#x}: the first page above the Guest's {ram:#x} bytes of RAM; guest_limit is now {:#x}",
+                page + PAGE_SIZE
+            ),
             &["devices"],
         );
         self.setup_console(sys)
@@ -277,7 +280,11 @@ impl Launcher {
         }
         self.guest(sys).write(at, &[device_type, 0, 0, 0, 0]).map_err(|_| outside())?;
         self.devices.list.push(Device { name: name.into(), device_type, desc: at, feature_len: 0, running: false, vqs: Vec::new() });
-        sys.log("setup_console", format!("new_dev_desc(): struct lguest_device_desc at {at:#x}: type {device_type}, no queues, features or config yet"), &["devices", "guest.memory"]);
+        sys.log(
+            "setup_console",
+            format!("new_dev_desc(): struct lguest_device_desc at {at:#x}: type {device_type}, no queues, features or config yet"),
+            &["devices", "guest.memory"],
+        );
         Ok(self.devices.list.len() - 1)
     }
 
@@ -501,7 +508,11 @@ impl Launcher {
                 Outcome::Blocked { .. } => return Err("Creating clone: clone() blocked".into()),
             }
         };
-        sys.log("create_thread", format!("clone(do_thread, CLONE_VM | SIGCHLD) = {name}: it will sleep on eventfd {efd}, which LHREQ_EVENTFD tied to {addr:#x}"), &["tasks"]);
+        sys.log(
+            "create_thread",
+            format!("clone(do_thread, CLONE_VM | SIGCHLD) = {name}: it will sleep on eventfd {efd}, which LHREQ_EVENTFD tied to {addr:#x}"),
+            &["tasks"],
+        );
         let slot = self.vq_mut(vq);
         slot.name = name;
         slot.thread = Some(t);
@@ -563,7 +574,11 @@ impl Launcher {
                 continue;
             }
             let efd = v.eventfd.unwrap_or(-1);
-            sys.log("wait_for_vq_desc", format!("avail->idx is still {last}: clear VRING_USED_F_NO_NOTIFY (kick me) and read(eventfd {efd})"), &["guest.memory"]);
+            sys.log(
+                "wait_for_vq_desc",
+                format!("avail->idx is still {last}: clear VRING_USED_F_NO_NOTIFY (kick me) and read(eventfd {efd})"),
+                &["guest.memory"],
+            );
             let buf = THREAD_SCRATCH + 32 * (vq.1 as u32 % 32);
             match sys.syscall(Syscall::Read { fd: efd, buf, len: 8, off: 0 })? {
                 Outcome::Blocked { .. } => {

@@ -163,15 +163,50 @@ mod tests {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (vec![1, 2, 3], "not an ELF file"),
             (good[..30].to_vec(), "too short"),
-            ({ let mut f = good.clone(); f[0] = 0; f }, "not an ELF file"),
-            ({ let mut f = good.clone(); f[4] = 2; f }, "not ELFCLASS32"),
-            ({ let mut f = good.clone(); f[18] = 62; f }, "not EM_386"),
-            ({ let mut f = good.clone(); f[16] = 1; f }, "not ET_EXEC"),
+            (
+                {
+                    let mut f = good.clone();
+                    f[0] = 0;
+                    f
+                },
+                "not an ELF file",
+            ),
+            (
+                {
+                    let mut f = good.clone();
+                    f[4] = 2;
+                    f
+                },
+                "not ELFCLASS32",
+            ),
+            (
+                {
+                    let mut f = good.clone();
+                    f[18] = 62;
+                    f
+                },
+                "not EM_386",
+            ),
+            (
+                {
+                    let mut f = good.clone();
+                    f[16] = 1;
+                    f
+                },
+                "not ET_EXEC",
+            ),
             (good[..70].to_vec(), "truncated"),
             (good[..84].to_vec(), "run past the end"),
             (tiny_elf(&[0x90], 0x1ff000, 0x2000, 5), "beyond the Guest's memory"),
             (tiny_elf(&[0x90], 0x100000, 0x10, 4), "not inside any executable"),
-            ({ let mut f = good.clone(); f[52 + 20..52 + 24].copy_from_slice(&0u32.to_le_bytes()); f }, "larger than p_memsz"),
+            (
+                {
+                    let mut f = good.clone();
+                    f[52 + 20..52 + 24].copy_from_slice(&0u32.to_le_bytes());
+                    f
+                },
+                "larger than p_memsz",
+            ),
         ];
         for (img, want) in cases {
             let e = load_elf(&img, &mut ram, lim).unwrap_err();

@@ -290,65 +290,98 @@ mod tests {
     fn hostile_rings_are_refused_with_a_reason() {
         type Setup = Box<dyn Fn(&mut GuestRam, &Vring)>;
         let cases: Vec<(&str, Setup)> = vec![
-            ("Looped descriptor", Box::new(|m, vr| {
-                put_desc(m, vr, 0, 0x1000, 1, VRING_DESC_F_NEXT, 1);
-                put_desc(m, vr, 1, 0x1000, 1, VRING_DESC_F_NEXT, 0);
-                offer(m, vr, &[0]);
-            })),
-            ("Looped descriptor", Box::new(|m, vr| {
-                put_desc(m, vr, 2, 0x1000, 1, VRING_DESC_F_NEXT, 2);
-                offer(m, vr, &[2]);
-            })),
-            ("Invalid address 0x40000", Box::new(|m, vr| {
-                put_desc(m, vr, 0, LIMIT as u64, 1, 0, 0);
-                offer(m, vr, &[0]);
-            })),
-            ("Invalid address 0x100000000", Box::new(|m, vr| {
-                put_desc(m, vr, 0, 1 << 32, 1, 0, 0);
-                offer(m, vr, &[0]);
-            })),
-            ("length 0xffffffff", Box::new(|m, vr| {
-                put_desc(m, vr, 0, 0x1000, u32::MAX, 0, 0);
-                offer(m, vr, &[0]);
-            })),
+            (
+                "Looped descriptor",
+                Box::new(|m, vr| {
+                    put_desc(m, vr, 0, 0x1000, 1, VRING_DESC_F_NEXT, 1);
+                    put_desc(m, vr, 1, 0x1000, 1, VRING_DESC_F_NEXT, 0);
+                    offer(m, vr, &[0]);
+                }),
+            ),
+            (
+                "Looped descriptor",
+                Box::new(|m, vr| {
+                    put_desc(m, vr, 2, 0x1000, 1, VRING_DESC_F_NEXT, 2);
+                    offer(m, vr, &[2]);
+                }),
+            ),
+            (
+                "Invalid address 0x40000",
+                Box::new(|m, vr| {
+                    put_desc(m, vr, 0, LIMIT as u64, 1, 0, 0);
+                    offer(m, vr, &[0]);
+                }),
+            ),
+            (
+                "Invalid address 0x100000000",
+                Box::new(|m, vr| {
+                    put_desc(m, vr, 0, 1 << 32, 1, 0, 0);
+                    offer(m, vr, &[0]);
+                }),
+            ),
+            (
+                "length 0xffffffff",
+                Box::new(|m, vr| {
+                    put_desc(m, vr, 0, 0x1000, u32::MAX, 0, 0);
+                    offer(m, vr, &[0]);
+                }),
+            ),
             ("Guest says index 9 is available", Box::new(|m, vr| offer(m, vr, &[9]))),
-            ("Desc next is 200", Box::new(|m, vr| {
-                put_desc(m, vr, 0, 0x1000, 1, VRING_DESC_F_NEXT, 200);
-                offer(m, vr, &[0]);
-            })),
+            (
+                "Desc next is 200",
+                Box::new(|m, vr| {
+                    put_desc(m, vr, 0, 0x1000, 1, VRING_DESC_F_NEXT, 200);
+                    offer(m, vr, &[0]);
+                }),
+            ),
             ("Guest moved used index from 0 to 100", Box::new(|m, vr| put16(m, vr.avail_idx(), 100).unwrap())),
-            ("out after in", Box::new(|m, vr| {
-                put_desc(m, vr, 0, 0x1000, 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
-                put_desc(m, vr, 1, 0x1000, 1, 0, 0);
-                offer(m, vr, &[0]);
-            })),
-            ("Invalid size for indirect buffer table", Box::new(|m, vr| {
-                put_desc(m, vr, 0, 0x1000, 15, VRING_DESC_F_INDIRECT, 0);
-                offer(m, vr, &[0]);
-            })),
-            ("indirect table of descriptor 0: Invalid address", Box::new(|m, vr| {
-                put_desc(m, vr, 0, LIMIT as u64 - 16, 32, VRING_DESC_F_INDIRECT, 0);
-                offer(m, vr, &[0]);
-            })),
-            ("more than 8 buffers", Box::new(|m, _| {
-                // An indirect table of 16 chained descriptors: longer than the ring's 8.
-                let t = Vring { num: 16, desc: 0x3000, avail: 0, used: 0 };
-                for i in 0..16 {
-                    put_desc(m, &t, i, 0x1000, 1, if i < 15 { VRING_DESC_F_NEXT } else { 0 }, i + 1);
-                }
-                let vr = Vring::new(8, RING);
-                put_desc(m, &vr, 0, 0x3000, 256, VRING_DESC_F_INDIRECT, 0);
-                offer(m, &vr, &[0]);
-            })),
-            ("Looped descriptor: the chain from head 0 is longer than the table's 2 entries", Box::new(|m, _| {
-                // An indirect table of two descriptors at 0x3000 that point at each other.
-                let t = Vring { num: 2, desc: 0x3000, avail: 0, used: 0 };
-                put_desc(m, &t, 0, 0x1000, 1, VRING_DESC_F_NEXT, 1);
-                put_desc(m, &t, 1, 0x1000, 1, VRING_DESC_F_NEXT, 0);
-                let vr = Vring::new(8, RING);
-                put_desc(m, &vr, 0, 0x3000, 32, VRING_DESC_F_INDIRECT, 0);
-                offer(m, &vr, &[0]);
-            })),
+            (
+                "out after in",
+                Box::new(|m, vr| {
+                    put_desc(m, vr, 0, 0x1000, 1, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+                    put_desc(m, vr, 1, 0x1000, 1, 0, 0);
+                    offer(m, vr, &[0]);
+                }),
+            ),
+            (
+                "Invalid size for indirect buffer table",
+                Box::new(|m, vr| {
+                    put_desc(m, vr, 0, 0x1000, 15, VRING_DESC_F_INDIRECT, 0);
+                    offer(m, vr, &[0]);
+                }),
+            ),
+            (
+                "indirect table of descriptor 0: Invalid address",
+                Box::new(|m, vr| {
+                    put_desc(m, vr, 0, LIMIT as u64 - 16, 32, VRING_DESC_F_INDIRECT, 0);
+                    offer(m, vr, &[0]);
+                }),
+            ),
+            (
+                "more than 8 buffers",
+                Box::new(|m, _| {
+                    // An indirect table of 16 chained descriptors: longer than the ring's 8.
+                    let t = Vring { num: 16, desc: 0x3000, avail: 0, used: 0 };
+                    for i in 0..16 {
+                        put_desc(m, &t, i, 0x1000, 1, if i < 15 { VRING_DESC_F_NEXT } else { 0 }, i + 1);
+                    }
+                    let vr = Vring::new(8, RING);
+                    put_desc(m, &vr, 0, 0x3000, 256, VRING_DESC_F_INDIRECT, 0);
+                    offer(m, &vr, &[0]);
+                }),
+            ),
+            (
+                "Looped descriptor: the chain from head 0 is longer than the table's 2 entries",
+                Box::new(|m, _| {
+                    // An indirect table of two descriptors at 0x3000 that point at each other.
+                    let t = Vring { num: 2, desc: 0x3000, avail: 0, used: 0 };
+                    put_desc(m, &t, 0, 0x1000, 1, VRING_DESC_F_NEXT, 1);
+                    put_desc(m, &t, 1, 0x1000, 1, VRING_DESC_F_NEXT, 0);
+                    let vr = Vring::new(8, RING);
+                    put_desc(m, &vr, 0, 0x3000, 32, VRING_DESC_F_INDIRECT, 0);
+                    offer(m, &vr, &[0]);
+                }),
+            ),
         ];
         for (want, setup) in cases {
             let mut m = ram();

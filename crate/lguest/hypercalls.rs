@@ -9,7 +9,7 @@ use super::core::{guest_user, kill_guest, lgread, lguest_address_ok};
 use super::interrupts_and_traps::guest_set_clockevent;
 use super::lg::{Dead, LgCpu, Lguest};
 use super::page_tables::{guest_new_pagetable, guest_pagetable_clear_all, guest_pagetable_flush_user, guest_set_pgd, guest_set_pte, pin_stack_pages};
-use super::segments::{load_guest_gdt_entry, guest_load_tls};
+use super::segments::{guest_load_tls, load_guest_gdt_entry};
 use crate::errno::Errno;
 use crate::kernel::Kernel;
 use crate::params::LHCALL_RING_SIZE;

@@ -83,7 +83,11 @@ pub fn try_deliver_interrupt(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, i
     let (lo, hi) = cpu.idt[(FIRST_EXTERNAL_VECTOR + irq) as usize];
     if idt_present(lo, hi) {
         cpu.irqs_pending &= !(1 << irq);
-        k.ev("try_deliver_interrupt", format!("IDT entry {} is present: clear the bit and deliver irq {irq}", FIRST_EXTERNAL_VECTOR + irq), &["cpu0.irqs_pending"]);
+        k.ev(
+            "try_deliver_interrupt",
+            format!("IDT entry {} is present: clear the bit and deliver irq {irq}", FIRST_EXTERNAL_VECTOR + irq),
+            &["cpu0.irqs_pending"],
+        );
         set_guest_interrupt(k, lg, cpu, lo, hi, None);
     } else {
         k.ev("try_deliver_interrupt", format!("IDT entry {} is not present: irq {irq} stays pending", FIRST_EXTERNAL_VECTOR + irq), &[]);

@@ -40,8 +40,8 @@ use crate::kernel::Kernel;
 use crate::params::{PAGE_SHIFT, PAGE_SIZE};
 
 pub use crate::cpu::paging::{
-    pgd_index, pte_index, PageDirectory, PtePage, PTE_FLAGS_MASK, PTRS_PER_PGD, PTRS_PER_PTE, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_GLOBAL,
-    _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_TABLE, _PAGE_USER,
+    pgd_index, pte_index, PageDirectory, PtePage, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_GLOBAL, _PAGE_PRESENT, _PAGE_PSE, _PAGE_RW, _PAGE_TABLE, _PAGE_USER,
+    PTE_FLAGS_MASK, PTRS_PER_PGD, PTRS_PER_PTE,
 };
 /// `ARRAY_SIZE(lg->pgdirs)`: how many shadow page directories the Host caches per Guest.
 pub const NR_PGDIRS: usize = 4;

@@ -35,15 +35,7 @@ impl LguestRegs {
     /// `lguest_arch_setup_regs()`: the state a Guest starts in: ring 1 segments, interrupts on (the real IF is
     /// always on; the Guest's own flag is `irq_enabled`), `eip` at the entry point, `esi` 0 (boot_params at 0).
     pub fn setup(start: u32) -> LguestRegs {
-        LguestRegs {
-            ds: GUEST_DS,
-            es: GUEST_DS,
-            ss: GUEST_DS,
-            cs: GUEST_CS,
-            eflags: 0x202,
-            eip: start,
-            ..LguestRegs::default()
-        }
+        LguestRegs { ds: GUEST_DS, es: GUEST_DS, ss: GUEST_DS, cs: GUEST_CS, eflags: 0x202, eip: start, ..LguestRegs::default() }
     }
 
     /// The registers as `struct hcall_args` (arg0 .. arg4).

@@ -46,10 +46,7 @@ pub fn bench_explore_with(now: &mut dyn FnMut() -> f64) -> String {
         match last {
             Some(Ok(r)) => {
                 let rate = if ms > 0.0 { r.schedules as f64 / (ms / 1000.0) } else { f64::INFINITY };
-                out.push_str(&format!(
-                    "  {name}: {} schedules, {} states, {ms:.3} ms, {rate:.0} schedules/s\n",
-                    r.schedules, r.states
-                ));
+                out.push_str(&format!("  {name}: {} schedules, {} states, {ms:.3} ms, {rate:.0} schedules/s\n", r.schedules, r.states));
             }
             Some(Err(e)) => out.push_str(&format!("  {name}: {e}\n")),
             None => {}

@@ -26,14 +26,7 @@ pub enum Check {
 }
 
 impl Check {
-    pub const ALL: [Check; 6] = [
-        Check::UseAfterFree,
-        Check::UninitialisedRead,
-        Check::DoubleFree,
-        Check::LostUpdate,
-        Check::Leak,
-        Check::Deadlock,
-    ];
+    pub const ALL: [Check; 6] = [Check::UseAfterFree, Check::UninitialisedRead, Check::DoubleFree, Check::LostUpdate, Check::Leak, Check::Deadlock];
 
     pub fn name(self) -> &'static str {
         match self {

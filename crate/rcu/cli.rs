@@ -6,10 +6,10 @@ use super::bench::bench_explore;
 use super::checks::Check;
 use super::explore::{explore, explore_random, Report};
 use super::litmus::table;
-use super::run::Run;
 use super::memory::MemoryMode;
 use super::model::{format_schedule, parse_schedule, Choice, Scenario, Setup};
 use super::programs::Variant;
+use super::run::Run;
 
 /// What `lguest-sim explore --help` prints.
 pub const USAGE: &str = "\
@@ -81,10 +81,8 @@ pub fn cli_explore(args: &[String]) -> Result<String, String> {
             "--memory" => sc.memory = MemoryMode::parse(value.ok_or("--memory needs sc or weak")?)?,
             "--place" => {
                 let v = value.ok_or("--place needs a list of CPUs, e.g. 0,1,1")?;
-                let cpus: Result<Vec<u8>, String> = v
-                    .split(',')
-                    .map(|c| c.trim().parse::<u8>().map_err(|_| format!("--place {v}: '{c}' is not a CPU number")))
-                    .collect();
+                let cpus: Result<Vec<u8>, String> =
+                    v.split(',').map(|c| c.trim().parse::<u8>().map_err(|_| format!("--place {v}: '{c}' is not a CPU number"))).collect();
                 sc.placement = Some(cpus?);
             }
             "--replay" => replay = Some(parse_schedule(value.ok_or("--replay needs a schedule, e.g. \"0 0 1\"")?)?),
@@ -131,9 +129,7 @@ fn render(sc: &Scenario, r: &Report) -> Result<String, String> {
     let mut out = String::new();
     let sat = if r.saturated { " (at least: the count overflowed)" } else { "" };
     match r.mode.as_str() {
-        "random" => {
-            out.push_str(&format!("random: {} schedules followed ({} distinct states seen)\n", r.schedules, r.states))
-        }
+        "random" => out.push_str(&format!("random: {} schedules followed ({} distinct states seen)\n", r.schedules, r.states)),
         _ => out.push_str(&format!("exhaustive: {} schedules{sat} ({} distinct states)\n", r.schedules, r.states)),
     }
     out.push_str("violations (schedules):\n");
@@ -231,10 +227,7 @@ fn litmus_table() -> Result<String, String> {
     let mut out = String::from("litmus shape (exists clause): ours sc / ours weak (expected weak)\n");
     for r in table()? {
         let ok = if r.agrees { "agrees" } else { "DISAGREES" };
-        out.push_str(&format!(
-            "  {} ({}): {:?} / {:?} ({:?}) {ok}\n",
-            r.name, r.exists, r.ours_sc, r.ours_weak, r.expected_weak
-        ));
+        out.push_str(&format!("  {} ({}): {:?} / {:?} ({:?}) {ok}\n", r.name, r.exists, r.ours_sc, r.ours_weak, r.expected_weak));
     }
     Ok(out)
 }

@@ -231,13 +231,7 @@ pub fn explore_capped(setup: &Setup, cap: usize) -> Result<Report, String> {
     let mut ex = Explorer { setup, memo: HashMap::new(), saturated: false, cap };
     let sum = ex.visit(&root)?;
     let examples = (0..N).map(|k| if sum.per[k] > 0 { ex.counterexample(&root, k) } else { None }).collect();
-    Ok(Report {
-        mode: "exhaustive".into(),
-        schedules: sum.total,
-        saturated: ex.saturated,
-        states: ex.memo.len(),
-        checks: results(sum.per, examples),
-    })
+    Ok(Report { mode: "exhaustive".into(), schedules: sum.total, saturated: ex.saturated, states: ex.memo.len(), checks: results(sum.per, examples) })
 }
 
 /// Follow `runs` random schedules of `setup`, chosen by a generator seeded with `seed`.
@@ -281,13 +275,7 @@ pub fn explore_random(setup: &Setup, seed: u64, runs: u64) -> Result<Report, Str
             }
         }
     }
-    Ok(Report {
-        mode: "random".into(),
-        schedules: runs,
-        saturated: false,
-        states: states.len(),
-        checks: results(per, best),
-    })
+    Ok(Report { mode: "random".into(), schedules: runs, saturated: false, states: states.len(), checks: results(per, best) })
 }
 
 /// Every final state `setup` can reach (for litmus tests: which outcomes are possible at all).

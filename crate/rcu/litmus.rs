@@ -69,10 +69,7 @@ fn mp(name: &'static str, release: bool, acquire: bool, weak: Verdict) -> Litmus
         exists: "1:r0=1 /\\ 1:r1=0",
         weak,
         sc: Verdict::Never,
-        threads: vec![
-            vec![store(X, 1), Op::Store { var: Y, val: Val::Int(1), release }],
-            vec![load(Y, 0, kind), load(X, 1, LoadKind::Plain)],
-        ],
+        threads: vec![vec![store(X, 1), Op::Store { var: Y, val: Val::Int(1), release }], vec![load(Y, 0, kind), load(X, 1, LoadKind::Plain)]],
         vars: vec![(X, Val::Int(0)), (Y, Val::Int(0))],
         outcome: |st| reg(st, 1, 0) == Val::Int(1) && reg(st, 1, 1) == Val::Int(0),
     }

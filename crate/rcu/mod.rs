@@ -28,26 +28,26 @@
 //!   to feed back to [`Run::replay`]. [`model::parse_schedule`] / [`model::format_schedule`] for links.
 //! - Litmus: [`litmus::table`]. Text: [`cli_explore`] (the CLI), [`bench_explore`] / [`bench_explore_with`].
 
-mod writer;
 pub mod bench;
 pub mod checks;
 pub mod cli;
 pub mod explore;
 pub mod litmus;
-pub mod run;
 pub mod memory;
 pub mod model;
 pub mod programs;
 mod reader;
+pub mod run;
 pub mod snapshot;
 mod synchronize_rcu;
+mod writer;
 
 pub use bench::{bench_explore, bench_explore_with};
 pub use checks::{Check, Violation};
 pub use cli::cli_explore;
 pub use explore::{explore, explore_random, Report};
-pub use run::Run;
 pub use memory::MemoryMode;
 pub use model::{step, Choice, RcuEvent, Scenario, Setup, State};
 pub use programs::Variant;
+pub use run::Run;
 pub use snapshot::RcuSnapshot;

@@ -71,8 +71,7 @@ impl Choice {
     /// Parse `"1"`, `"1:2"` (CPU 1, the third-newest value) or `"1i"` (the timer interrupt arrives on CPU 1).
     pub fn parse(s: &str) -> Result<Choice, String> {
         if let Some(c) = s.strip_suffix('i') {
-            let cpu =
-                c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK] or CPUi"))?;
+            let cpu = c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK] or CPUi"))?;
             return Ok(Choice { cpu, pick: 0, irq: true });
         }
         let (c, p) = match s.split_once(':') {
@@ -197,10 +196,7 @@ impl Setup {
         let placement: Vec<u8> = match &sc.placement {
             Some(p) => {
                 if p.len() != ntasks {
-                    return Err(format!(
-                        "--place lists {} CPUs but there are {ntasks} tasks (readers first, then writers)",
-                        p.len()
-                    ));
+                    return Err(format!("--place lists {} CPUs but there are {ntasks} tasks (readers first, then writers)", p.len()));
                 }
                 if let Some(bad) = p.iter().find(|&&c| c >= sc.cpus) {
                     return Err(format!("--place puts a task on CPU {bad}, but CPUs are 0..{}", sc.cpus - 1));
@@ -248,23 +244,11 @@ impl Setup {
                 bad_fd: false,
             });
         }
-        Ok(Setup {
-            cpus: sc.cpus,
-            memory: sc.memory,
-            variant: sc.variant,
-            tasks,
-            initial: (0..init).map(entry_addr).collect(),
-            vars: Vec::new(),
-        })
+        Ok(Setup { cpus: sc.cpus, memory: sc.memory, variant: sc.variant, tasks, initial: (0..init).map(entry_addr).collect(), vars: Vec::new() })
     }
 
     /// A litmus test: `threads` are (CPU, program); `vars` the variables and their initial values.
-    pub fn litmus(
-        cpus: u8,
-        memory: MemoryMode,
-        vars: &[(u8, Val)],
-        threads: Vec<(u8, Vec<Op>)>,
-    ) -> Result<Setup, String> {
+    pub fn litmus(cpus: u8, memory: MemoryMode, vars: &[(u8, Val)], threads: Vec<(u8, Vec<Op>)>) -> Result<Setup, String> {
         if cpus == 0 || cpus > MAX_CPUS {
             return Err(format!("{cpus} CPUs: the simulation has 1 to {MAX_CPUS}"));
         }
@@ -279,16 +263,7 @@ impl Setup {
             if cpu >= cpus {
                 return Err(format!("thread P{i} placed on CPU {cpu}, but CPUs are 0..{}", cpus - 1));
             }
-            tasks.push(TaskSpec {
-                name: format!("P{i}"),
-                role: Role::Litmus,
-                cpu,
-                program,
-                notify: 0,
-                addr: 0,
-                ctx: 0,
-                bad_fd: false,
-            });
+            tasks.push(TaskSpec { name: format!("P{i}"), role: Role::Litmus, cpu, program, notify: 0, addr: 0, ctx: 0, bad_fd: false });
         }
         Ok(Setup { cpus, memory, variant: Variant::Correct, tasks, initial: Vec::new(), vars: vars.to_vec() })
     }
@@ -461,13 +436,7 @@ impl State {
         }
         let cpus = (0..setup.cpus)
             .map(|c| RcuCpu {
-                tasks: setup
-                    .tasks
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, t)| t.cpu == c && t.role != Role::Timer)
-                    .map(|(i, _)| i as u8)
-                    .collect(),
+                tasks: setup.tasks.iter().enumerate().filter(|(_, t)| t.cpu == c && t.role != Role::Timer).map(|(i, _)| i as u8).collect(),
                 current: 0,
                 view: View::new(),
                 irq: None,
@@ -528,21 +497,13 @@ impl State {
     pub fn blocked(&self, setup: &Setup, t: u8) -> Option<String> {
         let task = self.tasks.get(t as usize)?;
         match setup.op(t, task.pc)? {
-            Op::MutexLock => {
-                self.lock.map(|h| format!("sleeping in mutex_lock(): {} holds lguest_lock", setup.task_name(h)))
-            }
+            Op::MutexLock => self.lock.map(|h| format!("sleeping in mutex_lock(): {} holds lguest_lock", setup.task_name(h))),
             Op::SyncDone => {
                 let g = self.gps.get(task.gp? as usize)?;
                 if g.done {
                     None
                 } else {
-                    let waiting: Vec<String> = g
-                        .cpus
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, q)| **q == Qs::Waiting)
-                        .map(|(c, _)| format!("CPU{c}"))
-                        .collect();
+                    let waiting: Vec<String> = g.cpus.iter().enumerate().filter(|(_, q)| **q == Qs::Waiting).map(|(c, _)| format!("CPU{c}")).collect();
                     Some(format!("sleeping in synchronize_rcu(): the grace period waits for {}", waiting.join(", ")))
                 }
             }
@@ -635,13 +596,9 @@ impl State {
     /// The checks that fire only at the end of a schedule (nothing left to run).
     pub fn final_checks(&self, setup: &Setup) -> Vec<Violation> {
         let mut out = Vec::new();
-        let stuck: Vec<&str> =
-            (0..self.tasks.len() as u8).filter(|&t| !self.is_done(setup, t)).map(|t| setup.task_name(t)).collect();
+        let stuck: Vec<&str> = (0..self.tasks.len() as u8).filter(|&t| !self.is_done(setup, t)).map(|t| setup.task_name(t)).collect();
         if !stuck.is_empty() {
-            out.push(Violation {
-                check: Check::Deadlock,
-                text: format!("{} can never run again, yet has not finished", stuck.join(", ")),
-            });
+            out.push(Violation { check: Check::Deadlock, text: format!("{} can never run again, yet has not finished", stuck.join(", ")) });
             return out;
         }
         let writers: Vec<&TaskSpec> = setup.tasks.iter().filter(|t| t.role == Role::Writer).collect();
@@ -653,30 +610,20 @@ impl State {
             Some(Val::Int(n)) => n as u8,
             _ => 0,
         };
-        let entries: Vec<(Option<Val>, Option<Val>)> =
-            (0..num).map(|i| (self.mem.newest(Loc::Addr(cur, i)), self.mem.newest(Loc::Event(cur, i)))).collect();
+        let entries: Vec<(Option<Val>, Option<Val>)> = (0..num).map(|i| (self.mem.newest(Loc::Addr(cur, i)), self.mem.newest(Loc::Event(cur, i)))).collect();
         for w in writers.iter().filter(|w| !w.bad_fd) {
             if !entries.iter().any(|(a, _)| *a == Some(Val::Int(w.addr))) {
-                out.push(Violation {
-                    check: Check::LostUpdate,
-                    text: format!("{}'s entry for {:#x} is missing from the final map v{cur}", w.name, w.addr),
-                });
+                out.push(Violation { check: Check::LostUpdate, text: format!("{}'s entry for {:#x} is missing from the final map v{cur}", w.name, w.addr) });
             }
         }
         for (v, ver) in self.versions.iter().enumerate() {
             if v as u8 != cur && ver.life != Life::Freed {
-                out.push(Violation {
-                    check: Check::Leak,
-                    text: format!("v{v} is neither the current map nor freed: nothing will ever kfree() it"),
-                });
+                out.push(Violation { check: Check::Leak, text: format!("v{v} is neither the current map nor freed: nothing will ever kfree() it") });
             }
         }
         for (c, &refs) in self.ctx_refs.iter().enumerate() {
             if refs > 0 && !entries.iter().any(|(_, e)| *e == Some(Val::Ctx(c as u8))) {
-                out.push(Violation {
-                    check: Check::Leak,
-                    text: format!("ctx{c}'s reference is in no map: close() will never eventfd_ctx_put() it"),
-                });
+                out.push(Violation { check: Check::Leak, text: format!("ctx{c}'s reference is in no map: close() will never eventfd_ctx_put() it") });
             }
         }
         out
@@ -705,9 +652,7 @@ fn apply_inner(setup: &Setup, st: &mut State, choice: Choice) -> Result<RcuEvent
         return Err(format!("CPU {cpu} does not exist: this scenario has CPUs 0..{}", setup.cpus - 1));
     }
     if choice.irq {
-        let t = st
-            .pending_timer(setup, cpu)
-            .ok_or_else(|| format!("no timer interrupt can arrive on CPU {cpu} now (none left, or one is running)"))?;
+        let t = st.pending_timer(setup, cpu).ok_or_else(|| format!("no timer interrupt can arrive on CPU {cpu} now (none left, or one is running)"))?;
         st.cpus[cpu as usize].irq = Some(t);
         return run_op(setup, st, cpu, t, 0);
     }
@@ -728,10 +673,7 @@ fn apply_inner(setup: &Setup, st: &mut State, choice: Choice) -> Result<RcuEvent
             };
             let c = &mut st.cpus[cpu as usize];
             c.current = c.tasks.iter().position(|&x| x == t).unwrap_or(0) as u8;
-            let mut text = format!(
-                "{prev}, so CPU{cpu} switches to {}: a context switch is a quiescent state",
-                setup.task_name(t)
-            );
+            let mut text = format!("{prev}, so CPU{cpu} switches to {}: a context switch is a quiescent state", setup.task_name(t));
             for note in synchronize_rcu::note_quiescent(setup, st, cpu) {
                 text.push_str("; ");
                 text.push_str(&note);
@@ -835,8 +777,7 @@ fn run_op(setup: &Setup, st: &mut State, cpu: u8, t: u8, pick: u8) -> Result<Rcu
     let spec = setup.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?;
     let pc = st.tasks.get(t as usize).ok_or_else(|| format!("no task {t}"))?.pc;
     let op = setup.op(t, pc).ok_or_else(|| format!("{} has finished", spec.name))?;
-    let mut cx =
-        Cx { setup, st, cpu, t, spec, who: spec.name.as_str(), pick, violations: Vec::new(), pc, next: pc.saturating_add(1) };
+    let mut cx = Cx { setup, st, cpu, t, spec, who: spec.name.as_str(), pick, violations: Vec::new(), pc, next: pc.saturating_add(1) };
     let text = match op {
         Op::MutexLock => writer::mutex_lock(&mut cx),
         Op::Kmalloc => writer::kmalloc(&mut cx),

@@ -122,14 +122,7 @@ impl Op {
     pub fn function(self) -> &'static str {
         match self {
             Op::MutexLock | Op::MutexUnlock => "attach_eventfd",
-            Op::Kmalloc
-            | Op::Memcpy
-            | Op::AppendEntry
-            | Op::IncNum
-            | Op::AssignPointer { .. }
-            | Op::Kfree
-            | Op::SaveErr
-            | Op::KfreeNew => "add_eventfd",
+            Op::Kmalloc | Op::Memcpy | Op::AppendEntry | Op::IncNum | Op::AssignPointer { .. } | Op::Kfree | Op::SaveErr | Op::KfreeNew => "add_eventfd",
             Op::SyncBegin | Op::SyncDone => "synchronize_rcu",
             Op::RcuReadLock => "rcu_read_lock",
             Op::RcuReadUnlock => "rcu_read_unlock",
@@ -218,18 +211,10 @@ impl Variant {
             Variant::NoSynchronizeRcu => "kfree(old) right after rcu_assign_pointer(): a reader uses freed memory",
             Variant::KfreeBeforeSync => "kfree(old) before synchronize_rcu(): the wait protects nothing",
             Variant::ReaderNoLock => "reader without rcu_read_lock(): the grace period does not wait for it",
-            Variant::PlainAssign => {
-                "plain 'lg->eventfds = new': with --memory weak the pointer can arrive before the entries"
-            }
-            Variant::PlainDereference => {
-                "plain load instead of rcu_dereference(): with --memory weak the reader may see stale contents"
-            }
-            Variant::NoLguestLock => {
-                "no lguest_lock around add_eventfd(): two writers copy one array; an entry is lost and leaked"
-            }
-            Variant::ErrorPath2009 => {
-                "2009's add_eventfd() error path: kfree(new), then PTR_ERR(new->map[num].event): no race needed"
-            }
+            Variant::PlainAssign => "plain 'lg->eventfds = new': with --memory weak the pointer can arrive before the entries",
+            Variant::PlainDereference => "plain load instead of rcu_dereference(): with --memory weak the reader may see stale contents",
+            Variant::NoLguestLock => "no lguest_lock around add_eventfd(): two writers copy one array; an entry is lost and leaked",
+            Variant::ErrorPath2009 => "2009's add_eventfd() error path: kfree(new), then PTR_ERR(new->map[num].event): no race needed",
         }
     }
 
@@ -289,13 +274,7 @@ pub fn reader_program(variant: Variant) -> Vec<Op> {
     if locked {
         p.push(Op::RcuReadLock);
     }
-    p.extend([
-        Op::Dereference { rcu: variant != Variant::PlainDereference },
-        Op::ReadNum,
-        Op::Compare { skip: 2 },
-        Op::Signal,
-        Op::ClearNotify,
-    ]);
+    p.extend([Op::Dereference { rcu: variant != Variant::PlainDereference }, Op::ReadNum, Op::Compare { skip: 2 }, Op::Signal, Op::ClearNotify]);
     if locked {
         p.push(Op::RcuReadUnlock);
     }

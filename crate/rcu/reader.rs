@@ -17,10 +17,7 @@ pub(super) fn rcu_read_lock(cx: &mut Cx) -> Result<String, String> {
         let gv = cx.st.gp_view.clone();
         join(cx.view(), &gv);
     }
-    Ok(format!(
-        "{} enters a read-side critical section: CPU{} is not quiescent until rcu_read_unlock()",
-        cx.who, cx.cpu
-    ))
+    Ok(format!("{} enters a read-side critical section: CPU{} is not quiescent until rcu_read_unlock()", cx.who, cx.cpu))
 }
 
 /// L:056 `map = rcu_dereference(lg->eventfds)`: the reader now holds that version. `rcu_dereference()`

@@ -167,11 +167,7 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
                 holds: holds(i as u8),
                 pending_notify: t.notify,
                 signalled: t.signalled,
-                regs: if spec.role == Role::Litmus {
-                    t.regs.iter().map(|r| r.to_string()).collect()
-                } else {
-                    Vec::new()
-                },
+                regs: if spec.role == Role::Litmus { t.regs.iter().map(|r| r.to_string()).collect() } else { Vec::new() },
             }
         })
         .collect();
@@ -181,12 +177,8 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
         .enumerate()
         .map(|(v, ver)| {
             let v = v as u8;
-            let entries = (0..ver.cap)
-                .map(|i| EntrySnap {
-                    addr: show(st.mem.newest(Loc::Addr(v, i))),
-                    event: show(st.mem.newest(Loc::Event(v, i))),
-                })
-                .collect();
+            let entries =
+                (0..ver.cap).map(|i| EntrySnap { addr: show(st.mem.newest(Loc::Addr(v, i))), event: show(st.mem.newest(Loc::Event(v, i))) }).collect();
             let mut history = Vec::new();
             if setup.memory == MemoryMode::Weak {
                 let mut locs = vec![Loc::Num(v)];
@@ -230,10 +222,7 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
                         Qs::Waiting => {
                             let r = st.current_task(c);
                             let held = r.and_then(holds).map(|v| format!(", holding v{v}")).unwrap_or_default();
-                            format!(
-                                "{} entered rcu_read_lock() before the grace period began and is still inside{held}",
-                                r.map(name).unwrap_or_default()
-                            )
+                            format!("{} entered rcu_read_lock() before the grace period began and is still inside{held}", r.map(name).unwrap_or_default())
                         }
                         Qs::NotReading => "not in a read-side critical section when the grace period began".into(),
                         Qs::Unlocked => "has left its read-side critical section (rcu_read_unlock())".into(),
@@ -254,9 +243,7 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
         eventfds: show(st.mem.newest(Loc::Eventfds)),
         lock_holder: st.lock.map(name),
         grace_periods,
-        enabled_cpus: (0..setup.cpus)
-            .filter(|&c| st.options(setup, c) > 0 || st.pending_timer(setup, c).is_some())
-            .collect(),
+        enabled_cpus: (0..setup.cpus).filter(|&c| st.options(setup, c) > 0 || st.pending_timer(setup, c).is_some()).collect(),
         finished: choices.is_empty(),
         choices,
         violations,

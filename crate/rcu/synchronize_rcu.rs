@@ -17,8 +17,7 @@ use super::model::{Cx, GracePeriod, Qs, Setup, State};
 /// quiescent CPUs have seen for the updater (the full barriers a grace period implies).
 pub(super) fn begin(cx: &mut Cx) -> Result<String, String> {
     let st = &mut *cx.st;
-    let cpus: Vec<Qs> =
-        (0..cx.setup.cpus).map(|c| if st.in_read_side(c) { Qs::Waiting } else { Qs::NotReading }).collect();
+    let cpus: Vec<Qs> = (0..cx.setup.cpus).map(|c| if st.in_read_side(c) { Qs::Waiting } else { Qs::NotReading }).collect();
     let mut collected = View::new();
     if cx.setup.memory == MemoryMode::Weak {
         for (c, q) in cpus.iter().enumerate() {
@@ -95,10 +94,7 @@ pub(super) fn clockdev_fn(cx: &mut Cx) -> Result<String, String> {
         Some(r) if !st.is_done(cx.setup, r) => format!(" It interrupts {}", cx.setup.task_name(r)),
         _ => format!(" CPU{cpu} was idle"),
     };
-    Ok(format!(
-        "{}: the Guest's clockevent fires on CPU{cpu}; clockdev_fn() sets irq 0 in irqs_pending.{under}",
-        cx.who
-    ))
+    Ok(format!("{}: the Guest's clockevent fires on CPU{cpu}; clockdev_fn() sets irq 0 in irqs_pending.{under}", cx.who))
 }
 
 /// The scheduling-clock part of the interrupt: `rcu_check_callbacks()` looks at what was interrupted. Inside
@@ -109,9 +105,7 @@ pub(super) fn rcu_check_callbacks(cx: &mut Cx) -> Result<String, String> {
     let who = cx.who;
     if cx.st.in_read_side(cpu) {
         let r = cx.st.current_task(cpu).map(|r| cx.setup.task_name(r)).unwrap_or("?");
-        return Ok(format!(
-            "{who}: the tick finds CPU{cpu} inside {r}'s read-side section: no quiescent state; an interrupt never ends one"
-        ));
+        return Ok(format!("{who}: the tick finds CPU{cpu} inside {r}'s read-side section: no quiescent state; an interrupt never ends one"));
     }
     let mut s = format!("{who}: the tick finds CPU{cpu} outside any read-side section: a quiescent state");
     for note in note_quiescent(cx.setup, cx.st, cpu) {

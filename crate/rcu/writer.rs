@@ -51,11 +51,7 @@ pub(super) fn kmalloc(cx: &mut Cx) -> Result<String, String> {
     task.old = Some(old);
     task.new = Some(new);
     task.n = n as u32;
-    Ok(format!(
-        "{}: old = v{old} (num {n}); kmalloc() gives v{new} with room for {} entries, uninitialised",
-        cx.who,
-        n + 1
-    ))
+    Ok(format!("{}: old = v{old} (num {n}); kmalloc() gives v{new} with room for {} entries, uninitialised", cx.who, n + 1))
 }
 
 /// L:055 `memcpy(new->map, old->map, ...)` and `new->num = old->num`: the copy in read-copy-update.
@@ -81,10 +77,7 @@ pub(super) fn eventfd_ctx_fdget(cx: &mut Cx) -> Result<String, String> {
     cx.store(Loc::Addr(new, i), Val::Int(addr), false);
     if cx.spec.bad_fd {
         cx.store(Loc::Event(new, i), Val::ErrPtr(EBADF), false);
-        return Ok(format!(
-            "{}: eventfd_ctx_fdget() fails (the fd is not an eventfd): v{new}->map[{i}].event = ERR_PTR(-EBADF)",
-            cx.who
-        ));
+        return Ok(format!("{}: eventfd_ctx_fdget() fails (the fd is not an eventfd): v{new}->map[{i}].event = ERR_PTR(-EBADF)", cx.who));
     }
     if let Some(r) = cx.st.ctx_refs.get_mut(ctx as usize) {
         *r = r.saturating_add(1);

@@ -79,12 +79,8 @@ pub fn run_rcu(line: &RcuLine) -> RcuResult {
             if want != got {
                 res.ok = false;
                 let show = |v: &[String]| if v.is_empty() { "clean".to_string() } else { v.join(", ") };
-                res.message = Some(format!(
-                    "expected the explorer to find {}, but over {} schedules it found {}",
-                    show(&line.expect),
-                    r.schedules,
-                    show(&res.found)
-                ));
+                res.message =
+                    Some(format!("expected the explorer to find {}, but over {} schedules it found {}", show(&line.expect), r.schedules, show(&res.found)));
             }
         }
     }
@@ -101,8 +97,7 @@ pub fn lesson_runner(lesson: &Lesson, dir: Option<&Path>) -> Result<Runner, Stri
         match dir {
             Some(d) => {
                 let path = d.join(g);
-                let src = std::fs::read_to_string(&path)
-                    .map_err(|_| format!("the Guest program {g:?} does not exist (looked in {})", path.display()))?;
+                let src = std::fs::read_to_string(&path).map_err(|_| format!("the Guest program {g:?} does not exist (looked in {})", path.display()))?;
                 runner.load_program(0, g, &src).map_err(|e| format!("the Guest program {g:?} does not assemble: {e}"))?;
             }
             None => runner.load_named(0, g)?,
@@ -143,7 +138,11 @@ pub fn run_lesson(lesson: &Lesson, dir: Option<&Path>) -> LessonRun {
                         GuestLine::Init { lguest_data } => {
                             let pages = runner.launcher(p).map(|l| l.guest_pages).unwrap_or(0);
                             let bytes = (pages + crate::params::DEVICE_PAGES) as u64 * crate::params::PAGE_SIZE as u64;
-                            if *lguest_data as u64 + 24 + 64 <= bytes { 2 } else { 1 }
+                            if *lguest_data as u64 + 24 + 64 <= bytes {
+                                2
+                            } else {
+                                1
+                            }
                         }
                         _ => 1,
                     };
@@ -241,10 +240,7 @@ pub fn lesson_files(path: &Path) -> Result<Vec<PathBuf>, String> {
         return Ok(vec![path.to_path_buf()]);
     }
     let rd = std::fs::read_dir(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let mut v: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().map(|x| x == "lesson").unwrap_or(false))
-        .collect();
+    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().map(|x| x == "lesson").unwrap_or(false)).collect();
     v.sort();
     Ok(v)
 }
@@ -292,4 +288,3 @@ fn same_number(a: &str, b: &str) -> bool {
         _ => a.trim() == b.trim(),
     }
 }
-

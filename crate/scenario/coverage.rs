@@ -15,9 +15,9 @@ use super::check::LessonRun;
 use super::parse::Action;
 use crate::errno::Errno;
 use crate::event::Event;
+use crate::kernel::syscall::SysResult;
 use crate::lguest::hypercalls::hcall_name;
 use crate::lguest::lguest_user::{LHREQ_EVENTFD, LHREQ_INITIALIZE, LHREQ_IRQ};
-use crate::kernel::syscall::SysResult;
 
 /// One path through `write()`, `read()`/`run_guest()` or `close()`.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -160,7 +160,13 @@ pub fn classify_result(action: &Action, r: &SysResult) -> Vec<&'static str> {
         _ => ("", None),
     };
     if let Some(e) = r.errno {
-        let table = if call == "write" { WRITE_ERRS } else if call == "read" { READ_ERRS } else { &[] };
+        let table = if call == "write" {
+            WRITE_ERRS
+        } else if call == "read" {
+            READ_ERRS
+        } else {
+            &[]
+        };
         if let Some((id, _, _)) = table.iter().find(|(_, en, why)| *en == e && r.why.contains(why)) {
             out.push(*id);
         } else if call == "read" && r.why.contains("holds an error code, not a reason") {
@@ -222,11 +228,7 @@ fn classify_events(events: &[Event]) -> Vec<&'static str> {
 
 /// The hypercall numbers the Guest made, from the trap handler's events (`... (call N)`).
 fn hypercalls_in(events: &[Event]) -> Vec<u32> {
-    events
-        .iter()
-        .filter(|e| e.func == "lguest_arch_handle_trap")
-        .filter_map(|e| e.text.split("(call ").nth(1)?.trim_end_matches(')').parse().ok())
-        .collect()
+    events.iter().filter(|e| e.func == "lguest_arch_handle_trap").filter_map(|e| e.text.split("(call ").nth(1)?.trim_end_matches(')').parse().ok()).collect()
 }
 
 impl Coverage {

@@ -88,11 +88,5 @@ pub fn run_guest(k: &mut Kernel, _mem_mb: u32) -> LaunchResult {
         run::Exit::Status(code) => (code, ""),
         run::Exit::Stuck => (1, "lguest: the Guest ran for the simulation's whole budget without stopping; stopped\n"),
     };
-    LaunchResult {
-        stdout: k.tty.stdout.clone(),
-        stderr: String::from_utf8_lossy(&k.tty.stderr).into_owned() + note,
-        exit_code,
-        restarts: 0,
-        instructions: 0,
-    }
+    LaunchResult { stdout: k.tty.stdout.clone(), stderr: String::from_utf8_lossy(&k.tty.stderr).into_owned() + note, exit_code, restarts: 0, instructions: 0 }
 }

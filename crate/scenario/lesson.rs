@@ -31,8 +31,8 @@
 use serde::Serialize;
 
 use super::parse::{parse_expect, parse_line, Action, Line};
-use crate::tags::{self, FUNCS};
 use crate::rcu::{MemoryMode, Variant};
+use crate::tags::{self, FUNCS};
 
 /// A whole lesson.
 #[derive(Clone, Debug, Serialize)]
@@ -189,7 +189,9 @@ fn parse_rcu_line(number: usize, src: &str) -> Result<Option<RcuLine>, String> {
     };
     let mut ws = call.split_whitespace();
     if ws.next() != Some("explore") {
-        return Err(format!("an rcu block holds `explore [variant=V] [memory=sc|weak] [cpus=N] [readers=N] [writers=N] [initial=N] => ...` lines; found {call:?}"));
+        return Err(format!(
+            "an rcu block holds `explore [variant=V] [memory=sc|weak] [cpus=N] [readers=N] [writers=N] [initial=N] => ...` lines; found {call:?}"
+        ));
     }
     let sc = crate::rcu::model::Scenario::default();
     let mut line = RcuLine {
@@ -243,7 +245,8 @@ pub fn parse_lesson(src: &str, file: &str) -> Result<Lesson, Vec<LessonError>> {
     let mut err = |line: usize, message: String| errors.push(LessonError::in_file(file.to_string(), line, message));
     let stem = std::path::Path::new(file).file_name().and_then(|s| s.to_str()).unwrap_or(file);
     let id = stem.strip_suffix(".lesson").unwrap_or(stem).to_string();
-    let mut lesson = Lesson { id, file: file.to_string(), title: String::new(), goals: Vec::new(), guest: None, guest_line: 0, intro: String::new(), steps: Vec::new() };
+    let mut lesson =
+        Lesson { id, file: file.to_string(), title: String::new(), goals: Vec::new(), guest: None, guest_line: 0, intro: String::new(), steps: Vec::new() };
 
     let lines: Vec<&str> = src.lines().collect();
     let mut i = 0;
@@ -332,7 +335,13 @@ pub fn parse_lesson(src: &str, file: &str) -> Result<Lesson, Vec<LessonError>> {
                                 if parsed.expect.is_none() && is_call(&parsed.action) {
                                     err(n, "a system call in a lesson must say what it returns: add `=> result`".into());
                                 }
-                                s.lines.push(ScenarioLine { line: n, source: l.trim().to_string(), action: parsed.action_text.clone(), call: parsed.action.kind(), parsed });
+                                s.lines.push(ScenarioLine {
+                                    line: n,
+                                    source: l.trim().to_string(),
+                                    action: parsed.action_text.clone(),
+                                    call: parsed.action.kind(),
+                                    parsed,
+                                });
                             }
                             Ok(None) => {}
                             Err(e) => err(n, e.message),

@@ -16,12 +16,12 @@
 
 pub mod check;
 pub mod coverage;
+pub mod launch;
 pub mod lesson;
 pub mod library;
 pub mod parse;
-pub mod launch;
 pub mod run;
 
-pub use parse::{parse, parse_line, Action, Expect, Line, ParseError};
 pub use lesson::{parse_lesson, Lesson, LessonError};
+pub use parse::{parse, parse_line, Action, Expect, Line, ParseError};
 pub use run::{replay, ReplayError, Runner, Step};

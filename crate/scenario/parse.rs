@@ -40,25 +40,55 @@ pub enum Action {
     Open,
     /// `write`: the words (request first) the Launcher puts in its buffer. `defaults` lists the words the
     /// line left out, which the runner fills as the real Launcher would (INITIALIZE's base, pfnlimit, start).
-    Write { words: Vec<u32>, opts: CallOpts, defaults: Vec<usize> },
+    Write {
+        words: Vec<u32>,
+        opts: CallOpts,
+        defaults: Vec<usize>,
+    },
     /// `load NAME`: put a Guest program in the Launcher's Guest memory (assembled if it is source).
-    Load { name: String },
-    Read { opts: CallOpts },
-    Close { fd: Option<i32> },
+    Load {
+        name: String,
+    },
+    Read {
+        opts: CallOpts,
+    },
+    Close {
+        fd: Option<i32>,
+    },
     Eventfd,
-    EventfdRead { fd: i32 },
-    EventfdWrite { fd: i32, value: u64 },
-    Thread { name: String },
-    Process { name: String },
-    Signal { task: Option<String> },
-    Wait { task: Option<String> },
+    EventfdRead {
+        fd: i32,
+    },
+    EventfdWrite {
+        fd: i32,
+        value: u64,
+    },
+    Thread {
+        name: String,
+    },
+    Process {
+        name: String,
+    },
+    Signal {
+        task: Option<String>,
+    },
+    Wait {
+        task: Option<String>,
+    },
     Exit,
-    Advance { ns: u64 },
-    InjectKmallocFailure { nth: u32 },
+    Advance {
+        ns: u64,
+    },
+    InjectKmallocFailure {
+        nth: u32,
+    },
     /// The scripted Guest's next action.
     Guest(GuestLine),
     /// `expect name = value`: a state check.
-    Expect { field: String, value: String },
+    Expect {
+        field: String,
+        value: String,
+    },
     /// `launcher ...`: a step of the Launcher's own code (its devices), not a single system call.
     Launcher(LauncherLine),
 }
@@ -77,18 +107,37 @@ pub enum LauncherLine {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GuestLine {
-    Hypercall { nr: u32, args: [u32; 4] },
+    Hypercall {
+        nr: u32,
+        args: [u32; 4],
+    },
     /// What a Guest's boot code does: prepare `lguest_data` (async ring free, syscall vector 0x80), then
     /// LHCALL_LGUEST_INIT with its address. A bare `guest hypercall LGUEST_INIT` skips the preparation.
-    Init { lguest_data: u32 },
-    Store { gpa: u32, text: String },
-    Trap { num: u32, errcode: u32 },
+    Init {
+        lguest_data: u32,
+    },
+    Store {
+        gpa: u32,
+        text: String,
+    },
+    Trap {
+        num: u32,
+        errcode: u32,
+    },
     /// SHUTDOWN with a message: the message is stored in Guest memory first, then the call is made.
-    Shutdown { msg: String, restart: bool },
+    Shutdown {
+        msg: String,
+        restart: bool,
+    },
     /// The Guest's own stores of 32-bit words (to fill `lguest_data` fields, say).
-    Poke { gpa: u32, words: Vec<u32> },
+    Poke {
+        gpa: u32,
+        words: Vec<u32>,
+    },
     /// The Guest loads its stack pointer (so an interrupt frame has somewhere to go).
-    Stack { esp: u32 },
+    Stack {
+        esp: u32,
+    },
 }
 
 /// What the line says the result must be.
@@ -230,9 +279,10 @@ fn named_args(ws: &[String], names: &[&str], defaults: &[Option<u32>]) -> Result
     let mut pos = 0;
     for w in ws {
         if let Some((k, v)) = key_value(w) {
-            let i = names.iter().position(|n| n.eq_ignore_ascii_case(k)).ok_or_else(|| {
-                format!("unknown argument {k:?}; this request takes {}", names.join(", "))
-            })?;
+            let i = names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(k))
+                .ok_or_else(|| format!("unknown argument {k:?}; this request takes {}", names.join(", ")))?;
             vals[i] = Some(num32(v)?);
         } else {
             if pos >= names.len() {
@@ -242,10 +292,7 @@ fn named_args(ws: &[String], names: &[&str], defaults: &[Option<u32>]) -> Result
             pos += 1;
         }
     }
-    vals.iter()
-        .zip(names)
-        .map(|(v, n)| v.ok_or_else(|| format!("missing argument {n}")))
-        .collect()
+    vals.iter().zip(names).map(|(v, n)| v.ok_or_else(|| format!("missing argument {n}"))).collect()
 }
 
 fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
@@ -263,7 +310,10 @@ fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
             let given: Vec<bool> = names
                 .iter()
                 .enumerate()
-                .map(|(i, n)| ws.iter().any(|w| key_value(w).map(|(k, _)| k.eq_ignore_ascii_case(n)).unwrap_or(false)) || ws.iter().filter(|w| key_value(w).is_none()).count() > i)
+                .map(|(i, n)| {
+                    ws.iter().any(|w| key_value(w).map(|(k, _)| k.eq_ignore_ascii_case(n)).unwrap_or(false))
+                        || ws.iter().filter(|w| key_value(w).is_none()).count() > i
+                })
                 .collect();
             let v = named_args(&ws, &names, &[Some(0), Some(0), Some(0)])?;
             defaults = (0..3).filter(|i| !given[*i]).map(|i| i + 1).collect();
@@ -465,7 +515,17 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
             )))
         }
     };
-    if expect.is_some() && matches!(action, Action::Expect { .. } | Action::Guest(_) | Action::Launcher(_) | Action::Thread { .. } | Action::InjectKmallocFailure { .. } | Action::Advance { .. }) {
+    if expect.is_some()
+        && matches!(
+            action,
+            Action::Expect { .. }
+                | Action::Guest(_)
+                | Action::Launcher(_)
+                | Action::Thread { .. }
+                | Action::InjectKmallocFailure { .. }
+                | Action::Advance { .. }
+        )
+    {
         return Err(err(format!("{verb} has no result to check; remove the `=>` part")));
     }
     Ok(Some(Line { number, source: src.trim().to_string(), action_text: action_src.to_string(), task, action, expect }))

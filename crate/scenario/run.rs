@@ -446,7 +446,12 @@ impl Runner {
                     LauncherLine::HandleOutput { addr } => {
                         let addr = match addr {
                             Some(a) => *a,
-                            None => self.steps.iter().rev().find_map(|s| s.sys.as_ref().and_then(|r| r.notify)).ok_or("launcher handle-output needs an address: no read() has returned one yet")?,
+                            None => self
+                                .steps
+                                .iter()
+                                .rev()
+                                .find_map(|s| s.sys.as_ref().and_then(|r| r.notify))
+                                .ok_or("launcher handle-output needs an address: no read() has returned one yet")?,
                         };
                         let fd = self.lguest_fd.ok_or("launcher handle-output: no /dev/lguest is open")?;
                         let died = self.launcher_do(tid, |l, sys| match l.handle_output(sys, addr, fd) {

@@ -11,8 +11,8 @@ use super::state::Snapshot;
 use super::stepper::Stepper;
 use crate::scenario::check::{lesson_runner, run_rcu, RcuResult};
 use crate::scenario::lesson::{parse_lesson, Lesson};
-use crate::scenario::parse::CallKind;
 use crate::scenario::library::LESSONS;
+use crate::scenario::parse::CallKind;
 use crate::scenario::{Runner, Step};
 use crate::tags;
 
@@ -39,10 +39,7 @@ pub fn lessons() -> Vec<LessonInfo> {
 
 /// A lesson of the embedded course by id (`04-read-runs-the-guest`), parsed.
 pub fn lesson(id: &str) -> Result<Lesson, String> {
-    let (file, text) = LESSONS
-        .iter()
-        .find(|(f, _)| f.trim_end_matches(".lesson") == id)
-        .ok_or_else(|| format!("no lesson called {id:?}"))?;
+    let (file, text) = LESSONS.iter().find(|(f, _)| f.trim_end_matches(".lesson") == id).ok_or_else(|| format!("no lesson called {id:?}"))?;
     parse_lesson(text, file).map_err(|es| es.iter().map(|e| format!("{}:{}: {}", e.file, e.line, e.message)).collect::<Vec<_>>().join("\n"))
 }
 
@@ -248,10 +245,7 @@ impl LessonPlayer {
         let pos = self.position;
         let (results, rcu) = if pos > 0 { (self.runs[pos - 1].results.clone(), self.runs[pos - 1].rcu.clone()) } else { (Vec::new(), Vec::new()) };
         let prev = if pos > 0 { Some(&self.checkpoints[pos - 1]) } else { None };
-        let console = self.runs[..pos]
-            .iter()
-            .flat_map(|r| r.results.iter().filter_map(|s| s.console.clone()))
-            .collect();
+        let console = self.runs[..pos].iter().flat_map(|r| r.results.iter().filter_map(|s| s.console.clone())).collect();
         let all_ok = self.runs[..pos].iter().all(|r| r.results.iter().all(|s| s.ok) && r.rcu.iter().all(|x| x.ok));
         let mut v = step_view(prev, &self.checkpoints[pos], results, console);
         v.lesson = self.lesson.id.clone();
@@ -427,17 +421,7 @@ pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
     let source_line = prog.lines.iter().find(|(a, _)| *a == r.eip).or_else(|| idx.map(|i| &prog.lines[i])).map(|(_, l)| *l);
     let source_text = source_line.and_then(|l| prog.source.lines().nth(l.wrapping_sub(1))).map(|s| s.trim().to_string());
     let lguest_data = lguest_data_fields(runner);
-    Some(GuestCpuView {
-        program: prog.name.clone(),
-        regs,
-        eip: r.eip,
-        eflags: r.eflags,
-        flags,
-        disasm,
-        source_line,
-        source_text,
-        lguest_data,
-    })
+    Some(GuestCpuView { program: prog.name.clone(), regs, eip: r.eip, eflags: r.eflags, flags, disasm, source_line, source_text, lguest_data })
 }
 
 #[cfg(test)]
