@@ -56,6 +56,39 @@ fn match_body(text: &str, from: usize) -> Option<usize> {
                     i += 1;
                 }
             }
+            // A block comment, nested as Rust nests them.
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mut nest = 0usize;
+                while i + 1 < b.len() {
+                    if b[i] == b'/' && b[i + 1] == b'*' {
+                        nest += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b[i + 1] == b'/' {
+                        nest -= 1;
+                        i += 2;
+                        if nest == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            // A raw string: r"...", r#"..."#, with as many #s as it opened with.
+            b'r' if (b.get(i + 1) == Some(&b'"') || b.get(i + 1) == Some(&b'#')) && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) => {
+                let hashes = b[i + 1..].iter().take_while(|c| **c == b'#').count();
+                if b.get(i + 1 + hashes) != Some(&b'"') {
+                    i += 1;
+                    continue;
+                }
+                i += 2 + hashes;
+                while i < b.len() && !(b[i] == b'"' && b[i + 1..].iter().take(hashes).filter(|c| **c == b'#').count() == hashes) {
+                    i += 1;
+                }
+                i += 1 + hashes;
+                continue;
+            }
             b'"' => {
                 i += 1;
                 while i < b.len() && b[i] != b'"' {
@@ -101,5 +134,13 @@ mod tests {
         assert_eq!(line, 2);
         assert!(t.starts_with("/// Doc.") && t.ends_with("if x { y }\n}"), "{t}");
         assert!(cut_fn(src, "c").is_none());
+    }
+
+    #[test]
+    fn cut_fn_skips_braces_in_block_comments_and_raw_strings() {
+        let src = "fn a() {\n  /* } /* { */ } */\n  let r = r#\"}\"#; let q = r\"{\";\n  let s = \"\\\"}\";\n}\nfn b() { }\n";
+        let (_, t) = cut_fn(src, "a").unwrap();
+        assert!(t.ends_with("let s = \"\\\"}\";\n}"), "{t}");
+        assert_eq!(cut_fn(src, "b").unwrap().1, "fn b() { }");
     }
 }

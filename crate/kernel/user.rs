@@ -124,6 +124,6 @@ impl<'k> Sys<'k> {
     /// once, as it would start running).
     pub fn thread(&mut self, tid: Tid) -> Option<Sys<'_>> {
         let same = self.k.proc_of(tid) == self.k.proc_of(self.tid) && (tid as usize) < self.k.tasks.len();
-        same.then(|| Sys { k: &mut *self.k, tid, nested: true })
+        same.then_some(Sys { k: &mut *self.k, tid, nested: true })
     }
 }

@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use super::virtqueue::{get16, next_chain, push_used, put16, vring_size, Chain, GuestMem, Vring, VIRTQUEUE_NUM};
 use super::virtqueue::{VRING_AVAIL_F_NO_INTERRUPT, VRING_USED_F_NO_NOTIFY};
-use super::{Launcher, STDIO_BUF, STDIO_BUF_LEN};
+use super::{Launcher, Unreachable, STDIO_BUF, STDIO_BUF_LEN};
 use crate::errno::Errno;
 use crate::kernel::syscall::{Outcome, SysResult, Syscall};
 use crate::kernel::task::Tid;
@@ -156,12 +156,12 @@ pub struct GuestView<'s, 'k> {
 }
 
 impl GuestMem for GuestView<'_, '_> {
-    fn read(&self, gpa: u32, buf: &mut [u8]) -> Result<(), ()> {
-        self.sys.read(self.base.wrapping_add(gpa), buf).map_err(|_| ())
+    fn read(&self, gpa: u32, buf: &mut [u8]) -> Result<(), Unreachable> {
+        self.sys.read(self.base.wrapping_add(gpa), buf).map_err(|f| Unreachable { gpa: f.addr.wrapping_sub(self.base) })
     }
 
-    fn write(&mut self, gpa: u32, data: &[u8]) -> Result<(), ()> {
-        self.sys.write(self.base.wrapping_add(gpa), data).map_err(|_| ())
+    fn write(&mut self, gpa: u32, data: &[u8]) -> Result<(), Unreachable> {
+        self.sys.write(self.base.wrapping_add(gpa), data).map_err(|f| Unreachable { gpa: f.addr.wrapping_sub(self.base) })
     }
 }
 

@@ -42,17 +42,23 @@ pub mod boot_params {
 /// Guest-physical memory as the Launcher reaches it. In the Launcher it is its own mapping of the Guest's
 /// memory (`from_guest_phys()`: see [`devices::GuestView`]); tests use plain Guest RAM.
 pub trait GuestMem {
-    fn read(&self, gpa: u32, buf: &mut [u8]) -> Result<(), ()>;
-    fn write(&mut self, gpa: u32, data: &[u8]) -> Result<(), ()>;
+    fn read(&self, gpa: u32, buf: &mut [u8]) -> Result<(), Unreachable>;
+    fn write(&mut self, gpa: u32, data: &[u8]) -> Result<(), Unreachable>;
+}
+
+/// A Guest-physical range the Launcher's mapping does not cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unreachable {
+    pub gpa: u32,
 }
 
 impl GuestMem for GuestRam {
-    fn read(&self, gpa: u32, buf: &mut [u8]) -> Result<(), ()> {
-        GuestRam::read(self, gpa, buf).map_err(|_| ())
+    fn read(&self, gpa: u32, buf: &mut [u8]) -> Result<(), Unreachable> {
+        GuestRam::read(self, gpa, buf).map_err(|e| Unreachable { gpa: e.addr })
     }
 
-    fn write(&mut self, gpa: u32, data: &[u8]) -> Result<(), ()> {
-        GuestRam::write(self, gpa, data).map_err(|_| ())
+    fn write(&mut self, gpa: u32, data: &[u8]) -> Result<(), Unreachable> {
+        GuestRam::write(self, gpa, data).map_err(|e| Unreachable { gpa: e.addr })
     }
 }
 

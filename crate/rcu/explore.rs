@@ -166,7 +166,7 @@ impl Explorer<'_> {
                     sum.per[k] = add(sum.per[k], cs.per[k], &mut self.saturated);
                     if let Some((d, _)) = cs.short[k] {
                         let cand = (d.saturating_add(1), Some(ch));
-                        if sum.short[k].map_or(true, |(best, _)| cand.0 < best) {
+                        if sum.short[k].is_none_or(|(best, _)| cand.0 < best) {
                             sum.short[k] = Some(cand);
                         }
                     }
@@ -269,7 +269,7 @@ pub fn explore_random(setup: &Setup, seed: u64, runs: u64) -> Result<Report, Str
             if seen.contains(*c) {
                 per[k] += 1;
                 let len = prefix_at[k].unwrap_or(sched.len());
-                if best[k].as_ref().map_or(true, |b| len < b.len()) {
+                if best[k].as_ref().is_none_or(|b| len < b.len()) {
                     best[k] = Some(sched[..len].to_vec());
                 }
             }

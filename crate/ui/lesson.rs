@@ -436,8 +436,14 @@ mod tests {
             }
             let s = host_source(f.func).unwrap_or_else(|| panic!("no source for {}", f.func));
             assert!(s.text.contains(&format!("fn {}", crate::fn_cut::rust_name(f.func))), "{}", f.func);
-            assert!(s.text.trim_end().ends_with('}'), "{} is cut short:\n{}", f.func, s.text);
-            assert_eq!(s.text.matches('{').count() >= 1, true);
+            // The cut ends where the function does: its closing brace, at the indentation of its `fn` line,
+            // and the file goes on with something else (a blank line, a comment, another item, or the end
+            // of an impl).
+            let last = s.text.lines().last().unwrap_or("");
+            let fn_line = s.text.lines().find(|l| l.contains(&format!("fn {}", crate::fn_cut::rust_name(f.func)))).unwrap_or("");
+            let indent = |l: &str| l.len() - l.trim_start().len();
+            assert_eq!(last.trim(), "}", "{} is cut short:\n{}", f.func, s.text);
+            assert_eq!(indent(last), indent(fn_line), "{}: the cut ends at a brace of another depth:\n{}", f.func, s.text);
         }
     }
 
