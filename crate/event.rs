@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+use crate::append_log::AppendLog;
+
 /// Who was running when the step happened: a Launcher task (by name), or the Guest itself.
 pub type TaskName = String;
 
@@ -30,10 +32,11 @@ pub struct Event {
     pub line: u32,
 }
 
-/// The list of events of a run, with the cap from `params::EVENT_CAP`.
+/// The list of events of a run, with the cap from `params::EVENT_CAP`. Append-only and shared by chunks
+/// ([`AppendLog`]), so a copy of the machine does not copy its past.
 #[derive(Clone, Debug, Default)]
 pub struct EventLog {
-    pub events: Vec<Event>,
+    events: AppendLog<Event>,
     next_seq: u64,
     /// Events dropped because the cap was reached (the oldest are kept: they are what lessons point at).
     pub dropped: u64,
@@ -71,9 +74,14 @@ impl EventLog {
         self.next_seq == 0
     }
 
-    /// Events from position `from` on (what one scenario action produced).
-    pub fn since(&self, from: u64) -> &[Event] {
-        let start = self.events.iter().position(|e| e.seq >= from).unwrap_or(self.events.len());
-        &self.events[start..]
+    /// Every event kept, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Event> + '_ {
+        self.events.iter()
+    }
+
+    /// Events from position `from` on (what one scenario action produced). Events are kept from the first,
+    /// so event `seq` is the `seq`-th kept.
+    pub fn since(&self, from: u64) -> impl Iterator<Item = &Event> + '_ {
+        self.events.since(usize::try_from(from).unwrap_or(usize::MAX))
     }
 }

@@ -21,6 +21,7 @@
 //!
 //! Everything here is deterministic and free of browser dependencies, so every test also runs natively.
 
+pub mod append_log;
 pub mod asm;
 pub mod cpu;
 pub mod diagnostic;

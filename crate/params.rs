@@ -65,3 +65,6 @@ pub const MAX_RESTARTS: u32 = 4;
 pub const MAX_LAUNCHER_STDOUT: usize = 1 << 20;
 /// Bytes of the terminal's stdout and of its stderr the simulation keeps.
 pub const MAX_TTY_OUTPUT: usize = 1 << 20;
+/// Free-play lines Undo can take back: each keeps a copy of the machine (shared pages and log chunks, a
+/// few KB of its own), so a session of any length holds at most this many.
+pub const UNDO_DEPTH: usize = 256;

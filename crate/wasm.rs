@@ -116,7 +116,7 @@ impl Simulator {
     /// Events with positions in `[from, to)`.
     pub fn events(&self, from: f64, to: f64) -> JsValue {
         let (from, to) = (from.max(0.0) as u64, to.max(0.0) as u64);
-        let evs: Vec<_> = self.play.runner().kernel.log.events.iter().filter(|e| e.seq >= from && e.seq < to).collect();
+        let evs: Vec<_> = self.play.runner().kernel.log.iter().filter(|e| e.seq >= from && e.seq < to).collect();
         to_js(&evs)
     }
 

@@ -56,7 +56,7 @@ fn the_kick_wakes_the_thread_while_main_stays_in_read() {
     r.unwrap();
     let res = run_guest(&mut m, 32);
     assert_eq!(String::from_utf8_lossy(&res.stdout), OUT);
-    let evs = &m.log.events;
+    let evs: &Vec<Event> = &m.log.iter().cloned().collect();
     if std::env::var("SHOW_EVENTS").is_ok() {
         for e in evs.iter() {
             println!("[{}] {:<16} {:<24} {}", e.tag, e.task, e.func, e.text);
@@ -135,7 +135,7 @@ expect cpu0.irqs_pending = 0x4
 "
     ));
     // The output thread found the buffer on its first look: it never slept before serving it.
-    let evs = &r.kernel.log.events;
+    let evs: &Vec<Event> = &r.kernel.log.iter().cloned().collect();
     let first_sleep = evs.iter().position(|e| e.task == "console-output" && e.text.contains("read(eventfd")).unwrap();
     let wrote = evs.iter().position(|e| e.task == "console-output" && e.func == "console_output").unwrap();
     assert!(wrote < first_sleep);
@@ -260,8 +260,8 @@ expect vq.console-output.used_idx = 1
     // The child's copy of the Launcher printed nothing: the one thread that woke is the parent's.
     let child = r.kernel.procs.iter().position(|p| p.name == "child").unwrap();
     let by_child = |e: &&Event| r.kernel.task_by_name(&e.task).map(|t| r.kernel.proc_of(t)) == Some(child);
-    assert_eq!(r.kernel.log.events.iter().filter(by_child).filter(|e| e.func.starts_with("console_")).count(), 0);
-    assert_eq!(r.kernel.log.events.iter().filter(|e| e.func == "console_output").count(), 1);
+    assert_eq!(r.kernel.log.iter().filter(by_child).filter(|e| e.func.starts_with("console_")).count(), 0);
+    assert_eq!(r.kernel.log.iter().filter(|e| e.func == "console_output").count(), 1);
 }
 
 #[test]

@@ -65,8 +65,8 @@ fn the_timer_guest_sleeps_between_ticks() {
     let res = lguest_sim::scenario::launch::run_guest(&mut m, 32);
     assert_eq!(res.stdout, b"ticks: 3\n");
     assert!(m.now_ns >= 3_000_000, "three 1 ms timers: now = {}", m.now_ns);
-    let fired = m.log.events.iter().filter(|e| e.func == "clockdev_fn").count();
-    let delivered = m.log.events.iter().filter(|e| e.func == "set_guest_interrupt").count();
+    let fired = m.log.iter().filter(|e| e.func == "clockdev_fn").count();
+    let delivered = m.log.iter().filter(|e| e.func == "set_guest_interrupt").count();
     assert_eq!((fired, delivered), (3, 3));
 }
 
@@ -83,7 +83,7 @@ fn a_guest_that_never_stops_trapping_cannot_hold_the_simulation() {
         assert!(step.events.1 - step.events.0 < 2_000_000, "line {} ran {} events", l.number, step.events.1 - step.events.0);
     }
     // The Guest kept going between the calls, and the Launcher can still stop it with a signal.
-    let hcalls = r.kernel.log.events.iter().filter(|e| e.func == "do_hcall").count();
+    let hcalls = r.kernel.log.iter().filter(|e| e.func == "do_hcall").count();
     assert!(hcalls > 1000, "{hcalls}");
     let step = r.exec(6, "signal main").unwrap();
     assert!(step.is_none() || step.unwrap().ok);

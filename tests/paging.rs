@@ -43,21 +43,21 @@ fn demand_page_and_the_hypercalls_leave_their_marks() {
     r.unwrap();
     let res = run_guest(&mut m, 32);
     assert_eq!(res.exit_code, 1);
-    let count = |f: &str| m.log.events.iter().filter(|e| e.func == f).count();
+    let count = |f: &str| m.log.iter().filter(|e| e.func == f).count();
     // Every first touch of a page came through demand_page(); the flush made them come again.
     assert!(count("demand_page") > 8, "demand_page events: {}", count("demand_page"));
     for f in ["guest_new_pagetable", "new_pgdir", "guest_pagetable_flush_user", "guest_set_pte", "do_set_pte"] {
         assert!(count(f) > 0, "no {f} event");
     }
     // SET_PTE found the alias's pte page (it had faulted back in) and installed the new entry at once.
-    let installed = m.log.events.iter().any(|e| e.func == "do_set_pte" && e.text.contains("shadow pte for 0x40000000 = ") && !e.text.contains("= 0x00000000"));
+    let installed = m.log.iter().any(|e| e.func == "do_set_pte" && e.text.contains("shadow pte for 0x40000000 = ") && !e.text.contains("= 0x00000000"));
     assert!(installed, "SET_PTE of an accessed pte installs it at once");
     // `in` and `vmcall` ran at 0xc01xxxxx: the Host read and rewrote them at their Guest-physical place.
-    let high = |what: &str| m.log.events.iter().any(|e| e.text.contains(what) && e.text.contains("0xc01"));
+    let high = |what: &str| m.log.iter().any(|e| e.text.contains(what) && e.text.contains("0xc01"));
     assert!(high("rewritten to int $0x1f"), "the vmcall at its 0xc0000000 alias was rewritten");
-    assert!(m.log.events.iter().any(|e| e.text.contains("emulate_insn")), "the in was emulated");
+    assert!(m.log.iter().any(|e| e.text.contains("emulate_insn")), "the in was emulated");
     // The fault at 0x80000000 was the Guest's: reflected, not fixed.
-    assert!(m.log.events.iter().any(|e| e.func == "demand_page" && e.text.contains("0x80000000") && e.text.contains("not present")));
+    assert!(m.log.iter().any(|e| e.func == "demand_page" && e.text.contains("0x80000000") && e.text.contains("not present")));
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn a_guest_that_never_loads_a_page_directory_runs_without_paging() {
     r.unwrap();
     let res = run_guest(&mut m, 32);
     assert_eq!(res.stdout, b"ticks: 3\n");
-    assert!(!m.log.events.iter().any(|e| e.func == "demand_page" || e.func == "new_pgdir"));
+    assert!(!m.log.iter().any(|e| e.func == "demand_page" || e.func == "new_pgdir"));
 }
 
 /// Run a Guest program of the CPU's test suite (tests/guests/cpu) on a shadow page directory that starts

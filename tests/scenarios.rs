@@ -79,7 +79,6 @@ fn add_eventfd_runs_the_rcu_update_in_order() {
     let evs: Vec<String> = r
         .kernel
         .log
-        .events
         .iter()
         .filter(|e| e.func == "add_eventfd" || e.func == "synchronize_rcu" || e.func == "eventfd_ctx_fdget")
         .map(|e| e.text.clone())
@@ -123,7 +122,7 @@ fn notify_signals_the_first_matching_eventfd() {
     let r = replay(src).unwrap();
     assert_eq!(r.kernel.eventfds[0].count, 1);
     assert_eq!(r.kernel.eventfds[1].count, 0);
-    let texts: Vec<&str> = r.kernel.log.events.iter().filter(|e| e.func == "send_notify_to_eventfd").map(|e| e.text.as_str()).collect();
+    let texts: Vec<&str> = r.kernel.log.iter().filter(|e| e.func == "send_notify_to_eventfd").map(|e| e.text.as_str()).collect();
     assert!(texts.first().unwrap().starts_with("rcu_read_lock()"));
     assert!(texts.iter().any(|t| t.starts_with("rcu_read_unlock()")));
 }
@@ -134,7 +133,7 @@ fn events_name_task_function_and_tag() {
     let mut all = 0;
     for f in scenario_files() {
         let r = replay(&std::fs::read_to_string(&f).unwrap()).unwrap();
-        for e in &r.kernel.log.events {
+        for e in r.kernel.log.iter() {
             all += 1;
             assert!(!e.task.is_empty(), "{e:?}");
             let info = lguest_sim::tags::info(e.func).unwrap_or_else(|| panic!("{} has no entry in tags", e.func));

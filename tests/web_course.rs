@@ -69,7 +69,7 @@ mod browser {
     #[wasm_bindgen_test]
     fn guest_programs_run_on_the_wasm_core() {
         let r = replay("load guests/hello.S\nopen\nwrite INITIALIZE => 12\nread => 4 console=\"Hello from the Guest!\\n\"\nread => -ENOENT\nread len=100 => 18 reason=\"CRASH: Power down\"\n").unwrap();
-        assert!(r.kernel.log.events.iter().any(|e| e.func == "lguest_init_hcall"));
+        assert!(r.kernel.log.iter().any(|e| e.func == "lguest_init_hcall"));
         let r = replay("load guests/timer.S\nopen\nwrite INITIALIZE => 12\n").unwrap();
         assert!(r.program.is_some());
     }

@@ -77,7 +77,7 @@ fn replay(args: &[String]) -> ExitCode {
         for l in &lines {
             let step = r.run_line(l);
             if trace {
-                for e in r.kernel.log.events.iter().filter(|e| e.seq >= step.events.0 && e.seq < step.events.1) {
+                for e in r.kernel.log.iter().filter(|e| e.seq >= step.events.0 && e.seq < step.events.1) {
                     println!("    [{}] {:<8} {:<24} {}", e.tag, e.task, e.func, e.text);
                 }
             }
@@ -161,7 +161,7 @@ fn check(args: &[String]) -> ExitCode {
             for (step, sr) in run.lesson.steps.iter().zip(&run.steps) {
                 println!("{}:{}: ## Step {}: {}", run.lesson.file, step.line, step.number, step.title);
                 for (l, st) in step.lines.iter().zip(&sr.results) {
-                    for e in log.since(st.events.0).iter().filter(|e| e.seq < st.events.1) {
+                    for e in log.since(st.events.0).filter(|e| e.seq < st.events.1) {
                         println!("    [{}] {:<8} {:<24} {}", e.tag, e.task, e.func, e.text);
                     }
                     let shown = st.result.clone().map(|r| format!("-> {r}")).unwrap_or_default();

@@ -240,7 +240,7 @@ impl Coverage {
             for (l, st) in s.lines.iter().zip(&sr.results) {
                 let site = Site { file: file.clone(), line: l.line };
                 let (from, to) = st.events;
-                let events: Vec<Event> = log.since(from).iter().filter(|e| e.seq < to).cloned().collect();
+                let events: Vec<Event> = log.since(from).filter(|e| e.seq < to).cloned().collect();
                 let mut ids = match &st.sys {
                     Some(r) => classify_result(&l.parsed.action, r),
                     None => Vec::new(),

@@ -70,7 +70,8 @@ pub struct Runner {
     pub kernel: Kernel,
     /// The Launcher's main task.
     pub main: Tid,
-    pub steps: Vec<Step>,
+    /// Every line run so far (append-only and shared by chunks, so copies of the runner stay cheap).
+    pub steps: crate::append_log::AppendLog<Step>,
     /// The descriptor `write`/`read` use when no `fd=` is given: the last `/dev/lguest` opened.
     pub lguest_fd: Option<i32>,
     /// The Guest program `load` put in memory, if any.
@@ -161,7 +162,7 @@ impl Runner {
         let main = kernel.exec("lguest", Box::new(Launcher::new(guest_mb)));
         let mapped = kernel.with_program(main, |l: &mut Launcher, sys| l.map_memory(sys));
         debug_assert!(matches!(mapped, Some(Ok(()))), "a fresh Launcher maps its memory: {mapped:?}");
-        Runner { kernel, main, steps: Vec::new(), lguest_fd: None, program: None }
+        Runner { kernel, main, steps: Default::default(), lguest_fd: None, program: None }
     }
 
     /// The Launcher's own memory (its devices and its Guest's size), as its process `p` holds it.

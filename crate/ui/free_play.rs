@@ -5,6 +5,8 @@
 use super::lesson::{guest_cpu, run_recorded, step_view, GuestCpuView, StepView};
 use super::state::Snapshot;
 use super::stepper::Stepper;
+use crate::append_log::AppendLog;
+use crate::params::UNDO_DEPTH;
 use crate::scenario::{parse, parse_line, ParseError, Runner, Step};
 
 /// A machine being played with, and its history.
@@ -12,8 +14,10 @@ use crate::scenario::{parse, parse_line, ParseError, Runner, Step};
 pub struct FreePlay {
     runner: Runner,
     /// The machine before each line run, with the Guest CPU timeline of the line before it, so `back()` is
-    /// instant and shows what that line's Guest did again.
-    history: Vec<(Runner, Option<Stepper>)>,
+    /// instant and shows what that line's Guest did again: the last [`UNDO_DEPTH`] of them.
+    history: std::collections::VecDeque<(Runner, Option<Stepper>)>,
+    /// Lines and programs given so far (a line's number in the scenario language's messages).
+    given: usize,
     guest_mb: u32,
     /// The Guest CPU's timeline of the last line, if it ran Guest code.
     guest: Option<Stepper>,
@@ -27,7 +31,7 @@ impl FreePlay {
 
     /// Free play from a machine as it is (a lesson's position, say).
     pub fn from(runner: Runner, guest_mb: u32) -> FreePlay {
-        FreePlay { runner, history: Vec::new(), guest_mb, guest: None }
+        FreePlay { runner, history: Default::default(), given: 0, guest_mb, guest: None }
     }
 
     pub fn runner(&self) -> &Runner {
@@ -36,8 +40,9 @@ impl FreePlay {
 
     /// Run one scenario line: its step, `None` for a blank line or a comment, or why it does not parse.
     pub fn exec(&mut self, line: &str) -> Result<Option<Step>, ParseError> {
-        let Some(l) = parse_line(self.history.len() + 1, line)? else { return Ok(None) };
-        self.history.push((self.runner.clone(), self.guest.take()));
+        let Some(l) = parse_line(self.given + 1, line)? else { return Ok(None) };
+        self.given += 1;
+        self.remember(self.runner.clone());
         let (mut steps, guest) = run_recorded(&mut self.runner, std::iter::once(&l));
         self.guest = guest;
         Ok(steps.pop())
@@ -48,9 +53,18 @@ impl FreePlay {
         parse(text).map(|_| ())
     }
 
+    /// Keep `before`, the machine before what is being done, for Undo (forgetting the oldest past
+    /// [`UNDO_DEPTH`]), with the last line's timeline.
+    fn remember(&mut self, before: Runner) {
+        if self.history.len() >= UNDO_DEPTH {
+            self.history.pop_front();
+        }
+        self.history.push_back((before, self.guest.take()));
+    }
+
     /// Undo the last line (or program load). False if there is nothing to undo.
     pub fn back(&mut self) -> bool {
-        match self.history.pop() {
+        match self.history.pop_back() {
             Some((r, g)) => {
                 self.runner = r;
                 self.guest = g;
@@ -71,7 +85,8 @@ impl FreePlay {
         let before = self.runner.clone();
         let main = self.runner.main;
         self.runner.load_program(main, name, source)?;
-        self.history.push((before, self.guest.take()));
+        self.given += 1;
+        self.remember(before);
         Ok(())
     }
 
@@ -80,7 +95,7 @@ impl FreePlay {
         self.runner.steps.len()
     }
 
-    pub fn steps(&self) -> &[Step] {
+    pub fn steps(&self) -> &AppendLog<Step> {
         &self.runner.steps
     }
 
@@ -96,7 +111,7 @@ impl FreePlay {
     pub fn view(&self) -> StepView {
         let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
         let console = self.runner.steps.iter().filter_map(|s| s.console.clone()).collect();
-        let mut v = step_view(self.history.last().map(|(r, _)| r), &self.runner, results, console);
+        let mut v = step_view(self.history.back().map(|(r, _)| r), &self.runner, results, console);
         v.guest_units = self.guest.as_ref().map(|g| g.total());
         v
     }
@@ -137,5 +152,21 @@ mod tests {
         assert_eq!(f.step_count(), 0);
         assert!(FreePlay::check("open\nbogus").is_err());
         assert!(FreePlay::check("open\nread").is_ok());
+    }
+
+    #[test]
+    fn undo_goes_back_a_bounded_number_of_lines() {
+        let mut f = FreePlay::new(1);
+        for _ in 0..UNDO_DEPTH + 10 {
+            f.exec("eventfd").unwrap();
+        }
+        assert_eq!(f.step_count(), UNDO_DEPTH + 10);
+        for _ in 0..UNDO_DEPTH {
+            assert!(f.back());
+        }
+        assert!(!f.back(), "the oldest lines are past Undo");
+        assert_eq!(f.step_count(), 10);
+        // Numbering goes on from every line given, undone or not.
+        assert_eq!(f.exec("bogus").unwrap_err().line, UNDO_DEPTH + 11);
     }
 }

@@ -302,7 +302,6 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
         .kernel
         .log
         .since(from)
-        .iter()
         .map(|e| EventView {
             seq: e.seq,
             task: e.task.clone(),
