@@ -68,3 +68,7 @@ pub const MAX_TTY_OUTPUT: usize = 1 << 20;
 /// Free-play lines Undo can take back: each keeps a copy of the machine (shared pages and log chunks, a
 /// few KB of its own), so a session of any length holds at most this many.
 pub const UNDO_DEPTH: usize = 256;
+/// The most bytes of a file the simulator reads (a scenario, a lesson, a Guest program or ELF image, stdin
+/// for `lguest-sim run`): far more than the largest Guest (`MAX_GUEST_MB` of RAM is not loaded from a file),
+/// and a bound when the file is a device that never ends.
+pub const MAX_FILE_BYTES: usize = 64 << 20;

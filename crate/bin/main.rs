@@ -59,7 +59,7 @@ fn replay(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     }
     for file in files {
-        let src = match std::fs::read_to_string(file) {
+        let src = match lguest_sim::scenario::read_text(std::path::Path::new(file)) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("{file}: cannot read: {e}");
@@ -117,7 +117,7 @@ fn run(args: &[String]) -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let image = match std::fs::read(&guest) {
+    let image = match lguest_sim::scenario::read_file(std::path::Path::new(&guest)) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("lguest: {guest}: {e}");
@@ -129,7 +129,7 @@ fn run(args: &[String]) -> ExitCode {
     {
         use std::io::{IsTerminal, Read};
         if !std::io::stdin().is_terminal() {
-            let _ = std::io::stdin().read_to_end(&mut stdin);
+            let _ = std::io::stdin().take(lguest_sim::params::MAX_FILE_BYTES as u64).read_to_end(&mut stdin);
         }
     }
     let r = lguest_sim::scenario::launch::launch_with_stdin(&image, mem, &stdin);

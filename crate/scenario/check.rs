@@ -97,7 +97,10 @@ pub fn lesson_runner(lesson: &Lesson, dir: Option<&Path>) -> Result<Runner, Stri
         match dir {
             Some(d) => {
                 let path = d.join(g);
-                let src = std::fs::read_to_string(&path).map_err(|_| format!("the Guest program {g:?} does not exist (looked in {})", path.display()))?;
+                if !path.exists() {
+                    return Err(format!("the Guest program {g:?} does not exist (looked in {})", path.display()));
+                }
+                let src = super::read_text(&path).map_err(|e| format!("the Guest program {g:?} cannot be read: {e}"))?;
                 runner.load_program(0, g, &src).map_err(|e| format!("the Guest program {g:?} does not assemble: {e}"))?;
             }
             None => runner.load_named(0, g)?,
@@ -262,7 +265,7 @@ pub fn check_paths(paths: &[PathBuf]) -> CourseCheck {
         for f in files {
             out.files += 1;
             let name = f.display().to_string();
-            let src = match std::fs::read_to_string(&f) {
+            let src = match super::read_text(&f) {
                 Ok(s) => s,
                 Err(e) => {
                     out.errors.push(LessonError::in_file(name, 0, format!("cannot read: {e}")));

@@ -25,3 +25,25 @@ pub mod run;
 pub use lesson::{parse_lesson, Lesson, LessonError};
 pub use parse::{parse, parse_line, Action, Expect, Line, ParseError};
 pub use run::{replay, ReplayError, Runner, Step};
+
+/// Read a file the user named (a scenario, a lesson, a Guest program or image), at most
+/// [`crate::params::MAX_FILE_BYTES`] of it: `Err` says why not, in words (a device such as `/dev/zero`
+/// never ends, so it is refused rather than read for ever).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let max = crate::params::MAX_FILE_BYTES;
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    f.take(max as u64 + 1).read_to_end(&mut out).map_err(|e| e.to_string())?;
+    if out.len() > max {
+        return Err(format!("it holds more than {} MB, more than any Guest or lesson needs (is it a device such as /dev/zero?)", max >> 20));
+    }
+    Ok(out)
+}
+
+/// [`read_file`] of a text: UTF-8, or `Err` saying it is not.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_text(path: &std::path::Path) -> Result<String, String> {
+    String::from_utf8(read_file(path)?).map_err(|e| format!("it is not UTF-8 text (byte {} is not)", e.utf8_error().valid_up_to()))
+}

@@ -548,7 +548,8 @@ impl Runner {
             let path = std::path::Path::new(name);
             let candidates = [path.to_path_buf(), std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons").join(path)];
             for p in candidates {
-                if let Ok(bytes) = std::fs::read(&p) {
+                if p.is_file() || p.exists() {
+                    let bytes = super::read_file(&p).map_err(|e| format!("{name}: {e}"))?;
                     if bytes.starts_with(b"\x7fELF") {
                         return self.load_elf(tid, name, &bytes);
                     }
