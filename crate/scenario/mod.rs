@@ -28,8 +28,8 @@ pub use run::{replay, ReplayError, Runner, Step};
 
 /// Read a file the user named (a scenario, a lesson, a Guest program or image), at most
 /// [`crate::params::MAX_FILE_BYTES`] of it: `Err` says why not, in words (a device such as `/dev/zero`
-/// never ends, so it is refused rather than read for ever).
-#[cfg(not(target_arch = "wasm32"))]
+/// never ends, so it is refused rather than read for ever). In the browser there are no files: every read
+/// is an error.
 pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let max = crate::params::MAX_FILE_BYTES;
@@ -43,7 +43,6 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
 }
 
 /// [`read_file`] of a text: UTF-8, or `Err` saying it is not.
-#[cfg(not(target_arch = "wasm32"))]
 pub fn read_text(path: &std::path::Path) -> Result<String, String> {
     String::from_utf8(read_file(path)?).map_err(|e| format!("it is not UTF-8 text (byte {} is not)", e.utf8_error().valid_up_to()))
 }
