@@ -42,3 +42,109 @@ fn a_device_for_a_file_is_refused_not_read_for_ever() {
     let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
     assert!(out.contains("\"/dev/zero\" cannot be read: it holds more than 64 MB"), "{out}");
 }
+
+/// A seeded xorshift, so a failure names its case and replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Cases a run of the fuzzers below tries: a few in CI, as many as `LGSIM_FUZZ_CASES` says by hand.
+fn cases(default: usize) -> usize {
+    std::env::var("LGSIM_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Lines a course author might get wrong, for the mutations to insert.
+const HOSTILE_LESSON_LINES: &[&str] = &[
+    "## Step: an extra step",
+    "## Step:",
+    "## ",
+    "```scenario",
+    "```",
+    "```rcu",
+    "explore correct sc readers=255 writers=255 cpus=255",
+    "explore no-synchronize-rcu weak readers=1 writers=1 cpus=2 initial=99",
+    "question: what now?",
+    "choices: a | b |",
+    "answer:",
+    "answer: 4 notify=0x8000",
+    "about: no_such_function",
+    "about: L:055, L:055, add_eventfd",
+    "guest: guests/nothing.S",
+    "guest: ../../../../etc/passwd",
+    "goals:",
+    "- ",
+    "read => 4 reason=\"unclosed",
+    "as nobody: read",
+    "wait nobody",
+    "expect = ",
+    "load /dev/zero",
+    "advance 18446744073709551615",
+    "inject kmalloc-fail 4294967295",
+];
+
+/// The course's lessons, mutated (lines deleted, repeated, swapped, hostile lines put in, characters
+/// flipped): the checker always ends with a report whose every problem names a line of the text (or 0),
+/// and never panics.
+#[test]
+fn mutated_lessons_are_checked_never_panic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons");
+    let lessons: Vec<(String, String)> = lguest_sim::scenario::library::LESSONS.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    let mut rng = Rng(0x5eed_1e55_0000_0001);
+    let n = cases(40);
+    for case in 0..n {
+        let (name, text) = &lessons[rng.below(lessons.len())];
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(lines.len() + 1);
+            match rng.below(5) {
+                0 if at < lines.len() => {
+                    lines.remove(at);
+                }
+                1 if at < lines.len() => {
+                    let l = lines[at].clone();
+                    lines.insert(at, l);
+                }
+                2 if lines.len() > 1 => {
+                    let b = rng.below(lines.len());
+                    let a = at.min(lines.len() - 1);
+                    lines.swap(a, b);
+                }
+                3 if at < lines.len() && !lines[at].is_empty() => {
+                    let mut chars: Vec<char> = lines[at].chars().collect();
+                    let i = rng.below(chars.len());
+                    chars[i] = ['=', '>', '"', '`', ':', '#', '0', 'x', '\u{0}'][rng.below(9)];
+                    lines[at] = chars.into_iter().collect();
+                }
+                _ => lines.insert(at, HOSTILE_LESSON_LINES[rng.below(HOSTILE_LESSON_LINES.len())].to_string()),
+            }
+        }
+        let src = lines.join("\n");
+        let count = src.lines().count();
+        let t0 = std::time::Instant::now();
+        let report = lguest_sim::scenario::check::check_source(&src, name, Some(&dir));
+        let errors = match report {
+            Ok(run) => run.errors,
+            Err(errors) => errors,
+        };
+        for e in &errors {
+            assert!(e.line <= count + 1, "case {case} ({name}): an error at line {} of {count}: {}", e.line, e.message);
+            assert!(!e.message.trim().is_empty(), "case {case} ({name}): an empty message at line {}", e.line);
+        }
+        // Not a timed assertion: a note for the fuzz log when a case is slow.
+        if t0.elapsed().as_secs() > 5 {
+            eprintln!("case {case} ({name}) took {:?}", t0.elapsed());
+        }
+    }
+    eprintln!("{n} mutated lessons checked");
+}
