@@ -72,3 +72,22 @@ pub const UNDO_DEPTH: usize = 256;
 /// for `lguest-sim run`): far more than the largest Guest (`MAX_GUEST_MB` of RAM is not loaded from a file),
 /// and a bound when the file is a device that never ends.
 pub const MAX_FILE_BYTES: usize = 64 << 20;
+
+// --- One budget for the work of one call into the core ---------------------------------------------------
+
+/// What one trip into the Guest costs beside its instructions, in the same units: the Host's work around
+/// it (the switch, the trap's handling, its events). A Guest that traps after every instruction then gets
+/// about `CALL_BUDGET / TRIP_COST` trips a call, not `CALL_BUDGET`.
+pub const TRIP_COST: u64 = 1_000;
+/// Work units (Guest instructions, `rep` iterations, plus [`TRIP_COST`] a trip) one call into the core may
+/// do: one scenario line, one free-play line, one `wait`, one step of a lesson's line. Every trip and every
+/// scheduler round inside the call draws on it, so no product of the loops' caps (`LOOP_CAP` trips of
+/// `GUEST_SLICE` instructions, `SETTLE_ROUNDS` rounds, `WAIT_ROUNDS` waits) can multiply it. 128 trips of a
+/// full slice is what a Guest that computes without trapping got from one `read` (two settles of 64 rounds
+/// of one slice) before the budget existed, so every lesson runs as it did; at the page's speed it is
+/// 40-200 ms, and a line that needs more stops at a clean point: its task stays blocked and `wait` goes on
+/// with a fresh budget.
+pub const CALL_BUDGET: u64 = 128 * (GUEST_SLICE + TRIP_COST);
+/// `lguest-sim run`'s budget for the whole run: a billion units, seconds natively. A Guest that has not
+/// stopped by then never will in a teaching tool's time.
+pub const RUN_BUDGET: u64 = 1_000_000_000;

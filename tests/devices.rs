@@ -54,7 +54,7 @@ fn the_kick_wakes_the_thread_while_main_stays_in_read() {
     let image = std::fs::read(build("tests/guests/host", "virtio_console")).unwrap();
     let (mut m, r) = boot(&image, 32);
     r.unwrap();
-    let res = run_guest(&mut m, 32);
+    let res = run_guest(&mut m);
     assert_eq!(String::from_utf8_lossy(&res.stdout), OUT);
     let evs: &Vec<Event> = &m.log.iter().cloned().collect();
     if std::env::var("SHOW_EVENTS").is_ok() {
@@ -236,7 +236,7 @@ fn the_echo_guest_reads_stdin_through_the_input_queue() {
     // With nothing typed, the input thread waits in readv() and the Guest sleeps: the simulation stops it.
     let r = launch(&image, 32);
     assert_eq!(r.stdout, b"");
-    assert!(r.stderr.contains("without stopping"), "{}", r.stderr);
+    assert!(r.stderr.contains("asleep and nothing in the simulation will wake it"), "{}", r.stderr);
 }
 
 #[test]

@@ -62,7 +62,7 @@ fn the_timer_guest_sleeps_between_ticks() {
     let image = std::fs::read(build("timer")).unwrap();
     let (mut m, r) = lguest_sim::scenario::launch::boot(&image, 32);
     r.unwrap();
-    let res = lguest_sim::scenario::launch::run_guest(&mut m, 32);
+    let res = lguest_sim::scenario::launch::run_guest(&mut m);
     assert_eq!(res.stdout, b"ticks: 3\n");
     assert!(m.now_ns >= 3_000_000, "three 1 ms timers: now = {}", m.now_ns);
     let fired = m.log.iter().filter(|e| e.func == "clockdev_fn").count();

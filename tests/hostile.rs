@@ -148,3 +148,88 @@ fn mutated_lessons_are_checked_never_panic() {
     }
     eprintln!("{n} mutated lessons checked");
 }
+
+/// The worst Guests: each line that runs them ends within the line's work budget, blocked with the reason
+/// in words, and `wait` goes on from where it stopped. (A small budget keeps the debug build quick; the
+/// bound holds at any size.)
+#[test]
+fn the_worst_guests_run_within_each_lines_budget_and_go_on() {
+    use lguest_sim::params::TRIP_COST;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/hostile");
+    const BUDGET: u64 = 300_000;
+    for name in ["near_slice", "irq_storm", "pf_storm", "selfmod"] {
+        let elf = guest_build::build(&dir, name);
+        let mut r = lguest_sim::scenario::Runner::default();
+        r.line_budget = BUDGET;
+        for l in [format!("load {}", elf.display()), "open => fd 3".into(), "write INITIALIZE => 12".into()] {
+            let step = r.exec(1, &l).unwrap().unwrap();
+            assert!(step.ok, "{name}: {l}: {:?}", step.message);
+        }
+        let mut work = Vec::new();
+        for l in ["read => blocked", "wait => blocked", "wait => blocked"] {
+            let step = r.exec(1, l).unwrap().unwrap();
+            assert!(step.ok, "{name}: {l}: {:?}", step.message);
+            let spent = r.kernel.sched.budget.spent;
+            assert!(spent <= BUDGET + 2 * TRIP_COST, "{name}: {l} spent {spent} units of a {BUDGET} budget");
+            // A `wait` would go on for WAIT_ROUNDS rounds: the budget is what stops it.
+            if l.starts_with("wait") {
+                assert!(step.message.as_deref().unwrap_or("").contains("work budget"), "{name}: {l}: {:?}", step.message);
+            }
+            let tsc = match &r.kernel.lguest.get(0).unwrap().cpus[0].engine {
+                lguest_sim::lguest::guest::GuestEngine::Cpu(core) => core.state.tsc,
+                lguest_sim::lguest::guest::GuestEngine::Scripted => 0,
+            };
+            work.push(tsc);
+        }
+        assert!(work.windows(2).all(|w| w[1] > w[0]), "{name}: each wait goes on with the Guest's work: {work:?}");
+    }
+}
+
+/// The same Guests under `lguest-sim run`: the run ends with the budget's message and status 1.
+#[test]
+fn a_guest_that_never_stops_ends_the_run_at_its_budget() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/hostile");
+    for name in ["near_slice", "irq_storm", "pf_storm", "selfmod"] {
+        let elf = guest_build::build(&dir, name);
+        let o = lguest_sim(&["run", "--budget", "400000", elf.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("the Guest ran for the simulation's whole budget"), "{name}: {err}");
+    }
+}
+
+/// Ten thousand free-play lines: each one runs, and Undo (bounded) never holds more than its depth.
+#[test]
+fn ten_thousand_free_play_lines() {
+    let mut f = lguest_sim::ui::free_play::FreePlay::new(1);
+    let lines = [
+        "open",
+        "write INITIALIZE",
+        "eventfd",
+        "write EVENTFD addr=0x7000 fd=4",
+        "guest init 0x5000",
+        "guest notify 0x7000",
+        "read",
+        "write IRQ 3",
+        "bogus line",
+        "close 4",
+        "signal",
+        "wait",
+    ];
+    let mut rng = Rng(7);
+    let mut ran = 0;
+    for _ in 0..cases(10_000) {
+        if let Ok(Some(_)) = f.exec(lines[rng.below(lines.len())]) {
+            ran += 1;
+        }
+        if rng.below(50) == 0 {
+            f.back();
+        }
+    }
+    assert!(ran > 5_000, "{ran} lines ran");
+    let mut undone = 0;
+    while f.back() {
+        undone += 1;
+    }
+    assert!(undone <= lguest_sim::params::UNDO_DEPTH, "{undone}");
+}

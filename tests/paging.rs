@@ -41,7 +41,7 @@ fn demand_page_and_the_hypercalls_leave_their_marks() {
     let image = std::fs::read(build("paging")).unwrap();
     let (mut m, r) = boot(&image, 32);
     r.unwrap();
-    let res = run_guest(&mut m, 32);
+    let res = run_guest(&mut m);
     assert_eq!(res.exit_code, 1);
     let count = |f: &str| m.log.iter().filter(|e| e.func == f).count();
     // Every first touch of a page came through demand_page(); the flush made them come again.
@@ -66,7 +66,7 @@ fn a_guest_that_never_loads_a_page_directory_runs_without_paging() {
     let image = std::fs::read(build("timer")).unwrap();
     let (mut m, r) = boot(&image, 32);
     r.unwrap();
-    let res = run_guest(&mut m, 32);
+    let res = run_guest(&mut m);
     assert_eq!(res.stdout, b"ticks: 3\n");
     assert!(!m.log.iter().any(|e| e.func == "demand_page" || e.func == "new_pgdir"));
 }

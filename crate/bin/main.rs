@@ -1,7 +1,7 @@
 //! The `lguest-sim` command: the same core as the browser, natively.
 //!
 //! - `lguest-sim replay [--trace] SCENARIO...`: replay scenarios, failing on the first result that differs.
-//! - `lguest-sim run [--mem MB] GUEST`: boot an ELF32 Guest like the real Launcher (`lguest MB vmlinux`).
+//! - `lguest-sim run [--mem MB] [--budget UNITS] GUEST`: boot an ELF32 Guest like the real Launcher (`lguest MB vmlinux`).
 //! - `lguest-sim check [--coverage] [--trace] PATH...`: replay every lesson under PATH against its expectations.
 //! - `lguest-sim --version`.
 
@@ -10,8 +10,10 @@ use std::process::ExitCode;
 use lguest_sim::scenario::{parse, Runner};
 
 const USAGE: &str = "usage:
-  lguest-sim run [--mem MB] GUEST           boot an ELF32 i386 Guest as the Launcher would; its console on
-                                            stdout, the death message on stderr, the Launcher's exit status
+  lguest-sim run [--mem MB] [--budget UNITS] GUEST
+                                            boot an ELF32 i386 Guest as the Launcher would; its console on
+                                            stdout, the death message on stderr, the Launcher's exit status;
+                                            stops after UNITS of Guest work (default a billion)
   lguest-sim replay [--trace] SCENARIO...   replay scenario files; exit 1 on the first differing result
   lguest-sim explore [OPTIONS]              explore RCU interleavings of the eventfd map (--help for options)
   lguest-sim check [--coverage] [--trace] PATH...  check lessons (files or directories); exit 1 on any problem
@@ -96,9 +98,20 @@ fn replay(args: &[String]) -> ExitCode {
 fn run(args: &[String]) -> ExitCode {
     let mut mem = lguest_sim::params::DEFAULT_GUEST_MB;
     let mut guest = None;
+    let mut budget = lguest_sim::params::RUN_BUDGET;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--budget" => match it.next().and_then(|v| v.replace('_', "").parse::<u64>().ok()) {
+                Some(b) if b > 0 => budget = b,
+                _ => {
+                    eprintln!(
+                        "lguest-sim run: --budget takes a number of work units (Guest instructions, and {} a trip into the Guest), e.g. --budget 5000000",
+                        lguest_sim::params::TRIP_COST
+                    );
+                    return ExitCode::from(2);
+                }
+            },
             "--mem" => match it.next().and_then(|v| v.parse::<u32>().ok()) {
                 Some(m) if (1..=lguest_sim::params::MAX_GUEST_MB).contains(&m) => mem = m,
                 _ => {
@@ -132,7 +145,7 @@ fn run(args: &[String]) -> ExitCode {
             let _ = std::io::stdin().take(lguest_sim::params::MAX_FILE_BYTES as u64).read_to_end(&mut stdin);
         }
     }
-    let r = lguest_sim::scenario::launch::launch_with_stdin(&image, mem, &stdin);
+    let r = lguest_sim::scenario::launch::launch_with(&image, mem, &stdin, budget);
     use std::io::Write;
     let _ = std::io::stdout().write_all(&r.stdout);
     let _ = std::io::stdout().flush();

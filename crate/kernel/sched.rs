@@ -18,6 +18,38 @@ use super::user::Sys;
 use super::Kernel;
 use crate::params::{SETTLE_ROUNDS, WAIT_ROUNDS};
 
+/// The work left for the call into the core being made now (see [`crate::params::CALL_BUDGET`]): who starts
+/// a call (the scenario runner for a line, `lguest-sim run` for a run) gives it; the Guest's trips draw on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub left: u64,
+    /// Spent since it was given.
+    pub spent: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget { left: crate::params::CALL_BUDGET, spent: 0 }
+    }
+}
+
+impl Budget {
+    /// A fresh budget of `units`.
+    pub fn give(&mut self, units: u64) {
+        *self = Budget { left: units, spent: 0 };
+    }
+
+    pub fn spend(&mut self, units: u64) {
+        let n = units.min(self.left);
+        self.left -= n;
+        self.spent = self.spent.saturating_add(units);
+    }
+
+    pub fn exhausted(&self) -> bool {
+        self.left == 0
+    }
+}
+
 /// The scheduler's state.
 #[derive(Clone, Debug, Default)]
 pub struct Sched {
@@ -25,6 +57,8 @@ pub struct Sched {
     pub pending: BTreeMap<Tid, Sleep>,
     /// Results of sleeping calls that have since returned, not yet collected by `wait`.
     pub finished: BTreeMap<Tid, SysResult>,
+    /// The work left for this call into the core.
+    pub budget: Budget,
 }
 
 impl Kernel {

@@ -77,6 +77,9 @@ pub fn run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, user: u32) ->
         }
         // 8. Run the Guest, 9. then see why it stopped.
         match lguest_arch_run_guest(k, lg, cpu) {
+            GuestExit::StillRunning if k.sched.budget.exhausted() => {
+                return RunOutcome::Blocked(budget_spent(k));
+            }
             GuestExit::StillRunning => {
                 return RunOutcome::Blocked("the Guest is running and has not trapped to the Host".into());
             }
@@ -93,6 +96,15 @@ pub fn run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, user: u32) ->
         k.ev("run_guest", "lg->dead is set: return -ENOENT".into(), &[]);
         RunOutcome::Return(fail(Errno::ENOENT, "the Guest died: read() again to learn why"))
     }
+}
+
+/// Why the Guest stopped although it would go on: the call's work budget is spent (the simulation's pause,
+/// not the kernel's; `wait` goes on).
+fn budget_spent(k: &Kernel) -> String {
+    format!(
+        "the Guest is still running: this call's work budget ({} units of Guest work) is spent, so the simulation paused it here; `wait` goes on",
+        k.sched.budget.spent
+    )
 }
 
 /// `lguest_address_ok()`: is [addr, addr+len) inside the Guest's memory (below `pfn_limit`)?

@@ -16,7 +16,7 @@ use crate::cpu::script::{run_script, ScriptExit};
 use crate::cpu::timeline::Timeline;
 use crate::cpu::{Cpu, Exit, Fault};
 use crate::kernel::Kernel;
-use crate::params::{GUEST_SLICE, LGUEST_TRAP_ENTRY, PAGE_SIZE};
+use crate::params::{GUEST_SLICE, LGUEST_TRAP_ENTRY, PAGE_SIZE, TRIP_COST};
 
 /// `SYSCALL_VECTOR`: the Guest's system calls (`int $0x80`), which lguest lets reach the Guest's own IDT.
 const SYSCALL_VECTOR: u8 = 0x80;
@@ -35,6 +35,12 @@ pub enum GuestExit {
 pub fn lguest_arch_run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -> GuestExit {
     let pidx = k.proc_of(cpu.tsk);
     let limit = lg.pfn_limit as u64 * PAGE_SIZE as u64;
+    // The call's work budget bounds the trip (see params::CALL_BUDGET); spent, the Guest waits for the next.
+    if k.sched.budget.exhausted() {
+        return GuestExit::StillRunning;
+    }
+    let slice = GUEST_SLICE.min(k.sched.budget.left);
+    k.sched.budget.spend(TRIP_COST);
     let Kernel { procs, lguest, .. } = k;
     let Some(guest) = procs.get_mut(pidx).map(|p| &mut p.mm.guest) else { return GuestExit::StillRunning };
     let (exit, ran) = match &mut cpu.engine {
@@ -79,9 +85,9 @@ pub fn lguest_arch_run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -
                 }
                 None => None,
             };
-            let exit = match timeline.and_then(|tl| tl.run_trip(core, &mut guest.ram, GUEST_SLICE, trip_ended)) {
+            let exit = match timeline.and_then(|tl| tl.run_trip(core, &mut guest.ram, slice, trip_ended)) {
                 Some(exit) => exit,
-                None => core.run(&mut guest.ram, GUEST_SLICE),
+                None => core.run(&mut guest.ram, slice),
             };
             // Back in the Host: cr3 is its own again (and the shadow tables can change without a copy).
             core.cr3 = None;
@@ -89,6 +95,7 @@ pub fn lguest_arch_run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -
             (trapped(exit, &mut cpu.regs, &mut cpu.cr2, &mut cpu.last_ud), core.state.tsc - before)
         }
     };
+    k.sched.budget.spend(ran);
     // Simulated time moves with the Guest's work: one nanosecond per instruction (a 1 GHz Guest).
     if ran > 0 {
         k.now_ns = k.now_ns.saturating_add(ran);

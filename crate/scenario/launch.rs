@@ -6,7 +6,7 @@
 use crate::kernel::Kernel;
 use crate::launcher::{run, Launcher};
 use crate::lguest::guest::GuestEngine;
-use crate::params::MAX_RESTARTS;
+use crate::params::{MAX_RESTARTS, RUN_BUDGET};
 
 /// How a Launcher run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,13 +31,18 @@ pub fn launch(image: &[u8], mem_mb: u32) -> LaunchResult {
 /// [`launch`] with bytes waiting at the Launcher's terminal (`echo hi | lguest ...`), for the console's
 /// input queue. When they run out the input thread waits, as at a terminal nobody types at.
 pub fn launch_with_stdin(image: &[u8], mem_mb: u32, stdin: &[u8]) -> LaunchResult {
+    launch_with(image, mem_mb, stdin, RUN_BUDGET)
+}
+
+/// [`launch_with_stdin`] with a work budget of `budget` units for each boot instead of `RUN_BUDGET`.
+pub fn launch_with(image: &[u8], mem_mb: u32, stdin: &[u8], budget: u64) -> LaunchResult {
     let mut restarts = 0;
     let mut instructions = 0;
     loop {
         let (mut k, r) = boot(image, mem_mb);
         k.tty.input = stdin.iter().copied().collect();
         let mut r = match r {
-            Ok(()) => run_guest(&mut k, mem_mb),
+            Ok(()) => run_guest_within(&mut k, budget),
             Err(e) => LaunchResult { stdout: Vec::new(), stderr: e, exit_code: 1, restarts: 0, instructions: 0 },
         };
         instructions += guest_instructions(&k);
@@ -82,11 +87,20 @@ pub fn boot(image: &[u8], mem_mb: u32) -> (Kernel, Result<(), String>) {
 
 /// The Launcher's `run_guest()` loop on a kernel [`boot`] made, to its end. Exit code -1 asks the caller to
 /// restart.
-pub fn run_guest(k: &mut Kernel, _mem_mb: u32) -> LaunchResult {
+pub fn run_guest(k: &mut Kernel) -> LaunchResult {
+    run_guest_within(k, RUN_BUDGET)
+}
+
+/// [`run_guest`], the whole run one call into the core with a work budget of `budget` units.
+fn run_guest_within(k: &mut Kernel, budget: u64) -> LaunchResult {
     let main = k.task_by_name("main").unwrap_or(0);
+    k.sched.budget.give(budget);
     let (exit_code, note) = match run::run_guest(&mut k.user(main)) {
-        run::Exit::Status(code) => (code, ""),
-        run::Exit::Stuck => (1, "lguest: the Guest ran for the simulation's whole budget without stopping; stopped\n"),
+        run::Exit::Status(code) => (code, String::new()),
+        run::Exit::Stuck if k.sched.budget.exhausted() => {
+            (1, format!("lguest: the Guest ran for the simulation's whole budget ({} units of Guest work) without stopping; stopped\n", k.sched.budget.spent))
+        }
+        run::Exit::Stuck => (1, "lguest: the Guest is asleep and nothing in the simulation will wake it; stopped\n".to_string()),
     };
-    LaunchResult { stdout: k.tty.stdout.clone(), stderr: String::from_utf8_lossy(&k.tty.stderr).into_owned() + note, exit_code, restarts: 0, instructions: 0 }
+    LaunchResult { stdout: k.tty.stdout.clone(), stderr: String::from_utf8_lossy(&k.tty.stderr).into_owned() + &note, exit_code, restarts: 0, instructions: 0 }
 }

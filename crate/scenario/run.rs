@@ -76,6 +76,8 @@ pub struct Runner {
     pub lguest_fd: Option<i32>,
     /// The Guest program `load` put in memory, if any.
     pub program: Option<LoadedProgram>,
+    /// The work budget each line gets (see `params::CALL_BUDGET`, the default).
+    pub line_budget: u64,
 }
 
 impl Default for Runner {
@@ -162,7 +164,7 @@ impl Runner {
         let main = kernel.exec("lguest", Box::new(Launcher::new(guest_mb)));
         let mapped = kernel.with_program(main, |l: &mut Launcher, sys| l.map_memory(sys));
         debug_assert!(matches!(mapped, Some(Ok(()))), "a fresh Launcher maps its memory: {mapped:?}");
-        Runner { kernel, main, steps: Default::default(), lguest_fd: None, program: None }
+        Runner { kernel, main, steps: Default::default(), lguest_fd: None, program: None, line_budget: crate::params::CALL_BUDGET }
     }
 
     /// The Launcher's own memory (its devices and its Guest's size), as its process `p` holds it.
@@ -182,6 +184,8 @@ impl Runner {
 
     /// Run a parsed line and record its step.
     pub fn run_line(&mut self, line: &Line) -> Step {
+        // One line is one call into the core: it gets one work budget (params::CALL_BUDGET).
+        self.kernel.sched.budget.give(self.line_budget);
         let from = self.kernel.log.len();
         let task_name = line.task.clone().unwrap_or_else(|| "main".into());
         let (outcome, message) = match self.act(line) {

@@ -1,0 +1,26 @@
+# Takes timer interrupts for ever: the handler asks for the next one a nanosecond later and returns.
+	.code32
+	.include "prelude.inc"
+	.text
+	.globl start
+start:
+	lguest_init
+	gate 32, tick
+	btrl $0, blocked_interrupts
+	movl $X86_EFLAGS_IF, irq_enabled
+	mov $9, %eax		# LHCALL_SET_CLOCKEVENT, 1 ns from now
+	mov $1, %ebx
+	int $LGUEST_TRAP_ENTRY
+1:	jmp 1b
+tick:	incl ticks
+	mov $9, %eax
+	mov $1, %ebx
+	int $LGUEST_TRAP_ENTRY
+	movl $X86_EFLAGS_IF, irq_enabled
+	iret
+	.data
+ticks:	.long 0
+	.balign 16
+	.space 1024
+stack_top:
+	.include "../host/lguest_data.inc"
