@@ -11,6 +11,7 @@ pub mod alu;
 mod control;
 mod data;
 pub(crate) mod fast;
+mod forms;
 mod string;
 mod system;
 
