@@ -139,6 +139,8 @@ pub struct Cpu {
     /// cr3: the page directory every access is translated through (see [`paging`]), or `None` while the
     /// Guest runs without paging (the identity). The Host sets it before each run.
     pub cr3: Option<paging::PageDirectory>,
+    /// The page walk's cache for the length of one run (see [`mem::Tlb`]).
+    pub(crate) tlb: mem::Tlb,
 }
 
 impl Cpu {
@@ -172,6 +174,7 @@ impl Cpu {
             touch: None,
             budget_left: 0,
             cr3: None,
+            tlb: mem::Tlb::default(),
         }
     }
 
@@ -188,6 +191,13 @@ impl Cpu {
 
     /// Run until something needs the Host, or `budget` units of work are done (the fast path).
     pub fn run(&mut self, ram: &mut GuestRam, budget: u64) -> Exit {
+        self.tlb_begin();
+        let exit = self.run_inner(ram, budget);
+        self.tlb_end();
+        exit
+    }
+
+    fn run_inner(&mut self, ram: &mut GuestRam, budget: u64) -> Exit {
         self.budget_left = budget;
         loop {
             if self.budget_left == 0 {
@@ -208,6 +218,13 @@ impl Cpu {
         if stops.is_empty() {
             return Stop::Exit(self.run(ram, budget));
         }
+        self.tlb_begin();
+        let stop = self.run_to_inner(ram, budget, stops);
+        self.tlb_end();
+        stop
+    }
+
+    fn run_to_inner(&mut self, ram: &mut GuestRam, budget: u64, stops: &[u32]) -> Stop {
         self.budget_left = budget;
         let mut arrived = false;
         loop {

@@ -81,7 +81,7 @@ pub enum Uop {
 
 impl Uop {
     /// Does this micro-op store to memory (so the caller must look for self-modified code)?
-    #[inline]
+    #[inline(always)]
     pub fn stores(&self) -> bool {
         matches!(
             self,

@@ -97,6 +97,7 @@ pub enum Form {
 
 impl Form {
     /// Does it write memory (so the executor must look for code it overwrote)?
+    #[inline(always)]
     pub fn stores(&self) -> bool {
         let m = |o: &Opnd| matches!(o, Opnd::M(_));
         match self {
