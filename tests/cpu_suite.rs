@@ -163,7 +163,7 @@ fn native_figures() {
     let dir = scratch("figures");
     let kernels: Vec<(&str, Vec<u8>)> = KERNELS
         .iter()
-        .filter(|(n, _, _)| only.as_deref().map_or(true, |o| o.split(',').any(|x| x == *n)))
+        .filter(|(n, _, _)| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == *n)))
         .map(|(n, _, _)| (*n, std::fs::read(build(&dir, n, true, None)).expect("read ELF")))
         .collect();
     let null = null_guest();

@@ -7,11 +7,12 @@
 //! - [`fault`]: the exceptions an instruction raises, as values.
 //! - [`flags`]: EFLAGS bits and the flag arithmetic.
 //! - [`segments`]: selectors, the GDT, the limits that keep the Guest below the Switcher.
-//! - [`mem`]: every memory access: segment check, linear-to-physical translation, the `pfn_limit` bound;
-//!   [`paging`]: the two-level page walk through the directory in cr3.
+//! - [`mem`]: every memory access: segment check, linear-to-physical translation (through a software TLB
+//!   that lives for one run), the `pfn_limit` bound; [`paging`]: the two-level page walk through the
+//!   directory in cr3.
 //! - [`decode`]: the decoded-block cache that lets the fast path skip re-decoding.
 //! - [`exec`]: one function per instruction family, and `exec::fast`: the common forms lowered to
-//!   micro-ops when a block is decoded.
+//!   micro-ops when a block is decoded (`exec::forms`: the rest of the integer set, size-generic).
 //! - [`trace`]: the record of one single step, for the UI; [`att`]: its text, as objdump spells it.
 //! - [`timeline`]: the Guest's work during a lesson step, recorded so any instruction of it can be shown
 //!   again, forwards or backwards, and searched for a breakpoint.
