@@ -79,6 +79,7 @@ impl GuestRam {
         GuestRam { pages: vec![zero; n], marks: vec![0; n], code_gen: vec![0; n], written: Vec::new(), tracking: false, code_writes: 0 }
     }
 
+    #[inline(always)]
     pub fn pages(&self) -> u32 {
         self.pages.len() as u32
     }
@@ -93,7 +94,7 @@ impl GuestRam {
     }
 
     /// The page holding `addr`, for reading.
-    #[inline]
+    #[inline(always)]
     pub fn page(&self, pfn: u32) -> Option<&Page> {
         self.pages.get(pfn as usize).map(|p| &**p)
     }
@@ -211,7 +212,7 @@ impl GuestRam {
 
     /// The code generation of page `pfn` (0 for a page that does not exist). While a page stays marked
     /// its generation stays the same, and so do its bytes.
-    #[inline]
+    #[inline(always)]
     pub fn code_gen(&self, pfn: u32) -> u64 {
         match (self.marks.get(pfn as usize), self.code_gen.get(pfn as usize)) {
             (Some(m), Some(g)) if m & CODE != 0 => *g,
@@ -220,7 +221,7 @@ impl GuestRam {
     }
 
     /// How many writes have landed on marked code pages since this memory was created.
-    #[inline]
+    #[inline(always)]
     pub fn code_writes(&self) -> u64 {
         self.code_writes
     }

@@ -11,13 +11,88 @@
 //! before it writes either, so a fault never leaves half a value behind.
 
 use super::fault::{Fault, PF_USER, PF_WRITE};
+use super::paging::{_PAGE_RW, _PAGE_USER};
 use super::segments::{Segment, ACC_CODE, ACC_PRESENT, ACC_RW, SS, SWITCHER_ADDR};
 use super::trace::MemTouch;
 use super::Cpu;
 use crate::guest_ram::GuestRam;
 use crate::params::{PAGE_SHIFT, PAGE_SIZE};
 
+/// Entries in the software TLB (a power of two): 4 MB of pages.
+const TLB_SIZE: usize = 1024;
+
+/// A software TLB for the page walk: linear page -> frame and the RW/USER rights the walk found, filled by
+/// a walk that succeeded. It lives for one [`Cpu::run`] or [`Cpu::run_to`] only (`on`), and every call
+/// starts it afresh (a new `epoch` makes every entry stale), so whatever the Host does to cr3, the page
+/// tables or `pfn_limit` between runs can never be missed; inside a run only the Guest runs, and it cannot
+/// change any of them without trapping out. Each entry is `(linear page << 12 | epoch) << 32 | frame << 12 |
+/// rights`; epoch 0 never matches.
+#[derive(Debug, Default)]
+pub struct Tlb {
+    entries: Vec<u64>,
+    epoch: u32,
+    on: bool,
+}
+
+impl Clone for Tlb {
+    /// A copied CPU starts with an empty TLB (like the block cache, never part of a snapshot).
+    fn clone(&self) -> Tlb {
+        Tlb::default()
+    }
+}
+
 impl Cpu {
+    /// A run begins: the TLB serves it, empty (only while paging: without it translation is free).
+    pub(crate) fn tlb_begin(&mut self) {
+        if self.cr3.is_none() {
+            return;
+        }
+        let t = &mut self.tlb;
+        if t.entries.len() != TLB_SIZE {
+            t.entries = vec![0; TLB_SIZE];
+        }
+        t.epoch += 1;
+        if t.epoch >= 1 << 12 {
+            t.entries.iter_mut().for_each(|e| *e = 0);
+            t.epoch = 1;
+        }
+        t.on = true;
+    }
+
+    pub(crate) fn tlb_end(&mut self) {
+        self.tlb.on = false;
+    }
+
+    /// [`Cpu::frame`] through the TLB when a run has it on: a hit skips the walk and the bound checks it
+    /// already passed; a miss (or a right the entry lacks) walks, faults exactly as the walk does, and
+    /// fills the entry.
+    #[inline(always)]
+    fn frame_tlb(&mut self, ram: &GuestRam, lin: u32, write: bool) -> Result<u32, Fault> {
+        if !self.tlb.on {
+            return self.frame(ram, lin, write);
+        }
+        let page = lin >> PAGE_SHIFT;
+        let need = if write { _PAGE_RW } else { 0 } | if self.state.cpl == 3 { _PAGE_USER } else { 0 };
+        let e = self.tlb.entries.get(page as usize & (TLB_SIZE - 1)).copied().unwrap_or(0);
+        if (e >> 32) as u32 == (page << 12 | self.tlb.epoch) && (e as u32) & need == need {
+            return Ok((e as u32) >> PAGE_SHIFT);
+        }
+        self.tlb_fill(ram, lin, write)
+    }
+
+    #[inline(never)]
+    fn tlb_fill(&mut self, ram: &GuestRam, lin: u32, write: bool) -> Result<u32, Fault> {
+        let pfn = self.frame(ram, lin, write)?;
+        if let Some((_, rights)) = self.cr3.as_ref().and_then(|d| d.entry(lin)) {
+            let page = lin >> PAGE_SHIFT;
+            let tag = (page << 12 | self.tlb.epoch) as u64;
+            if let Some(slot) = self.tlb.entries.get_mut(page as usize & (TLB_SIZE - 1)) {
+                *slot = tag << 32 | (pfn << PAGE_SHIFT | (rights & (_PAGE_RW | _PAGE_USER))) as u64;
+            }
+        }
+        Ok(pfn)
+    }
+
     /// The fault for a segment violation on `seg`: #SS for the stack segment, #GP otherwise.
     #[cold]
     fn seg_fault(seg: usize) -> Fault {
@@ -86,15 +161,14 @@ impl Cpu {
     pub(crate) fn read_linear(&mut self, ram: &GuestRam, lin: u32, size: u32) -> Result<u32, Fault> {
         let off = (lin & (PAGE_SIZE - 1)) as usize;
         if self.touch.is_none() && off + size as usize <= PAGE_SIZE as usize {
-            let pfn = self.frame(ram, lin, false)?;
+            let pfn = self.frame_tlb(ram, lin, false)?;
             if let Some(page) = ram.page(pfn) {
+                // Byte by byte, not through a sub-slice: the page's size-optimised build calls, rather than
+                // inlines, the slice indexing and conversions, and this is every load.
                 return Ok(match size {
                     1 => page[off] as u32,
                     2 => u16::from_le_bytes([page[off], page[off + 1]]) as u32,
-                    _ => match page[off..off + 4].try_into() {
-                        Ok(b) => u32::from_le_bytes(b),
-                        Err(_) => 0, // unreachable: the slice is 4 bytes
-                    },
+                    _ => u32::from_le_bytes([page[off], page[off + 1], page[off + 2], page[off + 3]]),
                 });
             }
         }
@@ -123,13 +197,17 @@ impl Cpu {
     pub(crate) fn write_linear(&mut self, ram: &mut GuestRam, lin: u32, size: u32, v: u32) -> Result<(), Fault> {
         let off = (lin & (PAGE_SIZE - 1)) as usize;
         if self.touch.is_none() && off + size as usize <= PAGE_SIZE as usize {
-            let pfn = self.frame(ram, lin, true)?;
+            let pfn = self.frame_tlb(ram, lin, true)?;
             if let Some(page) = ram.page_mut(pfn) {
-                let bytes = v.to_le_bytes();
-                match size {
-                    4 => page[off..off + 4].copy_from_slice(&bytes),
-                    2 => page[off..off + 2].copy_from_slice(&bytes[..2]),
-                    _ => page[off] = bytes[0],
+                // Byte by byte, for the same reason as in `read_linear`.
+                let b = v.to_le_bytes();
+                page[off] = b[0];
+                if size >= 2 {
+                    page[off + 1] = b[1];
+                    if size == 4 {
+                        page[off + 2] = b[2];
+                        page[off + 3] = b[3];
+                    }
                 }
                 return Ok(());
             }

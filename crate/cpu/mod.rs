@@ -7,11 +7,12 @@
 //! - [`fault`]: the exceptions an instruction raises, as values.
 //! - [`flags`]: EFLAGS bits and the flag arithmetic.
 //! - [`segments`]: selectors, the GDT, the limits that keep the Guest below the Switcher.
-//! - [`mem`]: every memory access: segment check, linear-to-physical translation, the `pfn_limit` bound;
-//!   [`paging`]: the two-level page walk through the directory in cr3.
+//! - [`mem`]: every memory access: segment check, linear-to-physical translation (through a software TLB
+//!   that lives for one run), the `pfn_limit` bound; [`paging`]: the two-level page walk through the
+//!   directory in cr3.
 //! - [`decode`]: the decoded-block cache that lets the fast path skip re-decoding.
 //! - [`exec`]: one function per instruction family, and `exec::fast`: the common forms lowered to
-//!   micro-ops when a block is decoded.
+//!   micro-ops when a block is decoded (`exec::forms`: the rest of the integer set, size-generic).
 //! - [`trace`]: the record of one single step, for the UI; [`att`]: its text, as objdump spells it.
 //! - [`timeline`]: the Guest's work during a lesson step, recorded so any instruction of it can be shown
 //!   again, forwards or backwards, and searched for a breakpoint.
@@ -140,6 +141,8 @@ pub struct Cpu {
     /// cr3: the page directory every access is translated through (see [`paging`]), or `None` while the
     /// Guest runs without paging (the identity). The Host sets it before each run.
     pub cr3: Option<paging::PageDirectory>,
+    /// The page walk's cache for the length of one run (see [`mem::Tlb`]).
+    pub(crate) tlb: mem::Tlb,
 }
 
 impl Cpu {
@@ -173,6 +176,7 @@ impl Cpu {
             touch: None,
             budget_left: 0,
             cr3: None,
+            tlb: mem::Tlb::default(),
         }
     }
 
@@ -189,6 +193,13 @@ impl Cpu {
 
     /// Run until something needs the Host, or `budget` units of work are done (the fast path).
     pub fn run(&mut self, ram: &mut GuestRam, budget: u64) -> Exit {
+        self.tlb_begin();
+        let exit = self.run_inner(ram, budget);
+        self.tlb_end();
+        exit
+    }
+
+    fn run_inner(&mut self, ram: &mut GuestRam, budget: u64) -> Exit {
         self.budget_left = budget;
         loop {
             if self.budget_left == 0 {
@@ -209,6 +220,13 @@ impl Cpu {
         if stops.is_empty() {
             return Stop::Exit(self.run(ram, budget));
         }
+        self.tlb_begin();
+        let stop = self.run_to_inner(ram, budget, stops);
+        self.tlb_end();
+        stop
+    }
+
+    fn run_to_inner(&mut self, ram: &mut GuestRam, budget: u64, stops: &[u32]) -> Stop {
         self.budget_left = budget;
         let mut arrived = false;
         loop {

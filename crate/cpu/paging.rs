@@ -86,6 +86,16 @@ impl PageDirectory {
         Ok((pte & !PTE_FLAGS_MASK) | (lin & PTE_FLAGS_MASK))
     }
 
+    /// What the walk would allow at `lin` if its pte is present: the frame's address and the pte's flags
+    /// as the directory entry's flags restrict them (RW and USER decide the walk's answer). For the CPU's
+    /// software TLB, which caches it for one run.
+    #[inline]
+    pub fn entry(&self, lin: u32) -> Option<(u32, u32)> {
+        let pt = self.pgd.get(pgd_index(lin))?.as_ref()?;
+        let pte = pt.ptes[pte_index(lin)];
+        (pte & _PAGE_PRESENT != 0).then_some((pte & !PTE_FLAGS_MASK, pte & pt.flags))
+    }
+
     /// The pte for `vaddr` (0 if its slot has no page table).
     pub fn pte(&self, vaddr: u32) -> u32 {
         self.pgd[pgd_index(vaddr)].as_ref().map(|pt| pt.ptes[pte_index(vaddr)]).unwrap_or(0)

@@ -29,11 +29,11 @@ pub enum AluOp {
 /// A 32-bit memory operand: `seg:[base + index << shift + disp]` (register numbers, 8 = none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mem {
-    base: u8,
-    index: u8,
-    shift: u8,
-    seg: u8,
-    disp: u32,
+    pub(super) base: u8,
+    pub(super) index: u8,
+    pub(super) shift: u8,
+    pub(super) seg: u8,
+    pub(super) disp: u32,
 }
 
 /// A lowered instruction. Registers are 32-bit general registers by number (eax = 0 ... edi = 7).
@@ -75,11 +75,13 @@ pub enum Uop {
     Load8 { r: Register, m: Mem },
     Store8 { r: Register, m: Mem },
     StoreI8 { imm: u8, m: Mem },
+    /// Everything else `forms.rs` covers.
+    Form(super::forms::Form),
 }
 
 impl Uop {
     /// Does this micro-op store to memory (so the caller must look for self-modified code)?
-    #[inline]
+    #[inline(always)]
     pub fn stores(&self) -> bool {
         matches!(
             self,
@@ -92,7 +94,7 @@ impl Uop {
                 | Uop::PushI { .. }
                 | Uop::AluMR { .. }
                 | Uop::AluMI { .. }
-        )
+        ) || matches!(self, Uop::Form(f) if f.stores())
     }
 }
 
@@ -133,7 +135,7 @@ fn mem32(i: &Instruction, n: u32) -> Option<Mem> {
 }
 
 /// A memory operand with 32-bit addressing, any size.
-fn mem_any(i: &Instruction, n: u32) -> Option<Mem> {
+pub(super) fn mem_any(i: &Instruction, n: u32) -> Option<Mem> {
     if i.op_kind(n) != OpKind::Memory {
         return None;
     }
@@ -167,7 +169,10 @@ fn alu_op(m: M) -> Option<AluOp> {
 
 /// Lower `i` to a micro-op, or `Generic`.
 pub fn lower(i: &Instruction) -> Uop {
-    lower_inner(i).unwrap_or(Uop::Generic)
+    if i.has_lock_prefix() || i.has_rep_prefix() || i.has_repne_prefix() {
+        return Uop::Generic;
+    }
+    lower_inner(i).or_else(|| super::forms::lower(i).map(Uop::Form)).unwrap_or(Uop::Generic)
 }
 
 fn lower_inner(i: &Instruction) -> Option<Uop> {
@@ -503,6 +508,7 @@ impl Cpu {
                 let off = self.mem_ea(&m);
                 self.write_mem(ram, m.seg as usize, off, 1, imm as u32)?;
             }
+            Uop::Form(ref f) => return self.exec_form(ram, f, next),
             Uop::MovxM { d, m, size, signed } => {
                 let off = self.mem_ea(&m);
                 let v = self.read_mem(ram, m.seg as usize, off, size as u32)?;

@@ -11,6 +11,7 @@ pub mod alu;
 mod control;
 mod data;
 pub(crate) mod fast;
+mod forms;
 mod string;
 mod system;
 
@@ -39,40 +40,44 @@ const R_GS: u32 = Register::GS as u32;
 
 impl Cpu {
     /// Read a general or segment register (8, 16 or 32 bits, zero-extended).
+    // Comparisons, not `RangeInclusive::contains`: the page's size-optimised build does not inline that
+    // call, and the byte-register forms of the fast path come here.
+    #[allow(clippy::manual_range_contains)]
     #[inline(always)]
     pub(crate) fn reg(&self, r: Register) -> u32 {
         let n = r as u32;
         let regs = &self.state.regs;
-        if (R_EAX..=R_EDI).contains(&n) {
-            regs[(n - R_EAX) as usize]
-        } else if (R_AX..=R_DI).contains(&n) {
-            regs[(n - R_AX) as usize] & 0xffff
-        } else if (R_AL..=R_BL).contains(&n) {
-            regs[(n - R_AL) as usize] & 0xff
-        } else if (R_AH..=R_BH).contains(&n) {
-            (regs[(n - R_AH) as usize] >> 8) & 0xff
-        } else if (R_ES..=R_GS).contains(&n) {
-            self.state.segs[(n - R_ES) as usize].selector as u32
+        if n >= R_EAX && n <= R_EDI {
+            regs[((n - R_EAX) & 7) as usize]
+        } else if n >= R_AX && n <= R_DI {
+            regs[((n - R_AX) & 7) as usize] & 0xffff
+        } else if n >= R_AL && n <= R_BL {
+            regs[((n - R_AL) & 3) as usize] & 0xff
+        } else if n >= R_AH && n <= R_BH {
+            (regs[((n - R_AH) & 3) as usize] >> 8) & 0xff
+        } else if n >= R_ES && n <= R_GS {
+            self.state.segs[((n - R_ES) as usize).min(5)].selector as u32
         } else {
             0
         }
     }
 
     /// Write a general register, keeping the bits outside it.
+    #[allow(clippy::manual_range_contains)]
     #[inline(always)]
     pub(crate) fn set_reg(&mut self, r: Register, v: u32) {
         let n = r as u32;
         let regs = &mut self.state.regs;
-        if (R_EAX..=R_EDI).contains(&n) {
-            regs[(n - R_EAX) as usize] = v;
-        } else if (R_AX..=R_DI).contains(&n) {
-            let x = &mut regs[(n - R_AX) as usize];
+        if n >= R_EAX && n <= R_EDI {
+            regs[((n - R_EAX) & 7) as usize] = v;
+        } else if n >= R_AX && n <= R_DI {
+            let x = &mut regs[((n - R_AX) & 7) as usize];
             *x = (*x & 0xffff_0000) | (v & 0xffff);
-        } else if (R_AL..=R_BL).contains(&n) {
-            let x = &mut regs[(n - R_AL) as usize];
+        } else if n >= R_AL && n <= R_BL {
+            let x = &mut regs[((n - R_AL) & 3) as usize];
             *x = (*x & 0xffff_ff00) | (v & 0xff);
-        } else if (R_AH..=R_BH).contains(&n) {
-            let x = &mut regs[(n - R_AH) as usize];
+        } else if n >= R_AH && n <= R_BH {
+            let x = &mut regs[((n - R_AH) & 3) as usize];
             *x = (*x & 0xffff_00ff) | ((v & 0xff) << 8);
         }
     }
