@@ -37,12 +37,9 @@ fn mix_cached_only() {
     use lguest_sim::guest_ram::GuestRam;
     let rounds = std::env::var("MIX_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     // TIGHT=1 profiles the tight loop instead (MIX_ROUNDS x 1000 iterations).
-    let code = if std::env::var_os("TIGHT").is_some() {
-        lguest_sim::cpu::bench::loop_workload(rounds * 1000)
-    } else {
-        lguest_sim::cpu::bench::mix_workload(rounds)
-    }
-    .expect("assemble");
+    let code =
+        if std::env::var_os("TIGHT").is_some() { lguest_sim::cpu::bench::loop_workload(rounds * 1000) } else { lguest_sim::cpu::bench::mix_workload(rounds) }
+            .expect("assemble");
     let mut ram = GuestRam::new(32);
     ram.write(0x1000, &code).expect("fits");
     let mut cpu = Cpu::new(32, 0x1000);

@@ -88,10 +88,8 @@ impl Rng {
     }
     /// Operand values with the edges over-represented.
     fn operand(&mut self) -> u32 {
-        const EDGES: [u32; 16] = [
-            0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x1_0000, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff,
-            0xffff_fffe, 0x8000_0001,
-        ];
+        const EDGES: [u32; 16] =
+            [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x1_0000, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0xffff_fffe, 0x8000_0001];
         match self.next() % 4 {
             0 => EDGES[(self.next() % 16) as usize],
             1 => self.next() % 0x120,
@@ -206,10 +204,32 @@ fn forms() -> Vec<Form> {
         add(m(&format!("{op}l %cl,scratch")), Kind::Shift { rotate, size: 4, imm: None, shl_shr });
         add(m(&format!("{op}w $5,scratch")), Kind::Shift { rotate, size: 2, imm: Some(5), shl_shr });
     }
-    for asm in ["mov scratch+1,%al", "mov scratch+2,%dh", "mov %bh,scratch+3", "mov %cl,scratch", "movb $0x5a,scratch+1", "movw %ax,scratch+1", "mov scratch+1,%cx", "movl $0x1234,scratch"] {
+    for asm in [
+        "mov scratch+1,%al",
+        "mov scratch+2,%dh",
+        "mov %bh,scratch+3",
+        "mov %cl,scratch",
+        "movb $0x5a,scratch+1",
+        "movw %ax,scratch+1",
+        "mov scratch+1,%cx",
+        "movl $0x1234,scratch",
+    ] {
         add(m(asm), Kind::Flags(S));
     }
-    for asm in ["imul scratch,%eax", "mull scratch", "movzbl scratch+1,%eax", "movswl scratch,%eax", "xchg %eax,scratch", "xadd %eax,scratch", "cmpxchg %ecx,scratch", "cmovl scratch,%eax", "btsl $13,scratch", "btcw $21,scratch", "bsrl scratch,%eax", "seto scratch"] {
+    for asm in [
+        "imul scratch,%eax",
+        "mull scratch",
+        "movzbl scratch+1,%eax",
+        "movswl scratch,%eax",
+        "xchg %eax,scratch",
+        "xadd %eax,scratch",
+        "cmpxchg %ecx,scratch",
+        "cmovl scratch,%eax",
+        "btsl $13,scratch",
+        "btcw $21,scratch",
+        "bsrl scratch,%eax",
+        "seto scratch",
+    ] {
         let flags = match asm.split(' ').next().unwrap_or("") {
             "imul" | "mull" => CF | OF,
             "btsl" | "btcw" => CF,
@@ -431,7 +451,17 @@ fn compare(forms: &[Form], cases: &[(usize, [u32; 5])], native: &[u8], ours: &[u
         if regs_differ || flags_differ {
             mismatches.push(format!(
                 "{:<28} in eax={:08x} ebx={:08x} ecx={:08x} edx={:08x} fl={:03x} | cpu {:08x?} fl={:03x} | ours {:08x?} fl={:03x} (compared {:03x})",
-                forms[*k].asm, r[0], r[1], r[2], r[3], r[4], &hw[..4], hw[4] & S, &us[..4], us[4] & S, mask
+                forms[*k].asm,
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                &hw[..4],
+                hw[4] & S,
+                &us[..4],
+                us[4] & S,
+                mask
             ));
         }
     }

@@ -47,7 +47,20 @@ fn guest_programs_print_what_the_native_builds_print() {
     let expected: [(&str, &[&str]); 4] = [
         ("primes", &["primes below 20000: 2262", "largest: 19997", "sum of the first 100: 24133", "2 3 5 7 11 13 "]),
         ("strings", &["length: 43", "****The quick", "god yzal eht", "equal: 1", "first difference at: 16", "-=-=-=", "THE QUICK BROWN FOX"]),
-        ("math", &["fib(89) = 0x18b3c1d91e77decd", "carry 040250000", "bsf, bsr of 0x00f00800: 11 23", "cmov/xadd/cmpxchg: 118", "12! = 479001600", "gcd(1071, 462) = 21", "-1000003 / 7 = -142857 4", "sum(1..10) = 55", "6+3 + 6-3 + 6*3 + 6/3 = 32"]),
+        (
+            "math",
+            &[
+                "fib(89) = 0x18b3c1d91e77decd",
+                "carry 040250000",
+                "bsf, bsr of 0x00f00800: 11 23",
+                "cmov/xadd/cmpxchg: 118",
+                "12! = 479001600",
+                "gcd(1071, 462) = 21",
+                "-1000003 / 7 = -142857 4",
+                "sum(1..10) = 55",
+                "6+3 + 6-3 + 6*3 + 6/3 = 32",
+            ],
+        ),
         ("selfmod", &["sum of patched immediates: 286", "copied routine: 1077", "patched next instruction: 1"]),
     ];
     for (name, lines) in expected {

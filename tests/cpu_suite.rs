@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use lguest_sim::cpu::{Cpu, Exit};
 use lguest_sim::guest_ram::GuestRam;
-use lguest_sim::launcher::run::launch_with_stdin;
+use lguest_sim::scenario::launch::launch_with_stdin;
 
 /// Every kernel, with a short `ITERS` for the exactness test, and whether it runs without the Host's paging
 /// and interrupt gates (so a bare loop around the core can run it).

@@ -159,8 +159,7 @@ fn the_worst_guests_run_within_each_lines_budget_and_go_on() {
     const BUDGET: u64 = 300_000;
     for name in ["near_slice", "irq_storm", "pf_storm", "selfmod"] {
         let elf = guest_build::build(&dir, name);
-        let mut r = lguest_sim::scenario::Runner::default();
-        r.line_budget = BUDGET;
+        let mut r = lguest_sim::scenario::Runner { line_budget: BUDGET, ..Default::default() };
         for l in [format!("load {}", elf.display()), "open => fd 3".into(), "write INITIALIZE => 12".into()] {
             let step = r.exec(1, &l).unwrap().unwrap();
             assert!(step.ok, "{name}: {l}: {:?}", step.message);

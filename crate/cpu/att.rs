@@ -48,8 +48,21 @@ enum StrKind {
 
 fn string_kind(m: M) -> Option<StrKind> {
     Some(match m {
-        M::Movsb | M::Movsw | M::Movsd | M::Stosb | M::Stosw | M::Stosd | M::Lodsb | M::Lodsw | M::Lodsd | M::Insb
-        | M::Insw | M::Insd | M::Outsb | M::Outsw | M::Outsd => StrKind::Copy,
+        M::Movsb
+        | M::Movsw
+        | M::Movsd
+        | M::Stosb
+        | M::Stosw
+        | M::Stosd
+        | M::Lodsb
+        | M::Lodsw
+        | M::Lodsd
+        | M::Insb
+        | M::Insw
+        | M::Insd
+        | M::Outsb
+        | M::Outsw
+        | M::Outsd => StrKind::Copy,
         M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Scasb | M::Scasw | M::Scasd => StrKind::Compare,
         _ => return None,
     })
@@ -101,14 +114,36 @@ fn shift_by_one(code: Code) -> bool {
     use Code::*;
     matches!(
         code,
-        Rol_rm8_1 | Ror_rm8_1 | Rcl_rm8_1 | Rcr_rm8_1 | Shl_rm8_1 | Shr_rm8_1 | Sal_rm8_1 | Sar_rm8_1 | Rol_rm16_1 | Ror_rm16_1
-            | Rcl_rm16_1 | Rcr_rm16_1 | Shl_rm16_1 | Shr_rm16_1 | Sal_rm16_1 | Sar_rm16_1 | Rol_rm32_1 | Ror_rm32_1 | Rcl_rm32_1
-            | Rcr_rm32_1 | Shl_rm32_1 | Shr_rm32_1 | Sal_rm32_1 | Sar_rm32_1
+        Rol_rm8_1
+            | Ror_rm8_1
+            | Rcl_rm8_1
+            | Rcr_rm8_1
+            | Shl_rm8_1
+            | Shr_rm8_1
+            | Sal_rm8_1
+            | Sar_rm8_1
+            | Rol_rm16_1
+            | Ror_rm16_1
+            | Rcl_rm16_1
+            | Rcr_rm16_1
+            | Shl_rm16_1
+            | Shr_rm16_1
+            | Sal_rm16_1
+            | Sar_rm16_1
+            | Rol_rm32_1
+            | Ror_rm32_1
+            | Rcl_rm32_1
+            | Rcr_rm32_1
+            | Shl_rm32_1
+            | Shr_rm32_1
+            | Sal_rm32_1
+            | Sar_rm32_1
     )
 }
 
 fn is_far(ins: &Instruction) -> bool {
-    ins.op_count() > 0 && (ins.op_kind(0) == OpKind::FarBranch16 || ins.op_kind(0) == OpKind::FarBranch32 || ins.is_call_far_indirect() || ins.is_jmp_far_indirect())
+    ins.op_count() > 0
+        && (ins.op_kind(0) == OpKind::FarBranch16 || ins.op_kind(0) == OpKind::FarBranch32 || ins.is_call_far_indirect() || ins.is_jmp_far_indirect())
 }
 
 /// The mnemonic as objdump spells it, with the size suffix where AT&T needs one.
@@ -158,7 +193,15 @@ fn mnemonic(ins: &Instruction) -> String {
         }
         M::Loop | M::Loope | M::Loopne => {
             // Counting in %cx (a 0x67 prefix) shows as a `w`.
-            let cx = matches!(ins.code(), Code::Loop_rel8_16_CX | Code::Loop_rel8_32_CX | Code::Loope_rel8_16_CX | Code::Loope_rel8_32_CX | Code::Loopne_rel8_16_CX | Code::Loopne_rel8_32_CX);
+            let cx = matches!(
+                ins.code(),
+                Code::Loop_rel8_16_CX
+                    | Code::Loop_rel8_32_CX
+                    | Code::Loope_rel8_16_CX
+                    | Code::Loope_rel8_32_CX
+                    | Code::Loopne_rel8_16_CX
+                    | Code::Loopne_rel8_32_CX
+            );
             format!("{}{}{}", base_name(m), if cx { "w" } else { "" }, hint(ins))
         }
         _ if ins.is_jcc_short_or_near() || matches!(m, M::Jecxz | M::Jcxz) => format!("{}{}", base_name(m), hint(ins)),
@@ -195,7 +238,29 @@ fn mnemonic(ins: &Instruction) -> String {
         _ => {
             let name = base_name(m);
             let fixed_size = ins.is_jcc_short_or_near()
-                || matches!(m, M::Lea | M::Cmpxchg8b | M::Lds | M::Les | M::Lfs | M::Lgs | M::Lss | M::Bound | M::Invlpg | M::Lldt | M::Ltr | M::Verr | M::Verw | M::Sldt | M::Str | M::Lmsw | M::Smsw | M::Lar | M::Lsl | M::Arpl)
+                || matches!(
+                    m,
+                    M::Lea
+                        | M::Cmpxchg8b
+                        | M::Lds
+                        | M::Les
+                        | M::Lfs
+                        | M::Lgs
+                        | M::Lss
+                        | M::Bound
+                        | M::Invlpg
+                        | M::Lldt
+                        | M::Ltr
+                        | M::Verr
+                        | M::Verw
+                        | M::Sldt
+                        | M::Str
+                        | M::Lmsw
+                        | M::Smsw
+                        | M::Lar
+                        | M::Lsl
+                        | M::Arpl
+                )
                 || name.starts_with("set")
                 || name.starts_with('f')
                 || string_kind(m).is_some();
@@ -222,7 +287,10 @@ fn hint(ins: &Instruction) -> &'static str {
 fn operand_is_16(ins: &Instruction) -> bool {
     match ins.mnemonic() {
         M::Push | M::Pop => match ins.op_kind(0) {
-            OpKind::Register => ins.op_register(0).size() == 2 && !ins.op_register(0).is_segment_register() || ins.op_register(0).is_segment_register() && ins.stack_pointer_increment().abs() == 2,
+            OpKind::Register => {
+                ins.op_register(0).size() == 2 && !ins.op_register(0).is_segment_register()
+                    || ins.op_register(0).is_segment_register() && ins.stack_pointer_increment().abs() == 2
+            }
             OpKind::Memory => ins.memory_size().size() == 2,
             _ => ins.stack_pointer_increment().abs() == 2,
         },

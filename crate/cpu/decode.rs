@@ -14,12 +14,12 @@
 
 use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic};
 
-use super::fault::{Fault, PF_USER};
 use super::exec::fast::Uop;
+use super::fault::{Fault, PF_USER};
+use super::paging::PageDirectory;
 use super::segments::CS;
 use super::{Cpu, CpuState};
 use crate::guest_ram::GuestRam;
-use super::paging::PageDirectory;
 use crate::params::{PAGE_SHIFT, PAGE_SIZE};
 
 /// The most instructions one block holds.
@@ -156,16 +156,8 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, cr3: Option<&P
     let pfn = code_frame(ram, state, pfn_limit, cr3, probe)?;
     let page = ram.page(pfn).ok_or_else(|| fetch_pf(state, probe))?;
     let off = (probe & (PAGE_SIZE - 1)) as usize;
-    let mut block = Block {
-        eip,
-        cs_base: cs.base,
-        cs_limit: cs.limit,
-        pfn_limit,
-        pages: [(pfn, 0), (0, 0)],
-        npages: 1,
-        insts: Vec::with_capacity(8),
-        ops: Vec::new(),
-    };
+    let mut block =
+        Block { eip, cs_base: cs.base, cs_limit: cs.limit, pfn_limit, pages: [(pfn, 0), (0, 0)], npages: 1, insts: Vec::with_capacity(8), ops: Vec::new() };
     let mut dec = Decoder::with_ip(32, &page[off..], eip as u64, DecoderOptions::NONE);
     let mut ins = Instruction::default();
     while block.insts.len() < max {
@@ -202,10 +194,50 @@ pub(crate) fn changes_flow(m: Mnemonic) -> bool {
     use Mnemonic::*;
     matches!(
         m,
-        Jmp | Jmpe | Call | Ret | Retf | Iret | Iretd | Iretq | Int | Int1 | Int3 | Into | Ud0 | Ud1 | Ud2 | Syscall
-            | Sysenter | Sysexit | Sysexitq | Sysret | Sysretq | Xbegin | Vmlaunch | Vmresume | Vmcall | Vmrun | Vmmcall
-            | Skinit | Rsm | Smint | Dmint | Rdm | Altinst | Uiret | Eretu | Erets | Seamcall | Seamret | Tdcall | Vmgexit
-            | INVALID | Db | Dw | Dd | Dq
+        Jmp | Jmpe
+            | Call
+            | Ret
+            | Retf
+            | Iret
+            | Iretd
+            | Iretq
+            | Int
+            | Int1
+            | Int3
+            | Into
+            | Ud0
+            | Ud1
+            | Ud2
+            | Syscall
+            | Sysenter
+            | Sysexit
+            | Sysexitq
+            | Sysret
+            | Sysretq
+            | Xbegin
+            | Vmlaunch
+            | Vmresume
+            | Vmcall
+            | Vmrun
+            | Vmmcall
+            | Skinit
+            | Rsm
+            | Smint
+            | Dmint
+            | Rdm
+            | Altinst
+            | Uiret
+            | Eretu
+            | Erets
+            | Seamcall
+            | Seamret
+            | Tdcall
+            | Vmgexit
+            | INVALID
+            | Db
+            | Dw
+            | Dd
+            | Dq
     )
 }
 
@@ -220,8 +252,7 @@ fn decode_straddling(ram: &GuestRam, state: &CpuState, pfn_limit: u32, cr3: Opti
     buf[..in_first].copy_from_slice(&page[off..]);
     let next_lin = first.wrapping_add(in_first as u32);
     // First see whether the bytes in this page alone already make a (too short) instruction.
-    let next = Cpu::code_linear_of(state, eip.wrapping_add(in_first as u32))
-        .and_then(|lin| code_frame(ram, state, pfn_limit, cr3, lin));
+    let next = Cpu::code_linear_of(state, eip.wrapping_add(in_first as u32)).and_then(|lin| code_frame(ram, state, pfn_limit, cr3, lin));
     let mut ins = Instruction::default();
     match next {
         Ok(pfn2) => {

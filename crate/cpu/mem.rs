@@ -110,11 +110,8 @@ impl Cpu {
         let s: &Segment = &self.state.segs[seg];
         let a = s.access;
         // Present, and writable data for a write; present and not execute-only code for a read.
-        let allowed = if write {
-            a & (ACC_PRESENT | ACC_CODE | ACC_RW) == ACC_PRESENT | ACC_RW
-        } else {
-            a & ACC_PRESENT != 0 && a & (ACC_CODE | ACC_RW) != ACC_CODE
-        };
+        let allowed =
+            if write { a & (ACC_PRESENT | ACC_CODE | ACC_RW) == ACC_PRESENT | ACC_RW } else { a & ACC_PRESENT != 0 && a & (ACC_CODE | ACC_RW) != ACC_CODE };
         // In 64-bit arithmetic an offset or address at the top of the 4 GB space cannot wrap.
         if !allowed || off as u64 + (size - 1) as u64 > s.limit as u64 {
             return Err(Self::seg_fault(seg));

@@ -45,8 +45,8 @@ use crate::guest_ram::GuestRam;
 use crate::params::PAGE_SHIFT;
 
 pub use decode::BlockCache;
-pub use fault::Fault;
 pub use exec::Delivery;
+pub use fault::Fault;
 pub use segments::Segment;
 pub use trace::{MemTouch, StepRecord};
 
@@ -157,16 +157,7 @@ impl Cpu {
         segs[segments::FS] = Segment::NULL;
         segs[segments::GS] = Segment::NULL;
         Cpu {
-            state: CpuState {
-                regs: [0; 8],
-                eip: start,
-                eflags: INITIAL_EFLAGS,
-                segs,
-                cpl: segments::GUEST_PL,
-                cr0: CR0_PE | CR0_ET,
-                cr2: 0,
-                tsc: 0,
-            },
+            state: CpuState { regs: [0; 8], eip: start, eflags: INITIAL_EFLAGS, segs, cpl: segments::GUEST_PL, cr0: CR0_PE | CR0_ET, cr2: 0, tsc: 0 },
             gdt,
             gdtr: ((GDT_ENTRIES * 8 - 1) as u16, 0),
             idtr: (256 * 8 - 1, 0),
@@ -491,7 +482,7 @@ impl Cpu {
         if ram.read(lin, &mut b).is_err() || b != [0x0f, 0x01, 0xc1] {
             return false;
         }
-        if lin.checked_add(3).map_or(true, |end| (end - 1) >> PAGE_SHIFT >= self.pfn_limit) {
+        if lin.checked_add(3).is_none_or(|end| (end - 1) >> PAGE_SHIFT >= self.pfn_limit) {
             return false;
         }
         ram.write(lin, &[0xcd, crate::params::LGUEST_TRAP_ENTRY, 0x90]).is_ok()

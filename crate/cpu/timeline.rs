@@ -21,10 +21,10 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use super::segments::GDT_ENTRIES;
-use super::{Cpu, CpuState, Exit, Stop, StepRecord};
-use crate::guest_ram::{GuestRam, Page};
 use super::paging::PageDirectory;
+use super::segments::GDT_ENTRIES;
+use super::{Cpu, CpuState, Exit, StepRecord, Stop};
+use crate::guest_ram::{GuestRam, Page};
 
 /// Units between checkpoints at first.
 pub const FIRST_EVERY: u64 = 4096;
@@ -126,6 +126,12 @@ pub struct Replay {
     pub ram: GuestRam,
     pub pos: u64,
     trip: usize,
+}
+
+impl Default for Timeline {
+    fn default() -> Timeline {
+        Timeline::new()
+    }
 }
 
 impl Timeline {

@@ -40,10 +40,20 @@ pub struct StepRecord {
 
 /// The nine flags the Guest CPU pane shows, in the order a student reads them, each with whether it is set.
 pub fn flag_states(eflags: u32) -> Vec<(String, bool)> {
-    [(flags::CF, "CF"), (flags::PF, "PF"), (flags::AF, "AF"), (flags::ZF, "ZF"), (flags::SF, "SF"), (flags::TF, "TF"), (flags::IF, "IF"), (flags::DF, "DF"), (flags::OF, "OF")]
-        .iter()
-        .map(|(bit, n)| (n.to_string(), eflags & bit != 0))
-        .collect()
+    [
+        (flags::CF, "CF"),
+        (flags::PF, "PF"),
+        (flags::AF, "AF"),
+        (flags::ZF, "ZF"),
+        (flags::SF, "SF"),
+        (flags::TF, "TF"),
+        (flags::IF, "IF"),
+        (flags::DF, "DF"),
+        (flags::OF, "OF"),
+    ]
+    .iter()
+    .map(|(bit, n)| (n.to_string(), eflags & bit != 0))
+    .collect()
 }
 
 /// The names of the EFLAGS bits set in `eflags` (IOPL shown as "IOPL=n" when not zero).
@@ -72,7 +82,6 @@ pub fn flag_names(eflags: u32) -> Vec<&'static str> {
     }
     v
 }
-
 
 /// Disassemble `bytes` placed at `ip` as a list of (address, text) lines, for the UI's listing.
 pub fn disassemble(bytes: &[u8], ip: u32) -> Vec<(u32, String)> {

@@ -78,11 +78,7 @@ pub fn shift_op(m: M, a: u32, count: u32, size: u32, fl: u32) -> (u32, u32) {
         _ => (a, cf_in, 0, true),
     };
     let of = if of != 0 { OF } else { 0 };
-    let f = if rotate {
-        (fl & !(CF | OF)) | cf | of
-    } else {
-        (fl & !STATUS) | szp(r, size) | cf | of
-    };
+    let f = if rotate { (fl & !(CF | OF)) | cf | of } else { (fl & !STATUS) | szp(r, size) | cf | of };
     (r, f)
 }
 

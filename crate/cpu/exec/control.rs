@@ -13,7 +13,7 @@ use super::Done;
 use crate::cpu::fault::Fault;
 use crate::cpu::flags::{self, iopl, sext, IF, IOPL, NT, RF, TF, VM, ZF};
 use crate::cpu::segments::{self, Segment, CS, DS, ES, FS, GS, SS};
-use crate::cpu::{Cpu, Exit, ESP, EBP};
+use crate::cpu::{Cpu, Exit, EBP, ESP};
 use crate::guest_ram::GuestRam;
 
 /// What the Host needs to enter a Guest interrupt or trap handler (see [`Cpu::deliver`]).

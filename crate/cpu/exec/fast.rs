@@ -40,41 +40,133 @@ pub struct Mem {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Uop {
     Generic,
-    MovRR { d: u8, s: u8 },
-    MovRI { d: u8, imm: u32 },
-    Load { d: u8, m: Mem },
-    Store { s: u8, m: Mem },
-    StoreI { imm: u32, m: Mem },
-    Lea { d: u8, m: Mem },
-    AluRR { op: AluOp, d: u8, s: u8 },
-    AluRI { op: AluOp, d: u8, imm: u32 },
-    AluRM { op: AluOp, d: u8, m: Mem },
-    Inc { d: u8 },
-    Dec { d: u8 },
-    Jcc { cc: ConditionCode, target: u32 },
-    Jmp { target: u32 },
-    Call { target: u32 },
+    MovRR {
+        d: u8,
+        s: u8,
+    },
+    MovRI {
+        d: u8,
+        imm: u32,
+    },
+    Load {
+        d: u8,
+        m: Mem,
+    },
+    Store {
+        s: u8,
+        m: Mem,
+    },
+    StoreI {
+        imm: u32,
+        m: Mem,
+    },
+    Lea {
+        d: u8,
+        m: Mem,
+    },
+    AluRR {
+        op: AluOp,
+        d: u8,
+        s: u8,
+    },
+    AluRI {
+        op: AluOp,
+        d: u8,
+        imm: u32,
+    },
+    AluRM {
+        op: AluOp,
+        d: u8,
+        m: Mem,
+    },
+    Inc {
+        d: u8,
+    },
+    Dec {
+        d: u8,
+    },
+    Jcc {
+        cc: ConditionCode,
+        target: u32,
+    },
+    Jmp {
+        target: u32,
+    },
+    Call {
+        target: u32,
+    },
     Ret,
-    Push { s: u8 },
-    PushI { imm: u32 },
-    Pop { d: u8 },
+    Push {
+        s: u8,
+    },
+    PushI {
+        imm: u32,
+    },
+    Pop {
+        d: u8,
+    },
     /// `op [mem], reg` and `op [mem], imm` (read-modify-write; cmp/test only read).
-    AluMR { op: AluOp, m: Mem, s: u8 },
-    AluMI { op: AluOp, m: Mem, imm: u32 },
+    AluMR {
+        op: AluOp,
+        m: Mem,
+        s: u8,
+    },
+    AluMI {
+        op: AluOp,
+        m: Mem,
+        imm: u32,
+    },
     /// shl, shr, sar, rol, ror of a 32-bit register by an immediate.
-    ShiftRI { m: M, d: u8, count: u8 },
-    ImulRR { d: u8, s: u8 },
-    ImulRRI { d: u8, s: u8, imm: u32 },
-    Setcc { cc: ConditionCode, r: Register },
-    CmovRR { cc: ConditionCode, d: u8, s: u8 },
+    ShiftRI {
+        m: M,
+        d: u8,
+        count: u8,
+    },
+    ImulRR {
+        d: u8,
+        s: u8,
+    },
+    ImulRRI {
+        d: u8,
+        s: u8,
+        imm: u32,
+    },
+    Setcc {
+        cc: ConditionCode,
+        r: Register,
+    },
+    CmovRR {
+        cc: ConditionCode,
+        d: u8,
+        s: u8,
+    },
     /// movzx/movsx into a 32-bit register from a byte or word register.
-    MovxR { d: u8, s: Register, size: u8, signed: bool },
+    MovxR {
+        d: u8,
+        s: Register,
+        size: u8,
+        signed: bool,
+    },
     /// movzx/movsx into a 32-bit register from memory.
-    MovxM { d: u8, m: Mem, size: u8, signed: bool },
+    MovxM {
+        d: u8,
+        m: Mem,
+        size: u8,
+        signed: bool,
+    },
     /// Byte moves between a byte register (al ... bh) and memory, and a byte immediate to memory.
-    Load8 { r: Register, m: Mem },
-    Store8 { r: Register, m: Mem },
-    StoreI8 { imm: u8, m: Mem },
+    Load8 {
+        r: Register,
+        m: Mem,
+    },
+    Store8 {
+        r: Register,
+        m: Mem,
+    },
+    StoreI8 {
+        imm: u8,
+        m: Mem,
+    },
     /// Everything else `forms.rs` covers.
     Form(super::forms::Form),
 }
@@ -253,16 +345,42 @@ fn lower_inner(i: &Instruction) -> Option<Uop> {
         }
         M::Imul if i.op_count() == 2 => Uop::ImulRR { d: op_gpr32(i, 0)?, s: op_gpr32(i, 1)? },
         M::Imul if i.op_count() == 3 => Uop::ImulRRI { d: op_gpr32(i, 0)?, s: op_gpr32(i, 1)?, imm: imm32(i, 2)? },
-        M::Seta | M::Setae | M::Setb | M::Setbe | M::Sete | M::Setg | M::Setge | M::Setl | M::Setle | M::Setne
-        | M::Setno | M::Setnp | M::Setns | M::Seto | M::Setp | M::Sets
+        M::Seta
+        | M::Setae
+        | M::Setb
+        | M::Setbe
+        | M::Sete
+        | M::Setg
+        | M::Setge
+        | M::Setl
+        | M::Setle
+        | M::Setne
+        | M::Setno
+        | M::Setnp
+        | M::Setns
+        | M::Seto
+        | M::Setp
+        | M::Sets
             if i.op0_kind() == OpKind::Register =>
         {
             Uop::Setcc { cc: i.condition_code(), r: i.op0_register() }
         }
-        M::Cmova | M::Cmovae | M::Cmovb | M::Cmovbe | M::Cmove | M::Cmovg | M::Cmovge | M::Cmovl | M::Cmovle
-        | M::Cmovne | M::Cmovno | M::Cmovnp | M::Cmovns | M::Cmovo | M::Cmovp | M::Cmovs => {
-            Uop::CmovRR { cc: i.condition_code(), d: op_gpr32(i, 0)?, s: op_gpr32(i, 1)? }
-        }
+        M::Cmova
+        | M::Cmovae
+        | M::Cmovb
+        | M::Cmovbe
+        | M::Cmove
+        | M::Cmovg
+        | M::Cmovge
+        | M::Cmovl
+        | M::Cmovle
+        | M::Cmovne
+        | M::Cmovno
+        | M::Cmovnp
+        | M::Cmovns
+        | M::Cmovo
+        | M::Cmovp
+        | M::Cmovs => Uop::CmovRR { cc: i.condition_code(), d: op_gpr32(i, 0)?, s: op_gpr32(i, 1)? },
         M::Movzx | M::Movsx => {
             let d = op_gpr32(i, 0)?;
             let signed = m == M::Movsx;
@@ -273,9 +391,7 @@ fn lower_inner(i: &Instruction) -> Option<Uop> {
                 Uop::MovxM { d, m: mem_any(i, 1)?, size: i.memory_size().size() as u8, signed }
             }
         }
-        _ if i.is_jcc_short_or_near() && i.op0_kind() == OpKind::NearBranch32 => {
-            Uop::Jcc { cc: i.condition_code(), target: i.near_branch32() }
-        }
+        _ if i.is_jcc_short_or_near() && i.op0_kind() == OpKind::NearBranch32 => Uop::Jcc { cc: i.condition_code(), target: i.near_branch32() },
         _ => {
             let op = alu_op(m)?;
             if let Some(d) = op_gpr32(i, 0) {

@@ -16,7 +16,7 @@ use super::fast::{mem_any, AluOp, Mem};
 use crate::cpu::fault::Fault;
 use crate::cpu::flags::{self, mask, sext, szp, CF, DF, OF, STATUS, ZF};
 use crate::cpu::segments::SS;
-use crate::cpu::{Cpu, ECX, EDX, ESP, EBP};
+use crate::cpu::{Cpu, EBP, ECX, EDX, ESP};
 use crate::guest_ram::GuestRam;
 
 /// An operand: a general register of the form's size (for bytes, x86's numbering: al cl dl bl ah ch dh
@@ -58,40 +58,132 @@ pub enum LoopKind {
 /// A lowered instruction of one of the families above. `size` is the operand size in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
-    Alu { op: AluOp, size: u8, d: Opnd, s: Opnd },
-    Unary { op: Unary, size: u8, d: Opnd },
-    Mov { size: u8, d: Opnd, s: Opnd },
+    Alu {
+        op: AluOp,
+        size: u8,
+        d: Opnd,
+        s: Opnd,
+    },
+    Unary {
+        op: Unary,
+        size: u8,
+        d: Opnd,
+    },
+    Mov {
+        size: u8,
+        d: Opnd,
+        s: Opnd,
+    },
     /// movzx/movsx into a 16- or 32-bit register.
-    Movx { dsize: u8, d: u8, ssize: u8, s: Opnd, signed: bool },
+    Movx {
+        dsize: u8,
+        d: u8,
+        ssize: u8,
+        s: Opnd,
+        signed: bool,
+    },
     /// Shift or rotate by an immediate (`count` Some) or by CL.
-    Shift { m: M, size: u8, d: Opnd, count: Option<u8> },
-    ShiftDouble { left: bool, size: u8, d: Opnd, s: u8, count: Option<u8> },
+    Shift {
+        m: M,
+        size: u8,
+        d: Opnd,
+        count: Option<u8>,
+    },
+    ShiftDouble {
+        left: bool,
+        size: u8,
+        d: Opnd,
+        s: u8,
+        count: Option<u8>,
+    },
     /// One-operand mul / imul: the accumulator times `s`.
-    MulAcc { signed: bool, size: u8, s: Opnd },
+    MulAcc {
+        signed: bool,
+        size: u8,
+        s: Opnd,
+    },
     /// Two- and three-operand imul: `d = a * b`.
-    Imul { size: u8, d: u8, a: Opnd, b: Opnd },
-    Div { signed: bool, size: u8, s: Opnd },
-    Bit { op: BitOp, size: u8, d: Opnd, bit: Opnd },
-    Scan { reverse: bool, size: u8, d: u8, s: Opnd },
-    Xchg { size: u8, a: Opnd, b: Opnd },
-    Setcc { cc: ConditionCode, d: Opnd },
-    Cmov { cc: ConditionCode, size: u8, d: u8, s: Opnd },
-    Bswap { d: u8 },
+    Imul {
+        size: u8,
+        d: u8,
+        a: Opnd,
+        b: Opnd,
+    },
+    Div {
+        signed: bool,
+        size: u8,
+        s: Opnd,
+    },
+    Bit {
+        op: BitOp,
+        size: u8,
+        d: Opnd,
+        bit: Opnd,
+    },
+    Scan {
+        reverse: bool,
+        size: u8,
+        d: u8,
+        s: Opnd,
+    },
+    Xchg {
+        size: u8,
+        a: Opnd,
+        b: Opnd,
+    },
+    Setcc {
+        cc: ConditionCode,
+        d: Opnd,
+    },
+    Cmov {
+        cc: ConditionCode,
+        size: u8,
+        d: u8,
+        s: Opnd,
+    },
+    Bswap {
+        d: u8,
+    },
     /// cbw/cwde (`size` of the result 2 or 4) and cwd/cdq (`wide`).
-    Convert { size: u8, wide: bool },
+    Convert {
+        size: u8,
+        wide: bool,
+    },
     /// clc, stc, cmc, cld, std, nop: EFLAGS = (EFLAGS & and | or) ^ xor.
-    Flags { and: u32, or: u32, xor: u32 },
+    Flags {
+        and: u32,
+        or: u32,
+        xor: u32,
+    },
     Lahf,
     Sahf,
-    Bcd { m: M, imm: u8 },
-    Loop { kind: LoopKind, target: u32 },
-    JmpInd { s: Opnd },
-    CallInd { s: Opnd },
-    RetImm { extra: u16 },
+    Bcd {
+        m: M,
+        imm: u8,
+    },
+    Loop {
+        kind: LoopKind,
+        target: u32,
+    },
+    JmpInd {
+        s: Opnd,
+    },
+    CallInd {
+        s: Opnd,
+    },
+    RetImm {
+        extra: u16,
+    },
     Leave,
-    PushM { m: Mem },
-    PopM { m: Mem },
-    PushImm { imm: u32 },
+    PushM {
+        m: Mem,
+    },
+    PopM {
+        m: Mem,
+    },
+    PushImm {
+        imm: u32,
+    },
     Pushfd,
 }
 
@@ -246,10 +338,38 @@ pub fn lower(i: &Instruction) -> Option<Form> {
             let size = size0(i)?;
             Form::Xchg { size: size as u8, a: opnd(i, 0, size)?, b: opnd(i, 1, size)? }
         }
-        M::Seta | M::Setae | M::Setb | M::Setbe | M::Sete | M::Setg | M::Setge | M::Setl | M::Setle | M::Setne
-        | M::Setno | M::Setnp | M::Setns | M::Seto | M::Setp | M::Sets => Form::Setcc { cc: i.condition_code(), d: opnd(i, 0, 1)? },
-        M::Cmova | M::Cmovae | M::Cmovb | M::Cmovbe | M::Cmove | M::Cmovg | M::Cmovge | M::Cmovl | M::Cmovle
-        | M::Cmovne | M::Cmovno | M::Cmovnp | M::Cmovns | M::Cmovo | M::Cmovp | M::Cmovs => {
+        M::Seta
+        | M::Setae
+        | M::Setb
+        | M::Setbe
+        | M::Sete
+        | M::Setg
+        | M::Setge
+        | M::Setl
+        | M::Setle
+        | M::Setne
+        | M::Setno
+        | M::Setnp
+        | M::Setns
+        | M::Seto
+        | M::Setp
+        | M::Sets => Form::Setcc { cc: i.condition_code(), d: opnd(i, 0, 1)? },
+        M::Cmova
+        | M::Cmovae
+        | M::Cmovb
+        | M::Cmovbe
+        | M::Cmove
+        | M::Cmovg
+        | M::Cmovge
+        | M::Cmovl
+        | M::Cmovle
+        | M::Cmovne
+        | M::Cmovno
+        | M::Cmovnp
+        | M::Cmovns
+        | M::Cmovo
+        | M::Cmovp
+        | M::Cmovs => {
             let size = size0(i)?;
             Form::Cmov { cc: i.condition_code(), size: size as u8, d: gpr(i, 0, size)?, s: opnd(i, 1, size)? }
         }

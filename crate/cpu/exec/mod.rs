@@ -249,8 +249,22 @@ impl Cpu {
                 Ok(None)
             }
             M::Nop | M::Pause | M::Wait => Ok(None),
-            M::Cmova | M::Cmovae | M::Cmovb | M::Cmovbe | M::Cmove | M::Cmovg | M::Cmovge | M::Cmovl
-            | M::Cmovle | M::Cmovne | M::Cmovno | M::Cmovnp | M::Cmovns | M::Cmovo | M::Cmovp | M::Cmovs => {
+            M::Cmova
+            | M::Cmovae
+            | M::Cmovb
+            | M::Cmovbe
+            | M::Cmove
+            | M::Cmovg
+            | M::Cmovge
+            | M::Cmovl
+            | M::Cmovle
+            | M::Cmovne
+            | M::Cmovno
+            | M::Cmovnp
+            | M::Cmovns
+            | M::Cmovo
+            | M::Cmovp
+            | M::Cmovs => {
                 let size = Self::op_size(i, 0);
                 // The source is read (and may fault) whether or not the condition holds.
                 let v = self.read_op(ram, i, 1, size)?;
@@ -259,8 +273,22 @@ impl Cpu {
                 }
                 Ok(None)
             }
-            M::Seta | M::Setae | M::Setb | M::Setbe | M::Sete | M::Setg | M::Setge | M::Setl | M::Setle
-            | M::Setne | M::Setno | M::Setnp | M::Setns | M::Seto | M::Setp | M::Sets => {
+            M::Seta
+            | M::Setae
+            | M::Setb
+            | M::Setbe
+            | M::Sete
+            | M::Setg
+            | M::Setge
+            | M::Setl
+            | M::Setle
+            | M::Setne
+            | M::Setno
+            | M::Setnp
+            | M::Setns
+            | M::Seto
+            | M::Setp
+            | M::Sets => {
                 let v = flags::condition(i.condition_code(), self.state.eflags) as u32;
                 self.write_op(ram, i, 0, 1, v)?;
                 Ok(None)
@@ -325,8 +353,21 @@ impl Cpu {
             M::Bound => self.bound(ram, i),
 
             // Strings (string.rs).
-            M::Movsb | M::Movsw | M::Movsd | M::Stosb | M::Stosw | M::Stosd | M::Lodsb | M::Lodsw | M::Lodsd
-            | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Scasb | M::Scasw | M::Scasd => self.string(ram, i),
+            M::Movsb
+            | M::Movsw
+            | M::Movsd
+            | M::Stosb
+            | M::Stosw
+            | M::Stosd
+            | M::Lodsb
+            | M::Lodsw
+            | M::Lodsd
+            | M::Cmpsb
+            | M::Cmpsw
+            | M::Cmpsd
+            | M::Scasb
+            | M::Scasw
+            | M::Scasd => self.string(ram, i),
 
             // System and privileged instructions (system.rs).
             _ if i.is_jcc_short_or_near() => {

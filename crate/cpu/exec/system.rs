@@ -99,8 +99,9 @@ impl Cpu {
                 }
                 Err(Fault::ud(format!("{} (port I/O not modelled)", name(i))))
             }
-            M::Hlt | M::Lgdt | M::Lidt | M::Lldt | M::Ltr | M::Invlpg | M::Wbinvd | M::Invd | M::Clts | M::Lmsw
-            | M::Rdmsr | M::Wrmsr | M::Rdpmc => Err(self.privileged(i)),
+            M::Hlt | M::Lgdt | M::Lidt | M::Lldt | M::Ltr | M::Invlpg | M::Wbinvd | M::Invd | M::Clts | M::Lmsw | M::Rdmsr | M::Wrmsr | M::Rdpmc => {
+                Err(self.privileged(i))
+            }
             M::Cpuid => {
                 let leaf = self.state.regs[0];
                 let r = if leaf == 0 {
@@ -161,9 +162,7 @@ impl Cpu {
             M::Vmcall => Err(Fault::ud("vmcall")),
             M::Ud0 | M::Ud1 | M::Ud2 => Err(Fault::ud(name(i))),
             M::INVALID => Err(Fault::ud("invalid encoding")),
-            _ => {
-                Err(Fault::ud(format!("{} ({}not modelled)", name(i), extension(i).map(|e| format!("{e} ")).unwrap_or_default())))
-            }
+            _ => Err(Fault::ud(format!("{} ({}not modelled)", name(i), extension(i).map(|e| format!("{e} ")).unwrap_or_default()))),
         }
     }
 }

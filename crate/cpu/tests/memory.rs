@@ -97,9 +97,7 @@ fn self_modifying_code_is_seen_by_the_cache() {
     //  e: 41                 inc %ecx
     //  f: 83 f9 02           cmp $2,%ecx
     // 12: 75 ec              jne 0
-    let code = [
-        0xb8, 0x01, 0, 0, 0, 0x01, 0xc3, 0xc6, 0x05, 0x01, 0x10, 0, 0, 0x05, 0x41, 0x83, 0xf9, 0x02, 0x75, 0xec,
-    ];
+    let code = [0xb8, 0x01, 0, 0, 0, 0x01, 0xc3, 0xc6, 0x05, 0x01, 0x10, 0, 0, 0x05, 0x41, 0x83, 0xf9, 0x02, 0x75, 0xec];
     let c = run_regs(&code, [0; 8]);
     assert_eq!(c.state.regs[3], 1 + 5);
     // The next instruction in the same block is overwritten by the one before it:
@@ -138,7 +136,7 @@ fn read_modify_write_on_memory_and_bit_strings() {
         c.state.regs[3] = 0x3000;
     });
     assert_eq!(ram.read_u32(0x3000).unwrap(), 0x0001_0001); // the word wrapped, then +1
-    // bts %eax,(%ebx) with eax = 35 sets bit 3 of the next dword; a negative offset reaches below.
+                                                            // bts %eax,(%ebx) with eax = 35 sets bit 3 of the next dword; a negative offset reaches below.
     let (c, ram, _) = run_with(&[0x0f, 0xab, 0x03], |c, _| c.state.regs = [35, 0, 0, 0x3000, STACK, 0, 0, 0]);
     assert_eq!((ram.read_u32(0x3004).unwrap(), c.state.eflags & 1), (8, 0));
     let (_, ram, _) = run_with(&[0x0f, 0xab, 0x03], |c, _| c.state.regs = [(-1i32) as u32, 0, 0, 0x3000, STACK, 0, 0, 0]);

@@ -60,7 +60,7 @@ fn cpuid_is_a_plain_i686_and_rdtsc_counts_instructions() {
     let c = run_regs(&[0x0f, 0xa2], [1, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(c.state.regs[0] >> 8 & 0xf, 6);
     assert_ne!(c.state.regs[2] & (1 << 15), 0); // cmov
-    // nop; nop; rdtsc: two instructions retired before it
+                                                // nop; nop; rdtsc: two instructions retired before it
     let c = run_regs(&[0x90, 0x90, 0x0f, 0x31], [0; 8]);
     assert_eq!((c.state.regs[0], c.state.regs[2]), (2, 0));
 }
@@ -89,7 +89,11 @@ fn unmodelled_and_invalid_opcodes_are_named() {
         e => panic!("{e:?}"),
     }
     // An SSE and an MMX instruction are named as such; a plain one without an extension.
-    for (code, want) in [(&[0x0f, 0x58, 0xc1][..], "addps (SSE not modelled)"), (&[0x0f, 0xfc, 0xc1], "paddb (MMX not modelled)"), (&[0x0f, 0x01, 0xf9], "rdtscp (not modelled)")] {
+    for (code, want) in [
+        (&[0x0f, 0x58, 0xc1][..], "addps (SSE not modelled)"),
+        (&[0x0f, 0xfc, 0xc1], "paddb (MMX not modelled)"),
+        (&[0x0f, 0x01, 0xf9], "rdtscp (not modelled)"),
+    ] {
         match run_exit(code).2 {
             Exit::Fault { fault: Fault::InvalidOpcode { what } } => assert_eq!(what, want, "{code:02x?}"),
             e => panic!("{code:02x?}: {e:?}"),
@@ -229,10 +233,7 @@ fn a_gdt_change_takes_effect_when_segments_are_reloaded() {
 #[test]
 fn exits_and_faults_serialize_in_camel_case() {
     let e = Exit::Fault { fault: Fault::PageFault { cr2: 0x1000, error_code: 2 } };
-    assert_eq!(
-        serde_json::to_string(&e).unwrap(),
-        r#"{"kind":"fault","fault":{"kind":"pageFault","cr2":4096,"errorCode":2}}"#
-    );
+    assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"kind":"fault","fault":{"kind":"pageFault","cr2":4096,"errorCode":2}}"#);
     assert_eq!(serde_json::to_string(&Exit::Interrupt { vector: 3 }).unwrap(), r#"{"kind":"interrupt","vector":3}"#);
     let state = serde_json::to_string(&Cpu::new(1, 0).state).unwrap();
     assert!(state.starts_with(r#"{"regs":[0,0,0,0,0,0,0,0],"eip":0,"eflags":514,"segs":[{"selector":105,"#), "{state}");
