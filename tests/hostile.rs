@@ -232,3 +232,26 @@ fn ten_thousand_free_play_lines() {
     }
     assert!(undone <= lguest_sim::params::UNDO_DEPTH, "{undone}");
 }
+
+/// `lguest-sim run` streams the console as the Guest writes it: a Guest that prints and then runs for ever
+/// has its line on the terminal while it still runs (the test reads it, then stops the run).
+#[test]
+fn run_streams_the_console_as_the_guest_writes_it() {
+    use std::io::{BufRead, BufReader};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/hostile");
+    let elf = guest_build::build(&dir, "print_then_spin");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lguest-sim"))
+        .args(["run", elf.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let still_running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(first, "hello while running\n");
+    assert!(still_running, "the line came before the run ended");
+}

@@ -21,6 +21,18 @@ const USAGE: &str = "usage:
                                             RCU explorer's; build with --release for meaningful figures
   lguest-sim --version";
 
+/// The simulated terminal, shown on this one: stream 1 to stdout, anything else to stderr.
+fn echo(stream: usize, bytes: &[u8]) {
+    use std::io::Write;
+    if stream == 1 {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
+    } else {
+        let _ = std::io::stderr().write_all(bytes);
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -145,11 +157,10 @@ fn run(args: &[String]) -> ExitCode {
             let _ = std::io::stdin().take(lguest_sim::params::MAX_FILE_BYTES as u64).read_to_end(&mut stdin);
         }
     }
-    let r = lguest_sim::scenario::launch::launch_with(&image, mem, &stdin, budget);
-    use std::io::Write;
-    let _ = std::io::stdout().write_all(&r.stdout);
-    let _ = std::io::stdout().flush();
-    eprint!("{}", r.stderr);
+    // The Launcher's terminal is this one: what it writes is shown as it writes it.
+    let r = lguest_sim::scenario::launch::launch_with(&image, mem, &stdin, budget, Some(echo));
+    // What the terminal did not show: the simulation's own word on why it stopped, if it stopped the run.
+    eprint!("{}", r.note);
     ExitCode::from(r.exit_code.clamp(0, 255) as u8)
 }
 

@@ -25,6 +25,9 @@ pub struct Tty {
     /// Everything written to stdout and stderr (each kept up to `params::MAX_TTY_OUTPUT` bytes).
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// Where the terminal is shown as it is written, if anywhere: `lguest-sim run` connects it to its own
+    /// stdout and stderr, so the Guest's console streams as the real Launcher's does. (Stream, bytes.)
+    pub echo: Option<fn(usize, &[u8])>,
 }
 
 pub static TTY_FOPS: FileOps = FileOps { name: "tty", read: tty_read, write: tty_write, resume: tty_resume, release: |_, _| {} };
@@ -88,6 +91,9 @@ fn tty_write(k: &mut Kernel, file: FileId, buf: u32, len: u32, _off: u64) -> Sys
     let Some(bytes) = k.copy_from_user(buf, take as u32) else {
         return SysResult::err(Errno::EFAULT, format!("the buffer at {buf:#x} is not mapped for {len} bytes"));
     };
+    if let Some(echo) = k.tty.echo {
+        echo(which, &bytes);
+    }
     let out = if which == STDOUT { &mut k.tty.stdout } else { &mut k.tty.stderr };
     out.extend_from_slice(&bytes);
     SysResult::ok(len as i64, "written to the terminal")

@@ -21,6 +21,9 @@ pub struct LaunchResult {
     pub restarts: u32,
     /// Guest instructions the x86 core retired (and `rep` iterations), over every boot.
     pub instructions: u64,
+    /// The simulation's own word at the end of `stderr`, if it stopped the run (not the Launcher's: it
+    /// was never written to the terminal).
+    pub note: String,
 }
 
 /// Boot `image` (an ELF32 i386 executable) in `mem_mb` MB and run it to the end, like `lguest MB vmlinux`.
@@ -31,19 +34,20 @@ pub fn launch(image: &[u8], mem_mb: u32) -> LaunchResult {
 /// [`launch`] with bytes waiting at the Launcher's terminal (`echo hi | lguest ...`), for the console's
 /// input queue. When they run out the input thread waits, as at a terminal nobody types at.
 pub fn launch_with_stdin(image: &[u8], mem_mb: u32, stdin: &[u8]) -> LaunchResult {
-    launch_with(image, mem_mb, stdin, RUN_BUDGET)
+    launch_with(image, mem_mb, stdin, RUN_BUDGET, None)
 }
 
-/// [`launch_with_stdin`] with a work budget of `budget` units for each boot instead of `RUN_BUDGET`.
-pub fn launch_with(image: &[u8], mem_mb: u32, stdin: &[u8], budget: u64) -> LaunchResult {
+/// [`launch_with_stdin`] with a work budget of `budget` units for each boot instead of `RUN_BUDGET`, and,
+/// with `echo`, the terminal shown as it is written (stream 1 stdout, 2 stderr).
+pub fn launch_with(image: &[u8], mem_mb: u32, stdin: &[u8], budget: u64, echo: Option<fn(usize, &[u8])>) -> LaunchResult {
     let mut restarts = 0;
     let mut instructions = 0;
     loop {
-        let (mut k, r) = boot(image, mem_mb);
+        let (mut k, r) = boot_echoing(image, mem_mb, echo);
         k.tty.input = stdin.iter().copied().collect();
         let mut r = match r {
             Ok(()) => run_guest_within(&mut k, budget),
-            Err(e) => LaunchResult { stdout: Vec::new(), stderr: e, exit_code: 1, restarts: 0, instructions: 0 },
+            Err(e) => LaunchResult { stdout: Vec::new(), stderr: e, exit_code: 1, restarts: 0, instructions: 0, note: String::new() },
         };
         instructions += guest_instructions(&k);
         r.instructions = instructions;
@@ -53,7 +57,9 @@ pub fn launch_with(image: &[u8], mem_mb: u32, stdin: &[u8], budget: u64) -> Laun
         }
         if r.exit_code == -1 {
             r.exit_code = 1;
-            r.stderr += &format!("lguest: the Guest rebooted {MAX_RESTARTS} times; the simulation stops here\n");
+            let note = format!("lguest: the Guest rebooted {MAX_RESTARTS} times; the simulation stops here\n");
+            r.stderr += &note;
+            r.note += &note;
         }
         r.restarts = restarts;
         return r;
@@ -74,7 +80,12 @@ fn guest_instructions(k: &Kernel) -> u64 {
 /// A fresh kernel with the Launcher started on it and run up to its first `pread()` (the Guest loaded and
 /// initialized): the kernel, and `Err` with what the Launcher printed if it gave up.
 pub fn boot(image: &[u8], mem_mb: u32) -> (Kernel, Result<(), String>) {
+    boot_echoing(image, mem_mb, None)
+}
+
+fn boot_echoing(image: &[u8], mem_mb: u32, echo: Option<fn(usize, &[u8])>) -> (Kernel, Result<(), String>) {
     let mut k = Kernel::new();
+    k.tty.echo = echo;
     let tid = k.exec("lguest", Box::new(Launcher::new(mem_mb)));
     // What the Launcher loads is real code: the x86 core runs it (a scenario's scripted Guest does not).
     let pid = k.proc_of(tid);
@@ -102,5 +113,12 @@ fn run_guest_within(k: &mut Kernel, budget: u64) -> LaunchResult {
         }
         run::Exit::Stuck => (1, "lguest: the Guest is asleep and nothing in the simulation will wake it; stopped\n".to_string()),
     };
-    LaunchResult { stdout: k.tty.stdout.clone(), stderr: String::from_utf8_lossy(&k.tty.stderr).into_owned() + &note, exit_code, restarts: 0, instructions: 0 }
+    LaunchResult {
+        stdout: k.tty.stdout.clone(),
+        stderr: String::from_utf8_lossy(&k.tty.stderr).into_owned() + &note,
+        exit_code,
+        restarts: 0,
+        instructions: 0,
+        note,
+    }
 }
