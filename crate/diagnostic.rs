@@ -44,3 +44,56 @@ impl std::fmt::Display for Diagnostic {
 }
 
 impl std::error::Error for Diagnostic {}
+
+/// The candidate a mistyped `word` most likely meant (within two edits, or one is the other's start,
+/// ignoring case), for "did you mean".
+pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let w = word.to_ascii_lowercase();
+    let near = |c: &str| {
+        let c = c.to_ascii_lowercase();
+        let prefix = w.len() > 2 && c.len() > 2 && (w.starts_with(&c) || c.starts_with(&w));
+        if prefix {
+            0
+        } else {
+            edit_distance(&w, &c)
+        }
+    };
+    candidates.iter().map(|c| (near(c), *c)).filter(|(d, c)| *d <= 2.min(c.len().saturating_sub(1)).max(1)).min_by_key(|(d, _)| *d).map(|(_, c)| c)
+}
+
+/// `" (did you mean X?)"`, or nothing.
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    suggest(word, candidates).map(|c| format!(" (did you mean {c}?)")).unwrap_or_default()
+}
+
+/// Levenshtein distance, on at most the first 64 characters of each (longer words are not typos).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().take(64).collect();
+    let b: Vec<char> = b.chars().take(64).collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_are_near_misses_only() {
+        let verbs = ["open", "write", "read", "wait", "close"];
+        assert_eq!(suggest("wirte", &verbs), Some("write"));
+        assert_eq!(suggest("READ", &verbs), Some("read"));
+        assert_eq!(suggest("frobnicate", &verbs), None);
+        assert_eq!(suggest("x", &verbs), None);
+        assert_eq!(did_you_mean("--memory", &["--mem", "--budget"]), " (did you mean --mem?)");
+        assert_eq!(did_you_mean("--trcae", &["--trace"]), " (did you mean --trace?)");
+        assert_eq!(did_you_mean("--mme", &["--mem", "--budget"]), " (did you mean --mem?)");
+    }
+}

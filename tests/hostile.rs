@@ -255,3 +255,36 @@ fn run_streams_the_console_as_the_guest_writes_it() {
     assert_eq!(first, "hello while running\n");
     assert!(still_running, "the line came before the run ended");
 }
+
+/// A mistake a course author or student makes is answered with how to go on: the nearest right word, the
+/// right spelling of an errno, what the empty thing is.
+#[test]
+fn every_mistake_says_how_to_go_on() {
+    let cases = [
+        ("read => EINVAL", "write -EINVAL"),
+        ("read => einval", "write -EINVAL"),
+        ("wirte IRQ 1", "(did you mean write?)"),
+        ("guest notfy 0x8000", "(did you mean notify?)"),
+        ("write INITIALISE", "(did you mean INITIALIZE?)"),
+        ("read => 4 notfy=0x8000", "(did you mean notify?)"),
+        ("advance 10 ms", "found also \"ms\""),
+        ("launcher devises", "(did you mean devices?)"),
+        ("open now", "open takes nothing"),
+    ];
+    for (line, want) in cases {
+        let e = lguest_sim::scenario::parse_line(7, line).unwrap_err();
+        assert_eq!(e.line, 7);
+        assert!(e.message.contains(want), "{line}: {}", e.message);
+    }
+    let tmp = std::env::temp_dir().join(format!("lguest-sim-mistakes-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("empty.S"), "# nothing here\n").unwrap();
+    std::fs::write(tmp.join("empty.scn"), "# only a comment\n\n").unwrap();
+    std::fs::write(tmp.join("load.scn"), format!("load {}\n", tmp.join("empty.S").display())).unwrap();
+    let err = |args: &[&str]| String::from_utf8_lossy(&lguest_sim(args).stderr).into_owned();
+    assert!(err(&["replay", tmp.join("load.scn").to_str().unwrap()]).contains("empty.S is empty: a Guest program needs instructions"));
+    assert!(err(&["replay", tmp.join("empty.scn").to_str().unwrap()]).contains("nothing to replay"));
+    assert!(err(&["run", "--memory", "3", "x"]).contains("unknown option --memory (did you mean --mem?)"));
+    assert!(err(&["chek", "lessons"]).contains("unknown command \"chek\" (did you mean check?)"));
+    assert!(err(&["check", "--coverge", "lessons"]).contains("(did you mean --coverage?)"));
+}

@@ -7,6 +7,7 @@
 
 use std::process::ExitCode;
 
+use lguest_sim::diagnostic::did_you_mean;
 use lguest_sim::scenario::{parse, Runner};
 
 const USAGE: &str = "usage:
@@ -58,14 +59,28 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
-        _ => {
+        Some(other) => {
+            let hint = did_you_mean(other, &["run", "replay", "explore", "check", "bench", "--version", "--help"]);
+            eprintln!("lguest-sim: unknown command {other:?}{hint}\n{USAGE}");
+            ExitCode::from(2)
+        }
+        None => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
         }
     }
 }
 
+/// An option this command does not take, named with the one meant if it is a near miss.
+fn unknown_option(command: &str, bad: &str, known: &[&str]) -> ExitCode {
+    eprintln!("lguest-sim {command}: unknown option {bad}{}\n{USAGE}", did_you_mean(bad, known));
+    ExitCode::from(2)
+}
+
 fn replay(args: &[String]) -> ExitCode {
+    if let Some(bad) = args.iter().find(|a| a.starts_with("--") && *a != "--trace") {
+        return unknown_option("replay", bad, &["--trace"]);
+    }
     let trace = args.iter().any(|a| a == "--trace");
     let files: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     if files.is_empty() {
@@ -87,6 +102,10 @@ fn replay(args: &[String]) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if lines.is_empty() {
+            eprintln!("{file}: nothing to replay: the file has no scenario lines (only blank lines and comments)");
+            return ExitCode::FAILURE;
+        }
         let mut r = Runner::default();
         for l in &lines {
             let step = r.run_line(l);
@@ -132,8 +151,9 @@ fn run(args: &[String]) -> ExitCode {
                 }
             },
             g if guest.is_none() && !g.starts_with("--") => guest = Some(g.to_string()),
+            other if other.starts_with("--") => return unknown_option("run", other, &["--mem", "--budget"]),
             other => {
-                eprintln!("lguest-sim run: unexpected argument {other:?}\n{USAGE}");
+                eprintln!("lguest-sim run: a second Guest {other:?}: run takes one\n{USAGE}");
                 return ExitCode::from(2);
             }
         }
@@ -169,8 +189,7 @@ fn check(args: &[String]) -> ExitCode {
     let coverage = args.iter().any(|a| a == "--coverage");
     let trace = args.iter().any(|a| a == "--trace");
     if let Some(bad) = args.iter().find(|a| a.starts_with("--") && *a != "--coverage" && *a != "--trace") {
-        eprintln!("unknown option {bad}\n{USAGE}");
-        return ExitCode::from(2);
+        return unknown_option("check", bad, &["--coverage", "--trace"]);
     }
     let paths: Vec<std::path::PathBuf> = args.iter().filter(|a| !a.starts_with("--")).map(Into::into).collect();
     if paths.is_empty() {

@@ -336,7 +336,8 @@ fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
             w
         }
         _ => {
-            let r = num32(&req).map_err(|_| format!("unknown request {req:?}: use INITIALIZE, IRQ, EVENTFD, GETDMA, BREAK or a number"))?;
+            let hint = crate::diagnostic::did_you_mean(&req, &["INITIALIZE", "IRQ", "EVENTFD", "GETDMA", "BREAK"]);
+            let r = num32(&req).map_err(|_| format!("unknown request {req:?}{hint}: use INITIALIZE, IRQ, EVENTFD, GETDMA, BREAK or a number"))?;
             let mut w = vec![r];
             for x in &ws {
                 w.push(num32(x)?);
@@ -396,19 +397,31 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
         }
         "stack" => GuestLine::Stack { esp: arg(0, "a stack pointer")? },
         "trap" => GuestLine::Trap { num: arg(0, "a trap number")?, errcode: args.get(1).copied().unwrap_or(0) },
-        other => return Err(format!("unknown guest action {other:?}: use init, notify, halt, shutdown, hypercall, store, poke, stack, trap or clock")),
+        other => {
+            let hint = crate::diagnostic::did_you_mean(other, &["init", "notify", "halt", "shutdown", "hypercall", "store", "poke", "stack", "trap", "clock"]);
+            return Err(format!("unknown guest action {other:?}{hint}: use init, notify, halt, shutdown, hypercall, store, poke, stack, trap or clock"));
+        }
     })
 }
 
 fn parse_launcher(ws: &[String]) -> Result<LauncherLine, String> {
     match ws.first().map(String::as_str) {
+        Some(_) if ws.len() > 2 || (ws.len() > 1 && ws[0] == "devices") => Err(format!(
+            "launcher {} takes {}; found also {:?}",
+            ws[0],
+            if ws[0] == "devices" { "nothing" } else { "one argument" },
+            ws[if ws[0] == "devices" { 1 } else { 2 }..].join(" ")
+        )),
         Some("devices") => Ok(LauncherLine::Devices),
         Some("handle-output") => Ok(LauncherLine::HandleOutput { addr: ws.get(1).map(|w| num32(w)).transpose()? }),
         Some("stdin") => {
             let text = ws.get(1).and_then(|w| unquote(w)).ok_or("launcher stdin needs a \"quoted string\"")?;
             Ok(LauncherLine::Stdin { text })
         }
-        _ => Err("launcher takes `devices`, `handle-output [ADDR]` or `stdin \"TEXT\"`".into()),
+        other => {
+            let hint = other.map(|o| crate::diagnostic::did_you_mean(o, &["devices", "handle-output", "stdin"])).unwrap_or_default();
+            Err(format!("launcher takes `devices`, `handle-output [ADDR]` or `stdin \"TEXT\"`{hint}"))
+        }
     }
 }
 
@@ -424,6 +437,9 @@ pub fn parse_expect(s: &str) -> Result<Expect, String> {
     } else if let Some(name) = first.strip_prefix('-').filter(|n| n.chars().all(|c| c.is_ascii_uppercase())) {
         let e = Errno::from_name(name).ok_or_else(|| format!("unknown errno -{name}"))?;
         (Expect::Err(e), &ws[1..])
+    } else if let Some(e) = Errno::from_name(first.trim_start_matches('-')) {
+        // `=> EINVAL`: a system call returns the negative errno, so the result is written `-EINVAL`.
+        return Err(format!("{first:?} is not a result: an errno comes back negative, write -{}", e.name()));
     } else {
         (Expect::Ret(num(first)? as i64), &ws[1..])
     };
@@ -434,7 +450,8 @@ pub fn parse_expect(s: &str) -> Result<Expect, String> {
     for w in rest {
         let (k, v) = key_value(w).ok_or_else(|| format!("expected name=value after the result, found {w:?}"))?;
         if !["notify", "reason", "count", "console"].contains(&k) {
-            return Err(format!("unknown result field {k:?}: use notify=, reason=, count= or console="));
+            let hint = crate::diagnostic::did_you_mean(k, &["notify", "reason", "count", "console"]);
+            return Err(format!("unknown result field {k:?}{hint}: use notify=, reason=, count= or console="));
         }
         extra.push((k.to_string(), unquote(v).unwrap_or_else(|| v.to_string())));
     }
@@ -465,7 +482,7 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
     let rest: Vec<String> = ws[1..].to_vec();
     let one_name = |rest: &[String], what: &str| rest.first().cloned().ok_or_else(|| format!("{verb} needs {what}"));
     let action = match verb.as_str() {
-        "open" => Action::Open,
+        "open" => no_more(&rest, 0, "open takes nothing").map(|_| Action::Open).map_err(err)?,
         "write" => parse_write(rest).map_err(err)?,
         "read" => {
             let mut r = rest;
@@ -475,19 +492,28 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
             }
             Action::Read { opts }
         }
+        "close" if rest.len() > 1 => return Err(err(format!("close takes one descriptor; found also {:?}", rest[1..].join(" ")))),
         "close" => Action::Close { fd: rest.first().map(|w| num(w).map(|v| v as i32)).transpose().map_err(err)? },
-        "eventfd" => Action::Eventfd,
+        "eventfd" => no_more(&rest, 0, "eventfd takes nothing (eventfd-read FD and eventfd-write FD N act on one)").map(|_| Action::Eventfd).map_err(err)?,
+        "load" if rest.len() > 1 => return Err(err(format!("load takes one Guest program; found also {:?}", rest[1..].join(" ")))),
         "load" => Action::Load { name: one_name(&rest, "a Guest program, e.g. guests/hello.S").map_err(err)? },
         "eventfd-read" => Action::EventfdRead { fd: num(&one_name(&rest, "a descriptor").map_err(err)?).map_err(err)? as i32 },
         "eventfd-write" => Action::EventfdWrite {
             fd: num(&one_name(&rest, "a descriptor").map_err(err)?).map_err(err)? as i32,
             value: rest.get(1).map(|v| num(v)).transpose().map_err(err)?.unwrap_or(1),
         },
+        "thread" if rest.len() > 1 => return Err(err(format!("thread takes one name; found also {:?}", rest[1..].join(" ")))),
         "thread" => Action::Thread { name: one_name(&rest, "a name").map_err(err)? },
+        "process" if rest.len() > 1 => return Err(err(format!("process takes one name; found also {:?}", rest[1..].join(" ")))),
         "process" => Action::Process { name: one_name(&rest, "a name").map_err(err)? },
+        "signal" if rest.len() > 1 => return Err(err(format!("signal takes at most a task; found also {:?}", rest[1..].join(" ")))),
         "signal" => Action::Signal { task: rest.first().cloned() },
+        "wait" if rest.len() > 1 => return Err(err(format!("wait takes at most a task; found also {:?}", rest[1..].join(" ")))),
         "wait" => Action::Wait { task: rest.first().cloned() },
-        "exit" => Action::Exit,
+        "exit" => no_more(&rest, 0, "exit takes nothing (as TASK: exit ends another task's process)").map(|_| Action::Exit).map_err(err)?,
+        "advance" if rest.len() > 1 => {
+            return Err(err(format!("advance takes one time, in nanoseconds (e.g. advance 1000000 for a millisecond); found also {:?}", rest[1..].join(" "))))
+        }
         "advance" => Action::Advance { ns: num(&one_name(&rest, "a time in ns").map_err(err)?).map_err(err)? },
         "inject" => {
             if rest.first().map(|w| w.as_str()) != Some("kmalloc-fail") {
@@ -510,9 +536,10 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
             Action::Expect { field: f.trim().to_string(), value: v.trim().to_string() }
         }
         other => {
+            let hint = crate::diagnostic::did_you_mean(other, &VERBS);
             return Err(err(format!(
-                "unknown action {other:?}: use open, load, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest, launcher or expect"
-            )))
+                "unknown action {other:?}{hint}: use open, load, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest, launcher or expect"
+            )));
         }
     };
     if expect.is_some()
@@ -578,6 +605,36 @@ impl Action {
             Action::Launcher(_) => CallKind::Launcher,
             Action::Expect { .. } => CallKind::Expect,
         }
+    }
+}
+
+/// The actions a line may start with.
+const VERBS: [&str; 18] = [
+    "open",
+    "load",
+    "write",
+    "read",
+    "close",
+    "eventfd",
+    "eventfd-read",
+    "eventfd-write",
+    "thread",
+    "process",
+    "signal",
+    "wait",
+    "exit",
+    "advance",
+    "inject",
+    "guest",
+    "launcher",
+    "expect",
+];
+
+/// `Err(usage)` if `rest` holds more than `n` words.
+fn no_more(rest: &[String], n: usize, usage: &str) -> Result<(), String> {
+    match rest.get(n..) {
+        Some(extra) if !extra.is_empty() => Err(format!("{usage}; found also {:?}", extra.join(" "))),
+        _ => Ok(()),
     }
 }
 

@@ -585,6 +585,9 @@ impl Runner {
             let shown: Vec<String> = errs.iter().take(5).map(|e| format!("{name}:{}: {}", e.line, e.message)).collect();
             shown.join("\n")
         })?;
+        if prog.image.is_empty() {
+            return Err(format!("{name} is empty: a Guest program needs instructions, from its `start:` label on (guests/hello.S is a small one)"));
+        }
         let limit = self.launcher(self.kernel.proc_of(tid)).map(|l| l.guest_pages * PAGE_SIZE).unwrap_or(0);
         if GUEST_START as u64 + prog.image.len() as u64 > limit as u64 {
             return Err(format!("{name} is {} bytes and does not fit below the Guest's {limit:#x} bytes", prog.image.len()));
