@@ -222,7 +222,9 @@ fn random_scenarios_never_panic() {
         x ^= x << 17;
         (x % n as u64) as usize
     };
-    for _ in 0..300 {
+    // 300 scenarios in CI; LGSIM_FUZZ_CASES=N for a longer run (tests/fuzz.sh).
+    let cases = std::env::var("LGSIM_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    for _ in 0..cases {
         let mut r = Runner::default();
         for n in 0..40 {
             let mut line = verbs[next(verbs.len())].to_string();
