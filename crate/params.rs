@@ -45,3 +45,34 @@ pub const MAX_REASON: usize = 256;
 pub const SHUTDOWN_MSG_LEN: u32 = 128;
 /// The largest number of file descriptors the simulated Launcher may hold.
 pub const MAX_FDS: usize = 1024;
+
+// ---------------------------------------------------------------------------------------------------------------
+// The Guest assembler (crate/asm). The page's Guest editor assembles a student's source in the page's one thread,
+// so one assembly is one call into the core that must end soon and stay small whatever the source says
+// (`asm/budget.rs` is where these are enforced).
+
+/// Work one assembly may do, in steps. A step is one source character read (the source once, an `.include`d
+/// file each time it is included, a statement each time it is handled, so every `.rept` copy again), one
+/// statement or `.rept` copy begun, or one item laid out in one pass of the layout. Every step is a bounded
+/// amount of work (a statement's tokens, expressions and operands are linear in its characters; an item's
+/// layout is one expression of at most `ASM_MAX_EXPR_TOKENS` tokens), so the budget bounds the time: measured
+/// at about 40 ns a step at worst natively in the release build (the page's wasm is within 2x of that), the
+/// 10 M steps cost at most about 0.4 s. A real Guest needs far less: the course's largest (`tests/asm/torture.S`)
+/// takes about 30 000 steps, and 200 000 one-line statements with 8 layout passes take about 6 M.
+pub const ASM_WORK: u64 = 10_000_000;
+/// Items (labels, instructions, data and other directives) a program may expand to, `.rept` copies included:
+/// bounds the assembler's memory, at about 100 bytes an item (plus its names and operands) 20-40 MB at worst.
+pub const ASM_MAX_ITEMS: usize = 200_000;
+/// Largest image the assembler builds: `.space 0x7fffffff` is an error, not an allocation.
+pub const ASM_MAX_IMAGE: u32 = 16 << 20;
+/// Layout passes before giving up (jump relaxation settles in a handful; each pass is paid from `ASM_WORK`).
+pub const ASM_MAX_PASSES: usize = 64;
+/// How deeply `.rept` may nest, and `.include`: the assembler recurses into both, so they bound its stack.
+pub const ASM_MAX_REPT_NESTING: usize = 16;
+pub const ASM_MAX_INCLUDE_NESTING: usize = 8;
+/// Parsing and evaluating an expression recurse: these bound the stack (a fuzzer's `((((...` is an error).
+pub const ASM_MAX_EXPR_TOKENS: usize = 1024;
+pub const ASM_MAX_EXPR_NESTING: usize = 64;
+/// Errors one assembly reports (different ones; a mistake inside `.rept` is reported once): a student reads the
+/// first few, and a source of a million bad lines must not build a million messages.
+pub const ASM_MAX_ERRORS: usize = 100;

@@ -23,12 +23,20 @@ fn error(src: &str) -> String {
     e[0].to_string()
 }
 
+/// An unknown name says which known ones are nearest (was: the bare "unknown instruction `movx`").
 #[test]
 fn unknown_instruction() {
     assert_eq!(
         error("nop\nnop\nmovx %eax, %ebx\n"),
-        "line 3: unknown instruction `movx`"
+        "line 3: unknown instruction `movx`: did you mean `mov`, `movzx` or `movsx`?"
     );
+    assert!(error("mvo %eax, %ebx\n").ends_with("did you mean `mov`?"));
+    assert!(error("jnzz 1f\n1:\n").contains("did you mean `jnz`?"));
+    let e = error("pushll %eax\n");
+    assert!(e.contains("did you mean") && e.contains("`pushl`"), "{e}");
+    assert!(error("cmovzz %eax, %ebx\n").contains("`cmovz`"));
+    let far = error("fsqrt\n");
+    assert!(far.contains("no floating point"), "{far}");
 }
 
 #[test]
@@ -80,10 +88,19 @@ fn undefined_symbol() {
 
 #[test]
 fn bad_directive() {
+    // An unknown directive names the nearest known one (was: the bare "unknown directive `.bogus`").
     assert_eq!(
         error(".text\n.bogus 1\n"),
-        "line 2: unknown directive `.bogus`"
+        "line 2: unknown directive `.bogus`: not one the Guest assembler knows (it has GNU as's \
+         section, data, alignment, `.equ`/`.set`, `.rept` and `.if` directives)"
     );
+    assert_eq!(
+        error(".asciiz \"hi\"\n"),
+        "line 1: unknown directive `.asciiz`: did you mean `.ascii` or `.asciz`?"
+    );
+    assert!(error(".globel start\n").contains("did you mean `.globl`"));
+    assert!(errors(".macro m\nnop\n.endm\n")[0].message.contains("no macros"));
+    assert!(error(".irp r, eax\n").contains("repeat them with `.rept`"));
     assert!(error(".code16\n").contains("not supported"));
     assert!(error(".align 3\n").contains("not a power of 2"));
     assert!(error(".ascii 12\n").contains("expects quoted strings"));
@@ -160,10 +177,7 @@ fn broken_repetition_and_conditionals() {
     assert!(error(".rept 1000000000\nnop\n.endr\n").contains("statements"));
     let deep = format!("{}nop\n{}", ".rept 1\n".repeat(40), ".endr\n".repeat(40));
     assert!(error(&deep).contains("nested more than"));
-    assert_eq!(
-        error(".rept 5\nmovx %eax\n.endr\n"),
-        "line 2: unknown instruction `movx`"
-    );
+    assert!(error(".rept 5\nmovx %eax\n.endr\n").starts_with("line 2: unknown instruction `movx`:"));
     // Mistakes inside a branch that is not taken are not mistakes.
     assert!(assemble(".if 0\nmovx %eax\n.ascii \"open\n.endif\nnop\n", ORIGIN).is_ok());
 }
@@ -652,10 +666,9 @@ fn include_errors_name_the_file_and_its_line() {
         _ => None,
     };
     let e = assemble_with_includes("nop\n.include \"defs.inc\"\n", ORIGIN, &files).unwrap_err();
-    assert_eq!(
-        e[0].to_string(),
-        "line 2: in defs.inc, line 3: unknown instruction `movx`"
-    );
+    assert!(e[0]
+        .to_string()
+        .starts_with("line 2: in defs.inc, line 3: unknown instruction `movx`:"));
     let e = assemble_with_includes(".include \"nope.inc\"\n", ORIGIN, &files).unwrap_err();
     assert_eq!(
         e[0].to_string(),

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::budget::{self, Budget, Errors};
 use super::encode::{self, Val};
 use super::expr::{self, Class, Expr};
 use super::mnemonics;
@@ -58,13 +59,15 @@ fn syms_of(e: &Expr, out: &mut Vec<String>) {
 /// The read-through: see the module summary.
 fn prepare(
     items: &[Item],
-    errors: &mut Vec<AsmError>,
+    errors: &mut Errors,
 ) -> (Vec<Prep>, Vec<SecInfo>, HashMap<String, usize>) {
     let mut secs = vec![SecInfo {
         name: ".text".into(),
         code: true,
         align: 1,
     }];
+    // Section names to their index: a source may name thousands of sections.
+    let mut sec_index: HashMap<String, usize> = HashMap::from([(".text".to_string(), 0)]);
     let mut preps = Vec::with_capacity(items.len());
     let mut class: HashMap<String, Class> = HashMap::new();
     let mut label_sec: HashMap<String, usize> = HashMap::new();
@@ -99,9 +102,10 @@ fn prepare(
                 p.size = Some(0);
             }
             Kind::Section(name, code) => {
-                cur = match secs.iter().position(|s| s.name == *name) {
-                    Some(i) => i,
+                cur = match sec_index.get(name) {
+                    Some(i) => *i,
                     None => {
+                        sec_index.insert(name.clone(), secs.len());
                         secs.push(SecInfo {
                             name: name.clone(),
                             code: *code,
@@ -255,7 +259,7 @@ fn walk(
     prev: &HashMap<String, i64>,
     bases: &[u32],
     nsec: usize,
-    mut errors: Option<&mut Vec<AsmError>>,
+    mut errors: Option<&mut Errors>,
 ) -> Walk {
     let mut offs = vec![0u32; nsec];
     let mut syms: HashMap<String, i64> = HashMap::new();
@@ -405,9 +409,19 @@ fn align_pad(align: Option<(u32, Option<u8>, Option<u32>)>, off: u32) -> u32 {
 /// order. In a pass, each item moves by the growth so far in its section ("stretch"); a jump
 /// looks at where a label behind it is now, and where a label ahead of it was on the previous
 /// pass, moved by the same stretch unless an alignment lies between (a "region" boundary), which
-/// might absorb it. Passes repeat until nothing grows.
-fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]) {
+/// might absorb it. Passes repeat until nothing grows, each paid from `budget` (false when it ran
+/// out).
+fn relax_like_gas(
+    items: &[Item],
+    preps: &[Prep],
+    nsec: usize,
+    near: &mut [bool],
+    budget: &mut Budget,
+) -> bool {
     let n = items.len();
+    if !budget.spend(n) {
+        return false;
+    }
     let mut off = vec![0u32; n];
     let mut size = vec![0u32; n];
     let mut region = vec![0u32; n];
@@ -446,6 +460,9 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
         }
     }
     for _ in 0..MAX_PASSES {
+        if !budget.spend(n) {
+            return false;
+        }
         let mut stretch = vec![0i64; nsec];
         let mut stretched = false;
         let mut visited: std::collections::HashSet<&str> = std::collections::HashSet::new();
@@ -522,11 +539,29 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
             break;
         }
     }
+    true
 }
 
-/// Lay out and encode the parsed items.
-pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmError>> {
-    let mut errors = Vec::new();
+/// What to do when the layout runs out of work: the passes are what it pays for.
+const LAYOUT_FIX: &str = "laying out needs too many passes over too many items; make the program \
+                          shorter, or give the jumps and `.org`/`.space` sizes that depend on later \
+                          labels fewer ways to move each other";
+
+/// Lay out and encode the parsed items. Each pass over them is paid from `budget`; `errors` may
+/// already hold some, and gets the layout's own.
+pub fn assemble_items(
+    items: &[Item],
+    origin: u32,
+    budget: &mut Budget,
+    mut errors: Errors,
+) -> Result<Program, Vec<AsmError>> {
+    let out_of_work = |mut errors: Errors| {
+        errors.push(budget::out_of_work(0, LAYOUT_FIX));
+        Err(errors.into_sorted())
+    };
+    if !budget.spend(items.len()) {
+        return out_of_work(errors);
+    }
     // Items that failed here are reported and take no space; laying out the rest still finds
     // their undefined symbols, so a student sees every mistake at once.
     let (preps, secs, label_sec) = prepare(items, &mut errors);
@@ -548,11 +583,18 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         })
         .collect();
     let nsec = secs.len();
-    relax_like_gas(items, &preps, nsec, &mut near);
+    if !relax_like_gas(items, &preps, nsec, &mut near, budget) {
+        return out_of_work(errors);
+    }
     let mut prev: HashMap<String, i64> = HashMap::new();
     let mut bases = vec![origin; nsec];
     let mut converged = false;
+    // The sizes of the last two walks: where they differ is what keeps the layout from settling.
+    let (mut sizes, mut last_sizes) = (Vec::new(), Vec::new());
     for _ in 0..MAX_PASSES {
+        if !budget.spend(items.len()) {
+            return out_of_work(errors);
+        }
         let w = walk(items, &preps, &near, &prev, &bases, nsec, None);
         let new_bases = place_sections(origin, &secs, &w.sec_sizes);
         let mut changed = w.syms != prev || new_bases != bases;
@@ -586,22 +628,42 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         }
         prev = w.syms;
         bases = new_bases;
+        last_sizes = std::mem::replace(&mut sizes, w.sizes);
         if !changed {
             converged = true;
             break;
         }
     }
     if !converged {
+        // Name the first item whose size still changed on the last pass (the line of the first
+        // item if only the symbols moved).
+        let moving = sizes
+            .iter()
+            .zip(&last_sizes)
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        let line = items.get(moving).map_or(0, |item| item.line);
         errors.push(AsmError::at(
-            0,
+            line,
             None,
-            format!("layout did not settle after {MAX_PASSES} passes (do .org or .space depend on later labels?)"),
+            format!(
+                "layout did not settle after {MAX_PASSES} passes: the size here keeps changing \
+                 (do .org or .space depend on later labels?)"
+            ),
         ));
-        return Err(errors);
+        return Err(errors.into_sorted());
     }
 
     // The final walk reports undefined symbols and bad .org; then every item is emitted.
+    if !budget.spend(items.len()) {
+        return out_of_work(errors);
+    }
     let w = walk(items, &preps, &near, &prev, &bases, nsec, Some(&mut errors));
+    // Where each item ends, counted from the origin (sections follow one another from it).
+    let item_end = |i: usize, p: &Prep| {
+        let base = bases.get(p.sec).copied().unwrap_or(origin);
+        (base as u64 - origin as u64) + w.addrs[i].wrapping_sub(base) as u64 + w.sizes[i] as u64
+    };
     let end = bases
         .iter()
         .zip(&w.sec_sizes)
@@ -610,15 +672,39 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         .unwrap_or(origin as u64);
     let total = end.saturating_sub(origin as u64);
     if total > MAX_IMAGE as u64 {
+        let over = preps
+            .iter()
+            .enumerate()
+            .position(|(i, p)| item_end(i, p) > MAX_IMAGE as u64);
+        let line = over.and_then(|i| items.get(i)).map_or(0, |item| item.line);
+        errors.push(AsmError::at(
+            line,
+            None,
+            format!(
+                "the program grows to {total} bytes, more than the {MAX_IMAGE} the assembler \
+                 allows: make the `.space`, `.fill`, `.org` or `.align` here smaller"
+            ),
+        ));
+        return Err(errors.into_sorted());
+    }
+    if end > 1 << 32 {
         errors.push(AsmError::at(
             0,
             None,
-            format!("program is {total} bytes, more than the {MAX_IMAGE} the assembler allows"),
+            format!(
+                "the program runs past the top of the 32-bit address space ({total} bytes from \
+                 {origin:#x}): load it at a lower address"
+            ),
         ));
-        return Err(errors);
+        return Err(errors.into_sorted());
+    }
+    if !budget.spend(items.len()) {
+        return out_of_work(errors);
     }
     let mut image = vec![0u8; total as usize];
-    let mut lines = Vec::new();
+    // The address map, one list per section: within a section addresses only grow, and the
+    // sections lie one after another in order, so joining the lists sorts the map in O(n).
+    let mut lines_of: Vec<Vec<(u32, usize)>> = vec![Vec::new(); nsec];
     // Symbols as they stand at each point: `.set` may change one as the source goes on.
     let mut cur = w.syms.clone();
     for (i, (item, p)) in items.iter().zip(&preps).enumerate() {
@@ -713,11 +799,10 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
                     .to_le_bytes()
                     .to_vec();
                 one.truncate(s);
-                let mut b = Vec::with_capacity(size as usize);
-                while b.len() + s <= size as usize && s > 0 {
-                    b.extend_from_slice(&one);
+                match (size as usize).checked_div(s) {
+                    Some(n) => one.repeat(n),
+                    None => Vec::new(),
                 }
-                b
             }
             Kind::Align { .. } => match p.align {
                 Some((_, fill, _)) if secs[p.sec].code && fill.is_none_or(|f| f == 0x90) => {
@@ -736,15 +821,15 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
             dst.copy_from_slice(&bytes);
         }
         if !matches!(item.kind, Kind::Align { .. } | Kind::Org(..)) {
-            lines.push((addr, item.line));
+            if let Some(list) = lines_of.get_mut(p.sec) {
+                list.push((addr, item.line));
+            }
         }
     }
     if !errors.is_empty() {
-        crate::small_sort::sort_by_key(&mut errors, |e| e.line);
-        errors.dedup_by(|a, b| a.line == b.line && a.message == b.message);
-        return Err(errors);
+        return Err(errors.into_sorted());
     }
-    crate::small_sort::sort(&mut lines);
+    let lines: Vec<(u32, usize)> = lines_of.into_iter().flatten().collect();
     let symbols: BTreeMap<String, u32> = w
         .syms
         .iter()

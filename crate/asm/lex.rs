@@ -28,6 +28,9 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
     let mut cur_start = (1usize, 1usize);
     let mut i = 0;
     let mut in_string = false;
+    // Does `cur` hold anything but blanks? Kept as we go: asking `cur` would re-read the
+    // statement at every comment, quadratic on a long line of `x/**/x/**/...`.
+    let mut has_text = false;
     let flush = |cur: &mut String, start: (usize, usize), stmts: &mut Vec<Stmt>| {
         if !cur.trim().is_empty() {
             let lead = cur.len() - cur.trim_start().len();
@@ -59,6 +62,7 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
             }
             if c == '\n' {
                 flush(&mut cur, cur_start, &mut stmts);
+                has_text = false;
                 line += 1;
                 col = 1;
             } else {
@@ -71,10 +75,12 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
         match c {
             '"' => {
                 in_string = true;
+                has_text = true;
                 cur.push(c);
             }
             '\'' => {
                 // A character constant: `'a` (or `'\n`). The next character is data, not syntax.
+                has_text = true;
                 cur.push(c);
                 let mut take = 1;
                 if i + 1 < chars.len() && chars[i + 1] == '\\' {
@@ -123,23 +129,30 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
                     ));
                 }
                 // A comment separates tokens; at the start of a statement it is nothing at all.
-                if cur.trim().is_empty() {
-                    cur.clear();
-                } else {
+                if has_text {
                     cur.push(' ');
+                } else {
+                    cur.clear();
                 }
                 continue;
             }
-            ';' => flush(&mut cur, cur_start, &mut stmts),
+            ';' => {
+                flush(&mut cur, cur_start, &mut stmts);
+                has_text = false;
+            }
             '\n' => {
                 flush(&mut cur, cur_start, &mut stmts);
+                has_text = false;
                 line += 1;
                 col = 1;
                 i += 1;
                 continue;
             }
             '\r' => {}
-            _ => cur.push(c),
+            _ => {
+                has_text |= !c.is_whitespace();
+                cur.push(c);
+            }
         }
         i += 1;
         col += 1;

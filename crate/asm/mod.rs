@@ -38,11 +38,13 @@
 //! only accepts with a warning (an indirect `jmp` without `*`, an operand with no
 //! size, a value it would shorten): a student gets an error instead of a surprise.
 
+mod budget;
 mod encode;
 mod expr;
 mod layout;
 mod lex;
 mod mnemonics;
+mod nearest;
 mod opcodes;
 mod parse;
 
@@ -50,10 +52,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// Largest image the assembler builds, so that `.space 0x7fffffff` is an error and not an allocation.
-pub const MAX_IMAGE: u32 = 16 << 20;
-/// Layout passes before we give up (jump relaxation settles in a handful).
-pub const MAX_PASSES: usize = 64;
+/// Largest image the assembler builds (`params::ASM_MAX_IMAGE`, named here as before).
+pub const MAX_IMAGE: u32 = crate::params::ASM_MAX_IMAGE;
+/// Layout passes before we give up (`params::ASM_MAX_PASSES`, named here as before).
+pub const MAX_PASSES: usize = crate::params::ASM_MAX_PASSES;
 
 /// An assembled Guest program: a flat image to load at `origin`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,16 +132,49 @@ pub fn assemble_with_includes(
     origin: u32,
     include: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Program, Vec<AsmError>> {
-    let (stmts, mut errors) = lex::split_statements(source);
-    let (items, parse_errors) = parse::parse(&stmts, include);
-    errors.extend(parse_errors);
-    if !errors.is_empty() {
-        // A mistake inside `.rept` is reported once, not once per copy.
-        crate::small_sort::sort_by_key(&mut errors, |e| e.line);
-        errors.dedup();
-        return Err(errors);
+    assemble_counting(source, origin, include).0
+}
+
+/// [`assemble_with_includes`], also telling how many of its [`crate::params::ASM_WORK`] steps of
+/// work the assembly took (for benchmarks, and for tests of how close the worst sources come).
+pub fn assemble_counting(
+    source: &str,
+    origin: u32,
+    include: &dyn Fn(&str) -> Option<String>,
+) -> (Result<Program, Vec<AsmError>>, u64) {
+    let mut budget = budget::Budget::new();
+    let result = assemble_within(source, origin, include, &mut budget);
+    (result, budget.spent())
+}
+
+fn assemble_within(
+    source: &str,
+    origin: u32,
+    include: &dyn Fn(&str) -> Option<String>,
+    budget: &mut budget::Budget,
+) -> Result<Program, Vec<AsmError>> {
+    let mut errors = budget::Errors::new();
+    // Lexing is linear in the source: pay for all of it before reading any (a pasted 100 MB file is
+    // refused at once).
+    if !budget.spend(source.len()) {
+        errors.push(budget::out_of_work(
+            0,
+            &format!(
+                "the source is {} characters long; make it shorter",
+                source.len()
+            ),
+        ));
+        return Err(errors.into_sorted());
     }
-    layout::assemble_items(&items, origin)
+    let (stmts, lex_errors) = lex::split_statements(source);
+    for e in lex_errors {
+        errors.push(e);
+    }
+    let items = parse::parse(&stmts, include, budget, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors.into_sorted());
+    }
+    layout::assemble_items(&items, origin, budget, errors)
 }
 
 #[cfg(test)]
@@ -281,7 +316,10 @@ mod tests {
     #[test]
     fn errors_display_with_their_line() {
         let e = assemble("nop\n  movx %eax, %ebx\n", 0).unwrap_err();
-        assert_eq!(e[0].to_string(), "line 2: unknown instruction `movx`");
+        assert_eq!(
+            e[0].to_string(),
+            "line 2: unknown instruction `movx`: did you mean `mov`, `movzx` or `movsx`?"
+        );
         assert_eq!(e[0].column, Some(3));
     }
 }
