@@ -51,18 +51,24 @@ pub const MAX_FDS: usize = 1024;
 // so one assembly is one call into the core that must end soon and stay small whatever the source says
 // (`asm/budget.rs` is where these are enforced).
 
-/// Work one assembly may do, in steps. A step is one source character read (the source once, an `.include`d
-/// file each time it is included, a statement each time it is handled, so every `.rept` copy again), one
-/// statement or `.rept` copy begun, or one item laid out in one pass of the layout. Every step is a bounded
-/// amount of work (a statement's tokens, expressions and operands are linear in its characters; an item's
-/// layout is one expression of at most `ASM_MAX_EXPR_TOKENS` tokens), so the budget bounds the time: measured
-/// at about 40 ns a step at worst natively in the release build (the page's wasm is within 2x of that), the
-/// 10 M steps cost at most about 0.4 s. A real Guest needs far less: the course's largest (`tests/asm/torture.S`)
-/// takes about 30 000 steps, and 200 000 one-line statements with 8 layout passes take about 6 M.
-pub const ASM_WORK: u64 = 10_000_000;
+/// Work one assembly may do, in steps. Every part of an assembly is paid for in steps
+/// (`asm/budget.rs` has the prices): reading the source and each `.include`d text (1 a character), each
+/// statement handled, every `.rept` copy again (16, plus 1 a character and 4 a token), each `.rept` copy begun
+/// (1), each label defined (16 plus its length), and in the layout each pass over the items (an item's
+/// weight: 1 plus its names and expression nodes, 6 more for an instruction, 8 more for a label) plus 8 for
+/// each instruction encoded (twice). Every step is bounded work, so the budget bounds the time: the prices
+/// were set from measurements so that a step costs about the same whatever the source does, 5-27 ns
+/// natively in the release build on our 2-core CI machine (`cargo test --release --test asm_hostile --
+/// --ignored --nocapture` prints them), so 8 M steps are at most about 0.22 s; the page's wasm build is
+/// slower by a factor we have not measured here. A real Guest needs far less: the course's costliest
+/// (`tests/guests/cpu/strings.S`) takes about 120 000 steps, and a source at `ASM_MAX_ITEMS` that switches
+/// between `.text` and `.data` on every line about 4.4 M.
+pub const ASM_WORK: u64 = 8_000_000;
 /// Items (labels, instructions, data and other directives) a program may expand to, `.rept` copies included:
-/// bounds the assembler's memory, at about 100 bytes an item (plus its names and operands) 20-40 MB at worst.
-pub const ASM_MAX_ITEMS: usize = 200_000;
+/// bounds the assembler's memory (an item is about 100 bytes, plus its names and operands: 6-12 MB at worst)
+/// and, with `ASM_WORK`, its time. 300 times the course's largest Guest; `.space`/`.fill` make big data
+/// without items.
+pub const ASM_MAX_ITEMS: usize = 60_000;
 /// Largest image the assembler builds: `.space 0x7fffffff` is an error, not an allocation.
 pub const ASM_MAX_IMAGE: u32 = 16 << 20;
 /// Layout passes before giving up (jump relaxation settles in a handful; each pass is paid from `ASM_WORK`).

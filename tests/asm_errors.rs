@@ -99,7 +99,9 @@ fn bad_directive() {
         "line 1: unknown directive `.asciiz`: did you mean `.ascii` or `.asciz`?"
     );
     assert!(error(".globel start\n").contains("did you mean `.globl`"));
-    assert!(errors(".macro m\nnop\n.endm\n")[0].message.contains("no macros"));
+    assert!(errors(".macro m\nnop\n.endm\n")[0]
+        .message
+        .contains("no macros"));
     assert!(error(".irp r, eax\n").contains("repeat them with `.rept`"));
     assert!(error(".code16\n").contains("not supported"));
     assert!(error(".align 3\n").contains("not a power of 2"));

@@ -13,6 +13,18 @@ use std::collections::HashSet;
 use super::AsmError;
 use crate::params::{ASM_MAX_ERRORS, ASM_MAX_ITEMS, ASM_WORK};
 
+/// What a statement costs to handle beyond its characters (1 step each) and tokens: splitting,
+/// dispatching, looking the mnemonic up, building its item. Measured, like the costs below, so
+/// that every step is about the same time (20-40 ns in a native release build).
+pub const STATEMENT_STEPS: usize = 16;
+/// What each token of a statement costs: it may become a node of an expression, an allocation.
+pub const TOKEN_STEPS: usize = 4;
+/// What encoding one instruction costs (iced-x86's encoder), once while reading and once emitting.
+pub const ENCODE_STEPS: usize = 8;
+/// What defining a label costs while reading: three hash-map entries, each with its own copy of
+/// the name (the layout pays again for every pass, see `layout::weight`).
+pub const LABEL_STEPS: usize = 16;
+
 /// The steps one assembly has left. Spending is the one place the work limit is enforced.
 #[derive(Debug)]
 pub struct Budget {
@@ -50,8 +62,9 @@ pub fn out_of_work(line: usize, fix: &str) -> AsmError {
         line,
         None,
         format!(
-            "assembling the program takes more than {ASM_WORK} steps of work (a step is one character \
-             read, one statement or `.rept` copy, or one item laid out), the most one assembly may do: {fix}"
+            "assembling the program takes more than {ASM_WORK} steps of work, the most one assembly \
+             may do (each `.rept` copy and `.include` is read again, and each layout pass goes over \
+             the whole program): {fix}"
         ),
     )
 }
@@ -74,8 +87,9 @@ pub fn too_many_items(line: usize, fix: &str) -> AsmError {
 pub struct Errors {
     list: Vec<AsmError>,
     seen: HashSet<(usize, String)>,
-    /// Different errors found after the list was full.
-    left_out: usize,
+    /// Errors were found after the list was full (not counted: telling the different ones from
+    /// repeats would mean keeping them all).
+    left_out: bool,
 }
 
 impl Errors {
@@ -88,9 +102,16 @@ impl Errors {
             return;
         }
         if self.list.len() >= ASM_MAX_ERRORS {
-            self.left_out = self.left_out.saturating_add(1);
+            self.left_out = true;
             return;
         }
+        self.seen.insert((e.line, e.message.clone()));
+        self.list.push(e);
+    }
+
+    /// A limit was hit and the assembly stopped: kept even when the list is full, so the student
+    /// always learns why.
+    pub fn push_limit(&mut self, e: AsmError) {
         self.seen.insert((e.line, e.message.clone()));
         self.list.push(e);
     }
@@ -110,14 +131,13 @@ impl Errors {
         let mut list = self.list;
         // At most ASM_MAX_ERRORS items, so insertion sort is cheap (and std's sort costs page size).
         crate::small_sort::sort_by_key(&mut list, |e| e.line);
-        if self.left_out > 0 {
+        if self.left_out {
             list.push(AsmError::at(
                 0,
                 None,
                 format!(
-                    "and more errors after these ({} left out: only the first {ASM_MAX_ERRORS} are shown); \
-                     fix these and assemble again",
-                    self.left_out
+                    "and more errors after these (only the first {ASM_MAX_ERRORS} are shown): \
+                     fix these and assemble again"
                 ),
             ));
         }
@@ -154,6 +174,9 @@ mod tests {
         }
         let got = e.into_sorted();
         assert_eq!(got.len(), ASM_MAX_ERRORS + 1);
-        assert!(got[ASM_MAX_ERRORS].message.contains("7 left out"), "{got:?}");
+        assert!(
+            got[ASM_MAX_ERRORS].message.starts_with("and more errors"),
+            "{got:?}"
+        );
     }
 }

@@ -202,6 +202,17 @@ pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<i64>, dot: i64) -> Result<
     }
 }
 
+/// What evaluating `e` once costs, in the budget's steps: one per node, plus the length of each
+/// name it looks up (hashing a name is linear in it).
+pub fn weight(e: &Expr) -> usize {
+    match e {
+        Expr::Num(_) | Expr::Dot => 1,
+        Expr::Sym(s) => 1 + s.len(),
+        Expr::Neg(a) | Expr::Not(a) | Expr::LogNot(a) => 1 + weight(a),
+        Expr::Bin(_, a, b) => 1 + weight(a) + weight(b),
+    }
+}
+
 /// Numeric local labels are stored under a private name; errors show what the student wrote.
 pub fn display_name(s: &str) -> String {
     match s.strip_prefix(super::parse::LOCAL_PREFIX) {

@@ -44,9 +44,9 @@ struct SecInfo {
 }
 
 /// The symbols an expression names, in order.
-fn syms_of(e: &Expr, out: &mut Vec<String>) {
+fn syms_of<'a>(e: &'a Expr, out: &mut Vec<&'a str>) {
     match e {
-        Expr::Sym(s) => out.push(s.clone()),
+        Expr::Sym(s) => out.push(s),
         Expr::Neg(a) | Expr::Not(a) | Expr::LogNot(a) => syms_of(a, out),
         Expr::Bin(_, a, b) => {
             syms_of(a, out);
@@ -244,25 +244,26 @@ fn prepare(
 }
 
 /// One layout: addresses of every item, the value of every symbol, the size of every section.
-struct Walk {
+struct Walk<'a> {
     addrs: Vec<u32>,
     sizes: Vec<u32>,
-    syms: HashMap<String, i64>,
+    /// Keyed by the names the items hold, so a pass copies no strings.
+    syms: HashMap<&'a str, i64>,
     sec_sizes: Vec<u32>,
 }
 
 #[allow(clippy::too_many_arguments)] // one place that needs all of the layout's state; splitting it hides the loop
-fn walk(
-    items: &[Item],
+fn walk<'a>(
+    items: &'a [Item],
     preps: &[Prep],
     near: &[bool],
-    prev: &HashMap<String, i64>,
+    prev: &HashMap<&'a str, i64>,
     bases: &[u32],
     nsec: usize,
     mut errors: Option<&mut Errors>,
-) -> Walk {
+) -> Walk<'a> {
     let mut offs = vec![0u32; nsec];
-    let mut syms: HashMap<String, i64> = HashMap::new();
+    let mut syms: HashMap<&str, i64> = HashMap::with_capacity(prev.len());
     let mut addrs = Vec::with_capacity(items.len());
     let mut sizes = Vec::with_capacity(items.len());
     for (item, p) in items.iter().zip(preps) {
@@ -282,12 +283,12 @@ fn walk(
         };
         let size: u32 = match (&item.kind, p.size) {
             (Kind::Label(name), _) => {
-                syms.insert(name.clone(), addr as i64);
+                syms.insert(name, addr as i64);
                 0
             }
             (Kind::Assign(name, e), _) => {
                 if let Some(v) = eval(e) {
-                    syms.insert(name.clone(), v);
+                    syms.insert(name, v);
                 }
                 0
             }
@@ -410,16 +411,17 @@ fn align_pad(align: Option<(u32, Option<u8>, Option<u32>)>, off: u32) -> u32 {
 /// looks at where a label behind it is now, and where a label ahead of it was on the previous
 /// pass, moved by the same stretch unless an alignment lies between (a "region" boundary), which
 /// might absorb it. Passes repeat until nothing grows, each paid from `budget` (false when it ran
-/// out).
+/// out; `pass` is what one pass costs).
 fn relax_like_gas(
     items: &[Item],
     preps: &[Prep],
     nsec: usize,
     near: &mut [bool],
     budget: &mut Budget,
+    pass: usize,
 ) -> bool {
     let n = items.len();
-    if !budget.spend(n) {
+    if !budget.spend(pass) {
         return false;
     }
     let mut off = vec![0u32; n];
@@ -453,14 +455,14 @@ fn relax_like_gas(
         cur[p.sec] = cur[p.sec].saturating_add(size[i]).min(MAX_IMAGE + 1);
     }
     // Symbol values as of the last pass, all sections counted from 0 (only distances matter here).
-    let mut syms: HashMap<String, i64> = HashMap::new();
+    let mut syms: HashMap<&str, i64> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         if let Kind::Label(name) = &item.kind {
-            syms.insert(name.clone(), off[i] as i64);
+            syms.insert(name, off[i] as i64);
         }
     }
     for _ in 0..MAX_PASSES {
-        if !budget.spend(n) {
+        if !budget.spend(pass) {
             return false;
         }
         let mut stretch = vec![0i64; nsec];
@@ -472,13 +474,13 @@ fn relax_like_gas(
             let lookup = |s: &str| syms.get(s).copied();
             let growth: i64 = match &item.kind {
                 Kind::Label(name) => {
-                    syms.insert(name.clone(), new as i64);
+                    syms.insert(name, new as i64);
                     visited.insert(name.as_str());
                     0
                 }
                 Kind::Assign(name, e) => {
                     if let Ok(v) = expr::eval(e, &lookup, new as i64) {
-                        syms.insert(name.clone(), v);
+                        syms.insert(name, v);
                     }
                     visited.insert(name.as_str());
                     0
@@ -492,14 +494,13 @@ fn relax_like_gas(
                     };
                     let mut names = Vec::new();
                     syms_of(e, &mut names);
-                    let ahead = names.iter().find(|n| !visited.contains(n.as_str()));
+                    let ahead = names.iter().find(|n| !visited.contains(*n));
                     let address = new as i64 + 1; // GNU as measures from the displacement byte
                     let st = stretch[p.sec];
                     let mut skip = false;
                     if let (Some(name), true) = (ahead, st != 0) {
-                        let same_region = label_at
-                            .get(name.as_str())
-                            .is_some_and(|&j| region[j] == region[i]);
+                        let same_region =
+                            label_at.get(*name).is_some_and(|&j| region[j] == region[i]);
                         if st < 0 || same_region {
                             target += st;
                         } else if target < address {
@@ -542,6 +543,34 @@ fn relax_like_gas(
     true
 }
 
+/// What laying out `item` once costs, in steps: one, plus the names it defines and the expressions
+/// it holds (a pass enters each name and evaluates each expression).
+fn weight(item: &Item) -> usize {
+    let exprs = |es: &[&Expr]| es.iter().map(|e| expr::weight(e)).sum::<usize>();
+    1 + match &item.kind {
+        // Entered in the symbols, compared with the last pass's, copied for `.set`.
+        Kind::Label(name) => 8 + name.len(),
+        Kind::Assign(name, e) => name.len() + expr::weight(e),
+        Kind::Section(name, _) => name.len(),
+        Kind::Data(_, values) => values.iter().map(expr::weight).sum(),
+        Kind::Space(a, b) | Kind::Org(a, b) => exprs(&[a, b]),
+        Kind::Fill(a, b, c) => exprs(&[a, b, c]),
+        Kind::Align {
+            align, fill, max, ..
+        } => expr::weight(align) + fill.iter().chain(max).map(expr::weight).sum::<usize>(),
+        // Its operands looked at, and (for a jump) its target's names looked up.
+        Kind::Insn(insn) => {
+            6 + insn
+                .ops
+                .iter()
+                .filter_map(|o| o.expr())
+                .map(expr::weight)
+                .sum::<usize>()
+        }
+        Kind::Bytes(_) | Kind::Prefix(_) => 0,
+    }
+}
+
 /// What to do when the layout runs out of work: the passes are what it pays for.
 const LAYOUT_FIX: &str = "laying out needs too many passes over too many items; make the program \
                           shorter, or give the jumps and `.org`/`.space` sizes that depend on later \
@@ -556,10 +585,18 @@ pub fn assemble_items(
     mut errors: Errors,
 ) -> Result<Program, Vec<AsmError>> {
     let out_of_work = |mut errors: Errors| {
-        errors.push(budget::out_of_work(0, LAYOUT_FIX));
+        errors.push_limit(budget::out_of_work(0, LAYOUT_FIX));
         Err(errors.into_sorted())
     };
-    if !budget.spend(items.len()) {
+    // Every pass below costs the same: all the items, each by its weight; the first reading and
+    // the emission also encode every instruction.
+    let pass: usize = items.iter().map(weight).sum();
+    let encodes = budget::ENCODE_STEPS
+        * items
+            .iter()
+            .filter(|i| matches!(i.kind, Kind::Insn(_)))
+            .count();
+    if !budget.spend(pass + encodes) {
         return out_of_work(errors);
     }
     // Items that failed here are reported and take no space; laying out the rest still finds
@@ -577,22 +614,22 @@ pub fn assemble_items(
                 }
                 names
                     .iter()
-                    .any(|n| label_sec.get(n).is_some_and(|s| *s != p.sec))
+                    .any(|n| label_sec.get(*n).is_some_and(|s| *s != p.sec))
             }
             _ => false,
         })
         .collect();
     let nsec = secs.len();
-    if !relax_like_gas(items, &preps, nsec, &mut near, budget) {
+    if !relax_like_gas(items, &preps, nsec, &mut near, budget, pass) {
         return out_of_work(errors);
     }
-    let mut prev: HashMap<String, i64> = HashMap::new();
+    let mut prev: HashMap<&str, i64> = HashMap::new();
     let mut bases = vec![origin; nsec];
     let mut converged = false;
     // The sizes of the last two walks: where they differ is what keeps the layout from settling.
     let (mut sizes, mut last_sizes) = (Vec::new(), Vec::new());
     for _ in 0..MAX_PASSES {
-        if !budget.spend(items.len()) {
+        if !budget.spend(pass) {
             return out_of_work(errors);
         }
         let w = walk(items, &preps, &near, &prev, &bases, nsec, None);
@@ -604,7 +641,7 @@ pub fn assemble_items(
             if let Kind::Assign(name, e) = &item.kind {
                 let lookup = |s: &str| cur.get(s).copied();
                 if let Ok(v) = expr::eval(e, &lookup, w.addrs[i] as i64) {
-                    cur.insert(name.clone(), v);
+                    cur.insert(name, v);
                 }
             }
             if p.relax.is_none() || near[i] {
@@ -655,7 +692,7 @@ pub fn assemble_items(
     }
 
     // The final walk reports undefined symbols and bad .org; then every item is emitted.
-    if !budget.spend(items.len()) {
+    if !budget.spend(pass) {
         return out_of_work(errors);
     }
     let w = walk(items, &preps, &near, &prev, &bases, nsec, Some(&mut errors));
@@ -681,8 +718,9 @@ pub fn assemble_items(
             line,
             None,
             format!(
-                "the program grows to {total} bytes, more than the {MAX_IMAGE} the assembler \
-                 allows: make the `.space`, `.fill`, `.org` or `.align` here smaller"
+                "the program grows to more than {MAX_IMAGE} bytes here, the most the assembler \
+                 allows: make its `.space`, `.fill`, `.org` and `.align` sizes smaller, or the \
+                 `.rept` counts that repeat them"
             ),
         ));
         return Err(errors.into_sorted());
@@ -698,7 +736,7 @@ pub fn assemble_items(
         ));
         return Err(errors.into_sorted());
     }
-    if !budget.spend(items.len()) {
+    if !budget.spend(pass + encodes) {
         return out_of_work(errors);
     }
     let mut image = vec![0u8; total as usize];
@@ -712,7 +750,7 @@ pub fn assemble_items(
         if let Kind::Assign(name, e) = &item.kind {
             let lookup = |s: &str| cur.get(s).copied();
             if let Ok(v) = expr::eval(e, &lookup, addr as i64) {
-                cur.insert(name.clone(), v);
+                cur.insert(name, v);
             }
             continue;
         }
@@ -834,7 +872,7 @@ pub fn assemble_items(
         .syms
         .iter()
         .filter(|(k, _)| !k.starts_with(super::parse::LOCAL_PREFIX))
-        .map(|(k, v)| (k.clone(), *v as u32))
+        .map(|(k, v)| (k.to_string(), *v as u32))
         .collect();
     let entry = symbols
         .get("_start")

@@ -334,11 +334,17 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             ));
             continue;
         }
-        let pair: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-        if let Some(op) = ["==", "!=", "<>", "<=", ">=", "&&", "||"]
-            .into_iter()
-            .find(|op| *op == pair)
-        {
+        let two = match (c, chars.get(i + 1)) {
+            ('=', Some('=')) => Some("=="),
+            ('!', Some('=')) => Some("!="),
+            ('<', Some('>')) => Some("<>"),
+            ('<', Some('=')) => Some("<="),
+            ('>', Some('=')) => Some(">="),
+            ('&', Some('&')) => Some("&&"),
+            ('|', Some('|')) => Some("||"),
+            _ => None,
+        };
+        if let Some(op) = two {
             out.push((Tok::Op2(op), stmt.col + start));
             i += 2;
             continue;

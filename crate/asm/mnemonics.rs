@@ -250,8 +250,11 @@ const BASE: &[(&str, Fam)] = {
     ]
 };
 
+/// How a condition-code family is made from a condition (`Fam::Jcc` and the like).
+type FromCondition = fn(usize) -> Fam;
+
 /// The prefixes of the condition-code families, and how each is made from a condition.
-const CC_FAMILIES: [(&str, fn(usize) -> Fam); 3] =
+const CC_FAMILIES: [(&str, FromCondition); 3] =
     [("j", Fam::Jcc), ("set", Fam::Setcc), ("cmov", Fam::Cmov)];
 
 /// A mnemonic without its size suffix.
@@ -259,11 +262,9 @@ fn base(m: &str) -> Option<Fam> {
     if let Some((_, f)) = BASE.iter().find(|(n, _)| *n == m) {
         return Some(*f);
     }
-    CC_FAMILIES.iter().find_map(|(prefix, fam)| {
-        m.strip_prefix(prefix)
-            .and_then(condition)
-            .map(|cc| fam(cc))
-    })
+    CC_FAMILIES
+        .iter()
+        .find_map(|(prefix, fam)| m.strip_prefix(prefix).and_then(condition).map(fam))
 }
 
 /// `movzx` and `movsx` as GNU as also spells them, with the sizes in the name.
@@ -276,22 +277,39 @@ const MOVX: [(&str, bool, u8, u8); 6] = [
     ("movswl", true, 2, 4),
 ];
 
-/// Every spelling [`lookup`] accepts, the plain names first and the suffixed ones last (the order
-/// in which suggestions are offered).
-pub fn spellings() -> Vec<String> {
-    let mut plain: Vec<String> = BASE.iter().map(|(n, _)| n.to_string()).collect();
-    for (prefix, _) in CC_FAMILIES {
-        plain.extend(CONDITIONS.iter().map(|(c, _)| format!("{prefix}{c}")));
+/// Call `f` with every spelling [`lookup`] accepts whose length is in `lengths`: the plain names
+/// first, the suffixed ones last (the order in which suggestions are offered). The others are not
+/// even built, so a guess for a misspelt mnemonic costs little.
+pub fn each_spelling(lengths: std::ops::RangeInclusive<usize>, f: &mut dyn FnMut(&str)) {
+    let mut buf = String::new();
+    let mut offer = |parts: &[&str], check: bool| {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if !lengths.contains(&len) {
+            return;
+        }
+        buf.clear();
+        parts.iter().for_each(|p| buf.push_str(p));
+        if !check || lookup(&buf).is_some() {
+            f(&buf);
+        }
+    };
+    for suffix in ["", "b", "w", "l"] {
+        let check = !suffix.is_empty();
+        for (name, _) in BASE {
+            offer(&[name, suffix], check);
+        }
+        for (prefix, _) in CC_FAMILIES {
+            for (cc, _) in CONDITIONS {
+                offer(&[prefix, cc, suffix], check);
+            }
+        }
+        for m in MOVX {
+            offer(&[m.0, suffix], check);
+        }
+        for (name, _) in FIXED {
+            offer(&[name, suffix], check);
+        }
     }
-    plain.extend(MOVX.iter().map(|m| m.0.to_string()));
-    plain.extend(FIXED.iter().map(|(n, _)| n.to_string()));
-    let suffixed: Vec<String> = plain
-        .iter()
-        .flat_map(|n| ['b', 'w', 'l'].map(|s| format!("{n}{s}")))
-        .filter(|n| lookup(n).is_some() && !plain.contains(n))
-        .collect();
-    plain.extend(suffixed);
-    plain
 }
 
 /// Resolve a mnemonic to its family and size suffix (1, 2 or 4 bytes), if it is one we know.
@@ -357,13 +375,20 @@ mod tests {
 
     #[test]
     fn every_spelling_offered_is_one_lookup_knows() {
-        let all = spellings();
+        let mut all = Vec::new();
+        each_spelling(0..=usize::MAX, &mut |n| all.push(n.to_string()));
         assert!(all.iter().all(|n| lookup(n).is_some()));
-        for n in ["mov", "movl", "jnz", "setneb", "cmovgw", "movzbl", "cpuid", "loopnz"] {
+        for n in [
+            "mov", "movl", "jnz", "setneb", "cmovgw", "movzbl", "cpuid", "loopnz",
+        ] {
             assert!(all.iter().any(|s| s == n), "{n} is missing");
         }
         // Plain names before suffixed ones, so a guess offers `mov` before `movl`.
         let pos = |n: &str| all.iter().position(|s| s == n);
         assert!(pos("mov") < pos("movl"));
+        // Only the lengths asked for are built.
+        let mut short = Vec::new();
+        each_spelling(2..=2, &mut |n| short.push(n.to_string()));
+        assert!(short.iter().all(|n| n.len() == 2) && short.iter().any(|n| n == "jz"));
     }
 }

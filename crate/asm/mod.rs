@@ -157,7 +157,7 @@ fn assemble_within(
     // Lexing is linear in the source: pay for all of it before reading any (a pasted 100 MB file is
     // refused at once).
     if !budget.spend(source.len()) {
-        errors.push(budget::out_of_work(
+        errors.push_limit(budget::out_of_work(
             0,
             &format!(
                 "the source is {} characters long; make it shorter",

@@ -41,32 +41,76 @@ fn distance(a: &[u8], b: &[u8], max: usize) -> Option<usize> {
     Some(prev[n]).filter(|d| *d <= max)
 }
 
-/// Up to three of `names` nearest to `word` (all at the same, smallest distance), in the order
-/// `names` gives them; empty when none is near enough.
-pub fn nearest<'a>(word: &str, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let w = word.to_ascii_lowercase();
-    if w.is_empty() || w.len() > LONGEST {
-        return Vec::new();
-    }
-    let max = if w.len() <= 3 { 1 } else { 2 };
-    let mut best: Vec<&str> = Vec::new();
-    let mut best_d = max + 1;
-    for name in names {
-        if name == w {
-            continue;
+/// The nearest names offered so far to one word: up to three, all at the same, smallest distance,
+/// in the order they were offered.
+pub struct Nearest {
+    word: String,
+    max: usize,
+    best_d: usize,
+    best: Vec<String>,
+}
+
+impl Nearest {
+    pub fn new(word: &str) -> Self {
+        let word = word.to_ascii_lowercase();
+        let max = if word.len() <= 3 { 1 } else { 2 };
+        Nearest {
+            max,
+            best_d: max + 1,
+            best: Vec::new(),
+            // An empty or very long word gets no guesses: no length is near it.
+            word: if word.len() > LONGEST {
+                String::new()
+            } else {
+                word
+            },
         }
-        let Some(d) = distance(w.as_bytes(), name.as_bytes(), max) else {
-            continue;
+    }
+
+    /// The lengths a name must have to be near enough (so a caller can skip building the others).
+    pub fn lengths(&self) -> std::ops::RangeInclusive<usize> {
+        if self.word.is_empty() {
+            return 0..=0; // no name is empty, so none is near
+        }
+        self.word.len().saturating_sub(self.max)..=self.word.len() + self.max
+    }
+
+    pub fn offer(&mut self, name: &str) {
+        if name == self.word || !self.lengths().contains(&name.len()) {
+            return;
+        }
+        let Some(d) = distance(self.word.as_bytes(), name.as_bytes(), self.max) else {
+            return;
         };
-        if d < best_d {
-            best_d = d;
-            best.clear();
+        if d < self.best_d {
+            self.best_d = d;
+            self.best.clear();
         }
-        if d == best_d && best.len() < 3 && !best.contains(&name) {
-            best.push(name);
+        if d == self.best_d && self.best.len() < 3 && !self.best.iter().any(|b| b == name) {
+            self.best.push(name.to_string());
         }
     }
-    best
+
+    pub fn names(&self) -> Vec<&str> {
+        self.best.iter().map(String::as_str).collect()
+    }
+}
+
+/// Up to three of `names` nearest to `word` (see [`Nearest`]); empty when none is near enough.
+pub fn nearest<'a>(word: &str, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut n = Nearest::new(word);
+    let all: Vec<&str> = names.into_iter().collect();
+    for name in &all {
+        n.offer(name);
+    }
+    all.into_iter()
+        .filter(|a| n.best.iter().any(|b| b == a))
+        .fold(Vec::new(), |mut v, a| {
+            if !v.contains(&a) {
+                v.push(a);
+            }
+            v
+        })
 }
 
 /// `did you mean `a`, `b` or `c`?`, or None when there is nothing to suggest.

@@ -177,12 +177,57 @@ fn split_commas(toks: Toks) -> Vec<Toks> {
 /// Every directive the assembler knows, for suggestions (the ones [`Parser::run`] handles first,
 /// then [`Parser::directive`]'s).
 const DIRECTIVES: &[&str] = &[
-    ".if", ".ifne", ".ifeq", ".ifdef", ".ifndef", ".elseif", ".else", ".endif", ".rept", ".endr",
-    ".include", ".text", ".data", ".bss", ".section", ".globl", ".global", ".local", ".weak",
-    ".hidden", ".type", ".size", ".file", ".ident", ".code32", ".att_syntax", ".extern", ".loc",
-    ".cfi_startproc", ".cfi_endproc", ".equ", ".set", ".equiv", ".byte", ".word", ".short",
-    ".hword", ".value", ".long", ".int", ".quad", ".ascii", ".asciz", ".string", ".space", ".skip",
-    ".fill", ".align", ".balign", ".p2align", ".org",
+    ".if",
+    ".ifne",
+    ".ifeq",
+    ".ifdef",
+    ".ifndef",
+    ".elseif",
+    ".else",
+    ".endif",
+    ".rept",
+    ".endr",
+    ".include",
+    ".text",
+    ".data",
+    ".bss",
+    ".section",
+    ".globl",
+    ".global",
+    ".local",
+    ".weak",
+    ".hidden",
+    ".type",
+    ".size",
+    ".file",
+    ".ident",
+    ".code32",
+    ".att_syntax",
+    ".extern",
+    ".loc",
+    ".cfi_startproc",
+    ".cfi_endproc",
+    ".equ",
+    ".set",
+    ".equiv",
+    ".byte",
+    ".word",
+    ".short",
+    ".hword",
+    ".value",
+    ".long",
+    ".int",
+    ".quad",
+    ".ascii",
+    ".asciz",
+    ".string",
+    ".space",
+    ".skip",
+    ".fill",
+    ".align",
+    ".balign",
+    ".p2align",
+    ".org",
 ];
 
 struct Parser<'a> {
@@ -228,10 +273,11 @@ impl Parser<'_> {
         expr::parse(toks, &mut |n, fwd| local_name(&self.local_defs, n, fwd))
     }
 
-    fn statement(&mut self, stmt: &Stmt) -> Result<(), AsmError> {
-        let toks = tokenize(stmt)?;
+    /// One statement other than the conditionals and repetitions [`Parser::run`] handles, given
+    /// its tokens.
+    fn statement(&mut self, stmt: &Stmt, toks: &[(Tok, usize)]) -> Result<(), AsmError> {
         let err = |col: usize, msg: String| AsmError::at(stmt.line, Some(col), msg);
-        let mut rest: Toks = &toks;
+        let mut rest: Toks = toks;
         // Labels: `name:` or `1:`, any number of them before the statement proper.
         loop {
             match rest {
@@ -241,6 +287,9 @@ impl Parser<'_> {
                             *col,
                             format!("symbol `{name}` is already defined (line {first})"),
                         ));
+                    }
+                    if !self.pay(stmt.line, budget::LABEL_STEPS + name.len()) {
+                        return Ok(());
                     }
                     self.labels.insert(name.clone(), stmt.line);
                     self.defined.insert(name.clone());
@@ -305,16 +354,19 @@ impl Parser<'_> {
         }
         if mnemonics::lookup(&mnemonic).is_none() {
             let hint = self.guess(&mnemonic, || {
-                let names = mnemonics::spellings();
-                let near = nearest::nearest(&mnemonic, names.iter().map(String::as_str));
-                nearest::did_you_mean(&near)
+                let mut near = nearest::Nearest::new(&mnemonic);
+                mnemonics::each_spelling(near.lengths(), &mut |name| near.offer(name));
+                nearest::did_you_mean(&near.names())
             });
             let hint = hint.unwrap_or_else(|| {
                 "the Guest assembler knows the integer instructions of a 32-bit x86 \
                  (no floating point, SIMD or 64-bit ones)"
                     .into()
             });
-            return Err(err(col, format!("unknown instruction `{mnemonic}`: {hint}")));
+            return Err(err(
+                col,
+                format!("unknown instruction `{mnemonic}`: {hint}"),
+            ));
         }
         let mut operands = Vec::new();
         if !ops.is_empty() {
@@ -355,7 +407,7 @@ impl Parser<'_> {
         }
         if self.items.len() >= ASM_MAX_ITEMS {
             let fix = self.fix("make the program shorter");
-            self.report(budget::too_many_items(line, &fix));
+            self.report_limit(budget::too_many_items(line, &fix));
             self.stopped = true;
             return;
         }
@@ -372,7 +424,7 @@ impl Parser<'_> {
         }
         if !self.budget.spend(steps) {
             let fix = self.fix("the source is too long: make it shorter");
-            self.report(budget::out_of_work(line, &fix));
+            self.report_limit(budget::out_of_work(line, &fix));
             self.stopped = true;
         }
         !self.stopped
@@ -390,18 +442,28 @@ impl Parser<'_> {
         }
     }
 
+    /// Record the error of a limit that stopped the reading (kept even when the list is full).
+    fn report_limit(&mut self, e: AsmError) {
+        let e = self.in_file(e);
+        self.errors.push_limit(e);
+    }
+
     /// Record an error; one inside an included file names the file and its line there.
     fn report(&mut self, e: AsmError) {
+        let e = self.in_file(e);
+        self.errors.push(e);
+    }
+
+    /// An error as the main source shows it: one inside an included file is put at the
+    /// `.include` line, and names the file and its line there.
+    fn in_file(&self, e: AsmError) -> AsmError {
         match (self.within.first(), self.within.last()) {
-            (Some((_, outer)), Some((file, _))) => {
-                let message = format!("in {file}, line {}: {}", e.line, e.message);
-                self.errors.push(AsmError {
-                    line: *outer,
-                    column: None,
-                    message,
-                });
-            }
-            _ => self.errors.push(e),
+            (Some((_, outer)), Some((file, _))) => AsmError {
+                line: *outer,
+                column: None,
+                message: format!("in {file}, line {}: {}", e.line, e.message),
+            },
+            _ => e,
         }
     }
 
@@ -455,8 +517,8 @@ impl Parser<'_> {
             let s = &stmts[i];
             let at = i;
             i += 1;
-            // Handling a statement is linear in its characters: pay for them (and for a blank one).
-            if !self.pay(s.line, 1 + s.text.len()) {
+            // Handling a statement is linear in its characters and tokens: pay for them.
+            if !self.pay(s.line, budget::STATEMENT_STEPS + s.text.len()) {
                 return;
             }
             let active = conds.last().is_none_or(|c| c.0);
@@ -469,6 +531,9 @@ impl Parser<'_> {
                     continue;
                 }
             };
+            if !self.pay(s.line, budget::TOKEN_STEPS * toks.len()) {
+                return;
+            }
             let word = match toks.first() {
                 Some((Tok::Ident(w), _)) => w.to_ascii_lowercase(),
                 _ => String::new(),
@@ -590,7 +655,7 @@ impl Parser<'_> {
                     _ => self.report(err("`.include` needs a quoted file name".into())),
                 },
                 _ => {
-                    if let Err(e) = self.statement(s) {
+                    if let Err(e) = self.statement(s, &toks) {
                         self.report(e);
                     }
                 }
