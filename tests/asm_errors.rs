@@ -687,3 +687,18 @@ fn include_errors_name_the_file_and_its_line() {
     assert_eq!(p.symbols["lbl"], ORIGIN + 1);
     assert_eq!(p.lines, [(ORIGIN, 1), (ORIGIN + 1, 2), (ORIGIN + 5, 3)]);
 }
+
+#[test]
+fn messages_say_how_to_go_on() {
+    let e = error("mov $12q, %eax\n");
+    assert!(e.contains("bad number `12q`: numbers are decimal"), "{e}");
+    let e = error(".long 1 2\n");
+    assert!(
+        e.contains("junk `2` after expression (is an operator or a comma missing"),
+        "{e}"
+    );
+    let e = error("$1\n");
+    assert!(e.contains("found `$` (a label ends with `:`"), "{e}");
+    let deep = format!("{}nop\n{}", ".rept 1\n".repeat(20), ".endr\n".repeat(20));
+    assert!(error(&deep).contains("multiply their counts into one"));
+}

@@ -41,7 +41,9 @@ pub fn parse(
     let e = parse_level(toks, &mut pos, LEVELS.len() - 1, local)?;
     match toks.get(pos) {
         None => Ok(e),
-        Some((t, _)) => Err(format!("junk `{t}` after expression")),
+        Some((t, _)) => Err(format!(
+            "junk `{t}` after expression (is an operator or a comma missing before it?)"
+        )),
     }
 }
 

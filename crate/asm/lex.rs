@@ -319,8 +319,15 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
-            let tok =
-                parse_number(&word).ok_or_else(|| err(start, format!("bad number `{word}`")))?;
+            let tok = parse_number(&word).ok_or_else(|| {
+                err(
+                    start,
+                    format!(
+                        "bad number `{word}`: numbers are decimal `42`, hex `0x2a`, octal `052` \
+                     or binary `0b101`, and `1f`/`1b` name local labels"
+                    ),
+                )
+            })?;
             out.push((tok, stmt.col + start));
             continue;
         }

@@ -12,8 +12,10 @@
 //! - `mnemonics.rs` and `opcodes.rs`: what each mnemonic means, and the opcode forms of each operation;
 //! - `encode.rs`: one instruction to bytes through iced-x86's encoder, choosing forms as GNU as does.
 //!
-//! Errors are values: every problem in a source becomes an [`AsmError`] naming its line, and no
-//! input makes the assembler panic.
+//! Errors are values: every problem in a source becomes an [`AsmError`] naming its line and saying
+//! what to change, and no input makes the assembler panic. Nor hang: `budget.rs` bounds the work,
+//! the items and the errors of one assembly (limits in `params.rs`), and `tests/asm_hostile.rs`
+//! holds the worst sources we know of to it.
 //!
 //! What it accepts (GNU as, AT&T syntax, `--32`):
 //! - comments `#` and `/* */`; `;` between statements; labels `name:` and numeric `1:` with `1f`/`1b`;

@@ -316,7 +316,10 @@ impl Parser<'_> {
             t => {
                 return Err(err(
                     col,
-                    format!("expected an instruction or directive, found `{t}`"),
+                    format!(
+                        "expected an instruction, a directive or a label, found `{t}` \
+                         (a label ends with `:`, a directive starts with `.`)"
+                    ),
                 ))
             }
         };
