@@ -91,3 +91,40 @@ pub const CALL_BUDGET: u64 = 128 * (GUEST_SLICE + TRIP_COST);
 /// `lguest-sim run`'s budget for the whole run: a billion units, seconds natively. A Guest that has not
 /// stopped by then never will in a teaching tool's time.
 pub const RUN_BUDGET: u64 = 1_000_000_000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// The Guest assembler (crate/asm). The page's Guest editor assembles a student's source in the page's one thread,
+// so one assembly is one call into the core that must end soon and stay small whatever the source says
+// (`asm/budget.rs` is where these are enforced).
+
+/// Work one assembly may do, in steps. Every part of an assembly is paid for in steps
+/// (`asm/budget.rs` has the prices): reading the source and each `.include`d text (1 a character), each
+/// statement handled, every `.rept` copy again (16, plus 1 a character and 4 a token), each `.rept` copy begun
+/// (1), each label defined (16 plus its length), and in the layout each pass over the items (an item's
+/// weight: 1 plus its names and expression nodes, 6 more for an instruction, 8 more for a label) plus 8 for
+/// each instruction encoded (twice). Every step is bounded work, so the budget bounds the time: the prices
+/// were set from measurements so that a step costs about the same whatever the source does: 3-24 ns
+/// natively in the release build on our 2-core machine, the most for lines of long expressions
+/// (`cargo test --release --test asm_hostile -- --ignored --nocapture` prints them), so 8 M steps take at
+/// most about 0.2 s; the page's wasm build is slower by a factor not measured here. A real Guest needs far less: the course's costliest
+/// (`tests/guests/cpu/strings.S`) takes about 120 000 steps, and a source at `ASM_MAX_ITEMS` that switches
+/// between `.text` and `.data` on every line about 4.4 M.
+pub const ASM_WORK: u64 = 8_000_000;
+/// Items (labels, instructions, data and other directives) a program may expand to, `.rept` copies included:
+/// bounds the assembler's memory (an item is about 100 bytes, plus its names and operands: 6-12 MB at worst)
+/// and, with `ASM_WORK`, its time. 300 times the course's largest Guest; `.space`/`.fill` make big data
+/// without items.
+pub const ASM_MAX_ITEMS: usize = 60_000;
+/// Largest image the assembler builds: `.space 0x7fffffff` is an error, not an allocation.
+pub const ASM_MAX_IMAGE: u32 = 16 << 20;
+/// Layout passes before giving up (jump relaxation settles in a handful; each pass is paid from `ASM_WORK`).
+pub const ASM_MAX_PASSES: usize = 64;
+/// How deeply `.rept` may nest, and `.include`: the assembler recurses into both, so they bound its stack.
+pub const ASM_MAX_REPT_NESTING: usize = 16;
+pub const ASM_MAX_INCLUDE_NESTING: usize = 8;
+/// Parsing and evaluating an expression recurse: these bound the stack (a fuzzer's `((((...` is an error).
+pub const ASM_MAX_EXPR_TOKENS: usize = 1024;
+pub const ASM_MAX_EXPR_NESTING: usize = 64;
+/// Errors one assembly reports (different ones; a mistake inside `.rept` is reported once): a student reads the
+/// first few, and a source of a million bad lines must not build a million messages.
+pub const ASM_MAX_ERRORS: usize = 100;

@@ -30,15 +30,8 @@ fn run(dir: &Path, cmd: &str, args: &[&str]) {
         .args(args)
         .current_dir(dir)
         .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `{cmd}` ({e}): the differential test needs GNU binutils (as, ld)")
-        });
-    assert!(
-        out.status.success(),
-        "`{cmd} {}` failed:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .unwrap_or_else(|e| panic!("cannot run `{cmd}` ({e}): the differential test needs GNU binutils (as, ld)"));
+    assert!(out.status.success(), "`{cmd} {}` failed:\n{}", args.join(" "), String::from_utf8_lossy(&out.stderr));
 }
 
 /// Assemble and link with GNU binutils, placing sections in our order; the flat binary.
@@ -56,28 +49,8 @@ fn gnu_image(tag: &str, source: &str, ours: &Program, include_dir: Option<&Path>
         args.push("-I".into());
         args.push(inc.display().to_string());
     }
-    run(
-        &dir,
-        "as",
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    run(
-        &dir,
-        "ld",
-        &[
-            "-m",
-            "elf_i386",
-            "-T",
-            "link.ld",
-            "-e",
-            &ORIGIN.to_string(),
-            "--oformat",
-            "binary",
-            "-o",
-            "t.bin",
-            "t.o",
-        ],
-    );
+    run(&dir, "as", &args.iter().map(String::as_str).collect::<Vec<_>>());
+    run(&dir, "ld", &["-m", "elf_i386", "-T", "link.ld", "-e", &ORIGIN.to_string(), "--oformat", "binary", "-o", "t.bin", "t.o"]);
     let bin = std::fs::read(dir.join("t.bin")).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     bin
@@ -102,22 +75,12 @@ fn compare(tag: &str, source: &str) -> usize {
 /// [`compare`], with `.include` files looked up in `include_dir` by both assemblers.
 fn compare_in(tag: &str, source: &str, include_dir: Option<&Path>) -> usize {
     let include = |name: &str| include_dir.and_then(|d| std::fs::read_to_string(d.join(name)).ok());
-    let ours = assemble_with_includes(source, ORIGIN, &include).unwrap_or_else(|errs| {
-        panic!(
-            "{tag}: our assembler rejected it:\n{}",
-            errs.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
+    let ours = assemble_with_includes(source, ORIGIN, &include)
+        .unwrap_or_else(|errs| panic!("{tag}: our assembler rejected it:\n{}", errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
     let gnu = gnu_image(tag, source, &ours, include_dir);
     let text = &ours.sections[0];
     let n = text.size as usize;
-    let (a, b) = (
-        &ours.image[..n.min(ours.image.len())],
-        &gnu[..n.min(gnu.len())],
-    );
+    let (a, b) = (&ours.image[..n.min(ours.image.len())], &gnu[..n.min(gnu.len())]);
     let (da, db) = (disasm(a, ORIGIN), disasm(b, ORIGIN));
     for (x, y) in da.iter().zip(&db) {
         assert_eq!(
@@ -151,12 +114,7 @@ fn sources(dir: &str) -> Vec<(String, String)> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "S"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
         .collect();
     out.sort();
     out
@@ -165,11 +123,7 @@ fn sources(dir: &str) -> Vec<(String, String)> {
 #[test]
 fn guests_match_gnu_as() {
     let guests = sources("lessons/guests");
-    assert!(
-        guests.len() >= 4,
-        "expected at least 4 Guest programs, found {}",
-        guests.len()
-    );
+    assert!(guests.len() >= 4, "expected at least 4 Guest programs, found {}", guests.len());
     let mut total = 0;
     for (name, src) in &guests {
         let n = compare(name, src);
@@ -201,10 +155,7 @@ fn torture_matches_gnu_as() {
         eprintln!("{name}: {n} instructions identical to GNU as");
         total += n;
     }
-    assert!(
-        total > 300,
-        "the torture sources should exercise hundreds of instructions, got {total}"
-    );
+    assert!(total > 300, "the torture sources should exercise hundreds of instructions, got {total}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,38 +435,20 @@ fn random_instructions_match_gnu_as() {
     // In one file the distances grow (`$(fwd - lbl)` no longer fits a byte): drop what we now refuse.
     let header = 2;
     let src = loop {
-        let src = format!(
-            ".equ N, 12\n1: lbl: nop\n{}\n1: fwd: hlt\n",
-            lines.join("\n")
-        );
+        let src = format!(".equ N, 12\n1: lbl: nop\n{}\n1: fwd: hlt\n", lines.join("\n"));
         match assemble(&src, ORIGIN) {
             Ok(_) => break src,
             Err(errs) => {
-                let drop: Vec<usize> = errs
-                    .iter()
-                    .filter_map(|e| e.line.checked_sub(header + 1))
-                    .collect();
-                assert!(
-                    !drop.is_empty(),
-                    "errors outside the generated lines: {errs:?}"
-                );
-                lines = lines
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| !drop.contains(i))
-                    .map(|(_, l)| l)
-                    .collect();
+                let drop: Vec<usize> = errs.iter().filter_map(|e| e.line.checked_sub(header + 1)).collect();
+                assert!(!drop.is_empty(), "errors outside the generated lines: {errs:?}");
+                lines = lines.into_iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, l)| l).collect();
             }
         }
     };
     // What GNU as refuses (or accepts only with a warning) that we accept is a difference too.
     let dir = scratch_dir("random");
     std::fs::write(dir.join("t.s"), &src).unwrap();
-    let out = Command::new("as")
-        .args(["--32", "-o", "t.o", "t.s"])
-        .current_dir(&dir)
-        .output()
-        .expect("the differential test needs GNU as");
+    let out = Command::new("as").args(["--32", "-o", "t.o", "t.s"]).current_dir(&dir).output().expect("the differential test needs GNU as");
     let complaints = String::from_utf8_lossy(&out.stderr).into_owned();
     let _ = std::fs::remove_dir_all(&dir);
     let mut bad: Vec<String> = Vec::new();
@@ -527,23 +460,10 @@ fn random_instructions_match_gnu_as() {
             }
         }
     }
-    assert!(
-        bad.is_empty(),
-        "{} of {} instructions we accept are refused or warned about by GNU as:\n{}",
-        bad.len(),
-        lines.len(),
-        bad.join("\n")
-    );
+    assert!(bad.is_empty(), "{} of {} instructions we accept are refused or warned about by GNU as:\n{}", bad.len(), lines.len(), bad.join("\n"));
     let n = compare("random", &src);
-    eprintln!(
-        "random: {} distinct instructions, {n} decoded, identical to GNU as",
-        lines.len()
-    );
-    assert!(
-        lines.len() > 800,
-        "only {} random instructions were accepted",
-        lines.len()
-    );
+    eprintln!("random: {} distinct instructions, {n} decoded, identical to GNU as", lines.len());
+    assert!(lines.len() > 800, "only {} random instructions were accepted", lines.len());
 }
 
 /// Jump relaxation and alignment: random programs of jumps across gaps of random size, with
@@ -573,12 +493,7 @@ fn random_layouts_match_gnu_as() {
                     9 => src += &format!("\tmovl $(L{} - start), %eax\n", rng.below(labels)),
                     10 => src += &format!("\t.org . + {}, 0x90\n", rng.below(50)),
                     // Known while reading (6a) only if nothing of variable size lies between.
-                    _ => {
-                        src += &format!(
-                            "\tpush $((L{i} - L{}) & 0x3f)\n",
-                            i.saturating_sub(rng.below(3))
-                        )
-                    }
+                    _ => src += &format!("\tpush $((L{i} - L{}) & 0x3f)\n", i.saturating_sub(rng.below(3))),
                 }
             }
         }
@@ -601,12 +516,6 @@ fn random_layouts_match_gnu_as() {
         "layouts: {total} instructions identical to GNU as ({short} short jumps, {near} near; \
          {push8} pushes of a distance known while reading, {push32} not)"
     );
-    assert!(
-        short > 100 && near > 100,
-        "{short} short and {near} near jumps"
-    );
-    assert!(
-        push8 > 30 && push32 > 30,
-        "{push8} known and {push32} unknown distances"
-    );
+    assert!(short > 100 && near > 100, "{short} short and {near} near jumps");
+    assert!(push8 > 30 && push32 > 30, "{push8} known and {push32} unknown distances");
 }

@@ -16,9 +16,7 @@ const LHCALL_SHUTDOWN: u32 = 2;
 const LHCALL_NOTIFY: u32 = 17;
 
 fn guest(name: &str) -> Program {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("lessons/guests")
-        .join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/guests").join(name);
     let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assemble(&src, ORIGIN).unwrap_or_else(|e| panic!("{name}: {e:?}"))
 }
@@ -36,19 +34,10 @@ fn hypercalls(p: &Program) -> Vec<(u32, Option<u32>, Option<u32>)> {
                 regs.insert(i.op0_register(), i.immediate32());
             }
             Code::Int_imm8 if i.immediate8() == 0x1f => {
-                let eax = regs
-                    .get(&Register::EAX)
-                    .copied()
-                    .expect("hypercall with unknown %eax");
-                calls.push((
-                    eax,
-                    regs.get(&Register::EBX).copied(),
-                    regs.get(&Register::ECX).copied(),
-                ));
+                let eax = regs.get(&Register::EAX).copied().expect("hypercall with unknown %eax");
+                calls.push((eax, regs.get(&Register::EBX).copied(), regs.get(&Register::ECX).copied()));
             }
-            _ if i.is_jmp_short_or_near() || i.is_jcc_short_or_near() || i.code() == Code::Hlt => {
-                break
-            }
+            _ if i.is_jmp_short_or_near() || i.is_jcc_short_or_near() || i.code() == Code::Hlt => break,
             _ => {
                 // Anything else that writes a register we track makes it unknown.
                 if i.op_count() > 0 && i.op0_kind() == OpKind::Register {
@@ -63,32 +52,19 @@ fn hypercalls(p: &Program) -> Vec<(u32, Option<u32>, Option<u32>)> {
 fn c_string(p: &Program, addr: u32) -> String {
     let at = (addr - p.origin) as usize;
     let bytes = &p.image[at..];
-    let end = bytes
-        .iter()
-        .position(|b| *b == 0)
-        .expect("string without NUL");
+    let end = bytes.iter().position(|b| *b == 0).expect("string without NUL");
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
 fn check_init(name: &str, p: &Program) {
     assert_eq!(p.entry, ORIGIN, "{name}: `start` should be the first byte");
     assert_eq!(p.symbols.get("start"), Some(&ORIGIN), "{name}");
-    let data = *p
-        .symbols
-        .get("lguest_data")
-        .unwrap_or_else(|| panic!("{name}: no lguest_data"));
+    let data = *p.symbols.get("lguest_data").unwrap_or_else(|| panic!("{name}: no lguest_data"));
     assert_eq!(data % 4096, 0, "{name}: lguest_data should be page aligned");
     let room = p.origin as usize + p.image.len() - data as usize;
-    assert!(
-        room >= 2048,
-        "{name}: only {room} bytes reserved for struct lguest_data"
-    );
+    assert!(room >= 2048, "{name}: only {room} bytes reserved for struct lguest_data");
     let calls = hypercalls(p);
-    assert_eq!(
-        calls.first().map(|c| (c.0, c.1)),
-        Some((LHCALL_LGUEST_INIT, Some(data))),
-        "{name}: the first hypercall must be LGUEST_INIT(&lguest_data)"
-    );
+    assert_eq!(calls.first().map(|c| (c.0, c.1)), Some((LHCALL_LGUEST_INIT, Some(data))), "{name}: the first hypercall must be LGUEST_INIT(&lguest_data)");
 }
 
 #[test]
@@ -114,12 +90,7 @@ fn every_guest_starts_with_lguest_init() {
 fn divzero_divides_by_zero_at_a_known_address() {
     let p = guest("divzero.S");
     let at = p.symbols["divide"];
-    let mut d = Decoder::with_ip(
-        32,
-        &p.image[(at - ORIGIN) as usize..],
-        at as u64,
-        DecoderOptions::NONE,
-    );
+    let mut d = Decoder::with_ip(32, &p.image[(at - ORIGIN) as usize..], at as u64, DecoderOptions::NONE);
     let div = d.decode();
     assert_eq!(div.code(), Code::Div_rm32);
     assert_eq!(div.op0_register(), Register::ECX);
@@ -131,11 +102,7 @@ fn divzero_divides_by_zero_at_a_known_address() {
 fn timer_handler_ends_with_iret_and_gate_points_at_it() {
     let p = guest("timer.S");
     let (start, end) = (p.symbols["noirq_start"], p.symbols["noirq_end"]);
-    assert_eq!(
-        p.image[(end - ORIGIN - 1) as usize],
-        0xcf,
-        "the no-interrupt window ends right after `iret`"
-    );
+    assert_eq!(p.image[(end - ORIGIN - 1) as usize], 0xcf, "the no-interrupt window ends right after `iret`");
     assert!(start < end && p.symbols["timer_interrupt"] < start);
     // Interrupts push onto the current stack, and the Host starts a Guest with %esp = 0.
     let mut d = Decoder::with_ip(32, &p.image, ORIGIN as u64, DecoderOptions::NONE);

@@ -15,10 +15,8 @@ fn elf(p: &Program) -> Vec<u8> {
     const PHDR: usize = 32;
     let mut f = vec![0u8; EHDR + PHDR];
     f[0..7].copy_from_slice(b"\x7fELF\x01\x01\x01"); // ELFCLASS32, little-endian, version 1
-    let put16 =
-        |f: &mut Vec<u8>, at: usize, v: u16| f[at..at + 2].copy_from_slice(&v.to_le_bytes());
-    let put32 =
-        |f: &mut Vec<u8>, at: usize, v: u32| f[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put16 = |f: &mut Vec<u8>, at: usize, v: u16| f[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let put32 = |f: &mut Vec<u8>, at: usize, v: u32| f[at..at + 4].copy_from_slice(&v.to_le_bytes());
     put16(&mut f, 16, 2); // ET_EXEC
     put16(&mut f, 18, 3); // EM_386
     put32(&mut f, 20, 1); // EV_CURRENT
@@ -40,18 +38,11 @@ fn elf(p: &Program) -> Vec<u8> {
 }
 
 fn run(name: &str) -> (String, String, i32, Program) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("lessons/guests")
-        .join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/guests").join(name);
     let src = std::fs::read_to_string(&path).unwrap();
     let p = assemble(&src, ORIGIN).unwrap_or_else(|e| panic!("{name}: {e:?}"));
     let r = launch(&elf(&p), 32);
-    (
-        String::from_utf8_lossy(&r.stdout).into_owned(),
-        r.stderr,
-        r.exit_code,
-        p,
-    )
+    (String::from_utf8_lossy(&r.stdout).into_owned(), r.stderr, r.exit_code, p)
 }
 
 #[test]

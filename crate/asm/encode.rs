@@ -102,10 +102,7 @@ fn prefix_rank(b: u8) -> Option<u8> {
 }
 
 fn gnu_prefix_order(bytes: &mut [u8]) {
-    let n = bytes
-        .iter()
-        .take_while(|b| prefix_rank(**b).is_some())
-        .count();
+    let n = bytes.iter().take_while(|b| prefix_rank(**b).is_some()).count();
     crate::small_sort::sort_by_key(&mut bytes[..n], |b| prefix_rank(*b));
 }
 
@@ -124,17 +121,8 @@ struct Enc<'a> {
 /// Encode one instruction at `addr`. `vals[i]` is the value of operand i's expression, if any;
 /// `near` picks the long form of a relaxable jump.
 pub fn encode(insn: &Insn, vals: &[Val], addr: u32, near: bool) -> Result<Vec<u8>, String> {
-    let (fam, suffix) =
-        lookup(&insn.mnemonic).ok_or_else(|| format!("unknown instruction `{}`", insn.mnemonic))?;
-    let mut e = Enc {
-        m: &insn.mnemonic,
-        suffix,
-        insn,
-        vals,
-        addr,
-        near,
-        pre: insn.prefixes.clone(),
-    };
+    let (fam, suffix) = lookup(&insn.mnemonic).ok_or_else(|| format!("unknown instruction `{}`", insn.mnemonic))?;
+    let mut e = Enc { m: &insn.mnemonic, suffix, insn, vals, addr, near, pre: insn.prefixes.clone() };
     e.check_prefixes(fam)?;
     e.family(fam)
 }
@@ -150,12 +138,7 @@ impl Enc<'_> {
         if size < 4 {
             let high = v.v >> (size as u32 * 8);
             if high != 0 && high != -1 {
-                return Err(format!(
-                    "immediate {:#x} does not fit in {} bits of `{}`",
-                    v.v,
-                    size * 8,
-                    self.m
-                ));
+                return Err(format!("immediate {:#x} does not fit in {} bits of `{}`", v.v, size * 8, self.m));
             }
         }
         Ok(imm(v.v, size))
@@ -164,10 +147,7 @@ impl Enc<'_> {
     /// A byte argument (vector, count, port, bit number): GNU as takes -128..=255.
     fn byte_arg(&self, v: Val) -> Result<i32, String> {
         if !(-128..=255).contains(&v.v) {
-            return Err(format!(
-                "{} is out of range for `{}` (a byte: -128..255)",
-                v.v, self.m
-            ));
+            return Err(format!("{} is out of range for `{}` (a byte: -128..255)", v.v, self.m));
         }
         Ok(imm(v.v, 1))
     }
@@ -175,10 +155,7 @@ impl Enc<'_> {
     /// A 16-bit argument (`ret $n`, `enter $n, ...`): -32768..=65535.
     fn word_arg(&self, v: Val) -> Result<i32, String> {
         if !(-32768..=65535).contains(&v.v) {
-            return Err(format!(
-                "{} is out of range for `{}` (16 bits)",
-                v.v, self.m
-            ));
+            return Err(format!("{} is out of range for `{}` (16 bits)", v.v, self.m));
         }
         Ok(imm(v.v, 2))
     }
@@ -191,22 +168,13 @@ impl Enc<'_> {
     fn size(&self, regs: &[Register]) -> Result<u8, String> {
         let mut size = self.suffix;
         for &r in regs {
-            let s = gpr_size(r)
-                .ok_or_else(|| format!("`{}` can't be used with `{}`", name(r), self.m))?;
+            let s = gpr_size(r).ok_or_else(|| format!("`{}` can't be used with `{}`", name(r), self.m))?;
             match size {
                 None => size = Some(s),
                 Some(x) if x != s => {
                     return Err(match self.suffix {
-                        Some(_) => format!(
-                            "operand size mismatch: `{}` with `{}` (a {}-bit register)",
-                            self.m,
-                            name(r),
-                            s * 8
-                        ),
-                        None => format!(
-                            "operand size mismatch in `{}`: registers of different sizes",
-                            self.m
-                        ),
+                        Some(_) => format!("operand size mismatch: `{}` with `{}` (a {}-bit register)", self.m, name(r), s * 8),
+                        None => format!("operand size mismatch in `{}`: registers of different sizes", self.m),
                     })
                 }
                 _ => {}
@@ -218,21 +186,14 @@ impl Enc<'_> {
     fn mem(&mut self, m: &Mem, val: Val) -> Result<MemoryOperand, String> {
         for r in [m.base, m.index].into_iter().flatten() {
             if !r.is_gpr32() {
-                return Err(format!(
-                    "`{}` can't be a base or index register in 32-bit code",
-                    name(r)
-                ));
+                return Err(format!("`{}` can't be a base or index register in 32-bit code", name(r)));
             }
         }
         if m.index == Some(Register::ESP) {
             return Err("`%esp` can't be an index register".into());
         }
         if let Some(seg) = m.seg {
-            let default = if matches!(m.base, Some(Register::ESP | Register::EBP)) {
-                Register::SS
-            } else {
-                Register::DS
-            };
+            let default = if matches!(m.base, Some(Register::ESP | Register::EBP)) { Register::SS } else { Register::DS };
             if seg != default {
                 self.pre.push(seg_byte(seg));
             }
@@ -254,15 +215,7 @@ impl Enc<'_> {
         } else {
             d
         };
-        Ok(MemoryOperand::new(
-            m.base.unwrap_or(Register::None),
-            m.index.unwrap_or(Register::None),
-            m.scale,
-            d,
-            displ_size,
-            false,
-            Register::None,
-        ))
+        Ok(MemoryOperand::new(m.base.unwrap_or(Register::None), m.index.unwrap_or(Register::None), m.scale, d, displ_size, false, Register::None))
     }
 
     /// Operand `i` as register-or-memory.
@@ -280,8 +233,7 @@ impl Enc<'_> {
     fn finish(&self, instr: Result<Instruction, IcedError>) -> Result<Vec<u8>, String> {
         let instr = instr.map_err(|e| format!("cannot encode `{}`: {e}", self.m))?;
         let mut enc = Encoder::new(32);
-        enc.encode(&instr, self.addr as u64 + self.pre.len() as u64)
-            .map_err(|e| format!("cannot encode `{}`: {e}", self.m))?;
+        enc.encode(&instr, self.addr as u64 + self.pre.len() as u64).map_err(|e| format!("cannot encode `{}`: {e}", self.m))?;
         let mut bytes = self.pre.clone();
         bytes.extend(enc.take_buffer());
         gnu_prefix_order(&mut bytes);
@@ -400,37 +352,21 @@ impl Enc<'_> {
                     let s = self.size(&regs)?;
                     let d = self.rm(1)?;
                     if let Rm::R(r @ (Register::AL | Register::AX | Register::EAX)) = d {
-                        let code = [
-                            Code::Test_AL_imm8,
-                            Code::Test_AX_imm16,
-                            Code::Test_EAX_imm32,
-                        ][col(s)];
+                        let code = [Code::Test_AL_imm8, Code::Test_AX_imm16, Code::Test_EAX_imm32][col(s)];
                         return self.finish(Instruction::with2(code, r, self.sized(v, s)?));
                     }
-                    let code = [
-                        Code::Test_rm8_imm8,
-                        Code::Test_rm16_imm16,
-                        Code::Test_rm32_imm32,
-                    ][col(s)];
+                    let code = [Code::Test_rm8_imm8, Code::Test_rm16_imm16, Code::Test_rm32_imm32][col(s)];
                     self.rm_imm(code, d, self.sized(v, s)?)
                 }
                 [Reg(a), Reg(b)] => {
                     let s = self.size(&[*a, *b])?;
-                    self.rm_r(
-                        [Code::Test_rm8_r8, Code::Test_rm16_r16, Code::Test_rm32_r32][col(s)],
-                        Rm::R(*b),
-                        *a,
-                    )
+                    self.rm_r([Code::Test_rm8_r8, Code::Test_rm16_r16, Code::Test_rm32_r32][col(s)], Rm::R(*b), *a)
                 }
                 [Reg(r), Mem(_)] | [Mem(_), Reg(r)] => {
                     let s = self.size(&[*r])?;
                     let mi = if matches!(ops[0], Mem(_)) { 0 } else { 1 };
                     let m = self.rm(mi)?;
-                    self.rm_r(
-                        [Code::Test_rm8_r8, Code::Test_rm16_r16, Code::Test_rm32_r32][col(s)],
-                        m,
-                        *r,
-                    )
+                    self.rm_r([Code::Test_rm8_r8, Code::Test_rm16_r16, Code::Test_rm32_r32][col(s)], m, *r)
                 }
                 _ => Err(self.bad()),
             },
@@ -440,28 +376,16 @@ impl Enc<'_> {
                     let acc = [Register::AX, Register::EAX];
                     if s >= 2 && (acc.contains(a) || acc.contains(b)) {
                         let other = if acc.contains(a) { *b } else { *a };
-                        let (code, accr) = if s == 2 {
-                            (Code::Xchg_r16_AX, Register::AX)
-                        } else {
-                            (Code::Xchg_r32_EAX, Register::EAX)
-                        };
+                        let (code, accr) = if s == 2 { (Code::Xchg_r16_AX, Register::AX) } else { (Code::Xchg_r32_EAX, Register::EAX) };
                         return self.finish(Instruction::with2(code, other, accr));
                     }
-                    self.rm_r(
-                        [Code::Xchg_rm8_r8, Code::Xchg_rm16_r16, Code::Xchg_rm32_r32][col(s)],
-                        Rm::R(*b),
-                        *a,
-                    )
+                    self.rm_r([Code::Xchg_rm8_r8, Code::Xchg_rm16_r16, Code::Xchg_rm32_r32][col(s)], Rm::R(*b), *a)
                 }
                 [Reg(r), Mem(_)] | [Mem(_), Reg(r)] => {
                     let s = self.size(&[*r])?;
                     let mi = if matches!(ops[0], Mem(_)) { 0 } else { 1 };
                     let m = self.rm(mi)?;
-                    self.rm_r(
-                        [Code::Xchg_rm8_r8, Code::Xchg_rm16_r16, Code::Xchg_rm32_r32][col(s)],
-                        m,
-                        *r,
-                    )
+                    self.rm_r([Code::Xchg_rm8_r8, Code::Xchg_rm16_r16, Code::Xchg_rm32_r32][col(s)], m, *r)
                 }
                 _ => Err(self.bad()),
             },
@@ -494,24 +418,10 @@ impl Enc<'_> {
                     (false, false, _) => Code::Shrd_rm32_r32_imm8,
                 };
                 match (cnt, d) {
-                    (Reg(Register::CL), Rm::R(r)) => {
-                        self.finish(Instruction::with3(code, r, *src, Register::CL))
-                    }
-                    (Reg(Register::CL), Rm::M(m)) => {
-                        self.finish(Instruction::with3(code, m, *src, Register::CL))
-                    }
-                    (Imm(_), Rm::R(r)) => self.finish(Instruction::with3(
-                        code,
-                        r,
-                        *src,
-                        self.byte_arg(self.val(0))?,
-                    )),
-                    (Imm(_), Rm::M(m)) => self.finish(Instruction::with3(
-                        code,
-                        m,
-                        *src,
-                        self.byte_arg(self.val(0))?,
-                    )),
+                    (Reg(Register::CL), Rm::R(r)) => self.finish(Instruction::with3(code, r, *src, Register::CL)),
+                    (Reg(Register::CL), Rm::M(m)) => self.finish(Instruction::with3(code, m, *src, Register::CL)),
+                    (Imm(_), Rm::R(r)) => self.finish(Instruction::with3(code, r, *src, self.byte_arg(self.val(0))?)),
+                    (Imm(_), Rm::M(m)) => self.finish(Instruction::with3(code, m, *src, self.byte_arg(self.val(0))?)),
                     _ => Err(self.bad()),
                 }
             }
@@ -541,16 +451,8 @@ impl Enc<'_> {
                     _ if from != 0 => from,
                     _ => 1, // GNU as reads `movzx (%eax),%ecx` as a byte load
                 };
-                if (from != 0 && from != from_size)
-                    || (to != 0 && to != to_size)
-                    || from_size >= to_size
-                {
-                    return Err(format!(
-                        "operand size mismatch: `{}` can't extend {}-bit to {}-bit",
-                        self.m,
-                        from_size * 8,
-                        to_size * 8
-                    ));
+                if (from != 0 && from != from_size) || (to != 0 && to != to_size) || from_size >= to_size {
+                    return Err(format!("operand size mismatch: `{}` can't extend {}-bit to {}-bit", self.m, from_size * 8, to_size * 8));
                 }
                 let code = match (signed, from_size, to_size) {
                     (false, 1, 2) => Code::Movzx_r16_rm8,
@@ -566,11 +468,7 @@ impl Enc<'_> {
             Fam::Jmp | Fam::Call => {
                 let jmp = fam == Fam::Jmp;
                 match ops.as_slice() {
-                    [Mem(m)]
-                        if m.is_absolute()
-                            && m.seg.is_none()
-                            && !(jmp && self.suffix.is_some()) =>
-                    {
+                    [Mem(m)] if m.is_absolute() && m.seg.is_none() && !(jmp && self.suffix.is_some()) => {
                         if !jmp {
                             self.branch(Code::Call_rel32_32, 5)
                         } else if self.near {
@@ -584,12 +482,7 @@ impl Enc<'_> {
                         let inner: &Operand = match op {
                             Star(b) => b,
                             // GNU as only warns; a student is better served by an error.
-                            _ => {
-                                return Err(format!(
-                                    "an indirect `{0}` needs `*`: write `{0} *...`",
-                                    self.m
-                                ))
-                            }
+                            _ => return Err(format!("an indirect `{0}` needs `*`: write `{0} *...`", self.m)),
                         };
                         let target = match inner {
                             Reg(r) if r.is_gpr32() => Rm::R(*r),
@@ -615,9 +508,7 @@ impl Enc<'_> {
                 _ => Err(format!("`{}` needs a label to jump to", self.m)),
             },
             Fam::Loop(k) => match ops.as_slice() {
-                [Mem(m)] if m.is_absolute() && m.seg.is_none() => {
-                    self.branch(LOOP[k], if k == 4 { 3 } else { 2 })
-                }
+                [Mem(m)] if m.is_absolute() && m.seg.is_none() => self.branch(LOOP[k], if k == 4 { 3 } else { 2 }),
                 _ => Err(format!("`{}` needs a label to jump to", self.m)),
             },
             Fam::Setcc(cc) => {
@@ -625,13 +516,7 @@ impl Enc<'_> {
                     return Err(self.bad());
                 }
                 if let Reg(r) = &ops[0] {
-                    self.size(&[*r]).and_then(|s| {
-                        if s == 1 {
-                            Ok(())
-                        } else {
-                            Err(format!("`{}` needs an 8-bit register", self.m))
-                        }
-                    })?;
+                    self.size(&[*r]).and_then(|s| if s == 1 { Ok(()) } else { Err(format!("`{}` needs an 8-bit register", self.m)) })?;
                 }
                 let d = self.rm(0)?;
                 self.one(SETCC[cc], d)
@@ -661,11 +546,7 @@ impl Enc<'_> {
                 let row = if fam == Fam::Xadd {
                     [Code::Xadd_rm8_r8, Code::Xadd_rm16_r16, Code::Xadd_rm32_r32]
                 } else {
-                    [
-                        Code::Cmpxchg_rm8_r8,
-                        Code::Cmpxchg_rm16_r16,
-                        Code::Cmpxchg_rm32_r32,
-                    ]
+                    [Code::Cmpxchg_rm8_r8, Code::Cmpxchg_rm16_r16, Code::Cmpxchg_rm32_r32]
                 };
                 self.rm_r(row[col(s)], d, *r)
             }
@@ -679,11 +560,7 @@ impl Enc<'_> {
                             return Err(self.bad());
                         }
                         let d = self.rm(1)?;
-                        self.rm_imm(
-                            row[if s == 2 { 0 } else { 1 }],
-                            d,
-                            self.byte_arg(self.val(0))?,
-                        )
+                        self.rm_imm(row[if s == 2 { 0 } else { 1 }], d, self.byte_arg(self.val(0))?)
                     }
                     [Reg(a), dst] => {
                         let mut regs = vec![*a];
@@ -713,28 +590,15 @@ impl Enc<'_> {
             Fam::Ret => {
                 let w = self.suffix == Some(2);
                 match ops.as_slice() {
-                    [] => self.finish(Ok(Instruction::with(if w {
-                        Code::Retnw
-                    } else {
-                        Code::Retnd
-                    }))),
-                    [Imm(_)] => self.finish(Instruction::with1(
-                        if w {
-                            Code::Retnw_imm16
-                        } else {
-                            Code::Retnd_imm16
-                        },
-                        self.word_arg(self.val(0))?,
-                    )),
+                    [] => self.finish(Ok(Instruction::with(if w { Code::Retnw } else { Code::Retnd }))),
+                    [Imm(_)] => self.finish(Instruction::with1(if w { Code::Retnw_imm16 } else { Code::Retnd_imm16 }, self.word_arg(self.val(0))?)),
                     _ => Err(self.bad()),
                 }
             }
             Fam::Enter => match ops.as_slice() {
-                [Imm(_), Imm(_)] => self.finish(Instruction::with2(
-                    Code::Enterd_imm16_imm8,
-                    self.word_arg(self.val(0))? as u32,
-                    self.byte_arg(self.val(1))? as u32,
-                )),
+                [Imm(_), Imm(_)] => {
+                    self.finish(Instruction::with2(Code::Enterd_imm16_imm8, self.word_arg(self.val(0))? as u32, self.byte_arg(self.val(1))? as u32))
+                }
                 _ => Err(self.bad()),
             },
             Fam::Table(k) => match ops.as_slice() {
@@ -775,9 +639,7 @@ impl Enc<'_> {
     fn mov(&mut self) -> Result<Vec<u8>, String> {
         use Operand::*;
         let ops = self.ops().to_vec();
-        let acc_moffs = |r: Register, m: &super::parse::Mem| {
-            m.is_absolute() && matches!(r, Register::AL | Register::AX | Register::EAX)
-        };
+        let acc_moffs = |r: Register, m: &super::parse::Mem| m.is_absolute() && matches!(r, Register::AL | Register::AX | Register::EAX);
         match ops.as_slice() {
             [Imm(_), Reg(r)] => {
                 let s = self.size(&[*r])?;
@@ -787,15 +649,7 @@ impl Enc<'_> {
             [Imm(_), Mem(_)] => {
                 let s = self.size(&[])?;
                 let d = self.rm(1)?;
-                self.rm_imm(
-                    [
-                        Code::Mov_rm8_imm8,
-                        Code::Mov_rm16_imm16,
-                        Code::Mov_rm32_imm32,
-                    ][col(s)],
-                    d,
-                    self.sized(self.val(0), s)?,
-                )
+                self.rm_imm([Code::Mov_rm8_imm8, Code::Mov_rm16_imm16, Code::Mov_rm32_imm32][col(s)], d, self.sized(self.val(0), s)?)
             }
             // Segment registers: GNU as never adds `66` for a move into one, nor for a store to memory.
             [Reg(s), Reg(r)] if s.is_segment_register() && r.is_gpr() => {
@@ -814,13 +668,8 @@ impl Enc<'_> {
                 let full = r.full_register32();
                 self.finish(Instruction::with2(Code::Mov_Sreg_r32m16, *s, full))
             }
-            [Reg(s), Mem(_)] | [Mem(_), Reg(s)]
-                if s.is_segment_register() && self.suffix.is_some_and(|x| x != 2) =>
-            {
-                Err(format!(
-                    "`{}`: a segment register moves to or from memory as a word (`movw`)",
-                    self.m
-                ))
+            [Reg(s), Mem(_)] | [Mem(_), Reg(s)] if s.is_segment_register() && self.suffix.is_some_and(|x| x != 2) => {
+                Err(format!("`{}`: a segment register moves to or from memory as a word (`movw`)", self.m))
             }
             [Reg(s), Mem(_)] if s.is_segment_register() => {
                 let m = self.rm(1)?;
@@ -834,11 +683,7 @@ impl Enc<'_> {
                 self.r_rm(Code::Mov_Sreg_r32m16, *s, m)
             }
             [Reg(a), Reg(b)] if a.is_cr() || b.is_cr() => {
-                let (cr, g, code) = if a.is_cr() {
-                    (*a, *b, Code::Mov_r32_cr)
-                } else {
-                    (*b, *a, Code::Mov_cr_r32)
-                };
+                let (cr, g, code) = if a.is_cr() { (*a, *b, Code::Mov_r32_cr) } else { (*b, *a, Code::Mov_cr_r32) };
                 if !g.is_gpr32() || self.suffix.is_some_and(|x| x != 4) {
                     return Err(self.bad());
                 }
@@ -850,47 +695,27 @@ impl Enc<'_> {
             }
             [Reg(a), Reg(b)] => {
                 let s = self.size(&[*a, *b])?;
-                self.rm_r(
-                    [Code::Mov_rm8_r8, Code::Mov_rm16_r16, Code::Mov_rm32_r32][col(s)],
-                    Rm::R(*b),
-                    *a,
-                )
+                self.rm_r([Code::Mov_rm8_r8, Code::Mov_rm16_r16, Code::Mov_rm32_r32][col(s)], Rm::R(*b), *a)
             }
             [Reg(r), Mem(m)] => {
                 let s = self.size(&[*r])?;
                 if acc_moffs(*r, m) {
                     let mo = self.rm(1)?;
-                    let code = [
-                        Code::Mov_moffs8_AL,
-                        Code::Mov_moffs16_AX,
-                        Code::Mov_moffs32_EAX,
-                    ][col(s)];
+                    let code = [Code::Mov_moffs8_AL, Code::Mov_moffs16_AX, Code::Mov_moffs32_EAX][col(s)];
                     return self.rm_r(code, mo, *r);
                 }
                 let d = self.rm(1)?;
-                self.rm_r(
-                    [Code::Mov_rm8_r8, Code::Mov_rm16_r16, Code::Mov_rm32_r32][col(s)],
-                    d,
-                    *r,
-                )
+                self.rm_r([Code::Mov_rm8_r8, Code::Mov_rm16_r16, Code::Mov_rm32_r32][col(s)], d, *r)
             }
             [Mem(m), Reg(r)] => {
                 let s = self.size(&[*r])?;
                 if acc_moffs(*r, m) {
                     let mo = self.rm(0)?;
-                    let code = [
-                        Code::Mov_AL_moffs8,
-                        Code::Mov_AX_moffs16,
-                        Code::Mov_EAX_moffs32,
-                    ][col(s)];
+                    let code = [Code::Mov_AL_moffs8, Code::Mov_AX_moffs16, Code::Mov_EAX_moffs32][col(s)];
                     return self.r_rm(code, *r, mo);
                 }
                 let src = self.rm(0)?;
-                self.r_rm(
-                    [Code::Mov_r8_rm8, Code::Mov_r16_rm16, Code::Mov_r32_rm32][col(s)],
-                    *r,
-                    src,
-                )
+                self.r_rm([Code::Mov_r8_rm8, Code::Mov_r16_rm16, Code::Mov_r32_rm32][col(s)], *r, src)
             }
             _ => Err(self.bad()),
         }
@@ -931,15 +756,9 @@ impl Enc<'_> {
             let a = e.rm(src)?;
             e.sized(v, s)?;
             let (code, iv) = if v.known && fits_i8(v.v, s) {
-                (
-                    [Code::Imul_r16_rm16_imm8, Code::Imul_r32_rm32_imm8][col(s) - 1],
-                    v.v as i8 as i32,
-                )
+                ([Code::Imul_r16_rm16_imm8, Code::Imul_r32_rm32_imm8][col(s) - 1], v.v as i8 as i32)
             } else {
-                (
-                    [Code::Imul_r16_rm16_imm16, Code::Imul_r32_rm32_imm32][col(s) - 1],
-                    e.sized(v, s)?,
-                )
+                ([Code::Imul_r16_rm16_imm16, Code::Imul_r32_rm32_imm32][col(s) - 1], e.sized(v, s)?)
             };
             e.finish(match a {
                 Rm::R(r) => Instruction::with3(code, dst, r, iv),
@@ -967,11 +786,7 @@ impl Enc<'_> {
                     return Err(self.bad());
                 }
                 let a = self.rm(0)?;
-                self.r_rm(
-                    [Code::Imul_r16_rm16, Code::Imul_r32_rm32][col(s) - 1],
-                    *dst,
-                    a,
-                )
+                self.r_rm([Code::Imul_r16_rm16, Code::Imul_r32_rm32][col(s) - 1], *dst, a)
             }
             _ => Err(self.bad()),
         }
@@ -987,11 +802,7 @@ impl Enc<'_> {
             _ => return Err(self.bad()),
         };
         let ti = ops.len() - 1;
-        let regs: Vec<Register> = if let Reg(r) = target {
-            vec![*r]
-        } else {
-            vec![]
-        };
+        let regs: Vec<Register> = if let Reg(r) = target { vec![*r] } else { vec![] };
         let s = self.size(&regs)?;
         let d = self.rm(ti)?;
         match count {
@@ -1008,10 +819,7 @@ impl Enc<'_> {
                 }
                 self.rm_imm(row[6 + col(s)], d, self.byte_arg(v)?)
             }
-            _ => Err(format!(
-                "the shift count of `{}` must be `%cl` or an immediate",
-                self.m
-            )),
+            _ => Err(format!("the shift count of `{}` must be `%cl` or an immediate", self.m)),
         }
     }
 
@@ -1162,35 +970,20 @@ impl Enc<'_> {
         let ops = self.ops().to_vec();
         let mut regs = Vec::new();
         if !ops.is_empty() {
-            let shape = shapes
-                .iter()
-                .find(|s| s.len() == ops.len())
-                .ok_or_else(|| self.bad())?;
+            let shape = shapes.iter().find(|s| s.len() == ops.len()).ok_or_else(|| self.bad())?;
             for (op, slot) in ops.iter().zip(shape.iter()) {
                 match (slot, op) {
-                    (Acc, Operand::Reg(r @ (Register::AL | Register::AX | Register::EAX))) => {
-                        regs.push(*r)
-                    }
+                    (Acc, Operand::Reg(r @ (Register::AL | Register::AX | Register::EAX))) => regs.push(*r),
                     (Dx, Operand::Reg(Register::DX)) => {}
-                    (Dx, Operand::Mem(m))
-                        if m.base == Some(Register::DX)
-                            && m.index.is_none()
-                            && m.disp.is_none()
-                            && m.seg.is_none() => {}
+                    (Dx, Operand::Mem(m)) if m.base == Some(Register::DX) && m.index.is_none() && m.disp.is_none() && m.seg.is_none() => {}
                     (Si | Di, Operand::Mem(m)) => {
-                        let want = if *slot == Si {
-                            Register::ESI
-                        } else {
-                            Register::EDI
-                        };
+                        let want = if *slot == Si { Register::ESI } else { Register::EDI };
                         if m.base != Some(want) || m.index.is_some() || m.disp.is_some() {
                             return Err(format!("`{}` expects `({})` here", self.m, name(want)));
                         }
                         match (slot, m.seg) {
                             (Si, Some(seg)) if seg != Register::DS => self.pre.push(seg_byte(seg)),
-                            (Di, Some(seg)) if seg != Register::ES => {
-                                return Err(format!("`{}` always uses `%es` for `(%edi)`", self.m))
-                            }
+                            (Di, Some(seg)) if seg != Register::ES => return Err(format!("`{}` always uses `%es` for `(%edi)`", self.m)),
                             _ => {}
                         }
                     }
@@ -1219,15 +1012,7 @@ impl Enc<'_> {
         };
         for p in &self.insn.prefixes {
             if *p == 0xf0 {
-                let lockable = matches!(
-                    fam,
-                    Fam::Alu(0..=6)
-                        | Fam::Unary(0..=3)
-                        | Fam::Bt(1..=3)
-                        | Fam::Xadd
-                        | Fam::Cmpxchg
-                        | Fam::Xchg
-                );
+                let lockable = matches!(fam, Fam::Alu(0..=6) | Fam::Unary(0..=3) | Fam::Bt(1..=3) | Fam::Xadd | Fam::Cmpxchg | Fam::Xchg);
                 if !lockable || !dest_is_mem {
                     return Err(format!("`lock` can't be used with `{}` here: it needs an instruction that updates memory", self.m));
                 }

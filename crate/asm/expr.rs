@@ -29,10 +29,7 @@ pub enum Expr {
 const LEVELS: [&str; 6] = ["*/%<>", "|&^!", "+-", "=#lLgG", "A", "O"];
 
 /// Parse a whole expression from `toks`; `local` names numeric local label references (`1f`).
-pub fn parse(
-    toks: &[(Tok, usize)],
-    local: &mut dyn FnMut(u32, bool) -> String,
-) -> Result<Expr, String> {
+pub fn parse(toks: &[(Tok, usize)], local: &mut dyn FnMut(u32, bool) -> String) -> Result<Expr, String> {
     if toks.is_empty() {
         return Err("missing expression".into());
     }
@@ -41,7 +38,7 @@ pub fn parse(
     let e = parse_level(toks, &mut pos, LEVELS.len() - 1, local)?;
     match toks.get(pos) {
         None => Ok(e),
-        Some((t, _)) => Err(format!("junk `{t}` after expression")),
+        Some((t, _)) => Err(format!("junk `{t}` after expression (is an operator or a comma missing before it?)")),
     }
 }
 
@@ -52,9 +49,7 @@ const MAX_NESTING: usize = 64;
 
 fn check_depth(toks: &[(Tok, usize)]) -> Result<(), String> {
     if toks.len() > MAX_TOKENS {
-        return Err(format!(
-            "expression too long (more than {MAX_TOKENS} tokens)"
-        ));
+        return Err(format!("expression too long (more than {MAX_TOKENS} tokens)"));
     }
     let (mut parens, mut unary_run) = (0usize, 0usize);
     let mut prev_is_value = false;
@@ -65,14 +60,9 @@ fn check_depth(toks: &[(Tok, usize)]) -> Result<(), String> {
             Tok::Punct('-' | '+' | '~' | '!') if !prev_is_value => unary_run += 1,
             _ => unary_run = 0,
         }
-        prev_is_value = matches!(
-            t,
-            Tok::Num(_) | Tok::Ident(_) | Tok::LocalRef(..) | Tok::Punct(')')
-        );
+        prev_is_value = matches!(t, Tok::Num(_) | Tok::Ident(_) | Tok::LocalRef(..) | Tok::Punct(')'));
         if parens > MAX_NESTING || unary_run > MAX_NESTING {
-            return Err(format!(
-                "expression nested too deeply (more than {MAX_NESTING} levels)"
-            ));
+            return Err(format!("expression nested too deeply (more than {MAX_NESTING} levels)"));
         }
     }
     Ok(())
@@ -97,20 +87,14 @@ fn op_of(t: &Tok) -> Option<char> {
     }
 }
 
-fn parse_level(
-    toks: &[(Tok, usize)],
-    pos: &mut usize,
-    level: usize,
-    local: &mut dyn FnMut(u32, bool) -> String,
-) -> Result<Expr, String> {
-    let sub =
-        |toks: &[(Tok, usize)], pos: &mut usize, local: &mut dyn FnMut(u32, bool) -> String| {
-            if level == 0 {
-                parse_unary(toks, pos, local)
-            } else {
-                parse_level(toks, pos, level - 1, local)
-            }
-        };
+fn parse_level(toks: &[(Tok, usize)], pos: &mut usize, level: usize, local: &mut dyn FnMut(u32, bool) -> String) -> Result<Expr, String> {
+    let sub = |toks: &[(Tok, usize)], pos: &mut usize, local: &mut dyn FnMut(u32, bool) -> String| {
+        if level == 0 {
+            parse_unary(toks, pos, local)
+        } else {
+            parse_level(toks, pos, level - 1, local)
+        }
+    };
     let mut lhs = sub(toks, pos, local)?;
     while let Some(op) = toks.get(*pos).and_then(|(t, _)| op_of(t)) {
         if !LEVELS[level].contains(op) {
@@ -123,11 +107,7 @@ fn parse_level(
     Ok(lhs)
 }
 
-fn parse_unary(
-    toks: &[(Tok, usize)],
-    pos: &mut usize,
-    local: &mut dyn FnMut(u32, bool) -> String,
-) -> Result<Expr, String> {
+fn parse_unary(toks: &[(Tok, usize)], pos: &mut usize, local: &mut dyn FnMut(u32, bool) -> String) -> Result<Expr, String> {
     let Some((tok, _)) = toks.get(*pos) else {
         return Err("expression ends too early".into());
     };
@@ -164,14 +144,8 @@ fn apply(op: char, a: i64, b: i64) -> Result<i64, String> {
         '/' | '%' if b == 0 => return Err("division by zero in expression".into()),
         '/' => a.wrapping_div(b),
         '%' => a.wrapping_rem(b),
-        '<' => u32::try_from(b)
-            .ok()
-            .and_then(|b| a.checked_shl(b))
-            .unwrap_or(0),
-        '>' => u32::try_from(b)
-            .ok()
-            .and_then(|b| a.checked_shr(b))
-            .unwrap_or(0),
+        '<' => u32::try_from(b).ok().and_then(|b| a.checked_shl(b)).unwrap_or(0),
+        '>' => u32::try_from(b).ok().and_then(|b| a.checked_shr(b)).unwrap_or(0),
         '&' => a & b,
         '|' => a | b,
         '^' => a ^ b,
@@ -199,6 +173,17 @@ pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<i64>, dot: i64) -> Result<
         Expr::Not(a) => Ok(!eval(a, lookup, dot)?),
         Expr::LogNot(a) => Ok((eval(a, lookup, dot)? == 0) as i64),
         Expr::Bin(op, a, b) => apply(*op, eval(a, lookup, dot)?, eval(b, lookup, dot)?),
+    }
+}
+
+/// What evaluating `e` once costs, in the budget's steps: one per node, plus the length of each
+/// name it looks up (hashing a name is linear in it).
+pub fn weight(e: &Expr) -> usize {
+    match e {
+        Expr::Num(_) | Expr::Dot => 1,
+        Expr::Sym(s) => 1 + s.len(),
+        Expr::Neg(a) | Expr::Not(a) | Expr::LogNot(a) => 1 + weight(a),
+        Expr::Bin(_, a, b) => 1 + weight(a) + weight(b),
     }
 }
 
@@ -247,31 +232,9 @@ pub fn classify(e: &Expr, lookup: &dyn Fn(&str) -> Class, dot: Class) -> Class {
             let (a, b) = (classify(a, lookup, dot), classify(b, lookup, dot));
             match (op, a, b) {
                 (_, Abs(x), Abs(y)) => apply(*op, x, y).map(Abs).unwrap_or(Unknown),
-                ('+', Rel { sec, frag, off }, Abs(y)) | ('+', Abs(y), Rel { sec, frag, off }) => {
-                    Rel {
-                        sec,
-                        frag,
-                        off: off.wrapping_add(y),
-                    }
-                }
-                ('-', Rel { sec, frag, off }, Abs(y)) => Rel {
-                    sec,
-                    frag,
-                    off: off.wrapping_sub(y),
-                },
-                (
-                    '-',
-                    Rel {
-                        sec: s1,
-                        frag: f1,
-                        off: o1,
-                    },
-                    Rel {
-                        sec: s2,
-                        frag: f2,
-                        off: o2,
-                    },
-                ) if s1 == s2 && f1 == f2 => Abs(o1.wrapping_sub(o2)),
+                ('+', Rel { sec, frag, off }, Abs(y)) | ('+', Abs(y), Rel { sec, frag, off }) => Rel { sec, frag, off: off.wrapping_add(y) },
+                ('-', Rel { sec, frag, off }, Abs(y)) => Rel { sec, frag, off: off.wrapping_sub(y) },
+                ('-', Rel { sec: s1, frag: f1, off: o1 }, Rel { sec: s2, frag: f2, off: o2 }) if s1 == s2 && f1 == f2 => Abs(o1.wrapping_sub(o2)),
                 _ => Unknown,
             }
         }
@@ -284,12 +247,7 @@ mod tests {
     use crate::asm::lex::{tokenize, Stmt};
 
     fn ev(src: &str) -> i64 {
-        let toks = tokenize(&Stmt {
-            line: 1,
-            col: 1,
-            text: src.into(),
-        })
-        .unwrap();
+        let toks = tokenize(&Stmt { line: 1, col: 1, text: src.into() }).unwrap();
         let e = parse(&toks, &mut |n, _| format!("L{n}")).unwrap();
         eval(&e, &|s| (s == "x").then_some(10), 0).unwrap()
     }
@@ -312,37 +270,17 @@ mod tests {
 
     #[test]
     fn label_difference_in_one_run_is_known() {
-        let a = Class::Rel {
-            sec: 0,
-            frag: 1,
-            off: 4,
-        };
-        let b = Class::Rel {
-            sec: 0,
-            frag: 1,
-            off: 10,
-        };
-        let c = Class::Rel {
-            sec: 0,
-            frag: 2,
-            off: 0,
-        };
-        let e = Expr::Bin(
-            '-',
-            Box::new(Expr::Sym("b".into())),
-            Box::new(Expr::Sym("a".into())),
-        );
+        let a = Class::Rel { sec: 0, frag: 1, off: 4 };
+        let b = Class::Rel { sec: 0, frag: 1, off: 10 };
+        let c = Class::Rel { sec: 0, frag: 2, off: 0 };
+        let e = Expr::Bin('-', Box::new(Expr::Sym("b".into())), Box::new(Expr::Sym("a".into())));
         let look = |s: &str| match s {
             "a" => a,
             "b" => b,
             _ => c,
         };
         assert_eq!(classify(&e, &look, Class::Unknown), Class::Abs(6));
-        let e2 = Expr::Bin(
-            '-',
-            Box::new(Expr::Sym("c".into())),
-            Box::new(Expr::Sym("a".into())),
-        );
+        let e2 = Expr::Bin('-', Box::new(Expr::Sym("c".into())), Box::new(Expr::Sym("a".into())));
         assert_eq!(classify(&e2, &look, Class::Unknown), Class::Unknown);
     }
 }

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::budget::{self, Budget, Errors};
 use super::encode::{self, Val};
 use super::expr::{self, Class, Expr};
 use super::mnemonics;
@@ -43,9 +44,9 @@ struct SecInfo {
 }
 
 /// The symbols an expression names, in order.
-fn syms_of(e: &Expr, out: &mut Vec<String>) {
+fn syms_of<'a>(e: &'a Expr, out: &mut Vec<&'a str>) {
     match e {
-        Expr::Sym(s) => out.push(s.clone()),
+        Expr::Sym(s) => out.push(s),
         Expr::Neg(a) | Expr::Not(a) | Expr::LogNot(a) => syms_of(a, out),
         Expr::Bin(_, a, b) => {
             syms_of(a, out);
@@ -56,15 +57,10 @@ fn syms_of(e: &Expr, out: &mut Vec<String>) {
 }
 
 /// The read-through: see the module summary.
-fn prepare(
-    items: &[Item],
-    errors: &mut Vec<AsmError>,
-) -> (Vec<Prep>, Vec<SecInfo>, HashMap<String, usize>) {
-    let mut secs = vec![SecInfo {
-        name: ".text".into(),
-        code: true,
-        align: 1,
-    }];
+fn prepare(items: &[Item], errors: &mut Errors) -> (Vec<Prep>, Vec<SecInfo>, HashMap<String, usize>) {
+    let mut secs = vec![SecInfo { name: ".text".into(), code: true, align: 1 }];
+    // Section names to their index: a source may name thousands of sections.
+    let mut sec_index: HashMap<String, usize> = HashMap::from([(".text".to_string(), 0)]);
     let mut preps = Vec::with_capacity(items.len());
     let mut class: HashMap<String, Class> = HashMap::new();
     let mut label_sec: HashMap<String, usize> = HashMap::new();
@@ -73,19 +69,10 @@ fn prepare(
     let mut next_frag = 1u32;
     let mut cur = 0usize;
     for item in items {
-        let mut p = Prep {
-            sec: cur,
-            ..Prep::default()
-        };
+        let mut p = Prep { sec: cur, ..Prep::default() };
         let (f, off) = frag[cur];
-        let dot = Class::Rel {
-            sec: cur,
-            frag: f,
-            off,
-        };
-        let classify = |e: &Expr, class: &HashMap<String, Class>| {
-            expr::classify(e, &|s| class.get(s).copied().unwrap_or(Class::Unknown), dot)
-        };
+        let dot = Class::Rel { sec: cur, frag: f, off };
+        let classify = |e: &Expr, class: &HashMap<String, Class>| expr::classify(e, &|s| class.get(s).copied().unwrap_or(Class::Unknown), dot);
         let mut new_frag = false;
         match &item.kind {
             Kind::Label(name) => {
@@ -99,14 +86,11 @@ fn prepare(
                 p.size = Some(0);
             }
             Kind::Section(name, code) => {
-                cur = match secs.iter().position(|s| s.name == *name) {
-                    Some(i) => i,
+                cur = match sec_index.get(name) {
+                    Some(i) => *i,
                     None => {
-                        secs.push(SecInfo {
-                            name: name.clone(),
-                            code: *code,
-                            align: 1,
-                        });
+                        sec_index.insert(name.clone(), secs.len());
+                        secs.push(SecInfo { name: name.clone(), code: *code, align: 1 });
                         frag.push((next_frag, 0));
                         next_frag += 1;
                         secs.len() - 1
@@ -124,26 +108,15 @@ fn prepare(
                 Class::Abs(n) => p.size = Some(n.clamp(0, MAX_IMAGE as i64 + 1) as u32),
                 _ => new_frag = true,
             },
-            Kind::Fill(repeat, size, _) => match (classify(repeat, &class), classify(size, &class))
-            {
-                (Class::Abs(r), Class::Abs(s)) => {
-                    p.size = Some(
-                        (r.clamp(0, MAX_IMAGE as i64 + 1) * s.clamp(0, 8)).min(MAX_IMAGE as i64 + 1)
-                            as u32,
-                    )
-                }
+            Kind::Fill(repeat, size, _) => match (classify(repeat, &class), classify(size, &class)) {
+                (Class::Abs(r), Class::Abs(s)) => p.size = Some((r.clamp(0, MAX_IMAGE as i64 + 1) * s.clamp(0, 8)).min(MAX_IMAGE as i64 + 1) as u32),
                 _ => new_frag = true,
             },
             Kind::Org(target, _) => {
                 p.org_is_address = !matches!(classify(target, &class), Class::Abs(_));
                 new_frag = true;
             }
-            Kind::Align {
-                align,
-                pow2,
-                fill,
-                max,
-            } => {
+            Kind::Align { align, pow2, fill, max } => {
                 let abs = |e: &Option<Expr>| match e.as_ref().map(|e| classify(e, &class)) {
                     None => Ok(None),
                     Some(Class::Abs(v)) => Ok(Some(v)),
@@ -151,11 +124,7 @@ fn prepare(
                 };
                 match (abs(&Some(align.clone())), abs(fill), abs(max)) {
                     (Ok(Some(a)), Ok(fill), Ok(max)) => {
-                        let bytes = if *pow2 {
-                            1i64.checked_shl(a as u32).filter(|_| (0..31).contains(&a))
-                        } else {
-                            Some(a)
-                        };
+                        let bytes = if *pow2 { 1i64.checked_shl(a as u32).filter(|_| (0..31).contains(&a)) } else { Some(a) };
                         match bytes.filter(|b| *b >= 0 && *b <= 1 << 30) {
                             Some(b) if b == 0 || (b as u64).is_power_of_two() => {
                                 let b = b.max(1) as u32;
@@ -164,22 +133,13 @@ fn prepare(
                                     b,
                                     fill.map(|f| f as u8),
                                     // A maximum of 0 means no maximum, as in GNU as.
-                                    max.filter(|m| *m > 0)
-                                        .map(|m| m.clamp(0, u32::MAX as i64) as u32),
+                                    max.filter(|m| *m > 0).map(|m| m.clamp(0, u32::MAX as i64) as u32),
                                 ));
                             }
-                            _ => errors.push(AsmError::at(
-                                item.line,
-                                Some(item.col),
-                                format!("alignment {a} is not a power of 2"),
-                            )),
+                            _ => errors.push(AsmError::at(item.line, Some(item.col), format!("alignment {a} is not a power of 2"))),
                         }
                     }
-                    _ => errors.push(AsmError::at(
-                        item.line,
-                        Some(item.col),
-                        "alignment must be a constant number",
-                    )),
+                    _ => errors.push(AsmError::at(item.line, Some(item.col), "alignment must be a constant number")),
                 }
                 match p.align {
                     None => p.dead = true,
@@ -196,10 +156,7 @@ fn prepare(
                         _ => None,
                     });
                     p.known.push(k);
-                    vals.push(Val {
-                        v: k.unwrap_or(0),
-                        known: k.is_some(),
-                    });
+                    vals.push(Val { v: k.unwrap_or(0), known: k.is_some() });
                 }
                 if let Some(cc) = mnemonics::relaxable(insn) {
                     let target_known = p.known.first().copied().flatten().is_some();
@@ -240,25 +197,26 @@ fn prepare(
 }
 
 /// One layout: addresses of every item, the value of every symbol, the size of every section.
-struct Walk {
+struct Walk<'a> {
     addrs: Vec<u32>,
     sizes: Vec<u32>,
-    syms: HashMap<String, i64>,
+    /// Keyed by the names the items hold, so a pass copies no strings.
+    syms: HashMap<&'a str, i64>,
     sec_sizes: Vec<u32>,
 }
 
 #[allow(clippy::too_many_arguments)] // one place that needs all of the layout's state; splitting it hides the loop
-fn walk(
-    items: &[Item],
+fn walk<'a>(
+    items: &'a [Item],
     preps: &[Prep],
     near: &[bool],
-    prev: &HashMap<String, i64>,
+    prev: &HashMap<&'a str, i64>,
     bases: &[u32],
     nsec: usize,
-    mut errors: Option<&mut Vec<AsmError>>,
-) -> Walk {
+    mut errors: Option<&mut Errors>,
+) -> Walk<'a> {
     let mut offs = vec![0u32; nsec];
-    let mut syms: HashMap<String, i64> = HashMap::new();
+    let mut syms: HashMap<&str, i64> = HashMap::with_capacity(prev.len());
     let mut addrs = Vec::with_capacity(items.len());
     let mut sizes = Vec::with_capacity(items.len());
     for (item, p) in items.iter().zip(preps) {
@@ -278,23 +236,18 @@ fn walk(
         };
         let size: u32 = match (&item.kind, p.size) {
             (Kind::Label(name), _) => {
-                syms.insert(name.clone(), addr as i64);
+                syms.insert(name, addr as i64);
                 0
             }
             (Kind::Assign(name, e), _) => {
                 if let Some(v) = eval(e) {
-                    syms.insert(name.clone(), v);
+                    syms.insert(name, v);
                 }
                 0
             }
             (_, Some(s)) => s,
-            (Kind::Insn(_), None) => mnemonics::branch_size(
-                p.relax.flatten(),
-                near.get(addrs.len()).copied().unwrap_or(true),
-            ),
-            (Kind::Space(count, _), None) => {
-                eval(count).unwrap_or(0).clamp(0, MAX_IMAGE as i64 + 1) as u32
-            }
+            (Kind::Insn(_), None) => mnemonics::branch_size(p.relax.flatten(), near.get(addrs.len()).copied().unwrap_or(true)),
+            (Kind::Space(count, _), None) => eval(count).unwrap_or(0).clamp(0, MAX_IMAGE as i64 + 1) as u32,
             (Kind::Fill(repeat, size, _), None) => {
                 let r = eval(repeat).unwrap_or(0).clamp(0, MAX_IMAGE as i64 + 1);
                 let s = eval(size).unwrap_or(1).clamp(0, 8);
@@ -303,18 +256,10 @@ fn walk(
             (Kind::Align { .. }, None) => align_pad(p.align, off),
             (Kind::Org(target, _), None) => {
                 let t = eval(target).unwrap_or(off as i64);
-                let t = if p.org_is_address {
-                    t - bases[p.sec] as i64
-                } else {
-                    t
-                };
+                let t = if p.org_is_address { t - bases[p.sec] as i64 } else { t };
                 if t < off as i64 {
                     if let Some(errs) = errors.as_deref_mut() {
-                        errs.push(AsmError::at(
-                            item.line,
-                            Some(item.col),
-                            format!("attempt to move .org backwards (from offset {off} to {t})"),
-                        ));
+                        errs.push(AsmError::at(item.line, Some(item.col), format!("attempt to move .org backwards (from offset {off} to {t})")));
                     }
                     0
                 } else {
@@ -327,12 +272,7 @@ fn walk(
         addrs.push(addr);
         sizes.push(size);
     }
-    Walk {
-        addrs,
-        sizes,
-        syms,
-        sec_sizes: offs,
-    }
+    Walk { addrs, sizes, syms, sec_sizes: offs }
 }
 
 fn place_sections(origin: u32, secs: &[SecInfo], sizes: &[u32]) -> Vec<u32> {
@@ -405,9 +345,13 @@ fn align_pad(align: Option<(u32, Option<u8>, Option<u32>)>, off: u32) -> u32 {
 /// order. In a pass, each item moves by the growth so far in its section ("stretch"); a jump
 /// looks at where a label behind it is now, and where a label ahead of it was on the previous
 /// pass, moved by the same stretch unless an alignment lies between (a "region" boundary), which
-/// might absorb it. Passes repeat until nothing grows.
-fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]) {
+/// might absorb it. Passes repeat until nothing grows, each paid from `budget` (false when it ran
+/// out; `pass` is what one pass costs).
+fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool], budget: &mut Budget, pass: usize) -> bool {
     let n = items.len();
+    if !budget.spend(pass) {
+        return false;
+    }
     let mut off = vec![0u32; n];
     let mut size = vec![0u32; n];
     let mut region = vec![0u32; n];
@@ -439,13 +383,16 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
         cur[p.sec] = cur[p.sec].saturating_add(size[i]).min(MAX_IMAGE + 1);
     }
     // Symbol values as of the last pass, all sections counted from 0 (only distances matter here).
-    let mut syms: HashMap<String, i64> = HashMap::new();
+    let mut syms: HashMap<&str, i64> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         if let Kind::Label(name) = &item.kind {
-            syms.insert(name.clone(), off[i] as i64);
+            syms.insert(name, off[i] as i64);
         }
     }
     for _ in 0..MAX_PASSES {
+        if !budget.spend(pass) {
+            return false;
+        }
         let mut stretch = vec![0i64; nsec];
         let mut stretched = false;
         let mut visited: std::collections::HashSet<&str> = std::collections::HashSet::new();
@@ -455,13 +402,13 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
             let lookup = |s: &str| syms.get(s).copied();
             let growth: i64 = match &item.kind {
                 Kind::Label(name) => {
-                    syms.insert(name.clone(), new as i64);
+                    syms.insert(name, new as i64);
                     visited.insert(name.as_str());
                     0
                 }
                 Kind::Assign(name, e) => {
                     if let Ok(v) = expr::eval(e, &lookup, new as i64) {
-                        syms.insert(name.clone(), v);
+                        syms.insert(name, v);
                     }
                     visited.insert(name.as_str());
                     0
@@ -475,14 +422,12 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
                     };
                     let mut names = Vec::new();
                     syms_of(e, &mut names);
-                    let ahead = names.iter().find(|n| !visited.contains(n.as_str()));
+                    let ahead = names.iter().find(|n| !visited.contains(*n));
                     let address = new as i64 + 1; // GNU as measures from the displacement byte
                     let st = stretch[p.sec];
                     let mut skip = false;
                     if let (Some(name), true) = (ahead, st != 0) {
-                        let same_region = label_at
-                            .get(name.as_str())
-                            .is_some_and(|&j| region[j] == region[i]);
+                        let same_region = label_at.get(*name).is_some_and(|&j| region[j] == region[i]);
                         if st < 0 || same_region {
                             target += st;
                         } else if target < address {
@@ -497,18 +442,13 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
                         0
                     }
                 }
-                Kind::Align { .. } if p.size.is_none() => {
-                    align_pad(p.align, new) as i64 - size[i] as i64
-                }
+                Kind::Align { .. } if p.size.is_none() => align_pad(p.align, new) as i64 - size[i] as i64,
                 Kind::Org(target, _) => {
                     let t = expr::eval(target, &lookup, new as i64).unwrap_or(new as i64);
                     (t - new as i64).max(0) - size[i] as i64
                 }
                 Kind::Space(count, _) if p.size.is_none() => {
-                    expr::eval(count, &lookup, new as i64)
-                        .unwrap_or(0)
-                        .clamp(0, MAX_IMAGE as i64 + 1)
-                        - size[i] as i64
+                    expr::eval(count, &lookup, new as i64).unwrap_or(0).clamp(0, MAX_IMAGE as i64 + 1) - size[i] as i64
                 }
                 _ => 0,
             };
@@ -522,11 +462,47 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
             break;
         }
     }
+    true
 }
 
-/// Lay out and encode the parsed items.
-pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmError>> {
-    let mut errors = Vec::new();
+/// What laying out `item` once costs, in steps: one, plus the names it defines and the expressions
+/// it holds (a pass enters each name and evaluates each expression).
+fn weight(item: &Item) -> usize {
+    let exprs = |es: &[&Expr]| es.iter().map(|e| expr::weight(e)).sum::<usize>();
+    1 + match &item.kind {
+        // Entered in the symbols, compared with the last pass's, copied for `.set`.
+        Kind::Label(name) => 8 + name.len(),
+        Kind::Assign(name, e) => name.len() + expr::weight(e),
+        Kind::Section(name, _) => name.len(),
+        Kind::Data(_, values) => values.iter().map(expr::weight).sum(),
+        Kind::Space(a, b) | Kind::Org(a, b) => exprs(&[a, b]),
+        Kind::Fill(a, b, c) => exprs(&[a, b, c]),
+        Kind::Align { align, fill, max, .. } => expr::weight(align) + fill.iter().chain(max).map(expr::weight).sum::<usize>(),
+        // Its operands looked at, and (for a jump) its target's names looked up.
+        Kind::Insn(insn) => 6 + insn.ops.iter().filter_map(|o| o.expr()).map(expr::weight).sum::<usize>(),
+        Kind::Bytes(_) | Kind::Prefix(_) => 0,
+    }
+}
+
+/// What to do when the layout runs out of work: the passes are what it pays for.
+const LAYOUT_FIX: &str = "laying out needs too many passes over too many items; make the program \
+                          shorter, or give the jumps and `.org`/`.space` sizes that depend on later \
+                          labels fewer ways to move each other";
+
+/// Lay out and encode the parsed items. Each pass over them is paid from `budget`; `errors` may
+/// already hold some, and gets the layout's own.
+pub fn assemble_items(items: &[Item], origin: u32, budget: &mut Budget, mut errors: Errors) -> Result<Program, Vec<AsmError>> {
+    let out_of_work = |mut errors: Errors| {
+        errors.push_limit(budget::out_of_work(0, LAYOUT_FIX));
+        Err(errors.into_sorted())
+    };
+    // Every pass below costs the same: all the items, each by its weight; the first reading and
+    // the emission also encode every instruction.
+    let pass: usize = items.iter().map(weight).sum();
+    let encodes = budget::ENCODE_STEPS * items.iter().filter(|i| matches!(i.kind, Kind::Insn(_))).count();
+    if !budget.spend(pass + encodes) {
+        return out_of_work(errors);
+    }
     // Items that failed here are reported and take no space; laying out the rest still finds
     // their undefined symbols, so a student sees every mistake at once.
     let (preps, secs, label_sec) = prepare(items, &mut errors);
@@ -540,19 +516,24 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
                 if let Some(e) = insn.ops.first().and_then(|o| o.expr()) {
                     syms_of(e, &mut names);
                 }
-                names
-                    .iter()
-                    .any(|n| label_sec.get(n).is_some_and(|s| *s != p.sec))
+                names.iter().any(|n| label_sec.get(*n).is_some_and(|s| *s != p.sec))
             }
             _ => false,
         })
         .collect();
     let nsec = secs.len();
-    relax_like_gas(items, &preps, nsec, &mut near);
-    let mut prev: HashMap<String, i64> = HashMap::new();
+    if !relax_like_gas(items, &preps, nsec, &mut near, budget, pass) {
+        return out_of_work(errors);
+    }
+    let mut prev: HashMap<&str, i64> = HashMap::new();
     let mut bases = vec![origin; nsec];
     let mut converged = false;
+    // The sizes of the last two walks: where they differ is what keeps the layout from settling.
+    let (mut sizes, mut last_sizes) = (Vec::new(), Vec::new());
     for _ in 0..MAX_PASSES {
+        if !budget.spend(pass) {
+            return out_of_work(errors);
+        }
         let w = walk(items, &preps, &near, &prev, &bases, nsec, None);
         let new_bases = place_sections(origin, &secs, &w.sec_sizes);
         let mut changed = w.syms != prev || new_bases != bases;
@@ -562,7 +543,7 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
             if let Kind::Assign(name, e) = &item.kind {
                 let lookup = |s: &str| cur.get(s).copied();
                 if let Ok(v) = expr::eval(e, &lookup, w.addrs[i] as i64) {
-                    cur.insert(name.clone(), v);
+                    cur.insert(name, v);
                 }
             }
             if p.relax.is_none() || near[i] {
@@ -586,39 +567,72 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         }
         prev = w.syms;
         bases = new_bases;
+        last_sizes = std::mem::replace(&mut sizes, w.sizes);
         if !changed {
             converged = true;
             break;
         }
     }
     if !converged {
+        // Name the first item whose size still changed on the last pass (the line of the first
+        // item if only the symbols moved).
+        let moving = sizes.iter().zip(&last_sizes).position(|(a, b)| a != b).unwrap_or(0);
+        let line = items.get(moving).map_or(0, |item| item.line);
         errors.push(AsmError::at(
-            0,
+            line,
             None,
-            format!("layout did not settle after {MAX_PASSES} passes (do .org or .space depend on later labels?)"),
+            format!(
+                "layout did not settle after {MAX_PASSES} passes: the size here keeps changing \
+                 (do .org or .space depend on later labels?)"
+            ),
         ));
-        return Err(errors);
+        return Err(errors.into_sorted());
     }
 
     // The final walk reports undefined symbols and bad .org; then every item is emitted.
+    if !budget.spend(pass) {
+        return out_of_work(errors);
+    }
     let w = walk(items, &preps, &near, &prev, &bases, nsec, Some(&mut errors));
-    let end = bases
-        .iter()
-        .zip(&w.sec_sizes)
-        .map(|(b, s)| *b as u64 + *s as u64)
-        .max()
-        .unwrap_or(origin as u64);
+    // Where each item ends, counted from the origin (sections follow one another from it).
+    let item_end = |i: usize, p: &Prep| {
+        let base = bases.get(p.sec).copied().unwrap_or(origin);
+        (base as u64 - origin as u64) + w.addrs[i].wrapping_sub(base) as u64 + w.sizes[i] as u64
+    };
+    let end = bases.iter().zip(&w.sec_sizes).map(|(b, s)| *b as u64 + *s as u64).max().unwrap_or(origin as u64);
     let total = end.saturating_sub(origin as u64);
     if total > MAX_IMAGE as u64 {
+        let over = preps.iter().enumerate().position(|(i, p)| item_end(i, p) > MAX_IMAGE as u64);
+        let line = over.and_then(|i| items.get(i)).map_or(0, |item| item.line);
+        errors.push(AsmError::at(
+            line,
+            None,
+            format!(
+                "the program grows to more than {MAX_IMAGE} bytes here, the most the assembler \
+                 allows: make its `.space`, `.fill`, `.org` and `.align` sizes smaller, or the \
+                 `.rept` counts that repeat them"
+            ),
+        ));
+        return Err(errors.into_sorted());
+    }
+    if end > 1 << 32 {
         errors.push(AsmError::at(
             0,
             None,
-            format!("program is {total} bytes, more than the {MAX_IMAGE} the assembler allows"),
+            format!(
+                "the program runs past the top of the 32-bit address space ({total} bytes from \
+                 {origin:#x}): load it at a lower address"
+            ),
         ));
-        return Err(errors);
+        return Err(errors.into_sorted());
+    }
+    if !budget.spend(pass + encodes) {
+        return out_of_work(errors);
     }
     let mut image = vec![0u8; total as usize];
-    let mut lines = Vec::new();
+    // The address map, one list per section: within a section addresses only grow, and the
+    // sections lie one after another in order, so joining the lists sorts the map in O(n).
+    let mut lines_of: Vec<Vec<(u32, usize)>> = vec![Vec::new(); nsec];
     // Symbols as they stand at each point: `.set` may change one as the source goes on.
     let mut cur = w.syms.clone();
     for (i, (item, p)) in items.iter().zip(&preps).enumerate() {
@@ -626,7 +640,7 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
         if let Kind::Assign(name, e) = &item.kind {
             let lookup = |s: &str| cur.get(s).copied();
             if let Ok(v) = expr::eval(e, &lookup, addr as i64) {
-                cur.insert(name.clone(), v);
+                cur.insert(name, v);
             }
             continue;
         }
@@ -653,10 +667,7 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
                         },
                         None => 0,
                     };
-                    vals.push(Val {
-                        v,
-                        known: k.is_some(),
-                    });
+                    vals.push(Val { v, known: k.is_some() });
                 }
                 if failed {
                     continue;
@@ -664,12 +675,7 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
                 match encode::encode(insn, &vals, addr, near[i] || p.relax.is_none()) {
                     Ok(b) if b.len() as u32 == size => b,
                     Ok(b) => {
-                        errors.push(err(format!(
-                            "internal error: `{}` changed size ({} to {} bytes)",
-                            insn.mnemonic,
-                            size,
-                            b.len()
-                        )));
+                        errors.push(err(format!("internal error: `{}` changed size ({} to {} bytes)", insn.mnemonic, size, b.len())));
                         continue;
                     }
                     Err(m) => {
@@ -689,10 +695,7 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
                         }
                     };
                     if *width < 4 && !fits_width(v, *width) {
-                        errors.push(err(format!(
-                            "value {v:#x} does not fit in {} bits",
-                            *width as u32 * 8
-                        )));
+                        errors.push(err(format!("value {v:#x} does not fit in {} bits", *width as u32 * 8)));
                     }
                     b.extend_from_slice(&v.to_le_bytes()[..*width as usize]);
                 }
@@ -709,20 +712,15 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
             }
             Kind::Fill(_, sz, value) => {
                 let s = eval(sz).unwrap_or(1).clamp(0, 8) as usize;
-                let mut one = (eval(value).unwrap_or(0) as u32 as u64)
-                    .to_le_bytes()
-                    .to_vec();
+                let mut one = (eval(value).unwrap_or(0) as u32 as u64).to_le_bytes().to_vec();
                 one.truncate(s);
-                let mut b = Vec::with_capacity(size as usize);
-                while b.len() + s <= size as usize && s > 0 {
-                    b.extend_from_slice(&one);
+                match (size as usize).checked_div(s) {
+                    Some(n) => one.repeat(n),
+                    None => Vec::new(),
                 }
-                b
             }
             Kind::Align { .. } => match p.align {
-                Some((_, fill, _)) if secs[p.sec].code && fill.is_none_or(|f| f == 0x90) => {
-                    nops(size as usize)
-                }
+                Some((_, fill, _)) if secs[p.sec].code && fill.is_none_or(|f| f == 0x90) => nops(size as usize),
                 Some((_, fill, _)) => vec![fill.unwrap_or(0); size as usize],
                 None => continue,
             },
@@ -736,44 +734,20 @@ pub fn assemble_items(items: &[Item], origin: u32) -> Result<Program, Vec<AsmErr
             dst.copy_from_slice(&bytes);
         }
         if !matches!(item.kind, Kind::Align { .. } | Kind::Org(..)) {
-            lines.push((addr, item.line));
+            if let Some(list) = lines_of.get_mut(p.sec) {
+                list.push((addr, item.line));
+            }
         }
     }
     if !errors.is_empty() {
-        crate::small_sort::sort_by_key(&mut errors, |e| e.line);
-        errors.dedup_by(|a, b| a.line == b.line && a.message == b.message);
-        return Err(errors);
+        return Err(errors.into_sorted());
     }
-    crate::small_sort::sort(&mut lines);
-    let symbols: BTreeMap<String, u32> = w
-        .syms
-        .iter()
-        .filter(|(k, _)| !k.starts_with(super::parse::LOCAL_PREFIX))
-        .map(|(k, v)| (k.clone(), *v as u32))
-        .collect();
-    let entry = symbols
-        .get("_start")
-        .or_else(|| symbols.get("start"))
-        .copied()
-        .unwrap_or(origin);
-    let sections = secs
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Section {
-            name: s.name.clone(),
-            start: bases[i],
-            size: w.sec_sizes[i],
-            align: s.align,
-        })
-        .collect();
-    Ok(Program {
-        image,
-        origin,
-        entry,
-        symbols,
-        lines,
-        sections,
-    })
+    let lines: Vec<(u32, usize)> = lines_of.into_iter().flatten().collect();
+    let symbols: BTreeMap<String, u32> =
+        w.syms.iter().filter(|(k, _)| !k.starts_with(super::parse::LOCAL_PREFIX)).map(|(k, v)| (k.to_string(), *v as u32)).collect();
+    let entry = symbols.get("_start").or_else(|| symbols.get("start")).copied().unwrap_or(origin);
+    let sections = secs.iter().enumerate().map(|(i, s)| Section { name: s.name.clone(), start: bases[i], size: w.sec_sizes[i], align: s.align }).collect();
+    Ok(Program { image, origin, entry, symbols, lines, sections })
 }
 
 #[cfg(test)]

@@ -28,14 +28,13 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
     let mut cur_start = (1usize, 1usize);
     let mut i = 0;
     let mut in_string = false;
+    // Does `cur` hold anything but blanks? Kept as we go: asking `cur` would re-read the
+    // statement at every comment, quadratic on a long line of `x/**/x/**/...`.
+    let mut has_text = false;
     let flush = |cur: &mut String, start: (usize, usize), stmts: &mut Vec<Stmt>| {
         if !cur.trim().is_empty() {
             let lead = cur.len() - cur.trim_start().len();
-            stmts.push(Stmt {
-                line: start.0,
-                col: start.1 + lead,
-                text: cur.trim().to_string(),
-            });
+            stmts.push(Stmt { line: start.0, col: start.1 + lead, text: cur.trim().to_string() });
         }
         cur.clear();
     };
@@ -59,6 +58,7 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
             }
             if c == '\n' {
                 flush(&mut cur, cur_start, &mut stmts);
+                has_text = false;
                 line += 1;
                 col = 1;
             } else {
@@ -71,10 +71,12 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
         match c {
             '"' => {
                 in_string = true;
+                has_text = true;
                 cur.push(c);
             }
             '\'' => {
                 // A character constant: `'a` (or `'\n`). The next character is data, not syntax.
+                has_text = true;
                 cur.push(c);
                 let mut take = 1;
                 if i + 1 < chars.len() && chars[i + 1] == '\\' {
@@ -116,30 +118,33 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
                     i += 1;
                 }
                 if !closed {
-                    errors.push(AsmError::at(
-                        open_line,
-                        Some(open_col),
-                        "unterminated comment: `/*` is never closed by `*/`",
-                    ));
+                    errors.push(AsmError::at(open_line, Some(open_col), "unterminated comment: `/*` is never closed by `*/`"));
                 }
                 // A comment separates tokens; at the start of a statement it is nothing at all.
-                if cur.trim().is_empty() {
-                    cur.clear();
-                } else {
+                if has_text {
                     cur.push(' ');
+                } else {
+                    cur.clear();
                 }
                 continue;
             }
-            ';' => flush(&mut cur, cur_start, &mut stmts),
+            ';' => {
+                flush(&mut cur, cur_start, &mut stmts);
+                has_text = false;
+            }
             '\n' => {
                 flush(&mut cur, cur_start, &mut stmts);
+                has_text = false;
                 line += 1;
                 col = 1;
                 i += 1;
                 continue;
             }
             '\r' => {}
-            _ => cur.push(c),
+            _ => {
+                has_text |= !c.is_whitespace();
+                cur.push(c);
+            }
         }
         i += 1;
         col += 1;
@@ -240,12 +245,7 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             i += 1;
             loop {
                 match chars.get(i) {
-                    None => {
-                        return Err(err(
-                            start,
-                            "unterminated string: missing closing `\"`".into(),
-                        ))
-                    }
+                    None => return Err(err(start, "unterminated string: missing closing `\"`".into())),
                     Some('"') => {
                         i += 1;
                         break;
@@ -267,12 +267,7 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
         }
         if c == '\'' {
             let v = match chars.get(i + 1) {
-                None => {
-                    return Err(err(
-                        start,
-                        "character constant `'` with no character".into(),
-                    ))
-                }
+                None => return Err(err(start, "character constant `'` with no character".into())),
                 Some('\\') => {
                     let (b, n) = escape(&chars[i + 2..]);
                     i += 2 + n;
@@ -294,10 +289,7 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             while i < chars.len() && chars[i].is_ascii_alphanumeric() {
                 i += 1;
             }
-            let name: String = chars[start + 1..i]
-                .iter()
-                .collect::<String>()
-                .to_ascii_lowercase();
+            let name: String = chars[start + 1..i].iter().collect::<String>().to_ascii_lowercase();
             out.push((Tok::Reg(name), stmt.col + start));
             continue;
         }
@@ -306,8 +298,15 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
-            let tok =
-                parse_number(&word).ok_or_else(|| err(start, format!("bad number `{word}`")))?;
+            let tok = parse_number(&word).ok_or_else(|| {
+                err(
+                    start,
+                    format!(
+                        "bad number `{word}`: numbers are decimal `42`, hex `0x2a`, octal `052` \
+                     or binary `0b101`, and `1f`/`1b` name local labels"
+                    ),
+                )
+            })?;
             out.push((tok, stmt.col + start));
             continue;
         }
@@ -315,17 +314,20 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             while i < chars.len() && is_ident_char(chars[i]) {
                 i += 1;
             }
-            out.push((
-                Tok::Ident(chars[start..i].iter().collect()),
-                stmt.col + start,
-            ));
+            out.push((Tok::Ident(chars[start..i].iter().collect()), stmt.col + start));
             continue;
         }
-        let pair: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-        if let Some(op) = ["==", "!=", "<>", "<=", ">=", "&&", "||"]
-            .into_iter()
-            .find(|op| *op == pair)
-        {
+        let two = match (c, chars.get(i + 1)) {
+            ('=', Some('=')) => Some("=="),
+            ('!', Some('=')) => Some("!="),
+            ('<', Some('>')) => Some("<>"),
+            ('<', Some('=')) => Some("<="),
+            ('>', Some('=')) => Some(">="),
+            ('&', Some('&')) => Some("&&"),
+            ('|', Some('|')) => Some("||"),
+            _ => None,
+        };
+        if let Some(op) = two {
             out.push((Tok::Op2(op), stmt.col + start));
             i += 2;
             continue;
@@ -362,9 +364,7 @@ fn parse_number(word: &str) -> Option<Tok> {
         if digits.is_empty() {
             return None;
         }
-        u64::from_str_radix(digits, radix)
-            .ok()
-            .map(|v| Tok::Num(v as i64))
+        u64::from_str_radix(digits, radix).ok().map(|v| Tok::Num(v as i64))
     };
     if let Some(hex) = lower.strip_prefix("0x") {
         return parse(hex, 16);
@@ -395,10 +395,7 @@ mod tests {
         let (s, e) = split_statements("nop; hlt # done\n/* a\n b */ cli\n.ascii \"a;#b\"");
         assert!(e.is_empty());
         let texts: Vec<_> = s.iter().map(|s| (s.line, s.text.as_str())).collect();
-        assert_eq!(
-            texts,
-            vec![(1, "nop"), (1, "hlt"), (3, "cli"), (4, ".ascii \"a;#b\"")]
-        );
+        assert_eq!(texts, vec![(1, "nop"), (1, "hlt"), (3, "cli"), (4, ".ascii \"a;#b\"")]);
     }
 
     #[test]

@@ -158,88 +158,135 @@ fn condition(s: &str) -> Option<usize> {
     CONDITIONS.iter().find(|(n, _)| *n == s).map(|(_, c)| *c)
 }
 
+/// Mnemonics without a size suffix, and their families (the condition-code families `j`cc, `set`cc
+/// and `cmov`cc are spelled out by [`CONDITIONS`]).
+const BASE: &[(&str, Fam)] = {
+    use Fam::*;
+    &[
+        ("add", Alu(0)),
+        ("or", Alu(1)),
+        ("adc", Alu(2)),
+        ("sbb", Alu(3)),
+        ("and", Alu(4)),
+        ("sub", Alu(5)),
+        ("xor", Alu(6)),
+        ("cmp", Alu(7)),
+        ("inc", Unary(0)),
+        ("dec", Unary(1)),
+        ("not", Unary(2)),
+        ("neg", Unary(3)),
+        ("mul", Unary(4)),
+        ("div", Unary(5)),
+        ("idiv", Unary(6)),
+        ("rol", Shift(0)),
+        ("ror", Shift(1)),
+        ("rcl", Shift(2)),
+        ("rcr", Shift(3)),
+        ("shl", Shift(4)),
+        ("shr", Shift(5)),
+        ("sal", Shift(6)),
+        ("sar", Shift(7)),
+        ("mov", Mov),
+        ("test", Test),
+        ("xchg", Xchg),
+        ("imul", Imul),
+        ("shld", ShiftDouble(true)),
+        ("shrd", ShiftDouble(false)),
+        ("push", Push),
+        ("pop", Pop),
+        ("lea", Lea),
+        ("movzx", Movx { signed: false, from: 0, to: 0 }),
+        ("movsx", Movx { signed: true, from: 0, to: 0 }),
+        ("jmp", Jmp),
+        ("call", Call),
+        ("loop", Loop(0)),
+        ("loope", Loop(1)),
+        ("loopz", Loop(1)),
+        ("loopne", Loop(2)),
+        ("loopnz", Loop(2)),
+        ("jecxz", Loop(3)),
+        ("jcxz", Loop(4)),
+        ("bswap", Bswap),
+        ("xadd", Xadd),
+        ("cmpxchg", Cmpxchg),
+        ("bt", Bt(0)),
+        ("bts", Bt(1)),
+        ("btr", Bt(2)),
+        ("btc", Bt(3)),
+        ("bsf", BitScan(true)),
+        ("bsr", BitScan(false)),
+        ("int", Int),
+        ("ret", Ret),
+        ("enter", Enter),
+        ("lgdt", Table(0)),
+        ("lidt", Table(1)),
+        ("sgdt", Table(2)),
+        ("sidt", Table(3)),
+        ("in", In),
+        ("out", Out),
+        ("aam", Bcd(0xd4)),
+        ("aad", Bcd(0xd5)),
+        ("movs", Str(0xa4)),
+        ("cmps", Str(0xa6)),
+        ("stos", Str(0xaa)),
+        ("lods", Str(0xac)),
+        ("scas", Str(0xae)),
+        ("ins", Str(0x6c)),
+        ("outs", Str(0x6e)),
+    ]
+};
+
+/// How a condition-code family is made from a condition (`Fam::Jcc` and the like).
+type FromCondition = fn(usize) -> Fam;
+
+/// The prefixes of the condition-code families, and how each is made from a condition.
+const CC_FAMILIES: [(&str, FromCondition); 3] = [("j", Fam::Jcc), ("set", Fam::Setcc), ("cmov", Fam::Cmov)];
+
 /// A mnemonic without its size suffix.
 fn base(m: &str) -> Option<Fam> {
-    use Fam::*;
-    const ALU: [&str; 8] = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"];
-    const UNARY: [&str; 7] = ["inc", "dec", "not", "neg", "mul", "div", "idiv"];
-    const SHIFT: [&str; 8] = ["rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"];
-    if let Some(i) = ALU.iter().position(|x| *x == m) {
-        return Some(Alu(i));
+    if let Some((_, f)) = BASE.iter().find(|(n, _)| *n == m) {
+        return Some(*f);
     }
-    if let Some(i) = UNARY.iter().position(|x| *x == m) {
-        return Some(Unary(i));
-    }
-    if let Some(i) = SHIFT.iter().position(|x| *x == m) {
-        return Some(Shift(i));
-    }
-    Some(match m {
-        "mov" => Mov,
-        "test" => Test,
-        "xchg" => Xchg,
-        "imul" => Imul,
-        "shld" => ShiftDouble(true),
-        "shrd" => ShiftDouble(false),
-        "push" => Push,
-        "pop" => Pop,
-        "lea" => Lea,
-        "movzx" => Movx {
-            signed: false,
-            from: 0,
-            to: 0,
-        },
-        "movsx" => Movx {
-            signed: true,
-            from: 0,
-            to: 0,
-        },
-        "jmp" => Jmp,
-        "call" => Call,
-        "loop" => Loop(0),
-        "loope" | "loopz" => Loop(1),
-        "loopne" | "loopnz" => Loop(2),
-        "jecxz" => Loop(3),
-        "jcxz" => Loop(4),
-        "bswap" => Bswap,
-        "xadd" => Xadd,
-        "cmpxchg" => Cmpxchg,
-        "bt" => Bt(0),
-        "bts" => Bt(1),
-        "btr" => Bt(2),
-        "btc" => Bt(3),
-        "bsf" => BitScan(true),
-        "bsr" => BitScan(false),
-        "int" => Int,
-        "ret" => Ret,
-        "enter" => Enter,
-        "lgdt" => Table(0),
-        "lidt" => Table(1),
-        "sgdt" => Table(2),
-        "sidt" => Table(3),
-        "in" => In,
-        "out" => Out,
-        "aam" => Bcd(0xd4),
-        "aad" => Bcd(0xd5),
-        "movs" => Str(0xa4),
-        "cmps" => Str(0xa6),
-        "stos" => Str(0xaa),
-        "lods" => Str(0xac),
-        "scas" => Str(0xae),
-        "ins" => Str(0x6c),
-        "outs" => Str(0x6e),
-        _ => {
-            if let Some(cc) = m.strip_prefix('j').and_then(condition) {
-                return Some(Jcc(cc));
-            }
-            if let Some(cc) = m.strip_prefix("set").and_then(condition) {
-                return Some(Setcc(cc));
-            }
-            if let Some(cc) = m.strip_prefix("cmov").and_then(condition) {
-                return Some(Cmov(cc));
-            }
-            return None;
+    CC_FAMILIES.iter().find_map(|(prefix, fam)| m.strip_prefix(prefix).and_then(condition).map(fam))
+}
+
+/// `movzx` and `movsx` as GNU as also spells them, with the sizes in the name.
+const MOVX: [(&str, bool, u8, u8); 6] =
+    [("movzbl", false, 1, 4), ("movzbw", false, 1, 2), ("movzwl", false, 2, 4), ("movsbl", true, 1, 4), ("movsbw", true, 1, 2), ("movswl", true, 2, 4)];
+
+/// Call `f` with every spelling [`lookup`] accepts whose length is in `lengths`: the plain names
+/// first, the suffixed ones last (the order in which suggestions are offered). The others are not
+/// even built, so a guess for a misspelt mnemonic costs little.
+pub fn each_spelling(lengths: std::ops::RangeInclusive<usize>, f: &mut dyn FnMut(&str)) {
+    let mut buf = String::new();
+    let mut offer = |parts: &[&str], check: bool| {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if !lengths.contains(&len) {
+            return;
         }
-    })
+        buf.clear();
+        parts.iter().for_each(|p| buf.push_str(p));
+        if !check || lookup(&buf).is_some() {
+            f(&buf);
+        }
+    };
+    for suffix in ["", "b", "w", "l"] {
+        let check = !suffix.is_empty();
+        for (name, _) in BASE {
+            offer(&[name, suffix], check);
+        }
+        for (prefix, _) in CC_FAMILIES {
+            for (cc, _) in CONDITIONS {
+                offer(&[prefix, cc, suffix], check);
+            }
+        }
+        for m in MOVX {
+            offer(&[m.0, suffix], check);
+        }
+        for (name, _) in FIXED {
+            offer(&[name, suffix], check);
+        }
+    }
 }
 
 /// Resolve a mnemonic to its family and size suffix (1, 2 or 4 bytes), if it is one we know.
@@ -247,15 +294,9 @@ pub fn lookup(m: &str) -> Option<(Fam, Option<u8>)> {
     if let Some((_, bytes)) = FIXED.iter().find(|(n, _)| *n == m) {
         return Some((Fam::Fixed(bytes), None));
     }
-    let movx = |signed, from, to| Some((Fam::Movx { signed, from, to }, None));
-    match m {
-        "movzbl" => return movx(false, 1, 4),
-        "movzbw" => return movx(false, 1, 2),
-        "movzwl" => return movx(false, 2, 4),
-        "movsbl" => return movx(true, 1, 4),
-        "movsbw" => return movx(true, 1, 2),
-        "movswl" => return movx(true, 2, 4),
-        _ => {}
+    if let Some((_, signed, from, to)) = MOVX.iter().find(|x| x.0 == m) {
+        let (signed, from, to) = (*signed, *from, *to);
+        return Some((Fam::Movx { signed, from, to }, None));
     }
     if let Some(f) = base(m) {
         return Some((f, None));
@@ -268,18 +309,10 @@ pub fn lookup(m: &str) -> Option<(Fam, Option<u8>)> {
     };
     let f = base(&m[..m.len() - 1])?;
     let ok = match f {
-        Fam::Jcc(_)
-        | Fam::Loop(_)
-        | Fam::Int
-        | Fam::Enter
-        | Fam::Bcd(_)
-        | Fam::Movx { .. }
-        | Fam::Fixed(_) => false,
+        Fam::Jcc(_) | Fam::Loop(_) | Fam::Int | Fam::Enter | Fam::Bcd(_) | Fam::Movx { .. } | Fam::Fixed(_) => false,
         Fam::Jmp | Fam::Call | Fam::Bswap | Fam::Table(_) => size == 4,
         Fam::Setcc(_) => size == 1,
-        Fam::Cmov(_) | Fam::ShiftDouble(_) | Fam::Lea | Fam::Bt(_) | Fam::BitScan(_) | Fam::Ret => {
-            size != 1
-        }
+        Fam::Cmov(_) | Fam::ShiftDouble(_) | Fam::Lea | Fam::Bt(_) | Fam::BitScan(_) | Fam::Ret => size != 1,
         _ => true,
     };
     ok.then_some((f, Some(size)))
@@ -287,8 +320,7 @@ pub fn lookup(m: &str) -> Option<(Fam, Option<u8>)> {
 
 /// For the layout step: jumps GNU as relaxes (short when the target is near), by condition.
 pub fn relaxable(insn: &Insn) -> Option<Option<usize>> {
-    let target_is_direct =
-        matches!(insn.ops.as_slice(), [Operand::Mem(m)] if m.is_absolute() && m.seg.is_none());
+    let target_is_direct = matches!(insn.ops.as_slice(), [Operand::Mem(m)] if m.is_absolute() && m.seg.is_none());
     match lookup(&insn.mnemonic)?.0 {
         Fam::Jmp if target_is_direct => Some(None),
         Fam::Jcc(cc) if target_is_direct => Some(Some(cc)),
@@ -302,5 +334,27 @@ pub fn branch_size(cc: Option<usize>, near: bool) -> u32 {
         (_, false) => 2,
         (None, true) => 5,
         (Some(_), true) => 6,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_offered_is_one_lookup_knows() {
+        let mut all = Vec::new();
+        each_spelling(0..=usize::MAX, &mut |n| all.push(n.to_string()));
+        assert!(all.iter().all(|n| lookup(n).is_some()));
+        for n in ["mov", "movl", "jnz", "setneb", "cmovgw", "movzbl", "cpuid", "loopnz"] {
+            assert!(all.iter().any(|s| s == n), "{n} is missing");
+        }
+        // Plain names before suffixed ones, so a guess offers `mov` before `movl`.
+        let pos = |n: &str| all.iter().position(|s| s == n);
+        assert!(pos("mov") < pos("movl"));
+        // Only the lengths asked for are built.
+        let mut short = Vec::new();
+        each_spelling(2..=2, &mut |n| short.push(n.to_string()));
+        assert!(short.iter().all(|n| n.len() == 2) && short.iter().any(|n| n == "jz"));
     }
 }

@@ -12,8 +12,10 @@
 //! - `mnemonics.rs` and `opcodes.rs`: what each mnemonic means, and the opcode forms of each operation;
 //! - `encode.rs`: one instruction to bytes through iced-x86's encoder, choosing forms as GNU as does.
 //!
-//! Errors are values: every problem in a source becomes an [`AsmError`] naming its line, and no
-//! input makes the assembler panic.
+//! Errors are values: every problem in a source becomes an [`AsmError`] naming its line and saying
+//! what to change, and no input makes the assembler panic. Nor hang: `budget.rs` bounds the work,
+//! the items and the errors of one assembly (limits in `params.rs`), and `tests/asm_hostile.rs`
+//! holds the worst sources we know of to it.
 //!
 //! What it accepts (GNU as, AT&T syntax, `--32`):
 //! - comments `#` and `/* */`; `;` between statements; labels `name:` and numeric `1:` with `1f`/`1b`;
@@ -38,11 +40,13 @@
 //! only accepts with a warning (an indirect `jmp` without `*`, an operand with no
 //! size, a value it would shorten): a student gets an error instead of a surprise.
 
+mod budget;
 mod encode;
 mod expr;
 mod layout;
 mod lex;
 mod mnemonics;
+mod nearest;
 mod opcodes;
 mod parse;
 
@@ -50,10 +54,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// Largest image the assembler builds, so that `.space 0x7fffffff` is an error and not an allocation.
-pub const MAX_IMAGE: u32 = 16 << 20;
-/// Layout passes before we give up (jump relaxation settles in a handful).
-pub const MAX_PASSES: usize = 64;
+/// Largest image the assembler builds (`params::ASM_MAX_IMAGE`, named here as before).
+pub const MAX_IMAGE: u32 = crate::params::ASM_MAX_IMAGE;
+/// Layout passes before we give up (`params::ASM_MAX_PASSES`, named here as before).
+pub const MAX_PASSES: usize = crate::params::ASM_MAX_PASSES;
 
 /// An assembled Guest program: a flat image to load at `origin`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -100,11 +104,7 @@ pub struct AsmError {
 
 impl AsmError {
     pub fn at(line: usize, column: Option<usize>, message: impl Into<String>) -> Self {
-        AsmError {
-            line,
-            column,
-            message: message.into(),
-        }
+        AsmError { line, column, message: message.into() }
     }
 }
 
@@ -125,21 +125,35 @@ pub fn assemble(source: &str, origin: u32) -> Result<Program, Vec<AsmError>> {
 
 /// [`assemble`], with `include` giving the text of each file an `.include "name"` asks for
 /// (None when there is no such file). Items from an included file belong to the `.include` line.
-pub fn assemble_with_includes(
-    source: &str,
-    origin: u32,
-    include: &dyn Fn(&str) -> Option<String>,
-) -> Result<Program, Vec<AsmError>> {
-    let (stmts, mut errors) = lex::split_statements(source);
-    let (items, parse_errors) = parse::parse(&stmts, include);
-    errors.extend(parse_errors);
-    if !errors.is_empty() {
-        // A mistake inside `.rept` is reported once, not once per copy.
-        crate::small_sort::sort_by_key(&mut errors, |e| e.line);
-        errors.dedup();
-        return Err(errors);
+pub fn assemble_with_includes(source: &str, origin: u32, include: &dyn Fn(&str) -> Option<String>) -> Result<Program, Vec<AsmError>> {
+    assemble_counting(source, origin, include).0
+}
+
+/// [`assemble_with_includes`], also telling how many of its [`crate::params::ASM_WORK`] steps of
+/// work the assembly took (for benchmarks, and for tests of how close the worst sources come).
+pub fn assemble_counting(source: &str, origin: u32, include: &dyn Fn(&str) -> Option<String>) -> (Result<Program, Vec<AsmError>>, u64) {
+    let mut budget = budget::Budget::new();
+    let result = assemble_within(source, origin, include, &mut budget);
+    (result, budget.spent())
+}
+
+fn assemble_within(source: &str, origin: u32, include: &dyn Fn(&str) -> Option<String>, budget: &mut budget::Budget) -> Result<Program, Vec<AsmError>> {
+    let mut errors = budget::Errors::new();
+    // Lexing is linear in the source: pay for all of it before reading any (a pasted 100 MB file is
+    // refused at once).
+    if !budget.spend(source.len()) {
+        errors.push_limit(budget::out_of_work(0, &format!("the source is {} characters long; make it shorter", source.len())));
+        return Err(errors.into_sorted());
     }
-    layout::assemble_items(&items, origin)
+    let (stmts, lex_errors) = lex::split_statements(source);
+    for e in lex_errors {
+        errors.push(e);
+    }
+    let items = parse::parse(&stmts, include, budget, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors.into_sorted());
+    }
+    layout::assemble_items(&items, origin, budget, errors)
 }
 
 #[cfg(test)]
@@ -158,26 +172,17 @@ mod tests {
         assert_eq!(bytes("mov %eax, %ebx"), [0x89, 0xc3]); // store form, not 8b d8
         assert_eq!(bytes("add $1, %eax"), [0x83, 0xc0, 0x01]); // sign-extended imm8
         assert_eq!(bytes("add $0x100, %eax"), [0x05, 0x00, 0x01, 0x00, 0x00]); // eax short form
-        assert_eq!(
-            bytes("add $0x100, %ebx"),
-            [0x81, 0xc3, 0x00, 0x01, 0x00, 0x00]
-        );
+        assert_eq!(bytes("add $0x100, %ebx"), [0x81, 0xc3, 0x00, 0x01, 0x00, 0x00]);
         assert_eq!(bytes("xchg %ebx, %eax"), [0x93]);
         assert_eq!(bytes("test $1, %al"), [0xa8, 0x01]);
         assert_eq!(bytes("shl $1, %eax"), [0xd1, 0xe0]); // the d1 form for a shift by one
         assert_eq!(bytes("int $3"), [0xcc]);
         assert_eq!(bytes("int $0x1f"), [0xcd, 0x1f]);
         assert_eq!(bytes("inc %ecx"), [0x41]);
-        assert_eq!(
-            bytes("mov foo, %eax\nfoo: .long 0"),
-            [0xa1, 0x05, 0x00, 0x10, 0x00, 0, 0, 0, 0]
-        ); // moffs
+        assert_eq!(bytes("mov foo, %eax\nfoo: .long 0"), [0xa1, 0x05, 0x00, 0x10, 0x00, 0, 0, 0, 0]); // moffs
         assert_eq!(bytes("mov %ds:(%eax), %eax"), [0x8b, 0x00]); // default segment dropped
         assert_eq!(bytes("mov %es:(%edi), %eax"), [0x26, 0x8b, 0x07]);
-        assert_eq!(
-            bytes("lock xaddw %ax, (%ebx)"),
-            [0x66, 0xf0, 0x0f, 0xc1, 0x03]
-        ); // GNU prefix order
+        assert_eq!(bytes("lock xaddw %ax, (%ebx)"), [0x66, 0xf0, 0x0f, 0xc1, 0x03]); // GNU prefix order
         assert_eq!(bytes("rep stosl"), [0xf3, 0xab]);
         assert_eq!(bytes("vmcall"), [0x0f, 0x01, 0xc1]);
     }
@@ -189,18 +194,10 @@ mod tests {
         assert_eq!(bytes("push $N\n.equ N, 4"), [0x68, 4, 0, 0, 0]); // forward: not known while reading
         assert_eq!(bytes("a: nop\nb: push $(b - a)"), [0x90, 0x6a, 0x01]);
         // A constant .space keeps the distance known; an alignment makes it unknown.
-        assert_eq!(
-            bytes("a: nop\n.space 100\nb: push $(b - a - 100)")[101..],
-            [0x6a, 0x01]
-        );
-        assert_eq!(
-            bytes("a: nop\n.p2align 2\nb: push $(b - a)")[4..],
-            [0x68, 4, 0, 0, 0]
-        );
-        assert_eq!(
-            bytes("a: jmp a\nb: push $(b - a)"),
-            [0xeb, 0xfe, 0x68, 2, 0, 0, 0]
-        ); // across a jump
+        assert_eq!(bytes("a: nop\n.space 100\nb: push $(b - a - 100)")[101..], [0x6a, 0x01]);
+        assert_eq!(bytes("a: nop\n.p2align 2\nb: push $(b - a)")[4..], [0x68, 4, 0, 0, 0]);
+        assert_eq!(bytes("a: jmp a\nb: push $(b - a)"), [0xeb, 0xfe, 0x68, 2, 0, 0, 0]);
+        // across a jump
     }
 
     #[test]
@@ -208,10 +205,7 @@ mod tests {
         // 127 bytes ahead: short. 128: near.
         assert_eq!(bytes("jmp x\n.space 127\nx:")[..2], [0xeb, 0x7f]);
         assert_eq!(bytes("jmp x\n.space 128\nx:")[..5], [0xe9, 0x80, 0, 0, 0]);
-        assert_eq!(
-            bytes("je x\n.space 128\nx:")[..6],
-            [0x0f, 0x84, 0x80, 0, 0, 0]
-        );
+        assert_eq!(bytes("je x\n.space 128\nx:")[..6], [0x0f, 0x84, 0x80, 0, 0, 0]);
         // Backwards: -128 is the last short one.
         let b = bytes("x: .space 126\njmp x");
         assert_eq!(b[126..], [0xeb, 0x80]);
@@ -243,30 +237,13 @@ mod tests {
         assert_eq!(p.entry, 0x100000);
         assert_eq!(p.symbols["start"], 0x100000);
         assert_eq!(p.symbols["msg"], 0x100009); // .data right after 9 bytes of .text
-        assert!(
-            p.symbols.keys().all(|k| !k.contains('\u{1}')),
-            "local labels stay private"
-        );
-        assert_eq!(
-            p.lines,
-            [(0x100000, 4), (0x100005, 5), (0x100007, 6), (0x100009, 8)]
-        );
+        assert!(p.symbols.keys().all(|k| !k.contains('\u{1}')), "local labels stay private");
+        assert_eq!(p.lines, [(0x100000, 4), (0x100005, 5), (0x100007, 6), (0x100009, 8)]);
         assert_eq!(p.line_of(0x100006), Some(5));
         assert_eq!(p.line_of(0xfffff), None);
-        assert_eq!(
-            p.sections
-                .iter()
-                .map(|s| (s.name.as_str(), s.start, s.size))
-                .collect::<Vec<_>>(),
-            [(".text", 0x100000, 9), (".data", 0x100009, 3)]
-        );
+        assert_eq!(p.sections.iter().map(|s| (s.name.as_str(), s.start, s.size)).collect::<Vec<_>>(), [(".text", 0x100000, 9), (".data", 0x100009, 3)]);
         // `_start` wins over `start`; neither means the origin.
-        assert_eq!(
-            assemble("nop\n_start: nop\nstart: nop", 0x2000)
-                .unwrap()
-                .entry,
-            0x2001
-        );
+        assert_eq!(assemble("nop\n_start: nop\nstart: nop", 0x2000).unwrap().entry, 0x2001);
         assert_eq!(assemble("nop", 0x2000).unwrap().entry, 0x2000);
     }
 
@@ -281,7 +258,7 @@ mod tests {
     #[test]
     fn errors_display_with_their_line() {
         let e = assemble("nop\n  movx %eax, %ebx\n", 0).unwrap_err();
-        assert_eq!(e[0].to_string(), "line 2: unknown instruction `movx`");
+        assert_eq!(e[0].to_string(), "line 2: unknown instruction `movx`: did you mean `mov`, `movzx` or `movsx`?");
         assert_eq!(e[0].column, Some(3));
     }
 }

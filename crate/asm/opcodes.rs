@@ -87,16 +87,5 @@ pub const BT: [[Code; 4]; 4] = {
     [[Bt_rm16_imm8, Bt_rm32_imm8, Bt_rm16_r16, Bt_rm32_r32], [Bts_rm16_imm8, Bts_rm32_imm8, Bts_rm16_r16, Bts_rm32_r32],
      [Btr_rm16_imm8, Btr_rm32_imm8, Btr_rm16_r16, Btr_rm32_r32], [Btc_rm16_imm8, Btc_rm32_imm8, Btc_rm16_r16, Btc_rm32_r32]]
 };
-pub const LOOP: [Code; 5] = [
-    Code::Loop_rel8_32_ECX,
-    Code::Loope_rel8_32_ECX,
-    Code::Loopne_rel8_32_ECX,
-    Code::Jecxz_rel8_32,
-    Code::Jcxz_rel8_32,
-];
-pub const TABLE: [Code; 4] = [
-    Code::Lgdt_m1632,
-    Code::Lidt_m1632,
-    Code::Sgdt_m1632,
-    Code::Sidt_m1632,
-];
+pub const LOOP: [Code; 5] = [Code::Loop_rel8_32_ECX, Code::Loope_rel8_32_ECX, Code::Loopne_rel8_32_ECX, Code::Jecxz_rel8_32, Code::Jcxz_rel8_32];
+pub const TABLE: [Code; 4] = [Code::Lgdt_m1632, Code::Lidt_m1632, Code::Sgdt_m1632, Code::Sidt_m1632];

@@ -9,9 +9,11 @@ use std::collections::HashMap;
 
 use iced_x86::Register;
 
+use super::budget::{self, Budget, Errors};
 use super::expr::{self, Class, Expr};
 use super::lex::{split_statements, tokenize, Stmt, Tok};
-use super::{mnemonics, AsmError};
+use super::{mnemonics, nearest, AsmError};
+use crate::params::{ASM_MAX_INCLUDE_NESTING, ASM_MAX_ITEMS, ASM_MAX_REPT_NESTING};
 
 /// Numeric local labels become `<prefix><n>_<k>` (the k-th definition of `n`): a name no source can spell.
 pub const LOCAL_PREFIX: &str = ".L\u{1}";
@@ -172,17 +174,71 @@ fn split_commas(toks: Toks) -> Vec<Toks> {
     out
 }
 
-/// Statements a source may amount to once `.rept` has expanded it, so `.rept 1000000000` is an
-/// error and not a hang.
-const MAX_STATEMENTS: usize = 200_000;
-/// How deeply `.rept` may nest.
-const MAX_REPT_NESTING: usize = 16;
-/// How deeply `.include` may nest (a file that includes itself stops here).
-const MAX_INCLUDE_NESTING: usize = 8;
+/// Every directive the assembler knows, for suggestions (the ones [`Parser::run`] handles first,
+/// then [`Parser::directive`]'s).
+const DIRECTIVES: &[&str] = &[
+    ".if",
+    ".ifne",
+    ".ifeq",
+    ".ifdef",
+    ".ifndef",
+    ".elseif",
+    ".else",
+    ".endif",
+    ".rept",
+    ".endr",
+    ".include",
+    ".text",
+    ".data",
+    ".bss",
+    ".section",
+    ".globl",
+    ".global",
+    ".local",
+    ".weak",
+    ".hidden",
+    ".type",
+    ".size",
+    ".file",
+    ".ident",
+    ".code32",
+    ".att_syntax",
+    ".extern",
+    ".loc",
+    ".cfi_startproc",
+    ".cfi_endproc",
+    ".equ",
+    ".set",
+    ".equiv",
+    ".byte",
+    ".word",
+    ".short",
+    ".hword",
+    ".value",
+    ".long",
+    ".int",
+    ".quad",
+    ".ascii",
+    ".asciz",
+    ".string",
+    ".space",
+    ".skip",
+    ".fill",
+    ".align",
+    ".balign",
+    ".p2align",
+    ".org",
+];
 
 struct Parser<'a> {
     items: Vec<Item>,
-    errors: Vec<AsmError>,
+    errors: &'a mut Errors,
+    /// Pays for every statement handled and every `.rept` copy (see `budget.rs`).
+    budget: &'a mut Budget,
+    /// A limit was hit: stop reading, at once and everywhere.
+    stopped: bool,
+    /// The `.rept`s being expanded, outermost first: the line of each, and the file it is in.
+    repeating: Vec<(usize, Option<String>)>,
     /// How many times each numeric local label has been defined so far.
     local_defs: HashMap<u32, u32>,
     /// Where each ordinary label was defined, to report duplicates.
@@ -191,8 +247,8 @@ struct Parser<'a> {
     consts: HashMap<String, i64>,
     /// Every symbol defined so far (for `.ifdef`).
     defined: std::collections::HashSet<String>,
-    /// Statements handled so far, `.rept` copies included.
-    statements: usize,
+    /// The suggestion already worked out for each unknown name (a `.rept` repeats the same one).
+    guesses: HashMap<String, Option<String>>,
     /// Finds the text of an `.include`d file by name.
     include: &'a dyn Fn(&str) -> Option<String>,
     /// The files being included, innermost last, each with the line of the main source that
@@ -217,19 +273,20 @@ impl Parser<'_> {
         expr::parse(toks, &mut |n, fwd| local_name(&self.local_defs, n, fwd))
     }
 
-    fn statement(&mut self, stmt: &Stmt) -> Result<(), AsmError> {
-        let toks = tokenize(stmt)?;
+    /// One statement other than the conditionals and repetitions [`Parser::run`] handles, given
+    /// its tokens.
+    fn statement(&mut self, stmt: &Stmt, toks: &[(Tok, usize)]) -> Result<(), AsmError> {
         let err = |col: usize, msg: String| AsmError::at(stmt.line, Some(col), msg);
-        let mut rest: Toks = &toks;
+        let mut rest: Toks = toks;
         // Labels: `name:` or `1:`, any number of them before the statement proper.
         loop {
             match rest {
                 [(Tok::Ident(name), col), (Tok::Punct(':'), _), ..] => {
                     if let Some(first) = self.labels.get(name) {
-                        return Err(err(
-                            *col,
-                            format!("symbol `{name}` is already defined (line {first})"),
-                        ));
+                        return Err(err(*col, format!("symbol `{name}` is already defined (line {first})")));
+                    }
+                    if !self.pay(stmt.line, budget::LABEL_STEPS + name.len()) {
+                        return Ok(());
                     }
                     self.labels.insert(name.clone(), stmt.line);
                     self.defined.insert(name.clone());
@@ -237,8 +294,7 @@ impl Parser<'_> {
                     rest = &rest[2..];
                 }
                 [(Tok::Num(n), col), (Tok::Punct(':'), _), ..] => {
-                    let n = u32::try_from(*n)
-                        .map_err(|_| err(*col, "local label number too large".into()))?;
+                    let n = u32::try_from(*n).map_err(|_| err(*col, "local label number too large".into()))?;
                     *self.local_defs.entry(n).or_insert(0) += 1;
                     let name = local_name(&self.local_defs, n, false);
                     self.push(stmt.line, *col, Kind::Label(name));
@@ -256,7 +312,10 @@ impl Parser<'_> {
             t => {
                 return Err(err(
                     col,
-                    format!("expected an instruction or directive, found `{t}`"),
+                    format!(
+                        "expected an instruction, a directive or a label, found `{t}` \
+                         (a label ends with `:`, a directive starts with `.`)"
+                    ),
                 ))
             }
         };
@@ -284,16 +343,21 @@ impl Parser<'_> {
                     mnemonic = next.to_ascii_lowercase();
                     ops = &ops[1..];
                 }
-                Some((t, c)) => {
-                    return Err(err(
-                        *c,
-                        format!("expected an instruction after `{mnemonic}`, found `{t}`"),
-                    ))
-                }
+                Some((t, c)) => return Err(err(*c, format!("expected an instruction after `{mnemonic}`, found `{t}`"))),
             }
         }
         if mnemonics::lookup(&mnemonic).is_none() {
-            return Err(err(col, format!("unknown instruction `{mnemonic}`")));
+            let hint = self.guess(&mnemonic, || {
+                let mut near = nearest::Nearest::new(&mnemonic);
+                mnemonics::each_spelling(near.lengths(), &mut |name| near.offer(name));
+                nearest::did_you_mean(&near.names())
+            });
+            let hint = hint.unwrap_or_else(|| {
+                "the Guest assembler knows the integer instructions of a 32-bit x86 \
+                 (no floating point, SIMD or 64-bit ones)"
+                    .into()
+            });
+            return Err(err(col, format!("unknown instruction `{mnemonic}`: {hint}")));
         }
         let mut operands = Vec::new();
         if !ops.is_empty() {
@@ -302,52 +366,91 @@ impl Parser<'_> {
                 operands.push(self.operand(part).map_err(|m| err(c, m))?);
             }
         }
-        self.push(
-            stmt.line,
-            col,
-            Kind::Insn(Insn {
-                mnemonic,
-                prefixes,
-                ops: operands,
-            }),
-        );
+        self.push(stmt.line, col, Kind::Insn(Insn { mnemonic, prefixes, ops: operands }));
         Ok(())
     }
 
+    /// The suggestion for an unknown `name`, worked out by `work` once per name, and not at all
+    /// once the error list is full (nobody would read it).
+    fn guess(&mut self, name: &str, work: impl FnOnce() -> Option<String>) -> Option<String> {
+        if let Some(g) = self.guesses.get(name) {
+            return g.clone();
+        }
+        if self.errors.is_full() {
+            return None;
+        }
+        let g = work();
+        self.guesses.insert(name.to_string(), g.clone());
+        g
+    }
+
     fn push(&mut self, line: usize, col: usize, kind: Kind) {
+        if self.stopped {
+            return;
+        }
+        if self.items.len() >= ASM_MAX_ITEMS {
+            let fix = self.fix("make the program shorter");
+            self.report_limit(budget::too_many_items(line, &fix));
+            self.stopped = true;
+            return;
+        }
         // What an included file produces belongs to the `.include` line of the main source.
         let line = self.within.first().map_or(line, |w| w.1);
         self.items.push(Item { line, col, kind });
     }
 
+    /// Pay `steps` of work for something at `line`; false (with the error reported) once the budget
+    /// is gone, and the reading stops.
+    fn pay(&mut self, line: usize, steps: usize) -> bool {
+        if self.stopped {
+            return false;
+        }
+        if !self.budget.spend(steps) {
+            let fix = self.fix("the source is too long: make it shorter");
+            self.report_limit(budget::out_of_work(line, &fix));
+            self.stopped = true;
+        }
+        !self.stopped
+    }
+
+    /// What to change when a limit is hit: the outermost `.rept` being expanded multiplies all the
+    /// rest, so it is the one to name; `otherwise` when no `.rept` is running.
+    fn fix(&self, otherwise: &str) -> String {
+        match self.repeating.first() {
+            Some((line, None)) => format!("make the count of the `.rept` at line {line} smaller"),
+            Some((line, Some(file))) => {
+                format!("make the count of the `.rept` at line {line} of {file} smaller")
+            }
+            None => otherwise.to_string(),
+        }
+    }
+
+    /// Record the error of a limit that stopped the reading (kept even when the list is full).
+    fn report_limit(&mut self, e: AsmError) {
+        let e = self.in_file(e);
+        self.errors.push_limit(e);
+    }
+
     /// Record an error; one inside an included file names the file and its line there.
     fn report(&mut self, e: AsmError) {
+        let e = self.in_file(e);
+        self.errors.push(e);
+    }
+
+    /// An error as the main source shows it: one inside an included file is put at the
+    /// `.include` line, and names the file and its line there.
+    fn in_file(&self, e: AsmError) -> AsmError {
         match (self.within.first(), self.within.last()) {
-            (Some((_, outer)), Some((file, _))) => {
-                let message = format!("in {file}, line {}: {}", e.line, e.message);
-                self.errors.push(AsmError {
-                    line: *outer,
-                    column: None,
-                    message,
-                });
-            }
-            _ => self.errors.push(e),
+            (Some((_, outer)), Some((file, _))) => AsmError { line: *outer, column: None, message: format!("in {file}, line {}: {}", e.line, e.message) },
+            _ => e,
         }
     }
 
     fn assign(&mut self, stmt: &Stmt, col: usize, name: String, e: Expr) -> Result<(), AsmError> {
         if let Some(first) = self.labels.get(&name) {
-            return Err(AsmError::at(
-                stmt.line,
-                Some(col),
-                format!("symbol `{name}` is already defined as a label (line {first})"),
-            ));
+            return Err(AsmError::at(stmt.line, Some(col), format!("symbol `{name}` is already defined as a label (line {first})")));
         }
-        let lookup = |s: &str| {
-            self.consts
-                .get(s)
-                .map_or(Class::Unknown, |v| Class::Abs(*v))
-        };
+        let lookup = |s: &str| self.consts.get(s).map_or(Class::Unknown, |v| Class::Abs(*v));
         match expr::classify(&e, &lookup, Class::Unknown) {
             Class::Abs(v) => self.consts.insert(name.clone(), v),
             _ => self.consts.remove(&name),
@@ -360,11 +463,7 @@ impl Parser<'_> {
     /// A value that must be known while reading: a `.rept` count or an `.if` condition.
     fn constant(&self, toks: Toks) -> Result<i64, String> {
         let e = self.expr(toks)?;
-        let lookup = |s: &str| {
-            self.consts
-                .get(s)
-                .map_or(Class::Unknown, |v| Class::Abs(*v))
-        };
+        let lookup = |s: &str| self.consts.get(s).map_or(Class::Unknown, |v| Class::Abs(*v));
         match expr::classify(&e, &lookup, Class::Unknown) {
             Class::Abs(v) => Ok(v),
             _ => Err("needs a constant: numbers, and symbols set to numbers earlier".into()),
@@ -372,40 +471,41 @@ impl Parser<'_> {
     }
 
     /// Handle a list of statements: conditionals (`.if`/`.ifdef`/`.ifndef`/`.else`/`.endif`) and
-    /// repetition (`.rept`/`.endr`) here, everything else by [`Parser::statement`].
-    fn run(&mut self, stmts: &[Stmt], depth: usize) {
-        // For each open `.if`: is its current branch active, has a branch been taken, its line.
+    /// repetition (`.rept`/`.endr`) here, everything else by [`Parser::statement`]. `ends[i]`, for a
+    /// `.rept` at `i`, is how far ahead its `.endr` is ([`block_ends`], worked out once per file so a
+    /// `.rept` inside another one is not searched again for every copy).
+    fn run(&mut self, stmts: &[Stmt], ends: &[Option<usize>], depth: usize) {
+        // For each open `.if`: is its current branch active, has a branch been taken, its line. A
+        // branch can only be active inside an active one, so the innermost says whether we are in
+        // an active branch (one look, not a walk over every open level).
         let mut conds: Vec<(bool, bool, usize)> = Vec::new();
         let mut i = 0;
         while i < stmts.len() {
             let s = &stmts[i];
+            let at = i;
             i += 1;
-            self.statements += 1;
-            if self.statements > MAX_STATEMENTS {
-                self.report(AsmError::at(
-                    s.line,
-                    None,
-                    format!(
-                        "more than {MAX_STATEMENTS} statements (is a `.rept` count too large?)"
-                    ),
-                ));
+            // Handling a statement is linear in its characters and tokens: pay for them.
+            if !self.pay(s.line, budget::STATEMENT_STEPS + s.text.len()) {
                 return;
             }
+            let active = conds.last().is_none_or(|c| c.0);
             let toks = match tokenize(s) {
                 Ok(t) => t,
                 Err(e) => {
-                    if conds.iter().all(|c| c.0) {
+                    if active {
                         self.report(e);
                     }
                     continue;
                 }
             };
+            if !self.pay(s.line, budget::TOKEN_STEPS * toks.len()) {
+                return;
+            }
             let word = match toks.first() {
                 Some((Tok::Ident(w), _)) => w.to_ascii_lowercase(),
                 _ => String::new(),
             };
             let args = toks.get(1..).unwrap_or(&[]);
-            let active = conds.iter().all(|c| c.0);
             let err = |m: String| AsmError::at(s.line, Some(s.col), m);
             let test = |p: &Parser| -> Result<bool, AsmError> {
                 match word.as_str() {
@@ -413,14 +513,8 @@ impl Parser<'_> {
                         [(Tok::Ident(sym), _)] => Ok(p.defined.contains(sym) == (word == ".ifdef")),
                         _ => Err(err(format!("`{word}` needs one symbol name"))),
                     },
-                    ".ifeq" => p
-                        .constant(args)
-                        .map(|v| v == 0)
-                        .map_err(|m| err(format!("{word}: {m}"))),
-                    _ => p
-                        .constant(args)
-                        .map(|v| v != 0)
-                        .map_err(|m| err(format!("{word}: {m}"))),
+                    ".ifeq" => p.constant(args).map(|v| v == 0).map_err(|m| err(format!("{word}: {m}"))),
+                    _ => p.constant(args).map(|v| v != 0).map_err(|m| err(format!("{word}: {m}"))),
                 }
             };
             match word.as_str() {
@@ -457,46 +551,37 @@ impl Parser<'_> {
                 }
                 _ if !active => {}
                 ".rept" => {
-                    // The body runs to the matching `.endr`.
-                    let mut nesting = 0;
-                    let mut end = None;
-                    for (j, t) in stmts.iter().enumerate().skip(i) {
-                        let w = t
-                            .text
-                            .split_whitespace()
-                            .next()
-                            .unwrap_or("")
-                            .to_ascii_lowercase();
-                        if w == ".rept" {
-                            nesting += 1;
-                        } else if w == ".endr" {
-                            if nesting == 0 {
-                                end = Some(j);
-                                break;
-                            }
-                            nesting -= 1;
-                        }
-                    }
-                    let Some(end) = end else {
+                    let Some(len) = ends.get(at).copied().flatten() else {
                         self.report(err("`.rept` without `.endr`".into()));
                         return;
                     };
-                    let body = &stmts[i..end];
-                    i = end + 1;
-                    if depth >= MAX_REPT_NESTING {
+                    // The body runs to the matching `.endr`.
+                    let body = stmts.get(i..at + len).unwrap_or(&[]);
+                    let body_ends = ends.get(i..at + len).unwrap_or(&[]);
+                    i = at + len + 1;
+                    if depth >= ASM_MAX_REPT_NESTING {
                         self.report(err(format!(
-                            "`.rept` nested more than {MAX_REPT_NESTING} deep"
+                            "`.rept` nested more than {ASM_MAX_REPT_NESTING} deep: unroll the \
+                             innermost ones, or multiply their counts into one"
                         )));
                         continue;
                     }
                     match self.constant(args) {
                         Ok(n) => {
+                            let file = self.within.last().map(|w| w.0.clone());
+                            self.repeating.push((s.line, file));
+                            // Each copy costs a step even when the body is empty (or all
+                            // comments): `.rept 4000000000` with nothing in it still ends.
                             for _ in 0..n.max(0) {
-                                if self.statements > MAX_STATEMENTS {
+                                if !self.pay(s.line, 1) {
                                     break;
                                 }
-                                self.run(body, depth + 1);
+                                self.run(body, body_ends, depth + 1);
+                                if self.stopped {
+                                    break;
+                                }
                             }
+                            self.repeating.pop();
                         }
                         Err(m) => self.report(err(format!(".rept: {m}"))),
                     }
@@ -505,18 +590,24 @@ impl Parser<'_> {
                 ".include" => match args {
                     [(Tok::Str(name), _)] => {
                         let name = String::from_utf8_lossy(name).into_owned();
-                        if self.within.len() >= MAX_INCLUDE_NESTING {
+                        if self.within.len() >= ASM_MAX_INCLUDE_NESTING {
                             self.report(err(format!(
-                                "`.include` nested more than {MAX_INCLUDE_NESTING} deep"
+                                "`.include` nested more than {ASM_MAX_INCLUDE_NESTING} deep \
+                                 (does a file include itself?)"
                             )));
                         } else if let Some(text) = (self.include)(&name) {
+                            // Reading the file is linear in its length, each time it is included.
+                            if !self.pay(s.line, text.len()) {
+                                return;
+                            }
                             let outer = self.within.first().map_or(s.line, |w| w.1);
                             let (inner, errors) = split_statements(&text);
+                            let inner_ends = block_ends(&inner);
                             self.within.push((name, outer));
                             for e in errors {
                                 self.report(e);
                             }
-                            self.run(&inner, depth);
+                            self.run(&inner, &inner_ends, depth);
                             self.within.pop();
                         } else {
                             self.report(err(format!("cannot find `{name}` to include")));
@@ -525,10 +616,13 @@ impl Parser<'_> {
                     _ => self.report(err("`.include` needs a quoted file name".into())),
                 },
                 _ => {
-                    if let Err(e) = self.statement(s) {
+                    if let Err(e) = self.statement(s, &toks) {
                         self.report(e);
                     }
                 }
+            }
+            if self.stopped {
+                return;
             }
         }
         if let Some((_, _, line)) = conds.last() {
@@ -538,36 +632,23 @@ impl Parser<'_> {
 
     fn operand(&self, toks: Toks) -> Result<Operand, String> {
         // GNU as refuses `=` inside instruction operands (`<`, `>`, `&&`, `||` are fine).
-        if let Some((Tok::Op2(op), _)) = toks
-            .iter()
-            .find(|(t, _)| matches!(t, Tok::Op2(op) if op.contains('=')))
-        {
-            return Err(format!(
-                "`{op}` can't be used in an instruction operand: compute it with `.equ` first"
-            ));
+        if let Some((Tok::Op2(op), _)) = toks.iter().find(|(t, _)| matches!(t, Tok::Op2(op) if op.contains('='))) {
+            return Err(format!("`{op}` can't be used in an instruction operand: compute it with `.equ` first"));
         }
         match toks {
             [] => Err("missing operand".into()),
             [(Tok::Punct('$'), _), rest @ ..] => Ok(Operand::Imm(self.expr(rest)?)),
             [(Tok::Punct('*'), _), (Tok::Punct('*'), _), ..] => Err("`*` written twice".into()),
             [(Tok::Punct('*'), _), rest @ ..] => Ok(Operand::Star(Box::new(self.operand(rest)?))),
-            [(Tok::Reg(r), _)] => register(r)
-                .map(Operand::Reg)
-                .ok_or_else(|| format!("bad register `%{r}`")),
+            [(Tok::Reg(r), _)] => register(r).map(Operand::Reg).ok_or_else(|| format!("bad register `%{r}`")),
             [(Tok::Reg(r), _), (Tok::Punct(':'), _), rest @ ..] => {
                 let seg = register(r).filter(|r| r.is_segment_register());
                 let seg = seg.ok_or_else(|| format!("`%{r}` is not a segment register"))?;
-                if matches!(
-                    rest,
-                    [(Tok::Punct('$' | '*'), _), ..] | [(Tok::Reg(_), _), ..]
-                ) {
+                if matches!(rest, [(Tok::Punct('$' | '*'), _), ..] | [(Tok::Reg(_), _), ..]) {
                     return Err("a segment override needs a memory operand".into());
                 }
                 let m = self.memory(rest)?;
-                Ok(Operand::Mem(Mem {
-                    seg: Some(seg),
-                    ..m
-                }))
+                Ok(Operand::Mem(Mem { seg: Some(seg), ..m }))
             }
             _ => self.memory(toks).map(Operand::Mem),
         }
@@ -575,13 +656,7 @@ impl Parser<'_> {
 
     /// `disp(%base,%index,scale)`, `(%base)`, `disp`, `(,%index,scale)`.
     fn memory(&self, toks: Toks) -> Result<Mem, String> {
-        let mut mem = Mem {
-            seg: None,
-            base: None,
-            index: None,
-            scale: 1,
-            disp: None,
-        };
+        let mut mem = Mem { seg: None, base: None, index: None, scale: 1, disp: None };
         let mut disp_toks = toks;
         if let Some((Tok::Punct(')'), _)) = toks.last() {
             // Find the `(` that matches the final `)`.
@@ -602,10 +677,7 @@ impl Parser<'_> {
             }
             let open = open.ok_or("unbalanced parentheses")?;
             let inner = &toks[open + 1..toks.len() - 1];
-            if matches!(
-                inner.first(),
-                Some((Tok::Reg(_), _)) | Some((Tok::Punct(','), _))
-            ) {
+            if matches!(inner.first(), Some((Tok::Reg(_), _)) | Some((Tok::Punct(','), _))) {
                 disp_toks = &toks[..open];
                 let parts = split_commas(inner);
                 if parts.len() > 3 {
@@ -614,9 +686,7 @@ impl Parser<'_> {
                 let reg = |p: Toks| -> Result<Option<Register>, String> {
                     match p {
                         [] => Ok(None),
-                        [(Tok::Reg(r), _)] => register(r)
-                            .map(Some)
-                            .ok_or_else(|| format!("bad register `%{r}`")),
+                        [(Tok::Reg(r), _)] => register(r).map(Some).ok_or_else(|| format!("bad register `%{r}`")),
                         _ => Err("expected a register inside `(...)`".into()),
                     }
                 };
@@ -628,8 +698,7 @@ impl Parser<'_> {
                     }
                 }
                 if let Some(p) = parts.get(2) {
-                    let s = expr::eval(&self.expr(p)?, &|_| None, 0)
-                        .map_err(|_| "scale must be a number".to_string())?;
+                    let s = expr::eval(&self.expr(p)?, &|_| None, 0).map_err(|_| "scale must be a number".to_string())?;
                     if ![1, 2, 4, 8].contains(&s) {
                         return Err(format!("scale factor of {s} is not 1, 2, 4 or 8"));
                     }
@@ -643,29 +712,13 @@ impl Parser<'_> {
         Ok(mem)
     }
 
-    fn directive(
-        &mut self,
-        stmt: &Stmt,
-        col: usize,
-        name: &str,
-        args: Toks,
-    ) -> Result<(), AsmError> {
+    fn directive(&mut self, stmt: &Stmt, col: usize, name: &str, args: Toks) -> Result<(), AsmError> {
         let err = |m: String| AsmError::at(stmt.line, Some(col), m);
-        let list = if args.is_empty() {
-            Vec::new()
-        } else {
-            split_commas(args)
-        };
-        let exprs = |p: &Parser| -> Result<Vec<Expr>, AsmError> {
-            list.iter()
-                .map(|a| p.expr(a).map_err(|m| err(format!("{name}: {m}"))))
-                .collect()
-        };
+        let list = if args.is_empty() { Vec::new() } else { split_commas(args) };
+        let exprs = |p: &Parser| -> Result<Vec<Expr>, AsmError> { list.iter().map(|a| p.expr(a).map_err(|m| err(format!("{name}: {m}")))).collect() };
         let arg = |p: &Parser, i: usize| -> Result<Option<Expr>, AsmError> {
             match list.get(i) {
-                Some(a) if !a.is_empty() => {
-                    p.expr(a).map(Some).map_err(|m| err(format!("{name}: {m}")))
-                }
+                Some(a) if !a.is_empty() => p.expr(a).map(Some).map_err(|m| err(format!("{name}: {m}"))),
                 _ => Ok(None),
             }
         };
@@ -683,20 +736,12 @@ impl Parser<'_> {
                 };
                 Kind::Section(sec, flags)
             }
-            ".globl" | ".global" | ".local" | ".weak" | ".hidden" | ".type" | ".size" | ".file"
-            | ".ident" | ".code32" | ".att_syntax" | ".extern" | ".loc" | ".cfi_startproc"
-            | ".cfi_endproc" => return Ok(()),
-            ".code16" | ".code64" | ".intel_syntax" => {
-                return Err(err(format!(
-                    "`{name}` is not supported: Guest programs are 32-bit AT&T code (.code32)"
-                )))
-            }
+            ".globl" | ".global" | ".local" | ".weak" | ".hidden" | ".type" | ".size" | ".file" | ".ident" | ".code32" | ".att_syntax" | ".extern" | ".loc"
+            | ".cfi_startproc" | ".cfi_endproc" => return Ok(()),
+            ".code16" | ".code64" | ".intel_syntax" => return Err(err(format!("`{name}` is not supported: Guest programs are 32-bit AT&T code (.code32)"))),
             ".equ" | ".set" | ".equiv" => {
-                let (Some([(Tok::Ident(sym), _)]), Some(value)) = (list.first(), list.get(1))
-                else {
-                    return Err(err(format!(
-                        "{name} needs a symbol name and a value: `{name} NAME, VALUE`"
-                    )));
+                let (Some([(Tok::Ident(sym), _)]), Some(value)) = (list.first(), list.get(1)) else {
+                    return Err(err(format!("{name} needs a symbol name and a value: `{name} NAME, VALUE`")));
                 };
                 let e = self.expr(value).map_err(|m| err(format!("{name}: {m}")))?;
                 return self.assign(stmt, col, sym.clone(), e);
@@ -725,52 +770,77 @@ impl Parser<'_> {
                 Kind::Space(count, arg(self, 1)?.unwrap_or(Expr::Num(0)))
             }
             ".fill" => {
-                let repeat =
-                    arg(self, 0)?.ok_or_else(|| err(".fill needs a repeat count".into()))?;
-                Kind::Fill(
-                    repeat,
-                    arg(self, 1)?.unwrap_or(Expr::Num(1)),
-                    arg(self, 2)?.unwrap_or(Expr::Num(0)),
-                )
+                let repeat = arg(self, 0)?.ok_or_else(|| err(".fill needs a repeat count".into()))?;
+                Kind::Fill(repeat, arg(self, 1)?.unwrap_or(Expr::Num(1)), arg(self, 2)?.unwrap_or(Expr::Num(0)))
             }
             ".align" | ".balign" | ".p2align" => {
-                let align =
-                    arg(self, 0)?.ok_or_else(|| err(format!("{name} needs an alignment")))?;
-                Kind::Align {
-                    align,
-                    pow2: name == ".p2align",
-                    fill: arg(self, 1)?,
-                    max: arg(self, 2)?,
-                }
+                let align = arg(self, 0)?.ok_or_else(|| err(format!("{name} needs an alignment")))?;
+                Kind::Align { align, pow2: name == ".p2align", fill: arg(self, 1)?, max: arg(self, 2)? }
             }
             ".org" => {
                 let target = arg(self, 0)?.ok_or_else(|| err(".org needs an offset".into()))?;
                 Kind::Org(target, arg(self, 1)?.unwrap_or(Expr::Num(0)))
             }
-            _ => return Err(err(format!("unknown directive `{name}`"))),
+            ".macro" | ".endm" | ".exitm" | ".purgem" | ".irp" | ".irpc" => {
+                return Err(err(format!(
+                    "`{name}` is not supported: the Guest assembler has no macros; write the lines \
+                     out, or repeat them with `.rept` and `.endr`"
+                )))
+            }
+            _ => {
+                let hint = self.guess(name, || nearest::did_you_mean(&nearest::nearest(name, DIRECTIVES.iter().copied())));
+                let hint = hint.unwrap_or_else(|| {
+                    "not one the Guest assembler knows (it has GNU as's section, data, \
+                     alignment, `.equ`/`.set`, `.rept` and `.if` directives)"
+                        .into()
+                });
+                return Err(err(format!("unknown directive `{name}`: {hint}")));
+            }
         };
         self.push(stmt.line, col, kind);
         Ok(())
     }
 }
 
-/// Parse every statement; errors are collected so a student sees all of them at once.
-/// `include` gives the text of a file named by `.include` (None: there is no such file).
-pub fn parse(
-    stmts: &[Stmt],
-    include: &dyn Fn(&str) -> Option<String>,
-) -> (Vec<Item>, Vec<AsmError>) {
+/// For each `.rept` in `stmts`, how many statements ahead its matching `.endr` is (None for every
+/// other statement, and for a `.rept` that is never closed). One pass with a stack of open ones.
+pub fn block_ends(stmts: &[Stmt]) -> Vec<Option<usize>> {
+    let mut ends = vec![None; stmts.len()];
+    let mut open = Vec::new();
+    for (j, s) in stmts.iter().enumerate() {
+        let word = s.text.split_whitespace().next().unwrap_or("");
+        if word.eq_ignore_ascii_case(".rept") {
+            open.push(j);
+        } else if word.eq_ignore_ascii_case(".endr") {
+            if let Some(o) = open.pop() {
+                if let Some(slot) = ends.get_mut(o) {
+                    *slot = Some(j - o);
+                }
+            }
+        }
+    }
+    ends
+}
+
+/// Parse every statement; errors go to `errors` so a student sees all of them at once, and the work
+/// is paid from `budget`. `include` gives the text of a file named by `.include` (None: there is no
+/// such file).
+pub fn parse(stmts: &[Stmt], include: &dyn Fn(&str) -> Option<String>, budget: &mut Budget, errors: &mut Errors) -> Vec<Item> {
     let mut p = Parser {
         items: Vec::new(),
-        errors: Vec::new(),
+        errors,
+        budget,
+        stopped: false,
+        repeating: Vec::new(),
         local_defs: HashMap::new(),
         labels: HashMap::new(),
         consts: HashMap::new(),
         defined: Default::default(),
-        statements: 0,
+        guesses: HashMap::new(),
         include,
         within: Vec::new(),
     };
-    p.run(stmts, 0);
-    (p.items, p.errors)
+    let ends = block_ends(stmts);
+    p.run(stmts, &ends, 0);
+    p.items
 }

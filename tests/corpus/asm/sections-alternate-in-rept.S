@@ -1,0 +1,9 @@
+# Once quadratic: the address map of text and data copies, interleaved, was sorted by
+# insertion (here about 4.5·10^8 swaps; at the old 200 000-statement limit, 10^10).
+# expect: ok
+.rept 15000
+.text
+nop
+.data
+.byte 1
+.endr
