@@ -34,6 +34,10 @@ pub const MAX_GUEST_MB: u32 = 512;
 /// `DEVICE_PAGES` of the real Launcher: the pages above Guest RAM that hold device descriptors and rings.
 pub const DEVICE_PAGES: u32 = 256;
 
+/// The simulated host's wall clock at boot (simulated time 0), in seconds since 1970: 2011-05-19 00:00 UTC,
+/// the day 2.6.39 was released. `write_timestamp()` puts wall-clock time in `lguest_data.time`.
+pub const WALL_CLOCK_AT_BOOT: u32 = 1_305_763_200;
+
 /// Instructions a Guest may run inside one uninterrupted `lguest_arch_run_guest()` before the simulation
 /// hands control back (the model of a host timer tick preempting the Guest): keeps every call bounded.
 pub const GUEST_SLICE: u64 = 100_000;

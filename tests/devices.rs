@@ -66,7 +66,7 @@ fn the_kick_wakes_the_thread_while_main_stays_in_read() {
     let setup = pos(evs, "add_virtqueue for console-output", |e| {
         e.func == "add_virtqueue" && e.text.contains("console-output") && e.text.contains("irq 2, pfn 0x2004")
     });
-    let init = pos(evs, "INITIALIZE", |e| e.func == "initialize" && e.text.contains("pfnlimit=0x2100"));
+    let init = pos(evs, "INITIALIZE", |e| e.func == "initialize" && e.text.contains("pfnlimit=0x2007"));
     assert!(setup < init, "the devices exist before LHREQ_INITIALIZE");
     // DRIVER_OK comes back to main's read() as the descriptor's address, and starts the device.
     let ok = pos(evs, "DRIVER_OK", |e| e.func == "update_device_status" && e.text.contains("DRIVER_OK, so start_device()"));

@@ -53,7 +53,8 @@ pub enum Syscall {
         kind: MapKind,
     },
     /// `clone(fn, stack, CLONE_VM | SIGCHLD, arg)`: a thread of the caller's process that runs the caller's
-    /// program. Task names are unique here (scenarios name tasks), so a name in use is `-EEXIST`.
+    /// program. It shares the memory (`CLONE_VM`) but not the descriptor table: without `CLONE_FILES` it
+    /// gets a copy. Task names are unique here (scenarios name tasks), so a name in use is `-EEXIST`.
     Clone {
         name: String,
     },
@@ -177,7 +178,7 @@ impl Kernel {
             Syscall::Read { fd, buf, len, off } => self.sys_read(fd, Buf::one(buf, len), off),
             Syscall::Readv { fd, iov } => self.sys_read(fd, Buf { iov }, 0),
             Syscall::Mmap { addr, len, kind } => Outcome::Done(self.sys_mmap(addr, len, kind)),
-            Syscall::Clone { name } => Outcome::Done(match self.new_thread(&name, true) {
+            Syscall::Clone { name } => Outcome::Done(match self.new_thread(&name, true, false) {
                 Ok(t) => SysResult::ok(t as i64, "a new thread of the caller's process"),
                 Err(why) => SysResult::err(Errno::EEXIST, why),
             }),
@@ -210,20 +211,22 @@ impl Kernel {
 
     /// `open()` of `/dev/lguest`, the one device file of this kernel ([`super::drivers::MISC_DEVICES`]).
     fn sys_open(&mut self) -> SysResult {
-        let pidx = self.proc_of(self.current);
-        let Some(fd) = self.procs[pidx].lowest_free_fd() else {
+        let me = self.current;
+        let Some(fd) = self.fd_table(me).and_then(super::task::lowest_free_fd) else {
             return SysResult::err(Errno::EMFILE, "the Launcher has no free descriptor");
         };
         let (path, fops) = super::drivers::MISC_DEVICES[0];
         let file = self.alloc_file(fops, None);
-        self.procs[pidx].fds.insert(fd, file);
+        if let Some(t) = self.fd_table_mut(me) {
+            t.insert(fd, file);
+        }
         self.ev("launcher", format!("open(\"{path}\", O_RDWR) = {fd}: a new file with no Guest yet (private_data is NULL)"), &["files"]);
         SysResult::ok(fd as i64, "the misc device opened; nothing is allocated until LHREQ_INITIALIZE")
     }
 
     fn sys_close(&mut self, fd: i32) -> SysResult {
-        let pidx = self.proc_of(self.current);
-        let Some(file) = self.procs[pidx].fds.remove(&fd) else {
+        let me = self.current;
+        let Some(file) = self.fd_table_mut(me).and_then(|t| t.remove(&fd)) else {
             return SysResult::err(Errno::EBADF, format!("descriptor {fd} is not open"));
         };
         self.ev("launcher", format!("close({fd})"), &["files"]);
