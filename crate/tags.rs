@@ -313,6 +313,18 @@ pub const FUNCS: &[FuncInfo] = &[
         summary: "Wait until every CPU has passed a quiescent state (synchronize_sched() in rcupdate.h without PREEMPT_RCU).",
     },
     FuncInfo {
+        func: "access_ok",
+        tag: "X:520",
+        file: "arch/x86/include/asm/uaccess.h",
+        summary: "A user buffer must lie below TASK_SIZE, or the system call is -EFAULT before the driver runs.",
+    },
+    FuncInfo {
+        func: "rw_verify_area",
+        tag: "X:521",
+        file: "fs/read_write.c",
+        summary: "A count of 2 GB or more, or a negative position, is -EINVAL before the driver runs.",
+    },
+    FuncInfo {
         func: "kick_process",
         tag: "X:510",
         file: "kernel/sched.c",

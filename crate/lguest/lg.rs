@@ -114,6 +114,9 @@ pub struct LgCpu {
     /// simulation paused it to let other tasks run, and it goes on from where it was. Not a kernel field:
     /// the kernel is simply still inside `lguest_arch_run_guest()`.
     pub in_guest: bool,
+    /// A scripted Guest's trap whose delivery straight into the Guest faulted: its instruction runs again
+    /// (and traps again) the next time the Guest runs, before the rest of its script.
+    pub retry_trap: Option<(u32, u32)>,
     /// The hrtimer set by `LHCALL_SET_CLOCKEVENT`: when it expires, in simulated ns; `None` when off.
     pub hrt_expires: Option<u64>,
     /// Guest kernel stack from `LHCALL_SET_STACK`.

@@ -237,6 +237,7 @@ fn lg_cpu_start(k: &mut Kernel, id: u32, start: u32, pfn_limit: u32) -> Result<L
         changed: 0,
         last_pages: None,
         in_guest: false,
+        retry_trap: None,
         hrt_expires: None,
         ss1: 0,
         esp1: 0,

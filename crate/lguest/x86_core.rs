@@ -34,7 +34,7 @@ use super::regs::LguestRegs;
 use super::segments::{copy_gdt, copy_gdt_tls};
 use super::switcher::{gate_dpl, gate_selector, goes_direct, stub_target, switch_to_guest, LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR, SWITCHER_TRAPNUM};
 use super::Recording;
-use crate::cpu::script::{run_script, ScriptAction, ScriptExit};
+use crate::cpu::script::{run_script, ScriptExit};
 use crate::cpu::timeline::Timeline;
 use crate::cpu::{Cpu, Delivery, Exit, Fault};
 use crate::kernel::Kernel;
@@ -413,7 +413,11 @@ fn run_scripted(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, _budget: u64) 
     for _ in 0..crate::params::LOOP_CAP {
         let Kernel { procs, lguest, .. } = &mut *k;
         let Some(guest) = procs.get_mut(pidx).map(|p| &mut p.mm.guest) else { return (None, 0, 0) };
-        match run_script(&mut guest.script, &mut cpu.regs.esp, &mut guest.ram, limit) {
+        let next = match cpu.retry_trap.take() {
+            Some((num, errcode)) => ScriptExit::Trap { num, errcode, cr2: None },
+            None => run_script(&mut guest.script, &mut cpu.regs.esp, &mut guest.ram, limit),
+        };
+        match next {
             ScriptExit::Hypercall { nr, args } => {
                 let r = &mut cpu.regs;
                 (r.eax, r.ebx, r.ecx, r.edx, r.esi) = (nr, args[0], args[1], args[2], args[3]);
@@ -441,7 +445,7 @@ fn run_scripted(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, _budget: u64) 
                     Err(addr) => {
                         // The CPU faulted pushing the frame: the trapping instruction will run again once the
                         // Host has mapped the stack.
-                        guest.script.push_front(ScriptAction::Trap { num, errcode });
+                        cpu.retry_trap = Some((num, errcode));
                         let text = format!(
                             "trap {num:#x} would go straight to the Guest, but pushing its frame at {addr:#x} page-faults (the shadow page tables do not map the stack yet): that fault goes to the Host"
                         );

@@ -24,9 +24,7 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 fn run_tool(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what} ({e}): this test needs GNU binutils (as --32, ld -m elf_i386)"));
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {what} ({e}): this test needs GNU binutils (as --32, ld -m elf_i386)"));
     assert!(out.status.success(), "{what} failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
