@@ -238,6 +238,18 @@ pub const FUNCS: &[FuncInfo] = &[
     },
     FuncInfo { func: "guest_load_tls", tag: "X:625", file: "drivers/lguest/segments.c", summary: "LHCALL_LOAD_TLS: the three TLS entries from Guest memory." },
     FuncInfo {
+        func: "fixup_gdt_table",
+        tag: "H:630",
+        file: "drivers/lguest/segments.c",
+        summary: "Make a Guest GDT entry privilege 1 and accessed; a bad one faults only when the Switcher loads it.",
+    },
+    FuncInfo {
+        func: "copy_gdt_tls",
+        tag: "H:650",
+        file: "drivers/lguest/segments.c",
+        summary: "Copy only the three TLS entries into the Switcher's GDT (what changes on a Guest context switch).",
+    },
+    FuncInfo {
         func: "copy_gdt",
         tag: "H:640",
         file: "drivers/lguest/segments.c",
