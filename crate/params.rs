@@ -34,6 +34,16 @@ pub const MAX_GUEST_MB: u32 = 512;
 /// `DEVICE_PAGES` of the real Launcher: the pages above Guest RAM that hold device descriptors and rings.
 pub const DEVICE_PAGES: u32 = 256;
 
+/// `TASK_SIZE` of the i386 host (the 3 GB/1 GB split, `PAGE_OFFSET` 0xC0000000): `access_ok()` refuses a
+/// user buffer that reaches at or above it, before any driver sees it.
+pub const TASK_SIZE: u32 = 0xC000_0000;
+/// `MAX_RW_COUNT` (fs/read_write.c, 2.6.37 on: `INT_MAX & PAGE_CACHE_MASK`): the most one read or write moves.
+pub const MAX_RW_COUNT: u32 = 0x7FFF_F000;
+
+/// The simulated host's wall clock at boot (simulated time 0), in seconds since 1970: 2011-05-19 00:00 UTC,
+/// the day 2.6.39 was released. `write_timestamp()` puts wall-clock time in `lguest_data.time`.
+pub const WALL_CLOCK_AT_BOOT: u32 = 1_305_763_200;
+
 /// Instructions a Guest may run inside one uninterrupted `lguest_arch_run_guest()` before the simulation
 /// hands control back (the model of a host timer tick preempting the Guest): keeps every call bounded.
 pub const GUEST_SLICE: u64 = 100_000;

@@ -1,9 +1,10 @@
 //! Each kernel function the simulator models, with the journey tag lessons cite, the kernel file it lives
 //! in, and a link to it in the real source (Linux 2.6.39 on elixir.bootlin.com).
 //!
-//! Tags of the form `L:nnn` and `H:nnn` are the kernel's own literate-journey tags (drivers/lguest/README),
-//! so a student can find the same place with `make Launcher` / `make Host`. Functions the kernel does not
-//! tag get ours, `X:nnn`, numbered in the order the course meets them.
+//! Tags of the form `L:nnn`, `H:nnn` and `S:nnn` are the kernel's own literate-journey tags
+//! (drivers/lguest/README), each the tag of the comment that introduces the function, so a student finds the
+//! same place with `make Launcher`, `make Host` or `make Switcher`. Functions the kernel leaves untagged, and
+//! kernel functions outside drivers/lguest, get ours, `X:nnn`, numbered in the order the course meets them.
 
 use serde::Serialize;
 
@@ -32,7 +33,18 @@ pub const FUNCS: &[FuncInfo] = &[
         file: "drivers/lguest/lguest_user.c",
         summary: "Set up virtual cpu 0: its registers page, its owner task, its clock.",
     },
-    FuncInfo { func: "init_guest_pagetable", tag: "X:026", file: "drivers/lguest/page_tables.c", summary: "Allocate the first shadow page directory." },
+    FuncInfo {
+        func: "init_guest_pagetable",
+        tag: "H:500",
+        file: "drivers/lguest/page_tables.c",
+        summary: "Read boot_params, build the boot page tables, allocate the first shadow page directory.",
+    },
+    FuncInfo {
+        func: "setup_pagetables",
+        tag: "H:505",
+        file: "drivers/lguest/page_tables.c",
+        summary: "The boot page tables: all of RAM mapped at 0 and at PAGE_OFFSET, just below the initrd.",
+    },
     FuncInfo { func: "read", tag: "L:040", file: "drivers/lguest/lguest_user.c", summary: "Run the Guest, or tell the Launcher why it died." },
     FuncInfo { func: "user_send_irq", tag: "L:050", file: "drivers/lguest/lguest_user.c", summary: "LHREQ_IRQ: mark an interrupt pending for the Guest." },
     FuncInfo {
@@ -66,6 +78,12 @@ pub const FUNCS: &[FuncInfo] = &[
         summary: "The loop behind read(): hypercalls, notifies, signals, interrupts, run, trap.",
     },
     FuncInfo {
+        func: "lguest_address_ok",
+        tag: "H:032",
+        file: "drivers/lguest/core.c",
+        summary: "Is a Guest-physical range below pfn_limit (its end's page included) and not wrapping?",
+    },
+    FuncInfo {
         func: "do_hypercalls",
         tag: "H:100",
         file: "drivers/lguest/hypercalls.c",
@@ -82,18 +100,18 @@ pub const FUNCS: &[FuncInfo] = &[
         func: "lguest_init_hcall",
         tag: "X:101",
         file: "drivers/lguest/hypercalls.c",
-        summary: "The first hypercall must be LGUEST_INIT: learn where lguest_data is.",
+        summary: "The first hypercall must be LGUEST_INIT: learn where lguest_data is (initialize() in hypercalls.c).",
     },
-    FuncInfo { func: "kill_guest", tag: "X:110", file: "drivers/lguest/lg.h", summary: "Record why the Guest must die (only the first reason counts)." },
+    FuncInfo { func: "kill_guest", tag: "L:035", file: "drivers/lguest/lg.h", summary: "Record why the Guest must die (only the first reason counts)." },
     FuncInfo {
         func: "set_interrupt",
         tag: "X:200",
         file: "drivers/lguest/interrupts_and_traps.c",
-        summary: "Set an irqs_pending bit and wake the Launcher task.",
+        summary: "Set an irqs_pending bit; wake the Launcher task, or kick it out of the Guest.",
     },
     FuncInfo {
         func: "interrupt_pending",
-        tag: "X:201",
+        tag: "H:205",
         file: "drivers/lguest/interrupts_and_traps.c",
         summary: "First pending interrupt the Guest has not blocked.",
     },
@@ -105,17 +123,137 @@ pub const FUNCS: &[FuncInfo] = &[
     },
     FuncInfo {
         func: "set_guest_interrupt",
-        tag: "X:203",
+        tag: "H:210",
         file: "drivers/lguest/interrupts_and_traps.c",
         summary: "Push the interrupt frame on the Guest's stack and jump to its handler.",
     },
+    FuncInfo {
+        func: "deliver_trap",
+        tag: "H:220",
+        file: "drivers/lguest/interrupts_and_traps.c",
+        summary: "Reflect a trap that came back to the Host into the Guest's own handler.",
+    },
+    FuncInfo {
+        func: "load_guest_idt_entry",
+        tag: "H:230",
+        file: "drivers/lguest/interrupts_and_traps.c",
+        summary: "LHCALL_LOAD_IDT_ENTRY: ignore the Host's vectors, mark the IDT changed, set_trap().",
+    },
+    FuncInfo {
+        func: "set_trap",
+        tag: "H:235",
+        file: "drivers/lguest/interrupts_and_traps.c",
+        summary: "Check a Guest IDT entry (present, interrupt or trap gate) and keep a safe copy of it.",
+    },
+    FuncInfo {
+        func: "copy_traps",
+        tag: "H:240",
+        file: "drivers/lguest/interrupts_and_traps.c",
+        summary: "Build the IDT the CPU uses: Guest trap gates that may go direct, the Switcher's gates for the rest.",
+    },
+    FuncInfo {
+        func: "direct_trap",
+        tag: "H:250",
+        file: "drivers/lguest/interrupts_and_traps.c",
+        summary: "May this trap go straight to the Guest? Not 6, 7, 13, 14, 0x1f, nor the Host's interrupts.",
+    },
+    FuncInfo {
+        func: "pin_stack_pages",
+        tag: "H:260",
+        file: "drivers/lguest/interrupts_and_traps.c",
+        summary: "Keep the Guest kernel's stack mapped, so a direct trap never faults pushing its frame.",
+    },
+    FuncInfo {
+        func: "guest_set_stack",
+        tag: "X:261",
+        file: "drivers/lguest/interrupts_and_traps.c",
+        summary: "LHCALL_SET_STACK: check and store the Guest kernel's stack, then pin it.",
+    },
+    FuncInfo {
+        func: "guest_set_clockevent",
+        tag: "H:200",
+        file: "drivers/lguest/interrupts_and_traps.c",
+        summary: "LHCALL_SET_CLOCKEVENT: arm the Guest's hrtimer (or, with 0, cancel it).",
+    },
     FuncInfo { func: "clockdev_fn", tag: "X:210", file: "drivers/lguest/interrupts_and_traps.c", summary: "The Guest's hrtimer expired: raise irq 0." },
-    FuncInfo { func: "lguest_arch_run_guest", tag: "X:300", file: "drivers/lguest/x86/core.c", summary: "Switch to the Guest and run until it traps back." },
+    FuncInfo {
+        func: "lguest_arch_run_guest",
+        tag: "H:040",
+        file: "drivers/lguest/x86/core.c",
+        summary: "Switch to the Guest and run until it traps back; save cr2, restore the FPU.",
+    },
+    FuncInfo {
+        func: "copy_in_guest_info",
+        tag: "S:010",
+        file: "drivers/lguest/x86/core.c",
+        summary: "Make this CPU's Switcher pages this Guest's: cr3, regs page, TSS, and the IDT/GDT if changed.",
+    },
+    FuncInfo {
+        func: "map_switcher_in_guest",
+        tag: "H:480",
+        file: "drivers/lguest/page_tables.c",
+        summary: "Map the Switcher and this cpu's registers page into the Guest's shadow page tables.",
+    },
+    FuncInfo {
+        func: "switch_to_guest",
+        tag: "S:100",
+        file: "drivers/lguest/x86/switcher_32.S",
+        summary: "The way in: load the Guest's GDT, IDT, TSS and cr3, pop its registers, iret.",
+    },
+    FuncInfo {
+        func: "return_to_host",
+        tag: "S:100",
+        file: "drivers/lguest/x86/switcher_32.S",
+        summary: "The way out for a trap: save the Guest's registers, trapnum and errcode, back to the Host.",
+    },
+    FuncInfo {
+        func: "deliver_to_host",
+        tag: "S:100",
+        file: "drivers/lguest/x86/switcher_32.S",
+        summary: "The way out for a Host interrupt: back to the Host, then into the Host's own handler.",
+    },
+    FuncInfo {
+        func: "math_state_restore",
+        tag: "X:302",
+        file: "arch/x86/kernel/traps.c",
+        summary: "After trap 7: put the Host's FPU state back and clear TS, before interrupts come back on.",
+    },
     FuncInfo {
         func: "lguest_arch_handle_trap",
-        tag: "X:301",
+        tag: "H:050",
         file: "drivers/lguest/x86/core.c",
-        summary: "Why did the Guest stop? A hypercall, a fault to reflect, or a reason to kill it.",
+        summary: "Why did the Guest stop? A hypercall, a fault to handle or reflect, a Host interrupt, or death.",
+    },
+    FuncInfo {
+        func: "emulate_insn",
+        tag: "H:130",
+        file: "drivers/lguest/x86/core.c",
+        summary: "Skip a cli, emulate in and out (in reads all ones) for a #GP at ring 1.",
+    },
+    FuncInfo {
+        func: "load_guest_gdt_entry",
+        tag: "H:620",
+        file: "drivers/lguest/segments.c",
+        summary: "LHCALL_LOAD_GDT_ENTRY: store, fix up, mark the GDT changed.",
+    },
+    FuncInfo { func: "guest_load_tls", tag: "X:625", file: "drivers/lguest/segments.c", summary: "LHCALL_LOAD_TLS: the three TLS entries from Guest memory." },
+    FuncInfo {
+        func: "fixup_gdt_table",
+        tag: "H:630",
+        file: "drivers/lguest/segments.c",
+        summary: "Make a Guest GDT entry privilege 1 and accessed; a bad one faults only when the Switcher loads it.",
+    },
+    FuncInfo {
+        func: "copy_gdt_tls",
+        tag: "H:650",
+        file: "drivers/lguest/segments.c",
+        summary: "Copy only the three TLS entries into the Switcher's GDT (what changes on a Guest context switch).",
+    },
+    FuncInfo {
+        func: "copy_gdt",
+        tag: "H:640",
+        file: "drivers/lguest/segments.c",
+        summary: "Copy the Guest's GDT entries (not the Host's four) into the Switcher's GDT.",
     },
     FuncInfo {
         func: "demand_page",
@@ -168,14 +306,49 @@ pub const FUNCS: &[FuncInfo] = &[
         summary: "LHCALL_FLUSH_TLB(1): drop every shadow mapping, then re-pin the stack.",
     },
     FuncInfo {
+        func: "guest_pa",
+        tag: "X:704",
+        file: "drivers/lguest/page_tables.c",
+        summary: "Walk the Guest's own page tables to a Guest-physical address (Bad address kills).",
+    },
+    FuncInfo {
         func: "eventfd_ctx_fdget",
         tag: "X:400",
         file: "fs/eventfd.c",
         summary: "Turn a descriptor into a referenced eventfd context (-EBADF, -EINVAL).",
     },
     FuncInfo { func: "eventfd_signal", tag: "X:401", file: "fs/eventfd.c", summary: "Add to an eventfd's counter and wake its reader." },
-    FuncInfo { func: "synchronize_rcu", tag: "X:500", file: "kernel/rcutree.c", summary: "Wait until every CPU has passed a quiescent state." },
+    FuncInfo {
+        func: "synchronize_rcu",
+        tag: "X:500",
+        file: "kernel/rcutree_plugin.h",
+        summary: "Wait until every CPU has passed a quiescent state (synchronize_sched() in rcupdate.h without PREEMPT_RCU).",
+    },
+    FuncInfo {
+        func: "access_ok",
+        tag: "X:520",
+        file: "arch/x86/include/asm/uaccess.h",
+        summary: "A user buffer must lie below TASK_SIZE, or the system call is -EFAULT before the driver runs.",
+    },
+    FuncInfo {
+        func: "rw_verify_area",
+        tag: "X:521",
+        file: "fs/read_write.c",
+        summary: "A count of 2 GB or more, or a negative position, is -EINVAL before the driver runs.",
+    },
+    FuncInfo {
+        func: "kick_process",
+        tag: "X:510",
+        file: "kernel/sched.c",
+        summary: "Send a reschedule IPI to the CPU running a task, knocking it out of whatever it runs.",
+    },
     FuncInfo { func: "launcher", tag: "X:600", file: "Documentation/lguest/lguest.c", summary: "The Launcher's own steps: open, eventfd, signals, threads." },
+    FuncInfo {
+        func: "tell_kernel",
+        tag: "L:185",
+        file: "Documentation/lguest/lguest.c",
+        summary: "LHREQ_INITIALIZE with guest_base, guest_limit / getpagesize() and the entry point.",
+    },
     FuncInfo {
         func: "setup_console",
         tag: "X:610",
@@ -187,6 +360,12 @@ pub const FUNCS: &[FuncInfo] = &[
         tag: "X:611",
         file: "Documentation/lguest/lguest.c",
         summary: "Give a queue its ring pages, its irq and its lguest_vqconfig.",
+    },
+    FuncInfo {
+        func: "check_pointer",
+        tag: "L:200",
+        file: "Documentation/lguest/lguest.c",
+        summary: "A buffer the Guest names must lie below guest_limit, or the Launcher errx()s.",
     },
     FuncInfo {
         func: "handle_output",
@@ -205,7 +384,7 @@ pub const FUNCS: &[FuncInfo] = &[
         func: "create_thread",
         tag: "L:216",
         file: "Documentation/lguest/lguest.c",
-        summary: "An eventfd, LHREQ_EVENTFD for the ring's address, and a thread that sleeps on it.",
+        summary: "An eventfd, LHREQ_EVENTFD for the ring's address, a CLONE_VM thread that sleeps on it; close our copy.",
     },
     FuncInfo {
         func: "wait_for_vq_desc",
@@ -250,6 +429,10 @@ pub fn source_link(func: &str) -> Option<String> {
     match f.func {
         "launcher" => Some("https://elixir.bootlin.com/linux/v2.6.39/source/Documentation/lguest/lguest.c".into()),
         "synchronize_rcu" => Some("https://elixir.bootlin.com/linux/v2.6.39/A/ident/synchronize_rcu".into()),
+        // The Switcher's labels are assembly: link the file.
+        "switch_to_guest" | "return_to_host" | "deliver_to_host" => {
+            Some(format!("https://elixir.bootlin.com/linux/v2.6.39/source/{}#:~:text={}", f.file, f.func))
+        }
         // Our name for the LGUEST_INIT handler; hypercalls.c calls it initialize().
         "lguest_init_hcall" => Some(format!("https://elixir.bootlin.com/linux/v2.6.39/source/{}#:~:text=initialize", f.file)),
         name => Some(format!("https://elixir.bootlin.com/linux/v2.6.39/source/{}#:~:text={name}", f.file)),

@@ -66,7 +66,7 @@ fn the_kick_wakes_the_thread_while_main_stays_in_read() {
     let setup = pos(evs, "add_virtqueue for console-output", |e| {
         e.func == "add_virtqueue" && e.text.contains("console-output") && e.text.contains("irq 2, pfn 0x2004")
     });
-    let init = pos(evs, "INITIALIZE", |e| e.func == "initialize" && e.text.contains("pfnlimit=0x2100"));
+    let init = pos(evs, "INITIALIZE", |e| e.func == "initialize" && e.text.contains("pfnlimit=0x2007"));
     assert!(setup < init, "the devices exist before LHREQ_INITIALIZE");
     // DRIVER_OK comes back to main's read() as the descriptor's address, and starts the device.
     let ok = pos(evs, "DRIVER_OK", |e| e.func == "update_device_status" && e.text.contains("DRIVER_OK, so start_device()"));
@@ -349,4 +349,40 @@ expect stdout = \"hellohe\"
 expect vq.console-output.used_idx = 2
 "
     ));
+}
+
+/// `create_thread()` (lguest.c 1052-1057): `clone(CLONE_VM | SIGCHLD)` without CLONE_FILES gives each
+/// device thread its own copy of the descriptor table; the main thread then closes its copy of the eventfd,
+/// so only the thread still holds it, and the Host's reference keeps the eventfd alive too.
+#[test]
+fn device_threads_have_their_own_descriptor_tables() {
+    let image = std::fs::read(build("tests/guests/host", "virtio_console")).unwrap();
+    let (mut m, r) = boot(&image, 32);
+    r.unwrap();
+    let res = run_guest(&mut m);
+    assert_eq!(String::from_utf8_lossy(&res.stdout), OUT);
+    let evs: Vec<_> = m.log.iter().collect();
+    let closes: Vec<&str> = evs.iter().filter(|e| e.func == "create_thread" && e.text.starts_with("close(")).map(|e| e.text.as_str()).collect();
+    assert_eq!(closes.len(), 2, "one close per queue's thread: {closes:?}");
+    assert!(evs.iter().any(|e| e.func == "launcher" && e.text.contains("(CLONE_VM): it shares the Launcher's memory and gets a copy")));
+}
+
+#[test]
+fn a_thread_made_without_clone_files_keeps_its_own_descriptors() {
+    use lguest_sim::kernel::syscall::Syscall;
+    let r = lguest_sim::scenario::replay("open => fd 3\n").unwrap();
+    let mut k = r.kernel;
+    let main = k.task_by_name("main").unwrap();
+    k.current = main;
+    let t = k.new_thread("copy", false, false).unwrap();
+    let shared = k.new_thread("shared", false, true).unwrap();
+    // The copy sees fd 3 but closing it there leaves main's.
+    assert!(k.fd_table(t).unwrap().contains_key(&3));
+    k.syscall(t, Syscall::Close { fd: 3 }).unwrap();
+    assert!(k.fd_table(main).unwrap().contains_key(&3));
+    assert!(!k.fd_table(t).unwrap().contains_key(&3));
+    // A CLONE_FILES thread shares main's table: its eventfd is main's too.
+    k.syscall(shared, Syscall::Eventfd).unwrap();
+    assert!(k.fd_table(main).unwrap().contains_key(&4));
+    assert!(!k.fd_table(t).unwrap().contains_key(&4));
 }

@@ -25,6 +25,13 @@ const CASES: &[(&str, &str, &str, i32)] = &[
     ("divzero", "", "lguest: unhandled trap 0 at 0x100013 (0x0)\n", 1),
     ("vmcall_io", "vmcall and in/out work\n", "lguest: CRASH: Power down\n", 1),
     ("badnotify", "", "lguest: Bad NOTIFY 0x7ff0000\n", 1),
+    ("emulate", "cli skipped\ninb: eax = 0x1234ffff\ninw: eax = 0xffffffff\ninl: eax = 0xffffffff\nout went nowhere\n", "lguest: CRASH: Power down\n", 1),
+    (
+        "traps",
+        "int3 went straight to the Guest (frame IF on)\nint $4 was reflected by the Host (frame IF off)\n#GP(0x202) for int $0x40\n#GP(0x402) for int $0x80\nint $0x80 went straight to the Guest\nint $0x80 through an interrupt gate: cond_resched(), no handler ran\n",
+        "lguest: CRASH: Power down\n",
+        1,
+    ),
 ];
 
 #[test]

@@ -19,10 +19,11 @@ fn random_choices_on_random_scenarios_never_panic() {
             initial_entries: rng.below(5) as u8,
             timers: rng.below(6) as u8,
             bad_fd: rng.below(3) == 0,
+            flavour: lguest_sim::rcu::Flavour::ALL[rng.below(2)],
         };
         let Ok(mut m) = Run::new(&sc) else { continue };
         for _ in 0..120 {
-            let choice = Choice { cpu: rng.below(6) as u8, pick: rng.below(4) as u8, irq: rng.below(5) == 0 };
+            let choice = Choice { cpu: rng.below(6) as u8, pick: rng.below(4) as u8, irq: rng.below(5) == 0, start: rng.below(7) == 0 };
             let before = m.state().clone();
             if m.step_choice(choice).is_err() {
                 assert_eq!(m.state(), &before, "a refused step changes nothing");

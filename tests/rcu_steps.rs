@@ -204,7 +204,7 @@ fn step_back_and_replay_reproduce_the_same_state() {
 fn bad_input_is_an_error_value() {
     let mut m = machine(2, 1, 1, None);
     assert!(m.step(7).unwrap_err().contains("CPU 7 does not exist"));
-    assert!(m.step_choice(Choice { cpu: 0, pick: 3, irq: false }).unwrap_err().contains("pick 3"));
+    assert!(m.step_choice(Choice { cpu: 0, pick: 3, ..Choice::default() }).unwrap_err().contains("pick 3"));
     for (cpus, r, w, place) in [(0, 1, 1, None), (5, 1, 1, None), (2, 0, 0, None), (2, 4, 4, None), (2, 1, 1, Some(vec![0]))] {
         let sc = Scenario { cpus, readers: r, writers: w, placement: place, ..Scenario::default() };
         assert!(Run::new(&sc).is_err(), "{sc:?}");
@@ -227,7 +227,7 @@ fn weak_memory_offers_stale_values_only_where_nothing_orders_them() {
     m.step(0).unwrap(); // newest: v1
                         // v1->num: 2, 1 (memcpy) or kmalloc's garbage: nothing ordered the stores before the pointer.
     assert_eq!(m.snapshot().cpus[0].options, 3);
-    let ev = m.step_choice(Choice { cpu: 0, pick: 2, irq: false }).unwrap();
+    let ev = m.step_choice(Choice { cpu: 0, pick: 2, ..Choice::default() }).unwrap();
     assert_eq!(ev.violations.len(), 1, "{ev:?}");
 
     let sc = Scenario { memory: MemoryMode::Weak, ..Scenario::default() };
@@ -287,7 +287,7 @@ fn a_timer_can_fire_on_an_idle_cpu_and_schedules_name_it() {
     let ev = m.step(1).unwrap();
     assert!(ev.text.contains("outside any read-side section"), "{}", ev.text);
     assert!(m.interrupt(1).unwrap_err().contains("no timer interrupt"));
-    assert_eq!(parse_schedule("1i 0 0:2").unwrap()[0], Choice { cpu: 1, pick: 0, irq: true });
+    assert_eq!(parse_schedule("1i 0 0:2").unwrap()[0], Choice { cpu: 1, irq: true, ..Choice::default() });
     assert_eq!(lguest_sim::rcu::model::format_schedule(&parse_schedule("1i 0 0:2").unwrap()), "1i 0 0:2");
     assert!(parse_schedule("xi").is_err());
 }

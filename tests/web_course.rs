@@ -26,6 +26,8 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("16_two_guests.scn", include_str!("scenarios/16_two_guests.scn")),
     ("17_close_during_read.scn", include_str!("scenarios/17_close_during_read.scn")),
     ("18_paging.scn", include_str!("scenarios/18_paging.scn")),
+    ("19_vfs_checks.scn", include_str!("scenarios/19_vfs_checks.scn")),
+    ("20_direct_traps.scn", include_str!("scenarios/20_direct_traps.scn")),
 ];
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -37,7 +37,7 @@ fn eventfd_read(k: &mut Kernel, file: FileId, buf: Buf, off: u64) -> Outcome {
     }
     let tid = k.current;
     let why = "waiting for the eventfd to be signalled".to_string();
-    k.sleep(tid, Sleep { file, buf, off, why, shown: Some("in read() of an eventfd"), asleep: false, holds_file: false });
+    k.sleep(tid, Sleep { file, buf, off, why, shown: Some("in read() of an eventfd"), asleep: false, holds_file: false, running: false });
     match k.progress(tid) {
         Some(r) => Outcome::Done(r),
         None => Outcome::Blocked { why: "the eventfd's counter is 0: the thread sleeps until it is signalled".into() },
@@ -95,14 +95,16 @@ fn eventfd_release(k: &mut Kernel, file: FileId) {
 impl Kernel {
     /// `eventfd(0, 0)`: a counter at 0 behind a new descriptor.
     pub(crate) fn sys_eventfd(&mut self) -> SysResult {
-        let pidx = self.proc_of(self.current);
-        let Some(fd) = self.procs[pidx].lowest_free_fd() else {
+        let me = self.current;
+        let Some(fd) = self.fd_table(me).and_then(super::task::lowest_free_fd) else {
             return SysResult::err(Errno::EMFILE, "the Launcher has no free descriptor");
         };
         let ctx = self.eventfds.len();
         self.eventfds.push(EventfdCtx { count: 0, refs: 1 });
         let file = self.alloc_file(&EVENTFD_FOPS, Some(ctx));
-        self.procs[pidx].fds.insert(fd, file);
+        if let Some(t) = self.fd_table_mut(me) {
+            t.insert(fd, file);
+        }
         self.ev("launcher", format!("eventfd(0, 0) = {fd}: a counter at 0 the Launcher can hand to LHREQ_EVENTFD"), &["files", "eventfds"]);
         SysResult::ok(fd as i64, "a new eventfd")
     }

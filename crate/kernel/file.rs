@@ -86,6 +86,9 @@ pub struct Sleep {
     pub asleep: bool,
     /// The read took its own reference on the file (`fget()`), dropped when it returns.
     pub holds_file: bool,
+    /// The task is not asleep at all but running on a CPU, inside the call (a Guest executing): what
+    /// `kick_process()` can interrupt.
+    pub running: bool,
 }
 
 /// What a sleeping read does when resumed.
@@ -97,12 +100,15 @@ pub enum Resume {
     Blocked(String),
     /// It sleeps until woken (a halted Guest).
     Asleep(String),
+    /// It is running on its CPU, still inside the call (a Guest executing); looked at again next time, and
+    /// `kick_process()` may interrupt it.
+    Running(String),
 }
 
 impl Kernel {
-    /// The file behind descriptor `fd` of the calling task.
+    /// The file behind descriptor `fd` of the calling task (in its own table or its process's).
     pub fn fdget(&self, fd: i32) -> Option<FileId> {
-        self.procs.get(self.proc_of(self.current))?.fds.get(&fd).copied()
+        self.fd_table(self.current)?.get(&fd).copied()
     }
 
     /// A new open file with one reference, not yet behind any descriptor.

@@ -86,8 +86,27 @@ impl Kernel {
 
     pub(crate) fn spawn_task(&mut self, name: &str, pid: Pid, by_program: bool) -> Tid {
         let tid = self.tasks.len() as Tid;
-        self.tasks.push(Task { tid, name: name.to_string(), pid, state: TaskState::User, signal_pending: false, by_program });
+        self.tasks.push(Task { tid, name: name.to_string(), pid, state: TaskState::User, signal_pending: false, by_program, files: None });
         tid
+    }
+
+    /// Task `tid`'s descriptor table: its own, or its process's.
+    pub fn fd_table(&self, tid: Tid) -> Option<&std::collections::BTreeMap<i32, file::FileId>> {
+        let t = self.tasks.get(tid as usize)?;
+        match &t.files {
+            Some(own) => Some(own),
+            None => self.procs.get(t.pid as usize).map(|p| &p.fds),
+        }
+    }
+
+    /// Task `tid`'s descriptor table, to change it.
+    pub fn fd_table_mut(&mut self, tid: Tid) -> Option<&mut std::collections::BTreeMap<i32, file::FileId>> {
+        let pid = self.tasks.get(tid as usize)?.pid as usize;
+        let Kernel { tasks, procs, .. } = self;
+        match tasks.get_mut(tid as usize)?.files.as_mut() {
+            Some(own) => Some(own),
+            None => procs.get_mut(pid).map(|p| &mut p.fds),
+        }
     }
 
     pub fn task_by_name(&self, name: &str) -> Option<Tid> {
@@ -95,6 +114,9 @@ impl Kernel {
     }
 
     pub fn task_name(&self, tid: Tid) -> String {
+        if tid == task::IRQ_CONTEXT {
+            return "timer".into();
+        }
         self.tasks.get(tid as usize).map(|t| t.name.clone()).unwrap_or_else(|| format!("task{tid}"))
     }
 

@@ -53,8 +53,10 @@ impl Budget {
 /// The scheduler's state.
 #[derive(Clone, Debug, Default)]
 pub struct Sched {
-    /// Tasks asleep in a system call.
+    /// Tasks asleep in a system call (or running inside one: see [`Sleep::running`]).
     pub pending: BTreeMap<Tid, Sleep>,
+    /// Tasks a reschedule IPI has been sent to (`kick_process()`) that they have not yet taken.
+    pub ipis: std::collections::BTreeSet<Tid>,
     /// Results of sleeping calls that have since returned, not yet collected by `wait`.
     pub finished: BTreeMap<Tid, SysResult>,
     /// The work left for this call into the core.
@@ -87,21 +89,42 @@ impl Kernel {
                 Some(self.return_to_user(tid, r))
             }
             Resume::Blocked(why) => {
-                self.note_sleep(tid, why, false);
+                self.note_sleep(tid, why, false, false);
                 None
             }
             Resume::Asleep(why) => {
-                self.note_sleep(tid, why, true);
+                self.note_sleep(tid, why, true, false);
+                None
+            }
+            Resume::Running(why) => {
+                self.note_sleep(tid, why, false, true);
                 None
             }
         }
     }
 
-    fn note_sleep(&mut self, tid: Tid, why: String, asleep: bool) {
+    fn note_sleep(&mut self, tid: Tid, why: String, asleep: bool, running: bool) {
         if let Some(s) = self.sched.pending.get_mut(&tid) {
             s.why = why;
             s.asleep = asleep;
+            s.running = running;
         }
+    }
+
+    /// `kick_process()`: if task `tid` is running on another CPU (inside a call, not asleep: a Launcher whose
+    /// Guest is executing), send that CPU a reschedule IPI, which takes it out of whatever it runs. True if
+    /// an IPI was sent; a task that is not running, or is the caller, is left alone.
+    pub fn kick_process(&mut self, tid: Tid) -> bool {
+        if tid == self.current || !self.sched.pending.get(&tid).is_some_and(|s| s.running) {
+            return false;
+        }
+        self.sched.ipis.insert(tid);
+        true
+    }
+
+    /// The CPU running task `tid` takes the reschedule IPI sent to it, if one was.
+    pub fn take_ipi(&mut self, tid: Tid) -> bool {
+        self.sched.ipis.remove(&tid)
     }
 
     /// Move every sleeping call on as far as it goes without outside help, and let the user programs whose
@@ -156,6 +179,7 @@ impl Kernel {
 
     /// A sleeping call ends (it returned, or its task died): a reference the call held on its file goes.
     pub(crate) fn drop_pending(&mut self, tid: Tid) {
+        self.sched.ipis.remove(&tid);
         if let Some(s) = self.sched.pending.remove(&tid) {
             if s.holds_file {
                 self.fput(s.file);
@@ -241,7 +265,8 @@ impl Kernel {
         self.sched.finished.remove(&tid)
     }
 
-    /// `kill(task, sig)`: mark a signal pending; a task asleep in the kernel is woken to notice it.
+    /// `kill(task, sig)`: mark a signal pending; a task asleep in the kernel is woken to notice it, and one
+    /// running inside a call on another CPU is kicked (`signal_wake_up()`).
     pub fn signal(&mut self, tid: Tid) {
         let name = self.task_name(tid);
         let blocked = self.sched.pending.contains_key(&tid);
@@ -250,7 +275,12 @@ impl Kernel {
                 t.signal_pending = true;
             }
         }
-        self.wake_up_process(tid);
+        if !self.wake_up_process(tid) {
+            // The sender is outside the simulation, never the task itself.
+            let saved = std::mem::replace(&mut self.current, super::task::IRQ_CONTEXT);
+            self.kick_process(tid);
+            self.current = saved;
+        }
         let text = if blocked {
             format!("a signal arrives for {name}, asleep in the kernel: signal_pending() is now true and the task is woken")
         } else {
@@ -260,16 +290,31 @@ impl Kernel {
         self.settle();
     }
 
-    /// `clone(CLONE_VM | ...)`: a new thread of the current task's process, sharing its memory and
-    /// descriptors. With `by_program`, the thread runs the process's program (the scheduler resumes it);
-    /// otherwise it is driven from outside, like `main`.
-    pub fn new_thread(&mut self, name: &str, by_program: bool) -> Result<Tid, String> {
+    /// `clone(CLONE_VM | ...)`: a new thread of the current task's process, sharing its memory. With
+    /// `share_files` (`CLONE_FILES`) it shares the caller's descriptor table too; without, it gets a copy of
+    /// it, each descriptor one more reference on the same file, and what either then opens or closes is its
+    /// own. With `by_program`, the thread runs the process's program (the scheduler resumes it); otherwise it
+    /// is driven from outside, like `main`.
+    pub fn new_thread(&mut self, name: &str, by_program: bool, share_files: bool) -> Result<Tid, String> {
         if self.task_by_name(name).is_some() {
             return Err(format!("there is already a task called {name:?}"));
         }
-        let pid = self.tasks.get(self.current as usize).map(|t| t.pid).unwrap_or(0);
+        let me = self.current;
+        let pid = self.tasks.get(me as usize).map(|t| t.pid).unwrap_or(0);
+        let copy = if share_files { None } else { Some(self.fd_table(me).cloned().unwrap_or_default()) };
         let tid = self.spawn_task(name, pid, by_program);
-        let text = format!("the Launcher starts thread {name:?}: it shares the Launcher's memory and descriptors");
+        let text = match &copy {
+            Some(files) => {
+                for &f in files.values() {
+                    self.fget(f);
+                }
+                format!("the Launcher starts thread {name:?} (CLONE_VM): it shares the Launcher's memory and gets a copy of its {} descriptors", files.len())
+            }
+            None => format!("the Launcher starts thread {name:?} (CLONE_VM | CLONE_FILES): it shares the Launcher's memory and descriptor table"),
+        };
+        if let Some(t) = self.tasks.get_mut(tid as usize) {
+            t.files = copy;
+        }
         self.log.push(name, "launcher", "X:600", text, &["tasks"]);
         Ok(tid)
     }
@@ -283,6 +328,7 @@ impl Kernel {
         }
         let parent = self.proc_of(self.current);
         let mut child = self.procs.get(parent).ok_or("no process to fork")?.clone();
+        child.fds = self.fd_table(self.current).cloned().unwrap_or_default();
         child.pid = self.procs.len() as u32;
         child.name = name.to_string();
         child.mm.guest.script.clear();
@@ -303,8 +349,16 @@ impl Kernel {
     pub fn exit_task(&mut self, tid: Tid) {
         self.drop_pending(tid);
         self.sched.finished.remove(&tid);
-        if let Some(t) = self.tasks.get_mut(tid as usize) {
-            t.state = TaskState::Exited;
+        let own = match self.tasks.get_mut(tid as usize) {
+            Some(t) => {
+                t.state = TaskState::Exited;
+                t.files.take()
+            }
+            None => None,
+        };
+        // A thread with its own descriptor table closes it as it exits.
+        for file in own.unwrap_or_default().into_values() {
+            self.fput(file);
         }
     }
 
@@ -317,9 +371,11 @@ impl Kernel {
         let name = self.task_name(tid);
         self.log.push(&name, "launcher", "X:600", format!("process {pname} exits: the kernel closes its descriptors"), &["tasks", "files"]);
         let dying: Vec<Tid> = self.tasks.iter().filter(|t| t.pid == pid).map(|t| t.tid).collect();
+        let mut fds = fds;
         for t in dying {
             self.tasks[t as usize].state = TaskState::Exited;
             self.drop_pending(t);
+            fds.extend(self.tasks[t as usize].files.take().unwrap_or_default().into_values());
         }
         self.procs[pidx].fds.clear();
         self.current = tid;

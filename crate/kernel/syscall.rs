@@ -53,7 +53,8 @@ pub enum Syscall {
         kind: MapKind,
     },
     /// `clone(fn, stack, CLONE_VM | SIGCHLD, arg)`: a thread of the caller's process that runs the caller's
-    /// program. Task names are unique here (scenarios name tasks), so a name in use is `-EEXIST`.
+    /// program. It shares the memory (`CLONE_VM`) but not the descriptor table: without `CLONE_FILES` it
+    /// gets a copy. Task names are unique here (scenarios name tasks), so a name in use is `-EEXIST`.
     Clone {
         name: String,
     },
@@ -177,7 +178,7 @@ impl Kernel {
             Syscall::Read { fd, buf, len, off } => self.sys_read(fd, Buf::one(buf, len), off),
             Syscall::Readv { fd, iov } => self.sys_read(fd, Buf { iov }, 0),
             Syscall::Mmap { addr, len, kind } => Outcome::Done(self.sys_mmap(addr, len, kind)),
-            Syscall::Clone { name } => Outcome::Done(match self.new_thread(&name, true) {
+            Syscall::Clone { name } => Outcome::Done(match self.new_thread(&name, true, false) {
                 Ok(t) => SysResult::ok(t as i64, "a new thread of the caller's process"),
                 Err(why) => SysResult::err(Errno::EEXIST, why),
             }),
@@ -210,20 +211,22 @@ impl Kernel {
 
     /// `open()` of `/dev/lguest`, the one device file of this kernel ([`super::drivers::MISC_DEVICES`]).
     fn sys_open(&mut self) -> SysResult {
-        let pidx = self.proc_of(self.current);
-        let Some(fd) = self.procs[pidx].lowest_free_fd() else {
+        let me = self.current;
+        let Some(fd) = self.fd_table(me).and_then(super::task::lowest_free_fd) else {
             return SysResult::err(Errno::EMFILE, "the Launcher has no free descriptor");
         };
         let (path, fops) = super::drivers::MISC_DEVICES[0];
         let file = self.alloc_file(fops, None);
-        self.procs[pidx].fds.insert(fd, file);
+        if let Some(t) = self.fd_table_mut(me) {
+            t.insert(fd, file);
+        }
         self.ev("launcher", format!("open(\"{path}\", O_RDWR) = {fd}: a new file with no Guest yet (private_data is NULL)"), &["files"]);
         SysResult::ok(fd as i64, "the misc device opened; nothing is allocated until LHREQ_INITIALIZE")
     }
 
     fn sys_close(&mut self, fd: i32) -> SysResult {
-        let pidx = self.proc_of(self.current);
-        let Some(file) = self.procs[pidx].fds.remove(&fd) else {
+        let me = self.current;
+        let Some(file) = self.fd_table_mut(me).and_then(|t| t.remove(&fd)) else {
             return SysResult::err(Errno::EBADF, format!("descriptor {fd} is not open"));
         };
         self.ev("launcher", format!("close({fd})"), &["files"]);
@@ -231,19 +234,50 @@ impl Kernel {
         SysResult::ok(0, format!("descriptor {fd} closed"))
     }
 
+    /// `pwrite64()`: a negative offset is -EINVAL before the descriptor is even looked up; then `vfs_write()`.
     fn sys_write(&mut self, fd: i32, buf: u32, len: u32, off: u64) -> SysResult {
+        if (off as i64) < 0 {
+            self.ev("rw_verify_area", format!("pwrite64() at offset {}: a negative position is -EINVAL before any file is looked at", off as i64), &[]);
+            return SysResult::err(Errno::EINVAL, "a negative file offset (sys_pwrite64 refuses it first)");
+        }
         let Some(file) = self.fdget(fd) else {
             return SysResult::err(Errno::EBADF, format!("descriptor {fd} is not open"));
+        };
+        self.vfs_write(file, buf, len, off)
+    }
+
+    /// `vfs_write()` (fs/read_write.c): the buffer must be user memory (`access_ok()`, -EFAULT), then the
+    /// count and position must make sense (`rw_verify_area()`, -EINVAL), and only then does the file's own
+    /// `write` run, with the count cut to `MAX_RW_COUNT`.
+    fn vfs_write(&mut self, file: super::file::FileId, buf: u32, len: u32, off: u64) -> SysResult {
+        if let Err(f) = self.access_ok(buf, len) {
+            return f.into();
+        }
+        let len = match self.rw_verify_area(off, len) {
+            Ok(n) => n,
+            Err(f) => return f.into(),
         };
         let write = self.files[file].ops.write;
         write(self, file, buf, len, off)
     }
 
-    /// `writev()`: each buffer in turn, as far as they go.
+    /// `writev()`: `rw_copy_check_uvector()` checks every buffer first (a length that is negative as a
+    /// `ssize_t` is -EINVAL, a buffer outside user space -EFAULT), then each is written in turn, as far as they go.
     fn sys_writev(&mut self, fd: i32, iov: &[(u32, u32)]) -> SysResult {
+        let Some(file) = self.fdget(fd) else {
+            return SysResult::err(Errno::EBADF, format!("descriptor {fd} is not open"));
+        };
+        for &(buf, len) in iov {
+            if (len as i32) < 0 {
+                return SysResult::err(Errno::EINVAL, format!("an iovec of {len:#x} bytes: negative as a ssize_t"));
+            }
+            if let Err(f) = self.access_ok(buf, len) {
+                return f.into();
+            }
+        }
         let mut n = 0i64;
         for &(buf, len) in iov {
-            let r = self.sys_write(fd, buf, len, 0);
+            let r = self.vfs_write(file, buf, len, 0);
             if !r.is_ok() {
                 return if n > 0 { SysResult::ok(n, "written up to the buffer that failed") } else { r };
             }
@@ -252,12 +286,59 @@ impl Kernel {
         SysResult::ok(n, "every buffer written")
     }
 
+    /// `pread64()` and `readv()`: a negative offset is -EINVAL first; then, as `vfs_read()` does, every
+    /// buffer must be user memory (-EFAULT) and the count and position sane (-EINVAL) before the file's own
+    /// `read` runs.
     fn sys_read(&mut self, fd: i32, buf: Buf, off: u64) -> Outcome {
+        if (off as i64) < 0 {
+            self.ev("rw_verify_area", format!("pread64() at offset {}: a negative position is -EINVAL before any file is looked at", off as i64), &[]);
+            return Outcome::Done(SysResult::err(Errno::EINVAL, "a negative file offset (sys_pread64 refuses it first)"));
+        }
         let Some(file) = self.fdget(fd) else {
             return Outcome::Done(SysResult::err(Errno::EBADF, format!("descriptor {fd} is not open")));
         };
+        for &(addr, len) in &buf.iov {
+            if buf.iov.len() > 1 && (len as i32) < 0 {
+                return Outcome::Done(SysResult::err(Errno::EINVAL, format!("an iovec of {len:#x} bytes: negative as a ssize_t")));
+            }
+            if let Err(f) = self.access_ok(addr, len) {
+                return Outcome::Done(f.into());
+            }
+        }
+        let buf = match self.rw_verify_area(off, buf.len()) {
+            Ok(n) if buf.iov.len() == 1 => Buf::one(buf.addr(), n),
+            Ok(_) => buf,
+            Err(f) => return Outcome::Done(f.into()),
+        };
         let read = self.files[file].ops.read;
         read(self, file, buf, off)
+    }
+
+    /// `access_ok()` (i386 uaccess.h): `[addr, addr + size)` must lie below the user address limit (the
+    /// 3 GB of user space, `TASK_SIZE`), without wrapping. Only the range is checked, not whether anything
+    /// is mapped there: that fault comes later, as -EFAULT from the copy itself.
+    pub fn access_ok(&mut self, addr: u32, size: u32) -> Result<(), Fail> {
+        if addr as u64 + size as u64 > crate::params::TASK_SIZE as u64 {
+            self.ev(
+                "access_ok",
+                format!("{size:#x} bytes at {addr:#x} reach past user space (TASK_SIZE {:#x}): -EFAULT before the driver runs", crate::params::TASK_SIZE),
+                &[],
+            );
+            return fail(Errno::EFAULT, format!("the buffer at {addr:#x} ({size:#x} bytes) is not in user space: access_ok() fails"));
+        }
+        Ok(())
+    }
+
+    /// `rw_verify_area()` (fs/read_write.c): a count that is negative as a `ssize_t` (2 GB or more on i386), a
+    /// negative position, or a position plus count that overflows is -EINVAL; otherwise the count, cut to
+    /// `MAX_RW_COUNT`.
+    pub fn rw_verify_area(&mut self, off: u64, count: u32) -> Result<u32, Fail> {
+        let pos = off as i64;
+        if (count as i32) < 0 || pos < 0 || pos.checked_add(count as i64).is_none_or(|e| e < 0) {
+            self.ev("rw_verify_area", format!("count {count:#x} at position {pos}: -EINVAL before the driver runs"), &[]);
+            return fail(Errno::EINVAL, format!("rw_verify_area(): a count of {count:#x} bytes is negative as a ssize_t, or the position is"));
+        }
+        Ok(count.min(crate::params::MAX_RW_COUNT))
     }
 
     fn sys_mmap(&mut self, addr: u32, len: u32, kind: MapKind) -> SysResult {

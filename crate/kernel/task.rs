@@ -17,6 +17,10 @@ use super::user::UserProgram;
 pub type Pid = u32;
 pub type Tid = u32;
 
+/// What `current` is while the kernel runs on behalf of no task: a timer interrupt's handler, or a signal
+/// sent from outside the simulation. Its events are named "timer".
+pub const IRQ_CONTEXT: Tid = Tid::MAX;
+
 /// Where a task stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -41,6 +45,10 @@ pub struct Task {
     /// resumes it when its system call returns. Other tasks are driven from outside the simulation (a
     /// scenario's lines, the Launcher's main loop), which collect their results with `wait`.
     pub by_program: bool,
+    /// `current->files` when it is the task's own: a thread made by `clone()` without `CLONE_FILES` gets a
+    /// copy of its parent's descriptor table (more references on the same files), which it then changes
+    /// alone. `None`: the task uses its process's table (the main thread, and `CLONE_FILES` threads).
+    pub files: Option<BTreeMap<i32, FileId>>,
 }
 
 /// A process: its address space, its descriptors, and the program its threads run.
@@ -62,9 +70,7 @@ impl Clone for Process {
     }
 }
 
-impl Process {
-    /// The lowest free descriptor number, as `open()` and `eventfd()` choose it.
-    pub fn lowest_free_fd(&self) -> Option<i32> {
-        (0..crate::params::MAX_FDS as i32).find(|fd| !self.fds.contains_key(fd))
-    }
+/// The lowest free descriptor number of a table, as `open()` and `eventfd()` choose it.
+pub fn lowest_free_fd(fds: &BTreeMap<i32, FileId>) -> Option<i32> {
+    (0..crate::params::MAX_FDS as i32).find(|fd| !fds.contains_key(fd))
 }

@@ -58,7 +58,7 @@ fn tty_read(k: &mut Kernel, file: FileId, buf: Buf, off: u64) -> Outcome {
     }
     if k.tty.input.is_empty() && !buf.is_empty() {
         let tid = k.current;
-        k.sleep(tid, Sleep { file, buf, off, why: "waiting for terminal input".into(), shown: None, asleep: false, holds_file: false });
+        k.sleep(tid, Sleep { file, buf, off, why: "waiting for terminal input".into(), shown: None, asleep: false, holds_file: false, running: false });
         return Outcome::Blocked { why: "waiting for terminal input".into() };
     }
     Outcome::Done(match take_input(k, &buf) {

@@ -20,9 +20,10 @@
 //! which runs the thread's code until it sleeps again. Every step is an event whose task is the thread's
 //! name.
 //!
-//! One simplification, said once: the real `clone(CLONE_VM | SIGCHLD)` gives the thread its own copy of the
-//! descriptor table, and the Launcher then closes its copy of the eventfd. Our threads share the process's one
-//! table, so the eventfd descriptor stays open (it is the thread's) until the device is reset.
+//! As in the real Launcher, `clone(CLONE_VM | SIGCHLD)` without `CLONE_FILES` gives each thread its own copy
+//! of the descriptor table: the main thread then closes its copy of the eventfd, and the thread's copy goes
+//! when the thread is killed (`reset_device()`) or the Launcher exits. (The scenario language's `thread`
+//! line makes a thread that shares the table, like `CLONE_FILES`.)
 
 use serde::Serialize;
 
@@ -184,13 +185,20 @@ fn shown_start(first: &[u8], total: usize) -> String {
     }
 }
 
-/// A system call that must return at once and succeed (`Err` is the `errx()` text after `what`).
+/// A system call that must return at once and succeed: otherwise `err(1, what)`, whose text is `what`, a
+/// colon, and what `strerror(errno)` says.
 fn must(sys: &mut Sys<'_>, call: Syscall, what: &str) -> Result<SysResult, String> {
     match sys.syscall(call)? {
         Outcome::Done(r) if r.is_ok() => Ok(r),
-        Outcome::Done(r) => Err(format!("{what}: returned {}", r.render())),
+        Outcome::Done(r) => Err(err_text(what, &r)),
         Outcome::Blocked { .. } => Err(format!("{what}: blocked")),
     }
+}
+
+/// `err(1, what)`'s text for a call that returned `r`: `what: strerror(errno)` (with no errno, as after a
+/// short write, glibc says "Success").
+fn err_text(what: &str, r: &SysResult) -> String {
+    format!("{what}: {}", r.errno.map(|e| e.meaning()).unwrap_or("Success"))
 }
 
 impl Launcher {
@@ -215,11 +223,12 @@ impl Launcher {
         }
     }
 
-    /// `main()`'s device set-up: `next_irq = 1`, the devices page from `get_pages(1)` (the first page above
-    /// RAM), then `setup_console()`, which the real Launcher always does. Call before `LHREQ_INITIALIZE`.
-    pub fn setup_devices(&mut self, sys: &mut Sys<'_>) -> Result<(), String> {
+    /// What `main()` does as soon as it has mapped the Guest's memory: `guest_limit = mem`, `guest_max` the
+    /// mapping's end, `next_irq = 1`, and the devices page from `get_pages(1)`, the first page above RAM (so
+    /// `guest_limit` is one page past RAM before any device exists).
+    pub fn take_devices_page(&mut self, sys: &mut Sys<'_>) -> Result<(), String> {
         if self.devices.descpage.is_some() {
-            return Err("the Launcher's devices are already set up".into());
+            return Ok(());
         }
         let ram = self.guest_pages * PAGE_SIZE;
         let devs = &mut self.devices;
@@ -229,13 +238,23 @@ impl Launcher {
         let page = self.get_pages(1)?;
         self.devices.descpage = Some(page);
         sys.log(
-            "setup_console",
+            "launcher",
             format!(
                 "devices.descpage = get_pages(1) = {page:#x}: the first page above the Guest's {ram:#x} bytes of RAM; guest_limit is now {:#x}",
                 page + PAGE_SIZE
             ),
             &["devices"],
         );
+        Ok(())
+    }
+
+    /// `main()`'s devices: `setup_console()`, which the real Launcher always does (after the devices page,
+    /// [`Launcher::take_devices_page`]). Call before `LHREQ_INITIALIZE`.
+    pub fn setup_devices(&mut self, sys: &mut Sys<'_>) -> Result<(), String> {
+        self.take_devices_page(sys)?;
+        if !self.devices.list.is_empty() {
+            return Err("the Launcher's devices are already set up".into());
+        }
         self.setup_console(sys)
     }
 
@@ -245,7 +264,7 @@ impl Launcher {
         let addr = devs.guest_limit;
         let end = addr as u64 + n as u64 * PAGE_SIZE as u64;
         if end > devs.guest_max as u64 {
-            return Err(format!("Not enough memory for devices ({n} more pages above {addr:#x})"));
+            return Err("Not enough memory for devices".into());
         }
         devs.guest_limit = end as u32;
         Ok(addr)
@@ -447,12 +466,10 @@ impl Launcher {
         for q in 0..self.devices.list[d].vqs.len() {
             let vq = self.vq((d, q)).clone();
             if let Some(t) = vq.thread {
+                // The thread's descriptor table, with its eventfd, goes as it exits (the Host's reference on
+                // the eventfd stays in its map).
                 let _ = sys.syscall(Syscall::Tkill { tid: t });
-                // The thread's copy of the eventfd dies with it (the Host's reference stays in its map).
-                if let Some(fd) = vq.eventfd {
-                    let _ = sys.syscall(Syscall::Close { fd });
-                }
-                sys.log("launcher", format!("reset_device: kill({}, SIGTERM); waitpid()", vq.name), &["tasks"]);
+                sys.log("launcher", format!("reset_device: kill({}, SIGTERM); waitpid(): its descriptors close with it", vq.name), &["tasks"]);
             }
             let vr = vq.vring();
             let _ = self.guest(sys).write(vr.desc, &vec![0u8; vring_size(vq.num) as usize]);
@@ -484,15 +501,18 @@ impl Launcher {
     /// `create_thread()`: an eventfd, `LHREQ_EVENTFD` for the ring's address, and the thread itself, which
     /// runs at once until it sleeps.
     fn create_thread(&mut self, sys: &mut Sys<'_>, vq: Vq) -> Result<(), String> {
-        let efd = must(sys, Syscall::Eventfd, "Creating eventfd: eventfd()")?.ret as i32;
+        let efd = must(sys, Syscall::Eventfd, "Creating eventfd")?.ret as i32;
         let v = self.vq(vq).clone();
         let addr = v.pfn.wrapping_mul(PAGE_SIZE);
         let words: Vec<u8> = [LHREQ_EVENTFD, addr, efd as u32].iter().flat_map(|w| w.to_le_bytes()).collect();
         sys.write(LAUNCHER_SCRATCH, &words).map_err(|f| format!("address {:#x} is not mapped in the Launcher", f.addr))?;
         let lguest_fd = self.devices.lguest_fd;
-        match must(sys, Syscall::Write { fd: lguest_fd, buf: LAUNCHER_SCRATCH, len: 12, off: 0 }, "Attaching eventfd: write()") {
+        match must(sys, Syscall::Write { fd: lguest_fd, buf: LAUNCHER_SCRATCH, len: 12, off: 0 }, "Attaching eventfd") {
             Ok(r) if r.ret == 0 => {}
-            Ok(r) => return Err(format!("Attaching eventfd: write() returned {}", r.render())),
+            Ok(r) => {
+                sys.log("create_thread", format!("write(LHREQ_EVENTFD) returned {}, not 0", r.render()), &[]);
+                return Err(err_text("Attaching eventfd", &r));
+            }
             Err(e) => return Err(e),
         }
         // Names of killed threads stay in the task list, so a restarted device's threads get a suffix.
@@ -504,15 +524,18 @@ impl Launcher {
                     n += 1;
                     name = format!("{}.{n}", v.name);
                 }
-                Outcome::Done(r) => return Err(format!("Creating clone: {}", r.why)),
+                Outcome::Done(r) => return Err(err_text("Creating clone", &r)),
                 Outcome::Blocked { .. } => return Err("Creating clone: clone() blocked".into()),
             }
         };
         sys.log(
             "create_thread",
-            format!("clone(do_thread, CLONE_VM | SIGCHLD) = {name}: it will sleep on eventfd {efd}, which LHREQ_EVENTFD tied to {addr:#x}"),
+            format!("clone(do_thread, CLONE_VM | SIGCHLD) = {name}: it shares the Launcher's memory, has its own copy of the descriptors, and will sleep on eventfd {efd}, which LHREQ_EVENTFD tied to {addr:#x}"),
             &["tasks"],
         );
+        // "We close our local copy now the child has it": the thread's copy of the table keeps the eventfd.
+        let _ = sys.syscall(Syscall::Close { fd: efd });
+        sys.log("create_thread", format!("close({efd}): the main thread's copy goes; the thread's stays"), &["files"]);
         let slot = self.vq_mut(vq);
         slot.name = name;
         slot.thread = Some(t);
@@ -552,7 +575,14 @@ impl Launcher {
             let vr = v.vring();
             let limit = self.guest_limit();
             let mut last = v.last_avail_idx;
-            if let Some(chain) = next_chain(&self.guest(sys), &vr, &mut last, limit)? {
+            let next = next_chain(&self.guest(sys), &vr, &mut last, limit);
+            let next = next.map_err(|e| {
+                if !e.why.is_empty() {
+                    sys.log("wait_for_vq_desc", format!("{}: {}", v.name, e.why), &[]);
+                }
+                e.text
+            })?;
+            if let Some(chain) = next {
                 self.vq_mut(vq).last_avail_idx = last;
                 let text = format!(
                     "avail->ring[{}] = head {}: {} out and {} in buffer(s); last_avail_idx = {last}",
@@ -586,7 +616,10 @@ impl Launcher {
                     return Ok(None);
                 }
                 Outcome::Done(r) if r.ret == 8 => self.woken(sys, vq, r.count.unwrap_or(0))?,
-                Outcome::Done(r) => return Err(format!("Event read failed? (read() returned {})", r.render())),
+                Outcome::Done(r) => {
+                    sys.log("wait_for_vq_desc", format!("read() of the eventfd returned {}, not 8", r.render()), &[]);
+                    return Err("Event read failed?".into());
+                }
             }
         }
         Err("the ring never settles (the simulation's budget ran out)".into())
@@ -629,7 +662,10 @@ impl Launcher {
         let fd = self.devices.lguest_fd;
         match sys.syscall(Syscall::Write { fd, buf, len: 8, off: 0 })? {
             Outcome::Done(r) if r.errno.is_none() && r.ret == 0 => Ok(()),
-            Outcome::Done(r) => Err(format!("Triggering irq {}: write() returned {}", v.irq, r.render())),
+            Outcome::Done(r) => {
+                sys.log("trigger_irq", format!("write(LHREQ_IRQ) returned {}, not 0", r.render()), &[]);
+                Err(err_text(&format!("Triggering irq {}", v.irq), &r))
+            }
             Outcome::Blocked { .. } => Err(format!("Triggering irq {}: write() blocked", v.irq)),
         }
     }
@@ -728,7 +764,8 @@ impl Launcher {
                 };
                 if r.errno.is_some() || r.ret != 8 {
                     self.vq_mut(vq).state = ThreadState::Dead;
-                    self.errx(sys, &format!("Event read failed? (read() returned {})", r.render()));
+                    sys.log("wait_for_vq_desc", format!("read() of the eventfd returned {}, not 8", r.render()), &[]);
+                    self.errx(sys, "Event read failed?");
                     return true;
                 }
                 if let Err(msg) = self.woken(sys, vq, r.count.unwrap_or(0)) {

@@ -87,7 +87,9 @@ impl Launcher {
 
     /// The first thing `main()` does: its own data pages (the system-call buffers, and a page for the text it
     /// prints) and `map_zeroed_pages()`: the Guest's RAM plus `DEVICE_PAGES` pages for devices, from
-    /// `/dev/zero`.
+    /// `/dev/zero`. The `boot_params` page at Guest-physical 0, which the real `main()` fills in just before it
+    /// tells the kernel, is written here too, so a Launcher is never without it (the Host builds the boot page
+    /// tables from it).
     pub fn map_memory(&mut self, sys: &mut Sys<'_>) -> Result<(), String> {
         let total = (self.guest_pages + DEVICE_PAGES) * PAGE_SIZE;
         let maps = [
@@ -102,7 +104,14 @@ impl Launcher {
                 Outcome::Blocked { .. } => return Err("mmap blocked".into()),
             }
         }
-        Ok(())
+        self.write_boot_params(sys);
+        self.take_devices_page(sys)
+    }
+
+    /// What `tell_kernel()` sends as `pfnlimit`: `guest_limit / getpagesize()`, the Guest's RAM and the device
+    /// pages handed out so far (the devices page and each ring), not all the pages mapped for devices.
+    pub fn pfn_limit(&self) -> u32 {
+        self.guest_limit() / PAGE_SIZE
     }
 
     /// What the real Launcher writes at Guest-physical 0 before `tell_kernel()`: a `boot_params` whose one

@@ -13,7 +13,7 @@ use super::{Launcher, STDIO_BUF, STDIO_BUF_LEN};
 use crate::errno::Errno;
 use crate::kernel::syscall::{Outcome, SysResult, Syscall};
 use crate::kernel::user::Sys;
-use crate::params::{DEVICE_PAGES, LAUNCHER_SCRATCH, MAX_IDLE_WAITS, PAGE_SIZE};
+use crate::params::{LAUNCHER_SCRATCH, MAX_IDLE_WAITS, PAGE_SIZE};
 
 /// The descriptor `boot()` opens `/dev/lguest` on: 0, 1 and 2 are taken, so it is 3.
 pub const LGUEST_FD: i32 = 3;
@@ -51,14 +51,14 @@ pub fn boot(sys: &mut Sys<'_>, image: &[u8]) -> Result<(), String> {
     })
 }
 
-/// `tell_kernel()`: open `/dev/lguest` and LHREQ_INITIALIZE with the memory base, the limit in pages and
-/// the entry point.
+/// L:185 `tell_kernel()`: open `/dev/lguest` and LHREQ_INITIALIZE with the memory base, the limit in pages
+/// (`guest_limit / getpagesize()`: RAM and the device pages handed out) and the entry point.
 fn tell_kernel(sys: &mut Sys<'_>, entry: u32) -> Result<(), String> {
     let fd = match sys.syscall(Syscall::Open) {
         Ok(Outcome::Done(r)) if r.is_ok() => r.ret as i32,
         _ => return Err("Failed to open /dev/lguest".into()),
     };
-    let (base, pages) = sys.program(|l: &mut Launcher, _| (l.guest_base, l.guest_pages + DEVICE_PAGES)).unwrap_or_default();
+    let (base, pages) = sys.program(|l: &mut Launcher, _| (l.guest_base, l.pfn_limit())).unwrap_or_default();
     let words: Vec<u8> = [0u32, base, pages, entry].iter().flat_map(|w| w.to_le_bytes()).collect();
     if sys.write(LAUNCHER_SCRATCH, &words).is_err() {
         return Err("no memory for the request".into());

@@ -9,8 +9,8 @@
 //! Everything in the ring is written by the Guest, so everything is checked before use: an index that ran
 //! ahead, a head beyond the table, a `next` beyond it, a chain that loops, a buffer outside the Guest's
 //! memory, an indirect table of a bad size. The real Launcher `errx()`s on each of these (its
-//! `wait_for_vq_desc()`, `next_desc()` and `check_pointer()`), with the same first words we use; our messages
-//! then say what exactly was wrong, and nothing here can panic.
+//! `wait_for_vq_desc()`, `next_desc()` and `check_pointer()`): a [`VqError`] carries the text it prints,
+//! exactly, and beside it what exactly was wrong, for the event. Nothing here can panic.
 
 pub use super::GuestMem;
 #[cfg(test)]
@@ -134,32 +134,75 @@ fn read_desc_at(ram: &impl GuestMem, table: u32, i: u32) -> Result<Desc, String>
     })
 }
 
-/// `check_pointer()`: a buffer must end at or below `guest_limit`. (On i386 the real Launcher keeps only the
-/// low 32 bits of a descriptor's 64-bit address; we refuse an address above 4 GB instead of wrapping it.)
-pub fn check_pointer(addr: u64, len: u32, guest_limit: u32) -> Result<Buf, String> {
-    let end = addr + len as u64;
-    if addr > u32::MAX as u64 || end > guest_limit as u64 {
-        return Err(format!("Invalid address {addr:#x} (length {len:#x}): the buffer does not lie inside the Guest's memory ({guest_limit:#x} bytes)"));
+/// Why the Launcher gives up on a ring: `text` is what its `errx()` prints (after "lguest: "), `why` says in
+/// our words what was wrong (empty for what the real Launcher could never meet).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VqError {
+    pub text: String,
+    pub why: String,
+}
+
+impl VqError {
+    fn new(text: impl Into<String>, why: impl Into<String>) -> VqError {
+        VqError { text: text.into(), why: why.into() }
     }
-    Ok(Buf { addr: addr as u32, len })
+}
+
+impl From<String> for VqError {
+    fn from(text: String) -> VqError {
+        VqError { text, why: String::new() }
+    }
+}
+
+/// C's `%#lx`: glibc writes zero as plain "0" (the `#` adds 0x only to a nonzero value).
+pub fn c_hex(v: u32) -> String {
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
+/// The lines of lguest.c (2.6.39) whose `check_pointer()` calls a bad buffer is reported from: the macro
+/// passes `__LINE__`, so the message names the call.
+pub const CHECK_POINTER_INDIRECT_LINE: u32 = 730;
+pub const CHECK_POINTER_DESC_LINE: u32 = 738;
+
+/// L:200 `check_pointer()`: a buffer must end at or below `guest_limit`, without wrapping. On i386 the
+/// Launcher's `unsigned long` holds only the low 32 bits of a descriptor's 64-bit address, and the sum wraps
+/// in 32 bits, as there. `line` is the lguest.c line of the call, which the message names.
+pub fn check_pointer(addr: u64, len: u32, guest_limit: u32, line: u32) -> Result<Buf, VqError> {
+    let a = addr as u32;
+    let end = a.wrapping_add(len);
+    if end > guest_limit || end < a {
+        let cut = if addr > u32::MAX as u64 { format!(" (the descriptor said {addr:#x}; an i386 unsigned long keeps the low 32 bits)") } else { String::new() };
+        return Err(VqError::new(
+            format!("lguest.c:{line}: Invalid address {}", c_hex(a)),
+            format!("the buffer at {a:#x}, {len:#x} bytes long, does not lie inside the Guest's memory ({guest_limit:#x} bytes){cut}"),
+        ));
+    }
+    Ok(Buf { addr: a, len })
 }
 
 /// The part of `wait_for_vq_desc()` after something is available: take the head at `*last_avail`, advance
 /// the Launcher's count, and walk the chain (through an indirect table if the head is one). `Ok(None)` if
 /// nothing is available.
-pub fn next_chain(ram: &impl GuestMem, vr: &Vring, last_avail: &mut u16, guest_limit: u32) -> Result<Option<Chain>, String> {
+pub fn next_chain(ram: &impl GuestMem, vr: &Vring, last_avail: &mut u16, guest_limit: u32) -> Result<Option<Chain>, VqError> {
     let idx = get16(ram, vr.avail_idx())?;
     if idx == *last_avail {
         return Ok(None);
     }
     // The Guest can only be `num` buffers ahead of us: more means its index is garbage.
     if idx.wrapping_sub(*last_avail) > vr.num {
-        return Err(format!("Guest moved used index from {} to {}", *last_avail, idx));
+        return Err(VqError::new(
+            format!("Guest moved used index from {} to {}", *last_avail, idx),
+            format!("avail->idx ran {} ahead of the Launcher's last_avail_idx, more than the ring's {} entries", idx.wrapping_sub(*last_avail), vr.num),
+        ));
     }
     let head = get16(ram, vr.avail_ring(*last_avail))?;
     *last_avail = last_avail.wrapping_add(1);
     if head >= vr.num {
-        return Err(format!("Guest says index {head} is available (the ring has {} descriptors)", vr.num));
+        return Err(VqError::new(format!("Guest says index {head} is available"), format!("the ring has only {} descriptors", vr.num)));
     }
     let mut chain = Chain { head, out: Vec::new(), inb: Vec::new() };
     let (mut table, mut max, mut i) = (vr.desc, vr.num as u32, head as u32);
@@ -167,37 +210,44 @@ pub fn next_chain(ram: &impl GuestMem, vr: &Vring, last_avail: &mut u16, guest_l
     if first.flags & VRING_DESC_F_INDIRECT != 0 {
         // The buffer is itself a table of descriptors, walked like the ring's own.
         if first.len % 16 != 0 {
-            return Err(format!("Invalid size for indirect buffer table ({} bytes, not a multiple of 16)", first.len));
+            return Err(VqError::new(
+                "Invalid size for indirect buffer table",
+                format!("descriptor {head}'s table is {} bytes, not a multiple of 16", first.len),
+            ));
         }
-        let t = check_pointer(first.addr, first.len, guest_limit).map_err(|e| format!("indirect table of descriptor {head}: {e}"))?;
+        let t = check_pointer(first.addr, first.len, guest_limit, CHECK_POINTER_INDIRECT_LINE)
+            .map_err(|e| VqError { why: format!("the indirect table of descriptor {head}: {}", e.why), ..e })?;
         (table, max, i) = (t.addr, first.len / 16, 0);
     }
     loop {
         let d = read_desc_at(ram, table, i)?;
-        let buf = check_pointer(d.addr, d.len, guest_limit).map_err(|e| format!("descriptor {i}: {e}"))?;
+        let buf = check_pointer(d.addr, d.len, guest_limit, CHECK_POINTER_DESC_LINE).map_err(|e| VqError { why: format!("descriptor {i}: {}", e.why), ..e })?;
         if d.flags & VRING_DESC_F_WRITE != 0 {
             chain.inb.push(buf);
         } else {
             if !chain.inb.is_empty() {
-                return Err(format!("Descriptor has out after in (descriptor {i})"));
+                return Err(VqError::new("Descriptor has out after in", format!("descriptor {i} is one the device reads, after one it writes")));
             }
             chain.out.push(buf);
         }
         // More buffers than descriptors in the table can only mean the chain comes back on itself.
         let n = chain.out.len() + chain.inb.len();
         if n > max as usize {
-            return Err(format!("Looped descriptor: the chain from head {head} is longer than the table's {max} entries"));
+            return Err(VqError::new("Looped descriptor", format!("the chain from head {head} is longer than the table's {max} entries")));
         }
         // An indirect table may be longer than the ring, but the Launcher gathers a chain into an array of
         // `num` iovecs (`iov[vq->vring.num]`): the real one would overrun it here (reading); we stop.
         if n > vr.num as usize {
-            return Err(format!("indirect chain from head {head} has more than {} buffers, the most one request may hold", vr.num));
+            return Err(VqError::new(
+                format!("indirect chain from head {head} has more than {} buffers", vr.num),
+                "not a message of the real Launcher, which would write past its iov[] array here; the simulation stops instead",
+            ));
         }
         if d.flags & VRING_DESC_F_NEXT == 0 {
             return Ok(Some(chain));
         }
         if d.next as u32 >= max {
-            return Err(format!("Desc next is {} (descriptor {i}; the table has {max})", d.next));
+            return Err(VqError::new(format!("Desc next is {}", d.next), format!("descriptor {i} chains to {}, but the table has {max} entries", d.next)));
         }
         i = d.next as u32;
     }
@@ -283,7 +333,10 @@ mod tests {
         let c = next_chain(&m, &vr, &mut last, LIMIT).unwrap().unwrap();
         assert_eq!(c, Chain { head: 5, out: vec![Buf { addr: 0x1000, len: 4 }], inb: vec![Buf { addr: 0x2000, len: 8 }] });
         // A zero-length buffer right at the limit is allowed, as check_pointer() allows it.
-        assert!(check_pointer(LIMIT as u64, 0, LIMIT).is_ok());
+        assert!(check_pointer(LIMIT as u64, 0, LIMIT, CHECK_POINTER_DESC_LINE).is_ok());
+        // The real text, with the line of the call; zero prints as glibc's %#lx prints it.
+        assert_eq!(check_pointer(LIMIT as u64, 1, LIMIT, CHECK_POINTER_DESC_LINE).unwrap_err().text, "lguest.c:738: Invalid address 0x40000");
+        assert_eq!(check_pointer(0, u32::MAX, LIMIT, CHECK_POINTER_INDIRECT_LINE).unwrap_err().text, "lguest.c:730: Invalid address 0");
     }
 
     #[test]
@@ -306,21 +359,21 @@ mod tests {
                 }),
             ),
             (
-                "Invalid address 0x40000",
+                "lguest.c:738: Invalid address 0x40000",
                 Box::new(|m, vr| {
                     put_desc(m, vr, 0, LIMIT as u64, 1, 0, 0);
                     offer(m, vr, &[0]);
                 }),
             ),
             (
-                "Invalid address 0x100000000",
+                "lguest.c:738: Invalid address 0x40000: descriptor 0: the buffer at 0x40000, 0x1 bytes long, does not lie inside the Guest's memory (0x40000 bytes) (the descriptor said 0x100040000",
                 Box::new(|m, vr| {
-                    put_desc(m, vr, 0, 1 << 32, 1, 0, 0);
+                    put_desc(m, vr, 0, (1 << 32) | LIMIT as u64, 1, 0, 0);
                     offer(m, vr, &[0]);
                 }),
             ),
             (
-                "length 0xffffffff",
+                "lguest.c:738: Invalid address 0x1000",
                 Box::new(|m, vr| {
                     put_desc(m, vr, 0, 0x1000, u32::MAX, 0, 0);
                     offer(m, vr, &[0]);
@@ -351,7 +404,7 @@ mod tests {
                 }),
             ),
             (
-                "indirect table of descriptor 0: Invalid address",
+                "lguest.c:730: Invalid address 0x3fff0",
                 Box::new(|m, vr| {
                     put_desc(m, vr, 0, LIMIT as u64 - 16, 32, VRING_DESC_F_INDIRECT, 0);
                     offer(m, vr, &[0]);
@@ -389,7 +442,8 @@ mod tests {
             setup(&mut m, &vr);
             let mut last = 0;
             let e = next_chain(&m, &vr, &mut last, LIMIT).unwrap_err();
-            assert!(e.contains(want), "{want:?} not in {e:?}");
+            let both = format!("{}: {}", e.text, e.why);
+            assert!(both.contains(want), "{want:?} not in {both:?}");
         }
     }
 

@@ -21,19 +21,32 @@ use crate::params::{LGUEST_IRQS, LOOP_CAP, MAX_REASON, PAGE_SIZE, WORD};
 pub enum RunOutcome {
     /// `read()` returns: `Ok((4, notify address))` or an errno.
     Return(Result<(i64, u32), Fail>),
-    /// The Guest keeps running (or trapping) without anything for the Launcher; the task stays in
-    /// `read()` and the simulation lets others run. The reason, for the page.
+    /// The Guest keeps trapping without anything for the Launcher; the task stays in `read()` (between two
+    /// turns of the loop) and the simulation lets others run. The reason, for the page.
     Blocked(String),
+    /// The Guest is running on the task's CPU and has not trapped (the simulation paused it to let others run):
+    /// when the task goes on, so does the Guest, where it was. A `kick_process()` meanwhile knocks it out.
+    Running(String),
     /// The task sleeps because the Guest halted: only an interrupt (the timer, LHREQ_IRQ) or a signal wakes
     /// it, so simulated time may jump to the next timer.
     Halted(String),
 }
 
-/// H:030 `run_guest()`.
+/// H:030 `run_guest()`. A cpu whose Guest was still running when the simulation paused it (`in_guest`) goes
+/// straight back to step 8, inside `lguest_arch_run_guest()`.
 pub fn run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, user: u32) -> RunOutcome {
     for _ in 0..LOOP_CAP {
         if lg.dead.is_some() {
+            cpu.in_guest = false;
             break;
+        }
+        if cpu.in_guest {
+            match lguest_arch_run_guest(k, lg, cpu) {
+                GuestExit::StillRunning if k.sched.budget.exhausted() => return RunOutcome::Running(budget_spent(k)),
+                GuestExit::StillRunning => return RunOutcome::Running("the Guest is running and has not trapped to the Host".into()),
+                GuestExit::Trap => lguest_arch_handle_trap(k, lg, cpu),
+            }
+            continue;
         }
         // 1. A hypercall the Guest made last time round.
         if cpu.hcall.is_some() {
@@ -77,12 +90,8 @@ pub fn run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, user: u32) ->
         }
         // 8. Run the Guest, 9. then see why it stopped.
         match lguest_arch_run_guest(k, lg, cpu) {
-            GuestExit::StillRunning if k.sched.budget.exhausted() => {
-                return RunOutcome::Blocked(budget_spent(k));
-            }
-            GuestExit::StillRunning => {
-                return RunOutcome::Blocked("the Guest is running and has not trapped to the Host".into());
-            }
+            GuestExit::StillRunning if k.sched.budget.exhausted() => return RunOutcome::Running(budget_spent(k)),
+            GuestExit::StillRunning => return RunOutcome::Running("the Guest is running and has not trapped to the Host".into()),
             GuestExit::Trap => lguest_arch_handle_trap(k, lg, cpu),
         }
     }
@@ -107,10 +116,12 @@ fn budget_spent(k: &Kernel) -> String {
     )
 }
 
-/// `lguest_address_ok()`: is [addr, addr+len) inside the Guest's memory (below `pfn_limit`)?
+/// H:032 `lguest_address_ok()`: is [addr, addr+len) inside the Guest's memory? The kernel's test, in the
+/// host's 32-bit arithmetic: the page of `addr + len` must lie below `pfn_limit` (so a range that ends
+/// exactly at the limit is refused), and the sum must not wrap.
 pub fn lguest_address_ok(lg: &Lguest, addr: u32, len: u32) -> bool {
-    let limit = lg.pfn_limit as u64 * PAGE_SIZE as u64;
-    (addr as u64) < limit && addr as u64 + len as u64 <= limit
+    let end = addr.wrapping_add(len);
+    end / PAGE_SIZE < lg.pfn_limit && end >= addr
 }
 
 /// The Launcher address of Guest-physical `gpa` (`mem_base + gpa`).
@@ -150,7 +161,7 @@ pub fn lgwrite(k: &mut Kernel, lg: &mut Lguest, gpa: u32, data: &[u8]) -> bool {
     true
 }
 
-/// X:110 `kill_guest()`: only the first reason counts; if `kasprintf()` fails, `dead` becomes
+/// L:035 `kill_guest()`: only the first reason counts; if `kasprintf()` fails, `dead` becomes
 /// `ERR_PTR(-ENOMEM)`.
 pub fn kill_guest(k: &mut Kernel, lg: &mut Lguest, reason: String) {
     if lg.dead.is_some() {

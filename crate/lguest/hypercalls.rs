@@ -6,9 +6,9 @@
 //! see first.
 
 use super::core::{guest_user, kill_guest, lgread, lguest_address_ok};
-use super::interrupts_and_traps::guest_set_clockevent;
+use super::interrupts_and_traps::{guest_set_clockevent, guest_set_stack, load_guest_idt_entry};
 use super::lg::{Dead, LgCpu, Lguest};
-use super::page_tables::{guest_new_pagetable, guest_pagetable_clear_all, guest_pagetable_flush_user, guest_set_pgd, guest_set_pte, pin_stack_pages};
+use super::page_tables::{guest_new_pagetable, guest_pagetable_clear_all, guest_pagetable_flush_user, guest_set_pgd, guest_set_pte};
 use super::segments::{guest_load_tls, load_guest_gdt_entry};
 use crate::errno::Errno;
 use crate::kernel::Kernel;
@@ -123,11 +123,11 @@ fn lguest_init_hcall(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) {
     }
     let gpa = args[1];
     // lguest_arch_init_hypercalls(): the address must lie inside the Guest, then tsc_khz is written and the
-    // system-call vector checked. Its failure is reported with lg->lguest_data, which %p prints as "(null)"
-    // while it is still unset.
+    // system-call vector checked. Its failure is reported with lg->lguest_data, which %p prints as "(null)",
+    // padded to a pointer's width (8 on i386), while it is still unset.
     if !lguest_address_ok(lg, gpa, lguest_data::SIZE) {
-        k.ev("lguest_init_hcall", format!("lguest_data at {gpa:#x} would not fit below pfn_limit"), &[]);
-        kill_guest(k, lg, "bad guest page (null)".to_string());
+        k.ev("lguest_init_hcall", format!("lguest_data at {gpa:#x} would not fit below pfn_limit: lguest_arch_init_hypercalls() returns -EFAULT"), &[]);
+        kill_guest(k, lg, format!("bad guest page {:>8}", "(null)"));
     } else {
         lg.lguest_data = Some(gpa);
         k.ev("lguest_init_hcall", format!("LGUEST_INIT: lguest_data is at Guest-physical {gpa:#x}"), &["lg.lguest_data"]);
@@ -177,10 +177,12 @@ fn page_table_guest_data_init(k: &mut Kernel, lg: &mut Lguest) {
     }
 }
 
-/// `write_timestamp()`: the simulated wall clock into `lguest_data.time`.
+/// `write_timestamp()`: the wall clock (`ktime_get_real_ts()`: seconds and nanoseconds since 1970) into
+/// `lguest_data.time`. The simulated host's clock starts at [`crate::params::WALL_CLOCK_AT_BOOT`].
 pub fn write_timestamp(k: &mut Kernel, lg: &mut Lguest) {
     let ns = k.now_ns;
-    let ok = data_put(k, lg, lguest_data::TIME, (ns / 1_000_000_000) as u32) && data_put(k, lg, lguest_data::TIME + 4, (ns % 1_000_000_000) as u32);
+    let sec = crate::params::WALL_CLOCK_AT_BOOT.wrapping_add((ns / 1_000_000_000) as u32);
+    let ok = data_put(k, lg, lguest_data::TIME, sec) && data_put(k, lg, lguest_data::TIME + 4, (ns % 1_000_000_000) as u32);
     if !ok {
         kill_guest(k, lg, "Writing timestamp".into());
     }
@@ -240,7 +242,12 @@ fn do_hcall(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, a: [u32; 5]) {
         }
         LHCALL_TS => {
             cpu.ts = a[1];
-            k.ev("do_hcall", format!("{name}: cpu->ts = {}", a[1]), &["cpu0.ts"]);
+            let what = if a[1] != 0 {
+                "the Guest set its TS bit: before each run the Host will unlazy_fpu(), and a trap 7 is reflected to the Guest"
+            } else {
+                "the Guest cleared its TS bit: a trap 7 is the Host's alone (math_state_restore()), the Guest never sees it"
+            };
+            k.ev("do_hcall", format!("{name}: cpu->ts = {}: {what}", a[1]), &["cpu0.ts"]);
         }
         LHCALL_HALT => {
             cpu.halted = true;
@@ -251,35 +258,10 @@ fn do_hcall(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, a: [u32; 5]) {
             k.ev("do_hcall", format!("{name}: cpu->pending_notify = {:#x}", a[1]), &["cpu0.pending_notify"]);
         }
         LHCALL_SET_CLOCKEVENT => guest_set_clockevent(k, cpu, a[1]),
-        LHCALL_LOAD_IDT_ENTRY => {
-            // Vectors 2 (NMI), 8 (double fault), 15 and LGUEST_TRAP_ENTRY are the Host's to keep.
-            let num = a[1];
-            if num >= 256 {
-                kill_guest(k, lg, format!("Too many idt entries {num}"));
-            } else if ![2, 8, 15, 0x1f].contains(&num) {
-                cpu.idt[num as usize] = (a[2], a[3]);
-                k.ev("do_hcall", format!("{name}: IDT entry {num} = ({:#010x}, {:#010x})", a[2], a[3]), &["cpu0.idt"]);
-            } else {
-                k.ev("do_hcall", format!("{name}: IDT entry {num} is the Host's; ignored"), &[]);
-            }
-        }
+        LHCALL_LOAD_IDT_ENTRY => load_guest_idt_entry(k, lg, cpu, a[1], a[2], a[3]),
         LHCALL_LOAD_GDT_ENTRY => load_guest_gdt_entry(k, lg, cpu, a[1], a[2], a[3]),
         LHCALL_LOAD_TLS => guest_load_tls(k, lg, cpu, a[1]),
-        LHCALL_SET_STACK => {
-            let (seg, esp, pages) = (a[1], a[2], a[3]);
-            if seg & 3 != 1 {
-                kill_guest(k, lg, format!("bad stack segment {}", seg as i32));
-            } else if pages > 2 {
-                kill_guest(k, lg, format!("bad stack pages {pages}"));
-            } else {
-                cpu.ss1 = seg;
-                cpu.esp1 = esp;
-                lg.stack_pages = pages;
-                k.ev("do_hcall", format!("{name}: kernel stack {seg:#x}:{esp:#x}, {pages} page(s)"), &["cpu0.stack"]);
-                // guest_set_stack() then pins the stack pages (a no-op until the Guest pages).
-                pin_stack_pages(k, lg, cpu);
-            }
-        }
+        LHCALL_SET_STACK => guest_set_stack(k, lg, cpu, a[1], a[2], a[3]),
         LHCALL_NEW_PGTABLE => {
             k.ev("do_hcall", format!("{name}: the Guest loads cr3 with {:#x}", a[1]), &[]);
             guest_new_pagetable(k, lg, cpu, a[1]);

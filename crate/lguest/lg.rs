@@ -73,6 +73,13 @@ pub enum Dead {
     Err { errno: Errno },
 }
 
+/// `cpu->changed` bits (lg.h): the IDT, the whole GDT, or only its three TLS entries changed since the
+/// Switcher last copied them; `CHANGED_ALL` is the first two.
+pub const CHANGED_IDT: u32 = 1;
+pub const CHANGED_GDT: u32 = 2;
+pub const CHANGED_GDT_TLS: u32 = 4;
+pub const CHANGED_ALL: u32 = 3;
+
 /// `struct lg_cpu`.
 #[derive(Clone, Debug)]
 pub struct LgCpu {
@@ -95,16 +102,31 @@ pub struct LgCpu {
     pub halted: bool,
     /// `DECLARE_BITMAP(irqs_pending, LGUEST_IRQS)`: one bit per interrupt.
     pub irqs_pending: u32,
-    /// `cpu->ts`, set by `LHCALL_TS`.
+    /// `cpu->ts`, set by `LHCALL_TS`: the Guest has set its own TS bit and wants to know when it next
+    /// touches the FPU (trap 7).
     pub ts: u32,
+    /// `cpu->changed`: what of the Guest's IDT and GDT changed since the Switcher last copied them
+    /// (`CHANGED_IDT`, `CHANGED_GDT`, `CHANGED_GDT_TLS`; `CHANGED_ALL` when it last ran elsewhere).
+    pub changed: u32,
+    /// `cpu->last_pages`: which host CPU's `struct lguest_pages` this cpu last ran on (`None`: never ran).
+    pub last_pages: Option<u32>,
+    /// The Guest is running on its host CPU right now (between the Switcher's way in and its way out): the
+    /// simulation paused it to let other tasks run, and it goes on from where it was. Not a kernel field:
+    /// the kernel is simply still inside `lguest_arch_run_guest()`.
+    pub in_guest: bool,
+    /// A scripted Guest's trap whose delivery straight into the Guest faulted: its instruction runs again
+    /// (and traps again) the next time the Guest runs, before the rest of its script.
+    pub retry_trap: Option<(u32, u32)>,
     /// The hrtimer set by `LHCALL_SET_CLOCKEVENT`: when it expires, in simulated ns; `None` when off.
     pub hrt_expires: Option<u64>,
     /// Guest kernel stack from `LHCALL_SET_STACK`.
     pub ss1: u32,
     pub esp1: u32,
-    /// The Guest's IDT as loaded by `LHCALL_LOAD_IDT_ENTRY`: (lo, hi) words per vector.
+    /// `arch.idt`: the Guest's IDT as `set_trap()` checked and rewrote it from `LHCALL_LOAD_IDT_ENTRY`:
+    /// (lo, hi) words per vector (0, 0 for not present).
     pub idt: Vec<(u32, u32)>,
-    /// The Guest's GDT entries from `LHCALL_LOAD_GDT_ENTRY`.
+    /// `arch.gdt`: the Guest's GDT entries (`setup_guest_gdt()`, then `LHCALL_LOAD_GDT_ENTRY` and
+    /// `LHCALL_LOAD_TLS` with `fixup_gdt_table()`'s changes).
     pub gdt: Vec<(u32, u32)>,
     /// What runs the Guest's code: a script of hypercalls, or the x86 core.
     pub engine: GuestEngine,
@@ -139,8 +161,8 @@ pub struct Lguest {
     /// `pgdirs[0]` starts as the boot tables `setup_pagetables()` built, with the page
     /// `init_guest_pagetable()` allocated for it.
     pub pgdirs: [PgDir; NR_PGDIRS],
-    /// Whether the Guest runs on the shadow tables yet: from its first LHCALL_NEW_PGTABLE on (see
-    /// [`crate::lguest::page_tables`] for why not from the start).
+    /// Whether the Guest runs on the shadow page tables: in 2.6.39 always, from its first instruction (the
+    /// shadow of the boot tables in `pgdirs[0]`). Kept for the page, which shows it.
     pub paging: bool,
     /// The slot `new_pgdir()` takes next (round robin where the kernel uses `random32()`).
     pub next_pgdir: usize,

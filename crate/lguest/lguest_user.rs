@@ -107,7 +107,9 @@ pub fn write(k: &mut Kernel, file: FileId, buf: u32, _len: u32, off: u64) -> Res
     r.unwrap_or_else(|| fail(Errno::EINVAL, "the Guest went away"))
 }
 
-/// L:020 `initialize()`: LHREQ_INITIALIZE's three words are base, pfnlimit and start.
+/// L:020 `initialize()`: LHREQ_INITIALIZE's three words are base, pfnlimit and start. (`pfnlimit` is what the
+/// Launcher's `tell_kernel()` computes: `guest_limit / PAGE_SIZE`, RAM plus the device pages it has handed
+/// out so far.)
 fn initialize(k: &mut Kernel, file: FileId, input: u32) -> Result<i64, Fail> {
     mutex_lock(k);
     let r = initialize_locked(k, file, input);
@@ -179,9 +181,8 @@ fn initialize_locked(k: &mut Kernel, file: FileId, input: u32) -> Result<i64, Fa
         noirq_end: 0,
         kernel_address: 0,
         pgdirs,
-        // The shadow path starts with the Guest's first NEW_PGTABLE (see lguest::page_tables for why
-        // not, as in lguest, from the first instruction).
-        paging: false,
+        // The Guest runs on the shadow of the boot tables from its first instruction.
+        paging: true,
         next_pgdir: 1,
         flushes: 0,
         stack_pages: 0,
@@ -233,11 +234,15 @@ fn lg_cpu_start(k: &mut Kernel, id: u32, start: u32, pfn_limit: u32) -> Result<L
         halted: false,
         irqs_pending: 0,
         ts: 0,
+        changed: 0,
+        last_pages: None,
+        in_guest: false,
+        retry_trap: None,
         hrt_expires: None,
         ss1: 0,
         esp1: 0,
         idt: vec![(0, 0); 256],
-        gdt: vec![(0, 0); 32],
+        gdt: super::segments::setup_guest_gdt(),
         engine: if has_code { GuestEngine::Cpu(Box::new(crate::cpu::Cpu::new(pfn_limit, start))) } else { GuestEngine::Scripted },
         cr2: 0,
         cpu_pgd: 0,
@@ -447,7 +452,7 @@ pub fn read(k: &mut Kernel, file: FileId, buf: Buf, off: u64) -> Outcome {
     // thread meanwhile cannot release the Guest under a running read().
     let tid = k.current;
     k.fget(file);
-    k.sleep(tid, Sleep { file, buf, off, why: String::new(), shown: None, asleep: false, holds_file: true });
+    k.sleep(tid, Sleep { file, buf, off, why: String::new(), shown: None, asleep: false, holds_file: true, running: false });
     // Run it at once, so a Guest that returns at once returns at once.
     k.settle();
     match k.take_finished(tid) {
@@ -503,6 +508,7 @@ pub fn resume_read(k: &mut Kernel, _tid: Tid, s: &Sleep) -> Resume {
         }
         Some(RunOutcome::Return(Err(f))) => Resume::Done(f.into()),
         Some(RunOutcome::Blocked(why)) => Resume::Blocked(why),
+        Some(RunOutcome::Running(why)) => Resume::Running(why),
         Some(RunOutcome::Halted(why)) => Resume::Asleep(why),
         None => Resume::Done(SysResult::err(Errno::EINVAL, "the Guest went away")),
     }

@@ -5,8 +5,10 @@
 //!   and [`LGUEST_FOPS`], its file operations.
 //! - [`core`]: `run_guest()`, the loop behind `read()`; `lguest_address_ok()`, `lgread()`, `lgwrite()`,
 //!   `kill_guest()` (core.c, lg.h).
-//! - [`x86_core`]: `lguest_arch_run_guest()` and `lguest_arch_handle_trap()`, the switch into the Guest and
-//!   back, `emulate_insn()`, the `vmcall` rewrite (x86/core.c).
+//! - [`x86_core`]: `lguest_arch_run_guest()` and `lguest_arch_handle_trap()`, `copy_in_guest_info()` and the
+//!   trip into the Guest and back, `emulate_insn()`, the `vmcall` rewrite (x86/core.c).
+//! - [`switcher`]: the Switcher (x86/switcher_32.S) and each host CPU's `struct lguest_pages`: the IDT,
+//!   GDT and TSS the CPU uses while a Guest runs.
 //! - [`hypercalls`]: `do_hypercalls()`, what the Guest may ask (hypercalls.c).
 //! - [`interrupts_and_traps`]: `set_interrupt()`, `interrupt_pending()`, delivery, the timer
 //!   (interrupts_and_traps.c).
@@ -28,6 +30,7 @@ pub mod lguest_user;
 pub mod page_tables;
 pub mod regs;
 pub mod segments;
+pub mod switcher;
 pub mod x86_core;
 
 use crate::cpu::timeline::Timeline;
@@ -48,6 +51,13 @@ pub struct Lguests {
     pub guests: Vec<Option<Guest>>,
     /// `lguest_lock`, the big lguest mutex: which task holds it.
     pub lguest_lock: Option<Tid>,
+    /// This host CPU's `struct lguest_pages` (the Switcher's two pages), and the per-CPU `lg_last_cpu`: the
+    /// Guest cpu (its `struct lguest`'s allocation and cpu id) that last ran on it.
+    pub pages: switcher::LguestPages,
+    pub lg_last_cpu: Option<(crate::kernel::alloc::AllocId, u32)>,
+    /// Whether the host CPU's cr0 has TS set because `unlazy_fpu()` ran for a Guest that asked to know about
+    /// the FPU (`math_state_restore()` clears it). The FPU's registers themselves are not modelled.
+    pub host_ts: bool,
     /// Record the Guest CPU's work for the page (see [`crate::cpu::timeline`]): on for each step of a
     /// lesson the page shows.
     pub recording: bool,

@@ -14,16 +14,13 @@
 //! - `pin_stack_pages()`, so the Guest's kernel stack is always mapped when the Host must push on it;
 //! - `free_guest_pagetable()`, for `close()`.
 //!
-//! **When the shadow path is active.** A real lguest Guest runs on shadow tables from its first
-//! instruction: `pgdirs[0]` shadows the boot tables `setup_pagetables()` wrote (RAM at 0 and at
-//! 0xC0000000, as much RAM as boot_params' e820 map says). Here the shadow path starts with the Guest's
-//! first `LHCALL_NEW_PGTABLE` (`lg.paging`); until then the x86 core runs with no translation
-//! (the core's `cr3` is `None`, the identity, exactly as fast as before) and a #PF only means "past
-//! `pfn_limit`". The reason is the course's small Guests: the console Guests touch the devices page and
-//! their rings above RAM by physical address, which the boot tables do not map (a Linux Guest maps them
-//! itself with `lguest_map()` before it touches them), and scripted Guests often have no boot tables at
-//! all. A Guest that wants the boot tables loads them like any other: `NEW_PGTABLE(lguest_data.pgdir)`
-//! finds them cached in slot 0 (paging.S does this). From then on everything is as in lguest.
+//! **From the first instruction.** The Guest runs on shadow tables from its first instruction:
+//! `pgdirs[0]` shadows the boot tables `setup_pagetables()` wrote at INITIALIZE (RAM mapped at 0 and at
+//! 0xC0000000, as much RAM as boot_params' e820 map says, and nothing above it), so every access of the
+//! Guest's first instructions faults once into `demand_page()`, `guest_pa()` walks the boot tables, and
+//! `pin_stack_pages()` works from the first SET_STACK. The device pages the Launcher puts above RAM are not
+//! in the boot tables: a Guest maps them itself before it touches them (a Linux Guest with `lguest_map()`;
+//! the course's console Guests with a page table of their own, see lessons/guests/virtio_console.S).
 //!
 //! **Our shadow ptes hold Guest frame numbers.** The kernel's shadow pte holds the host-physical frame
 //! `get_user_pages()` found behind the Launcher's mapping; the simulated core addresses the Guest's RAM
@@ -298,12 +295,11 @@ fn pin_page(k: &mut Kernel, lg: &mut Lguest, cpu: &LgCpu, vaddr: u32) {
     }
 }
 
-/// `pin_stack_pages()`: the Host pushes interrupt frames onto the Guest's kernel stack, so each of its
-/// `stack_pages` pages (from SET_STACK) must be mapped. Nothing to do while paging is off.
+/// H:260 `pin_stack_pages()`: traps that go straight to the Guest kernel from its user mode are pushed by
+/// the CPU onto the Guest's kernel stack, through the shadow page tables; if a stack page were not mapped
+/// there the CPU would fault while delivering, a double fault. So each of the `stack_pages` pages below
+/// `esp1` (from SET_STACK) is kept mapped and writable.
 pub fn pin_stack_pages(k: &mut Kernel, lg: &mut Lguest, cpu: &LgCpu) {
-    if !lg.paging {
-        return;
-    }
     for i in 0..lg.stack_pages {
         // esp1 is one past the top of the stack: start at the byte below it.
         pin_page(k, lg, cpu, cpu.esp1.wrapping_sub(1).wrapping_sub(i * PAGE_SIZE));
@@ -313,8 +309,10 @@ pub fn pin_stack_pages(k: &mut Kernel, lg: &mut Lguest, cpu: &LgCpu) {
 // --- (iii) SET_PTE and SET_PGD ------------------------------------------------------------------------
 
 /// H:420 `do_set_pte()`: the Guest changed the pte for `vaddr`; update shadow directory `idx`. If the Guest
-/// already marked it accessed (or dirty) the new entry goes in at once (read-only unless dirty); otherwise
-/// the old one is simply dropped and `demand_page()` fills it when used.
+/// already marked it accessed (or dirty) the new entry goes in at once, with the Guest's own write bit (so
+/// an accessed, clean, writable pte gets a *writable* shadow entry: unlike `demand_page()`, this path does
+/// not write-protect a clean page); otherwise the old one is simply dropped and `demand_page()` fills it
+/// when used.
 fn do_set_pte(k: &mut Kernel, lg: &mut Lguest, idx: usize, vaddr: u32, gpte: u32) {
     if !spgd_ok(k, lg, vaddr) {
         return;
@@ -411,7 +409,7 @@ fn new_pgdir(k: &mut Kernel, lg: &mut Lguest, cpu: &LgCpu, gpgdir: u32) -> (usiz
 }
 
 /// H:430 `guest_new_pagetable()`: LHCALL_NEW_PGTABLE(pgtable), the Guest loads cr3. Reuse the cached shadow
-/// of that directory if there is one, else make one. The first call turns the shadow path on.
+/// of that directory if there is one, else make one (and pin the stack in a brand new one).
 pub fn guest_new_pagetable(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, pgtable: u32) {
     let mut idx = find_pgdir(lg, pgtable);
     let mut repin = false;
@@ -422,24 +420,18 @@ pub fn guest_new_pagetable(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, pgt
     }
     cpu.cpu_pgd = idx;
     cpu.flush_pending = true;
-    let first = !lg.paging;
-    lg.paging = true;
-    if first {
-        k.ev("guest_new_pagetable", "the first NEW_PGTABLE: from now on the CPU walks the shadow page tables".into(), &["shadow"]);
-    }
     k.ev("guest_new_pagetable", format!("cpu->cpu_pgd = {idx}"), &["cpu0.cpu_pgd"]);
-    if repin || first {
+    if repin {
         pin_stack_pages(k, lg, cpu);
     }
 }
 
 /// `guest_pa()`: walk the Guest's own tables (not the shadow) to the Guest-physical address of `vaddr`, as
-/// the Host does before it pushes an interrupt frame on the Guest's stack. Not mapped: the Guest dies ("Bad
-/// address"). The identity while the Guest does not page.
+/// the Host does before it pushes an interrupt frame on the Guest's stack, or reads the instruction at eip.
+/// A directory entry not present kills the Guest ("Bad address") and gives nothing. A pte not present kills
+/// it too, but, as in the kernel, the address is still computed from that entry and returned (the caller
+/// goes on; the Guest will never run again).
 pub fn guest_pa(k: &mut Kernel, lg: &mut Lguest, cpu: &LgCpu, vaddr: u32) -> Option<u32> {
-    if !lg.paging {
-        return Some(vaddr);
-    }
     let gpgdir = lg.pgdirs[cpu.cpu_pgd].gpgdir;
     let gpgd = lgread_u32(k, lg, gpgdir.wrapping_add(pgd_index(vaddr) as u32 * 4))?;
     if gpgd & _PAGE_PRESENT == 0 {
@@ -449,7 +441,6 @@ pub fn guest_pa(k: &mut Kernel, lg: &mut Lguest, cpu: &LgCpu, vaddr: u32) -> Opt
     let gpte = lgread_u32(k, lg, (gpgd & !PTE_FLAGS_MASK).wrapping_add(pte_index(vaddr) as u32 * 4))?;
     if gpte & _PAGE_PRESENT == 0 {
         kill_guest(k, lg, format!("Bad address {vaddr:#x}"));
-        return None;
     }
     Some((gpte & !PTE_FLAGS_MASK) | (vaddr & PTE_FLAGS_MASK))
 }

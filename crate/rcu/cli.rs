@@ -24,6 +24,9 @@ options:
   --writers N       writers: device threads attaching an eventfd (default 1)
   --variant NAME    the correct code or a broken one (default correct; see --list)
   --memory sc|weak  sequential consistency, or Alpha-like weak memory (default sc)
+  --flavour preemptible|classic
+                    which RCU the host runs (default preemptible: read-side sections tracked; classic:
+                    no CONFIG_PREEMPT, quiescent states only at a context switch, user mode or idle)
   --place A,B,...   the CPU of each task, readers first then writers (default: task i on CPU i mod N)
   --initial N       entries in the map before any writer runs, 0 to 3 (default 1)
   --bad-fd          writer W0 attaches an fd that is not an eventfd: add_eventfd() takes its error path
@@ -79,6 +82,7 @@ pub fn cli_explore(args: &[String]) -> Result<String, String> {
             "--seed" => seed = Some(number(flag, value)?),
             "--variant" => sc.variant = Variant::parse(value.ok_or("--variant needs a name (see --list)")?)?,
             "--memory" => sc.memory = MemoryMode::parse(value.ok_or("--memory needs sc or weak")?)?,
+            "--flavour" => sc.flavour = crate::rcu::Flavour::parse(value.ok_or("--flavour needs preemptible or classic")?)?,
             "--place" => {
                 let v = value.ok_or("--place needs a list of CPUs, e.g. 0,1,1")?;
                 let cpus: Result<Vec<u8>, String> =
@@ -115,12 +119,13 @@ fn header(sc: &Scenario, setup: &Setup) -> String {
     let timers = if sc.timers > 0 { format!(", {}", plural(sc.timers, "timer")) } else { String::new() };
     let placed: Vec<String> = setup.tasks.iter().map(|t| format!("{} on CPU{}", t.name, t.cpu)).collect();
     format!(
-        "explore: {}, {}, {}{timers}; variant {}; memory {}\nplacement: {}\n",
+        "explore: {}, {}, {}{timers}; variant {}; memory {}; {} RCU\nplacement: {}\n",
         plural(sc.cpus, "CPU"),
         plural(sc.readers, "reader"),
         plural(sc.writers, "writer"),
         sc.variant.name(),
         sc.memory.name(),
+        sc.flavour.name(),
         placed.join(", ")
     )
 }
@@ -175,6 +180,9 @@ fn flags(sc: &Scenario) -> String {
     }
     if sc.memory != d.memory {
         f.push_str(&format!(" --memory {}", sc.memory.name()));
+    }
+    if sc.flavour != d.flavour {
+        f.push_str(&format!(" --flavour {}", sc.flavour.name()));
     }
     if let Some(p) = &sc.placement {
         let p: Vec<String> = p.iter().map(|c| c.to_string()).collect();

@@ -47,7 +47,7 @@ pub use checks::{Check, Violation};
 pub use cli::cli_explore;
 pub use explore::{explore, explore_random, Report};
 pub use memory::MemoryMode;
-pub use model::{step, Choice, RcuEvent, Scenario, Setup, State};
+pub use model::{step, Choice, Flavour, RcuEvent, Scenario, Setup, State};
 pub use programs::Variant;
 pub use run::Run;
 pub use snapshot::RcuSnapshot;

@@ -3,12 +3,21 @@
 //! starts. Part of the RCU tour ([`super`]): read after `programs.rs`; `machine.rs` wraps it for the UI and
 //! `explore.rs` enumerates its schedules.
 //!
-//! The RCU here is *classic*, non-preemptible RCU, as a 2.6.3x host built without `CONFIG_PREEMPT` had:
-//! a read-side critical section cannot sleep, so a CPU that is not inside one, or that context-switches,
-//! is in a quiescent state. A grace period begun by `synchronize_rcu()` therefore waits exactly for the
-//! CPUs that were inside a read-side section when it began, until each leaves it. A task runs on its CPU
-//! until it finishes or sleeps (in `mutex_lock()` or in `synchronize_rcu()`); only then does the CPU switch
-//! to another task placed on it.
+//! Two flavours of RCU, as a 2.6.39 host could be built ([`Flavour`]):
+//! - **preemptible** (`CONFIG_TREE_PREEMPT_RCU`, the default here): the read-side critical section is
+//!   tracked. A grace period begun by `synchronize_rcu()` waits exactly for the CPUs that were inside a
+//!   read-side section when it began, until each leaves it (`rcu_read_unlock()`), switches tasks or takes a
+//!   tick outside any section. This is also the RCU *guarantee* as the kernel memory model states it.
+//! - **classic** (`CONFIG_TREE_RCU`, a host without `CONFIG_PREEMPT`): `rcu_read_lock()` is
+//!   `preempt_disable()`, which does nothing at all, and `synchronize_rcu()` is `synchronize_sched()`. Nothing
+//!   knows where a read-side section is; a grace period waits for *every* CPU to pass a quiescent state,
+//!   and the only quiescent states are a context switch, user mode and the idle loop. A tick that finds the
+//!   CPU in the kernel is not one, inside a section or not (rcutree.c `rcu_check_callbacks()`).
+//!
+//! A task runs on its CPU until it finishes (returns to user space) or sleeps (in `mutex_lock()` or in
+//! `synchronize_rcu()`, where `schedule()` switches tasks); only then does the CPU switch to another task
+//! placed on it. Before a CPU's first task has begun, the scheduler may pick another task placed there to
+//! run first (a [`Choice`] with `start`).
 //!
 //! Under weak memory only the readers' loads offer a choice of values (pick 0 is the newest); a writer's
 //! loads in `add_eventfd()` take the newest value. Under `lguest_lock` that is exactly what a writer can
@@ -40,19 +49,51 @@ pub fn entry_addr(k: u8) -> u32 {
     0x7000 + 0x1000 * k as u32
 }
 
+/// Which RCU the host was built with (see the module's opening comment).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Flavour {
+    /// `CONFIG_TREE_PREEMPT_RCU`: read-side critical sections are tracked; leaving one is a quiescent state.
+    #[default]
+    Preemptible,
+    /// `CONFIG_TREE_RCU` without `CONFIG_PREEMPT`: quiescent states only at a context switch, in user mode
+    /// or idle.
+    Classic,
+}
+
+impl Flavour {
+    pub const ALL: [Flavour; 2] = [Flavour::Preemptible, Flavour::Classic];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Preemptible => "preemptible",
+            Flavour::Classic => "classic",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Flavour, String> {
+        Flavour::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| format!("unknown RCU flavour '{s}': use preemptible or classic"))
+    }
+}
+
 /// One scheduling decision: run CPU `cpu`; if its next load may return several values (weak memory),
-/// `pick` says which, 0 being the newest; `irq` means "the timer interrupt arrives on this CPU now" instead.
+/// `pick` says which, 0 being the newest; `irq` means "the timer interrupt arrives on this CPU now" instead;
+/// `start` means "before this CPU's first task begins, switch to another task placed here that has not begun
+/// either".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Choice {
     pub cpu: u8,
     pub pick: u8,
     pub irq: bool,
+    pub start: bool,
 }
 
 impl fmt::Display for Choice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.irq {
+        if self.start {
+            write!(f, "{}s", self.cpu)
+        } else if self.irq {
             write!(f, "{}i", self.cpu)
         } else if self.pick == 0 {
             write!(f, "{}", self.cpu)
@@ -65,14 +106,19 @@ impl fmt::Display for Choice {
 impl Choice {
     /// Run `cpu`, loading the newest value.
     pub fn cpu(cpu: u8) -> Choice {
-        Choice { cpu, pick: 0, irq: false }
+        Choice { cpu, ..Choice::default() }
     }
 
-    /// Parse `"1"`, `"1:2"` (CPU 1, the third-newest value) or `"1i"` (the timer interrupt arrives on CPU 1).
+    /// Parse `"1"`, `"1:2"` (CPU 1, the third-newest value), `"1i"` (the timer interrupt arrives on CPU 1) or
+    /// `"1s"` (CPU 1 starts another of its tasks first).
     pub fn parse(s: &str) -> Result<Choice, String> {
         if let Some(c) = s.strip_suffix('i') {
-            let cpu = c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK] or CPUi"))?;
-            return Ok(Choice { cpu, pick: 0, irq: true });
+            let cpu = c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK], CPUi or CPUs"))?;
+            return Ok(Choice { cpu, irq: true, ..Choice::default() });
+        }
+        if let Some(c) = s.strip_suffix('s') {
+            let cpu = c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK], CPUi or CPUs"))?;
+            return Ok(Choice { cpu, start: true, ..Choice::default() });
         }
         let (c, p) = match s.split_once(':') {
             Some((c, p)) => (c, p),
@@ -80,7 +126,7 @@ impl Choice {
         };
         let cpu = c.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK]"))?;
         let pick = p.trim().parse::<u8>().map_err(|_| format!("bad schedule entry '{s}': expected CPU[:PICK]"))?;
-        Ok(Choice { cpu, pick, irq: false })
+        Ok(Choice { cpu, pick, ..Choice::default() })
     }
 }
 
@@ -140,6 +186,8 @@ pub struct Scenario {
     pub timers: u8,
     /// Writer W0 attaches an fd that is not an eventfd: `add_eventfd()` takes its error path.
     pub bad_fd: bool,
+    /// Which RCU the host runs.
+    pub flavour: Flavour,
 }
 
 impl Default for Scenario {
@@ -154,6 +202,7 @@ impl Default for Scenario {
             initial_entries: 1,
             timers: 0,
             bad_fd: false,
+            flavour: Flavour::Preemptible,
         }
     }
 }
@@ -163,6 +212,7 @@ impl Default for Scenario {
 pub struct Setup {
     pub cpus: u8,
     pub memory: MemoryMode,
+    pub flavour: Flavour,
     pub variant: Variant,
     pub tasks: Vec<TaskSpec>,
     /// Addresses of the initial map's entries (entry `k` has `ctx{k}`).
@@ -244,7 +294,15 @@ impl Setup {
                 bad_fd: false,
             });
         }
-        Ok(Setup { cpus: sc.cpus, memory: sc.memory, variant: sc.variant, tasks, initial: (0..init).map(entry_addr).collect(), vars: Vec::new() })
+        Ok(Setup {
+            cpus: sc.cpus,
+            memory: sc.memory,
+            flavour: sc.flavour,
+            variant: sc.variant,
+            tasks,
+            initial: (0..init).map(entry_addr).collect(),
+            vars: Vec::new(),
+        })
     }
 
     /// A litmus test: `threads` are (CPU, program); `vars` the variables and their initial values.
@@ -265,7 +323,9 @@ impl Setup {
             }
             tasks.push(TaskSpec { name: format!("P{i}"), role: Role::Litmus, cpu, program, notify: 0, addr: 0, ctx: 0, bad_fd: false });
         }
-        Ok(Setup { cpus, memory, variant: Variant::Correct, tasks, initial: Vec::new(), vars: vars.to_vec() })
+        // The litmus shapes hold the RCU guarantee as the kernel memory model states it: the preemptible
+        // accounting.
+        Ok(Setup { cpus, memory, flavour: Flavour::Preemptible, variant: Variant::Correct, tasks, initial: Vec::new(), vars: vars.to_vec() })
     }
 
     pub fn task_name(&self, t: u8) -> &str {
@@ -579,15 +639,41 @@ impl State {
         }
     }
 
+    /// The task `cpu` could start instead of its current one: the current task has not begun, no interrupt
+    /// handler runs there, and a task placed after it on this CPU has not begun either (the next such one).
+    /// Only later ones, so the choice can never come back round to where it was.
+    pub fn startable(&self, setup: &Setup, cpu: u8) -> Option<u8> {
+        let c = self.cpus.get(cpu as usize)?;
+        if c.irq.is_some() || self.tasks.get(self.current_task(cpu)? as usize)?.pc != 0 {
+            return None;
+        }
+        c.tasks.iter().skip(c.current as usize + 1).copied().find(|&t| self.tasks[t as usize].pc == 0 && self.runnable(setup, t))
+    }
+
+    /// Is `cpu` quiescent for the classic flavour right now: idle, or its current task finished (back in user
+    /// space) or asleep (it called `schedule()`)?
+    pub fn classic_quiescent(&self, setup: &Setup, cpu: u8) -> bool {
+        if self.cpus.get(cpu as usize).is_some_and(|c| c.irq.is_some()) {
+            return false;
+        }
+        match self.current_task(cpu) {
+            None => true,
+            Some(t) => self.is_done(setup, t) || self.blocked(setup, t).is_some(),
+        }
+    }
+
     /// Every choice the scheduler has now, CPU by CPU.
     pub fn choices(&self, setup: &Setup) -> Vec<Choice> {
         let mut out = Vec::new();
         for cpu in 0..setup.cpus {
             for pick in 0..self.options(setup, cpu) {
-                out.push(Choice { cpu, pick, irq: false });
+                out.push(Choice { cpu, pick, ..Choice::default() });
             }
             if self.pending_timer(setup, cpu).is_some() {
-                out.push(Choice { cpu, pick: 0, irq: true });
+                out.push(Choice { cpu, irq: true, ..Choice::default() });
+            }
+            if self.startable(setup, cpu).is_some() {
+                out.push(Choice { cpu, start: true, ..Choice::default() });
             }
         }
         out
@@ -643,6 +729,18 @@ pub fn step(setup: &Setup, st: &mut State, choice: Choice) -> Result<RcuEvent, S
 pub fn apply(setup: &Setup, st: &mut State, choice: Choice) -> Result<RcuEvent, String> {
     let mut ev = apply_inner(setup, st, choice)?;
     ev.choice = choice;
+    if setup.flavour == Flavour::Classic {
+        // A CPU whose task has gone to sleep (it called schedule()), or finished (it returns to user space),
+        // with nothing else to run, is idle or in user mode: quiescent.
+        for cpu in 0..setup.cpus {
+            if st.classic_quiescent(setup, cpu) {
+                for note in synchronize_rcu::note_quiescent(setup, st, cpu) {
+                    ev.text.push_str("; ");
+                    ev.text.push_str(&note);
+                }
+            }
+        }
+    }
     Ok(ev)
 }
 
@@ -650,6 +748,27 @@ fn apply_inner(setup: &Setup, st: &mut State, choice: Choice) -> Result<RcuEvent
     let cpu = choice.cpu;
     if cpu >= setup.cpus {
         return Err(format!("CPU {cpu} does not exist: this scenario has CPUs 0..{}", setup.cpus - 1));
+    }
+    if choice.start {
+        let t = st.startable(setup, cpu).ok_or_else(|| format!("CPU {cpu} cannot start another task: its current one has begun, or none other is waiting"))?;
+        let prev = st.current_task(cpu).map(|p| setup.task_name(p).to_string()).unwrap_or_default();
+        let c = &mut st.cpus[cpu as usize];
+        c.current = c.tasks.iter().position(|&x| x == t).unwrap_or(0) as u8;
+        let mut text = format!("schedule() on CPU{cpu} runs {} before {prev}: a context switch, a quiescent state", setup.task_name(t));
+        for note in synchronize_rcu::note_quiescent(setup, st, cpu) {
+            text.push_str("; ");
+            text.push_str(&note);
+        }
+        return Ok(RcuEvent {
+            choice,
+            cpu,
+            task: setup.task_name(t).to_string(),
+            function: "schedule".into(),
+            tag: String::new(),
+            step: "context switch".into(),
+            text,
+            violations: Vec::new(),
+        });
     }
     if choice.irq {
         let t = st.pending_timer(setup, cpu).ok_or_else(|| format!("no timer interrupt can arrive on CPU {cpu} now (none left, or one is running)"))?;

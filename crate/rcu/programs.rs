@@ -52,7 +52,8 @@ pub enum Op {
     Signal,
     /// `cpu->pending_notify = 0`.
     ClearNotify,
-    /// `rcu_read_unlock()`: end the read-side critical section (a quiescent state for classic RCU).
+    /// `rcu_read_unlock()`: end the read-side critical section (a quiescent state for preemptible RCU;
+    /// `preempt_enable()`, which reports nothing, for classic RCU).
     RcuReadUnlock,
 
     // ---- the timer path: the Guest's clockevent hrtimer firing (interrupt context) ----

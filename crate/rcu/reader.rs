@@ -5,17 +5,25 @@
 //! own `send_notify_to_eventfd()` is `crate/lguest/lguest_user.rs`.)
 
 use super::memory::{join, LoadKind, Loc, Val};
-use super::model::Cx;
+use super::model::{Cx, Flavour};
 use super::synchronize_rcu::note_quiescent;
 
-/// L:056 `rcu_read_lock()`: the CPU is now in a read-side critical section, and a grace period that begins
-/// from here on must wait for it. In weak memory, a section that begins after a grace period began sees
-/// everything its updater stored before calling `synchronize_rcu()`.
+/// L:056 `rcu_read_lock()`: the CPU is now in a read-side critical section. For preemptible RCU the section
+/// is tracked: a grace period that begins from here on must wait for it. For classic RCU it is
+/// `preempt_disable()`, nothing at all without CONFIG_PREEMPT: what keeps the reader safe is that it cannot
+/// pass a quiescent state (switch tasks, go to user mode) before it is done. In weak memory, a section that
+/// begins after a grace period began sees everything its updater stored before calling `synchronize_rcu()`.
 pub(super) fn rcu_read_lock(cx: &mut Cx) -> Result<String, String> {
     cx.task().nesting += 1;
     if cx.weak() {
         let gv = cx.st.gp_view.clone();
         join(cx.view(), &gv);
+    }
+    if cx.setup.flavour == Flavour::Classic {
+        return Ok(format!(
+            "{} calls rcu_read_lock(): preempt_disable(), which without CONFIG_PREEMPT does nothing; CPU{} is in the kernel, not quiescent, as it was",
+            cx.who, cx.cpu
+        ));
     }
     Ok(format!("{} enters a read-side critical section: CPU{} is not quiescent until rcu_read_unlock()", cx.who, cx.cpu))
 }
@@ -95,12 +103,16 @@ pub(super) fn clear_pending_notify(cx: &mut Cx) -> Result<String, String> {
     Ok(format!("{} clears pending_notify: the notify went to an eventfd, not to the Launcher's read()", cx.who))
 }
 
-/// L:056 `rcu_read_unlock()`: leaving the outermost section is a quiescent state for classic RCU, so any
-/// grace period waiting for this CPU stops waiting for it.
+/// L:056 `rcu_read_unlock()`: for preemptible RCU, leaving the outermost section is a quiescent state, so any
+/// grace period waiting for this CPU stops waiting for it. For classic RCU it is `preempt_enable()`, and
+/// reports nothing: the CPU is still in the kernel.
 pub(super) fn rcu_read_unlock(cx: &mut Cx) -> Result<String, String> {
     let task = cx.task();
     task.nesting = task.nesting.saturating_sub(1);
     let outermost = task.nesting == 0;
+    if cx.setup.flavour == Flavour::Classic {
+        return Ok(format!("{} calls rcu_read_unlock(): preempt_enable(), nothing to report; CPU{} is still in the kernel", cx.who, cx.cpu));
+    }
     let mut s = format!("{} leaves its read-side critical section: CPU{} is quiescent", cx.who, cx.cpu);
     if outermost {
         for note in note_quiescent(cx.setup, cx.st, cx.cpu) {

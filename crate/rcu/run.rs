@@ -56,7 +56,7 @@ impl Run {
 
     /// Let the timer interrupt arrive on `cpu` now.
     pub fn interrupt(&mut self, cpu: u8) -> Result<RcuEvent, String> {
-        self.step_choice(Choice { cpu, pick: 0, irq: true })
+        self.step_choice(Choice { cpu, irq: true, ..Choice::default() })
     }
 
     /// Every choice available now; more than one per CPU only when weak memory offers older values.

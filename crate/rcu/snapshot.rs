@@ -218,14 +218,24 @@ pub fn snapshot(setup: &Setup, st: &State, step: usize, violations: Vec<Violatio
                 .enumerate()
                 .map(|(c, q)| {
                     let c = c as u8;
+                    let classic = setup.flavour == crate::rcu::Flavour::Classic;
                     let why = match q {
+                        Qs::Waiting if classic => {
+                            let r = st.current_task(c);
+                            format!(
+                                "{} runs in the kernel: classic RCU waits until this CPU switches tasks, goes to user mode or idles",
+                                r.map(name).unwrap_or_default()
+                            )
+                        }
                         Qs::Waiting => {
                             let r = st.current_task(c);
                             let held = r.and_then(holds).map(|v| format!(", holding v{v}")).unwrap_or_default();
                             format!("{} entered rcu_read_lock() before the grace period began and is still inside{held}", r.map(name).unwrap_or_default())
                         }
+                        Qs::NotReading if classic => "idle, or its task asleep or back in user space, when the grace period began".into(),
                         Qs::NotReading => "not in a read-side critical section when the grace period began".into(),
-                        Qs::Unlocked => "has left its read-side critical section (rcu_read_unlock())".into(),
+                        Qs::Unlocked if classic => "has passed a quiescent state since (a context switch, user mode or idle)".into(),
+                        Qs::Unlocked => "has passed a quiescent state since (rcu_read_unlock(), a context switch, or a tick outside any section)".into(),
                     };
                     GpCpuSnap { cpu: c, state: *q, quiescent: *q != Qs::Waiting, why }
                 })

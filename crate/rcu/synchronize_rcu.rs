@@ -1,23 +1,36 @@
 //! Grace periods: `synchronize_rcu()` (called from `add_eventfd()`, L:055) begins one and sleeps until every
 //! CPU has passed a quiescent state since; `note_quiescent()` is where CPUs report one; and the timer path
-//! (the Guest's clockevent hrtimer, whose interrupt also runs the scheduling-clock tick) shows that an
-//! interrupt is not a quiescent state. Part of the RCU tour ([`super`]): read after
-//! `send_notify_to_eventfd.rs`.
+//! (a timer interrupt: the Guest's clockevent hrtimer fires, and the scheduling-clock tick runs
+//! `rcu_check_callbacks()`) shows that an interrupt is not a quiescent state in itself. Part of the RCU tour
+//! ([`super`]): read after `reader.rs`.
 //!
-//! Classic RCU as this model has it: a grace period waits exactly for the CPUs that were inside a
-//! read-side critical section when it began, until each leaves it (a non-preemptible section cannot sleep,
-//! so a CPU outside one, or one that context-switches, is quiescent).
+//! The two flavours ([`super::model::Flavour`]) differ in what counts. Preemptible RCU (TREE_PREEMPT_RCU,
+//! `synchronize_rcu()` in kernel/rcutree_plugin.h) waits exactly for the CPUs that were inside a read-side
+//! section when the grace period began, until each leaves it, switches tasks, or takes a tick outside any
+//! section. Classic RCU (TREE_RCU without CONFIG_PREEMPT, where `synchronize_rcu()` is
+//! `synchronize_sched()`, include/linux/rcupdate.h) cannot see read-side sections at all: it waits for every
+//! CPU, and only a context switch, user mode or the idle loop is quiescent.
 
 use super::memory::{join, MemoryMode, View};
-use super::model::{Cx, GracePeriod, Qs, Setup, State};
+use super::model::{Cx, Flavour, GracePeriod, Qs, Setup, State};
 
 /// L:055 `synchronize_rcu()` begins a grace period: it notes which CPUs are inside a read-side section
 /// (those it must wait for) and which are already quiescent. In weak memory it also publishes what the
 /// updater has stored so far to every read-side section that begins from now on, and collects what the
 /// quiescent CPUs have seen for the updater (the full barriers a grace period implies).
 pub(super) fn begin(cx: &mut Cx) -> Result<String, String> {
+    let classic = cx.setup.flavour == Flavour::Classic;
     let st = &mut *cx.st;
-    let cpus: Vec<Qs> = (0..cx.setup.cpus).map(|c| if st.in_read_side(c) { Qs::Waiting } else { Qs::NotReading }).collect();
+    let cpus: Vec<Qs> = (0..cx.setup.cpus)
+        .map(|c| {
+            let waits = if classic { !st.classic_quiescent(cx.setup, c) } else { st.in_read_side(c) };
+            if waits {
+                Qs::Waiting
+            } else {
+                Qs::NotReading
+            }
+        })
+        .collect();
     let mut collected = View::new();
     if cx.setup.memory == MemoryMode::Weak {
         for (c, q) in cpus.iter().enumerate() {
@@ -33,8 +46,12 @@ pub(super) fn begin(cx: &mut Cx) -> Result<String, String> {
         .enumerate()
         .filter(|(_, q)| **q == Qs::Waiting)
         .map(|(c, _)| {
-            let reader = st.current_task(c as u8).map(|r| cx.setup.task_name(r)).unwrap_or("?");
-            format!("CPU{c} ({reader} is inside rcu_read_lock())")
+            let task = st.current_task(c as u8).map(|r| cx.setup.task_name(r)).unwrap_or("?");
+            if classic {
+                format!("CPU{c} ({task} runs in the kernel)")
+            } else {
+                format!("CPU{c} ({task} is inside rcu_read_lock())")
+            }
         })
         .collect();
     let done = waiting.is_empty();
@@ -42,7 +59,7 @@ pub(super) fn begin(cx: &mut Cx) -> Result<String, String> {
     st.tasks[cx.t as usize].gp = Some((st.gps.len() - 1) as u8);
     let who = cx.who;
     Ok(if done {
-        format!("{who} begins a grace period: no CPU is inside a read-side section, so it is already over")
+        format!("{who} begins a grace period: no CPU needs to pass a quiescent state, so it is already over")
     } else {
         format!("{who} begins a grace period; it must wait for {}", waiting.join(" and "))
     })
@@ -97,12 +114,26 @@ pub(super) fn clockdev_fn(cx: &mut Cx) -> Result<String, String> {
     Ok(format!("{}: the Guest's clockevent fires on CPU{cpu}; clockdev_fn() sets irq 0 in irqs_pending.{under}", cx.who))
 }
 
-/// The scheduling-clock part of the interrupt: `rcu_check_callbacks()` looks at what was interrupted. Inside
-/// a read-side section it notes nothing; outside one the CPU is quiescent. Then the handler returns.
+/// The scheduling-clock part of the interrupt: `rcu_check_callbacks()` looks at what was interrupted. For
+/// preemptible RCU a tick inside a read-side section notes nothing and one outside is quiescent; for classic
+/// RCU only a tick that interrupted user mode or the idle loop is, and one in the kernel never (inside a
+/// section or not: classic RCU cannot tell). Then the handler returns.
 pub(super) fn rcu_check_callbacks(cx: &mut Cx) -> Result<String, String> {
     let cpu = cx.cpu;
     cx.st.cpus[cpu as usize].irq = None;
     let who = cx.who;
+    if cx.setup.flavour == Flavour::Classic {
+        if !cx.st.classic_quiescent(cx.setup, cpu) {
+            let r = cx.st.current_task(cpu).map(|r| cx.setup.task_name(r)).unwrap_or("?");
+            return Ok(format!("{who}: the tick finds CPU{cpu} running {r} in the kernel: for classic RCU that is no quiescent state, whatever {r} is doing"));
+        }
+        let mut s = format!("{who}: the tick finds CPU{cpu} idle or in user mode: a quiescent state");
+        for note in note_quiescent(cx.setup, cx.st, cpu) {
+            s.push_str("; ");
+            s.push_str(&note);
+        }
+        return Ok(s);
+    }
     if cx.st.in_read_side(cpu) {
         let r = cx.st.current_task(cpu).map(|r| cx.setup.task_name(r)).unwrap_or("?");
         return Ok(format!("{who}: the tick finds CPU{cpu} inside {r}'s read-side section: no quiescent state; an interrupt never ends one"));

@@ -34,8 +34,12 @@ const fn p(id: &'static str, result: &'static str, what: &'static str) -> PathIn
     PathInfo { id, result, what }
 }
 
-/// Every path of lguest_user.c and run_guest() the course must teach, in the kernel's order.
+/// Every path of lguest_user.c and run_guest() the course must teach, in the kernel's order, and the VFS's
+/// checks in front of them (fs/read_write.c).
 pub const PATHS: &[PathInfo] = &[
+    p("vfs.einval-offset", "-EINVAL", "sys_pread64()/sys_pwrite64(): a negative offset, before the descriptor is looked up"),
+    p("vfs.efault-access_ok", "-EFAULT", "vfs_read()/vfs_write(): access_ok() finds the buffer outside user space"),
+    p("vfs.einval-count", "-EINVAL", "rw_verify_area(): a count of 2 GB or more (negative as a ssize_t)"),
     p("write.efault-req", "-EFAULT", "write(): get_user() of the request word faults"),
     p("write.einval-noinit", "-EINVAL", "write(): a request other than INITIALIZE before INITIALIZE"),
     p("write.einval-cpu", "-EINVAL", "write(): cpu (the file offset) >= nr_cpus"),
@@ -47,6 +51,7 @@ pub const PATHS: &[PathInfo] = &[
     p("init.enomem-free_lg", "-ENOMEM", "initialize(): kmalloc(eventfd map) fails: goto free_lg"),
     p("init.enomem-free_eventfds", "-ENOMEM", "initialize(): lg_cpu_start()'s registers page fails: goto free_eventfds"),
     p("init.enomem-free_regs", "-ENOMEM", "initialize(): init_guest_pagetable() fails: goto free_regs"),
+    p("init.efault-boot_params", "-EFAULT", "initialize(): init_guest_pagetable() cannot read boot_params (or write the boot page tables): goto free_regs"),
     p("init.ok", "12", "initialize(): success, sizeof(args)"),
     p("irq.efault", "-EFAULT", "user_send_irq(): get_user() of the irq faults"),
     p("irq.einval", "-EINVAL", "user_send_irq(): irq >= LGUEST_IRQS"),
@@ -88,6 +93,20 @@ pub const MECHANISMS: &[PathInfo] = &[
     p("kill_guest.enomem", "", "kill_guest(): kasprintf() fails, lg->dead = ERR_PTR(-ENOMEM)"),
     p("kill_guest.second", "", "kill_guest(): only the first reason counts"),
     p("trap.reflected", "", "deliver_trap(): a fault goes to the Guest's own handler"),
+    p("trap.direct", "", "direct_trap(): a trap gate copy_traps() copied: the CPU delivers the trap into the Guest"),
+    p("trap.direct-fault", "", "direct_trap(): pushing the frame faults, and that fault goes to the Host"),
+    p("trap.int-gp", "", "an int n through a gate of lower privilege: #GP(n << 3 | 2)"),
+    p("set_trap.bad-type", "kill", "set_trap(): a gate that is neither an interrupt nor a trap gate"),
+    p("emulate.cli", "", "emulate_insn(): a cli at ring 1 is skipped"),
+    p("emulate.io", "", "emulate_insn(): in or out at ring 1 is emulated"),
+    p("switcher.copy-all", "", "copy_in_guest_info(): another Guest cpu ran here last: changed = CHANGED_ALL"),
+    p("switcher.fault", "kill", "switch_to_guest: a segment register the Switcher cannot load: trap 256"),
+    p("host.interrupt", "", "lguest_arch_handle_trap(): a Host interrupt (32 to 255): cond_resched()"),
+    p("kick_process", "", "set_interrupt(): the task runs the Guest: kick_process() sends a reschedule IPI"),
+    p("fpu.unlazy", "", "lguest_arch_run_guest(): cpu->ts is set: unlazy_fpu()"),
+    p("fpu.restore", "", "lguest_arch_run_guest(): trap 7: math_state_restore()"),
+    p("fpu.ts-clear", "", "lguest_arch_handle_trap(): trap 7 with cpu->ts clear: nothing for the Guest"),
+    p("demand_page", "", "demand_page(): a page fault the shadow page tables fix"),
 ];
 
 /// A place in a lesson.
@@ -119,6 +138,11 @@ pub struct Coverage {
 
 /// The errno paths: (id, errno, a phrase of the model's `why` that identifies it), for `write` and `read`.
 const WRITE_ERRS: &[(&str, Errno, &str)] = &[
+    ("vfs.einval-offset", Errno::EINVAL, "a negative file offset"),
+    ("vfs.efault-access_ok", Errno::EFAULT, "is not in user space"),
+    ("vfs.einval-count", Errno::EINVAL, "rw_verify_area()"),
+    ("init.efault-boot_params", Errno::EFAULT, "boot_params at base"),
+    ("init.efault-boot_params", Errno::EFAULT, "the boot page tables at"),
     ("write.efault-req", Errno::EFAULT, "the request word at"),
     ("write.einval-noinit", Errno::EINVAL, "before LHREQ_INITIALIZE: this file has no Guest"),
     ("write.einval-cpu", Errno::EINVAL, "is not below nr_cpus"),
@@ -141,6 +165,9 @@ const WRITE_ERRS: &[(&str, Errno, &str)] = &[
 ];
 
 const READ_ERRS: &[(&str, Errno, &str)] = &[
+    ("vfs.einval-offset", Errno::EINVAL, "a negative file offset"),
+    ("vfs.efault-access_ok", Errno::EFAULT, "is not in user space"),
+    ("vfs.einval-count", Errno::EINVAL, "rw_verify_area()"),
     ("read.einval-noinit", Errno::EINVAL, "read() before LHREQ_INITIALIZE"),
     ("read.einval-cpu", Errno::EINVAL, "is not below nr_cpus"),
     ("read.eperm", Errno::EPERM, "the task that initialized the Guest"),
@@ -217,6 +244,20 @@ fn classify_events(events: &[Event]) -> Vec<&'static str> {
             "kill_guest" if t.starts_with("already dead") => "kill_guest.second",
             "kill_guest" => "kill_guest",
             "lguest_arch_handle_trap" if t.contains("reflected through the Guest's IDT") => "trap.reflected",
+            "direct_trap" if t.contains("goes straight to the Guest") => "trap.direct",
+            "direct_trap" if t.contains("would go straight to the Guest") => "trap.direct-fault",
+            "copy_traps" if t.contains("raises #GP") => "trap.int-gp",
+            "set_trap" if t.contains("only interrupt gates") => "set_trap.bad-type",
+            "emulate_insn" if t.contains("from cli") => "emulate.cli",
+            "emulate_insn" => "emulate.io",
+            "copy_in_guest_info" if t.contains("CHANGED_ALL") => "switcher.copy-all",
+            "switch_to_guest" if t.contains("faults") => "switcher.fault",
+            "lguest_arch_handle_trap" if t.contains("cond_resched()") => "host.interrupt",
+            "set_interrupt" if t.contains("a reschedule IPI") => "kick_process",
+            "lguest_arch_run_guest" if t.contains("unlazy_fpu") => "fpu.unlazy",
+            "math_state_restore" => "fpu.restore",
+            "lguest_arch_handle_trap" if t.contains("cpu->ts is clear") => "fpu.ts-clear",
+            "demand_page" if t.contains("Guest pte at") => "demand_page",
             _ => continue,
         };
         if !out.contains(&id) {
@@ -268,7 +309,12 @@ impl Coverage {
             }
             for r in &s.rcu {
                 let site = Site { file: file.clone(), line: r.line };
-                push(self.rcu.entry(format!("{} ({})", r.variant, r.memory)).or_default(), &site);
+                let key = if r.flavour == crate::rcu::Flavour::Preemptible.name() {
+                    format!("{} ({})", r.variant, r.memory)
+                } else {
+                    format!("{} ({}, {})", r.variant, r.memory, r.flavour)
+                };
+                push(self.rcu.entry(key).or_default(), &site);
             }
         }
     }

@@ -121,6 +121,8 @@ pub struct RcuLine {
     pub source: String,
     pub variant: String,
     pub memory: String,
+    /// The RCU flavour (`preemptible`, the default, or `classic`).
+    pub flavour: String,
     pub cpus: u8,
     pub readers: u8,
     pub writers: u8,
@@ -138,6 +140,7 @@ impl RcuLine {
             writers: self.writers,
             variant: Variant::parse(&self.variant).unwrap_or(Variant::Correct),
             memory: MemoryMode::parse(&self.memory).unwrap_or(MemoryMode::Sc),
+            flavour: crate::rcu::Flavour::parse(&self.flavour).unwrap_or_default(),
             placement: None,
             initial_entries: self.initial,
             ..Default::default()
@@ -190,7 +193,7 @@ fn parse_rcu_line(number: usize, src: &str) -> Result<Option<RcuLine>, String> {
     let mut ws = call.split_whitespace();
     if ws.next() != Some("explore") {
         return Err(format!(
-            "an rcu block holds `explore [variant=V] [memory=sc|weak] [cpus=N] [readers=N] [writers=N] [initial=N] => ...` lines; found {call:?}"
+            "an rcu block holds `explore [variant=V] [memory=sc|weak] [flavour=preemptible|classic] [cpus=N] [readers=N] [writers=N] [initial=N] => ...` lines; found {call:?}"
         ));
     }
     let sc = crate::rcu::model::Scenario::default();
@@ -199,6 +202,7 @@ fn parse_rcu_line(number: usize, src: &str) -> Result<Option<RcuLine>, String> {
         source: src.trim().to_string(),
         variant: Variant::Correct.name().into(),
         memory: "sc".into(),
+        flavour: sc.flavour.name().into(),
         cpus: sc.cpus,
         readers: sc.readers,
         writers: sc.writers,
@@ -211,11 +215,12 @@ fn parse_rcu_line(number: usize, src: &str) -> Result<Option<RcuLine>, String> {
         match k {
             "variant" => line.variant = Variant::parse(v)?.name().to_string(),
             "memory" => line.memory = MemoryMode::parse(v)?.name().to_string(),
+            "flavour" => line.flavour = crate::rcu::Flavour::parse(v)?.name().to_string(),
             "cpus" => line.cpus = n()?,
             "readers" => line.readers = n()?,
             "writers" => line.writers = n()?,
             "initial" => line.initial = n()?,
-            _ => return Err(format!("unknown explore option {k:?}: use variant, memory, cpus, readers, writers or initial")),
+            _ => return Err(format!("unknown explore option {k:?}: use variant, memory, flavour, cpus, readers, writers or initial")),
         }
     }
     if expect != "clean" {

@@ -319,13 +319,13 @@ impl Runner {
                 let tid = self.task(line)?;
                 let fd = self.lguest_fd(opts)?;
                 let mut words = words.clone();
-                let (base, pages) = self.launcher(self.kernel.proc_of(tid)).map(|l| (l.guest_base, l.guest_pages)).unwrap_or_default();
+                let (base, pages) = self.launcher(self.kernel.proc_of(tid)).map(|l| (l.guest_base, l.pfn_limit())).unwrap_or_default();
                 for i in defaults {
-                    // What the real Launcher sends: where it mapped Guest memory, the pages it mapped (RAM and
-                    // the device pages), and the loaded program's entry point.
+                    // What the real Launcher sends: where it mapped Guest memory, guest_limit / PAGE_SIZE (RAM
+                    // and the device pages handed out so far), and the loaded program's entry point.
                     let value = match i {
                         1 => base,
-                        2 => pages + crate::params::DEVICE_PAGES,
+                        2 => pages,
                         _ => self.program.as_ref().map(|g| g.entry).unwrap_or(GUEST_START),
                     };
                     if let Some(w) = words.get_mut(*i) {
@@ -356,7 +356,8 @@ impl Runner {
             Action::Thread { name } => {
                 // A thread of the Launcher that this scenario drives, line by line (not one of its devices').
                 self.kernel.current = self.main;
-                self.kernel.new_thread(name, false)?;
+                // CLONE_FILES: a scenario's threads share the descriptor table (the Launcher's device threads do not).
+                self.kernel.new_thread(name, false, true)?;
                 return Ok(None);
             }
             Action::Process { name } => {
@@ -666,7 +667,8 @@ pub fn replay(src: &str) -> Result<Runner, ReplayError> {
     Ok(r)
 }
 
-/// Guest pages the default scenario maps (for documentation and tests).
+/// The `pfnlimit` a default scenario's INITIALIZE sends before `launcher devices`: `guest_limit / PAGE_SIZE`,
+/// the Guest's RAM in pages and the devices page `main()` takes at once (each ring page adds one more).
 pub fn default_pfn_limit() -> u32 {
-    crate::params::DEFAULT_GUEST_MB * (1 << 20) / PAGE_SIZE + crate::params::DEVICE_PAGES
+    crate::params::DEFAULT_GUEST_MB * (1 << 20) / PAGE_SIZE + 1
 }

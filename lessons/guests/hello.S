@@ -1,7 +1,8 @@
 # hello.S: the smallest lguest Guest that says something.
 #
-# The Launcher loads us at 0x100000 and starts us at `start`, at ring 1, with paging off, so
-# every address below is also a physical address. We talk to the Host only through hypercalls:
+# The Launcher loads us at 0x100000 and starts us at `start`, at ring 1, on the boot page tables
+# the Host built (all of RAM mapped at 0 and at 0xc0000000), so every address below is also a
+# physical address. We talk to the Host only through hypercalls:
 # put the call number in %eax, the arguments in %ebx, %ecx, %edx, %esi, and trap with `int $0x1f`.
 
 	.equ LHCALL_LGUEST_INIT, 1	# ebx = address of our struct lguest_data

@@ -18,6 +18,11 @@
 	.equ LHCALL_HALT, 10
 	.equ LHCALL_NOTIFY, 17
 	.equ LGUEST_TRAP_ENTRY, 0x1f
+	.equ LHCALL_SET_PGD, 15
+	.equ LG_PGDIR, 0x560		# lguest_data.pgdir: the boot page directory, which the Host fills in
+	.equ DEVICES_PGD, 8		# DEVICES >> 22: its page directory slot
+	.equ DEVICE_PAGES_USED, 7	# the devices page and the console's two rings of three pages each
+	.equ PTE_FLAGS, 7		# present, writable, user
 
 	.equ DEVICES, 0x2000000		# 32 MB: the first page above RAM
 	.equ VIRTIO_ID_CONSOLE, 3
@@ -47,6 +52,7 @@ start:
 	mov $LHCALL_LGUEST_INIT, %eax
 	mov $lguest_data, %ebx
 	int $LGUEST_TRAP_ENTRY
+	call map_devices
 
 	# The console should be the first device; check its type.
 	mov $DEVICES, %esi
@@ -135,6 +141,29 @@ used_interrupt:
 	movl $X86_EFLAGS_IF, lguest_data
 	iret
 
+# The boot page tables the Host built (lguest_data.pgdir: the page directory it wrote just below the top
+# of RAM) map our RAM at 0 and at 0xc0000000, and nothing above it. So before we touch the devices page we
+# map it ourselves: a page table of our own for the 4 MB at DEVICES, identity-mapping the devices page and
+# the ring pages the Launcher handed out above it, hung in the boot page directory. LHCALL_SET_PGD tells the
+# Host that directory entry changed. (A Linux Guest maps the page with lguest_map() instead.)
+map_devices:
+	mov lguest_data + LG_PGDIR, %edi
+	mov $devices_pt, %eax
+	or $PTE_FLAGS, %eax
+	mov %eax, DEVICES_PGD * 4(%edi)
+	mov $DEVICES | PTE_FLAGS, %eax
+	xor %ecx, %ecx
+1:	mov %eax, devices_pt(,%ecx,4)
+	add $4096, %eax
+	inc %ecx
+	cmp $DEVICE_PAGES_USED, %ecx
+	jne 1b
+	mov $LHCALL_SET_PGD, %eax
+	mov lguest_data + LG_PGDIR, %ebx
+	mov $DEVICES_PGD, %ecx
+	int $LGUEST_TRAP_ENTRY
+	ret
+
 	.data
 out_irq:	.long 0
 out_ring:	.long 0
@@ -146,6 +175,8 @@ bye:	.asciz "Power down"
 	.balign 16
 stack:	.space 4096
 stack_top:
+	.balign 4096
+devices_pt:	.fill 1024, 4, 0	# our page table for the devices' 4 MB
 
 	# struct lguest_data, shared with the Host: the async hypercall slots (from byte 24) start free.
 	.balign 4096

@@ -14,6 +14,7 @@ start:
 	movl $1, %eax			# LHCALL_LGUEST_INIT
 	movl $lguest_data, %ebx
 	int $0x1f
+	call map_devices
 
 	movl $DEVICES, %esi		# walk the descriptors until type 0 (the end) or 3 (a console)
 find:
@@ -108,6 +109,27 @@ irq_handler:
 	movl $512, irq_enabled
 	iret
 
+# The boot page tables the Host built (lguest_data.pgdir) map RAM only: map the devices page and the
+# console's six ring pages above it ourselves, identity, in the boot page directory's slot 8 (0x2000000),
+# and tell the Host with LHCALL_SET_PGD.
+map_devices:
+	movl lg_pgdir, %edi
+	movl $devices_pt, %eax
+	orl $7, %eax
+	movl %eax, 32(%edi)
+	movl $DEVICES + 7, %eax
+	xorl %ecx, %ecx
+1:	movl %eax, devices_pt(,%ecx,4)
+	addl $4096, %eax
+	incl %ecx
+	cmpl $7, %ecx
+	jne 1b
+	movl $15, %eax			# LHCALL_SET_PGD(pgdir, 8)
+	movl lg_pgdir, %ebx
+	movl $8, %ecx
+	int $0x1f
+	ret
+
 	.data
 console:	.long 0
 out_irq:	.long 0
@@ -120,4 +142,6 @@ bye:	.asciz "Power down"
 	.balign 16
 stack:	.space 4096
 stack_top:
+	.balign 4096
+devices_pt:	.fill 1024, 4, 0
 	.include "lguest_data.inc"

@@ -11,6 +11,7 @@ start:
 	movl $1, %eax			# LHCALL_LGUEST_INIT
 	movl $lguest_data, %ebx
 	int $0x1f
+	call map_devices
 
 	movl $DEVICES, %esi
 	cmpb $3, (%esi)			# the console comes first
@@ -107,6 +108,27 @@ irq_handler:
 	movl $512, irq_enabled
 	iret
 
+# The boot page tables the Host built (lguest_data.pgdir) map RAM only: map the devices page and the
+# console's six ring pages above it ourselves, identity, in the boot page directory's slot 8 (0x2000000),
+# and tell the Host with LHCALL_SET_PGD.
+map_devices:
+	movl lg_pgdir, %edi
+	movl $devices_pt, %eax
+	orl $7, %eax
+	movl %eax, 32(%edi)
+	movl $DEVICES + 7, %eax
+	xorl %ecx, %ecx
+1:	movl %eax, devices_pt(,%ecx,4)
+	addl $4096, %eax
+	incl %ecx
+	cmpl $7, %ecx
+	jne 1b
+	movl $15, %eax			# LHCALL_SET_PGD(pgdir, 8)
+	movl lg_pgdir, %ebx
+	movl $8, %ecx
+	int $0x1f
+	ret
+
 	.data
 in_ring:	.long 0
 out_ring:	.long 0
@@ -117,4 +139,6 @@ inbuf:	.space 64
 	.balign 16
 stack:	.space 4096
 stack_top:
+	.balign 4096
+devices_pt:	.fill 1024, 4, 0
 	.include "lguest_data.inc"

@@ -1,9 +1,13 @@
-# Takes timer interrupts for ever: the handler asks for the next one a nanosecond later and returns.
+# Takes timer interrupts for ever: the handler asks for the next one a nanosecond later and returns. The
+# `iret` is the Guest's no-interrupt range (as the Guest kernel's lguest_iret is), so an interrupt that
+# arrives between turning interrupts back on and the `iret` waits for the `iret` instead of nesting.
 	.code32
 	.include "prelude.inc"
 	.text
 	.globl start
 start:
+	movl $irq_off, noirq_start
+	movl $irq_on, noirq_end
 	lguest_init
 	gate 32, tick
 	btrl $0, blocked_interrupts
@@ -17,7 +21,8 @@ tick:	incl ticks
 	mov $1, %ebx
 	int $LGUEST_TRAP_ENTRY
 	movl $X86_EFLAGS_IF, irq_enabled
-	iret
+irq_off: iret
+irq_on:
 	.data
 ticks:	.long 0
 	.balign 16
