@@ -138,3 +138,26 @@ pub const ASM_MAX_EXPR_NESTING: usize = 64;
 /// Errors one assembly reports (different ones; a mistake inside `.rept` is reported once): a student reads the
 /// first few, and a source of a million bad lines must not build a million messages.
 pub const ASM_MAX_ERRORS: usize = 100;
+
+// ---------------------------------------------------------------------------------------------------------------
+// The RCU explorer (crate/rcu/explore.rs). Its unit of work is a model step: one choice applied to a state.
+
+/// Distinct states the exhaustive explorer may visit before it gives up: a bound on time and memory (about
+/// 150 bytes a state, so 15 MB). The largest setup the CLI accepts without timers, 4 CPUs with 3 readers and
+/// 3 writers, needs about 73,000; at its cap a walk takes about 2 s natively.
+pub const EXPLORE_STATES: usize = 100_000;
+/// Model steps one random sampling may take in all (`lguest-sim explore --random K`): `K` schedules, or as
+/// many as fit, whichever is fewer. A step costs 2-7 us natively at the largest setups (the fingerprint of
+/// every state seen included; measured with 4 CPUs, 2 readers, 2 writers and weak memory, about 32 steps a
+/// schedule), so this is at most about 7 s, where `--random 4294967295` asked for 42 hours; the report says
+/// how many schedules it followed.
+pub const EXPLORE_WORK: u64 = 1_000_000;
+/// Model steps one call of the page's explorer makes before it hands the page back (it goes on at the next
+/// call, with its progress shown, and can be stopped). A step costs 5-6 us natively at the largest setups
+/// and 14-30 us in the page's wasm build (opt-level z, on a loaded machine), so a slice is 7-15 ms; the page
+/// makes as many calls as fit in 16 ms before it lets the browser paint.
+pub const EXPLORE_SLICE: u64 = 500;
+/// Model steps one `explore` line of a lesson may take: a lesson's step runs its lines at once, so each must
+/// be short (the course's largest takes about 3,300: about 20 ms natively, 45-100 ms in the page's wasm
+/// build); the checker refuses a longer one.
+pub const EXPLORE_LESSON: u64 = 4_000;

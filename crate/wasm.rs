@@ -350,6 +350,31 @@ impl RcuRun {
     }
 }
 
+/// The explorer for the page, in slices (see [`crate::ui::rcu::RcuExploring`]): `new RcuExplore(...)` with
+/// the arguments of `RcuRun.explore`, then `run()` until `done`; drop it (`free()`) to stop.
+#[wasm_bindgen]
+pub struct RcuExplore {
+    ex: crate::ui::rcu::RcuExploring,
+}
+
+#[wasm_bindgen]
+impl RcuExplore {
+    #[wasm_bindgen(constructor)]
+    pub fn new(variant: &str, memory: &str, readers: u8, writers: u8, cpus: u8, initial: u8) -> RcuExplore {
+        let ex = match crate::ui::rcu::rcu_scenario(variant, memory, readers, writers, cpus, initial) {
+            Ok(sc) => crate::ui::rcu::RcuExploring::new(&sc),
+            Err(e) => crate::ui::rcu::RcuExploring::failed(e),
+        };
+        RcuExplore { ex }
+    }
+
+    /// One slice (`params::EXPLORE_SLICE` model steps): `{ done, states, schedules, steps, report, error }`,
+    /// `report` as `RcuRun.explore` gives it once done, `error` if it cannot finish.
+    pub fn run(&mut self) -> JsValue {
+        to_js(&self.ex.run(crate::params::EXPLORE_SLICE))
+    }
+}
+
 /// Boot an ELF32 Guest as `lguest-sim run` does and run it to its end: `{ stdout, stderr, exitCode,
 /// instructions }` (stdout and stderr as text). For benchmarks (`tests/bench/run-elf.mjs`): the page never
 /// calls it, and one call runs until the Guest stops, however long that takes.

@@ -2,7 +2,7 @@
 // interleaving (`RcuRun.explore`), and step the shortest counterexample in lanes, one per CPU, with the tasks,
 // the map's versions and who holds each, the grace periods and any violation. Owns its one `RcuRun`.
 
-import { RcuRun } from './pkg/lguest_sim.js';
+import { RcuRun, RcuExplore } from './pkg/lguest_sim.js';
 import { builder } from './dom.js';
 
 // TODO(view): Rust will send a violation's check by the name `RcuRun.explore`'s checks give it; the page
@@ -37,17 +37,60 @@ export class RcuPane {
       form, this.report, this.lanes);
   }
 
-  /** Run the explorer on what `form` says, and report each check. */
+  /** Run the explorer on what `form` says, in slices (the page stays live, with progress and a Stop
+   *  button), and report each check. */
   explore(form) {
     const H = builder(this.doc);
     const v = (c) => form.querySelector(c).value;
     const args = [v('.lgs-rcu-variant'), v('.lgs-rcu-memory'), Number(v('.lgs-rcu-readers')), Number(v('.lgs-rcu-writers')), Number(v('.lgs-rcu-cpus')), Number(v('.lgs-rcu-initial'))];
-    const r = RcuRun.explore(...args);
-    if (r.ok === false) {
-      this.report.replaceChildren(H('p', { class: 'bad', role: 'alert' }, r.message));
-      this.announce(r.message);
-      return;
+    this.stopExploring();
+    const ex = new RcuExplore(...args);
+    const status = H('span', { class: 'lgs-rcu-progress' }, 'Exploring…');
+    const stop = H('button', { type: 'button', class: 'lgs-rcu-stop', onclick: () => this.stopExploring('Stopped: nothing was reported.') }, 'Stop');
+    this.report.replaceChildren(H('p', { 'aria-busy': 'true' }, status, ' ', stop));
+    this.exploring = { ex, timer: 0 };
+    const slice = () => {
+      if (this.exploring?.ex !== ex) return;
+      // Slices (each a bounded number of model steps) until about 16 ms have gone, then a paint.
+      const t0 = performance.now();
+      let p = ex.run();
+      while (!p.done && performance.now() - t0 < 16) p = ex.run();
+      if (!p.done) {
+        status.textContent = `Exploring… ${p.states.toLocaleString('en')} distinct states, ${p.schedules.toLocaleString('en')} schedules counted so far`;
+        this.exploring.timer = setTimeout(slice, 0);
+        return;
+      }
+      this.exploring = null;
+      ex.free();
+      // The Stop button goes with the progress line: a keyboard user on it is put back on the form's button.
+      const refocus = this.doc.activeElement === stop;
+      if (p.error) {
+        this.report.replaceChildren(H('p', { class: 'bad', role: 'alert' }, p.error));
+        this.announce(p.error);
+      } else {
+        this.showReport(args, p.report);
+      }
+      if (refocus) form.querySelector('.lgs-rcu-explore')?.focus();
+    };
+    this.exploring.timer = setTimeout(slice, 0);
+  }
+
+  /** Stop an exploration under way (saying `why` in the report, if given). */
+  stopExploring(why) {
+    if (!this.exploring) return;
+    clearTimeout(this.exploring.timer);
+    this.exploring.ex.free();
+    this.exploring = null;
+    this.el.querySelector('.lgs-rcu-explore')?.focus();
+    if (why) {
+      this.report.replaceChildren(builder(this.doc)('p', {}, why));
+      this.announce(why);
     }
+  }
+
+  /** The explorer's report `r` for `args`: a line of totals and a table of the checks. */
+  showReport(args, r) {
+    const H = builder(this.doc);
     const found = r.checks.filter((c) => c.schedules > 0);
     this.report.replaceChildren(
       H('p', {}, `${r.schedules}${r.saturated ? '+' : ''} schedules, ${r.states} distinct states: `, found.length ? H('strong', { class: 'bad' }, `✗ ${found.map((c) => c.name).join(', ')}`) : H('strong', { class: 'ok' }, '✓ nothing goes wrong')),

@@ -32,7 +32,8 @@ options:
   --bad-fd          writer W0 attaches an fd that is not an eventfd: add_eventfd() takes its error path
   --timers N        timer interrupts (the Guest's clockevent), one per CPU from CPU0; each fires once,
                     at any moment, even inside a read-side critical section (default 0)
-  --random K        follow K random schedules instead of all of them
+  --random K        follow K random schedules instead of all of them (as many as fit in a budget of
+                    a million model steps, if fewer; the report says so)
   --seed S          the seed for --random (default 1)
   --replay SCHED    run one schedule and print it: \"0 0 1 1:2 0i ...\" (CPU; CPU:PICK to load an older
                     value under weak memory; CPUi for the timer interrupt arriving on that CPU)
@@ -108,9 +109,16 @@ pub fn cli_explore(args: &[String]) -> Result<String, String> {
     }
     let report = match random {
         Some(k) => explore_random(&setup, seed.unwrap_or(1), k)?,
-        None => explore(&setup)?,
+        None => explore(&setup).map_err(|e| if e.contains("random schedules") { format!("{e} (--random K)") } else { e })?,
     };
     out.push_str(&render(&sc, &report)?);
+    if let Some(k) = random.filter(|&k| report.schedules < k) {
+        out.push_str(&format!(
+            "note: {} of the {k} schedules asked for: the sampling's budget of {} model steps is spent (another --seed samples others)\n",
+            report.schedules,
+            crate::params::EXPLORE_WORK
+        ));
+    }
     Ok(out)
 }
 

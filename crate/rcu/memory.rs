@@ -110,12 +110,54 @@ impl fmt::Display for Val {
 }
 
 /// For each location, the index of the oldest store a CPU may still read (absent = 0, the initial value).
-pub type View = BTreeMap<Loc, u16>;
+/// A short vector sorted by location, as a map: a view has a handful of entries, and the explorer clones
+/// and hashes views in every state it visits, so one allocation beats a tree's nodes. An entry once made
+/// stays (an explicit 0 differs from none, as it would in a map).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct View(Vec<(Loc, u16)>);
+
+impl View {
+    pub fn new() -> View {
+        View(Vec::new())
+    }
+
+    pub fn get(&self, loc: &Loc) -> Option<&u16> {
+        self.0.binary_search_by(|(l, _)| l.cmp(loc)).ok().map(|i| &self.0[i].1)
+    }
+
+    /// The entry for `loc`, made with `idx` if there is none.
+    pub fn entry_or(&mut self, loc: Loc, idx: u16) -> &mut u16 {
+        let i = match self.0.binary_search_by(|(l, _)| l.cmp(&loc)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (loc, idx));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    pub fn insert(&mut self, loc: Loc, idx: u16) {
+        *self.entry_or(loc, idx) = idx;
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Loc, &u16)> {
+        self.0.iter().map(|(l, i)| (l, i))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 /// `into` becomes the later of the two views, location by location.
 pub fn join(into: &mut View, other: &View) {
-    for (loc, &idx) in other {
-        let e = into.entry(*loc).or_insert(0);
+    for (loc, &idx) in other.iter() {
+        let e = into.entry_or(*loc, 0);
         if *e < idx {
             *e = idx;
         }
@@ -191,7 +233,7 @@ impl Memory {
             join(view, &msg.view);
         }
         // Coherence: having read this store, the CPU can never again read an older one.
-        let e = view.entry(loc).or_insert(0);
+        let e = view.entry_or(loc, 0);
         *e = (*e).max(idx as u16);
         Ok(msg.val)
     }

@@ -225,7 +225,7 @@ impl Setup {
     /// The eventfd-map lesson: readers doing `send_notify_to_eventfd()`, writers doing `attach_eventfd()`.
     pub fn lguest(sc: &Scenario) -> Result<Setup, String> {
         if sc.cpus == 0 || sc.cpus > MAX_CPUS {
-            return Err(format!("--cpus {}: the simulation has 1 to {MAX_CPUS} CPUs", sc.cpus));
+            return Err(format!("{} CPUs: the simulation has 1 to {MAX_CPUS}", sc.cpus));
         }
         let ntasks = sc.readers as usize + sc.writers as usize;
         if ntasks == 0 {
@@ -235,10 +235,10 @@ impl Setup {
             return Err(format!("{ntasks} tasks: at most {MAX_TASKS} readers and writers together"));
         }
         if sc.bad_fd && sc.writers == 0 {
-            return Err("--bad-fd gives writer W0 a bad fd, but there is no writer".into());
+            return Err("a bad fd is given to writer W0, but there is no writer".into());
         }
         if sc.timers > MAX_CPUS {
-            return Err(format!("--timers {}: at most one timer per CPU, {MAX_CPUS} in all", sc.timers));
+            return Err(format!("{} timers: at most one per CPU, {MAX_CPUS} in all", sc.timers));
         }
         if sc.initial_entries > MAX_INITIAL_ENTRIES {
             return Err(format!("{} initial entries: at most {MAX_INITIAL_ENTRIES}", sc.initial_entries));
@@ -246,10 +246,10 @@ impl Setup {
         let placement: Vec<u8> = match &sc.placement {
             Some(p) => {
                 if p.len() != ntasks {
-                    return Err(format!("--place lists {} CPUs but there are {ntasks} tasks (readers first, then writers)", p.len()));
+                    return Err(format!("the placement lists {} CPUs but there are {ntasks} tasks (readers first, then writers)", p.len()));
                 }
                 if let Some(bad) = p.iter().find(|&&c| c >= sc.cpus) {
-                    return Err(format!("--place puts a task on CPU {bad}, but CPUs are 0..{}", sc.cpus - 1));
+                    return Err(format!("the placement puts a task on CPU {bad}, but the CPUs are 0 to {}", sc.cpus - 1));
                 }
                 p.clone()
             }

@@ -212,8 +212,8 @@ impl Variant {
             Variant::NoSynchronizeRcu => "kfree(old) right after rcu_assign_pointer(): a reader uses freed memory",
             Variant::KfreeBeforeSync => "kfree(old) before synchronize_rcu(): the wait protects nothing",
             Variant::ReaderNoLock => "reader without rcu_read_lock(): the grace period does not wait for it",
-            Variant::PlainAssign => "plain 'lg->eventfds = new': with --memory weak the pointer can arrive before the entries",
-            Variant::PlainDereference => "plain load instead of rcu_dereference(): with --memory weak the reader may see stale contents",
+            Variant::PlainAssign => "plain 'lg->eventfds = new': under weak memory the pointer can arrive before the entries",
+            Variant::PlainDereference => "plain load instead of rcu_dereference(): under weak memory the reader may see stale contents",
             Variant::NoLguestLock => "no lguest_lock around add_eventfd(): two writers copy one array; an entry is lost and leaked",
             Variant::ErrorPath2009 => "2009's add_eventfd() error path: kfree(new), then PTR_ERR(new->map[num].event): no race needed",
         }
@@ -225,8 +225,8 @@ impl Variant {
             Variant::Correct => "clean in sc and weak",
             Variant::NoSynchronizeRcu | Variant::KfreeBeforeSync | Variant::ReaderNoLock => "use-after-free",
             Variant::PlainAssign | Variant::PlainDereference => "uninitialised-read under weak; clean under sc",
-            Variant::NoLguestLock => "lost-update, leak and double-free (needs --writers 2)",
-            Variant::ErrorPath2009 => "use-after-free in every schedule (needs --bad-fd); correct --bad-fd is clean",
+            Variant::NoLguestLock => "lost-update, leak and double-free (needs two writers)",
+            Variant::ErrorPath2009 => "use-after-free in every schedule (needs writer W0's bad fd); the correct code with a bad fd is clean",
         }
     }
 }

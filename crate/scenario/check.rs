@@ -56,7 +56,17 @@ pub struct LessonRun {
 /// Run the explorer for one `rcu` line and compare with its expectation.
 pub fn run_rcu(line: &RcuLine) -> RcuResult {
     let mut res = RcuResult { line: line.line, schedules: 0, found: Vec::new(), counterexample: None, ok: true, message: None };
-    let report = crate::rcu::model::Setup::lguest(&line.scenario()).and_then(|s| crate::rcu::explore(&s));
+    let report = crate::rcu::model::Setup::lguest(&line.scenario()).and_then(|s| {
+        let mut ex = crate::rcu::explore::Exploration::exhaustive(&s, crate::params::EXPLORE_STATES);
+        match ex.run(crate::params::EXPLORE_LESSON) {
+            crate::rcu::explore::Progress::Done(r) => r,
+            crate::rcu::explore::Progress::Working { states, .. } => Err(format!(
+                "it needs more than {} model steps ({states} states so far), more than one step of a lesson may take in the page; \
+                 use fewer tasks, CPUs or entries here, and let the student run the larger setup in the RCU pane",
+                crate::params::EXPLORE_LESSON
+            )),
+        }
+    });
     match report {
         Err(e) => {
             res.ok = false;

@@ -15,7 +15,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const pkg = path.resolve(here, '../../www/pkg');
 const wasm = await import(path.join(pkg, 'lguest_sim.js'));
 wasm.initSync({ module: fs.readFileSync(path.join(pkg, 'lguest_sim_bg.wasm')) });
-const { Simulator, Walkthrough, RcuRun } = wasm;
+const { Simulator, Walkthrough, RcuRun, RcuExplore } = wasm;
 
 const CASES = Number(process.env.LGSIM_FUZZ_CASES ?? 600);
 // The longest one call may take here (a generous bound: the page's budget is its own test's business).
@@ -66,6 +66,7 @@ const WALK = [
   ['guestMemory', () => [num(), rnd(), num()]], ['guestSymbol', () => [text()]],
 ];
 const RCU = [['step', () => []], ['stepCpu', () => [rnd(300)]], ['back', () => []], ['view', () => []]];
+const EXPLORING = [['run', () => []]];
 const STATICS = [
   () => Simulator.functions(), () => Simulator.guestSource(text()), () => Simulator.guests(), () => Simulator.errnoMeaning(text()),
   () => Walkthrough.hostSource(text()), () => Walkthrough.lessons(), () => RcuRun.variants(),
@@ -83,8 +84,12 @@ function timed(what, f) {
 test('every method, in random orders, on live and freed objects: no panic, no hang', () => {
   const live = [];
   const make = () => {
-    switch (rnd(3)) {
+    switch (rnd(4)) {
       case 0: return { kind: 'sim', o: new Simulator(pick([0, 1, 8, 32, 600, -1, NaN])), methods: SIM };
+      case 3: {
+        const args = [pick(['correct', 'plain-assign', 'nonsense', '']), pick(['sc', 'weak', 'x']), rnd(5), rnd(5), rnd(6), rnd(5)];
+        return { kind: 'explore', o: new RcuExplore(...args), methods: EXPLORING };
+      }
       case 1: {
         const o = Walkthrough.open(rnd(5) === 0 ? text() : pick(lessonIds));
         return o ? { kind: 'walk', o, methods: WALK } : null;
