@@ -29,9 +29,8 @@
 //     detail { message, problems } (an unknown lesson, a lesson that does not load or parse)
 // From script: import { create } from '.../lguest-sim.js'; create(container, { lesson | src | text, ... }).
 
-import { mountWalkthrough, loadSimulator } from './walk.js';
+import init, { lessonGuests } from './pkg/lguest_sim.js';
 import { builder } from './dom.js';
-import { lessonGuests } from './pkg/lguest_sim.js';
 
 const LINK_BASE = new URL('./index.html', import.meta.url).href;
 
@@ -49,9 +48,24 @@ export function loadStyles() {
   return styles;
 }
 
-// Start at once: by the time the first element is parsed the wasm is on its way, and a page that goes
-// offline later still makes styled, working elements.
-const starting = Promise.all([loadSimulator(), loadStyles()]);
+// Start at once, all at the same time: the wasm (fetched and compiled as it streams in), the stylesheets and
+// the walkthrough's modules (walk.js and its panes, imported here rather than statically so that the wasm
+// does not wait for them). A page that goes offline later still makes styled, working elements. walk.js's
+// loadSimulator() is asked only once the wasm is in: it then finds the module started, and the page holds
+// one instance.
+// The modules walk.js imports, fetched beside it instead of one level of imports after another (a module
+// left off this list is still fetched, only later).
+const MODULES = ['walk.js', 'story-pane.js', 'code-pane.js', 'state-pane.js', 'guest-pane.js', 'breakpoints.js', 'free-play.js',
+  'rcu-pane.js', 'results.js', 'md.js', 'scenario-line.js'];
+for (const m of MODULES) {
+  const href = new URL(`./${m}`, import.meta.url).href;
+  if (document.head && !document.querySelector(`link[rel="modulepreload"][href="${CSS.escape(href)}"]`)) {
+    document.head.append(Object.assign(document.createElement('link'), { rel: 'modulepreload', href }));
+  }
+}
+const wasmReady = init();
+const walkReady = import('./walk.js');
+const starting = Promise.all([wasmReady.then(() => walkReady).then(async (walk) => ({ W: await walk.loadSimulator(), walk })), loadStyles()]);
 starting.catch(() => {});
 
 /** The page's theme, when it states one: data-theme="dark" (or "light") or a class dark / light on <html> or
@@ -198,7 +212,7 @@ export class LguestSimElement extends HTMLElement {
     this.#showFallback();
     let made = null;
     try {
-      const [W, sheets] = await starting;
+      const [{ W, walk }, sheets] = await starting;
       if (gen !== this.#gen) return;
       this.shadowRoot.adoptedStyleSheets = sheets;
       this.#followTheme();
@@ -208,7 +222,7 @@ export class LguestSimElement extends HTMLElement {
       const { step, note } = this.#wantedStep(W, made.id, made.w);
       this.#note([note, this.#themeNote()].filter(Boolean).join(' '));
       const text = Boolean(made.w);
-      const c = await mountWalkthrough(this.body, {
+      const c = await walk.mountWalkthrough(this.body, {
         lesson: made.id, walkthrough: made.w, step, keys: this,
         picker: !this.hasAttribute('compact') && !text,
         play: !this.hasAttribute('compact'),
