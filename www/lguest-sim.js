@@ -68,6 +68,10 @@ const walkReady = import('./walk.js');
 const starting = Promise.all([wasmReady.then(() => walkReady).then(async (walk) => ({ W: await walk.loadSimulator(), walk })), loadStyles()]);
 starting.catch(() => {});
 
+/** Resolves to the wasm's Walkthrough once the module has started (for a page that also calls the wasm's own
+ *  functions: wait for this rather than calling its `init()` a second time). */
+export const simulator = starting.then(([{ W }]) => W);
+
 /** The page's theme, when it states one: data-theme="dark" (or "light") or a class dark / light on <html> or
  *  <body>, or a color-scheme of just dark or light on <html>. `null`: follow the system. */
 function pageTheme() {
@@ -384,9 +388,22 @@ export class LguestSimElement extends HTMLElement {
   /** Show a lesson given as text (`file` names it in messages), its Guest programs in `guests` by the names
    *  its `guest:` and `load` lines use. Resolves to the element once shown; rejects with its problems. */
   load({ text, file = 'lesson.lesson', guests = {}, step } = {}) {
+    const had = this.#source;
     this.#source = { text: String(text ?? ''), file, guests };
     this.#resume = null;
     if (step !== undefined) this.setAttribute('step', String(step));
+    // Showing a lesson of its own already (the author's preview): the new text in the same walkthrough,
+    // without building it again.
+    const c = this.controller;
+    if (c && had && this.#live) {
+      try {
+        c.use(c.W.fromText(this.#source.text, file, guests ?? {}), step ?? 0);
+        this.#name();
+        return Promise.resolve(this);
+      } catch (problems) {
+        if (!Array.isArray(problems)) throw problems;
+      }
+    }
     if (this.isConnected && this.shadowRoot) this.#start();
     return this.ready;
   }
