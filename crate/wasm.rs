@@ -300,9 +300,20 @@ impl Walkthrough {
 
 // ---- lessons given as text (a page's `src`, a script's text, the author's page, `lguest-sim-check`) -------
 
-/// `{ name: source }` from the page as (name, source) pairs; anything else is no programs.
+/// `{ name: source }` from the page as (name, source) pairs: entries whose value is not a string, and anything
+/// but an object, are no programs. (Read with js-sys rather than serde: a deserializer would cost the page
+/// about 10 KB of wasm for one map of strings.)
 fn guest_list(guests: JsValue) -> Vec<(String, String)> {
-    serde_wasm_bindgen::from_value::<std::collections::BTreeMap<String, String>>(guests).map(|m| m.into_iter().collect()).unwrap_or_default()
+    if !guests.is_object() {
+        return Vec::new();
+    }
+    js_sys::Object::entries(&js_sys::Object::from(guests))
+        .iter()
+        .filter_map(|e| {
+            let pair = js_sys::Array::from(&e);
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
 }
 
 /// Check a lesson given as text as `lguest-sim check` checks a file (see `check::check_text`):
