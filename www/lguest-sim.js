@@ -153,7 +153,9 @@ export class LguestSimElement extends HTMLElement {
       if (c) this.#goToWanted();
       return; // a start under way reads it when it mounts
     }
-    if (name === 'lesson' && c && !this.#source && !this.hasAttribute('src') && this.#known(val)) {
+    // A lesson named by an attribute takes over from one given as text.
+    if (name === 'lesson' || name === 'src') this.#source = null;
+    if (name === 'lesson' && c && !this.hasAttribute('src') && this.#known(val)) {
       this.#note('');
       c.open(val, this.#wantedStep(c.W, val).step);
       return;

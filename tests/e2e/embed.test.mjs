@@ -362,6 +362,10 @@ test('lessons at run time: src beside the page with its own Guest, text from scr
   // Without its Guest: the problem at the guest: line.
   const noGuest = await page.locator('#text').evaluate(async (e, t) => e.load({ text: t, file: 'x.lesson' }).then(() => [], (x) => x.problems), await page.evaluate(() => fetch('lessons/my.lesson').then((r) => r.text())));
   assert.match(noGuest[0], /^x\.lesson:3: no Guest program called "guests\/mine\.S"/);
+  // A lesson attribute takes over from the text: the course's lesson.
+  await el('text').evaluate((e) => e.setAttribute('lesson', '02-initialize'));
+  await page.waitForSelector('#text[data-ready="true"]');
+  assert.equal(await el('text').evaluate((e) => e.lessonId), '02-initialize');
   const warned = takeWarnings();
   assert.equal(warned.length, 3, warned.join('\n'));
   const i404 = problems.findIndex((p) => /status of 404/.test(p));
