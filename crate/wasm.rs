@@ -215,6 +215,12 @@ impl Walkthrough {
         to_js(&crate::ui::lesson::lessons())
     }
 
+    /// The course's lesson ids, in order, without parsing the lessons.
+    #[wasm_bindgen(js_name = lessonIds)]
+    pub fn lesson_ids() -> Vec<String> {
+        crate::ui::lesson::lesson_ids().into_iter().map(String::from).collect()
+    }
+
     /// Our Rust source of a kernel function (`{ func, tag, file, line, text, link, summary }`) or `null`.
     #[wasm_bindgen(js_name = hostSource)]
     pub fn host_source(func: &str) -> JsValue {

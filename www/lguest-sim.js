@@ -29,7 +29,6 @@
 //     detail { message, problems } (an unknown lesson, a lesson that does not load or parse)
 // From script: import { create } from '.../lguest-sim.js'; create(container, { lesson | src | text, ... }).
 
-import init, { lessonGuests } from './pkg/lguest_sim.js';
 import { builder } from './dom.js';
 
 const LINK_BASE = new URL('./index.html', import.meta.url).href;
@@ -48,11 +47,17 @@ export function loadStyles() {
   return styles;
 }
 
-// Start at once, all at the same time: the wasm (fetched and compiled as it streams in), the stylesheets and
-// the walkthrough's modules (walk.js and its panes, imported here rather than statically so that the wasm
-// does not wait for them). A page that goes offline later still makes styled, working elements. walk.js's
-// loadSimulator() is asked only once the wasm is in: it then finds the module started, and the page holds
-// one instance.
+// Start at once, all at the same time: the wasm (fetched now, compiled as it streams in once its glue is
+// in), the stylesheets and the walkthrough's modules (walk.js and its panes, imported here rather than
+// statically so that nothing waits for them). A page that goes offline later still makes styled, working
+// elements. walk.js's loadSimulator() is asked only once the wasm is in: it then finds the module started,
+// and the page holds one instance.
+// First what the rest waits for (a browser fetches only six files at a time from one server): the wasm
+// and its glue, then the stylesheets, then the modules.
+const wasmFetch = fetch(new URL('./pkg/lguest_sim_bg.wasm', import.meta.url));
+const glue = import('./pkg/lguest_sim.js');
+const wasmReady = glue.then((g) => g.default({ module_or_path: wasmFetch }));
+const stylesReady = loadStyles();
 // The modules walk.js imports, fetched beside it instead of one level of imports after another (a module
 // left off this list is still fetched, only later).
 const MODULES = ['walk.js', 'story-pane.js', 'code-pane.js', 'state-pane.js', 'guest-pane.js', 'breakpoints.js', 'free-play.js',
@@ -63,9 +68,8 @@ for (const m of MODULES) {
     document.head.append(Object.assign(document.createElement('link'), { rel: 'modulepreload', href }));
   }
 }
-const wasmReady = init();
 const walkReady = import('./walk.js');
-const starting = Promise.all([wasmReady.then(() => walkReady).then(async (walk) => ({ W: await walk.loadSimulator(), walk })), loadStyles()]);
+const starting = Promise.all([wasmReady.then(() => walkReady).then(async (walk) => ({ W: await walk.loadSimulator(), walk })), stylesReady]);
 starting.catch(() => {});
 
 /** Resolves to the wasm's Walkthrough once the module has started (for a page that also calls the wasm's own
@@ -227,9 +231,9 @@ export class LguestSimElement extends HTMLElement {
       this.#stepUsed = this.getAttribute('step');
       const { step, note } = this.#wantedStep(W, made.id, made.w);
       this.#note([note, this.#themeNote()].filter(Boolean).join(' '));
-      const text = Boolean(made.w);
+      const text = !made.course;
       const c = await walk.mountWalkthrough(this.body, {
-        lesson: made.id, walkthrough: made.w, step, keys: this,
+        walkthrough: made.w, step, keys: this,
         picker: !this.hasAttribute('compact') && !text,
         play: !this.hasAttribute('compact'),
         linkBase: LINK_BASE,
@@ -255,7 +259,8 @@ export class LguestSimElement extends HTMLElement {
     }
   }
 
-  /** What to show: `{ id }` for a lesson of the course, or `{ id, w }` with a Walkthrough made from text. */
+  /** What to show: `{ id, w, course }`, `w` the Walkthrough of a lesson of the course (`course`) or one made
+   *  from a lesson's text. */
   async #walkthrough(W) {
     if (this.#source || this.hasAttribute('src')) {
       let text, file, guests;
@@ -267,7 +272,7 @@ export class LguestSimElement extends HTMLElement {
         text = await fetchText(url, `the lesson ${src}`);
         // Its Guest programs, beside it (a name not found there is the course's, or a problem at `guest:`).
         guests = {};
-        const wanted = lessonGuests(text, file);
+        const wanted = (await glue).lessonGuests(text, file);
         await Promise.all(wanted.map(async (name) => {
           try { guests[name] = await fetchText(new URL(name, url), name); } catch { /* the course's, or reported */ }
         }));
@@ -280,16 +285,16 @@ export class LguestSimElement extends HTMLElement {
       }
       return { id: w.lesson().id, w };
     }
-    const lessons = W.lessons();
-    const id = this.getAttribute('lesson') ?? lessons[0].id;
-    if (!this.#known(id, lessons)) {
+    const id = this.getAttribute('lesson') ?? W.lessonIds()[0];
+    const w = this.#known(id, W) ? W.open(id) : undefined;
+    if (!w) {
       throw new Shown(`There is no lesson "${id}" in the course. Its lessons (lesson="…"):`,
-        { items: lessons.map((l) => [l.id, l.title]), hint: 'A lesson of your own: src="path/to/my.lesson".' });
+        { items: W.lessons().map((l) => [l.id, l.title]), hint: 'A lesson of your own: src="path/to/my.lesson".' });
     }
-    return { id };
+    return { id, w, course: true };
   }
 
-  #known(id, lessons = this.controller?.lessons) { return Boolean(lessons?.some((l) => l.id === id)); }
+  #known(id, W = this.controller?.W) { return Boolean(W?.lessonIds().includes(id)); }
 
   /** The step to open at: the position it had when it was removed, else the `step` attribute, checked. */
   #wantedStep(W, id, w = null) {

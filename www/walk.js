@@ -61,10 +61,11 @@ function hostFunctions() {
 export async function mountWalkthrough(container, opts = {}) {
   const W = await loadSimulator();
   const doc = container.ownerDocument ?? document;
-  const lessons = W.lessons();
+  // The course's list is parsed only for the picker (a walkthrough of one lesson does not pay for it).
+  const lessons = opts.picker === false ? [] : W.lessons();
   const ctl = new Controller(W, container, doc, lessons, opts);
   if (opts.walkthrough) ctl.use(opts.walkthrough, Number(opts.step ?? 0));
-  else ctl.open(opts.lesson ?? lessons[0].id, Number(opts.step ?? 0));
+  else ctl.open(opts.lesson ?? W.lessonIds()[0], Number(opts.step ?? 0));
   if (opts.insn !== undefined && opts.insn !== null && ctl.pane) ctl.pane.goTo(Number(opts.insn), true);
   return ctl;
 }
@@ -153,7 +154,7 @@ class Controller {
 
   // ---- navigation ----------------------------------------------------------------------------------------
   open(id, step = 0) {
-    this.use(this.W.open(id) ?? this.W.open(this.lessons[0].id), step);
+    this.use(this.W.open(id) ?? this.W.open(this.W.lessonIds()[0]), step);
   }
 
   /** Show Walkthrough `w` (a lesson of the course, or one made from a lesson's text) at `step`. */
