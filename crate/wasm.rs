@@ -202,9 +202,23 @@ impl Walkthrough {
         LessonPlayer::open(id).ok().map(|player| Walkthrough { player })
     }
 
+    /// Open a lesson given as text (`file` names it in messages: `week3/my.lesson`), its Guest programs in
+    /// `guests` (`{ "guests/mine.S": source }`; a name not given comes from the course). Throws the problems
+    /// (`[{ file, line, column, message }]`) if it does not parse or its `guest:` program does not load.
+    #[wasm_bindgen(js_name = fromText)]
+    pub fn from_text(text: &str, file: &str, guests: JsValue) -> Result<Walkthrough, JsValue> {
+        LessonPlayer::from_text(text, file, guest_list(guests)).map(|player| Walkthrough { player }).map_err(|e| to_js(&e))
+    }
+
     /// The course: `[{ id, title, goals, steps, guest }]`.
     pub fn lessons() -> JsValue {
         to_js(&crate::ui::lesson::lessons())
+    }
+
+    /// The course's lesson ids, in order, without parsing the lessons.
+    #[wasm_bindgen(js_name = lessonIds)]
+    pub fn lesson_ids() -> Vec<String> {
+        crate::ui::lesson::lesson_ids().into_iter().map(String::from).collect()
     }
 
     /// Our Rust source of a kernel function (`{ func, tag, file, line, text, link, summary }`) or `null`.
@@ -288,6 +302,37 @@ impl Walkthrough {
     pub fn guest_symbol(&mut self, name: &str) -> JsValue {
         self.player.program_symbol(name.trim()).map(|a| JsValue::from_f64(a as f64)).unwrap_or(JsValue::NULL)
     }
+}
+
+// ---- lessons given as text (a page's `src`, a script's text, the author's page, `lguest-sim-check`) -------
+
+/// `{ name: source }` from the page as (name, source) pairs: entries whose value is not a string, and anything
+/// but an object, are no programs. (Read with js-sys rather than serde: a deserializer would cost the page
+/// about 10 KB of wasm for one map of strings.)
+fn guest_list(guests: JsValue) -> Vec<(String, String)> {
+    if !guests.is_object() {
+        return Vec::new();
+    }
+    js_sys::Object::entries(&js_sys::Object::from(guests))
+        .iter()
+        .filter_map(|e| {
+            let pair = js_sys::Array::from(&e);
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
+}
+
+/// Check a lesson given as text as `lguest-sim check` checks a file (see `check::check_text`):
+/// `{ ok, parses, id, title, steps, lines, problems: [{ file, line, column, message }] }`.
+#[wasm_bindgen(js_name = checkLesson)]
+pub fn check_lesson(text: &str, file: &str, guests: JsValue) -> JsValue {
+    to_js(&crate::scenario::check::check_text(text, file, &guest_list(guests)))
+}
+
+/// The Guest programs a lesson's text names (`guest:` and `load` lines), for a page to fetch beside it.
+#[wasm_bindgen(js_name = lessonGuests)]
+pub fn lesson_guests(text: &str, file: &str) -> JsValue {
+    to_js(&crate::scenario::check::guests_named(text, file))
 }
 
 /// A steppable run of the RCU model of the eventfd map (one lane per simulated CPU), usually the shortest

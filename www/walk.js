@@ -12,6 +12,11 @@
 //   w.addBreakpoint('add_eventfd'); w.addBreakpoint('0x100010'); w.removeBreakpoint('add_eventfd');
 //   w.instruction(12); w.stepInstruction(); w.backInstruction(); w.runToAddress('top');  (the Guest CPU pane)
 //   container.addEventListener('lguest-sim:step', (e) => e.detail /* { lesson, position, total, ok } */);
+//   w.destroy();  (frees its simulators at once; the container is left empty)
+//
+// The keys work wherever the focus is inside the walkthrough: a click on its text focuses the walkthrough
+// itself (it takes focus, tabindex -1), and when a re-render takes away the focused control (an answered
+// question's choice) or disables it (Step ▶ at the end), the focus moves to the step's heading.
 
 import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
 import { builder, hex } from './dom.js';
@@ -50,14 +55,17 @@ function hostFunctions() {
  * `insn` (the Guest instruction the Guest CPU pane shows, when the step ran Guest code; default its last),
  * `picker` (false: no lesson picker), `play` (false: no free play), `breakpoints` (false: no breakpoint form;
  * by default there is one unless `play` is false, as in a compact embed), `speed` ('slow', 'normal' or 'fast':
- * how fast Play steps). Resolves to the controller.
+ * how fast Play steps), `walkthrough` (a Walkthrough to show instead of a lesson of the course, e.g. one
+ * made from a lesson's text: the controller owns it and frees it). Resolves to the controller.
  */
 export async function mountWalkthrough(container, opts = {}) {
   const W = await loadSimulator();
   const doc = container.ownerDocument ?? document;
-  const lessons = W.lessons();
+  // The course's list is parsed only for the picker (a walkthrough of one lesson does not pay for it).
+  const lessons = opts.picker === false ? [] : W.lessons();
   const ctl = new Controller(W, container, doc, lessons, opts);
-  ctl.open(opts.lesson ?? lessons[0].id, Number(opts.step ?? 0));
+  if (opts.walkthrough) ctl.use(opts.walkthrough, Number(opts.step ?? 0));
+  else ctl.open(opts.lesson ?? W.lessonIds()[0], Number(opts.step ?? 0));
   if (opts.insn !== undefined && opts.insn !== null && ctl.pane) ctl.pane.goTo(Number(opts.insn), true);
   return ctl;
 }
@@ -79,7 +87,23 @@ class Controller {
     this.ticking = false; // the player itself is moving: not a navigation that pauses it
     this.bpAt = -1; // paused here by a breakpoint on the next step: playing again runs that step
     this.build();
-    (opts.keys ?? container).addEventListener('keydown', (e) => this.onKey(e));
+    this.keyTarget = opts.keys ?? container;
+    this.keyHandler = (e) => this.onKey(e);
+    this.keyTarget.addEventListener('keydown', this.keyHandler);
+  }
+
+  /** Stop and free everything this walkthrough holds in the wasm (its lesson, free play's machine, an RCU
+   *  run) now, not at garbage collection; the container is emptied. */
+  destroy() {
+    this.halt();
+    this.keyTarget.removeEventListener('keydown', this.keyHandler);
+    this.w?.free();
+    this.w = null;
+    this.free.sim?.free();
+    this.free.sim = null;
+    this.free.rcu?.run?.free();
+    if (this.free.rcu) this.free.rcu.run = null;
+    this.root.replaceChildren();
   }
 
   // ---- the skeleton, built once ---------------------------------------------------------------------------
@@ -115,6 +139,7 @@ class Controller {
     const story = H('section', { class: 'lgs-story', 'aria-label': 'Lesson' });
     const code = H('section', { class: 'lgs-code', 'aria-label': 'Host code being executed' });
     const state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
+    this.regions = [[story, 'the lesson'], [code, 'host code being executed'], [state, 'what the kernel holds']];
     this.free = new FreePlay(this.doc, { simulator: () => this.w.freePlay(), announce });
     this.story = new StoryPane(this.doc, story, { answer: (c) => this.answer(c), openRcu: (args, check) => this.free.openRcu(args, check) });
     this.code = new CodePane(this.doc, code, { hostSource: (f) => this.W.hostSource(f) });
@@ -122,17 +147,24 @@ class Controller {
     this.bps = new Breakpoints(this.doc, { funcNames: hostFunctions(), symbol: (name) => this.w.guestSymbol(name), announce,
       form: this.opts.breakpoints ?? this.opts.play !== false });
     const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, ] and [ one Guest instruction on or back, b add a breakpoint, 1–9 answer.');
-    this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.bps.el,
+    this.root.replaceChildren(H('div', { class: 'lgs', tabindex: '-1' }, bar, this.live, this.bps.el,
       H('div', { class: 'lgs-grid' }, story, code, state), this.opts.play === false ? null : this.free.el, help));
     this.renderPlayButton();
   }
 
   // ---- navigation ----------------------------------------------------------------------------------------
   open(id, step = 0) {
+    this.use(this.W.open(id) ?? this.W.open(this.W.lessonIds()[0]), step);
+  }
+
+  /** Show Walkthrough `w` (a lesson of the course, or one made from a lesson's text) at `step`. */
+  use(w, step = 0) {
     this.halt();
-    this.w?.free();
-    this.w = this.W.open(id) ?? this.W.open(this.lessons[0].id);
+    if (this.w !== w) this.w?.free();
+    this.w = w;
     this.lesson = this.w.lesson();
+    // Each region is named by its lesson, so walkthroughs of different lessons on one page are told apart.
+    for (const [el, what] of this.regions) el.setAttribute('aria-label', `${this.lesson.title}: ${what}`);
     this.picker.value = this.lesson.id;
     this.views = [];
     this.answers = new Map();
@@ -404,8 +436,31 @@ class Controller {
     if (this.opts.hash && location.hash !== frag) history.replaceState(null, '', frag);
   }
 
+  /** Whether the keyboard focus is inside the walkthrough (in its document, or its shadow root). */
+  hasFocus() {
+    const a = this.root.getRootNode().activeElement;
+    return Boolean(a && this.root.contains(a));
+  }
+
+  /** After a re-render that took the focus away (the focused control removed or disabled), put it on the
+   *  heading of the step shown, so the keys go on working and a screen reader says where it is. */
+  keepFocus() {
+    const a = this.root.getRootNode().activeElement;
+    if (a && a !== this.doc.body && this.root.contains(a) && !a.disabled) return;
+    const head = this.root.querySelector('.lgs-story .lgs-step-title') ?? this.root.querySelector('.lgs-story .lgs-title') ?? this.root.querySelector('.lgs');
+    if (!head) return;
+    if (!head.hasAttribute('tabindex')) head.setAttribute('tabindex', '-1');
+    head.focus({ preventScroll: true });
+  }
+
   /** The controls for view `v`, and each pane drawn from it; `asking`: the next step, whose question is asked. */
   render(v, asking) {
+    const focused = this.hasFocus();
+    this.draw(v, asking);
+    if (focused) this.keepFocus();
+  }
+
+  draw(v, asking) {
     const pos = v.position;
     const total = v.total;
     this.range.value = String(pos);

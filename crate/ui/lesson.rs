@@ -3,13 +3,17 @@
 //! memory is copy-on-write) after every step, so going back or jumping to any step is instant; the
 //! [`StepView`] of a position (results, events, the state and what changed, the Guest CPU, the console);
 //! and the text of our own host function for a kernel name ([`host_source`]), cut out of `crate/host/*.rs`
-//! at build time. Pure Rust: `crate::wasm` hands these structs to the page.
+//! at build time. Pure Rust: `crate::wasm` hands these structs to the page. A player opens a lesson of the
+//! embedded course by id ([`LessonPlayer::open`]) or a lesson given as text with its Guest programs beside
+//! it ([`LessonPlayer::from_text`]: a lesson a page loads at run time, the author's preview); both replay
+//! the same way, failed lines and all.
 
 use serde::Serialize;
 
 use super::state::Snapshot;
 use super::stepper::Stepper;
-use crate::scenario::check::{lesson_runner, run_rcu, RcuResult};
+use crate::diagnostic::Diagnostic;
+use crate::scenario::check::{lesson_runner_from, run_line, run_rcu, Guests, RcuResult};
 use crate::scenario::lesson::{parse_lesson, Lesson};
 use crate::scenario::library::LESSONS;
 use crate::scenario::parse::CallKind;
@@ -27,17 +31,29 @@ pub struct LessonInfo {
     pub guest: Option<String>,
 }
 
-/// Every lesson of the embedded course, in file order. Lessons that do not parse are left out (the checker
-/// and `tests/lessons.rs` hold the course to parsing).
+/// The embedded course, parsed once (every walkthrough on a page opens from it). Lessons that do not parse
+/// are left out (the checker and `tests/lessons.rs` hold the course to parsing).
+fn course() -> &'static [Lesson] {
+    static COURSE: std::sync::OnceLock<Vec<Lesson>> = std::sync::OnceLock::new();
+    COURSE.get_or_init(|| LESSONS.iter().filter_map(|(file, text)| parse_lesson(text, file).ok()).collect())
+}
+
+/// Every lesson of the embedded course, in file order (the order of their numbered file names).
 pub fn lessons() -> Vec<LessonInfo> {
-    LESSONS
+    course()
         .iter()
-        .filter_map(|(file, text)| parse_lesson(text, file).ok())
         .map(|l| LessonInfo { id: l.id.clone(), title: l.title.clone(), goals: l.goals.clone(), steps: l.steps.len(), guest: l.guest.clone() })
         .collect()
 }
 
-/// A lesson of the embedded course by id (`04-read-runs-the-guest`), parsed.
+/// The ids of the embedded course's lessons, in file order, without parsing them (what a page checks a
+/// `lesson` attribute against before it opens one).
+pub fn lesson_ids() -> Vec<&'static str> {
+    LESSONS.iter().map(|(f, _)| f.trim_end_matches(".lesson")).collect()
+}
+
+/// A lesson of the embedded course by id (`04-read-runs-the-guest`), parsed (on its own: a page that opens
+/// one lesson does not pay for parsing the course).
 pub fn lesson(id: &str) -> Result<Lesson, String> {
     let (file, text) = LESSONS.iter().find(|(f, _)| f.trim_end_matches(".lesson") == id).ok_or_else(|| format!("no lesson called {id:?}"))?;
     parse_lesson(text, file).map_err(|es| es.iter().map(|e| format!("{}:{}: {}", e.file, e.line, e.message)).collect::<Vec<_>>().join("\n"))
@@ -175,23 +191,64 @@ struct StepRun {
     guest: Option<Stepper>,
 }
 
-/// A lesson being stepped through, with a checkpoint after each step taken.
+/// A lesson being stepped through. Every step's results and Guest timeline are kept once run; of the
+/// machines after each step (a [`Runner`] costs about 140 KB, most of it Guest memory's page table, even
+/// copy-on-write) only a few are kept: the start, every [`KEEP_EVERY`]th step, the furthest step run and
+/// the current position. Any other position is replayed from the kept machine before it (the core is
+/// deterministic), so ten walkthroughs on a page stepped to their ends stay within a few MB, and a step
+/// back replays at most `KEEP_EVERY - 1` steps.
 #[derive(Clone, Debug)]
 pub struct LessonPlayer {
     pub lesson: Lesson,
-    /// `checkpoints[k]` is the machine after `k` steps.
-    checkpoints: Vec<Runner>,
+    /// The machine before the first step.
+    start: Runner,
+    /// Machines after `k` steps (`k > 0`), for the `k` [`LessonPlayer::keeps`].
+    kept: Vec<(usize, Runner)>,
     /// `runs[k]` is what step `k + 1` did.
     runs: Vec<StepRun>,
+    /// `before[k]`: what the page compares the machine after step `k + 1` with (the machine after `k` steps).
+    before: Vec<Before>,
     pub position: usize,
+    /// Guest programs given beside a lesson's text, by name (empty for a lesson of the course).
+    guests: Vec<(String, String)>,
+}
+
+/// Every how many steps the player keeps the machine (see [`LessonPlayer`]).
+pub const KEEP_EVERY: usize = 4;
+
+/// What a step's view compares with: the machine before the step, as its event count and its fields.
+#[derive(Clone, Debug)]
+pub struct Before {
+    log_len: u64,
+    fields: std::collections::HashMap<String, String>,
+}
+
+impl Before {
+    pub fn of(r: &Runner) -> Before {
+        Before { log_len: r.kernel.log.len(), fields: Snapshot::of(&r.kernel).fields().into_iter().collect() }
+    }
 }
 
 impl LessonPlayer {
     /// Open a lesson of the embedded course at position 0.
     pub fn open(id: &str) -> Result<LessonPlayer, String> {
-        let lesson = lesson(id)?;
-        let runner = lesson_runner(&lesson, None)?;
-        Ok(LessonPlayer { lesson, checkpoints: vec![runner], runs: Vec::new(), position: 0 })
+        let lesson = each_about_once(lesson(id)?);
+        let start = lesson_runner_from(&lesson, Guests::Library)?;
+        Ok(LessonPlayer::new(lesson, start, Vec::new()))
+    }
+
+    /// Open a lesson given as text (`file` names it in messages and gives its id), with the Guest programs
+    /// its `guest:` and `load` lines name given beside it (a name not given comes from the course), at
+    /// position 0. A lesson that does not parse, or whose `guest:` program is missing or does not assemble,
+    /// gives every problem found, each at its line; lines that fail when they run are the steps' results.
+    pub fn from_text(text: &str, file: &str, guests: Vec<(String, String)>) -> Result<LessonPlayer, Vec<Diagnostic>> {
+        let lesson = each_about_once(parse_lesson(text, file)?);
+        let start = lesson_runner_from(&lesson, Guests::Given(&guests)).map_err(|m| vec![Diagnostic::in_file(file, lesson.guest_line, m)])?;
+        Ok(LessonPlayer::new(lesson, start, guests))
+    }
+
+    fn new(lesson: Lesson, start: Runner, guests: Vec<(String, String)>) -> LessonPlayer {
+        LessonPlayer { lesson, start, kept: Vec::new(), runs: Vec::new(), before: Vec::new(), position: 0, guests }
     }
 
     pub fn total(&self) -> usize {
@@ -202,27 +259,69 @@ impl LessonPlayer {
     pub fn go_to(&mut self, n: usize) -> usize {
         let n = n.min(self.total());
         self.run_steps(n);
+        if n > 0 && !self.kept.iter().any(|(k, _)| *k == n) {
+            let r = self.replay(n);
+            self.kept.push((n, r));
+        }
         self.position = n;
+        self.forget();
         n
     }
 
     /// Run the steps not yet run, up to position `n` (clamped), without moving the current position.
     fn run_steps(&mut self, n: usize) {
         let n = n.min(self.total());
-        while self.checkpoints.len() <= n {
-            let k = self.checkpoints.len() - 1;
-            let mut runner = self.checkpoints[k].clone();
+        if self.runs.len() >= n {
+            return;
+        }
+        let mut runner = self.replay(self.runs.len());
+        while self.runs.len() < n {
+            let k = self.runs.len();
+            self.before.push(Before::of(&runner));
             let step = &self.lesson.steps[k];
-            let (results, guest) = run_recorded(&mut runner, step.lines.iter().map(|l| &l.parsed));
+            let (results, guest) = run_recorded_from(&mut runner, step.lines.iter().map(|l| &l.parsed), Guests::Given(&self.guests));
             let rcu: Vec<RcuResult> = step.rcu.iter().map(run_rcu).collect();
             self.runs.push(StepRun { results, rcu, guest });
-            self.checkpoints.push(runner);
+            if (k + 1) % KEEP_EVERY == 0 && k + 1 < n {
+                self.kept.push((k + 1, runner.clone()));
+            }
         }
+        self.kept.retain(|(k, _)| *k != n);
+        self.kept.push((n, runner));
+        self.forget();
+    }
+
+    /// Whether the machine after `k` steps is one the player keeps.
+    fn keeps(&self, k: usize) -> bool {
+        k % KEEP_EVERY == 0 || k == self.runs.len() || k == self.position
+    }
+
+    /// Drop the machines no longer kept.
+    fn forget(&mut self) {
+        let keep: Vec<bool> = self.kept.iter().map(|(k, _)| self.keeps(*k)).collect();
+        let mut it = keep.into_iter();
+        self.kept.retain(|_| it.next().unwrap_or(true));
+    }
+
+    /// The machine after `n` steps (`n` at most the steps run), replayed from the nearest one kept before it.
+    fn replay(&self, n: usize) -> Runner {
+        let (from, base) = self.kept.iter().filter(|(k, _)| *k <= n).max_by_key(|(k, _)| *k).map(|(k, r)| (*k, r)).unwrap_or((0, &self.start));
+        let mut runner = base.clone();
+        for step in &self.lesson.steps[from..n.min(self.runs.len())] {
+            // As the step first ran (recording included), so the machine is the same; what it did is kept.
+            let _ = run_recorded_from(&mut runner, step.lines.iter().map(|l| &l.parsed), Guests::Given(&self.guests));
+        }
+        runner
     }
 
     /// The machine at the current position.
     pub fn runner(&self) -> &Runner {
-        &self.checkpoints[self.position]
+        self.machine(self.position)
+    }
+
+    /// A kept machine after `k` steps (the start if none is: `go_to` keeps the current one).
+    fn machine(&self, k: usize) -> &Runner {
+        self.kept.iter().find(|(p, _)| *p == k && k > 0).map(|(_, r)| r).unwrap_or(&self.start)
     }
 
     /// Run to the next step in which the Launcher sees the Guest: a `read()` of `/dev/lguest` that
@@ -244,10 +343,10 @@ impl LessonPlayer {
     pub fn view(&self) -> StepView {
         let pos = self.position;
         let (results, rcu) = if pos > 0 { (self.runs[pos - 1].results.clone(), self.runs[pos - 1].rcu.clone()) } else { (Vec::new(), Vec::new()) };
-        let prev = if pos > 0 { Some(&self.checkpoints[pos - 1]) } else { None };
+        let before = pos.checked_sub(1).and_then(|k| self.before.get(k));
         let console = self.runs[..pos].iter().flat_map(|r| r.results.iter().filter_map(|s| s.console.clone())).collect();
         let all_ok = self.runs[..pos].iter().all(|r| r.results.iter().all(|s| s.ok) && r.rcu.iter().all(|x| x.ok));
-        let mut v = step_view(prev, &self.checkpoints[pos], results, console);
+        let mut v = step_view_after(before, self.runner(), results, console);
         v.lesson = self.lesson.id.clone();
         v.position = pos;
         v.total = self.total();
@@ -271,7 +370,7 @@ impl LessonPlayer {
             return Some(*a);
         }
         self.run_steps(self.total());
-        self.checkpoints.last()?.program.as_ref()?.symbols.get(name).copied()
+        self.machine(self.total()).program.as_ref()?.symbols.get(name).copied()
     }
 
     /// The timeline of step `n` (1-based, as positions count), running the steps up to it if need be
@@ -285,11 +384,30 @@ impl LessonPlayer {
     }
 }
 
+/// The page lists each function a step is about once, however many of its names `about:` gives (`read
+/// L:040`; the checker warns about those).
+fn each_about_once(mut lesson: Lesson) -> Lesson {
+    for s in &mut lesson.steps {
+        let mut seen: Vec<String> = Vec::new();
+        s.about.retain(|a| {
+            let new = !seen.contains(&a.func);
+            seen.push(a.func.clone());
+            new
+        });
+    }
+    lesson
+}
+
 /// Run `lines` on `runner`, recording the Guest CPU's work: their results, and the timeline to step
 /// through if Guest code ran (what one lesson step or one free-play line shows).
 pub fn run_recorded<'a>(runner: &mut Runner, lines: impl Iterator<Item = &'a crate::scenario::Line>) -> (Vec<Step>, Option<Stepper>) {
+    run_recorded_from(runner, lines, Guests::Library)
+}
+
+/// [`run_recorded`], with `load` lines taking the Guest programs `guests` gives.
+pub fn run_recorded_from<'a>(runner: &mut Runner, lines: impl Iterator<Item = &'a crate::scenario::Line>, guests: Guests) -> (Vec<Step>, Option<Stepper>) {
     crate::lguest::start_recording(&mut runner.kernel);
-    let results: Vec<Step> = lines.map(|l| runner.run_line(l)).collect();
+    let results: Vec<Step> = lines.map(|l| run_line(runner, l, guests)).collect();
     let guest = crate::lguest::stop_recording(&mut runner.kernel).map(|(tl, g)| Stepper::new(tl, runner.program.clone(), g));
     (results, guest)
 }
@@ -297,7 +415,12 @@ pub fn run_recorded<'a>(runner: &mut Runner, lines: impl Iterator<Item = &'a cra
 /// The view of machine `now` after `results`, compared with `prev` (the machine before them; `None` at the
 /// start, when nothing counts as changed). Lesson fields (`lesson`, `position`, `total`) are left empty.
 pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, console: Vec<String>) -> StepView {
-    let from = prev.map(|p| p.kernel.log.len()).unwrap_or(u64::MAX);
+    step_view_after(prev.map(Before::of).as_ref(), now, results, console)
+}
+
+/// [`step_view`], compared with what the machine before was ([`Before`]).
+pub fn step_view_after(prev: Option<&Before>, now: &Runner, results: Vec<Step>, console: Vec<String>) -> StepView {
+    let from = prev.map(|p| p.log_len).unwrap_or(u64::MAX);
     let events: Vec<EventView> = now
         .kernel
         .log
@@ -322,7 +445,8 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
     }
     let snapshot = Snapshot::of(&now.kernel);
     let fields = snapshot.fields();
-    let before: std::collections::HashMap<String, String> = prev.map(|p| Snapshot::of(&p.kernel).fields().into_iter().collect()).unwrap_or_default();
+    let empty = std::collections::HashMap::new();
+    let before = prev.map(|p| &p.fields).unwrap_or(&empty);
     let is_changed = |k: &String, v: &String| prev.is_some() && before.get(k) != Some(v);
     let changed: Vec<String> = fields.iter().filter(|(k, v)| is_changed(k, v)).map(|(k, _)| k.clone()).collect();
     let sections = snapshot
@@ -450,6 +574,7 @@ mod tests {
     fn every_lesson_plays_to_its_end_as_it_says_and_back() {
         let all = lessons();
         assert_eq!(all.len(), LESSONS.len());
+        assert_eq!(all.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), lesson_ids());
         for info in all {
             let mut p = LessonPlayer::open(&info.id).unwrap();
             assert_eq!(p.go_to(usize::MAX), info.steps);
@@ -460,6 +585,67 @@ mod tests {
             assert_eq!(p.go_to(0), 0);
             assert!(p.view().results.is_empty());
         }
+    }
+
+    #[test]
+    fn a_lesson_given_as_text_plays_as_the_course_lesson_does() {
+        let to_json = |v: &StepView| serde_json::to_string(v).unwrap();
+        for id in ["05-hypercalls-and-notify", "16-a-real-guest"] {
+            let (file, text) = LESSONS.iter().find(|(f, _)| f.starts_with(id)).unwrap();
+            let mut a = LessonPlayer::open(id).unwrap();
+            let mut b = LessonPlayer::from_text(text, file, Vec::new()).unwrap();
+            assert_eq!(a.total(), b.total());
+            for n in (0..=a.total()).chain([2, 0]) {
+                a.go_to(n);
+                b.go_to(n);
+                assert_eq!(to_json(&a.view()), to_json(&b.view()), "{id} at {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_position_replayed_from_a_kept_machine_is_the_position_run() {
+        let to_json = |v: &StepView| serde_json::to_string(v).unwrap();
+        for info in lessons() {
+            let mut seq = LessonPlayer::open(&info.id).unwrap();
+            let views: Vec<String> = (0..=seq.total())
+                .map(|n| {
+                    seq.go_to(n);
+                    to_json(&seq.view())
+                })
+                .collect();
+            assert!(seq.kept.len() <= seq.total() / KEEP_EVERY + 2, "{}: {} machines kept", info.id, seq.kept.len());
+            let mut p = LessonPlayer::open(&info.id).unwrap();
+            let t = p.total();
+            for n in [t, 1, t / 2, 0, t.saturating_sub(1), 2.min(t), t, 3.min(t), 1] {
+                p.go_to(n);
+                assert_eq!(to_json(&p.view()), views[n], "{} at {n}", info.id);
+            }
+        }
+    }
+
+    #[test]
+    fn a_text_lesson_with_its_own_guest_and_its_errors() {
+        let (_, text) = LESSONS.iter().find(|(f, _)| f.starts_with("16")).unwrap();
+        let mine = text.replace("guest: guests/hello.S", "guest: guests/mine.S");
+        let hello = crate::scenario::library::source("guests/hello.S").unwrap().to_string();
+        let mut p = LessonPlayer::from_text(&mine, "week3/mine.lesson", vec![("guests/mine.S".into(), hello)]).unwrap();
+        assert_eq!(p.lesson.id, "mine");
+        p.go_to(p.total());
+        assert!(p.view().all_ok);
+        assert_eq!(p.program_symbol("start"), Some(0x100000));
+        // Missing: the problem at the `guest:` line, not a player.
+        let e = LessonPlayer::from_text(&mine, "week3/mine.lesson", Vec::new()).unwrap_err();
+        assert_eq!((e.len(), e[0].line, e[0].file.as_str()), (1, 3, "week3/mine.lesson"));
+        // A line that fails plays as failed, as it would in the course.
+        let wrong = text.replace("write INITIALIZE start=0x100000        => 12", "write INITIALIZE start=0x100000        => 13");
+        let mut p = LessonPlayer::from_text(&wrong, "w.lesson", Vec::new()).unwrap();
+        p.go_to(1);
+        let v = p.view();
+        assert!(!v.all_ok && v.results.iter().any(|r| !r.ok));
+        // A lesson that does not parse: every problem, with its line.
+        let e = LessonPlayer::from_text("# T\n\n## Step: a\nabout: nothing\n", "x.lesson", Vec::new()).unwrap_err();
+        assert!(e.len() >= 2 && e.iter().all(|d| d.line > 0), "{e:?}");
     }
 
     #[test]

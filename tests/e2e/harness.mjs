@@ -43,7 +43,7 @@ export function watch(p, into = problems) {
  * in `window.__csp` and the page's problems in `problems`. Resolves to { server, ctx, page, close() }.
  */
 export async function startBrowser({ www, name, problems, timeout = 10_000 }) {
-  if (!fs.existsSync(path.join(www, 'pkg/lguest_sim.js'))) throw new Error('www/pkg is missing: build it with .ci/build-wasm.sh first');
+  if (!fs.existsSync(path.join(WWW, 'pkg/lguest_sim.js'))) throw new Error('www/pkg is missing: build it with .ci/build-wasm.sh first');
   const server = await serve(www);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), `lguest-sim-${name}-`));
   const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1366, height: 768 } });
@@ -68,14 +68,15 @@ export async function startBrowser({ www, name, problems, timeout = 10_000 }) {
 export let server, ctx, page;
 
 /**
- * Register the file's before and after hooks: serve www/ and start Chromium (`name` names its profile; a
- * page waits at most `timeout` ms for anything) before the first test, and close both after the last.
+ * Register the file's before and after hooks: serve www/ (or the directory `www`, or `www()` returns) and
+ * start Chromium (`name` names its profile; a page waits at most `timeout` ms for anything) before the
+ * first test, and close both after the last.
  */
-export function useBrowser(name, timeout) {
+export function useBrowser(name, timeout, www = WWW) {
   let browser;
   before(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await startBrowser({ www: WWW, name, problems, timeout });
+    browser = await startBrowser({ www: typeof www === 'function' ? www() : www, name, problems, timeout });
     ({ server, ctx, page } = browser);
   });
   after(async () => { await browser?.close(); });
