@@ -59,12 +59,6 @@ export class FreePlay {
     input.focus();
   }
 
-  /** Open `check`'s counterexample in the RCU pane, starting free play first if need be. */
-  openRcu(args, check) {
-    if (!this.rcu) this.start();
-    this.rcu.open(args, check);
-  }
-
   /** Run one scenario line; one that does not parse is logged as such and changes nothing. */
   line(text) {
     if (!text.trim()) return;
@@ -89,7 +83,7 @@ export class FreePlay {
       // Lines that did not parse never ran: they go too, then the line undone.
       while (this.log.lastElementChild?.classList.contains('lgs-parse-err')) this.log.lastElementChild.remove();
       this.log.lastElementChild?.remove();
-      this.render(this.views.at(-1), this.views.at(-2) ?? null);
+      this.render(this.views.at(-1));
       this.announce('Undone.');
     }
   }
@@ -121,17 +115,17 @@ export class FreePlay {
       const li = resultItem(this.doc, r);
       this.log.append(li);
       li.scrollIntoView?.({ block: 'nearest' });
-      this.announce(r.result !== null && r.result !== undefined ? `${r.source} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.source}: done`);
+      this.announce(r.result !== null && r.result !== undefined ? `${r.action} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.action}: done`);
     }
-    this.render(v, prev);
+    this.render(v);
   }
 
-  /** The state after a line: the Simulator's view `v`, marked against `prev` (the view a line before, or
-   *  null), with the Guest CPU pane of the line's Guest work. */
-  render(v, prev) {
-    const g = guestCpu(this.doc, v, { prev, src: this.sim, pos: this.insn, onMove: (pos) => { this.insn = pos; }, announce: this.announce });
+  /** The state after a line: the Simulator's view `v` (Rust marked what the line changed), with the Guest
+   *  CPU pane of the line's Guest work. */
+  render(v) {
+    const g = guestCpu(this.doc, v, { src: this.sim, pos: this.insn, onMove: (pos) => { this.insn = pos; }, announce: this.announce });
     this.pane = g.pane;
-    this.state.render(v, { prev, guest: g.el });
+    this.state.render(v, { guest: g.el });
   }
 }
 

@@ -15,7 +15,6 @@
 
 import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
 import { builder, hex } from './dom.js';
-import { actionText } from './scenario-line.js';
 import { StoryPane } from './story-pane.js';
 import { CodePane } from './code-pane.js';
 import { StatePane } from './state-pane.js';
@@ -116,14 +115,15 @@ class Controller {
     const code = H('section', { class: 'lgs-code', 'aria-label': 'Host code being executed' });
     const state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
     this.free = new FreePlay(this.doc, { simulator: () => this.w.freePlay(), announce });
-    this.story = new StoryPane(this.doc, story, { answer: (c) => this.answer(c), openRcu: (args, check) => this.free.openRcu(args, check) });
+    this.story = new StoryPane(this.doc, story, { answer: (c) => this.answer(c), announce, open: (id) => this.open(id, 0),
+      next: (id) => this.lessons[this.lessons.findIndex((l) => l.id === id) + 1] });
     this.code = new CodePane(this.doc, code, { hostSource: (f) => this.W.hostSource(f) });
     this.state = new StatePane(this.doc, state);
     this.bps = new Breakpoints(this.doc, { funcNames: hostFunctions(), symbol: (name) => this.w.guestSymbol(name), announce,
       form: this.opts.breakpoints ?? this.opts.play !== false });
     const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, ] and [ one Guest instruction on or back, b add a breakpoint, 1–9 answer.');
     this.root.replaceChildren(H('div', { class: 'lgs' }, bar, this.live, this.bps.el,
-      H('div', { class: 'lgs-grid' }, story, code, state), this.opts.play === false ? null : this.free.el, help));
+      H('div', { class: 'lgs-grid' }, H('div', { class: 'lgs-col' }, story, code), state), this.opts.play === false ? null : this.free.el, help));
     this.renderPlayButton();
   }
 
@@ -142,12 +142,15 @@ class Controller {
     this.goTo(step);
   }
 
-  /** Go to position `n`, keeping the view before it too (what "changed" and "new" compare with). */
-  goTo(n) {
+  /** Go to position `n` (its view says what changed: Rust compared it with the step before). A jump forward
+   *  over questions not answered says which it skipped (`seen`: the one step on, whose question was shown). */
+  goTo(n, seen = false) {
     this.halt();
     this.asking = false;
     n = Math.max(0, Math.min(this.w.total(), Number(n) | 0));
-    if (n > 0 && !this.views[n - 1]) this.views[n - 1] = this.w.goTo(n - 1);
+    const from = this.w.position();
+    const skipped = this.lesson.steps.slice(from, n).filter((s, i) => s.question && !this.answers.has(s.number) && !(seen && from + i + 1 === n)).map((s) => s.number);
+    this.skipNote = skipped.length ? ` Skipped ${skipped.length === 1 ? `the question of step ${skipped[0]}` : `the questions of steps ${skipped.join(', ')}`} without an answer: ${skipped.length === 1 ? 'its answer is' : 'their answers are'} shown.` : '';
     const v = this.w.goTo(n);
     this.views[n] = v;
     this.show(v);
@@ -165,7 +168,7 @@ class Controller {
       this.story.focusChoice();
       return;
     }
-    this.goTo(pos + 1);
+    this.goTo(pos + 1, true);
   }
 
   back() {
@@ -195,7 +198,16 @@ class Controller {
     const skip = this.bpAt === pos; // stopped here by a breakpoint: this time its step runs
     this.halt();
     const target = this.w.nextEvent().position;
-    for (let k = pos + 1; k <= target && this.bps.any; k++) {
+    for (let k = pos + 1; k <= target; k++) {
+      const q = this.lesson.steps[k - 1];
+      if (q.question && !this.answers.has(q.number)) {
+        // A question on the way comes first: stop before its step and ask it.
+        if (k - 1 > pos) this.goTo(k - 1); else this.w.goTo(pos);
+        this.step();
+        this.announce(`Stopped at step ${k - 1}: step ${k} asks a question first. ${q.question.text} (keys 1–9, or Step ▶ to see it)`);
+        return;
+      }
+      if (!this.bps.any) continue;
       const v = this.peek(k);
       const hit = this.bps.hits(v);
       if (hit.length && !(k === pos + 1 && skip)) {
@@ -338,7 +350,7 @@ class Controller {
     const s = this.lesson.steps[pos];
     if (!s) return;
     this.answers.set(s.number, choice);
-    this.goTo(pos + 1);
+    this.goTo(pos + 1, true);
     // The step just revealed may reach a Guest-address breakpoint: the Guest CPU pane stops there.
     const g = this.guestHit(pos + 1);
     const bp = g === null ? '' : ` Paused at step ${pos + 1}: ${this.stopInStep(pos + 1, g)}.`;
@@ -380,9 +392,10 @@ class Controller {
     const s = v.position > 0 ? this.lesson.steps[v.position - 1] : null;
     const res = v.results.filter((r) => r.result !== null && r.result !== undefined);
     const bad = v.results.filter((r) => !r.ok).length;
-    const said = res.map((r) => `${actionText(r.source)} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
+    const said = res.map((r) => `${r.action} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
       || (v.results.length ? `${v.results.length - bad} of ${v.results.length} checks hold.` : '');
-    if (!this.playing) this.announce(s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`);
+    if (!this.playing) this.announce((s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`) + (this.skipNote ?? ''));
+    this.skipNote = '';
     this.syncLink();
     this.root.dispatchEvent(new CustomEvent('lguest-sim:step', {
       bubbles: true, composed: true,
@@ -401,7 +414,17 @@ class Controller {
     const insn = this.pane && this.insn !== units ? `&insn=${this.insn}` : '';
     const frag = `#lesson=${encodeURIComponent(lesson)}&step=${pos}${insn}`;
     this.link.href = `${this.opts.linkBase ?? 'index.html'}${frag}`;
-    if (this.opts.hash && location.hash !== frag) history.replaceState(null, '', frag);
+    // The URL follows after the step is painted (replaceState is a round trip to the browser).
+    // A navigation meanwhile (a link, the back button) wins over it.
+    if (this.opts.hash && !this.urlPending) {
+      this.urlPending = true;
+      const was = location.hash;
+      const win = this.doc.defaultView;
+      win.requestAnimationFrame(() => win.setTimeout(() => {
+        this.urlPending = false;
+        if (location.hash === was && was !== this.link.hash) history.replaceState(null, '', this.link.hash);
+      }, 0));
+    }
   }
 
   /** The controls for view `v`, and each pane drawn from it; `asking`: the next step, whose question is asked. */
@@ -420,12 +443,11 @@ class Controller {
     this.root.dataset.lesson = v.lesson;
     const step = asking ?? (pos > 0 ? this.lesson.steps[pos - 1] : null);
     const ask = Boolean(asking);
-    const prev = pos > 0 ? this.views[pos - 1] : null;
     this.story.render(v, { lesson: this.lesson, step, asking: ask, answers: this.answers });
     this.code.render(v, { step, asking: ask });
-    const g = guestCpu(this.doc, v, { prev, asking: ask, src: this.w, pos: this.insn, announce: (t) => this.announce(t),
+    const g = guestCpu(this.doc, v, { asking: ask, src: this.w, pos: this.insn, announce: (t) => this.announce(t),
       onMove: (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); } });
     this.pane = g.pane;
-    this.state.render(v, { prev, asking: ask, guest: g.el });
+    this.state.render(v, { asking: ask, guest: g.el });
   }
 }

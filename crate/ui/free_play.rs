@@ -97,7 +97,7 @@ impl FreePlay {
         let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
         let console = self.runner.steps.iter().filter_map(|s| s.console.clone()).collect();
         let mut v = step_view(self.history.last().map(|(r, _)| r), &self.runner, results, console);
-        v.guest_units = self.guest.as_ref().map(|g| g.total());
+        v.ran_guest(self.guest.as_ref().map(|g| g.total()));
         v
     }
 

@@ -64,6 +64,41 @@ const stepMs = await page.evaluate(async () => {
   for (let i = Number(el.max); i >= 0; i--) { el.value = String(i); el.dispatchEvent(new Event('input')); n++; }
   return (performance.now() - t0) / n;
 });
+// Every step of the course at 1440x900, as a student steps: the time from the key press (→, revealing the
+// step; a question asked first is revealed without an answer) to the next paint, and the longest task the
+// page ran meanwhile (a PerformanceObserver of long tasks: anything over 50 ms).
+await page.setViewportSize({ width: 1440, height: 900 });
+const course = [];
+let longest = 0;
+for (const id of await page.evaluate(() => [...document.querySelectorAll('#lessons a')].map((a) => a.dataset.id))) {
+  await page.goto(server.url + `index.html#lesson=${id}&step=0`);
+  await page.waitForSelector('body[data-ready="true"]');
+  const r = await page.evaluate(async () => {
+    const walk = document.querySelector('#walk');
+    const total = Number(walk.querySelector('.lgs-timeline').max);
+    let longTask = 0;
+    new PerformanceObserver((l) => { for (const e of l.getEntries()) longTask = Math.max(longTask, e.duration); }).observe({ type: 'longtask' });
+    const painted = () => new Promise((res) => requestAnimationFrame(() => setTimeout(res, 0)));
+    const key = () => document.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true }));
+    const times = [];
+    await painted();
+    // Each press either asks the next step's question (not counted) or shows the next step (counted).
+    for (let guard = 0; Number(walk.dataset.position) < total && guard < 4 * total; guard++) {
+      const before = Number(walk.dataset.position);
+      const t0 = performance.now();
+      key();
+      await painted();
+      if (Number(walk.dataset.position) > before) times.push(performance.now() - t0);
+    }
+    await new Promise((res) => setTimeout(res, 50));
+    return { times, longTask };
+  });
+  course.push(...r.times);
+  longest = Math.max(longest, r.longTask);
+}
+course.sort((a, b) => a - b);
+const pct = (q) => course[Math.min(course.length - 1, Math.floor(q * course.length))];
+await page.setViewportSize({ width: 1280, height: 720 });
 // The Guest CPU pane on a ten-million-instruction Guest (free play): one instruction back, and jumps to
 // positions all over the run, each replayed in Rust and rendered.
 await page.goto(server.url + 'index.html#lesson=16-a-real-guest&step=0');
@@ -111,6 +146,7 @@ console.log('lguest-sim walkthrough: start-up and size (headless Chromium, this 
 console.log(`  cold start to interactive: ${cold.toFixed(0)} ms (empty cache)`);
 console.log(`  warm start to interactive: median ${warm[warm.length >> 1].toFixed(0)} ms, best ${warm[0].toFixed(0)} ms, worst ${warm.at(-1).toFixed(0)} ms over ${RUNS} reloads (target < 300 ms)`);
 console.log(`  one step shown (Rust + render), lesson 07: ${stepMs.toFixed(1)} ms on average`);
+console.log(`  every step of the course (${course.length}) at 1440x900, key press to paint: median ${pct(0.5).toFixed(1)} ms, p90 ${pct(0.9).toFixed(1)} ms, worst ${course.at(-1).toFixed(1)} ms; longest task ${longest.toFixed(0)} ms (targets: median and p90 < 16 ms, no task > 50 ms)`);
 console.log(`  Guest CPU pane, free play, a wait of ${guest.units} instructions (read + wait took ${runMs} ms with the page):`);
 console.log(`    one instruction back: ${guest.backMs.toFixed(2)} ms; a jump anywhere: mean ${guest.jumpMs.toFixed(2)} ms, worst ${guest.worst.toFixed(2)} ms (replay + render)`);
 console.log(`  bundle: ${files.length} files, ${raw} B, ${(gz / 1024).toFixed(0)} KB gzipped (target < 400 KB)`);
