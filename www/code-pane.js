@@ -14,6 +14,25 @@ export class CodePane {
     this.el = el;
     this.hostSource = hostSource;
     this.func = null; // the tab shown: kept from step to step while the step runs that function
+    this.listings = new Map(); // func -> its listing, built once: each step only moves the marks
+    this.sources = new Map(); // func -> its HostSource (or null), asked of the wasm once
+  }
+
+  /** The `<pre>` of function `x` (a HostSource), each line's element, gutter and note, built once. */
+  listing(x) {
+    let l = this.listings.get(x.func);
+    if (l) return l;
+    const H = builder(this.doc);
+    const lines = x.text.split('\n').map((t, i) => {
+      const gutter = H('span', { class: 'lgs-evno', 'aria-hidden': 'true' }, ' '.repeat(6));
+      const note = H('span', { class: 'lgs-evtext' });
+      const el = H('span', { class: i === x.signature ? 'lgs-srcline lgs-sig' : 'lgs-srcline' },
+        H('span', { class: 'lgs-ln', 'aria-hidden': 'true' }, String(x.numbers[i]).padStart(4)), gutter, t, note, '\n');
+      return { el, gutter, note };
+    });
+    l = { marked: [], pre: H('pre', { class: 'lgs-src', tabindex: 0, 'aria-label': `Our Rust source of ${x.func}()` }, H('code', {}, lines.map((x) => x.el))), lines };
+    this.listings.set(x.func, l);
+    return l;
   }
 
   /** Draw step view `v` for lesson step `step` (null: the introduction); `asking`: its question is being asked. */
@@ -22,7 +41,8 @@ export class CodePane {
     const names = [];
     for (const a of step?.about ?? []) if (!names.includes(a.func)) names.push(a.func);
     if (!asking) for (const c of v.code) if (!names.includes(c.func)) names.push(c.func);
-    const have = names.map((f) => this.hostSource(f)).filter(Boolean);
+    for (const f of names) if (!this.sources.has(f)) this.sources.set(f, this.hostSource(f));
+    const have = names.map((f) => this.sources.get(f)).filter(Boolean);
     if (!have.length) {
       this.el.replaceChildren(H('h3', {}, 'Host code'), H('p', { class: 'lgs-hint' }, v.position === 0 ? 'Step into the lesson to see the Host code each step runs.' : 'This step runs no Host function we model in Rust (the Launcher acts on its own).'));
       return;
@@ -34,24 +54,35 @@ export class CodePane {
       H('button', { type: 'button', class: 'lgs-tab', 'aria-pressed': String(x === cur), onclick: () => { this.func = x.func; this.render(v, { step, asking }); } },
         `${x.func}()`, marks(x.func)?.ran ? H('span', { class: 'lgs-ran' }, ' ✓ ran') : '')));
     const ran = new Map(marks(cur.func)?.lines ?? []);
-    const pre = H('pre', { class: 'lgs-src', tabindex: 0, 'aria-label': `Our Rust source of ${cur.func}()` }, H('code', {}, cur.text.split('\n').map((l, i) => {
-      const evs = ran.get(i);
-      const cls = ['lgs-srcline', i === cur.signature ? 'lgs-sig' : '', evs ? 'lgs-ranline' : ''].filter(Boolean).join(' ');
-      // A gutter of fixed width: the line's number in our file, ▶ and the first event's number (+: more).
-      const mark = evs ? ` ▶${evs[0]}${evs.length > 1 ? '+' : ''}`.padEnd(6) : ' '.repeat(6);
-      return H('span', { class: cls }, H('span', { class: 'lgs-ln', 'aria-hidden': 'true' }, String(cur.numbers[i]).padStart(4)),
-        H('span', { class: 'lgs-evno', 'aria-hidden': 'true' }, mark), evs ? H('span', { class: 'vh' }, `(ran: event ${evs.join(', ')}) `) : '', l,
-        // What the statement did, in the event's words (the kernel's names: rcu_assign_pointer(), kmalloc()).
-        evs ? H('span', { class: 'lgs-evtext' }, `  // ${v.events[evs[0] - 1]?.text ?? ''}${evs.length > 1 ? ` (+${evs.length - 1} more)` : ''}`) : '', '\n');
-    })));
+    const { pre, lines } = this.listing(cur);
+    // The marks of the step shown before are taken off; this step's put on.
+    for (const i of this.listings.get(cur.func).marked) {
+      const l = lines[i];
+      l.el.classList.remove('lgs-ranline');
+      l.gutter.textContent = ' '.repeat(6);
+      l.note.textContent = '';
+    }
+    this.listings.get(cur.func).marked = [...ran.keys()];
+    for (const [i, evs] of ran) {
+      const l = lines[i];
+      if (!l) continue;
+      l.el.classList.add('lgs-ranline');
+      // ▶ and the first event's number (+ when the line stands for more than one).
+      l.gutter.textContent = ` ▶${evs[0]}${evs.length > 1 ? '+' : ''}`.padEnd(6);
+      // What the statement did, in the event's words (the kernel's names: rcu_assign_pointer(), kmalloc()),
+      // and for a screen reader which events.
+      l.note.replaceChildren(H('span', { class: 'vh' }, ` (ran: event ${evs.join(', ')})`),
+        `  // ${v.events[evs[0] - 1]?.text ?? ''}${evs.length > 1 ? ` (+${evs.length - 1} more)` : ''}`);
+    }
     const marked = ran.size ? H('p', { class: 'lgs-hint' }, `▶n marks the ${ran.size === 1 ? 'statement' : `${ran.size} statements`} of ${cur.func}() behind event n of this step (+: and later ones); the lines that only record events are left out.`) : '';
     this.el.replaceChildren(H('h3', {}, 'Host code being executed'), tabs,
       H('p', { class: 'lgs-codehead' }, H('strong', {}, `${cur.func}() `), H('abbr', { class: 'lgs-tag', title: tagMeaning(cur.tag) }, cur.tag), ` — ${cur.summary} `,
         H('br'), `Ours: ${cur.file}:${cur.line}. `, cur.link ? H('a', { href: cur.link, target: '_blank', rel: 'noopener' }, `${cur.func}() in Linux 2.6.39`) : ''),
       marked, pre);
     // Scroll the listing to the first line this step ran (when the function is longer than the pane), once
-    // the page is laid out: measuring now would lay it out twice.
+    // the step is painted: measuring before would lay the page out twice.
     const first = pre.querySelector('.lgs-ranline');
-    if (first) this.doc.defaultView.requestAnimationFrame(() => { pre.scrollTop = Math.max(0, first.offsetTop - pre.offsetTop - 3 * first.offsetHeight); });
+    const win = this.doc.defaultView;
+    if (first) win.requestAnimationFrame(() => win.setTimeout(() => { pre.scrollTop = Math.max(0, first.offsetTop - pre.offsetTop - 3 * first.offsetHeight); }, 0));
   }
 }

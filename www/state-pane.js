@@ -22,13 +22,16 @@ export class StatePane {
     const open = [];
     const closed = [];
     for (const p of v.panels) {
-      const body = this.panel(p.id, v, asking, guest);
-      if (!body) continue;
       const isOpen = !asking && (p.open || this.opened.has(p.id));
+      // A closed panel is filled when it is first opened: most steps never open most of them.
+      const body = isOpen ? this.panel(p.id, v, asking, guest) : this.has(p.id, v, guest) ? [] : null;
+      if (!body) continue;
       const d = H('details', { class: 'lgs-panel', 'data-panel': p.id, open: isOpen },
         H('summary', {}, H('span', { class: 'lgs-panel-title' }, p.title), p.why && !asking ? H('span', { class: 'lgs-why-open' }, ` — ${p.why}`) : ''), body);
+      let filled = isOpen;
       // The toggle that creating it open fires is not the student's.
       d.addEventListener('toggle', () => {
+        if (d.open && !filled) { filled = true; d.append(...[this.panel(p.id, v, asking, guest)].flat()); }
         if (d.open === isOpen) return;
         if (d.open) this.opened.add(p.id); else this.opened.delete(p.id);
       });
@@ -36,6 +39,19 @@ export class StatePane {
     }
     this.el.replaceChildren(figure(this.doc, v.system, { plain: asking }), ...open,
       closed.length ? H('h3', { class: 'lgs-more' }, 'More of the state (closed: open any)') : '', ...closed);
+  }
+
+  /** Whether view `v` has something for panel `id` (without building it). */
+  has(id, v, guest) {
+    switch (id) {
+      case 'guest-cpu': return Boolean(guest);
+      case 'console': return v.console.length > 0;
+      case 'paging': return Boolean(v.paging);
+      case 'book': return true;
+      case 'events': return v.events.length > 0;
+      case 'map': case 'memory': case 'ldata': return Boolean(v[id]);
+      default: return v.sections.some((x) => x.id === id);
+    }
   }
 
   /** The content of panel `id`, or null when the view has nothing for it. */

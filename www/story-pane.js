@@ -71,7 +71,7 @@ export class StoryPane {
   }
 
   /** Put the focus on the first choice of the question shown, if there is one. */
-  focusChoice() { this.el.querySelector('.lgs-choice')?.focus(); }
+  focusChoice() { this.el.querySelector('.lgs-choice')?.focus({ preventScroll: true }); }
 
   /** Step `s`'s question: its choices while `asking`, else the verdict on `picked` (or just the answer). */
   question(s, asking, picked) {

@@ -40,6 +40,13 @@ const LESSONS = readLessons();
 
 useBrowser('walk', 10_000);
 
+/** Open the state's panel `id` (closed panels are filled when they open) and wait for its content. */
+async function openPanel(id) {
+  const d = page.locator(`#walk .lgs-panel[data-panel="${id}"]`);
+  if (await d.getAttribute('open') === null) await d.locator('> summary').click();
+  await page.waitForFunction((id) => document.querySelector(`#walk .lgs-panel[data-panel="${id}"]`)?.children.length > 1, id);
+}
+
 const position = () => page.locator('#walk').getAttribute('data-position').then(Number);
 
 async function axeSerious(p, iframes = true) {
@@ -92,7 +99,8 @@ test('every lesson, stepped to its end and back: each scenario line shows ✓ as
       });
       assert.equal(await page.locator('#walk .lgs-rcu.bad').count(), 0, `${L.id} step ${n}: explorer verdicts as the lesson says`);
       assert.match(await live(), new RegExp(`Step ${n} of ${L.steps.length}`));
-      assert.equal(new URL(page.url()).hash, `#lesson=${L.id}&step=${n}`);
+      // The URL follows once the step is painted.
+      await page.waitForFunction((h) => location.hash === h, `#lesson=${L.id}&step=${n}`);
     }
     await shot(page, `${L.id}-end`);
     for (let n = L.steps.length - 1; n >= 0; n--) {
@@ -200,9 +208,12 @@ test('what changed is marked in words; the host code and kernel links are shown'
   assert.match(src, /fn write\(|fn initialize\(/);
   const link = await page.locator('#walk .lgs-codehead a').getAttribute('href');
   assert.match(link, /^https:\/\/elixir\.bootlin\.com\/linux\/v2\.6\.39\/source\/drivers\/lguest\//);
+  // The step's events are one click away: their panel opens, and each links its function.
+  await openPanel('events');
   assert.ok(await page.locator('#walk .lgs-events a.lgs-func').count() > 0, 'events link their function');
   // Once the Guest has said where lguest_data is, its fields are read from Guest memory.
   await openWalk('#lesson=07-interrupts&step=3');
+  await openPanel('ldata');
   assert.match(await page.locator('#walk .lgs-ldata').innerText(), /struct lguest_data \(in Guest memory at 0x5000\)[\s\S]*irq_enabled/);
 });
 
@@ -408,7 +419,7 @@ test('play runs a lesson to its first question and stops; answering and playing 
   const seen = await page.evaluate(() => window.__steps);
   assert.deepEqual(seen.map((d) => d.position), [...Array.from({ length: q1 }, (_, i) => i + 1), q1 + 1, ...Array.from({ length: at - q1 - 1 }, (_, i) => q1 + 2 + i)]);
   assert.ok(seen.every((d) => d.ok), 'every step play showed is as the lesson says');
-  assert.equal(new URL(page.url()).hash, `#lesson=${L.id}&step=${at}`, 'the URL follows play');
+  await page.waitForFunction((h) => location.hash === h, `#lesson=${L.id}&step=${at}`); // the URL follows play
   // At the end, play says so and does not start.
   await page.keyboard.press('End');
   await page.locator('#walk .lgs-run').click();
@@ -632,6 +643,7 @@ test('the host code pane marks the lines a step ran, numbered as its kernel even
   const assign = marked.find((l) => l.includes('rcu_assign_pointer'));
   assert.ok(assign, marked.join('\n'));
   const k = Number(assign.match(/▶(\d+)/)[1]);
+  await openPanel('events');
   const events = await page.locator('#walk .lgs-events li').allTextContents();
   assert.match(events[k - 1], /add_eventfd\(\).*rcu_assign_pointer\(lg->eventfds, #\d+\)/, `event ${k}`);
   assert.match(await page.locator('#walk .lgs-code').innerText(), /▶n marks the \d+ statements of add_eventfd\(\) behind event n of this step/);
