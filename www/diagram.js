@@ -43,10 +43,17 @@ export function figure(doc, f, { plain = false } = {}) {
     g.append(s(doc, 'polyline', { points: a.points.map((p) => p.join(',')).join(' '), 'marker-end': `url(#${mark})` }));
     if (a.n.length || a.label) {
       const [[x1, y1], [x2, y2]] = [a.points[0], a.points.at(-1)];
-      const [x, y] = [x1 + (x2 - x1) * 0.42, y1 + (y2 - y1) * 0.42];
-      if (a.n.length) g.append(s(doc, 'circle', { cx: x, cy: y, r: 8, class: 'badge' }), s(doc, 'text', { x, y: y + 4, class: 'mid badge-n' }, a.n.length > 2 ? `${a.n[0]}…` : a.n.join(',')));
+      // A way back (a return, a wake) carries its number further along and its label on the other side, so
+      // a call and its return drawn side by side keep theirs apart.
+      const back = /\b(return|wake)\b/.test(a.cls);
+      const t = back ? 0.62 : 0.38;
+      const [x, y] = [x1 + (x2 - x1) * t, y1 + (y2 - y1) * t];
+      // The hop's number on a pill as wide as it (an arrow taken more than twice shows its first, and …).
+      const label = a.n.length > 2 ? `${a.n[0]}…` : a.n.join(',');
+      const w = 10 + 6 * label.length;
+      if (a.n.length) g.append(s(doc, 'rect', { x: x - w / 2, y: y - 8, width: w, height: 16, rx: 8, class: 'badge' }), s(doc, 'text', { x, y: y + 4, class: 'mid badge-n' }, label));
       // Labels only where they fit: a few arrows, each named.
-      if (a.label && hops.length <= 8) g.append(s(doc, 'text', { x: x + 11, y: y + 4, class: 'arrow-label' }, a.label));
+      if (a.label && hops.length <= 10) g.append(s(doc, 'text', { x: back ? x - w / 2 - 3 : x + w / 2 + 3, y: y + 4, class: back ? 'arrow-label end' : 'arrow-label' }, a.label));
     }
     svg.append(g);
   }

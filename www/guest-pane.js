@@ -159,8 +159,12 @@ function stackPointer(g) {
 
 /** CF PF … OF: a set flag in capitals, a clear one in small letters (text, not colour alone). */
 function flagList(H, flags) {
-  return flags.map(([f, on]) => H('span', { class: on ? 'flag on' : 'flag' }, on ? f : f.toLowerCase(), ' '));
+  return [H('span', { class: 'vh' }, '(capital: set, small: clear) '),
+    flags.map(([f, on]) => [H('abbr', { class: on ? 'flag on' : 'flag', title: `${FLAGS[f] ?? f}: ${on ? 'set' : 'clear'}` }, on ? f : f.toLowerCase()), ' '])];
 }
+
+/** What each flag letter of eflags stands for. */
+const FLAGS = { CF: 'carry', PF: 'parity', AF: 'adjust (BCD carry)', ZF: 'zero', SF: 'sign', TF: 'trap (single-step)', IF: 'interrupts enabled', DF: 'direction', OF: 'overflow' };
 
 /** The Guest CPU of a step that ran no Guest code: `c` is the step view's `cpu` (a `GuestCpuView`); a register
  *  Rust says this step changed is marked "changed" (not while a question is `asking`). */
@@ -190,5 +194,5 @@ function hexTable(doc, rows, title) {
   const touched = rows.some((r) => r.written.some(Boolean) || r.read.some(Boolean));
   return H('table', { class: 'lgs-hex' }, H('caption', {}, title,
     touched ? H('span', { class: 'lgs-hint' }, ' — bold underlined: written by the last instruction; dotted: read') : ''),
-    H('tbody', {}, rows.map((r) => H('tr', {}, H('th', { scope: 'row' }, hex(r.addr)), H('td', {}, r.bytes.map((b, k) => byte(b, k, r)))))));
+    H('tbody', {}, rows.map((r) => H('tr', {}, H('th', { scope: 'row' }, hex(r.addr)), H('td', {}, r.bytes.map((b, k) => byte(b, k, r))), H('td', { class: 'lgs-ascii' }, r.ascii)))));
 }

@@ -17,15 +17,15 @@ export class RcuPane {
     const H = builder(doc);
     this.lanes = H('div', { class: 'lgs-rcu-run' });
     if (!withForm) { this.el = this.lanes; return; }
-    const sel = (cls, label, options, value) => {
-      const e = H('select', { class: cls }, options.map((o) => H('option', { value: o }, o)));
+    const sel = (cls, label, options, value, words = {}) => {
+      const e = H('select', { class: cls }, options.map((o) => H('option', { value: o }, words[o] ?? o)));
       e.value = value;
       return H('label', {}, `${label} `, e);
     };
     const num = (cls, label, value, min, max) => H('label', {}, `${label} `, H('input', { type: 'number', class: cls, value, min, max, inputmode: 'numeric' }));
     const form = H('form', { class: 'lgs-rcu-form' },
       sel('lgs-rcu-variant', 'Code', RcuRun.variants(), 'no-synchronize-rcu'),
-      sel('lgs-rcu-memory', 'Memory', ['sc', 'weak'], 'sc'),
+      sel('lgs-rcu-memory', 'Memory', ['sc', 'weak'], 'sc', { sc: 'sc: every CPU sees stores in one order', weak: 'weak: a load may see an older value (as on Alpha)' }),
       num('lgs-rcu-readers', 'Readers', 1, 0, 2), num('lgs-rcu-writers', 'Writers', 1, 0, 2), num('lgs-rcu-cpus', 'CPUs', 2, 1, 3),
       num('lgs-rcu-initial', 'Entries at start', 1, 0, 2),
       H('button', { type: 'submit', class: 'lgs-rcu-explore' }, 'Run the explorer'));

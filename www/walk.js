@@ -139,17 +139,18 @@ class Controller {
     this.asking = false;
     this.range.max = String(this.w.total());
     this.goto.max = String(this.w.total());
-    this.goTo(step);
+    this.goTo(step, false, true);
   }
 
   /** Go to position `n` (its view says what changed: Rust compared it with the step before). A jump forward
-   *  over questions not answered says which it skipped (`seen`: the one step on, whose question was shown). */
-  goTo(n, seen = false) {
+   *  over questions not answered says which it skipped (`seen`: the one step on, whose question was shown;
+   *  `opening`: a lesson opened at a step, by a link or the picker, skips nothing). */
+  goTo(n, seen = false, opening = false) {
     this.halt();
     this.asking = false;
     n = Math.max(0, Math.min(this.w.total(), Number(n) | 0));
     const from = this.w.position();
-    const skipped = this.lesson.steps.slice(from, n).filter((s, i) => s.question && !this.answers.has(s.number) && !(seen && from + i + 1 === n)).map((s) => s.number);
+    const skipped = opening ? [] : this.lesson.steps.slice(from, n).filter((s, i) => s.question && !this.answers.has(s.number) && !(seen && from + i + 1 === n)).map((s) => s.number);
     this.skipNote = skipped.length ? ` Skipped ${skipped.length === 1 ? `the question of step ${skipped[0]}` : `the questions of steps ${skipped.join(', ')}`} without an answer: ${skipped.length === 1 ? 'its answer is' : 'their answers are'} shown.` : '';
     const v = this.w.goTo(n);
     this.views[n] = v;

@@ -377,9 +377,9 @@ const HOPS_LISTED: usize = 40;
 /// The system at this step, with its path drawn: `prev` and `now` are the machine before and after the step.
 pub fn system(prev: Option<&Runner>, now: &Runner, results: &[Step], events: &[EventView], snap: &Snapshot, changed: &[String]) -> Figure {
     let k = &now.kernel;
-    let mut f = Figure { kind: "system", title: "The system: who called what in this step".into(), width: 720, height: 430, ..Default::default() };
+    let mut f = Figure { kind: "system", title: "The system: who called what in this step".into(), width: 720, height: 478, ..Default::default() };
     for (id, y, h, title) in
-        [("band:user", 4, 96, "user space"), ("band:host", 108, 178, "Host kernel"), ("band:switcher", 292, 42, ""), ("band:guest", 340, 86, "")]
+        [("band:user", 4, 96, "user space"), ("band:host", 108, 198, "Host kernel"), ("band:switcher", 314, 56, ""), ("band:guest", 378, 96, "the Guest")]
     {
         f.add_box(id, (4, y, 712, h), "band", "", Vec::new());
         if !title.is_empty() {
@@ -447,7 +447,7 @@ pub fn system(prev: Option<&Runner>, now: &Runner, results: &[Step], events: &[E
             let lg_changed = changed.iter().any(|c| c.starts_with("lg.") && !c.starts_with("lg.eventfds"));
             f.add_box(
                 "lg",
-                (12, 222, 170, 56),
+                (12, 236, 170, 56),
                 if lg_changed { "host changed" } else { "host" },
                 "struct lguest",
                 vec![format!("pfn_limit {:#x}", g.pfn_limit), dead],
@@ -460,11 +460,11 @@ pub fn system(prev: Option<&Runner>, now: &Runner, results: &[Step], events: &[E
                 ],
                 None => vec!["no cpu".into()],
             };
-            f.add_box("cpu", (200, 222, 170, 56), if ch(&["cpu0."]) { "host changed" } else { "host" }, "lg_cpu 0", cpu_lines);
+            f.add_box("cpu", (200, 236, 170, 56), if ch(&["cpu0."]) { "host changed" } else { "host" }, "lg_cpu 0", cpu_lines);
             let n = g.eventfds.num;
             f.add_box(
                 "map",
-                (388, 222, 170, 56),
+                (388, 236, 170, 56),
                 if ch(&["lg.eventfds"]) { "host changed" } else { "host" },
                 "lg->eventfds",
                 vec![format!("→ map #{}", g.eventfds.alloc), format!("{n} {}", if n == 1 { "entry" } else { "entries" })],
@@ -472,13 +472,13 @@ pub fn system(prev: Option<&Runner>, now: &Runner, results: &[Step], events: &[E
         }
         None => {
             for (id, x, title) in [("lg", 12, "struct lguest"), ("cpu", 200, "lg_cpu 0"), ("map", 388, "lg->eventfds")] {
-                f.add_box(id, (x, 222, 170, 56), "host absent", title, vec!["none yet: made by".into(), "LHREQ_INITIALIZE".into()]);
+                f.add_box(id, (x, 236, 170, 56), "host absent", title, vec!["none yet: made by".into(), "LHREQ_INITIALIZE".into()]);
             }
         }
     }
     f.add_box(
         "switcher",
-        (12, 298, 704 - 12, 30),
+        (12, 330, 704 - 12, 30),
         "switcher",
         &format!("the Switcher: the code that swaps Host and Guest (mapped at {:#x} in both)", crate::cpu::segments::SWITCHER_ADDR),
         Vec::new(),
@@ -495,21 +495,21 @@ pub fn system(prev: Option<&Runner>, now: &Runner, results: &[Step], events: &[E
             let gch = changed.iter().any(|c| c == "cpu0.eip");
             f.add_box(
                 "guest",
-                (12, 350, 230, 64),
+                (12, 402, 230, 64),
                 if gch { "guest changed" } else { "guest" },
                 "the Guest's CPU",
                 vec![format!("eip {:#x}, {state}", c.regs.eip), "traps to the Host to ask".into()],
             );
             f.add_box(
                 "gmem",
-                (260, 350, 250, 64),
+                (260, 402, 250, 64),
                 "guest",
                 "the Guest's memory",
                 vec![format!("0 – {:#x} (pfn_limit {:#x})", (g.pfn_limit as u64) << 12, g.pfn_limit), format!("the Launcher's, at {:#x}", g.mem_base)],
             );
         }
         _ => {
-            f.add_box("guest", (12, 350, 230, 64), "guest absent", "the Guest", vec!["none yet".into()]);
+            f.add_box("guest", (12, 402, 230, 64), "guest absent", "the Guest", vec!["none yet".into()]);
         }
     }
 
@@ -553,6 +553,9 @@ pub fn system(prev: Option<&Runner>, now: &Runner, results: &[Step], events: &[E
         f.text.push(if results.is_empty() { "Nothing has run yet.".into() } else { "This step makes no system call: nothing moves between the boxes.".into() });
     }
     f.text.extend(notes);
+    if !snap.eventfds.is_empty() {
+        f.text.push("eventfd ctx n: the kernel's eventfd context (the counter an eventfd file holds), numbered in the order they were made.".into());
+    }
     f
 }
 

@@ -98,6 +98,7 @@ impl FreePlay {
         let console = self.runner.steps.iter().filter_map(|s| s.console.clone()).collect();
         let mut v = step_view(self.history.last().map(|(r, _)| r), &self.runner, results, console);
         v.ran_guest(self.guest.as_ref().map(|g| g.total()));
+        v.hint = v.results.last().and_then(|s| hint(s, &v.snapshot));
         v
     }
 
@@ -107,9 +108,51 @@ impl FreePlay {
     }
 }
 
+/// What to try after line `s` where a student tends to get stuck: a `read()` left asleep while the Guest
+/// runs on, a dead Guest's `-ENOENT` (its reason is read next, with a buffer long enough for it).
+fn hint(s: &Step, snap: &Snapshot) -> Option<String> {
+    use crate::scenario::parse::CallKind;
+    match (s.call, s.result.as_deref()) {
+        (CallKind::Read, Some("blocked")) => Some(format!(
+            "{} is asleep in read() while the Guest runs{}. Type wait to let it run until read() returns (a long Guest takes a while), or signal {0} to interrupt it.",
+            s.task,
+            s.message.as_ref().map(|m| format!(" ({m})")).unwrap_or_default()
+        )),
+        (CallKind::Read | CallKind::Wait, Some("-ENOENT")) => {
+            let reason = snap.guests.last().and_then(|g| match &g.dead {
+                Some(crate::lguest::lg::Dead::Reason { text, .. }) => Some(text.clone()),
+                _ => None,
+            })?;
+            Some(format!(
+                "The Guest is dead. The next read() returns its reason: read len={} fetches all of {reason:?} and its NUL ({} characters + 1); a shorter buffer gets the first bytes and no NUL.",
+                reason.len() + 1,
+                reason.len()
+            ))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_student_stuck_gets_a_hint() {
+        let mut f = FreePlay::new(32);
+        for l in ["open", "write INITIALIZE", "guest init 0x5000", "read"] {
+            f.exec(l).unwrap();
+        }
+        assert!(f.view().hint.unwrap().contains("Type wait"), "a read left asleep while the Guest runs");
+        let mut f = FreePlay::new(32);
+        for l in ["open", "write INITIALIZE", "guest init 0x5000", "guest shutdown \"Power down\"", "read"] {
+            f.exec(l).unwrap();
+        }
+        let h = f.view().hint.unwrap();
+        assert!(h.contains("read len=18") && h.contains("CRASH: Power down"), "{h}");
+        f.exec("read len=18").unwrap();
+        assert_eq!(f.view().hint, None);
+    }
 
     #[test]
     fn lines_run_undo_and_keep_their_guest_timeline() {

@@ -216,6 +216,8 @@ pub struct StepView {
     pub panels: Vec<Panel>,
     /// Every line of every step so far is as the lesson says.
     pub all_ok: bool,
+    /// In free play, what to try next when the last line leaves a student stuck (set by `FreePlay::view`).
+    pub hint: Option<String>,
     /// Units of Guest CPU work this step recorded (instructions and `rep` iterations), if Guest code ran:
     /// the page then offers to step through them.
     pub guest_units: Option<u64>,
@@ -531,6 +533,7 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
         book,
         panels,
         all_ok,
+        hint: None,
         guest_units: None,
     }
 }
