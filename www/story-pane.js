@@ -20,6 +20,7 @@ export class StoryPane {
     this.announce = announce;
     this.open = open;
     this.next = next;
+    this.prose = new Map(); // Markdown text -> its rendering
   }
 
   /**
@@ -30,7 +31,12 @@ export class StoryPane {
     const H = builder(this.doc);
     // A lesson may draw one of the step's pictures in its prose: ![the map](diagram:map).
     const diagram = (name) => (['system', 'map', 'memory', 'ptes'].includes(name) && v[name] ? figure(this.doc, v[name], { plain: asking }) : null);
-    const md = (t) => renderMarkdown(t, this.doc, { diagram });
+    // Prose without a picture renders the same every time: it is built once and copied.
+    const md = (t) => {
+      if (String(t).includes('](diagram:')) return renderMarkdown(t, this.doc, { diagram });
+      if (!this.prose.has(t)) this.prose.set(t, renderMarkdown(t, this.doc));
+      return this.prose.get(t).cloneNode(true);
+    };
     const L = lesson;
     const s = step;
     const out = [H('h2', { class: 'lgs-title' }, L.title)];
