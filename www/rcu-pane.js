@@ -110,7 +110,7 @@ export class RcuPane {
     const left = v.left ? H('p', { class: 'lgs-rcu-left', role: 'status' }, v.left) : '';
     this.lanes.replaceChildren(H('h4', {}, `Counterexample for ${this.check.name}: `, H('code', {}, this.check.counterexample)),
       H('p', { class: 'lgs-hint' }, `Read as: ${this.check.words} (the CPU that takes each step; a task runs on its own CPU).`),
-      controls, last, viol, left, figure(this.doc, v.sequence), H('h4', {}, 'Now'), lanes, tasks, versions, gps);
+      controls, last, viol, left, figure(this.doc, v.sequence), H('h4', {}, 'Now'), figure(this.doc, v.map), lanes, tasks, versions, gps);
     this.announce(`RCU step ${v.position} of ${v.length}. ${v.last ? `${v.last.task} on CPU ${v.last.cpu}: ${v.last.step}.` : ''} ${v.violations.map(([name]) => `${name}!`).join(' ')} ${v.left ?? ''}`);
   }
 }

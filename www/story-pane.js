@@ -106,7 +106,7 @@ export class StoryPane {
     const H = builder(this.doc);
     const box = H('div', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}`, 'data-ok': String(r.ok) },
       H('span', { class: 'lgs-mark' }, r.ok ? '✓' : '✗', H('span', { class: 'vh' }, r.ok ? ' as the lesson says: ' : ' not as the lesson says: ')),
-      line ? H('code', {}, line.action) : '',
+      line ? H('code', {}, line.source) : '',
       H('div', { class: 'lgs-why' }, `${r.schedules} schedules explored; found: `, H('strong', {}, r.found.length ? r.found.join(', ') : 'nothing wrong'),
         sched ? [' (shortest counterexample: ', sched[0], ') '] : '', r.message ? ` ${r.message}` : ''));
     if (r.counterexample && sched && line) {

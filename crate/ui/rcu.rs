@@ -129,6 +129,9 @@ pub struct RcuRunView {
     /// The violations of the current state, each by its check's name.
     pub violations: Vec<(String, String)>,
     pub sequence: super::diagram::Figure,
+    /// The map now, as boxes and arrows: `lg->eventfds`, every version, and each reader's arrow to the one
+    /// it holds.
+    pub map: super::diagram::Figure,
     /// The schedule being followed, in words.
     pub words: String,
     /// Where the student left the counterexample, in a sentence.
@@ -204,6 +207,7 @@ impl RcuPlayer {
             length: self.schedule.len().max(self.position()),
             violations: snapshot.violations.iter().map(|v| (v.check.name().to_string(), renamed(&v.text))).collect(),
             sequence: self.sequence(snapshot.cpus.len()),
+            map: map_now(&snapshot),
             words: self.schedule.iter().map(choice_words).collect::<Vec<_>>().join(", "),
             left,
             snapshot,
@@ -283,6 +287,68 @@ impl RcuPlayer {
     }
 }
 
+/// The explorer's map at this moment, drawn as the Host's is (crate/ui/diagram.rs `map`): `lg->eventfds`
+/// pointing at the current version, each version with its entries, retired ones waiting for their grace
+/// period, freed ones greyed, and each reader task (on its CPU) with an arrow to the version it holds.
+fn map_now(s: &crate::rcu::RcuSnapshot) -> super::diagram::Figure {
+    use super::diagram::{fit, Arrow, FigBox, Figure};
+    use crate::rcu::model::Life;
+    let row = 58;
+    let readers: Vec<&crate::rcu::snapshot::TaskSnap> = s.tasks.iter().filter(|t| t.holds.is_some()).collect();
+    let mut f = Figure { kind: "map", title: "The map now: lg->eventfds, every version, and the readers holding one".into(), width: 720, ..Default::default() };
+    f.height = (s.versions.len().max(1) as i32 * row + 20).max(readers.len() as i32 * 60 + 90);
+    let current = renamed(&s.eventfds);
+    let mut b = |id: String, (x, y, w, h): (i32, i32, i32, i32), cls: &str, title: String, lines: Vec<String>| {
+        f.boxes.push(FigBox { id, x, y, w, h, cls: cls.into(), title: fit(&title, w), lines: lines.iter().map(|l| fit(l, w)).collect() })
+    };
+    b("ptr".into(), (12, 20, 140, 40), "ptr", "lg->eventfds".into(), vec![format!("= {current}")]);
+    for (i, r) in readers.iter().enumerate() {
+        b(format!("reader:{}", r.name), (12, 90 + i as i32 * 60, 140, 48), "reader on", format!("{} on CPU {}", r.name, r.cpu), vec!["holds a map".into()]);
+    }
+    let mut text = vec![format!("lg->eventfds = {current}. #n: the nth map this machine allocated (#0 is the one it starts with).")];
+    for (i, v) in s.versions.iter().enumerate().rev() {
+        let y = 10 + (s.versions.len() - 1 - i) as i32 * row;
+        let life = match v.life {
+            Life::Building => "being built",
+            Life::Published => "current",
+            Life::Retired => "retired, waiting for a grace period",
+            Life::Freed => "freed",
+        };
+        let cls = match v.life {
+            Life::Published => "version current",
+            Life::Freed if !v.held_by.is_empty() => "version freed bad",
+            Life::Freed => "version freed",
+            _ => "version",
+        };
+        let entries: Vec<String> = v.entries.iter().map(|e| format!("{}→{}", e.addr, e.event)).collect();
+        b(format!("v:{}", v.id), (230, y, 300, 48), cls, format!("map #{} — {life}", v.id), vec![
+            format!("num {}: {}", v.num, if entries.is_empty() { "no entries".into() } else { entries.join("  ") }),
+            if v.held_by.is_empty() { "held by no reader".into() } else { format!("held by {}", v.held_by.join(", ")) },
+        ]);
+        text.push(format!(
+            "map #{}: {life}; num {}; {}{}.",
+            v.id,
+            v.num,
+            if v.held_by.is_empty() { "no reader holds it".into() } else { format!("held by {}", v.held_by.join(", ")) },
+            if v.life == Life::Freed && !v.held_by.is_empty() { " — a reader holds freed memory: use-after-free" } else { "" }
+        ));
+    }
+    let mut arrows = Vec::new();
+    let find = |f: &Figure, id: &str| f.boxes.iter().find(|x| x.id == id).map(|x| (x.x, x.y, x.w, x.h));
+    if let (Some(p), Some(c)) = (find(&f, "ptr"), find(&f, &format!("v:{}", current.trim_start_matches('#')))) {
+        arrows.push(Arrow { points: vec![(p.0 + p.2, p.1 + p.3 / 2), (c.0, c.1 + c.3 / 2)], cls: "ptr".into(), n: Vec::new(), label: String::new() });
+    }
+    for r in &readers {
+        if let (Some(a), Some(v)) = (find(&f, &format!("reader:{}", r.name)), r.holds.and_then(|h| find(&f, &format!("v:{h}")))) {
+            arrows.push(Arrow { points: vec![(a.0 + a.2, a.1 + a.3 / 2), (v.0, v.1 + v.3 / 2)], cls: "reader".into(), n: Vec::new(), label: String::new() });
+            text.push(format!("{} (on CPU {}) holds map #{}.", r.name, r.cpu, r.holds.unwrap_or(0)));
+        }
+    }
+    f.arrows = arrows;
+    f.text = text;
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,6 +379,10 @@ mod tests {
         assert!(!v.sequence.boxes.iter().any(|b| b.cls == "gp"), "this code waits for no grace period");
         assert!(uaf.words.as_deref().unwrap().starts_with("CPU "), "{:?}", uaf.words);
         assert_eq!(v.left, None);
+        // The map: the reader's arrow ends on the freed version it still holds.
+        let freed = v.map.boxes.iter().find(|b| b.cls.contains("freed bad")).expect("a freed version a reader holds");
+        let arrow = v.map.arrows.iter().find(|a| a.cls == "reader").unwrap();
+        assert_eq!(arrow.points[1], (freed.x, freed.y + freed.h / 2));
         assert!(run.step(None).is_err() || run.position() == uaf.length + 1);
         assert!(run.back());
         // Taking another CPU than the counterexample's leaves it, and the view says so.

@@ -119,6 +119,13 @@ test('the RCU run as a sequence diagram: a lane per CPU, the violating step mark
   const nearest = lanes.reduce((a, b) => (Math.abs(b[1] - last.x) < Math.abs(a[1] - last.x) ? b : a));
   assert.equal(nearest[1], lane, `step ${total} is in CPU ${cpu}'s lane`);
   assert.match(await run.innerText(), /Read as: CPU \d, CPU \d/);
+  // The map now: the reader's arrow ends on the freed version it still holds.
+  const held = await run.locator('.lgs-fig-map').evaluate((f) => {
+    const end = f.querySelector('g.arrow.reader polyline').getAttribute('points').split(' ')[1].split(',').map(Number);
+    const r = f.querySelector('g.box.freed.bad rect');
+    return end[0] === Number(r.getAttribute('x'));
+  });
+  assert.ok(held, 'the reader points at the freed map');
   // Back one step, then take the other CPU: the page says the schedule is the student's now.
   await run.locator('.lgs-rcu-back').click();
   const other = run.locator('.lgs-rcu-cpu', { hasNotText: `Run CPU ${cpu}` });
