@@ -62,7 +62,7 @@ fn host_files(root: &Path) -> Vec<String> {
     out
 }
 
-/// `HOST_SOURCES`: a `HostCut` (kernel function, file, text without instrumentation, each line's number,
+/// `HOST_SOURCES`: a `HostCut` (kernel function, file, first line, text without instrumentation, the gaps it left,
 /// where each instrumentation line's event goes) for each `func:` of crate/tags.rs that one of the files of
 /// [`HOST_DIRS`] defines.
 fn host_sources(root: &Path) -> String {
@@ -86,7 +86,9 @@ fn host_sources(root: &Path) -> String {
         if let Some((file, (line, text))) = files.iter().find_map(|(f, t)| fn_cut::cut_fn(t, name).map(|c| (f.as_str(), c))) {
             // What the student reads: the function without the calls that only record events.
             let (lines, numbers, moved) = fn_cut::strip_instrumentation(&text, line);
-            let _ = writeln!(out, "    HostCut {{ func: {func:?}, file: {file:?}, text: {:?}, numbers: &{numbers:?}, moved: &{moved:?} }},", lines.join("\n"));
+            // Each line's number as where the lines cut out leave a gap: (index, how many were cut before it).
+            let gaps: Vec<(usize, usize)> = numbers.windows(2).enumerate().filter(|(_, w)| w[1] > w[0] + 1).map(|(i, w)| (i + 1, w[1] - w[0] - 1)).collect();
+            let _ = writeln!(out, "    HostCut {{ func: {func:?}, file: {file:?}, first: {line}, text: {:?}, gaps: &{gaps:?}, moved: &{moved:?} }},", lines.join("\n"));
         }
     }
     out.push_str("];\n");

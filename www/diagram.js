@@ -53,7 +53,9 @@ export function figure(doc, f, { plain = false } = {}) {
       const w = 10 + 6 * label.length;
       if (a.n.length) g.append(s(doc, 'rect', { x: x - w / 2, y: y - 8, width: w, height: 16, rx: 8, class: 'badge' }), s(doc, 'text', { x, y: y + 4, class: 'mid badge-n' }, label));
       // Labels only where they fit: a few arrows, each named.
-      if (a.label && hops.length <= 10) g.append(s(doc, 'text', { x: back ? x - w / 2 - 3 : x + w / 2 + 3, y: y + 4, class: back ? 'arrow-label end' : 'arrow-label' }, a.label));
+      // (about 6.5 units a character: a label that would leave the picture on the left goes on the right)
+      const left = back && x - w / 2 - 3 - 6.5 * a.label.length > 0;
+      if (a.label && hops.length <= 6) g.append(s(doc, 'text', { x: left ? x - w / 2 - 3 : x + w / 2 + 3, y: y + 4, class: left ? 'arrow-label end' : 'arrow-label' }, a.label));
     }
     svg.append(g);
   }

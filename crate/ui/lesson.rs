@@ -67,10 +67,27 @@ pub struct HostSource {
 struct HostCut {
     func: &'static str,
     file: &'static str,
+    first: usize,
     text: &'static str,
-    numbers: &'static [usize],
+    /// (index of a line shown, how many lines were cut out just before it).
+    gaps: &'static [(usize, usize)],
     /// (source line of an instrumentation statement, the index of the line shown for its event).
     moved: &'static [(usize, usize)],
+}
+
+impl HostCut {
+    /// The number in our file of each line shown.
+    fn numbers(&self) -> Vec<usize> {
+        let mut n = self.first;
+        (0..self.text.lines().count())
+            .map(|i| {
+                n += self.gaps.iter().find(|(j, _)| *j == i).map(|(_, skip)| *skip).unwrap_or(0);
+                let at = n;
+                n += 1;
+                at
+            })
+            .collect()
+    }
 }
 
 // `HOST_SOURCES`: every function of `tags::FUNCS` cut out of crate/lguest, crate/kernel and crate/launcher by
@@ -83,11 +100,11 @@ pub fn host_source(func: &str) -> Option<HostSource> {
     let c = HOST_SOURCES.iter().find(|c| c.func == func)?;
     let name = crate::fn_cut::rust_name(func);
     Some(HostSource {
+        numbers: c.numbers(),
         func: func.to_string(),
         tag: info.map(|i| i.tag.to_string()).unwrap_or_default(),
         file: c.file.to_string(),
-        line: c.numbers.first().copied().unwrap_or(0),
-        numbers: c.numbers.to_vec(),
+        line: c.first,
         text: c.text.to_string(),
         signature: c.text.lines().position(|l| l.contains(&format!("fn {name}"))),
         link: tags::source_link(func),
@@ -109,13 +126,14 @@ pub struct CodeMarks {
 /// The marks of function `func` for a step's `events` (numbered from 1, as the page lists them).
 pub fn code_marks(func: &str, events: &[EventView], called: bool) -> Option<CodeMarks> {
     let c = HOST_SOURCES.iter().find(|c| c.func == func)?;
+    let numbers = c.numbers();
     let mut lines: Vec<(usize, Vec<usize>)> = Vec::new();
     for (k, e) in events.iter().enumerate() {
         if e.file != c.file {
             continue;
         }
         let line = e.line as usize;
-        let at = c.moved.iter().find(|(l, _)| *l == line).map(|(_, i)| *i).or_else(|| c.numbers.iter().position(|&n| n == line));
+        let at = c.moved.iter().find(|(l, _)| *l == line).map(|(_, i)| *i).or_else(|| numbers.iter().position(|&n| n == line));
         if let Some(i) = at {
             match lines.iter_mut().find(|(j, _)| *j == i) {
                 Some((_, evs)) => evs.push(k + 1),
@@ -640,6 +658,13 @@ mod tests {
             let fn_line = s.text.lines().find(|l| l.contains(&format!("fn {}", crate::fn_cut::rust_name(f.func)))).unwrap_or("");
             let indent = |l: &str| l.len() - l.trim_start().len();
             assert_eq!(last.trim(), "}", "{} is cut short:\n{}", f.func, s.text);
+            // Each line shown is the line of our file its number says, and none of them records an event.
+            let file = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&s.file)).unwrap();
+            let file: Vec<&str> = file.lines().collect();
+            for (l, n) in s.text.lines().zip(&s.numbers) {
+                assert_eq!(l, file[n - 1], "{}: line {n}", f.func);
+                assert!(!l.trim_start().starts_with("k.ev("), "{}: line {n} is instrumentation", f.func);
+            }
             assert_eq!(indent(last), indent(fn_line), "{}: the cut ends at a brace of another depth:\n{}", f.func, s.text);
         }
     }
