@@ -16,6 +16,7 @@ export class CodePane {
     this.func = null; // the tab shown: kept from step to step while the step runs that function
     this.listings = new Map(); // func -> its listing, built once: each step only moves the marks
     this.sources = new Map(); // func -> its HostSource (or null), asked of the wasm once
+    this.top = builder(doc)('div', { class: 'lgs-codetop' }); // the heading, tabs and summary above the listing
   }
 
   /** The `<pre>` of function `x` (a HostSource), each line's element, gutter and note, built once. */
@@ -44,6 +45,7 @@ export class CodePane {
     for (const f of names) if (!this.sources.has(f)) this.sources.set(f, this.hostSource(f));
     const have = names.map((f) => this.sources.get(f)).filter(Boolean);
     if (!have.length) {
+      this.top.replaceChildren();
       this.el.replaceChildren(H('h3', {}, 'Host code'), H('p', { class: 'lgs-hint' }, v.position === 0 ? 'Step into the lesson to see the Host code each step runs.' : 'This step runs no Host function we model in Rust (the Launcher acts on its own).'));
       return;
     }
@@ -75,10 +77,13 @@ export class CodePane {
         `  // ${v.events[evs[0] - 1]?.text ?? ''}${evs.length > 1 ? ` (+${evs.length - 1} more)` : ''}`);
     }
     const marked = ran.size ? H('p', { class: 'lgs-hint' }, `▶n marks the ${ran.size === 1 ? 'statement' : `${ran.size} statements`} of ${cur.func}() behind event n of this step (+: and later ones); the lines that only record events are left out.`) : '';
-    this.el.replaceChildren(H('h3', {}, 'Host code being executed'), tabs,
+    // The listing stays where it is when the function shown is the same (only its marks moved): putting it
+    // back would lay out every line again.
+    this.top.replaceChildren(H('h3', {}, 'Host code being executed'), tabs,
       H('p', { class: 'lgs-codehead' }, H('strong', {}, `${cur.func}() `), H('abbr', { class: 'lgs-tag', title: tagMeaning(cur.tag) }, cur.tag), ` — ${cur.summary} `,
         H('br'), `Ours: ${cur.file}:${cur.line}. `, cur.link ? H('a', { href: cur.link, target: '_blank', rel: 'noopener' }, `${cur.func}() in Linux 2.6.39`) : ''),
-      marked, pre);
+      marked);
+    if (this.el.lastElementChild !== pre || this.top.parentNode !== this.el) this.el.replaceChildren(this.top, pre);
     // Scroll the listing to the first line this step ran (when the function is longer than the pane), once
     // the step is painted: measuring before would lay the page out twice.
     const first = pre.querySelector('.lgs-ranline');

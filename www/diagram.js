@@ -17,9 +17,10 @@ function s(doc, tag, attrs = {}, ...kids) {
 
 /**
  * Figure `f` as a `<figure>`: its title, the picture (scrolling sideways when narrower than it is drawn) and
- * its text equivalent (open when short). `plain`: without the step's path (a question is being asked).
+ * its text equivalent (open when short). `plain`: without the step's path (a question is being asked);
+ * `title`: a caption of its own (a lesson's words for the picture it draws in its prose).
  */
-export function figure(doc, f, { plain = false } = {}) {
+export function figure(doc, f, { plain = false, title = f.title } = {}) {
   const H = builder(doc);
   const n = uid();
   const mark = `lgs-arrow-${n}`;
@@ -48,8 +49,8 @@ export function figure(doc, f, { plain = false } = {}) {
       const back = /\b(return|wake)\b/.test(a.cls);
       const t = back ? 0.62 : 0.38;
       const [x, y] = [x1 + (x2 - x1) * t, y1 + (y2 - y1) * t];
-      // The hop's number on a pill as wide as it (an arrow taken more than twice shows its first, and …).
-      const label = a.n.length > 2 ? `${a.n[0]}…` : a.n.join(',');
+      // The hop's number on a pill as wide as it (an arrow taken more than four times shows its first, and …).
+      const label = a.n.length > 4 ? `${a.n[0]}…` : a.n.join(',');
       const w = 10 + 6 * label.length;
       if (a.n.length) g.append(s(doc, 'rect', { x: x - w / 2, y: y - 8, width: w, height: 16, rx: 8, class: 'badge' }), s(doc, 'text', { x, y: y + 4, class: 'mid badge-n' }, label));
       // Labels only where they fit: a few arrows, each named.
@@ -63,7 +64,7 @@ export function figure(doc, f, { plain = false } = {}) {
   const text = plain ? ['The step has not run yet: its path is drawn once you have answered or stepped.'] : f.text;
   const list = H('ul', { class: 'lgs-fig-text', id: `lgs-ft-${n}` }, text.map((t) => H('li', {}, t)));
   return H('figure', { class: `lgs-fig lgs-fig-${f.kind}`, 'data-kind': f.kind },
-    H('figcaption', { id: `lgs-fc-${n}` }, f.title),
-    H('div', { class: 'lgs-fig-scroll', tabindex: 0, role: 'group', 'aria-label': `${f.title} (picture; the same in words follows)` }, svg),
+    H('figcaption', {}, H('span', { id: `lgs-fc-${n}` }, title), f.legend ? H('span', { class: 'lgs-legend' }, f.legend) : ''),
+    H('div', { class: 'lgs-fig-scroll', tabindex: 0, role: 'group', 'aria-label': `${title} (picture; the same in words follows)` }, svg),
     H('details', { class: 'lgs-fig-words', open: text.length <= 8 }, H('summary', {}, `In words (${text.length} ${text.length === 1 ? 'line' : 'lines'})`), list));
 }

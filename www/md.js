@@ -9,8 +9,8 @@ const IMAGE = /^!\[([^\]]*)\]\(([^)\s]+)\)\s*$/;
 
 /**
  * Render `text` into a DocumentFragment. `doc` is the document to create nodes in; `base`: the URL an
- * image's relative path is resolved against (the lesson's folder); `diagram(name)`: the element of the
- * step's picture `name` (`system`, `map`, `memory`, `ptes`), or null.
+ * image's relative path is resolved against (the lesson's folder); `diagram(name, caption)`: the element of
+ * the step's picture `name` (`system`, `map`, `memory`, `ptes`) under the lesson's caption, or null.
  */
 export function renderMarkdown(text, doc = document, { base = 'lessons/', diagram = () => null } = {}) {
   const frag = doc.createDocumentFragment();
@@ -60,7 +60,7 @@ export function renderMarkdown(text, doc = document, { base = 'lessons/', diagra
       i++;
       const [, alt, src] = img;
       if (src.startsWith('diagram:')) {
-        const d = diagram(src.slice(8));
+        const d = diagram(src.slice(8), alt);
         frag.append(d ?? el('p', `(${alt}: not drawn at this step)`));
         continue;
       }

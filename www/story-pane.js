@@ -30,7 +30,7 @@ export class StoryPane {
   render(v, { lesson, step = null, asking = false, answers = new Map() }) {
     const H = builder(this.doc);
     // A lesson may draw one of the step's pictures in its prose: ![the map](diagram:map).
-    const diagram = (name) => (['system', 'map', 'memory', 'ptes'].includes(name) && v[name] ? figure(this.doc, v[name], { plain: asking }) : null);
+    const diagram = (name, title) => (['system', 'map', 'memory', 'ptes'].includes(name) && v[name] ? figure(this.doc, v[name], { plain: asking, title }) : null);
     // Prose without a picture renders the same every time: it is built once and copied.
     const md = (t) => {
       if (String(t).includes('](diagram:')) return renderMarkdown(t, this.doc, { diagram });

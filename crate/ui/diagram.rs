@@ -28,6 +28,8 @@ pub struct Figure {
     pub labels: Vec<Label>,
     /// The text equivalent, in reading order; a line that starts with a number is the arrow of that number.
     pub text: Vec<String>,
+    /// How to read the picture (what its marks mean), shown under its title.
+    pub legend: String,
 }
 
 /// A box: its place, its classes (`on`: on the step's path; `changed`; `absent`: not there yet; `freed`;
@@ -377,7 +379,14 @@ const HOPS_LISTED: usize = 40;
 /// The system at this step, with its path drawn: `prev` and `now` are the machine before and after the step.
 pub fn system(prev: Option<&Runner>, now: &Runner, results: &[Step], events: &[EventView], snap: &Snapshot, changed: &[String]) -> Figure {
     let k = &now.kernel;
-    let mut f = Figure { kind: "system", title: "The system: who called what in this step".into(), width: 720, height: 478, ..Default::default() };
+    let mut f = Figure {
+        kind: "system",
+        title: "The system: who called what in this step".into(),
+        legend: "Numbers give the order things happened. A solid arrow is a call, a dashed one a return or a thread woken, a red one a trap into the Host or an eventfd signalled. A thick border: on this step's path; a coloured box: its state changed; a dotted box: not made yet.".into(),
+        width: 720,
+        height: 478,
+        ..Default::default()
+    };
     for (id, y, h, title) in
         [("band:user", 4, 96, "user space"), ("band:host", 108, 198, "Host kernel"), ("band:switcher", 314, 56, ""), ("band:guest", 378, 96, "the Guest")]
     {
@@ -529,6 +538,8 @@ pub fn system(prev: Option<&Runner>, now: &Runner, results: &[Step], events: &[E
     }
     for (from, to, kind, n, label) in drawn {
         let back = drawn_back(&path, &from, &to);
+        // An arrow taken more than once is labelled by its first time, with how many more.
+        let label = if n.len() > 1 { format!("{label} (+{})", n.len() - 1) } else { label };
         f.connect(&from, &to, &format!("hop {kind}"), n, label, if back { 12 } else { 0 });
     }
     f.text = path
@@ -581,7 +592,13 @@ fn fds(fds: &[String]) -> String {
 /// retires, the freed ones greyed, and the reader of this step (cpu 0 in `send_notify_to_eventfd()`) with
 /// an arrow to the version it read. `before` is the Guest a step earlier, if there was one.
 pub fn map(g: &GuestView, before: Option<&GuestView>, start: bool, events: &[EventView], snap: &Snapshot) -> Figure {
-    let mut f = Figure { kind: "map", title: "The eventfd map: lg->eventfds and every version of it".into(), width: 720, ..Default::default() };
+    let mut f = Figure {
+        kind: "map",
+        title: "The eventfd map: lg->eventfds and every version of it".into(),
+        legend: "Newest first. A blue arrow is a pointer; a green dashed one, a reader holding a map; a dotted, grey box, a freed map.".into(),
+        width: 720,
+        ..Default::default()
+    };
     let was = |alloc| before.and_then(|b| b.map_versions.iter().find(|x| x.alloc == alloc)).map(|x| x.life);
     // A reader this step: the version `rcu_dereference()` gave `send_notify_to_eventfd()`.
     let read: Vec<u32> = events
