@@ -141,7 +141,7 @@ pub fn code_marks(func: &str, events: &[EventView], called: bool) -> Option<Code
             }
         }
     }
-    lines.sort();
+    crate::small_sort::sort_by_key(&mut lines, |(i, _)| *i);
     Some(CodeMarks { func: func.to_string(), ran: called || !lines.is_empty(), lines })
 }
 
