@@ -88,7 +88,11 @@ fn host_sources(root: &Path) -> String {
             let (lines, numbers, moved) = fn_cut::strip_instrumentation(&text, line);
             // Each line's number as where the lines cut out leave a gap: (index, how many were cut before it).
             let gaps: Vec<(usize, usize)> = numbers.windows(2).enumerate().filter(|(_, w)| w[1] > w[0] + 1).map(|(i, w)| (i + 1, w[1] - w[0] - 1)).collect();
-            let _ = writeln!(out, "    HostCut {{ func: {func:?}, file: {file:?}, first: {line}, text: {:?}, gaps: &{gaps:?}, moved: &{moved:?} }},", lines.join("\n"));
+            let _ = writeln!(
+                out,
+                "    HostCut {{ func: {func:?}, file: {file:?}, first: {line}, text: {:?}, gaps: &{gaps:?}, moved: &{moved:?} }},",
+                lines.join("\n")
+            );
         }
     }
     out.push_str("];\n");

@@ -152,7 +152,8 @@ class Controller {
     const from = this.w.position();
     const skipped = opening ? [] : this.lesson.steps.slice(from, n).filter((s, i) => s.question && !this.answers.has(s.number) && !(seen && from + i + 1 === n)).map((s) => s.number);
     this.skipNote = skipped.length ? ` Skipped ${skipped.length === 1 ? `the question of step ${skipped[0]}` : `the questions of steps ${skipped.join(', ')}`} without an answer: ${skipped.length === 1 ? 'its answer is' : 'their answers are'} shown.` : '';
-    const v = this.w.goTo(n);
+    this.w.moveTo(n);
+    const v = this.views[n] ?? this.w.view();
     this.views[n] = v;
     this.show(v);
   }
@@ -203,7 +204,7 @@ class Controller {
       const q = this.lesson.steps[k - 1];
       if (q.question && !this.answers.has(q.number)) {
         // A question on the way comes first: stop before its step and ask it.
-        if (k - 1 > pos) this.goTo(k - 1); else this.w.goTo(pos);
+        if (k - 1 > pos) this.goTo(k - 1); else this.w.moveTo(pos);
         this.step();
         this.announce(`Stopped at step ${k - 1}: step ${k} asks a question first. ${q.question.text} (keys 1–9, or Step ▶ to see it)`);
         return;
@@ -213,7 +214,7 @@ class Controller {
       const hit = this.bps.hits(v);
       if (hit.length && !(k === pos + 1 && skip)) {
         if (k - 1 > pos) this.goTo(k - 1);
-        else this.w.goTo(pos);
+        else this.w.moveTo(pos);
         this.bpAt = k - 1;
         this.announce(`Stopped at step ${k - 1}: breakpoint: ${this.bps.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${k}. Press again to run it.`);
         return;
@@ -229,11 +230,11 @@ class Controller {
   }
 
   // ---- play: one step per interval, until the end, a question or a breakpoint ------------------------------
-  /** The view of position `k` without showing it (the Rust side moves there; go back with goTo). */
+  /** The view of position `k` without showing it (the Rust side moves there; go back with moveTo). */
   peek(k) {
-    const v = this.w.goTo(k);
-    this.views[k] = v;
-    return v;
+    this.w.moveTo(k);
+    this.views[k] ??= this.w.view();
+    return this.views[k];
   }
 
   togglePlay() { if (this.playing) this.pause(); else this.play(); }
@@ -292,7 +293,7 @@ class Controller {
     const v = this.peek(pos + 1);
     const hit = this.bps.hits(v);
     if (next.question && !this.answers.has(next.number)) {
-      this.w.goTo(pos);
+      this.w.moveTo(pos);
       this.step(); // shows the question and puts the focus on its first choice
       const q = `Question: ${next.question.text}`;
       const ghit = this.bps.addrs.size && this.guestHit(pos + 1) !== null;
@@ -301,7 +302,7 @@ class Controller {
           : `answer the question of step ${pos + 1} first. ${q}`;
     }
     if (hit.length && this.bpAt !== pos) {
-      this.w.goTo(pos);
+      this.w.moveTo(pos);
       this.bpAt = pos;
       return `breakpoint: ${this.bps.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}`;
     }
@@ -398,6 +399,7 @@ class Controller {
     if (!this.playing) this.announce((s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`) + (this.skipNote ?? ''));
     this.skipNote = '';
     this.syncLink();
+    this.prefetch(v.position + 1);
     this.root.dispatchEvent(new CustomEvent('lguest-sim:step', {
       bubbles: true, composed: true,
       detail: { lesson: v.lesson, position: v.position, total: v.total, ok: v.results.every((r) => r.ok), allOk: v.allOk },
@@ -405,6 +407,17 @@ class Controller {
   }
 
   announce(text) { this.live.textContent = text; }
+
+  /** While the student reads step `n`, compute the next step's view (Rust runs it), so showing it is only
+   *  drawing it. */
+  prefetch(n) {
+    const win = this.doc.defaultView;
+    if (this.idle) (win.cancelIdleCallback ?? win.clearTimeout)(this.idle);
+    if (n > this.w.total() || this.views[n]) return;
+    const later = win.requestIdleCallback ?? ((f) => win.setTimeout(f, 300));
+    const w = this.w; // a lesson opened meanwhile has freed it
+    this.idle = later(() => { this.idle = null; if (w === this.w) this.views[n] ??= w.viewAt(n); });
+  }
 
   /** The link (and, on the full page, the URL) names the lesson, the step and, when the Guest CPU pane is not
    *  at the end of the step's work, the Guest instruction. */

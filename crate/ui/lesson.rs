@@ -388,6 +388,17 @@ impl LessonPlayer {
         v
     }
 
+    /// What the page would show at position `n` (clamped), running the steps not yet run, without moving
+    /// the current position: the page computes the next step's view while the student reads this one.
+    pub fn view_at(&mut self, n: usize) -> StepView {
+        let keep = self.position;
+        self.run_steps(n);
+        self.position = n.min(self.total());
+        let v = self.view();
+        self.position = keep;
+        v
+    }
+
     /// The Guest CPU's timeline of the step just taken (the one that led to the current position), if Guest
     /// code ran in it.
     pub fn guest(&mut self) -> Option<&mut Stepper> {
@@ -680,6 +691,11 @@ mod tests {
             assert!(v.all_ok, "{}: {:?}", info.id, v.results);
             p.go_to(1);
             assert_eq!(p.view().position, 1);
+            let ahead = p.view_at(2.min(info.steps));
+            assert_eq!((ahead.position, p.position), (2.min(info.steps), 1), "{}: a view ahead leaves the position", info.id);
+            p.go_to(2.min(info.steps));
+            assert_eq!(serde_json::to_string(&p.view()).unwrap(), serde_json::to_string(&ahead).unwrap(), "{}: the view ahead is the view there", info.id);
+            p.go_to(1);
             assert_eq!(p.go_to(0), 0);
             assert!(p.view().results.is_empty());
         }

@@ -321,10 +321,16 @@ fn map_now(s: &crate::rcu::RcuSnapshot) -> super::diagram::Figure {
             _ => "version",
         };
         let entries: Vec<String> = v.entries.iter().map(|e| format!("{}→{}", e.addr, e.event)).collect();
-        b(format!("v:{}", v.id), (230, y, 300, 48), cls, format!("map #{} — {life}", v.id), vec![
-            format!("num {}: {}", v.num, if entries.is_empty() { "no entries".into() } else { entries.join("  ") }),
-            if v.held_by.is_empty() { "held by no reader".into() } else { format!("held by {}", v.held_by.join(", ")) },
-        ]);
+        b(
+            format!("v:{}", v.id),
+            (230, y, 300, 48),
+            cls,
+            format!("map #{} — {life}", v.id),
+            vec![
+                format!("num {}: {}", v.num, if entries.is_empty() { "no entries".into() } else { entries.join("  ") }),
+                if v.held_by.is_empty() { "held by no reader".into() } else { format!("held by {}", v.held_by.join(", ")) },
+            ],
+        );
         text.push(format!(
             "map #{}: {life}; num {}; {}{}.",
             v.id,

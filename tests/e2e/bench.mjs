@@ -102,8 +102,11 @@ for (const id of await page.evaluate(() => [...document.querySelectorAll('#lesso
     const out = [];
     await painted();
     // Each press either asks the next step's question (not counted) or shows the next step (counted).
+    // Between presses the page is idle, as while a student reads (it may prepare the next step then).
+    const idle = () => new Promise((res) => (window.requestIdleCallback ? requestIdleCallback(() => res(), { timeout: 500 }) : setTimeout(res, 50)));
     for (let g = 0; Number(walk.dataset.position) < total && g < 4 * total; g++) {
       const before = Number(walk.dataset.position);
+      await idle();
       performance.mark(`lgs-a-${g}`);
       const t0 = performance.now();
       key();
