@@ -254,6 +254,8 @@ fn hops(prev: Option<&Kernel>, now: &Kernel, results: &[Step], events: &[EventVi
     let mut out: Vec<Hop> = Vec::new();
     let mut notes = Vec::new();
     // The file each task sleeps on, as the step goes (a thread woken returns from there).
+    // An interrupt the Host delivered, for the next trip into the Guest to say so.
+    let mut delivered: Option<String> = None;
     let mut asleep: Vec<(String, String)> = now.tasks.iter().filter_map(|t| Some((t.name.clone(), prev.and_then(|p| sleeps_on(p, &t.name))?))).collect();
     for s in results {
         let caller = format!("task:{}", s.task);
@@ -274,6 +276,9 @@ fn hops(prev: Option<&Kernel>, now: &Kernel, results: &[Step], events: &[EventVi
         }
         for e in events.iter().filter(|e| e.seq >= s.events.0 && e.seq < s.events.1) {
             let place = place_of(&e.func);
+            if e.func == "try_deliver_interrupt" {
+                delivered = after(&e.text, "deliver irq").map(|n| format!("irq {n}")).or(delivered);
+            }
             let node = match place {
                 Place::Task if e.func == "launcher" && e.task == who => continue,
                 Place::Task if e.task == "guest" => continue,
@@ -312,7 +317,11 @@ fn hops(prev: Option<&Kernel>, now: &Kernel, results: &[Step], events: &[EventVi
                             text: "the Host switches to the Guest".into(),
                         });
                     }
-                    out.push(Hop { from: "switcher".into(), to: "guest".into(), kind: "enter", label: "runs the Guest".into(), text: String::new() });
+                    let (label, text) = match delivered.take() {
+                        Some(irq) => (format!("runs the Guest, {irq} delivered"), format!("the Guest starts in its handler for {irq}")),
+                        None => ("runs the Guest".into(), String::new()),
+                    };
+                    out.push(Hop { from: "switcher".into(), to: "guest".into(), kind: "enter", label, text });
                     let trap = after(&e.text, "trap").map(|t| format!("trap {t}")).unwrap_or_else(|| "trap".into());
                     out.push(Hop { from: "guest".into(), to: "switcher".into(), kind: "trap", label: trap, text: e.text.clone() });
                     cur = Some("switcher".into());
@@ -950,6 +959,12 @@ mod tests {
             assert!(t.contains(want), "{want} in\n{t}");
         }
         assert!(v.system.boxes.iter().any(|b| b.id == "guest" && b.cls.contains("on")));
+    }
+
+    #[test]
+    fn an_interrupt_delivered_is_named_on_the_way_into_the_guest() {
+        let v = at("07-interrupts", 7);
+        assert!(hop_text(&v).contains("the Switcher → the Guest: runs the Guest, irq 1 delivered"), "{}", hop_text(&v));
     }
 
     #[test]

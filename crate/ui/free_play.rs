@@ -68,6 +68,10 @@ impl FreePlay {
     /// Assemble a Guest program (GNU as source) into the main task's Guest memory, so the next INITIALIZE
     /// runs it. Undo takes it out again.
     pub fn load_program(&mut self, name: &str, source: &str) -> Result<(), String> {
+        // Every error, one a line, for the editor (the runner names the first few).
+        if let Err(errs) = crate::asm::assemble(source, crate::scenario::run::GUEST_START) {
+            return Err(errs.iter().map(|e| format!("{name}:{}: {}", e.line, e.message)).collect::<Vec<_>>().join("\n"));
+        }
         let before = self.runner.clone();
         let main = self.runner.main;
         self.runner.load_program(main, name, source)?;
@@ -149,6 +153,8 @@ mod tests {
             f.exec(l).unwrap();
         }
         let h = f.view().hint.unwrap();
+        let bad: String = (1..=8).map(|i| format!("frob{i} %eax\n")).collect();
+        assert_eq!(FreePlay::new(32).load_program("g.S", &bad).unwrap_err().lines().count(), 8, "every error, not the first five");
         assert!(h.contains("read len=18") && h.contains("CRASH: Power down"), "{h}");
         f.exec("read len=18").unwrap();
         assert_eq!(f.view().hint, None);
