@@ -56,7 +56,8 @@ export function figure(doc, f, { plain = false, title = f.title } = {}) {
       // Labels only where they fit: a few arrows, each named.
       // (about 6.5 units a character: a label that would leave the picture on the left goes on the right)
       const left = back && x - w / 2 - 3 - 6.5 * a.label.length > 0;
-      if (a.label && hops.length <= 6) g.append(s(doc, 'text', { x: left ? x - w / 2 - 3 : x + w / 2 + 3, y: y + 4, class: left ? 'arrow-label end' : 'arrow-label' }, a.label));
+      // and on an arrow long enough to stand beside
+      if (a.label && hops.length <= 6 && Math.hypot(x2 - x1, y2 - y1) >= 40) g.append(s(doc, 'text', { x: left ? x - w / 2 - 3 : x + w / 2 + 3, y: y + 4, class: left ? 'arrow-label end' : 'arrow-label' }, a.label));
     }
     svg.append(g);
   }

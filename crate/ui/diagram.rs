@@ -465,7 +465,7 @@ pub fn system(prev: Option<&Runner>, now: &Runner, results: &[Step], events: &[E
             let lg_changed = changed.iter().any(|c| c.starts_with("lg.") && !c.starts_with("lg.eventfds"));
             f.add_box(
                 "lg",
-                (12, 236, 170, 56),
+                (12, 236, 164, 56),
                 if lg_changed { "host changed" } else { "host" },
                 "struct lguest",
                 vec![format!("pfn_limit {:#x}", g.pfn_limit), dead],
@@ -478,19 +478,19 @@ pub fn system(prev: Option<&Runner>, now: &Runner, results: &[Step], events: &[E
                 ],
                 None => vec!["no cpu".into()],
             };
-            f.add_box("cpu", (200, 236, 170, 56), if ch(&["cpu0."]) { "host changed" } else { "host" }, "lg_cpu 0", cpu_lines);
+            f.add_box("cpu", (212, 236, 164, 56), if ch(&["cpu0."]) { "host changed" } else { "host" }, "lg_cpu 0", cpu_lines);
             let n = g.eventfds.num;
             f.add_box(
                 "map",
-                (388, 236, 170, 56),
+                (412, 236, 170, 56),
                 if ch(&["lg.eventfds"]) { "host changed" } else { "host" },
                 "lg->eventfds",
                 vec![format!("→ map #{}", g.eventfds.alloc), format!("{n} {}", if n == 1 { "entry" } else { "entries" })],
             );
         }
         None => {
-            for (id, x, title) in [("lg", 12, "struct lguest"), ("cpu", 200, "lg_cpu 0"), ("map", 388, "lg->eventfds")] {
-                f.add_box(id, (x, 236, 170, 56), "host absent", title, vec!["none yet: made by".into(), "LHREQ_INITIALIZE".into()]);
+            for (id, x, title) in [("lg", 12, "struct lguest"), ("cpu", 212, "lg_cpu 0"), ("map", 412, "lg->eventfds")] {
+                f.add_box(id, (x, 236, 164, 56), "host absent", title, vec!["none yet: made by".into(), "LHREQ_INITIALIZE".into()]);
             }
         }
     }
