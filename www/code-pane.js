@@ -5,7 +5,7 @@
 // number in the state pane's list, and the listing scrolls to the first. Long lines wrap.
 
 import { builder } from './dom.js';
-import { tagMeaning } from './state-pane.js';
+import { tagMeaning, whenIdle } from './state-pane.js';
 
 export class CodePane {
   /** Fill `el` in document `doc`; `hostSource(func)` gives a function's source view, or null. */
@@ -84,10 +84,10 @@ export class CodePane {
         H('br'), `Ours: ${cur.file}:${cur.line}. `, cur.link ? H('a', { href: cur.link, target: '_blank', rel: 'noopener' }, `${cur.func}() in Linux 2.6.39`) : ''),
       marked);
     if (this.el.lastElementChild !== pre || this.top.parentNode !== this.el) this.el.replaceChildren(this.top, pre);
-    // Scroll the listing to the first line this step ran (when the function is longer than the pane), once
-    // the step is painted: measuring before would lay the page out twice.
+    // Scroll the listing to the first line this step ran (when the function is longer than the pane), when
+    // the page is idle after painting the step: measuring before would lay the page out twice.
     const first = pre.querySelector('.lgs-ranline');
     const win = this.doc.defaultView;
-    if (first) win.requestAnimationFrame(() => win.setTimeout(() => { pre.scrollTop = Math.max(0, first.offsetTop - pre.offsetTop - 3 * first.offsetHeight); }, 0));
+    if (first) whenIdle(win, () => { pre.scrollTop = Math.max(0, first.offsetTop - pre.offsetTop - 3 * first.offsetHeight); });
   }
 }

@@ -104,6 +104,9 @@ export class StatePane {
   }
 }
 
+/** Run `f` when window `win` is idle (within half a second), after what it is painting now; its handle. */
+export const whenIdle = (win, f) => (win.requestIdleCallback ? win.requestIdleCallback(f, { timeout: 500 }) : win.setTimeout(f, 100));
+
 /** What a journey tag is, for its tooltip: the kernel's own (L: the Launcher's, H: the Host's) or ours (X:). */
 export function tagMeaning(tag) {
   const k = String(tag)[0];

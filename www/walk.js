@@ -17,7 +17,7 @@ import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
 import { builder, hex } from './dom.js';
 import { StoryPane } from './story-pane.js';
 import { CodePane } from './code-pane.js';
-import { StatePane } from './state-pane.js';
+import { StatePane, whenIdle } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
 import { Breakpoints } from './breakpoints.js';
 import { FreePlay } from './free-play.js';
@@ -412,11 +412,10 @@ class Controller {
    *  drawing it. */
   prefetch(n) {
     const win = this.doc.defaultView;
-    if (this.idle) (win.cancelIdleCallback ?? win.clearTimeout)(this.idle);
+    if (this.idle) { if (win.cancelIdleCallback) win.cancelIdleCallback(this.idle); else win.clearTimeout(this.idle); }
     if (n > this.w.total() || this.views[n]) return;
-    const later = win.requestIdleCallback ?? ((f) => win.setTimeout(f, 300));
     const w = this.w; // a lesson opened meanwhile has freed it
-    this.idle = later(() => { this.idle = null; if (w === this.w) this.views[n] ??= w.viewAt(n); });
+    this.idle = whenIdle(win, () => { this.idle = null; if (w === this.w) this.views[n] ??= w.viewAt(n); });
   }
 
   /** The link (and, on the full page, the URL) names the lesson, the step and, when the Guest CPU pane is not
@@ -428,16 +427,15 @@ class Controller {
     const insn = this.pane && this.insn !== units ? `&insn=${this.insn}` : '';
     const frag = `#lesson=${encodeURIComponent(lesson)}&step=${pos}${insn}`;
     this.link.href = `${this.opts.linkBase ?? 'index.html'}${frag}`;
-    // The URL follows after the step is painted (replaceState is a round trip to the browser).
-    // A navigation meanwhile (a link, the back button) wins over it.
+    // The URL follows when the page is idle, after the step is painted (replaceState is a round trip to the
+    // browser). A navigation meanwhile (a link, the back button) wins over it.
     if (this.opts.hash && !this.urlPending) {
       this.urlPending = true;
       const was = location.hash;
-      const win = this.doc.defaultView;
-      win.requestAnimationFrame(() => win.setTimeout(() => {
+      whenIdle(this.doc.defaultView, () => {
         this.urlPending = false;
         if (location.hash === was && was !== this.link.hash) history.replaceState(null, '', this.link.hash);
-      }, 0));
+      });
     }
   }
 
