@@ -44,6 +44,13 @@ test('lesson 1: the system drawn at every step, the step\'s own hops numbered', 
   assert.match(p.hops[1].cls, /return/);
   assert.match(await page.locator(`${sys} g.box[data-id="lg"]`).getAttribute('class'), /absent/, 'no struct lguest before INITIALIZE');
   await shot(page, 'pictures-lesson1-step2');
+  // The path draws itself in order, unless the reader asks for less motion.
+  const anim = () => page.locator(`${sys} g.arrow.hop polyline`).first().evaluate((e) => getComputedStyle(e).animationName);
+  await page.emulateMedia({ reducedMotion: 'no-preference' });
+  assert.equal(await anim(), 'lgs-draw');
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  assert.equal(await anim(), 'none');
+  await page.emulateMedia({ reducedMotion: 'no-preference' });
   // Step 4 (a bad pointer) draws its own two calls, not step 2's.
   await page.keyboard.press('ArrowRight');
   if (await page.locator('#walk .lgs-choice').count()) await page.keyboard.press('ArrowRight');
