@@ -302,6 +302,18 @@ impl Walkthrough {
     pub fn guest_symbol(&mut self, name: &str) -> JsValue {
         self.player.program_symbol(name.trim()).map(|a| JsValue::from_f64(a as f64)).unwrap_or(JsValue::NULL)
     }
+
+    /// The view of position `n` without moving there (the page computes the next step's while the student reads).
+    #[wasm_bindgen(js_name = viewAt)]
+    pub fn view_at(&mut self, n: usize) -> JsValue {
+        to_js(&self.player.view_at(n))
+    }
+
+    /// Move to position `n` (clamped) without building its view (the page has it already); the position.
+    #[wasm_bindgen(js_name = moveTo)]
+    pub fn move_to(&mut self, n: usize) -> usize {
+        self.player.go_to(n)
+    }
 }
 
 // ---- lessons given as text (a page's `src`, a script's text, the author's page, `lguest-sim-check`) -------

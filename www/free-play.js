@@ -4,7 +4,7 @@
 // after each line, so each is marked against the one before.
 
 import { Simulator } from './pkg/lguest_sim.js';
-import { builder } from './dom.js';
+import { builder, uid } from './dom.js';
 import { resultItem } from './results.js';
 import { StatePane } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
@@ -17,6 +17,7 @@ export class FreePlay {
     this.simulator = simulator;
     this.announce = announce;
     this.sim = null;
+    this.n = uid();
     this.views = []; // the Simulator's view after each line run, the first before any
     this.insn = null; // the Guest instruction the last line's Guest CPU pane shows (null: its end)
     this.pane = null;
@@ -38,12 +39,19 @@ export class FreePlay {
     const form = H('form', { class: 'lgs-play-form' }, H('label', {}, 'Line ', input),
       H('button', { type: 'submit' }, 'Run'), H('button', { type: 'button', class: 'lgs-play-undo', onclick: () => this.undo() }, 'Undo'));
     form.addEventListener('submit', (e) => { e.preventDefault(); this.line(input.value); input.select(); });
-    const src = H('textarea', { class: 'lgs-asm', rows: 12, spellcheck: 'false', 'aria-label': 'Guest program source (GNU as)' });
+    const src = H('textarea', { class: 'lgs-asm', rows: 12, spellcheck: 'false', wrap: 'off', 'aria-label': 'Guest program source (GNU as)', 'aria-describedby': `lgs-asm-err-${this.n}` });
+    // Line numbers beside the editor (the assembler's errors name lines), scrolled with it.
+    const gutter = H('pre', { class: 'lgs-asm-lines', 'aria-hidden': 'true' });
+    const number = () => { gutter.textContent = Array.from({ length: src.value.split('\n').length }, (_, i) => i + 1).join('\n'); gutter.scrollTop = src.scrollTop; };
+    src.addEventListener('input', number);
+    src.addEventListener('scroll', () => { gutter.scrollTop = src.scrollTop; });
     src.value = guestText('guests/hello.S');
+    number();
+    this.src = src;
     const pick = H('select', { class: 'lgs-asm-pick', 'aria-label': 'Start from a course Guest program' });
     for (const g of Simulator.guests()) pick.append(H('option', { value: g }, g));
-    pick.addEventListener('change', () => { src.value = guestText(pick.value); });
-    this.asmErr = H('pre', { class: 'lgs-asm-err', role: 'alert', hidden: true });
+    pick.addEventListener('change', () => { src.value = guestText(pick.value); number(); });
+    this.asmErr = H('div', { class: 'lgs-asm-err', id: `lgs-asm-err-${this.n}`, role: 'alert', hidden: true });
     const load = H('button', { type: 'button', class: 'lgs-asm-load', onclick: () => this.program(src.value) }, 'Assemble, load in a fresh Launcher, open and INITIALIZE');
     this.log = H('ol', { class: 'lgs-reslist lgs-play-log', 'aria-label': 'Free play results' });
     const stateEl = H('div', { class: 'lgs-play-state' });
@@ -51,18 +59,12 @@ export class FreePlay {
     this.el.replaceChildren(H('h2', {}, 'Free play'),
       H('div', { class: 'lgs-play-grid' },
         H('div', {}, H('h3', {}, 'Launcher console'), form, this.log,
-          H('h3', {}, 'Guest program'), H('label', {}, 'Start from ', pick), src, load, this.asmErr),
+          H('h3', {}, 'Guest program'), H('label', {}, 'Start from ', pick), H('div', { class: 'lgs-asm-box' }, gutter, src), load, this.asmErr),
         stateEl));
     this.rcu = new RcuPane(this.doc, { announce: this.announce });
     this.el.append(this.rcu.el);
     this.showLast();
     input.focus();
-  }
-
-  /** Open `check`'s counterexample in the RCU pane, starting free play first if need be. */
-  openRcu(args, check) {
-    if (!this.rcu) this.start();
-    this.rcu.open(args, check);
   }
 
   /** Run one scenario line; one that does not parse is logged as such and changes nothing. */
@@ -89,7 +91,7 @@ export class FreePlay {
       // Lines that did not parse never ran: they go too, then the line undone.
       while (this.log.lastElementChild?.classList.contains('lgs-parse-err')) this.log.lastElementChild.remove();
       this.log.lastElementChild?.remove();
-      this.render(this.views.at(-1), this.views.at(-2) ?? null);
+      this.render(this.views.at(-1));
       this.announce('Undone.');
     }
   }
@@ -100,7 +102,12 @@ export class FreePlay {
     const err = this.sim.loadProgram('my-guest.S', text);
     if (err) {
       this.asmErr.hidden = false;
-      this.asmErr.textContent = err.message;
+      // Every error, each a button that puts the cursor on its line.
+      const H = builder(this.doc);
+      this.asmErr.replaceChildren(H('p', {}, 'It does not assemble:'), H('ul', {}, err.message.split('\n').filter(Boolean).map((m) => {
+        const line = Number(m.match(/:(\d+)/)?.[1]);
+        return H('li', {}, line ? H('button', { type: 'button', class: 'lgs-asm-goto', onclick: () => this.goToLine(line) }, m) : m);
+      })));
       this.announce(`The program does not assemble: ${err.message.split('\n')[0]}`);
       return;
     }
@@ -112,6 +119,14 @@ export class FreePlay {
     this.announce('Program loaded. Type read to run it.');
   }
 
+  /** Put the editor's cursor at the start of source line `n` (1-based). */
+  goToLine(n) {
+    const lines = this.src.value.split('\n');
+    const at = lines.slice(0, n - 1).reduce((a, l) => a + l.length + 1, 0);
+    this.src.focus();
+    this.src.setSelectionRange(at, at + (lines[n - 1]?.length ?? 0));
+  }
+
   /** The last line run: its result in the log and the live region, and the state after it. */
   showLast() {
     const v = this.views.at(-1);
@@ -119,19 +134,20 @@ export class FreePlay {
     const r = v.results[0];
     if (r && prev) {
       const li = resultItem(this.doc, r);
+      if (v.hint) li.append(builder(this.doc)('div', { class: 'lgs-hint lgs-play-hint' }, `Hint: ${v.hint}`));
       this.log.append(li);
       li.scrollIntoView?.({ block: 'nearest' });
-      this.announce(r.result !== null && r.result !== undefined ? `${r.source} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.source}: done`);
+      this.announce(r.result !== null && r.result !== undefined ? `${r.action} returned ${r.result}${r.sys?.why ? ': ' + r.sys.why : ''}` : `${r.action}: done`);
     }
-    this.render(v, prev);
+    this.render(v);
   }
 
-  /** The state after a line: the Simulator's view `v`, marked against `prev` (the view a line before, or
-   *  null), with the Guest CPU pane of the line's Guest work. */
-  render(v, prev) {
-    const g = guestCpu(this.doc, v, { prev, src: this.sim, pos: this.insn, onMove: (pos) => { this.insn = pos; }, announce: this.announce });
+  /** The state after a line: the Simulator's view `v` (Rust marked what the line changed), with the Guest
+   *  CPU pane of the line's Guest work. */
+  render(v) {
+    const g = guestCpu(this.doc, v, { src: this.sim, pos: this.insn, onMove: (pos) => { this.insn = pos; }, announce: this.announce });
     this.pane = g.pane;
-    this.state.render(v, { prev, guest: g.el });
+    this.state.render(v, { guest: g.el });
   }
 }
 

@@ -10,14 +10,14 @@ import { builder, hex, uid } from './dom.js';
 /**
  * The Guest CPU for step view `v`, as its composer places it: `{ pane, el }`, a `GuestPane` when the step
  * ran Guest code (and is not a question being asked), else the CPU at rest if there is a Guest, else nothing
- * (`el` null). `src`, `pos`, `onMove` and `announce` go to the `GuestPane`; `prev` is the view a step before.
+ * (`el` null). `src`, `pos`, `onMove` and `announce` go to the `GuestPane`.
  */
-export function guestCpu(doc, v, { prev = null, asking = false, src, pos, onMove, announce }) {
+export function guestCpu(doc, v, { asking = false, src, pos, onMove, announce }) {
   if (v.guestUnits !== null && v.guestUnits !== undefined && !asking) {
     const pane = new GuestPane(doc, { src, total: v.guestUnits, pos, onMove, announce });
     return { pane, el: pane.el };
   }
-  return { pane: null, el: v.cpu ? cpuAtRest(doc, v.cpu, prev?.cpu) : null };
+  return { pane: null, el: v.cpu ? cpuAtRest(doc, v.cpu, asking) : null };
 }
 
 export class GuestPane {
@@ -159,20 +159,21 @@ function stackPointer(g) {
 
 /** CF PF … OF: a set flag in capitals, a clear one in small letters (text, not colour alone). */
 function flagList(H, flags) {
-  return flags.map(([f, on]) => H('span', { class: on ? 'flag on' : 'flag' }, on ? f : f.toLowerCase(), ' '));
+  return [H('span', { class: 'vh' }, '(capital: set, small: clear) '),
+    flags.map(([f, on]) => [H('abbr', { class: on ? 'flag on' : 'flag', title: `${FLAGS[f] ?? f}: ${on ? 'set' : 'clear'}` }, on ? f : f.toLowerCase()), ' '])];
 }
 
-/**
- * The Guest CPU of a step that ran no Guest code: `c` is the step view's `cpu` (a `GuestCpuView`), `before`
- * the same a step earlier; a register whose value differs from it is marked "changed".
- */
-export function cpuAtRest(doc, c, before) {
+/** What each flag letter of eflags stands for. */
+const FLAGS = { CF: 'carry', PF: 'parity', AF: 'adjust (BCD carry)', ZF: 'zero', SF: 'sign', TF: 'trap (single-step)', IF: 'interrupts enabled', DF: 'direction', OF: 'overflow' };
+
+/** The Guest CPU of a step that ran no Guest code: `c` is the step view's `cpu` (a `GuestCpuView`); a register
+ *  Rust says this step changed is marked "changed" (not while a question is `asking`). */
+export function cpuAtRest(doc, c, asking) {
   const H = builder(doc);
-  // TODO(view): Rust will send which registers changed since the step before; the page compares the two views.
-  const old = new Map(before?.regs ?? []);
+  const moved = new Set(asking ? [] : c.changed);
   return H('div', { class: 'lgs-cpu' }, H('h3', {}, `Guest CPU (${c.program})`),
     H('table', { class: 'lgs-regs' }, H('tbody', {}, c.regs.map(([n, val]) => {
-      const ch = old.size && old.get(n) !== val;
+      const ch = moved.has(n);
       return H('tr', { class: ch ? 'chg' : '' }, H('th', { scope: 'row' }, n), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, ch ? 'changed' : ''));
     }))),
     H('p', {}, `eip ${hex(c.eip)}  eflags ${hex(c.eflags)}: `, flagList(H, c.flags)),
@@ -193,5 +194,5 @@ function hexTable(doc, rows, title) {
   const touched = rows.some((r) => r.written.some(Boolean) || r.read.some(Boolean));
   return H('table', { class: 'lgs-hex' }, H('caption', {}, title,
     touched ? H('span', { class: 'lgs-hint' }, ' — bold underlined: written by the last instruction; dotted: read') : ''),
-    H('tbody', {}, rows.map((r) => H('tr', {}, H('th', { scope: 'row' }, hex(r.addr)), H('td', {}, r.bytes.map((b, k) => byte(b, k, r)))))));
+    H('tbody', {}, rows.map((r) => H('tr', {}, H('th', { scope: 'row' }, hex(r.addr)), H('td', {}, r.bytes.map((b, k) => byte(b, k, r))), H('td', { class: 'lgs-ascii' }, r.ascii)))));
 }

@@ -1,37 +1,36 @@
 // The RCU pane: pick the eventfd map's code (correct, or one piece broken), run the explorer over every
-// interleaving (`RcuRun.explore`), and step the shortest counterexample in lanes, one per CPU, with the tasks,
-// the map's versions and who holds each, the grace periods and any violation. Owns its one `RcuRun`.
+// interleaving (`RcuRun.explore`), and step the shortest counterexample: every step so far as a sequence
+// diagram (a lane per CPU, the grace periods, the step that broke a check), then the moment now in lanes
+// with the tasks, the map's versions (#n, as the Host numbers its maps) and who holds each. Owns its one
+// `RcuRun`. Without its form (`form: false`) it is only the stepper, which a lesson step opens in place.
 
 import { RcuRun, RcuExplore } from './pkg/lguest_sim.js';
 import { builder } from './dom.js';
-
-// TODO(view): Rust will send a violation's check by the name `RcuRun.explore`'s checks give it; the page
-// respells the serde name.
-/** A check's name as a violation spells it (`useAfterFree`) in the explorer's words (`use-after-free`). */
-const kebab = (s) => String(s).replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
+import { figure } from './diagram.js';
 
 export class RcuPane {
-  constructor(doc, { announce }) {
+  constructor(doc, { announce, form: withForm = true }) {
     this.doc = doc;
     this.announce = announce;
     this.run = null; // the RcuRun stepping a counterexample
-    this.check = null; // the check it breaks: { name, counterexample, length }
+    this.check = null; // the check it breaks: { name, counterexample, words, length }
     const H = builder(doc);
-    const sel = (cls, label, options, value) => {
-      const e = H('select', { class: cls }, options.map((o) => H('option', { value: o }, o)));
+    this.lanes = H('div', { class: 'lgs-rcu-run' });
+    if (!withForm) { this.el = this.lanes; return; }
+    const sel = (cls, label, options, value, words = {}) => {
+      const e = H('select', { class: cls }, options.map((o) => H('option', { value: o }, words[o] ?? o)));
       e.value = value;
       return H('label', {}, `${label} `, e);
     };
     const num = (cls, label, value, min, max) => H('label', {}, `${label} `, H('input', { type: 'number', class: cls, value, min, max, inputmode: 'numeric' }));
     const form = H('form', { class: 'lgs-rcu-form' },
       sel('lgs-rcu-variant', 'Code', RcuRun.variants(), 'no-synchronize-rcu'),
-      sel('lgs-rcu-memory', 'Memory', ['sc', 'weak'], 'sc'),
+      sel('lgs-rcu-memory', 'Memory', ['sc', 'weak'], 'sc', { sc: 'sc: every CPU sees stores in one order', weak: 'weak: a load may see an older value (as on Alpha)' }),
       num('lgs-rcu-readers', 'Readers', 1, 0, 2), num('lgs-rcu-writers', 'Writers', 1, 0, 2), num('lgs-rcu-cpus', 'CPUs', 2, 1, 3),
       num('lgs-rcu-initial', 'Entries at start', 1, 0, 2),
       H('button', { type: 'submit', class: 'lgs-rcu-explore' }, 'Run the explorer'));
     form.addEventListener('submit', (e) => { e.preventDefault(); this.explore(form); });
     this.report = H('div', { class: 'lgs-rcu-report' });
-    this.lanes = H('div', { class: 'lgs-rcu-run' });
     this.el = H('section', { class: 'lgs-rcu-pane', 'aria-label': 'RCU explorer' }, H('h3', {}, 'RCU: break the eventfd map on purpose'),
       H('p', {}, 'Readers run send_notify_to_eventfd() under rcu_read_lock(); writers run add_eventfd(). Pick the code (correct, or with one piece broken), run every interleaving, then step through the shortest schedule that goes wrong.'),
       form, this.report, this.lanes);
@@ -97,7 +96,7 @@ export class RcuPane {
       H('table', { class: 'lgs-rcu-checks' }, H('caption', {}, 'Each check: how many schedules break it'),
         H('thead', {}, H('tr', {}, ['check', 'schedules that break it', 'shortest counterexample', ''].map((t) => H('th', { scope: 'col' }, t)))),
         H('tbody', {}, r.checks.map((c) => H('tr', { class: c.schedules ? 'bad' : '' }, H('td', {}, c.name), H('td', {}, c.schedules ? `✗ ${c.schedules}` : '✓ 0'),
-          H('td', {}, c.counterexample ? H('code', {}, c.counterexample) : '—'),
+          H('td', {}, c.counterexample ? [H('code', {}, c.counterexample), H('br'), c.words] : '—'),
           H('td', {}, c.counterexample ? H('button', { type: 'button', class: 'lgs-rcu-open', onclick: () => this.open(args, c) }, `Step through it (${c.length} steps)`) : ''))))));
     this.announce(`The explorer ran ${r.schedules} schedules: ${found.length ? found.map((c) => `${c.name} on ${c.schedules}`).join(', ') : 'nothing goes wrong'}.`);
   }
@@ -140,18 +139,21 @@ export class RcuPane {
     const tasks = H('table', { class: 'lgs-rcu-tasks' }, H('caption', {}, 'Tasks'), H('tbody', {}, s.tasks.map((t) => H('tr', {},
       H('th', { scope: 'row' }, `${t.name} (${t.role}, CPU ${t.cpu})`),
       H('td', {}, t.done ? 'done' : t.program[t.pc] ? ['at: ', H('code', {}, t.program[t.pc])] : '', t.blocked ? ` — blocked: ${t.blocked}` : ''),
-      H('td', {}, t.holds !== null && t.holds !== undefined ? `holds version v${t.holds}` : '')))));
-    const versions = H('table', { class: 'lgs-rcu-versions' }, H('caption', {}, `Map versions (lg->eventfds = ${s.eventfds})`),
-      H('thead', {}, H('tr', {}, ['version', 'life', 'num', 'entries', 'held by'].map((x) => H('th', { scope: 'col' }, x)))),
-      H('tbody', {}, s.versions.map((x) => H('tr', { class: x.life === 'freed' && x.heldBy.length ? 'bad' : '' },
-        H('td', {}, `v${x.id}`), H('td', {}, x.life === 'freed' ? H('s', {}, 'freed') : x.life), H('td', {}, x.num),
+      H('td', {}, t.holds !== null && t.holds !== undefined ? `holds map #${t.holds}` : '')))));
+    const versions = H('table', { class: 'lgs-rcu-versions' }, H('caption', {}, `Map versions (lg->eventfds = ${s.eventfds}; #n: the nth map this machine allocated, #0 the one it starts with)`),
+      H('thead', {}, H('tr', {}, ['map', 'life', 'num', 'entries', 'held by'].map((x) => H('th', { scope: 'col' }, x)))),
+      H('tbody', {}, s.versions.map((x) => H('tr', { class: x.life === 'freed' ? (x.heldBy.length ? 'bad freed' : 'freed') : '' },
+        H('td', {}, `#${x.id}`), H('td', {}, x.life), H('td', {}, x.num),
         H('td', {}, x.entries.map((e) => `${e.addr}→${e.event}`).join(', ') || '—'),
         H('td', {}, x.heldBy.join(', ') || '—')))));
     const gps = s.gracePeriods.length ? H('ul', { class: 'lgs-gps' }, s.gracePeriods.map((g) => H('li', {}, `Grace period of ${g.by}: ${g.done ? 'over' : 'waiting'} — `,
       g.cpus.map((c) => `CPU ${c.cpu} ${c.quiescent ? '✓ quiescent' : '… ' + c.why}`).join('; ')))) : H('p', {}, 'No grace period yet.');
-    const viol = s.violations.length ? H('div', { class: 'lgs-violations', role: 'alert' }, s.violations.map((x) => H('p', { class: 'bad' }, H('strong', {}, `✗ ${kebab(x.check)}: `), x.text))) : '';
+    const viol = v.violations.length ? H('div', { class: 'lgs-violations', role: 'alert' }, v.violations.map(([name, text]) => H('p', { class: 'bad' }, H('strong', {}, `✗ ${name}: `), text))) : '';
     const last = v.last ? H('p', { class: 'lgs-rcu-last' }, `Last: CPU ${v.last.cpu}, ${v.last.task} in ${v.last.function}() ${v.last.tag}: `, H('code', {}, v.last.step), ` — ${v.last.text ?? ''}`) : H('p', {}, 'At the start: nothing has run.');
-    this.lanes.replaceChildren(H('h4', {}, `Counterexample for ${this.check.name}: `, H('code', {}, this.check.counterexample)), controls, last, viol, lanes, tasks, versions, gps);
-    this.announce(`RCU step ${v.position} of ${v.length}. ${v.last ? `${v.last.task} on CPU ${v.last.cpu}: ${v.last.step}.` : ''} ${s.violations.map((x) => `${kebab(x.check)}!`).join(' ')}`);
+    const left = v.left ? H('p', { class: 'lgs-rcu-left', role: 'status' }, v.left) : '';
+    this.lanes.replaceChildren(H('h4', {}, `Counterexample for ${this.check.name}: `, H('code', {}, this.check.counterexample)),
+      H('p', { class: 'lgs-hint' }, `Read as: ${this.check.words} (the CPU that takes each step; a task runs on its own CPU).`),
+      controls, last, viol, left, figure(this.doc, v.sequence), H('h4', {}, 'Now'), figure(this.doc, v.map), lanes, tasks, versions, gps);
+    this.announce(`RCU step ${v.position} of ${v.length}. ${v.last ? `${v.last.task} on CPU ${v.last.cpu}: ${v.last.step}.` : ''} ${v.violations.map(([name]) => `${name}!`).join(' ')} ${v.left ?? ''}`);
   }
 }

@@ -1,21 +1,26 @@
 // The lesson commentary: the lesson's goals and introduction, then each step's prose (through md.js), the
-// functions it is about, its question, its results and explorer runs, and its explanation. While a question
-// is asked it shows the choices and the lines the step will run, without their expected results. Needs the
-// step view, `Walkthrough.lesson()` and the answers so far; hands a choice to `answer` and a counterexample
-// to `openRcu`.
+// functions it is about, its question, its results and explorer runs, and its explanation; at the end, the
+// next lesson. While a question is asked it shows the choices and the lines the step will run, without
+// their expected results. Needs the step view, `Walkthrough.lesson()` and the answers so far; hands a
+// choice to `answer`, the next lesson to `open`, and opens an explorer run's counterexample in place.
 
 import { builder } from './dom.js';
 import { renderMarkdown, inline } from './md.js';
 import { resultList } from './results.js';
-import { actionText, isCheck } from './scenario-line.js';
+import { RcuPane } from './rcu-pane.js';
+import { tagMeaning } from './state-pane.js';
+import { figure } from './diagram.js';
 
 export class StoryPane {
-  /** Fill `el` in document `doc`. */
-  constructor(doc, el, { answer, openRcu }) {
+  /** Fill `el` in document `doc`; `next`: the lesson after this one's `{ id, title }`, given its id. */
+  constructor(doc, el, { answer, announce, open, next }) {
     this.doc = doc;
     this.el = el;
     this.answer = answer;
-    this.openRcu = openRcu;
+    this.announce = announce;
+    this.open = open;
+    this.next = next;
+    this.prose = new Map(); // Markdown text -> its rendering
   }
 
   /**
@@ -24,7 +29,14 @@ export class StoryPane {
    */
   render(v, { lesson, step = null, asking = false, answers = new Map() }) {
     const H = builder(this.doc);
-    const md = (t) => renderMarkdown(t, this.doc);
+    // A lesson may draw one of the step's pictures in its prose: ![the map](diagram:map).
+    const diagram = (name, title) => (['system', 'map', 'memory', 'ptes'].includes(name) && v[name] ? figure(this.doc, v[name], { plain: asking, title }) : null);
+    // Prose without a picture renders the same every time: it is built once and copied.
+    const md = (t) => {
+      if (String(t).includes('](diagram:')) return renderMarkdown(t, this.doc, { diagram });
+      if (!this.prose.has(t)) this.prose.set(t, renderMarkdown(t, this.doc));
+      return this.prose.get(t).cloneNode(true);
+    };
     const L = lesson;
     const s = step;
     const out = [H('h2', { class: 'lgs-title' }, L.title)];
@@ -36,9 +48,10 @@ export class StoryPane {
       return;
     }
     out.push(H('h3', { class: 'lgs-step-title' }, `Step ${s.number}: ${s.title}`));
-    if (s.about.length) {
-      out.push(H('p', { class: 'lgs-about' }, 'About: ', s.about.map((a, i) => [i ? ', ' : '',
-        a.link ? H('a', { href: a.link, target: '_blank', rel: 'noopener' }, `${a.func}()`) : `${a.func}()`, ` ${a.tag}`])));
+    const about = s.about.filter((a, i) => s.about.findIndex((b) => b.func === a.func) === i);
+    if (about.length) {
+      out.push(H('p', { class: 'lgs-about' }, 'About: ', about.map((a, i) => [i ? ', ' : '',
+        a.link ? H('a', { href: a.link, target: '_blank', rel: 'noopener' }, `${a.func}()`) : `${a.func}()`, ' ', H('abbr', { class: 'lgs-tag', title: tagMeaning(a.tag) }, a.tag)])));
     }
     out.push(H('div', { class: 'lgs-prose' }, md(s.prose)));
     if (s.question) out.push(this.question(s, asking, answers.get(s.number)));
@@ -46,20 +59,25 @@ export class StoryPane {
       out.push(H('p', { class: 'lgs-hint' }, 'Choose an answer (keys 1–9), or press Step ▶ to see what happens.'));
       out.push(H('h4', {}, 'What this step will run'), H('pre', { class: 'lgs-lines' }, H('code', {},
         // Without the expected results and the checks: they would give the answer away.
-        s.lines.map((l) => actionText(l.source)).filter((l) => !isCheck(l)).join('\n'))));
+        s.lines.filter((l) => l.call !== 'expect').map((l) => l.action).join('\n'))));
       this.el.replaceChildren(...out);
       return;
     }
     if (v.results.length) out.push(resultList(this.doc, v.results));
     if (v.rcu.length) out.push(H('h4', {}, 'The RCU explorer’s runs'));
-    for (const r of v.rcu) out.push(this.explorerRun(r, s.rcu.find((x) => x.line === r.line)));
+    v.rcu.forEach((r, i) => out.push(this.explorerRun(r, s.rcu.find((x) => x.line === r.line), v.rcuSchedules[i])));
     if (s.explain.trim()) out.push(H('div', { class: 'lgs-prose lgs-explain' }, md(s.explain)));
-    if (v.position === v.total) out.push(H('p', { class: 'lgs-hint' }, v.allOk ? 'End of the lesson: every result was as the lesson said. Pick the next lesson, or play freely in the lab.' : 'End of the lesson.'));
+    if (v.position === v.total) {
+      const nx = this.next(L.id);
+      out.push(H('p', { class: 'lgs-hint' }, v.allOk ? 'End of the lesson: every result was as the lesson said.' : 'End of the lesson.'),
+        nx ? H('p', {}, H('button', { type: 'button', class: 'lgs-next-lesson', onclick: () => this.open(nx.id) }, `Next lesson: ${nx.title} ▶`))
+          : H('p', {}, 'That was the last lesson: play freely below, or in the lab.'));
+    }
     this.el.replaceChildren(...out);
   }
 
   /** Put the focus on the first choice of the question shown, if there is one. */
-  focusChoice() { this.el.querySelector('.lgs-choice')?.focus(); }
+  focusChoice() { this.el.querySelector('.lgs-choice')?.focus({ preventScroll: true }); }
 
   /** Step `s`'s question: its choices while `asking`, else the verdict on `picked` (or just the answer). */
   question(s, asking, picked) {
@@ -71,33 +89,34 @@ export class StoryPane {
       box.append(H('div', { class: 'lgs-choices' }, choices.map((c, i) =>
         H('button', { type: 'button', class: 'lgs-choice', onclick: () => this.answer(c) }, H('kbd', {}, String(i + 1)), ' ', H('code', {}, c)))));
     } else if (picked !== undefined) {
+      // The student's own answer, told apart from the lines' ✓/✗ (which say whether the kernel did as the
+      // lesson says): it is theirs, in their box.
       const right = picked === q.answer;
       box.append(H('p', { class: `lgs-verdict ${right ? 'ok' : 'bad'}` }, right ? '✓ Right: ' : '✗ Not quite: ',
         'you chose ', H('code', {}, picked), right ? '.' : [', the answer is ', H('code', {}, q.answer), '.']));
     } else {
-      box.append(H('p', { class: 'lgs-verdict' }, 'Answer: ', H('code', {}, q.answer)));
+      box.append(H('p', { class: 'lgs-verdict' }, 'You did not answer this one. The answer: ', H('code', {}, q.answer)));
     }
     return box;
   }
 
-  /** One explorer run `r` of the step, from its lesson line `line`: what it found, and its counterexample. */
-  explorerRun(r, line) {
+  /** One explorer run `r` of the step, from its lesson line `line` (`sched`: its counterexample in words and
+   *  its length): what it found, and its counterexample, opened in place below it. */
+  explorerRun(r, line, sched) {
     const H = builder(this.doc);
-    return H('div', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}`, 'data-ok': String(r.ok) },
+    const box = H('div', { class: `lgs-rcu ${r.ok ? 'ok' : 'bad'}`, 'data-ok': String(r.ok) },
       H('span', { class: 'lgs-mark' }, r.ok ? '✓' : '✗', H('span', { class: 'vh' }, r.ok ? ' as the lesson says: ' : ' not as the lesson says: ')),
-      line ? H('code', {}, actionText(line.source)) : '',
+      line ? H('code', {}, line.source) : '',
       H('div', { class: 'lgs-why' }, `${r.schedules} schedules explored; found: `, H('strong', {}, r.found.length ? r.found.join(', ') : 'nothing wrong'),
-        r.counterexample ? [` (shortest counterexample: CPUs `, H('code', {}, r.counterexample), ') '] : '', r.message ? ` ${r.message}` : ''),
-      r.counterexample && line ? H('button', { type: 'button', class: 'lgs-rcu-lesson-open', onclick: () => {
-        this.openRcu([line.variant, line.memory, line.readers, line.writers, line.cpus, line.initial],
-          { name: r.found[0], counterexample: r.counterexample, length: scheduleLength(r.counterexample) });
-      } }, 'Step through it in the RCU lanes') : '');
+        sched ? [' (shortest counterexample: ', sched[0], ') '] : '', r.message ? ` ${r.message}` : ''));
+    if (r.counterexample && sched && line) {
+      box.append(H('button', { type: 'button', class: 'lgs-rcu-lesson-open', onclick: (e) => {
+        const pane = new RcuPane(this.doc, { announce: this.announce, form: false });
+        e.currentTarget.replaceWith(pane.el);
+        pane.open([line.variant, line.memory, line.readers, line.writers, line.cpus, line.initial],
+          { name: r.found[0], counterexample: r.counterexample, words: sched[0], length: sched[1] });
+      } }, 'Step through it here'));
+    }
+    return box;
   }
-}
-
-// TODO(view): Rust will send the counterexample's length with it (as `RcuRun.explore`'s checks do); the page
-// counts the CPUs in the schedule's text.
-/** How many steps a schedule (`0 1 1 0`: the CPU of each step) has. */
-function scheduleLength(schedule) {
-  return schedule.trim().split(/\s+/).length;
 }

@@ -20,10 +20,9 @@
 
 import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
 import { builder, hex } from './dom.js';
-import { actionText } from './scenario-line.js';
 import { StoryPane } from './story-pane.js';
 import { CodePane } from './code-pane.js';
-import { StatePane } from './state-pane.js';
+import { StatePane, whenIdle } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
 import { Breakpoints } from './breakpoints.js';
 import { FreePlay } from './free-play.js';
@@ -141,14 +140,15 @@ class Controller {
     const state = H('section', { class: 'lgs-state', 'aria-label': 'What the kernel holds' });
     this.regions = [[story, 'the lesson'], [code, 'host code being executed'], [state, 'what the kernel holds']];
     this.free = new FreePlay(this.doc, { simulator: () => this.w.freePlay(), announce });
-    this.story = new StoryPane(this.doc, story, { answer: (c) => this.answer(c), openRcu: (args, check) => this.free.openRcu(args, check) });
+    this.story = new StoryPane(this.doc, story, { answer: (c) => this.answer(c), announce, open: (id) => this.open(id, 0),
+      next: (id) => this.lessons[this.lessons.findIndex((l) => l.id === id) + 1] });
     this.code = new CodePane(this.doc, code, { hostSource: (f) => this.W.hostSource(f) });
     this.state = new StatePane(this.doc, state);
     this.bps = new Breakpoints(this.doc, { funcNames: hostFunctions(), symbol: (name) => this.w.guestSymbol(name), announce,
       form: this.opts.breakpoints ?? this.opts.play !== false });
     const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, ] and [ one Guest instruction on or back, b add a breakpoint, 1–9 answer.');
     this.root.replaceChildren(H('div', { class: 'lgs', tabindex: '-1' }, bar, this.live, this.bps.el,
-      H('div', { class: 'lgs-grid' }, story, code, state), this.opts.play === false ? null : this.free.el, help));
+      H('div', { class: 'lgs-grid' }, H('div', { class: 'lgs-col' }, story, code), state), this.opts.play === false ? null : this.free.el, help));
     this.renderPlayButton();
   }
 
@@ -171,16 +171,21 @@ class Controller {
     this.asking = false;
     this.range.max = String(this.w.total());
     this.goto.max = String(this.w.total());
-    this.goTo(step);
+    this.goTo(step, false, true);
   }
 
-  /** Go to position `n`, keeping the view before it too (what "changed" and "new" compare with). */
-  goTo(n) {
+  /** Go to position `n` (its view says what changed: Rust compared it with the step before). A jump forward
+   *  over questions not answered says which it skipped (`seen`: the one step on, whose question was shown;
+   *  `opening`: a lesson opened at a step, by a link or the picker, skips nothing). */
+  goTo(n, seen = false, opening = false) {
     this.halt();
     this.asking = false;
     n = Math.max(0, Math.min(this.w.total(), Number(n) | 0));
-    if (n > 0 && !this.views[n - 1]) this.views[n - 1] = this.w.goTo(n - 1);
-    const v = this.w.goTo(n);
+    const from = this.w.position();
+    const skipped = opening ? [] : this.lesson.steps.slice(from, n).filter((s, i) => s.question && !this.answers.has(s.number) && !(seen && from + i + 1 === n)).map((s) => s.number);
+    this.skipNote = skipped.length ? ` Skipped ${skipped.length === 1 ? `the question of step ${skipped[0]}` : `the questions of steps ${skipped.join(', ')}`} without an answer: ${skipped.length === 1 ? 'its answer is' : 'their answers are'} shown.` : '';
+    this.w.moveTo(n);
+    const v = this.views[n] ?? this.w.view();
     this.views[n] = v;
     this.show(v);
   }
@@ -197,7 +202,7 @@ class Controller {
       this.story.focusChoice();
       return;
     }
-    this.goTo(pos + 1);
+    this.goTo(pos + 1, true);
   }
 
   back() {
@@ -227,12 +232,21 @@ class Controller {
     const skip = this.bpAt === pos; // stopped here by a breakpoint: this time its step runs
     this.halt();
     const target = this.w.nextEvent().position;
-    for (let k = pos + 1; k <= target && this.bps.any; k++) {
+    for (let k = pos + 1; k <= target; k++) {
+      const q = this.lesson.steps[k - 1];
+      if (q.question && !this.answers.has(q.number)) {
+        // A question on the way comes first: stop before its step and ask it.
+        if (k - 1 > pos) this.goTo(k - 1); else this.w.moveTo(pos);
+        this.step();
+        this.announce(`Stopped at step ${k - 1}: step ${k} asks a question first. ${q.question.text} (keys 1–9, or Step ▶ to see it)`);
+        return;
+      }
+      if (!this.bps.any) continue;
       const v = this.peek(k);
       const hit = this.bps.hits(v);
       if (hit.length && !(k === pos + 1 && skip)) {
         if (k - 1 > pos) this.goTo(k - 1);
-        else this.w.goTo(pos);
+        else this.w.moveTo(pos);
         this.bpAt = k - 1;
         this.announce(`Stopped at step ${k - 1}: breakpoint: ${this.bps.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${k}. Press again to run it.`);
         return;
@@ -248,11 +262,11 @@ class Controller {
   }
 
   // ---- play: one step per interval, until the end, a question or a breakpoint ------------------------------
-  /** The view of position `k` without showing it (the Rust side moves there; go back with goTo). */
+  /** The view of position `k` without showing it (the Rust side moves there; go back with moveTo). */
   peek(k) {
-    const v = this.w.goTo(k);
-    this.views[k] = v;
-    return v;
+    this.w.moveTo(k);
+    this.views[k] ??= this.w.view();
+    return this.views[k];
   }
 
   togglePlay() { if (this.playing) this.pause(); else this.play(); }
@@ -311,7 +325,7 @@ class Controller {
     const v = this.peek(pos + 1);
     const hit = this.bps.hits(v);
     if (next.question && !this.answers.has(next.number)) {
-      this.w.goTo(pos);
+      this.w.moveTo(pos);
       this.step(); // shows the question and puts the focus on its first choice
       const q = `Question: ${next.question.text}`;
       const ghit = this.bps.addrs.size && this.guestHit(pos + 1) !== null;
@@ -320,7 +334,7 @@ class Controller {
           : `answer the question of step ${pos + 1} first. ${q}`;
     }
     if (hit.length && this.bpAt !== pos) {
-      this.w.goTo(pos);
+      this.w.moveTo(pos);
       this.bpAt = pos;
       return `breakpoint: ${this.bps.names(hit)} ${hit.length > 1 ? 'run' : 'runs'} in step ${pos + 1}`;
     }
@@ -370,7 +384,7 @@ class Controller {
     const s = this.lesson.steps[pos];
     if (!s) return;
     this.answers.set(s.number, choice);
-    this.goTo(pos + 1);
+    this.goTo(pos + 1, true);
     // The step just revealed may reach a Guest-address breakpoint: the Guest CPU pane stops there.
     const g = this.guestHit(pos + 1);
     const bp = g === null ? '' : ` Paused at step ${pos + 1}: ${this.stopInStep(pos + 1, g)}.`;
@@ -412,10 +426,12 @@ class Controller {
     const s = v.position > 0 ? this.lesson.steps[v.position - 1] : null;
     const res = v.results.filter((r) => r.result !== null && r.result !== undefined);
     const bad = v.results.filter((r) => !r.ok).length;
-    const said = res.map((r) => `${actionText(r.source)} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
+    const said = res.map((r) => `${r.action} returned ${r.result}${r.ok ? '' : ' (not as the lesson says)'}`).join('; ')
       || (v.results.length ? `${v.results.length - bad} of ${v.results.length} checks hold.` : '');
-    if (!this.playing) this.announce(s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`);
+    if (!this.playing) this.announce((s ? `Step ${v.position} of ${v.total}: ${s.title}. ${said || 'Nothing to run in this step.'}` : `${this.lesson.title}: introduction.`) + (this.skipNote ?? ''));
+    this.skipNote = '';
     this.syncLink();
+    this.prefetch(v.position + 1);
     this.root.dispatchEvent(new CustomEvent('lguest-sim:step', {
       bubbles: true, composed: true,
       detail: { lesson: v.lesson, position: v.position, total: v.total, ok: v.results.every((r) => r.ok), allOk: v.allOk },
@@ -423,6 +439,16 @@ class Controller {
   }
 
   announce(text) { this.live.textContent = text; }
+
+  /** While the student reads step `n`, compute the next step's view (Rust runs it), so showing it is only
+   *  drawing it. */
+  prefetch(n) {
+    const win = this.doc.defaultView;
+    if (this.idle) { if (win.cancelIdleCallback) win.cancelIdleCallback(this.idle); else win.clearTimeout(this.idle); }
+    if (n > this.w.total() || this.views[n]) return;
+    const w = this.w; // a lesson opened meanwhile has freed it
+    this.idle = whenIdle(win, () => { this.idle = null; if (w === this.w) this.views[n] ??= w.viewAt(n); });
+  }
 
   /** The link (and, on the full page, the URL) names the lesson, the step and, when the Guest CPU pane is not
    *  at the end of the step's work, the Guest instruction. */
@@ -433,7 +459,16 @@ class Controller {
     const insn = this.pane && this.insn !== units ? `&insn=${this.insn}` : '';
     const frag = `#lesson=${encodeURIComponent(lesson)}&step=${pos}${insn}`;
     this.link.href = `${this.opts.linkBase ?? 'index.html'}${frag}`;
-    if (this.opts.hash && location.hash !== frag) history.replaceState(null, '', frag);
+    // The URL follows when the page is idle, after the step is painted (replaceState is a round trip to the
+    // browser). A navigation meanwhile (a link, the back button) wins over it.
+    if (this.opts.hash && !this.urlPending) {
+      this.urlPending = true;
+      const was = location.hash;
+      whenIdle(this.doc.defaultView, () => {
+        this.urlPending = false;
+        if (location.hash === was && was !== this.link.hash) history.replaceState(null, '', this.link.hash);
+      });
+    }
   }
 
   /** Whether the keyboard focus is inside the walkthrough (in its document, or its shadow root). */
@@ -475,12 +510,11 @@ class Controller {
     this.root.dataset.lesson = v.lesson;
     const step = asking ?? (pos > 0 ? this.lesson.steps[pos - 1] : null);
     const ask = Boolean(asking);
-    const prev = pos > 0 ? this.views[pos - 1] : null;
     this.story.render(v, { lesson: this.lesson, step, asking: ask, answers: this.answers });
     this.code.render(v, { step, asking: ask });
-    const g = guestCpu(this.doc, v, { prev, asking: ask, src: this.w, pos: this.insn, announce: (t) => this.announce(t),
+    const g = guestCpu(this.doc, v, { asking: ask, src: this.w, pos: this.insn, announce: (t) => this.announce(t),
       onMove: (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); } });
     this.pane = g.pane;
-    this.state.render(v, { prev, asking: ask, guest: g.el });
+    this.state.render(v, { asking: ask, guest: g.el });
   }
 }

@@ -82,6 +82,10 @@ impl FreePlay {
     /// Assemble a Guest program (GNU as source) into the main task's Guest memory, so the next INITIALIZE
     /// runs it. Undo takes it out again.
     pub fn load_program(&mut self, name: &str, source: &str) -> Result<(), String> {
+        // Every error, one a line, for the editor (the runner names the first few).
+        if let Err(errs) = crate::asm::assemble(source, crate::scenario::run::GUEST_START) {
+            return Err(errs.iter().map(|e| format!("{name}:{}: {}", e.line, e.message)).collect::<Vec<_>>().join("\n"));
+        }
         let before = self.runner.clone();
         let main = self.runner.main;
         self.runner.load_program(main, name, source)?;
@@ -112,7 +116,8 @@ impl FreePlay {
         let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
         let console = self.runner.steps.iter().filter_map(|s| s.console.clone()).collect();
         let mut v = step_view(self.history.back().map(|(r, _)| r), &self.runner, results, console);
-        v.guest_units = self.guest.as_ref().map(|g| g.total());
+        v.ran_guest(self.guest.as_ref().map(|g| g.total()));
+        v.hint = v.results.last().and_then(|s| hint(s, &v.snapshot));
         v
     }
 
@@ -122,9 +127,53 @@ impl FreePlay {
     }
 }
 
+/// What to try after line `s` where a student tends to get stuck: a `read()` left asleep while the Guest
+/// runs on, a dead Guest's `-ENOENT` (its reason is read next, with a buffer long enough for it).
+fn hint(s: &Step, snap: &Snapshot) -> Option<String> {
+    use crate::scenario::parse::CallKind;
+    match (s.call, s.result.as_deref()) {
+        (CallKind::Read, Some("blocked")) => Some(format!(
+            "{} is asleep in read() while the Guest runs{}. Type wait to let it run until read() returns (a long Guest takes a while), or signal {0} to interrupt it.",
+            s.task,
+            s.message.as_ref().map(|m| format!(" ({m})")).unwrap_or_default()
+        )),
+        (CallKind::Read | CallKind::Wait, Some("-ENOENT")) => {
+            let reason = snap.guests.last().and_then(|g| match &g.dead {
+                Some(crate::lguest::lg::Dead::Reason { text, .. }) => Some(text.clone()),
+                _ => None,
+            })?;
+            Some(format!(
+                "The Guest is dead. The next read() returns its reason: read len={} fetches all of {reason:?} and its NUL ({} characters + 1); a shorter buffer gets the first bytes and no NUL.",
+                reason.len() + 1,
+                reason.len()
+            ))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_student_stuck_gets_a_hint() {
+        let mut f = FreePlay::new(32);
+        for l in ["open", "write INITIALIZE", "guest init 0x5000", "read"] {
+            f.exec(l).unwrap();
+        }
+        assert!(f.view().hint.unwrap().contains("Type wait"), "a read left asleep while the Guest runs");
+        let mut f = FreePlay::new(32);
+        for l in ["open", "write INITIALIZE", "guest init 0x5000", "guest shutdown \"Power down\"", "read"] {
+            f.exec(l).unwrap();
+        }
+        let h = f.view().hint.unwrap();
+        let bad: String = (1..=8).map(|i| format!("frob{i} %eax\n")).collect();
+        assert_eq!(FreePlay::new(32).load_program("g.S", &bad).unwrap_err().lines().count(), 8, "every error, not the first five");
+        assert!(h.contains("read len=18") && h.contains("CRASH: Power down"), "{h}");
+        f.exec("read len=18").unwrap();
+        assert_eq!(f.view().hint, None);
+    }
 
     #[test]
     fn lines_run_undo_and_keep_their_guest_timeline() {

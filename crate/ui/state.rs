@@ -359,3 +359,52 @@ impl Section {
         }
     }
 }
+
+/// One allocation of the account book, and what this step did to it: `new`, `freed` (gone since the step
+/// before: shown greyed, once) or nothing.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookRow {
+    pub id: String,
+    pub what: String,
+    pub by: String,
+    pub bytes: u32,
+    pub change: &'static str,
+}
+
+/// The account book now, against `before` (the step before; `None` at the start: nothing is new).
+pub fn book_rows(now: &Snapshot, before: Option<&Snapshot>) -> Vec<BookRow> {
+    let row = |a: &Allocation, change| BookRow { id: format!("#{}", a.id), what: a.what.clone(), by: a.by.to_string(), bytes: a.bytes, change };
+    let had = |id| before.is_some_and(|b| b.allocations.iter().any(|a| a.id == id));
+    let mut rows: Vec<BookRow> = now.allocations.iter().map(|a| row(a, if before.is_some() && !had(a.id) { "new" } else { "" })).collect();
+    if let Some(b) = before {
+        rows.extend(b.allocations.iter().filter(|a| !now.allocations.iter().any(|n| n.id == a.id)).map(|a| row(a, "freed")));
+    }
+    rows
+}
+
+/// The shadow page tables beside the Guest's own, in words: which cached directory the cpu runs on, and per
+/// virtual address the Guest's pte and the shadow pte (frame and flags, or "not present").
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PagingTable {
+    pub slot: Option<usize>,
+    pub rows: Vec<[String; 3]>,
+}
+
+/// A pte as the page writes it: `0x20000 P RW U A D`, or "not present".
+pub fn pte_words(e: u32) -> String {
+    if e & 1 == 0 {
+        return "not present".into();
+    }
+    format!("{:#x} {}", e & !0xfff, crate::lguest::page_tables::flag_names(e))
+}
+
+/// The paging table of Guest `g`, once the CPU walks the shadow tables.
+pub fn paging_table(g: &GuestView) -> Option<PagingTable> {
+    let pg = &g.paging;
+    pg.active.then(|| PagingTable {
+        slot: pg.pgdirs.iter().find(|d| d.current).map(|d| d.slot),
+        rows: pg.mappings.iter().map(|m| [format!("{:#x}", m.vaddr), pte_words(m.gpte), pte_words(m.spte)]).collect(),
+    })
+}

@@ -52,6 +52,8 @@ pub struct MemoryRow {
     pub bytes: Vec<Option<u8>>,
     pub read: Vec<bool>,
     pub written: Vec<bool>,
+    /// The same bytes as text: printable ASCII as itself, anything else `.`, nothing mapped ` `.
+    pub ascii: String,
 }
 
 /// What the last instruction did.
@@ -259,7 +261,7 @@ fn memory_rows(cpu: &Cpu, ram: &GuestRam, addr: u32, rows: u32, touched: &[MemTo
         .map(|k| {
             let base = addr.wrapping_add(k * ROW_BYTES);
             let n = ROW_BYTES as usize;
-            let mut row = MemoryRow { addr: base, bytes: Vec::with_capacity(n), read: vec![false; n], written: vec![false; n] };
+            let mut row = MemoryRow { addr: base, bytes: Vec::with_capacity(n), read: vec![false; n], written: vec![false; n], ascii: String::new() };
             for i in 0..ROW_BYTES {
                 let a = base.wrapping_add(i);
                 row.bytes.push(cpu.peek(ram, a));
@@ -273,6 +275,7 @@ fn memory_rows(cpu: &Cpu, ram: &GuestRam, addr: u32, rows: u32, touched: &[MemTo
                     }
                 }
             }
+            row.ascii = row.bytes.iter().map(|b| b.map(|b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }).unwrap_or(' ')).collect();
             row
         })
         .collect()

@@ -40,6 +40,13 @@ const LESSONS = readLessons();
 
 useBrowser('walk', 10_000);
 
+/** Open the state's panel `id` (closed panels are filled when they open) and wait for its content. */
+async function openPanel(id) {
+  const d = page.locator(`#walk .lgs-panel[data-panel="${id}"]`);
+  if (await d.getAttribute('open') === null) await d.locator('> summary').click();
+  await page.waitForFunction((id) => document.querySelector(`#walk .lgs-panel[data-panel="${id}"]`)?.children.length > 1, id);
+}
+
 const position = () => page.locator('#walk').getAttribute('data-position').then(Number);
 
 async function axeSerious(p, iframes = true) {
@@ -92,7 +99,8 @@ test('every lesson, stepped to its end and back: each scenario line shows ✓ as
       });
       assert.equal(await page.locator('#walk .lgs-rcu.bad').count(), 0, `${L.id} step ${n}: explorer verdicts as the lesson says`);
       assert.match(await live(), new RegExp(`Step ${n} of ${L.steps.length}`));
-      assert.equal(new URL(page.url()).hash, `#lesson=${L.id}&step=${n}`);
+      // The URL follows once the step is painted.
+      await page.waitForFunction((h) => location.hash === h, `#lesson=${L.id}&step=${n}`);
     }
     await shot(page, `${L.id}-end`);
     for (let n = L.steps.length - 1; n >= 0; n--) {
@@ -152,7 +160,12 @@ test('keyboard alone: Tab to the controls, shortcuts, go to step N, and not whil
   assert.ok(end > 2);
   await page.keyboard.press('Home');
   assert.equal(await position(), 0);
-  await page.keyboard.press('e'); // run to the next read() the Launcher sees
+  // Run to the next read() the Launcher sees: step 1's question (not answered yet) comes first.
+  await page.keyboard.press('e');
+  assert.equal(await position(), 0);
+  assert.match(await live(), /^Stopped at step 0: step 1 asks a question first\./);
+  assert.ok(await page.locator('#walk .lgs-choice').count() > 0, 'the question is asked, not skipped');
+  await page.keyboard.press('n'); // reveal without answering
   assert.ok(await position() > 0);
   await page.keyboard.press('g');
   assert.equal(await page.evaluate(() => document.activeElement?.className), 'lgs-goto');
@@ -171,6 +184,9 @@ test('the link reopens the lesson at the same step, and the timeline scrubs', as
   await openWalk('#lesson=05-hypercalls-and-notify&step=0');
   await page.locator('#walk .lgs-timeline').fill('2');
   assert.equal(await position(), 2);
+  // A jump over questions not answered says so (their answers are shown now), never silently.
+  const asked = LESSONS.find((l) => l.id === '05-hypercalls-and-notify').steps.slice(0, 2).map((s, i) => (s.question ? i + 1 : 0)).filter(Boolean);
+  if (asked.length) assert.match(await live(), new RegExp(`Skipped the question${asked.length > 1 ? 's of steps' : ' of step'} ${asked.join(', ')} without an answer`));
   const href = await page.locator('#walk .lgs-link').getAttribute('href');
   assert.match(href, /#lesson=05-hypercalls-and-notify&step=2$/);
   const other = await ctx.newPage();
@@ -192,9 +208,12 @@ test('what changed is marked in words; the host code and kernel links are shown'
   assert.match(src, /fn write\(|fn initialize\(/);
   const link = await page.locator('#walk .lgs-codehead a').getAttribute('href');
   assert.match(link, /^https:\/\/elixir\.bootlin\.com\/linux\/v2\.6\.39\/source\/drivers\/lguest\//);
+  // The step's events are one click away: their panel opens, and each links its function.
+  await openPanel('events');
   assert.ok(await page.locator('#walk .lgs-events a.lgs-func').count() > 0, 'events link their function');
   // Once the Guest has said where lguest_data is, its fields are read from Guest memory.
   await openWalk('#lesson=07-interrupts&step=3');
+  await openPanel('ldata');
   assert.match(await page.locator('#walk .lgs-ldata').innerText(), /struct lguest_data \(in Guest memory at 0x5000\)[\s\S]*irq_enabled/);
 });
 
@@ -337,10 +356,15 @@ test('the RCU pane: explore a broken variant, count per check, step its countere
   const open = page.locator('#walk .lgs-rcu-lesson-open').first();
   assert.ok(await open.count() > 0, 'the lesson step offers its counterexample');
   await open.click();
+  // It opens in place, in the lesson's own column: the lesson stays in view, free play is not started.
+  assert.equal(await page.locator('#walk .lgs-story .lgs-rcu-run').count(), 1);
+  assert.equal(await page.locator('#walk .lgs-play-line').count(), 0);
+  assert.match(await page.locator('#walk .lgs-story .lgs-rcu-run').innerText(), /Read as: CPU \d, CPU \d/);
   const steps = Number((await page.locator('#walk .lgs-rcu-controls .lgs-counter').innerText()).match(/of (\d+)/)[1]);
   for (let i = 0; i < steps; i++) await page.locator('#walk .lgs-rcu-step').click();
   assert.ok(await page.locator('#walk .lgs-violations').count() === 1, 'the lesson\'s counterexample ends in its violation');
   // The correct code: nothing goes wrong.
+  await page.locator('#walk .lgs-play-start').click();
   await page.locator('#walk .lgs-rcu-variant').selectOption('correct');
   await page.locator('#walk .lgs-rcu-explore').click();
   await page.locator('#walk .lgs-rcu-checks').waitFor();
@@ -430,7 +454,7 @@ test('play runs a lesson to its first question and stops; answering and playing 
   const seen = await page.evaluate(() => window.__steps);
   assert.deepEqual(seen.map((d) => d.position), [...Array.from({ length: q1 }, (_, i) => i + 1), q1 + 1, ...Array.from({ length: at - q1 - 1 }, (_, i) => q1 + 2 + i)]);
   assert.ok(seen.every((d) => d.ok), 'every step play showed is as the lesson says');
-  assert.equal(new URL(page.url()).hash, `#lesson=${L.id}&step=${at}`, 'the URL follows play');
+  await page.waitForFunction((h) => location.hash === h, `#lesson=${L.id}&step=${at}`); // the URL follows play
   // At the end, play says so and does not start.
   await page.keyboard.press('End');
   await page.locator('#walk .lgs-run').click();
@@ -582,25 +606,29 @@ test('shadow page tables are shown beside the Guest\'s own once paging is on', a
   await noProblems(page);
 });
 
-test('the eventfd map\'s versions: each one made, published, retired and freed, in words', async () => {
+// The map's versions were a table; they are boxes and arrows now (issue 12), with the same story in words.
+test('the eventfd map drawn: lg->eventfds points at the current version, freed ones greyed, in words too', async () => {
   await openWalk('#lesson=09-eventfds&step=1');
-  const rows = () => page.locator('#walk .lgs-versions tbody tr').allInnerTexts();
-  const got = await rows();
-  assert.equal(got.length, 2, got.join('\n'));
-  // INITIALIZE made the empty map and add_eventfd() replaced it in this same step: both are new.
-  assert.match(got[0], /^#\d+\s+empty\s+made by initialize\(\); freed after synchronize_rcu\(\) \(new this step\)$/);
-  assert.match(got[1], /^#\d+\s+0x7000 → ctx0\s+made by add_eventfd\(\); current: lg->eventfds points to it \(new this step\)$/);
-  assert.match(await page.locator('#walk .lgs-versions caption').innerText(), /lg->eventfds is #\d+/);
+  const fig = page.locator('#walk .lgs-panel[data-panel="map"] .lgs-fig-map');
+  assert.equal(await page.locator('#walk .lgs-panel[data-panel="map"]').getAttribute('open'), '', 'the step is about add_eventfd(): its map is open');
+  const cls = (scope, id) => scope.locator(`g.box[data-id="${id}"]`).getAttribute('class');
+  // INITIALIZE made the empty map #2 and add_eventfd() replaced it with #6 in this same step.
+  assert.match(await cls(fig, 'v:6'), /current new/);
+  assert.match(await cls(fig, 'v:2'), /freed new/);
+  assert.equal(await fig.locator('g.arrow.ptr').count(), 1, 'one pointer: lg->eventfds');
+  const words = await fig.locator('.lgs-fig-text').textContent();
+  assert.match(words, /lg->eventfds points at map #6\. A map's number is its allocation in the account book/);
+  assert.match(words, /map #2 \(0 entries, made by initialize\(\)\): freed by kfree\(\) after the grace period; new in this step\./);
   // One more add_eventfd() in free play: the current version is retired and freed, a bigger one published.
   await page.locator('#walk .lgs-play-start').click();
   for (const l of ['eventfd', 'write EVENTFD addr=0x8000 fd=5']) {
     await page.locator('#walk .lgs-play-line').fill(l);
     await page.keyboard.press('Enter');
   }
-  const after = await page.locator('#walk .lgs-play-state .lgs-versions tbody tr').allInnerTexts();
-  assert.equal(after.length, 3, after.join('\n'));
-  assert.match(after[1], /0x7000 → ctx0\s+made by add_eventfd\(\); freed after synchronize_rcu\(\) \(was current\)$/);
-  assert.match(after[2], /0x7000 → ctx0, 0x8000 → ctx1\s+made by add_eventfd\(\); current: lg->eventfds points to it \(new this step\)$/);
+  const after = page.locator('#walk .lgs-play-state .lgs-fig-map');
+  assert.match(await cls(after, 'v:6'), /freed changed/);
+  const now = await after.locator('g.box.current').getAttribute('data-id');
+  assert.match(await after.locator('.lgs-fig-text').textContent(), new RegExp(`map #${now.slice(2)} \\(2 entries, made by add_eventfd\\(\\)\\): current: new readers find it; new in this step`));
   await noProblems(page);
 });
 
@@ -650,8 +678,12 @@ test('the host code pane marks the lines a step ran, numbered as its kernel even
   const assign = marked.find((l) => l.includes('rcu_assign_pointer'));
   assert.ok(assign, marked.join('\n'));
   const k = Number(assign.match(/▶(\d+)/)[1]);
-  const events = await page.locator('#walk .lgs-events li').allInnerTexts();
+  await openPanel('events');
+  const events = await page.locator('#walk .lgs-events li').allTextContents();
   assert.match(events[k - 1], /add_eventfd\(\).*rcu_assign_pointer\(lg->eventfds, #\d+\)/, `event ${k}`);
-  assert.match(await page.locator('#walk .lgs-code').innerText(), /▶n marks the \d+ lines of add_eventfd\(\) behind event n of this step/);
+  assert.match(await page.locator('#walk .lgs-code').innerText(), /▶n marks the \d+ statements of add_eventfd\(\) behind event n of this step/);
+  // The lines that only record events are not what the student reads; the statement they report is marked.
+  assert.ok(!(await page.locator('#walk .lgs-src').innerText()).includes('k.ev('), 'no instrumentation in the listing');
+  assert.match(assign, /lg\.eventfds = new;/);
   await noProblems(page);
 });
