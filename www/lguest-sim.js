@@ -188,13 +188,20 @@ export class LguestSimElement extends HTMLElement {
     this.#name();
   }
 
-  /** The element's landmark name: its lesson (so several on a page are told apart). */
-  #name() {
-    if (this.hasAttribute('aria-label') && this.getAttribute('aria-label') !== this.#label) return;
+  /** The element's landmark name: its lesson (so several on a page are told apart), and, where the page has
+   *  the same lesson more than once, which of them it is ("lguest-sim: Interrupts (2 of 3)"). */
+  #name(others = true) {
     const title = this.controller?.lesson?.title;
-    this.#label = title ? `lguest-sim: ${title}` : 'lguest-sim lesson walkthrough';
-    this.setAttribute('aria-label', this.#label);
-    this.toggle.textContent = title ? `lguest-sim: ${title}` : 'lguest-sim';
+    const same = title ? [...document.querySelectorAll('lguest-sim')].filter((e) => e.controller?.lesson?.title === title) : [];
+    const which = same.length > 1 && same.includes(this) ? ` (${same.indexOf(this) + 1} of ${same.length})` : '';
+    const own = !this.hasAttribute('aria-label') || this.getAttribute('aria-label') === this.#label;
+    if (own) {
+      this.#label = title ? `lguest-sim: ${title}${which}` : 'lguest-sim lesson walkthrough';
+      this.setAttribute('aria-label', this.#label);
+    }
+    if (this.toggle) this.toggle.textContent = title ? `lguest-sim: ${title}` : 'lguest-sim';
+    // The others showing this lesson count again (one was added, removed or changed its lesson).
+    if (others) for (const e of same) if (e !== this) e.#name(false);
   }
 
   /** max-height, collapsible and collapsed. */
@@ -338,8 +345,12 @@ export class LguestSimElement extends HTMLElement {
   #stop() {
     this.#gen++;
     if (this.controller) this.#resume = this.controller.w.position();
+    const title = this.controller?.lesson?.title;
     this.controller?.destroy();
     this.controller = null;
+    // Those left showing the same lesson count again.
+    const rest = [...document.querySelectorAll('lguest-sim')].find((e) => e !== this && e.controller?.lesson?.title === title);
+    if (title && rest) rest.#name();
     this.#live = false;
     delete this.dataset.ready;
     if (this.#wait.settled) this.#wait = deferred();

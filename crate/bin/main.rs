@@ -228,6 +228,9 @@ fn check(args: &[String]) -> ExitCode {
     for e in &course.errors {
         eprintln!("{e}");
     }
+    for w in &course.warnings {
+        eprintln!("{w}");
+    }
     if coverage {
         print!("\n{}", Coverage::of(&course.runs).render());
     }

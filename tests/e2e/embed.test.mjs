@@ -241,8 +241,15 @@ test('attributes set at any time before ready are honoured, and after', async ()
     return { step, lesson: e.lessonId, position: e.position, label: e.getAttribute('aria-label') };
   });
   assert.deepEqual({ ...after, label: undefined }, { step: 4, lesson: '08-time', position: 4, label: undefined });
-  assert.equal(after.label, await page.locator('#late').getAttribute('aria-label'), 'named by its new lesson');
+  // Named by its new lesson, which #late shows too: the two landmarks say which of the two each is.
+  const late = await page.locator('#late').getAttribute('aria-label');
+  const bare = (l) => l.replace(/ \(\d+ of \d+\)$/, '');
+  assert.equal(bare(after.label), bare(late), 'named by its new lesson');
+  assert.deepEqual([after.label, late].map((l) => l.match(/\((\d+ of \d+)\)$/)?.[1]).sort(), ['1 of 2', '2 of 2'], `${after.label} | ${late}`);
   assert.match(after.label, /^lguest-sim: \S/);
+  // One of them gone, the other is the lesson's only one again.
+  await page.evaluate(() => document.querySelector('#first').remove());
+  await page.waitForFunction(() => !/\(\d+ of \d+\)$/.test(document.querySelector('#late').getAttribute('aria-label')));
   await noProblems(page);
 });
 
@@ -356,7 +363,9 @@ test('lessons at run time: src beside the page with its own Guest, text from scr
     await shown;
     return { id: e.lessonId, position: e.position, label: e.getAttribute('aria-label') };
   });
-  assert.deepEqual(text, { id: 'week3-draft', position: 1, label: 'lguest-sim: Week 3: a Guest of our own' });
+  // #mine shows the same lesson: each landmark says which of the two it is.
+  assert.deepEqual(text, { id: 'week3-draft', position: 1, label: 'lguest-sim: Week 3: a Guest of our own (2 of 2)' });
+  assert.equal(await el('mine').getAttribute('aria-label'), 'lguest-sim: Week 3: a Guest of our own (1 of 2)');
   const res = await page.locator('#text .lgs-res').allInnerTexts();
   assert.ok(res.some((r) => /✗/.test(r) && /13/.test(r)), res.join('\n'));
   // Without its Guest: the problem at the guest: line.
@@ -371,6 +380,22 @@ test('lessons at run time: src beside the page with its own Guest, text from scr
   const i404 = problems.findIndex((p) => /status of 404/.test(p));
   assert.ok(i404 >= 0, 'the missing file was asked for');
   problems.splice(i404, 1);
+  await noProblems(page);
+});
+
+test('embed.html?src=: a lesson file of the course site in an iframe page, and one that does not parse', async () => {
+  await page.goto(server.url + 'lguest-sim/embed.html?src=../courses/os/week3/lessons/my.lesson&step=1');
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.match(await page.title(), /^Week 3: a Guest of our own, step 1 of \d+ — lguest-sim$/);
+  assert.equal(await page.locator('lguest-sim').getAttribute('aria-label'), 'lguest-sim: Week 3: a Guest of our own');
+  await page.locator('lguest-sim .lgs-step').click();
+  await page.waitForFunction(() => /step 2 of/.test(document.title) || document.querySelector('lguest-sim').shadowRoot.querySelector('.lgs-choice'));
+  await noProblems(page);
+  await page.goto(server.url + 'lguest-sim/embed.html?src=../courses/os/week3/lessons/broken.lesson');
+  await page.waitForSelector('body[data-ready="false"]');
+  assert.match(await page.locator('lguest-sim [role="alert"]').innerText(), /broken\.lesson has 2 problems[\s\S]*:11: unknown request "NONSENSE"/);
+  assert.match(await page.title(), /broken\.lesson: cannot be shown/);
+  assert.equal(takeWarnings().length, 1, 'the element warns in the console too');
   await noProblems(page);
 });
 
