@@ -90,6 +90,7 @@ pub fn disassemble(bytes: &[u8], ip: u32) -> Vec<(u32, String)> {
     let mut ins = Instruction::default();
     while d.can_decode() {
         d.decode_out(&mut ins);
+        super::decode::as_p6(&mut ins);
         out.push((ins.ip32(), super::att::format(&ins)));
     }
     out
