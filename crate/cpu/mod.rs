@@ -65,8 +65,15 @@ pub const EDI: usize = 7;
 /// The EFLAGS a Guest starts with (`lguest_arch_setup_regs()`): IF set and bit 1.
 pub const INITIAL_EFLAGS: u32 = 0x202;
 
-/// CR0 bits the Guest can see with `smsw`: PE (protected mode) and ET; PG once paging is on.
+/// CR0 bits the Guest can see with `smsw`: PE (protected mode) and ET; PG once paging is on; MP and TS as
+/// the Host's cr0 has them while the Guest runs.
 pub const CR0_PE: u32 = 1;
+/// MP (monitor coprocessor) and TS (task switched): with TS set, an x87, MMX or SSE instruction raises #NM
+/// (vector 7), and so does `fwait` if MP is set too. The Host runs the Guest under its own cr0, so these are
+/// the Host's: Linux sets MP on a CPU with an FPU, and TS whenever the running task's FPU state is not in
+/// the FPU (the Host sets both before each run, see `lguest::x86_core`).
+pub const CR0_MP: u32 = 1 << 1;
+pub const CR0_TS: u32 = 1 << 3;
 pub const CR0_ET: u32 = 1 << 4;
 pub const CR0_PG: u32 = 1 << 31;
 
