@@ -13,7 +13,8 @@
 //! - [`decode`]: the decoded-block cache that lets the fast path skip re-decoding.
 //! - [`exec`]: one function per instruction family, and `exec::fast`: the common forms lowered to
 //!   micro-ops when a block is decoded (`exec::forms`: the rest of the integer set, size-generic).
-//! - [`trace`]: the record of one single step, for the UI; [`att`]: its text, as objdump spells it.
+//! - [`trace`]: the record of one single step, for the UI; [`att`]: its text, as objdump spells it;
+//!   [`undefined`]: the flags it left architecturally undefined.
 //! - [`timeline`]: the Guest's work during a lesson step, recorded so any instruction of it can be shown
 //!   again, forwards or backwards, and searched for a breakpoint.
 //! - [`bench`]: the speed measurement.
@@ -35,6 +36,7 @@ pub mod script;
 pub mod segments;
 pub mod timeline;
 pub mod trace;
+pub mod undefined;
 
 #[cfg(test)]
 mod tests;
@@ -401,13 +403,16 @@ impl Cpu {
         let before = self.state.clone();
         self.budget_left = 1;
         self.touch = Some(Vec::new());
-        let (text, bytes, exit) = match self.fetch_one(ram) {
+        let (text, bytes, exit, undefined_flags) = match self.fetch_one(ram) {
             Ok(ins) => {
                 let text = att::format(&ins);
                 let bytes = self.instruction_bytes(ram, &ins);
-                (text, bytes, self.retire(ram, &ins))
+                let exit = self.retire(ram, &ins);
+                // A faulting instruction changed no flag; one that completed may have left some undefined.
+                let undefined = if matches!(exit, Some(Exit::Fault { .. })) { Vec::new() } else { undefined::undefined_flags(&ins, &before) };
+                (text, bytes, exit, undefined.into_iter().map(|(f, why)| (f.to_string(), why)).collect())
             }
-            Err(fault) => (String::from("(fetch failed)"), Vec::new(), Some(self.fetch_fault(fault))),
+            Err(fault) => (String::from("(fetch failed)"), Vec::new(), Some(self.fetch_fault(fault)), Vec::new()),
         };
         let mem = self.touch.take().unwrap_or_default();
         StepRecord {
@@ -416,6 +421,7 @@ impl Cpu {
             text,
             flags_before: trace::flag_names(before.eflags),
             flags_after: trace::flag_names(self.state.eflags),
+            undefined_flags,
             before,
             after: self.state.clone(),
             mem,
