@@ -175,10 +175,10 @@ fn undefined_after(code: &[u8], regs: [u32; 8]) -> Vec<String> {
 #[test]
 fn the_step_says_which_flags_the_instruction_left_undefined() {
     // shl $3,%eax: OF (a multi-bit shift) and AF.
-    assert_eq!(undefined_after(&[0xc1, 0xe0, 0x03], [1, 0, 0, 0, 0, 0, 0, 0]), [
-        "AF: AF undefined after shl by 3: vendors differ",
-        "OF: OF undefined after shl by 3: vendors differ"
-    ]);
+    assert_eq!(
+        undefined_after(&[0xc1, 0xe0, 0x03], [1, 0, 0, 0, 0, 0, 0, 0]),
+        ["AF: AF undefined after shl by 3: vendors differ", "OF: OF undefined after shl by 3: vendors differ"]
+    );
     // shl %eax (by one): OF is defined; AF is not.
     assert_eq!(undefined_after(&[0xd1, 0xe0], [1, 0, 0, 0, 0, 0, 0, 0]), ["AF: AF undefined after shl by 1: vendors differ"]);
     // shl %cl,%eax with cl = 0x20: the masked count is 0, no flag changes, nothing is undefined.

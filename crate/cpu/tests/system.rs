@@ -277,10 +277,10 @@ fn an_fpu_instruction_with_ts_set_is_nm_before_anything_else() {
     use crate::cpu::{CR0_MP, CR0_TS};
     let fpu: [(&[u8], &str); 6] = [
         (&[0xd9, 0xe8], "fld1 (x87 FPU not modelled)"),
-        (&[0xd9, 0x00], "fld (x87 FPU not modelled)"),   // flds (%eax)
+        (&[0xd9, 0x00], "fld (x87 FPU not modelled)"),    // flds (%eax)
         (&[0xdb, 0xe3], "fninit (x87 FPU not modelled)"), // d8-df: every escape opcode
         (&[0x0f, 0x77], "emms (MMX not modelled)"),
-        (&[0x0f, 0x6f, 0xc1], "movq (MMX not modelled)"),    // movq %mm1,%mm0
+        (&[0x0f, 0x6f, 0xc1], "movq (MMX not modelled)"),   // movq %mm1,%mm0
         (&[0x0f, 0x28, 0xc8], "movaps (SSE not modelled)"), // movaps %xmm0,%xmm1
     ];
     for (code, what) in fpu {
