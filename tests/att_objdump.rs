@@ -10,6 +10,10 @@
 //! compared: x87, MMX and SSE (the CPU raises #UD for them, and the listing names them in iced's words),
 //! bytes objdump calls `(bad)` or `.byte`, and the spellings objdump uses only for encodings a compiler
 //! never emits: redundant prefixes (`ds`, `data16`, `addr16`...) and the `%eiz` pseudo index register.
+//! Nor `f3 0f bc` / `f3 0f bd`: objdump (which has no P6 mode) lists them as `tzcnt` / `lzcnt`, but the Guest's
+//! P6 runs them as `bsf` / `bsr` with an ignored `rep` prefix, and the page lists them as `repz bsf` / `repz
+//! bsr` (crate/cpu/decode.rs `as_p6`, tested in crate/cpu/tests/p6.rs); decoded here by iced-x86 alone, they
+//! are `tzcnt` and `lzcnt`, which the CPU does not model, so they count as not modelled.
 //! The test fails loudly without objdump, and if it compares fewer instructions than it should.
 
 use std::path::Path;

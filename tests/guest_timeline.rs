@@ -169,3 +169,26 @@ fn random_guest_code_replays_exactly() {
     }
     assert!(checked > 1000, "only {checked} units of random code were replayed");
 }
+
+/// The Guest CPU pane at each of four instructions says which flags that instruction left undefined: shl by
+/// 3 (OF and AF), shl by 1 (AF only: OF is defined), mul (SF ZF AF PF) and the P6's `rep bsf` (CF OF SF AF
+/// PF), each with the sentence the page shows; the mov before them leaves none.
+#[test]
+fn the_pane_says_which_flags_the_last_instruction_left_undefined() {
+    let hello = include_str!("../lessons/guests/hello.S");
+    let body = "\tmov $5, %eax\nflags:\tshl $3, %eax\n\tshl $1, %eax\n\tmul %eax\n\t.byte 0xf3, 0x0f, 0xbc, 0xc8\n\n\t# NOTIFY with the address";
+    let (mut g, _) = run_recorded(&hello.replacen("\t# NOTIFY with the address", body, 1));
+    let at = g.symbol("flags").unwrap();
+    let start = g.first_hit(&[at]).unwrap().unwrap();
+    let named = |v: &lguest_sim::ui::stepper::GuestAt| v.undefined_flags.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(" ");
+    assert_eq!(named(&g.at(start)), "", "after mov $5,%eax");
+    let v = g.at(start + 1);
+    assert_eq!(v.last.as_ref().unwrap().text, "shl $0x3,%eax");
+    assert_eq!(named(&v), "AF OF");
+    assert_eq!(v.undefined_flags[1].1, "OF undefined after shl by 3: vendors differ");
+    assert_eq!(named(&g.at(start + 2)), "AF", "shl by 1 defines OF");
+    assert_eq!(named(&g.at(start + 3)), "PF AF ZF SF", "mul");
+    let v = g.at(start + 4);
+    assert_eq!(v.last.as_ref().unwrap().text, "repz bsf %eax,%ecx");
+    assert_eq!(named(&v), "CF PF AF SF OF");
+}

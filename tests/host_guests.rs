@@ -32,6 +32,12 @@ const CASES: &[(&str, &str, &str, i32)] = &[
         "lguest: CRASH: Power down\n",
         1,
     ),
+    (
+        "fpu",
+        "fwait ran after the Host's trap 7\nfld1: #UD (the FPU is not modelled)\n#NM reflected to the Guest\nfld1: #UD (the FPU is not modelled)\n",
+        "lguest: CRASH: Power down\n",
+        1,
+    ),
 ];
 
 #[test]
@@ -44,6 +50,64 @@ fn guests_run_as_under_the_real_launcher() {
         assert_eq!(r.stderr, *err, "{name}: stderr");
         assert_eq!(r.exit_code, *code, "{name}: exit status");
     }
+}
+
+#[test]
+fn an_fpu_instruction_under_ts_is_trap_7_reflected_only_when_the_guest_asked() {
+    // tests/guests/host/fpu.S: what the Host did, in order, for each of its FPU instructions.
+    let image = std::fs::read(build("fpu")).unwrap();
+    let (mut m, r) = lguest_sim::scenario::launch::boot(&image, 32);
+    r.unwrap();
+    let res = lguest_sim::scenario::launch::run_guest(&mut m);
+    assert!(String::from_utf8_lossy(&res.stdout).ends_with("fld1: #UD (the FPU is not modelled)\n"));
+    // The story, event by event (only the FPU's part of it).
+    let fpu = |f: &str, t: &str| {
+        f == "math_state_restore"
+            || (f == "lguest_arch_handle_trap" && (t.contains("trap 7") || t.contains("reached the FPU") || t.starts_with("trap 6 reflected")))
+            || (f == "lguest_arch_run_guest" && (t.contains("TS") || t.contains("cpu->ts")))
+            || (f == "do_hcall" && t.contains("cpu->ts"))
+    };
+    let story: Vec<String> = m.log.iter().filter(|e| fpu(e.func, &e.text)).map(|e| format!("{}: {}", e.func, e.text)).collect();
+    let expect = [
+        // 1. cpu->ts clear, but TS set: the Launcher's FPU state is not loaded.
+        "lguest_arch_run_guest: the host CPU's cr0 has TS set",
+        "lguest_arch_run_guest: trap 0x7 at eip 0x",
+        "math_state_restore: trap 7: math_state_restore() reloads the Launcher's FPU registers and clears TS",
+        "lguest_arch_handle_trap: trap 7 and cpu->ts is clear: the Guest did not ask to know",
+        "lguest_arch_run_guest: the host CPU's cr0 has TS clear",
+        // 2. fld1 with TS clear: #UD, since the FPU is not modelled, reflected to the Guest's handler.
+        "lguest_arch_handle_trap: the instruction at 0x",
+        "lguest_arch_handle_trap: trap 6 reflected",
+        // 3. LHCALL_TS 8: unlazy_fpu() saves the state and sets TS; fld1 is trap 7, reflected.
+        "do_hcall: LHCALL_TS: cpu->ts = 8",
+        "lguest_arch_run_guest: cpu->ts is set: unlazy_fpu(current) saves the Launcher's FPU state and sets TS",
+        "lguest_arch_run_guest: the host CPU's cr0 has TS set",
+        "lguest_arch_run_guest: trap 0x7 at eip 0x",
+        "math_state_restore: trap 7",
+        "lguest_arch_handle_trap: trap 7 and cpu->ts is set: the Guest wants its #NM, so it is reflected",
+        "lguest_arch_handle_trap: trap 7 reflected",
+        // Its handler runs (cpu->ts still set: unlazy_fpu() again, now with nothing to save) and clears TS.
+        "lguest_arch_run_guest: cpu->ts is set: unlazy_fpu(current) saves",
+        "lguest_arch_run_guest: cpu->ts is set: unlazy_fpu(current) has nothing to save",
+        "do_hcall: LHCALL_TS: cpu->ts = 0",
+        // The fld1 again: trap 7, the Host's alone this time, then #UD.
+        "lguest_arch_run_guest: trap 0x7 at eip 0x",
+        "math_state_restore: trap 7",
+        "lguest_arch_handle_trap: trap 7 and cpu->ts is clear",
+        "lguest_arch_run_guest: the host CPU's cr0 has TS clear",
+        "lguest_arch_handle_trap: the instruction at 0x",
+        "lguest_arch_handle_trap: trap 6 reflected",
+    ];
+    assert_eq!(story.len(), expect.len(), "{story:#?}");
+    for (k, want) in expect.iter().enumerate() {
+        assert!(story.get(k).is_some_and(|t| t.starts_with(want)), "event {k}: want `{want}...`, the story is:\n{}", story.join("\n"));
+    }
+    let count = |s: &str| story.iter().filter(|t| t.contains(s)).count();
+    // fwait, the reflected fld1 and the fld1 after the handler's LHCALL_TS 0: three trap 7s, one reflected.
+    assert_eq!(count("math_state_restore: "), 3, "{story:#?}");
+    assert_eq!(count("the Guest wants its #NM"), 1);
+    assert_eq!(count("runs again with TS clear"), 2);
+    assert_eq!(count("reached the FPU with TS clear: fld1 (x87 FPU not modelled)"), 2);
 }
 
 #[test]

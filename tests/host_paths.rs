@@ -95,7 +95,7 @@ fn trap_7_is_the_guests_only_when_it_asked_with_lhcall_ts() {
     // The handler's next run: cpu->ts is still set (the Guest clears it with LHCALL_TS 0), so unlazy_fpu()
     // ran again and TS is set once more.
     assert_eq!(texts(k, "lguest_arch_run_guest").iter().filter(|t| t.contains("unlazy_fpu(current)")).count(), 2);
-    assert!(k.lguest.host_ts);
+    assert!(k.lguest.host_ts());
     // TS clear: the trap is the Host's alone; the Guest goes on where it was, its handler never runs.
     let r = run("open\nwrite INITIALIZE\nguest init 0x5000\nguest stack 0x9000\nguest hypercall LOAD_IDT_ENTRY 7 0x00611000 0x0010ae00\nguest trap 7\nguest notify 0x8000\nread => 4 notify=0x8000\nexpect cpu0.eip = 0x100006\n");
     let k = &r.kernel;

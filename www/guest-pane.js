@@ -139,7 +139,7 @@ export class GuestPane {
       const ch = moved.has(n);
       return H('tr', { class: ch ? 'chg' : '' }, H('th', { scope: 'row' }, n), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, ch ? `changed (was ${hex(moved.get(n))})` : ''));
     }))));
-    parts.push(H('p', {}, `eip ${hex(g.eip)}  eflags ${hex(g.eflags)}: `, flagList(H, g.flags), ` (ring ${g.cpl})`));
+    parts.push(H('p', {}, `eip ${hex(g.eip)}  eflags ${hex(g.eflags)}: `, flagList(H, g.flags, g.undefinedFlags), ` (ring ${g.cpl})`));
     parts.push(H('pre', { class: 'lgs-disasm', 'aria-label': 'Instructions around EIP' }, g.listing.map((l) => [
       l.label ? H('span', { class: 'lgs-label' }, `${l.label}:`) : '',
       H('span', { class: l.current ? 'cur' : '' }, l.current ? '→ ' : '  ', hex(l.addr), '  ', l.text, l.current ? '   ← next' : '')])));
@@ -157,10 +157,15 @@ function stackPointer(g) {
   return g.regs.find(([r]) => r === 'esp')?.[1] ?? 0;
 }
 
-/** CF PF … OF: a set flag in capitals, a clear one in small letters (text, not colour alone). */
-function flagList(H, flags) {
+/** CF PF … OF: a set flag in capitals, a clear one in small letters (text, not colour alone); a flag the last
+ *  instruction left architecturally undefined (`undefined`: [flag, sentence] from Rust) as `OF?`, greyed, with
+ *  Rust's sentence as its title and its text, since the value the simulator holds is one vendor's. */
+function flagList(H, flags, undefined = []) {
+  const why = new Map(undefined);
   return [H('span', { class: 'vh' }, '(capital: set, small: clear) '),
-    flags.map(([f, on]) => [H('abbr', { class: on ? 'flag on' : 'flag', title: `${FLAGS[f] ?? f}: ${on ? 'set' : 'clear'}` }, on ? f : f.toLowerCase()), ' '])];
+    flags.map(([f, on]) => [why.has(f)
+      ? H('abbr', { class: 'flag undef', title: why.get(f) }, `${f}?`, H('span', { class: 'vh' }, ` (${why.get(f)})`))
+      : H('abbr', { class: on ? 'flag on' : 'flag', title: `${FLAGS[f] ?? f}: ${on ? 'set' : 'clear'}` }, on ? f : f.toLowerCase()), ' '])];
 }
 
 /** What each flag letter of eflags stands for. */
@@ -176,7 +181,7 @@ export function cpuAtRest(doc, c, asking) {
       const ch = moved.has(n);
       return H('tr', { class: ch ? 'chg' : '' }, H('th', { scope: 'row' }, n), H('td', {}, hex(val)), H('td', { class: 'lgs-badge' }, ch ? 'changed' : ''));
     }))),
-    H('p', {}, `eip ${hex(c.eip)}  eflags ${hex(c.eflags)}: `, flagList(H, c.flags)),
+    H('p', {}, `eip ${hex(c.eip)}  eflags ${hex(c.eflags)}: `, flagList(H, c.flags, c.undefinedFlags)),
     H('pre', { class: 'lgs-disasm' }, c.disasm.map(([a, t, cur]) => H('span', { class: cur ? 'cur' : '' }, cur ? '→ ' : '  ', hex(a), '  ', t, '\n'))),
     c.sourceLine ? H('p', {}, `Source line ${c.sourceLine}: `, H('code', {}, c.sourceText ?? '')) : '',
     c.lguestData.length ? H('p', {}, 'lguest_data: ', c.lguestData.map(([n, val]) => `${n}=${hex(val)}`).join(', ')) : '');

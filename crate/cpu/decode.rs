@@ -11,8 +11,12 @@
 //! Guest pages, the Host flushes it ([`Cpu::flush_code_cache`]) whenever a mapping changes or cr3 does.
 //!
 //! Single-stepping does not use the cache: it decodes the one instruction at EIP every time.
+//!
+//! iced-x86 decodes for a modern processor; the Guest's is a P6. Where the two read the same bytes
+//! differently, [`as_p6`] makes the decoded instruction the P6's, so that the executor, the fast path and
+//! the listing all see what a P6 runs.
 
-use iced_x86::{Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic};
+use iced_x86::{Code, Decoder, DecoderError, DecoderOptions, Instruction, Mnemonic};
 
 use super::exec::fast::Uop;
 use super::fault::{Fault, PF_USER};
@@ -162,6 +166,7 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, cr3: Option<&P
     let mut ins = Instruction::default();
     while block.insts.len() < max {
         dec.decode_out(&mut ins);
+        as_p6(&mut ins);
         if dec.last_error() == DecoderError::NoMoreBytes {
             if block.insts.is_empty() {
                 return decode_straddling(ram, state, pfn_limit, cr3, block);
@@ -185,6 +190,25 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, cr3: Option<&P
         }
     }
     Ok(block)
+}
+
+/// The instruction as a P6 reads its bytes. `f3 0f bc` and `f3 0f bd` are `tzcnt` and `lzcnt` to iced-x86
+/// (BMI1 and ABM, 2007 and later), but a P6 knows neither: it ignores the `f3` (a `rep` prefix on an
+/// instruction that does not repeat) and runs `bsf` and `bsr`, which differ from them exactly where a
+/// student would look (for a zero source `bsf` leaves the destination as it was and sets ZF; `tzcnt` writes
+/// the operand size and sets CF). The prefix is kept, so the listing shows `repz bsf` as the bytes say, and
+/// the fast path, which lowers no instruction with a `rep` prefix, leaves them to the generic `bsf`.
+#[inline]
+pub(crate) fn as_p6(ins: &mut Instruction) {
+    let code = match ins.code() {
+        Code::Tzcnt_r16_rm16 => Code::Bsf_r16_rm16,
+        Code::Tzcnt_r32_rm32 => Code::Bsf_r32_rm32,
+        Code::Lzcnt_r16_rm16 => Code::Bsr_r16_rm16,
+        Code::Lzcnt_r32_rm32 => Code::Bsr_r32_rm32,
+        _ => return,
+    };
+    ins.set_code(code);
+    ins.set_has_repe_prefix(true);
 }
 
 /// Does an instruction with this mnemonic always leave the straight line (a jump, call, return, interrupt
@@ -260,6 +284,7 @@ fn decode_straddling(ram: &GuestRam, state: &CpuState, pfn_limit: u32, cr3: Opti
             buf[in_first..].copy_from_slice(&page2[..MAX_INSN - in_first]);
             let mut dec = Decoder::with_ip(32, &buf, eip as u64, DecoderOptions::NONE);
             dec.decode_out(&mut ins);
+            as_p6(&mut ins);
             let last = eip.wrapping_add(ins.len() as u32 - 1);
             if last > state.segs[CS].limit || last < eip {
                 return Err(Fault::gp0());

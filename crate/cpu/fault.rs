@@ -20,8 +20,8 @@ pub enum Fault {
     /// #UD, vector 6: an undefined opcode, or one this simulator does not model. `what` names it
     /// (e.g. "vmcall", "fld (x87 not modelled)") so the UI can say what stopped the Guest.
     InvalidOpcode { what: String },
-    /// #NM, vector 7: an FPU instruction while CR0.TS is set. Not raised yet: x87 is not modelled, so
-    /// FPU instructions are #UD naming them; the variant is here for the Host's `TS` hypercall path.
+    /// #NM, vector 7, no error code: an x87, MMX or SSE instruction while CR0.TS is set, or `fwait` while
+    /// CR0.MP and TS both are. With TS clear the instruction reaches the FPU, which is not modelled: #UD.
     DeviceNotAvailable,
     /// #NP, vector 11: a segment selector naming a descriptor marked not present.
     NotPresent { error_code: u32 },

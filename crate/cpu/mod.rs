@@ -13,7 +13,8 @@
 //! - [`decode`]: the decoded-block cache that lets the fast path skip re-decoding.
 //! - [`exec`]: one function per instruction family, and `exec::fast`: the common forms lowered to
 //!   micro-ops when a block is decoded (`exec::forms`: the rest of the integer set, size-generic).
-//! - [`trace`]: the record of one single step, for the UI; [`att`]: its text, as objdump spells it.
+//! - [`trace`]: the record of one single step, for the UI; [`att`]: its text, as objdump spells it;
+//!   [`undefined`]: the flags it left architecturally undefined.
 //! - [`timeline`]: the Guest's work during a lesson step, recorded so any instruction of it can be shown
 //!   again, forwards or backwards, and searched for a breakpoint.
 //! - [`bench`]: the speed measurement.
@@ -35,6 +36,7 @@ pub mod script;
 pub mod segments;
 pub mod timeline;
 pub mod trace;
+pub mod undefined;
 
 #[cfg(test)]
 mod tests;
@@ -65,8 +67,15 @@ pub const EDI: usize = 7;
 /// The EFLAGS a Guest starts with (`lguest_arch_setup_regs()`): IF set and bit 1.
 pub const INITIAL_EFLAGS: u32 = 0x202;
 
-/// CR0 bits the Guest can see with `smsw`: PE (protected mode) and ET; PG once paging is on.
+/// CR0 bits the Guest can see with `smsw`: PE (protected mode) and ET; PG once paging is on; MP and TS as
+/// the Host's cr0 has them while the Guest runs.
 pub const CR0_PE: u32 = 1;
+/// MP (monitor coprocessor) and TS (task switched): with TS set, an x87, MMX or SSE instruction raises #NM
+/// (vector 7), and so does `fwait` if MP is set too. The Host runs the Guest under its own cr0, so these are
+/// the Host's: Linux sets MP on a CPU with an FPU, and TS whenever the running task's FPU state is not in
+/// the FPU (the Host sets both before each run, see `lguest::x86_core`).
+pub const CR0_MP: u32 = 1 << 1;
+pub const CR0_TS: u32 = 1 << 3;
 pub const CR0_ET: u32 = 1 << 4;
 pub const CR0_PG: u32 = 1 << 31;
 
@@ -394,13 +403,16 @@ impl Cpu {
         let before = self.state.clone();
         self.budget_left = 1;
         self.touch = Some(Vec::new());
-        let (text, bytes, exit) = match self.fetch_one(ram) {
+        let (text, bytes, exit, undefined_flags) = match self.fetch_one(ram) {
             Ok(ins) => {
                 let text = att::format(&ins);
                 let bytes = self.instruction_bytes(ram, &ins);
-                (text, bytes, self.retire(ram, &ins))
+                let exit = self.retire(ram, &ins);
+                // A faulting instruction changed no flag; one that completed may have left some undefined.
+                let undefined = if matches!(exit, Some(Exit::Fault { .. })) { Vec::new() } else { undefined::undefined_flags(&ins, &before) };
+                (text, bytes, exit, undefined.into_iter().map(|(f, why)| (f.to_string(), why)).collect())
             }
-            Err(fault) => (String::from("(fetch failed)"), Vec::new(), Some(self.fetch_fault(fault))),
+            Err(fault) => (String::from("(fetch failed)"), Vec::new(), Some(self.fetch_fault(fault)), Vec::new()),
         };
         let mem = self.touch.take().unwrap_or_default();
         StepRecord {
@@ -409,6 +421,7 @@ impl Cpu {
             text,
             flags_before: trace::flag_names(before.eflags),
             flags_after: trace::flag_names(self.state.eflags),
+            undefined_flags,
             before,
             after: self.state.clone(),
             mem,

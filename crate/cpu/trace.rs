@@ -33,6 +33,9 @@ pub struct StepRecord {
     /// The set EFLAGS bits by name, before and after ("CF", "ZF", "IF", ...), for the flags pane.
     pub flags_before: Vec<&'static str>,
     pub flags_after: Vec<&'static str>,
+    /// The status flags this instruction left architecturally undefined (see [`super::undefined`]), each with
+    /// the sentence the pane shows: the value in `after` is one vendor's, not the architecture's.
+    pub undefined_flags: Vec<(String, String)>,
     /// `None` if the instruction simply completed. A `rep` string instruction is stepped one
     /// iteration at a time: until its last iteration the step ends in `Budget` with EIP still on it.
     pub exit: Option<Exit>,
@@ -90,6 +93,7 @@ pub fn disassemble(bytes: &[u8], ip: u32) -> Vec<(u32, String)> {
     let mut ins = Instruction::default();
     while d.can_decode() {
         d.decode_out(&mut ins);
+        super::decode::as_p6(&mut ins);
         out.push((ins.ip32(), super::att::format(&ins)));
     }
     out

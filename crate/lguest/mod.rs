@@ -55,9 +55,13 @@ pub struct Lguests {
     /// Guest cpu (its `struct lguest`'s allocation and cpu id) that last ran on it.
     pub pages: switcher::LguestPages,
     pub lg_last_cpu: Option<(crate::kernel::alloc::AllocId, u32)>,
-    /// Whether the host CPU's cr0 has TS set because `unlazy_fpu()` ran for a Guest that asked to know about
-    /// the FPU (`math_state_restore()` clears it). The FPU's registers themselves are not modelled.
-    pub host_ts: bool,
+    /// Whether the Launcher's FPU state is in the FPU (the kernel's `TS_USEDFPU`): `math_state_restore()` after
+    /// a trap 7 loads it, `unlazy_fpu()` saves it. Linux keeps TS set in cr0 whenever the running task's state
+    /// is not loaded (see [`Lguests::host_ts`]), and the Guest runs under the host CPU's cr0. It starts false:
+    /// the Launcher has not used the FPU since it was switched in. (A switch to another task and back, which
+    /// would save it and set TS again, is not modelled: the Launcher keeps its FPU until `unlazy_fpu()`.) The
+    /// FPU's registers themselves are not modelled either.
+    pub fpu_loaded: bool,
     /// Record the Guest CPU's work for the page (see [`crate::cpu::timeline`]): on for each step of a
     /// lesson the page shows.
     pub recording: bool,
@@ -65,6 +69,12 @@ pub struct Lguests {
 }
 
 impl Lguests {
+    /// TS in the host CPU's cr0: set whenever the running task's (the Launcher's) FPU state is not loaded, so
+    /// the first FPU instruction after a switch traps (7) and `math_state_restore()` loads it then.
+    pub fn host_ts(&self) -> bool {
+        !self.fpu_loaded
+    }
+
     /// Guest `g`, if it lives.
     pub fn get(&self, g: usize) -> Option<&Guest> {
         self.guests.get(g)?.as_ref()

@@ -21,8 +21,11 @@
 //!    interrupts (32 to 255) are `cond_resched()` and back; anything else is reflected into the Guest
 //!    (`deliver_trap()`) or kills it.
 //!
-//! The FPU's contents are not modelled: the x86 core has no x87 (its FPU instructions are #UD), so trap 7
-//! reaches the Host only from a scripted Guest; what the Host does with it, and with `cpu->ts`, is modelled.
+//! The FPU's contents are not modelled. What the Host does with TS is: the Guest runs under the host CPU's
+//! cr0, whose TS is set whenever the Launcher's FPU state is not loaded (`Lguests::host_ts`), so the core
+//! raises #NM for the Guest's first FPU instruction (trap 7), `math_state_restore()` loads the state and
+//! clears TS, and `lguest_arch_handle_trap()` reflects the trap if the Guest asked (`cpu->ts`), else lets
+//! the Guest run the instruction again. With TS clear it reaches the FPU, which the core does not have: #UD.
 
 use super::core::kill_guest;
 use super::guest::GuestEngine;
@@ -62,12 +65,13 @@ pub fn lguest_arch_run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -
     }
     let continuing = std::mem::take(&mut cpu.in_guest);
     if !continuing && cpu.ts != 0 {
-        k.lguest.host_ts = true;
-        k.ev(
-            "lguest_arch_run_guest",
-            "cpu->ts is set: unlazy_fpu(current) saves the Launcher's FPU state and sets TS in cr0, so the Guest's first FPU instruction traps (7)".into(),
-            &["host.ts"],
-        );
+        let text = if k.lguest.fpu_loaded {
+            "cpu->ts is set: unlazy_fpu(current) saves the Launcher's FPU state and sets TS in cr0, so the Guest's first FPU instruction traps (7)"
+        } else {
+            "cpu->ts is set: unlazy_fpu(current) has nothing to save (the Launcher's FPU state is not loaded, so TS is already set in cr0): the Guest's first FPU instruction traps (7)"
+        };
+        k.lguest.fpu_loaded = false;
+        k.ev("lguest_arch_run_guest", text.into(), &["host.ts"]);
     }
     let (exit, hw_cr2) = run_guest_once(k, lg, cpu, continuing);
     if exit == GuestExit::StillRunning {
@@ -93,8 +97,12 @@ pub fn lguest_arch_run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -
 /// `math_state_restore()`: after trap 7 the Launcher's FPU state is put back and TS cleared, before interrupts
 /// come back on (it may sleep, and the task may then move to another CPU).
 fn math_state_restore(k: &mut Kernel) {
-    k.lguest.host_ts = false;
-    k.ev("math_state_restore", "trap 7: math_state_restore() reloads the FPU registers and clears TS in cr0".into(), &["host.ts"]);
+    k.lguest.fpu_loaded = true;
+    k.ev(
+        "math_state_restore",
+        "trap 7: math_state_restore() reloads the Launcher's FPU registers and clears TS in cr0 (until unlazy_fpu() saves them again, the Guest's FPU instructions reach the FPU)".into(),
+        &["host.ts"],
+    );
 }
 
 /// S:010 `copy_in_guest_info()`: make this host CPU's `struct lguest_pages` this Guest cpu's. If another Guest
@@ -284,6 +292,18 @@ fn run_core(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, segs: Option<Enter
         core.state.cpl = cpl;
         regs_to_cpu(regs, core);
     }
+    // The Guest runs under the host CPU's cr0: MP as Linux sets it on a CPU with an FPU, and TS as the lazy
+    // FPU leaves it (set unless the Launcher's FPU state is loaded). An FPU instruction with TS set is #NM.
+    let ts = if lguest.host_ts() { crate::cpu::CR0_TS } else { 0 };
+    if core.state.cr0 & crate::cpu::CR0_TS != ts || core.state.cr0 & crate::cpu::CR0_MP == 0 {
+        let text = if ts != 0 {
+            "the host CPU's cr0 has TS set (the Launcher's FPU state is not loaded): the Guest's next FPU instruction (x87, MMX, SSE, or fwait) is #NM, trap 7 to the Host"
+        } else {
+            "the host CPU's cr0 has TS clear (math_state_restore() loaded the Launcher's FPU state): the Guest's FPU instructions reach the FPU"
+        };
+        log.push("guest", "lguest_arch_run_guest", crate::tags::tag("lguest_arch_run_guest"), text.into(), &[]);
+    }
+    core.state.cr0 = (core.state.cr0 & !crate::cpu::CR0_TS) | crate::cpu::CR0_MP | ts;
     let before = core.state.tsc;
     let pages = &lguest.pages;
     let mut trapped = None;
@@ -538,7 +558,11 @@ pub fn lguest_arch_handle_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu)
         }
         7 => {
             if cpu.ts == 0 {
-                k.ev("lguest_arch_handle_trap", "trap 7 and cpu->ts is clear: the Guest did not ask to know, and the FPU is already restored".into(), &[]);
+                k.ev(
+                    "lguest_arch_handle_trap",
+                    "trap 7 and cpu->ts is clear: the Guest did not ask to know, and the FPU is already restored: the Guest goes on at the same instruction, which runs again with TS clear".into(),
+                    &[],
+                );
                 return;
             }
             k.ev("lguest_arch_handle_trap", "trap 7 and cpu->ts is set: the Guest wants its #NM, so it is reflected".into(), &[]);
@@ -564,13 +588,23 @@ pub fn lguest_arch_handle_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu)
         return;
     }
     let n = regs.trapnum;
+    if n == 6 {
+        if let Some(what) = cpu.last_ud.as_deref().filter(|w| fpu_not_modelled(w)) {
+            let text = format!(
+                "the instruction at {:#x} reached the FPU with TS clear: {what}. A real P6 would run it on the Launcher's FPU registers; this simulator does not model the FPU, so the core raises #UD instead",
+                regs.eip
+            );
+            k.ev("lguest_arch_handle_trap", text, &[]);
+        }
+    }
     if deliver_trap(k, lg, cpu, n) {
         k.ev("lguest_arch_handle_trap", format!("trap {n} reflected through the Guest's IDT: set_guest_interrupt() built the frame"), &["cpu0.regs"]);
         return;
     }
     let third = if n == 14 { cpu.cr2 } else { regs.errcode };
     let reason = format!("unhandled trap {} at {:#x} ({:#x})", n, regs.eip, third);
-    if let Some(what) = cpu.last_ud.take().filter(|_| n == 6) {
+    // (An FPU instruction's #UD was explained above.)
+    if let Some(what) = cpu.last_ud.take().filter(|w| n == 6 && !fpu_not_modelled(w)) {
         k.ev("lguest_arch_handle_trap", format!("the instruction at {:#x} was #UD: {what}", regs.eip), &[]);
     }
     if n == SWITCHER_TRAPNUM {
@@ -581,6 +615,11 @@ pub fn lguest_arch_handle_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu)
         );
     }
     kill_guest(k, lg, reason);
+}
+
+/// Is this #UD's reason (the core's words) an FPU instruction the core does not model?
+fn fpu_not_modelled(what: &str) -> bool {
+    ["(x87 FPU not modelled)", "(MMX not modelled)", "(SSE not modelled)"].iter().any(|s| what.ends_with(s))
 }
 
 /// H:130 `emulate_insn()`: a #GP(0) at ring 1 may be one of the instructions the Guest kernel cannot run

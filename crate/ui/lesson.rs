@@ -188,6 +188,10 @@ pub struct GuestCpuView {
     pub eflags: u32,
     /// (flag, set) for CF PF AF ZF SF TF IF DF OF.
     pub flags: Vec<(String, bool)>,
+    /// Flags the instruction just executed left architecturally undefined, with the sentence to show (the
+    /// same shape as the stepper's `GuestAt`). Empty here: this view is the CPU at rest, in a step that ran
+    /// no Guest instruction, so there is no instruction just executed to say it of.
+    pub undefined_flags: Vec<(String, String)>,
     /// Instructions around EIP: (address, GNU as text, is EIP).
     pub disasm: Vec<(u32, String, bool)>,
     /// The program's source line of the instruction at EIP (1-based) and its text.
@@ -761,6 +765,7 @@ pub fn guest_cpu(runner: &Runner) -> Option<GuestCpuView> {
         eip: r.eip,
         eflags: r.eflags,
         flags,
+        undefined_flags: Vec::new(),
         disasm,
         source_line,
         source_text,

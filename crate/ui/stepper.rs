@@ -89,6 +89,9 @@ pub struct GuestAt {
     pub eip: u32,
     pub eflags: u32,
     pub flags: Vec<(String, bool)>,
+    /// The flags the instruction just executed left architecturally undefined, each with the sentence to
+    /// show instead of its value as fact ("OF undefined after shl by 3: vendors differ").
+    pub undefined_flags: Vec<(String, String)>,
     pub cpl: u8,
     pub listing: Vec<ListingLine>,
     pub source_line: Option<usize>,
@@ -187,6 +190,7 @@ impl Stepper {
             eip: 0,
             eflags: 0,
             flags: Vec::new(),
+            undefined_flags: Vec::new(),
             cpl: 0,
             listing: Vec::new(),
             source_line: None,
@@ -212,6 +216,7 @@ impl Stepper {
         let esp = st.regs[crate::cpu::ESP];
         let ss = st.segs[crate::cpu::segments::SS].base;
         v.stack = memory_rows(&r.cpu, &r.ram, ss.wrapping_add(esp) & !(ROW_BYTES - 1), STACK_ROWS, &touched);
+        v.undefined_flags = rec.as_ref().map(|x| x.undefined_flags.clone()).unwrap_or_default();
         v.last = rec.map(|x| LastInstruction {
             eip: x.eip,
             changed: (0..8).filter(|&k| x.before.regs[k] != x.after.regs[k]).map(|k| (REG_NAMES[k].to_string(), x.before.regs[k], x.after.regs[k])).collect(),

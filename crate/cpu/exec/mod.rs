@@ -248,7 +248,17 @@ impl Cpu {
                 self.set_reg(Register::AL, v);
                 Ok(None)
             }
-            M::Nop | M::Pause | M::Wait => Ok(None),
+            M::Nop | M::Pause => Ok(None),
+            // fwait waits for the x87 to finish and raises its pending exceptions: with none modelled it does
+            // nothing, unless MP and TS are both set (SDM vol. 3, 2.5 "Control Registers": then it is #NM, so
+            // a kernel that switched the FPU lazily sees the task's first fwait too).
+            M::Wait => {
+                let both = super::CR0_MP | super::CR0_TS;
+                if self.state.cr0 & both == both {
+                    return Err(Fault::DeviceNotAvailable);
+                }
+                Ok(None)
+            }
             M::Cmova
             | M::Cmovae
             | M::Cmovb

@@ -9,7 +9,9 @@
 //!   ([`Cpu::rewrite_vmcall`]).
 //! - Allowed: `cpuid` (a plain i686), `rdtsc` (the instruction counter: deterministic), `sgdt`/`sidt`/
 //!   `sldt`/`str`/`smsw` (not privileged before UMIP), segment loads (`mov`/`pop`/`lds`...).
-//! - Anything else (x87, MMX, SSE, call gates, ...) is #UD naming what was not modelled.
+//! - Anything else (x87, MMX, SSE, call gates, ...) is #UD naming what was not modelled, except that an x87,
+//!   MMX or SSE instruction with CR0.TS set is #NM (vector 7) first, as on the real CPU: the TS check comes
+//!   before the FPU is touched, so lguest's lazy FPU switching works for a Guest on this core too.
 
 use iced_x86::{Instruction, Mnemonic as M, OpKind};
 
@@ -45,7 +47,12 @@ fn extension(i: &Instruction) -> Option<&'static str> {
             ext = Some("x87 FPU");
         }
     }
-    ext.or_else(|| name(i).starts_with('f').then_some("x87 FPU"))
+    ext.or_else(|| match i.mnemonic() {
+        M::Emms => Some("MMX"),
+        M::Ldmxcsr | M::Stmxcsr => Some("SSE"),
+        // fxsave and fxrstor (0f ae) save and load the x87, MMX and SSE state: TS guards them too.
+        _ => name(i).starts_with('f').then_some("x87 FPU"),
+    })
 }
 
 /// The instruction's name in lower case, for #UD messages.
@@ -162,7 +169,15 @@ impl Cpu {
             M::Vmcall => Err(Fault::ud("vmcall")),
             M::Ud0 | M::Ud1 | M::Ud2 => Err(Fault::ud(name(i))),
             M::INVALID => Err(Fault::ud("invalid encoding")),
-            _ => Err(Fault::ud(format!("{} ({}not modelled)", name(i), extension(i).map(|e| format!("{e} ")).unwrap_or_default()))),
+            _ => {
+                let ext = extension(i);
+                // CR0.TS: the FPU may hold another task's state, so the kernel must see the first use (#NM,
+                // no error code). Only with TS clear does the instruction reach the FPU, which is not modelled.
+                if ext.is_some() && self.state.cr0 & crate::cpu::CR0_TS != 0 {
+                    return Err(Fault::DeviceNotAvailable);
+                }
+                Err(Fault::ud(format!("{} ({}not modelled)", name(i), ext.map(|e| format!("{e} ")).unwrap_or_default())))
+            }
         }
     }
 }

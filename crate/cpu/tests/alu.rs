@@ -159,3 +159,53 @@ fn sign_extensions_and_moves() {
     let c = run_regs(&[0x0f, 0xc1, 0xc3], [3, 0, 0, 4, 0, 0, 0, 0]);
     assert_eq!((c.state.regs[0], c.state.regs[3]), (4, 7));
 }
+
+/// Single-step `code` (one instruction) with `regs` and return the flags the step says it left undefined.
+fn undefined_after(code: &[u8], regs: [u32; 8]) -> Vec<String> {
+    let (mut c, mut ram, _) = super::run_with(&[], |_, _| {});
+    ram.write(super::CODE, code).unwrap();
+    c.state.regs = regs;
+    c.state.regs[crate::cpu::ESP] = super::STACK;
+    c.state.eip = super::CODE;
+    let rec = c.step(&mut ram);
+    assert_eq!(rec.exit, None, "{}", rec.text);
+    rec.undefined_flags.into_iter().map(|(f, why)| format!("{f}: {why}")).collect()
+}
+
+#[test]
+fn the_step_says_which_flags_the_instruction_left_undefined() {
+    // shl $3,%eax: OF (a multi-bit shift) and AF.
+    assert_eq!(
+        undefined_after(&[0xc1, 0xe0, 0x03], [1, 0, 0, 0, 0, 0, 0, 0]),
+        ["AF: AF undefined after shl by 3: vendors differ", "OF: OF undefined after shl by 3: vendors differ"]
+    );
+    // shl %eax (by one): OF is defined; AF is not.
+    assert_eq!(undefined_after(&[0xd1, 0xe0], [1, 0, 0, 0, 0, 0, 0, 0]), ["AF: AF undefined after shl by 1: vendors differ"]);
+    // shl %cl,%eax with cl = 0x20: the masked count is 0, no flag changes, nothing is undefined.
+    assert!(undefined_after(&[0xd3, 0xe0], [1, 0x20, 0, 0, 0, 0, 0, 0]).is_empty());
+    // shr %cl,%al by 9: CF too (the count is past the operand's width).
+    let f = undefined_after(&[0xd2, 0xe8], [1, 9, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(f.iter().map(|s| &s[..2]).collect::<Vec<_>>(), ["CF", "AF", "OF"]);
+    // rol $1 defines OF; rol $2 does not.
+    assert!(undefined_after(&[0xd1, 0xc0], [1, 0, 0, 0, 0, 0, 0, 0]).is_empty());
+    assert_eq!(undefined_after(&[0xc1, 0xc0, 0x02], [1, 0, 0, 0, 0, 0, 0, 0]), ["OF: OF undefined after rol by 2: vendors differ"]);
+    // mul %ebx: SF ZF AF PF.
+    let f = undefined_after(&[0xf7, 0xe3], [3, 0, 0, 5, 0, 0, 0, 0]);
+    assert_eq!(f.iter().map(|s| &s[..2]).collect::<Vec<_>>(), ["PF", "AF", "ZF", "SF"]);
+    assert_eq!(f[3], "SF: SF undefined after mul: vendors differ");
+    // bsf %ecx,%eax and the P6's repz bsf: CF OF SF AF PF (ZF is defined).
+    for code in [&[0x0f, 0xbc, 0xc1][..], &[0xf3, 0x0f, 0xbc, 0xc1]] {
+        let f = undefined_after(code, [0, 8, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(f.iter().map(|s| &s[..2]).collect::<Vec<_>>(), ["CF", "PF", "AF", "SF", "OF"], "{code:02x?}");
+    }
+    assert!(undefined_after(&[0xf3, 0x0f, 0xbc, 0xc1], [0, 8, 0, 0, 0, 0, 0, 0])[0].ends_with("after rep bsf: vendors differ"));
+    // aad: CF, AF, OF; and %ebx,%eax: AF; add: nothing.
+    let f = undefined_after(&[0xd5, 0x0a], [0x0102, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(f.iter().map(|s| &s[..2]).collect::<Vec<_>>(), ["CF", "AF", "OF"]);
+    assert_eq!(undefined_after(&[0x21, 0xd8], [1, 0, 0, 1, 0, 0, 0, 0]), ["AF: AF undefined after and: vendors differ"]);
+    assert!(undefined_after(&[0x01, 0xd8], [1, 0, 0, 1, 0, 0, 0, 0]).is_empty());
+    // The mask, for code that wants bits.
+    let mut d = iced_x86::Decoder::new(32, &[0xc1, 0xe0, 0x03], iced_x86::DecoderOptions::NONE);
+    let st = crate::cpu::Cpu::new(16, 0).state;
+    assert_eq!(crate::cpu::undefined::undefined_mask(&d.decode(), &st), OF | AF);
+}

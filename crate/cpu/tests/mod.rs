@@ -5,6 +5,7 @@
 mod alu;
 mod control;
 mod memory;
+mod p6;
 mod string;
 mod system;
 

@@ -271,3 +271,52 @@ fn expand_down_segments_are_refused_not_misjudged() {
     });
     assert!(matches!(exit, Exit::Fault { fault: Fault::InvalidOpcode { .. } }), "{exit:?}");
 }
+
+#[test]
+fn an_fpu_instruction_with_ts_set_is_nm_before_anything_else() {
+    use crate::cpu::{CR0_MP, CR0_TS};
+    let fpu: [(&[u8], &str); 6] = [
+        (&[0xd9, 0xe8], "fld1 (x87 FPU not modelled)"),
+        (&[0xd9, 0x00], "fld (x87 FPU not modelled)"),    // flds (%eax)
+        (&[0xdb, 0xe3], "fninit (x87 FPU not modelled)"), // d8-df: every escape opcode
+        (&[0x0f, 0x77], "emms (MMX not modelled)"),
+        (&[0x0f, 0x6f, 0xc1], "movq (MMX not modelled)"),   // movq %mm1,%mm0
+        (&[0x0f, 0x28, 0xc8], "movaps (SSE not modelled)"), // movaps %xmm0,%xmm1
+    ];
+    for (code, what) in fpu {
+        let mut v = vec![0x90];
+        v.extend_from_slice(code);
+        // TS set (with or without MP): #NM, vector 7, no error code, EIP still on the instruction.
+        for cr0 in [CR0_TS, CR0_TS | CR0_MP] {
+            let (c, _, exit) = run_with(&v, |c, _| c.state.cr0 |= cr0);
+            assert_eq!(exit, Exit::Fault { fault: Fault::DeviceNotAvailable }, "{code:02x?}");
+            assert_eq!((Fault::DeviceNotAvailable.vector(), Fault::DeviceNotAvailable.error_code()), (7, None));
+            assert_eq!(c.state.eip, CODE + 1);
+        }
+        // TS clear: the instruction reaches the FPU, which is not modelled.
+        let (c, _, exit) = run_with(&v, |c, _| c.state.cr0 |= CR0_MP);
+        assert_eq!(exit, Exit::Fault { fault: Fault::ud(what) }, "{code:02x?}");
+        assert_eq!(c.state.eip, CODE + 1);
+    }
+    // Single-stepped, the same.
+    let (mut c, mut ram, _) = run_with(&[], |_, _| {});
+    ram.write(CODE, &[0xd9, 0xe8]).unwrap();
+    c.state.eip = CODE;
+    c.state.cr0 |= CR0_TS;
+    assert_eq!(c.step(&mut ram).exit, Some(Exit::Fault { fault: Fault::DeviceNotAvailable }));
+}
+
+#[test]
+fn fwait_is_nm_only_with_mp_and_ts() {
+    use crate::cpu::{CR0_MP, CR0_TS};
+    // fwait; nop
+    for (cr0, nm) in [(0, false), (CR0_TS, false), (CR0_MP, false), (CR0_MP | CR0_TS, true)] {
+        let (c, _, exit) = run_with(&[0x9b, 0x90], |c, _| c.state.cr0 |= cr0);
+        if nm {
+            assert_eq!(exit, Exit::Fault { fault: Fault::DeviceNotAvailable });
+            assert_eq!(c.state.eip, CODE);
+        } else {
+            assert_eq!(exit, Exit::Hypercall, "cr0 {cr0:#x}: fwait does nothing");
+        }
+    }
+}
