@@ -98,6 +98,13 @@ pub const TRIP_COST: u64 = 1_000;
 /// 40-200 ms, and a line that needs more stops at a clean point: its task stays blocked and `wait` goes on
 /// with a fresh budget.
 pub const CALL_BUDGET: u64 = 128 * (GUEST_SLICE + TRIP_COST);
+/// The work budget of one slice of the page's free play: a `wait` (or a `read` the Guest keeps busy) runs in
+/// slices of this many units, each its own task of the page's one thread, with its progress shown and a Stop
+/// button between them ([`crate::ui::free_play::FreePlay::go_on`]). The page's wasm build runs about 60 M
+/// units a second on our loaded 2-core machine, so 1.5 M units are about 25 ms: under the 50 ms a browser
+/// counts as a long task. A Guest that traps on every instruction pays [`TRIP_COST`] a trip, so its slice is
+/// at most 1,500 trips, which cost about as much as the instructions they stand for.
+pub const PAGE_SLICE_BUDGET: u64 = 1_500_000;
 /// `lguest-sim run`'s budget for the whole run: a billion units, seconds natively. A Guest that has not
 /// stopped by then never will in a teaching tool's time.
 pub const RUN_BUDGET: u64 = 1_000_000_000;
