@@ -44,6 +44,8 @@ struct Slices {
     units: u64,
     /// Can it go on: the last slice left the task asleep, and moved the machine.
     more: bool,
+    /// The student stopped it (Stop on the page).
+    stopped: bool,
 }
 
 /// Where a line that runs in slices is, in numbers and in words, for the page's progress line.
@@ -92,7 +94,7 @@ impl FreePlay {
         let step = self.run_budgeted(&l, units);
         self.slices = step.as_ref().and_then(|s| {
             let task = sleeper(s)?;
-            let mut slices = Slices { before, source: s.source.clone(), task, count: 1, units: 0, more: false };
+            let mut slices = Slices { before, source: s.source.clone(), task, count: 1, units: 0, more: false, stopped: false };
             self.sliced(&mut slices, s);
             Some(slices)
         });
@@ -118,7 +120,16 @@ impl FreePlay {
     pub fn going_on(&self) -> Option<GoingOn> {
         let s = self.slices.as_ref()?;
         let m = |u: u64| format!("{:.1} M", u as f64 / 1e6);
-        let text = if s.more {
+        let text = if s.stopped {
+            format!(
+                "stopped: `{}` ran {} instructions in {} slice{} and {} is still asleep in its call. Type wait to go on, or Undo to take the line back.",
+                s.source,
+                m(s.units),
+                s.count,
+                if s.count == 1 { "" } else { "s" },
+                s.task
+            )
+        } else if s.more {
             format!(
                 "running the Guest: {} instructions so far in {} slice{}, {} still asleep in its call (`{}`); it goes on a slice at a time until the call returns, or Stop",
                 m(s.units),
@@ -150,15 +161,8 @@ impl FreePlay {
     pub fn stop(&mut self) -> Option<GoingOn> {
         let s = self.slices.as_mut().filter(|s| s.more)?;
         s.more = false;
-        let mut g = self.going_on()?;
-        g.text = format!(
-            "stopped: `{}` ran {:.1} M instructions in {} slices and {} is still asleep in its call. Type wait to go on, or Undo to take the line back.",
-            g.source,
-            g.units as f64 / 1e6,
-            g.slices,
-            g.task
-        );
-        Some(g)
+        s.stopped = true;
+        self.going_on()
     }
 
     /// Run `l` with a budget of `units` (the runner's own budget is left as it was), recording its Guest work.
@@ -253,7 +257,8 @@ impl FreePlay {
         let mut v = step_view(before, &self.runner, results, console);
         v.ran_guest(self.guest.as_ref().map(|g| g.total()));
         v.hint = match self.going_on() {
-            Some(g) if g.slices > 1 || g.more => Some(g.text),
+            // Once it went on (or was stopped): where it is; after one slice, the hint a read asleep gets.
+            Some(g) if g.slices > 1 || self.slices.as_ref().is_some_and(|s| s.stopped) => Some(g.text),
             _ => v.results.last().and_then(|s| hint(s, &v.snapshot)),
         };
         v
