@@ -2,7 +2,7 @@
 // wasm memory before and after it; then a scripted session (thousands of steps, backs, free-play lines and
 // lesson switches) with wasm memory before and after. A benchmark, run by hand, not a test:
 //   bash .ci/build-wasm.sh && node tests/bench/hostile.mjs        (tests/e2e/node_modules installed: npm ci there)
-// SLICE_MS=2000 sets how long each worst Guest slices before Stop; SESSION=3000 the session's actions.
+// ONLY=guests,lines,rcu,asm,session runs some of the inputs. SLICE_MS=2000 sets how long each worst Guest slices before Stop; SESSION=3000 the session's actions.
 // A long task is one over 50 ms (the Long Tasks API reports no shorter one), so "under 50 ms" means none.
 // The inputs: the worst Guests of tests/guests/hostile/ run through free play's editor and `read` (in the
 // page's slices, then Stop); a free-play script of 10,000 lines through the page's Simulator in tasks of
@@ -15,6 +15,7 @@ import { hostileSource } from '../e2e/hostile-source.mjs';
 const SLICE_MS = Number(process.env.SLICE_MS ?? 2000);
 const SESSION = Number(process.env.SESSION ?? 3000);
 const ASM_MAX_ITEMS = 60_000; // params::ASM_MAX_ITEMS
+const want = (part) => !process.env.ONLY || process.env.ONLY.split(',').includes(part);
 
 const problems = [];
 const { server, page, close } = await startBrowser({ www: WWW, name: 'bench-hostile', problems, timeout: 300_000 });
@@ -48,7 +49,7 @@ async function measure(label, hash, act) {
   console.log(`${label.padEnd(44)} longest task ${longest ? `${longest.toFixed(0).padStart(4)} ms` : 'under 50 ms'}   wasm memory ${mb(before)} -> ${mb(after)}   (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
-for (const name of ['near_slice', 'irq_storm', 'pf_storm', 'selfmod', 'print_then_spin']) {
+for (const name of want('guests') ? ['near_slice', 'irq_storm', 'pf_storm', 'selfmod', 'print_then_spin'] : []) {
   await measure(`${name} (read in slices, Stop after ${SLICE_MS / 1000} s)`, '#lesson=01-meet-dev-lguest&step=0', async () => {
     await page.locator('#walk .lgs-asm').fill(hostileSource(name));
     await page.locator('#walk .lgs-asm-load').click();
@@ -59,7 +60,7 @@ for (const name of ['near_slice', 'irq_storm', 'pf_storm', 'selfmod', 'print_the
   });
 }
 
-await measure('10,000 free-play lines (a view after each)', '#lesson=01-meet-dev-lguest&step=0', () => page.evaluate(async () => {
+if (want('lines')) await measure('10,000 free-play lines (a view after each)', '#lesson=01-meet-dev-lguest&step=0', () => page.evaluate(async () => {
   const { Simulator } = await import('./pkg/lguest_sim.js');
   const lines = ['open', 'write INITIALIZE', 'guest init 0x5000', 'eventfd', 'write EVENTFD addr=0x7000 fd=4', 'guest notify 0x7000',
     'read', 'wait', 'write IRQ 3', 'signal', 'wait', 'close 4', '# a comment', 'bogus line'];
@@ -78,7 +79,7 @@ await measure('10,000 free-play lines (a view after each)', '#lesson=01-meet-dev
   sim.free();
 }));
 
-await measure('RCU explorer at its largest settings', '#lesson=11-rcu-break-it&step=0', async () => {
+if (want('rcu')) await measure('RCU explorer at its largest settings', '#lesson=11-rcu-break-it&step=0', async () => {
   const set = async (cls, v) => page.locator(`#walk .${cls}`).fill(String(v));
   await page.locator('#walk .lgs-rcu-variant').selectOption('plain-assign');
   await page.locator('#walk .lgs-rcu-memory').selectOption('weak');
@@ -87,15 +88,16 @@ await measure('RCU explorer at its largest settings', '#lesson=11-rcu-break-it&s
   await page.locator('#walk .lgs-rcu-report [role=alert], #walk .lgs-rcu-report table').first().waitFor({ timeout: 300_000 });
 });
 
-await measure(`assembler: ${ASM_MAX_ITEMS.toLocaleString('en')} statements switching sections`, '#lesson=01-meet-dev-lguest&step=0', async () => {
+if (want('asm')) await measure(`assembler: ${ASM_MAX_ITEMS.toLocaleString('en')} statements switching sections`, '#lesson=01-meet-dev-lguest&step=0', async () => {
   const src = Array.from({ length: ASM_MAX_ITEMS }, (_, i) => ['.text', 'nop', '.data', '.byte 1'][i % 4]).join('\n');
-  await page.locator('#walk .lgs-asm').fill(src);
+  // Set as a paste would (Playwright's fill of 350,000 characters waits on the editor for ever).
+  await page.locator('#walk .lgs-asm').evaluate((el, text) => { el.value = text; el.dispatchEvent(new Event('input')); }, src);
   await page.locator('#walk .lgs-asm-load').click();
   await page.waitForFunction(() => document.querySelector('#walk .lgs-play-log li') || !document.querySelector('#walk .lgs-asm-err')?.hidden);
 });
 
 // A scripted session: lessons opened and stepped forward and back, free play lines with undos, switches.
-{
+if (want('session')) {
   await open('#lesson=01-meet-dev-lguest&step=0');
   const r = await page.evaluate(async (actions) => {
     const m = await import('./pkg/lguest_sim.js');
