@@ -113,6 +113,7 @@ export class FreePlay {
         this.progress.replaceChildren(H('p', {}, said));
         // The line's result and the machine as its last slice left them (the line keeps its one Undo entry).
         this.views[this.views.length - 1] = this.sim.view();
+        this.insn = null; // the Guest CPU pane opens at the end of the last slice
         this.log.lastElementChild?.remove();
         this.showLast();
         this.announce(said);
