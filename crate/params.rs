@@ -98,6 +98,15 @@ pub const TRIP_COST: u64 = 1_000;
 /// 40-200 ms, and a line that needs more stops at a clean point: its task stays blocked and `wait` goes on
 /// with a fresh budget.
 pub const CALL_BUDGET: u64 = 128 * (GUEST_SLICE + TRIP_COST);
+/// The work budget of one slice of the page's free play: a `wait` (or a `read` the Guest keeps busy) runs in
+/// slices of this many units, each its own task of the page's one thread, with its progress shown and a Stop
+/// button between them ([`crate::ui::free_play::FreePlay::go_on`]). The page's wasm build runs about 60 M
+/// units a second on our loaded 2-core machine, so 1.5 M units are about 25 ms: under the 50 ms a browser
+/// counts as a long task. A unit's time depends on the Guest, though: one that rewrites its own code every
+/// instruction (tests/guests/hostile/selfmod.S) ran about 2.5 M units a second, so 1.5 M took 600 ms. The
+/// page therefore starts a line at an eighth of this and sizes each further slice from the time the last
+/// took (aimed at 20 ms, never above this): tests/e2e/hostile-tasks.test.mjs prints the longest task.
+pub const PAGE_SLICE_BUDGET: u64 = 1_500_000;
 /// `lguest-sim run`'s budget for the whole run: a billion units, seconds natively. A Guest that has not
 /// stopped by then never will in a teaching tool's time.
 pub const RUN_BUDGET: u64 = 1_000_000_000;

@@ -82,6 +82,40 @@ impl Simulator {
         }
     }
 
+    /// [`Simulator::exec`] with a work budget of `units` for this line (`Simulator.sliceBudget()` for the
+    /// page's slice): a `read` or `wait` that spends it with the Guest still running can go on (`goOn`).
+    #[wasm_bindgen(js_name = execWithBudget)]
+    pub fn exec_with_budget(&mut self, line: &str, units: f64) -> JsValue {
+        match self.play.exec_with_budget(line, units.max(1.0) as u64) {
+            Ok(Some(step)) => to_js(&step),
+            Ok(None) => JsValue::NULL,
+            Err(e) => failed(e),
+        }
+    }
+
+    /// Go on with the last line for one more slice of `units`: its step, or `null` if it cannot go on.
+    #[wasm_bindgen(js_name = goOn)]
+    pub fn go_on(&mut self, units: f64) -> JsValue {
+        self.play.go_on(units.max(1.0) as u64).map(|s| to_js(&s)).unwrap_or(JsValue::NULL)
+    }
+
+    /// Where the last line that runs in slices is: `{ source, task, slices, units, more, text }`, or `null`.
+    #[wasm_bindgen(js_name = goingOn)]
+    pub fn going_on(&self) -> JsValue {
+        to_js(&self.play.going_on())
+    }
+
+    /// Stop the line that goes on in slices where it is; its progress, in words, or `null` if none goes on.
+    pub fn stop(&mut self) -> JsValue {
+        to_js(&self.play.stop())
+    }
+
+    /// The work budget of one of the page's slices (`params::PAGE_SLICE_BUDGET`).
+    #[wasm_bindgen(js_name = sliceBudget)]
+    pub fn slice_budget() -> f64 {
+        crate::params::PAGE_SLICE_BUDGET as f64
+    }
+
     /// Check that a whole scenario parses; `null` if it does, else the first error.
     pub fn check(&self, text: &str) -> JsValue {
         FreePlay::check(text).err().map(failed).unwrap_or(JsValue::NULL)

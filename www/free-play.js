@@ -1,7 +1,9 @@
 // Free play: carry on from the walkthrough's step in a wasm `Simulator` of one's own, with a console for
 // Launcher lines and Undo, a Guest program editor (assembled in the wasm), the log of results, the state
 // after the last line (a StatePane with its Guest CPU pane) and the RCU pane. It keeps the Simulator's view
-// after each line, so each is marked against the one before.
+// after each line, so each is marked against the one before. A `read` or `wait` the Guest keeps asleep runs
+// in slices (Simulator.sliceBudget() units of work each, one task each), with its progress in words and a
+// Stop button, so the page never blocks however long the Guest runs; Undo takes the line back with them.
 
 import { Simulator } from './pkg/lguest_sim.js';
 import { builder, uid } from './dom.js';
@@ -22,6 +24,7 @@ export class FreePlay {
     this.insn = null; // the Guest instruction the last line's Guest CPU pane shows (null: its end)
     this.pane = null;
     this.rcu = null;
+    this.going = null; // the line going on in slices: { stop() }
     const H = builder(doc);
     this.el = H('section', { class: 'lgs-play', 'aria-label': 'Free play' },
       H('h2', {}, 'Free play'),
@@ -32,6 +35,7 @@ export class FreePlay {
   /** Start (or start again) from the walkthrough's current step, with the focus on the line field. */
   start() {
     const H = builder(this.doc);
+    this.stopSlices();
     this.sim?.free();
     this.sim = this.simulator();
     this.views = [this.sim.view()];
@@ -39,6 +43,9 @@ export class FreePlay {
     const form = H('form', { class: 'lgs-play-form' }, H('label', {}, 'Line ', input),
       H('button', { type: 'submit' }, 'Run'), H('button', { type: 'button', class: 'lgs-play-undo', onclick: () => this.undo() }, 'Undo'));
     form.addEventListener('submit', (e) => { e.preventDefault(); this.line(input.value); input.select(); });
+    this.input = input;
+    // Where a line going on in slices says how far it is, with its Stop button (empty otherwise).
+    this.progress = H('div', { class: 'lgs-play-progress', role: 'status', 'aria-live': 'polite' });
     const src = H('textarea', { class: 'lgs-asm', rows: 12, spellcheck: 'false', wrap: 'off', 'aria-label': 'Guest program source (GNU as)', 'aria-describedby': `lgs-asm-err-${this.n}` });
     // Line numbers beside the editor (the assembler's errors name lines), scrolled with it.
     const gutter = H('pre', { class: 'lgs-asm-lines', 'aria-hidden': 'true' });
@@ -58,7 +65,7 @@ export class FreePlay {
     this.state = new StatePane(this.doc, stateEl);
     this.el.replaceChildren(H('h2', {}, 'Free play'),
       H('div', { class: 'lgs-play-grid' },
-        H('div', {}, H('h3', {}, 'Launcher console'), form, this.log,
+        H('div', {}, H('h3', {}, 'Launcher console'), form, this.progress, this.log,
           H('h3', {}, 'Guest program'), H('label', {}, 'Start from ', pick), H('div', { class: 'lgs-asm-box' }, gutter, src), load, this.asmErr),
         stateEl));
     this.rcu = new RcuPane(this.doc, { announce: this.announce });
@@ -70,8 +77,11 @@ export class FreePlay {
   /** Run one scenario line; one that does not parse is logged as such and changes nothing. */
   line(text) {
     if (!text.trim()) return;
+    this.stopSlices();
     const H = builder(this.doc);
-    const r = this.sim.exec(text);
+    // A line starts with an eighth of a slice: a Guest whose units cost more time than most (one that
+    // rewrites its own code, say) would otherwise make its first slice a long task.
+    const r = this.sim.execWithBudget(text, Math.ceil(Simulator.sliceBudget() / 8));
     if (r && r.source === undefined) {
       this.log.append(H('li', { class: 'lgs-res bad lgs-parse-err', 'data-ok': 'false' }, H('span', { class: 'lgs-mark' }, '✗'), H('code', {}, text), ` — line does not parse: ${r.message}`));
       this.announce(`That line does not parse: ${r.message}`);
@@ -81,10 +91,64 @@ export class FreePlay {
     this.insn = null;
     this.views.push(this.sim.view());
     this.showLast();
+    if (this.sim.goingOn()?.more) this.goOn();
+  }
+
+  /** Go on with the last line a slice at a time, each slice its own task, until its call returns, nothing
+   *  more happens, or Stop; then show the machine as the last slice left it, with the focus on the line. */
+  goOn() {
+    const H = builder(this.doc);
+    // The budget follows the time a slice takes: aimed at TARGET_MS, between a 64th of the page's slice
+    // and all of it (the core counts work, not time, and a unit's time depends on what the Guest does).
+    const most = Simulator.sliceBudget();
+    let budget = Math.ceil(most / 8);
+    const text = H('span', { class: 'lgs-play-progress-text' }, this.sim.goingOn().text);
+    const stop = H('button', { type: 'button', class: 'lgs-play-stop', onclick: () => this.stopSlices(true) }, 'Stop');
+    this.progress.replaceChildren(H('p', { 'aria-busy': 'true' }, text, ' ', stop));
+    let shown = performance.now();
+    const run = {
+      end: (said) => {
+        if (this.going !== run) return;
+        this.going = null;
+        this.progress.replaceChildren(H('p', {}, said));
+        // The line's result and the machine as its last slice left them (the line keeps its one Undo entry).
+        this.views[this.views.length - 1] = this.sim.view();
+        this.insn = null; // the Guest CPU pane opens at the end of the last slice
+        this.log.lastElementChild?.remove();
+        this.showLast();
+        this.announce(said);
+        this.input?.focus();
+      },
+    };
+    this.going = run;
+    const slice = () => {
+      if (this.going !== run) return;
+      const t0 = performance.now();
+      this.sim.goOn(budget);
+      const took = Math.max(performance.now() - t0, 1);
+      budget = Math.round(Math.min(most, Math.max(most / 64, budget * Math.min(2, TARGET_MS / took))));
+      const g = this.sim.goingOn();
+      if (!g?.more) { run.end(g?.text ?? 'The line has ended.'); return; }
+      // Words at most twice a second: a screen reader is not flooded, and the slices stay short.
+      if (performance.now() - shown > 500) { text.textContent = g.text; shown = performance.now(); }
+      later(slice);
+    };
+    later(slice);
+  }
+
+  /** Stop the line going on in slices, if one is (`said`: show and announce where it stopped). */
+  stopSlices(said = false) {
+    if (!this.going) return;
+    const g = this.sim.stop();
+    if (said) this.going.end(g?.text ?? 'Stopped.');
+    else this.going = null;
+    if (!said) this.progress?.replaceChildren();
   }
 
   /** Undo the last line run (and the lines after it that did not parse). */
   undo() {
+    this.stopSlices();
+    this.progress?.replaceChildren();
     if (this.views.length > 1 && this.sim.back()) {
       this.views.pop();
       this.insn = null;
@@ -98,6 +162,8 @@ export class FreePlay {
 
   /** Assemble `text`, load it in a fresh Launcher, then open and INITIALIZE; or show why it does not assemble. */
   program(text) {
+    this.stopSlices();
+    this.progress.replaceChildren();
     this.sim.reset();
     const err = this.sim.loadProgram('my-guest.S', text);
     if (err) {
@@ -149,6 +215,15 @@ export class FreePlay {
     this.pane = g.pane;
     this.state.render(v, { guest: g.el });
   }
+}
+
+/** How long one slice of a line going on should take, in ms: well under the 50 ms of a long task. */
+const TARGET_MS = 20;
+
+/** Run `f` as a task of its own, after the browser has had its turn (painting, input). */
+function later(f) {
+  if (globalThis.scheduler?.postTask) globalThis.scheduler.postTask(f, { priority: 'user-visible' });
+  else setTimeout(f, 0);
 }
 
 /** A course Guest program's source, to start one's own from. */

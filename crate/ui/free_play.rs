@@ -1,6 +1,12 @@
 //! Free play: the student types scenario lines (or loads a Guest program) and sees each one's result, with
 //! Undo. Each line's Guest CPU work is recorded, as a lesson step's is, so the Guest CPU pane can step
 //! through it; Undo brings back the machine, and the timeline, of the line before.
+//!
+//! A line runs with a work budget (the CLI's and lessons' [`crate::params::CALL_BUDGET`] unless the page gives a smaller
+//! one). When a `read` or `wait` spends it while the Guest still runs, the task stays asleep at a clean
+//! point and the line can go on in further slices ([`FreePlay::go_on`]), each a `wait` with a fresh budget:
+//! the page runs one slice a task, so it never blocks however long the Guest runs, and Undo takes back the
+//! line with all its slices.
 
 use super::lesson::{guest_cpu, run_recorded, step_view, GuestCpuView, StepView};
 use super::state::Snapshot;
@@ -19,8 +25,41 @@ pub struct FreePlay {
     /// Lines and programs given so far (a line's number in the scenario language's messages).
     given: usize,
     guest_mb: u32,
-    /// The Guest CPU's timeline of the last line, if it ran Guest code.
+    /// The Guest CPU's timeline of the last line, if it ran Guest code (of its last slice, if it went on).
     guest: Option<Stepper>,
+    /// The last line, if it spent its budget with its task still asleep: its slices so far.
+    slices: Option<Slices>,
+}
+
+/// A line going on in slices: the machine before its last slice (the view compares with it, so it shows the
+/// last slice's work, not the whole run's) and the progress so far.
+#[derive(Clone, Debug)]
+struct Slices {
+    before: Runner,
+    /// The line that started it and the task asleep in it.
+    source: String,
+    task: String,
+    /// Slices run (the line itself is the first) and the Guest CPU work they recorded.
+    count: u32,
+    units: u64,
+    /// Can it go on: the last slice left the task asleep, and moved the machine.
+    more: bool,
+    /// The student stopped it (Stop on the page).
+    stopped: bool,
+}
+
+/// Where a line that runs in slices is, in numbers and in words, for the page's progress line.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GoingOn {
+    pub source: String,
+    pub task: String,
+    pub slices: u32,
+    /// Units of Guest CPU work (instructions and `rep` iterations) the slices ran.
+    pub units: u64,
+    /// True while another slice would go on; false once the call returned or nothing more happens.
+    pub more: bool,
+    pub text: String,
 }
 
 impl FreePlay {
@@ -31,21 +70,117 @@ impl FreePlay {
 
     /// Free play from a machine as it is (a lesson's position, say).
     pub fn from(runner: Runner, guest_mb: u32) -> FreePlay {
-        FreePlay { runner, history: Default::default(), given: 0, guest_mb, guest: None }
+        FreePlay { runner, history: Default::default(), given: 0, guest_mb, guest: None, slices: None }
     }
 
     pub fn runner(&self) -> &Runner {
         &self.runner
     }
 
-    /// Run one scenario line: its step, `None` for a blank line or a comment, or why it does not parse.
+    /// Run one scenario line with the runner's work budget ([`crate::params::CALL_BUDGET`] unless it was given another):
+    /// its step, `None` for a blank line or a comment, or why it does not parse.
     pub fn exec(&mut self, line: &str) -> Result<Option<Step>, ParseError> {
+        self.exec_with_budget(line, self.runner.line_budget)
+    }
+
+    /// [`FreePlay::exec`] with a work budget of `units` for this line (the page's slice,
+    /// [`crate::params::PAGE_SLICE_BUDGET`]). A `read` or `wait` that spends it while the Guest still runs
+    /// leaves its task asleep at a clean point and says so; [`FreePlay::go_on`] carries on from there.
+    pub fn exec_with_budget(&mut self, line: &str, units: u64) -> Result<Option<Step>, ParseError> {
         let Some(l) = parse_line(self.given + 1, line)? else { return Ok(None) };
         self.given += 1;
-        self.remember(self.runner.clone());
-        let (mut steps, guest) = run_recorded(&mut self.runner, std::iter::once(&l));
+        let before = self.runner.clone();
+        self.remember(before.clone());
+        let step = self.run_budgeted(&l, units);
+        self.slices = step.as_ref().and_then(|s| {
+            let task = sleeper(s)?;
+            let mut slices = Slices { before, source: s.source.clone(), task, count: 1, units: 0, more: false, stopped: false };
+            self.sliced(&mut slices, s);
+            Some(slices)
+        });
+        Ok(step)
+    }
+
+    /// Go on with the last line for one more slice of `units`, a `wait` for its task: its step, or `None`
+    /// if the last line cannot go on (it returned, nothing more happens, or another line came after).
+    /// No new Undo entry: Undo takes back the line with all its slices.
+    pub fn go_on(&mut self, units: u64) -> Option<Step> {
+        let task = self.slices.as_ref().filter(|s| s.more)?.task.clone();
+        let Ok(Some(l)) = parse_line(self.given, &format!("wait {task}")) else { return None };
+        let mut slices = self.slices.take()?;
+        slices.before = self.runner.clone();
+        slices.count += 1;
+        let step = self.run_budgeted(&l, units)?;
+        self.sliced(&mut slices, &step);
+        self.slices = Some(slices);
+        Some(step)
+    }
+
+    /// Where the last line that ran in slices is, if it spent a budget with its task still asleep.
+    pub fn going_on(&self) -> Option<GoingOn> {
+        let s = self.slices.as_ref()?;
+        let m = |u: u64| format!("{:.1} M", u as f64 / 1e6);
+        let text = if s.stopped {
+            format!(
+                "stopped: `{}` ran {} instructions in {} slice{} and {} is still asleep in its call. Type wait to go on, or Undo to take the line back.",
+                s.source,
+                m(s.units),
+                s.count,
+                if s.count == 1 { "" } else { "s" },
+                s.task
+            )
+        } else if s.more {
+            format!(
+                "running the Guest: {} instructions so far in {} slice{}, {} still asleep in its call (`{}`); it goes on a slice at a time until the call returns, or Stop",
+                m(s.units),
+                s.count,
+                if s.count == 1 { "" } else { "s" },
+                s.task,
+                s.source
+            )
+        } else {
+            let last = self.runner.steps.last();
+            match last.and_then(|st| st.result.as_deref()) {
+                Some("blocked") => format!(
+                    "`{}` ran {} instructions in {} slices and {} is still asleep, but nothing more happens without you: {}",
+                    s.source,
+                    m(s.units),
+                    s.count,
+                    s.task,
+                    last.and_then(|st| st.message.clone()).unwrap_or_default()
+                ),
+                Some(r) => format!("`{}` returned {r} after {} instructions in {} slices", s.source, m(s.units), s.count),
+                None => format!("`{}` stopped after {} slices: {}", s.source, s.count, last.and_then(|st| st.message.clone()).unwrap_or_default()),
+            }
+        };
+        Some(GoingOn { source: s.source.clone(), task: s.task.clone(), slices: s.count, units: s.units, more: s.more, text })
+    }
+
+    /// Stop a line that goes on in slices where it is (a clean point: its task asleep in its call, its
+    /// Guest paused between two trips). `wait` goes on from there; Undo takes the whole line back.
+    pub fn stop(&mut self) -> Option<GoingOn> {
+        let s = self.slices.as_mut().filter(|s| s.more)?;
+        s.more = false;
+        s.stopped = true;
+        self.going_on()
+    }
+
+    /// Run `l` with a budget of `units` (the runner's own budget is left as it was), recording its Guest work.
+    fn run_budgeted(&mut self, l: &crate::scenario::Line, units: u64) -> Option<Step> {
+        let was = std::mem::replace(&mut self.runner.line_budget, units);
+        let (mut steps, guest) = run_recorded(&mut self.runner, std::iter::once(l));
+        self.runner.line_budget = was;
         self.guest = guest;
-        Ok(steps.pop())
+        steps.pop()
+    }
+
+    /// Count slice `step` in `slices`: it may go on if its task is still asleep (its budget spent, or the
+    /// Guest paused between two trips) and it moved the machine on (so a slice that changes nothing, a Guest
+    /// halted with no timer, say, never repeats).
+    fn sliced(&self, slices: &mut Slices, step: &Step) {
+        slices.units += self.guest.as_ref().map(|g| g.total()).unwrap_or(0);
+        let moved = (slices.before.kernel.log.len(), slices.before.kernel.now_ns) != (self.runner.kernel.log.len(), self.runner.kernel.now_ns);
+        slices.more = sleeper(step).is_some() && moved;
     }
 
     /// Does a whole scenario parse? Its first error if not.
@@ -68,6 +203,7 @@ impl FreePlay {
             Some((r, g)) => {
                 self.runner = r;
                 self.guest = g;
+                self.slices = None;
                 true
             }
             None => false,
@@ -91,6 +227,7 @@ impl FreePlay {
         self.runner.load_program(main, name, source)?;
         self.given += 1;
         self.remember(before);
+        self.slices = None;
         Ok(())
     }
 
@@ -115,15 +252,34 @@ impl FreePlay {
     pub fn view(&self) -> StepView {
         let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
         let console = self.runner.steps.iter().filter_map(|s| s.console.clone()).collect();
-        let mut v = step_view(self.history.back().map(|(r, _)| r), &self.runner, results, console);
+        // A line that went on in slices is compared with the machine before its last slice.
+        let before = self.slices.as_ref().filter(|s| s.count > 1).map(|s| &s.before).or(self.history.back().map(|(r, _)| r));
+        let mut v = step_view(before, &self.runner, results, console);
         v.ran_guest(self.guest.as_ref().map(|g| g.total()));
-        v.hint = v.results.last().and_then(|s| hint(s, &v.snapshot));
+        v.hint = match self.going_on() {
+            // Once it went on (or was stopped): where it is; after one slice, the hint a read asleep gets.
+            Some(g) if g.slices > 1 || self.slices.as_ref().is_some_and(|s| s.stopped) => Some(g.text),
+            _ => v.results.last().and_then(|s| hint(s, &v.snapshot)),
+        };
         v
     }
 
     /// The Guest CPU timeline of the last line, if it ran Guest code.
     pub fn guest(&mut self) -> Option<&mut Stepper> {
         self.guest.as_mut()
+    }
+}
+
+/// The task of step `s` if it is a `read` or `wait` left asleep (`blocked`): the one a further `wait` collects.
+fn sleeper(s: &Step) -> Option<String> {
+    use crate::scenario::parse::CallKind;
+    if s.result.as_deref() != Some("blocked") || !matches!(s.call, CallKind::Read | CallKind::Wait) {
+        return None;
+    }
+    // `wait T` waits for T; otherwise the line's task (`main` unless `as T:` names another).
+    match parse_line(s.line, &s.source) {
+        Ok(Some(crate::scenario::Line { action: crate::scenario::parse::Action::Wait { task: Some(t) }, .. })) => Some(t),
+        _ => Some(s.task.clone()),
     }
 }
 

@@ -1,0 +1,134 @@
+// The worst inputs on the page (issue 16): for each, the longest single task in headless Chromium and the
+// wasm memory before and after it; then a scripted session (thousands of steps, backs, free-play lines and
+// lesson switches) with wasm memory before and after. A benchmark, run by hand, not a test:
+//   bash .ci/build-wasm.sh && node tests/bench/hostile.mjs        (tests/e2e/node_modules installed: npm ci there)
+// ONLY=guests,lines,rcu,asm,session runs some of the inputs. SLICE_MS=2000 sets how long each worst Guest slices before Stop; SESSION=3000 the session's actions.
+// A long task is one over 50 ms (the Long Tasks API reports no shorter one), so "under 50 ms" means none.
+// The inputs: the worst Guests of tests/guests/hostile/ run through free play's editor and `read` (in the
+// page's slices, then Stop); a free-play script of 10,000 lines through the page's Simulator in tasks of
+// 16 ms; the RCU explorer at its largest settings (as walk.test.mjs runs it); the Guest editor given a
+// source at the assembler's item limit that switches sections on every line (tests/asm_hostile.rs's).
+
+import { startBrowser, WWW } from '../e2e/harness.mjs';
+import { hostileSource } from '../e2e/hostile-source.mjs';
+
+const SLICE_MS = Number(process.env.SLICE_MS ?? 2000);
+const SESSION = Number(process.env.SESSION ?? 3000);
+const ASM_MAX_ITEMS = 60_000; // params::ASM_MAX_ITEMS
+const want = (part) => !process.env.ONLY || process.env.ONLY.split(',').includes(part);
+
+const problems = [];
+const { server, page, close } = await startBrowser({ www: WWW, name: 'bench-hostile', problems, timeout: 300_000 });
+const open = async (hash) => {
+  await page.goto('about:blank');
+  await page.goto(server.url + hash);
+  await page.waitForSelector('body[data-ready]');
+};
+const memory = () => page.evaluate(async () => (await (await import('./pkg/lguest_sim.js')).default()).memory.buffer.byteLength);
+const observe = () => page.evaluate(() => {
+  window.__longest = 0;
+  window.__observer?.disconnect();
+  window.__observer = new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longest = Math.max(window.__longest, e.duration); });
+  window.__observer.observe({ type: 'longtask', buffered: false });
+});
+const mb = (b) => `${(b / (1 << 20)).toFixed(1)} MB`;
+const rows = [];
+
+/** Run `act` on a page opened at `hash` with free play started; record its longest task and memory. */
+async function measure(label, hash, act) {
+  await open(hash);
+  await page.locator('#walk .lgs-play-start').click();
+  const before = await memory();
+  await observe();
+  const t0 = Date.now();
+  await act();
+  await page.waitForTimeout(100); // let the observer deliver the last entries
+  const longest = await page.evaluate(() => window.__longest);
+  const after = await memory();
+  rows.push([label, longest, before, after, Date.now() - t0]);
+  console.log(`${label.padEnd(44)} longest task ${longest ? `${longest.toFixed(0).padStart(4)} ms` : 'under 50 ms'}   wasm memory ${mb(before)} -> ${mb(after)}   (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+for (const name of want('guests') ? ['near_slice', 'irq_storm', 'pf_storm', 'selfmod', 'print_then_spin'] : []) {
+  await measure(`${name} (read in slices, Stop after ${SLICE_MS / 1000} s)`, '#lesson=01-meet-dev-lguest&step=0', async () => {
+    await page.locator('#walk .lgs-asm').fill(hostileSource(name));
+    await page.locator('#walk .lgs-asm-load').click();
+    await page.locator('#walk .lgs-play-line').fill('read');
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(SLICE_MS);
+    if (await page.locator('#walk .lgs-play-stop').count()) await page.locator('#walk .lgs-play-stop').click();
+  });
+}
+
+if (want('lines')) await measure('10,000 free-play lines (a view after each)', '#lesson=01-meet-dev-lguest&step=0', () => page.evaluate(async () => {
+  const { Simulator } = await import('./pkg/lguest_sim.js');
+  const lines = ['open', 'write INITIALIZE', 'guest init 0x5000', 'eventfd', 'write EVENTFD addr=0x7000 fd=4', 'guest notify 0x7000',
+    'read', 'wait', 'write IRQ 3', 'signal', 'wait', 'close 4', '# a comment', 'bogus line'];
+  const sim = new Simulator(0);
+  const budget = Simulator.sliceBudget();
+  let i = 0;
+  while (i < 10_000) {
+    await new Promise((res) => setTimeout(res, 0));
+    const t0 = performance.now();
+    while (i < 10_000 && performance.now() - t0 < 16) {
+      const s = sim.execWithBudget(lines[i % lines.length], budget);
+      if (s && s.source !== undefined) sim.view();
+      i++;
+    }
+  }
+  sim.free();
+}));
+
+if (want('rcu')) await measure('RCU explorer at its largest settings', '#lesson=11-rcu-break-it&step=0', async () => {
+  const set = async (cls, v) => page.locator(`#walk .${cls}`).fill(String(v));
+  await page.locator('#walk .lgs-rcu-variant').selectOption('plain-assign');
+  await page.locator('#walk .lgs-rcu-memory').selectOption('weak');
+  await set('lgs-rcu-readers', 2); await set('lgs-rcu-writers', 2); await set('lgs-rcu-cpus', 3); await set('lgs-rcu-initial', 2);
+  await page.locator('#walk .lgs-rcu-explore').click();
+  await page.locator('#walk .lgs-rcu-report [role=alert], #walk .lgs-rcu-report table').first().waitFor({ timeout: 300_000 });
+});
+
+if (want('asm')) await measure(`assembler: ${ASM_MAX_ITEMS.toLocaleString('en')} statements switching sections`, '#lesson=01-meet-dev-lguest&step=0', async () => {
+  const src = Array.from({ length: ASM_MAX_ITEMS }, (_, i) => ['.text', 'nop', '.data', '.byte 1'][i % 4]).join('\n');
+  // Set as a paste would (Playwright's fill of 350,000 characters waits on the editor for ever).
+  await page.locator('#walk .lgs-asm').evaluate((el, text) => { el.value = text; el.dispatchEvent(new Event('input')); }, src);
+  await page.locator('#walk .lgs-asm-load').click();
+  await page.waitForFunction(() => document.querySelector('#walk .lgs-play-log li') || !document.querySelector('#walk .lgs-asm-err')?.hidden);
+});
+
+// A scripted session: lessons opened and stepped forward and back, free play lines with undos, switches.
+if (want('session')) {
+  await open('#lesson=01-meet-dev-lguest&step=0');
+  const r = await page.evaluate(async (actions) => {
+    const m = await import('./pkg/lguest_sim.js');
+    const mem = () => m.default().then((w) => w.memory.buffer.byteLength);
+    const before = await mem();
+    const ids = m.Walkthrough.lessonIds();
+    let seed = 12345;
+    const rnd = (n) => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n; };
+    const LINES = ['open', 'write INITIALIZE', 'eventfd', 'write EVENTFD addr=0x7000 fd=4', 'guest init 0x5000', 'guest notify 0x7000',
+      'read', 'write IRQ 3', 'signal', 'wait', 'close', 'advance 1000'];
+    let walk = m.Walkthrough.open(ids[0]);
+    let play = walk.freePlay();
+    let steps = 0;
+    let longest = 0;
+    for (let a = 0; a < actions; a++) {
+      if (a % 50 === 0) await new Promise((res) => setTimeout(res, 0));
+      const t = performance.now();
+      const k = rnd(10);
+      if (k < 4) { walk.goTo(Math.min(walk.position() + 1, walk.total())); steps++; }
+      else if (k < 5) walk.goTo(Math.max(walk.position() - 1, 0));
+      else if (k < 8) { play.execWithBudget(LINES[rnd(LINES.length)], m.Simulator.sliceBudget()); play.view(); }
+      else if (k < 9) play.back();
+      else { walk.free(); play.free(); walk = m.Walkthrough.open(ids[rnd(ids.length)]); play = walk.freePlay(); }
+      longest = Math.max(longest, performance.now() - t);
+    }
+    walk.free(); play.free();
+    return { before, after: await mem(), steps, longest };
+  }, SESSION);
+  console.log(`scripted session: ${SESSION} actions (${r.steps} steps forward), the slowest action ${r.longest.toFixed(0)} ms, wasm memory ${mb(r.before)} -> ${mb(r.after)}`);
+}
+
+if (problems.length) console.log(`the page reported: ${problems.join('; ')}`);
+await close();
+process.exit(0);
