@@ -264,13 +264,28 @@ impl Cpu {
 
     /// The byte at linear `lin` as the Guest would read it, or `None` where nothing is mapped for it.
     pub fn peek(&self, ram: &GuestRam, lin: u32) -> Option<u8> {
-        let phys = self.linear_to_physical(lin)?;
+        let phys = self.linear_to_physical(lin).or_else(|| self.guest_walk(ram, lin))?;
         if phys >> PAGE_SHIFT >= self.pfn_limit {
             return None;
         }
         let mut b = [0u8];
         ram.read(phys, &mut b).ok()?;
         Some(b[0])
+    }
+
+    /// Linear `lin` through the Guest's own two-level tables in its memory ([`Cpu::guest_tables`]), for a
+    /// page the shadow does not map yet: directory entry, then table entry, each present or nothing.
+    fn guest_walk(&self, ram: &GuestRam, lin: u32) -> Option<u32> {
+        let root = self.guest_tables?;
+        let entry = |addr: u32| -> Option<u32> {
+            let mut b = [0u8; 4];
+            ram.read(addr, &mut b).ok()?;
+            let e = u32::from_le_bytes(b);
+            (e & 1 != 0).then_some(e)
+        };
+        let pde = entry((root & !0xfff).wrapping_add((lin >> 22) * 4))?;
+        let pte = entry((pde & !0xfff).wrapping_add(((lin >> 12) & 0x3ff) * 4))?;
+        Some((pte & !0xfff) | (lin & 0xfff))
     }
 
     pub(crate) fn probe_write(&self, ram: &GuestRam, seg: usize, off: u32, size: u32) -> Result<(), Fault> {

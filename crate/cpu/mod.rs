@@ -150,6 +150,10 @@ pub struct Cpu {
     /// cr3: the page directory every access is translated through (see [`paging`]), or `None` while the
     /// Guest runs without paging (the identity). The Host sets it before each run.
     pub cr3: Option<paging::PageDirectory>,
+    /// The page directory the Guest itself loaded (guest-physical), as the Host last told the CPU. No access
+    /// walks it (they walk the shadow in `cr3`); only [`Cpu::peek`] does, so that a memory view shows what
+    /// the Guest would read at a page the Host has not shadowed yet (its first touch would fault it in).
+    pub guest_tables: Option<u32>,
     /// The page walk's cache for the length of one run (see [`mem::Tlb`]).
     pub(crate) tlb: mem::Tlb,
 }
@@ -176,6 +180,7 @@ impl Cpu {
             touch: None,
             budget_left: 0,
             cr3: None,
+            guest_tables: None,
             tlb: mem::Tlb::default(),
         }
     }
@@ -453,6 +458,7 @@ impl Cpu {
         c.state = self.state.clone();
         c.state.eip = eip;
         c.cr3 = self.cr3.clone();
+        c.guest_tables = self.guest_tables;
         c
     }
 

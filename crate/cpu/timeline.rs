@@ -42,6 +42,7 @@ struct CpuSnap {
     idtr: (u16, u32),
     pfn_limit: u32,
     cr3: Option<PageDirectory>,
+    guest_tables: Option<u32>,
 }
 
 impl CpuSnap {
@@ -51,7 +52,15 @@ impl CpuSnap {
             Some(p) if *p.gdt == cpu.gdt => Rc::clone(&p.gdt),
             _ => Rc::new(cpu.gdt),
         };
-        CpuSnap { state: cpu.state.clone(), gdt, gdtr: cpu.gdtr, idtr: cpu.idtr, pfn_limit: cpu.pfn_limit, cr3: cpu.cr3.clone() }
+        CpuSnap {
+            state: cpu.state.clone(),
+            gdt,
+            gdtr: cpu.gdtr,
+            idtr: cpu.idtr,
+            pfn_limit: cpu.pfn_limit,
+            cr3: cpu.cr3.clone(),
+            guest_tables: cpu.guest_tables,
+        }
     }
 
     fn restore(&self, cpu: &mut Cpu) {
@@ -66,6 +75,7 @@ impl CpuSnap {
             _ => false,
         };
         cpu.cr3 = self.cr3.clone();
+        cpu.guest_tables = self.guest_tables;
         if !same_tables {
             // Blocks were decoded through other mappings.
             cpu.flush_code_cache();

@@ -281,6 +281,7 @@ fn run_core(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, segs: Option<Enter
     let GuestEngine::Cpu(core) = engine else { return (None, 0, 0) };
     // The Switcher's cr3: this cpu's shadow page directory, from the Guest's first instruction.
     core.cr3 = Some(lg.pgdirs[*cpu_pgd].shadow.clone());
+    core.guest_tables = Some(lg.pgdirs[*cpu_pgd].gpgdir);
     if std::mem::take(flush_pending) || *seen_flushes != lg.flushes {
         // cr3 or a mapping changed: blocks decoded through the old one may be stale.
         core.flush_code_cache();
@@ -694,6 +695,7 @@ fn rewrite_hypercall(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -> bool {
     let Some(proc) = k.procs.get_mut(pidx) else { return false };
     // The instruction's address goes through the Guest's page tables as the core saw them.
     core.cr3 = Some(lg.pgdirs[cpu.cpu_pgd].shadow.clone());
+    core.guest_tables = Some(lg.pgdirs[cpu.cpu_pgd].gpgdir);
     let rewritten = core.rewrite_vmcall(&mut proc.mm.guest.ram, regs.eip);
     core.cr3 = None;
     if !rewritten {

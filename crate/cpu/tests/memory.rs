@@ -258,3 +258,19 @@ fn sixteen_bit_stack_operations() {
     let c = super::run_regs(&[0x66, 0x50, 0x66, 0x5b], [0x1234_5678, 0, 0, 0xffff_0000, 0, 0, 0, 0]);
     assert_eq!((c.state.regs[3], c.state.regs[4]), (0xffff_5678, STACK));
 }
+
+#[test]
+fn peek_reads_through_the_guests_own_tables_where_the_shadow_has_nothing_yet() {
+    let mut ram = GuestRam::new(PAGES);
+    // The Guest's directory at 0x1000: slot 1 (0x400000-0x7fffff) -> table at 0x2000; its entry 0 -> 0x3000.
+    ram.write_u32(0x1000 + 4, 0x2000 | 0x7).unwrap();
+    ram.write_u32(0x2000, 0x3000 | 0x7).unwrap();
+    ram.write(0x3005, b"H").unwrap();
+    let mut c = Cpu::new(PAGES, CODE);
+    c.cr3 = Some(crate::cpu::paging::PageDirectory::default());
+    assert_eq!(c.peek(&ram, 0x40_0005), None, "the shadow maps nothing, and the CPU was not told the Guest's tables");
+    c.guest_tables = Some(0x1000);
+    assert_eq!(c.peek(&ram, 0x40_0005), Some(b'H'));
+    assert_eq!(c.peek(&ram, 0x40_1005), None, "the table's entry 1 is not present");
+    assert_eq!(c.peek(&ram, 0x80_0000), None, "the directory's slot 2 is not present");
+}
