@@ -84,6 +84,10 @@ test('a course page of its own: ready before any step, fallback until then, each
 test('the site\'s 62.5% root font, justified and spaced text do not reach inside; the toolbar sticks under its header', async () => {
   await openCourse();
   await page.locator('#first').evaluate((e) => e.goTo(2));
+  // The state's tables are filled when their panel is first opened.
+  const panels = page.locator('#first .lgs-panel:not([open]) > summary');
+  for (let i = await panels.count(); i > 0 && !(await page.locator('#first table').count()); i--) await panels.first().click();
+  await page.waitForFunction(() => document.querySelector('#first').shadowRoot.querySelector('table'));
   const look = await page.evaluate(() => {
     const root = document.querySelector('#first').shadowRoot;
     const cs = (sel) => getComputedStyle(root.querySelector(sel));

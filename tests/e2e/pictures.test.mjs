@@ -154,7 +154,7 @@ test('memory and page tables drawn; lesson tables and pictures; the code pane wr
   await shot(page, 'pictures-lesson19-step3');
   await openWalk('#lesson=04-read-runs-the-guest&step=2');
   const mem = page.locator('#walk .lgs-story .lgs-fig-memory');
-  assert.match(await mem.locator('.lgs-fig-text').textContent(), /pfn_limit 0x2100[\s\S]*0xffc00000 – 0xffffffff: the Switcher/);
+  assert.match(await mem.locator('.lgs-fig-text').textContent(), /pfn_limit 0x2001[\s\S]*0xffc00000 – 0xffffffff: the Switcher/);
   // read() ran though it logs no event of its own: its tab says so.
   assert.match(await page.locator('#walk .lgs-tab', { hasText: 'read()' }).innerText(), /✓ ran/);
   assert.equal(await page.locator('#walk .lgs-srcline').first().evaluate((e) => getComputedStyle(e).whiteSpace), 'pre-wrap', 'long lines wrap');

@@ -202,7 +202,7 @@ test('what changed is marked in words; the host code and kernel links are shown'
   await openWalk('#lesson=02-initialize&step=1');
   const changed = page.locator('#walk .lgs-fields tr.chg .lgs-badge');
   assert.ok(await changed.count() > 0, 'INITIALIZE changes fields');
-  assert.match(await changed.first().innerText(), /new|changed/);
+  assert.match(await changed.first().textContent(), /new|changed/);
   assert.ok(await page.locator('#walk .lgs-book tr.new .lgs-badge').count() > 0, 'new allocations say "new"');
   const src = await page.locator('#walk .lgs-src').innerText();
   assert.match(src, /fn write\(|fn initialize\(/);
