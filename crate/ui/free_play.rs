@@ -142,11 +142,9 @@ impl FreePlay {
             let last = self.runner.steps.last();
             match last.and_then(|st| st.result.as_deref()) {
                 Some("blocked") => format!(
-                    "`{}` ran {} instructions in {} slices and {} is still asleep, but nothing more happens without you: {}",
-                    s.source,
-                    m(s.units),
-                    s.count,
+                    "{} is asleep in its call (`{}`) and nothing more happens on its own ({}): give a scripted Guest its next hypercall (guest notify 0x7000, guest halt), or type signal {0} to interrupt the call",
                     s.task,
+                    s.source,
                     last.and_then(|st| st.message.clone()).unwrap_or_default()
                 ),
                 Some(r) => format!("`{}` returned {r} after {} instructions in {} slices", s.source, m(s.units), s.count),

@@ -212,7 +212,7 @@ test('free play: a hint when read() is left asleep; every assembler error names 
     await page.locator('#walk .lgs-play-line').fill(l);
     await page.keyboard.press('Enter');
   }
-  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /Hint: main is asleep in read\(\).*Type wait/);
+  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /Hint: main is asleep in its call \(`read`\) and nothing more happens on its own.*type signal main/);
   await page.locator('#walk .lgs-asm').fill('movl $1, %eax\nfrobnicate %eax\nmovl %eax\n');
   assert.match(await page.locator('#walk .lgs-asm-lines').textContent(), /^1\n2\n3\n4$/);
   await page.locator('#walk .lgs-asm-load').click();

@@ -72,7 +72,8 @@ test('every lesson, stepped to its end and back: each scenario line shows ✓ as
   for (const L of LESSONS) {
     await page.goto(`${server.url}#lesson=${L.id}&step=0`);
     await page.waitForSelector('body[data-ready]');
-    await page.waitForFunction((id) => document.querySelector('#walk')?.dataset.lesson === id, L.id);
+    // Generous waits: the machine's two cores are shared, and this test steps every lesson.
+    await page.waitForFunction((id) => document.querySelector('#walk')?.dataset.lesson === id, L.id, { timeout: 30_000 });
     assert.equal(await position(), 0, L.id);
     let asked = false;
     for (let n = 1; n <= L.steps.length; n++) {
@@ -100,7 +101,7 @@ test('every lesson, stepped to its end and back: each scenario line shows ✓ as
       assert.equal(await page.locator('#walk .lgs-rcu.bad').count(), 0, `${L.id} step ${n}: explorer verdicts as the lesson says`);
       assert.match(await live(), new RegExp(`Step ${n} of ${L.steps.length}`));
       // The URL follows once the step is painted.
-      await page.waitForFunction((h) => location.hash === h, `#lesson=${L.id}&step=${n}`);
+      await page.waitForFunction((h) => location.hash === h, `#lesson=${L.id}&step=${n}`, { timeout: 30_000 });
     }
     await shot(page, `${L.id}-end`);
     for (let n = L.steps.length - 1; n >= 0; n--) {
