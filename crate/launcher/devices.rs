@@ -533,7 +533,7 @@ impl Launcher {
             format!("clone(do_thread, CLONE_VM | SIGCHLD) = {name}: it shares the Launcher's memory, has its own copy of the descriptors, and will sleep on eventfd {efd}, which LHREQ_EVENTFD tied to {addr:#x}"),
             &["tasks"],
         );
-        // "We close our local copy now the child has it": the thread's copy of the table keeps the eventfd.
+        // lguest.c drops the parent's descriptor once the thread holds its own: the thread's copy of the table keeps the eventfd.
         let _ = sys.syscall(Syscall::Close { fd: efd });
         sys.log("create_thread", format!("close({efd}): the main thread's copy goes; the thread's stays"), &["files"]);
         let slot = self.vq_mut(vq);

@@ -1,5 +1,5 @@
 //! S:100 The Switcher (drivers/lguest/x86/switcher_32.S) and the two pages of each host CPU it works from
-//! (`struct lguest_pages`, lg.h). The Switcher is a few hundred bytes of assembly mapped at 0xFFC00000 in
+//! (`struct lguest_pages`, lg.h). The Switcher, a short stretch of assembly, is mapped at 0xFFC00000 in
 //! both the Host and every Guest, so the instructions that change from one world to the other run at the
 //! same address on both sides.
 //!
