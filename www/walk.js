@@ -27,6 +27,9 @@ import { guestCpu } from './guest-pane.js';
 import { Breakpoints } from './breakpoints.js';
 import { FreePlay } from './free-play.js';
 
+/** The least time between two changes of the URL (see Walk.followUrl). */
+const URL_GAP_MS = 100;
+
 let ready = null;
 /** Start the wasm module once per page, however many walkthroughs it holds. */
 export function loadSimulator() {
@@ -461,14 +464,26 @@ class Controller {
     this.link.href = `${this.opts.linkBase ?? 'index.html'}${frag}`;
     // The URL follows when the page is idle, after the step is painted (replaceState is a round trip to the
     // browser). A navigation meanwhile (a link, the back button) wins over it.
-    if (this.opts.hash && !this.urlPending) {
-      this.urlPending = true;
-      const was = location.hash;
-      whenIdle(this.doc.defaultView, () => {
-        this.urlPending = false;
-        if (location.hash === was && was !== this.link.hash) history.replaceState(null, '', this.link.hash);
-      });
-    }
+    if (this.opts.hash && !this.urlPending) this.followUrl(location.hash, 0);
+  }
+
+  /** Bring the URL to the link, once the page is idle and at least URL_GAP_MS after the last time (browsers
+   *  ignore history changes beyond a rate, Chromium's being 200 in 10 s, and a student holding → steps
+   *  faster); if the browser ignored it anyway, try again a second later. `was`: the URL when asked. */
+  followUrl(was, tries) {
+    const win = this.doc.defaultView;
+    this.urlPending = true;
+    const wait = Math.max(0, (this.urlAt ?? -Infinity) + URL_GAP_MS - performance.now());
+    win.setTimeout(() => whenIdle(win, () => {
+      this.urlPending = false;
+      if (location.hash !== was || was === this.link.hash) return;
+      this.urlAt = performance.now();
+      try { history.replaceState(null, '', this.link.hash); } catch { /* the browser refused: tried again below */ }
+      if (location.hash !== this.link.hash && tries < 20) {
+        this.urlAt = performance.now() + 1000;
+        this.followUrl(location.hash, tries + 1);
+      }
+    }), wait);
   }
 
   /** Whether the keyboard focus is inside the walkthrough (in its document, or its shadow root). */

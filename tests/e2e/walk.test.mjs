@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { useBrowser, server, ctx, page, problems, watch, shot, live, openWalk, noProblems, AXE, ROOT as root } from './harness.mjs';
+import { useBrowser, server, ctx, page, problems, watch, shot, live, openWalk, noProblems, AXE, ROOT as root, LONG_TASK_BOUND_MS } from './harness.mjs';
 import { CSP } from './serve.mjs';
 
 /** Each lesson file: id, and per step the number of scenario lines (non-blank, non-comment), what each must
@@ -101,7 +101,10 @@ test('every lesson, stepped to its end and back: each scenario line shows ✓ as
       assert.equal(await page.locator('#walk .lgs-rcu.bad').count(), 0, `${L.id} step ${n}: explorer verdicts as the lesson says`);
       assert.match(await live(), new RegExp(`Step ${n} of ${L.steps.length}`));
       // The URL follows once the step is painted.
-      await page.waitForFunction((h) => location.hash === h, `#lesson=${L.id}&step=${n}`, { timeout: 30_000 });
+      const want = `#lesson=${L.id}&step=${n}`;
+      await page.waitForFunction((h) => location.hash === h, want, { timeout: 30_000 }).catch(async () => {
+        assert.fail(`${L.id} step ${n}: the URL is ${await page.evaluate(() => location.hash)}, not ${want}, 30 s after the step was shown`);
+      });
     }
     await shot(page, `${L.id}-end`);
     for (let n = L.steps.length - 1; n >= 0; n--) {
@@ -402,7 +405,7 @@ test('the RCU pane at its largest settings: progress in slices, no task over 50 
   console.log(`# the explorer at its largest: longest task ${longest.toFixed(0)} ms`);
   // The target is 50 ms (tests/e2e/bench.mjs prints it against that); the test's bound leaves room for a
   // loaded machine and still fails an explorer that runs in one go (seconds here).
-  assert.ok(longest <= 200, `no long task while exploring (longest ${longest} ms)`);
+  assert.ok(longest <= LONG_TASK_BOUND_MS, `no long task while exploring (longest ${longest} ms)`);
   await noProblems(page);
 });
 
