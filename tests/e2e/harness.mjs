@@ -23,6 +23,12 @@ export const ARTIFACTS = path.join(here, 'artifacts');
 /** axe-core, to inject into a page (from the lockfile's node_modules). */
 export const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
+/** The longest task a test lets one action of the page have. The target is 50 ms, and the benchmarks
+ *  (tests/bench/hostile.mjs, tests/e2e/bench.mjs) print each longest task against it; a test on a shared
+ *  2-core machine cannot hold a figure that tight (CI here once saw 217 ms for a slice that takes under 50 ms
+ *  on a quiet machine), so its bound only fails work done in one go, which takes seconds. */
+export const LONG_TASK_BOUND_MS = 1000;
+
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];

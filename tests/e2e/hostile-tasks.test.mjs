@@ -1,17 +1,17 @@
 // The worst inputs on the real page (issue 16), in headless Chromium: each worst Guest of tests/guests/hostile/
 // loaded into free play through its Guest editor and run (`read`) through the page's own UI, slicing for a
 // while, then stopped; and a free-play script of 10,000 lines. A long-task observer records every task: none
-// may pass the bound, and the longest is printed for each input (the target is 50 ms; the bound leaves room
-// for our loaded 2-core machine, as the RCU pane's test in walk.test.mjs does).
+// may pass the bound, and the longest is printed for each input (the target is 50 ms; the bound,
+// harness.mjs's LONG_TASK_BOUND_MS, fails only work done in one go: see there).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useBrowser, page, openWalk, noProblems } from './harness.mjs';
+import { useBrowser, page, openWalk, noProblems, LONG_TASK_BOUND_MS } from './harness.mjs';
 import { hostileSource } from './hostile-source.mjs';
 
 useBrowser('hostile-tasks', 20_000);
 
-const BOUND_MS = 200;
+const BOUND_MS = LONG_TASK_BOUND_MS;
 const WORST = ['near_slice', 'irq_storm', 'pf_storm', 'selfmod'];
 
 /** Start recording the page's long tasks afresh. */
@@ -48,7 +48,7 @@ for (const name of WORST) {
     assert.match(said, /^stopped: `read` ran [\d.]+ M instructions in \d+ slices and main is still asleep in its call\. Type wait to go on, or Undo/);
     assert.equal(await page.locator('#walk .lgs-play-stop').count(), 0, 'no Stop once stopped');
     assert.equal(await page.evaluate(() => document.activeElement?.className), 'lgs-play-line', 'the focus is back on the line');
-    assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /wait main → blocked/);
+    assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /^✓read → blocked/);
     const ms = await longest();
     console.log(`# ${name}: longest task ${ms ? `${ms.toFixed(0)} ms` : "under 50 ms (no long task)"} while it ran in slices`);
     assert.ok(ms <= BOUND_MS, `${name}: no long task (longest ${ms} ms)`);
