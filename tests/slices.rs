@@ -102,6 +102,10 @@ fn a_budgeted_read_stops_says_so_and_goes_on_in_slices() {
         assert!(units.windows(2).all(|w| w[1] > w[0]), "{name}: each slice goes on with the Guest's work: {units:?}");
         let view = f.view();
         assert!(view.hint.as_deref().unwrap_or("").contains("in 4 slices"), "{name}: {:?}", view.hint);
+        // The page shows the line typed, asleep, not the simulator's `wait` of its last slice.
+        let shown = &view.results[0];
+        assert_eq!((shown.action.as_str(), shown.result.as_deref()), ("read", Some("blocked")), "{name}");
+        assert!(shown.message.as_deref().unwrap_or("").ends_with("(it went on in 4 slices of the page's work budget)"), "{name}: {:?}", shown.message);
         let stopped = f.stop().expect("a line going on can be stopped");
         assert!(stopped.text.starts_with("stopped: `read` ran") && stopped.text.contains("Type wait to go on"), "{name}: {}", stopped.text);
         assert!(f.go_on(BUDGET).is_none(), "{name}: a stopped line does not go on by itself");
@@ -219,4 +223,45 @@ fn a_script_of_ten_thousand_lines_runs_each_line_bounded() {
         undone += 1;
     }
     assert!(undone <= lguest_sim::params::UNDO_DEPTH);
+}
+
+/// Every byte the heap holds, for the measurement below (the whole binary's: run that test alone).
+struct Counting;
+static HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        HELD.fetch_add(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        HELD.fetch_sub(l.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.dealloc(p, l) }
+    }
+}
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+/// What a worst Guest's read going on in slices holds, per event kept and in all, slice after slice, until
+/// the event log is full and after: the page's memory for it is bounded by `params::EVENT_CAP` events.
+#[test]
+#[ignore = "a measurement; run by hand: cargo test --release --test slices -- --ignored --nocapture memory"]
+fn memory_of_a_read_in_slices() {
+    use std::sync::atomic::Ordering::Relaxed;
+    for name in WORST {
+        let start = HELD.load(Relaxed);
+        let mut f = loaded(name, &hostile(name));
+        f.exec_with_budget("read", PAGE_SLICE_BUDGET).unwrap();
+        let mut slices = 1;
+        while slices < 400 && f.go_on(PAGE_SLICE_BUDGET).is_some() {
+            slices += 1;
+        }
+        let held = HELD.load(Relaxed) - start;
+        let events = f.runner().kernel.log.iter().count();
+        println!(
+            "{name:>10}: {slices} slices, {events} events kept ({} dropped), heap {:.1} MB, {:.0} B an event",
+            f.runner().kernel.log.dropped,
+            held as f64 / 1048576.0,
+            held as f64 / events.max(1) as f64
+        );
+    }
 }

@@ -36,8 +36,10 @@ pub struct FreePlay {
 #[derive(Clone, Debug)]
 struct Slices {
     before: Runner,
-    /// The line that started it and the task asleep in it.
+    /// The line that started it (its text, its action and kind) and the task asleep in it.
     source: String,
+    action: String,
+    call: crate::scenario::parse::CallKind,
     task: String,
     /// Slices run (the line itself is the first) and the Guest CPU work they recorded.
     count: u32,
@@ -94,7 +96,8 @@ impl FreePlay {
         let step = self.run_budgeted(&l, units);
         self.slices = step.as_ref().and_then(|s| {
             let task = sleeper(s)?;
-            let mut slices = Slices { before, source: s.source.clone(), task, count: 1, units: 0, more: false, stopped: false };
+            let mut slices =
+                Slices { before, source: s.source.clone(), action: s.action.clone(), call: s.call, task, count: 1, units: 0, more: false, stopped: false };
             self.sliced(&mut slices, s);
             Some(slices)
         });
@@ -248,7 +251,19 @@ impl FreePlay {
 
     /// The walkthrough's view of the machine after the last line (compared with the machine before it).
     pub fn view(&self) -> StepView {
-        let results = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
+        let mut results: Vec<Step> = if self.history.is_empty() { Vec::new() } else { self.runner.steps.last().cloned().into_iter().collect() };
+        // A line that went on in slices is shown as the line the student typed: each further slice is a
+        // `wait` for its task inside the simulator, but the call asleep (or returned) is the line's own.
+        if let (Some(s), Some(r)) = (self.slices.as_ref().filter(|s| s.count > 1), results.last_mut()) {
+            r.source.clone_from(&s.source);
+            r.action.clone_from(&s.action);
+            r.call = s.call;
+            let went = format!("it went on in {} slices of the page's work budget", s.count);
+            r.message = Some(match r.message.take() {
+                Some(m) => format!("{m} ({went})"),
+                None => went,
+            });
+        }
         let console = self.runner.steps.iter().filter_map(|s| s.console.clone()).collect();
         // A line that went on in slices is compared with the machine before its last slice.
         let before = self.slices.as_ref().filter(|s| s.count > 1).map(|s| &s.before).or(self.history.back().map(|(r, _)| r));
