@@ -47,7 +47,10 @@ pub const WALL_CLOCK_AT_BOOT: u32 = 1_305_763_200;
 /// Instructions a Guest may run inside one uninterrupted `lguest_arch_run_guest()` before the simulation
 /// hands control back (the model of a host timer tick preempting the Guest): keeps every call bounded.
 pub const GUEST_SLICE: u64 = 100_000;
-/// The most events one scenario run keeps for stepping back and forth; older detail is summarised.
+/// The most events one machine keeps (the first ones: they are what lessons point at); later ones are
+/// counted as dropped. Each is kept to its length, about 250 bytes (tests/slices.rs's memory measurement:
+/// a Guest that page-faults for ever fills the log in a few seconds of slices and holds 62 MB in all, its
+/// timeline included), so a full log is about 50 MB: the bound on what a Guest that traps for ever holds.
 pub const EVENT_CAP: usize = 200_000;
 /// The longest kill reason `kasprintf` text we keep (the kernel's messages are all far shorter).
 pub const MAX_REASON: usize = 256;
@@ -82,6 +85,20 @@ pub const UNDO_DEPTH: usize = 256;
 /// for `lguest-sim run`): far more than the largest Guest (`MAX_GUEST_MB` of RAM is not loaded from a file),
 /// and a bound when the file is a device that never ends.
 pub const MAX_FILE_BYTES: usize = 64 << 20;
+
+/// Checkpoints of a Guest's run kept for the Guest CPU pane's replay before they are thinned (half go, the
+/// spacing doubles). Each holds the registers and shares the unchanged pages, so a run holds at most this
+/// many copies of the pages it wrote between two of them; going to any instruction replays at most the
+/// spacing from the nearest one.
+pub const MAX_CHECKPOINTS: usize = 128;
+/// Trips into the Guest a run's timeline records (each a few words); past that the run goes on unrecorded
+/// and the pane says so.
+pub const MAX_TRIPS: usize = 100_000;
+/// Buffers a device thread services in one wake-up before the simulation lets others run. A Guest can have
+/// at most a ring's `num` buffers outstanding, so the ring checks stop a hostile ring long before this.
+pub const MAX_SERVICE: u32 = 4096;
+/// The most shadow mappings the state view lists (a Guest with 32 MB mapped has 8192).
+pub const SHADOW_VIEW_CAP: usize = 256;
 
 // --- One budget for the work of one call into the core ---------------------------------------------------
 

@@ -28,10 +28,7 @@ use crate::guest_ram::{GuestRam, Page};
 
 /// Units between checkpoints at first.
 pub const FIRST_EVERY: u64 = 4096;
-/// The most checkpoints a timeline keeps before it thins them out (half go, the spacing doubles).
-pub const MAX_CHECKPOINTS: usize = 128;
-/// The most trips a timeline records; past that the run goes on unrecorded, and the timeline says so.
-pub const MAX_TRIPS: usize = 100_000;
+pub use crate::params::{MAX_CHECKPOINTS, MAX_TRIPS};
 
 /// What the CPU needs, beside memory, to go on from a point: registers and the Host-held tables.
 #[derive(Clone, Debug)]

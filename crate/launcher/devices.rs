@@ -35,7 +35,7 @@ use crate::kernel::syscall::{Outcome, SysResult, Syscall};
 use crate::kernel::task::Tid;
 use crate::kernel::user::Sys;
 use crate::lguest::lguest_user::{LHREQ_EVENTFD, LHREQ_IRQ};
-use crate::params::{DEVICE_PAGES, LAUNCHER_SCRATCH, MAX_LAUNCHER_STDOUT, PAGE_SIZE};
+use crate::params::{DEVICE_PAGES, LAUNCHER_SCRATCH, MAX_LAUNCHER_STDOUT, MAX_SERVICE, PAGE_SIZE};
 
 /// `VIRTIO_ID_CONSOLE` (include/linux/virtio_ids.h).
 pub const VIRTIO_ID_CONSOLE: u8 = 3;
@@ -55,9 +55,6 @@ pub const VQCONFIG_SIZE: u32 = 8;
 /// Device threads' system-call buffers: the top quarter of the Launcher's scratch page, 32 bytes a thread,
 /// clear of the main thread's buffers (it reads up to 1023 bytes of a death reason at the bottom).
 const THREAD_SCRATCH: u32 = LAUNCHER_SCRATCH + 0xC00;
-/// Buffers a thread services in one wake-up before the simulation lets others run. A Guest can have at
-/// most `num` buffers outstanding, so this is never reached by a ring the checks let through.
-const MAX_SERVICE: u32 = 4096;
 /// The descriptors `STDIN_FILENO`, `STDOUT_FILENO`, `STDERR_FILENO`.
 const STDIN_FILENO: i32 = 0;
 const STDOUT_FILENO: i32 = 1;

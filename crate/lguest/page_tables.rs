@@ -42,8 +42,7 @@ pub use crate::cpu::paging::{
 };
 /// `ARRAY_SIZE(lg->pgdirs)`: how many shadow page directories the Host caches per Guest.
 pub const NR_PGDIRS: usize = 4;
-/// The most mappings the snapshot lists for the UI (a Guest with 32 MB mapped has 8192).
-pub const SHADOW_VIEW_CAP: usize = 256;
+pub use crate::params::SHADOW_VIEW_CAP;
 
 /// `struct pgdir`: which Guest page directory a cached shadow directory shadows.
 #[derive(Clone, Debug, Default)]
