@@ -22,10 +22,10 @@ pub struct Event {
     /// Our journey tag for that function (see `host::tags`), e.g. `L:055`.
     pub tag: &'static str,
     /// One sentence saying what happened, in the simulator's words.
-    pub text: String,
+    pub text: Box<str>,
     /// Paths of the state this step changed (`lg.eventfds`, `cpu0.pending_notify`, `alloc`), so a view can
     /// highlight them.
-    pub changed: Vec<String>,
+    pub changed: Box<[Box<str>]>,
     /// Where in our source the step was recorded (`crate/host/lguest_user.rs`, line 372): the line of the
     /// modelled function that did it, so the code pane can mark the lines a step ran.
     pub file: &'static str,
@@ -56,11 +56,13 @@ impl EventLog {
         }
         self.events.push(Event {
             seq,
+            // Each kept to its length (a formatted text has room to spare): a full log is
+            // `params::EVENT_CAP` of them.
             task: task.to_string(),
             func,
             tag,
-            text,
-            changed: changed.iter().map(|s| s.to_string()).collect(),
+            text: text.into_boxed_str(),
+            changed: changed.iter().map(|&s| s.into()).collect(),
             file: at.file(),
             line: at.line(),
         });

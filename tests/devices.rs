@@ -362,7 +362,7 @@ fn device_threads_have_their_own_descriptor_tables() {
     let res = run_guest(&mut m);
     assert_eq!(String::from_utf8_lossy(&res.stdout), OUT);
     let evs: Vec<_> = m.log.iter().collect();
-    let closes: Vec<&str> = evs.iter().filter(|e| e.func == "create_thread" && e.text.starts_with("close(")).map(|e| e.text.as_str()).collect();
+    let closes: Vec<&str> = evs.iter().filter(|e| e.func == "create_thread" && e.text.starts_with("close(")).map(|e| &*e.text).collect();
     assert_eq!(closes.len(), 2, "one close per queue's thread: {closes:?}");
     assert!(evs.iter().any(|e| e.func == "launcher" && e.text.contains("(CLONE_VM): it shares the Launcher's memory and gets a copy")));
 }

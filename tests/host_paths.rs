@@ -20,7 +20,7 @@ fn dead(k: &Kernel, g: usize) -> Option<String> {
 }
 
 fn texts<'a>(k: &'a Kernel, func: &str) -> Vec<&'a str> {
-    k.log.iter().filter(|e| e.func == func).map(|e| e.text.as_str()).collect()
+    k.log.iter().filter(|e| e.func == func).map(|e| &*e.text).collect()
 }
 
 /// Run lines one by one on a fresh Launcher; each must hold.
@@ -115,7 +115,7 @@ fn an_interrupt_for_a_running_guest_kicks_it_out_and_run_guest_goes_round() {
         "{:?}",
         texts(k, "set_interrupt")
     );
-    let ev: Vec<(&str, &str)> = k.log.iter().map(|e| (e.func, e.text.as_str())).collect();
+    let ev: Vec<(&str, &str)> = k.log.iter().map(|e| (e.func, &*e.text)).collect();
     let ipi = ev.iter().position(|(f, t)| *f == "deliver_to_host" && t.contains("reschedule IPI")).expect("the IPI arrives");
     let resched = ev.iter().position(|(f, t)| *f == "lguest_arch_handle_trap" && t.contains("trap 253 is the reschedule IPI")).expect("cond_resched()");
     let delivered = ev.iter().position(|(f, t)| *f == "try_deliver_interrupt" && t.contains("deliver irq 1")).expect("irq 1 delivered");

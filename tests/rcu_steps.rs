@@ -323,7 +323,7 @@ fn the_models_writer_takes_the_hosts_add_eventfd_steps() {
     }
     let r = lguest_sim::scenario::replay("open\nwrite INITIALIZE\neventfd\nwrite EVENTFD addr=0x7000 fd=4 => 0\n").unwrap();
     let from = r.kernel.log.iter().position(|e| e.func == "attach_eventfd" || e.text.contains("LHREQ_EVENTFD")).unwrap();
-    let host: Vec<String> = r.kernel.log.iter().skip(from).map(|e| e.text.clone()).collect();
+    let host: Vec<String> = r.kernel.log.iter().skip(from).map(|e| e.text.to_string()).collect();
     // Where each step is, searching on from the one before (an event may name two steps: the Host's
     // "append ...; num++").
     let order = |texts: &[String]| -> Vec<usize> {

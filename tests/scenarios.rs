@@ -84,7 +84,7 @@ fn add_eventfd_runs_the_rcu_update_in_order() {
         .log
         .iter()
         .filter(|e| e.func == "add_eventfd" || e.func == "synchronize_rcu" || e.func == "eventfd_ctx_fdget")
-        .map(|e| e.text.clone())
+        .map(|e| e.text.to_string())
         .collect();
     let order =
         ["kmalloc() a map for 1 entries", "memcpy() the 0 old entries", "take a reference", "append", "rcu_assign_pointer", "synchronize_rcu()", "kfree("];
@@ -125,7 +125,7 @@ fn notify_signals_the_first_matching_eventfd() {
     let r = replay(src).unwrap();
     assert_eq!(r.kernel.eventfds[0].count, 1);
     assert_eq!(r.kernel.eventfds[1].count, 0);
-    let texts: Vec<&str> = r.kernel.log.iter().filter(|e| e.func == "send_notify_to_eventfd").map(|e| e.text.as_str()).collect();
+    let texts: Vec<&str> = r.kernel.log.iter().filter(|e| e.func == "send_notify_to_eventfd").map(|e| &*e.text).collect();
     assert!(texts.first().unwrap().starts_with("rcu_read_lock()"));
     assert!(texts.iter().any(|t| t.starts_with("rcu_read_unlock()")));
 }

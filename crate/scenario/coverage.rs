@@ -229,7 +229,7 @@ pub fn classify_result(action: &Action, r: &SysResult) -> Vec<&'static str> {
 fn classify_events(events: &[Event]) -> Vec<&'static str> {
     let mut out = Vec::new();
     for e in events {
-        let t = e.text.as_str();
+        let t = &*e.text;
         let id = match e.func {
             "close" if t.starts_with("private_data is NULL") => "close.uninitialized",
             "close" if t == "struct lguest is freed" => "close.frees",
