@@ -1,13 +1,14 @@
 // Free play: carry on from the walkthrough's step in a wasm `Simulator` of one's own, with a console for
 // Launcher lines and Undo, a Guest program editor (assembled in the wasm), the log of results, the state
-// after the last line (a StatePane with its Guest CPU pane) and the RCU pane. It keeps the Simulator's view
-// after each line, so each is marked against the one before. A `read` or `wait` the Guest keeps asleep runs
-// in slices (Simulator.sliceBudget() units of work each, one task each), with its progress in words and a
-// Stop button, so the page never blocks however long the Guest runs; Undo takes the line back with them.
+// after the last line (a StatePane with its Guest CPU pane) and the RCU pane. Its LineRunner keeps the
+// Simulator's view after each line, so each is marked against the one before, and runs a `read` or `wait`
+// the Guest keeps asleep in slices, shown here with its progress in words and a Stop button, so the page
+// never blocks however long the Guest runs; Undo takes the line back with them.
 
 import { Simulator } from './pkg/lguest_sim.js';
 import { builder, uid } from './dom.js';
-import { resultItem } from './results.js';
+import { resultItem, parseErrorItem } from './results.js';
+import { LineRunner } from './line-runner.js';
 import { StatePane } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
 import { RcuPane } from './rcu-pane.js';
@@ -19,12 +20,13 @@ export class FreePlay {
     this.simulator = simulator;
     this.announce = announce;
     this.sim = null;
+    // The lines run, the view after each, and a line going on in slices with its progress here.
+    this.lines = new LineRunner({ going: (said, stop) => this.going(said, stop), progress: (said) => { if (this.progressText) this.progressText.textContent = said; },
+      ended: (said) => this.ended(said) });
     this.n = uid();
-    this.views = []; // the Simulator's view after each line run, the first before any
     this.insn = null; // the Guest instruction the last line's Guest CPU pane shows (null: its end)
     this.pane = null;
     this.rcu = null;
-    this.going = null; // the line going on in slices: { stop() }
     const H = builder(doc);
     this.el = H('section', { class: 'lgs-play', 'aria-label': 'Free play' },
       H('h2', {}, 'Free play'),
@@ -38,7 +40,7 @@ export class FreePlay {
     this.stopSlices();
     this.sim?.free();
     this.sim = this.simulator();
-    this.views = [this.sim.view()];
+    this.lines.use(this.sim);
     const input = H('input', { class: 'lgs-play-line', 'aria-label': 'Scenario line', placeholder: 'e.g. read, write IRQ 1, guest notify 0x8000', autocomplete: 'off', spellcheck: 'false' });
     const form = H('form', { class: 'lgs-play-form' }, H('label', {}, 'Line ', input),
       H('button', { type: 'submit' }, 'Run'), H('button', { type: 'button', class: 'lgs-play-undo', onclick: () => this.undo() }, 'Undo'));
@@ -77,85 +79,51 @@ export class FreePlay {
   /** Run one scenario line; one that does not parse is logged as such and changes nothing. */
   line(text) {
     if (!text.trim()) return;
-    this.stopSlices();
-    const H = builder(this.doc);
-    // A line starts with an eighth of a slice: a Guest whose units cost more time than most (one that
-    // rewrites its own code, say) would otherwise make its first slice a long task.
-    const r = this.sim.execWithBudget(text, Math.ceil(Simulator.sliceBudget() / 8));
+    if (this.lines.going) this.stopSlices();
+    const r = this.lines.line(text);
     if (r && r.source === undefined) {
-      this.log.append(H('li', { class: 'lgs-res bad lgs-parse-err', 'data-ok': 'false' }, H('span', { class: 'lgs-mark' }, '✗'), H('code', {}, text), ` — line does not parse: ${r.message}`));
+      this.log.append(parseErrorItem(this.doc, text, r.message));
       this.announce(`That line does not parse: ${r.message}`);
       return;
     }
     if (r === null) return;
     this.insn = null;
-    this.views.push(this.sim.view());
     this.showLast();
-    if (this.sim.goingOn()?.more) this.goOn();
   }
 
-  /** Go on with the last line a slice at a time, each slice its own task, until its call returns, nothing
-   *  more happens, or Stop; then show the machine as the last slice left it, with the focus on the line. */
-  goOn() {
+  /** A line goes on in slices: its progress in words, with its Stop button. */
+  going(said, stop) {
     const H = builder(this.doc);
-    // The budget follows the time a slice takes: aimed at TARGET_MS, between a 64th of the page's slice
-    // and all of it (the core counts work, not time, and a unit's time depends on what the Guest does).
-    const most = Simulator.sliceBudget();
-    let budget = Math.ceil(most / 8);
-    const text = H('span', { class: 'lgs-play-progress-text' }, this.sim.goingOn().text);
-    const stop = H('button', { type: 'button', class: 'lgs-play-stop', onclick: () => this.stopSlices(true) }, 'Stop');
-    this.progress.replaceChildren(H('p', { 'aria-busy': 'true' }, text, ' ', stop));
-    let shown = performance.now();
-    const run = {
-      end: (said) => {
-        if (this.going !== run) return;
-        this.going = null;
-        this.progress.replaceChildren(H('p', {}, said));
-        // The line's result and the machine as its last slice left them (the line keeps its one Undo entry).
-        this.views[this.views.length - 1] = this.sim.view();
-        this.insn = null; // the Guest CPU pane opens at the end of the last slice
-        this.log.lastElementChild?.remove();
-        this.showLast();
-        this.announce(said);
-        this.input?.focus();
-      },
-    };
-    this.going = run;
-    const slice = () => {
-      if (this.going !== run) return;
-      const t0 = performance.now();
-      this.sim.goOn(budget);
-      const took = Math.max(performance.now() - t0, 1);
-      budget = Math.round(Math.min(most, Math.max(most / 64, budget * Math.min(2, TARGET_MS / took))));
-      const g = this.sim.goingOn();
-      if (!g?.more) { run.end(g?.text ?? 'The line has ended.'); return; }
-      // Words at most twice a second: a screen reader is not flooded, and the slices stay short.
-      if (performance.now() - shown > 500) { text.textContent = g.text; shown = performance.now(); }
-      later(slice);
-    };
-    later(slice);
+    this.progressText = H('span', { class: 'lgs-play-progress-text' }, said);
+    this.progress.replaceChildren(H('p', { 'aria-busy': 'true' }, this.progressText, ' ', H('button', { type: 'button', class: 'lgs-play-stop', onclick: stop }, 'Stop')));
   }
 
-  /** Stop the line going on in slices, if one is (`said`: show and announce where it stopped). */
-  stopSlices(said = false) {
-    if (!this.going) return;
-    const g = this.sim.stop();
-    if (said) this.going.end(g?.text ?? 'Stopped.');
-    else this.going = null;
-    if (!said) this.progress?.replaceChildren();
+  /** The line going on in slices has ended (or was stopped): the machine as its last slice left it, with
+   *  the focus on the line. */
+  ended(said) {
+    this.progress.replaceChildren(builder(this.doc)('p', {}, said));
+    this.insn = null; // the Guest CPU pane opens at the end of the last slice
+    this.log.lastElementChild?.remove();
+    this.showLast();
+    this.announce(said);
+    this.input?.focus();
+  }
+
+  /** Stop the line going on in slices, if one is, and clear its progress. */
+  stopSlices() {
+    this.lines.stop();
+    this.progress?.replaceChildren();
   }
 
   /** Undo the last line run (and the lines after it that did not parse). */
   undo() {
     this.stopSlices();
-    this.progress?.replaceChildren();
-    if (this.views.length > 1 && this.sim.back()) {
-      this.views.pop();
+    if (this.lines.back()) {
       this.insn = null;
       // Lines that did not parse never ran: they go too, then the line undone.
       while (this.log.lastElementChild?.classList.contains('lgs-parse-err')) this.log.lastElementChild.remove();
       this.log.lastElementChild?.remove();
-      this.render(this.views.at(-1));
+      this.render(this.lines.view);
       this.announce('Undone.');
     }
   }
@@ -163,7 +131,6 @@ export class FreePlay {
   /** Assemble `text`, load it in a fresh Launcher, then open and INITIALIZE; or show why it does not assemble. */
   program(text) {
     this.stopSlices();
-    this.progress.replaceChildren();
     this.sim.reset();
     const err = this.sim.loadProgram('my-guest.S', text);
     if (err) {
@@ -179,7 +146,7 @@ export class FreePlay {
     }
     this.asmErr.hidden = true;
     this.asmErr.textContent = '';
-    this.views = [this.sim.view()];
+    this.lines.use(this.sim);
     this.log.replaceChildren();
     for (const l of ['open', 'write INITIALIZE']) this.line(l);
     this.announce('Program loaded. Type read to run it.');
@@ -195,8 +162,8 @@ export class FreePlay {
 
   /** The last line run: its result in the log and the live region, and the state after it. */
   showLast() {
-    const v = this.views.at(-1);
-    const prev = this.views.length > 1 ? this.views.at(-2) : null;
+    const v = this.lines.view;
+    const prev = this.lines.prev;
     const r = v.results[0];
     if (r && prev) {
       const li = resultItem(this.doc, r);
@@ -215,15 +182,6 @@ export class FreePlay {
     this.pane = g.pane;
     this.state.render(v, { guest: g.el });
   }
-}
-
-/** How long one slice of a line going on should take, in ms: well under the 50 ms of a long task. */
-const TARGET_MS = 20;
-
-/** Run `f` as a task of its own, after the browser has had its turn (painting, input). */
-function later(f) {
-  if (globalThis.scheduler?.postTask) globalThis.scheduler.postTask(f, { priority: 'user-visible' });
-  else setTimeout(f, 0);
 }
 
 /** A course Guest program's source, to start one's own from. */

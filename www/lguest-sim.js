@@ -61,7 +61,7 @@ const stylesReady = loadStyles();
 // The modules walk.js imports, fetched beside it instead of one level of imports after another (a module
 // left off this list is still fetched, only later).
 const MODULES = ['walk.js', 'story-pane.js', 'code-pane.js', 'state-pane.js', 'guest-pane.js', 'breakpoints.js', 'free-play.js',
-  'rcu-pane.js', 'results.js', 'md.js', 'scenario-line.js'];
+  'rcu-pane.js', 'results.js', 'md.js', 'line-runner.js'];
 for (const m of MODULES) {
   const href = new URL(`./${m}`, import.meta.url).href;
   if (document.head && !document.querySelector(`link[rel="modulepreload"][href="${CSS.escape(href)}"]`)) {

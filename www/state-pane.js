@@ -68,10 +68,7 @@ export class StatePane {
       case 'paging': return v.paging ? [v.ptes ? figure(this.doc, v.ptes) : '', this.paging(v.paging)] : null;
       case 'ldata': return v.ldata ? H('table', { class: 'lgs-fields lgs-ldata' }, H('caption', {}, `struct lguest_data (in Guest memory at ${v.ldata.address})`), rows(v.ldata.rows)) : null;
       case 'book': return this.book(v, asking);
-      case 'events': return v.events.length && !asking ? H('ol', { class: 'lgs-events', tabindex: 0, 'aria-label': 'Kernel events of this step' }, v.events.map((e) =>
-        H('li', {}, H('span', { class: 'lgs-task' }, e.task), ' ',
-          e.link ? H('a', { href: e.link, target: '_blank', rel: 'noopener', class: 'lgs-func' }, `${e.func}()`) : H('span', { class: 'lgs-func' }, e.func),
-          ' ', H('abbr', { class: 'lgs-tag', title: tagMeaning(e.tag) }, e.tag), ' ', e.text))) : null;
+      case 'events': return v.events.length && !asking ? eventList(this.doc, v.events) : null;
       default: {
         const sec = v.sections.find((x) => x.id === id);
         return sec ? H('table', { class: 'lgs-fields' }, H('caption', {}, sec.title), rows(sec.rows)) : null;
@@ -102,6 +99,16 @@ export class StatePane {
       H('thead', {}, H('tr', {}, ['id', 'what', 'by', 'bytes', 'this step'].map((t) => H('th', { scope: 'col' }, t)))),
       H('tbody', {}, rows.length ? rows : H('tr', {}, H('td', { colspan: 5 }, 'nothing allocated'))));
   }
+}
+
+/** A step's kernel events (`v.events`) as a list: the task, the function linked to the kernel's source, its
+ *  journey tag, what it did. `label`: the list's accessible name. */
+export function eventList(doc, events, label = 'Kernel events of this step') {
+  const H = builder(doc);
+  return H('ol', { class: 'lgs-events', tabindex: 0, 'aria-label': label }, events.map((e) =>
+    H('li', {}, H('span', { class: 'lgs-task' }, e.task), ' ',
+      e.link ? H('a', { href: e.link, target: '_blank', rel: 'noopener', class: 'lgs-func' }, `${e.func}()`) : H('span', { class: 'lgs-func' }, e.func),
+      ' ', H('abbr', { class: 'lgs-tag', title: tagMeaning(e.tag) }, e.tag), ' ', e.text)));
 }
 
 /** Run `f` when window `win` is idle (within half a second), after what it is painting now; its handle. */

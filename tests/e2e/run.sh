@@ -2,9 +2,14 @@
 # End-to-end test of the page in the system's headless Chromium. Expects www/pkg to be built already
 # (.ci/build-wasm.sh); installs playwright-core from the lockfile if it is missing (never a browser), then
 # runs node's test runner. Exits non-zero on any failure. CHROMIUM=/path overrides /usr/bin/chromium.
+#   bash tests/e2e/run.sh                              every tests/e2e/*.test.mjs
+#   bash tests/e2e/run.sh tests/e2e/page.test.mjs ...  only these files
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+files=()
+for f in "$@"; do files+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"); done
+[ ${#files[@]} -gt 0 ] || files=("$here"/*.test.mjs)
 cd "$here"
 
 if [ ! -f "$root/www/pkg/lguest_sim.js" ] || [ ! -f "$root/www/pkg/lguest_sim_bg.wasm" ]; then
@@ -23,4 +28,4 @@ if [ ! -f node_modules/playwright-core/package.json ]; then
   npm ci --no-audit --no-fund --prefer-offline >&2
 fi
 
-exec node --test --test-reporter=spec "$here"/*.test.mjs
+exec node --test --test-reporter=spec "${files[@]}"

@@ -1,0 +1,115 @@
+// Scenario lines run one at a time in a wasm `Simulator`, for a page that lets a student type them (free
+// play, the lab page). It keeps the Simulator's view after each line (the first before any), so a page can
+// show the last line marked against the one before and step back to any of them. A `read` or `wait` the
+// Guest keeps asleep goes on in slices (Simulator.sliceBudget() units of work at most, each slice a task
+// of its own), so the page never blocks however long the Guest runs; the line keeps its one entry, its
+// view replaced by the one its last slice leaves. Nothing here words the machine: the views are Rust's.
+
+import { Simulator } from './pkg/lguest_sim.js';
+
+/** How long one slice of a line going on should take, in ms: well under the 50 ms of a long task. */
+const TARGET_MS = 20;
+
+export class LineRunner {
+  /**
+   * Hooks, each optional: `going(text, stop)` when a line starts to go on in slices (`text`: where it is, in
+   * Rust's words; `stop()`: stop it where it is, saying so); `progress(text)` as it goes, at most twice a
+   * second; `ended(said)` once its last slice is in (its view replaced) or it was stopped with words.
+   */
+  constructor({ going = () => {}, progress = () => {}, ended = () => {} } = {}) {
+    this.hooks = { going, progress, ended };
+    this.sim = null;
+    this.views = []; // the Simulator's view after each line run, the first before any
+    this.run = null; // the line going on in slices: { end(said) }
+  }
+
+  /** Run lines in `sim` from where it is now (a new Simulator, or one just reset or loaded). */
+  use(sim) {
+    this.stop();
+    this.sim = sim;
+    this.views = [sim.view()];
+  }
+
+  /** The view after the last line (or before any). */
+  get view() { return this.views.at(-1); }
+
+  /** The view before the last line, or null before any line. */
+  get prev() { return this.views.length > 1 ? this.views.at(-2) : null; }
+
+  /** Whether a line goes on in slices now. */
+  get going() { return this.run !== null; }
+
+  /**
+   * Run one line: the step the Simulator returns (`null` for a blank line or a comment; `{ ok: false, line,
+   * message }` with no `source` for a line that does not parse, which changes nothing and is not kept).
+   * A line that ran has its view kept before this returns; if it must go on, `going` has been called and
+   * its slices follow, after the caller's turn.
+   */
+  line(text) {
+    this.stop();
+    // A line starts with an eighth of a slice: a Guest whose units cost more time than most (one that
+    // rewrites its own code, say) would otherwise make its first slice a long task.
+    const r = this.sim.execWithBudget(text, Math.ceil(Simulator.sliceBudget() / 8));
+    if (r === null || r.source === undefined) return r;
+    this.views.push(this.sim.view());
+    this.goOn(); // the first slice comes later, after the caller has shown the line
+    return r;
+  }
+
+  /** Go on with the last line a slice at a time, each slice its own task, until its call returns, nothing
+   *  more happens, or it is stopped. */
+  goOn() {
+    if (this.run || !this.sim.goingOn()?.more) return;
+    // The budget follows the time a slice takes: aimed at TARGET_MS, between a 64th of the page's slice
+    // and all of it (the core counts work, not time, and a unit's time depends on what the Guest does).
+    const most = Simulator.sliceBudget();
+    let budget = Math.ceil(most / 8);
+    let shown = performance.now();
+    const run = {
+      end: (said) => {
+        if (this.run !== run) return;
+        this.run = null;
+        this.views[this.views.length - 1] = this.sim.view(); // the line keeps its one entry
+        this.hooks.ended(said);
+      },
+    };
+    this.run = run;
+    this.hooks.going(this.sim.goingOn().text, () => this.stop(true));
+    const slice = () => {
+      if (this.run !== run) return;
+      const t0 = performance.now();
+      this.sim.goOn(budget);
+      const took = Math.max(performance.now() - t0, 1);
+      budget = Math.round(Math.min(most, Math.max(most / 64, budget * Math.min(2, TARGET_MS / took))));
+      const g = this.sim.goingOn();
+      if (!g?.more) { run.end(g?.text ?? 'The line has ended.'); return; }
+      // Words at most twice a second: a screen reader is not flooded, and the slices stay short.
+      if (performance.now() - shown > 500) { this.hooks.progress(g.text); shown = performance.now(); }
+      later(slice);
+    };
+    later(slice);
+  }
+
+  /** Stop the line going on in slices, if one is; `said`: end it as if it had ended there, with Rust's
+   *  words for where it stopped (else it is simply dropped, as before another line or a step back). */
+  stop(said = false) {
+    if (!this.run) return;
+    const g = this.sim.stop();
+    if (said) this.run.end(g?.text ?? 'Stopped.');
+    else this.run = null;
+  }
+
+  /** Take the last line back (with its slices): false if there is none. */
+  back() {
+    this.stop();
+    if (this.views.length < 2 || !this.sim.back()) return false;
+    this.views.pop();
+    return true;
+  }
+}
+
+/** Run `f` as a task of its own, after the browser has had its turn (painting, input). */
+function later(f) {
+  if (globalThis.scheduler?.postTask) globalThis.scheduler.postTask(f, { priority: 'user-visible' });
+  else setTimeout(f, 0);
+}
