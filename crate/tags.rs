@@ -231,6 +231,12 @@ pub const FUNCS: &[FuncInfo] = &[
         summary: "Skip a cli, emulate in and out (in reads all ones) for a #GP at ring 1.",
     },
     FuncInfo {
+        func: "rewrite_hypercall",
+        tag: "X:131",
+        file: "drivers/lguest/x86/core.c",
+        summary: "A vmcall at ring 1 (is_hypercall() read its three bytes): write int $0x1f; nop over it.",
+    },
+    FuncInfo {
         func: "load_guest_gdt_entry",
         tag: "H:620",
         file: "drivers/lguest/segments.c",

@@ -145,6 +145,12 @@ pub fn lgread(k: &mut Kernel, lg: &mut Lguest, gpa: u32, len: u32) -> Option<Vec
     }
 }
 
+/// `__lgread()` as its callers in the kernel use it: a refused read has killed the Guest and reads as zeroes
+/// (the kernel clears the buffer), and the caller goes on with them.
+pub fn lgread_or_zeroes(k: &mut Kernel, lg: &mut Lguest, gpa: u32, len: u32) -> Vec<u8> {
+    lgread(k, lg, gpa, len).unwrap_or_else(|| vec![0; len as usize])
+}
+
 /// A 32-bit word of Guest-physical memory (`lgread()`; a bad address kills the Guest).
 pub fn lgread_u32(k: &mut Kernel, lg: &mut Lguest, gpa: u32) -> Option<u32> {
     let b = lgread(k, lg, gpa, 4)?;

@@ -135,7 +135,7 @@ pub fn set_guest_interrupt(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, lo:
     }
     // The stack pointer is a Guest virtual address: once the Guest pages, the Host walks the Guest's tables
     // to find where to write (`guest_pa()`); the frame is pushed below that.
-    let Some(mut phys) = guest_pa(k, lg, cpu, sp) else { return };
+    let mut phys = guest_pa(k, lg, cpu, sp);
     for w in words {
         sp = sp.wrapping_sub(4);
         phys = phys.wrapping_sub(4);
