@@ -263,3 +263,22 @@ fn gdt_entries_are_fixed_up_as_lguest_does() {
     assert_eq!(gdt[7], (0x2000_ffff, 0x00cf_f200 | (1 << 8)), "DPL 3 stays 3");
     assert_eq!(gdt[8], (0, 1 << 13 | 1 << 8));
 }
+
+/// LOAD_GDT_ENTRY past the table (GDT_ENTRIES is 32) kills the Guest before anything is stored, and the
+/// reason prints the entry number as segments.c's `%i` does: a number with the top bit set is negative.
+#[test]
+fn a_gdt_entry_past_the_table_kills_with_the_number_signed() {
+    for (num, reason) in [("33", "33"), ("0xffffffff", "-1"), ("0x80000000", "-2147483648"), ("0x7fffffff", "2147483647")] {
+        let len = "too many gdt entries ".len() + reason.len() + 1;
+        let src = format!(
+            "open\nwrite INITIALIZE\nguest init 0x5000\nguest hypercall LOAD_GDT_ENTRY {num} 0x0000ffff 0x00cf9a00\nread => -ENOENT\n\
+             read len=100 => {len} reason=\"too many gdt entries {reason}\"\n"
+        );
+        let r = match replay(&src) {
+            Ok(r) => r,
+            Err(e) => panic!("LOAD_GDT_ENTRY {num}: line {}: {}", e.line, e.message),
+        };
+        let cpu = &r.kernel.lguest.get(0).unwrap().cpus[0];
+        assert_eq!(cpu.changed & 2, 0, "LOAD_GDT_ENTRY {num}: nothing was stored, so CHANGED_GDT was not set afresh");
+    }
+}
