@@ -174,6 +174,14 @@ pub fn deliver_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, num: u32) 
     true
 }
 
+/// `init_interrupts()` (module load): a `syscall_vector` other than the standard `SYSCALL_VECTOR` would be
+/// reserved in the Host's `used_vectors` now (or the load fails, -EBUSY, if the Host already uses it). This
+/// model loads the module with the default, which the Host's own system calls already hold: nothing to do.
+pub fn init_interrupts(k: &mut Kernel) {
+    let text = format!("syscall_vector is SYSCALL_VECTOR ({SYSCALL_VECTOR:#x}), the module's default: the Host's own system-call vector, nothing to reserve");
+    super::core::module_ev(k, "init_interrupts", text);
+}
+
 /// `could_be_syscall()`: the system-call vector (the module's `syscall_vector` is left at its default, 0x80).
 pub fn could_be_syscall(num: u32) -> bool {
     num == SYSCALL_VECTOR

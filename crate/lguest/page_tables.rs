@@ -426,6 +426,18 @@ pub fn guest_new_pagetable(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, pgt
     }
 }
 
+/// H:510 `init_pagetables()` (module load): a zeroed page for each CPU's Switcher pte page, filled by
+/// `populate_switcher_pte_page()` (H:520): the Switcher's code page mapped present and read-only, then that
+/// CPU's two pages, the registers page writable (the Guest's traps are saved into it) and the read-only
+/// state page (GDT, IDT, TSS) not. Every Guest's shadow page directory later points its top slot here.
+pub fn init_pagetables(k: &mut Kernel) {
+    super::core::module_ev(
+        k,
+        "init_pagetables",
+        "the one CPU's Switcher pte page: get_zeroed_page(); populate_switcher_pte_page(): entry 0 the code page (present, read-only), entry 1 the registers page (present, writable), entry 2 the read-only state page".into(),
+    );
+}
+
 /// `guest_pa()`: walk the Guest's own tables (not the shadow) to the Guest-physical address of `vaddr`, as
 /// the Host does before it pushes an interrupt frame on the Guest's stack, or reads the instruction at eip.
 /// Each entry is read with `lgread()`: a refused read kills the Guest and reads as zero (not present). A

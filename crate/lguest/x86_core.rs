@@ -618,6 +618,22 @@ pub fn lguest_arch_handle_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu)
     kill_guest(k, lg, reason);
 }
 
+/// H:020 `lguest_arch_host_init()` (module load, last): the Switcher's trap stubs moved (their addresses in
+/// `default_idt_entries` get `switcher_offset()`, the distance to the copy at 0xFFC00000); this CPU's
+/// `struct lguest_pages` filled with what does not depend on the Guest (the Host's GDT and IDT descriptors,
+/// the Guest's, the TSS stack for traps at the end of the registers, the Switcher's GDT and IDT entries);
+/// the Switcher's two segments put in the Host's GDT too; `lguest_entry`, the far pointer the Host
+/// `lcall`s; and PGE turned off on every CPU. Global pages survive a cr3 load, and the Host's are marked
+/// global: the Switcher loads the Guest's cr3 behind the Host's back, and a stale global entry would then
+/// translate a Guest address the Host's way.
+pub fn lguest_arch_host_init(k: &mut Kernel) {
+    super::core::module_ev(
+        k,
+        "lguest_arch_host_init",
+        "default_idt_entries += switcher_offset(); lguest_pages: host and guest GDT/IDT descriptors, TSS sp0 = the end of the registers page, ss0 = LGUEST_DS, no I/O bitmap, default GDT and IDT entries; LGUEST_CS and LGUEST_DS in the Host's GDT; lguest_entry = switch_to_guest at LGUEST_CS; cpu_has_pge: adjust_pge(0) on each CPU clears CR4.PGE, and X86_FEATURE_PGE is cleared".into(),
+    );
+}
+
 /// Is this #UD's reason (the core's words) an FPU instruction the core does not model?
 fn fpu_not_modelled(what: &str) -> bool {
     ["(x87 FPU not modelled)", "(MMX not modelled)", "(SSE not modelled)"].iter().any(|s| what.ends_with(s))
