@@ -20,6 +20,42 @@ pub struct FuncInfo {
 
 /// The table. Order is the order of the journey.
 pub const FUNCS: &[FuncInfo] = &[
+    FuncInfo {
+        func: "init",
+        tag: "H:000",
+        file: "drivers/lguest/core.c",
+        summary: "Loading the module: refuse a paravirtualized Host, then set up each piece in order.",
+    },
+    FuncInfo {
+        func: "map_switcher",
+        tag: "H:010",
+        file: "drivers/lguest/core.c",
+        summary: "The Switcher's pages, mapped high at 0xFFC00000 in the Host (and later every Guest).",
+    },
+    FuncInfo {
+        func: "init_pagetables",
+        tag: "H:510",
+        file: "drivers/lguest/page_tables.c",
+        summary: "Each CPU's Switcher pte page, which every shadow page directory will share.",
+    },
+    FuncInfo {
+        func: "init_interrupts",
+        tag: "X:001",
+        file: "drivers/lguest/interrupts_and_traps.c",
+        summary: "Reserve the module's syscall_vector, if it is not the standard 0x80.",
+    },
+    FuncInfo {
+        func: "lguest_device_init",
+        tag: "X:002",
+        file: "drivers/lguest/lguest_user.c",
+        summary: "misc_register(): the /dev/lguest the Launcher opens.",
+    },
+    FuncInfo {
+        func: "lguest_arch_host_init",
+        tag: "H:020",
+        file: "drivers/lguest/x86/core.c",
+        summary: "Each CPU's lguest_pages filled in, the Switcher's stubs relocated, and PGE turned off.",
+    },
     FuncInfo { func: "write", tag: "L:010", file: "drivers/lguest/lguest_user.c", summary: "Every Launcher request arrives here: the first word says which." },
     FuncInfo {
         func: "initialize",
@@ -229,6 +265,12 @@ pub const FUNCS: &[FuncInfo] = &[
         tag: "H:130",
         file: "drivers/lguest/x86/core.c",
         summary: "Skip a cli, emulate in and out (in reads all ones) for a #GP at ring 1.",
+    },
+    FuncInfo {
+        func: "rewrite_hypercall",
+        tag: "X:131",
+        file: "drivers/lguest/x86/core.c",
+        summary: "A vmcall at ring 1 (is_hypercall() read its three bytes): write int $0x1f; nop over it.",
     },
     FuncInfo {
         func: "load_guest_gdt_entry",

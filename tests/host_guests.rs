@@ -1,5 +1,6 @@
 //! Real Guest programs (GNU as, `tests/guests/host/*.S` and the course's `lessons/guests/hello.S`) booted by the simulated Launcher: hello through the
-//! early console, timer interrupts, the async ring, a fatal fault, vmcall and in/out, a bad NOTIFY. Each is
+//! early console, timer interrupts, the async ring, a fatal fault, vmcall and in/out, a bad NOTIFY, the Host's
+//! own read of a trapping instruction killing the Guest. Each is
 //! built at test time with `as --32` and `ld -m elf_i386`, then run both through the library and through
 //! the `lguest-sim run` command, whose output and exit status must be the real Launcher's.
 
@@ -108,6 +109,42 @@ fn an_fpu_instruction_under_ts_is_trap_7_reflected_only_when_the_guest_asked() {
     assert_eq!(count("the Guest wants its #NM"), 1);
     assert_eq!(count("runs again with TS clear"), 2);
     assert_eq!(count("reached the FPU with TS clear: fld1 (x87 FPU not modelled)"), 2);
+}
+
+#[test]
+fn reading_the_instruction_behind_a_trap_can_kill_the_guest() {
+    // tests/guests/host/badinsn.S, one case a build: the Host's own read of the trapping instruction
+    // (guest_pa(), then __lgread() of 3 bytes in is_hypercall() or 1 in emulate_insn()) kills the Guest; the
+    // first reason is the one read() gives the Launcher, after -ENOENT. The later kills of the same trap
+    // (the kernel goes on with zeroes, then tries deliver_trap()) are ignored, each an event.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/host");
+    let cases: &[(u32, &str, &[&str])] = &[
+        // A vmcall whose last byte is the last byte of Guest memory: the core runs it (#UD), but the read
+        // of its three bytes ends exactly at pfn_limit, which lguest_address_ok() refuses.
+        (1, "bad read address 0x2006ffd len 3", &["unhandled trap 6 at 0x2006ffd (0x0)"]),
+        // `in` in the last byte: emulate_insn() refuses it first, then is_hypercall() reads 3 bytes there.
+        (2, "bad read address 0x2006fff len 1", &["bad read address 0x2006fff len 3", "unhandled trap 13 at 0x2006fff (0x0)"]),
+        // The Guest's pte is gone (the shadow's is not): guest_pa() kills, then goes on with the
+        // not-present entry's frame (0), so the 3 bytes are read at Guest-physical 0x6, and refused nowhere.
+        (3, "Bad address 0x101006", &["unhandled trap 6 at 0x101006 (0x0)"]),
+        // The page directory entry is gone: guest_pa() gives -1UL, and a read there wraps.
+        (4, "Bad address 0x101006", &["bad read address 0xffffffff len 3", "unhandled trap 6 at 0x101006 (0x0)"]),
+    ];
+    for (case, reason, ignored) in cases {
+        let image = std::fs::read(guest_build::build_with(&dir, "badinsn", &[("CASE", *case)])).unwrap();
+        let r = launch(&image, 32);
+        assert_eq!(r.stderr, format!("lguest: {reason}\n"), "case {case}");
+        assert_eq!((r.stdout.as_slice(), r.exit_code), (&b""[..], 1), "case {case}");
+        let (mut m, r) = lguest_sim::scenario::launch::boot(&image, 32);
+        r.unwrap();
+        lguest_sim::scenario::launch::run_guest(&mut m);
+        let kills: Vec<&str> = m.log.iter().filter(|e| e.func == "kill_guest").map(|e| e.text.as_str()).collect();
+        let mut want = vec![format!("lg->dead = \"{reason}\"")];
+        want.extend(ignored.iter().map(|t| format!("already dead; \"{t}\" is ignored")));
+        assert_eq!(kills, want, "case {case}");
+        assert!(m.log.iter().any(|e| e.func == "run_guest" && e.text == "lg->dead is set: return -ENOENT"), "case {case}");
+        assert!(!m.log.iter().any(|e| e.func == "rewrite_hypercall"), "case {case}: nothing was rewritten");
+    }
 }
 
 #[test]

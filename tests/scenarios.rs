@@ -263,3 +263,51 @@ fn gdt_entries_are_fixed_up_as_lguest_does() {
     assert_eq!(gdt[7], (0x2000_ffff, 0x00cf_f200 | (1 << 8)), "DPL 3 stays 3");
     assert_eq!(gdt[8], (0, 1 << 13 | 1 << 8));
 }
+
+/// LOAD_GDT_ENTRY past the table (GDT_ENTRIES is 32) kills the Guest before anything is stored, and the
+/// reason prints the entry number as segments.c's `%i` does: a number with the top bit set is negative.
+#[test]
+fn a_gdt_entry_past_the_table_kills_with_the_number_signed() {
+    for (num, reason) in [("33", "33"), ("0xffffffff", "-1"), ("0x80000000", "-2147483648"), ("0x7fffffff", "2147483647")] {
+        let len = "too many gdt entries ".len() + reason.len() + 1;
+        let src = format!(
+            "open\nwrite INITIALIZE\nguest init 0x5000\nguest hypercall LOAD_GDT_ENTRY {num} 0x0000ffff 0x00cf9a00\nread => -ENOENT\n\
+             read len=100 => {len} reason=\"too many gdt entries {reason}\"\n"
+        );
+        let r = match replay(&src) {
+            Ok(r) => r,
+            Err(e) => panic!("LOAD_GDT_ENTRY {num}: line {}: {}", e.line, e.message),
+        };
+        let cpu = &r.kernel.lguest.get(0).unwrap().cpus[0];
+        assert_eq!(cpu.changed & 2, 0, "LOAD_GDT_ENTRY {num}: nothing was stored, so CHANGED_GDT was not set afresh");
+    }
+}
+
+/// The machine starts with the lguest module loaded, in core.c init()'s order (H:000); on a Host that is
+/// itself paravirtualized the load is refused (-EPERM), nothing is registered, and the Launcher finds no
+/// /dev/lguest to open.
+#[test]
+fn the_module_loads_as_the_machine_starts_and_refuses_a_paravirtualized_host() {
+    use lguest_sim::kernel::Kernel;
+    let k = Kernel::boot();
+    let funcs: Vec<&str> = k.log.iter().map(|e| e.func).collect();
+    assert_eq!(funcs, ["init", "map_switcher", "init_pagetables", "init_interrupts", "lguest_device_init", "lguest_arch_host_init", "init"]);
+    assert!(k.log.iter().all(|e| e.task == "insmod"));
+    assert!(k.log.iter().any(|e| e.text.contains("printk(KERN_INFO \"lguest: mapped switcher at ffc00000\")")));
+    assert!(k.log.iter().any(|e| e.func == "lguest_arch_host_init" && e.text.contains("clears CR4.PGE")));
+    assert!(k.lguest.misc_registered);
+
+    let k = Kernel::boot_with(true);
+    let texts: Vec<String> = k.log.iter().map(|e| format!("{}: {}", e.func, e.text)).collect();
+    assert_eq!(
+        texts,
+        [
+            "init: paravirt_enabled(): the Host itself runs paravirtualized: printk(\"lguest is afraid of being a guest\"); return -EPERM",
+            "init: lguest: init() returned -EPERM: insmod fails, the module is not loaded",
+        ]
+    );
+    assert!(!k.lguest.misc_registered);
+    let mut r = Runner::on(k, 32);
+    let step = r.exec(1, "open => -ENOENT").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+}

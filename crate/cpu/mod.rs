@@ -44,7 +44,6 @@ mod tests;
 use serde::Serialize;
 
 use crate::guest_ram::GuestRam;
-use crate::params::PAGE_SHIFT;
 
 pub use decode::BlockCache;
 pub use exec::Delivery;
@@ -489,21 +488,5 @@ impl Cpu {
         }
         self.state.segs = segs;
         Ok(())
-    }
-
-    /// The Host's half of lguest's `vmcall` trick: if the Guest's instruction at `eip` is `vmcall`
-    /// (0f 01 c1), overwrite it with `int $0x1f; nop` (cd 1f 90) and say so. The write goes through
-    /// [`GuestRam`], so the decoded-block cache sees the new bytes.
-    pub fn rewrite_vmcall(&self, ram: &mut GuestRam, eip: u32) -> bool {
-        let lin = self.state.segs[segments::CS].base.wrapping_add(eip);
-        let Ok(lin) = self.translate(lin, false) else { return false };
-        let mut b = [0u8; 3];
-        if ram.read(lin, &mut b).is_err() || b != [0x0f, 0x01, 0xc1] {
-            return false;
-        }
-        if lin.checked_add(3).is_none_or(|end| (end - 1) >> PAGE_SHIFT >= self.pfn_limit) {
-            return false;
-        }
-        ram.write(lin, &[0xcd, crate::params::LGUEST_TRAP_ENTRY, 0x90]).is_ok()
     }
 }

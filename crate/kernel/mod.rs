@@ -55,12 +55,35 @@ pub struct Kernel {
     pub current: Tid,
     /// The lguest driver's own state (its module's globals: every Guest, `lguest_lock`).
     pub lguest: drivers::LguestModule,
+    /// `paravirt_enabled()`: whether this Host is itself a paravirtualized guest (under Xen, VMI or lguest).
+    /// False for the bare machine simulated; set before [`Kernel::boot_with`] to see lguest refuse to load.
+    pub paravirt: bool,
 }
 
 impl Kernel {
-    /// A kernel with no process yet.
+    /// A kernel with no process yet, and no driver loaded (see [`Kernel::boot`]).
     pub fn new() -> Kernel {
         Kernel::default()
+    }
+
+    /// The machine starts: a kernel with its drivers' modules loaded ([`drivers::MODULES`]), in order.
+    pub fn boot() -> Kernel {
+        Kernel::boot_with(false)
+    }
+
+    /// [`Kernel::boot`] on a Host that is (`paravirt`) or is not itself a paravirtualized guest. What each
+    /// module's init returned.
+    pub fn boot_with(paravirt: bool) -> Kernel {
+        let mut k = Kernel { paravirt, ..Kernel::default() };
+        for (name, init) in drivers::MODULES {
+            let r = init(&mut k);
+            let text = match r {
+                Ok(()) => format!("{name}: init() returned 0, the module is loaded"),
+                Err(e) => format!("{name}: init() returned {e}: insmod fails, the module is not loaded"),
+            };
+            k.log.push("insmod", "init", crate::tags::tag("init"), text, &[]);
+        }
+        k
     }
 
     /// Start a program in a new process with one task, `main`, and descriptors 0, 1 and 2 on the terminal

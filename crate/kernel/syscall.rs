@@ -216,6 +216,12 @@ impl Kernel {
             return SysResult::err(Errno::EMFILE, "the Launcher has no free descriptor");
         };
         let (path, fops) = super::drivers::MISC_DEVICES[0];
+        // The node of a dynamic misc minor is made by misc_register(): if the module never registered it,
+        // there is no such file.
+        if !self.lguest.misc_registered {
+            self.ev("launcher", format!("open(\"{path}\", O_RDWR): no such file: the lguest module is not loaded, so no misc device made the node"), &[]);
+            return SysResult::err(Errno::ENOENT, "there is no /dev/lguest: the lguest module did not load");
+        }
         let file = self.alloc_file(fops, None);
         if let Some(t) = self.fd_table_mut(me) {
             t.insert(fd, file);

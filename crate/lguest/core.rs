@@ -116,6 +116,51 @@ fn budget_spent(k: &Kernel) -> String {
     )
 }
 
+/// H:000 `init()`: what loading the lguest module does (`module_init(init)`), which the simulated kernel
+/// runs as the machine starts, before any program. In the kernel's order, each step undone by the labels
+/// below it if a later one fails:
+/// 1. `paravirt_enabled()`: a Host that is itself a paravirtualized guest (Xen, VMI, lguest) refuses, since
+///    the Switcher's tricks need the real hardware: -EPERM.
+/// 2. [`map_switcher`] (H:010): the Switcher's pages, at the same high address in Host and every Guest.
+/// 3. `init_pagetables()` (H:510): each CPU's Switcher pte page.
+/// 4. `init_interrupts()`: reserve the system-call vector if the module was told another one.
+/// 5. `lguest_device_init()`: register `/dev/lguest`, the misc device the Launcher opens.
+/// 6. `lguest_arch_host_init()` (H:020): each CPU's `struct lguest_pages`, and PGE off.
+///
+/// Returns 0 or the errno `insmod` would report; on failure nothing stays registered, so `open()` of
+/// `/dev/lguest` finds no device node.
+pub fn init(k: &mut Kernel) -> Result<(), Errno> {
+    if k.paravirt {
+        module_ev(k, "init", "paravirt_enabled(): the Host itself runs paravirtualized: printk(\"lguest is afraid of being a guest\"); return -EPERM".into());
+        return Err(Errno::EPERM);
+    }
+    module_ev(k, "init", "paravirt_enabled() is false: the Host runs on the bare machine, so lguest may load".into());
+    map_switcher(k);
+    super::page_tables::init_pagetables(k);
+    super::interrupts_and_traps::init_interrupts(k);
+    super::lguest_user::lguest_device_init(k);
+    super::x86_core::lguest_arch_host_init(k);
+    Ok(())
+}
+
+/// H:010 `map_switcher()`: zeroed pages for the Switcher (`TOTAL_SWITCHER_PAGES`: its code page, then two
+/// for each CPU, `nr_cpu_ids`: this Host has one), checked to stay clear of the fixmap at the top of
+/// memory, mapped at `SWITCHER_ADDR` (0xFFC00000 without PAE: the top 4 MB, one page directory slot, which
+/// keeps the page tables simple), and the Switcher's code copied into the first. Its printk shows the
+/// address with `%p`: eight hex digits, no 0x.
+fn map_switcher(k: &mut Kernel) {
+    module_ev(
+        k,
+        "map_switcher",
+        "3 zeroed pages (the Switcher's code page and two for the one CPU) mapped at SWITCHER_ADDR 0xffc00000, clear of the fixmap; the Switcher's code copied in; printk(KERN_INFO \"lguest: mapped switcher at ffc00000\")".into(),
+    );
+}
+
+/// An event of the module's load: it runs in `insmod`'s context, before any task of the simulation.
+pub(crate) fn module_ev(k: &mut Kernel, func: &'static str, text: String) {
+    k.log.push("insmod", func, crate::tags::tag(func), text, &[]);
+}
+
 /// H:032 `lguest_address_ok()`: is [addr, addr+len) inside the Guest's memory? The kernel's test, in the
 /// host's 32-bit arithmetic: the page of `addr + len` must lie below `pfn_limit` (so a range that ends
 /// exactly at the limit is refused), and the sum must not wrap.
@@ -143,6 +188,12 @@ pub fn lgread(k: &mut Kernel, lg: &mut Lguest, gpa: u32, len: u32) -> Option<Vec
             None
         }
     }
+}
+
+/// `__lgread()` as its callers in the kernel use it: a refused read has killed the Guest and reads as zeroes
+/// (the kernel clears the buffer), and the caller goes on with them.
+pub fn lgread_or_zeroes(k: &mut Kernel, lg: &mut Lguest, gpa: u32, len: u32) -> Vec<u8> {
+    lgread(k, lg, gpa, len).unwrap_or_else(|| vec![0; len as usize])
 }
 
 /// A 32-bit word of Guest-physical memory (`lgread()`; a bad address kills the Guest).

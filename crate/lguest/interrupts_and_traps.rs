@@ -135,7 +135,7 @@ pub fn set_guest_interrupt(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, lo:
     }
     // The stack pointer is a Guest virtual address: once the Guest pages, the Host walks the Guest's tables
     // to find where to write (`guest_pa()`); the frame is pushed below that.
-    let Some(mut phys) = guest_pa(k, lg, cpu, sp) else { return };
+    let mut phys = guest_pa(k, lg, cpu, sp);
     for w in words {
         sp = sp.wrapping_sub(4);
         phys = phys.wrapping_sub(4);
@@ -172,6 +172,14 @@ pub fn deliver_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, num: u32) 
     let err = has_err(num).then_some(cpu.regs.errcode);
     set_guest_interrupt(k, lg, cpu, lo, hi, err);
     true
+}
+
+/// `init_interrupts()` (module load): a `syscall_vector` other than the standard `SYSCALL_VECTOR` would be
+/// reserved in the Host's `used_vectors` now (or the load fails, -EBUSY, if the Host already uses it). This
+/// model loads the module with the default, which the Host's own system calls already hold: nothing to do.
+pub fn init_interrupts(k: &mut Kernel) {
+    let text = format!("syscall_vector is SYSCALL_VECTOR ({SYSCALL_VECTOR:#x}), the module's default: the Host's own system-call vector, nothing to reserve");
+    super::core::module_ev(k, "init_interrupts", text);
 }
 
 /// `could_be_syscall()`: the system-call vector (the module's `syscall_vector` is left at its default, 0x80).

@@ -73,6 +73,9 @@ pub enum Dead {
     Err { errno: Errno },
 }
 
+/// `GUEST_PL`: the privilege ring the Guest kernel runs in (its user mode runs in ring 3).
+pub const GUEST_PL: u32 = 1;
+
 /// `cpu->changed` bits (lg.h): the IDT, the whole GDT, or only its three TLS entries changed since the
 /// Switcher last copied them; `CHANGED_ALL` is the first two.
 pub const CHANGED_IDT: u32 = 1;

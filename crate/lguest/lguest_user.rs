@@ -318,6 +318,17 @@ fn setup_pagetables(k: &mut Kernel, mem_base: u32, mem: u32, initrd_size: u32) -
     Ok(gpgdir)
 }
 
+/// `lguest_device_init()` (module load): `misc_register(&lguest_dev)`, the misc device "lguest" with a
+/// dynamically chosen minor and [`LGUEST_FOPS`]; registering it is what makes the `/dev/lguest` node.
+pub fn lguest_device_init(k: &mut Kernel) {
+    k.lguest.misc_registered = true;
+    super::core::module_ev(
+        k,
+        "lguest_device_init",
+        "misc_register(&lguest_dev): \"lguest\", a dynamic minor, lguest_fops; the /dev/lguest node appears".into(),
+    );
+}
+
 /// L:050 `user_send_irq()`.
 fn user_send_irq(k: &mut Kernel, cpu: &mut LgCpu, input: u32) -> Result<i64, Fail> {
     let Some(irq) = k.get_user(input) else {

@@ -3,7 +3,8 @@
 //!
 //! - [`lguest_user`]: the `/dev/lguest` file: `write()`, `read()`, `close()` (lguest_user.c, L:010-L:060),
 //!   and [`LGUEST_FOPS`], its file operations.
-//! - [`core`]: `run_guest()`, the loop behind `read()`; `lguest_address_ok()`, `lgread()`, `lgwrite()`,
+//! - [`core`]: the module's load, `init()` (H:000), which the kernel runs as the machine starts;
+//!   `run_guest()`, the loop behind `read()`; `lguest_address_ok()`, `lgread()`, `lgwrite()`,
 //!   `kill_guest()` (core.c, lg.h).
 //! - [`x86_core`]: `lguest_arch_run_guest()` and `lguest_arch_handle_trap()`, `copy_in_guest_info()` and the
 //!   trip into the Guest and back, `emulate_insn()`, the `vmcall` rewrite (x86/core.c).
@@ -62,6 +63,9 @@ pub struct Lguests {
     /// would save it and set TS again, is not modelled: the Launcher keeps its FPU until `unlazy_fpu()`.) The
     /// FPU's registers themselves are not modelled either.
     pub fpu_loaded: bool,
+    /// Whether the module's load registered the misc device (`lguest_device_init()`): until then, or if the
+    /// load failed, there is no `/dev/lguest` to open.
+    pub misc_registered: bool,
     /// Record the Guest CPU's work for the page (see [`crate::cpu::timeline`]): on for each step of a
     /// lesson the page shows.
     pub recording: bool,

@@ -29,7 +29,7 @@
 
 use serde::Serialize;
 
-use super::core::{kill_guest, lgread_u32, lgwrite};
+use super::core::{kill_guest, lgread_or_zeroes, lgread_u32, lgwrite};
 use super::hypercalls::SWITCHER_PGD_INDEX;
 use super::lg::{Guest, LgCpu, Lguest};
 use crate::kernel::alloc::{AllocId, AllocKind};
@@ -425,23 +425,41 @@ pub fn guest_new_pagetable(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, pgt
     }
 }
 
+/// H:510 `init_pagetables()` (module load): a zeroed page for each CPU's Switcher pte page, filled by
+/// `populate_switcher_pte_page()` (H:520): the Switcher's code page mapped present and read-only, then that
+/// CPU's two pages, the registers page writable (the Guest's traps are saved into it) and the read-only
+/// state page (GDT, IDT, TSS) not. Every Guest's shadow page directory later points its top slot here.
+pub fn init_pagetables(k: &mut Kernel) {
+    super::core::module_ev(
+        k,
+        "init_pagetables",
+        "the one CPU's Switcher pte page: get_zeroed_page(); populate_switcher_pte_page(): entry 0 the code page (present, read-only), entry 1 the registers page (present, writable), entry 2 the read-only state page".into(),
+    );
+}
+
 /// `guest_pa()`: walk the Guest's own tables (not the shadow) to the Guest-physical address of `vaddr`, as
 /// the Host does before it pushes an interrupt frame on the Guest's stack, or reads the instruction at eip.
-/// A directory entry not present kills the Guest ("Bad address") and gives nothing. A pte not present kills
-/// it too, but, as in the kernel, the address is still computed from that entry and returned (the caller
-/// goes on; the Guest will never run again).
-pub fn guest_pa(k: &mut Kernel, lg: &mut Lguest, cpu: &LgCpu, vaddr: u32) -> Option<u32> {
+/// Each entry is read with `lgread()`: a refused read kills the Guest and reads as zero (not present). A
+/// directory entry not present kills the Guest ("Bad address") and gives the kernel's `-1UL`, all ones. A pte
+/// not present kills it too, but, as in the kernel, the address is still computed from that entry and
+/// returned. Either way the caller goes on with the address; the Guest will never run again.
+pub fn guest_pa(k: &mut Kernel, lg: &mut Lguest, cpu: &LgCpu, vaddr: u32) -> u32 {
     let gpgdir = lg.pgdirs[cpu.cpu_pgd].gpgdir;
-    let gpgd = lgread_u32(k, lg, gpgdir.wrapping_add(pgd_index(vaddr) as u32 * 4))?;
+    let gpgd = word(&lgread_or_zeroes(k, lg, gpgdir.wrapping_add(pgd_index(vaddr) as u32 * 4), 4));
     if gpgd & _PAGE_PRESENT == 0 {
         kill_guest(k, lg, format!("Bad address {vaddr:#x}"));
-        return None;
+        return u32::MAX;
     }
-    let gpte = lgread_u32(k, lg, (gpgd & !PTE_FLAGS_MASK).wrapping_add(pte_index(vaddr) as u32 * 4))?;
+    let gpte = word(&lgread_or_zeroes(k, lg, (gpgd & !PTE_FLAGS_MASK).wrapping_add(pte_index(vaddr) as u32 * 4), 4));
     if gpte & _PAGE_PRESENT == 0 {
         kill_guest(k, lg, format!("Bad address {vaddr:#x}"));
     }
-    Some((gpte & !PTE_FLAGS_MASK) | (vaddr & PTE_FLAGS_MASK))
+    (gpte & !PTE_FLAGS_MASK) | (vaddr & PTE_FLAGS_MASK)
+}
+
+/// A little-endian word from four bytes read out of Guest memory.
+fn word(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
 // --- teardown and views -------------------------------------------------------------------------------

@@ -27,11 +27,11 @@
 //! clears TS, and `lguest_arch_handle_trap()` reflects the trap if the Guest asked (`cpu->ts`), else lets
 //! the Guest run the instruction again. With TS clear it reaches the FPU, which the core does not have: #UD.
 
-use super::core::kill_guest;
+use super::core::{kill_guest, lgread_or_zeroes, lgwrite};
 use super::guest::GuestEngine;
 use super::hypercalls::{data_put, hcall_name, lguest_data};
 use super::interrupts_and_traps::{clockdev_fn, copy_traps, deliver_trap, has_err, idt_address, why_not_direct};
-use super::lg::{LgCpu, Lguest, CHANGED_ALL, CHANGED_GDT, CHANGED_GDT_TLS, CHANGED_IDT};
+use super::lg::{LgCpu, Lguest, CHANGED_ALL, CHANGED_GDT, CHANGED_GDT_TLS, CHANGED_IDT, GUEST_PL};
 use super::page_tables::{demand_page, guest_pa, guest_pagetable_clear_all};
 use super::regs::LguestRegs;
 use super::segments::{copy_gdt, copy_gdt_tls};
@@ -543,7 +543,8 @@ pub fn lguest_arch_handle_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu)
                 return;
             }
             // Under KVM vmcall is a #GP, normally a #UD: either way it may be the Guest's hypercall.
-            if rewrite_hypercall(k, lg, cpu) {
+            if is_hypercall(k, lg, cpu) {
+                rewrite_hypercall(k, lg, cpu);
                 return;
             }
         }
@@ -585,9 +586,8 @@ pub fn lguest_arch_handle_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu)
         }
         _ => {}
     }
-    if lg.dead.is_some() {
-        return;
-    }
+    // Even a Guest killed above (a "bad read address" of is_hypercall(), "Writing cr2") has its trap
+    // delivered, as in the kernel: run_guest() sees it dead only afterwards.
     let n = regs.trapnum;
     if n == 6 {
         if let Some(what) = cpu.last_ud.as_deref().filter(|w| fpu_not_modelled(w)) {
@@ -618,6 +618,22 @@ pub fn lguest_arch_handle_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu)
     kill_guest(k, lg, reason);
 }
 
+/// H:020 `lguest_arch_host_init()` (module load, last): the Switcher's trap stubs moved (their addresses in
+/// `default_idt_entries` get `switcher_offset()`, the distance to the copy at 0xFFC00000); this CPU's
+/// `struct lguest_pages` filled with what does not depend on the Guest (the Host's GDT and IDT descriptors,
+/// the Guest's, the TSS stack for traps at the end of the registers, the Switcher's GDT and IDT entries);
+/// the Switcher's two segments put in the Host's GDT too; `lguest_entry`, the far pointer the Host
+/// `lcall`s; and PGE turned off on every CPU. Global pages survive a cr3 load, and the Host's are marked
+/// global: the Switcher loads the Guest's cr3 behind the Host's back, and a stale global entry would then
+/// translate a Guest address the Host's way.
+pub fn lguest_arch_host_init(k: &mut Kernel) {
+    super::core::module_ev(
+        k,
+        "lguest_arch_host_init",
+        "default_idt_entries += switcher_offset(); lguest_pages: host and guest GDT/IDT descriptors, TSS sp0 = the end of the registers page, ss0 = LGUEST_DS, no I/O bitmap, default GDT and IDT entries; LGUEST_CS and LGUEST_DS in the Host's GDT; lguest_entry = switch_to_guest at LGUEST_CS; cpu_has_pge: adjust_pge(0) on each CPU clears CR4.PGE, and X86_FEATURE_PGE is cleared".into(),
+    );
+}
+
 /// Is this #UD's reason (the core's words) an FPU instruction the core does not model?
 fn fpu_not_modelled(what: &str) -> bool {
     ["(x87 FPU not modelled)", "(MMX not modelled)", "(SSE not modelled)"].iter().any(|s| what.ends_with(s))
@@ -627,15 +643,18 @@ fn fpu_not_modelled(what: &str) -> bool {
 /// there: `cli` (which the cmpxchg8b emulation of early boot uses) is skipped; `in` reads all ones (the
 /// kernel's rule: a 16- or 32-bit `in` sets all of eax, an 8-bit one ORs 0xFFFF into it, shifted by 16 with
 /// the 0x66 prefix); `out` goes nowhere. The Guest continues after the instruction.
+///
+/// The kernel's order: eip goes through `guest_pa()` first (which may kill the Guest even when the trap
+/// came from its user mode), then the ring is checked, then each instruction byte is one `lgread()` of a
+/// byte. A read `lguest_address_ok()` refuses kills the Guest and reads as 0, which is no instruction this
+/// knows: the trap goes on to `is_hypercall()`.
 fn emulate_insn(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -> bool {
     // eip is a Guest virtual address: guest_pa() walks the Guest's tables for it.
-    let pa = guest_pa(k, lg, cpu, cpu.regs.eip);
-    if cpu.regs.cs & 3 != 1 {
+    let physaddr = guest_pa(k, lg, cpu, cpu.regs.eip);
+    if cpu.regs.cs & 3 != GUEST_PL {
         return false;
     }
-    let Some(pa) = pa else { return false };
-    let Some(b) = super::core::lgread(k, lg, pa, 1) else { return false };
-    let (mut insn, mut len, mut shift) = (b[0], 0u32, 0u32);
+    let (mut insn, mut len, mut shift) = (lgread_or_zeroes(k, lg, physaddr, 1)[0], 0u32, 0u32);
     if insn == 0xfa {
         cpu.regs.eip = cpu.regs.eip.wrapping_add(1);
         k.ev(
@@ -648,8 +667,7 @@ fn emulate_insn(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -> bool {
     if insn == 0x66 {
         shift = 16;
         len = 1;
-        let Some(b2) = super::core::lgread(k, lg, pa.wrapping_add(1), 1) else { return false };
-        insn = b2[0];
+        insn = lgread_or_zeroes(k, lg, physaddr.wrapping_add(len), 1)[0];
     }
     let is_in = match insn & 0xFE {
         0xE4 => {
@@ -683,30 +701,37 @@ fn emulate_insn(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -> bool {
     true
 }
 
-/// `is_hypercall()` + `rewrite_hypercall()`: a `vmcall` at ring 1 becomes `int $0x1f; nop` in the Guest's
-/// code, and the Guest runs it again.
-fn rewrite_hypercall(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -> bool {
-    let regs = cpu.regs;
-    if regs.cs & 3 != 1 {
+/// The bytes of `vmcall` (0f 01 c1), which the KVM way of making a hypercall uses.
+const VMCALL: [u8; 3] = [0x0f, 0x01, 0xc1];
+/// What `rewrite_hypercall()` puts over it: `int $0x1f; nop` (cd 1f 90).
+const INT_1F_NOP: [u8; 3] = [0xcd, LGUEST_TRAP_ENTRY, 0x90];
+
+/// H:050 `is_hypercall()`: a trap from the Guest kernel (ring 1) whose instruction is `vmcall`. eip goes
+/// through `guest_pa()`, and all three bytes are read at once with `__lgread()`: a range that reaches the
+/// end of the Guest's memory (`lguest_address_ok()` refuses even one ending exactly at `pfn_limit`) kills
+/// the Guest with "bad read address" and reads as zeroes, so it is not a `vmcall`.
+fn is_hypercall(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -> bool {
+    if cpu.regs.cs & 3 != GUEST_PL {
         return false;
     }
-    let pidx = k.proc_of(cpu.tsk);
-    let GuestEngine::Cpu(core) = &mut cpu.engine else { return false };
-    let Some(proc) = k.procs.get_mut(pidx) else { return false };
-    // The instruction's address goes through the Guest's page tables as the core saw them.
-    core.cr3 = Some(lg.pgdirs[cpu.cpu_pgd].shadow.clone());
-    core.guest_tables = Some(lg.pgdirs[cpu.cpu_pgd].gpgdir);
-    let rewritten = core.rewrite_vmcall(&mut proc.mm.guest.ram, regs.eip);
-    core.cr3 = None;
-    if !rewritten {
-        return false;
+    let physaddr = guest_pa(k, lg, cpu, cpu.regs.eip);
+    let insn = lgread_or_zeroes(k, lg, physaddr, VMCALL.len() as u32);
+    insn == VMCALL
+}
+
+/// H:050 `rewrite_hypercall()`: the `vmcall` becomes `int $0x1f; nop` in the Guest's code, written with
+/// `__lgwrite()` at the Guest-physical address `guest_pa()` gives for eip (out of range: "bad write
+/// address"), and the Guest runs it again. The write may have made the kernel copy a read-only page of the
+/// Guest's code, which the shadow tables could still name: they all go, whether the write worked or not
+/// (rare enough not to matter).
+fn rewrite_hypercall(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) {
+    let eip = cpu.regs.eip;
+    let physaddr = guest_pa(k, lg, cpu, eip);
+    if lgwrite(k, lg, physaddr, &INT_1F_NOP) {
+        cpu.last_ud = None;
+        k.ev("rewrite_hypercall", format!("vmcall at {eip:#x} (Guest-physical {physaddr:#x}) rewritten to int $0x1f; nop (cd 1f 90)"), &["guest.code"]);
     }
-    cpu.last_ud = None;
-    k.ev("lguest_arch_handle_trap", format!("vmcall at {:#x} rewritten to int $0x1f; nop (cd 1f 90)", regs.eip), &["guest.code"]);
-    // That write may have made the kernel copy a read-only page of the Guest's code: the shadow tables could
-    // name the old copy, so they all go (rare enough not to matter).
     guest_pagetable_clear_all(k, lg, cpu);
-    true
 }
 
 /// How a run of the Guest ended, in words, for its timeline.

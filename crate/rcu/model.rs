@@ -148,7 +148,8 @@ pub enum Role {
     Reader,
     /// A Launcher device thread writing `LHREQ_EVENTFD`: `attach_eventfd()` → `add_eventfd()`.
     Writer,
-    /// The Guest's clockevent hrtimer firing on a CPU: interrupt context, on top of whatever runs there.
+    /// A timer interrupt on a CPU in which the Guest's clockevent hrtimer and the scheduling-clock tick are
+    /// both due: interrupt context, on top of whatever runs there.
     Timer,
     /// A thread of a litmus test.
     Litmus,

@@ -56,11 +56,12 @@ pub enum Op {
     /// `preempt_enable()`, which reports nothing, for classic RCU).
     RcuReadUnlock,
 
-    // ---- the timer path: the Guest's clockevent hrtimer firing (interrupt context) ----
-    /// The hrtimer interrupt arrives: `clockdev_fn()` calls `set_interrupt(cpu, 0)` to raise the Guest's irq 0.
+    // ---- the timer path: one timer interrupt in which two hrtimers are due (interrupt context) ----
+    /// The timer interrupt arrives, and the Guest's clockevent hrtimer is due: `clockdev_fn()` calls
+    /// `set_interrupt(cpu, 0)` to raise the Guest's irq 0.
     HrtimerInterrupt,
-    /// The scheduling-clock part of the interrupt: `rcu_check_callbacks()` looks at what it interrupted, and
-    /// the handler returns (`irq_exit()`).
+    /// The scheduling-clock tick, a separate hrtimer due in the same interrupt: `rcu_check_callbacks()`
+    /// looks at what it interrupted, and the handler returns (`irq_exit()`).
     RcuCheckCallbacks,
 
     // ---- litmus operations (for the memory-model tests) ----
@@ -263,7 +264,8 @@ pub fn writer_program(variant: Variant, bad_fd: bool) -> Vec<Op> {
     p
 }
 
-/// The timer path's steps: one firing of the Guest's clockevent hrtimer, in interrupt context.
+/// The timer path's steps: one timer interrupt, in interrupt context, that finds both the Guest's clockevent
+/// hrtimer and the scheduling-clock tick due (see `synchronize_rcu.rs`).
 pub fn timer_program() -> Vec<Op> {
     vec![Op::HrtimerInterrupt, Op::RcuCheckCallbacks]
 }

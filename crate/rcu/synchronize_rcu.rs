@@ -1,8 +1,11 @@
 //! Grace periods: `synchronize_rcu()` (called from `add_eventfd()`, L:055) begins one and sleeps until every
 //! CPU has passed a quiescent state since; `note_quiescent()` is where CPUs report one; and the timer path
-//! (a timer interrupt: the Guest's clockevent hrtimer fires, and the scheduling-clock tick runs
-//! `rcu_check_callbacks()`) shows that an interrupt is not a quiescent state in itself. Part of the RCU tour
-//! ([`super`]): read after `reader.rs`.
+//! shows that an interrupt is not a quiescent state in itself. The timer path is one local timer interrupt
+//! in which two hrtimers are due: the Guest's clockevent (`clockdev_fn()`, raising its irq 0) and the
+//! scheduling-clock tick (`tick_sched_timer()` → `update_process_times()` → `rcu_check_callbacks()`). In
+//! 2.6.39 these are separate hrtimers, and `hrtimer_interrupt()` runs both in one interrupt only when both
+//! have expired; the model takes that case, since the tick is what RCU needs and the clockevent is what
+//! the course follows. Part of the RCU tour ([`super`]): read after `reader.rs`.
 //!
 //! The two flavours ([`super::model::Flavour`]) differ in what counts. Preemptible RCU (TREE_PREEMPT_RCU,
 //! `synchronize_rcu()` in kernel/rcutree_plugin.h) waits exactly for the CPUs that were inside a read-side
@@ -99,8 +102,8 @@ pub(super) fn note_quiescent(setup: &Setup, st: &mut State, cpu: u8) -> Vec<Stri
 }
 
 /// The hrtimer of the Guest's clockevent fires: `clockdev_fn()` calls `set_interrupt(cpu, 0)`, raising the
-/// Guest's timer irq. It runs in interrupt context on top of whatever this CPU was running, which stays
-/// exactly where it was, inside a read-side section or not.
+/// Guest's timer irq. It runs in interrupt context (the timer interrupt's `hrtimer_interrupt()`) on top of
+/// whatever this CPU was running, which stays exactly where it was, inside a read-side section or not.
 pub(super) fn clockdev_fn(cx: &mut Cx) -> Result<String, String> {
     cx.st.irqs_pending |= 1;
     let (st, cpu) = (&*cx.st, cx.cpu);
@@ -114,7 +117,8 @@ pub(super) fn clockdev_fn(cx: &mut Cx) -> Result<String, String> {
     Ok(format!("{}: the Guest's clockevent fires on CPU{cpu}; clockdev_fn() sets irq 0 in irqs_pending.{under}", cx.who))
 }
 
-/// The scheduling-clock part of the interrupt: `rcu_check_callbacks()` looks at what was interrupted. For
+/// The scheduling-clock tick, a second hrtimer due in the same interrupt (`tick_sched_timer()` →
+/// `update_process_times()`): `rcu_check_callbacks()` looks at what was interrupted. For
 /// preemptible RCU a tick inside a read-side section notes nothing and one outside is quiescent; for classic
 /// RCU only a tick that interrupted user mode or the idle loop is, and one in the kernel never (inside a
 /// section or not: classic RCU cannot tell). Then the handler returns.

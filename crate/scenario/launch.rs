@@ -84,7 +84,7 @@ pub fn boot(image: &[u8], mem_mb: u32) -> (Kernel, Result<(), String>) {
 }
 
 fn boot_echoing(image: &[u8], mem_mb: u32, echo: Option<fn(usize, &[u8])>) -> (Kernel, Result<(), String>) {
-    let mut k = Kernel::new();
+    let mut k = Kernel::boot();
     k.tty.echo = echo;
     let tid = k.exec("lguest", Box::new(Launcher::new(mem_mb)));
     // What the Launcher loads is real code: the x86 core runs it (a scenario's scripted Guest does not).

@@ -160,7 +160,11 @@ impl Runner {
     /// A kernel with the Launcher started on it, its memory mapped, ready for its first line: the real
     /// Launcher's state just before `tell_kernel()`, with `guest_mb` MB of Guest RAM.
     pub fn new(guest_mb: u32) -> Runner {
-        let mut kernel = Kernel::new();
+        Runner::on(Kernel::boot(), guest_mb)
+    }
+
+    /// [`Runner::new`] on a kernel already started (e.g. [`Kernel::boot_with`] a paravirtualized Host).
+    pub fn on(mut kernel: Kernel, guest_mb: u32) -> Runner {
         let main = kernel.exec("lguest", Box::new(Launcher::new(guest_mb)));
         let mapped = kernel.with_program(main, |l: &mut Launcher, sys| l.map_memory(sys));
         debug_assert!(matches!(mapped, Some(Ok(()))), "a fresh Launcher maps its memory: {mapped:?}");

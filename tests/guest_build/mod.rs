@@ -7,6 +7,12 @@ use std::process::Command;
 
 /// Build `dir/name.S` (with `dir` on the `.include` path) into a static ELF32 executable.
 pub fn build(dir: &Path, name: &str) -> PathBuf {
+    build_with(dir, name, &[])
+}
+
+/// [`build`] with symbols set on the command line (`as --defsym NAME=VALUE`), for a Guest whose source
+/// holds several cases.
+pub fn build_with(dir: &Path, name: &str, defsyms: &[(&str, u32)]) -> PathBuf {
     static BUILDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = std::env::temp_dir().join(format!("lguest-sim-guests-{}-{n}-{name}", std::process::id()));
@@ -16,6 +22,7 @@ pub fn build(dir: &Path, name: &str) -> PathBuf {
     let st = Command::new("as")
         .args(["--32", "-I"])
         .arg(dir)
+        .args(defsyms.iter().flat_map(|(k, v)| ["--defsym".to_string(), format!("{k}={v}")]))
         .arg(dir.join(format!("{name}.S")))
         .arg("-o")
         .arg(&obj)

@@ -5,8 +5,8 @@
 //!   `invd`, `rdmsr`, `wrmsr`, `rdpmc`, `mov` to/from control or debug registers, port I/O): #GP(0) with
 //!   EIP unchanged, for the Host's `emulate_insn()` or for reflecting to the Guest. `cli`/`sti` and port
 //!   I/O are privileged because IOPL is 0 and the Guest cannot raise it.
-//! - `vmcall`: #UD (trap 6) at ring 1, which the Host rewrites to `int $0x1f; nop`
-//!   ([`Cpu::rewrite_vmcall`]).
+//! - `vmcall`: #UD (trap 6) at ring 1, which the Host rewrites to `int $0x1f; nop` in Guest memory (its
+//!   `rewrite_hypercall()`; the write goes through [`GuestRam`], so the decoded-block cache sees it).
 //! - Allowed: `cpuid` (a plain i686), `rdtsc` (the instruction counter: deterministic), `sgdt`/`sidt`/
 //!   `sldt`/`str`/`smsw` (not privileged before UMIP), segment loads (`mov`/`pop`/`lds`...).
 //! - Anything else (x87, MMX, SSE, call gates, ...) is #UD naming what was not modelled, except that an x87,

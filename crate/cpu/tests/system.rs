@@ -44,8 +44,9 @@ fn vmcall_is_ud_until_the_host_rewrites_it() {
     let mut cpu = Cpu::new(PAGES, CODE);
     assert_eq!(cpu.run(&mut ram, 10), Exit::Fault { fault: Fault::ud("vmcall") });
     assert_eq!(cpu.state.eip, CODE + 1);
-    assert!(cpu.rewrite_vmcall(&mut ram, cpu.state.eip));
-    assert!(!cpu.rewrite_vmcall(&mut ram, cpu.state.eip)); // already done
+    // The Host's rewrite_hypercall() writes int $0x1f; nop over it in Guest memory (no paging here: eip is
+    // the physical address); the decoded-block cache must see the new bytes.
+    ram.write(cpu.state.eip, &[0xcd, 0x1f, 0x90]).unwrap();
     assert_eq!(cpu.run(&mut ram, 10), Exit::Hypercall);
     assert_eq!(cpu.state.eip, CODE + 3);
     // ...then the nop, the inc, and on into zeroed memory (add %al,(%eax)) until the budget.
