@@ -106,6 +106,9 @@ fn a_budgeted_read_stops_says_so_and_goes_on_in_slices() {
         let shown = &view.results[0];
         assert_eq!((shown.action.as_str(), shown.result.as_deref()), ("read", Some("blocked")), "{name}");
         assert!(shown.message.as_deref().unwrap_or("").ends_with("(it went on in 4 slices of the page's work budget)"), "{name}: {:?}", shown.message);
+        // Marked against the machine before the line, all its slices together: main went to sleep in it.
+        let main = view.sections.iter().flat_map(|s| &s.rows).find(|r| r.key == "task.main").expect("main's row");
+        assert!(main.changed && main.was.is_some(), "{name}: {main:?}");
         let stopped = f.stop().expect("a line going on can be stopped");
         assert!(stopped.text.starts_with("stopped: `read` ran") && stopped.text.contains("Type wait to go on"), "{name}: {}", stopped.text);
         assert!(f.go_on(BUDGET).is_none(), "{name}: a stopped line does not go on by itself");

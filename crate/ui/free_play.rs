@@ -265,8 +265,8 @@ impl FreePlay {
             });
         }
         let console = self.runner.steps.iter().filter_map(|s| s.console.clone()).collect();
-        // A line that went on in slices is compared with the machine before its last slice.
-        let before = self.slices.as_ref().filter(|s| s.count > 1).map(|s| &s.before).or(self.history.back().map(|(r, _)| r));
+        // What the line changed, all its slices together: the machine before it is the last Undo entry.
+        let before = self.history.back().map(|(r, _)| r);
         let mut v = step_view(before, &self.runner, results, console);
         v.ran_guest(self.guest.as_ref().map(|g| g.total()));
         v.hint = match self.going_on() {
@@ -317,6 +317,26 @@ fn hint(s: &Step, snap: &Snapshot) -> Option<String> {
                 reason.len()
             ))
         }
+        // A line that woke a call asleep (a Guest's NOTIFY ending a read, say): its result waits for `wait`.
+        _ if s.call != CallKind::Wait && snap.tasks.iter().any(|t| t.finished.is_some()) => {
+            let t = snap.tasks.iter().find(|t| t.finished.is_some())?;
+            Some(format!(
+                "{}'s blocked call has returned ({}): type wait {0} to collect what it returned.",
+                t.name,
+                t.finished.as_deref().unwrap_or_default()
+            ))
+        }
+        // Everything closed, and the kernel still holds memory: nothing will ever free it.
+        (CallKind::Close, Some("0")) if snap.guests.is_empty() && !snap.allocations.is_empty() => {
+            let n = snap.allocations.len();
+            Some(format!(
+                "No Guest is left, yet the kernel still holds {n} allocation{}: {}. Nothing can free {} now: {} leaked (an error path that did not free what it made; see the account book).",
+                if n == 1 { "" } else { "s" },
+                snap.allocations.iter().map(|a| format!("{} (by {})", a.what, a.by)).collect::<Vec<_>>().join(", "),
+                if n == 1 { "it" } else { "them" },
+                if n == 1 { "it has" } else { "they have" }
+            ))
+        }
         _ => None,
     }
 }
@@ -342,6 +362,27 @@ mod tests {
         assert!(h.contains("read len=18") && h.contains("CRASH: Power down"), "{h}");
         f.exec("read len=18").unwrap();
         assert_eq!(f.view().hint, None);
+        // A NOTIFY that ends a read asleep: its result waits for `wait`, and the hint says so.
+        let mut f = FreePlay::new(32);
+        for l in ["open", "write INITIALIZE", "read", "guest init 0x5000", "guest notify 0x9000"] {
+            f.exec(l).unwrap();
+        }
+        let h = f.view().hint.unwrap();
+        assert!(h.starts_with("main's blocked call has returned (") && h.ends_with("type wait main to collect what it returned."), "{h}");
+        f.exec("wait").unwrap();
+        assert_eq!(f.view().hint, None, "collected");
+        // An injected failure in INITIALIZE leaks; after close the hint says what is left and that it leaked.
+        let mut f = FreePlay::new(32);
+        for l in ["open", "inject kmalloc-fail 4", "write INITIALIZE", "close"] {
+            f.exec(l).unwrap();
+        }
+        let h = f.view().hint.unwrap();
+        assert!(h.starts_with("No Guest is left, yet the kernel still holds 1 allocation: ") && h.contains("it has leaked"), "{h}");
+        let mut f = FreePlay::new(32);
+        for l in ["open", "write INITIALIZE", "close"] {
+            f.exec(l).unwrap();
+        }
+        assert_eq!(f.view().hint, None, "a clean close leaks nothing");
     }
 
     #[test]
