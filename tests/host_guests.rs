@@ -138,11 +138,11 @@ fn reading_the_instruction_behind_a_trap_can_kill_the_guest() {
         let (mut m, r) = lguest_sim::scenario::launch::boot(&image, 32);
         r.unwrap();
         lguest_sim::scenario::launch::run_guest(&mut m);
-        let kills: Vec<&str> = m.log.iter().filter(|e| e.func == "kill_guest").map(|e| e.text.as_str()).collect();
+        let kills: Vec<&str> = m.log.iter().filter(|e| e.func == "kill_guest").map(|e| &*e.text).collect();
         let mut want = vec![format!("lg->dead = \"{reason}\"")];
         want.extend(ignored.iter().map(|t| format!("already dead; \"{t}\" is ignored")));
         assert_eq!(kills, want, "case {case}");
-        assert!(m.log.iter().any(|e| e.func == "run_guest" && e.text == "lg->dead is set: return -ENOENT"), "case {case}");
+        assert!(m.log.iter().any(|e| e.func == "run_guest" && &*e.text == "lg->dead is set: return -ENOENT"), "case {case}");
         assert!(!m.log.iter().any(|e| e.func == "rewrite_hypercall"), "case {case}: nothing was rewritten");
     }
 }
