@@ -100,6 +100,12 @@ pub const MAX_SERVICE: u32 = 4096;
 /// The most shadow mappings the state view lists (a Guest with 32 MB mapped has 8192).
 pub const SHADOW_VIEW_CAP: usize = 256;
 
+/// Kernel events one step's view carries to the page: the first half and the last half of them when the
+/// step made more (a free-play line whose Guest traps for ever makes a few per trip, so one `read` in
+/// slices can make hundreds of thousands, and building them all for the page took a second). Lessons'
+/// steps make a few dozen.
+pub const VIEW_EVENTS: usize = 2_000;
+
 // --- One budget for the work of one call into the core ---------------------------------------------------
 
 /// What one trip into the Guest costs beside its instructions, in the same units: the Host's work around

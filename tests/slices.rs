@@ -106,6 +106,14 @@ fn a_budgeted_read_stops_says_so_and_goes_on_in_slices() {
         let shown = &view.results[0];
         assert_eq!((shown.action.as_str(), shown.result.as_deref()), ("read", Some("blocked")), "{name}");
         assert!(shown.message.as_deref().unwrap_or("").ends_with("(it went on in 4 slices of the page's work budget)"), "{name}: {:?}", shown.message);
+        // The view carries the first and the last of the line's events, and says how many it left out.
+        let made = f.runner().kernel.log.iter().count() as u64 - view.events[0].seq;
+        assert!(view.events.len() as u64 + view.events_left_out == made || f.runner().kernel.log.dropped > 0, "{name}");
+        assert!(view.events.len() <= lguest_sim::params::VIEW_EVENTS, "{name}: {} events in the view", view.events.len());
+        assert!(name != "pf_storm" || view.events_left_out > 0, "a Guest that faults for ever makes more than the view carries");
+        if view.events_left_out > 0 {
+            assert_eq!(view.events.last().map(|e| e.seq), f.runner().kernel.log.iter().last().map(|e| e.seq), "{name}: the last event is shown");
+        }
         // Marked against the machine before the line, all its slices together: main went to sleep in it.
         let main = view.sections.iter().flat_map(|s| &s.rows).find(|r| r.key == "task.main").expect("main's row");
         assert!(main.changed && main.was.is_some(), "{name}: {main:?}");

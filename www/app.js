@@ -48,7 +48,7 @@ function showLast(before = null) {
 
 /** The kernel events of the last line, each function linked to the kernel's source. */
 function showEvents(v) {
-  $('#events').replaceChildren(v.events.length ? eventList(document, v.events, 'Kernel events of the last line')
+  $('#events').replaceChildren(v.events.length ? eventList(document, v.events, 'Kernel events of the last line', v.eventsLeftOut)
     : h('p', { class: 'empty' }, 'No kernel events in the last line.'));
 }
 

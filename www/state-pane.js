@@ -68,7 +68,7 @@ export class StatePane {
       case 'paging': return v.paging ? [v.ptes ? figure(this.doc, v.ptes) : '', this.paging(v.paging)] : null;
       case 'ldata': return v.ldata ? H('table', { class: 'lgs-fields lgs-ldata' }, H('caption', {}, `struct lguest_data (in Guest memory at ${v.ldata.address})`), rows(v.ldata.rows)) : null;
       case 'book': return this.book(v, asking);
-      case 'events': return v.events.length && !asking ? eventList(this.doc, v.events) : null;
+      case 'events': return v.events.length && !asking ? eventList(this.doc, v.events, undefined, v.eventsLeftOut) : null;
       default: {
         const sec = v.sections.find((x) => x.id === id);
         return sec ? H('table', { class: 'lgs-fields' }, H('caption', {}, sec.title), rows(sec.rows)) : null;
@@ -103,12 +103,19 @@ export class StatePane {
 
 /** A step's kernel events (`v.events`) as a list: the task, the function linked to the kernel's source, its
  *  journey tag, what it did. `label`: the list's accessible name. */
-export function eventList(doc, events, label = 'Kernel events of this step') {
+export function eventList(doc, events, label = 'Kernel events of this step', leftOut = 0) {
   const H = builder(doc);
-  return H('ol', { class: 'lgs-events', tabindex: 0, 'aria-label': label }, events.map((e) =>
-    H('li', {}, H('span', { class: 'lgs-task' }, e.task), ' ',
+  const items = [];
+  events.forEach((e, i) => {
+    // Rust sends the first and the last of a step's events when it made very many: the gap says so.
+    if (leftOut && i > 0 && e.seq !== events[i - 1].seq + 1) {
+      items.push(H('li', { class: 'lgs-events-gap' }, `… ${leftOut.toLocaleString('en')} more events of this step, not shown (the first and the last ${events.length / 2} are)`));
+    }
+    items.push(H('li', {}, H('span', { class: 'lgs-task' }, e.task), ' ',
       e.link ? H('a', { href: e.link, target: '_blank', rel: 'noopener', class: 'lgs-func' }, `${e.func}()`) : H('span', { class: 'lgs-func' }, e.func),
-      ' ', H('abbr', { class: 'lgs-tag', title: tagMeaning(e.tag) }, e.tag), ' ', e.text)));
+      ' ', H('abbr', { class: 'lgs-tag', title: tagMeaning(e.tag) }, e.tag), ' ', e.text));
+  });
+  return H('ol', { class: 'lgs-events', tabindex: 0, 'aria-label': label }, items);
 }
 
 /** Run `f` when window `win` is idle (within half a second), after what it is painting now; its handle. */

@@ -463,25 +463,29 @@ class Controller {
     const frag = `#lesson=${encodeURIComponent(lesson)}&step=${pos}${insn}`;
     this.link.href = `${this.opts.linkBase ?? 'index.html'}${frag}`;
     // The URL follows when the page is idle, after the step is painted (replaceState is a round trip to the
-    // browser). A navigation meanwhile (a link, the back button) wins over it.
-    if (this.opts.hash && !this.urlPending) this.followUrl(location.hash, 0);
+    // browser). A navigation after the last step shown (a link, the back button) wins over it: the URL
+    // then is not the one this step was shown at.
+    if (!this.opts.hash) return;
+    this.urlFrom = location.hash;
+    if (!this.urlPending) this.followUrl(0);
   }
 
   /** Bring the URL to the link, once the page is idle and at least URL_GAP_MS after the last time (browsers
    *  ignore history changes beyond a rate, Chromium's being 200 in 10 s, and a student holding → steps
-   *  faster); if the browser ignored it anyway, try again a second later. `was`: the URL when asked. */
-  followUrl(was, tries) {
+   *  faster); if the browser ignored it anyway, try again a second later. */
+  followUrl(tries) {
     const win = this.doc.defaultView;
     this.urlPending = true;
     const wait = Math.max(0, (this.urlAt ?? -Infinity) + URL_GAP_MS - performance.now());
     win.setTimeout(() => whenIdle(win, () => {
       this.urlPending = false;
-      if (location.hash !== was || was === this.link.hash) return;
+      if (location.hash !== this.urlFrom || location.hash === this.link.hash) return;
       this.urlAt = performance.now();
       try { history.replaceState(null, '', this.link.hash); } catch { /* the browser refused: tried again below */ }
+      this.urlFrom = location.hash;
       if (location.hash !== this.link.hash && tries < 20) {
         this.urlAt = performance.now() + 1000;
-        this.followUrl(location.hash, tries + 1);
+        this.followUrl(tries + 1);
       }
     }), wait);
   }

@@ -14,6 +14,7 @@ use super::diagram::{Figure, Panel};
 use super::state::{book_rows, paging_table, BookRow, PagingTable, Snapshot};
 use super::stepper::Stepper;
 use crate::diagnostic::Diagnostic;
+use crate::params::VIEW_EVENTS;
 use crate::scenario::check::{lesson_runner_from, run_line, run_rcu, Guests, RcuResult};
 use crate::scenario::lesson::{parse_lesson, Lesson};
 use crate::scenario::library::LESSONS;
@@ -217,6 +218,8 @@ pub struct StepView {
     /// For each explorer run, its counterexample in words and how many steps it has.
     pub rcu_schedules: Vec<Option<(String, usize)>>,
     pub events: Vec<EventView>,
+    /// Events of the step between the first and the last [`VIEW_EVENTS`] / 2 that `events` leaves out.
+    pub events_left_out: u64,
     /// Kernel functions the step's events ran in, first seen first (for the code pane).
     pub funcs: Vec<String>,
     /// For each function the code pane offers (those, then the lesson's `about:`), the lines the step ran.
@@ -586,10 +589,25 @@ pub fn step_view(prev: Option<&Runner>, now: &Runner, results: Vec<Step>, consol
 /// [`step_view`], compared with what the machine before was ([`Before`]).
 pub fn step_view_after(prev: Option<&Before>, now: &Runner, results: Vec<Step>, console: Vec<String>) -> StepView {
     let from = prev.map(|p| p.log_len).unwrap_or(u64::MAX);
-    let events: Vec<EventView> = now
-        .kernel
-        .log
-        .since(from)
+    // A line that ran long (a Guest trapping for ever, through many slices) can have made hundreds of
+    // thousands: the view carries the first and the last of them and says how many it left out.
+    let mut head: Vec<&crate::event::Event> = Vec::new();
+    let mut tail: std::collections::VecDeque<&crate::event::Event> = std::collections::VecDeque::new();
+    let mut events_left_out = 0u64;
+    for e in now.kernel.log.since(from) {
+        if head.len() < VIEW_EVENTS / 2 {
+            head.push(e);
+        } else {
+            if tail.len() == VIEW_EVENTS / 2 {
+                tail.pop_front();
+                events_left_out += 1;
+            }
+            tail.push_back(e);
+        }
+    }
+    let events: Vec<EventView> = head
+        .into_iter()
+        .chain(tail)
         .map(|e| EventView {
             seq: e.seq,
             task: e.task.clone(),
@@ -690,6 +708,7 @@ pub fn step_view_after(prev: Option<&Before>, now: &Runner, results: Vec<Step>, 
         rcu: Vec::new(),
         rcu_schedules: Vec::new(),
         events,
+        events_left_out,
         funcs,
         code,
         snapshot,
