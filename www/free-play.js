@@ -166,7 +166,7 @@ export class FreePlay {
     const prev = this.lines.prev;
     const r = v.results[0];
     if (r && prev) {
-      const li = resultItem(this.doc, r);
+      const li = resultItem(this.doc, r, { who: 'the line', meaning: (e) => Simulator.errnoMeaning(e) });
       if (v.hint) li.append(builder(this.doc)('div', { class: 'lgs-hint lgs-play-hint' }, `Hint: ${v.hint}`));
       this.log.append(li);
       li.scrollIntoView?.({ block: 'nearest' });
