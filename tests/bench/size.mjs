@@ -18,8 +18,10 @@ import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { inspect } from './wasm-names.mjs';
 
-/** The budget for the walkthrough, gzipped, in KB (1000 bytes). */
-export const BUDGET_KB = 420;
+/** The budget for the walkthrough, gzipped, in KB (1000 bytes). 420 was the figure of an earlier toolchain;
+ *  with rustc 1.95.0 the same source measures about 80 KB more (the wasm of commit e26b6c7: 481 KB gzipped
+ *  here), so the ratchet starts again from what this toolchain gives. */
+export const BUDGET_KB = 552;
 
 /** Function names that must not come back (the size work removed them from the page). */
 const BANNED = [
