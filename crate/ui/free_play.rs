@@ -122,7 +122,12 @@ impl FreePlay {
     /// Where the last line that ran in slices is, if it spent a budget with its task still asleep.
     pub fn going_on(&self) -> Option<GoingOn> {
         let s = self.slices.as_ref()?;
-        let m = |u: u64| format!("{:.1} M", u as f64 / 1e6);
+        // Millions to one decimal, rounded, in integers (formatting a float would bring the float printer,
+        // about 11 KB of wasm, into the page for this one line).
+        let m = |u: u64| {
+            let tenths = u.saturating_add(50_000) / 100_000;
+            format!("{}.{} M", tenths / 10, tenths % 10)
+        };
         let text = if s.stopped {
             format!(
                 "stopped: `{}` ran {} instructions in {} slice{} and {} is still asleep in its call. Type wait to go on, or Undo to take the line back.",
@@ -344,6 +349,26 @@ fn hint(s: &Step, snap: &Snapshot) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn millions_of_instructions_read_as_a_float_would_print_them() {
+        let mut f = FreePlay::new(32);
+        for (units, said) in [(0u64, "0.0 M"), (49_999, "0.0 M"), (50_000, "0.1 M"), (10_249_999, "10.2 M"), (139_960_000, "140.0 M")] {
+            f.slices = Some(Slices {
+                before: f.runner.clone(),
+                source: "read".into(),
+                action: "read".into(),
+                call: crate::scenario::parse::CallKind::Read,
+                task: "main".into(),
+                count: 2,
+                units,
+                more: true,
+                stopped: false,
+            });
+            let text = f.going_on().unwrap().text;
+            assert!(text.starts_with(&format!("running the Guest: {said} instructions so far in 2 slices")), "{units}: {text}");
+        }
+    }
 
     #[test]
     fn a_student_stuck_gets_a_hint() {
