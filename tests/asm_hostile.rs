@@ -299,6 +299,28 @@ fn include_loops_and_repeated_includes_end() {
 }
 
 #[test]
+fn a_long_file_name_is_not_copied_for_every_copy_of_a_rept() {
+    // Once a crawl (seconds, gigabytes copied): every copy of a `.rept` inside an included file
+    // copied the file's name, for the `.rept` and for the error it repeated.
+    let long = "f".repeat(100_000);
+    let files = |name: &str| match name.len() {
+        100_000 if name.starts_with("f") => Some(".rept 1000000\n.rept 1\n.endr\n.endr\n".to_string()),
+        100_000 => Some(".rept 1000000\nmovx %eax\n.endr\n".to_string()),
+        _ => None,
+    };
+    let e = the_error(&hostile_with(&format!("nop\n.include \"{long}\"\n"), &files));
+    assert!(e.starts_with(&format!("line 2: in {long}, line 2: assembling the program takes more than {ASM_WORK} steps")), "{}", e.replace(&long, "F"));
+    assert!(e.ends_with(&format!("make the count of the `.rept` at line 1 of {long} smaller")), "{}", &e[e.len() - 200..]);
+    let bad = "g".repeat(100_000);
+    let run = hostile_with(&format!("nop\n.include \"{bad}\"\n"), &files);
+    let Err(errors) = &run.result else { panic!("expected errors") };
+    // The mistake once, then the budget spent on naming the file (paid like any work).
+    assert_eq!(errors.len(), 2, "{:?}", errors.iter().map(|e| &e.message[e.message.len() - 80..]).collect::<Vec<_>>());
+    assert!(errors[0].message.ends_with("unknown instruction `movx`: did you mean `mov`, `movzx` or `movsx`?"));
+    assert!(errors[1].message.ends_with(&format!("make the count of the `.rept` at line 1 of {bad} smaller")));
+}
+
+#[test]
 fn long_lines_labels_and_sources() {
     // A megabyte string on one line is fine: it is read once.
     let big = format!(".ascii \"{}\"\n", "a".repeat(1 << 20));

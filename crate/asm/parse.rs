@@ -247,8 +247,9 @@ struct Parser<'a> {
     budget: &'a mut Budget,
     /// A limit was hit: stop reading, at once and everywhere.
     stopped: bool,
-    /// The `.rept`s being expanded, outermost first: the line of each, and the file it is in.
-    repeating: Vec<(usize, Option<String>)>,
+    /// The `.rept`s being expanded, outermost first: the line of each, and the file it is in (its
+    /// place in `within`: a `.rept` run again for every copy of an outer one copies no name).
+    repeating: Vec<(usize, Option<usize>)>,
     /// How many times each numeric local label has been defined so far.
     local_defs: HashMap<u32, u32>,
     /// Symbols assigned a plain number so far: what `.rept` and `.if` may use.
@@ -427,7 +428,8 @@ impl Parser<'_> {
     fn fix(&self, otherwise: &str) -> String {
         match self.repeating.first() {
             Some((line, None)) => format!("make the count of the `.rept` at line {line} smaller"),
-            Some((line, Some(file))) => {
+            Some((line, Some(f))) => {
+                let file = self.within.get(*f).map_or("", |w| w.0.as_str());
                 format!("make the count of the `.rept` at line {line} of {file} smaller")
             }
             None => otherwise.to_string(),
@@ -442,6 +444,12 @@ impl Parser<'_> {
 
     /// Record an error; one inside an included file names the file and its line there.
     fn report(&mut self, e: AsmError) {
+        // Naming the file copies its name, which may be long, and a `.rept` in the file may repeat
+        // the mistake for every copy: paid like the rest.
+        let name = self.within.last().map_or(0, |w| w.0.len());
+        if name > 0 && !self.pay(e.line, name) {
+            return;
+        }
         let e = self.in_file(e);
         self.errors.push(e);
     }
@@ -580,7 +588,7 @@ impl Parser<'_> {
                     }
                     match self.constant(args) {
                         Ok(n) => {
-                            let file = self.within.last().map(|w| w.0.clone());
+                            let file = self.within.len().checked_sub(1);
                             self.repeating.push((s.line, file));
                             // Each copy costs a step even when the body is empty (or all
                             // comments): `.rept 4000000000` with nothing in it still ends.
