@@ -5,6 +5,8 @@
 //! statement just as a newline does, so one source line can hold several statements. We keep the
 //! 1-based source line of every statement so each error, and each emitted byte, can point back at it.
 
+use std::borrow::Cow;
+
 use super::AsmError;
 
 /// One statement: the text between two newlines or semicolons, comments already removed.
@@ -233,6 +235,15 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
     let mut out = Vec::new();
     let mut i = 0;
     let err = |i: usize, msg: String| AsmError::at(stmt.line, Some(stmt.col + i), msg);
+    // The text of `chars[a..b]`: borrowed from the statement when it is all ASCII (nearly always),
+    // where a character is a byte, instead of gathered character by character.
+    let ascii = stmt.text.is_ascii();
+    let text = |a: usize, b: usize| -> Cow<str> {
+        match stmt.text.get(a..b) {
+            Some(t) if ascii => Cow::Borrowed(t),
+            _ => Cow::Owned(chars[a..b].iter().collect()),
+        }
+    };
     while i < chars.len() {
         let c = chars[i];
         let start = i;
@@ -289,7 +300,7 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             while i < chars.len() && chars[i].is_ascii_alphanumeric() {
                 i += 1;
             }
-            let name: String = chars[start + 1..i].iter().collect::<String>().to_ascii_lowercase();
+            let name = text(start + 1, i).to_ascii_lowercase();
             out.push((Tok::Reg(name), stmt.col + start));
             continue;
         }
@@ -297,7 +308,7 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
                 i += 1;
             }
-            let word: String = chars[start..i].iter().collect();
+            let word = text(start, i);
             let tok = parse_number(&word).ok_or_else(|| {
                 err(
                     start,
@@ -314,7 +325,7 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             while i < chars.len() && is_ident_char(chars[i]) {
                 i += 1;
             }
-            out.push((Tok::Ident(chars[start..i].iter().collect()), stmt.col + start));
+            out.push((Tok::Ident(text(start, i).into_owned()), stmt.col + start));
             continue;
         }
         let two = match (c, chars.get(i + 1)) {
@@ -359,7 +370,8 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
 
 /// Numbers as GNU as writes them: `0x1f`, `0b101`, `017` (octal), `42`; and `1f`/`1b` label references.
 fn parse_number(word: &str) -> Option<Tok> {
-    let lower = word.to_ascii_lowercase();
+    // Copied only when it has capitals (`0x1F`): most numbers have none.
+    let lower: Cow<str> = if word.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(word.to_ascii_lowercase()) } else { Cow::Borrowed(word) };
     let parse = |digits: &str, radix: u32| -> Option<Tok> {
         if digits.is_empty() {
             return None;
