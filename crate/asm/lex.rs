@@ -22,9 +22,12 @@ pub struct Stmt {
 /// Split the whole source into statements. Comments and the text of a `/* */` become spaces, so
 /// the columns of what follows stay right. An unterminated `/*` is an error at the line it opens.
 pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
-    let mut stmts = Vec::new();
+    // About one statement a line: sized once, not grown (and copied) a dozen times.
+    let mut stmts = Vec::with_capacity(src.bytes().filter(|&b| b == b'\n').count() + 1);
     let mut errors = Vec::new();
     let chars: Vec<char> = src.chars().collect();
+    // In an all-ASCII source (nearly every one) a character is a byte, so a line can be sliced.
+    let ascii = src.is_ascii();
     let (mut line, mut col) = (1usize, 1usize);
     let mut cur = String::new();
     let mut cur_start = (1usize, 1usize);
@@ -34,16 +37,26 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
     // statement at every comment, quadratic on a long line of `x/**/x/**/...`.
     let mut has_text = false;
     let flush = |cur: &mut String, start: (usize, usize), stmts: &mut Vec<Stmt>| {
-        if !cur.trim().is_empty() {
-            let lead = cur.len() - cur.trim_start().len();
-            stmts.push(Stmt { line: start.0, col: start.1 + lead, text: cur.trim().to_string() });
-        }
+        push_trimmed(cur, start, stmts);
         cur.clear();
     };
     while i < chars.len() {
         let c = chars[i];
         if cur.is_empty() {
             cur_start = (line, col);
+        }
+        // A plain line (no string, character, comment, `;` or `\r` in it) is one statement, its
+        // text as it stands: taken whole rather than character by character.
+        if ascii && col == 1 && !in_string && cur.is_empty() {
+            let end = src[i..].find('\n').map_or(src.len(), |n| i + n);
+            let text = &src[i..end];
+            // (An empty line is left to the newline below: taking it here would not move on.)
+            if end > i && !text.bytes().any(|b| matches!(b, b'"' | b'\'' | b'#' | b'/' | b';' | b'\r')) {
+                push_trimmed(text, (line, col), &mut stmts);
+                col += end - i;
+                i = end;
+                continue;
+            }
         }
         if in_string {
             match c {
@@ -153,6 +166,15 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
     }
     flush(&mut cur, cur_start, &mut stmts);
     (stmts, errors)
+}
+
+/// Add `text`, which began at `start`, as a statement unless it is blank.
+fn push_trimmed(text: &str, start: (usize, usize), stmts: &mut Vec<Stmt>) {
+    let t = text.trim();
+    if !t.is_empty() {
+        let lead = text.len() - text.trim_start().len();
+        stmts.push(Stmt { line: start.0, col: start.1 + lead, text: t.to_string() });
+    }
 }
 
 /// A token of a statement.
@@ -408,6 +430,19 @@ mod tests {
         assert!(e.is_empty());
         let texts: Vec<_> = s.iter().map(|s| (s.line, s.text.as_str())).collect();
         assert_eq!(texts, vec![(1, "nop"), (1, "hlt"), (3, "cli"), (4, ".ascii \"a;#b\"")]);
+    }
+
+    #[test]
+    fn plain_lines_and_split_ones_keep_their_columns() {
+        for src in ["  nop\n\tmov %eax, %ebx ; hlt\n   .byte 1  \n", "  nop\r\n\tmov %eax, %ebx ; hlt\r\n   .byte 1  \r\n# é\n"] {
+            let (s, e) = split_statements(src);
+            assert!(e.is_empty());
+            let got: Vec<_> = s.iter().map(|s| (s.line, s.col, s.text.as_str())).collect();
+            assert_eq!(got, [(1, 3, "nop"), (2, 2, "mov %eax, %ebx"), (2, 19, "hlt"), (3, 4, ".byte 1")], "{src:?}");
+        }
+        // Blank lines, at the start, between and at the end.
+        let (s, _) = split_statements("\n\n  nop\n\n\nhlt\n\n");
+        assert_eq!(s.iter().map(|s| (s.line, s.col, s.text.as_str())).collect::<Vec<_>>(), [(3, 3, "nop"), (6, 1, "hlt")]);
     }
 
     #[test]
