@@ -57,7 +57,9 @@ struct Names<'a> {
 
 impl<'a> Names<'a> {
     fn of(items: &'a [Item]) -> Self {
-        let mut n = Names { ids: HashMap::new(), names: Vec::new(), defines: Vec::with_capacity(items.len()) };
+        // Sized once (a map grown name by name rehashes every name a dozen times).
+        let defining = items.iter().filter(|i| matches!(i.kind, Kind::Label(_) | Kind::Assign(..))).count();
+        let mut n = Names { ids: HashMap::with_capacity(defining), names: Vec::with_capacity(defining), defines: Vec::with_capacity(items.len()) };
         for item in items {
             let id = match &item.kind {
                 Kind::Label(name) | Kind::Assign(name, _) => *n.ids.entry(name.as_str()).or_insert_with(|| {
