@@ -145,10 +145,11 @@ pub const RUN_BUDGET: u64 = 1_000_000_000;
 /// (1), each label defined (16 plus its length), and in the layout each pass over the items (an item's
 /// weight: 1 plus its names and expression nodes, 6 more for an instruction, 8 more for a label) plus 8 for
 /// each instruction encoded (twice). Every step is bounded work, so the budget bounds the time: the prices
-/// were set from measurements so that a step costs about the same whatever the source does: 3-24 ns
-/// natively in the release build on our 2-core machine, the most for lines of long expressions
-/// (`cargo test --release --test asm_hostile -- --ignored --nocapture` prints them), so 8 M steps take at
-/// most about 0.2 s; the page's wasm build is slower by a factor not measured here. A real Guest needs far less: the course's costliest
+/// were set from measurements so that a step costs about the same whatever the source does: 2-16 ns
+/// natively in the release build on our 2-core machine (best of 5 runs), the most for lines of long
+/// expressions (`cargo test --release --test asm_hostile -- --ignored --nocapture` prints them), so 8 M
+/// steps take at most about 0.13 s; in the page's wasm build an assembly of the alternating source below
+/// took about 40 ms (headless Chromium), twice native. A real Guest needs far less: the course's costliest
 /// (`tests/guests/cpu/strings.S`) takes about 120 000 steps, and a source at `ASM_MAX_ITEMS` that switches
 /// between `.text` and `.data` on every line about 4.4 M.
 pub const ASM_WORK: u64 = 8_000_000;

@@ -87,21 +87,25 @@ fn op_of(t: &Tok) -> Option<char> {
     }
 }
 
+/// The level of a binary operator in [`LEVELS`] (0 binds tightest).
+fn level_of(op: char) -> Option<usize> {
+    LEVELS.iter().position(|l| l.contains(op))
+}
+
+/// Operators of `level` and tighter, left to right (precedence climbing: each operand is parsed
+/// once, not once per level, so a long `1+1+...` is one loop).
 fn parse_level(toks: &[(Tok, usize)], pos: &mut usize, level: usize, local: &mut dyn FnMut(u32, bool) -> String) -> Result<Expr, String> {
-    let sub = |toks: &[(Tok, usize)], pos: &mut usize, local: &mut dyn FnMut(u32, bool) -> String| {
-        if level == 0 {
-            parse_unary(toks, pos, local)
-        } else {
-            parse_level(toks, pos, level - 1, local)
-        }
-    };
-    let mut lhs = sub(toks, pos, local)?;
-    while let Some(op) = toks.get(*pos).and_then(|(t, _)| op_of(t)) {
-        if !LEVELS[level].contains(op) {
+    let mut lhs = parse_unary(toks, pos, local)?;
+    while let Some((op, l)) = toks.get(*pos).and_then(|(t, _)| op_of(t)).and_then(|op| Some((op, level_of(op)?))) {
+        if l > level {
             break;
         }
         *pos += 1;
-        let rhs = sub(toks, pos, local)?;
+        // The right operand holds only operators that bind tighter: `a - b - c` is `(a - b) - c`.
+        let rhs = match l.checked_sub(1) {
+            Some(tighter) => parse_level(toks, pos, tighter, local)?,
+            None => parse_unary(toks, pos, local)?,
+        };
         lhs = Expr::Bin(op, Box::new(lhs), Box::new(rhs));
     }
     Ok(lhs)
@@ -266,6 +270,13 @@ mod tests {
         assert_eq!(ev("x <> 10"), 0);
         assert_eq!(ev("1 || 0 && 0"), 1);
         assert_eq!(ev("(x >= 10) & 7"), 7);
+        // Left to right within a level, and across levels as tight as they bind.
+        assert_eq!(ev("10 - 3 - 2"), 5);
+        assert_eq!(ev("100 / 10 / 5"), 2);
+        assert_eq!(ev("1 - 2 + 3"), 2);
+        assert_eq!(ev("2 * 3 % 4 << 1"), 4);
+        assert_eq!(ev("1 + 6 / 2 * 3 - 4 & 5 | 1"), 5); // 1 + ((6 / 2) * 3) - ((4 & 5) | 1), as `as --32` has it
+        assert_eq!(ev("1 < 2 == -1 && 0 || 1 + 1"), 1);
     }
 
     #[test]

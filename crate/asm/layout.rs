@@ -43,6 +43,45 @@ struct SecInfo {
     align: u32,
 }
 
+/// Every name the program defines (labels and assigned symbols), numbered once in order of first
+/// definition. The layout goes over all the items several times, and a pass that entered each
+/// label in a map of names would hash and copy every name again: with the numbers, a pass keeps
+/// the values in a `Vec` and hashes only the names expressions look up.
+struct Names<'a> {
+    ids: HashMap<&'a str, usize>,
+    /// By number.
+    names: Vec<&'a str>,
+    /// For each item, the number of the name it defines (`usize::MAX` if none).
+    defines: Vec<usize>,
+}
+
+impl<'a> Names<'a> {
+    fn of(items: &'a [Item]) -> Self {
+        // Sized once (a map grown name by name rehashes every name a dozen times).
+        let defining = items.iter().filter(|i| matches!(i.kind, Kind::Label(_) | Kind::Assign(..))).count();
+        let mut n = Names { ids: HashMap::with_capacity(defining), names: Vec::with_capacity(defining), defines: Vec::with_capacity(items.len()) };
+        for item in items {
+            let id = match &item.kind {
+                Kind::Label(name) | Kind::Assign(name, _) => *n.ids.entry(name.as_str()).or_insert_with(|| {
+                    n.names.push(name.as_str());
+                    n.names.len() - 1
+                }),
+                _ => usize::MAX,
+            };
+            n.defines.push(id);
+        }
+        n
+    }
+
+    fn id(&self, name: &str) -> Option<usize> {
+        self.ids.get(name).copied()
+    }
+
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+}
+
 /// The symbols an expression names, in order.
 fn syms_of<'a>(e: &'a Expr, out: &mut Vec<&'a str>) {
     match e {
@@ -57,32 +96,32 @@ fn syms_of<'a>(e: &'a Expr, out: &mut Vec<&'a str>) {
 }
 
 /// The read-through: see the module summary.
-fn prepare(items: &[Item], errors: &mut Errors) -> (Vec<Prep>, Vec<SecInfo>, HashMap<String, usize>) {
+fn prepare(items: &[Item], names: &Names, errors: &mut Errors) -> (Vec<Prep>, Vec<SecInfo>, Vec<Option<usize>>) {
     let mut secs = vec![SecInfo { name: ".text".into(), code: true, align: 1 }];
     // Section names to their index: a source may name thousands of sections.
     let mut sec_index: HashMap<String, usize> = HashMap::from([(".text".to_string(), 0)]);
     let mut preps = Vec::with_capacity(items.len());
-    let mut class: HashMap<String, Class> = HashMap::new();
-    let mut label_sec: HashMap<String, usize> = HashMap::new();
+    // By name number: what each name is known to be so far, and the section of each label.
+    let mut class: Vec<Class> = vec![Class::Unknown; names.len()];
+    let mut label_sec: Vec<Option<usize>> = vec![None; names.len()];
     // Per section: the current fixed-size run ("frag" in GNU as) and the offset in it.
     let mut frag: Vec<(u32, i64)> = vec![(0, 0)];
     let mut next_frag = 1u32;
     let mut cur = 0usize;
-    for item in items {
+    for (item, &def) in items.iter().zip(&names.defines) {
         let mut p = Prep { sec: cur, ..Prep::default() };
         let (f, off) = frag[cur];
         let dot = Class::Rel { sec: cur, frag: f, off };
-        let classify = |e: &Expr, class: &HashMap<String, Class>| expr::classify(e, &|s| class.get(s).copied().unwrap_or(Class::Unknown), dot);
+        let classify = |e: &Expr, class: &[Class]| expr::classify(e, &|s| names.id(s).map_or(Class::Unknown, |i| class[i]), dot);
         let mut new_frag = false;
         match &item.kind {
-            Kind::Label(name) => {
-                class.insert(name.clone(), dot);
-                label_sec.insert(name.clone(), cur);
+            Kind::Label(_) => {
+                class[def] = dot;
+                label_sec[def] = Some(cur);
                 p.size = Some(0);
             }
-            Kind::Assign(name, e) => {
-                let c = classify(e, &class);
-                class.insert(name.clone(), c);
+            Kind::Assign(_, e) => {
+                class[def] = classify(e, &class);
                 p.size = Some(0);
             }
             Kind::Section(name, code) => {
@@ -197,32 +236,33 @@ fn prepare(items: &[Item], errors: &mut Errors) -> (Vec<Prep>, Vec<SecInfo>, Has
 }
 
 /// One layout: addresses of every item, the value of every symbol, the size of every section.
-struct Walk<'a> {
+struct Walk {
     addrs: Vec<u32>,
     sizes: Vec<u32>,
-    /// Keyed by the names the items hold, so a pass copies no strings.
-    syms: HashMap<&'a str, i64>,
+    /// By name number ([`Names`]); None for a name this walk did not define.
+    syms: Vec<Option<i64>>,
     sec_sizes: Vec<u32>,
 }
 
 #[allow(clippy::too_many_arguments)] // one place that needs all of the layout's state; splitting it hides the loop
-fn walk<'a>(
-    items: &'a [Item],
+fn walk(
+    items: &[Item],
+    names: &Names,
     preps: &[Prep],
     near: &[bool],
-    prev: &HashMap<&'a str, i64>,
+    prev: &[Option<i64>],
     bases: &[u32],
     nsec: usize,
     mut errors: Option<&mut Errors>,
-) -> Walk<'a> {
+) -> Walk {
     let mut offs = vec![0u32; nsec];
-    let mut syms: HashMap<&str, i64> = HashMap::with_capacity(prev.len());
+    let mut syms: Vec<Option<i64>> = vec![None; names.len()];
     let mut addrs = Vec::with_capacity(items.len());
     let mut sizes = Vec::with_capacity(items.len());
-    for (item, p) in items.iter().zip(preps) {
+    for ((item, p), &def) in items.iter().zip(preps).zip(&names.defines) {
         let off = offs[p.sec];
         let addr = bases[p.sec].wrapping_add(off);
-        let lookup = |s: &str| syms.get(s).or_else(|| prev.get(s)).copied();
+        let lookup = |s: &str| names.id(s).and_then(|i| syms[i].or(prev[i]));
         let mut eval = |e: &Expr| -> Option<i64> {
             match expr::eval(e, &lookup, addr as i64) {
                 Ok(v) => Some(v),
@@ -235,13 +275,13 @@ fn walk<'a>(
             }
         };
         let size: u32 = match (&item.kind, p.size) {
-            (Kind::Label(name), _) => {
-                syms.insert(name, addr as i64);
+            (Kind::Label(_), _) => {
+                syms[def] = Some(addr as i64);
                 0
             }
-            (Kind::Assign(name, e), _) => {
+            (Kind::Assign(_, e), _) => {
                 if let Some(v) = eval(e) {
-                    syms.insert(name, v);
+                    syms[def] = Some(v);
                 }
                 0
             }
@@ -347,7 +387,7 @@ fn align_pad(align: Option<(u32, Option<u8>, Option<u32>)>, off: u32) -> u32 {
 /// pass, moved by the same stretch unless an alignment lies between (a "region" boundary), which
 /// might absorb it. Passes repeat until nothing grows, each paid from `budget` (false when it ran
 /// out; `pass` is what one pass costs).
-fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool], budget: &mut Budget, pass: usize) -> bool {
+fn relax_like_gas(items: &[Item], names: &Names, preps: &[Prep], nsec: usize, near: &mut [bool], budget: &mut Budget, pass: usize) -> bool {
     let n = items.len();
     if !budget.spend(pass) {
         return false;
@@ -355,7 +395,8 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
     let mut off = vec![0u32; n];
     let mut size = vec![0u32; n];
     let mut region = vec![0u32; n];
-    let mut label_at: HashMap<&str, usize> = HashMap::new();
+    // By name number: the item of each label.
+    let mut label_at: Vec<Option<usize>> = vec![None; names.len()];
     let jump_size = |p: &Prep, near: bool| mnemonics::branch_size(p.relax.flatten(), near);
     // The first estimate.
     let mut cur = vec![0u32; nsec];
@@ -364,8 +405,8 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
         off[i] = cur[p.sec];
         region[i] = regions[p.sec];
         size[i] = match (&item.kind, p.size) {
-            (Kind::Label(name), _) => {
-                label_at.insert(name.as_str(), i);
+            (Kind::Label(_), _) => {
+                label_at[names.defines[i]] = Some(i);
                 0
             }
             (_, Some(s)) => s,
@@ -383,34 +424,39 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
         cur[p.sec] = cur[p.sec].saturating_add(size[i]).min(MAX_IMAGE + 1);
     }
     // Symbol values as of the last pass, all sections counted from 0 (only distances matter here).
-    let mut syms: HashMap<&str, i64> = HashMap::new();
+    let mut syms: Vec<Option<i64>> = vec![None; names.len()];
     for (i, item) in items.iter().enumerate() {
-        if let Kind::Label(name) = &item.kind {
-            syms.insert(name, off[i] as i64);
+        if let Kind::Label(_) = &item.kind {
+            syms[names.defines[i]] = Some(off[i] as i64);
         }
     }
+    // The names a jump's target expression holds (one buffer for all of them).
+    let mut in_target: Vec<&str> = Vec::new();
+    // By name number: has this pass gone past its definition yet?
+    let mut visited = vec![false; names.len()];
     for _ in 0..MAX_PASSES {
         if !budget.spend(pass) {
             return false;
         }
         let mut stretch = vec![0i64; nsec];
         let mut stretched = false;
-        let mut visited: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        visited.fill(false);
         for (i, (item, p)) in items.iter().zip(preps).enumerate() {
             let new = (off[i] as i64 + stretch[p.sec]).clamp(0, MAX_IMAGE as i64 + 1) as u32;
             off[i] = new;
-            let lookup = |s: &str| syms.get(s).copied();
+            let def = names.defines[i];
+            let lookup = |s: &str| names.id(s).and_then(|i| syms[i]);
             let growth: i64 = match &item.kind {
-                Kind::Label(name) => {
-                    syms.insert(name, new as i64);
-                    visited.insert(name.as_str());
+                Kind::Label(_) => {
+                    syms[def] = Some(new as i64);
+                    visited[def] = true;
                     0
                 }
-                Kind::Assign(name, e) => {
+                Kind::Assign(_, e) => {
                     if let Ok(v) = expr::eval(e, &lookup, new as i64) {
-                        syms.insert(name, v);
+                        syms[def] = Some(v);
                     }
-                    visited.insert(name.as_str());
+                    visited[def] = true;
                     0
                 }
                 Kind::Insn(insn) if p.relax.is_some() && !near[i] => {
@@ -420,14 +466,15 @@ fn relax_like_gas(items: &[Item], preps: &[Prep], nsec: usize, near: &mut [bool]
                     let Ok(mut target) = expr::eval(e, &lookup, new as i64) else {
                         continue;
                     };
-                    let mut names = Vec::new();
-                    syms_of(e, &mut names);
-                    let ahead = names.iter().find(|n| !visited.contains(*n));
+                    in_target.clear();
+                    syms_of(e, &mut in_target);
+                    // A name never defined counts as ahead, as one not reached yet.
+                    let ahead = in_target.iter().find(|n| !names.id(n).is_some_and(|j| visited[j]));
                     let address = new as i64 + 1; // GNU as measures from the displacement byte
                     let st = stretch[p.sec];
                     let mut skip = false;
                     if let (Some(name), true) = (ahead, st != 0) {
-                        let same_region = label_at.get(*name).is_some_and(|&j| region[j] == region[i]);
+                        let same_region = names.id(name).and_then(|j| label_at[j]).is_some_and(|j| region[j] == region[i]);
                         if st < 0 || same_region {
                             target += st;
                         } else if target < address {
@@ -505,27 +552,28 @@ pub fn assemble_items(items: &[Item], origin: u32, budget: &mut Budget, mut erro
     }
     // Items that failed here are reported and take no space; laying out the rest still finds
     // their undefined symbols, so a student sees every mistake at once.
-    let (preps, secs, label_sec) = prepare(items, &mut errors);
+    let names = Names::of(items);
+    let (preps, secs, label_sec) = prepare(items, &names, &mut errors);
     // A jump to a label in another section is never relaxed: GNU as leaves those to the linker.
     let mut near: Vec<bool> = items
         .iter()
         .zip(&preps)
         .map(|(item, p)| match (&item.kind, p.relax) {
             (Kind::Insn(insn), Some(_)) => {
-                let mut names = Vec::new();
+                let mut in_target = Vec::new();
                 if let Some(e) = insn.ops.first().and_then(|o| o.expr()) {
-                    syms_of(e, &mut names);
+                    syms_of(e, &mut in_target);
                 }
-                names.iter().any(|n| label_sec.get(*n).is_some_and(|s| *s != p.sec))
+                in_target.iter().any(|n| names.id(n).and_then(|j| label_sec[j]).is_some_and(|s| s != p.sec))
             }
             _ => false,
         })
         .collect();
     let nsec = secs.len();
-    if !relax_like_gas(items, &preps, nsec, &mut near, budget, pass) {
+    if !relax_like_gas(items, &names, &preps, nsec, &mut near, budget, pass) {
         return out_of_work(errors);
     }
-    let mut prev: HashMap<&str, i64> = HashMap::new();
+    let mut prev: Vec<Option<i64>> = vec![None; names.len()];
     let mut bases = vec![origin; nsec];
     let mut converged = false;
     // The sizes of the last two walks: where they differ is what keeps the layout from settling.
@@ -534,16 +582,16 @@ pub fn assemble_items(items: &[Item], origin: u32, budget: &mut Budget, mut erro
         if !budget.spend(pass) {
             return out_of_work(errors);
         }
-        let w = walk(items, &preps, &near, &prev, &bases, nsec, None);
+        let w = walk(items, &names, &preps, &near, &prev, &bases, nsec, None);
         let new_bases = place_sections(origin, &secs, &w.sec_sizes);
         let mut changed = w.syms != prev || new_bases != bases;
         // `.set` may give a symbol new values as the source goes on: track them in order.
         let mut cur = w.syms.clone();
         for (i, (item, p)) in items.iter().zip(&preps).enumerate() {
-            if let Kind::Assign(name, e) = &item.kind {
-                let lookup = |s: &str| cur.get(s).copied();
+            if let Kind::Assign(_, e) = &item.kind {
+                let lookup = |s: &str| names.id(s).and_then(|j| cur[j]);
                 if let Ok(v) = expr::eval(e, &lookup, w.addrs[i] as i64) {
-                    cur.insert(name, v);
+                    cur[names.defines[i]] = Some(v);
                 }
             }
             if p.relax.is_none() || near[i] {
@@ -555,7 +603,7 @@ pub fn assemble_items(items: &[Item], origin: u32, budget: &mut Budget, mut erro
             let Some(e) = insn.ops.first().and_then(|o| o.expr()) else {
                 continue;
             };
-            let lookup = |s: &str| cur.get(s).copied();
+            let lookup = |s: &str| names.id(s).and_then(|j| cur[j]);
             let Ok(target) = expr::eval(e, &lookup, w.addrs[i] as i64) else {
                 continue;
             };
@@ -593,7 +641,7 @@ pub fn assemble_items(items: &[Item], origin: u32, budget: &mut Budget, mut erro
     if !budget.spend(pass) {
         return out_of_work(errors);
     }
-    let w = walk(items, &preps, &near, &prev, &bases, nsec, Some(&mut errors));
+    let w = walk(items, &names, &preps, &near, &prev, &bases, nsec, Some(&mut errors));
     // Where each item ends, counted from the origin (sections follow one another from it).
     let item_end = |i: usize, p: &Prep| {
         let base = bases.get(p.sec).copied().unwrap_or(origin);
@@ -637,14 +685,14 @@ pub fn assemble_items(items: &[Item], origin: u32, budget: &mut Budget, mut erro
     let mut cur = w.syms.clone();
     for (i, (item, p)) in items.iter().zip(&preps).enumerate() {
         let (addr, size) = (w.addrs[i], w.sizes[i]);
-        if let Kind::Assign(name, e) = &item.kind {
-            let lookup = |s: &str| cur.get(s).copied();
+        if let Kind::Assign(_, e) = &item.kind {
+            let lookup = |s: &str| names.id(s).and_then(|j| cur[j]);
             if let Ok(v) = expr::eval(e, &lookup, addr as i64) {
-                cur.insert(name, v);
+                cur[names.defines[i]] = Some(v);
             }
             continue;
         }
-        let lookup = |s: &str| cur.get(s).copied();
+        let lookup = |s: &str| names.id(s).and_then(|j| cur[j]);
         let err = |m: String| AsmError::at(item.line, Some(item.col), m);
         let eval = |e: &Expr| expr::eval(e, &lookup, addr as i64);
         let bytes: Vec<u8> = match &item.kind {
@@ -743,8 +791,9 @@ pub fn assemble_items(items: &[Item], origin: u32, budget: &mut Budget, mut erro
         return Err(errors.into_sorted());
     }
     let lines: Vec<(u32, usize)> = lines_of.into_iter().flatten().collect();
-    let symbols: BTreeMap<String, u32> =
-        w.syms.iter().filter(|(k, _)| !k.starts_with(super::parse::LOCAL_PREFIX)).map(|(k, v)| (k.to_string(), *v as u32)).collect();
+    let symbols: BTreeMap<String, u32> = (names.names.iter().zip(&w.syms))
+        .filter_map(|(k, v)| v.filter(|_| !k.starts_with(super::parse::LOCAL_PREFIX)).map(|v| (k.to_string(), v as u32)))
+        .collect();
     let entry = symbols.get("_start").or_else(|| symbols.get("start")).copied().unwrap_or(origin);
     let sections = secs.iter().enumerate().map(|(i, s)| Section { name: s.name.clone(), start: bases[i], size: w.sec_sizes[i], align: s.align }).collect();
     Ok(Program { image, origin, entry, symbols, lines, sections })

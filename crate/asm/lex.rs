@@ -5,6 +5,8 @@
 //! statement just as a newline does, so one source line can hold several statements. We keep the
 //! 1-based source line of every statement so each error, and each emitted byte, can point back at it.
 
+use std::borrow::Cow;
+
 use super::AsmError;
 
 /// One statement: the text between two newlines or semicolons, comments already removed.
@@ -20,9 +22,12 @@ pub struct Stmt {
 /// Split the whole source into statements. Comments and the text of a `/* */` become spaces, so
 /// the columns of what follows stay right. An unterminated `/*` is an error at the line it opens.
 pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
-    let mut stmts = Vec::new();
+    // About one statement a line: sized once, not grown (and copied) a dozen times.
+    let mut stmts = Vec::with_capacity(src.bytes().filter(|&b| b == b'\n').count() + 1);
     let mut errors = Vec::new();
     let chars: Vec<char> = src.chars().collect();
+    // In an all-ASCII source (nearly every one) a character is a byte, so a line can be sliced.
+    let ascii = src.is_ascii();
     let (mut line, mut col) = (1usize, 1usize);
     let mut cur = String::new();
     let mut cur_start = (1usize, 1usize);
@@ -32,16 +37,26 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
     // statement at every comment, quadratic on a long line of `x/**/x/**/...`.
     let mut has_text = false;
     let flush = |cur: &mut String, start: (usize, usize), stmts: &mut Vec<Stmt>| {
-        if !cur.trim().is_empty() {
-            let lead = cur.len() - cur.trim_start().len();
-            stmts.push(Stmt { line: start.0, col: start.1 + lead, text: cur.trim().to_string() });
-        }
+        push_trimmed(cur, start, stmts);
         cur.clear();
     };
     while i < chars.len() {
         let c = chars[i];
         if cur.is_empty() {
             cur_start = (line, col);
+        }
+        // A plain line (no string, character, comment, `;` or `\r` in it) is one statement, its
+        // text as it stands: taken whole rather than character by character.
+        if ascii && col == 1 && !in_string && cur.is_empty() {
+            let end = src[i..].find('\n').map_or(src.len(), |n| i + n);
+            let text = &src[i..end];
+            // (An empty line is left to the newline below: taking it here would not move on.)
+            if end > i && !text.bytes().any(|b| matches!(b, b'"' | b'\'' | b'#' | b'/' | b';' | b'\r')) {
+                push_trimmed(text, (line, col), &mut stmts);
+                col += end - i;
+                i = end;
+                continue;
+            }
         }
         if in_string {
             match c {
@@ -153,6 +168,15 @@ pub fn split_statements(src: &str) -> (Vec<Stmt>, Vec<AsmError>) {
     (stmts, errors)
 }
 
+/// Add `text`, which began at `start`, as a statement unless it is blank.
+fn push_trimmed(text: &str, start: (usize, usize), stmts: &mut Vec<Stmt>) {
+    let t = text.trim();
+    if !t.is_empty() {
+        let lead = text.len() - text.trim_start().len();
+        stmts.push(Stmt { line: start.0, col: start.1 + lead, text: t.to_string() });
+    }
+}
+
 /// A token of a statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
@@ -233,6 +257,15 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
     let mut out = Vec::new();
     let mut i = 0;
     let err = |i: usize, msg: String| AsmError::at(stmt.line, Some(stmt.col + i), msg);
+    // The text of `chars[a..b]`: borrowed from the statement when it is all ASCII (nearly always),
+    // where a character is a byte, instead of gathered character by character.
+    let ascii = stmt.text.is_ascii();
+    let text = |a: usize, b: usize| -> Cow<str> {
+        match stmt.text.get(a..b) {
+            Some(t) if ascii => Cow::Borrowed(t),
+            _ => Cow::Owned(chars[a..b].iter().collect()),
+        }
+    };
     while i < chars.len() {
         let c = chars[i];
         let start = i;
@@ -289,7 +322,7 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             while i < chars.len() && chars[i].is_ascii_alphanumeric() {
                 i += 1;
             }
-            let name: String = chars[start + 1..i].iter().collect::<String>().to_ascii_lowercase();
+            let name = text(start + 1, i).to_ascii_lowercase();
             out.push((Tok::Reg(name), stmt.col + start));
             continue;
         }
@@ -297,7 +330,7 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
                 i += 1;
             }
-            let word: String = chars[start..i].iter().collect();
+            let word = text(start, i);
             let tok = parse_number(&word).ok_or_else(|| {
                 err(
                     start,
@@ -314,7 +347,7 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
             while i < chars.len() && is_ident_char(chars[i]) {
                 i += 1;
             }
-            out.push((Tok::Ident(chars[start..i].iter().collect()), stmt.col + start));
+            out.push((Tok::Ident(text(start, i).into_owned()), stmt.col + start));
             continue;
         }
         let two = match (c, chars.get(i + 1)) {
@@ -359,7 +392,8 @@ pub fn tokenize(stmt: &Stmt) -> Result<Vec<(Tok, usize)>, AsmError> {
 
 /// Numbers as GNU as writes them: `0x1f`, `0b101`, `017` (octal), `42`; and `1f`/`1b` label references.
 fn parse_number(word: &str) -> Option<Tok> {
-    let lower = word.to_ascii_lowercase();
+    // Copied only when it has capitals (`0x1F`): most numbers have none.
+    let lower: Cow<str> = if word.bytes().any(|b| b.is_ascii_uppercase()) { Cow::Owned(word.to_ascii_lowercase()) } else { Cow::Borrowed(word) };
     let parse = |digits: &str, radix: u32| -> Option<Tok> {
         if digits.is_empty() {
             return None;
@@ -396,6 +430,19 @@ mod tests {
         assert!(e.is_empty());
         let texts: Vec<_> = s.iter().map(|s| (s.line, s.text.as_str())).collect();
         assert_eq!(texts, vec![(1, "nop"), (1, "hlt"), (3, "cli"), (4, ".ascii \"a;#b\"")]);
+    }
+
+    #[test]
+    fn plain_lines_and_split_ones_keep_their_columns() {
+        for src in ["  nop\n\tmov %eax, %ebx ; hlt\n   .byte 1  \n", "  nop\r\n\tmov %eax, %ebx ; hlt\r\n   .byte 1  \r\n# é\n"] {
+            let (s, e) = split_statements(src);
+            assert!(e.is_empty());
+            let got: Vec<_> = s.iter().map(|s| (s.line, s.col, s.text.as_str())).collect();
+            assert_eq!(got, [(1, 3, "nop"), (2, 2, "mov %eax, %ebx"), (2, 19, "hlt"), (3, 4, ".byte 1")], "{src:?}");
+        }
+        // Blank lines, at the start, between and at the end.
+        let (s, _) = split_statements("\n\n  nop\n\n\nhlt\n\n");
+        assert_eq!(s.iter().map(|s| (s.line, s.col, s.text.as_str())).collect::<Vec<_>>(), [(3, 3, "nop"), (6, 1, "hlt")]);
     }
 
     #[test]

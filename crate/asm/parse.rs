@@ -5,6 +5,7 @@
 //! `1b`) are renamed here to unique private names, so later steps see only ordinary symbols.
 //! Nothing is encoded yet: see `layout.rs` for addresses and `encode.rs` for bytes.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use iced_x86::Register;
@@ -99,6 +100,15 @@ pub struct Item {
     pub line: usize,
     pub col: usize,
     pub kind: Kind,
+}
+
+/// `s` in lower case, copied only if it has capitals.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// Prefix mnemonics and their bytes.
@@ -237,16 +247,17 @@ struct Parser<'a> {
     budget: &'a mut Budget,
     /// A limit was hit: stop reading, at once and everywhere.
     stopped: bool,
-    /// The `.rept`s being expanded, outermost first: the line of each, and the file it is in.
-    repeating: Vec<(usize, Option<String>)>,
+    /// The `.rept`s being expanded, outermost first: the line of each, and the file it is in (its
+    /// place in `within`: a `.rept` run again for every copy of an outer one copies no name).
+    repeating: Vec<(usize, Option<usize>)>,
     /// How many times each numeric local label has been defined so far.
     local_defs: HashMap<u32, u32>,
-    /// Where each ordinary label was defined, to report duplicates.
-    labels: HashMap<String, usize>,
     /// Symbols assigned a plain number so far: what `.rept` and `.if` may use.
     consts: HashMap<String, i64>,
-    /// Every symbol defined so far (for `.ifdef`).
-    defined: std::collections::HashSet<String>,
+    /// Every symbol defined so far (for `.ifdef`), with the line of each label (None for a symbol
+    /// assigned with `=`, `.equ` or `.set`), to report a label defined twice. One map, so that a
+    /// label costs one copy of its name here.
+    defined: HashMap<String, Option<usize>>,
     /// The suggestion already worked out for each unknown name (a `.rept` repeats the same one).
     guesses: HashMap<String, Option<String>>,
     /// Finds the text of an `.include`d file by name.
@@ -282,14 +293,13 @@ impl Parser<'_> {
         loop {
             match rest {
                 [(Tok::Ident(name), col), (Tok::Punct(':'), _), ..] => {
-                    if let Some(first) = self.labels.get(name) {
+                    if let Some(Some(first)) = self.defined.get(name) {
                         return Err(err(*col, format!("symbol `{name}` is already defined (line {first})")));
                     }
                     if !self.pay(stmt.line, budget::LABEL_STEPS + name.len()) {
                         return Ok(());
                     }
-                    self.labels.insert(name.clone(), stmt.line);
-                    self.defined.insert(name.clone());
+                    self.defined.insert(name.clone(), Some(stmt.line));
                     self.push(stmt.line, *col, Kind::Label(name.clone()));
                     rest = &rest[2..];
                 }
@@ -308,7 +318,7 @@ impl Parser<'_> {
         };
         let col = *col;
         let name = match first {
-            Tok::Ident(s) => s.clone(),
+            Tok::Ident(s) => s.as_str(),
             t => {
                 return Err(err(
                     col,
@@ -321,10 +331,10 @@ impl Parser<'_> {
         };
         if let Some((Tok::Punct('='), _)) = rest.get(1) {
             let e = self.expr(&rest[2..]).map_err(|m| err(col, m))?;
-            return self.assign(stmt, col, name, e);
+            return self.assign(stmt, col, name.to_string(), e);
         }
         if name.starts_with('.') {
-            return self.directive(stmt, col, &name.to_ascii_lowercase(), &rest[1..]);
+            return self.directive(stmt, col, &lower(name), &rest[1..]);
         }
         let mut mnemonic = name.to_ascii_lowercase();
         let mut prefixes = Vec::new();
@@ -418,7 +428,8 @@ impl Parser<'_> {
     fn fix(&self, otherwise: &str) -> String {
         match self.repeating.first() {
             Some((line, None)) => format!("make the count of the `.rept` at line {line} smaller"),
-            Some((line, Some(file))) => {
+            Some((line, Some(f))) => {
+                let file = self.within.get(*f).map_or("", |w| w.0.as_str());
                 format!("make the count of the `.rept` at line {line} of {file} smaller")
             }
             None => otherwise.to_string(),
@@ -433,6 +444,12 @@ impl Parser<'_> {
 
     /// Record an error; one inside an included file names the file and its line there.
     fn report(&mut self, e: AsmError) {
+        // Naming the file copies its name, which may be long, and a `.rept` in the file may repeat
+        // the mistake for every copy: paid like the rest.
+        let name = self.within.last().map_or(0, |w| w.0.len());
+        if name > 0 && !self.pay(e.line, name) {
+            return;
+        }
         let e = self.in_file(e);
         self.errors.push(e);
     }
@@ -447,7 +464,7 @@ impl Parser<'_> {
     }
 
     fn assign(&mut self, stmt: &Stmt, col: usize, name: String, e: Expr) -> Result<(), AsmError> {
-        if let Some(first) = self.labels.get(&name) {
+        if let Some(Some(first)) = self.defined.get(&name) {
             return Err(AsmError::at(stmt.line, Some(col), format!("symbol `{name}` is already defined as a label (line {first})")));
         }
         let lookup = |s: &str| self.consts.get(s).map_or(Class::Unknown, |v| Class::Abs(*v));
@@ -455,7 +472,9 @@ impl Parser<'_> {
             Class::Abs(v) => self.consts.insert(name.clone(), v),
             _ => self.consts.remove(&name),
         };
-        self.defined.insert(name.clone());
+        if !self.defined.contains_key(&name) {
+            self.defined.insert(name.clone(), None);
+        }
         self.push(stmt.line, col, Kind::Assign(name, e));
         Ok(())
     }
@@ -501,23 +520,24 @@ impl Parser<'_> {
             if !self.pay(s.line, budget::TOKEN_STEPS * toks.len()) {
                 return;
             }
-            let word = match toks.first() {
-                Some((Tok::Ident(w), _)) => w.to_ascii_lowercase(),
-                _ => String::new(),
+            // Lower-cased only when it has capitals: most statements don't, and this is per statement.
+            let word: Cow<str> = match toks.first() {
+                Some((Tok::Ident(w), _)) => lower(w),
+                _ => Cow::Borrowed(""),
             };
             let args = toks.get(1..).unwrap_or(&[]);
             let err = |m: String| AsmError::at(s.line, Some(s.col), m);
             let test = |p: &Parser| -> Result<bool, AsmError> {
-                match word.as_str() {
+                match &*word {
                     ".ifdef" | ".ifndef" => match args {
-                        [(Tok::Ident(sym), _)] => Ok(p.defined.contains(sym) == (word == ".ifdef")),
+                        [(Tok::Ident(sym), _)] => Ok(p.defined.contains_key(sym) == (word == ".ifdef")),
                         _ => Err(err(format!("`{word}` needs one symbol name"))),
                     },
                     ".ifeq" => p.constant(args).map(|v| v == 0).map_err(|m| err(format!("{word}: {m}"))),
                     _ => p.constant(args).map(|v| v != 0).map_err(|m| err(format!("{word}: {m}"))),
                 }
             };
-            match word.as_str() {
+            match &*word {
                 ".if" | ".ifne" | ".ifeq" | ".ifdef" | ".ifndef" => {
                     let taken = if active {
                         test(self).unwrap_or_else(|e| {
@@ -568,7 +588,7 @@ impl Parser<'_> {
                     }
                     match self.constant(args) {
                         Ok(n) => {
-                            let file = self.within.last().map(|w| w.0.clone());
+                            let file = self.within.len().checked_sub(1);
                             self.repeating.push((s.line, file));
                             // Each copy costs a step even when the body is empty (or all
                             // comments): `.rept 4000000000` with nothing in it still ends.
@@ -833,9 +853,8 @@ pub fn parse(stmts: &[Stmt], include: &dyn Fn(&str) -> Option<String>, budget: &
         stopped: false,
         repeating: Vec::new(),
         local_defs: HashMap::new(),
-        labels: HashMap::new(),
         consts: HashMap::new(),
-        defined: Default::default(),
+        defined: HashMap::new(),
         guesses: HashMap::new(),
         include,
         within: Vec::new(),

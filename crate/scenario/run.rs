@@ -590,6 +590,12 @@ impl Runner {
             let shown: Vec<String> = errs.iter().take(5).map(|e| format!("{name}:{}: {}", e.line, e.message)).collect();
             shown.join("\n")
         })?;
+        self.load_assembled(tid, name, source, prog)
+    }
+
+    /// [`Runner::load_program`] for a `source` the caller has already assembled (at `GUEST_START`) into
+    /// `prog`: free play assembles first to show every error, and must not assemble twice.
+    pub fn load_assembled(&mut self, tid: Tid, name: &str, source: &str, prog: crate::asm::Program) -> Result<(), String> {
         if prog.image.is_empty() {
             return Err(format!("{name} is empty: a Guest program needs instructions, from its `start:` label on (guests/hello.S is a small one)"));
         }
@@ -608,8 +614,8 @@ impl Runner {
             origin: GUEST_START,
             entry: prog.entry,
             size,
-            symbols: prog.symbols.clone(),
-            lines: prog.lines.clone(),
+            symbols: prog.symbols,
+            lines: prog.lines,
         });
         Ok(())
     }

@@ -225,12 +225,14 @@ impl FreePlay {
     /// runs it. Undo takes it out again.
     pub fn load_program(&mut self, name: &str, source: &str) -> Result<(), String> {
         // Every error, one a line, for the editor (the runner names the first few).
-        if let Err(errs) = crate::asm::assemble(source, crate::scenario::run::GUEST_START) {
-            return Err(errs.iter().map(|e| format!("{name}:{}: {}", e.line, e.message)).collect::<Vec<_>>().join("\n"));
-        }
+        let prog = match crate::asm::assemble(source, crate::scenario::run::GUEST_START) {
+            Ok(prog) => prog,
+            Err(errs) => return Err(errs.iter().map(|e| format!("{name}:{}: {}", e.line, e.message)).collect::<Vec<_>>().join("\n")),
+        };
         let before = self.runner.clone();
         let main = self.runner.main;
-        self.runner.load_program(main, name, source)?;
+        // Assembled once: the page's one task for the editor's button.
+        self.runner.load_assembled(main, name, source, prog)?;
         self.given += 1;
         self.remember(before);
         self.slices = None;
