@@ -791,9 +791,14 @@ pub fn assemble_items(items: &[Item], origin: u32, budget: &mut Budget, mut erro
         return Err(errors.into_sorted());
     }
     let lines: Vec<(u32, usize)> = lines_of.into_iter().flatten().collect();
-    let symbols: BTreeMap<String, u32> = (names.names.iter().zip(&w.syms))
-        .filter_map(|(k, v)| v.filter(|_| !k.starts_with(super::parse::LOCAL_PREFIX)).map(|v| (k.to_string(), v as u32)))
-        .collect();
+    // Inserted one by one: a collect() into a BTreeMap sorts first with std's stable sort, which the size
+    // work keeps out of the page (tests/bench/size.mjs --symbols).
+    let mut symbols: BTreeMap<String, u32> = BTreeMap::new();
+    for (k, v) in names.names.iter().zip(&w.syms) {
+        if let Some(v) = v.filter(|_| !k.starts_with(super::parse::LOCAL_PREFIX)) {
+            symbols.insert(k.to_string(), v as u32);
+        }
+    }
     let entry = symbols.get("_start").or_else(|| symbols.get("start")).copied().unwrap_or(origin);
     let sections = secs.iter().enumerate().map(|(i, s)| Section { name: s.name.clone(), start: bases[i], size: w.sec_sizes[i], align: s.align }).collect();
     Ok(Program { image, origin, entry, symbols, lines, sections })

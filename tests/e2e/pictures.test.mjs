@@ -212,7 +212,11 @@ test('free play: a hint when read() is left asleep; every assembler error names 
     await page.locator('#walk .lgs-play-line').fill(l);
     await page.keyboard.press('Enter');
   }
-  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /Hint: main is asleep in its call \(`read`\) and nothing more happens on its own.*type signal main/);
+  // The read goes on in the page's slices (each its own task) until nothing more happens: then the hint.
+  const hint = /Hint: main is asleep in its call \(`read`\) and nothing more happens on its own.*type signal main/;
+  await page.waitForFunction((re) => new RegExp(re).test([...document.querySelectorAll('#walk .lgs-play-log li')].at(-1)?.innerText ?? ''), hint.source, { timeout: 30_000 })
+    .catch(() => {});
+  assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), hint);
   await page.locator('#walk .lgs-asm').fill('movl $1, %eax\nfrobnicate %eax\nmovl %eax\n');
   assert.match(await page.locator('#walk .lgs-asm-lines').textContent(), /^1\n2\n3\n4$/);
   await page.locator('#walk .lgs-asm-load').click();
