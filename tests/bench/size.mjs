@@ -21,7 +21,7 @@ import { inspect } from './wasm-names.mjs';
 /** The budget for the walkthrough, gzipped, in KB (1000 bytes). 420 was the figure of an earlier toolchain;
  *  with rustc 1.95.0 the same source measures about 80 KB more (the wasm of commit e26b6c7: 481 KB gzipped
  *  here), so the ratchet starts again from what this toolchain gives. */
-export const BUDGET_KB = 552;
+export const BUDGET_KB = 540;
 
 /** Function names that must not come back (the size work removed them from the page). */
 const BANNED = [
