@@ -302,7 +302,7 @@ fn the_module_loads_as_the_machine_starts_and_refuses_a_paravirtualized_host() {
     assert_eq!(
         texts,
         [
-            "init: paravirt_enabled(): the Host itself runs paravirtualized: printk(\"lguest is afraid of being a guest\"); return -EPERM",
+            "init: paravirt_enabled(): the Host itself runs paravirtualized, so the kernel log gets \"lguest is afraid of being a guest\" and init() fails with -EPERM",
             "init: lguest: init() returned -EPERM: insmod fails, the module is not loaded",
         ]
     );

@@ -131,7 +131,7 @@ fn budget_spent(k: &Kernel) -> String {
 /// `/dev/lguest` finds no device node.
 pub fn init(k: &mut Kernel) -> Result<(), Errno> {
     if k.paravirt {
-        module_ev(k, "init", "paravirt_enabled(): the Host itself runs paravirtualized: printk(\"lguest is afraid of being a guest\"); return -EPERM".into());
+        module_ev(k, "init", "paravirt_enabled(): the Host itself runs paravirtualized, so the kernel log gets \"lguest is afraid of being a guest\" and init() fails with -EPERM".into());
         return Err(Errno::EPERM);
     }
     module_ev(k, "init", "paravirt_enabled() is false: the Host runs on the bare machine, so lguest may load".into());
