@@ -36,8 +36,10 @@ pub struct FreePlay {
 #[derive(Clone, Debug)]
 struct Slices {
     before: Runner,
-    /// The step of the line that started it (the line the page shows) and the task asleep in it.
-    line: Step,
+    /// The line that started it (its text, its action and kind) and the task asleep in it.
+    source: String,
+    action: String,
+    call: crate::scenario::parse::CallKind,
     task: String,
     /// Slices run (the line itself is the first) and the Guest CPU work they recorded.
     count: u32,
@@ -94,7 +96,8 @@ impl FreePlay {
         let step = self.run_budgeted(&l, units);
         self.slices = step.as_ref().and_then(|s| {
             let task = sleeper(s)?;
-            let mut slices = Slices { before, line: s.clone(), task, count: 1, units: 0, more: false, stopped: false };
+            let mut slices =
+                Slices { before, source: s.source.clone(), action: s.action.clone(), call: s.call, task, count: 1, units: 0, more: false, stopped: false };
             self.sliced(&mut slices, s);
             Some(slices)
         });
@@ -128,7 +131,7 @@ impl FreePlay {
         let text = if s.stopped {
             format!(
                 "stopped: `{}` ran {} instructions in {} slice{} and {} is still asleep in its call. Type wait to go on, or Undo to take the line back.",
-                s.line.source,
+                s.source,
                 m(s.units),
                 s.count,
                 if s.count == 1 { "" } else { "s" },
@@ -141,7 +144,7 @@ impl FreePlay {
                 s.count,
                 if s.count == 1 { "" } else { "s" },
                 s.task,
-                s.line.source
+                s.source
             )
         } else {
             let last = self.runner.steps.last();
@@ -149,14 +152,14 @@ impl FreePlay {
                 Some("blocked") => format!(
                     "{} is asleep in its call (`{}`) and nothing more happens on its own ({}): give a scripted Guest its next hypercall (guest notify 0x7000, guest halt), or type signal {0} to interrupt the call",
                     s.task,
-                    s.line.source,
+                    s.source,
                     last.and_then(|st| st.message.clone()).unwrap_or_default()
                 ),
-                Some(r) => format!("`{}` returned {r} after {} instructions in {} slices", s.line.source, m(s.units), s.count),
-                None => format!("`{}` stopped after {} slices: {}", s.line.source, s.count, last.and_then(|st| st.message.clone()).unwrap_or_default()),
+                Some(r) => format!("`{}` returned {r} after {} instructions in {} slices", s.source, m(s.units), s.count),
+                None => format!("`{}` stopped after {} slices: {}", s.source, s.count, last.and_then(|st| st.message.clone()).unwrap_or_default()),
             }
         };
-        Some(GoingOn { source: s.line.source.clone(), task: s.task.clone(), slices: s.count, units: s.units, more: s.more, text })
+        Some(GoingOn { source: s.source.clone(), task: s.task.clone(), slices: s.count, units: s.units, more: s.more, text })
     }
 
     /// Stop a line that goes on in slices where it is (a clean point: its task asleep in its call, its
@@ -259,9 +262,9 @@ impl FreePlay {
         // A line that went on in slices is shown as the line the student typed: each further slice is a
         // `wait` for its task inside the simulator, but the call asleep (or returned) is the line's own.
         if let (Some(s), Some(r)) = (self.slices.as_ref().filter(|s| s.count > 1), results.last_mut()) {
-            r.source.clone_from(&s.line.source);
-            r.action.clone_from(&s.line.action);
-            r.call = s.line.call;
+            r.source.clone_from(&s.source);
+            r.action.clone_from(&s.action);
+            r.call = s.call;
             let went = format!("it went on in {} slices of the page's work budget", s.count);
             r.message = Some(match r.message.take() {
                 Some(m) => format!("{m} ({went})"),
@@ -304,7 +307,6 @@ fn sleeper(s: &Step) -> Option<String> {
 /// runs on, a dead Guest's `-ENOENT` (its reason is read next, with a buffer long enough for it).
 fn hint(s: &Step, snap: &Snapshot) -> Option<String> {
     use crate::scenario::parse::CallKind;
-    let woken = snap.tasks.iter().find_map(|t| Some((&t.name, t.finished.as_deref()?)));
     match (s.call, s.result.as_deref()) {
         (CallKind::Read, Some("blocked")) => Some(format!(
             "{} is asleep in read() while the Guest runs{}. Type wait to let it run until read() returns (a long Guest takes a while), or signal {0} to interrupt it.",
@@ -323,7 +325,14 @@ fn hint(s: &Step, snap: &Snapshot) -> Option<String> {
             ))
         }
         // A line that woke a call asleep (a Guest's NOTIFY ending a read, say): its result waits for `wait`.
-        _ if s.call != CallKind::Wait && woken.is_some() => woken.map(|(name, result)| format!("{name}'s blocked call has returned ({result}): type wait {name} to collect what it returned.")),
+        _ if s.call != CallKind::Wait && snap.tasks.iter().any(|t| t.finished.is_some()) => {
+            let t = snap.tasks.iter().find(|t| t.finished.is_some())?;
+            Some(format!(
+                "{}'s blocked call has returned ({}): type wait {0} to collect what it returned.",
+                t.name,
+                t.finished.as_deref().unwrap_or_default()
+            ))
+        }
         // Everything closed, and the kernel still holds memory: nothing will ever free it.
         (CallKind::Close, Some("0")) if snap.guests.is_empty() && !snap.allocations.is_empty() => {
             let n = snap.allocations.len();
@@ -346,11 +355,12 @@ mod tests {
     #[test]
     fn millions_of_instructions_read_as_a_float_would_print_them() {
         let mut f = FreePlay::new(32);
-        f.exec("open").unwrap();
         for (units, said) in [(0u64, "0.0 M"), (49_999, "0.0 M"), (50_000, "0.1 M"), (10_249_999, "10.2 M"), (139_960_000, "140.0 M")] {
             f.slices = Some(Slices {
                 before: f.runner.clone(),
-                line: f.runner.steps.last().cloned().expect("a line ran"),
+                source: "read".into(),
+                action: "read".into(),
+                call: crate::scenario::parse::CallKind::Read,
                 task: "main".into(),
                 count: 2,
                 units,
