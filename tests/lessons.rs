@@ -299,3 +299,40 @@ fn the_embedded_course_replays_clean() {
         assert!(run.errors.is_empty(), "{name}: {:?}", run.errors);
     }
 }
+
+#[test]
+fn every_course_step_fits_its_budget() {
+    // A step is one call into the core: its lines share params::STEP_BUDGET. No course step comes near it
+    // (the figure printed is the costliest), so each runs as it did when lines had budgets of their own.
+    let course = check_paths(&[lessons_dir()]);
+    assert!(course.warnings.iter().all(|w| !w.to_string().contains("STEP_BUDGET")));
+    let mut costliest = (0u64, String::new());
+    for run in &course.runs {
+        for s in &run.steps {
+            if s.units > costliest.0 {
+                costliest = (s.units, format!("{} step {}", run.lesson.file, s.number));
+            }
+        }
+    }
+    println!("the costliest step: {} units ({}), of {}", costliest.0, costliest.1, lguest_sim::params::STEP_BUDGET);
+    assert!(costliest.0 > 0 && costliest.0 < lguest_sim::params::STEP_BUDGET / 2, "{costliest:?}");
+}
+
+#[test]
+fn a_step_whose_guest_never_stops_ends_at_its_budget_with_a_warning() {
+    let dir = std::env::temp_dir().join(format!("lgsim-step-budget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("spin.S"), "start:\n1: jmp 1b\n").unwrap();
+    let lesson = "# Spinning\n\nguest: spin.S\n\ngoals:\n- that a Guest which never stops runs only as long as a step may\n\n## Step: it never stops\nabout: read\n\n```scenario\nopen => fd 3\nwrite INITIALIZE start=0x100000 => 12\nread => blocked\nwait => blocked\n```\n\nIt spins.\n";
+    let path = dir.join("spin.md");
+    std::fs::write(&path, lesson).unwrap();
+    let course = check_paths(&[path]);
+    let warned: Vec<String> = course.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(course.is_clean(), "{:?}", course.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
+    let units: Vec<u64> = course.runs[0].steps.iter().map(|s| s.units).collect();
+    assert_eq!(warned.len(), 1, "{warned:?} {units:?} {:?}", course.runs[0].steps[0].results.iter().map(|r| (&r.result, &r.message)).collect::<Vec<_>>());
+    assert!(warned[0].contains(":15: warning: this line used up the work one step may do"), "{}", warned[0]);
+    let step = &course.runs[0].steps[0];
+    assert_eq!(step.units, lguest_sim::params::STEP_BUDGET);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -51,15 +51,16 @@ export class FreePlay {
     const src = H('textarea', { class: 'lgs-asm', rows: 12, spellcheck: 'false', wrap: 'off', 'aria-label': 'Guest program source (GNU as)', 'aria-describedby': `lgs-asm-err-${this.n}` });
     // Line numbers beside the editor (the assembler's errors name lines), scrolled with it.
     const gutter = H('pre', { class: 'lgs-asm-lines', 'aria-hidden': 'true' });
-    const number = () => { gutter.textContent = Array.from({ length: src.value.split('\n').length }, (_, i) => i + 1).join('\n'); gutter.scrollTop = src.scrollTop; };
-    src.addEventListener('input', number);
-    src.addEventListener('scroll', () => { gutter.scrollTop = src.scrollTop; });
+    // Registered before the line numbers, so a source refused for its size is never counted or laid out.
+    const took = keepSmall(src, (said) => this.showAsmErr([said], said));
+    const number = numberLines(src, gutter);
     src.value = guestText('guests/hello.S');
+    took(src.value);
     number();
     this.src = src;
     const pick = H('select', { class: 'lgs-asm-pick', 'aria-label': 'Start from a course Guest program' });
     for (const g of Simulator.guests()) pick.append(H('option', { value: g }, g));
-    pick.addEventListener('change', () => { src.value = guestText(pick.value); number(); });
+    pick.addEventListener('change', () => { src.value = guestText(pick.value); took(src.value); number(); });
     this.asmErr = H('div', { class: 'lgs-asm-err', id: `lgs-asm-err-${this.n}`, role: 'alert', hidden: true });
     const load = H('button', { type: 'button', class: 'lgs-asm-load', onclick: () => this.program(src.value) }, 'Assemble, load in a fresh Launcher, open and INITIALIZE');
     this.log = H('ol', { class: 'lgs-reslist lgs-play-log', 'aria-label': 'Free play results' });
@@ -72,6 +73,7 @@ export class FreePlay {
         stateEl));
     this.rcu = new RcuPane(this.doc, { announce: this.announce });
     this.el.append(this.rcu.el);
+    warmAssembler();
     this.showLast();
     input.focus();
   }
@@ -134,14 +136,8 @@ export class FreePlay {
     this.sim.reset();
     const err = this.sim.loadProgram('my-guest.S', text);
     if (err) {
-      this.asmErr.hidden = false;
-      // Every error, each a button that puts the cursor on its line.
-      const H = builder(this.doc);
-      this.asmErr.replaceChildren(H('p', {}, 'It does not assemble:'), H('ul', {}, err.message.split('\n').filter(Boolean).map((m) => {
-        const line = Number(m.match(/:(\d+)/)?.[1]);
-        return H('li', {}, line ? H('button', { type: 'button', class: 'lgs-asm-goto', onclick: () => this.goToLine(line) }, m) : m);
-      })));
-      this.announce(`The program does not assemble: ${err.message.split('\n')[0]}`);
+      const errs = err.message.split('\n').filter(Boolean);
+      this.showAsmErr(errs, `The program does not assemble: ${errs[0]}`, 'It does not assemble:');
       return;
     }
     this.asmErr.hidden = true;
@@ -150,6 +146,18 @@ export class FreePlay {
     this.log.replaceChildren();
     for (const l of ['open', 'write INITIALIZE']) this.line(l);
     this.announce('Program loaded. Type read to run it.');
+  }
+
+  /** Show `errs` under the editor (each naming a line is a button that puts the cursor on it), after `head`
+   *  if given, and say `said`. */
+  showAsmErr(errs, said, head) {
+    this.asmErr.hidden = false;
+    const H = builder(this.doc);
+    this.asmErr.replaceChildren(...(head ? [H('p', {}, head)] : []), H('ul', {}, errs.map((m) => {
+      const line = Number(m.match(/:(\d+)/)?.[1]);
+      return H('li', {}, line ? H('button', { type: 'button', class: 'lgs-asm-goto', onclick: () => this.goToLine(line) }, m) : m);
+    })));
+    this.announce(said);
   }
 
   /** Put the editor's cursor at the start of source line `n` (1-based). */
@@ -186,3 +194,85 @@ export class FreePlay {
 
 /** A course Guest program's source, to start one's own from. */
 function guestText(name) { return Simulator.guestSource(name) ?? ''; }
+
+/** A small source that goes through every part of the assembler (labels near and far, expressions, data,
+ *  sections, `.rept`), for warmAssembler. */
+const WARM_UP = 'a = 4\n.rept 20\n1: movl $a+2*3, %eax\njmp 1b\njz 2f\n.byte 1, 2, a\n.long (a << 2) | 1, . - 1b\n2:\n'
+  + '.data\n.ascii "x"\n.text\n.endr\nl0: call l0\n';
+let warmed = false;
+
+/** The browser compiles the page's wasm lazily, a function in its slowest form until it has run a while,
+ *  and a long call stays in the form it started in: the first assembly of a 15,000-statement source took
+ *  160 ms, the next 15 ms. So once a page, when the browser is idle, a few small assemblies (about 10 ms in
+ *  all) bring the assembler to full speed before the student's first (tests/bench/hostile.mjs measures
+ *  the worst sources in a fresh page). */
+function warmAssembler() {
+  if (warmed) return;
+  warmed = true;
+  const idle = globalThis.requestIdleCallback ?? ((f) => setTimeout(f, 50));
+  idle(() => {
+    const sim = new Simulator(0);
+    try {
+      for (let i = 0; i < 5; i++) { sim.reset(); sim.loadProgram('warm-up.S', WARM_UP); }
+    } finally { sim.free(); }
+  }, { timeout: 500 });
+}
+
+/** The most characters the Guest editor holds: five times the course's largest Guest program (6 KB). A
+ *  browser's textarea lays its whole text out at each change, about a millisecond a kilobyte here, so a
+ *  pasted 300 KB kept the page busy a quarter of a second; 32 KB stays under the 50 ms of a long task. */
+export const EDITOR_MAX = 32 * 1024;
+
+/** Refuse a change that would make `src` longer than EDITOR_MAX characters (a paste, a drop, a script's
+ *  value): the text before it is put back at once, before it is laid out, and `refuse` says why. */
+function keepSmall(src, refuse) {
+  let last = src.value;
+  src.addEventListener('input', (e) => {
+    const n = src.value.length;
+    if (n <= EDITOR_MAX) { last = src.value; return; }
+    e.stopImmediatePropagation();
+    src.value = last;
+    refuse(`The editor holds at most ${EDITOR_MAX / 1024} KB of source, and that would have made it ${Math.ceil(n / 1024)} KB, so it was not taken: `
+      + 'the course\'s largest Guest program is 6 KB. To repeat code, write it once inside .rept N … .endr.');
+  });
+  // A script that sets the value (the Start from list) is the new text to go back to.
+  return (text) => { last = text; };
+}
+
+/**
+ * Number the lines of `src` (a textarea that does not wrap) in `gutter`, kept in step with its scrolling, its
+ * size and its text; returns the function to call when the text was set by a script. Only the lines in view
+ * are numbered: a pasted source of 60,000 lines would otherwise give the gutter 60,000 rows to lay out on
+ * every key press (430 ms a key in Chromium), where the lines in view cost the same whatever the length.
+ */
+function numberLines(src, gutter) {
+  const nums = src.ownerDocument.createElement('span');
+  nums.className = 'lgs-asm-nums';
+  gutter.replaceChildren(nums);
+  let lines = 1;
+  let height = 0; // px of one line, read once the editor is laid out
+  const paint = () => {
+    if (!height) height = parseFloat(getComputedStyle(src).lineHeight) || 0;
+    const lh = height || 16;
+    const first = Math.max(0, Math.min(lines - 1, Math.floor(src.scrollTop / lh)));
+    // Before the editor is laid out (a panel not shown yet) its rows say how many lines it shows.
+    const rows = src.clientHeight ? Math.ceil(src.clientHeight / lh) + 1 : src.rows + 1;
+    const last = Math.min(lines, first + rows);
+    let text = String(first + 1);
+    for (let n = first + 2; n <= last; n++) text += `\n${n}`;
+    if (nums.textContent !== text) nums.textContent = text;
+    nums.style.transform = first || src.scrollTop ? `translateY(${first * lh - src.scrollTop}px)` : '';
+  };
+  const count = () => {
+    const v = src.value;
+    let n = 1;
+    for (let i = v.indexOf('\n'); i !== -1; i = v.indexOf('\n', i + 1)) n++;
+    lines = n;
+    gutter.style.width = `calc(${String(n).length}ch + 0.8em + 1px)`; // the last number's width, wherever the view is
+    paint();
+  };
+  src.addEventListener('input', count);
+  src.addEventListener('scroll', paint);
+  if (typeof ResizeObserver === 'function') new ResizeObserver(() => { height = 0; paint(); }).observe(src);
+  return count;
+}

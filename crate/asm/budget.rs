@@ -18,7 +18,17 @@ use crate::params::{ASM_MAX_ERRORS, ASM_MAX_ITEMS, ASM_WORK};
 /// that every step is about the same time (3-24 ns natively in the release build; see `params.rs`).
 pub const STATEMENT_STEPS: usize = 16;
 /// What each token of a statement costs: it may become a node of an expression, an allocation.
-pub const TOKEN_STEPS: usize = 4;
+pub const TOKEN_STEPS: usize = 6;
+/// What each operator token costs beyond [`TOKEN_STEPS`]: it becomes a node of an expression tree,
+/// two boxes allocated and later freed, and every layout pass walks it (`.long 1+1+...+1` on
+/// 20,000 lines cost 16 ns a step at 4 a token, three times any other source).
+pub const OPERATOR_STEPS: usize = 16;
+/// What each name token (a symbol, mnemonic or directive) costs beyond [`TOKEN_STEPS`]: its own string,
+/// copied again into an expression, looked up in every layout pass.
+pub const NAME_STEPS: usize = 8;
+/// What beginning one `.rept` copy costs, its body aside: a `.rept 4000000000` of nothing ran at 13 ns
+/// a copy in the page's wasm build (3 natively), four times a step's usual price.
+pub const REPT_COPY_STEPS: usize = 4;
 /// What encoding one instruction costs (iced-x86's encoder), once while reading and once emitting.
 pub const ENCODE_STEPS: usize = 8;
 /// What defining a label costs while reading: three hash-map entries, each with its own copy of

@@ -108,6 +108,15 @@ impl AsmError {
     }
 }
 
+/// `error` as an editor or a terminal shows it: `file:line: message`, or `file: message` for a problem of
+/// no one line (the layout running out of work, say).
+pub fn located(file: &str, error: &AsmError) -> String {
+    match error.line {
+        0 => format!("{file}: {}", error.message),
+        n => format!("{file}:{n}: {}", error.message),
+    }
+}
+
 impl std::fmt::Display for AsmError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.line == 0 {

@@ -517,7 +517,13 @@ impl Parser<'_> {
                     continue;
                 }
             };
-            if !self.pay(s.line, budget::TOKEN_STEPS * toks.len()) {
+            let (operators, names) = toks.iter().fold((0, 0), |(o, n), (t, _)| match t {
+                Tok::Ident(_) => (o, n + 1),
+                t if is_operator(t) => (o + 1, n),
+                _ => (o, n),
+            });
+            let steps = budget::TOKEN_STEPS * toks.len() + budget::OPERATOR_STEPS * operators + budget::NAME_STEPS * names;
+            if !self.pay(s.line, steps) {
                 return;
             }
             // Lower-cased only when it has capitals: most statements don't, and this is per statement.
@@ -590,10 +596,10 @@ impl Parser<'_> {
                         Ok(n) => {
                             let file = self.within.len().checked_sub(1);
                             self.repeating.push((s.line, file));
-                            // Each copy costs a step even when the body is empty (or all
+                            // Each copy costs steps even when the body is empty (or all
                             // comments): `.rept 4000000000` with nothing in it still ends.
                             for _ in 0..n.max(0) {
-                                if !self.pay(s.line, 1) {
+                                if !self.pay(s.line, budget::REPT_COPY_STEPS) {
                                     break;
                                 }
                                 self.run(body, body_ends, depth + 1);
@@ -862,4 +868,9 @@ pub fn parse(stmts: &[Stmt], include: &dyn Fn(&str) -> Option<String>, budget: &
     let ends = block_ends(stmts);
     p.run(stmts, &ends, 0);
     p.items
+}
+
+/// Whether `t` may be an operator of an expression (the step price of [`budget::OPERATOR_STEPS`]).
+fn is_operator(t: &Tok) -> bool {
+    matches!(t, Tok::Shl | Tok::Shr | Tok::Op2(_) | Tok::Punct('+' | '-' | '*' | '/' | '%' | '|' | '&' | '^' | '!' | '~'))
 }

@@ -46,6 +46,45 @@ pub struct StepRun {
     pub number: usize,
     pub results: Vec<Step>,
     pub rcu: Vec<RcuResult>,
+    /// The work units its lines spent in all (at most [`crate::params::STEP_BUDGET`]).
+    pub units: u64,
+}
+
+/// The work one lesson step's lines share: one budget of [`crate::params::STEP_BUDGET`] units for the whole
+/// step (a step is one call into the core: the page shows it in one go), each line drawing on what the
+/// lines before it left. The checker and the page run steps through it, so both stop at the same place.
+#[derive(Clone, Copy, Debug)]
+pub struct StepBudget {
+    left: u64,
+    /// Units spent so far by the step's lines.
+    pub spent: u64,
+    /// The first line (its number in the lesson) that ran out of the budget, if one did.
+    pub ran_out: Option<usize>,
+}
+
+impl Default for StepBudget {
+    fn default() -> Self {
+        StepBudget { left: crate::params::STEP_BUDGET, spent: 0, ran_out: None }
+    }
+}
+
+impl StepBudget {
+    /// Run `line` (as [`run_line`] does) with what is left of the step's budget.
+    pub fn run_line(&mut self, runner: &mut Runner, line: &Line, guests: Guests) -> Step {
+        let keep = runner.line_budget;
+        runner.line_budget = self.left;
+        // Given here as well, so a line that gives none (a `load`) is not charged for the line before it.
+        runner.kernel.sched.budget.give(self.left);
+        let step = run_line(runner, line, guests);
+        runner.line_budget = keep;
+        let spent = runner.kernel.sched.budget.spent.min(self.left);
+        self.left -= spent;
+        self.spent += spent;
+        if self.left == 0 && spent > 0 && self.ran_out.is_none() {
+            self.ran_out = Some(line.number);
+        }
+        step
+    }
 }
 
 /// A lesson replayed.
@@ -231,7 +270,8 @@ pub fn run_lesson_from(lesson: &Lesson, guests: Guests) -> LessonRun {
                 ));
             }
         }
-        let mut run = StepRun { number: s.number, results: Vec::new(), rcu: Vec::new() };
+        let mut run = StepRun { number: s.number, results: Vec::new(), rcu: Vec::new(), units: 0 };
+        let mut budget = StepBudget::default();
         for l in &s.lines {
             if let Action::Guest(g) = &l.parsed.action {
                 let name = l.parsed.task.clone().unwrap_or_else(|| "main".into());
@@ -257,7 +297,7 @@ pub fn run_lesson_from(lesson: &Lesson, guests: Guests) -> LessonRun {
                     queued[p].extend(std::iter::repeat_n(l.line, n));
                 }
             }
-            let step = run_line(&mut runner, &l.parsed, guests);
+            let step = budget.run_line(&mut runner, &l.parsed, guests);
             if !step.ok {
                 let msg = step.message.clone().unwrap_or_default();
                 if step.result.is_none() && !matches!(l.parsed.action, Action::Expect { .. }) {
@@ -266,8 +306,22 @@ pub fn run_lesson_from(lesson: &Lesson, guests: Guests) -> LessonRun {
                     err(l.line, msg);
                 }
             }
+            if budget.ran_out == Some(l.parsed.number) {
+                warnings.push(LessonError::in_file(
+                    file.clone(),
+                    l.line,
+                    format!(
+                        "warning: this line used up the work one step may do ({} units of Guest instructions and trips, \
+                         params::STEP_BUDGET): it stopped with its Guest still running, and the rest of the step gets no \
+                         Guest time; a Guest that stops sooner (a hypercall) or a `wait` in a step of its own keeps \
+                         the steps short",
+                        crate::params::STEP_BUDGET
+                    ),
+                ));
+            }
             run.results.push(step);
         }
+        run.units = budget.spent;
         if let Some(q) = &s.question {
             if let Some(want) = answer_as_result(&q.answer) {
                 let outcomes: Vec<Outcome> = run

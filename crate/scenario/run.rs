@@ -587,7 +587,7 @@ impl Runner {
     /// INITIALIZE runs it on the x86 core.
     pub fn load_program(&mut self, tid: Tid, name: &str, source: &str) -> Result<(), String> {
         let prog = crate::asm::assemble(source, GUEST_START).map_err(|errs| {
-            let shown: Vec<String> = errs.iter().take(5).map(|e| format!("{name}:{}: {}", e.line, e.message)).collect();
+            let shown: Vec<String> = errs.iter().take(5).map(|e| crate::asm::located(name, e)).collect();
             shown.join("\n")
         })?;
         self.load_assembled(tid, name, source, prog)

@@ -227,7 +227,7 @@ impl FreePlay {
         // Every error, one a line, for the editor (the runner names the first few).
         let prog = match crate::asm::assemble(source, crate::scenario::run::GUEST_START) {
             Ok(prog) => prog,
-            Err(errs) => return Err(errs.iter().map(|e| format!("{name}:{}: {}", e.line, e.message)).collect::<Vec<_>>().join("\n")),
+            Err(errs) => return Err(errs.iter().map(|e| crate::asm::located(name, e)).collect::<Vec<_>>().join("\n")),
         };
         let before = self.runner.clone();
         let main = self.runner.main;

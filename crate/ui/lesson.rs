@@ -15,7 +15,7 @@ use super::state::{book_rows, paging_table, BookRow, PagingTable, Snapshot};
 use super::stepper::Stepper;
 use crate::diagnostic::Diagnostic;
 use crate::params::VIEW_EVENTS;
-use crate::scenario::check::{lesson_runner_from, run_line, run_rcu, Guests, RcuResult};
+use crate::scenario::check::{lesson_runner_from, run_line, run_rcu, Guests, RcuResult, StepBudget};
 use crate::scenario::lesson::{parse_lesson, Lesson};
 use crate::scenario::library::LESSONS;
 use crate::scenario::parse::CallKind;
@@ -415,7 +415,7 @@ impl LessonPlayer {
             let k = self.runs.len();
             self.before.push(Before::of(&runner));
             let step = &self.lesson.steps[k];
-            let (results, guest) = run_recorded_from(&mut runner, step.lines.iter().map(|l| &l.parsed), Guests::Given(&self.guests));
+            let (results, guest) = run_step_recorded(&mut runner, step.lines.iter().map(|l| &l.parsed), Guests::Given(&self.guests));
             let rcu: Vec<RcuResult> = step.rcu.iter().map(run_rcu).collect();
             self.runs.push(StepRun { results, rcu, guest });
             if (k + 1) % KEEP_EVERY == 0 && k + 1 < n {
@@ -445,7 +445,7 @@ impl LessonPlayer {
         let mut runner = base.clone();
         for step in &self.lesson.steps[from..n.min(self.runs.len())] {
             // As the step first ran (recording included), so the machine is the same; what it did is kept.
-            let _ = run_recorded_from(&mut runner, step.lines.iter().map(|l| &l.parsed), Guests::Given(&self.guests));
+            let _ = run_step_recorded(&mut runner, step.lines.iter().map(|l| &l.parsed), Guests::Given(&self.guests));
         }
         runner
     }
@@ -576,6 +576,16 @@ pub fn run_recorded<'a>(runner: &mut Runner, lines: impl Iterator<Item = &'a cra
 pub fn run_recorded_from<'a>(runner: &mut Runner, lines: impl Iterator<Item = &'a crate::scenario::Line>, guests: Guests) -> (Vec<Step>, Option<Stepper>) {
     crate::lguest::start_recording(&mut runner.kernel);
     let results: Vec<Step> = lines.map(|l| run_line(runner, l, guests)).collect();
+    let guest = crate::lguest::stop_recording(&mut runner.kernel).map(|(tl, g)| Stepper::new(tl, runner.program.clone(), g));
+    (results, guest)
+}
+
+/// [`run_recorded_from`] for the lines of one lesson step: they share one step's budget
+/// ([`StepBudget`], as `lguest-sim check` runs them).
+pub fn run_step_recorded<'a>(runner: &mut Runner, lines: impl Iterator<Item = &'a crate::scenario::Line>, guests: Guests) -> (Vec<Step>, Option<Stepper>) {
+    crate::lguest::start_recording(&mut runner.kernel);
+    let mut budget = StepBudget::default();
+    let results: Vec<Step> = lines.map(|l| budget.run_line(runner, l, guests)).collect();
     let guest = crate::lguest::stop_recording(&mut runner.kernel).map(|(tl, g)| Stepper::new(tl, runner.program.clone(), g));
     (results, guest)
 }
@@ -903,6 +913,24 @@ mod tests {
                 assert_eq!(to_json(&p.view()), views[n], "{} at {n}", info.id);
             }
         }
+    }
+
+    #[test]
+    fn a_step_shares_one_budget_in_the_page_as_in_the_checker() {
+        // A Guest that never stops: the step's `read` and `wait` together spend STEP_BUDGET, no more, and
+        // the page's player leaves the machine where the checker's run left it.
+        let text = "# Spinning\n\nguest: spin.S\n\ngoals:\n- that a step is short\n\n## Step: spin\nabout: read\n\n\
+                    ```scenario\nopen => fd 3\nwrite INITIALIZE start=0x100000 => 12\nread => blocked\nwait => blocked\n```\n\nIt spins.\n";
+        let guests = vec![("spin.S".to_string(), "start:\n1: jmp 1b\n".to_string())];
+        let mut p = LessonPlayer::from_text(text, "spin.lesson", guests.clone()).unwrap();
+        p.go_to(1);
+        assert!(p.view().all_ok);
+        let lesson = parse_lesson(text, "spin.lesson").unwrap();
+        let run = crate::scenario::check::run_lesson_from(&lesson, Guests::Given(&guests));
+        assert_eq!(run.steps[0].units, crate::params::STEP_BUDGET);
+        let (page, checker) = (&p.runner().kernel, &run.runner.kernel);
+        assert_eq!(page.log.len(), checker.log.len());
+        assert_eq!(p.runner().steps.last().map(|s| s.result.clone()), run.runner.steps.last().map(|s| s.result.clone()));
     }
 
     #[test]

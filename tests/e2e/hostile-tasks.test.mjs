@@ -93,3 +93,45 @@ test(`a free-play script of 10,000 lines, run through the page's Simulator in ta
   assert.ok(ms <= BOUND_MS, `no long task (longest ${ms} ms)`);
   await noProblems(page);
 });
+
+test(`the Guest editor: a 300 KB paste is refused in words and the text before it kept; a long source is numbered only where it is in view; the assembler's item limit reached with .rept assembles; no task over ${BOUND_MS} ms`, async () => {
+  await openWalk('#lesson=01-meet-dev-lguest&step=0');
+  await page.locator('#walk .lgs-play-start').click();
+  const editor = page.locator('#walk .lgs-asm');
+  const gutter = page.locator('#walk .lgs-asm-lines');
+  const before = await editor.inputValue();
+  await observe();
+  // What a paste does to a textarea: its value changes, then `input`.
+  const huge = Array.from({ length: 30_000 }, (_, i) => ['movl $1, %eax', 'nop', 'addl %ebx, %eax', '.byte 1'][i % 4]).join('\n');
+  await editor.evaluate((el, text) => { el.value = text; el.dispatchEvent(new Event('input', { bubbles: true })); }, huge);
+  assert.equal(await editor.inputValue(), before, 'the text before the paste is kept');
+  assert.match(await page.locator('#walk .lgs-asm-err').innerText(), /^The editor holds at most 32 KB of source, and that would have made it 3\d\d KB, so it was not taken: .*\.rept N … \.endr\.$/);
+  // 2,500 lines (about 24 KB) are taken; the gutter numbers the lines in view, and follows the scrolling.
+  const long = Array.from({ length: 2500 }, (_, i) => (i % 2 ? 'nop' : `movl $${i}, %eax`)).join('\n');
+  await editor.evaluate((el, text) => { el.value = text; el.dispatchEvent(new Event('input', { bubbles: true })); }, long);
+  assert.equal(await editor.inputValue(), long);
+  const shown = (await gutter.textContent()).split('\n');
+  assert.ok(shown.length >= 12 && shown.length < 60, `${shown.length} numbers shown, not 2,500`);
+  assert.equal(shown[0], '1');
+  await editor.evaluate((el) => { el.scrollTop = el.scrollHeight; el.dispatchEvent(new Event('scroll')); });
+  await page.waitForFunction(() => document.querySelector('#walk .lgs-asm-lines').textContent.split('\n').at(-1) === '2500');
+  const end = (await gutter.textContent()).split('\n');
+  assert.equal(Number(end[0]) + end.length - 1, 2500, 'the numbers in view run to the last line');
+  // The number beside a line is that line's: the gutter's first number sits level with the editor's top line.
+  const lineOf = await editor.evaluate((el) => Math.floor(el.scrollTop / parseFloat(getComputedStyle(el).lineHeight)) + 1);
+  assert.equal(Number(end[0]), lineOf);
+  // The item limit, reached with .rept (tests/asm_hostile.rs's alternating source), assembles and runs.
+  await editor.fill('.rept 5000\n.text\nnop\n.data\n.byte 1\n.endr\nstart:\nmovl $0, %eax\n');
+  await page.locator('#walk .lgs-asm-load').click();
+  await page.waitForFunction(() => document.querySelector('#walk .lgs-play-log li') || !document.querySelector('#walk .lgs-asm-err')?.hidden);
+  assert.equal(await page.locator('#walk .lgs-asm-err').isHidden(), false, 'one statement over the limit');
+  assert.match(await page.locator('#walk .lgs-asm-err').innerText(), /the program expands to more than 20000 statements and labels/);
+  await editor.fill('.rept 4999\n.text\nnop\n.data\n.byte 1\n.endr\n');
+  await page.locator('#walk .lgs-asm-load').click();
+  assert.equal(await page.locator('#walk .lgs-asm-err').isHidden(), true, 'at the limit it assembles');
+  assert.deepEqual(await page.locator('#walk .lgs-play-log .lgs-result').allInnerTexts(), ['3', '12']);
+  const ms = await longest();
+  console.log(`# the Guest editor: longest task ${ms ? `${ms.toFixed(0)} ms` : 'under 50 ms (no long task)'}`);
+  assert.ok(ms <= BOUND_MS, `no long task (longest ${ms} ms)`);
+  await noProblems(page);
+});
