@@ -21,12 +21,23 @@ export class LineRunner {
     this.sim = null;
     this.views = []; // the Simulator's view after each line run, the first before any
     this.run = null; // the line going on in slices: { end(said) }
+    this.budget = null; // the units a slice of this Simulator's Guest does in about TARGET_MS, once measured
+  }
+
+  /** The budget of a slice that took `took` ms for `budget` units: aimed at TARGET_MS, between a 64th of
+   *  the page's slice and all of it (the core counts work, not time, and a unit's time depends on what the
+   *  Guest does), at most twice the last. */
+  learn(budget, took) {
+    const most = Simulator.sliceBudget();
+    this.budget = Math.round(Math.min(most, Math.max(most / 64, budget * Math.min(2, TARGET_MS / Math.max(took, 1)))));
+    return this.budget;
   }
 
   /** Run lines in `sim` from where it is now (a new Simulator, or one just reset or loaded). */
   use(sim) {
     this.stop();
     this.sim = sim;
+    this.budget = null;
     this.views = [sim.view()];
   }
 
@@ -47,10 +58,15 @@ export class LineRunner {
    */
   line(text) {
     this.stop();
-    // A line starts with an eighth of a slice: a Guest whose units cost more time than most (one that
-    // rewrites its own code, say) would otherwise make its first slice a long task.
-    const r = this.sim.execWithBudget(text, Math.ceil(Simulator.sliceBudget() / 8));
+    // A line starts with what a slice of this Guest did in TARGET_MS before, or with a 64th of a slice for
+    // a Guest not measured yet: one whose units cost more time than most (one that rewrites its own code
+    // every instruction ran 2.5 M a second) would otherwise make its first slice a long task (an eighth
+    // of a slice took 75 ms for it).
+    const first = this.budget ?? Math.ceil(Simulator.sliceBudget() / 64);
+    const t0 = performance.now();
+    const r = this.sim.execWithBudget(text, first);
     if (r === null || r.source === undefined) return r;
+    if (this.sim.goingOn()?.more) this.learn(first, performance.now() - t0);
     this.views.push(this.sim.view());
     this.goOn(); // the first slice comes later, after the caller has shown the line
     return r;
@@ -60,10 +76,7 @@ export class LineRunner {
    *  more happens, or it is stopped. */
   goOn() {
     if (this.run || !this.sim.goingOn()?.more) return;
-    // The budget follows the time a slice takes: aimed at TARGET_MS, between a 64th of the page's slice
-    // and all of it (the core counts work, not time, and a unit's time depends on what the Guest does).
-    const most = Simulator.sliceBudget();
-    let budget = Math.ceil(most / 8);
+    // The budget follows the time a slice takes (learn).
     let shown = performance.now();
     const run = {
       end: (said) => {
@@ -78,9 +91,9 @@ export class LineRunner {
     const slice = () => {
       if (this.run !== run) return;
       const t0 = performance.now();
+      const budget = this.budget ?? Math.ceil(Simulator.sliceBudget() / 64);
       this.sim.goOn(budget);
-      const took = Math.max(performance.now() - t0, 1);
-      budget = Math.round(Math.min(most, Math.max(most / 64, budget * Math.min(2, TARGET_MS / took))));
+      this.learn(budget, performance.now() - t0);
       const g = this.sim.goingOn();
       if (!g?.more) { run.end(g?.text ?? 'The line has ended.'); return; }
       // Words at most twice a second: a screen reader is not flooded, and the slices stay short.
