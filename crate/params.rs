@@ -100,6 +100,11 @@ pub const MAX_SERVICE: u32 = 4096;
 /// The most shadow mappings the state view lists (a Guest with 32 MB mapped has 8192).
 pub const SHADOW_VIEW_CAP: usize = 256;
 
+/// Rows of one section of the state a step's view carries to the page (the rows the step changed first):
+/// a Launcher holding a thousand eventfds has 2,000 rows of them, and building the view of 10,000 lines
+/// of free play took 80 ms of a page task at the end (tests/e2e/hostile-tasks.test.mjs). The eventfd map's
+/// picture draws at most 12 contexts and 6 freed versions likewise (`ui/diagram.rs`).
+pub const SECTION_ROWS: usize = 200;
 /// Kernel events one step's view carries to the page: the first half and the last half of them when the
 /// step made more (a free-play line whose Guest traps for ever makes a few per trip, so one `read` in
 /// slices can make hundreds of thousands, and building them all for the page took a second). Lessons'

@@ -621,6 +621,11 @@ fn fds(fds: &[String]) -> String {
 
 // ---- the eventfd map ------------------------------------------------------------------------------------
 
+/// Freed versions of the map the picture draws, the newest: the older ones are said in words.
+const MAP_FREED_DRAWN: usize = 6;
+/// Eventfd contexts the picture draws (a Launcher may hold a thousand).
+const MAP_CTXS_DRAWN: usize = 12;
+
 /// The eventfd map as boxes and arrows: `lg->eventfds` pointing at the current version, each version with
 /// its entries (and an arrow from each entry to the eventfd context it holds), the versions a grace period
 /// retires, the freed ones greyed, and the reader of this step (cpu 0 in `send_notify_to_eventfd()`) with
@@ -640,9 +645,29 @@ pub fn map(g: &GuestView, before: Option<&GuestView>, start: bool, events: &[Eve
         .filter(|e| e.func == "send_notify_to_eventfd" && e.text.starts_with("rcu_dereference"))
         .filter_map(|e| after(&e.text, "map #").and_then(|n| n.parse().ok()))
         .collect();
-    let n = g.map_versions.len() as i32;
+    // Every version still current or retired, and the newest freed ones: a Launcher that replaces the map
+    // for ever would otherwise have the page draw hundreds of boxes at each step.
+    let mut freed_shown = 0;
+    let shown: Vec<&crate::lguest::lg::MapVersion> = g
+        .map_versions
+        .iter()
+        .rev()
+        .filter(|x| {
+            let keep = x.life != MapLife::Freed || freed_shown < MAP_FREED_DRAWN;
+            freed_shown += usize::from(x.life == MapLife::Freed);
+            keep
+        })
+        .collect();
+    let freed_left = g.map_versions.len() - shown.len();
+    // The contexts the maps still in use point at first, then the others, as many as fit.
+    let live: Vec<usize> = shown.iter().filter(|x| x.life != MapLife::Freed).flat_map(|x| x.entries.iter().map(|(_, c)| *c)).collect();
+    let mut ctxs: Vec<_> = snap.eventfds.iter().filter(|e| live.contains(&e.ctx)).collect();
+    ctxs.extend(snap.eventfds.iter().filter(|e| !live.contains(&e.ctx)));
+    ctxs.truncate(MAP_CTXS_DRAWN);
+    let ctxs_left = snap.eventfds.len() - ctxs.len();
+    let n = shown.len() as i32;
     let row = 58;
-    f.height = (n.max(1) * row + 30).max(snap.eventfds.len() as i32 * 60 + 30).max(if read.is_empty() { 80 } else { 160 });
+    f.height = (n.max(1) * row + 30).max(ctxs.len() as i32 * 60 + 30).max(if read.is_empty() { 80 } else { 160 });
     f.add_box("ptr", (12, 30, 120, 40), "ptr", "lg->eventfds", vec!["(struct lguest)".into()]);
     if !read.is_empty() {
         f.add_box("reader", (12, 100, 120, 52), "reader on", "reader: cpu 0", vec!["send_notify_to_".into(), "eventfd() read".into()]);
@@ -652,7 +677,7 @@ pub fn map(g: &GuestView, before: Option<&GuestView>, start: bool, events: &[Eve
         g.eventfds.alloc
     ));
     // Newest first: the current version at the top, next to the pointer.
-    for (i, x) in g.map_versions.iter().rev().enumerate() {
+    for (i, x) in shown.iter().enumerate() {
         let y = 20 + i as i32 * row;
         let life = match x.life {
             MapLife::Current => "current",
@@ -697,7 +722,15 @@ pub fn map(g: &GuestView, before: Option<&GuestView>, start: bool, events: &[Eve
             }
         ));
     }
-    for (i, e) in snap.eventfds.iter().enumerate() {
+    if freed_left > 0 {
+        f.text.push(format!("{freed_left} older freed maps are not drawn (the {MAP_FREED_DRAWN} newest freed ones are)."));
+    }
+    if ctxs_left > 0 {
+        f.text.push(format!(
+            "{ctxs_left} more eventfd contexts are not drawn ({MAP_CTXS_DRAWN} are: those the maps in use hold first); the eventfds section lists them."
+        ));
+    }
+    for (i, e) in ctxs.iter().enumerate() {
         f.add_box(
             &format!("ctx:{}", e.ctx),
             (560, 20 + i as i32 * 60, 148, 48),
@@ -707,7 +740,7 @@ pub fn map(g: &GuestView, before: Option<&GuestView>, start: bool, events: &[Eve
         );
     }
     f.connect("ptr", &format!("v:{}", g.eventfds.alloc), "ptr", Vec::new(), String::new(), 0);
-    for x in g.map_versions.iter().filter(|x| x.life != MapLife::Freed) {
+    for x in shown.iter().filter(|x| x.life != MapLife::Freed) {
         let mut seen = Vec::new();
         for (_, c) in &x.entries {
             if !seen.contains(c) {

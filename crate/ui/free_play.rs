@@ -353,6 +353,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_launcher_with_hundreds_of_eventfds_gets_a_view_of_bounded_size() {
+        // Each round makes an eventfd and a new version of the map; none is closed.
+        let mut f = FreePlay::new(32);
+        for l in ["open", "write INITIALIZE", "guest init 0x5000"] {
+            f.exec(l).unwrap();
+        }
+        for _ in 0..300 {
+            f.exec("eventfd").unwrap();
+            f.exec("write EVENTFD addr=0x7000 fd=4").unwrap();
+        }
+        let v = f.view();
+        let efds = v.sections.iter().find(|s| s.title.contains("eventfd") && s.rows.iter().any(|r| r.key.ends_with(".refs"))).expect("an eventfds section");
+        assert_eq!(efds.rows.len(), crate::params::SECTION_ROWS + 1);
+        let last = efds.rows.last().unwrap();
+        assert_eq!(last.key, "…");
+        assert!(last.value.starts_with("400 more rows not shown"), "{}", last.value);
+        // The row the last line changed is among those shown.
+        let newest = efds.rows[..efds.rows.len() - 1].iter().filter(|r| r.changed).count();
+        assert!(newest >= 1, "the eventfd the last line made is shown");
+        let map = v.map.expect("a map picture");
+        let versions = map.boxes.iter().filter(|b| b.id.starts_with("v:")).count();
+        let ctxs = map.boxes.iter().filter(|b| b.id.starts_with("ctx:")).count();
+        assert!(versions <= 8 && ctxs == 12, "{versions} versions, {ctxs} contexts drawn");
+        assert!(map.boxes.iter().any(|b| b.cls.contains("current")), "the current version is drawn");
+        assert!(map.text.iter().any(|t| t.contains("older freed maps are not drawn")), "{:?}", map.text);
+        assert!(map.text.iter().any(|t| t.starts_with("288 more eventfd contexts are not drawn")), "{:?}", map.text);
+    }
+
+    #[test]
     fn millions_of_instructions_read_as_a_float_would_print_them() {
         let mut f = FreePlay::new(32);
         for (units, said) in [(0u64, "0.0 M"), (49_999, "0.0 M"), (50_000, "0.1 M"), (10_249_999, "10.2 M"), (139_960_000, "140.0 M")] {

@@ -14,7 +14,7 @@ use super::diagram::{Figure, Panel};
 use super::state::{book_rows, paging_table, BookRow, PagingTable, Snapshot};
 use super::stepper::Stepper;
 use crate::diagnostic::Diagnostic;
-use crate::params::VIEW_EVENTS;
+use crate::params::{SECTION_ROWS, VIEW_EVENTS};
 use crate::scenario::check::{lesson_runner_from, run_line, run_rcu, Guests, RcuResult, StepBudget};
 use crate::scenario::lesson::{parse_lesson, Lesson};
 use crate::scenario::library::LESSONS;
@@ -647,17 +647,35 @@ pub fn step_view_after(prev: Option<&Before>, now: &Runner, results: Vec<Step>, 
     let sections: Vec<SectionView> = snapshot
         .sections()
         .into_iter()
-        .map(|(id, rows)| SectionView {
-            id,
-            title: id.title().to_string(),
-            rows: rows
+        .map(|(id, rows)| {
+            let total = rows.len();
+            let mut rows: Vec<RowView> = rows
                 .into_iter()
                 .map(|(key, value)| {
                     let changed = is_changed(&key, &value);
                     let was = if changed { before.get(&key).cloned() } else { None };
                     RowView { key, value, changed, was }
                 })
-                .collect(),
+                .collect();
+            // A section as long as a thousand eventfds: the rows this step changed, and the first others.
+            if total > SECTION_ROWS {
+                let mut room = SECTION_ROWS.saturating_sub(rows.iter().filter(|r| r.changed).count());
+                rows.retain(|r| {
+                    let keep = r.changed || room > 0;
+                    room -= usize::from(!r.changed && room > 0);
+                    keep
+                });
+                let left = total - rows.len();
+                rows.push(RowView {
+                    key: "…".into(),
+                    value: format!(
+                        "{left} more rows not shown: the page shows {SECTION_ROWS} of a section (those this step changed first); `expect` lines see them all"
+                    ),
+                    changed: false,
+                    was: None,
+                });
+            }
+            SectionView { id, title: id.title().to_string(), rows }
         })
         .collect();
     let all_ok = results.iter().all(|s| s.ok);
