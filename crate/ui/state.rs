@@ -148,13 +148,22 @@ impl Snapshot {
                 signal_pending: t.signal_pending,
             })
             .collect();
+        // The descriptors that name each file, found in one pass (a Launcher may hold a thousand of each).
+        let mut fds_of: Vec<Vec<String>> = vec![Vec::new(); k.files.len()];
+        for p in &k.procs {
+            for (fd, id) in &p.fds {
+                if let Some(v) = fds_of.get_mut(*id) {
+                    v.push(format!("{}:{fd}", p.name));
+                }
+            }
+        }
         let files = k
             .files
             .iter()
             .enumerate()
             .filter(|(_, f)| f.f_count > 0)
             .map(|(i, f)| FileView {
-                fds: k.procs.iter().flat_map(|p| p.fds.iter().filter(|(_, id)| **id == i).map(move |(fd, _)| format!("{}:{fd}", p.name))).collect(),
+                fds: std::mem::take(&mut fds_of[i]),
                 kind: match f.ops.name {
                     "lguest" => FileKind::Lguest { private_data: f.private_data },
                     "eventfd" => FileKind::Eventfd { ctx: f.private_data.unwrap_or(0) },
