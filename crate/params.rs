@@ -107,9 +107,9 @@ pub const SHADOW_VIEW_CAP: usize = 256;
 pub const SECTION_ROWS: usize = 200;
 /// Kernel events one step's view carries to the page: the first half and the last half of them when the
 /// step made more (a free-play line whose Guest traps for ever makes a few per trip, so one `read` in
-/// slices can make hundreds of thousands, and building them all for the page took a second). Lessons'
-/// steps make a few dozen.
-pub const VIEW_EVENTS: usize = 2_000;
+/// slices can make hundreds of thousands, and building them all for the page took a second; 2,000 were
+/// 730 KB of view, 15-25 ms to build in the page). Lessons' steps make a few dozen.
+pub const VIEW_EVENTS: usize = 400;
 
 // --- One budget for the work of one call into the core ---------------------------------------------------
 

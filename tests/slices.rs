@@ -276,3 +276,34 @@ fn memory_of_a_read_in_slices() {
         );
     }
 }
+
+/// What a slice of each worst Guest's read costs in time, and the view after it (what the page builds
+/// after the line's last slice), natively: the page's wasm build is a few times slower.
+#[test]
+#[ignore = "a measurement; run by hand: cargo test --release --test slices -- --ignored --nocapture time_of"]
+fn time_of_a_slice_and_its_view() {
+    for name in WORST {
+        let mut f = loaded(name, &hostile(name));
+        f.exec_with_budget("read", PAGE_SLICE_BUDGET / 64).unwrap();
+        let (mut slices, mut worst, mut all) = (0, std::time::Duration::ZERO, std::time::Duration::ZERO);
+        while slices < 100 {
+            let t = std::time::Instant::now();
+            if f.go_on(PAGE_SLICE_BUDGET / 8).is_none() {
+                break;
+            }
+            let took = t.elapsed();
+            worst = worst.max(took);
+            all += took;
+            slices += 1;
+        }
+        let t = std::time::Instant::now();
+        let v = f.view();
+        let view = t.elapsed();
+        println!(
+            "{name:>10}: {slices} slices of {} units, mean {:.2?}, worst {worst:.2?}; the view after them {view:.2?} ({} events)",
+            PAGE_SLICE_BUDGET / 8,
+            all / slices.max(1),
+            v.events.len()
+        );
+    }
+}
