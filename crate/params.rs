@@ -141,7 +141,7 @@ pub const STEP_BUDGET: u64 = 500_000;
 /// counts as a long task. A unit's time depends on the Guest, though: one that rewrites its own code every
 /// instruction (tests/guests/hostile/selfmod.S) ran about 2.5 M units a second, so 1.5 M took 600 ms. The
 /// page therefore starts a line at an eighth of this and sizes each further slice from the time the last
-/// took (aimed at 20 ms, never above this): tests/e2e/hostile-tasks.test.mjs prints the longest task.
+/// took (aimed at 12 ms, never above this): tests/e2e/hostile-tasks.test.mjs prints the longest task.
 pub const PAGE_SLICE_BUDGET: u64 = 1_500_000;
 /// `lguest-sim run`'s budget for the whole run: a billion units, seconds natively. A Guest that has not
 /// stopped by then never will in a teaching tool's time.
