@@ -140,8 +140,9 @@ pub const STEP_BUDGET: u64 = 500_000;
 /// units a second on our loaded 2-core machine, so 1.5 M units are about 25 ms: under the 50 ms a browser
 /// counts as a long task. A unit's time depends on the Guest, though: one that rewrites its own code every
 /// instruction (tests/guests/hostile/selfmod.S) ran about 2.5 M units a second, so 1.5 M took 600 ms. The
-/// page therefore starts a line at an eighth of this and sizes each further slice from the time the last
-/// took (aimed at 12 ms, never above this): tests/e2e/hostile-tasks.test.mjs prints the longest task.
+/// page therefore starts a line with what the last slice of the same Guest did in 12 ms (a 64th of this for a
+/// Guest not measured yet) and sizes each further slice from the time the last took (aimed at 12 ms, never
+/// above this): tests/e2e/hostile-tasks.test.mjs prints the longest task.
 pub const PAGE_SLICE_BUDGET: u64 = 1_500_000;
 /// `lguest-sim run`'s budget for the whole run: a billion units, seconds natively. A Guest that has not
 /// stopped by then never will in a teaching tool's time.
