@@ -311,3 +311,136 @@ fn the_module_loads_as_the_machine_starts_and_refuses_a_paravirtualized_host() {
     let step = r.exec(1, "open => -ENOENT").unwrap().unwrap();
     assert!(step.ok, "{:?}", step.message);
 }
+
+/// The events of the lines from `from` on, as `func: text`.
+fn events_since(r: &Runner, from: u64) -> Vec<String> {
+    r.kernel.log.iter().skip(from as usize).map(|e| format!("{}: {}", e.func, e.text)).collect()
+}
+
+/// `boot paravirt`: the machine starts again on a Host that is itself a paravirtualized guest; lguest's
+/// init() refuses with the kernel's printk and -EPERM, and /dev/lguest is not there. `boot` must be the
+/// first line, and its options are checked with a suggestion.
+#[test]
+fn a_boot_line_starts_a_paravirtualized_host_and_lguest_refuses_to_load() {
+    let mut r = Runner::default();
+    let step = r.exec(1, "boot paravirt").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    let texts: Vec<String> = r.kernel.log.iter().filter(|e| e.task == "insmod").map(|e| format!("{}: {}", e.func, e.text)).collect();
+    assert_eq!(
+        texts,
+        [
+            "init: paravirt_enabled(): the Host itself runs paravirtualized, so the kernel log gets \"lguest is afraid of being a guest\" and init() fails with -EPERM",
+            "init: lguest: init() returned -EPERM: insmod fails, the module is not loaded",
+        ]
+    );
+    for (n, line) in [(2, "open => -ENOENT"), (3, "expect modules = none"), (4, "insmod lguest => -EPERM"), (5, "rmmod lguest => -ENOENT")] {
+        let step = r.exec(n, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+    // Not first: refused, naming the line that ran before it.
+    let step = r.exec(6, "boot").unwrap().unwrap();
+    assert!(!step.ok);
+    assert_eq!(
+        step.message.as_deref(),
+        Some("`boot` starts the machine afresh, so it must be the scenario's first line (line 1 has already run); move it to the top")
+    );
+    let e = parse("open => fd 3\nboot paravirt\n").unwrap_err();
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("must be the scenario's first line (line 1 has already run)"), "{}", e.message);
+    // Misspelt options.
+    let e = parse("boot paravirtual\n").unwrap_err();
+    assert!(e.message.contains("unknown boot option \"paravirtual\" (did you mean paravirt?)"), "{}", e.message);
+    let e = parse("boot syscall-vector=0x40\n").unwrap_err();
+    assert!(e.message.contains("lguest has no parameter \"syscall-vector\" (did you mean syscall_vector?)"), "{}", e.message);
+    let e = parse("boot => 0\n").unwrap_err();
+    assert!(e.message.contains("boot has no result to check"), "{}", e.message);
+    let e = parse("insmod lgest\n").unwrap_err();
+    assert!(e.message.contains("there is no module \"lgest\" (did you mean lguest?)"), "{}", e.message);
+    let e = parse("rmod lguest\n").unwrap_err();
+    assert!(e.message.contains("(did you mean rmmod?)"), "{}", e.message);
+    let e = parse("rmmod\n").unwrap_err();
+    assert!(e.message.contains("rmmod needs a module: `rmmod lguest`"), "{}", e.message);
+    // Past the IDT: the kernel would read past used_vectors; the simulation says so rather than guess.
+    let mut r = Runner::default();
+    let step = r.exec(1, "boot syscall_vector=300").unwrap().unwrap();
+    assert!(!step.ok);
+    assert!(step.message.as_deref().unwrap_or("").contains("a vector is 0 to 255"), "{:?}", step.message);
+}
+
+/// `boot syscall_vector=N`: lguest loads at boot with the parameter; a vector the Host uses fails the load
+/// with "lg: couldn't reserve syscall N" and -EBUSY, undoing map_switcher() and init_pagetables().
+#[test]
+fn a_used_syscall_vector_fails_the_load_with_ebusy_and_the_labels_undo_it() {
+    let mut r = Runner::default();
+    let step = r.exec(1, "boot syscall_vector=0xef").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    let texts: Vec<String> = r.kernel.log.iter().filter(|e| e.task == "insmod").map(|e| e.func.to_string()).collect();
+    assert_eq!(texts, ["init", "map_switcher", "init_pagetables", "init_interrupts", "init", "free_pagetables", "unmap_switcher", "init"]);
+    let reserve = r.kernel.log.iter().find(|e| e.func == "init_interrupts").unwrap();
+    assert_eq!(
+        &*reserve.text,
+        "syscall_vector 0xef is already used by the Host (LOCAL_TIMER_VECTOR): printk(KERN_ERR \"lg: couldn't reserve syscall 239\"), -EBUSY"
+    );
+    assert!(r.kernel.log.iter().any(|e| &*e.text == "lguest: init() returned -EBUSY: insmod fails, the module is not loaded"));
+    assert!(!r.kernel.used_vectors.test_bit(0x40));
+    let step = r.exec(2, "open => -ENOENT").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+
+    // A free one is reserved, and given back at unload.
+    let mut r = Runner::default();
+    r.exec(1, "boot lguest.syscall_vector=0x40").unwrap().unwrap();
+    assert!(r.kernel.used_vectors.test_bit(0x40));
+    assert!(r
+        .kernel
+        .log
+        .iter()
+        .any(|e| &*e.text == "syscall_vector 0x40 is free on the Host: set_bit(64, used_vectors) reserves it while the module is loaded"));
+    let from = r.kernel.log.len();
+    let step = r.exec(2, "rmmod lguest => 0").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    assert!(!r.kernel.used_vectors.test_bit(0x40));
+    // fini(): core.c's order, the device first, PGE last.
+    assert_eq!(
+        events_since(&r, from),
+        [
+            "delete_module: module_refcount(lguest) is 0: the module goes (MODULE_STATE_GOING), and its exit function runs",
+            "lguest_device_remove: misc_deregister(&lguest_dev): the misc device \"lguest\" is gone, and its /dev/lguest node",
+            "free_interrupts: clear_bit(64, used_vectors): vector 0x40 is the Host's to give out again",
+            "free_pagetables: free_switcher_pte_pages(): the one CPU's Switcher pte page is freed",
+            "unmap_switcher: vunmap(0xffc00000): the Switcher's mapping goes; its 3 pages are freed, and the array that listed them",
+            "lguest_arch_host_fini: cpu_had_pge: X86_FEATURE_PGE set again, and adjust_pge(1) on each CPU sets CR4.PGE",
+            "delete_module: free_module(): lguest is gone from the module list",
+        ]
+    );
+}
+
+/// While a Guest lives its file holds the module, however many descriptors (dup'd by a fork) point at it;
+/// rmmod is refused until the last close, and the refusal says why.
+#[test]
+fn rmmod_is_refused_while_dev_lguest_is_open_and_the_parameter_typo_gets_a_hint() {
+    let mut r = Runner::default();
+    for (n, line) in ["open => fd 3", "write INITIALIZE => 12", "process child", "open => fd 4", "expect module.lguest.refcount = 2", "rmmod lguest => -EAGAIN"]
+        .iter()
+        .enumerate()
+    {
+        let step = r.exec(n + 1, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+    let ev = r.kernel.log.iter().rev().find(|e| e.func == "delete_module").unwrap();
+    assert_eq!(
+        &*ev.text,
+        "module_refcount(lguest) is 2: each open file of its lguest_fops holds one (.owner = THIS_MODULE); with O_NONBLOCK try_stop_module() gives up: -EWOULDBLOCK"
+    );
+    for (n, line) in ["close 4 => 0", "rmmod lguest => -EAGAIN", "as child: exit", "close 3 => 0", "rmmod lguest => 0"].iter().enumerate() {
+        let step = r.exec(n + 10, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+    let step = r.exec(20, "insmod lguest syscall-vector=64 => -ENOENT").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    let ev = r.kernel.log.iter().rev().find(|e| e.func == "parse_args").unwrap();
+    assert_eq!(&*ev.text, "printk(KERN_ERR \"lguest: Unknown parameter `syscall-vector'\"): -ENOENT (did you mean syscall_vector?)");
+    let step = r.exec(21, "insmod lguest syscall_vector => -EINVAL").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    let ev = r.kernel.log.iter().rev().find(|e| e.func == "parse_args").unwrap();
+    assert_eq!(&*ev.text, "printk(KERN_ERR \"lguest: `' invalid for parameter `syscall_vector'\"): -EINVAL");
+}

@@ -21,7 +21,9 @@ pub mod alloc;
 pub mod drivers;
 pub mod eventfd;
 pub mod file;
+pub mod irq;
 pub mod mm;
+pub mod module;
 pub mod sched;
 pub mod syscall;
 pub mod task;
@@ -58,6 +60,10 @@ pub struct Kernel {
     /// `paravirt_enabled()`: whether this Host is itself a paravirtualized guest (under Xen, VMI or lguest).
     /// False for the bare machine simulated; set before [`Kernel::boot_with`] to see lguest refuse to load.
     pub paravirt: bool,
+    /// The modules loaded, by name (`lsmod`; see [`module`]).
+    pub modules: Vec<&'static str>,
+    /// `used_vectors`: the IDT vectors the kernel holds (see [`irq`] for which, on the host modelled).
+    pub used_vectors: irq::UsedVectors,
 }
 
 impl Kernel {
@@ -74,16 +80,19 @@ impl Kernel {
     /// [`Kernel::boot`] on a Host that is (`paravirt`) or is not itself a paravirtualized guest. What each
     /// module's init returned.
     pub fn boot_with(paravirt: bool) -> Kernel {
-        let mut k = Kernel { paravirt, ..Kernel::default() };
-        for (name, init) in drivers::MODULES {
-            let r = init(&mut k);
-            let text = match r {
-                Ok(()) => format!("{name}: init() returned 0, the module is loaded"),
-                Err(e) => format!("{name}: init() returned {e}: insmod fails, the module is not loaded"),
-            };
-            k.log.push("insmod", "init", crate::tags::tag("init"), text, &[]);
+        Kernel::boot_with_args(paravirt, "").unwrap_or_default()
+    }
+
+    /// [`Kernel::boot_with`], lguest loaded with the parameters `lguest_args` (`"syscall_vector=0x40"`, as
+    /// `options lguest ...` in modprobe.conf gives them). `Err` if the simulation refuses a parameter.
+    pub fn boot_with_args(paravirt: bool, lguest_args: &str) -> Result<Kernel, module::Refused> {
+        // trap_init() and native_init_IRQ() have run before any module loads.
+        let mut k = Kernel { paravirt, used_vectors: irq::UsedVectors::at_boot(), ..Kernel::default() };
+        for m in drivers::MODULES {
+            let args = if m.name == "lguest" { lguest_args } else { "" };
+            k.init_module("insmod", m.name, args)?;
         }
-        k
+        Ok(k)
     }
 
     /// Start a program in a new process with one task, `main`, and descriptors 0, 1 and 2 on the terminal

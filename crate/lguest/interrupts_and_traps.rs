@@ -16,6 +16,7 @@ use super::lg::{Guest, LgCpu, Lguest, CHANGED_IDT};
 use super::page_tables::{guest_pa, pin_stack_pages};
 use super::regs::GUEST_CS;
 use super::switcher::default_idt_entry;
+use crate::errno::Errno;
 use crate::kernel::Kernel;
 use crate::params::{LGUEST_IRQS, LGUEST_TRAP_ENTRY};
 
@@ -174,36 +175,64 @@ pub fn deliver_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, num: u32) 
     true
 }
 
-/// `init_interrupts()` (module load): a `syscall_vector` other than the standard `SYSCALL_VECTOR` would be
-/// reserved in the Host's `used_vectors` now (or the load fails, -EBUSY, if the Host already uses it). This
-/// model loads the module with the default, which the Host's own system calls already hold: nothing to do.
-pub fn init_interrupts(k: &mut Kernel) {
-    let text = format!("syscall_vector is SYSCALL_VECTOR ({SYSCALL_VECTOR:#x}), the module's default: the Host's own system-call vector, nothing to reserve");
+/// `init_interrupts()` (module load): a `syscall_vector` other than `SYSCALL_VECTOR` must be free on the
+/// Host, neither in `used_vectors` nor on a device interrupt (`vector_used_by_percpu_irq()`; which vectors
+/// the Host holds is in [`crate::kernel::irq`]): then it is marked in `used_vectors`, so nothing else takes
+/// it while the module is loaded. One already used fails the load, with the kernel's printk, -EBUSY.
+pub fn init_interrupts(k: &mut Kernel) -> Result<(), Errno> {
+    let sv = k.lguest.syscall_vector();
+    if sv == SYSCALL_VECTOR {
+        let text =
+            format!("syscall_vector is SYSCALL_VECTOR ({SYSCALL_VECTOR:#x}), the module's default: the Host's own system-call vector, nothing to reserve");
+        super::core::module_ev(k, "init_interrupts", text);
+        return Ok(());
+    }
+    if k.used_vectors.test_bit(sv) || k.vector_used_by_percpu_irq(sv) {
+        let what = crate::kernel::irq::boot_use(sv).unwrap_or_else(|| "taken since boot".into());
+        let text = format!("syscall_vector {sv:#x} is already used by the Host ({what}): printk(KERN_ERR \"lg: couldn't reserve syscall {sv}\"), -EBUSY");
+        super::core::module_ev(k, "init_interrupts", text);
+        return Err(Errno::EBUSY);
+    }
+    k.used_vectors.set_bit(sv);
+    let text = format!("syscall_vector {sv:#x} is free on the Host: set_bit({sv}, used_vectors) reserves it while the module is loaded");
     super::core::module_ev(k, "init_interrupts", text);
+    Ok(())
 }
 
-/// `could_be_syscall()`: the system-call vector (the module's `syscall_vector` is left at its default, 0x80).
-pub fn could_be_syscall(num: u32) -> bool {
-    num == SYSCALL_VECTOR
+/// `free_interrupts()` (module unload, or a failed load after `init_interrupts()`): a reserved vector is
+/// given back.
+pub fn free_interrupts(k: &mut Kernel) {
+    let sv = k.lguest.syscall_vector();
+    if sv == SYSCALL_VECTOR {
+        super::core::module_ev(k, "free_interrupts", "syscall_vector is the default: nothing was reserved, nothing to give back".into());
+    } else {
+        k.used_vectors.clear_bit(sv);
+        super::core::module_ev(k, "free_interrupts", format!("clear_bit({sv}, used_vectors): vector {sv:#x} is the Host's to give out again"));
+    }
 }
 
-/// H:250 `direct_trap()`: may trap `num` go straight to the Guest? Not the Host's own interrupts (32 and up)
-/// except the system call, and not the five the Host must see first: page faults (14: the shadow page
-/// tables), general protection (13: `in`/`out` emulation), device not available (7: the FPU), invalid
-/// opcode (6: a `vmcall` to rewrite) and the hypercall trap itself.
-pub fn direct_trap(num: u32) -> bool {
-    if num >= FIRST_EXTERNAL_VECTOR && !could_be_syscall(num) {
+/// `could_be_syscall()`: Linux's `SYSCALL_VECTOR`, or the module's `syscall_vector` (`sv`).
+pub fn could_be_syscall(num: u32, sv: u32) -> bool {
+    num == SYSCALL_VECTOR || num == sv
+}
+
+/// H:250 `direct_trap()`: may trap `num` go straight to the Guest (`sv`: the module's `syscall_vector`)? Not
+/// the Host's own interrupts (32 and up) except a system call, and not the five the Host must see first:
+/// page faults (14: the shadow page tables), general protection (13: `in`/`out` emulation), device not
+/// available (7: the FPU), invalid opcode (6: a `vmcall` to rewrite) and the hypercall trap itself.
+pub fn direct_trap(num: u32, sv: u32) -> bool {
+    if num >= FIRST_EXTERNAL_VECTOR && !could_be_syscall(num, sv) {
         return false;
     }
     !matches!(num, 14 | 13 | 7 | 6) && num != LGUEST_TRAP_ENTRY as u32
 }
 
 /// Why vector `num` does not go straight to the Guest, in words (for the event of a trap that came back).
-pub fn why_not_direct(cpu: &LgCpu, num: u32) -> String {
+pub fn why_not_direct(cpu: &LgCpu, num: u32, sv: u32) -> String {
     if num >= 256 {
         return "it is no vector at all: the Switcher itself faulted".into();
     }
-    if !direct_trap(num) {
+    if !direct_trap(num, sv) {
         return match num {
             14 => "the Host must see page faults (shadow page tables, cr2)".into(),
             13 => "the Host must see general protection faults (in/out emulation)".into(),
@@ -277,11 +306,11 @@ pub fn load_guest_idt_entry(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, nu
 /// Switcher's gate back (`default_idt_entry()`), with the privilege level of the Guest's entry so Guest user
 /// mode can still `int` a vector the Guest opened to it. Vectors that never go direct keep the gate module
 /// load gave them.
-pub fn copy_traps(cpu: &LgCpu, idt: &mut [(u32, u32)]) -> u32 {
+pub fn copy_traps(cpu: &LgCpu, idt: &mut [(u32, u32)], sv: u32) -> u32 {
     let mut direct = 0;
     for (i, gate) in idt.iter_mut().enumerate().take(cpu.idt.len()) {
         let num = i as u32;
-        if !direct_trap(num) {
+        if !direct_trap(num, sv) {
             continue;
         }
         let (lo, hi) = cpu.idt[i];

@@ -122,11 +122,12 @@ pub fn copy_in_guest_info(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) {
     }
     k.lguest.pages.host_cr3 = Some(cpu.mm);
     map_switcher_in_guest(k, lg, cpu);
+    let sv = k.lguest.syscall_vector();
     let pages = &mut k.lguest.pages;
     pages.tss_sp1 = cpu.esp1;
     pages.tss_ss1 = cpu.ss1;
     if cpu.changed & CHANGED_IDT != 0 {
-        let n = copy_traps(cpu, &mut pages.guest_idt);
+        let n = copy_traps(cpu, &mut pages.guest_idt, sv);
         notes.push(format!("CHANGED_IDT: copy_traps() ({n} trap gate(s) go straight to the Guest)"));
     }
     if cpu.changed & CHANGED_GDT != 0 {
@@ -260,7 +261,7 @@ fn deliver_to_host(k: &mut Kernel, cpu: &mut LgCpu, vector: u32, what: &str) {
 fn return_to_host(k: &mut Kernel, cpu: &mut LgCpu, t: Trapped) {
     cpu.regs.trapnum = t.num;
     cpu.regs.errcode = t.errcode;
-    let why = if t.num == LGUEST_TRAP_ENTRY as u32 { "the hypercall trap".to_string() } else { why_not_direct(cpu, t.num) };
+    let why = if t.num == LGUEST_TRAP_ENTRY as u32 { "the hypercall trap".to_string() } else { why_not_direct(cpu, t.num, k.lguest.syscall_vector()) };
     let target = stub_target(t.num);
     let text =
         format!("trap {:#x} at eip {:#x} comes back through the Switcher's {target} (trapnum {}, errcode {:#x}): {why}", t.num, cpu.regs.eip, t.num, t.errcode);
@@ -632,6 +633,12 @@ pub fn lguest_arch_host_init(k: &mut Kernel) {
         "lguest_arch_host_init",
         "default_idt_entries += switcher_offset(); lguest_pages: host and guest GDT/IDT descriptors, TSS sp0 = the end of the registers page, ss0 = LGUEST_DS, no I/O bitmap, default GDT and IDT entries; LGUEST_CS and LGUEST_DS in the Host's GDT; lguest_entry = switch_to_guest at LGUEST_CS; cpu_has_pge: adjust_pge(0) on each CPU clears CR4.PGE, and X86_FEATURE_PGE is cleared".into(),
     );
+}
+
+/// `lguest_arch_host_fini()` (module unload, last): the CPU had PGE before the load turned it off, so the
+/// feature bit is set again and `adjust_pge(1)` turns CR4.PGE back on on each CPU.
+pub fn lguest_arch_host_fini(k: &mut Kernel) {
+    super::core::module_ev(k, "lguest_arch_host_fini", "cpu_had_pge: X86_FEATURE_PGE set again, and adjust_pge(1) on each CPU sets CR4.PGE".into());
 }
 
 /// Is this #UD's reason (the core's words) an FPU instruction the core does not model?

@@ -171,6 +171,27 @@ impl Runner {
         Runner { kernel, main, steps: Default::default(), lguest_fd: None, program: None, line_budget: crate::params::CALL_BUDGET }
     }
 
+    /// `boot`: the machine starts again, on a Host that is (`paravirt`) or is not paravirtualized, lguest
+    /// loaded with `args`; the Launcher is started on it afresh with the same memory, and a Guest program
+    /// already loaded (a lesson's `guest:`) is loaded again.
+    fn reboot(&mut self, paravirt: bool, args: &str) -> Result<(), String> {
+        let kernel = Kernel::boot_with_args(paravirt, args)?;
+        let mb = self.launcher(self.kernel.proc_of(self.main)).map(|l| l.guest_pages / 256).unwrap_or(crate::params::DEFAULT_GUEST_MB);
+        let program = self.program.take();
+        let budget = self.line_budget;
+        *self = Runner::on(kernel, mb);
+        self.line_budget = budget;
+        if let Some(p) = program {
+            let main = self.main;
+            if p.source.is_empty() {
+                self.load_named(main, &p.name)?;
+            } else {
+                self.load_program(main, &p.name, &p.source)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The Launcher's own memory (its devices and its Guest's size), as its process `p` holds it.
     pub fn launcher(&self, p: usize) -> Option<&Launcher> {
         self.kernel.program::<Launcher>(p)
@@ -397,6 +418,15 @@ impl Runner {
                 self.kernel.advance(*ns);
                 return Ok(None);
             }
+            Action::Boot { paravirt, args } => {
+                if let Some(first) = self.steps.iter().next() {
+                    return Err(super::parse::boot_not_first(first.line));
+                }
+                self.reboot(*paravirt, args)?;
+                return Ok(None);
+            }
+            Action::Insmod { module, args } => Outcome::Done(self.kernel.init_module("insmod", module, args)?),
+            Action::Rmmod { module } => Outcome::Done(self.kernel.delete_module("rmmod", module)?),
             Action::InjectKmallocFailure { nth } => {
                 self.kernel.alloc.inject_failure(*nth);
                 let text = format!("fault injection: allocation number {nth} from now will fail");
@@ -409,16 +439,16 @@ impl Runner {
                 let guest_bytes = self.launcher(pidx).map(|l| (l.guest_pages + crate::params::DEVICE_PAGES) as u64 * PAGE_SIZE as u64).unwrap_or(0);
                 let script = &mut self.kernel.procs[pidx].mm.guest.script;
                 match g {
-                    GuestLine::Init { lguest_data: at } => {
+                    GuestLine::Init { lguest_data: at, syscall_vec } => {
                         // Before LGUEST_INIT a real Guest marks every slot of its async hypercall ring free
-                        // (0xFF) and asks for the standard system-call vector, which LGUEST_INIT insists on.
-                        use crate::lguest::hypercalls::{lguest_data, LHCALL_LGUEST_INIT, SYSCALL_VECTOR};
+                        // (0xFF) and asks for its system-call vector (Linux's 0x80), which LGUEST_INIT checks.
+                        use crate::lguest::hypercalls::{lguest_data, LHCALL_LGUEST_INIT};
                         let mut writes = Vec::new();
                         if (*at as u64) + (lguest_data::HCALL_STATUS + crate::params::LHCALL_RING_SIZE) as u64 <= guest_bytes {
                             writes.push((at + lguest_data::HCALL_STATUS, vec![0xFF; crate::params::LHCALL_RING_SIZE as usize]));
                         }
                         if (*at as u64) + lguest_data::SIZE as u64 <= guest_bytes {
-                            writes.push((at + lguest_data::SYSCALL_VEC, SYSCALL_VECTOR.to_le_bytes().to_vec()));
+                            writes.push((at + lguest_data::SYSCALL_VEC, syscall_vec.to_le_bytes().to_vec()));
                         }
                         if !writes.is_empty() {
                             script.push_back(ScriptAction::Stores { writes });
