@@ -444,3 +444,20 @@ fn rmmod_is_refused_while_dev_lguest_is_open_and_the_parameter_typo_gets_a_hint(
     let ev = r.kernel.log.iter().rev().find(|e| e.func == "parse_args").unwrap();
     assert_eq!(&*ev.text, "printk(KERN_ERR \"lguest: `' invalid for parameter `syscall_vector'\"): -EINVAL");
 }
+
+/// The module's syscall_vector goes straight to the Guest (direct_trap()'s could_be_syscall()); without the
+/// parameter the same trap gate stays the Host's and the trap comes back as one of its interrupts.
+#[test]
+fn a_reserved_syscall_vector_goes_direct_and_the_default_does_not() {
+    let guest = "open => fd 3\nwrite INITIALIZE => 12\nguest init 0x5000 syscall_vec=0x40\nguest stack 0x9000\nguest hypercall LOAD_IDT_ENTRY 0x40 0x00611000 0x0010ef00\nguest trap 0x40\nguest notify 0x8000\nread => 4 notify=0x8000\n";
+    let r = replay(&format!("boot syscall_vector=0x40\n{guest}")).unwrap();
+    let direct: Vec<&str> = r.kernel.log.iter().filter(|e| e.func == "direct_trap").map(|e| &*e.text).collect();
+    // First the CPU's push faults (the stack is not in the shadow tables yet), then it goes straight in.
+    assert_eq!(direct.len(), 2, "{direct:?}");
+    assert!(direct[1].starts_with("trap 0x40 goes straight to the Guest"), "{}", direct[1]);
+    assert!(r.kernel.log.iter().any(|e| e.text.contains("CHANGED_IDT: copy_traps() (1 trap gate(s) go straight to the Guest)")));
+    // The default module: LGUEST_INIT refuses 0x40 outright.
+    let r = replay(&guest.replace("read => 4 notify=0x8000", "read => -ENOENT")).unwrap();
+    assert!(matches!(&r.kernel.lguest.guests[0].as_ref().unwrap().lg.dead, Some(Dead::Reason { text, .. }) if text == "bad syscall vector"));
+    assert!(!r.kernel.log.iter().any(|e| e.func == "direct_trap"));
+}
