@@ -33,6 +33,7 @@ const CASES: &[(&str, &str, &str, i32)] = &[
         "lguest: CRASH: Power down\n",
         1,
     ),
+    ("sysenter", "sysenter: #GP(0), SYSENTER_CS is 0 while the Guest runs\nsysexit: #GP(0)\n", "lguest: CRASH: Power down\n", 1),
     (
         "fpu",
         "fwait ran after the Host's trap 7\nfld1: #UD (the FPU is not modelled)\n#NM reflected to the Guest\nfld1: #UD (the FPU is not modelled)\n",
@@ -216,4 +217,42 @@ fn the_cli_hands_piped_stdin_to_the_console_device() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("hi there"), "{}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(String::from_utf8_lossy(&o.stderr), "lguest: CRASH: Power down\n");
     assert_eq!(o.status.code(), Some(1));
+}
+
+/// lguest_arch_run_guest() turns SYSENTER off for every trip into the Guest and back on after it, as events
+/// around the Switcher's; the Guest core sees the MSR the Host left.
+#[test]
+fn sysenter_cs_is_zeroed_around_every_trip_into_the_guest() {
+    use lguest_sim::kernel::KERNEL_CS;
+    use lguest_sim::scenario::launch::boot;
+    let image = std::fs::read(build("sysenter")).unwrap();
+    let (mut k, r) = boot(&image, 32);
+    r.unwrap();
+    assert_eq!(k.msr_sysenter_cs, KERNEL_CS, "enable_sep_cpu() left __KERNEL_CS there at boot");
+    let out = lguest_sim::scenario::launch::run_guest(&mut k);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sysenter: #GP(0), SYSENTER_CS is 0 while the Guest runs\nsysexit: #GP(0)\n");
+    assert_eq!(k.msr_sysenter_cs, KERNEL_CS, "back from the Guest, the Host has its SYSENTER again");
+    // Every switch into the Guest sits between an "off" and an "on", in that order.
+    let seq: Vec<&str> = k
+        .log
+        .iter()
+        .filter_map(|e| {
+            if e.text.starts_with("boot_cpu_has(X86_FEATURE_SEP): wrmsr(MSR_IA32_SYSENTER_CS, 0, 0)") {
+                Some("off")
+            } else if e.text.starts_with("wrmsr(MSR_IA32_SYSENTER_CS, __KERNEL_CS, 0)") {
+                Some("on")
+            } else if e.func == "switch_to_guest" {
+                Some("switch")
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert!(seq.len() >= 9, "{seq:?}");
+    assert!(seq.chunks(3).all(|c| c == ["off", "switch", "on"]), "{seq:?}");
+    let off = k.log.iter().find(|e| e.text.starts_with("boot_cpu_has(X86_FEATURE_SEP)")).unwrap();
+    assert_eq!(
+        &*off.text,
+        "boot_cpu_has(X86_FEATURE_SEP): wrmsr(MSR_IA32_SYSENTER_CS, 0, 0) (it was 0x60): a sysenter in the Guest is #GP(0), not a jump into the Host's ring 0"
+    );
 }

@@ -461,3 +461,67 @@ fn a_reserved_syscall_vector_goes_direct_and_the_default_does_not() {
     assert!(matches!(&r.kernel.lguest.guests[0].as_ref().unwrap().lg.dead, Some(Dead::Reason { text, .. }) if text == "bad syscall vector"));
     assert!(!r.kernel.log.iter().any(|e| e.func == "direct_trap"));
 }
+
+/// `async_hcall()` (boot.c G:037) as the scripted Guest runs it: 64 calls fill the ring without a trip to
+/// the Host; the 65th finds its slot still pending and is made synchronously, which has the Host run the
+/// whole ring, in order, before it (do_hypercalls(): do_async_hcalls() first). The Guest's next slot is
+/// still 0 afterwards, and the ring is free again.
+#[test]
+fn a_full_async_ring_falls_back_to_a_synchronous_hypercall_that_flushes_it() {
+    let mut src = String::from("open => fd 3\nwrite INITIALIZE => 12\nguest init 0x5000\n");
+    for i in 1..=65 {
+        src += &format!("guest async SET_CLOCKEVENT {}\n", i * 1000);
+    }
+    src += "guest notify 0x8000\nread => 4 notify=0x8000\n";
+    let r = replay(&src).unwrap();
+    let k = &r.kernel;
+    let hcalls: Vec<String> = k
+        .log
+        .iter()
+        .filter(|e| e.func == "do_async_hcalls" || (e.func == "do_hcall" && e.text.contains("SET_CLOCKEVENT")))
+        .map(|e| format!("{}: {}", e.func, e.text))
+        .collect();
+    // Each slot's event, then its call's; then the synchronous call's own.
+    assert_eq!(hcalls.len(), 64 * 2 + 1, "{hcalls:#?}");
+    for n in 0..64 {
+        assert_eq!(hcalls[2 * n], format!("do_async_hcalls: ring slot {n}: LHCALL_SET_CLOCKEVENT"));
+        assert!(hcalls[2 * n + 1].contains(&format!("({} ns from now)", (n + 1) * 1000)), "{}", hcalls[2 * n + 1]);
+    }
+    assert!(hcalls[128].contains("(65000 ns from now)"), "{}", hcalls[128]);
+    // All 64 slots are the Guest's again, and async_hcall() goes on from slot 0.
+    let ram = &k.procs[0].mm.guest.ram;
+    let mut st = [0u8; 64];
+    ram.read(0x5018, &mut st).unwrap();
+    assert!(st.iter().all(|b| *b == 0xff));
+    assert_eq!(k.procs[0].mm.guest.next_call, 0);
+    let mut r = r;
+    for (n, line) in ["guest async NOTIFY 0x8100", "guest hypercall FLUSH_ASYNC", "read => 4 notify=0x8100"].iter().enumerate() {
+        let step = r.exec(100 + n, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+    assert_eq!(r.kernel.procs[0].mm.guest.next_call, 1);
+}
+
+/// local_irq_restore() after async_hcall() is lg_restore_fl: with interrupts back on and irq_pending set by
+/// the Host (an interrupt that waited while they were off), the Guest asks for it with SEND_INTERRUPTS, and
+/// the Host delivers it then. A queued call with interrupts off asks for nothing.
+#[test]
+fn restoring_interrupts_after_an_async_call_asks_for_a_pending_one() {
+    let src = "open => fd 3\nwrite INITIALIZE => 12\nguest init 0x5000\nguest stack 0x9000\nguest hypercall LOAD_IDT_ENTRY 33 0x00611000 0x0010ae00\nguest notify 0x8000\nread => 4 notify=0x8000\n\
+               write IRQ 1 => 0\nguest poke 0x5000 512\nguest async SET_CLOCKEVENT 5000\nguest notify 0x8100\nread => 4 notify=0x8100\n";
+    let r = replay(src).unwrap();
+    let texts: Vec<String> = r.kernel.log.iter().map(|e| format!("{}: {}", e.func, e.text)).collect();
+    let waits =
+        texts.iter().position(|t| t.contains("irq 1 waits: the Guest has interrupts off (irq_enabled = 0); irq_pending = 512")).expect("the irq waited");
+    let send = texts.iter().position(|t| t.starts_with("do_hcall:") && t.contains("SEND_INTERRUPTS")).expect("lg_restore_fl asked");
+    let delivered = texts.iter().position(|t| t.contains("deliver irq 1")).expect("then it was delivered");
+    assert!(waits < send && send < delivered, "{texts:#?}");
+    // Slot 0 was queued before the Guest asked, and the Host ran it first (do_async_hcalls()).
+    let slot = texts.iter().position(|t| t == "do_async_hcalls: ring slot 0: LHCALL_SET_CLOCKEVENT").expect("the ring ran");
+    assert!(slot < send, "{texts:#?}");
+    assert_eq!(texts[send], "do_hcall: LHCALL_SEND_INTERRUPTS: nothing to do; leaving the Guest was the point");
+    // With interrupts off no SEND_INTERRUPTS is made.
+    let quiet = src.replace("guest poke 0x5000 512\n", "");
+    let r = replay(&quiet).unwrap();
+    assert!(!r.kernel.log.iter().any(|e| e.func == "do_hcall" && e.text.contains("SEND_INTERRUPTS")));
+}

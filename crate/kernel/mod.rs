@@ -39,6 +39,10 @@ use task::{Pid, Process, Task, TaskState, Tid};
 use tty::Tty;
 use user::UserProgram;
 
+/// `__KERNEL_CS` of an i386 kernel (GDT entry 12, ring 0): what `enable_sep_cpu()` puts in
+/// `MSR_IA32_SYSENTER_CS`.
+pub const KERNEL_CS: u32 = 12 << 3;
+
 /// The kernel's state.
 #[derive(Clone, Debug, Default)]
 pub struct Kernel {
@@ -64,6 +68,11 @@ pub struct Kernel {
     pub modules: Vec<&'static str>,
     /// `used_vectors`: the IDT vectors the kernel holds (see [`irq`] for which, on the host modelled).
     pub used_vectors: irq::UsedVectors,
+    /// The host CPU's `MSR_IA32_SYSENTER_CS`: the code segment `sysenter` enters. `enable_sep_cpu()` sets it
+    /// to `__KERNEL_CS` as the kernel boots (the CPU assumed has SEP, as every Intel part from the Pentium II
+    /// on: the Guest core's CPUID does not advertise it, as lguest's Guests are not told); lguest zeroes it
+    /// around each trip into the Guest. 0, the value after reset, in a kernel that has not booted.
+    pub msr_sysenter_cs: u32,
 }
 
 impl Kernel {
@@ -87,7 +96,7 @@ impl Kernel {
     /// `options lguest ...` in modprobe.conf gives them). `Err` if the simulation refuses a parameter.
     pub fn boot_with_args(paravirt: bool, lguest_args: &str) -> Result<Kernel, module::Refused> {
         // trap_init() and native_init_IRQ() have run before any module loads.
-        let mut k = Kernel { paravirt, used_vectors: irq::UsedVectors::at_boot(), ..Kernel::default() };
+        let mut k = Kernel { paravirt, used_vectors: irq::UsedVectors::at_boot(), msr_sysenter_cs: KERNEL_CS, ..Kernel::default() };
         for m in drivers::MODULES {
             let args = if m.name == "lguest" { lguest_args } else { "" };
             k.init_module("insmod", m.name, args)?;

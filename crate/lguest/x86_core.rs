@@ -73,11 +73,16 @@ pub fn lguest_arch_run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -
         k.lguest.fpu_loaded = false;
         k.ev("lguest_arch_run_guest", text.into(), &["host.ts"]);
     }
+    if !continuing {
+        sysenter_off(k);
+    }
     let (exit, hw_cr2) = run_guest_once(k, lg, cpu, continuing);
     if exit == GuestExit::StillRunning {
+        // Still in the Guest (the simulation paused it): SYSENTER stays off.
         cpu.in_guest = true;
         return exit;
     }
+    sysenter_on(k);
     // Still with interrupts off: what an interrupt handler or a move to another CPU would lose.
     match cpu.regs.trapnum {
         14 => {
@@ -92,6 +97,31 @@ pub fn lguest_arch_run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -
         _ => {}
     }
     exit
+}
+
+/// Before the trip into the Guest: `wrmsr(MSR_IA32_SYSENTER_CS, 0, 0)`. `sysenter` always enters ring 0, so
+/// a Guest (or a program of its user mode) that tried it would land in the Host's kernel: with a null code
+/// segment the CPU refuses it instead, #GP(0), which comes to the Host like any general protection fault.
+/// The CPU assumed has SEP (`boot_cpu_has(X86_FEATURE_SEP)`), so the write is made.
+fn sysenter_off(k: &mut Kernel) {
+    let was = k.msr_sysenter_cs;
+    k.msr_sysenter_cs = 0;
+    k.ev(
+        "lguest_arch_run_guest",
+        format!("boot_cpu_has(X86_FEATURE_SEP): wrmsr(MSR_IA32_SYSENTER_CS, 0, 0) (it was {was:#x}): a sysenter in the Guest is #GP(0), not a jump into the Host's ring 0"),
+        &["host.msr"],
+    );
+}
+
+/// Back from the Guest, before anything else: `wrmsr(MSR_IA32_SYSENTER_CS, __KERNEL_CS, 0)`, so the Host's
+/// own programs can use `sysenter` again.
+fn sysenter_on(k: &mut Kernel) {
+    k.msr_sysenter_cs = crate::kernel::KERNEL_CS;
+    k.ev(
+        "lguest_arch_run_guest",
+        format!("wrmsr(MSR_IA32_SYSENTER_CS, __KERNEL_CS, 0): SYSENTER_CS is {:#x} again for the Host", crate::kernel::KERNEL_CS),
+        &["host.msr"],
+    );
 }
 
 /// `math_state_restore()`: after trap 7 the Launcher's FPU state is put back and TS cleared, before interrupts
@@ -183,7 +213,7 @@ fn run_guest_once(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, continuing: 
         k.ev(
             "switch_to_guest",
             format!(
-                "SYSENTER off; the Switcher loads the Guest's GDT, IDT, TSS and cr3 (pgdirs[{}]), pops its registers and irets to {:#x}:{:#x}",
+                "the Switcher loads the Guest's GDT, IDT, TSS and cr3 (pgdirs[{}]), pops its registers and irets to {:#x}:{:#x}",
                 cpu.cpu_pgd, cpu.regs.cs, cpu.regs.eip
             ),
             &[],
@@ -288,6 +318,8 @@ fn run_core(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, segs: Option<Enter
         core.flush_code_cache();
         *seen_flushes = lg.flushes;
     }
+    // The Guest runs on the host CPU, with its MSRs as the Host left them.
+    core.state.sysenter_cs = k.msr_sysenter_cs;
     if let Some((gdt, (s, cpl))) = segs {
         core.gdt = gdt;
         core.state.segs = s;
@@ -446,7 +478,7 @@ fn run_scripted(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, _budget: u64) 
         let Some(guest) = procs.get_mut(pidx).map(|p| &mut p.mm.guest) else { return (None, 0, 0) };
         let next = match cpu.retry_trap.take() {
             Some((num, errcode)) => ScriptExit::Trap { num, errcode, cr2: None },
-            None => run_script(&mut guest.script, &mut cpu.regs.esp, &mut guest.ram, limit),
+            None => run_script(&mut guest.script, &mut cpu.regs.esp, &mut guest.next_call, &mut guest.ram, limit),
         };
         match next {
             ScriptExit::Hypercall { nr, args } => {

@@ -127,6 +127,12 @@ pub enum GuestLine {
         nr: u32,
         args: [u32; 4],
     },
+    /// `guest async NAME|N args...`: the Guest kernel's `async_hcall()`: queued in the ring if its next slot
+    /// is free, made at once if the ring is full.
+    Async {
+        nr: u32,
+        args: [u32; 4],
+    },
     /// What a Guest's boot code does: prepare `lguest_data` (async ring free, syscall vector 0x80), then
     /// LHCALL_LGUEST_INIT with its address. A bare `guest hypercall LGUEST_INIT` skips the preparation.
     Init {
@@ -368,10 +374,10 @@ fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
 
 fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
     let Some(what) = ws.first() else {
-        return Err("guest needs an action: init, notify, halt, shutdown, hypercall, store, poke, stack, trap, clock".into());
+        return Err("guest needs an action: init, notify, halt, shutdown, hypercall, async, store, poke, stack, trap, clock".into());
     };
-    if what == "hypercall" {
-        let name = ws.get(1).ok_or("guest hypercall needs a number or a name such as NOTIFY")?;
+    if what == "hypercall" || what == "async" {
+        let name = ws.get(1).ok_or_else(|| format!("guest {what} needs a number or a name such as NOTIFY"))?;
         let nr = match hcall_by_name(name) {
             Some(n) => n,
             None => num32(name).map_err(|_| format!("{name:?} is neither a hypercall name nor a number"))?,
@@ -382,6 +388,9 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
         }
         let mut args = [0u32; 4];
         args[..rest.len()].copy_from_slice(&rest);
+        if what == "async" {
+            return Ok(GuestLine::Async { nr, args });
+        }
         return Ok(GuestLine::Hypercall { nr, args });
     }
     if what == "init" {
@@ -432,8 +441,11 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
         "stack" => GuestLine::Stack { esp: arg(0, "a stack pointer")? },
         "trap" => GuestLine::Trap { num: arg(0, "a trap number")?, errcode: args.get(1).copied().unwrap_or(0) },
         other => {
-            let hint = crate::diagnostic::did_you_mean(other, &["init", "notify", "halt", "shutdown", "hypercall", "store", "poke", "stack", "trap", "clock"]);
-            return Err(format!("unknown guest action {other:?}{hint}: use init, notify, halt, shutdown, hypercall, store, poke, stack, trap or clock"));
+            let hint = crate::diagnostic::did_you_mean(
+                other,
+                &["init", "notify", "halt", "shutdown", "hypercall", "async", "store", "poke", "stack", "trap", "clock"],
+            );
+            return Err(format!("unknown guest action {other:?}{hint}: use init, notify, halt, shutdown, hypercall, async, store, poke, stack, trap or clock"));
         }
     })
 }

@@ -78,6 +78,8 @@ pub struct Runner {
     pub program: Option<LoadedProgram>,
     /// The work budget each line gets (see `params::CALL_BUDGET`, the default).
     pub line_budget: u64,
+    /// Where the scripted Guest's `lguest_data` is (the last `guest init`), for its `async_hcall()`.
+    pub guest_data: Option<u32>,
 }
 
 impl Default for Runner {
@@ -168,7 +170,7 @@ impl Runner {
         let main = kernel.exec("lguest", Box::new(Launcher::new(guest_mb)));
         let mapped = kernel.with_program(main, |l: &mut Launcher, sys| l.map_memory(sys));
         debug_assert!(matches!(mapped, Some(Ok(()))), "a fresh Launcher maps its memory: {mapped:?}");
-        Runner { kernel, main, steps: Default::default(), lguest_fd: None, program: None, line_budget: crate::params::CALL_BUDGET }
+        Runner { kernel, main, steps: Default::default(), lguest_fd: None, program: None, line_budget: crate::params::CALL_BUDGET, guest_data: None }
     }
 
     /// `boot`: the machine starts again, on a Host that is (`paravirt`) or is not paravirtualized, lguest
@@ -440,6 +442,10 @@ impl Runner {
                 let script = &mut self.kernel.procs[pidx].mm.guest.script;
                 match g {
                     GuestLine::Init { lguest_data: at, syscall_vec } => {
+                        // A Guest booting: its lguest_data is where it says, and async_hcall()'s next slot is 0.
+                        self.guest_data = Some(*at);
+                        self.kernel.procs[pidx].mm.guest.next_call = 0;
+                        let script = &mut self.kernel.procs[pidx].mm.guest.script;
                         // Before LGUEST_INIT a real Guest marks every slot of its async hypercall ring free
                         // (0xFF) and asks for its system-call vector (Linux's 0x80), which LGUEST_INIT checks.
                         use crate::lguest::hypercalls::{lguest_data, LHCALL_LGUEST_INIT};
@@ -456,6 +462,21 @@ impl Runner {
                         script.push_back(ScriptAction::Hypercall { nr: LHCALL_LGUEST_INIT, args: [*at, 0, 0, 0] })
                     }
                     GuestLine::Hypercall { nr, args } => script.push_back(ScriptAction::Hypercall { nr: *nr, args: *args }),
+                    GuestLine::Async { nr, args } => {
+                        use crate::lguest::hypercalls::{lguest_data, LHCALL_SEND_INTERRUPTS};
+                        let Some(at) = self.guest_data else {
+                            return Err("guest async needs the Guest's lguest_data: `guest init GPA` first".into());
+                        };
+                        let ring = crate::cpu::script::AsyncRing {
+                            irq_enabled: at.wrapping_add(lguest_data::IRQ_ENABLED),
+                            irq_pending: at.wrapping_add(lguest_data::IRQ_PENDING),
+                            status: at.wrapping_add(lguest_data::HCALL_STATUS),
+                            hcalls: at.wrapping_add(lguest_data::HCALLS),
+                            size: crate::params::LHCALL_RING_SIZE,
+                            send_interrupts: LHCALL_SEND_INTERRUPTS,
+                        };
+                        script.push_back(ScriptAction::AsyncHcall { ring, nr: *nr, args: *args })
+                    }
                     GuestLine::Store { gpa, text } => {
                         let mut bytes = text.clone().into_bytes();
                         bytes.push(0);
