@@ -33,6 +33,7 @@ const CASES: &[(&str, &str, &str, i32)] = &[
         "lguest: CRASH: Power down\n",
         1,
     ),
+    ("frame_wrap", "", "lguest: bad write address 0xfffffffc len 4\n", 1),
     ("sysenter", "sysenter: #GP(0), SYSENTER_CS is 0 while the Guest runs\nsysexit: #GP(0)\n", "lguest: CRASH: Power down\n", 1),
     (
         "fpu",
@@ -254,5 +255,38 @@ fn sysenter_cs_is_zeroed_around_every_trip_into_the_guest() {
     assert_eq!(
         &*off.text,
         "boot_cpu_has(X86_FEATURE_SEP): wrmsr(MSR_IA32_SYSENTER_CS, 0, 0) (it was 0x60): a sysenter in the Guest is #GP(0), not a jump into the Host's ring 0"
+    );
+}
+
+/// set_guest_interrupt() goes on after a push that fails (each push is its own lgwrite(), and kill_guest()
+/// keeps the first reason): the words that fit are written, the registers are set as for a whole frame.
+#[test]
+fn a_reflected_frame_that_runs_off_guest_memory_is_pushed_word_by_word() {
+    use lguest_sim::lguest::lg::Dead;
+    use lguest_sim::scenario::Runner;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/host");
+    let inc = std::fs::read_to_string(dir.join("lguest_data.inc")).unwrap();
+    let src = std::fs::read_to_string(dir.join("frame_wrap.S")).unwrap().replace("\t.include \"lguest_data.inc\"", &inc);
+    let mut r = Runner::new(32);
+    let main = r.main;
+    r.load_program(main, "frame_wrap.S", &src).unwrap();
+    for (n, line) in ["open => fd 3", "write INITIALIZE => 12", "read => -ENOENT"].iter().enumerate() {
+        let step = r.exec(n + 1, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+    let g = r.kernel.lguest.get(0).unwrap();
+    assert!(matches!(&g.lg.dead, Some(Dead::Reason { text, .. }) if text == "bad write address 0xfffffffc len 4"));
+    let regs = g.cpus[0].regs;
+    let h_gp = r.program.as_ref().unwrap().symbols["h_gp"];
+    assert_eq!((regs.esp, regs.cs, regs.eip), (0xffff_fff8, 0x61, h_gp), "esp lowered by all four words; at the handler");
+    let ram = &r.kernel.procs[0].mm.guest.ram;
+    assert_eq!(ram.read_u32(0).unwrap(), 0x61, "cs was written at 0");
+    assert_eq!(ram.read_u32(4).unwrap() & 0x200, 0, "eflags at 4, IF from irq_enabled (off)");
+    let kills: Vec<&str> = r.kernel.log.iter().filter(|e| e.func == "kill_guest").map(|e| &*e.text).collect();
+    assert_eq!(kills, ["lg->dead = \"bad write address 0xfffffffc len 4\"", "already dead; \"bad write address 0xfffffff8 len 4\" is ignored"]);
+    let ev = r.kernel.log.iter().rev().find(|e| e.func == "set_guest_interrupt").unwrap();
+    assert_eq!(
+        &*ev.text,
+        format!("frame pushed at 0xfffffff8, but eip, error code could not be written (the Guest is dead); esp, cs and eip are set all the same, eip at the handler {h_gp:#x}")
     );
 }

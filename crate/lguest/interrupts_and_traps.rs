@@ -116,43 +116,61 @@ pub fn try_deliver_interrupt(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, i
 
 /// H:210 `set_guest_interrupt()`: push eflags, cs, eip (and an error code) on the Guest's stack, switching to
 /// the kernel stack from SET_STACK if the Guest was in user mode, and jump to the handler.
+///
+/// As in the kernel, each push is its own `lgwrite()` (`push_guest_stack()`): a word that cannot be written
+/// kills the Guest, and the function goes on regardless. The later words are still written where they can
+/// be, the first reason is the one kept (`kill_guest()` ignores the rest), and the registers end as if
+/// every push had worked: esp lowered by all of them, cs and eip at the handler. The frame is pushed below
+/// the physical address of the stack pointer, found once (`guest_pa()`): the Host writes down through
+/// physical memory, whatever page the Guest's tables map below.
 pub fn set_guest_interrupt(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, lo: u32, hi: u32, err: Option<u32>) {
     let regs = cpu.regs;
-    let (mut sp, ss, from_user) = if regs.ss & 3 != 1 { (cpu.esp1, cpu.ss1, true) } else { (regs.esp, regs.ss, false) };
+    let (virtstack, ss, from_user) = if regs.ss & 3 != 1 { (cpu.esp1, cpu.ss1, true) } else { (regs.esp, regs.ss, false) };
+    // The stack pointer is a Guest virtual address: the Host walks the Guest's tables to find where to
+    // write (`guest_pa()`); the frame is pushed below that.
+    let origstack = guest_pa(k, lg, cpu, virtstack);
+    let mut gstack = origstack;
+    let mut failed = Vec::new();
+    let mut push = |k: &mut Kernel, lg: &mut Lguest, what: &'static str, w: u32| {
+        gstack = gstack.wrapping_sub(4);
+        if !lgwrite(k, lg, gstack, &w.to_le_bytes()) {
+            failed.push(what);
+        }
+    };
+    if from_user {
+        push(k, lg, "ss", regs.ss);
+        push(k, lg, "esp", regs.esp);
+    }
+    // The Guest's idea of IF lives in lguest_data.irq_enabled: copy it into the eflags pushed.
     let mut eflags = regs.eflags;
     if let Some(en) = data_get(k, lg, lguest_data::IRQ_ENABLED) {
         if en & X86_EFLAGS_IF == 0 {
             eflags &= !X86_EFLAGS_IF;
         }
     }
-    let mut words = Vec::new();
-    if from_user {
-        words.push(regs.ss);
-        words.push(regs.esp);
-    }
-    words.extend([eflags, regs.cs, regs.eip]);
+    push(k, lg, "eflags", eflags);
+    push(k, lg, "cs", regs.cs);
+    push(k, lg, "eip", regs.eip);
     if let Some(e) = err {
-        words.push(e);
-    }
-    // The stack pointer is a Guest virtual address: once the Guest pages, the Host walks the Guest's tables
-    // to find where to write (`guest_pa()`); the frame is pushed below that.
-    let mut phys = guest_pa(k, lg, cpu, sp);
-    for w in words {
-        sp = sp.wrapping_sub(4);
-        phys = phys.wrapping_sub(4);
-        if !lgwrite(k, lg, phys, &w.to_le_bytes()) {
-            return;
-        }
+        push(k, lg, "error code", e);
     }
     cpu.regs.ss = ss;
-    cpu.regs.esp = sp;
+    cpu.regs.esp = virtstack.wrapping_add(gstack.wrapping_sub(origstack));
     cpu.regs.cs = GUEST_CS;
     cpu.regs.eip = idt_address(lo, hi);
-    let to = cpu.regs.eip;
+    let (sp, to) = (cpu.regs.esp, cpu.regs.eip);
     if idt_type(lo, hi) == 0xE && !data_put(k, lg, lguest_data::IRQ_ENABLED, 0) {
         kill_guest(k, lg, "Disabling interrupts".into());
     }
-    k.ev("set_guest_interrupt", format!("frame pushed at {sp:#x}; the Guest continues at its handler {to:#x}"), &["cpu0.regs"]);
+    let text = if failed.is_empty() {
+        format!("frame pushed at {sp:#x}; the Guest continues at its handler {to:#x}")
+    } else {
+        format!(
+            "frame pushed at {sp:#x}, but {} could not be written (the Guest is dead); esp, cs and eip are set all the same, eip at the handler {to:#x}",
+            failed.join(", ")
+        )
+    };
+    k.ev("set_guest_interrupt", text, &["cpu0.regs"]);
 }
 
 /// `has_err()`: the six traps for which the CPU pushes an error code.
