@@ -290,3 +290,27 @@ fn a_reflected_frame_that_runs_off_guest_memory_is_pushed_word_by_word() {
         format!("frame pushed at 0xfffffff8, but eip, error code could not be written (the Guest is dead); esp, cs and eip are set all the same, eip at the handler {h_gp:#x}")
     );
 }
+
+/// lguest_iret's window (i386_head.S G:045): a timer set to expire between the store that turns the Guest's
+/// interrupts back on and the iret. With the no-interrupt range registered before LGUEST_INIT the Host holds
+/// the interrupt back (try_deliver_interrupt()'s first check) and delivers it at the Guest's next HALT;
+/// without it the Host delivers it inside the window, on top of the frame being unwound.
+#[test]
+fn an_interrupt_due_inside_lguest_iret_waits_only_if_the_guest_registered_the_window() {
+    use lguest_sim::scenario::launch::{boot, run_guest};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/host");
+    // DELAY 6: eip at the popl after the store; 7: at the iret. Both inside the window.
+    for delay in [6, 7] {
+        let image = |noirq| std::fs::read(guest_build::build_with(&dir, "iret_window", &[("NOIRQ", noirq), ("DELAY", delay)])).unwrap();
+        let (mut k, r) = boot(&image(1), 32);
+        r.unwrap();
+        let out = run_guest(&mut k);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "three ticks, none inside lguest_iret\n", "DELAY {delay}");
+        assert_eq!(out.stderr, "lguest: CRASH: Power down\n");
+        let held: Vec<&str> = k.log.iter().filter(|e| e.func == "try_deliver_interrupt" && e.text.contains("no-interrupt range")).map(|e| &*e.text).collect();
+        assert_eq!(held.len(), 2, "the two re-armed ticks were held back: {held:?}");
+        assert!(held[0].ends_with("is inside the no-interrupt range: not now"), "{}", held[0]);
+        let r = launch(&image(0), 32);
+        assert_eq!(String::from_utf8_lossy(&r.stdout), "a tick arrived inside lguest_iret: nested\n", "DELAY {delay}");
+    }
+}
