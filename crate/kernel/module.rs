@@ -144,7 +144,8 @@ pub fn parse_uint(val: &str) -> Option<u64> {
     } else {
         (v, 10)
     };
-    if digits.is_empty() {
+    // from_str_radix() would take a sign inside ("0x+5"); kstrtoul() takes digits only after the prefix.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
     u64::from_str_radix(digits, radix).ok()
@@ -164,5 +165,7 @@ mod tests {
         assert_eq!(parse_uint("sixty"), None);
         assert_eq!(parse_uint("0x"), None);
         assert_eq!(parse_uint("-1"), None);
+        assert_eq!(parse_uint("0x+5"), None);
+        assert_eq!(parse_uint("09"), None, "a leading 0 is octal");
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! One trip, in the kernel's order:
 //! 1. H:040 `lguest_arch_run_guest()`: `unlazy_fpu()` if the Guest asked to know about the FPU (`cpu->ts`),
-//!    then `run_guest_once()`.
+//!    SYSENTER off (`MSR_IA32_SYSENTER_CS` = 0, so a `sysenter` in the Guest is #GP(0) rather than a jump
+//!    into the Host's ring 0), then `run_guest_once()`, and SYSENTER back on (`__KERNEL_CS`) after it.
 //! 2. S:010 `copy_in_guest_info()`: into this host CPU's `struct lguest_pages`: the Host's cr3,
 //!    `map_switcher_in_guest()` (H:480: this cpu's registers page mapped where the Switcher keeps the Guest's
 //!    registers), the TSS stack for traps from Guest user mode, and, if they `changed` (or another Guest or
