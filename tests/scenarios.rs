@@ -525,3 +525,20 @@ fn restoring_interrupts_after_an_async_call_asks_for_a_pending_one() {
     let r = replay(&quiet).unwrap();
     assert!(!r.kernel.log.iter().any(|e| e.func == "do_hcall" && e.text.contains("SEND_INTERRUPTS")));
 }
+
+/// A lesson's `guest:` program is loaded before its first line; a `boot` there starts the machine again and
+/// loads the program again, so the lesson runs it on the new Host.
+#[test]
+fn boot_keeps_the_loaded_guest_program() {
+    let mut r = Runner::default();
+    let main = r.main;
+    r.load_named(main, "guests/hello.S").unwrap();
+    let step = r.exec(1, "boot syscall_vector=0x40").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    assert_eq!(r.program.as_ref().map(|p| p.name.as_str()), Some("guests/hello.S"));
+    assert_eq!(r.kernel.lguest.syscall_vector(), 0x40);
+    for (n, line) in ["open => fd 3", "write INITIALIZE => 12", "read => 4 console=\"Hello from the Guest!\\n\""].iter().enumerate() {
+        let step = r.exec(n + 2, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+}
