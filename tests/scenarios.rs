@@ -350,8 +350,10 @@ fn a_boot_line_starts_a_paravirtualized_host_and_lguest_refuses_to_load() {
     // Misspelt options.
     let e = parse("boot paravirtual\n").unwrap_err();
     assert!(e.message.contains("unknown boot option \"paravirtual\" (did you mean paravirt?)"), "{}", e.message);
-    let e = parse("boot syscall-vector=0x40\n").unwrap_err();
-    assert!(e.message.contains("lguest has no parameter \"syscall-vector\" (did you mean syscall_vector?)"), "{}", e.message);
+    let e = parse("boot syscall_vec=0x40\n").unwrap_err();
+    assert!(e.message.contains("lguest has no parameter \"syscall_vec\" (did you mean syscall_vector?)"), "{}", e.message);
+    // A dash is an underscore to parse_args(), so this one is right.
+    assert!(parse("boot syscall-vector=0x40\n").is_ok());
     let e = parse("boot => 0\n").unwrap_err();
     assert!(e.message.contains("boot has no result to check"), "{}", e.message);
     let e = parse("insmod lgest\n").unwrap_err();
@@ -435,10 +437,10 @@ fn rmmod_is_refused_while_dev_lguest_is_open_and_the_parameter_typo_gets_a_hint(
         let step = r.exec(n + 10, line).unwrap().unwrap();
         assert!(step.ok, "{line}: {:?}", step.message);
     }
-    let step = r.exec(20, "insmod lguest syscall-vector=64 => -ENOENT").unwrap().unwrap();
+    let step = r.exec(20, "insmod lguest syscall_vec=64 => -ENOENT").unwrap().unwrap();
     assert!(step.ok, "{:?}", step.message);
     let ev = r.kernel.log.iter().rev().find(|e| e.func == "parse_args").unwrap();
-    assert_eq!(&*ev.text, "printk(KERN_ERR \"lguest: Unknown parameter `syscall-vector'\"): -ENOENT (did you mean syscall_vector?)");
+    assert_eq!(&*ev.text, "printk(KERN_ERR \"lguest: Unknown parameter `syscall_vec'\"): -ENOENT (did you mean syscall_vector?)");
     let step = r.exec(21, "insmod lguest syscall_vector => -EINVAL").unwrap().unwrap();
     assert!(step.ok, "{:?}", step.message);
     let ev = r.kernel.log.iter().rev().find(|e| e.func == "parse_args").unwrap();

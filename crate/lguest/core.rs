@@ -165,11 +165,13 @@ pub fn fini(k: &mut Kernel) {
 }
 
 /// The module's parameter (`module_param(syscall_vector, uint, 0444)`): a `uint` read as `kstrtoul()` with
-/// base 0 reads it. No value, or one that is not a number, is -EINVAL; any other name -ENOENT. The kernel
+/// base 0 reads it. No value, or one that is not a number, is -EINVAL; any other name -ENOENT (a dash in
+/// the name counts as an underscore, as `parameq()` has it). The kernel
 /// would take any 32-bit value and then test that bit of the 256-bit `used_vectors`, past its end for 256
 /// and up: the simulation refuses those rather than guess what lies there.
 pub fn set_param(k: &mut Kernel, name: &str, val: Option<&str>) -> Result<Result<(), Errno>, String> {
-    if name != "syscall_vector" {
+    // parse_args() compares names with a dash read as an underscore (parameq()): syscall-vector is it too.
+    if name.replace('-', "_") != "syscall_vector" {
         return Ok(Err(Errno::ENOENT));
     }
     let Some(v) = val.and_then(crate::kernel::module::parse_uint) else {

@@ -508,12 +508,15 @@ fn parse_boot(rest: &[String]) -> Result<Action, String> {
             continue;
         }
         let (k, v) = match key_value(w) {
+            // parse_args() reads a dash in a name as an underscore (parameq()).
             Some((k, v)) => (k.strip_prefix("lguest.").unwrap_or(k), v),
             None => {
                 let hint = crate::diagnostic::did_you_mean(w, &["paravirt"]);
                 return Err(format!("unknown boot option {w:?}{hint}: use paravirt, or a parameter of lguest as NAME=VALUE ({})", params.join(", ")));
             }
         };
+        let k = k.replace('-', "_");
+        let k = k.as_str();
         if !params.contains(&k) {
             let hint = crate::diagnostic::did_you_mean(k, params);
             return Err(format!("boot: lguest has no parameter {k:?}{hint}; it has {}", params.join(", ")));
