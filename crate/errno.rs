@@ -42,6 +42,8 @@ errnos! {
     ENOENT = 2, "no such file or directory (for /dev/lguest: the Guest is dead)";
     EINTR = 4, "interrupted system call";
     EBADF = 9, "bad file descriptor";
+    /// `EAGAIN`, which Linux also names `EWOULDBLOCK`: `delete_module()` of a module still in use.
+    EAGAIN = 11, "resource temporarily unavailable (EWOULDBLOCK: here, the module is still in use)";
     ENOMEM = 12, "out of memory";
     EFAULT = 14, "bad address";
     EBUSY = 16, "device or resource busy";
@@ -66,6 +68,10 @@ impl Errno {
     }
 
     pub fn from_name(name: &str) -> Option<Errno> {
+        // Linux defines EWOULDBLOCK as EAGAIN: one number, two names.
+        if name.eq_ignore_ascii_case("EWOULDBLOCK") {
+            return Some(Errno::EAGAIN);
+        }
         Errno::ALL.iter().copied().find(|e| e.name().eq_ignore_ascii_case(name))
     }
 

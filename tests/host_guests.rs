@@ -33,6 +33,8 @@ const CASES: &[(&str, &str, &str, i32)] = &[
         "lguest: CRASH: Power down\n",
         1,
     ),
+    ("frame_wrap", "", "lguest: bad write address 0xfffffffc len 4\n", 1),
+    ("sysenter", "sysenter: #GP(0), SYSENTER_CS is 0 while the Guest runs\nsysexit: #GP(0)\n", "lguest: CRASH: Power down\n", 1),
     (
         "fpu",
         "fwait ran after the Host's trap 7\nfld1: #UD (the FPU is not modelled)\n#NM reflected to the Guest\nfld1: #UD (the FPU is not modelled)\n",
@@ -216,4 +218,99 @@ fn the_cli_hands_piped_stdin_to_the_console_device() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("hi there"), "{}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(String::from_utf8_lossy(&o.stderr), "lguest: CRASH: Power down\n");
     assert_eq!(o.status.code(), Some(1));
+}
+
+/// lguest_arch_run_guest() turns SYSENTER off for every trip into the Guest and back on after it, as events
+/// around the Switcher's; the Guest core sees the MSR the Host left.
+#[test]
+fn sysenter_cs_is_zeroed_around_every_trip_into_the_guest() {
+    use lguest_sim::kernel::KERNEL_CS;
+    use lguest_sim::scenario::launch::boot;
+    let image = std::fs::read(build("sysenter")).unwrap();
+    let (mut k, r) = boot(&image, 32);
+    r.unwrap();
+    assert_eq!(k.msr_sysenter_cs, KERNEL_CS, "enable_sep_cpu() left __KERNEL_CS there at boot");
+    let out = lguest_sim::scenario::launch::run_guest(&mut k);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sysenter: #GP(0), SYSENTER_CS is 0 while the Guest runs\nsysexit: #GP(0)\n");
+    assert_eq!(k.msr_sysenter_cs, KERNEL_CS, "back from the Guest, the Host has its SYSENTER again");
+    // Every switch into the Guest sits between an "off" and an "on", in that order.
+    let seq: Vec<&str> = k
+        .log
+        .iter()
+        .filter_map(|e| {
+            if e.text.starts_with("boot_cpu_has(X86_FEATURE_SEP): wrmsr(MSR_IA32_SYSENTER_CS, 0, 0)") {
+                Some("off")
+            } else if e.text.starts_with("wrmsr(MSR_IA32_SYSENTER_CS, __KERNEL_CS, 0)") {
+                Some("on")
+            } else if e.func == "switch_to_guest" {
+                Some("switch")
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert!(seq.len() >= 9, "{seq:?}");
+    assert!(seq.chunks(3).all(|c| c == ["off", "switch", "on"]), "{seq:?}");
+    let off = k.log.iter().find(|e| e.text.starts_with("boot_cpu_has(X86_FEATURE_SEP)")).unwrap();
+    assert_eq!(
+        &*off.text,
+        "boot_cpu_has(X86_FEATURE_SEP): wrmsr(MSR_IA32_SYSENTER_CS, 0, 0) (it was 0x60): a sysenter in the Guest is #GP(0), not a jump into the Host's ring 0"
+    );
+}
+
+/// set_guest_interrupt() goes on after a push that fails (each push is its own lgwrite(), and kill_guest()
+/// keeps the first reason): the words that fit are written, the registers are set as for a whole frame.
+#[test]
+fn a_reflected_frame_that_runs_off_guest_memory_is_pushed_word_by_word() {
+    use lguest_sim::lguest::lg::Dead;
+    use lguest_sim::scenario::Runner;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/host");
+    let inc = std::fs::read_to_string(dir.join("lguest_data.inc")).unwrap();
+    let src = std::fs::read_to_string(dir.join("frame_wrap.S")).unwrap().replace("\t.include \"lguest_data.inc\"", &inc);
+    let mut r = Runner::new(32);
+    let main = r.main;
+    r.load_program(main, "frame_wrap.S", &src).unwrap();
+    for (n, line) in ["open => fd 3", "write INITIALIZE => 12", "read => -ENOENT"].iter().enumerate() {
+        let step = r.exec(n + 1, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+    let g = r.kernel.lguest.get(0).unwrap();
+    assert!(matches!(&g.lg.dead, Some(Dead::Reason { text, .. }) if text == "bad write address 0xfffffffc len 4"));
+    let regs = g.cpus[0].regs;
+    let h_gp = r.program.as_ref().unwrap().symbols["h_gp"];
+    assert_eq!((regs.esp, regs.cs, regs.eip), (0xffff_fff8, 0x61, h_gp), "esp lowered by all four words; at the handler");
+    let ram = &r.kernel.procs[0].mm.guest.ram;
+    assert_eq!(ram.read_u32(0).unwrap(), 0x61, "cs was written at 0");
+    assert_eq!(ram.read_u32(4).unwrap() & 0x200, 0, "eflags at 4, IF from irq_enabled (off)");
+    let kills: Vec<&str> = r.kernel.log.iter().filter(|e| e.func == "kill_guest").map(|e| &*e.text).collect();
+    assert_eq!(kills, ["lg->dead = \"bad write address 0xfffffffc len 4\"", "already dead; \"bad write address 0xfffffff8 len 4\" is ignored"]);
+    let ev = r.kernel.log.iter().rev().find(|e| e.func == "set_guest_interrupt").unwrap();
+    assert_eq!(
+        &*ev.text,
+        format!("frame pushed at 0xfffffff8, but eip, error code could not be written (the Guest is dead); esp, cs and eip are set all the same, eip at the handler {h_gp:#x}")
+    );
+}
+
+/// lguest_iret's window (i386_head.S G:045): a timer set to expire between the store that turns the Guest's
+/// interrupts back on and the iret. With the no-interrupt range registered before LGUEST_INIT the Host holds
+/// the interrupt back (try_deliver_interrupt()'s first check) and delivers it at the Guest's next HALT;
+/// without it the Host delivers it inside the window, on top of the frame being unwound.
+#[test]
+fn an_interrupt_due_inside_lguest_iret_waits_only_if_the_guest_registered_the_window() {
+    use lguest_sim::scenario::launch::{boot, run_guest};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests/host");
+    // DELAY 6: eip at the popl after the store; 7: at the iret. Both inside the window.
+    for delay in [6, 7] {
+        let image = |noirq| std::fs::read(guest_build::build_with(&dir, "iret_window", &[("NOIRQ", noirq), ("DELAY", delay)])).unwrap();
+        let (mut k, r) = boot(&image(1), 32);
+        r.unwrap();
+        let out = run_guest(&mut k);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "three ticks, none inside lguest_iret\n", "DELAY {delay}");
+        assert_eq!(out.stderr, "lguest: CRASH: Power down\n");
+        let held: Vec<&str> = k.log.iter().filter(|e| e.func == "try_deliver_interrupt" && e.text.contains("no-interrupt range")).map(|e| &*e.text).collect();
+        assert_eq!(held.len(), 2, "the two re-armed ticks were held back: {held:?}");
+        assert!(held[0].ends_with("is inside the no-interrupt range: not now"), "{}", held[0]);
+        let r = launch(&image(0), 32);
+        assert_eq!(String::from_utf8_lossy(&r.stdout), "a tick arrived inside lguest_iret: nested\n", "DELAY {delay}");
+    }
 }

@@ -311,3 +311,236 @@ fn the_module_loads_as_the_machine_starts_and_refuses_a_paravirtualized_host() {
     let step = r.exec(1, "open => -ENOENT").unwrap().unwrap();
     assert!(step.ok, "{:?}", step.message);
 }
+
+/// The events of the lines from `from` on, as `func: text`.
+fn events_since(r: &Runner, from: u64) -> Vec<String> {
+    r.kernel.log.iter().skip(from as usize).map(|e| format!("{}: {}", e.func, e.text)).collect()
+}
+
+/// `boot paravirt`: the machine starts again on a Host that is itself a paravirtualized guest; lguest's
+/// init() refuses with the kernel's printk and -EPERM, and /dev/lguest is not there. `boot` must be the
+/// first line, and its options are checked with a suggestion.
+#[test]
+fn a_boot_line_starts_a_paravirtualized_host_and_lguest_refuses_to_load() {
+    let mut r = Runner::default();
+    let step = r.exec(1, "boot paravirt").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    let texts: Vec<String> = r.kernel.log.iter().filter(|e| e.task == "insmod").map(|e| format!("{}: {}", e.func, e.text)).collect();
+    assert_eq!(
+        texts,
+        [
+            "init: paravirt_enabled(): the Host itself runs paravirtualized, so the kernel log gets \"lguest is afraid of being a guest\" and init() fails with -EPERM",
+            "init: lguest: init() returned -EPERM: insmod fails, the module is not loaded",
+        ]
+    );
+    for (n, line) in [(2, "open => -ENOENT"), (3, "expect modules = none"), (4, "insmod lguest => -EPERM"), (5, "rmmod lguest => -ENOENT")] {
+        let step = r.exec(n, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+    // Not first: refused, naming the line that ran before it.
+    let step = r.exec(6, "boot").unwrap().unwrap();
+    assert!(!step.ok);
+    assert_eq!(
+        step.message.as_deref(),
+        Some("`boot` starts the machine afresh, so it must be the scenario's first line (line 1 has already run); move it to the top")
+    );
+    let e = parse("open => fd 3\nboot paravirt\n").unwrap_err();
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("must be the scenario's first line (line 1 has already run)"), "{}", e.message);
+    // Misspelt options.
+    let e = parse("boot paravirtual\n").unwrap_err();
+    assert!(e.message.contains("unknown boot option \"paravirtual\" (did you mean paravirt?)"), "{}", e.message);
+    let e = parse("boot syscall_vec=0x40\n").unwrap_err();
+    assert!(e.message.contains("lguest has no parameter \"syscall_vec\" (did you mean syscall_vector?)"), "{}", e.message);
+    // A dash is an underscore to parse_args(), so this one is right.
+    assert!(parse("boot syscall-vector=0x40\n").is_ok());
+    let e = parse("boot => 0\n").unwrap_err();
+    assert!(e.message.contains("boot has no result to check"), "{}", e.message);
+    let e = parse("insmod lgest\n").unwrap_err();
+    assert!(e.message.contains("there is no module \"lgest\" (did you mean lguest?)"), "{}", e.message);
+    let e = parse("rmod lguest\n").unwrap_err();
+    assert!(e.message.contains("(did you mean rmmod?)"), "{}", e.message);
+    let e = parse("rmmod\n").unwrap_err();
+    assert!(e.message.contains("rmmod needs a module: `rmmod lguest`"), "{}", e.message);
+    // Past the IDT: the kernel would read past used_vectors; the simulation says so rather than guess.
+    let mut r = Runner::default();
+    let step = r.exec(1, "boot syscall_vector=300").unwrap().unwrap();
+    assert!(!step.ok);
+    assert!(step.message.as_deref().unwrap_or("").contains("a vector is 0 to 255"), "{:?}", step.message);
+}
+
+/// `boot syscall_vector=N`: lguest loads at boot with the parameter; a vector the Host uses fails the load
+/// with "lg: couldn't reserve syscall N" and -EBUSY, undoing map_switcher() and init_pagetables().
+#[test]
+fn a_used_syscall_vector_fails_the_load_with_ebusy_and_the_labels_undo_it() {
+    let mut r = Runner::default();
+    let step = r.exec(1, "boot syscall_vector=0xef").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    let texts: Vec<String> = r.kernel.log.iter().filter(|e| e.task == "insmod").map(|e| e.func.to_string()).collect();
+    assert_eq!(texts, ["init", "map_switcher", "init_pagetables", "init_interrupts", "init", "free_pagetables", "unmap_switcher", "init"]);
+    let reserve = r.kernel.log.iter().find(|e| e.func == "init_interrupts").unwrap();
+    assert_eq!(
+        &*reserve.text,
+        "syscall_vector 0xef is already used by the Host (LOCAL_TIMER_VECTOR): printk(KERN_ERR \"lg: couldn't reserve syscall 239\"), -EBUSY"
+    );
+    assert!(r.kernel.log.iter().any(|e| &*e.text == "lguest: init() returned -EBUSY: insmod fails, the module is not loaded"));
+    assert!(!r.kernel.used_vectors.test_bit(0x40));
+    let step = r.exec(2, "open => -ENOENT").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+
+    // A free one is reserved, and given back at unload.
+    let mut r = Runner::default();
+    r.exec(1, "boot lguest.syscall_vector=0x40").unwrap().unwrap();
+    assert!(r.kernel.used_vectors.test_bit(0x40));
+    assert!(r
+        .kernel
+        .log
+        .iter()
+        .any(|e| &*e.text == "syscall_vector 0x40 is free on the Host: set_bit(64, used_vectors) reserves it while the module is loaded"));
+    let from = r.kernel.log.len();
+    let step = r.exec(2, "rmmod lguest => 0").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    assert!(!r.kernel.used_vectors.test_bit(0x40));
+    // fini(): core.c's order, the device first, PGE last.
+    assert_eq!(
+        events_since(&r, from),
+        [
+            "delete_module: module_refcount(lguest) is 0: the module goes (MODULE_STATE_GOING), and its exit function runs",
+            "lguest_device_remove: misc_deregister(&lguest_dev): the misc device \"lguest\" is gone, and its /dev/lguest node",
+            "free_interrupts: clear_bit(64, used_vectors): vector 0x40 is the Host's to give out again",
+            "free_pagetables: free_switcher_pte_pages(): the one CPU's Switcher pte page is freed",
+            "unmap_switcher: vunmap(0xffc00000): the Switcher's mapping goes; its 3 pages are freed, and the array that listed them",
+            "lguest_arch_host_fini: cpu_had_pge: X86_FEATURE_PGE set again, and adjust_pge(1) on each CPU sets CR4.PGE",
+            "delete_module: free_module(): lguest is gone from the module list",
+        ]
+    );
+}
+
+/// While a Guest lives its file holds the module, however many descriptors (dup'd by a fork) point at it;
+/// rmmod is refused until the last close, and the refusal says why.
+#[test]
+fn rmmod_is_refused_while_dev_lguest_is_open_and_the_parameter_typo_gets_a_hint() {
+    let mut r = Runner::default();
+    for (n, line) in ["open => fd 3", "write INITIALIZE => 12", "process child", "open => fd 4", "expect module.lguest.refcount = 2", "rmmod lguest => -EAGAIN"]
+        .iter()
+        .enumerate()
+    {
+        let step = r.exec(n + 1, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+    let ev = r.kernel.log.iter().rev().find(|e| e.func == "delete_module").unwrap();
+    assert_eq!(
+        &*ev.text,
+        "module_refcount(lguest) is 2: each open file of its lguest_fops holds one (.owner = THIS_MODULE); with O_NONBLOCK try_stop_module() gives up: -EWOULDBLOCK"
+    );
+    for (n, line) in ["close 4 => 0", "rmmod lguest => -EAGAIN", "as child: exit", "close 3 => 0", "rmmod lguest => 0"].iter().enumerate() {
+        let step = r.exec(n + 10, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+    let step = r.exec(20, "insmod lguest syscall_vec=64 => -ENOENT").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    let ev = r.kernel.log.iter().rev().find(|e| e.func == "parse_args").unwrap();
+    assert_eq!(&*ev.text, "printk(KERN_ERR \"lguest: Unknown parameter `syscall_vec'\"): -ENOENT (did you mean syscall_vector?)");
+    let step = r.exec(21, "insmod lguest syscall_vector => -EINVAL").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    let ev = r.kernel.log.iter().rev().find(|e| e.func == "parse_args").unwrap();
+    assert_eq!(&*ev.text, "printk(KERN_ERR \"lguest: `' invalid for parameter `syscall_vector'\"): -EINVAL");
+}
+
+/// The module's syscall_vector goes straight to the Guest (direct_trap()'s could_be_syscall()); without the
+/// parameter the same trap gate stays the Host's and the trap comes back as one of its interrupts.
+#[test]
+fn a_reserved_syscall_vector_goes_direct_and_the_default_does_not() {
+    let guest = "open => fd 3\nwrite INITIALIZE => 12\nguest init 0x5000 syscall_vec=0x40\nguest stack 0x9000\nguest hypercall LOAD_IDT_ENTRY 0x40 0x00611000 0x0010ef00\nguest trap 0x40\nguest notify 0x8000\nread => 4 notify=0x8000\n";
+    let r = replay(&format!("boot syscall_vector=0x40\n{guest}")).unwrap();
+    let direct: Vec<&str> = r.kernel.log.iter().filter(|e| e.func == "direct_trap").map(|e| &*e.text).collect();
+    // First the CPU's push faults (the stack is not in the shadow tables yet), then it goes straight in.
+    assert_eq!(direct.len(), 2, "{direct:?}");
+    assert!(direct[1].starts_with("trap 0x40 goes straight to the Guest"), "{}", direct[1]);
+    assert!(r.kernel.log.iter().any(|e| e.text.contains("CHANGED_IDT: copy_traps() (1 trap gate(s) go straight to the Guest)")));
+    // The default module: LGUEST_INIT refuses 0x40 outright.
+    let r = replay(&guest.replace("read => 4 notify=0x8000", "read => -ENOENT")).unwrap();
+    assert!(matches!(&r.kernel.lguest.guests[0].as_ref().unwrap().lg.dead, Some(Dead::Reason { text, .. }) if text == "bad syscall vector"));
+    assert!(!r.kernel.log.iter().any(|e| e.func == "direct_trap"));
+}
+
+/// `async_hcall()` (boot.c G:037) as the scripted Guest runs it: 64 calls fill the ring without a trip to
+/// the Host; the 65th finds its slot still pending and is made synchronously, which has the Host run the
+/// whole ring, in order, before it (do_hypercalls(): do_async_hcalls() first). The Guest's next slot is
+/// still 0 afterwards, and the ring is free again.
+#[test]
+fn a_full_async_ring_falls_back_to_a_synchronous_hypercall_that_flushes_it() {
+    let mut src = String::from("open => fd 3\nwrite INITIALIZE => 12\nguest init 0x5000\n");
+    for i in 1..=65 {
+        src += &format!("guest async SET_CLOCKEVENT {}\n", i * 1000);
+    }
+    src += "guest notify 0x8000\nread => 4 notify=0x8000\n";
+    let r = replay(&src).unwrap();
+    let k = &r.kernel;
+    let hcalls: Vec<String> = k
+        .log
+        .iter()
+        .filter(|e| e.func == "do_async_hcalls" || (e.func == "do_hcall" && e.text.contains("SET_CLOCKEVENT")))
+        .map(|e| format!("{}: {}", e.func, e.text))
+        .collect();
+    // Each slot's event, then its call's; then the synchronous call's own.
+    assert_eq!(hcalls.len(), 64 * 2 + 1, "{hcalls:#?}");
+    for n in 0..64 {
+        assert_eq!(hcalls[2 * n], format!("do_async_hcalls: ring slot {n}: LHCALL_SET_CLOCKEVENT"));
+        assert!(hcalls[2 * n + 1].contains(&format!("({} ns from now)", (n + 1) * 1000)), "{}", hcalls[2 * n + 1]);
+    }
+    assert!(hcalls[128].contains("(65000 ns from now)"), "{}", hcalls[128]);
+    // All 64 slots are the Guest's again, and async_hcall() goes on from slot 0.
+    let ram = &k.procs[0].mm.guest.ram;
+    let mut st = [0u8; 64];
+    ram.read(0x5018, &mut st).unwrap();
+    assert!(st.iter().all(|b| *b == 0xff));
+    assert_eq!(k.procs[0].mm.guest.next_call, 0);
+    let mut r = r;
+    for (n, line) in ["guest async NOTIFY 0x8100", "guest hypercall FLUSH_ASYNC", "read => 4 notify=0x8100"].iter().enumerate() {
+        let step = r.exec(100 + n, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+    assert_eq!(r.kernel.procs[0].mm.guest.next_call, 1);
+}
+
+/// local_irq_restore() after async_hcall() is lg_restore_fl: with interrupts back on and irq_pending set by
+/// the Host (an interrupt that waited while they were off), the Guest asks for it with SEND_INTERRUPTS, and
+/// the Host delivers it then. A queued call with interrupts off asks for nothing.
+#[test]
+fn restoring_interrupts_after_an_async_call_asks_for_a_pending_one() {
+    let src = "open => fd 3\nwrite INITIALIZE => 12\nguest init 0x5000\nguest stack 0x9000\nguest hypercall LOAD_IDT_ENTRY 33 0x00611000 0x0010ae00\nguest notify 0x8000\nread => 4 notify=0x8000\n\
+               write IRQ 1 => 0\nguest poke 0x5000 512\nguest async SET_CLOCKEVENT 5000\nguest notify 0x8100\nread => 4 notify=0x8100\n";
+    let r = replay(src).unwrap();
+    let texts: Vec<String> = r.kernel.log.iter().map(|e| format!("{}: {}", e.func, e.text)).collect();
+    let waits =
+        texts.iter().position(|t| t.contains("irq 1 waits: the Guest has interrupts off (irq_enabled = 0); irq_pending = 512")).expect("the irq waited");
+    let send = texts.iter().position(|t| t.starts_with("do_hcall:") && t.contains("SEND_INTERRUPTS")).expect("lg_restore_fl asked");
+    let delivered = texts.iter().position(|t| t.contains("deliver irq 1")).expect("then it was delivered");
+    assert!(waits < send && send < delivered, "{texts:#?}");
+    // Slot 0 was queued before the Guest asked, and the Host ran it first (do_async_hcalls()).
+    let slot = texts.iter().position(|t| t == "do_async_hcalls: ring slot 0: LHCALL_SET_CLOCKEVENT").expect("the ring ran");
+    assert!(slot < send, "{texts:#?}");
+    assert_eq!(texts[send], "do_hcall: LHCALL_SEND_INTERRUPTS: nothing to do; leaving the Guest was the point");
+    // With interrupts off no SEND_INTERRUPTS is made.
+    let quiet = src.replace("guest poke 0x5000 512\n", "");
+    let r = replay(&quiet).unwrap();
+    assert!(!r.kernel.log.iter().any(|e| e.func == "do_hcall" && e.text.contains("SEND_INTERRUPTS")));
+}
+
+/// A lesson's `guest:` program is loaded before its first line; a `boot` there starts the machine again and
+/// loads the program again, so the lesson runs it on the new Host.
+#[test]
+fn boot_keeps_the_loaded_guest_program() {
+    let mut r = Runner::default();
+    let main = r.main;
+    r.load_named(main, "guests/hello.S").unwrap();
+    let step = r.exec(1, "boot syscall_vector=0x40").unwrap().unwrap();
+    assert!(step.ok, "{:?}", step.message);
+    assert_eq!(r.program.as_ref().map(|p| p.name.as_str()), Some("guests/hello.S"));
+    assert_eq!(r.kernel.lguest.syscall_vector(), 0x40);
+    for (n, line) in ["open => fd 3", "write INITIALIZE => 12", "read => 4 console=\"Hello from the Guest!\\n\""].iter().enumerate() {
+        let step = r.exec(n + 2, line).unwrap().unwrap();
+        assert!(step.ok, "{line}: {:?}", step.message);
+    }
+}

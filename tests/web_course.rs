@@ -28,6 +28,8 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("18_paging.scn", include_str!("scenarios/18_paging.scn")),
     ("19_vfs_checks.scn", include_str!("scenarios/19_vfs_checks.scn")),
     ("20_direct_traps.scn", include_str!("scenarios/20_direct_traps.scn")),
+    ("21_module_load.scn", include_str!("scenarios/21_module_load.scn")),
+    ("22_interrupt_frame_pushes.scn", include_str!("scenarios/22_interrupt_frame_pushes.scn")),
 ];
 
 #[cfg(not(target_arch = "wasm32"))]

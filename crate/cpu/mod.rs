@@ -96,6 +96,9 @@ pub struct CpuState {
     pub cr2: u32,
     /// Work done so far: one per instruction retired plus one per extra `rep` iteration. `rdtsc` reads it.
     pub tsc: u64,
+    /// `IA32_SYSENTER_CS`, the MSR `sysenter` and `sysexit` take their segments from: 0 (its value after
+    /// reset) makes both #GP(0). The lguest Host zeroes it before every run, so a Guest never has another.
+    pub sysenter_cs: u32,
 }
 
 /// Why [`Cpu::run`] stopped.
@@ -169,7 +172,17 @@ impl Cpu {
         segs[segments::FS] = Segment::NULL;
         segs[segments::GS] = Segment::NULL;
         Cpu {
-            state: CpuState { regs: [0; 8], eip: start, eflags: INITIAL_EFLAGS, segs, cpl: segments::GUEST_PL, cr0: CR0_PE | CR0_ET, cr2: 0, tsc: 0 },
+            state: CpuState {
+                regs: [0; 8],
+                eip: start,
+                eflags: INITIAL_EFLAGS,
+                segs,
+                cpl: segments::GUEST_PL,
+                cr0: CR0_PE | CR0_ET,
+                cr2: 0,
+                tsc: 0,
+                sysenter_cs: 0,
+            },
             gdt,
             gdtr: ((GDT_ENTRIES * 8 - 1) as u16, 0),
             idtr: (256 * 8 - 1, 0),

@@ -24,7 +24,8 @@ pub struct EventfdCtx {
 }
 
 /// The file operations of an eventfd (`eventfd_fops`); `private_data` is the context's index.
-pub static EVENTFD_FOPS: FileOps = FileOps { name: "eventfd", read: eventfd_read, write: eventfd_write, resume: eventfd_resume, release: eventfd_release };
+pub static EVENTFD_FOPS: FileOps =
+    FileOps { name: "eventfd", read: eventfd_read, write: eventfd_write, resume: eventfd_resume, release: eventfd_release, owner: None };
 
 fn ctx_of(k: &Kernel, file: FileId) -> usize {
     k.files.get(file).and_then(|f| f.private_data).unwrap_or(0)

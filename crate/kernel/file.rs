@@ -27,6 +27,9 @@ pub struct FileOps {
     pub resume: fn(&mut Kernel, Tid, &Sleep) -> Resume,
     /// `release()`: the last reference to the file went.
     pub release: fn(&mut Kernel, FileId),
+    /// `owner`: the module whose code these are (`THIS_MODULE`), which each open file keeps loaded; `None`
+    /// for the kernel's own.
+    pub owner: Option<&'static str>,
 }
 
 impl std::fmt::Debug for FileOps {

@@ -55,11 +55,13 @@ pub struct GuestPages {
     pub has_code: bool,
     /// The scripted Guest's next actions.
     pub script: VecDeque<ScriptAction>,
+    /// The scripted Guest's `async_hcall()` static `next_call`: the ring slot it fills next.
+    pub next_call: u32,
 }
 
 impl Default for GuestPages {
     fn default() -> GuestPages {
-        GuestPages { ram: GuestRam::new(0), has_code: false, script: VecDeque::new() }
+        GuestPages { ram: GuestRam::new(0), has_code: false, script: VecDeque::new(), next_call: 0 }
     }
 }
 

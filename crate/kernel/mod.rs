@@ -21,7 +21,9 @@ pub mod alloc;
 pub mod drivers;
 pub mod eventfd;
 pub mod file;
+pub mod irq;
 pub mod mm;
+pub mod module;
 pub mod sched;
 pub mod syscall;
 pub mod task;
@@ -36,6 +38,10 @@ use sched::Sched;
 use task::{Pid, Process, Task, TaskState, Tid};
 use tty::Tty;
 use user::UserProgram;
+
+/// `__KERNEL_CS` of an i386 kernel (GDT entry 12, ring 0): what `enable_sep_cpu()` puts in
+/// `MSR_IA32_SYSENTER_CS`.
+pub const KERNEL_CS: u32 = 12 << 3;
 
 /// The kernel's state.
 #[derive(Clone, Debug, Default)]
@@ -58,6 +64,15 @@ pub struct Kernel {
     /// `paravirt_enabled()`: whether this Host is itself a paravirtualized guest (under Xen, VMI or lguest).
     /// False for the bare machine simulated; set before [`Kernel::boot_with`] to see lguest refuse to load.
     pub paravirt: bool,
+    /// The modules loaded, by name (`lsmod`; see [`module`]).
+    pub modules: Vec<&'static str>,
+    /// `used_vectors`: the IDT vectors the kernel holds (see [`irq`] for which, on the host modelled).
+    pub used_vectors: irq::UsedVectors,
+    /// The host CPU's `MSR_IA32_SYSENTER_CS`: the code segment `sysenter` enters. `enable_sep_cpu()` sets it
+    /// to `__KERNEL_CS` as the kernel boots (the CPU assumed has SEP, as every Intel part from the Pentium II
+    /// on: the Guest core's CPUID does not advertise it, as lguest's Guests are not told); lguest zeroes it
+    /// around each trip into the Guest. 0, the value after reset, in a kernel that has not booted.
+    pub msr_sysenter_cs: u32,
 }
 
 impl Kernel {
@@ -74,16 +89,19 @@ impl Kernel {
     /// [`Kernel::boot`] on a Host that is (`paravirt`) or is not itself a paravirtualized guest. What each
     /// module's init returned.
     pub fn boot_with(paravirt: bool) -> Kernel {
-        let mut k = Kernel { paravirt, ..Kernel::default() };
-        for (name, init) in drivers::MODULES {
-            let r = init(&mut k);
-            let text = match r {
-                Ok(()) => format!("{name}: init() returned 0, the module is loaded"),
-                Err(e) => format!("{name}: init() returned {e}: insmod fails, the module is not loaded"),
-            };
-            k.log.push("insmod", "init", crate::tags::tag("init"), text, &[]);
+        Kernel::boot_with_args(paravirt, "").unwrap_or_default()
+    }
+
+    /// [`Kernel::boot_with`], lguest loaded with the parameters `lguest_args` (`"syscall_vector=0x40"`, as
+    /// `options lguest ...` in modprobe.conf gives them). `Err` if the simulation refuses a parameter.
+    pub fn boot_with_args(paravirt: bool, lguest_args: &str) -> Result<Kernel, module::Refused> {
+        // trap_init() and native_init_IRQ() have run before any module loads.
+        let mut k = Kernel { paravirt, used_vectors: irq::UsedVectors::at_boot(), msr_sysenter_cs: KERNEL_CS, ..Kernel::default() };
+        for m in drivers::MODULES {
+            let args = if m.name == "lguest" { lguest_args } else { "" };
+            k.init_module("insmod", m.name, args)?;
         }
-        k
+        Ok(k)
     }
 
     /// Start a program in a new process with one task, `main`, and descriptors 0, 1 and 2 on the terminal

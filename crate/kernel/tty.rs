@@ -30,7 +30,7 @@ pub struct Tty {
     pub echo: Option<fn(usize, &[u8])>,
 }
 
-pub static TTY_FOPS: FileOps = FileOps { name: "tty", read: tty_read, write: tty_write, resume: tty_resume, release: |_, _| {} };
+pub static TTY_FOPS: FileOps = FileOps { name: "tty", read: tty_read, write: tty_write, resume: tty_resume, release: |_, _| {}, owner: None };
 
 fn stream(k: &Kernel, file: FileId) -> usize {
     k.files.get(file).and_then(|f| f.private_data).unwrap_or(STDIN)

@@ -117,13 +117,14 @@ fn budget_spent(k: &Kernel) -> String {
 }
 
 /// H:000 `init()`: what loading the lguest module does (`module_init(init)`), which the simulated kernel
-/// runs as the machine starts, before any program. In the kernel's order, each step undone by the labels
-/// below it if a later one fails:
+/// runs as the machine starts, before any program, and again at each `insmod`. In the kernel's order, each
+/// step undone by the labels below it if a later one fails:
 /// 1. `paravirt_enabled()`: a Host that is itself a paravirtualized guest (Xen, VMI, lguest) refuses, since
 ///    the Switcher's tricks need the real hardware: -EPERM.
 /// 2. [`map_switcher`] (H:010): the Switcher's pages, at the same high address in Host and every Guest.
 /// 3. `init_pagetables()` (H:510): each CPU's Switcher pte page.
-/// 4. `init_interrupts()`: reserve the system-call vector if the module was told another one.
+/// 4. `init_interrupts()`: reserve the system-call vector if the module was told another one; one the Host
+///    already uses fails the load with -EBUSY (`free_pgtables:`, then `unmap:`).
 /// 5. `lguest_device_init()`: register `/dev/lguest`, the misc device the Launcher opens.
 /// 6. `lguest_arch_host_init()` (H:020): each CPU's `struct lguest_pages`, and PGE off.
 ///
@@ -135,12 +136,60 @@ pub fn init(k: &mut Kernel) -> Result<(), Errno> {
         return Err(Errno::EPERM);
     }
     module_ev(k, "init", "paravirt_enabled() is false: the Host runs on the bare machine, so lguest may load".into());
+    // A freshly loaded module: its globals start empty (no CPU has run a Guest of it yet).
+    k.lguest.pages = Default::default();
+    k.lguest.lg_last_cpu = None;
     map_switcher(k);
     super::page_tables::init_pagetables(k);
-    super::interrupts_and_traps::init_interrupts(k);
+    if let Err(e) = super::interrupts_and_traps::init_interrupts(k) {
+        module_ev(k, "init", format!("init_interrupts() returned {e}: goto free_pgtables, then unmap"));
+        super::page_tables::free_pagetables(k);
+        unmap_switcher(k);
+        return Err(e);
+    }
     super::lguest_user::lguest_device_init(k);
     super::x86_core::lguest_arch_host_init(k);
     Ok(())
+}
+
+/// `fini()` (`module_exit`): unloading undoes `init()` in reverse: the misc device goes (and with it the
+/// `/dev/lguest` node), the reserved vector is given back, the Switcher's pte pages are freed, the Switcher
+/// is unmapped and its pages freed, and PGE is turned back on. Only a module nobody uses gets here (see
+/// [`crate::kernel::module`]): no file of `/dev/lguest` is open, so no Guest is left.
+pub fn fini(k: &mut Kernel) {
+    super::lguest_user::lguest_device_remove(k);
+    super::interrupts_and_traps::free_interrupts(k);
+    super::page_tables::free_pagetables(k);
+    unmap_switcher(k);
+    super::x86_core::lguest_arch_host_fini(k);
+}
+
+/// The module's parameter (`module_param(syscall_vector, uint, 0444)`): a `uint` read as `kstrtoul()` with
+/// base 0 reads it. No value, or one that is not a number, is -EINVAL; any other name -ENOENT (a dash in
+/// the name counts as an underscore, as `parameq()` has it). The kernel
+/// would take any 32-bit value and then test that bit of the 256-bit `used_vectors`, past its end for 256
+/// and up: the simulation refuses those rather than guess what lies there.
+pub fn set_param(k: &mut Kernel, name: &str, val: Option<&str>) -> Result<Result<(), Errno>, String> {
+    // parse_args() compares names with a dash read as an underscore (parameq()): syscall-vector is it too.
+    if name.replace('-', "_") != "syscall_vector" {
+        return Ok(Err(Errno::ENOENT));
+    }
+    let Some(v) = val.and_then(crate::kernel::module::parse_uint) else {
+        return Ok(Err(Errno::EINVAL));
+    };
+    if v >= crate::kernel::irq::NR_VECTORS as u64 {
+        return Err(format!(
+            "syscall_vector={}: a vector is 0 to 255; the kernel does not check, and would test bit {v} of the 256-bit used_vectors, past its end (the simulation does not follow it there)",
+            val.unwrap_or("")
+        ));
+    }
+    k.lguest.syscall_vector = Some(v as u32);
+    Ok(Ok(()))
+}
+
+/// A fresh copy of the module: `syscall_vector` is `SYSCALL_VECTOR` again.
+pub fn reset_params(k: &mut Kernel) {
+    k.lguest.syscall_vector = None;
 }
 
 /// H:010 `map_switcher()`: zeroed pages for the Switcher (`TOTAL_SWITCHER_PAGES`: its code page, then two
@@ -154,6 +203,11 @@ fn map_switcher(k: &mut Kernel) {
         "map_switcher",
         "3 zeroed pages (the Switcher's code page and two for the one CPU) mapped at SWITCHER_ADDR 0xffc00000, clear of the fixmap; the Switcher's code copied in; printk(KERN_INFO \"lguest: mapped switcher at ffc00000\")".into(),
     );
+}
+
+/// `unmap_switcher()`: `vunmap()` of the Switcher's area, then its pages freed.
+fn unmap_switcher(k: &mut Kernel) {
+    module_ev(k, "unmap_switcher", "vunmap(0xffc00000): the Switcher's mapping goes; its 3 pages are freed, and the array that listed them".into());
 }
 
 /// An event of the module's load: it runs in `insmod`'s context, before any task of the simulation.

@@ -134,10 +134,28 @@ fn lguest_init_hcall(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) {
         if !data_put(k, lg, lguest_data::TSC_KHZ, 0) {
             let ua = guest_user(lg, gpa);
             kill_guest(k, lg, format!("bad guest page {ua:08x}"));
-        } else if data_get(k, lg, lguest_data::SYSCALL_VEC) != Some(SYSCALL_VECTOR) {
-            let v = data_get(k, lg, lguest_data::SYSCALL_VEC);
-            k.ev("lguest_init_hcall", format!("syscall_vec is {v:?}: only 0x80 (or the module's syscall_vector) will do"), &[]);
-            kill_guest(k, lg, "bad syscall vector".into());
+        } else {
+            // check_syscall_vector(): the vector the Guest asks for must be one the Host lets go straight to
+            // it, Linux's or the one the module reserved.
+            let sv = k.lguest.syscall_vector();
+            match data_get(k, lg, lguest_data::SYSCALL_VEC) {
+                Some(v) if super::interrupts_and_traps::could_be_syscall(v, sv) => {
+                    k.ev(
+                        "lguest_init_hcall",
+                        format!("check_syscall_vector(): syscall_vec {v:#x} is SYSCALL_VECTOR or the module's syscall_vector ({sv:#x})"),
+                        &[],
+                    );
+                }
+                v => {
+                    let shown = v.map(|v| format!("{v:#x}")).unwrap_or_else(|| "unreadable".into());
+                    k.ev(
+                        "lguest_init_hcall",
+                        format!("check_syscall_vector(): syscall_vec is {shown}: only {SYSCALL_VECTOR:#x} or the module's syscall_vector ({sv:#x}) will do"),
+                        &[],
+                    );
+                    kill_guest(k, lg, "bad syscall vector".into());
+                }
+            }
         }
     }
     let ua = guest_user(lg, gpa);

@@ -16,6 +16,7 @@ use super::lg::{Guest, LgCpu, Lguest, CHANGED_IDT};
 use super::page_tables::{guest_pa, pin_stack_pages};
 use super::regs::GUEST_CS;
 use super::switcher::default_idt_entry;
+use crate::errno::Errno;
 use crate::kernel::Kernel;
 use crate::params::{LGUEST_IRQS, LGUEST_TRAP_ENTRY};
 
@@ -115,43 +116,61 @@ pub fn try_deliver_interrupt(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, i
 
 /// H:210 `set_guest_interrupt()`: push eflags, cs, eip (and an error code) on the Guest's stack, switching to
 /// the kernel stack from SET_STACK if the Guest was in user mode, and jump to the handler.
+///
+/// As in the kernel, each push is its own `lgwrite()` (`push_guest_stack()`): a word that cannot be written
+/// kills the Guest, and the function goes on regardless. The later words are still written where they can
+/// be, the first reason is the one kept (`kill_guest()` ignores the rest), and the registers end as if
+/// every push had worked: esp lowered by all of them, cs and eip at the handler. The frame is pushed below
+/// the physical address of the stack pointer, found once (`guest_pa()`): the Host writes down through
+/// physical memory, whatever page the Guest's tables map below.
 pub fn set_guest_interrupt(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, lo: u32, hi: u32, err: Option<u32>) {
     let regs = cpu.regs;
-    let (mut sp, ss, from_user) = if regs.ss & 3 != 1 { (cpu.esp1, cpu.ss1, true) } else { (regs.esp, regs.ss, false) };
+    let (virtstack, ss, from_user) = if regs.ss & 3 != 1 { (cpu.esp1, cpu.ss1, true) } else { (regs.esp, regs.ss, false) };
+    // The stack pointer is a Guest virtual address: the Host walks the Guest's tables to find where to
+    // write (`guest_pa()`); the frame is pushed below that.
+    let origstack = guest_pa(k, lg, cpu, virtstack);
+    let mut gstack = origstack;
+    let mut failed = Vec::new();
+    let mut push = |k: &mut Kernel, lg: &mut Lguest, what: &'static str, w: u32| {
+        gstack = gstack.wrapping_sub(4);
+        if !lgwrite(k, lg, gstack, &w.to_le_bytes()) {
+            failed.push(what);
+        }
+    };
+    if from_user {
+        push(k, lg, "ss", regs.ss);
+        push(k, lg, "esp", regs.esp);
+    }
+    // The Guest's idea of IF lives in lguest_data.irq_enabled: copy it into the eflags pushed.
     let mut eflags = regs.eflags;
     if let Some(en) = data_get(k, lg, lguest_data::IRQ_ENABLED) {
         if en & X86_EFLAGS_IF == 0 {
             eflags &= !X86_EFLAGS_IF;
         }
     }
-    let mut words = Vec::new();
-    if from_user {
-        words.push(regs.ss);
-        words.push(regs.esp);
-    }
-    words.extend([eflags, regs.cs, regs.eip]);
+    push(k, lg, "eflags", eflags);
+    push(k, lg, "cs", regs.cs);
+    push(k, lg, "eip", regs.eip);
     if let Some(e) = err {
-        words.push(e);
-    }
-    // The stack pointer is a Guest virtual address: once the Guest pages, the Host walks the Guest's tables
-    // to find where to write (`guest_pa()`); the frame is pushed below that.
-    let mut phys = guest_pa(k, lg, cpu, sp);
-    for w in words {
-        sp = sp.wrapping_sub(4);
-        phys = phys.wrapping_sub(4);
-        if !lgwrite(k, lg, phys, &w.to_le_bytes()) {
-            return;
-        }
+        push(k, lg, "error code", e);
     }
     cpu.regs.ss = ss;
-    cpu.regs.esp = sp;
+    cpu.regs.esp = virtstack.wrapping_add(gstack.wrapping_sub(origstack));
     cpu.regs.cs = GUEST_CS;
     cpu.regs.eip = idt_address(lo, hi);
-    let to = cpu.regs.eip;
+    let (sp, to) = (cpu.regs.esp, cpu.regs.eip);
     if idt_type(lo, hi) == 0xE && !data_put(k, lg, lguest_data::IRQ_ENABLED, 0) {
         kill_guest(k, lg, "Disabling interrupts".into());
     }
-    k.ev("set_guest_interrupt", format!("frame pushed at {sp:#x}; the Guest continues at its handler {to:#x}"), &["cpu0.regs"]);
+    let text = if failed.is_empty() {
+        format!("frame pushed at {sp:#x}; the Guest continues at its handler {to:#x}")
+    } else {
+        format!(
+            "frame pushed at {sp:#x}, but {} could not be written (the Guest is dead); esp, cs and eip are set all the same, eip at the handler {to:#x}",
+            failed.join(", ")
+        )
+    };
+    k.ev("set_guest_interrupt", text, &["cpu0.regs"]);
 }
 
 /// `has_err()`: the six traps for which the CPU pushes an error code.
@@ -174,36 +193,64 @@ pub fn deliver_trap(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, num: u32) 
     true
 }
 
-/// `init_interrupts()` (module load): a `syscall_vector` other than the standard `SYSCALL_VECTOR` would be
-/// reserved in the Host's `used_vectors` now (or the load fails, -EBUSY, if the Host already uses it). This
-/// model loads the module with the default, which the Host's own system calls already hold: nothing to do.
-pub fn init_interrupts(k: &mut Kernel) {
-    let text = format!("syscall_vector is SYSCALL_VECTOR ({SYSCALL_VECTOR:#x}), the module's default: the Host's own system-call vector, nothing to reserve");
+/// `init_interrupts()` (module load): a `syscall_vector` other than `SYSCALL_VECTOR` must be free on the
+/// Host, neither in `used_vectors` nor on a device interrupt (`vector_used_by_percpu_irq()`; which vectors
+/// the Host holds is in [`crate::kernel::irq`]): then it is marked in `used_vectors`, so nothing else takes
+/// it while the module is loaded. One already used fails the load, with the kernel's printk, -EBUSY.
+pub fn init_interrupts(k: &mut Kernel) -> Result<(), Errno> {
+    let sv = k.lguest.syscall_vector();
+    if sv == SYSCALL_VECTOR {
+        let text =
+            format!("syscall_vector is SYSCALL_VECTOR ({SYSCALL_VECTOR:#x}), the module's default: the Host's own system-call vector, nothing to reserve");
+        super::core::module_ev(k, "init_interrupts", text);
+        return Ok(());
+    }
+    if k.used_vectors.test_bit(sv) || k.vector_used_by_percpu_irq(sv) {
+        let what = crate::kernel::irq::boot_use(sv).unwrap_or_else(|| "taken since boot".into());
+        let text = format!("syscall_vector {sv:#x} is already used by the Host ({what}): printk(KERN_ERR \"lg: couldn't reserve syscall {sv}\"), -EBUSY");
+        super::core::module_ev(k, "init_interrupts", text);
+        return Err(Errno::EBUSY);
+    }
+    k.used_vectors.set_bit(sv);
+    let text = format!("syscall_vector {sv:#x} is free on the Host: set_bit({sv}, used_vectors) reserves it while the module is loaded");
     super::core::module_ev(k, "init_interrupts", text);
+    Ok(())
 }
 
-/// `could_be_syscall()`: the system-call vector (the module's `syscall_vector` is left at its default, 0x80).
-pub fn could_be_syscall(num: u32) -> bool {
-    num == SYSCALL_VECTOR
+/// `free_interrupts()` (module unload, or a failed load after `init_interrupts()`): a reserved vector is
+/// given back.
+pub fn free_interrupts(k: &mut Kernel) {
+    let sv = k.lguest.syscall_vector();
+    if sv == SYSCALL_VECTOR {
+        super::core::module_ev(k, "free_interrupts", "syscall_vector is the default: nothing was reserved, nothing to give back".into());
+    } else {
+        k.used_vectors.clear_bit(sv);
+        super::core::module_ev(k, "free_interrupts", format!("clear_bit({sv}, used_vectors): vector {sv:#x} is the Host's to give out again"));
+    }
 }
 
-/// H:250 `direct_trap()`: may trap `num` go straight to the Guest? Not the Host's own interrupts (32 and up)
-/// except the system call, and not the five the Host must see first: page faults (14: the shadow page
-/// tables), general protection (13: `in`/`out` emulation), device not available (7: the FPU), invalid
-/// opcode (6: a `vmcall` to rewrite) and the hypercall trap itself.
-pub fn direct_trap(num: u32) -> bool {
-    if num >= FIRST_EXTERNAL_VECTOR && !could_be_syscall(num) {
+/// `could_be_syscall()`: Linux's `SYSCALL_VECTOR`, or the module's `syscall_vector` (`sv`).
+pub fn could_be_syscall(num: u32, sv: u32) -> bool {
+    num == SYSCALL_VECTOR || num == sv
+}
+
+/// H:250 `direct_trap()`: may trap `num` go straight to the Guest (`sv`: the module's `syscall_vector`)? Not
+/// the Host's own interrupts (32 and up) except a system call, and not the five the Host must see first:
+/// page faults (14: the shadow page tables), general protection (13: `in`/`out` emulation), device not
+/// available (7: the FPU), invalid opcode (6: a `vmcall` to rewrite) and the hypercall trap itself.
+pub fn direct_trap(num: u32, sv: u32) -> bool {
+    if num >= FIRST_EXTERNAL_VECTOR && !could_be_syscall(num, sv) {
         return false;
     }
     !matches!(num, 14 | 13 | 7 | 6) && num != LGUEST_TRAP_ENTRY as u32
 }
 
 /// Why vector `num` does not go straight to the Guest, in words (for the event of a trap that came back).
-pub fn why_not_direct(cpu: &LgCpu, num: u32) -> String {
+pub fn why_not_direct(cpu: &LgCpu, num: u32, sv: u32) -> String {
     if num >= 256 {
         return "it is no vector at all: the Switcher itself faulted".into();
     }
-    if !direct_trap(num) {
+    if !direct_trap(num, sv) {
         return match num {
             14 => "the Host must see page faults (shadow page tables, cr2)".into(),
             13 => "the Host must see general protection faults (in/out emulation)".into(),
@@ -277,11 +324,11 @@ pub fn load_guest_idt_entry(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, nu
 /// Switcher's gate back (`default_idt_entry()`), with the privilege level of the Guest's entry so Guest user
 /// mode can still `int` a vector the Guest opened to it. Vectors that never go direct keep the gate module
 /// load gave them.
-pub fn copy_traps(cpu: &LgCpu, idt: &mut [(u32, u32)]) -> u32 {
+pub fn copy_traps(cpu: &LgCpu, idt: &mut [(u32, u32)], sv: u32) -> u32 {
     let mut direct = 0;
     for (i, gate) in idt.iter_mut().enumerate().take(cpu.idt.len()) {
         let num = i as u32;
-        if !direct_trap(num) {
+        if !direct_trap(num, sv) {
             continue;
         }
         let (lo, hi) = cpu.idt[i];

@@ -329,6 +329,13 @@ pub fn lguest_device_init(k: &mut Kernel) {
     );
 }
 
+/// `lguest_device_remove()` (module unload): `misc_deregister(&lguest_dev)`; the `/dev/lguest` node goes
+/// with it, so an `open()` now finds no such file.
+pub fn lguest_device_remove(k: &mut Kernel) {
+    k.lguest.misc_registered = false;
+    super::core::module_ev(k, "lguest_device_remove", "misc_deregister(&lguest_dev): the misc device \"lguest\" is gone, and its /dev/lguest node".into());
+}
+
 /// L:050 `user_send_irq()`.
 fn user_send_irq(k: &mut Kernel, cpu: &mut LgCpu, input: u32) -> Result<i64, Fail> {
     let Some(irq) = k.get_user(input) else {

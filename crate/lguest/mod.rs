@@ -41,8 +41,14 @@ use crate::kernel::Kernel;
 pub use lg::Guest;
 
 /// `lguest_fops`: what `/dev/lguest` does.
-pub static LGUEST_FOPS: FileOps =
-    FileOps { name: "lguest", read: lguest_user::read, write: lguest_user::write_fop, resume: lguest_user::resume_read, release: lguest_user::close };
+pub static LGUEST_FOPS: FileOps = FileOps {
+    name: "lguest",
+    read: lguest_user::read,
+    write: lguest_user::write_fop,
+    resume: lguest_user::resume_read,
+    release: lguest_user::close,
+    owner: Some("lguest"),
+};
 
 /// The driver's module state.
 #[derive(Clone, Debug, Default)]
@@ -66,6 +72,9 @@ pub struct Lguests {
     /// Whether the module's load registered the misc device (`lguest_device_init()`): until then, or if the
     /// load failed, there is no `/dev/lguest` to open.
     pub misc_registered: bool,
+    /// The module parameter `syscall_vector` (interrupts_and_traps.c), set at load: `None` is its default,
+    /// `SYSCALL_VECTOR` (see [`Lguests::syscall_vector`]).
+    pub syscall_vector: Option<u32>,
     /// Record the Guest CPU's work for the page (see [`crate::cpu::timeline`]): on for each step of a
     /// lesson the page shows.
     pub recording: bool,
@@ -77,6 +86,11 @@ impl Lguests {
     /// the first FPU instruction after a switch traps (7) and `math_state_restore()` loads it then.
     pub fn host_ts(&self) -> bool {
         !self.fpu_loaded
+    }
+
+    /// `syscall_vector`: the system-call vector the module was loaded with (0x80 unless told otherwise).
+    pub fn syscall_vector(&self) -> u32 {
+        self.syscall_vector.unwrap_or(hypercalls::SYSCALL_VECTOR)
     }
 
     /// Guest `g`, if it lives.

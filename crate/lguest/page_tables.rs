@@ -437,6 +437,12 @@ pub fn init_pagetables(k: &mut Kernel) {
     );
 }
 
+/// `free_pagetables()` (module unload, or a load that failed after `init_pagetables()`): each CPU's
+/// Switcher pte page is freed (`free_switcher_pte_pages()`).
+pub fn free_pagetables(k: &mut Kernel) {
+    super::core::module_ev(k, "free_pagetables", "free_switcher_pte_pages(): the one CPU's Switcher pte page is freed".into());
+}
+
 /// `guest_pa()`: walk the Guest's own tables (not the shadow) to the Guest-physical address of `vaddr`, as
 /// the Host does before it pushes an interrupt frame on the Guest's stack, or reads the instruction at eip.
 /// Each entry is read with `lgread()`: a refused read kills the Guest and reads as zero (not present). A

@@ -3,7 +3,8 @@
 //!
 //! One trip, in the kernel's order:
 //! 1. H:040 `lguest_arch_run_guest()`: `unlazy_fpu()` if the Guest asked to know about the FPU (`cpu->ts`),
-//!    then `run_guest_once()`.
+//!    SYSENTER off (`MSR_IA32_SYSENTER_CS` = 0, so a `sysenter` in the Guest is #GP(0) rather than a jump
+//!    into the Host's ring 0), then `run_guest_once()`, and SYSENTER back on (`__KERNEL_CS`) after it.
 //! 2. S:010 `copy_in_guest_info()`: into this host CPU's `struct lguest_pages`: the Host's cr3,
 //!    `map_switcher_in_guest()` (H:480: this cpu's registers page mapped where the Switcher keeps the Guest's
 //!    registers), the TSS stack for traps from Guest user mode, and, if they `changed` (or another Guest or
@@ -73,11 +74,16 @@ pub fn lguest_arch_run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -
         k.lguest.fpu_loaded = false;
         k.ev("lguest_arch_run_guest", text.into(), &["host.ts"]);
     }
+    if !continuing {
+        sysenter_off(k);
+    }
     let (exit, hw_cr2) = run_guest_once(k, lg, cpu, continuing);
     if exit == GuestExit::StillRunning {
+        // Still in the Guest (the simulation paused it): SYSENTER stays off.
         cpu.in_guest = true;
         return exit;
     }
+    sysenter_on(k);
     // Still with interrupts off: what an interrupt handler or a move to another CPU would lose.
     match cpu.regs.trapnum {
         14 => {
@@ -92,6 +98,31 @@ pub fn lguest_arch_run_guest(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) -
         _ => {}
     }
     exit
+}
+
+/// Before the trip into the Guest: `wrmsr(MSR_IA32_SYSENTER_CS, 0, 0)`. `sysenter` always enters ring 0, so
+/// a Guest (or a program of its user mode) that tried it would land in the Host's kernel: with a null code
+/// segment the CPU refuses it instead, #GP(0), which comes to the Host like any general protection fault.
+/// The CPU assumed has SEP (`boot_cpu_has(X86_FEATURE_SEP)`), so the write is made.
+fn sysenter_off(k: &mut Kernel) {
+    let was = k.msr_sysenter_cs;
+    k.msr_sysenter_cs = 0;
+    k.ev(
+        "lguest_arch_run_guest",
+        format!("boot_cpu_has(X86_FEATURE_SEP): wrmsr(MSR_IA32_SYSENTER_CS, 0, 0) (it was {was:#x}): a sysenter in the Guest is #GP(0), not a jump into the Host's ring 0"),
+        &["host.msr"],
+    );
+}
+
+/// Back from the Guest, before anything else: `wrmsr(MSR_IA32_SYSENTER_CS, __KERNEL_CS, 0)`, so the Host's
+/// own programs can use `sysenter` again.
+fn sysenter_on(k: &mut Kernel) {
+    k.msr_sysenter_cs = crate::kernel::KERNEL_CS;
+    k.ev(
+        "lguest_arch_run_guest",
+        format!("wrmsr(MSR_IA32_SYSENTER_CS, __KERNEL_CS, 0): SYSENTER_CS is {:#x} again for the Host", crate::kernel::KERNEL_CS),
+        &["host.msr"],
+    );
 }
 
 /// `math_state_restore()`: after trap 7 the Launcher's FPU state is put back and TS cleared, before interrupts
@@ -122,11 +153,12 @@ pub fn copy_in_guest_info(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu) {
     }
     k.lguest.pages.host_cr3 = Some(cpu.mm);
     map_switcher_in_guest(k, lg, cpu);
+    let sv = k.lguest.syscall_vector();
     let pages = &mut k.lguest.pages;
     pages.tss_sp1 = cpu.esp1;
     pages.tss_ss1 = cpu.ss1;
     if cpu.changed & CHANGED_IDT != 0 {
-        let n = copy_traps(cpu, &mut pages.guest_idt);
+        let n = copy_traps(cpu, &mut pages.guest_idt, sv);
         notes.push(format!("CHANGED_IDT: copy_traps() ({n} trap gate(s) go straight to the Guest)"));
     }
     if cpu.changed & CHANGED_GDT != 0 {
@@ -182,7 +214,7 @@ fn run_guest_once(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, continuing: 
         k.ev(
             "switch_to_guest",
             format!(
-                "SYSENTER off; the Switcher loads the Guest's GDT, IDT, TSS and cr3 (pgdirs[{}]), pops its registers and irets to {:#x}:{:#x}",
+                "the Switcher loads the Guest's GDT, IDT, TSS and cr3 (pgdirs[{}]), pops its registers and irets to {:#x}:{:#x}",
                 cpu.cpu_pgd, cpu.regs.cs, cpu.regs.eip
             ),
             &[],
@@ -260,7 +292,7 @@ fn deliver_to_host(k: &mut Kernel, cpu: &mut LgCpu, vector: u32, what: &str) {
 fn return_to_host(k: &mut Kernel, cpu: &mut LgCpu, t: Trapped) {
     cpu.regs.trapnum = t.num;
     cpu.regs.errcode = t.errcode;
-    let why = if t.num == LGUEST_TRAP_ENTRY as u32 { "the hypercall trap".to_string() } else { why_not_direct(cpu, t.num) };
+    let why = if t.num == LGUEST_TRAP_ENTRY as u32 { "the hypercall trap".to_string() } else { why_not_direct(cpu, t.num, k.lguest.syscall_vector()) };
     let target = stub_target(t.num);
     let text =
         format!("trap {:#x} at eip {:#x} comes back through the Switcher's {target} (trapnum {}, errcode {:#x}): {why}", t.num, cpu.regs.eip, t.num, t.errcode);
@@ -287,6 +319,8 @@ fn run_core(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, segs: Option<Enter
         core.flush_code_cache();
         *seen_flushes = lg.flushes;
     }
+    // The Guest runs on the host CPU, with its MSRs as the Host left them.
+    core.state.sysenter_cs = k.msr_sysenter_cs;
     if let Some((gdt, (s, cpl))) = segs {
         core.gdt = gdt;
         core.state.segs = s;
@@ -445,7 +479,7 @@ fn run_scripted(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, _budget: u64) 
         let Some(guest) = procs.get_mut(pidx).map(|p| &mut p.mm.guest) else { return (None, 0, 0) };
         let next = match cpu.retry_trap.take() {
             Some((num, errcode)) => ScriptExit::Trap { num, errcode, cr2: None },
-            None => run_script(&mut guest.script, &mut cpu.regs.esp, &mut guest.ram, limit),
+            None => run_script(&mut guest.script, &mut cpu.regs.esp, &mut guest.next_call, &mut guest.ram, limit),
         };
         match next {
             ScriptExit::Hypercall { nr, args } => {
@@ -632,6 +666,12 @@ pub fn lguest_arch_host_init(k: &mut Kernel) {
         "lguest_arch_host_init",
         "default_idt_entries += switcher_offset(); lguest_pages: host and guest GDT/IDT descriptors, TSS sp0 = the end of the registers page, ss0 = LGUEST_DS, no I/O bitmap, default GDT and IDT entries; LGUEST_CS and LGUEST_DS in the Host's GDT; lguest_entry = switch_to_guest at LGUEST_CS; cpu_has_pge: adjust_pge(0) on each CPU clears CR4.PGE, and X86_FEATURE_PGE is cleared".into(),
     );
+}
+
+/// `lguest_arch_host_fini()` (module unload, last): the CPU had PGE before the load turned it off, so the
+/// feature bit is set again and `adjust_pge(1)` turns CR4.PGE back on on each CPU.
+pub fn lguest_arch_host_fini(k: &mut Kernel) {
+    super::core::module_ev(k, "lguest_arch_host_fini", "cpu_had_pge: X86_FEATURE_PGE set again, and adjust_pge(1) on each CPU sets CR4.PGE".into());
 }
 
 /// Is this #UD's reason (the core's words) an FPU instruction the core does not model?

@@ -283,7 +283,7 @@ pub fn run_lesson_from(lesson: &Lesson, guests: Guests) -> LessonRun {
                     // Actions the line queues: SHUTDOWN stores its message first; LGUEST_INIT frees the ring first.
                     let n = match g {
                         GuestLine::Shutdown { .. } => 2,
-                        GuestLine::Init { lguest_data } => {
+                        GuestLine::Init { lguest_data, .. } => {
                             let pages = runner.launcher(p).map(|l| l.guest_pages).unwrap_or(0);
                             let bytes = (pages + crate::params::DEVICE_PAGES) as u64 * crate::params::PAGE_SIZE as u64;
                             if *lguest_data as u64 + 24 + 64 <= bytes {

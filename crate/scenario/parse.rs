@@ -91,6 +91,22 @@ pub enum Action {
     },
     /// `launcher ...`: a step of the Launcher's own code (its devices), not a single system call.
     Launcher(LauncherLine),
+    /// `boot [paravirt] [syscall_vector=N]`: the machine starts afresh (the scenario's first line only): on a
+    /// Host that is itself a paravirtualized guest, or not, with lguest loaded at boot with `args`, as
+    /// `options lguest ...` in modprobe.conf would give them.
+    Boot {
+        paravirt: bool,
+        args: String,
+    },
+    /// `insmod lguest [PARAM=VALUE ...]`: `init_module()` with those parameters.
+    Insmod {
+        module: String,
+        args: String,
+    },
+    /// `rmmod lguest`: `delete_module()` with `O_NONBLOCK`, as `rmmod` asks.
+    Rmmod {
+        module: String,
+    },
 }
 
 /// The Launcher's device code, run as the real one would (crate::launcher::devices).
@@ -111,10 +127,18 @@ pub enum GuestLine {
         nr: u32,
         args: [u32; 4],
     },
+    /// `guest async NAME|N args...`: the Guest kernel's `async_hcall()`: queued in the ring if its next slot
+    /// is free, made at once if the ring is full.
+    Async {
+        nr: u32,
+        args: [u32; 4],
+    },
     /// What a Guest's boot code does: prepare `lguest_data` (async ring free, syscall vector 0x80), then
     /// LHCALL_LGUEST_INIT with its address. A bare `guest hypercall LGUEST_INIT` skips the preparation.
     Init {
         lguest_data: u32,
+        /// The system-call vector it asks for (`syscall_vec=`; Linux's 0x80 unless told).
+        syscall_vec: u32,
     },
     Store {
         gpa: u32,
@@ -350,10 +374,10 @@ fn parse_write(mut ws: Vec<String>) -> Result<Action, String> {
 
 fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
     let Some(what) = ws.first() else {
-        return Err("guest needs an action: init, notify, halt, shutdown, hypercall, store, poke, stack, trap, clock".into());
+        return Err("guest needs an action: init, notify, halt, shutdown, hypercall, async, store, poke, stack, trap, clock".into());
     };
-    if what == "hypercall" {
-        let name = ws.get(1).ok_or("guest hypercall needs a number or a name such as NOTIFY")?;
+    if what == "hypercall" || what == "async" {
+        let name = ws.get(1).ok_or_else(|| format!("guest {what} needs a number or a name such as NOTIFY"))?;
         let nr = match hcall_by_name(name) {
             Some(n) => n,
             None => num32(name).map_err(|_| format!("{name:?} is neither a hypercall name nor a number"))?,
@@ -364,7 +388,27 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
         }
         let mut args = [0u32; 4];
         args[..rest.len()].copy_from_slice(&rest);
+        if what == "async" {
+            return Ok(GuestLine::Async { nr, args });
+        }
         return Ok(GuestLine::Hypercall { nr, args });
+    }
+    if what == "init" {
+        let mut syscall_vec = hypercalls::SYSCALL_VECTOR;
+        let mut at = None;
+        for w in &ws[1..] {
+            match key_value(w) {
+                Some(("syscall_vec", v)) => syscall_vec = num32(v)?,
+                Some((k, _)) => {
+                    let hint = crate::diagnostic::did_you_mean(k, &["syscall_vec"]);
+                    return Err(format!("guest init takes an address and syscall_vec=N; found {k:?}{hint}"));
+                }
+                None if at.is_none() => at = Some(num32(w)?),
+                None => return Err(format!("guest init takes one address; found also {w:?}")),
+            }
+        }
+        let lguest_data = at.ok_or("guest init needs the Guest-physical address of lguest_data")?;
+        return Ok(GuestLine::Init { lguest_data, syscall_vec });
     }
     let args: Vec<u32> = ws[1..].iter().filter(|w| !w.starts_with('"') && *w != "restart").map(|w| num32(w)).collect::<Result<_, _>>()?;
     let arg = |i: usize, name: &str| args.get(i).copied().ok_or_else(|| format!("guest {what} needs {name}"));
@@ -376,7 +420,6 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
         GuestLine::Hypercall { nr, args }
     };
     Ok(match what.as_str() {
-        "init" => GuestLine::Init { lguest_data: arg(0, "the Guest-physical address of lguest_data")? },
         "notify" => call(hypercalls::LHCALL_NOTIFY, &[arg(0, "the address to notify")?]),
         "halt" => call(hypercalls::LHCALL_HALT, &[]),
         "clock" => call(hypercalls::LHCALL_SET_CLOCKEVENT, &[arg(0, "a delay in ns")?]),
@@ -398,8 +441,11 @@ fn parse_guest(ws: &[String]) -> Result<GuestLine, String> {
         "stack" => GuestLine::Stack { esp: arg(0, "a stack pointer")? },
         "trap" => GuestLine::Trap { num: arg(0, "a trap number")?, errcode: args.get(1).copied().unwrap_or(0) },
         other => {
-            let hint = crate::diagnostic::did_you_mean(other, &["init", "notify", "halt", "shutdown", "hypercall", "store", "poke", "stack", "trap", "clock"]);
-            return Err(format!("unknown guest action {other:?}{hint}: use init, notify, halt, shutdown, hypercall, store, poke, stack, trap or clock"));
+            let hint = crate::diagnostic::did_you_mean(
+                other,
+                &["init", "notify", "halt", "shutdown", "hypercall", "async", "store", "poke", "stack", "trap", "clock"],
+            );
+            return Err(format!("unknown guest action {other:?}{hint}: use init, notify, halt, shutdown, hypercall, async, store, poke, stack, trap or clock"));
         }
     })
 }
@@ -423,6 +469,64 @@ fn parse_launcher(ws: &[String]) -> Result<LauncherLine, String> {
             Err(format!("launcher takes `devices`, `handle-output [ADDR]` or `stdin \"TEXT\"`{hint}"))
         }
     }
+}
+
+/// The module a line of `insmod`/`rmmod` names: `lguest` (or its file, `lguest.ko`).
+fn module_name(verb: &str, rest: &[String]) -> Result<String, String> {
+    let Some(name) = rest.first() else {
+        return Err(format!("{verb} needs a module: `{verb} lguest`"));
+    };
+    match crate::kernel::module::find(name) {
+        Some(m) => Ok(m.name.to_string()),
+        None => {
+            let names: Vec<&str> = crate::kernel::drivers::MODULES.iter().map(|m| m.name).collect();
+            let hint = crate::diagnostic::did_you_mean(name, &names);
+            Err(format!("{verb}: there is no module {name:?}{hint}; this kernel's only module is {}", names.join(", ")))
+        }
+    }
+}
+
+fn parse_insmod(rest: &[String]) -> Result<Action, String> {
+    let module = module_name("insmod", rest)?;
+    for w in &rest[1..] {
+        if w.starts_with('=') || w.contains(char::is_whitespace) {
+            return Err(format!("insmod: {w:?} is not a parameter; write NAME=VALUE, e.g. `insmod lguest syscall_vector=0x40`"));
+        }
+    }
+    Ok(Action::Insmod { module, args: rest[1..].join(" ") })
+}
+
+/// `boot` options: `paravirt`, and lguest's parameters (`syscall_vector=N`, also spelt
+/// `lguest.syscall_vector=N` as on a kernel command line).
+fn parse_boot(rest: &[String]) -> Result<Action, String> {
+    let mut paravirt = false;
+    let mut args = Vec::new();
+    let params = crate::kernel::module::find("lguest").map(|m| m.params).unwrap_or(&[]);
+    for w in rest {
+        if w == "paravirt" {
+            paravirt = true;
+            continue;
+        }
+        let (k, v) = match key_value(w) {
+            // parse_args() reads a dash in a name as an underscore (parameq()).
+            Some((k, v)) => (k.strip_prefix("lguest.").unwrap_or(k), v),
+            None => {
+                let hint = crate::diagnostic::did_you_mean(w, &["paravirt"]);
+                return Err(format!("unknown boot option {w:?}{hint}: use paravirt, or a parameter of lguest as NAME=VALUE ({})", params.join(", ")));
+            }
+        };
+        let k = k.replace('-', "_");
+        let k = k.as_str();
+        if !params.contains(&k) {
+            let hint = crate::diagnostic::did_you_mean(k, params);
+            return Err(format!("boot: lguest has no parameter {k:?}{hint}; it has {}", params.join(", ")));
+        }
+        if v.is_empty() {
+            return Err(format!("boot: {k}= needs a value, e.g. {k}=0x40"));
+        }
+        args.push(format!("{k}={v}"));
+    }
+    Ok(Action::Boot { paravirt, args: args.join(" ") })
 }
 
 /// Parse the part after `=>`.
@@ -527,6 +631,10 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
         }
         "guest" => Action::Guest(parse_guest(&rest).map_err(err)?),
         "launcher" => Action::Launcher(parse_launcher(&rest).map_err(err)?),
+        "boot" => parse_boot(&rest).map_err(err)?,
+        "insmod" => parse_insmod(&rest).map_err(err)?,
+        "rmmod" if rest.len() > 1 => return Err(err(format!("rmmod takes one module; found also {:?}", rest[1..].join(" ")))),
+        "rmmod" => Action::Rmmod { module: module_name("rmmod", &rest).map_err(err)? },
         "expect" => {
             let joined = rest.join(" ");
             let (f, v) = joined.split_once('=').ok_or_else(|| err("expect needs `name = value`".into()))?;
@@ -538,7 +646,7 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
         other => {
             let hint = crate::diagnostic::did_you_mean(other, &VERBS);
             return Err(err(format!(
-                "unknown action {other:?}{hint}: use open, load, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest, launcher or expect"
+                "unknown action {other:?}{hint}: use open, load, write, read, close, eventfd, eventfd-read, eventfd-write, thread, process, signal, wait, exit, advance, inject, guest, launcher, boot, insmod, rmmod or expect"
             )));
         }
     };
@@ -551,6 +659,7 @@ pub fn parse_line(number: usize, src: &str) -> Result<Option<Line>, ParseError> 
                 | Action::Thread { .. }
                 | Action::InjectKmallocFailure { .. }
                 | Action::Advance { .. }
+                | Action::Boot { .. }
         )
     {
         return Err(err(format!("{verb} has no result to check; remove the `=>` part")));
@@ -580,6 +689,9 @@ pub enum CallKind {
     Inject,
     Guest,
     Launcher,
+    Boot,
+    Insmod,
+    Rmmod,
     Expect,
 }
 
@@ -603,13 +715,16 @@ impl Action {
             Action::InjectKmallocFailure { .. } => CallKind::Inject,
             Action::Guest(_) => CallKind::Guest,
             Action::Launcher(_) => CallKind::Launcher,
+            Action::Boot { .. } => CallKind::Boot,
+            Action::Insmod { .. } => CallKind::Insmod,
+            Action::Rmmod { .. } => CallKind::Rmmod,
             Action::Expect { .. } => CallKind::Expect,
         }
     }
 }
 
 /// The actions a line may start with.
-const VERBS: [&str; 18] = [
+const VERBS: [&str; 21] = [
     "open",
     "load",
     "write",
@@ -627,6 +742,9 @@ const VERBS: [&str; 18] = [
     "inject",
     "guest",
     "launcher",
+    "boot",
+    "insmod",
+    "rmmod",
     "expect",
 ];
 
@@ -655,13 +773,21 @@ fn strip_comment(s: &str) -> &str {
 
 /// Parse a whole scenario.
 pub fn parse(src: &str) -> Result<Vec<Line>, ParseError> {
-    let mut out = Vec::new();
+    let mut out: Vec<Line> = Vec::new();
     for (i, l) in src.lines().enumerate() {
         if let Some(line) = parse_line(i + 1, l)? {
+            if let (Action::Boot { .. }, Some(first)) = (&line.action, out.first()) {
+                return Err(ParseError::line(line.number, boot_not_first(first.number)));
+            }
             out.push(line);
         }
     }
     Ok(out)
+}
+
+/// Why a `boot` after other lines is refused (`first`: the line that came before it).
+pub fn boot_not_first(first: usize) -> String {
+    format!("`boot` starts the machine afresh, so it must be the scenario's first line (line {first} has already run); move it to the top")
 }
 
 #[cfg(test)]

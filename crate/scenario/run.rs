@@ -78,6 +78,8 @@ pub struct Runner {
     pub program: Option<LoadedProgram>,
     /// The work budget each line gets (see `params::CALL_BUDGET`, the default).
     pub line_budget: u64,
+    /// Where the scripted Guest's `lguest_data` is (the last `guest init`), for its `async_hcall()`.
+    pub guest_data: Option<u32>,
 }
 
 impl Default for Runner {
@@ -168,7 +170,28 @@ impl Runner {
         let main = kernel.exec("lguest", Box::new(Launcher::new(guest_mb)));
         let mapped = kernel.with_program(main, |l: &mut Launcher, sys| l.map_memory(sys));
         debug_assert!(matches!(mapped, Some(Ok(()))), "a fresh Launcher maps its memory: {mapped:?}");
-        Runner { kernel, main, steps: Default::default(), lguest_fd: None, program: None, line_budget: crate::params::CALL_BUDGET }
+        Runner { kernel, main, steps: Default::default(), lguest_fd: None, program: None, line_budget: crate::params::CALL_BUDGET, guest_data: None }
+    }
+
+    /// `boot`: the machine starts again, on a Host that is (`paravirt`) or is not paravirtualized, lguest
+    /// loaded with `args`; the Launcher is started on it afresh with the same memory, and a Guest program
+    /// already loaded (a lesson's `guest:`) is loaded again.
+    fn reboot(&mut self, paravirt: bool, args: &str) -> Result<(), String> {
+        let kernel = Kernel::boot_with_args(paravirt, args)?;
+        let mb = self.launcher(self.kernel.proc_of(self.main)).map(|l| l.guest_pages / 256).unwrap_or(crate::params::DEFAULT_GUEST_MB);
+        let program = self.program.take();
+        let budget = self.line_budget;
+        *self = Runner::on(kernel, mb);
+        self.line_budget = budget;
+        if let Some(p) = program {
+            let main = self.main;
+            if p.source.is_empty() {
+                self.load_named(main, &p.name)?;
+            } else {
+                self.load_program(main, &p.name, &p.source)?;
+            }
+        }
+        Ok(())
     }
 
     /// The Launcher's own memory (its devices and its Guest's size), as its process `p` holds it.
@@ -397,6 +420,15 @@ impl Runner {
                 self.kernel.advance(*ns);
                 return Ok(None);
             }
+            Action::Boot { paravirt, args } => {
+                if let Some(first) = self.steps.iter().next() {
+                    return Err(super::parse::boot_not_first(first.line));
+                }
+                self.reboot(*paravirt, args)?;
+                return Ok(None);
+            }
+            Action::Insmod { module, args } => Outcome::Done(self.kernel.init_module("insmod", module, args)?),
+            Action::Rmmod { module } => Outcome::Done(self.kernel.delete_module("rmmod", module)?),
             Action::InjectKmallocFailure { nth } => {
                 self.kernel.alloc.inject_failure(*nth);
                 let text = format!("fault injection: allocation number {nth} from now will fail");
@@ -409,16 +441,20 @@ impl Runner {
                 let guest_bytes = self.launcher(pidx).map(|l| (l.guest_pages + crate::params::DEVICE_PAGES) as u64 * PAGE_SIZE as u64).unwrap_or(0);
                 let script = &mut self.kernel.procs[pidx].mm.guest.script;
                 match g {
-                    GuestLine::Init { lguest_data: at } => {
+                    GuestLine::Init { lguest_data: at, syscall_vec } => {
+                        // A Guest booting: its lguest_data is where it says, and async_hcall()'s next slot is 0.
+                        self.guest_data = Some(*at);
+                        self.kernel.procs[pidx].mm.guest.next_call = 0;
+                        let script = &mut self.kernel.procs[pidx].mm.guest.script;
                         // Before LGUEST_INIT a real Guest marks every slot of its async hypercall ring free
-                        // (0xFF) and asks for the standard system-call vector, which LGUEST_INIT insists on.
-                        use crate::lguest::hypercalls::{lguest_data, LHCALL_LGUEST_INIT, SYSCALL_VECTOR};
+                        // (0xFF) and asks for its system-call vector (Linux's 0x80), which LGUEST_INIT checks.
+                        use crate::lguest::hypercalls::{lguest_data, LHCALL_LGUEST_INIT};
                         let mut writes = Vec::new();
                         if (*at as u64) + (lguest_data::HCALL_STATUS + crate::params::LHCALL_RING_SIZE) as u64 <= guest_bytes {
                             writes.push((at + lguest_data::HCALL_STATUS, vec![0xFF; crate::params::LHCALL_RING_SIZE as usize]));
                         }
                         if (*at as u64) + lguest_data::SIZE as u64 <= guest_bytes {
-                            writes.push((at + lguest_data::SYSCALL_VEC, SYSCALL_VECTOR.to_le_bytes().to_vec()));
+                            writes.push((at + lguest_data::SYSCALL_VEC, syscall_vec.to_le_bytes().to_vec()));
                         }
                         if !writes.is_empty() {
                             script.push_back(ScriptAction::Stores { writes });
@@ -426,6 +462,21 @@ impl Runner {
                         script.push_back(ScriptAction::Hypercall { nr: LHCALL_LGUEST_INIT, args: [*at, 0, 0, 0] })
                     }
                     GuestLine::Hypercall { nr, args } => script.push_back(ScriptAction::Hypercall { nr: *nr, args: *args }),
+                    GuestLine::Async { nr, args } => {
+                        use crate::lguest::hypercalls::{lguest_data, LHCALL_SEND_INTERRUPTS};
+                        let Some(at) = self.guest_data else {
+                            return Err("guest async needs the Guest's lguest_data: `guest init GPA` first".into());
+                        };
+                        let ring = crate::cpu::script::AsyncRing {
+                            irq_enabled: at.wrapping_add(lguest_data::IRQ_ENABLED),
+                            irq_pending: at.wrapping_add(lguest_data::IRQ_PENDING),
+                            status: at.wrapping_add(lguest_data::HCALL_STATUS),
+                            hcalls: at.wrapping_add(lguest_data::HCALLS),
+                            size: crate::params::LHCALL_RING_SIZE,
+                            send_interrupts: LHCALL_SEND_INTERRUPTS,
+                        };
+                        script.push_back(ScriptAction::AsyncHcall { ring, nr: *nr, args: *args })
+                    }
                     GuestLine::Store { gpa, text } => {
                         let mut bytes = text.clone().into_bytes();
                         bytes.push(0);

@@ -370,6 +370,8 @@ fn hops(asleep_before: &[(String, String)], now: &Kernel, results: &[Step], even
             let label = match kind {
                 "wake" => format!("wakes {}", &node[5..]),
                 _ if node.starts_with("task:") => "returns".into(),
+                // read() reaches lguest_arch_run_guest() (its FPU and SYSENTER steps) through run_guest().
+                _ if node == "cpu" && e.func == "lguest_arch_run_guest" => "run_guest()".into(),
                 _ => format!("{}()", e.func),
             };
             out.push(Hop { from, to: node.clone(), kind, label, text: e.text.clone() });

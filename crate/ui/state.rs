@@ -24,6 +24,17 @@ pub struct Snapshot {
     /// The first Launcher's own state: its terminal's stdout and stderr, and its devices as `name = value`
     /// pairs (`devices.console.status`, `vq.console-output.used_idx`, ...; see `Launcher::device_fields`).
     pub launcher: LauncherView,
+    /// The modules loaded (`lsmod`): name, use count, parameters.
+    pub modules: Vec<ModuleView>,
+}
+
+/// A loaded module, as `lsmod` and `/sys/module/NAME/parameters/` show it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModuleView {
+    pub name: String,
+    pub refcount: u32,
+    pub params: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -244,6 +255,15 @@ impl Snapshot {
             lguest_lock: k.lguest.lguest_lock.map(|t| k.task_name(t)),
             events: k.log.len(),
             launcher,
+            modules: k
+                .modules
+                .iter()
+                .map(|m| ModuleView {
+                    name: m.to_string(),
+                    refcount: k.module_refcount(m),
+                    params: if *m == "lguest" { vec![("syscall_vector".into(), format!("{:#x}", k.lguest.syscall_vector()))] } else { Vec::new() },
+                })
+                .collect(),
         }
     }
 
@@ -273,6 +293,12 @@ impl Snapshot {
             (Kernel, "lguest_lock".to_string(), self.lguest_lock.clone().unwrap_or_else(|| "free".into())),
             (Kernel, "guests".to_string(), self.guests.len().to_string()),
         ];
+        let loaded: Vec<&str> = self.modules.iter().map(|m| m.name.as_str()).collect();
+        f.push((Kernel, "modules".to_string(), if loaded.is_empty() { "none".to_string() } else { loaded.join(",") }));
+        for m in &self.modules {
+            f.push((Kernel, format!("module.{}.refcount", m.name), m.refcount.to_string()));
+            f.extend(m.params.iter().map(|(p, v)| (Kernel, format!("module.{}.{p}", m.name), v.clone())));
+        }
         for t in &self.tasks {
             let st = match (&t.blocked, t.state) {
                 _ if t.finished.is_some() => "returned",
@@ -317,6 +343,8 @@ impl Snapshot {
                 f.push((LgCpu, format!("{p}.irqs_pending"), format!("{:#x}", c.irqs_pending)));
                 f.push((LgCpu, format!("{p}.ts"), c.ts.to_string()));
                 f.push((LgCpu, format!("{p}.eip"), format!("{:#x}", c.regs.eip)));
+                f.push((LgCpu, format!("{p}.esp"), format!("{:#x}", c.regs.esp)));
+                f.push((LgCpu, format!("{p}.cs"), format!("{:#x}", c.regs.cs)));
                 f.push((LgCpu, format!("{p}.hrt"), c.hrt_expires.map(|t| t.to_string()).unwrap_or_else(|| "off".into())));
                 f.push((LgCpu, format!("{p}.cpu_pgd"), c.cpu_pgd.to_string()));
             }

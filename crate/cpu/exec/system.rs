@@ -166,6 +166,14 @@ impl Cpu {
                 self.set_reg(i.op0_register(), v);
                 Ok(None)
             }
+            // SDM, SYSENTER/SYSEXIT: a null IA32_SYSENTER_CS (or protection off) is #GP(0); sysexit also needs
+            // CPL 0. With a segment set, the fast system call itself is not modelled.
+            M::Sysenter | M::Sysexit => {
+                if self.state.sysenter_cs & 0xfffc == 0 || self.state.cr0 & crate::cpu::CR0_PE == 0 || (i.mnemonic() == M::Sysexit && cpl != 0) {
+                    return Err(Fault::gp0());
+                }
+                Err(Fault::ud(format!("{} with IA32_SYSENTER_CS set (not modelled)", name(i))))
+            }
             M::Vmcall => Err(Fault::ud("vmcall")),
             M::Ud0 | M::Ud1 | M::Ud2 => Err(Fault::ud(name(i))),
             M::INVALID => Err(Fault::ud("invalid encoding")),
