@@ -95,7 +95,7 @@ const N = ASM_MAX_ITEMS;
 const WORST_SOURCES = [
   [`${N.toLocaleString('en')} statements switching sections`, `.rept ${N / 4}\n.text\nnop\n.data\n.byte 1\n.endr`],
   [`${(N / 2).toLocaleString('en')} local labels and jumps back`, `.rept ${N / 2}\n1: jmp 1b\n.endr`],
-  [`${(N / 2).toLocaleString('en')} jumps to labels all over`, Array.from({ length: 2000 }, (_, i) => `l${i}: jmp l${(i * 7919) % 2000}`).join('\n') + `\n.rept ${N / 2 - 2000}\njmp l1\n.endr`],
+  [`${(N / 2).toLocaleString('en')} jumps to labels all over`, Array.from({ length: 1000 }, (_, i) => `l${i}: jmp l${(i * 7919) % 1000}`).join('\n') + `\n.rept ${N / 2 - 1000}\njmp l1\n.endr`],
   ['a long sum of symbols per line', `a = 1\n.rept 20000\n.long ${Array(500).fill('a').join('+')}\n.endr`],
   ['a long list of numbers per line', `.rept 20000\n.long ${Array(500).fill('1').join(',')}\n.endr`],
   ['an empty .rept of 4e9', '.rept 4000000000\n.endr'],
