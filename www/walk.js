@@ -44,11 +44,9 @@ const activates = (t) => t && (/^(BUTTON|A|SUMMARY)$/.test(t.tagName) || /^(butt
 /** Play speeds: milliseconds per step. */
 const SPEEDS = [['slow', 'Slow (1.5 s a step)', 1500], ['normal', 'Normal (0.7 s a step)', 700], ['fast', 'Fast (0.2 s a step)', 200]];
 
-// TODO(view): Rust will say which of `Simulator.functions()` are the host's (a breakpoint can stop at one);
-// the page leaves out the Launcher's own lines by their name.
-/** The modelled host functions a step's events can run in. */
+/** The modelled functions a breakpoint can stop at (Rust says which: `breakpoint`). */
 function hostFunctions() {
-  return Simulator.functions().map((f) => f.func).filter((f) => f !== 'launcher');
+  return Simulator.functions().filter((f) => f.breakpoint).map((f) => f.func);
 }
 
 /**
