@@ -15,6 +15,7 @@ import { resultItem, parseErrorItem } from './results.js';
 import { StatePane, eventList } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
 import { LineRunner } from './line-runner.js';
+import { sharedKey } from './keys.js';
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -197,18 +198,13 @@ function wire() {
     run(line);
     input.value = '';
   });
-  document.addEventListener('keydown', (ev) => {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const t = ev.target;
-    if (t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName))) return;
-    if (ev.key === 'b') {
-      ev.preventDefault();
-      back();
-    } else if (ev.key === '/') {
-      ev.preventDefault();
-      $('#console-line').focus();
-    }
-  });
+  // The keys every page shares (keys.js): ? these keys, / the console, Escape out of a field, ← b p back.
+  document.addEventListener('keydown', (ev) => sharedKey(ev, {
+    help: () => { $('#keys').focus(); say($('#keys').textContent.trim()); },
+    field: () => $('#console-line'),
+    leave: (t) => { t.blur(); $('#app').focus({ preventScroll: true }); },
+    back,
+  }));
 }
 
 async function main() {

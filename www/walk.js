@@ -25,6 +25,7 @@ import { CodePane } from './code-pane.js';
 import { StatePane, whenIdle } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
 import { Breakpoints } from './breakpoints.js';
+import { sharedKey, typing, activates, origin, plain } from './keys.js';
 import { FreePlay } from './free-play.js';
 
 /** The least time between two changes of the URL (see Walk.followUrl). */
@@ -37,9 +38,10 @@ export function loadSimulator() {
   return ready;
 }
 
-const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
-// Space activates a focused button, link or summary itself; only elsewhere does it mean play/pause.
-const activates = (t) => t && (/^(BUTTON|A|SUMMARY)$/.test(t.tagName) || /^(button|link|checkbox|radio|tab|menuitem|option|switch)$/.test(t.getAttribute?.('role') ?? ''));
+/** The keys, as the help lists them (keys.js has those every page shares). */
+const KEYS = 'Keys: → or n step, ← or b (or p) back, e next read(), Space play or pause, Home reset, End last step, g go to step, '
+  + '/ type (free play\'s line once started, else Go to step), Escape out of a field, ] and [ one Guest instruction on or back, '
+  + 'B (Shift+b) add a breakpoint, 1–9 answer, ? these keys.';
 
 /** Play speeds: milliseconds per step. */
 const SPEEDS = [['slow', 'Slow (1.5 s a step)', 1500], ['normal', 'Normal (0.7 s a step)', 700], ['fast', 'Fast (0.2 s a step)', 200]];
@@ -112,7 +114,7 @@ class Controller {
     const announce = (text) => this.announce(text);
     this.live = H('p', { class: 'lgs-live', role: 'status', 'aria-live': 'polite' });
     this.btnReset = H('button', { type: 'button', class: 'lgs-reset', title: 'Reset (Home)', onclick: () => this.reset() }, 'Reset');
-    this.btnBack = H('button', { type: 'button', class: 'lgs-back', title: 'Step back (← or p)', onclick: () => this.back() }, '◀ Back');
+    this.btnBack = H('button', { type: 'button', class: 'lgs-back', title: 'Step back (← or b)', onclick: () => this.back() }, '◀ Back');
     this.btnStep = H('button', { type: 'button', class: 'lgs-step', title: 'Step (→ or n)', onclick: () => this.step() }, 'Step ▶');
     this.btnEvent = H('button', { type: 'button', class: 'lgs-next-event', title: 'Run to the next read() the Launcher sees (e)', onclick: () => this.nextEvent() }, 'Run to next read() »');
     this.btnPlay = H('button', { type: 'button', class: 'lgs-run', title: 'Play: one step after another (Space)', onclick: () => this.togglePlay() });
@@ -147,7 +149,8 @@ class Controller {
     this.state = new StatePane(this.doc, state);
     this.bps = new Breakpoints(this.doc, { funcNames: hostFunctions(), symbol: (name) => this.w.guestSymbol(name), announce,
       form: this.opts.breakpoints ?? this.opts.play !== false });
-    const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, ] and [ one Guest instruction on or back, b add a breakpoint, 1–9 answer.');
+    const help = H('p', { class: 'lgs-keys', tabindex: '-1' }, KEYS);
+    this.help = help;
     this.root.replaceChildren(H('div', { class: 'lgs', tabindex: '-1' }, bar, this.live, this.bps.el,
       H('div', { class: 'lgs-grid' }, H('div', { class: 'lgs-col' }, story, code), state), this.opts.play === false ? null : this.free.el, help));
     this.renderPlayButton();
@@ -394,21 +397,25 @@ class Controller {
   }
 
   onKey(e) {
-    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || typing(e.composedPath?.()[0] ?? e.target)) return;
+    const shared = sharedKey(e, {
+      help: () => this.showKeys(), next: () => this.step(), back: () => this.back(),
+      field: () => this.free.input?.isConnected ? this.free.input : this.goto,
+      leave: (t) => { t.blur?.(); this.keepFocus(this.root.querySelector('.lgs')); },
+    });
+    if (shared || !plain(e) || typing(origin(e))) return;
     const k = e.key;
     if (k === ' ' || k === 'Spacebar') {
-      if (activates(e.composedPath?.()[0] ?? e.target)) return; // the focused button takes its own Space
+      if (activates(origin(e))) return; // the focused button takes its own Space
       e.preventDefault();
       this.togglePlay();
       return;
     }
     const act = {
-      ArrowRight: () => this.step(), n: () => this.step(), j: () => this.step(),
-      ArrowLeft: () => this.back(), p: () => this.back(), k: () => this.back(),
+      j: () => this.step(), k: () => this.back(),
       e: () => this.nextEvent(), Home: () => this.reset(), r: () => this.reset(),
       End: () => this.goTo(this.w.total()), g: () => { this.goto.focus(); this.goto.select(); },
       ']': () => this.stepInstruction(), '[': () => this.backInstruction(),
-      b: () => { this.bps.focus(); },
+      B: () => { this.bps.focus(); },
     }[k];
     if (act) { e.preventDefault(); act(); return; }
     if (this.asking && /^[1-9]$/.test(k)) {
@@ -440,6 +447,12 @@ class Controller {
   }
 
   announce(text) { this.live.textContent = text; }
+
+  /** `?`: the keys, said and shown (the help below the walkthrough takes the focus). */
+  showKeys() {
+    this.help.focus();
+    this.announce(KEYS);
+  }
 
   /** While the student reads step `n`, compute the next step's view (Rust runs it), so showing it is only
    *  drawing it. */
@@ -495,11 +508,12 @@ class Controller {
   }
 
   /** After a re-render that took the focus away (the focused control removed or disabled), put it on the
-   *  heading of the step shown, so the keys go on working and a screen reader says where it is. */
-  keepFocus() {
+   *  heading of the step shown, so the keys go on working and a screen reader says where it is (`to`: put
+   *  it there whatever has it now). */
+  keepFocus(to = null) {
     const a = this.root.getRootNode().activeElement;
-    if (a && a !== this.doc.body && this.root.contains(a) && !a.disabled) return;
-    const head = this.root.querySelector('.lgs-story .lgs-step-title') ?? this.root.querySelector('.lgs-story .lgs-title') ?? this.root.querySelector('.lgs');
+    if (to ? a === to : a && a !== this.doc.body && this.root.contains(a) && !a.disabled) return;
+    const head = to ?? this.root.querySelector('.lgs-story .lgs-step-title') ?? this.root.querySelector('.lgs-story .lgs-title') ?? this.root.querySelector('.lgs');
     if (!head) return;
     if (!head.hasAttribute('tabindex')) head.setAttribute('tabindex', '-1');
     head.focus({ preventScroll: true });
