@@ -22,7 +22,7 @@ import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
 import { builder, hex } from './dom.js';
 import { StoryPane } from './story-pane.js';
 import { CodePane } from './code-pane.js';
-import { StatePane, whenIdle } from './state-pane.js';
+import { StatePane, whenIdle, afterPaint } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
 import { Breakpoints } from './breakpoints.js';
 import { sharedKey, typing, activates, origin, plain } from './keys.js';
@@ -457,11 +457,11 @@ class Controller {
   /** While the student reads step `n`, compute the next step's view (Rust runs it), so showing it is only
    *  drawing it. */
   prefetch(n) {
-    const win = this.doc.defaultView;
-    if (this.idle) { if (win.cancelIdleCallback) win.cancelIdleCallback(this.idle); else win.clearTimeout(this.idle); }
+    const token = {};
+    this.prefetching = token; // a later step shown takes its place
     if (n > this.w.total() || this.views[n]) return;
     const w = this.w; // a lesson opened meanwhile has freed it
-    this.idle = whenIdle(win, () => { this.idle = null; if (w === this.w) this.views[n] ??= w.viewAt(n); });
+    afterPaint(this.doc.defaultView, () => { if (this.prefetching === token && w === this.w) this.views[n] ??= w.viewAt(n); });
   }
 
   /** The link (and, on the full page, the URL) names the lesson, the step and, when the Guest CPU pane is not
@@ -513,7 +513,7 @@ class Controller {
   keepFocus(to = null) {
     const a = this.root.getRootNode().activeElement;
     if (to ? a === to : a && a !== this.doc.body && this.root.contains(a) && !a.disabled) return;
-    const head = to ?? this.root.querySelector('.lgs-story .lgs-step-title') ?? this.root.querySelector('.lgs-story .lgs-title') ?? this.root.querySelector('.lgs');
+    const head = to ?? this.story.heading() ?? this.root.querySelector('.lgs');
     if (!head) return;
     if (!head.hasAttribute('tabindex')) head.setAttribute('tabindex', '-1');
     head.focus({ preventScroll: true });
@@ -522,6 +522,10 @@ class Controller {
   /** The controls for view `v`, and each pane drawn from it; `asking`: the next step, whose question is asked. */
   render(v, asking) {
     const focused = this.hasFocus();
+    // The lesson's text is drawn again but for its headings: a focus in it (a question's choice) goes to the
+    // step's heading before, while the page is still laid out; moving it after would make the browser lay
+    // the new step out in the middle of drawing it.
+    if (focused && this.story.el.contains(this.root.getRootNode().activeElement)) this.keepFocus(this.story.heading());
     this.draw(v, asking);
     if (focused) this.keepFocus();
   }
@@ -544,7 +548,8 @@ class Controller {
     this.story.render(v, { lesson: this.lesson, step, asking: ask, answers: this.answers });
     this.code.render(v, { step, asking: ask });
     const g = guestCpu(this.doc, v, { asking: ask, src: this.w, pos: this.insn, announce: (t) => this.announce(t),
-      onMove: (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); } });
+      onMove: (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); }, reuse: this.pane ?? this.lastPane });
+    if (g.pane) this.lastPane = g.pane;
     this.pane = g.pane;
     this.state.render(v, { asking: ask, guest: g.el });
   }
