@@ -5,7 +5,7 @@
 // instruction changed, and the step view's `cpu` (`GuestCpuView`), the CPU at rest in a step that ran none,
 // drawn by `cpuAtRest` and marked against the step before. One shape from Rust would make them one.
 
-import { builder, hex, uid } from './dom.js';
+import { builder, hex, uid, morphChildren } from './dom.js';
 
 /**
  * The Guest CPU for step view `v`, as its composer places it: `{ pane, el }`, a `GuestPane` when the step
@@ -161,7 +161,7 @@ export class GuestPane {
       H('span', { class: l.current ? 'cur' : '' }, l.current ? '→ ' : '  ', hex(l.addr), '  ', l.text, l.current ? '   ← next' : '')])));
     if (g.sourceLine) parts.push(H('p', {}, `Source line ${g.sourceLine}: `, H('code', {}, g.sourceText ?? '')));
     if (g.stack.length) parts.push(hexTable(this.doc, g.stack, g.stackTitle));
-    this.body.replaceChildren(...parts);
+    morphChildren(this.body, parts); // only what this instruction changed is drawn again
   }
 }
 
