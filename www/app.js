@@ -10,12 +10,11 @@
 // No innerHTML: every text goes in through textContent, so nothing typed can become markup.
 
 import init, { Simulator, version } from './pkg/lguest_sim.js';
-import { builder } from './dom.js';
+import { builder, sharedKey } from './dom.js';
 import { resultItem, parseErrorItem } from './results.js';
 import { StatePane, eventList } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
 import { LineRunner } from './line-runner.js';
-import { sharedKey } from './keys.js';
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -198,7 +197,7 @@ function wire() {
     run(line);
     input.value = '';
   });
-  // The keys every page shares (keys.js): ? these keys, / the console, Escape out of a field, ← b p back.
+  // The keys every page shares (dom.js): ? these keys, / the console, Escape out of a field, ← b p back.
   document.addEventListener('keydown', (ev) => sharedKey(ev, {
     help: () => { $('#keys').focus(); say($('#keys').textContent.trim()); },
     field: () => $('#console-line'),

@@ -8,8 +8,7 @@
 
 import { simulator } from './lguest-sim.js';
 import { Simulator } from './pkg/lguest_sim.js';
-import { builder } from './dom.js';
-import { sharedKey } from './keys.js';
+import { builder, sharedKey } from './dom.js';
 
 const H = builder(document);
 const $ = (id) => document.getElementById(id);
@@ -312,7 +311,7 @@ async function start() {
   document.body.dataset.ready = 'true';
 }
 
-// The keys every page shares (keys.js): ? these keys, / the lesson's text, Escape out of a field, and → n,
+// The keys every page shares (dom.js): ? these keys, / the lesson's text, Escape out of a field, and → n,
 // ← b p step the preview (inside the preview, its own keys answer first).
 document.addEventListener('keydown', (e) => sharedKey(e, {
   help: () => $('keys').focus(),

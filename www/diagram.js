@@ -3,7 +3,7 @@
 // Colours come from walk.css classes; the path's arrows draw themselves in order unless the reader asks
 // for reduced motion.
 
-import { builder, uid, morph } from './dom.js';
+import { builder, uid } from './dom.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -20,8 +20,9 @@ function s(doc, tag, attrs = {}, ...kids) {
  * its text equivalent (open when short). `plain`: without the step's path (a question is being asked);
  * `title`: a caption of its own (a lesson's words for the picture it draws in its prose).
  */
-export function figure(doc, f, { plain = false, title = f.title, n = uid() } = {}) {
+export function figure(doc, f, { plain = false, title = f.title } = {}) {
   const H = builder(doc);
+  const n = uid();
   const mark = `lgs-arrow-${n}`;
   const svg = s(doc, 'svg', { viewBox: `0 0 ${f.width} ${f.height}`, width: f.width, height: f.height, role: 'img', 'aria-labelledby': `lgs-fc-${n}`, 'aria-describedby': `lgs-ft-${n}`, class: 'lgs-svg' },
     s(doc, 'defs', {}, s(doc, 'marker', { id: mark, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse', class: 'lgs-mark-head' },
@@ -39,7 +40,7 @@ export function figure(doc, f, { plain = false, title = f.title, n = uid() } = {
   for (const a of f.arrows) {
     if (plain && a.n.length) continue;
     const first = a.n[0];
-    const g = s(doc, 'g', { class: `arrow ${a.cls}${first ? ` d${Math.min(first, 9)}` : ''}`, 'data-n': a.n.join(',') || null, 'data-whole': first ? '' : null });
+    const g = s(doc, 'g', { class: `arrow ${a.cls}${first ? ` d${Math.min(first, 9)}` : ''}`, 'data-n': a.n.join(',') || null });
     g.append(s(doc, 'polyline', { points: a.points.map((p) => p.join(',')).join(' '), 'marker-end': `url(#${mark})` }));
     if (a.n.length || a.label) {
       const [[x1, y1], [x2, y2]] = [a.points[0], a.points.at(-1)];
@@ -63,16 +64,8 @@ export function figure(doc, f, { plain = false, title = f.title, n = uid() } = {
   for (const l of f.labels) svg.append(s(doc, 'text', { x: l.x, y: l.y, class: `label ${l.cls}` }, l.text));
   const text = plain ? ['The step has not run yet: its path is drawn once you have answered or stepped.'] : f.text;
   const list = H('ul', { class: 'lgs-fig-text', id: `lgs-ft-${n}` }, text.map((t) => H('li', {}, t)));
-  return H('figure', { class: `lgs-fig lgs-fig-${f.kind}`, 'data-kind': f.kind, 'data-n': n },
+  return H('figure', { class: `lgs-fig lgs-fig-${f.kind}`, 'data-kind': f.kind },
     H('figcaption', {}, H('span', { id: `lgs-fc-${n}` }, title), f.legend ? H('span', { class: 'lgs-legend' }, f.legend) : ''),
     H('div', { class: 'lgs-fig-scroll', tabindex: 0, role: 'group', 'aria-label': `${title} (picture; the same in words follows)` }, svg),
     H('details', { class: 'lgs-fig-words', open: text.length <= 8 }, H('summary', {}, `In words (${text.length} ${text.length === 1 ? 'line' : 'lines'})`), list));
-}
-
-/** Draw figure `f` into `old` (a `<figure>` made by `figure`, or null): the element stays, so the browser
- *  keeps what it knew of it (whether it is on screen) and only its content is laid out again. */
-export function refigure(doc, old, f, opts) {
-  // Drawn with the same ids as before (its arrowhead, its caption), only what changed differs.
-  const neu = figure(doc, f, { ...opts, n: old?.dataset.n ?? uid() });
-  return old ? morph(old, neu) : neu;
 }

@@ -5,20 +5,15 @@
 // instruction changed, and the step view's `cpu` (`GuestCpuView`), the CPU at rest in a step that ran none,
 // drawn by `cpuAtRest` and marked against the step before. One shape from Rust would make them one.
 
-import { builder, hex, uid, morphChildren } from './dom.js';
+import { builder, hex, uid } from './dom.js';
 
 /**
  * The Guest CPU for step view `v`, as its composer places it: `{ pane, el }`, a `GuestPane` when the step
  * ran Guest code (and is not a question being asked), else the CPU at rest if there is a Guest, else nothing
  * (`el` null). `src`, `pos`, `onMove` and `announce` go to the `GuestPane`.
  */
-export function guestCpu(doc, v, { asking = false, src, pos, onMove, announce, reuse = null }) {
+export function guestCpu(doc, v, { asking = false, src, pos, onMove, announce }) {
   if (v.guestUnits !== null && v.guestUnits !== undefined && !asking) {
-    // The pane of the step before (`reuse`) shows this one: its controls stay, only what they show changes.
-    if (reuse && reuse.src === src) {
-      reuse.use(v.guestUnits, pos);
-      return { pane: reuse, el: reuse.el };
-    }
     const pane = new GuestPane(doc, { src, total: v.guestUnits, pos, onMove, announce });
     return { pane, el: pane.el };
   }
@@ -63,17 +58,6 @@ export class GuestPane {
       H('div', { class: 'lgs-insn-bar', role: 'toolbar', 'aria-label': 'Guest instructions of this step' },
         this.bFirst, this.bBack, this.bNext, this.bLast, H('label', { class: 'lgs-insn-scrub' }, this.range), H('label', {}, '# ', this.num)),
       find, this.body, mem, this.memOut);
-    this.goTo(pos ?? total, true);
-  }
-
-  /** Show another step's work, `total` units, at `pos` (default its end); what the memory form showed, and
-   *  an error, belonged to the step before. */
-  use(total, pos) {
-    this.total = total;
-    this.range.max = String(total);
-    this.num.max = String(total);
-    if (this.err.textContent) this.err.textContent = '';
-    if (this.memOut.firstChild) this.memOut.replaceChildren();
     this.goTo(pos ?? total, true);
   }
 
@@ -161,7 +145,7 @@ export class GuestPane {
       H('span', { class: l.current ? 'cur' : '' }, l.current ? '→ ' : '  ', hex(l.addr), '  ', l.text, l.current ? '   ← next' : '')])));
     if (g.sourceLine) parts.push(H('p', {}, `Source line ${g.sourceLine}: `, H('code', {}, g.sourceText ?? '')));
     if (g.stack.length) parts.push(hexTable(this.doc, g.stack, g.stackTitle));
-    morphChildren(this.body, parts); // only what this instruction changed is drawn again
+    this.body.replaceChildren(...parts);
   }
 }
 

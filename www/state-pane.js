@@ -5,8 +5,8 @@
 // grouped by Rust, each changed row with its old value) and the step's kernel events. While a question is
 // asked it shows no marks. The walkthrough and free play each fill an element with one.
 
-import { builder, morphChildren } from './dom.js';
-import { figure, refigure } from './diagram.js';
+import { builder } from './dom.js';
+import { figure } from './diagram.js';
 
 export class StatePane {
   /** Fill `el` (its composer's element) in document `doc`. */
@@ -14,103 +14,31 @@ export class StatePane {
     this.doc = doc;
     this.el = el;
     this.opened = new Set(); // panels the student opened: kept open from step to step
-    // Each panel's <details> and the picture stay from step to step: a panel's body is built again only when
-    // what it shows changed (its data compared as JSON), so a step lays out only what it changed, and the
-    // browser keeps what it knows of each (off screen or not: content-visibility) and a focus inside one.
-    this.panels = new Map(); // panel id -> { el, title, why, want (open as the page set it), sig, body() }
-    this.fig = null; // the system picture's <figure>, and what it was drawn from
-    this.figSig = '';
-    this.more = builder(doc)('h3', { class: 'lgs-more' }, 'More of the state (closed: open any)');
   }
 
   /** Draw step view `v`; `asking`: a question about the next step is being asked; `guest`: the Guest CPU element, or null. */
   render(v, { asking = false, guest = null } = {}) {
-    const sig = JSON.stringify([v.system, asking]);
-    if (sig !== this.figSig) {
-      this.fig = refigure(this.doc, this.fig, v.system, { plain: asking });
-      this.figSig = sig;
-    }
+    const H = builder(this.doc);
     const open = [];
     const closed = [];
     for (const p of v.panels) {
       const isOpen = !asking && (p.open || this.opened.has(p.id));
-      if (!this.has(p.id, v, guest)) continue;
-      const d = this.panels.get(p.id) ?? this.make(p.id);
-      if (d.title.textContent !== p.title) d.title.textContent = p.title;
-      const why = p.why && !asking ? ` — ${p.why}` : '';
-      if (d.why.textContent !== why) d.why.textContent = why;
       // A closed panel is filled when it is first opened: most steps never open most of them.
-      d.body = () => this.panel(p.id, v, asking, guest);
-      d.sig = this.sig(p.id, v, asking, guest);
-      d.want = isOpen;
-      if (d.el.open !== isOpen) d.el.open = isOpen;
-      if (isOpen) this.fill(d);
-      else if (d.shown !== d.sig && d.shown !== null) this.empty(d); // nothing of another step left inside
-      (isOpen ? open : closed).push(d.el);
+      const body = isOpen ? this.panel(p.id, v, asking, guest) : this.has(p.id, v, guest) ? [] : null;
+      if (!body) continue;
+      const d = H('details', { class: 'lgs-panel', 'data-panel': p.id, open: isOpen },
+        H('summary', {}, H('span', { class: 'lgs-panel-title' }, p.title), p.why && !asking ? H('span', { class: 'lgs-why-open' }, ` — ${p.why}`) : ''), body);
+      let filled = isOpen;
+      // The toggle that creating it open fires is not the student's.
+      d.addEventListener('toggle', () => {
+        if (d.open && !filled) { filled = true; d.append(...[this.panel(p.id, v, asking, guest)].flat()); }
+        if (d.open === isOpen) return;
+        if (d.open) this.opened.add(p.id); else this.opened.delete(p.id);
+      });
+      (isOpen ? open : closed).push(d);
     }
-    place(this.el, [this.fig, ...open, ...(closed.length ? [this.more] : []), ...closed]);
-  }
-
-  /** A panel's <details>, made once: the student's toggles are remembered and fill it when first opened. */
-  make(id) {
-    const H = builder(this.doc);
-    const title = H('span', { class: 'lgs-panel-title' });
-    const why = H('span', { class: 'lgs-why-open' });
-    const el = H('details', { class: 'lgs-panel', 'data-panel': id }, H('summary', {}, title, why));
-    const d = { el, title, why, want: false, sig: '', shown: null, body: () => null };
-    // The toggle that the page's own setting of `open` fires (after the fact) is not the student's.
-    el.addEventListener('toggle', () => {
-      if (el.open) this.fill(d);
-      if (el.open === d.want) return;
-      d.want = el.open;
-      if (el.open) this.opened.add(id); else this.opened.delete(id);
-    });
-    this.panels.set(id, d);
-    return d;
-  }
-
-  /** Take panel `d`'s body out (it is filled again when opened). */
-  empty(d) {
-    d.shown = null;
-    const summary = d.el.firstChild;
-    while (summary.nextSibling) summary.nextSibling.remove();
-  }
-
-  /** Put panel `d`'s body in, unless what it shows is what it already holds: changed where it differs from
-   *  what it held (`morph`), but for the Guest CPU, an element with controls of its own, put in whole. */
-  fill(d) {
-    if (d.shown === d.sig) return;
-    const was = d.shown;
-    d.shown = d.sig;
-    const body = [d.body() ?? []].flat().filter(Boolean);
-    if (was === null || d.el.dataset.panel === 'guest-cpu') {
-      const summary = d.el.firstChild;
-      while (summary.nextSibling) summary.nextSibling.remove();
-      d.el.append(...body);
-    } else {
-      morphChildren(d.el, body, d.el.firstChild);
-    }
-  }
-
-  /** What panel `id` shows of view `v`, as a string to compare with the step before. */
-  sig(id, v, asking, guest) {
-    switch (id) {
-      case 'guest-cpu': return guest ? `guest ${this.guestId(guest)}` : '';
-      case 'console': return JSON.stringify(v.console);
-      case 'paging': return JSON.stringify([v.paging, v.ptes]);
-      case 'book': return JSON.stringify([v.book, asking]);
-      case 'events': return JSON.stringify([v.events, v.eventsLeftOut, asking]);
-      case 'map': return JSON.stringify([v.map, asking]);
-      case 'memory': case 'ldata': return JSON.stringify([v[id], asking]);
-      default: return JSON.stringify([v.sections.find((x) => x.id === id), asking]);
-    }
-  }
-
-  /** A number for each Guest CPU element given (the same element, the same number: it redraws itself). */
-  guestId(el) {
-    this.guestIds ??= new WeakMap();
-    if (!this.guestIds.has(el)) this.guestIds.set(el, (this.guestIds.n = (this.guestIds.n ?? 0) + 1));
-    return this.guestIds.get(el);
+    this.el.replaceChildren(figure(this.doc, v.system, { plain: asking }), ...open,
+      closed.length ? H('h3', { class: 'lgs-more' }, 'More of the state (closed: open any)') : '', ...closed);
   }
 
   /** Whether view `v` has something for panel `id` (without building it). */
@@ -193,8 +121,7 @@ export function eventList(doc, events, label = 'Kernel events of this step', lef
 /** Run `f` when window `win` is idle (within half a second), after what it is painting now; its handle. */
 export const whenIdle = (win, f) => (win.requestIdleCallback ? win.requestIdleCallback(f, { timeout: 500 }) : win.setTimeout(f, 100));
 
-/** Run `f` when window `win` is idle after its next paint. (An idle moment comes before a paint too, between
- *  a key's work and the frame that shows it: work put there would hold that frame back.) */
+/** Run `f` when `win` is idle after its next paint (not in the idle moment before it, holding it back). */
 export const afterPaint = (win, f) => win.requestAnimationFrame(() => win.setTimeout(() => whenIdle(win, f), 0));
 
 /** What a journey tag is, for its tooltip: the kernel's own (L: the Launcher's, H: the Host's) or ours (X:). */
@@ -203,13 +130,4 @@ export function tagMeaning(tag) {
   return k === 'L' ? `${tag}: a tag of the kernel's own tour of lguest_user.c (make Launcher in drivers/lguest prints it)`
     : k === 'H' ? `${tag}: a tag of the kernel's own tour of the Host (make Host in drivers/lguest prints it)`
       : `${tag}: our tag for a function the kernel's tour does not tag, numbered in the order the course meets it`;
-}
-
-/** Make `el`'s children the elements `want`, in order, moving only those out of place (a move takes an
- *  element out and puts it back, which loses the focus in it and what the browser knew of it). */
-export function place(el, want) {
-  const set = new Set(want);
-  for (const c of [...el.children]) if (!set.has(c)) c.remove();
-  for (const n of [...el.childNodes]) if (n.nodeType !== 1) n.remove();
-  want.forEach((w, i) => { if (el.children[i] !== w) el.insertBefore(w, el.children[i] ?? null); });
 }

@@ -21,15 +21,13 @@ export class StoryPane {
     this.open = open;
     this.next = next;
     this.prose = new Map(); // Markdown text -> its rendering
-    // The two headings stay from step to step (their text changes): the focus a student or the controller
-    // put on the step's heading stays on it, with nothing to lay out again to move it.
+    // The headings stay from step to step (their text changes), and a focus on them with them.
     const H = builder(doc);
     this.title = H('h2', { class: 'lgs-title' });
     this.stepTitle = H('h3', { class: 'lgs-step-title' });
   }
 
-  /** Show the headings (`step`: the step's, or null for the introduction) and then `rest`, leaving the
-   *  headings in place. */
+  /** The headings (`step`: null at the introduction), left in place, then `rest`. */
   fill(title, step, rest) {
     if (this.title.textContent !== title) this.title.textContent = title;
     if (step !== null && this.stepTitle.textContent !== step) this.stepTitle.textContent = step;

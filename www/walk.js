@@ -6,26 +6,19 @@
 // This file is the controller: navigation, Play, the keys, the link, and the panes composed, each a module
 // that draws from the view it is given and touches only its own element: story-pane.js, code-pane.js,
 // state-pane.js with guest-pane.js, breakpoints.js, and free-play.js with rcu-pane.js.
-//
-//   const w = await mountWalkthrough(container, { lesson: '02-initialize', step: 3 });
-//   w.step(); w.back(); w.goTo(5); w.nextEvent(); w.reset(); w.play(); w.pause();
-//   w.addBreakpoint('add_eventfd'); w.addBreakpoint('0x100010'); w.removeBreakpoint('add_eventfd');
-//   w.instruction(12); w.stepInstruction(); w.backInstruction(); w.runToAddress('top');  (the Guest CPU pane)
-//   container.addEventListener('lguest-sim:step', (e) => e.detail /* { lesson, position, total, ok } */);
-//   w.destroy();  (frees its simulators at once; the container is left empty)
-//
+//   const w = await mountWalkthrough(container, { lesson: '02-initialize', step: 3 }); w.step(); w.destroy();
+// and the other methods README.md lists for <lguest-sim> (which calls these), with a `lguest-sim:step` event.
 // The keys work wherever the focus is inside the walkthrough: a click on its text focuses the walkthrough
 // itself (it takes focus, tabindex -1), and when a re-render takes away the focused control (an answered
 // question's choice) or disables it (Step ▶ at the end), the focus moves to the step's heading.
 
 import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
-import { builder, hex } from './dom.js';
+import { builder, hex, sharedKey, typing, activates, origin, plain } from './dom.js';
 import { StoryPane } from './story-pane.js';
 import { CodePane } from './code-pane.js';
 import { StatePane, whenIdle, afterPaint } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
 import { Breakpoints } from './breakpoints.js';
-import { sharedKey, typing, activates, origin, plain } from './keys.js';
 import { FreePlay } from './free-play.js';
 
 /** The least time between two changes of the URL (see Walk.followUrl). */
@@ -38,7 +31,7 @@ export function loadSimulator() {
   return ready;
 }
 
-/** The keys, as the help lists them (keys.js has those every page shares). */
+/** The keys, as the help lists them (dom.js's sharedKey has those every page shares). */
 const KEYS = 'Keys: → or n step, ← or b (or p) back, e next read(), Space play or pause, Home reset, End last step, g go to step, '
   + '/ type (free play\'s line once started, else Go to step), Escape out of a field, ] and [ one Guest instruction on or back, '
   + 'B (Shift+b) add a breakpoint, 1–9 answer, ? these keys.';
@@ -522,9 +515,8 @@ class Controller {
   /** The controls for view `v`, and each pane drawn from it; `asking`: the next step, whose question is asked. */
   render(v, asking) {
     const focused = this.hasFocus();
-    // The lesson's text is drawn again but for its headings: a focus in it (a question's choice) goes to the
-    // step's heading before, while the page is still laid out; moving it after would make the browser lay
-    // the new step out in the middle of drawing it.
+    // A focus in the lesson's text (a question's choice) goes to the step's heading (which stays) before the
+    // text is drawn again: after, it would lay the page out mid-draw.
     if (focused && this.story.el.contains(this.root.getRootNode().activeElement)) this.keepFocus(this.story.heading());
     this.draw(v, asking);
     if (focused) this.keepFocus();
@@ -548,8 +540,7 @@ class Controller {
     this.story.render(v, { lesson: this.lesson, step, asking: ask, answers: this.answers });
     this.code.render(v, { step, asking: ask });
     const g = guestCpu(this.doc, v, { asking: ask, src: this.w, pos: this.insn, announce: (t) => this.announce(t),
-      onMove: (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); }, reuse: this.pane ?? this.lastPane });
-    if (g.pane) this.lastPane = g.pane;
+      onMove: (p, pane) => { this.insn = p; if (this.pane === pane) this.syncLink(); } });
     this.pane = g.pane;
     this.state.render(v, { asking: ask, guest: g.el });
   }

@@ -1,4 +1,4 @@
-// The same keys on every page (issue #12, point 8; www/keys.js): `?` the page's keys, `/` the field to
+// The same keys on every page (issue #12, point 8; sharedKey in www/dom.js): `?` the page's keys, `/` the field to
 // type in, Escape out of a field, → or n on, ← or b back, wherever the page has them: the lessons' page,
 // embed.html, a <lguest-sim> element on a course page of its own (the focus inside its shadow root), the
 // lab and the author page. Each page lists its keys in its help. Served as embed.test.mjs serves its course
