@@ -528,9 +528,31 @@ pub struct FunctionView {
     pub file: &'static str,
     pub summary: &'static str,
     pub link: Option<String>,
+    /// Whether a breakpoint can stop at it: every function a step's events name, but not `launcher`, our name
+    /// for all the Launcher's own steps at once (a breakpoint there would stop nearly everywhere).
+    pub breakpoint: bool,
 }
 
 /// Every modelled function, in the order of the journey.
 pub fn functions() -> Vec<FunctionView> {
-    FUNCS.iter().map(|f| FunctionView { func: f.func, tag: f.tag, file: f.file, summary: f.summary, link: source_link(f.func) }).collect()
+    FUNCS
+        .iter()
+        .map(|f| FunctionView { func: f.func, tag: f.tag, file: f.file, summary: f.summary, link: source_link(f.func), breakpoint: f.func != "launcher" })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_breakpoint_can_stop_at_every_function_but_the_launchers_own_steps() {
+        let fs = functions();
+        assert_eq!(fs.len(), FUNCS.len());
+        let no: Vec<&str> = fs.iter().filter(|f| !f.breakpoint).map(|f| f.func).collect();
+        assert_eq!(no, ["launcher"]);
+        for name in ["add_eventfd", "run_guest", "initialize", "start_device"] {
+            assert!(fs.iter().any(|f| f.func == name && f.breakpoint), "{name}");
+        }
+    }
 }

@@ -10,7 +10,7 @@
 // No innerHTML: every text goes in through textContent, so nothing typed can become markup.
 
 import init, { Simulator, version } from './pkg/lguest_sim.js';
-import { builder } from './dom.js';
+import { builder, sharedKey } from './dom.js';
 import { resultItem, parseErrorItem } from './results.js';
 import { StatePane, eventList } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
@@ -197,18 +197,13 @@ function wire() {
     run(line);
     input.value = '';
   });
-  document.addEventListener('keydown', (ev) => {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const t = ev.target;
-    if (t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName))) return;
-    if (ev.key === 'b') {
-      ev.preventDefault();
-      back();
-    } else if (ev.key === '/') {
-      ev.preventDefault();
-      $('#console-line').focus();
-    }
-  });
+  // The keys every page shares (dom.js): ? these keys, / the console, Escape out of a field, ← b p back.
+  document.addEventListener('keydown', (ev) => sharedKey(ev, {
+    help: () => { $('#keys').focus(); say($('#keys').textContent.trim()); },
+    field: () => $('#console-line'),
+    leave: (t) => { t.blur(); $('#app').focus({ preventScroll: true }); },
+    back,
+  }));
 }
 
 async function main() {

@@ -8,7 +8,7 @@
 
 import { simulator } from './lguest-sim.js';
 import { Simulator } from './pkg/lguest_sim.js';
-import { builder } from './dom.js';
+import { builder, sharedKey } from './dom.js';
 
 const H = builder(document);
 const $ = (id) => document.getElementById(id);
@@ -310,6 +310,16 @@ async function start() {
   check();
   document.body.dataset.ready = 'true';
 }
+
+// The keys every page shares (dom.js): ? these keys, / the lesson's text, Escape out of a field, and → n,
+// ← b p step the preview (inside the preview, its own keys answer first).
+document.addEventListener('keydown', (e) => sharedKey(e, {
+  help: () => $('keys').focus(),
+  field: () => $('text'),
+  leave: (t) => { t.blur(); $('preview').focus({ preventScroll: true }); },
+  next: () => $('preview').step(),
+  back: () => $('preview').back(),
+}));
 
 start().catch((e) => {
   summary.className = 'bad';

@@ -5,7 +5,7 @@
 // number in the state pane's list, and the listing scrolls to the first. Long lines wrap.
 
 import { builder } from './dom.js';
-import { tagMeaning, whenIdle } from './state-pane.js';
+import { tagMeaning, afterPaint } from './state-pane.js';
 
 export class CodePane {
   /** Fill `el` in document `doc`; `hostSource(func)` gives a function's source view, or null. */
@@ -88,6 +88,6 @@ export class CodePane {
     // the page is idle after painting the step: measuring before would lay the page out twice.
     const first = pre.querySelector('.lgs-ranline');
     const win = this.doc.defaultView;
-    if (first) whenIdle(win, () => { pre.scrollTop = Math.max(0, first.offsetTop - pre.offsetTop - 3 * first.offsetHeight); });
+    if (first) afterPaint(win, () => { pre.scrollTop = Math.max(0, first.offsetTop - pre.offsetTop - 3 * first.offsetHeight); });
   }
 }

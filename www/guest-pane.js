@@ -144,17 +144,9 @@ export class GuestPane {
       l.label ? H('span', { class: 'lgs-label' }, `${l.label}:`) : '',
       H('span', { class: l.current ? 'cur' : '' }, l.current ? '→ ' : '  ', hex(l.addr), '  ', l.text, l.current ? '   ← next' : '')])));
     if (g.sourceLine) parts.push(H('p', {}, `Source line ${g.sourceLine}: `, H('code', {}, g.sourceText ?? '')));
-    const esp = stackPointer(g);
-    if (g.stack.length) parts.push(hexTable(this.doc, g.stack, esp ? `The stack, from esp ${hex(esp)}` : 'Memory at esp 0x0 (this Guest has set up no stack)'));
+    if (g.stack.length) parts.push(hexTable(this.doc, g.stack, g.stackTitle));
     this.body.replaceChildren(...parts);
   }
-}
-
-// TODO(view): Rust will send where the stack rows start (`GuestAt.stack` from esp); the page looks esp up
-// among the registers by its name.
-/** The Guest's esp at this position, for the stack's caption (0 when it has set up no stack). */
-function stackPointer(g) {
-  return g.regs.find(([r]) => r === 'esp')?.[1] ?? 0;
 }
 
 /** CF PF … OF: a set flag in capitals, a clear one in small letters (text, not colour alone); a flag the last

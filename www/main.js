@@ -36,7 +36,10 @@ async function start() {
     const list = document.getElementById('lessons');
     const want = parseHash();
     const w = await mountWalkthrough(main, { ...want, keys: document, hash: true });
+    let marked = null; // the lesson marked current: a step within it changes nothing in the list
     const mark = () => {
+      if (marked === main.dataset.lesson) return;
+      marked = main.dataset.lesson;
       for (const a of list.querySelectorAll('a')) {
         if (a.dataset.id === main.dataset.lesson) a.setAttribute('aria-current', 'page');
         else a.removeAttribute('aria-current');

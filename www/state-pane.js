@@ -121,6 +121,9 @@ export function eventList(doc, events, label = 'Kernel events of this step', lef
 /** Run `f` when window `win` is idle (within half a second), after what it is painting now; its handle. */
 export const whenIdle = (win, f) => (win.requestIdleCallback ? win.requestIdleCallback(f, { timeout: 500 }) : win.setTimeout(f, 100));
 
+/** Run `f` when `win` is idle after its next paint (not in the idle moment before it, holding it back). */
+export const afterPaint = (win, f) => win.requestAnimationFrame(() => win.setTimeout(() => whenIdle(win, f), 0));
+
 /** What a journey tag is, for its tooltip: the kernel's own (L: the Launcher's, H: the Host's) or ours (X:). */
 export function tagMeaning(tag) {
   const k = String(tag)[0];

@@ -21,6 +21,24 @@ export class StoryPane {
     this.open = open;
     this.next = next;
     this.prose = new Map(); // Markdown text -> its rendering
+    // The headings stay from step to step (their text changes), and a focus on them with them.
+    const H = builder(doc);
+    this.title = H('h2', { class: 'lgs-title' });
+    this.stepTitle = H('h3', { class: 'lgs-step-title' });
+  }
+
+  /** The headings (`step`: null at the introduction), left in place, then `rest`. */
+  fill(title, step, rest) {
+    if (this.title.textContent !== title) this.title.textContent = title;
+    if (step !== null && this.stepTitle.textContent !== step) this.stepTitle.textContent = step;
+    const head = step === null ? [this.title] : [this.title, this.stepTitle];
+    if (this.el.firstChild !== this.title || (step === null) === (this.title.nextSibling === this.stepTitle)) {
+      this.el.replaceChildren(...head, ...rest);
+      return;
+    }
+    const last = head.at(-1);
+    while (last.nextSibling) last.nextSibling.remove();
+    this.el.append(...rest);
   }
 
   /**
@@ -39,15 +57,14 @@ export class StoryPane {
     };
     const L = lesson;
     const s = step;
-    const out = [H('h2', { class: 'lgs-title' }, L.title)];
+    const out = [];
     if (!s) {
       if (L.goals.length) out.push(H('p', {}, 'By the end you will understand:'), H('ul', { class: 'lgs-goals' }, L.goals.map((g) => H('li', {}, inline(g, this.doc)))));
       out.push(H('div', { class: 'lgs-prose' }, md(L.intro)));
       out.push(H('p', { class: 'lgs-hint' }, `This lesson has ${L.steps.length} steps. Press Step ▶ (or →) to begin.`));
-      this.el.replaceChildren(...out);
+      this.fill(L.title, null, out);
       return;
     }
-    out.push(H('h3', { class: 'lgs-step-title' }, `Step ${s.number}: ${s.title}`));
     const about = s.about.filter((a, i) => s.about.findIndex((b) => b.func === a.func) === i);
     if (about.length) {
       out.push(H('p', { class: 'lgs-about' }, 'About: ', about.map((a, i) => [i ? ', ' : '',
@@ -60,7 +77,7 @@ export class StoryPane {
       out.push(H('h4', {}, 'What this step will run'), H('pre', { class: 'lgs-lines' }, H('code', {},
         // Without the expected results and the checks: they would give the answer away.
         s.lines.filter((l) => l.call !== 'expect').map((l) => l.action).join('\n'))));
-      this.el.replaceChildren(...out);
+      this.fill(L.title, `Step ${s.number}: ${s.title}`, out);
       return;
     }
     if (v.results.length) out.push(resultList(this.doc, v.results));
@@ -73,7 +90,12 @@ export class StoryPane {
         nx ? H('p', {}, H('button', { type: 'button', class: 'lgs-next-lesson', onclick: () => this.open(nx.id) }, `Next lesson: ${nx.title} ▶`))
           : H('p', {}, 'That was the last lesson: play freely below, or in the lab.'));
     }
-    this.el.replaceChildren(...out);
+    this.fill(L.title, `Step ${s.number}: ${s.title}`, out);
+  }
+
+  /** The heading of what is shown: the step's, or the lesson's at its introduction (null before the first). */
+  heading() {
+    return this.stepTitle.parentNode === this.el ? this.stepTitle : this.title.parentNode === this.el ? this.title : null;
   }
 
   /** Put the focus on the first choice of the question shown, if there is one. */

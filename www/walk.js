@@ -6,23 +6,17 @@
 // This file is the controller: navigation, Play, the keys, the link, and the panes composed, each a module
 // that draws from the view it is given and touches only its own element: story-pane.js, code-pane.js,
 // state-pane.js with guest-pane.js, breakpoints.js, and free-play.js with rcu-pane.js.
-//
-//   const w = await mountWalkthrough(container, { lesson: '02-initialize', step: 3 });
-//   w.step(); w.back(); w.goTo(5); w.nextEvent(); w.reset(); w.play(); w.pause();
-//   w.addBreakpoint('add_eventfd'); w.addBreakpoint('0x100010'); w.removeBreakpoint('add_eventfd');
-//   w.instruction(12); w.stepInstruction(); w.backInstruction(); w.runToAddress('top');  (the Guest CPU pane)
-//   container.addEventListener('lguest-sim:step', (e) => e.detail /* { lesson, position, total, ok } */);
-//   w.destroy();  (frees its simulators at once; the container is left empty)
-//
+//   const w = await mountWalkthrough(container, { lesson: '02-initialize', step: 3 }); w.step(); w.destroy();
+// and the other methods README.md lists for <lguest-sim> (which calls these), with a `lguest-sim:step` event.
 // The keys work wherever the focus is inside the walkthrough: a click on its text focuses the walkthrough
 // itself (it takes focus, tabindex -1), and when a re-render takes away the focused control (an answered
 // question's choice) or disables it (Step ▶ at the end), the focus moves to the step's heading.
 
 import init, { Walkthrough, Simulator } from './pkg/lguest_sim.js';
-import { builder, hex } from './dom.js';
+import { builder, hex, sharedKey, typing, activates, origin, plain } from './dom.js';
 import { StoryPane } from './story-pane.js';
 import { CodePane } from './code-pane.js';
-import { StatePane, whenIdle } from './state-pane.js';
+import { StatePane, whenIdle, afterPaint } from './state-pane.js';
 import { guestCpu } from './guest-pane.js';
 import { Breakpoints } from './breakpoints.js';
 import { FreePlay } from './free-play.js';
@@ -37,18 +31,17 @@ export function loadSimulator() {
   return ready;
 }
 
-const typing = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
-// Space activates a focused button, link or summary itself; only elsewhere does it mean play/pause.
-const activates = (t) => t && (/^(BUTTON|A|SUMMARY)$/.test(t.tagName) || /^(button|link|checkbox|radio|tab|menuitem|option|switch)$/.test(t.getAttribute?.('role') ?? ''));
+/** The keys, as the help lists them (dom.js's sharedKey has those every page shares). */
+const KEYS = 'Keys: → or n step, ← or b (or p) back, e next read(), Space play or pause, Home reset, End last step, g go to step, '
+  + '/ type (free play\'s line once started, else Go to step), Escape out of a field, ] and [ one Guest instruction on or back, '
+  + 'B (Shift+b) add a breakpoint, 1–9 answer, ? these keys.';
 
 /** Play speeds: milliseconds per step. */
 const SPEEDS = [['slow', 'Slow (1.5 s a step)', 1500], ['normal', 'Normal (0.7 s a step)', 700], ['fast', 'Fast (0.2 s a step)', 200]];
 
-// TODO(view): Rust will say which of `Simulator.functions()` are the host's (a breakpoint can stop at one);
-// the page leaves out the Launcher's own lines by their name.
-/** The modelled host functions a step's events can run in. */
+/** The modelled functions a breakpoint can stop at (Rust says which: `breakpoint`). */
 function hostFunctions() {
-  return Simulator.functions().map((f) => f.func).filter((f) => f !== 'launcher');
+  return Simulator.functions().filter((f) => f.breakpoint).map((f) => f.func);
 }
 
 /**
@@ -114,7 +107,7 @@ class Controller {
     const announce = (text) => this.announce(text);
     this.live = H('p', { class: 'lgs-live', role: 'status', 'aria-live': 'polite' });
     this.btnReset = H('button', { type: 'button', class: 'lgs-reset', title: 'Reset (Home)', onclick: () => this.reset() }, 'Reset');
-    this.btnBack = H('button', { type: 'button', class: 'lgs-back', title: 'Step back (← or p)', onclick: () => this.back() }, '◀ Back');
+    this.btnBack = H('button', { type: 'button', class: 'lgs-back', title: 'Step back (← or b)', onclick: () => this.back() }, '◀ Back');
     this.btnStep = H('button', { type: 'button', class: 'lgs-step', title: 'Step (→ or n)', onclick: () => this.step() }, 'Step ▶');
     this.btnEvent = H('button', { type: 'button', class: 'lgs-next-event', title: 'Run to the next read() the Launcher sees (e)', onclick: () => this.nextEvent() }, 'Run to next read() »');
     this.btnPlay = H('button', { type: 'button', class: 'lgs-run', title: 'Play: one step after another (Space)', onclick: () => this.togglePlay() });
@@ -149,7 +142,8 @@ class Controller {
     this.state = new StatePane(this.doc, state);
     this.bps = new Breakpoints(this.doc, { funcNames: hostFunctions(), symbol: (name) => this.w.guestSymbol(name), announce,
       form: this.opts.breakpoints ?? this.opts.play !== false });
-    const help = H('p', { class: 'lgs-keys' }, 'Keys: → or n step, ← or p back, e next read(), Space play or pause, Home reset, End last step, g go to step, ] and [ one Guest instruction on or back, b add a breakpoint, 1–9 answer.');
+    const help = H('p', { class: 'lgs-keys', tabindex: '-1' }, KEYS);
+    this.help = help;
     this.root.replaceChildren(H('div', { class: 'lgs', tabindex: '-1' }, bar, this.live, this.bps.el,
       H('div', { class: 'lgs-grid' }, H('div', { class: 'lgs-col' }, story, code), state), this.opts.play === false ? null : this.free.el, help));
     this.renderPlayButton();
@@ -396,21 +390,25 @@ class Controller {
   }
 
   onKey(e) {
-    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || typing(e.composedPath?.()[0] ?? e.target)) return;
+    const shared = sharedKey(e, {
+      help: () => this.showKeys(), next: () => this.step(), back: () => this.back(),
+      field: () => this.free.input?.isConnected ? this.free.input : this.goto,
+      leave: (t) => { t.blur?.(); this.keepFocus(this.root.querySelector('.lgs')); },
+    });
+    if (shared || !plain(e) || typing(origin(e))) return;
     const k = e.key;
     if (k === ' ' || k === 'Spacebar') {
-      if (activates(e.composedPath?.()[0] ?? e.target)) return; // the focused button takes its own Space
+      if (activates(origin(e))) return; // the focused button takes its own Space
       e.preventDefault();
       this.togglePlay();
       return;
     }
     const act = {
-      ArrowRight: () => this.step(), n: () => this.step(), j: () => this.step(),
-      ArrowLeft: () => this.back(), p: () => this.back(), k: () => this.back(),
+      j: () => this.step(), k: () => this.back(),
       e: () => this.nextEvent(), Home: () => this.reset(), r: () => this.reset(),
       End: () => this.goTo(this.w.total()), g: () => { this.goto.focus(); this.goto.select(); },
       ']': () => this.stepInstruction(), '[': () => this.backInstruction(),
-      b: () => { this.bps.focus(); },
+      B: () => { this.bps.focus(); },
     }[k];
     if (act) { e.preventDefault(); act(); return; }
     if (this.asking && /^[1-9]$/.test(k)) {
@@ -443,14 +441,20 @@ class Controller {
 
   announce(text) { this.live.textContent = text; }
 
+  /** `?`: the keys, said and shown (the help below the walkthrough takes the focus). */
+  showKeys() {
+    this.help.focus();
+    this.announce(KEYS);
+  }
+
   /** While the student reads step `n`, compute the next step's view (Rust runs it), so showing it is only
    *  drawing it. */
   prefetch(n) {
-    const win = this.doc.defaultView;
-    if (this.idle) { if (win.cancelIdleCallback) win.cancelIdleCallback(this.idle); else win.clearTimeout(this.idle); }
+    const token = {};
+    this.prefetching = token; // a later step shown takes its place
     if (n > this.w.total() || this.views[n]) return;
     const w = this.w; // a lesson opened meanwhile has freed it
-    this.idle = whenIdle(win, () => { this.idle = null; if (w === this.w) this.views[n] ??= w.viewAt(n); });
+    afterPaint(this.doc.defaultView, () => { if (this.prefetching === token && w === this.w) this.views[n] ??= w.viewAt(n); });
   }
 
   /** The link (and, on the full page, the URL) names the lesson, the step and, when the Guest CPU pane is not
@@ -497,11 +501,12 @@ class Controller {
   }
 
   /** After a re-render that took the focus away (the focused control removed or disabled), put it on the
-   *  heading of the step shown, so the keys go on working and a screen reader says where it is. */
-  keepFocus() {
+   *  heading of the step shown, so the keys go on working and a screen reader says where it is (`to`: put
+   *  it there whatever has it now). */
+  keepFocus(to = null) {
     const a = this.root.getRootNode().activeElement;
-    if (a && a !== this.doc.body && this.root.contains(a) && !a.disabled) return;
-    const head = this.root.querySelector('.lgs-story .lgs-step-title') ?? this.root.querySelector('.lgs-story .lgs-title') ?? this.root.querySelector('.lgs');
+    if (to ? a === to : a && a !== this.doc.body && this.root.contains(a) && !a.disabled) return;
+    const head = to ?? this.story.heading() ?? this.root.querySelector('.lgs');
     if (!head) return;
     if (!head.hasAttribute('tabindex')) head.setAttribute('tabindex', '-1');
     head.focus({ preventScroll: true });
@@ -510,6 +515,9 @@ class Controller {
   /** The controls for view `v`, and each pane drawn from it; `asking`: the next step, whose question is asked. */
   render(v, asking) {
     const focused = this.hasFocus();
+    // A focus in the lesson's text (a question's choice) goes to the step's heading (which stays) before the
+    // text is drawn again: after, it would lay the page out mid-draw.
+    if (focused && this.story.el.contains(this.root.getRootNode().activeElement)) this.keepFocus(this.story.heading());
     this.draw(v, asking);
     if (focused) this.keepFocus();
   }

@@ -96,7 +96,11 @@ pub struct GuestAt {
     pub listing: Vec<ListingLine>,
     pub source_line: Option<usize>,
     pub source_text: Option<String>,
+    /// Rows of memory from the Guest's stack pointer (the row holding `ss` base + esp, then up), and what
+    /// they are, in words: the stack from esp, or, at esp 0 (a Guest that set up no stack), only memory.
     pub stack: Vec<MemoryRow>,
+    pub stack_from: u32,
+    pub stack_title: String,
     pub last: Option<LastInstruction>,
     /// Something went wrong replaying (a simulator bug, reported rather than shown wrongly).
     pub error: Option<String>,
@@ -196,6 +200,8 @@ impl Stepper {
             source_line: None,
             source_text: None,
             stack: Vec::new(),
+            stack_from: 0,
+            stack_title: String::new(),
             last: None,
             error,
         };
@@ -215,7 +221,9 @@ impl Stepper {
         let touched: Vec<MemTouch> = rec.as_ref().map(|x| x.mem.clone()).unwrap_or_default();
         let esp = st.regs[crate::cpu::ESP];
         let ss = st.segs[crate::cpu::segments::SS].base;
-        v.stack = memory_rows(&r.cpu, &r.ram, ss.wrapping_add(esp) & !(ROW_BYTES - 1), STACK_ROWS, &touched);
+        v.stack_from = ss.wrapping_add(esp);
+        v.stack = memory_rows(&r.cpu, &r.ram, v.stack_from & !(ROW_BYTES - 1), STACK_ROWS, &touched);
+        v.stack_title = stack_title(esp);
         v.undefined_flags = rec.as_ref().map(|x| x.undefined_flags.clone()).unwrap_or_default();
         v.last = rec.map(|x| LastInstruction {
             eip: x.eip,
@@ -228,6 +236,15 @@ impl Stepper {
             mem: x.mem,
         });
         v
+    }
+}
+
+/// What the rows from the stack pointer are: the stack, or (esp 0: the Guest has set up none) just memory.
+fn stack_title(esp: u32) -> String {
+    if esp == 0 {
+        "Memory at esp 0x0 (this Guest has set up no stack)".into()
+    } else {
+        format!("The stack, from esp {esp:#x}")
     }
 }
 
@@ -284,4 +301,34 @@ fn memory_rows(cpu: &Cpu, ram: &GuestRam, addr: u32, rows: u32, touched: &[MemTo
             row
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::lesson::{lessons, LessonPlayer};
+
+    #[test]
+    fn the_stack_rows_start_at_esp_and_rust_says_what_they_are() {
+        assert_eq!(stack_title(0), "Memory at esp 0x0 (this Guest has set up no stack)");
+        assert_eq!(stack_title(0x1ff8), "The stack, from esp 0x1ff8");
+        let mut seen = 0;
+        for info in lessons().into_iter().filter(|l| l.id.starts_with("16-")) {
+            let mut p = LessonPlayer::open(&info.id).unwrap();
+            for n in 1..=info.steps {
+                p.go_to(n);
+                let Some(total) = p.view().guest_units else { continue };
+                let g = p.guest().unwrap();
+                for pos in [0, total / 2, total] {
+                    let v = g.at(pos);
+                    let esp = v.regs.iter().find(|(r, _)| r == "esp").unwrap().1;
+                    assert_eq!(v.stack_title, stack_title(esp), "{} step {n} at {pos}", info.id);
+                    assert_eq!(v.stack.first().map(|r| r.addr), Some(v.stack_from & !(ROW_BYTES - 1)));
+                    assert_eq!(v.stack.len(), STACK_ROWS as usize);
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 3, "{seen} positions looked at");
+    }
 }
