@@ -20,8 +20,12 @@ import { inspect } from './wasm-names.mjs';
 
 /** The budget for the walkthrough, gzipped, in KB (1000 bytes). 420 was the figure of an earlier toolchain;
  *  with rustc 1.95.0 the same source measures about 80 KB more (the wasm of commit e26b6c7: 481 KB gzipped
- *  here), so the ratchet starts again from what this toolchain gives. */
-export const BUDGET_KB = 540;
+ *  here), so the ratchet started again from what this toolchain gives (540). Raised to 560 at stop 18, for
+ *  what it added on purpose, measured: lessons 24 and 25 with their Guest program (about 5 KB), the module's
+ *  load and unload, its parameters and the Host's vectors, the async ring's fallback and SYSENTER (about
+ *  7 KB of wasm), the host sources the code pane shows for them (2.7 KB), the editor's and the views'
+ *  bounds (about 2 KB). Nothing accidental came back (--symbols). */
+export const BUDGET_KB = 560;
 
 /** Function names that must not come back (the size work removed them from the page). */
 const BANNED = [
