@@ -165,7 +165,7 @@ pub const RUN_BUDGET: u64 = 1_000_000_000;
 /// source's figure). So 4 M steps take at most about 27 ms natively, and the page's wasm build runs the
 /// assembler at about half native speed: under the 50 ms of a long task (`node tests/bench/hostile.mjs`
 /// prints the longest task of each worst source in headless Chromium). A real Guest needs far less: the
-/// course's costliest (`tests/guests/cpu/strings.S`) takes about 130 000 steps, and a source at
+/// course's costliest (`tests/guests/cpu/strings.S`) takes about 183 000 steps, and a source at
 /// `ASM_MAX_ITEMS` that switches between `.text` and `.data` on every line about 2.5 M.
 pub const ASM_WORK: u64 = 2_500_000;
 /// Items (labels, instructions, data and other directives) a program may expand to, `.rept` copies included:
