@@ -162,11 +162,11 @@ pub const RUN_BUDGET: u64 = 1_000_000_000;
 /// prices were set from measurements so that a step costs about the same whatever the source does: 2.5-7 ns
 /// natively in the release build on our 2-core machine (best of 5 runs; the most for jumps that relax
 /// over many passes; `cargo test --release --test asm_hostile -- --ignored --nocapture` prints each worst
-/// source's figure). So 4 M steps take at most about 27 ms natively, and the page's wasm build runs the
+/// source's figure). So 2.5 M steps take at most about 17 ms natively, and the page's wasm build runs the
 /// assembler at about half native speed: under the 50 ms of a long task (`node tests/bench/hostile.mjs`
 /// prints the longest task of each worst source in headless Chromium). A real Guest needs far less: the
 /// course's costliest (`tests/guests/cpu/strings.S`) takes about 183 000 steps, and a source at
-/// `ASM_MAX_ITEMS` that switches between `.text` and `.data` on every line about 2.5 M.
+/// `ASM_MAX_ITEMS` that switches between `.text` and `.data` on every line about 1.7 M.
 pub const ASM_WORK: u64 = 2_500_000;
 /// Items (labels, instructions, data and other directives) a program may expand to, `.rept` copies included:
 /// bounds the assembler's memory (an item is about 100 bytes, plus its names and operands: 3-6 MB at worst)
