@@ -249,6 +249,17 @@ impl Walkthrough {
         to_js(&crate::ui::lesson::lessons())
     }
 
+    /// The course's lessons as `[{ id, title }]`, in order, without parsing them (a page's list of lessons).
+    #[wasm_bindgen(js_name = lessonTitles)]
+    pub fn lesson_titles() -> JsValue {
+        #[derive(Serialize)]
+        struct Title<'a> {
+            id: &'a str,
+            title: &'a str,
+        }
+        to_js(&crate::ui::lesson::lesson_titles().into_iter().map(|(id, title)| Title { id, title }).collect::<Vec<_>>())
+    }
+
     /// The course's lesson ids, in order, without parsing the lessons.
     #[wasm_bindgen(js_name = lessonIds)]
     pub fn lesson_ids() -> Vec<String> {

@@ -32,7 +32,7 @@ async function start() {
   const main = document.getElementById('walk');
   try {
     const W = await loadSimulator();
-    const lessons = W.lessons();
+    const lessons = W.lessonTitles();
     const list = document.getElementById('lessons');
     const want = parseHash();
     const w = await mountWalkthrough(main, { ...want, keys: document, hash: true });

@@ -56,8 +56,8 @@ function hostFunctions() {
 export async function mountWalkthrough(container, opts = {}) {
   const W = await loadSimulator();
   const doc = container.ownerDocument ?? document;
-  // The course's list is parsed only for the picker (a walkthrough of one lesson does not pay for it).
-  const lessons = opts.picker === false ? [] : W.lessons();
+  // The course's ids and titles, for the picker and the next lesson (read without parsing the lessons).
+  const lessons = opts.picker === false ? [] : W.lessonTitles();
   const ctl = new Controller(W, container, doc, lessons, opts);
   if (opts.walkthrough) ctl.use(opts.walkthrough, Number(opts.step ?? 0));
   else ctl.open(opts.lesson ?? W.lessonIds()[0], Number(opts.step ?? 0));
