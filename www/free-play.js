@@ -54,13 +54,13 @@ export class FreePlay {
     // Registered before the line numbers, so a source refused for its size is never counted or laid out.
     const took = keepSmall(src, (said) => this.showAsmErr([said], said));
     const number = numberLines(src, gutter);
-    src.value = guestText('guests/hello.S');
-    took(src.value);
-    number();
+    // A source the page puts in (not typed): the text to go back to, numbered at once.
+    const put = (text) => { src.value = text; took(text); number(); };
+    put(guestText('guests/hello.S'));
     this.src = src;
     const pick = H('select', { class: 'lgs-asm-pick', 'aria-label': 'Start from a course Guest program' });
     for (const g of Simulator.guests()) pick.append(H('option', { value: g }, g));
-    pick.addEventListener('change', () => { src.value = guestText(pick.value); took(src.value); number(); });
+    pick.addEventListener('change', () => put(guestText(pick.value)));
     this.asmErr = H('div', { class: 'lgs-asm-err', id: `lgs-asm-err-${this.n}`, role: 'alert', hidden: true });
     const load = H('button', { type: 'button', class: 'lgs-asm-load', onclick: () => this.program(src.value) }, 'Assemble, load in a fresh Launcher, open and INITIALIZE');
     this.log = H('ol', { class: 'lgs-reslist lgs-play-log', 'aria-label': 'Free play results' });

@@ -26,14 +26,17 @@ export class LineRunner {
     this.budget = null; // the units a slice of this Simulator's Guest does in about TARGET_MS, once measured
   }
 
-  /** The budget of a slice that took `took` ms for `budget` units: aimed at TARGET_MS, between a 64th of
-   *  the page's slice and all of it (the core counts work, not time, and a unit's time depends on what the
-   *  Guest does), at most twice the last. */
+  /** Learn the next slice's budget from one of `budget` units that took `took` ms: aimed at TARGET_MS,
+   *  between a 64th of the page's slice and all of it (the core counts work, not time, and a unit's time
+   *  depends on what the Guest does), at most twice the last. */
   learn(budget, took) {
     const most = Simulator.sliceBudget();
     this.budget = Math.round(Math.min(most, Math.max(most / 64, budget * Math.min(2, TARGET_MS / Math.max(took, 1)))));
-    return this.budget;
   }
+
+  /** The budget of the next slice: what this Guest was measured to do in TARGET_MS, or a 64th of a slice
+   *  for a Guest not measured yet. */
+  get slice() { return this.budget ?? Math.ceil(Simulator.sliceBudget() / 64); }
 
   /** Run lines in `sim` from where it is now (a new Simulator, or one just reset or loaded). */
   use(sim) {
@@ -64,7 +67,7 @@ export class LineRunner {
     // a Guest not measured yet: one whose units cost more time than most (one that rewrites its own code
     // every instruction ran 2.5 M a second) would otherwise make its first slice a long task (an eighth
     // of a slice took 75 ms for it).
-    const first = this.budget ?? Math.ceil(Simulator.sliceBudget() / 64);
+    const first = this.slice;
     const t0 = performance.now();
     const r = this.sim.execWithBudget(text, first);
     if (r === null || r.source === undefined) return r;
@@ -93,7 +96,7 @@ export class LineRunner {
     const slice = () => {
       if (this.run !== run) return;
       const t0 = performance.now();
-      const budget = this.budget ?? Math.ceil(Simulator.sliceBudget() / 64);
+      const budget = this.slice;
       this.sim.goOn(budget);
       this.learn(budget, performance.now() - t0);
       const g = this.sim.goingOn();

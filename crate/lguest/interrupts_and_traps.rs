@@ -125,15 +125,15 @@ pub fn try_deliver_interrupt(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, i
 /// physical memory, whatever page the Guest's tables map below.
 pub fn set_guest_interrupt(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, lo: u32, hi: u32, err: Option<u32>) {
     let regs = cpu.regs;
-    let (virtstack, ss, from_user) = if regs.ss & 3 != 1 { (cpu.esp1, cpu.ss1, true) } else { (regs.esp, regs.ss, false) };
+    let (stack_va, stack_ss, from_user) = if regs.ss & 3 != 1 { (cpu.esp1, cpu.ss1, true) } else { (regs.esp, regs.ss, false) };
     // The stack pointer is a Guest virtual address: the Host walks the Guest's tables to find where to
     // write (`guest_pa()`); the frame is pushed below that.
-    let origstack = guest_pa(k, lg, cpu, virtstack);
-    let mut gstack = origstack;
+    let stack_pa = guest_pa(k, lg, cpu, stack_va);
+    let mut at = stack_pa;
     let mut failed = Vec::new();
     let mut push = |k: &mut Kernel, lg: &mut Lguest, what: &'static str, w: u32| {
-        gstack = gstack.wrapping_sub(4);
-        if !lgwrite(k, lg, gstack, &w.to_le_bytes()) {
+        at = at.wrapping_sub(4);
+        if !lgwrite(k, lg, at, &w.to_le_bytes()) {
             failed.push(what);
         }
     };
@@ -154,8 +154,8 @@ pub fn set_guest_interrupt(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, lo:
     if let Some(e) = err {
         push(k, lg, "error code", e);
     }
-    cpu.regs.ss = ss;
-    cpu.regs.esp = virtstack.wrapping_add(gstack.wrapping_sub(origstack));
+    cpu.regs.ss = stack_ss;
+    cpu.regs.esp = stack_va.wrapping_add(at.wrapping_sub(stack_pa));
     cpu.regs.cs = GUEST_CS;
     cpu.regs.eip = idt_address(lo, hi);
     let (sp, to) = (cpu.regs.esp, cpu.regs.eip);

@@ -587,18 +587,21 @@ pub fn run_recorded<'a>(runner: &mut Runner, lines: impl Iterator<Item = &'a cra
 
 /// [`run_recorded`], with `load` lines taking the Guest programs `guests` gives.
 pub fn run_recorded_from<'a>(runner: &mut Runner, lines: impl Iterator<Item = &'a crate::scenario::Line>, guests: Guests) -> (Vec<Step>, Option<Stepper>) {
-    crate::lguest::start_recording(&mut runner.kernel);
-    let results: Vec<Step> = lines.map(|l| run_line(runner, l, guests)).collect();
-    let guest = crate::lguest::stop_recording(&mut runner.kernel).map(|(tl, g)| Stepper::new(tl, runner.program.clone(), g));
-    (results, guest)
+    recording(runner, |r| lines.map(|l| run_line(r, l, guests)).collect())
 }
 
 /// [`run_recorded_from`] for the lines of one lesson step: they share one step's budget
 /// ([`StepBudget`], as `lguest-sim check` runs them).
 pub fn run_step_recorded<'a>(runner: &mut Runner, lines: impl Iterator<Item = &'a crate::scenario::Line>, guests: Guests) -> (Vec<Step>, Option<Stepper>) {
-    crate::lguest::start_recording(&mut runner.kernel);
     let mut budget = StepBudget::default();
-    let results: Vec<Step> = lines.map(|l| budget.run_line(runner, l, guests)).collect();
+    recording(runner, |r| lines.map(|l| budget.run_line(r, l, guests)).collect())
+}
+
+/// What `run` does to `runner`, with the Guest CPU's work recorded: its steps, and the timeline to step
+/// through if Guest code ran.
+fn recording(runner: &mut Runner, run: impl FnOnce(&mut Runner) -> Vec<Step>) -> (Vec<Step>, Option<Stepper>) {
+    crate::lguest::start_recording(&mut runner.kernel);
+    let results = run(runner);
     let guest = crate::lguest::stop_recording(&mut runner.kernel).map(|(tl, g)| Stepper::new(tl, runner.program.clone(), g));
     (results, guest)
 }

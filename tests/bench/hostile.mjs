@@ -10,7 +10,7 @@
 // assembler's worst sources (tests/asm_hostile.rs's), pasted and then assembled.
 
 import { startBrowser, WWW } from '../e2e/harness.mjs';
-import { hostileSource } from '../e2e/hostile-source.mjs';
+import { hostileSource, setText } from '../e2e/hostile-source.mjs';
 
 const SLICE_MS = Number(process.env.SLICE_MS ?? 2000);
 const SESSION = Number(process.env.SESSION ?? 3000);
@@ -62,7 +62,7 @@ for (const name of want('guests') ? ['near_slice', 'irq_storm', 'pf_storm', 'sel
     await page.waitForTimeout(SLICE_MS);
     if (await page.locator('#walk .lgs-play-stop').count()) await page.locator('#walk .lgs-play-stop').click();
   }, async () => {
-    await page.locator('#walk .lgs-asm').evaluate((el, text) => { el.value = text; el.dispatchEvent(new Event('input', { bubbles: true })); }, hostileSource(name));
+    await setText(page.locator('#walk .lgs-asm'), hostileSource(name));
     await page.locator('#walk .lgs-asm-load').click();
   });
 }
@@ -121,7 +121,7 @@ for (const [what, src] of want('asm') ? WORST_SOURCES : []) {
 if (want('asm')) {
   const src = Array.from({ length: N }, (_, i) => ['movl $1, %eax', 'nop', 'addl %ebx, %eax', '.byte 1'][i % 4]).join('\n');
   await measure(`paste: ${N.toLocaleString('en')} lines (${Math.round(src.length / 1024)} KB) into the editor`, '#lesson=01-meet-dev-lguest&step=0', async () => {
-    await page.locator('#walk .lgs-asm').evaluate((el, text) => { el.value = text; el.dispatchEvent(new Event('input')); }, src);
+    await setText(page.locator('#walk .lgs-asm'), src);
     console.log(`  ${(await page.locator('#walk .lgs-asm-err li').first().textContent()).slice(0, 100)}`);
   });
 }

@@ -31,3 +31,9 @@ export function hostileSource(name) {
   }
   return out.join('\n');
 }
+
+/** Put `text` in the editor `locator` names as a paste does: one change of its value, then `input`
+ *  (Playwright's fill inserts it a line at a time, which is slow for long texts and a long task of its own). */
+export function setText(locator, text) {
+  return locator.evaluate((el, t) => { el.value = t; el.dispatchEvent(new Event('input', { bubbles: true })); }, text);
+}

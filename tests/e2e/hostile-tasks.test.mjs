@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBrowser, page, openWalk, noProblems, LONG_TASK_BOUND_MS } from './harness.mjs';
-import { hostileSource } from './hostile-source.mjs';
+import { hostileSource, setText } from './hostile-source.mjs';
 
 useBrowser('hostile-tasks', 20_000);
 
@@ -103,12 +103,12 @@ test(`the Guest editor: a 300 KB paste is refused in words and the text before i
   await observe();
   // What a paste does to a textarea: its value changes, then `input`.
   const huge = Array.from({ length: 30_000 }, (_, i) => ['movl $1, %eax', 'nop', 'addl %ebx, %eax', '.byte 1'][i % 4]).join('\n');
-  await editor.evaluate((el, text) => { el.value = text; el.dispatchEvent(new Event('input', { bubbles: true })); }, huge);
+  await setText(editor, huge);
   assert.equal(await editor.inputValue(), before, 'the text before the paste is kept');
   assert.match(await page.locator('#walk .lgs-asm-err').innerText(), /^The editor holds at most 32 KB of source, and that would have made it 3\d\d KB, so it was not taken: .*\.rept N … \.endr\.$/);
   // 2,500 lines (about 24 KB) are taken; the gutter numbers the lines in view, and follows the scrolling.
   const long = Array.from({ length: 2500 }, (_, i) => (i % 2 ? 'nop' : `movl $${i}, %eax`)).join('\n');
-  await editor.evaluate((el, text) => { el.value = text; el.dispatchEvent(new Event('input', { bubbles: true })); }, long);
+  await setText(editor, long);
   assert.equal(await editor.inputValue(), long);
   const shown = (await gutter.textContent()).split('\n');
   assert.ok(shown.length >= 12 && shown.length < 60, `${shown.length} numbers shown, not 2,500`);
