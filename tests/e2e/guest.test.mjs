@@ -16,7 +16,9 @@ const reg = async (name, scope) => {
   const rows = await pane(scope).locator('.lgs-regs tr').evaluateAll((trs) => trs.map((tr) => [tr.children[0].textContent, tr.children[1].textContent]));
   return Number(rows.find(([n]) => n === name)?.[1]);
 };
-const current = (scope) => pane(scope).locator('.lgs-disasm .cur').innerText();
+// textContent, not innerText: Chromium's innerText is empty for content off screen that content-visibility
+// leaves unrendered (free play's state after Undo, say, below the fold).
+const current = (scope) => pane(scope).locator('.lgs-disasm .cur').textContent();
 
 test('a step that ran Guest code: its instructions one at a time, back and forth, by button, key and number', async () => {
   await openWalk('#lesson=16-a-real-guest&step=2');
@@ -172,7 +174,7 @@ test('free play: a Guest that runs ten million instructions, stepped back and ju
   await page.locator('#walk .lgs-asm').fill(spin);
   await page.locator('#walk .lgs-asm-load').click();
   const scope = '#walk .lgs-play-state';
-  const total = async () => Number((await pane(scope).locator('h3').innerText()).match(/of (\d+)/)[1]);
+  const total = async () => Number((await pane(scope).locator('h3').textContent()).match(/of (\d+)/)[1]);
   // read() runs the Guest in the page's slices (one task each, with progress and Stop) until its NOTIFY;
   // the line's Guest CPU pane holds its last slice.
   const line = page.locator('#walk .lgs-play-line');
