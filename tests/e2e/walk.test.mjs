@@ -321,7 +321,7 @@ test('free play: Launcher lines from the current step, undo, and a Guest program
   await page.keyboard.press('Enter');
   assert.match(await page.locator('#walk .lgs-play-log li').last().innerText(), /read → 4/);
   assert.ok(await page.locator('#walk .lgs-play-state .lgs-disasm .cur').count() === 1, 'the Guest CPU shows EIP in its listing');
-  assert.match(await page.locator('#walk .lgs-play-state .lgs-cpu').innerText(), /Source line \d+/);
+  assert.match(await page.locator('#walk .lgs-play-state .lgs-cpu').textContent(), /Source line \d+/);
   await line.fill('frob');
   await page.keyboard.press('Enter');
   await page.locator('#walk .lgs-play-undo').click();
