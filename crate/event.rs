@@ -47,6 +47,14 @@ impl EventLog {
     /// reports it, through `Machine::ev`).
     #[track_caller]
     pub fn push(&mut self, task: &str, func: &'static str, tag: &'static str, text: String, changed: &[&str]) {
+        self.push_with(task, func, tag, || text, changed);
+    }
+
+    /// [`EventLog::push`] with the text made only if the event is kept: a Guest that takes millions of
+    /// direct traps fills the log early, and formatting a sentence per trap only to drop it was most of
+    /// what each trap cost. The same events, numbers and count of dropped ones either way.
+    #[track_caller]
+    pub fn push_with(&mut self, task: &str, func: &'static str, tag: &'static str, text: impl FnOnce() -> String, changed: &[&str]) {
         let at = std::panic::Location::caller();
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -61,7 +69,7 @@ impl EventLog {
             task: task.to_string(),
             func,
             tag,
-            text: text.into_boxed_str(),
+            text: text().into_boxed_str(),
             changed: changed.iter().map(|&s| s.into()).collect(),
             file: at.file(),
             line: at.line(),

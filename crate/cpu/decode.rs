@@ -50,6 +50,10 @@ pub struct Block {
     /// Each instruction with its lowered form for the fast paths (`Uop::Generic` where there is
     /// none), side by side so the executor walks one array.
     pub ops: Vec<(Uop, Instruction)>,
+    /// The bytes the instructions were decoded from, kept for a block in one page whose end its own last
+    /// instruction decided (a change of flow, or `MAX_BLOCK`), so that after a write to its page it can be
+    /// brought up to date instruction by instruction ([`Block::refresh`]); empty for any other block.
+    bytes: Vec<u8>,
 }
 
 impl Block {
@@ -58,6 +62,61 @@ impl Block {
     pub(crate) fn starts_at(&self, state: &CpuState) -> bool {
         let cs = &state.segs[CS];
         state.eip == self.eip && cs.base == self.cs_base && cs.limit == self.cs_limit
+    }
+
+    /// Keep the bytes of a block that [`Block::refresh`] can bring up to date: one page, and an end that
+    /// depends on no byte past its last instruction (a block cut short by the page end or the CS limit
+    /// ended where the *next* instruction did not fit, so its end depends on bytes it does not hold).
+    fn keep_bytes(&mut self, page: &[u8], off: usize) {
+        let ends = self.ops.last().is_some_and(|(_, i)| i.is_invalid() || changes_flow(i.mnemonic()));
+        let len = self.ops.last().map_or(0, |(_, i)| i.next_ip32().wrapping_sub(self.eip) as usize);
+        if self.npages == 1 && (ends || self.ops.len() == MAX_BLOCK) {
+            if let Some(b) = page.get(off..off + len) {
+                self.bytes = b.to_vec();
+            }
+        }
+    }
+
+    /// The Guest (or the Host) wrote to this block's page: compare the bytes it was decoded from with the
+    /// page's, and decode again each instruction whose bytes changed. Decoding an instruction reads only
+    /// its own bytes, so if each re-decoded one keeps its length and whether it ends the block, the rest
+    /// decode as before and the block is what a fresh decode would give; otherwise (or for a block that
+    /// kept no bytes) says no, and the caller decodes the whole block afresh. Self-modifying code that
+    /// patches an immediate costs one instruction's decode, not a block's.
+    fn refresh(&mut self, page: &[u8], off: usize) -> bool {
+        let len = self.bytes.len();
+        let Some(now) = page.get(off..off + len) else { return false };
+        if len == 0 {
+            return false;
+        }
+        if now == &self.bytes[..] {
+            return true;
+        }
+        let last = self.ops.len() - 1;
+        for (k, (uop, ins)) in self.ops.iter_mut().enumerate() {
+            let start = ins.ip32().wrapping_sub(self.eip) as usize;
+            let end = start + ins.len();
+            if now.get(start..end) == self.bytes.get(start..end) {
+                continue;
+            }
+            let mut dec = Decoder::with_ip(32, &page[off + start..], ins.ip(), DecoderOptions::NONE);
+            let mut fresh = Instruction::default();
+            dec.decode_out(&mut fresh);
+            as_p6(&mut fresh);
+            let ends = |i: &Instruction| i.is_invalid() || changes_flow(i.mnemonic());
+            if dec.last_error() != DecoderError::None
+                || fresh.is_invalid()
+                || ins.is_invalid()
+                || fresh.len() != ins.len()
+                || ends(&fresh) != (k == last && ends(ins))
+            {
+                return false;
+            }
+            *uop = super::exec::fast::lower(&fresh);
+            *ins = fresh;
+        }
+        self.bytes.copy_from_slice(now);
+        true
     }
 }
 
@@ -108,20 +167,29 @@ impl BlockCache {
         let eip = state.eip;
         let slot = slot_of(eip);
         let cs = &state.segs[CS];
-        if let Some(b) = self.slots[slot].take() {
-            if b.eip == eip
-                && b.cs_base == cs.base
-                && b.cs_limit == cs.limit
-                && b.pfn_limit == pfn_limit
-                && b.pages[..b.npages].iter().all(|&(pfn, gen)| ram.code_gen(pfn) == gen)
-            {
-                self.hits += 1;
-                return Ok((slot, b));
+        let off = (cs.base.wrapping_add(eip) & (PAGE_SIZE - 1)) as usize;
+        if let Some(mut b) = self.slots[slot].take() {
+            if b.eip == eip && b.cs_base == cs.base && b.cs_limit == cs.limit && b.pfn_limit == pfn_limit {
+                if b.pages[..b.npages].iter().all(|&(pfn, gen)| ram.code_gen(pfn) == gen) {
+                    self.hits += 1;
+                    return Ok((slot, b));
+                }
+                // Its page was written: the mapping is the one it was decoded through (a change to it
+                // flushes the cache), so its bytes are still at the same frame, changed or not.
+                let pfn = b.pages[0].0;
+                if ram.page(pfn).is_some_and(|page| b.refresh(&page[..], off)) {
+                    self.misses += 1;
+                    b.pages[0].1 = ram.mark_code(pfn);
+                    return Ok((slot, b));
+                }
             }
         }
         self.misses += 1;
         let mut block = decode_block(ram, state, pfn_limit, cr3, MAX_BLOCK)?;
         block.ops = block.insts.drain(..).map(|i| (super::exec::fast::lower(&i), i)).collect();
+        if let Some(page) = ram.page(block.pages[0].0) {
+            block.keep_bytes(&page[..], off);
+        }
         for k in 0..block.npages {
             block.pages[k].1 = ram.mark_code(block.pages[k].0);
         }
@@ -160,8 +228,17 @@ fn decode_block(ram: &GuestRam, state: &CpuState, pfn_limit: u32, cr3: Option<&P
     let pfn = code_frame(ram, state, pfn_limit, cr3, probe)?;
     let page = ram.page(pfn).ok_or_else(|| fetch_pf(state, probe))?;
     let off = (probe & (PAGE_SIZE - 1)) as usize;
-    let mut block =
-        Block { eip, cs_base: cs.base, cs_limit: cs.limit, pfn_limit, pages: [(pfn, 0), (0, 0)], npages: 1, insts: Vec::with_capacity(8), ops: Vec::new() };
+    let mut block = Block {
+        eip,
+        cs_base: cs.base,
+        cs_limit: cs.limit,
+        pfn_limit,
+        pages: [(pfn, 0), (0, 0)],
+        npages: 1,
+        insts: Vec::with_capacity(8),
+        ops: Vec::new(),
+        bytes: Vec::new(),
+    };
     let mut dec = Decoder::with_ip(32, &page[off..], eip as u64, DecoderOptions::NONE);
     let mut ins = Instruction::default();
     while block.insts.len() < max {

@@ -418,14 +418,18 @@ fn run_core(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, segs: Option<Enter
         let eflags = core.state.eflags;
         match core.deliver(ram, &d) {
             Ok(()) => {
-                let stack =
-                    if from.0 == 3 { format!("switching to the TSS stack {:#x}:{:#x}", pages.tss_ss1, pages.tss_sp1) } else { "on the same stack".into() };
-                let err = d.error_code.map(|e| format!(", error code {e:#x}")).unwrap_or_default();
-                let text = format!(
-                    "trap {num:#x} at eip {:#x} goes straight to the Guest: IDT entry {num} is the Guest's trap gate (copy_traps() copied it), so the CPU pushes eflags {eflags:#x} (IF as the hardware has it: always on), cs, eip{err} {stack}, esp {:#x}, and jumps to {:#x}:{:#x}; the Host never sees it",
-                    from.1, core.state.regs[crate::cpu::ESP], d.handler_cs, d.handler_eip
-                );
-                log.push("guest", "direct_trap", crate::tags::tag("direct_trap"), text, &["cpu0.regs", "guest.memory"]);
+                let esp = core.state.regs[crate::cpu::ESP];
+                // The sentence is made only if the log keeps it (a Guest taking millions of traps fills it).
+                let text = || {
+                    let stack =
+                        if from.0 == 3 { format!("switching to the TSS stack {:#x}:{:#x}", pages.tss_ss1, pages.tss_sp1) } else { "on the same stack".into() };
+                    let err = d.error_code.map(|e| format!(", error code {e:#x}")).unwrap_or_default();
+                    format!(
+                        "trap {num:#x} at eip {:#x} goes straight to the Guest: IDT entry {num} is the Guest's trap gate (copy_traps() copied it), so the CPU pushes eflags {eflags:#x} (IF as the hardware has it: always on), cs, eip{err} {stack}, esp {esp:#x}, and jumps to {:#x}:{:#x}; the Host never sees it",
+                        from.1, d.handler_cs, d.handler_eip
+                    )
+                };
+                log.push_with("guest", "direct_trap", crate::tags::tag("direct_trap"), text, &["cpu0.regs", "guest.memory"]);
                 delivered = true;
             }
             Err(f) => {

@@ -121,6 +121,38 @@ fn host_writes_invalidate_cached_blocks() {
 }
 
 #[test]
+fn a_rewritten_block_runs_as_freshly_decoded() {
+    // A cached block whose page is written is brought up to date instruction by instruction when the
+    // lengths and the block's end stay the same, and decoded afresh when they do not; either way it must
+    // run as the cache-less core runs the new bytes.
+    //  0: b8 01 00 00 00   mov $1,%eax
+    //  5: 40               inc %eax
+    //  6: 40               inc %eax
+    //  7: cd 1f            int $0x1f
+    let code = [0xb8, 0x01, 0, 0, 0, 0x40, 0x40, 0xcd, 0x1f];
+    let rewrites: [(u32, &[u8]); 5] = [
+        (1, &[0x07]),                         // mov $7,%eax: the immediate, same length
+        (5, &[0x48]),                         // dec %eax: same length, same end
+        (8, &[0x80]),                         // int $0x80: the last instruction, still the end
+        (6, &[0xcc]),                         // int3: ends the block one instruction early
+        (5, &[0x83, 0xc0, 0x05, 0xcd, 0x1f]), // add $5,%eax; int $0x1f: a longer instruction, new boundaries
+    ];
+    let mut ram = GuestRam::new(PAGES);
+    ram.write(CODE, &code).unwrap();
+    let mut cached = Cpu::new(PAGES, CODE);
+    assert_eq!(cached.run(&mut ram, 10), Exit::Hypercall);
+    for (at, bytes) in rewrites {
+        ram.write(CODE + at, bytes).unwrap();
+        let mut fresh = Cpu::new(PAGES, CODE);
+        fresh.use_cache = false;
+        let want = fresh.run(&mut ram.clone(), 10);
+        cached.state = Cpu::new(PAGES, CODE).state;
+        assert_eq!(cached.run(&mut ram, 10), want, "after writing {bytes:02x?} at {at}");
+        assert_eq!(cached.state, fresh.state, "after writing {bytes:02x?} at {at}");
+    }
+}
+
+#[test]
 fn budget_bounds_an_infinite_loop() {
     // jmp .
     let (c, _, exit) = run_exit(&[0xeb, 0xfe]);
