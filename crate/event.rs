@@ -24,8 +24,9 @@ pub struct Event {
     /// One sentence saying what happened, in the simulator's words.
     pub text: Box<str>,
     /// Paths of the state this step changed (`lg.eventfds`, `cpu0.pending_notify`, `alloc`), so a view can
-    /// highlight them.
-    pub changed: Box<[Box<str>]>,
+    /// highlight them. Always a list written in our source, so an event borrows it rather than copying it
+    /// (a full log is `params::EVENT_CAP` events).
+    pub changed: &'static [&'static str],
     /// Where in our source the step was recorded (`crate/host/lguest_user.rs`, line 372): the line of the
     /// modelled function that did it, so the code pane can mark the lines a step ran.
     pub file: &'static str,
@@ -46,7 +47,7 @@ impl EventLog {
     /// Record an event, with the source line of the call (`#[track_caller]`: the line of our host code that
     /// reports it, through `Machine::ev`).
     #[track_caller]
-    pub fn push(&mut self, task: &str, func: &'static str, tag: &'static str, text: String, changed: &[&str]) {
+    pub fn push(&mut self, task: &str, func: &'static str, tag: &'static str, text: String, changed: &'static [&'static str]) {
         self.push_with(task, func, tag, || text, changed);
     }
 
@@ -54,7 +55,7 @@ impl EventLog {
     /// direct traps fills the log early, and formatting a sentence per trap only to drop it was most of
     /// what each trap cost. The same events, numbers and count of dropped ones either way.
     #[track_caller]
-    pub fn push_with(&mut self, task: &str, func: &'static str, tag: &'static str, text: impl FnOnce() -> String, changed: &[&str]) {
+    pub fn push_with(&mut self, task: &str, func: &'static str, tag: &'static str, text: impl FnOnce() -> String, changed: &'static [&'static str]) {
         let at = std::panic::Location::caller();
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -70,7 +71,7 @@ impl EventLog {
             func,
             tag,
             text: text().into_boxed_str(),
-            changed: changed.iter().map(|&s| s.into()).collect(),
+            changed,
             file: at.file(),
             line: at.line(),
         });

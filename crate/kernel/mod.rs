@@ -168,7 +168,7 @@ impl Kernel {
 
     /// Record an event as the current task, tagged by the function it happened in.
     #[track_caller]
-    pub fn ev(&mut self, func: &'static str, text: String, changed: &[&str]) {
+    pub fn ev(&mut self, func: &'static str, text: String, changed: &'static [&'static str]) {
         let task = self.task_name(self.current);
         self.log.push(&task, func, crate::tags::tag(func), text, changed);
     }

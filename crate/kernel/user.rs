@@ -109,7 +109,7 @@ impl<'k> Sys<'k> {
     /// Say what the program is doing, as an event of this task in function `func` (the code pane marks the
     /// caller's line).
     #[track_caller]
-    pub fn log(&mut self, func: &'static str, text: String, changed: &[&str]) {
+    pub fn log(&mut self, func: &'static str, text: String, changed: &'static [&'static str]) {
         let task = self.k.task_name(self.tid);
         self.k.log.push(&task, func, crate::tags::tag(func), text, changed);
     }

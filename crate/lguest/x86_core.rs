@@ -420,14 +420,26 @@ fn run_core(k: &mut Kernel, lg: &mut Lguest, cpu: &mut LgCpu, segs: Option<Enter
             Ok(()) => {
                 let esp = core.state.regs[crate::cpu::ESP];
                 // The sentence is made only if the log keeps it (a Guest taking millions of traps fills it).
+                // Written piece by piece into one buffer with room for the whole sentence: a kept trap costs
+                // one allocation for its text, not one per piece and more as the text grows.
                 let text = || {
-                    let stack =
-                        if from.0 == 3 { format!("switching to the TSS stack {:#x}:{:#x}", pages.tss_ss1, pages.tss_sp1) } else { "on the same stack".into() };
-                    let err = d.error_code.map(|e| format!(", error code {e:#x}")).unwrap_or_default();
-                    format!(
-                        "trap {num:#x} at eip {:#x} goes straight to the Guest: IDT entry {num} is the Guest's trap gate (copy_traps() copied it), so the CPU pushes eflags {eflags:#x} (IF as the hardware has it: always on), cs, eip{err} {stack}, esp {esp:#x}, and jumps to {:#x}:{:#x}; the Host never sees it",
-                        from.1, d.handler_cs, d.handler_eip
-                    )
+                    use std::fmt::Write;
+                    let mut t = String::with_capacity(400);
+                    let _ = write!(
+                        t,
+                        "trap {num:#x} at eip {:#x} goes straight to the Guest: IDT entry {num} is the Guest's trap gate (copy_traps() copied it), so the CPU pushes eflags {eflags:#x} (IF as the hardware has it: always on), cs, eip",
+                        from.1
+                    );
+                    if let Some(e) = d.error_code {
+                        let _ = write!(t, ", error code {e:#x}");
+                    }
+                    if from.0 == 3 {
+                        let _ = write!(t, " switching to the TSS stack {:#x}:{:#x}", pages.tss_ss1, pages.tss_sp1);
+                    } else {
+                        t.push_str(" on the same stack");
+                    }
+                    let _ = write!(t, ", esp {esp:#x}, and jumps to {:#x}:{:#x}; the Host never sees it", d.handler_cs, d.handler_eip);
+                    t
                 };
                 log.push_with("guest", "direct_trap", crate::tags::tag("direct_trap"), text, &["cpu0.regs", "guest.memory"]);
                 delivered = true;
