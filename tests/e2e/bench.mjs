@@ -13,7 +13,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, ARGS } from './harness.mjs';
+import { CHROMIUM, ARGS, stopTracing } from './harness.mjs';
 import { serve } from './serve.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -22,21 +22,6 @@ const RUNS = Number(process.env.RUNS ?? 7);
 
 const server = await serve(www, { cache: true });
 
-/** Stop a CDP session's trace and read its events. */
-async function stopTracing(cdp) {
-  const done = new Promise((res) => cdp.once('Tracing.tracingComplete', res));
-  await cdp.send('Tracing.end');
-  const { stream } = await done;
-  let text = '';
-  for (;;) {
-    const r = await cdp.send('IO.read', { handle: stream });
-    text += r.base64Encoded ? Buffer.from(r.data, 'base64').toString() : r.data;
-    if (r.eof) break;
-  }
-  await cdp.send('IO.close', { handle: stream });
-  const t = JSON.parse(text);
-  return Array.isArray(t) ? t : t.traceEvents;
-}
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lguest-sim-bench-'));
 const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
 const page = ctx.pages()[0] ?? await ctx.newPage();

@@ -8,24 +8,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { useBrowser, page, server, ctx, problems, noProblems, shot, AXE, WWW } from './harness.mjs';
+import { useBrowser, page, server, ctx, problems, noProblems, shot, AXE, courseSite } from './harness.mjs';
 import { CSP } from './serve.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** The site: the course's pages, and lguest-sim where a teacher copied it (a symlink to www/). */
-function site() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lguest-sim-site-'));
-  fs.symlinkSync(path.join(here, 'course/courses'), path.join(dir, 'courses'));
-  fs.symlinkSync(WWW, path.join(dir, 'lguest-sim'));
-  return dir;
-}
-
-useBrowser('embed', 10_000, site);
+useBrowser('embed', 10_000, () => courseSite('site'));
 
 const COURSE = 'courses/os/week3/';
 const el = (id) => page.locator(`#${id}`);

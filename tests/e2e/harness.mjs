@@ -107,3 +107,28 @@ export async function noProblems(p) {
   assert.deepEqual(await p.evaluate(() => window.__csp), [], 'no CSP violation');
   assert.deepEqual(problems, [], 'no console error, page error or failed request');
 }
+
+/** A course site of its own for `name`'s tests: the course's pages (tests/e2e/course/courses), and lguest-sim
+ *  where a teacher copied it (a symlink to www/). */
+export function courseSite(name) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lguest-sim-${name}-`));
+  fs.symlinkSync(path.join(here, 'course/courses'), path.join(dir, 'courses'));
+  fs.symlinkSync(WWW, path.join(dir, 'lguest-sim'));
+  return dir;
+}
+
+/** Stop a CDP session's trace and read its events (the benchmarks' traces of the main thread). */
+export async function stopTracing(cdp) {
+  const done = new Promise((res) => cdp.once('Tracing.tracingComplete', res));
+  await cdp.send('Tracing.end');
+  const { stream } = await done;
+  let text = '';
+  for (;;) {
+    const r = await cdp.send('IO.read', { handle: stream });
+    text += r.base64Encoded ? Buffer.from(r.data, 'base64').toString() : r.data;
+    if (r.eof) break;
+  }
+  await cdp.send('IO.close', { handle: stream });
+  const t = JSON.parse(text);
+  return Array.isArray(t) ? t : t.traceEvents;
+}

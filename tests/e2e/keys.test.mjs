@@ -6,20 +6,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { useBrowser, page, server, noProblems, WWW } from './harness.mjs';
+import { useBrowser, page, server, noProblems, courseSite } from './harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-function site() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lguest-sim-keys-'));
-  fs.symlinkSync(path.join(here, 'course/courses'), path.join(dir, 'courses'));
-  fs.symlinkSync(WWW, path.join(dir, 'lguest-sim'));
-  return dir;
-}
-useBrowser('keys', 10_000, site);
+useBrowser('keys', 10_000, () => courseSite('keys'));
 
 /** The element that has the focus, inside a shadow root too: its tag, id and class. */
 const focused = () => page.evaluate(() => {

@@ -11,20 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, ARGS } from './harness.mjs';
+import { CHROMIUM, ARGS, stopTracing } from './harness.mjs';
 import { serve } from './serve.mjs';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const www = process.env.WWW ?? path.resolve(here, '../../www');
 const server = await serve(www, { cache: true });
-async function stopTracing(cdp) {
-  const done = new Promise((res) => cdp.once('Tracing.tracingComplete', res));
-  await cdp.send('Tracing.end');
-  const { stream } = await done;
-  let text = '';
-  for (;;) { const r = await cdp.send('IO.read', { handle: stream }); text += r.base64Encoded ? Buffer.from(r.data, 'base64').toString() : r.data; if (r.eof) break; }
-  await cdp.send('IO.close', { handle: stream });
-  const t = JSON.parse(text); return Array.isArray(t) ? t : t.traceEvents;
-}
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lgs-probe-'));
 const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, bypassCSP: true });
 const page = ctx.pages()[0] ?? await ctx.newPage();
